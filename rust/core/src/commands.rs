@@ -1,0 +1,513 @@
+//! The admin commands of the module (spec §2): their schemas and help texts, validation in
+//! dCache's order, and what each does to the module. Outputs and messages are dCache's.
+
+use crate::Millis;
+use crate::command::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, Word};
+use crate::definition::{DeficitMode, JobDefinition, Order, TargetKind};
+use crate::error::{Error, ErrorKind};
+use crate::expr::{Expression, Symbols};
+use crate::filter::{Range, ReplicaFilter, StickyFilter};
+use crate::glob::Glob;
+use crate::job::{Job, JobState};
+use crate::mode::{Mode, ModeState};
+use crate::module::Module;
+use crate::pnfsid::PnfsId;
+use crate::replica::{AccessLatency, ReplicaState, RetentionPolicy};
+use crate::selection::SelectionStrategy;
+
+use OptionKind::{Enum, Flag, Int, List, Long};
+use OptionKind::String as Text;
+
+const fn opt(name: &'static str, kind: OptionKind, value_name: &'static str, help: &'static str) -> OptionSpec {
+    OptionSpec { name, kind, help, value_name }
+}
+
+const NO_ARGS: ArgSpec = ArgSpec { names: &[], required: 0, variadic: false };
+const JOB_ARG: ArgSpec = ArgSpec { names: &["JOB"], required: 1, variadic: false };
+
+/// Options shared by `migration copy`, `move` and `cache`.
+const JOB_OPTIONS: &[OptionSpec] = &[
+    opt("accessed", Text, "<n>|[<n>]..[<m>]", "Only copy replicas accessed n seconds ago, or within the given range of seconds."),
+    opt("al", Enum(&["online", "nearline"]), "", "Only copy replicas with this access latency."),
+    opt("pnfsid", List, "<pnfsid>[,<pnfsid>]...", "Only copy these files."),
+    opt("rp", Enum(&["custodial", "replica", "output"]), "", "Only copy replicas with this retention policy."),
+    opt("size", Text, "<n>|[<n>]..[<m>]", "Only copy replicas of this size in bytes, or within the range."),
+    opt("state", Enum(&["cached", "precious"]), "", "Only copy replicas in this state (default: cached or precious)."),
+    opt("sticky", List, "[-]<owner>[,[-]<owner>]...", "Only copy sticky replicas; with owners, only replicas that have a record of each owner and none of each -owner."),
+    opt("storage", Text, "<class>", "Only copy replicas of this storage class."),
+    opt("cache", Text, "<class>", "Only copy replicas of this cache class; an empty value selects replicas without one."),
+    opt("concurrency", Int, "<n>", "Number of concurrent transfers (default: the module default, see 'migration get concurrency-default')."),
+    opt("order", Text, "size|-size|lru|-lru", "Sort the initial queue by size or last access, ascending or (with -) descending."),
+    opt("pins", Enum(&["keep", "move"]), "", "Keep pins on the source, or move them to the target through the pin manager."),
+    opt("smode", Text, "same|cached|precious|removable|delete[+<owner>[(<lifetime>)]]...", "What happens to the source replica after a successful copy. Pinned replicas are never deleted: 'delete' makes them removable instead."),
+    opt("tmode", Text, "same|cached|precious[+<owner>[(<lifetime>)]]...", "State and sticky records of the target replica. An existing replica is only ever upgraded, never made more volatile."),
+    opt("atime", Flag, "", "Give a new target replica the source's last access time."),
+    opt("verify", Flag, "", "Verify the checksum when an existing target replica is updated."),
+    opt("force-source-mode", Flag, "", "Let the source deliver even if it is disabled for pool-to-pool transfers."),
+    opt("target-deficit-mode", Enum(&["wait", "limit"]), "", "With fewer usable targets than -replicas: wait for targets, or complete with fewer replicas."),
+    opt("eager", Flag, "", "Create new copies rather than waiting for an offline pool that holds a copy. Permanent jobs should never be eager: restarting several pools at once would create many needless copies."),
+    opt("replicas", Int, "<n>", "Number of target replicas per file (default 1)."),
+    opt("exclude", List, "<glob>[,<glob>]...", "Exclude target pools whose names match."),
+    opt("exclude-when", Text, "<expression>", "Exclude target pools for which the expression is true (symbols source.* and target.*)."),
+    opt("include", List, "<glob>[,<glob>]...", "Only use target pools whose names match; -include-when is then ignored."),
+    opt("include-when", Text, "<expression>", "Only use target pools for which the expression is true."),
+    opt("refresh", Long, "<seconds>", "How often the pool lists are refreshed (default: the module default, see 'migration get refresh-default')."),
+    opt("select", Enum(&["proportional", "random"]), "", "How a target is chosen: weighted by available space (default), or uniformly at random."),
+    opt("target", Enum(&["pool", "pgroup", "link", "hsm"]), "", "How the targets are named: pools, pool groups (none: the source pool's group), one link, or HSM instances."),
+    opt("meta-only", Flag, "", "Never create replicas; only update existing ones."),
+    opt("pause-when", Text, "<expression>", "Pause while the expression is true (symbols source.*, queue.files, queue.bytes, targets)."),
+    opt("permanent", Flag, "", "Keep running and pick up replicas that arrive or change to match. Saved by 'save'. Should not be combined with -eager."),
+    opt("stop-when", Text, "<expression>", "Finish when the expression becomes true."),
+    opt("id", Text, "<id>", "The job id (default: the next number)."),
+];
+
+const JOB_HELP: &str = "Creates a job that copies the replicas of this pool that pass all filter options to the target pools. The job runs in the background; 'migration info' shows its progress.\n\nA job is idempotent: an existing copy on a target is found through the namespace and only updated (cached to precious, sticky records extended), never copied twice and never made more volatile. A replica that cannot be copied is put back at the end of the queue and retried.\n\nStates: INITIALIZING (scanning), RUNNING, SLEEPING (no task could start: no usable target, lists not yet known, or all queued files locked; looks again in 10 s), PAUSED, SUSPENDED, STOPPING, CANCELLING, and finally FINISHED, CANCELLED or FAILED.";
+
+macro_rules! job_command {
+    ($name:literal, $summary:literal) => {
+        CommandSpec {
+            name: $name,
+            options: JOB_OPTIONS,
+            args: ArgSpec { names: &["TARGET"], required: 0, variadic: true },
+            summary: $summary,
+            help: JOB_HELP,
+        }
+    };
+}
+
+/// Every command the module understands, for help pages and for hosts that register them.
+pub const COMMANDS: &[CommandSpec] = &[
+    job_command!("migration copy", "Copy replicas to other pools."),
+    job_command!("migration move", "Move replicas to other pools (copy -smode=delete -pins=move -verify -atime)."),
+    job_command!("migration cache", "Cache replicas on other pools (copy -tmode=cached)."),
+    CommandSpec { name: "migration info", options: &[], args: JOB_ARG, summary: "Show a job's progress.", help: "Prints the job's command, state, counters, targets, running tasks and most recent notes." },
+    CommandSpec { name: "migration ls", options: &[], args: NO_ARGS, summary: "List all jobs.", help: "One line per job: [id] STATE command." },
+    CommandSpec { name: "migration clear", options: &[], args: NO_ARGS, summary: "Remove finished, cancelled and failed jobs.", help: "" },
+    CommandSpec { name: "migration suspend", options: &[], args: JOB_ARG, summary: "Suspend a job.", help: "Running tasks finish; no new task starts until 'migration resume'." },
+    CommandSpec { name: "migration resume", options: &[], args: JOB_ARG, summary: "Resume a suspended job.", help: "" },
+    CommandSpec {
+        name: "migration cancel",
+        options: &[opt("force", Flag, "", "Also cancel running transfers.")],
+        args: JOB_ARG,
+        summary: "Cancel a job.",
+        help: "Without -force, running tasks finish (and apply the source mode) before the job is CANCELLED.",
+    },
+    CommandSpec {
+        name: "migration set concurrency",
+        options: &[],
+        args: ArgSpec { names: &["JOB", "CONCURRENCY"], required: 2, variadic: false },
+        summary: "Change a job's concurrency.",
+        help: "Takes effect at once; lowering it lets running tasks finish.",
+    },
+    CommandSpec {
+        name: "migration concurrency",
+        options: &[],
+        args: ArgSpec { names: &["JOB", "CONCURRENCY"], required: 2, variadic: false },
+        summary: "Deprecated: use 'migration set concurrency'.",
+        help: "",
+    },
+    CommandSpec {
+        name: "migration set concurrency-default",
+        options: &[],
+        args: ArgSpec { names: &["CONCURRENCY"], required: 1, variadic: false },
+        summary: "Set the concurrency of jobs created without -concurrency.",
+        help: "",
+    },
+    CommandSpec { name: "migration get concurrency-default", options: &[], args: NO_ARGS, summary: "Show the default concurrency.", help: "" },
+    CommandSpec {
+        name: "migration concurrency-default",
+        options: &[opt("set", Int, "<n>", "The new default.")],
+        args: NO_ARGS,
+        summary: "Deprecated: use 'migration set|get concurrency-default'.",
+        help: "",
+    },
+    CommandSpec {
+        name: "migration set refresh-default",
+        options: &[],
+        args: ArgSpec { names: &["SECONDS"], required: 1, variadic: false },
+        summary: "Set the refresh period of jobs created without -refresh.",
+        help: "",
+    },
+    CommandSpec { name: "migration get refresh-default", options: &[], args: NO_ARGS, summary: "Show the default refresh period.", help: "" },
+    CommandSpec {
+        name: "hotfile set replicas",
+        options: &[],
+        args: ArgSpec { names: &["N"], required: 1, variadic: false },
+        summary: "Set the number of replicas hot-file replication creates.",
+        help: "",
+    },
+    CommandSpec { name: "hotfile get replicas", options: &[], args: NO_ARGS, summary: "Show the hot-file replica count.", help: "" },
+    CommandSpec {
+        name: "hotfile set threshold",
+        options: &[],
+        args: ArgSpec { names: &["N"], required: 1, variadic: false },
+        summary: "Set the number of concurrent readers that makes a file hot.",
+        help: "",
+    },
+    CommandSpec { name: "hotfile get threshold", options: &[], args: NO_ARGS, summary: "Show the hot-file threshold.", help: "" },
+    CommandSpec { name: "hotfile show", options: &[], args: NO_ARGS, summary: "Show the hot-file settings.", help: "" },
+];
+
+const DEPRECATED_SET: &str = " (Warning: this command is deprecated, please use 'migration set concurrency')";
+
+/// The help page of `name` (e.g. `migration copy`), or the command list when `name` is empty.
+pub fn help(name: &str) -> Result<String, Error> {
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() {
+        return Ok(COMMANDS.iter().map(|c| format!("{} - {}\n", synopsis(c), c.summary)).collect());
+    }
+    let matching: Vec<&CommandSpec> =
+        COMMANDS.iter().filter(|c| c.name == name || c.name.starts_with(&format!("{name} "))).collect();
+    match matching.as_slice() {
+        [] => Err(Error::syntax(format!("No such command: {name}"))),
+        [one] if one.name == name => Ok(command::usage(one)),
+        several => Ok(several.iter().map(|c| format!("{} - {}\n", synopsis(c), c.summary)).collect()),
+    }
+}
+
+fn synopsis(spec: &CommandSpec) -> String {
+    let mut s = spec.name.to_string();
+    if !spec.options.is_empty() {
+        s.push_str(" [OPTIONS]");
+    }
+    for (i, name) in spec.args.names.iter().enumerate() {
+        let last = i + 1 == spec.args.names.len();
+        let dots = if last && spec.args.variadic { "..." } else { "" };
+        s.push_str(&format!(" {name}{dots}"));
+    }
+    s
+}
+
+/// Finds the command whose name is the longest prefix of the words.
+fn lookup(words: &[Word]) -> Option<(&'static CommandSpec, usize)> {
+    COMMANDS
+        .iter()
+        .filter_map(|spec| {
+            let n = spec.name.split(' ').count();
+            let names = spec.name.split(' ');
+            (words.len() >= n && names.zip(words).all(|(a, w)| a == w.text())).then_some((spec, n))
+        })
+        .max_by_key(|(_, n)| *n)
+}
+
+fn syntax(e: impl ToString) -> Error {
+    Error::syntax(e.to_string())
+}
+
+impl Module {
+    /// Executes one admin command line at time `now`; returns its output or its error.
+    pub fn execute(&mut self, now: Millis, line: &str) -> Result<String, Error> {
+        if let Some(c) = command::find_control_character(line) {
+            // A newline inside an argument would inject a line into the saved setup.
+            return Err(Error::syntax(format!("Illegal control character {:?} in command", c)));
+        }
+        let words = command::tokenize(line).map_err(syntax)?;
+        let first = words.first().map(|w| w.text()).unwrap_or_default();
+        if first == "help" {
+            let topic: Vec<&str> = words[1..].iter().map(|w| w.text()).collect();
+            return help(&topic.join(" "));
+        }
+        let Some((spec, n)) = lookup(&words) else {
+            return Err(Error::syntax(format!("Unknown command: {}", words.iter().map(|w| w.text()).collect::<Vec<_>>().join(" "))));
+        };
+        let args = command::parse(spec, &words[n..]).map_err(syntax)?;
+        let job_arg = |args: &ParsedArgs| args.arg(0).unwrap_or_default().to_string();
+        match spec.name {
+            "migration copy" | "migration move" | "migration cache" => {
+                let recorded = command::normalized(line).map_err(syntax)?;
+                self.create_job(now, spec.name, &args, recorded)
+            }
+            "migration info" => {
+                let job = self.job(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
+                Ok(job.info(&clock))
+            }
+            "migration ls" => Ok(self.jobs().map(|j| format!("{}\n", j.summary())).collect()),
+            "migration clear" => {
+                self.jobs.retain(|_, j| !j.state().is_terminal());
+                Ok(String::new())
+            }
+            "migration suspend" => {
+                let key = self.job_key(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
+                let job = self.jobs.get_mut(&key).expect("key just found");
+                job.suspend().map_err(|m| Error::new(ErrorKind::State, m))?;
+                Ok(job.summary())
+            }
+            "migration resume" => {
+                let key = self.job_key(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
+                let mut ctx = self.shared.ctx(now);
+                let job = self.jobs.get_mut(&key).expect("key just found");
+                job.resume(&mut ctx).map_err(|m| Error::new(ErrorKind::State, m))?;
+                Ok(job.summary())
+            }
+            "migration cancel" => {
+                let key = self.job_key(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
+                let force = args.flag("force").unwrap_or(false);
+                let mut ctx = self.shared.ctx(now);
+                let job = self.jobs.get_mut(&key).expect("key just found");
+                job.cancel(force, "\"migration cancel\" admin command", None, &mut ctx);
+                Ok(job.summary())
+            }
+            "migration set concurrency" | "migration concurrency" => {
+                let n = decode_int(args.arg(1).unwrap_or_default())?;
+                let key = self.job_key(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
+                let mut ctx = self.shared.ctx(now);
+                let job = self.jobs.get_mut(&key).expect("key just found");
+                job.set_concurrency(n, &mut ctx);
+                let suffix = if spec.name == "migration concurrency" { DEPRECATED_SET } else { "" };
+                Ok(format!("[{}] Concurrency set to {n}{suffix}", job.id))
+            }
+            "migration set concurrency-default" => {
+                let n = decode_int(args.arg(0).unwrap_or_default())?;
+                self.set_concurrency_default(n)?;
+                Ok(format!("Default concurrency set to {n}"))
+            }
+            "migration get concurrency-default" => Ok(format!("Current default concurrency: {}", self.defaults.concurrency)),
+            "migration concurrency-default" => match args.int("set") {
+                Some(n) => {
+                    self.set_concurrency_default(n)?;
+                    Ok(format!("Default concurrency set to {n} (Warning: this command is deprecated, please use 'migration set concurrency-default')"))
+                }
+                None => Ok(format!(
+                    "Current default concurrency: {} (Warning: this command is deprecated, please use 'migration get concurrency-default')",
+                    self.defaults.concurrency
+                )),
+            },
+            "migration set refresh-default" => {
+                let n = decode_long(args.arg(0).unwrap_or_default())?;
+                if n < 1 {
+                    return Err(Error::syntax("Default refresh interval must be positive."));
+                }
+                self.defaults.refresh = n as u64;
+                Ok(format!("Default refresh interval set to {n}"))
+            }
+            "migration get refresh-default" => Ok(format!("Current default refresh interval: {}", self.defaults.refresh)),
+            "hotfile set replicas" => {
+                let n = decode_int(args.arg(0).unwrap_or_default())?;
+                self.defaults.hotfile_replicas = n;
+                Ok(format!("Number of replicas set to {n}"))
+            }
+            "hotfile get replicas" => Ok(format!("Current replicas: {}", self.defaults.hotfile_replicas)),
+            "hotfile set threshold" => {
+                let n = decode_long(args.arg(0).unwrap_or_default())?;
+                self.defaults.hotfile_threshold = n;
+                Ok(format!("Threshold set to {n}"))
+            }
+            "hotfile get threshold" => Ok(format!("Current threshold: {}", self.defaults.hotfile_threshold)),
+            "hotfile show" => Ok(format!(
+                "replicas={}  threshold={}",
+                self.defaults.hotfile_replicas, self.defaults.hotfile_threshold
+            )),
+            other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
+        }
+    }
+
+    fn set_concurrency_default(&mut self, n: i32) -> Result<(), Error> {
+        if n < 1 {
+            return Err(Error::syntax("Default concurrency must be positive."));
+        }
+        self.defaults.concurrency = n;
+        Ok(())
+    }
+
+    /// `migration copy|move|cache`: validates in dCache's order (§2.1), creates the job and
+    /// starts it if the pool has started. Nothing changes when validation fails.
+    fn create_job(&mut self, now: Millis, command: &str, args: &ParsedArgs, recorded: String) -> Result<String, Error> {
+        let definition = parse_definition(now, command, args, recorded, self.defaults.refresh)?;
+        let concurrency = args.int("concurrency").unwrap_or(self.defaults.concurrency);
+        let id = match args.string("id") {
+            None => self.next_free_number(),
+            Some(id) => self.claim_id(id)?,
+        };
+        let key = crate::effect::JobKey(self.next_key);
+        self.next_key += 1;
+        let job = Job::new(key, id, definition, concurrency, now, self.shared.config.pool_timeout);
+        self.jobs.insert(key, job);
+        if self.started {
+            let mut ctx = self.shared.ctx(now);
+            self.jobs.get_mut(&key).expect("just inserted").start(&mut ctx);
+        }
+        Ok(self.jobs[&key].summary())
+    }
+
+    fn next_free_number(&mut self) -> String {
+        loop {
+            let candidate = self.next_job_number.to_string();
+            self.next_job_number += 1;
+            if self.job_key(&candidate).is_none() {
+                return candidate;
+            }
+        }
+    }
+
+    /// `-id=<x>` (§2.1): replaces a terminal job, displaces a cancelling one.
+    fn claim_id(&mut self, id: &str) -> Result<String, Error> {
+        let Some(key) = self.job_key(id) else { return Ok(id.to_string()) };
+        match self.jobs[&key].state() {
+            s if s.is_terminal() => {
+                self.jobs.remove(&key);
+            }
+            JobState::Cancelling => {
+                let fresh = self.next_free_number();
+                self.jobs.get_mut(&key).expect("key just found").id = fresh;
+            }
+            _ => return Err(Error::syntax(format!("Job id is already in use: {id}"))),
+        }
+        Ok(id.to_string())
+    }
+}
+
+fn decode_int(text: &str) -> Result<i32, Error> {
+    i32::try_from(decode_long(text)?).map_err(|_| Error::syntax(format!("For input string: \"{text}\"")))
+}
+
+/// Java's `Long.decode` for command arguments (options are decoded by the schema).
+fn decode_long(text: &str) -> Result<i64, Error> {
+    const SPEC: CommandSpec = CommandSpec {
+        name: "decode",
+        options: &[opt("n", Long, "", "")],
+        args: NO_ARGS,
+        summary: "",
+        help: "",
+    };
+    let words = command::tokenize(&format!("-n={}", command::escape(text))).map_err(syntax)?;
+    let parsed = command::parse(&SPEC, &words).map_err(syntax)?;
+    Ok(parsed.long("n").unwrap_or_default())
+}
+
+/// Builds the job definition from a parsed `migration copy|move|cache`, checking in the
+/// order of §2.1 so that the first failing check is the one dCache would report.
+fn parse_definition(now: Millis, command: &str, args: &ParsedArgs, recorded: String, refresh_default: u64) -> Result<JobDefinition, Error> {
+    let (smode, tmode, pins, verify, atime) = match command {
+        "migration move" => ("delete", "same", "move", true, true),
+        "migration cache" => ("same", "cached", "keep", false, false),
+        _ => ("same", "same", "keep", false, false),
+    };
+    // 1. Framework checks left: PnfsId syntax.
+    let pnfsids = match args.list("pnfsid") {
+        None => None,
+        Some(ids) => Some(ids.iter().map(|s| PnfsId::parse(s).map_err(syntax)).collect::<Result<Vec<_>, _>>()?),
+    };
+    let permanent = args.flag("permanent").unwrap_or(false);
+    // 2., 3.
+    if permanent && args.is_present("order") {
+        return Err(Error::syntax("Permanent jobs cannot be ordered"));
+    }
+    if permanent && args.is_present("stop-when") {
+        return Err(Error::syntax("Permanent jobs cannot have a stop condition."));
+    }
+    // 4.
+    let replicas = args.int("replicas").unwrap_or(1);
+    if replicas < 1 {
+        return Err(Error::syntax("Number of replicas must be positive."));
+    }
+    // 5., 6.
+    let pool_expression = |name: &str| -> Result<Option<Expression>, Error> {
+        args.string(name).map(|t| Expression::parse(t, &Symbols::pool_predicate()).map_err(syntax)).transpose()
+    };
+    let exclude_when = pool_expression("exclude-when")?;
+    let include_when = pool_expression("include-when")?;
+    // 7., 8.
+    let target_kind = match args.string("target").unwrap_or("pool") {
+        "pgroup" => TargetKind::PoolGroup,
+        "link" => TargetKind::Link,
+        "hsm" => TargetKind::Hsm,
+        _ => TargetKind::Pool,
+    };
+    let targets: Vec<String> = args.args().to_vec();
+    if targets.is_empty() && target_kind != TargetKind::PoolGroup {
+        return Err(Error::syntax(format!("target(s) required when target type is {}", target_kind.name())));
+    }
+    if target_kind == TargetKind::Link && targets.len() != 1 {
+        return Err(Error::syntax(format!("[{}]: Only one target supported for -type=link", targets.join(", "))));
+    }
+    // 9. Filters.
+    let state = args.string("state").map(|s| match s {
+        "cached" => ReplicaState::Cached,
+        _ => ReplicaState::Precious,
+    });
+    let size = args.string("size").map(Range::parse).transpose().map_err(Error::syntax)?;
+    let accessed = args.string("accessed").map(Range::parse).transpose().map_err(Error::syntax)?;
+    let sticky = args.list("sticky").map(|owners| {
+        if owners.is_empty() {
+            StickyFilter::Any
+        } else {
+            let (forbidden, required): (Vec<&String>, Vec<&String>) = owners.iter().partition(|o| o.starts_with('-'));
+            StickyFilter::Owners {
+                required: required.into_iter().cloned().collect(),
+                forbidden: forbidden.into_iter().map(|o| o[1..].to_string()).collect(),
+            }
+        }
+    });
+    let mut filter = ReplicaFilter {
+        state,
+        storage_class: args.string("storage").map(str::to_string),
+        cache_class: args.string("cache").map(str::to_string),
+        pnfsids: None,
+        sticky,
+        size,
+        accessed,
+        access_latency: args.string("al").and_then(AccessLatency::parse),
+        retention_policy: args.string("rp").and_then(RetentionPolicy::parse),
+    };
+    if let Some(ids) = pnfsids {
+        filter = filter.with_pnfsids(ids);
+    }
+    // 10.
+    let source_mode = Mode::parse(args.string("smode").unwrap_or(smode), now).map_err(Error::syntax)?;
+    let tmode_text = args.string("tmode").unwrap_or(tmode);
+    let target_mode = Mode::parse(tmode_text, now).map_err(Error::syntax)?;
+    // 11.
+    let order = match args.string("order") {
+        None => None,
+        Some(o) => Some(Order::parse(o).ok_or_else(|| Error::syntax(format!("{o}: Invalid value for option -order")))?),
+    };
+    // 12.
+    let lifetime_expression = |name: &str| -> Result<Option<Expression>, Error> {
+        args.string(name).map(|t| Expression::parse(t, &Symbols::lifetime_predicate()).map_err(syntax)).transpose()
+    };
+    let pause_when = lifetime_expression("pause-when")?;
+    let stop_when = lifetime_expression("stop-when")?;
+    // 13.
+    if matches!(target_mode.state, ModeState::Delete | ModeState::Removable) {
+        return Err(Error::syntax(format!("{tmode_text}: Invalid value")));
+    }
+    // R12 fixed: a non-positive refresh is refused before anything is created.
+    let refresh = args.long("refresh").unwrap_or(refresh_default as i64);
+    if refresh <= 0 {
+        return Err(Error::syntax("Refresh interval must be positive."));
+    }
+    let globs = |name: &str| args.list(name).unwrap_or_default().iter().map(|g| Glob::new(g)).collect();
+    Ok(JobDefinition {
+        command_line: recorded,
+        filter,
+        source_mode,
+        target_mode,
+        move_pins: args.string("pins").unwrap_or(pins) == "move",
+        verify: args.flag("verify").unwrap_or(verify),
+        atime: args.flag("atime").unwrap_or(atime),
+        force_source_mode: args.flag("force-source-mode").unwrap_or(false),
+        eager: args.flag("eager").unwrap_or(false),
+        meta_only: args.flag("meta-only").unwrap_or(false),
+        permanent,
+        replicas: replicas as usize,
+        deficit: if args.string("target-deficit-mode") == Some("limit") { DeficitMode::Limit } else { DeficitMode::Wait },
+        target_kind,
+        targets,
+        include: globs("include"),
+        exclude: globs("exclude"),
+        include_when,
+        exclude_when,
+        pause_when,
+        stop_when,
+        refresh_secs: refresh as u64,
+        select: if args.string("select") == Some("random") { SelectionStrategy::Random } else { SelectionStrategy::Proportional },
+        order,
+    })
+}
+
+/// `HH:MM:SS` of a note, in UTC (the module has no time-zone database; see
+/// docs/compatibility.md).
+pub fn clock(time: Millis) -> String {
+    let secs = time.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}

@@ -1,0 +1,204 @@
+//! What the embedding pool provides: one trait per service a dCache pool talks to (design,
+//! "The host"). Calls that can take long complete asynchronously through a [`Completion`];
+//! the module never holds a lock while it calls a host, so a host may call back into it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::Millis;
+use crate::error::{Failure, Outcome, ReturnCode};
+use crate::message::RequestId;
+use crate::pnfsid::PnfsId;
+use crate::pool_info::PoolInfo;
+use crate::replica::{FileAttributes, ReplicaEntry, ReplicaState, StickyRecord};
+
+/// The one-shot answer to an asynchronous host call. Call [`Completion::complete`] exactly
+/// once, from any thread; dropping it unanswered reports a failure, so a forgetful host
+/// makes a task retry instead of hang.
+pub struct Completion<T> {
+    callback: Option<Box<dyn FnOnce(Outcome<T>) + Send>>,
+}
+
+impl<T> Completion<T> {
+    /// A completion that hands the outcome to `callback`.
+    pub fn new(callback: impl FnOnce(Outcome<T>) + Send + 'static) -> Self {
+        Completion { callback: Some(Box::new(callback)) }
+    }
+
+    /// Reports the outcome.
+    pub fn complete(mut self, outcome: Outcome<T>) {
+        if let Some(callback) = self.callback.take() {
+            callback(outcome);
+        }
+    }
+}
+
+impl<T> Drop for Completion<T> {
+    fn drop(&mut self) {
+        if let Some(callback) = self.callback.take() {
+            callback(Err(Failure::error(
+                ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION,
+                "the host dropped the request without answering",
+            )));
+        }
+    }
+}
+
+impl<T> fmt::Debug for Completion<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Completion")
+    }
+}
+
+/// Why the repository refused a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepositoryError {
+    /// The replica is not (or no longer) there.
+    NotFound,
+    /// The state change is not allowed from the replica's state.
+    IllegalTransition(String),
+    /// Anything else (I/O error, …).
+    Other(String),
+}
+
+impl fmt::Display for RepositoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RepositoryError::NotFound => f.write_str("replica not found"),
+            RepositoryError::IllegalTransition(m) | RepositoryError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+/// The pool's local repository. Calls are synchronous and local; the module calls them from
+/// its own threads and never while holding its lock.
+pub trait Repository: Send + Sync {
+    /// Visits every replica in repository order; `visit` returns `false` to stop early.
+    fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), String>;
+
+    /// The entry of one replica, `None` if there is no such replica.
+    fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String>;
+
+    /// Changes a replica's state (§1.3).
+    fn set_state(&self, pnfsid: &PnfsId, state: ReplicaState, reason: &str) -> Result<(), RepositoryError>;
+
+    /// Sets a sticky record with dCache's `overwrite` semantics (§1.4).
+    fn set_sticky(&self, pnfsid: &PnfsId, record: &StickyRecord, overwrite: bool) -> Result<(), RepositoryError>;
+
+    /// Verifies a replica's checksum without touching its access time; may be slow.
+    fn verify_checksum(&self, pnfsid: &PnfsId) -> Result<(), Failure>;
+
+    /// Whether this pool accepts replicas from other pools (not disabled for p2p-client).
+    fn accepts_copies(&self) -> bool {
+        true
+    }
+}
+
+/// Which pools a pool-manager query asks for (§8.1).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PoolSelection {
+    /// Pools by name; unknown names are left out.
+    Names(Vec<String>),
+    /// Members of pool groups, concatenated in order (duplicates kept); empty if any group is
+    /// unknown.
+    Groups(Vec<String>),
+    /// Members of the pool groups attached to a link; empty if the link is unknown.
+    Link(String),
+    /// Active pools that have any of these HSM instances attached.
+    Hsm(Vec<String>),
+}
+
+/// A pool list from the pool manager: online pools with cost data, offline pools by name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PoolList {
+    /// Pools in the order the pool manager returned them.
+    pub pools: Vec<PoolInfo>,
+}
+
+/// The pool manager: pool lists with cost information.
+pub trait PoolManager: Send + Sync {
+    /// Answers a pool selection.
+    fn pools(&self, selection: PoolSelection, done: Completion<PoolList>);
+
+    /// The pool groups that contain `pool` (for `-target=pgroup` without names).
+    fn groups_of(&self, pool: &str, done: Completion<Vec<String>>);
+}
+
+/// The namespace (PnfsManager): where replicas of a file exist.
+pub trait Namespace: Send + Sync {
+    /// The pools registered as holding a replica of `pnfsid`. A file deleted from the
+    /// namespace answers `Failure::Error` with `FILE_NOT_FOUND` (10001).
+    fn cache_locations(&self, pnfsid: PnfsId, done: Completion<Vec<String>>);
+}
+
+/// Carries bytes to the migration module of another pool.
+pub trait Transport: Send + Sync {
+    /// Delivers `message` to pool `to`. With `reply`, the peer's answer (bytes) or a failure
+    /// (no route, …) must be reported; the module enforces its own timeouts.
+    fn send(&self, to: &str, message: Vec<u8>, reply: Option<Completion<Vec<u8>>>);
+}
+
+/// A pool-to-pool transfer on the target pool (§6.4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct P2pRequest {
+    /// Identifies the transfer; used to cancel it.
+    pub id: RequestId,
+    /// The pool that has the data.
+    pub source: String,
+    /// The file.
+    pub attributes: FileAttributes,
+    /// Final state of the new replica.
+    pub state: ReplicaState,
+    /// Sticky records of the new replica.
+    pub sticky: Vec<StickyRecord>,
+    /// Access time to give the new replica, if copied from the source.
+    pub atime: Option<Millis>,
+    /// Let the source deliver even if it is disabled for p2p.
+    pub force_source_mode: bool,
+}
+
+/// The pool's p2p client: pulls a replica from another pool.
+pub trait P2p: Send + Sync {
+    /// Starts the transfer; `done` reports the outcome (e.g. `FILE_IN_CACHE` when the
+    /// replica appeared meanwhile, `FILE_CORRUPTED` on a checksum mismatch).
+    fn start(&self, request: P2pRequest, done: Completion<()>);
+
+    /// Aborts a running transfer; its completion then reports an error.
+    fn cancel(&self, id: RequestId);
+}
+
+/// A request to the pin manager to move a file's pins (§9.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinMove {
+    /// The file.
+    pub pnfsid: PnfsId,
+    /// The pin records on the source.
+    pub pins: Vec<StickyRecord>,
+    /// The source pool.
+    pub source: String,
+    /// The pool that now has a copy.
+    pub target: String,
+}
+
+/// The pin manager.
+pub trait PinManager: Send + Sync {
+    /// Moves the pins; afterwards the file is no longer pinned on the source.
+    fn move_pins(&self, request: PinMove, done: Completion<()>);
+}
+
+/// Every service the module needs from its pool.
+#[derive(Clone)]
+pub struct Host {
+    /// The local repository.
+    pub repository: Arc<dyn Repository>,
+    /// The pool manager.
+    pub pool_manager: Arc<dyn PoolManager>,
+    /// The namespace.
+    pub namespace: Arc<dyn Namespace>,
+    /// Messages to other pools.
+    pub transport: Arc<dyn Transport>,
+    /// The p2p client.
+    pub p2p: Arc<dyn P2p>,
+    /// The pin manager.
+    pub pin_manager: Arc<dyn PinManager>,
+}

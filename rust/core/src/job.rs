@@ -1,0 +1,1037 @@
+//! The job: one bulk operation created by `migration copy|move|cache`, as a state machine on
+//! the source pool (spec §3, §4). It owns the queue and the running tasks, runs the scheduler
+//! after every event that may change what can be done, and applies the source mode when a
+//! task succeeds. It does no I/O: everything goes out as effects through [`Ctx`].
+//!
+//! Differences from dCache, all from the spec's defect register (§15): terminal states are
+//! final (R3, R16, R20); a paused job shows `PAUSED` and re-checks every 10 s (R2, R4); no
+//! source replica is changed unless a copy was confirmed (R5); `No targets available` makes
+//! the job sleep instead of spinning (R8); `queue.bytes` counts bytes (R1).
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use crate::Millis;
+use crate::definition::{DeficitMode, JobDefinition, TargetKind};
+use crate::effect::{ChangePurpose, Effect, EntryPurpose, InboundId, JobKey, RepositoryEvent};
+use crate::error::{Failure, Outcome, ReturnCode};
+use crate::expr::Value;
+use crate::filter::ReplicaFilter;
+use crate::host::{PinMove, PoolList, PoolSelection, RepositoryError};
+use crate::message::{CopyRequest, Message, Reply, RequestId, encode};
+use crate::mode::{ModeState, source_mode_changes};
+use crate::module::{Ctx, ListSlot, Route, TaskReply};
+use crate::pnfsid::PnfsId;
+use crate::pool_info::{PoolCostInfo, PoolInfo};
+use crate::queue::JobQueue;
+use crate::replica::{ReplicaEntry, ReplicaState};
+use crate::task::{Targets, Task, TaskAction, TaskEvent, TaskParams, TaskResult};
+use crate::timers::TimerKey;
+
+/// How long a sleeping or paused job waits before it looks again.
+pub const WAKE_DELAY: Millis = 10_000;
+/// Notes kept per job.
+pub const MAX_NOTES: usize = 15;
+
+/// The states of §3.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobState {
+    /// Created; the pool has not finished starting.
+    New,
+    /// Scanning the repository.
+    Initializing,
+    /// Scheduling tasks.
+    Running,
+    /// No task could be started; looks again in 10 s.
+    Sleeping,
+    /// The pause expression is true.
+    Paused,
+    /// Suspended by the operator.
+    Suspended,
+    /// The stop expression became true; waiting for running tasks.
+    Stopping,
+    /// Cancelled; waiting for running tasks.
+    Cancelling,
+    /// Ended: cancelled.
+    Cancelled,
+    /// Ended: done.
+    Finished,
+    /// Ended: failed.
+    Failed,
+}
+
+impl JobState {
+    /// The name dCache prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            JobState::New => "NEW",
+            JobState::Initializing => "INITIALIZING",
+            JobState::Running => "RUNNING",
+            JobState::Sleeping => "SLEEPING",
+            JobState::Paused => "PAUSED",
+            JobState::Suspended => "SUSPENDED",
+            JobState::Stopping => "STOPPING",
+            JobState::Cancelling => "CANCELLING",
+            JobState::Cancelled => "CANCELLED",
+            JobState::Finished => "FINISHED",
+            JobState::Failed => "FAILED",
+        }
+    }
+
+    /// `CANCELLED`, `FINISHED` or `FAILED`.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, JobState::Cancelled | JobState::Finished | JobState::Failed)
+    }
+}
+
+/// A job note (§3.8).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Note {
+    /// When, ms since the epoch.
+    pub time: Millis,
+    /// The task, 0 for job-level notes.
+    pub task: u64,
+    /// The file, if any.
+    pub pnfsid: Option<PnfsId>,
+    /// The text.
+    pub text: String,
+}
+
+/// Counters of §3.7.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Statistics {
+    /// Tasks started.
+    pub attempts: u64,
+    /// Tasks that completed.
+    pub completed_files: u64,
+    /// Bytes of completed files (sizes recorded at enqueue time).
+    pub transferred: u64,
+    /// Bytes of every file ever enqueued.
+    pub total: u64,
+}
+
+/// A pool list as last answered by the pool manager (§8.2).
+#[derive(Debug, Clone, Default)]
+pub struct PoolListState {
+    /// A successful answer arrived.
+    pub valid: bool,
+    /// The pools, online and offline, in pool-manager order.
+    pub pools: Vec<PoolInfo>,
+    /// Why the list can never become valid (the job then fails).
+    pub broken: Option<String>,
+    /// For `-target=pgroup` without names: the group found.
+    pub resolved_group: Option<String>,
+}
+
+/// What occupies a running slot.
+#[derive(Debug)]
+enum Slot {
+    /// The entry is being read to create the task; `cancelled` if removed meanwhile.
+    Reading { cancelled: bool },
+    /// The task runs.
+    Task(Box<Task>),
+    /// The task succeeded; the source mode is being applied.
+    ApplyingSourceMode { task: u64, note: Option<String> },
+}
+
+#[derive(Debug)]
+struct Running {
+    size: u64,
+    slot: Slot,
+}
+
+/// One migration job.
+#[derive(Debug)]
+pub struct Job {
+    /// Internal identity.
+    pub key: JobKey,
+    /// The id operators see.
+    pub id: String,
+    /// What the command fixed.
+    pub definition: Arc<JobDefinition>,
+    /// Parallel tasks (not validated, as in dCache).
+    pub concurrency: i32,
+    /// When the job was created.
+    pub created: Millis,
+    state: JobState,
+    filter: Arc<ReplicaFilter>,
+    params: Arc<TaskParams>,
+    queue: JobQueue,
+    running: HashMap<PnfsId, Running>,
+    stats: Statistics,
+    notes: VecDeque<Note>,
+    source_list: PoolListState,
+    target_list: PoolListState,
+    /// Online targets that pass include/exclude, recomputed when a list is replaced.
+    selectable: Vec<PoolCostInfo>,
+    /// Offline targets that pass the name filters.
+    offline: Vec<String>,
+    cancel_replies: Vec<InboundId>,
+}
+
+impl Job {
+    /// A job in state `NEW`.
+    pub fn new(key: JobKey, id: String, definition: JobDefinition, concurrency: i32, created: Millis, pool_timeout: Millis) -> Job {
+        let params = Arc::new(TaskParams {
+            eager: definition.eager,
+            meta_only: definition.meta_only,
+            verify: definition.verify,
+            force_source_mode: definition.force_source_mode,
+            replicas: definition.replicas,
+            wait_for_targets: definition.deficit == DeficitMode::Wait,
+            select: definition.select,
+            pool_timeout,
+        });
+        Job {
+            key,
+            id,
+            filter: Arc::new(definition.filter.clone()),
+            definition: Arc::new(definition),
+            concurrency,
+            created,
+            state: JobState::New,
+            params,
+            queue: JobQueue::new(),
+            running: HashMap::new(),
+            stats: Statistics::default(),
+            notes: VecDeque::new(),
+            source_list: PoolListState::default(),
+            target_list: PoolListState::default(),
+            selectable: Vec::new(),
+            offline: Vec::new(),
+            cancel_replies: Vec::new(),
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> JobState {
+        self.state
+    }
+
+    /// The counters.
+    pub fn statistics(&self) -> Statistics {
+        self.stats
+    }
+
+    /// Files waiting in the queue.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The notes, oldest first.
+    pub fn notes(&self) -> impl Iterator<Item = &Note> {
+        self.notes.iter()
+    }
+
+    /// The selectable online targets.
+    pub fn targets(&self) -> &[PoolCostInfo] {
+        &self.selectable
+    }
+
+    /// Whether the job is permanent.
+    pub fn is_permanent(&self) -> bool {
+        self.definition.permanent
+    }
+
+    /// Running tasks as `(task id, pnfsid, state name, target)`, by task id.
+    pub fn running_tasks(&self) -> Vec<(u64, PnfsId, &'static str, Option<&str>)> {
+        let mut tasks: Vec<_> = self
+            .running
+            .iter()
+            .filter_map(|(id, r)| match &r.slot {
+                Slot::Task(t) => Some((t.id, *id, t.state().name(), t.target())),
+                _ => None,
+            })
+            .collect();
+        tasks.sort_by_key(|t| t.0);
+        tasks
+    }
+
+    // ── Lifecycle ──────────────────────────────────────────────────────────────────────
+
+    /// Starts a `NEW` job: refresh the pool lists and scan the repository (§3.2).
+    pub fn start(&mut self, ctx: &mut Ctx<'_>) {
+        if self.state != JobState::New {
+            return;
+        }
+        self.state = JobState::Initializing;
+        self.refresh(ctx);
+        ctx.effects.push(Effect::Scan {
+            job: self.key,
+            filter: Arc::clone(&self.filter),
+            order: self.definition.order,
+            now: ctx.now,
+        });
+    }
+
+    /// Starts a `NEW` job with known entries and no scan (hot-file jobs, §3.2).
+    pub fn start_with_entries(&mut self, entries: &[ReplicaEntry], ctx: &mut Ctx<'_>) {
+        if self.state != JobState::New {
+            return;
+        }
+        self.state = JobState::Initializing;
+        self.refresh(ctx);
+        let filter = Arc::clone(&self.filter);
+        let now = ctx.now;
+        for entry in entries.iter().filter(|e| filter.matches(e, now)) {
+            self.add(entry.pnfsid, entry.size, ctx);
+        }
+        self.scan_finished(ctx);
+    }
+
+    /// The result of the initial scan.
+    pub fn scanned(&mut self, result: Result<Vec<(PnfsId, u64)>, String>, ctx: &mut Ctx<'_>) {
+        match result {
+            Ok(files) => {
+                if self.state == JobState::Initializing {
+                    for (id, size) in files {
+                        self.add(id, size, ctx);
+                    }
+                }
+                self.scan_finished(ctx);
+            }
+            Err(error) if self.state == JobState::Initializing => {
+                self.note(ctx, 0, None, format!("Repository scan failed: {error}"));
+                self.terminate(JobState::Failed, ctx);
+            }
+            Err(_) => self.scan_finished(ctx),
+        }
+    }
+
+    fn scan_finished(&mut self, ctx: &mut Ctx<'_>) {
+        match self.state {
+            JobState::Initializing => self.enter(JobState::Running, ctx),
+            JobState::Cancelling => self.schedule(ctx),
+            _ => {}
+        }
+    }
+
+    /// Moves to `next`; entering SLEEPING or PAUSED arms the 10 s timer, entering RUNNING runs
+    /// the scheduler.
+    fn enter(&mut self, next: JobState, ctx: &mut Ctx<'_>) {
+        if next.is_terminal() {
+            self.terminate(next, ctx);
+            return;
+        }
+        let changed = self.state != next;
+        self.state = next;
+        match next {
+            JobState::Sleeping | JobState::Paused if changed => {
+                ctx.timers.set(TimerKey::Wake(self.key), ctx.now + WAKE_DELAY);
+            }
+            JobState::Running => self.schedule(ctx),
+            _ => {}
+        }
+    }
+
+    /// Enters a terminal state: the queue is dropped, timers stop, deferred cancel replies
+    /// are answered. Running tasks go on; their outcomes are still processed.
+    fn terminate(&mut self, state: JobState, ctx: &mut Ctx<'_>) {
+        if self.state.is_terminal() {
+            return;
+        }
+        self.state = state;
+        self.queue.clear();
+        ctx.timers.cancel(TimerKey::Wake(self.key));
+        ctx.timers.cancel(TimerKey::Refresh(self.key));
+        self.answer_cancel_replies(ctx);
+    }
+
+    fn answer_cancel_replies(&mut self, ctx: &mut Ctx<'_>) {
+        for inbound in self.cancel_replies.drain(..) {
+            ctx.effects.push(Effect::Respond { inbound, reply: encode(&Reply::Ok) });
+        }
+    }
+
+    // ── The scheduler (§3.3) ───────────────────────────────────────────────────────────
+
+    /// Runs the scheduler rules in order; the first that applies wins.
+    pub fn schedule(&mut self, ctx: &mut Ctx<'_>) {
+        let nothing_running = self.running.is_empty();
+        match self.state {
+            // R3 fixed: terminal states are final.
+            s if s.is_terminal() => {}
+            JobState::Cancelling if nothing_running => self.terminate(JobState::Cancelled, ctx),
+            JobState::New | JobState::Initializing => {}
+            _ if !self.is_permanent() && self.queue.is_empty() && nothing_running => {
+                self.terminate(JobState::Finished, ctx)
+            }
+            JobState::Stopping if nothing_running => self.terminate(JobState::Finished, ctx),
+            JobState::Running if !self.lists_ready() => {
+                match self.source_list.broken.clone().or_else(|| self.target_list.broken.clone()) {
+                    Some(broken) => {
+                        self.note(ctx, 0, None, broken);
+                        self.terminate(JobState::Failed, ctx);
+                    }
+                    None => self.enter(JobState::Sleeping, ctx),
+                }
+            }
+            JobState::Running => self.walk_queue(ctx),
+            _ => {}
+        }
+    }
+
+    /// Rule 4's condition, negated: both lists valid and, in `wait` mode, a target online.
+    fn lists_ready(&self) -> bool {
+        self.source_list.valid
+            && self.target_list.valid
+            && (self.definition.deficit == DeficitMode::Limit || !self.selectable.is_empty())
+    }
+
+    /// Rule 5: start tasks from the head of the queue while slots are free.
+    fn walk_queue(&mut self, ctx: &mut Ctx<'_>) {
+        let mut skip = 0;
+        while self.state == JobState::Running && (self.running.len() as i64) < i64::from(self.concurrency) {
+            let Some((pnfsid, _)) = self.queue.iter().nth(skip) else { break };
+            if self.definition.stop_when.is_some() && self.evaluate_lifetime(true) {
+                self.stop(ctx);
+                break;
+            }
+            if self.definition.pause_when.is_some() && self.evaluate_lifetime(false) {
+                self.enter(JobState::Paused, ctx);
+                break;
+            }
+            if !ctx.locks.insert(pnfsid) {
+                // Another job of this pool works on the file; leave it queued.
+                self.note(ctx, 0, Some(pnfsid), "File is locked".to_string());
+                skip += 1;
+                continue;
+            }
+            let (pnfsid, size) = self.queue.take_nth(skip).expect("the file was just seen in the queue");
+            self.running.insert(pnfsid, Running { size, slot: Slot::Reading { cancelled: false } });
+            ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::StartTask { job: self.key, pnfsid }, pnfsid });
+        }
+        if self.running.is_empty() && self.state == JobState::Running {
+            if !self.is_permanent() && self.queue.is_empty() {
+                self.terminate(JobState::Finished, ctx);
+            } else {
+                self.enter(JobState::Sleeping, ctx);
+            }
+        }
+    }
+
+    fn stop(&mut self, ctx: &mut Ctx<'_>) {
+        if self.running.is_empty() {
+            self.terminate(JobState::Finished, ctx);
+        } else {
+            self.state = JobState::Stopping;
+        }
+    }
+
+    /// Evaluates `-stop-when` (`stop`) or `-pause-when` with the symbols of §3.4.
+    fn evaluate_lifetime(&self, stop: bool) -> bool {
+        let expression = if stop { &self.definition.stop_when } else { &self.definition.pause_when };
+        let Some(expression) = expression else { return false };
+        let source = self.source_info();
+        let queue_files = self.queue.len() as f64;
+        // R1 fixed: bytes not yet transferred, not bytes minus a file count.
+        let queue_bytes = self.stats.total.saturating_sub(self.stats.transferred) as f64;
+        let targets = self.selectable.len() as f64;
+        expression.evaluate(&|name: &str| match name {
+            "queue.files" => Some(Value::Double(queue_files)),
+            "queue.bytes" => Some(Value::Double(queue_bytes)),
+            "targets" => Some(Value::Double(targets)),
+            _ => pool_symbol(name.strip_prefix("source.")?, source?),
+        })
+    }
+
+    fn source_info(&self) -> Option<&PoolCostInfo> {
+        self.source_list.pools.iter().find_map(|p| match p {
+            PoolInfo::Online(info) => Some(info),
+            PoolInfo::Offline { .. } => None,
+        })
+    }
+
+    // ── Operator commands ──────────────────────────────────────────────────────────────
+
+    /// `migration suspend` (§2.6).
+    pub fn suspend(&mut self) -> Result<(), &'static str> {
+        match self.state {
+            JobState::Running | JobState::Suspended | JobState::Sleeping | JobState::Paused => {
+                self.state = JobState::Suspended;
+                Ok(())
+            }
+            _ => Err("Cannot suspend a job that does not run"),
+        }
+    }
+
+    /// `migration resume` (§2.6).
+    pub fn resume(&mut self, ctx: &mut Ctx<'_>) -> Result<(), &'static str> {
+        if self.state != JobState::Suspended {
+            return Err("Cannot resume a job that does not run");
+        }
+        self.enter(JobState::Running, ctx);
+        Ok(())
+    }
+
+    /// `migration set concurrency` (§2.8): takes effect at once; terminal jobs stay as they
+    /// are (R3).
+    pub fn set_concurrency(&mut self, concurrency: i32, ctx: &mut Ctx<'_>) {
+        self.concurrency = concurrency;
+        self.schedule(ctx);
+    }
+
+    /// `migration cancel` (§3.5); `reply` is answered once the job has ended.
+    pub fn cancel(&mut self, force: bool, reason: &str, reply: Option<InboundId>, ctx: &mut Ctx<'_>) {
+        self.cancel_replies.extend(reply);
+        if self.state.is_terminal() {
+            self.answer_cancel_replies(ctx);
+            return;
+        }
+        if self.state != JobState::Initializing && self.running.is_empty() {
+            // Also plain for a NEW job (R16).
+            self.terminate(JobState::Cancelled, ctx);
+            return;
+        }
+        self.state = JobState::Cancelling;
+        if force {
+            let ids: Vec<PnfsId> = self.running.keys().copied().collect();
+            for pnfsid in ids {
+                self.cancel_task(pnfsid, reason, ctx);
+            }
+        }
+    }
+
+    // ── Files (§3.6) ───────────────────────────────────────────────────────────────────
+
+    /// Enqueues a file unless it is queued or running.
+    fn add(&mut self, pnfsid: PnfsId, size: u64, ctx: &mut Ctx<'_>) {
+        if self.running.contains_key(&pnfsid) || !self.queue.push_back(pnfsid, size) {
+            return;
+        }
+        self.stats.total += size;
+        self.schedule(ctx);
+    }
+
+    /// Drops a file: cancels its running task, or takes it out of the queue.
+    fn remove(&mut self, pnfsid: PnfsId, reason: &str, ctx: &mut Ctx<'_>) {
+        if self.running.contains_key(&pnfsid) {
+            self.cancel_task(pnfsid, reason, ctx);
+        } else {
+            self.queue.remove(&pnfsid);
+        }
+    }
+
+    fn cancel_task(&mut self, pnfsid: PnfsId, reason: &str, ctx: &mut Ctx<'_>) {
+        let Some(running) = self.running.get_mut(&pnfsid) else { return };
+        match &mut running.slot {
+            Slot::Reading { cancelled } => *cancelled = true,
+            Slot::Task(_) => self.task_event(pnfsid, None, TaskEvent::Cancel(reason.to_string()), ctx),
+            Slot::ApplyingSourceMode { .. } => {}
+        }
+    }
+
+    /// A repository change (§4); only started, non-terminal jobs listen.
+    pub fn repository_event(&mut self, event: &RepositoryEvent, ctx: &mut Ctx<'_>) {
+        if matches!(self.state, JobState::New) || self.state.is_terminal() {
+            return;
+        }
+        match event {
+            RepositoryEvent::StateChanged { new, entry, .. } => {
+                if *new == ReplicaState::Removed {
+                    self.remove(entry.pnfsid, "replica deleted", ctx);
+                } else if !self.filter.matches(entry, ctx.now) {
+                    // dCache does not cancel a running transfer when the replica merely stops
+                    // matching; only deletion does.
+                    if !self.running.contains_key(&entry.pnfsid) {
+                        self.queue.remove(&entry.pnfsid);
+                    }
+                } else if self.is_permanent() {
+                    self.add(entry.pnfsid, entry.size, ctx);
+                }
+            }
+            RepositoryEvent::StickyChanged { old, new } | RepositoryEvent::AccessTimeChanged { old, new } => {
+                if !self.filter.matches(new, ctx.now) {
+                    if !self.running.contains_key(&new.pnfsid) {
+                        self.queue.remove(&new.pnfsid);
+                    }
+                } else if self.is_permanent() && !self.filter.matches(old, ctx.now) {
+                    self.add(new.pnfsid, new.size, ctx);
+                }
+            }
+        }
+    }
+
+    // ── Tasks ──────────────────────────────────────────────────────────────────────────
+
+    /// The entry read to create a task (scheduler rule 5, sub-steps 5–6).
+    pub fn entry_for_task(&mut self, pnfsid: PnfsId, result: Result<Option<ReplicaEntry>, String>, ctx: &mut Ctx<'_>) {
+        let Some(running) = self.running.get(&pnfsid) else { return };
+        let cancelled = matches!(running.slot, Slot::Reading { cancelled: true });
+        if !matches!(running.slot, Slot::Reading { .. }) {
+            return;
+        }
+        match result {
+            Ok(Some(entry)) if !cancelled => self.create_task(entry, ctx),
+            Ok(_) => {
+                // Deleted meanwhile: the file silently leaves the job.
+                self.release(pnfsid, ctx);
+                self.schedule(ctx);
+            }
+            Err(error) => {
+                self.release(pnfsid, ctx);
+                self.note(ctx, 0, Some(pnfsid), format!("Failed to read the replica: {error}"));
+                self.terminate(JobState::Failed, ctx);
+            }
+        }
+    }
+
+    fn create_task(&mut self, entry: ReplicaEntry, ctx: &mut Ctx<'_>) {
+        let definition = Arc::clone(&self.definition);
+        let pin_manager = ctx.config.pin_manager.as_str();
+        let pnfsid = entry.pnfsid;
+        let target_state = match definition.target_mode.state {
+            ModeState::Cached => ReplicaState::Cached,
+            ModeState::Precious => ReplicaState::Precious,
+            _ => entry.state,
+        };
+        let mut target_sticky = Vec::new();
+        if definition.target_mode.state == ModeState::Same {
+            target_sticky.extend(entry.sticky.iter().filter(|r| !r.is_pin(pin_manager)).cloned());
+        }
+        target_sticky.extend(definition.target_mode.sticky.iter().cloned());
+        let pins = if definition.move_pins {
+            entry.sticky.iter().filter(|r| r.is_pin(pin_manager)).cloned().collect()
+        } else {
+            Vec::new()
+        };
+        let atime = definition.atime.then_some(entry.last_access);
+        let task_id = ctx.next_task_id();
+        let uuid = RequestId(u128::from_be_bytes(ctx.rng.uuid()));
+        let task = Task::new(task_id, uuid, entry.attributes(), target_state, target_sticky, pins, atime, Arc::clone(&self.params));
+        self.stats.attempts += 1;
+        if let Some(running) = self.running.get_mut(&pnfsid) {
+            running.slot = Slot::Task(Box::new(task));
+        }
+        if !target_state.is_cached_or_precious() {
+            // The replica changed state since it was queued (e.g. became BROKEN): dCache
+            // would send a request every target refuses, forever. Drop it with a note.
+            let text = format!("Cannot migrate a replica in state {target_state}");
+            self.task_ended(pnfsid, task_id, TaskResult::Failed { rc: ReturnCode::DEFAULT_ERROR_CODE, message: text, permanent: true }, ctx);
+            return;
+        }
+        self.task_event(pnfsid, Some(task_id), TaskEvent::Start, ctx);
+    }
+
+    /// Feeds an event to the running task for `pnfsid` (if `task` is given it must match).
+    pub fn task_event(&mut self, pnfsid: PnfsId, task: Option<u64>, event: TaskEvent, ctx: &mut Ctx<'_>) {
+        let Some(Running { slot: Slot::Task(t), .. }) = self.running.get_mut(&pnfsid) else { return };
+        if task.is_some_and(|id| id != t.id) {
+            return;
+        }
+        let task_id = t.id;
+        let mut actions = Vec::new();
+        let targets = Targets { online: &self.selectable, offline: &self.offline };
+        t.handle(event, targets, ctx.rng, &mut actions);
+        let t: &Task = t;
+        let mut ended = None;
+        for action in actions {
+            match action {
+                TaskAction::Report(result) => ended = Some(result),
+                action => perform(self.key, t, action, ctx),
+            }
+        }
+        if let Some(result) = ended {
+            ctx.timers.cancel(TimerKey::Task { job: self.key, pnfsid, task: task_id });
+            self.task_ended(pnfsid, task_id, result, ctx);
+        }
+    }
+
+    /// A copy-finished message from a target (§2.12): handed to the task for the file,
+    /// which ignores it unless the request id is its own.
+    pub fn copy_finished(&mut self, pnfsid: PnfsId, uuid: RequestId, rc: ReturnCode, error: Option<String>, ctx: &mut Ctx<'_>) {
+        let matches = matches!(self.running.get(&pnfsid), Some(Running { slot: Slot::Task(t), .. }) if t.uuid == uuid);
+        if matches {
+            self.task_event(pnfsid, None, TaskEvent::Finished { rc, error }, ctx);
+        }
+    }
+
+    /// A task ended (§3.6 outcome table).
+    fn task_ended(&mut self, pnfsid: PnfsId, task: u64, result: TaskResult, ctx: &mut Ctx<'_>) {
+        match result {
+            TaskResult::Completed { note, confirmed } => {
+                let mode = &self.definition.source_mode;
+                let trivial = mode.state == ModeState::Same && mode.sticky.is_empty();
+                // R5 fixed: without a confirmed copy the source is left untouched.
+                if confirmed == 0 || trivial {
+                    self.complete(pnfsid, task, note, ctx);
+                } else if let Some(running) = self.running.get_mut(&pnfsid) {
+                    running.slot = Slot::ApplyingSourceMode { task, note };
+                    ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::SourceMode { job: self.key, pnfsid }, pnfsid });
+                }
+            }
+            TaskResult::Failed { rc, message, permanent } => {
+                let size = self.release(pnfsid, ctx);
+                if !permanent && !self.state.is_terminal() {
+                    self.queue.push_back(pnfsid, size);
+                }
+                if rc == ReturnCode::NO_POOL_ONLINE && self.state == JobState::Running {
+                    // R8 fixed: with no usable target, sleep instead of cycling the queue.
+                    self.enter(JobState::Sleeping, ctx);
+                }
+                self.schedule(ctx);
+                self.note(ctx, task, Some(pnfsid), message);
+            }
+            TaskResult::Cancelled => {
+                self.release(pnfsid, ctx);
+                self.schedule(ctx);
+            }
+        }
+    }
+
+    /// The source entry read to apply the source mode.
+    pub fn entry_for_source_mode(&mut self, pnfsid: PnfsId, result: Result<Option<ReplicaEntry>, String>, ctx: &mut Ctx<'_>) {
+        let Some(Running { slot: Slot::ApplyingSourceMode { task, note }, .. }) = self.running.get(&pnfsid) else { return };
+        let (task, note) = (*task, note.clone());
+        match result {
+            Ok(Some(entry)) => {
+                let changes = source_mode_changes(&self.definition.source_mode, &entry, &ctx.config.pin_manager);
+                if changes.is_empty() {
+                    self.complete(pnfsid, task, note, ctx);
+                } else {
+                    ctx.effects.push(Effect::Change { purpose: ChangePurpose::SourceMode { job: self.key, pnfsid }, pnfsid, changes });
+                }
+            }
+            // The replica vanished: nothing to change.
+            Ok(None) => self.complete(pnfsid, task, note, ctx),
+            Err(error) => {
+                self.note(ctx, task, Some(pnfsid), format!("Failed to apply source mode: {error}"));
+                self.terminate(JobState::Failed, ctx);
+                self.complete(pnfsid, task, note, ctx);
+            }
+        }
+    }
+
+    /// The source mode was applied (or failed).
+    pub fn source_mode_applied(&mut self, pnfsid: PnfsId, result: Result<(), RepositoryError>, ctx: &mut Ctx<'_>) {
+        let Some(Running { slot: Slot::ApplyingSourceMode { task, note }, .. }) = self.running.get(&pnfsid) else { return };
+        let (task, note) = (*task, note.clone());
+        if let Err(RepositoryError::Other(error)) = result {
+            // Vanished replicas and illegal transitions are ignored, anything else fails the job.
+            self.note(ctx, task, Some(pnfsid), format!("Failed to apply source mode: {error}"));
+            self.terminate(JobState::Failed, ctx);
+        }
+        self.complete(pnfsid, task, note, ctx);
+    }
+
+    fn complete(&mut self, pnfsid: PnfsId, task: u64, note: Option<String>, ctx: &mut Ctx<'_>) {
+        let size = self.release(pnfsid, ctx);
+        self.stats.completed_files += 1;
+        self.stats.transferred += size;
+        self.schedule(ctx);
+        if let Some(note) = note {
+            self.note(ctx, task, Some(pnfsid), note);
+        }
+    }
+
+    /// Takes the file out of the running set and releases its lock; returns its size.
+    fn release(&mut self, pnfsid: PnfsId, ctx: &mut Ctx<'_>) -> u64 {
+        ctx.locks.remove(&pnfsid);
+        self.running.remove(&pnfsid).map_or(0, |r| r.size)
+    }
+
+    fn note(&mut self, ctx: &Ctx<'_>, task: u64, pnfsid: Option<PnfsId>, text: String) {
+        if self.notes.len() == MAX_NOTES {
+            self.notes.pop_front();
+        }
+        self.notes.push_back(Note { time: ctx.now, task, pnfsid, text });
+    }
+
+    // ── Timers ─────────────────────────────────────────────────────────────────────────
+
+    /// The 10 s timer of SLEEPING and PAUSED.
+    pub fn wake(&mut self, ctx: &mut Ctx<'_>) {
+        match self.state {
+            JobState::Sleeping => self.enter(JobState::Running, ctx),
+            JobState::Paused => {
+                if self.evaluate_lifetime(true) {
+                    // R4 fixed: a stop is final, the job does not bounce back to RUNNING.
+                    self.stop(ctx);
+                } else if !self.evaluate_lifetime(false) {
+                    self.enter(JobState::Running, ctx);
+                } else {
+                    // R2 fixed: keep looking every 10 s while paused.
+                    ctx.timers.set(TimerKey::Wake(self.key), ctx.now + WAKE_DELAY);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Asks for fresh source and target lists, and arms the next refresh (§8.5).
+    pub fn refresh(&mut self, ctx: &mut Ctx<'_>) {
+        if self.state.is_terminal() {
+            return;
+        }
+        let source = ctx.request(Route::Pools { job: self.key, list: ListSlot::Source }, ctx.config.pool_manager_timeout);
+        ctx.effects.push(Effect::QueryPools { token: source, selection: PoolSelection::Names(vec![ctx.pool.to_string()]) });
+        let definition = Arc::clone(&self.definition);
+        let names = definition.targets.clone();
+        let selection = match definition.target_kind {
+            TargetKind::Pool => Some(PoolSelection::Names(names)),
+            TargetKind::PoolGroup if names.is_empty() => match &self.target_list.resolved_group {
+                Some(group) => Some(PoolSelection::Groups(vec![group.clone()])),
+                None => {
+                    let token = ctx.request(Route::Groups { job: self.key }, ctx.config.pool_manager_timeout);
+                    ctx.effects.push(Effect::QueryGroups { token, pool: ctx.pool.to_string() });
+                    None
+                }
+            },
+            TargetKind::PoolGroup => Some(PoolSelection::Groups(names)),
+            TargetKind::Link => Some(PoolSelection::Link(names.first().cloned().unwrap_or_default())),
+            TargetKind::Hsm => Some(PoolSelection::Hsm(names)),
+        };
+        if let Some(selection) = selection {
+            let token = ctx.request(Route::Pools { job: self.key, list: ListSlot::Target }, ctx.config.pool_manager_timeout);
+            ctx.effects.push(Effect::QueryPools { token, selection });
+        }
+        let period = i64::try_from(definition.refresh_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        ctx.timers.set(TimerKey::Refresh(self.key), ctx.now.saturating_add(period));
+    }
+
+    /// The pool groups of the source pool (for `-target=pgroup` without names, §8.1).
+    pub fn groups_answered(&mut self, outcome: Outcome<Vec<String>>, ctx: &mut Ctx<'_>) {
+        let Ok(groups) = outcome else { return };
+        match groups.as_slice() {
+            // No group: the list never becomes valid and the job sleeps.
+            [] => {}
+            [group] => {
+                self.target_list.resolved_group = Some(group.clone());
+                let token = ctx.request(Route::Pools { job: self.key, list: ListSlot::Target }, ctx.config.pool_manager_timeout);
+                ctx.effects.push(Effect::QueryPools { token, selection: PoolSelection::Groups(vec![group.clone()]) });
+            }
+            several => {
+                self.target_list.broken = Some(format!(
+                    "Pool {} is a member of multiple pool groups: [{}]",
+                    ctx.pool,
+                    several.join(", ")
+                ));
+                self.wake_if_sleeping(ctx);
+            }
+        }
+    }
+
+    /// A pool list answer; a failure leaves the previous list in place (§8.2).
+    pub fn pools_answered(&mut self, list: ListSlot, outcome: Outcome<PoolList>, ctx: &mut Ctx<'_>) {
+        let Ok(answer) = outcome else { return };
+        let state = match list {
+            ListSlot::Source => &mut self.source_list,
+            ListSlot::Target => &mut self.target_list,
+        };
+        state.valid = true;
+        state.pools = answer.pools;
+        self.filter_targets(ctx.pool);
+        self.wake_if_sleeping(ctx);
+    }
+
+    /// A list that became usable wakes a sleeping job at once rather than after 10 s: a
+    /// fresh job would otherwise always sleep once before its first task.
+    fn wake_if_sleeping(&mut self, ctx: &mut Ctx<'_>) {
+        if self.state == JobState::Sleeping {
+            ctx.timers.cancel(TimerKey::Wake(self.key));
+            self.enter(JobState::Running, ctx);
+        }
+    }
+
+    /// Applies include/exclude rules to the target list (§8.3).
+    fn filter_targets(&mut self, source_pool: &str) {
+        self.selectable.clear();
+        self.offline.clear();
+        let Some(source) = self.source_info().filter(|s| s.name == source_pool).cloned() else { return };
+        let definition = &self.definition;
+        let excluded_by_name = |name: &str| name == source_pool || definition.exclude.iter().any(|g| g.matches(name));
+        let included_by_name = |name: &str| definition.include.is_empty() || definition.include.iter().any(|g| g.matches(name));
+        for pool in &self.target_list.pools {
+            match pool {
+                PoolInfo::Online(target) => {
+                    let env = |name: &str| match name.split_once('.') {
+                        Some(("source", field)) => pool_symbol(field, &source),
+                        Some(("target", field)) => pool_symbol(field, target),
+                        _ => None,
+                    };
+                    let excluded = excluded_by_name(&target.name)
+                        || definition.exclude_when.as_ref().is_some_and(|e| e.evaluate(&env));
+                    // With -include globs, -include-when is ignored entirely.
+                    let included = if definition.include.is_empty() {
+                        definition.include_when.as_ref().is_none_or(|e| e.evaluate(&env))
+                    } else {
+                        included_by_name(&target.name)
+                    };
+                    if !excluded && included {
+                        self.selectable.push(target.clone());
+                    }
+                }
+                PoolInfo::Offline { name } => {
+                    if !excluded_by_name(name) && included_by_name(name) {
+                        self.offline.push(name.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    // ── Output (§2.3, §2.4) ────────────────────────────────────────────────────────────
+
+    /// `[<id>] <STATE padded to 12> <command>`.
+    pub fn summary(&self) -> String {
+        format!("[{}] {:<12} {}", self.id, self.state.name(), self.definition.command_line)
+    }
+
+    /// The `Targets` value: pool names, or for group-like targets `pool group g, n pools`
+    /// (the Book's form, which operators know).
+    pub fn targets_description(&self) -> String {
+        if !self.target_list.valid {
+            return String::new();
+        }
+        let n = self.selectable.len();
+        let count = if n == 1 { "1 pool".to_string() } else { format!("{n} pools") };
+        let names = || self.definition.targets.join(", ");
+        match self.definition.target_kind {
+            TargetKind::Pool => self.selectable.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(","),
+            TargetKind::PoolGroup => {
+                let groups = self.target_list.resolved_group.clone().unwrap_or_else(names);
+                format!("pool group {groups}, {count}")
+            }
+            TargetKind::Link => format!("link {}, {count}", names()),
+            TargetKind::Hsm => format!("hsm {}, {count}", names()),
+        }
+    }
+
+    /// `migration info` (§2.3); `clock` formats a note's time as `HH:MM:SS`.
+    pub fn info(&self, clock: &dyn Fn(Millis) -> String) -> String {
+        let mut out = String::new();
+        let s = &self.stats;
+        let _ = writeln!(out, "Command    : {}", self.definition.command_line);
+        let _ = writeln!(out, "State      : {}", self.state.name());
+        let _ = writeln!(out, "Queued     : {}", self.queue.len());
+        let _ = writeln!(out, "Attempts   : {}", s.attempts);
+        let _ = writeln!(out, "Targets    : {}", self.targets_description());
+        if s.total > 0 {
+            use JobState::*;
+            match self.state {
+                Running | Suspended | Cancelling | Stopping | Sleeping | Paused => {
+                    let pct = (u128::from(s.transferred) * 100 / u128::from(s.total)) as u64;
+                    let _ = writeln!(out, "Completed  : {} files; {} bytes; {}%", s.completed_files, s.transferred, pct);
+                    let _ = writeln!(out, "Total      : {} bytes", s.total);
+                }
+                Initializing | Finished => {
+                    let _ = writeln!(out, "Completed  : {} files; {} bytes", s.completed_files, s.transferred);
+                    let _ = writeln!(out, "Total      : {} bytes", s.total);
+                }
+                Cancelled | Failed => {
+                    let _ = writeln!(out, "Completed  : {} files; {} bytes", s.completed_files, s.transferred);
+                }
+                New => {}
+            }
+        }
+        let _ = writeln!(out, "Concurrency: {}", self.concurrency);
+        out.push_str("Running tasks:\n");
+        for (id, pnfsid, state, target) in self.running_tasks() {
+            match target {
+                Some(t) => {
+                    let _ = writeln!(out, "[{id}] {pnfsid}: TASK.{state} -> [{t}@local]");
+                }
+                None => {
+                    let _ = writeln!(out, "[{id}] {pnfsid}: TASK.{state}");
+                }
+            }
+        }
+        if !self.notes.is_empty() {
+            out.push_str("Most recent notes:\n");
+            for n in &self.notes {
+                let file = n.pnfsid.map_or_else(|| "-".to_string(), |p| p.to_string());
+                let _ = writeln!(out, "{} [{}] {}: {}", clock(n.time), n.task, file, n.text);
+            }
+        }
+        out
+    }
+}
+
+/// `source.*`/`target.*` values of a pool (§10.5).
+fn pool_symbol(field: &str, pool: &PoolCostInfo) -> Option<Value> {
+    Some(match field {
+        "name" => Value::String(pool.name.clone()),
+        "cpuCost" => Value::Double(pool.cpu_cost()),
+        "free" => Value::Double(pool.space.free as f64),
+        "total" => Value::Double(pool.space.total as f64),
+        "removable" => Value::Double(pool.space.removable as f64),
+        "used" => Value::Double(pool.space.used() as f64),
+        _ => return None,
+    })
+}
+
+/// Turns one task action into effects, requests and timers.
+fn perform(job: JobKey, task: &Task, action: TaskAction, ctx: &mut Ctx<'_>) {
+    let pnfsid = task.pnfsid();
+    let route = |kind| Route::Task { job, pnfsid, task: task.id, kind };
+    let pool_timeout = ctx.config.pool_timeout;
+    match action {
+        TaskAction::QueryLocations => {
+            let token = ctx.request(route(TaskReply::Locations), ctx.config.namespace_timeout);
+            ctx.effects.push(Effect::QueryLocations { token, pnfsid });
+        }
+        TaskAction::SendCopy { target } => {
+            let message = Message::Copy(CopyRequest {
+                uuid: task.uuid,
+                source: ctx.pool.to_string(),
+                attributes: task.attributes.clone(),
+                state: task.target_state,
+                sticky: task.target_sticky.clone(),
+                verify: task.params().verify,
+                force_source_mode: task.params().force_source_mode,
+                atime: task.atime,
+                meta_only: task.params().meta_only,
+            });
+            let token = ctx.request(route(TaskReply::Copy), pool_timeout);
+            ctx.effects.push(Effect::Send { to: target, message: encode(&message), token: Some(token) });
+        }
+        TaskAction::SendPing { target } => {
+            let message = Message::Ping { uuid: task.uuid, source: ctx.pool.to_string(), pnfsid };
+            let token = ctx.request(route(TaskReply::Ping), pool_timeout);
+            ctx.effects.push(Effect::Send { to: target, message: encode(&message), token: Some(token) });
+        }
+        TaskAction::SendCancel { target: Some(target), reason } => {
+            let message = Message::Cancel { uuid: task.uuid, source: ctx.pool.to_string(), pnfsid, reason: Some(reason) };
+            let token = ctx.request(route(TaskReply::Cancel), pool_timeout);
+            ctx.effects.push(Effect::Send { to: target, message: encode(&message), token: Some(token) });
+        }
+        TaskAction::SendCancel { target: None, .. } => {}
+        TaskAction::MovePins { target } => {
+            let request = PinMove { pnfsid, pins: task.pins.clone(), source: ctx.pool.to_string(), target };
+            let token = ctx.request(route(TaskReply::PinMove), ctx.config.pin_manager_timeout);
+            ctx.effects.push(Effect::MovePins { token, request });
+        }
+        TaskAction::StartTimer(after) => {
+            ctx.timers.set(TimerKey::Task { job, pnfsid, task: task.id }, ctx.now + after);
+        }
+        TaskAction::StopTimer => ctx.timers.cancel(TimerKey::Task { job, pnfsid, task: task.id }),
+        TaskAction::Report(_) => unreachable!("reports are handled by the job"),
+    }
+}
+
+
+/// Converts an answer for a task into the task's event.
+pub fn task_reply_event(kind: TaskReply, outcome: Outcome<crate::effect::Answer>) -> TaskEvent {
+    use crate::effect::Answer;
+    let unit = |o: Outcome<Answer>| -> Outcome<()> {
+        match o? {
+            Answer::Bytes(bytes) => match crate::message::decode::<Reply>(&bytes) {
+                Ok(reply) => reply.into_outcome(),
+                Err(e) => Err(Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e)),
+            },
+            _ => Ok(()),
+        }
+    };
+    match kind {
+        TaskReply::Locations => TaskEvent::Locations(outcome.map(|a| match a {
+            Answer::Locations(l) => l,
+            _ => Vec::new(),
+        })),
+        TaskReply::Copy => TaskEvent::CopyReply(unit(outcome)),
+        TaskReply::Ping => TaskEvent::PingReply(unit(outcome)),
+        TaskReply::Cancel => TaskEvent::CancelReply(unit(outcome)),
+        TaskReply::PinMove => TaskEvent::PinsMoved(unit(outcome)),
+    }
+}

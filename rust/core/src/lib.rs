@@ -1,0 +1,34 @@
+//! The dCache pool migration module: commands, jobs, tasks, the target-side server, replica
+//! filters and the expression language, written "sans-IO". The state machines take events and
+//! return effects; a driver ([`driver`]) executes the effects against the pool's services
+//! ([`host`]). See `docs/` and the project's design page for the map.
+
+pub mod command;
+pub mod commands;
+pub mod definition;
+pub mod effect;
+pub mod error;
+pub mod expr;
+pub mod filter;
+pub mod glob;
+pub mod host;
+pub mod job;
+pub mod message;
+pub mod mode;
+pub mod module;
+pub mod pnfsid;
+pub mod pool_info;
+pub mod queue;
+pub mod random;
+pub mod replica;
+pub mod selection;
+pub mod server;
+pub mod task;
+pub mod timers;
+
+/// Milliseconds since the Unix epoch: every time in the module.
+pub type Millis = i64;
+
+pub use error::{Error, ErrorKind, ReturnCode};
+pub use module::{Config, Module};
+pub use pnfsid::PnfsId;

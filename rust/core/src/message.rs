@@ -1,0 +1,167 @@
+//! Messages between the migration modules of two pools (spec §5.7, §6) and the job-cancel
+//! message other dCache services send. The host carries them as opaque bytes; the format is
+//! ours (JSON through serde), versioned by the envelope.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Millis;
+use crate::error::{Failure, ReturnCode};
+use crate::pnfsid::PnfsId;
+use crate::replica::{FileAttributes, ReplicaState, StickyRecord};
+
+/// Identifies one copy request on the target (dCache's request UUID).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RequestId(pub u128);
+
+impl fmt::Display for RequestId {
+    /// UUID form: `8-4-4-4-12` lower-case hex digits.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = format!("{:032x}", self.0);
+        write!(f, "{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    }
+}
+
+/// A request or notification sent to another pool's migration module.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    /// Create or update a replica (§6.1).
+    Copy(CopyRequest),
+    /// Does the target still work on `uuid`? (§6.5)
+    Ping {
+        /// The request.
+        uuid: RequestId,
+        /// The requesting pool.
+        source: String,
+        /// The file (not checked by the target).
+        pnfsid: PnfsId,
+    },
+    /// Abort `uuid` (§6.6).
+    Cancel {
+        /// The request.
+        uuid: RequestId,
+        /// The requesting pool.
+        source: String,
+        /// The file.
+        pnfsid: PnfsId,
+        /// Why, if known.
+        reason: Option<String>,
+    },
+    /// The target finished `uuid` (§6.2); one-way.
+    CopyFinished {
+        /// The request.
+        uuid: RequestId,
+        /// The source pool as named in the request.
+        pool: String,
+        /// The file.
+        pnfsid: PnfsId,
+        /// 0 on success.
+        rc: ReturnCode,
+        /// The error text on failure.
+        error: Option<String>,
+    },
+    /// Cancel a job, as QoS or resilience do (§2.12); answered once the job has ended.
+    CancelJob {
+        /// The job id.
+        job: String,
+        /// Also cancel running tasks.
+        forced: bool,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The copy request's fields (§5.7).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CopyRequest {
+    /// Identifies the request.
+    pub uuid: RequestId,
+    /// The source pool's name.
+    pub source: String,
+    /// What the target needs to create the replica.
+    pub attributes: FileAttributes,
+    /// `CACHED` or `PRECIOUS`.
+    pub state: ReplicaState,
+    /// Sticky records for the target replica.
+    pub sticky: Vec<StickyRecord>,
+    /// Verify the checksum when updating an existing replica.
+    pub verify: bool,
+    /// Let the source deliver even if it is disabled for p2p.
+    pub force_source_mode: bool,
+    /// The source's access time, for a new replica.
+    pub atime: Option<Millis>,
+    /// Never create a replica, only update.
+    pub meta_only: bool,
+}
+
+/// The answer to a request: success, or dCache's return code and text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reply {
+    /// Success.
+    Ok,
+    /// An error reply.
+    Error {
+        /// Return code.
+        code: ReturnCode,
+        /// Error text.
+        message: String,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope<T> {
+    v: u32,
+    body: T,
+}
+
+const WIRE_VERSION: u32 = 1;
+
+/// Encodes a message for the transport.
+pub fn encode<T: Serialize>(body: &T) -> Vec<u8> {
+    serde_json::to_vec(&Envelope { v: WIRE_VERSION, body }).expect("messages always serialise")
+}
+
+/// Decodes bytes that another pool sent; anything malformed is an error, never a panic.
+pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, String> {
+    let envelope: Envelope<T> =
+        serde_json::from_slice(bytes).map_err(|e| format!("malformed message: {e}"))?;
+    if envelope.v != WIRE_VERSION {
+        return Err(format!("unsupported message version {}", envelope.v));
+    }
+    Ok(envelope.body)
+}
+
+impl Reply {
+    /// Turns a decoded reply into the outcome a task sees.
+    pub fn into_outcome(self) -> Result<(), Failure> {
+        match self {
+            Reply::Ok => Ok(()),
+            Reply::Error { code, message } => Err(Failure::error(code, message)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_id_prints_as_a_uuid() {
+        let id = RequestId(0x0123456789abcdef_0011223344556677);
+        assert_eq!(id.to_string(), "01234567-89ab-cdef-0011-223344556677");
+    }
+
+    #[test]
+    fn messages_round_trip_and_garbage_is_an_error() {
+        let m = Message::Ping {
+            uuid: RequestId(7),
+            source: "pool1".into(),
+            pnfsid: PnfsId::parse("1").expect("valid"),
+        };
+        assert_eq!(decode::<Message>(&encode(&m)), Ok(m));
+        assert!(decode::<Message>(b"\xff\x00garbage").is_err());
+        assert!(decode::<Message>(br#"{"v":99,"body":"Ok"}"#).is_err());
+    }
+}

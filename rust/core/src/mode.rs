@@ -1,0 +1,296 @@
+//! Source and target modes (`-smode`, `-tmode`, spec §9) and the repository changes they
+//! make: on the source after a successful task, and on the target when a copy already exists.
+
+use std::fmt;
+
+use crate::Millis;
+use crate::error::ReturnCode;
+use crate::replica::{NEVER_EXPIRES, ReplicaEntry, ReplicaState, StickyRecord};
+
+/// The state part of a mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModeState {
+    /// Keep (source) / copy (target) the source replica's state.
+    Same,
+    /// Make the replica cached.
+    Cached,
+    /// Make the replica precious.
+    Precious,
+    /// Source only: cached, and every non-pin sticky record expires.
+    Removable,
+    /// Source only: delete the replica, unless pinned (then as `removable`).
+    Delete,
+}
+
+/// A parsed `-smode`/`-tmode` value: a state and sticky records to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mode {
+    /// The state part.
+    pub state: ModeState,
+    /// `+OWNER(LIFETIME)` parts, with absolute expiry fixed when the job was created.
+    pub sticky: Vec<StickyRecord>,
+}
+
+impl Mode {
+    /// A mode with no sticky records.
+    pub fn plain(state: ModeState) -> Mode {
+        Mode { state, sticky: Vec::new() }
+    }
+
+    /// Parses `<state>[+<owner>[(<lifetime>)]]...`; lifetimes in seconds are made absolute
+    /// relative to `now` (dCache does this once, when the job is created).
+    pub fn parse(value: &str, now: Millis) -> Result<Mode, String> {
+        let mut parts: Vec<&str> = value.split('+').collect();
+        // Trailing empty parts are ignored: `same+` is `same`.
+        while parts.len() > 1 && parts.last() == Some(&"") {
+            parts.pop();
+        }
+        let mut sticky = Vec::new();
+        // dCache checks the sticky parts before the state name.
+        for part in &parts[1..] {
+            sticky.push(parse_sticky(part, now)?);
+        }
+        let state = match parts[0] {
+            "same" => ModeState::Same,
+            "cached" => ModeState::Cached,
+            "precious" => ModeState::Precious,
+            "removable" => ModeState::Removable,
+            "delete" => ModeState::Delete,
+            _ => return Err(format!("{value}: Invalid value")),
+        };
+        Ok(Mode { state, sticky })
+    }
+}
+
+fn parse_sticky(part: &str, now: Millis) -> Result<StickyRecord, String> {
+    let syntax = || format!("{part}: Syntax error");
+    let (owner, lifetime) = match part.split_once('(') {
+        None => (part, None),
+        Some((owner, rest)) => {
+            let inner = rest.strip_suffix(')').ok_or_else(syntax)?;
+            (owner, Some(inner))
+        }
+    };
+    let owner_ok = !owner.is_empty() && owner.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let lifetime_ok = lifetime.is_none_or(|l| {
+        let digits = l.strip_prefix('-').unwrap_or(l);
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+    });
+    if !owner_ok || !lifetime_ok {
+        return Err(syntax());
+    }
+    let expire = match lifetime {
+        None => NEVER_EXPIRES,
+        Some(l) => match l.parse::<i32>() {
+            Ok(-1) => NEVER_EXPIRES,
+            Ok(0) => 0,
+            Ok(n) if n > 0 => now + i64::from(n) * 1000,
+            _ => return Err(format!("{l}: Invalid lifetime")),
+        },
+    };
+    Ok(StickyRecord::new(owner, expire))
+}
+
+impl fmt::Display for ModeState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ModeState::Same => "same",
+            ModeState::Cached => "cached",
+            ModeState::Precious => "precious",
+            ModeState::Removable => "removable",
+            ModeState::Delete => "delete",
+        })
+    }
+}
+
+/// One change to a local replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepositoryChange {
+    /// Change the replica's state; `reason` goes to the pool's log.
+    SetState {
+        /// The new state.
+        state: ReplicaState,
+        /// Why, in dCache's words.
+        reason: String,
+    },
+    /// Set a sticky record with dCache's `overwrite` semantics (§1.4).
+    SetSticky {
+        /// The record.
+        record: StickyRecord,
+        /// Replace a record of the same owner even when that shortens it.
+        overwrite: bool,
+    },
+}
+
+fn set_state(state: ReplicaState, reason: &str) -> RepositoryChange {
+    RepositoryChange::SetState { state, reason: reason.to_string() }
+}
+
+fn overwrite(record: &StickyRecord) -> RepositoryChange {
+    RepositoryChange::SetSticky { record: record.clone(), overwrite: true }
+}
+
+/// What the source mode does to the source replica after a successful task (§9.4), computed
+/// from the entry as read at that moment. Pins are never touched.
+pub fn source_mode_changes(
+    mode: &Mode,
+    entry: &ReplicaEntry,
+    pin_manager: &str,
+) -> Vec<RepositoryChange> {
+    let listed = mode.sticky.iter().map(overwrite);
+    match mode.state {
+        ModeState::Same => listed.collect(),
+        ModeState::Cached => listed
+            .chain([set_state(ReplicaState::Cached, "migration job making source cached")])
+            .collect(),
+        ModeState::Precious => [set_state(ReplicaState::Precious, "migration job making source precious")]
+            .into_iter()
+            .chain(listed)
+            .collect(),
+        ModeState::Delete if !entry.is_pinned(pin_manager) => {
+            vec![set_state(ReplicaState::Removed, "migration job deleting source")]
+        }
+        ModeState::Removable | ModeState::Delete => {
+            let expire_others = entry
+                .sticky
+                .iter()
+                .filter(|r| !r.is_pin(pin_manager))
+                .filter(|r| !mode.sticky.iter().any(|l| l.owner == r.owner))
+                .map(|r| overwrite(&StickyRecord::new(r.owner.clone(), 0)));
+            listed
+                .chain(expire_others)
+                .chain([set_state(ReplicaState::Cached, "migration job making source removable")])
+                .collect()
+        }
+    }
+}
+
+/// What the target does to a replica it already has (§6.3): only upgrade cached to precious
+/// and only extend sticky records, so the replica never becomes more volatile.
+pub fn existing_replica_changes(
+    current: ReplicaState,
+    requested: ReplicaState,
+    sticky: &[StickyRecord],
+    source: &str,
+) -> Result<Vec<RepositoryChange>, (ReturnCode, String)> {
+    let mut changes = Vec::new();
+    match current {
+        ReplicaState::Cached if requested == ReplicaState::Precious => {
+            changes.push(set_state(ReplicaState::Precious, &format!("migration request from {source}")));
+        }
+        ReplicaState::Cached | ReplicaState::Precious => {}
+        other => {
+            return Err((
+                ReturnCode::DEFAULT_ERROR_CODE,
+                format!("Cannot update file in state {other}"),
+            ));
+        }
+    }
+    changes.extend(
+        sticky
+            .iter()
+            .map(|r| RepositoryChange::SetSticky { record: r.clone(), overwrite: false }),
+    );
+    Ok(changes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pnfsid::PnfsId;
+
+    const NOW: Millis = 1_000_000;
+
+    #[test]
+    fn mode_parses_state_and_sticky_parts() {
+        let m = Mode::parse("precious+foo(-1)+bar(60)+baz", NOW).expect("valid");
+        assert_eq!(m.state, ModeState::Precious);
+        assert_eq!(
+            m.sticky,
+            vec![
+                StickyRecord::new("foo", -1),
+                StickyRecord::new("bar", NOW + 60_000),
+                StickyRecord::new("baz", -1)
+            ]
+        );
+        assert_eq!(Mode::parse("same+", NOW).expect("valid"), Mode::plain(ModeState::Same));
+        assert_eq!(Mode::parse("cached+x(0)", NOW).expect("valid").sticky[0].expire, 0);
+    }
+
+    #[test]
+    fn mode_errors_use_dcache_texts_and_check_sticky_first() {
+        assert_eq!(Mode::parse("foo+bar", NOW), Err("foo+bar: Invalid value".into()));
+        assert_eq!(Mode::parse("foo+b-r", NOW), Err("b-r: Syntax error".into()));
+        assert_eq!(Mode::parse("same++x", NOW), Err(": Syntax error".into()));
+        assert_eq!(Mode::parse("same+x(-2)", NOW), Err("-2: Invalid lifetime".into()));
+        assert_eq!(
+            Mode::parse("same+x(99999999999)", NOW),
+            Err("99999999999: Invalid lifetime".into())
+        );
+        assert_eq!(Mode::parse("same+x(1", NOW), Err("x(1: Syntax error".into()));
+    }
+
+    fn pinned_precious() -> ReplicaEntry {
+        let mut e = ReplicaEntry::new(PnfsId::parse("1").expect("valid"), ReplicaState::Precious, 1, 0);
+        e.sticky = vec![StickyRecord::new("foobar", -1), StickyRecord::new("PinManager-1", -1)];
+        e
+    }
+
+    #[test]
+    fn delete_of_a_pinned_replica_makes_it_removable_and_keeps_the_pin() {
+        // The Book's example: foobar expires, the pin stays, the replica becomes cached.
+        let changes = source_mode_changes(&Mode::plain(ModeState::Delete), &pinned_precious(), "PinManager");
+        assert_eq!(
+            changes,
+            vec![
+                RepositoryChange::SetSticky { record: StickyRecord::new("foobar", 0), overwrite: true },
+                set_state(ReplicaState::Cached, "migration job making source removable"),
+            ]
+        );
+    }
+
+    #[test]
+    fn delete_of_an_unpinned_replica_removes_it() {
+        let mut e = pinned_precious();
+        e.sticky.retain(|r| !r.is_pin("PinManager"));
+        let changes = source_mode_changes(&Mode::plain(ModeState::Delete), &e, "PinManager");
+        assert_eq!(changes, vec![set_state(ReplicaState::Removed, "migration job deleting source")]);
+    }
+
+    #[test]
+    fn removable_keeps_listed_owners() {
+        let mode = Mode::parse("removable+foobar(-1)", NOW).expect("valid");
+        let changes = source_mode_changes(&mode, &pinned_precious(), "PinManager");
+        assert_eq!(changes.len(), 2, "listed record set, state cached, nothing expired: {changes:?}");
+    }
+
+    #[test]
+    fn existing_precious_replica_is_never_made_cached() {
+        let changes = existing_replica_changes(
+            ReplicaState::Precious,
+            ReplicaState::Cached,
+            &[StickyRecord::new("a", 5)],
+            "pool1",
+        )
+        .expect("ok");
+        assert_eq!(
+            changes,
+            vec![RepositoryChange::SetSticky { record: StickyRecord::new("a", 5), overwrite: false }]
+        );
+    }
+
+    #[test]
+    fn existing_cached_replica_is_upgraded_to_precious() {
+        let changes = existing_replica_changes(ReplicaState::Cached, ReplicaState::Precious, &[], "pool1")
+            .expect("ok");
+        assert_eq!(changes, vec![set_state(ReplicaState::Precious, "migration request from pool1")]);
+    }
+
+    #[test]
+    fn existing_replica_in_transfer_cannot_be_updated() {
+        assert_eq!(
+            existing_replica_changes(ReplicaState::FromPool, ReplicaState::Cached, &[], "p"),
+            Err((ReturnCode::DEFAULT_ERROR_CODE, "Cannot update file in state FROM_POOL".into()))
+        );
+    }
+}

@@ -1,0 +1,473 @@
+//! The migration module of one pool, sans-IO: it owns the jobs, the migration server, the
+//! outstanding requests and the timers, takes [`Input`]s and admin commands, and leaves
+//! [`Effect`]s for its driver. Nothing here blocks, reads a clock or calls a host.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::Millis;
+use crate::effect::{Answer, ChangePurpose, Effect, EntryPurpose, InboundId, Input, JobKey, Token};
+use crate::error::{Failure, Outcome};
+use crate::job::{Job, task_reply_event};
+use crate::message::{Message, Reply, RequestId, decode, encode};
+use crate::pnfsid::PnfsId;
+use crate::random::Rng;
+use crate::server::Server;
+use crate::task::TaskEvent;
+use crate::timers::{TimerKey, Timers};
+
+/// Timeouts, names and initial defaults (spec §16).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `T`: timeout of requests to pools (`pool.service.pool.timeout`).
+    pub pool_timeout: Millis,
+    /// Location queries (`pool.service.pnfsmanager.timeout`).
+    pub namespace_timeout: Millis,
+    /// Pool lists (`pool.service.poolmanager.timeout`).
+    pub pool_manager_timeout: Millis,
+    /// Pin moves (`pool.service.pinmanager.timeout`).
+    pub pin_manager_timeout: Millis,
+    /// The pin manager's cell name: sticky records whose owner starts with it are pins.
+    pub pin_manager: String,
+    /// `pool.migration.concurrency.default`.
+    pub concurrency_default: i32,
+    /// `pool.migration.refresh.default`, seconds.
+    pub refresh_default: u64,
+    /// `pool.migration.hotfile.replicas`.
+    pub hotfile_replicas: i32,
+    /// `pool.migration.hotfile.threshold`.
+    pub hotfile_threshold: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            pool_timeout: 60_000,
+            namespace_timeout: 300_000,
+            pool_manager_timeout: 120_000,
+            pin_manager_timeout: 120_000,
+            pin_manager: "PinManager".to_string(),
+            concurrency_default: 1,
+            refresh_default: 300,
+            hotfile_replicas: 1,
+            hotfile_threshold: 50,
+        }
+    }
+}
+
+/// Which of a job's pool lists an answer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListSlot {
+    /// The source pool's own information.
+    Source,
+    /// The targets.
+    Target,
+}
+
+/// Which request of a task an answer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskReply {
+    /// The location query.
+    Locations,
+    /// The copy request.
+    Copy,
+    /// A ping.
+    Ping,
+    /// A cancel request.
+    Cancel,
+    /// The pin move.
+    PinMove,
+}
+
+/// Where the answer to a request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// To a task.
+    Task {
+        /// The job.
+        job: JobKey,
+        /// The file.
+        pnfsid: PnfsId,
+        /// The task.
+        task: u64,
+        /// Which request.
+        kind: TaskReply,
+    },
+    /// To a job's pool list.
+    Pools {
+        /// The job.
+        job: JobKey,
+        /// Which list.
+        list: ListSlot,
+    },
+    /// To a job looking up the groups of its pool.
+    Groups {
+        /// The job.
+        job: JobKey,
+    },
+    /// To the server's pool-to-pool transfer.
+    ServerP2p {
+        /// The copy request.
+        request: RequestId,
+    },
+}
+
+/// Module state that jobs and the server share, lent out as a [`Ctx`].
+#[derive(Debug)]
+pub struct Shared {
+    /// This pool's name.
+    pub pool: String,
+    /// Configuration.
+    pub config: Config,
+    /// Files a local task works on (shared by all jobs and consulted by the server).
+    pub locks: HashSet<PnfsId>,
+    /// Armed timers.
+    pub timers: Timers,
+    /// Outstanding requests.
+    pub requests: HashMap<Token, Route>,
+    /// Randomness for selection and request ids.
+    pub rng: Rng,
+    next_token: u64,
+    next_task_id: u64,
+    effects: Vec<Effect>,
+}
+
+/// What a job or the server may touch while it handles one event.
+pub struct Ctx<'a> {
+    /// The time of the event.
+    pub now: Millis,
+    /// This pool's name.
+    pub pool: &'a str,
+    /// Configuration.
+    pub config: &'a Config,
+    /// Where effects go.
+    pub effects: &'a mut Vec<Effect>,
+    /// Timers.
+    pub timers: &'a mut Timers,
+    /// The module-wide file locks.
+    pub locks: &'a mut HashSet<PnfsId>,
+    /// Randomness.
+    pub rng: &'a mut Rng,
+    requests: &'a mut HashMap<Token, Route>,
+    next_token: &'a mut u64,
+    next_task_id: &'a mut u64,
+}
+
+impl Ctx<'_> {
+    /// Registers an outstanding request that times out after `timeout`.
+    pub fn request(&mut self, route: Route, timeout: Millis) -> Token {
+        let token = self.request_untimed(route);
+        self.timers.set(TimerKey::Reply(token), self.now.saturating_add(timeout));
+        token
+    }
+
+    /// Registers an outstanding request without a timeout (a p2p transfer may take hours).
+    pub fn request_untimed(&mut self, route: Route) -> Token {
+        let token = Token(*self.next_token);
+        *self.next_token += 1;
+        self.requests.insert(token, route);
+        token
+    }
+
+    /// The next task id (one counter for all jobs of the pool, starting at 0).
+    pub fn next_task_id(&mut self) -> u64 {
+        let id = *self.next_task_id;
+        *self.next_task_id += 1;
+        id
+    }
+}
+
+impl Shared {
+    fn new(pool: String, config: Config, seed: u64) -> Shared {
+        Shared {
+            pool,
+            config,
+            locks: HashSet::new(),
+            timers: Timers::default(),
+            requests: HashMap::new(),
+            rng: Rng::seeded(seed),
+            next_token: 1,
+            next_task_id: 0,
+            effects: Vec::new(),
+        }
+    }
+
+    /// Lends the shared state for one event at `now`.
+    pub fn ctx(&mut self, now: Millis) -> Ctx<'_> {
+        Ctx {
+            now,
+            pool: &self.pool,
+            config: &self.config,
+            effects: &mut self.effects,
+            timers: &mut self.timers,
+            locks: &mut self.locks,
+            rng: &mut self.rng,
+            requests: &mut self.requests,
+            next_token: &mut self.next_token,
+            next_task_id: &mut self.next_task_id,
+        }
+    }
+}
+
+/// The migration module of one pool.
+#[derive(Debug)]
+pub struct Module {
+    pub(crate) shared: Shared,
+    /// Jobs by creation order.
+    pub(crate) jobs: BTreeMap<JobKey, Job>,
+    pub(crate) server: Server,
+    pub(crate) started: bool,
+    pub(crate) accepts_copies: bool,
+    pub(crate) next_key: u64,
+    pub(crate) next_job_number: u64,
+    pub(crate) defaults: Defaults,
+}
+
+/// Values changeable at run time with `migration set …` and `hotfile set …`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Defaults {
+    /// Default concurrency of new jobs.
+    pub concurrency: i32,
+    /// Default refresh period of new jobs, seconds.
+    pub refresh: u64,
+    /// Hot-file replicas.
+    pub hotfile_replicas: i32,
+    /// Hot-file threshold.
+    pub hotfile_threshold: i64,
+}
+
+impl Module {
+    /// A module for pool `pool`; `seed` makes its randomness reproducible.
+    pub fn new(pool: impl Into<String>, config: Config, seed: u64) -> Module {
+        let defaults = Defaults {
+            concurrency: config.concurrency_default,
+            refresh: config.refresh_default,
+            hotfile_replicas: config.hotfile_replicas,
+            hotfile_threshold: config.hotfile_threshold,
+        };
+        Module {
+            shared: Shared::new(pool.into(), config, seed),
+            jobs: BTreeMap::new(),
+            server: Server::default(),
+            started: false,
+            accepts_copies: true,
+            next_key: 1,
+            next_job_number: 1,
+            defaults,
+        }
+    }
+
+    /// This pool's name.
+    pub fn pool(&self) -> &str {
+        &self.shared.pool
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// The current run-time defaults.
+    pub fn defaults(&self) -> Defaults {
+        self.defaults
+    }
+
+    /// Takes the effects produced so far.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.shared.effects)
+    }
+
+    /// Takes the effects into `out` (reusing its allocation).
+    pub fn drain_effects_into(&mut self, out: &mut Vec<Effect>) {
+        out.append(&mut self.shared.effects);
+    }
+
+    /// The earliest timer deadline, if any.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.shared.timers.next_deadline()
+    }
+
+    /// The jobs, in creation order.
+    pub fn jobs(&self) -> impl Iterator<Item = &Job> {
+        self.jobs.values()
+    }
+
+    /// A job by id.
+    pub fn job(&self, id: &str) -> Option<&Job> {
+        self.jobs.values().find(|j| j.id == id)
+    }
+
+    /// Requests the migration server currently serves.
+    pub fn server_requests(&self) -> usize {
+        self.server.len()
+    }
+
+    /// Files locked by local tasks.
+    pub fn locked_files(&self) -> usize {
+        self.shared.locks.len()
+    }
+
+    /// Whether this pool accepts copies from other pools (a `-strict`-disabled pool does not).
+    pub fn set_accepts_copies(&mut self, accepts: bool) {
+        self.accepts_copies = accepts;
+    }
+
+    pub(crate) fn job_key(&self, id: &str) -> Option<JobKey> {
+        self.jobs.iter().find(|(_, j)| j.id == id).map(|(k, _)| *k)
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        while let Some(key) = self.shared.timers.pop_due(now) {
+            let mut ctx = self.shared.ctx(now);
+            match key {
+                TimerKey::Reply(token) => {
+                    if let Some(route) = ctx.requests.remove(&token) {
+                        route_answer(&mut self.jobs, &mut self.server, route, Err(Failure::Timeout), &mut ctx);
+                    }
+                }
+                TimerKey::Task { job, pnfsid, task } => {
+                    if let Some(job) = self.jobs.get_mut(&job) {
+                        job.task_event(pnfsid, Some(task), TaskEvent::Timer, &mut ctx);
+                    }
+                }
+                TimerKey::Wake(job) => {
+                    if let Some(job) = self.jobs.get_mut(&job) {
+                        job.wake(&mut ctx);
+                    }
+                }
+                TimerKey::Refresh(job) => {
+                    if let Some(job) = self.jobs.get_mut(&job) {
+                        job.refresh(&mut ctx);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Feeds one input at time `now`.
+    pub fn handle(&mut self, now: Millis, input: Input) {
+        let mut ctx = self.shared.ctx(now);
+        match input {
+            Input::PoolStarted => {
+                self.started = true;
+                for job in self.jobs.values_mut() {
+                    job.start(&mut ctx);
+                }
+            }
+            Input::Repository(event) => {
+                for job in self.jobs.values_mut() {
+                    job.repository_event(&event, &mut ctx);
+                }
+            }
+            Input::Scanned { job, result } => {
+                if let Some(job) = self.jobs.get_mut(&job) {
+                    job.scanned(result, &mut ctx);
+                }
+            }
+            Input::Entry { purpose, result } => match purpose {
+                EntryPurpose::StartTask { job, pnfsid } => {
+                    if let Some(job) = self.jobs.get_mut(&job) {
+                        job.entry_for_task(pnfsid, result, &mut ctx);
+                    }
+                }
+                EntryPurpose::SourceMode { job, pnfsid } => {
+                    if let Some(job) = self.jobs.get_mut(&job) {
+                        job.entry_for_source_mode(pnfsid, result, &mut ctx);
+                    }
+                }
+                EntryPurpose::ServerCopy { request } => self.server.inspected(request, result, &mut ctx),
+            },
+            Input::Changed { purpose, result } => match purpose {
+                ChangePurpose::SourceMode { job, pnfsid } => {
+                    if let Some(job) = self.jobs.get_mut(&job) {
+                        job.source_mode_applied(pnfsid, result, &mut ctx);
+                    }
+                }
+                ChangePurpose::ServerUpdate { request } => self.server.updated(request, result, &mut ctx),
+            },
+            Input::Verified { request, result } => self.server.verified(request, result, &mut ctx),
+            Input::Reply { token, outcome } => {
+                // A reply for a request that timed out or whose task ended is dropped.
+                if let Some(route) = ctx.requests.remove(&token) {
+                    ctx.timers.cancel(TimerKey::Reply(token));
+                    route_answer(&mut self.jobs, &mut self.server, route, outcome, &mut ctx);
+                }
+            }
+            Input::Message { from, bytes, reply } => {
+                let accepts = self.accepts_copies;
+                match decode::<Message>(&bytes) {
+                    Ok(message) => self.message(&from, message, reply, accepts, now),
+                    Err(e) => {
+                        tracing::warn!(target: "migration", from, "refusing a malformed message: {e}");
+                        if let Some(inbound) = reply {
+                            let reply = Reply::Error { code: crate::error::ReturnCode::INVALID_ARGS, message: e };
+                            self.shared.effects.push(Effect::Respond { inbound, reply: encode(&reply) });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn message(&mut self, from: &str, message: Message, reply: Option<InboundId>, accepts: bool, now: Millis) {
+        let mut ctx = self.shared.ctx(now);
+        match message {
+            Message::Copy(request) => self.server.copy(from, request, reply, accepts, &mut ctx),
+            Message::Ping { uuid, .. } => self.server.ping(uuid, reply, &mut ctx),
+            Message::Cancel { uuid, reason, .. } => self.server.cancel(uuid, reason, reply, &mut ctx),
+            Message::CopyFinished { uuid, pool, pnfsid, rc, error } => {
+                if pool == *ctx.pool {
+                    for job in self.jobs.values_mut() {
+                        job.copy_finished(pnfsid, uuid, rc, error.clone(), &mut ctx);
+                    }
+                }
+            }
+            Message::CancelJob { job, forced, reason } => match self.jobs.values_mut().find(|j| j.id == job) {
+                Some(job) => {
+                    let reason = format!("as requested by {from}: {reason}");
+                    job.cancel(forced, &reason, reply, &mut ctx);
+                }
+                None => {
+                    if let Some(inbound) = reply {
+                        ctx.effects.push(Effect::Respond { inbound, reply: encode(&Reply::Ok) });
+                    }
+                }
+            },
+        }
+    }
+}
+
+fn route_answer(
+    jobs: &mut BTreeMap<JobKey, Job>,
+    server: &mut Server,
+    route: Route,
+    outcome: Outcome<Answer>,
+    ctx: &mut Ctx<'_>,
+) {
+    match route {
+        Route::Task { job, pnfsid, task, kind } => {
+            if let Some(job) = jobs.get_mut(&job) {
+                job.task_event(pnfsid, Some(task), task_reply_event(kind, outcome), ctx);
+            }
+        }
+        Route::Pools { job, list } => {
+            if let Some(job) = jobs.get_mut(&job) {
+                let outcome = outcome.map(|a| match a {
+                    Answer::Pools(list) => list,
+                    _ => Default::default(),
+                });
+                job.pools_answered(list, outcome, ctx);
+            }
+        }
+        Route::Groups { job } => {
+            if let Some(job) = jobs.get_mut(&job) {
+                let outcome = outcome.map(|a| match a {
+                    Answer::Groups(groups) => groups,
+                    _ => Vec::new(),
+                });
+                job.groups_answered(outcome, ctx);
+            }
+        }
+        Route::ServerP2p { request } => server.transferred(request, outcome.map(|_| ()), ctx),
+    }
+}

@@ -1,0 +1,243 @@
+//! The migration server: the target side of a copy (spec §6). Every pool runs one; it answers
+//! copy, ping and cancel requests, starts the pool-to-pool transfer for a new replica, or
+//! updates an existing replica without ever making it more volatile.
+
+use std::collections::HashMap;
+
+use crate::effect::{ChangePurpose, Effect, EntryPurpose, InboundId};
+use crate::error::{Failure, Outcome, ReturnCode};
+use crate::host::{P2pRequest, RepositoryError};
+use crate::message::{CopyRequest, Message, Reply, RequestId, encode};
+use crate::mode::existing_replica_changes;
+use crate::module::{Ctx, Route};
+use crate::replica::{ReplicaEntry, ReplicaState};
+
+/// Where a registered request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Reading the local entry to choose between transfer and update.
+    Inspecting,
+    /// A pool-to-pool transfer runs.
+    Transferring,
+    /// Verifying the existing replica's checksum (still interruptible).
+    Verifying,
+    /// Changing the existing replica (no longer interruptible).
+    Updating,
+}
+
+#[derive(Debug)]
+struct Registered {
+    request: CopyRequest,
+    /// Where the copy-finished message goes: the pool that sent the request.
+    reply_to: String,
+    inbound: Option<InboundId>,
+    phase: Phase,
+    /// The state found when inspecting, for the "Cannot update" text.
+    found: Option<ReplicaEntry>,
+}
+
+/// The requests this pool currently serves.
+#[derive(Debug, Default)]
+pub struct Server {
+    requests: HashMap<RequestId, Registered>,
+}
+
+fn respond(ctx: &mut Ctx<'_>, inbound: Option<InboundId>, reply: Reply) {
+    if let Some(inbound) = inbound {
+        ctx.effects.push(Effect::Respond { inbound, reply: encode(&reply) });
+    }
+}
+
+fn error(code: ReturnCode, message: impl Into<String>) -> Reply {
+    Reply::Error { code, message: message.into() }
+}
+
+impl Server {
+    /// Number of registered requests (`serverRequests`, §6.7).
+    pub fn len(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Whether no request is registered.
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_empty()
+    }
+
+    /// A copy request (§6.1). The checks come first; a failing request changes nothing.
+    pub fn copy(&mut self, from: &str, request: CopyRequest, inbound: Option<InboundId>, accepts_copies: bool, ctx: &mut Ctx<'_>) {
+        let pnfsid = request.attributes.pnfsid;
+        if !accepts_copies {
+            return respond(ctx, inbound, error(ReturnCode::POOL_DISABLED, "Pool is disabled"));
+        }
+        if ctx.locks.contains(&pnfsid) {
+            // A local task works on the same file: two pools moving files to each other must
+            // not lose a replica.
+            return respond(ctx, inbound, error(ReturnCode::LOCKED, "Target file is busy"));
+        }
+        if !request.state.is_cached_or_precious() {
+            return respond(ctx, inbound, error(ReturnCode::INVALID_ARGS, "State must be either CACHED or PRECIOUS"));
+        }
+        if self.requests.contains_key(&request.uuid) {
+            // A duplicated request: the work is already under way.
+            return respond(ctx, inbound, Reply::Ok);
+        }
+        let uuid = request.uuid;
+        self.requests.insert(
+            uuid,
+            Registered { request, reply_to: from.to_string(), inbound, phase: Phase::Inspecting, found: None },
+        );
+        ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::ServerCopy { request: uuid }, pnfsid });
+    }
+
+    /// The local entry for a copy request: transfer or update.
+    pub fn inspected(&mut self, uuid: RequestId, result: Result<Option<ReplicaEntry>, String>, ctx: &mut Ctx<'_>) {
+        let Some(reg) = self.requests.get_mut(&uuid) else { return };
+        if reg.phase != Phase::Inspecting {
+            return;
+        }
+        let inbound = reg.inbound.take();
+        match result {
+            Err(e) => {
+                self.requests.remove(&uuid);
+                respond(ctx, inbound, error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e));
+            }
+            Ok(None) | Ok(Some(ReplicaEntry { state: ReplicaState::New, .. })) => {
+                if reg.request.meta_only {
+                    // R13 fixed: the request is unregistered, later pings fail.
+                    let text = format!("Pool does not contain {}", reg.request.attributes.pnfsid);
+                    self.requests.remove(&uuid);
+                    return respond(ctx, inbound, error(ReturnCode::FILE_NOT_IN_REPOSITORY, text));
+                }
+                reg.phase = Phase::Transferring;
+                let r = &reg.request;
+                let p2p = P2pRequest {
+                    id: uuid,
+                    source: r.source.clone(),
+                    attributes: r.attributes.clone(),
+                    state: r.state,
+                    sticky: r.sticky.clone(),
+                    atime: r.atime,
+                    force_source_mode: r.force_source_mode,
+                };
+                let token = ctx.request_untimed(Route::ServerP2p { request: uuid });
+                ctx.effects.push(Effect::StartP2p { token, request: p2p });
+                respond(ctx, inbound, Reply::Ok);
+            }
+            Ok(Some(entry)) => {
+                let pnfsid = entry.pnfsid;
+                reg.found = Some(entry);
+                respond(ctx, inbound, Reply::Ok);
+                if reg.request.verify {
+                    reg.phase = Phase::Verifying;
+                    ctx.effects.push(Effect::VerifyChecksum { request: uuid, pnfsid });
+                } else {
+                    self.update(uuid, ctx);
+                }
+            }
+        }
+    }
+
+    /// The checksum of the existing replica was verified.
+    pub fn verified(&mut self, uuid: RequestId, result: Result<(), Failure>, ctx: &mut Ctx<'_>) {
+        let Some(reg) = self.requests.get(&uuid) else { return };
+        if reg.phase != Phase::Verifying {
+            return;
+        }
+        match result {
+            Ok(()) => self.update(uuid, ctx),
+            Err(Failure::Error { code, cause }) => self.finish(uuid, Err((code, cause)), ctx),
+            Err(other) => {
+                let text = format!("I/O error during checksum calculation: {other}");
+                self.finish(uuid, Err((ReturnCode::ERROR_IO_DISK, text)), ctx)
+            }
+        }
+    }
+
+    /// Computes the changes that upgrade the existing replica (§6.3) and applies them.
+    fn update(&mut self, uuid: RequestId, ctx: &mut Ctx<'_>) {
+        let Some(reg) = self.requests.get_mut(&uuid) else { return };
+        let found = reg.found.as_ref().expect("an update starts from an inspected replica");
+        let pnfsid = found.pnfsid;
+        match existing_replica_changes(found.state, reg.request.state, &reg.request.sticky, &reg.request.source) {
+            Err(e) => self.finish(uuid, Err(e), ctx),
+            Ok(changes) if changes.is_empty() => self.finish(uuid, Ok(()), ctx),
+            Ok(changes) => {
+                reg.phase = Phase::Updating;
+                ctx.effects.push(Effect::Change { purpose: ChangePurpose::ServerUpdate { request: uuid }, pnfsid, changes });
+            }
+        }
+    }
+
+    /// The existing replica was changed.
+    pub fn updated(&mut self, uuid: RequestId, result: Result<(), RepositoryError>, ctx: &mut Ctx<'_>) {
+        let Some(reg) = self.requests.get(&uuid) else { return };
+        let state = reg.found.as_ref().map_or(ReplicaState::New, |e| e.state);
+        let outcome = match result {
+            Ok(()) => Ok(()),
+            Err(RepositoryError::Other(e)) => Err((ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e)),
+            Err(_) => Err((ReturnCode::DEFAULT_ERROR_CODE, format!("Cannot update file in state {state}"))),
+        };
+        self.finish(uuid, outcome, ctx);
+    }
+
+    /// The pool-to-pool transfer ended.
+    pub fn transferred(&mut self, uuid: RequestId, outcome: Outcome<()>, ctx: &mut Ctx<'_>) {
+        let result = outcome.map_err(|f| match f {
+            Failure::Error { code, cause } => (code, cause),
+            Failure::Timeout => (ReturnCode::TIMEOUT, "Transfer timed out".to_string()),
+            Failure::NoRoute => (ReturnCode::SERVICE_UNAVAILABLE, "Source pool unreachable".to_string()),
+        });
+        self.finish(uuid, result, ctx);
+    }
+
+    /// A ping (§6.5): success iff the request is registered.
+    pub fn ping(&self, uuid: RequestId, inbound: Option<InboundId>, ctx: &mut Ctx<'_>) {
+        let reply = if self.requests.contains_key(&uuid) {
+            Reply::Ok
+        } else {
+            error(ReturnCode::INVALID_ARGS, "No such request")
+        };
+        respond(ctx, inbound, reply);
+    }
+
+    /// A cancel (§6.6): aborts a transfer or an update that is still interruptible.
+    pub fn cancel(&mut self, uuid: RequestId, reason: Option<String>, inbound: Option<InboundId>, ctx: &mut Ctx<'_>) {
+        let phase = self.requests.get(&uuid).map(|r| r.phase);
+        match phase {
+            Some(Phase::Transferring) => {
+                // The transfer's completion reports the error and unregisters the request.
+                ctx.effects.push(Effect::CancelP2p { id: uuid });
+                respond(ctx, inbound, Reply::Ok);
+            }
+            Some(Phase::Inspecting | Phase::Verifying) => {
+                let text = match reason {
+                    Some(r) => format!("Task was cancelled: {r}"),
+                    None => "Task was cancelled".to_string(),
+                };
+                if let Some(reg) = self.requests.get_mut(&uuid) {
+                    respond(ctx, reg.inbound.take(), error(ReturnCode::DEFAULT_ERROR_CODE, text.clone()));
+                }
+                self.finish(uuid, Err((ReturnCode::DEFAULT_ERROR_CODE, text)), ctx);
+                respond(ctx, inbound, Reply::Ok);
+            }
+            Some(Phase::Updating) | None => respond(ctx, inbound, error(ReturnCode::INVALID_ARGS, "No such request")),
+        }
+    }
+
+    /// Unregisters the request and tells the source how it ended (§6.2).
+    fn finish(&mut self, uuid: RequestId, result: Result<(), (ReturnCode, String)>, ctx: &mut Ctx<'_>) {
+        let Some(reg) = self.requests.remove(&uuid) else { return };
+        let (rc, error) = match result {
+            Ok(()) => (ReturnCode::OK, None),
+            Err((code, text)) => (code, Some(text)),
+        };
+        let message = Message::CopyFinished {
+            uuid,
+            pool: reg.request.source.clone(),
+            pnfsid: reg.request.attributes.pnfsid,
+            rc,
+            error,
+        };
+        ctx.effects.push(Effect::Send { to: reg.reply_to, message: encode(&message), token: None });
+    }
+}

@@ -1,0 +1,754 @@
+//! The task: the transfer of one replica inside a job, as a state machine on the source pool
+//! (spec §5). It does no I/O: [`Task::handle`] takes an event and pushes [`TaskAction`]s that
+//! the job turns into messages, queries and timers.
+//!
+//! Every transition is in the one `match` of [`Task::transition`]; guards of one event are
+//! tried in the order the spec lists them. Events that a state does not list are ignored, so
+//! late or duplicated replies are harmless.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::Millis;
+use crate::error::{Failure, Outcome, ReturnCode};
+use crate::message::RequestId;
+use crate::pnfsid::PnfsId;
+use crate::pool_info::PoolCostInfo;
+use crate::random::Rng;
+use crate::replica::{FileAttributes, StickyRecord};
+use crate::selection::SelectionStrategy;
+
+/// The states of §5.3; printed as `TASK.<name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// Created, not started.
+    Queued,
+    /// Asking the namespace where copies exist.
+    GettingLocations,
+    /// Asking a pool that has a copy to update it.
+    UpdatingExistingFile,
+    /// Asking a newly chosen pool to create a copy.
+    InitiatingCopy,
+    /// The copy finished before the copy request's reply; more replicas needed.
+    WaitingForCopyReplicaReply,
+    /// The target is transferring.
+    Copying,
+    /// Asking the target whether it still works on the request.
+    Pinging,
+    /// A ping went unanswered; waiting before the next.
+    NoResponse,
+    /// The target no longer knows the request; waiting for its final message.
+    WaitingForCopyFinishedMessage,
+    /// Asking the pin manager to move the pins.
+    MovingPin,
+    /// Cancelling the request on the target.
+    Cancelling,
+    /// Ended: cancelled.
+    Cancelled,
+    /// Ended: failed.
+    Failed,
+    /// Ended: done.
+    Done,
+}
+
+impl TaskState {
+    /// The name dCache prints after `TASK.`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskState::Queued => "Queued",
+            TaskState::GettingLocations => "GettingLocations",
+            TaskState::UpdatingExistingFile => "UpdatingExistingFile",
+            TaskState::InitiatingCopy => "InitiatingCopy",
+            TaskState::WaitingForCopyReplicaReply => "WaitingForCopyReplicaReply",
+            TaskState::Copying => "Copying",
+            TaskState::Pinging => "Pinging",
+            TaskState::NoResponse => "NoResponse",
+            TaskState::WaitingForCopyFinishedMessage => "WaitingForCopyFinishedMessage",
+            TaskState::MovingPin => "MovingPin",
+            TaskState::Cancelling => "Cancelling",
+            TaskState::Cancelled => "Cancelled",
+            TaskState::Failed => "Failed",
+            TaskState::Done => "Done",
+        }
+    }
+
+    /// Whether the task has ended.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, TaskState::Cancelled | TaskState::Failed | TaskState::Done)
+    }
+}
+
+/// Job parameters every task of the job shares.
+#[derive(Debug, Clone)]
+pub struct TaskParams {
+    /// Create new copies instead of retrying unreachable existing ones (§5.5).
+    pub eager: bool,
+    /// Never create replicas.
+    pub meta_only: bool,
+    /// Verify the checksum when updating an existing replica.
+    pub verify: bool,
+    /// Let the source deliver even if disabled for p2p.
+    pub force_source_mode: bool,
+    /// Replicas wanted per file.
+    pub replicas: usize,
+    /// `-target-deficit-mode=wait`.
+    pub wait_for_targets: bool,
+    /// How to choose a new target.
+    pub select: SelectionStrategy,
+    /// `T`: the timeout of requests to pools (§5.2).
+    pub pool_timeout: Millis,
+}
+
+/// What a task hands the job when it ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskResult {
+    /// Copies confirmed; `note` is set when fewer replicas than requested were made.
+    Completed {
+        /// `File replicas truncated at …`.
+        note: Option<String>,
+        /// Replicas confirmed by a target (0 is possible in `limit` mode).
+        confirmed: usize,
+    },
+    /// Failed; the file is retried at the end of the queue unless `permanent`.
+    Failed {
+        /// dCache return code.
+        rc: ReturnCode,
+        /// The note text.
+        message: String,
+        /// Drop the file from the job.
+        permanent: bool,
+    },
+    /// Cancelled; the file is dropped from the job.
+    Cancelled,
+}
+
+/// What a task asks its job to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskAction {
+    /// Ask the namespace for the file's locations.
+    QueryLocations,
+    /// Send a copy request to the current target.
+    SendCopy {
+        /// The pool.
+        target: String,
+    },
+    /// Ping the current target.
+    SendPing {
+        /// The pool.
+        target: String,
+    },
+    /// Ask the current target to cancel (the target may be unknown: then nothing is sent).
+    SendCancel {
+        /// The pool, if any.
+        target: Option<String>,
+        /// Why.
+        reason: String,
+    },
+    /// Ask the pin manager to move the pins to the current target.
+    MovePins {
+        /// The pool.
+        target: String,
+    },
+    /// Start (or restart) the task's timer.
+    StartTimer(Millis),
+    /// Stop the task's timer.
+    StopTimer,
+    /// The task ended.
+    Report(TaskResult),
+}
+
+/// An input to the task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskEvent {
+    /// Start without known locations (what jobs do).
+    Start,
+    /// Start with the file's locations already known.
+    StartWithLocations(Vec<String>),
+    /// Reply to the location query.
+    Locations(Outcome<Vec<String>>),
+    /// Reply to the copy request.
+    CopyReply(Outcome<()>),
+    /// Reply to a ping.
+    PingReply(Outcome<()>),
+    /// Reply to a cancel request.
+    CancelReply(Outcome<()>),
+    /// Reply to the pin move.
+    PinsMoved(Outcome<()>),
+    /// The target's copy-finished message for this task's request.
+    Finished {
+        /// 0 on success.
+        rc: ReturnCode,
+        /// Error text.
+        error: Option<String>,
+    },
+    /// The task's timer fired.
+    Timer,
+    /// The job cancels the task.
+    Cancel(String),
+}
+
+/// The target pools as the job currently sees them.
+#[derive(Debug, Clone, Copy)]
+pub struct Targets<'a> {
+    /// Selectable online pools (filtered by include/exclude), in pool-manager order.
+    pub online: &'a [PoolCostInfo],
+    /// Offline pools that pass the name filters (locations for non-eager jobs).
+    pub offline: &'a [String],
+}
+
+/// One file's transfer.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// Task id (a counter shared by all jobs of the pool).
+    pub id: u64,
+    /// The request id sent to targets.
+    pub uuid: RequestId,
+    /// What the target needs to create the replica.
+    pub attributes: FileAttributes,
+    /// State of the target replica.
+    pub target_state: crate::replica::ReplicaState,
+    /// Sticky records for the target replica.
+    pub target_sticky: Vec<StickyRecord>,
+    /// Pins to move (`-pins=move`); empty otherwise.
+    pub pins: Vec<StickyRecord>,
+    /// The source's access time (`-atime`).
+    pub atime: Option<Millis>,
+    params: Arc<TaskParams>,
+    state: TaskState,
+    target: Option<String>,
+    locations: VecDeque<String>,
+    replicas_done: Vec<String>,
+    confirmed: usize,
+    cancel_reason: Option<String>,
+}
+
+/// Scratch space for one call: where actions go.
+struct Step<'a, 'b> {
+    targets: Targets<'a>,
+    rng: &'b mut Rng,
+    actions: &'b mut Vec<TaskAction>,
+    /// `copy_nopools`, raised by entering InitiatingCopy; processed after the transition.
+    no_pools: bool,
+}
+
+impl Task {
+    /// A task in state `Queued`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: u64,
+        uuid: RequestId,
+        attributes: FileAttributes,
+        target_state: crate::replica::ReplicaState,
+        target_sticky: Vec<StickyRecord>,
+        pins: Vec<StickyRecord>,
+        atime: Option<Millis>,
+        params: Arc<TaskParams>,
+    ) -> Task {
+        Task {
+            id,
+            uuid,
+            attributes,
+            target_state,
+            target_sticky,
+            pins,
+            atime,
+            params,
+            state: TaskState::Queued,
+            target: None,
+            locations: VecDeque::new(),
+            replicas_done: Vec::new(),
+            confirmed: 0,
+            cancel_reason: None,
+        }
+    }
+
+    /// The file.
+    pub fn pnfsid(&self) -> PnfsId {
+        self.attributes.pnfsid
+    }
+
+    /// The job parameters the task was created with.
+    pub fn params(&self) -> &TaskParams {
+        &self.params
+    }
+
+    /// The current state.
+    pub fn state(&self) -> TaskState {
+        self.state
+    }
+
+    /// The pool the task currently talks to.
+    pub fn target(&self) -> Option<&str> {
+        self.target.as_deref()
+    }
+
+    /// Pools that confirmed a replica (or reported finishing) for this task.
+    pub fn replicas_done(&self) -> &[String] {
+        &self.replicas_done
+    }
+
+    /// Feeds one event; actions are appended to `actions`.
+    pub fn handle(
+        &mut self,
+        event: TaskEvent,
+        targets: Targets<'_>,
+        rng: &mut Rng,
+        actions: &mut Vec<TaskAction>,
+    ) {
+        if let TaskEvent::Cancel(reason) = &event {
+            // A second cancel is a no-op (R18: dCache asserts instead).
+            if self.cancel_reason.is_some() || self.state.is_terminal() {
+                return;
+            }
+            self.cancel_reason = Some(reason.clone());
+        }
+        let mut step = Step { targets, rng, actions, no_pools: false };
+        self.transition(event, &mut step);
+        // copy_nopools is raised by entering InitiatingCopy; it may raise itself again only
+        // through another InitiatingCopy entry, which cannot happen from its own handlers.
+        while std::mem::take(&mut step.no_pools) {
+            self.transition_no_pools(&mut step);
+        }
+    }
+
+    fn has_more_locations(&self) -> bool {
+        !self.locations.is_empty()
+    }
+
+    fn needs_more_replicas(&self) -> bool {
+        self.replicas_done.len() < self.params.replicas
+    }
+
+    fn more_replicas_possible(&self, step: &Step<'_, '_>) -> bool {
+        self.params.wait_for_targets || self.replicas_done.len() < step.targets.online.len()
+    }
+
+    fn must_move_pins(&self) -> bool {
+        !self.pins.is_empty()
+    }
+
+    /// `<t>` in the texts: the target in cell-path form.
+    fn t(&self) -> String {
+        self.target.as_deref().map(|t| format!("[{t}@local]")).unwrap_or_default()
+    }
+
+    fn reason(&self) -> String {
+        self.cancel_reason.clone().unwrap_or_else(|| "an unknown reason".to_string())
+    }
+
+    fn transition(&mut self, event: TaskEvent, step: &mut Step<'_, '_>) {
+        use TaskEvent as E;
+        use TaskState as S;
+        let meta_only = self.params.meta_only;
+        let eager = self.params.eager;
+        if let E::Finished { rc, .. } = &event {
+            // dCache adds the target before looking at the return code; only a successful
+            // finish counts as a confirmed replica (used by the R5 safety fix).
+            if let Some(t) = &self.target {
+                if !self.replicas_done.contains(t) {
+                    self.replicas_done.push(t.clone());
+                    if *rc == ReturnCode::OK {
+                        self.confirmed += 1;
+                    }
+                }
+            }
+        }
+        match (self.state, event) {
+            // ── Queued ───────────────────────────────────────────────────────────────
+            (S::Queued, E::Start) => self.enter(S::GettingLocations, step),
+            (S::Queued, E::StartWithLocations(pools)) => {
+                self.locations = self.select_locations(&pools, step);
+                if self.has_more_locations() {
+                    self.enter(S::UpdatingExistingFile, step)
+                } else if !meta_only {
+                    self.enter(S::InitiatingCopy, step)
+                } else {
+                    self.perm(ReturnCode::FILE_NOT_IN_REPOSITORY, "File skipped because it has no existing replicas", step)
+                }
+            }
+
+            // ── GettingLocations ─────────────────────────────────────────────────────
+            (S::GettingLocations, E::Locations(Err(Failure::Timeout))) => {
+                self.fail(ReturnCode::TIMEOUT, "PnfsManager failed (no response)", step)
+            }
+            (S::GettingLocations, E::Locations(Err(Failure::NoRoute))) => self.fail(
+                ReturnCode::SERVICE_UNAVAILABLE,
+                "PnfsManager failed (no route to cell)",
+                step,
+            ),
+            (S::GettingLocations, E::Locations(Err(Failure::Error { code, cause }))) => {
+                if code == ReturnCode::FILE_NOT_FOUND {
+                    self.perm(code, "File does not exist, skipped", step)
+                } else {
+                    self.fail(code, &format!("PnfsManager failed ({cause})"), step)
+                }
+            }
+            (S::GettingLocations, E::Cancel(_)) => self.enter(S::Cancelled, step),
+            (S::GettingLocations, E::Locations(Ok(pools))) => {
+                self.locations = self.select_locations(&pools, step);
+                if self.has_more_locations() {
+                    self.enter(S::UpdatingExistingFile, step)
+                } else if !meta_only && self.more_replicas_possible(step) {
+                    self.enter(S::InitiatingCopy, step)
+                } else if !meta_only {
+                    self.done_with_note(step)
+                } else {
+                    self.perm(ReturnCode::FILE_NOT_IN_REPOSITORY, "File skipped because it has no existing replicas", step)
+                }
+            }
+
+            // ── UpdatingExistingFile ─────────────────────────────────────────────────
+            (S::UpdatingExistingFile, E::CopyReply(Err(Failure::Timeout))) => {
+                if self.has_more_locations() {
+                    self.enter(S::UpdatingExistingFile, step)
+                } else if eager && !meta_only && self.more_replicas_possible(step) {
+                    self.enter(S::InitiatingCopy, step)
+                } else {
+                    self.fail(ReturnCode::TIMEOUT, "Remote pool failed (no response)", step)
+                }
+            }
+            (S::UpdatingExistingFile, E::CopyReply(Err(Failure::NoRoute))) => {
+                if self.has_more_locations() {
+                    self.enter(S::UpdatingExistingFile, step)
+                } else if eager && !meta_only && self.more_replicas_possible(step) {
+                    self.enter(S::InitiatingCopy, step)
+                } else {
+                    self.fail(
+                        ReturnCode::SERVICE_UNAVAILABLE,
+                        "Remote pool failed (no route to cell)",
+                        step,
+                    )
+                }
+            }
+            (S::UpdatingExistingFile, E::CopyReply(Err(Failure::Error { code, cause }))) => {
+                if code == ReturnCode::LOCKED {
+                    self.fail(code, "Replica is locked on target pool", step)
+                } else if self.has_more_locations() {
+                    self.enter(S::UpdatingExistingFile, step)
+                } else if !meta_only && self.more_replicas_possible(step) {
+                    // An error reply (not a silence) leads to a new copy even when not eager.
+                    self.enter(S::InitiatingCopy, step)
+                } else {
+                    let text = format!("Transfer to {} failed ({cause})", self.t());
+                    self.fail(code, &text, step)
+                }
+            }
+            (S::UpdatingExistingFile, E::CopyReply(Ok(()))) => self.enter(S::Copying, step),
+            (S::UpdatingExistingFile, E::Cancel(_)) => self.enter(S::Cancelling, step),
+            (S::UpdatingExistingFile | S::InitiatingCopy, E::Finished { rc, error }) => {
+                let permanent = rc == ReturnCode::FILE_NOT_FOUND
+                    || (self.state == S::InitiatingCopy && rc == ReturnCode::FILE_CORRUPTED);
+                if rc != ReturnCode::OK {
+                    self.transfer_failed(rc, error, permanent, step)
+                } else if self.needs_more_replicas() {
+                    self.enter(S::WaitingForCopyReplicaReply, step)
+                } else if self.must_move_pins() {
+                    self.enter(S::MovingPin, step)
+                } else {
+                    self.done(step)
+                }
+            }
+
+            // ── InitiatingCopy ───────────────────────────────────────────────────────
+            (S::InitiatingCopy, E::CopyReply(Ok(()))) => self.enter(S::Copying, step),
+            (S::InitiatingCopy, E::CopyReply(Err(Failure::NoRoute))) => {
+                let text = format!("Pool {} failed (no route to cell)", self.t());
+                self.fail(ReturnCode::SERVICE_UNAVAILABLE, &text, step)
+            }
+            (S::InitiatingCopy, E::CopyReply(Err(Failure::Error { code, cause }))) => {
+                let text = format!("Pool {} failed ({cause})", self.t());
+                if code == ReturnCode::FILE_CORRUPTED {
+                    self.perm(code, &text, step)
+                } else {
+                    self.fail(code, &text, step)
+                }
+            }
+            (S::InitiatingCopy, E::CopyReply(Err(Failure::Timeout))) => {
+                // The request may have arrived: tell the target to drop it, then wait for
+                // its final word.
+                let reason = format!("Timeout waiting for target pool {}", self.t());
+                step.actions.push(TaskAction::SendCancel { target: self.target.clone(), reason });
+                self.enter(S::WaitingForCopyFinishedMessage, step)
+            }
+            (S::InitiatingCopy, E::Cancel(_)) => self.enter(S::Cancelling, step),
+
+            // ── WaitingForCopyReplicaReply ───────────────────────────────────────────
+            (S::WaitingForCopyReplicaReply, E::CopyReply(Ok(()))) => {
+                if self.has_more_locations() {
+                    self.enter(S::UpdatingExistingFile, step)
+                } else if !meta_only && self.more_replicas_possible(step) {
+                    self.enter(S::InitiatingCopy, step)
+                } else if !meta_only {
+                    self.done_with_note(step)
+                } else {
+                    self.perm(
+                        ReturnCode::FILE_NOT_IN_REPOSITORY,
+                        "File skipped because it does not have enough existing replicas",
+                        step,
+                    )
+                }
+            }
+            (S::WaitingForCopyReplicaReply, E::CopyReply(Err(failure))) => {
+                let t = self.t();
+                match failure {
+                    Failure::NoRoute => self.fail(
+                        ReturnCode::SERVICE_UNAVAILABLE,
+                        &format!("Pool {t} failed (no route to cell)"),
+                        step,
+                    ),
+                    Failure::Error { code, cause } => {
+                        self.fail(code, &format!("Pool {t} failed ({cause})"), step)
+                    }
+                    Failure::Timeout => {
+                        self.fail(ReturnCode::TIMEOUT, &format!("Pool {t} failed (no response)"), step)
+                    }
+                }
+            }
+            (S::WaitingForCopyReplicaReply, E::Cancel(_)) => self.enter(S::Cancelled, step),
+
+            // ── Copying ──────────────────────────────────────────────────────────────
+            (S::Copying, E::Timer) => self.enter(S::Pinging, step),
+            (S::Copying, E::Finished { rc, error }) => {
+                let permanent = rc == ReturnCode::FILE_NOT_FOUND || rc == ReturnCode::FILE_CORRUPTED;
+                self.finished_while_copying(rc, error, permanent, step)
+            }
+            (S::Copying | S::Pinging | S::NoResponse, E::Cancel(_)) => {
+                self.enter(S::Cancelling, step)
+            }
+
+            // ── Pinging ──────────────────────────────────────────────────────────────
+            (S::Pinging | S::NoResponse, E::PingReply(Ok(()))) => self.enter(S::Copying, step),
+            (S::Pinging | S::NoResponse, E::PingReply(Err(Failure::Error { .. }))) => {
+                self.enter(S::WaitingForCopyFinishedMessage, step)
+            }
+            (S::Pinging, E::PingReply(Err(_))) => self.enter(S::NoResponse, step),
+            (S::Pinging | S::NoResponse | S::WaitingForCopyFinishedMessage, E::Finished { rc, error }) => {
+                // Only "file not found" is permanent here (§5.4, kept from dCache).
+                let permanent = rc == ReturnCode::FILE_NOT_FOUND;
+                self.finished_while_copying(rc, error, permanent, step)
+            }
+
+            // ── NoResponse ───────────────────────────────────────────────────────────
+            (S::NoResponse, E::Timer) => {
+                // Ping again; the timer is not re-armed, the reply decides.
+                if let Some(target) = self.target.clone() {
+                    step.actions.push(TaskAction::SendPing { target });
+                }
+            }
+            (S::NoResponse, E::PingReply(Err(Failure::NoRoute))) => {
+                let text = format!("Pool {} failed (no route to cell)", self.t());
+                self.fail(ReturnCode::SERVICE_UNAVAILABLE, &text, step)
+            }
+            (S::NoResponse, E::PingReply(Err(Failure::Timeout))) => {
+                let text = format!("Pool {} failed (no response)", self.t());
+                self.fail(ReturnCode::TIMEOUT, &text, step)
+            }
+
+            // ── WaitingForCopyFinishedMessage (cancel is ignored here, as in dCache) ──
+            (S::WaitingForCopyFinishedMessage, E::Timer) => {
+                let text = format!("Pool {} failed (no response)", self.t());
+                self.fail(ReturnCode::TIMEOUT, &text, step)
+            }
+
+            // ── MovingPin ────────────────────────────────────────────────────────────
+            (S::MovingPin, E::PinsMoved(Ok(()))) => self.done(step),
+            (S::MovingPin, E::PinsMoved(Err(Failure::Error { code, cause }))) => {
+                self.fail(code, &format!("Pin manager failed ({cause})"), step)
+            }
+            (S::MovingPin, E::PinsMoved(Err(Failure::NoRoute))) => self.fail(
+                ReturnCode::SERVICE_UNAVAILABLE,
+                "Pin manager failed (no route to cell)",
+                step,
+            ),
+            (S::MovingPin, E::PinsMoved(Err(Failure::Timeout))) => {
+                self.fail(ReturnCode::TIMEOUT, "Pin manager failed (timeout)", step)
+            }
+            (S::MovingPin, E::Cancel(_)) => {
+                let text = format!(
+                    "Cancelling task ({}) failed (data migrated but pin movement still underway)",
+                    self.reason()
+                );
+                self.fail(ReturnCode::DEFAULT_ERROR_CODE, &text, step)
+            }
+
+            // ── Cancelling ───────────────────────────────────────────────────────────
+            (S::Cancelling, E::Timer) => {
+                let text = format!("Cancelling task ({}) failed (no response from {})", self.reason(), self.t());
+                self.fail(ReturnCode::TIMEOUT, &text, step)
+            }
+            (S::Cancelling, E::Finished { rc, .. }) => {
+                if rc != ReturnCode::OK {
+                    self.enter(S::Cancelled, step)
+                } else if self.must_move_pins() {
+                    let text = format!(
+                        "Cancelling task ({}) failed (data migrated but still pins to move)",
+                        self.reason()
+                    );
+                    self.fail(ReturnCode::DEFAULT_ERROR_CODE, &text, step)
+                } else {
+                    // The copy made it after all: done, and the source mode is applied.
+                    self.done(step)
+                }
+            }
+            (S::Cancelling, E::CancelReply(Err(Failure::NoRoute))) => {
+                let text = format!("Cancelling task ({}) failed (no route)", self.reason());
+                self.fail(ReturnCode::SERVICE_UNAVAILABLE, &text, step)
+            }
+
+            // Anything else is ignored: the machine is input-enabled.
+            _ => {}
+        }
+    }
+
+    /// `copy_nopools`: raised after entering InitiatingCopy without a selectable pool.
+    fn transition_no_pools(&mut self, step: &mut Step<'_, '_>) {
+        match self.state {
+            TaskState::InitiatingCopy | TaskState::WaitingForCopyReplicaReply => {
+                if !self.params.wait_for_targets {
+                    self.done_with_note(step)
+                } else {
+                    self.fail(ReturnCode::NO_POOL_ONLINE, "No targets available", step)
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The rows shared by Copying, Pinging, NoResponse and WaitingForCopyFinishedMessage.
+    fn finished_while_copying(
+        &mut self,
+        rc: ReturnCode,
+        error: Option<String>,
+        permanent: bool,
+        step: &mut Step<'_, '_>,
+    ) {
+        let meta_only = self.params.meta_only;
+        if rc != ReturnCode::OK {
+            self.transfer_failed(rc, error, permanent, step)
+        } else if self.needs_more_replicas() && self.has_more_locations() {
+            self.enter(TaskState::UpdatingExistingFile, step)
+        } else if self.needs_more_replicas() && !(self.more_replicas_possible(step) || meta_only) {
+            self.done_with_note(step)
+        } else if self.needs_more_replicas() && !meta_only {
+            self.enter(TaskState::InitiatingCopy, step)
+        } else if self.needs_more_replicas() {
+            self.perm(
+                ReturnCode::FILE_NOT_IN_REPOSITORY,
+                "File skipped because it does not have enough existing replicas",
+                step,
+            )
+        } else if self.must_move_pins() {
+            self.enter(TaskState::MovingPin, step)
+        } else {
+            self.done(step)
+        }
+    }
+
+    fn transfer_failed(&mut self, rc: ReturnCode, error: Option<String>, permanent: bool, step: &mut Step<'_, '_>) {
+        let err = error.unwrap_or_default();
+        if permanent {
+            let text = format!("Transfer to {} failed ({err}); will not be retried", self.t());
+            self.perm(rc, &text, step)
+        } else {
+            let text = format!("Transfer to {} failed ({err})", self.t());
+            self.fail(rc, &text, step)
+        }
+    }
+
+    /// Locations: the pools in the namespace answer that are selectable online targets, plus,
+    /// unless eager, offline pools that pass the name filters; in target-list order.
+    fn select_locations(&self, pools: &[String], step: &Step<'_, '_>) -> VecDeque<String> {
+        let holds = |name: &str| pools.iter().any(|p| p == name);
+        let online = step.targets.online.iter().map(|p| p.name.as_str());
+        let offline = step.targets.offline.iter().map(String::as_str).filter(|_| !self.params.eager);
+        let mut locations = VecDeque::new();
+        for name in online.chain(offline) {
+            if holds(name) && !locations.iter().any(|l| l == name) {
+                locations.push_back(name.to_string());
+            }
+        }
+        locations
+    }
+
+    fn enter(&mut self, next: TaskState, step: &mut Step<'_, '_>) {
+        use TaskState as S;
+        // Leaving a state with a timer stops it.
+        if matches!(self.state, S::Copying | S::NoResponse | S::WaitingForCopyFinishedMessage | S::Cancelling) {
+            step.actions.push(TaskAction::StopTimer);
+        }
+        self.state = next;
+        let t = self.params.pool_timeout;
+        match next {
+            S::GettingLocations => step.actions.push(TaskAction::QueryLocations),
+            S::UpdatingExistingFile => {
+                let target = self.locations.pop_front().expect("entered only with a location left");
+                self.target = Some(target.clone());
+                step.actions.push(TaskAction::SendCopy { target });
+            }
+            S::InitiatingCopy => {
+                // R6 fixed: pools that already reported are excluded by name.
+                let candidates: Vec<PoolCostInfo> = step
+                    .targets
+                    .online
+                    .iter()
+                    .filter(|p| !self.replicas_done.contains(&p.name))
+                    .cloned()
+                    .collect();
+                match self.params.select.select(&candidates, step.rng) {
+                    Some(i) => {
+                        let target = candidates[i].name.clone();
+                        self.target = Some(target.clone());
+                        step.actions.push(TaskAction::SendCopy { target });
+                    }
+                    None => {
+                        self.target = None;
+                        step.no_pools = true;
+                    }
+                }
+            }
+            S::Copying => step.actions.push(TaskAction::StartTimer(2 * t)),
+            S::Pinging => {
+                if let Some(target) = self.target.clone() {
+                    step.actions.push(TaskAction::SendPing { target });
+                }
+            }
+            S::NoResponse => step.actions.push(TaskAction::StartTimer(2 * t)),
+            S::WaitingForCopyFinishedMessage => step.actions.push(TaskAction::StartTimer(t)),
+            S::MovingPin => {
+                let target = self.target.clone().expect("pins move only after a confirmed copy");
+                step.actions.push(TaskAction::MovePins { target });
+            }
+            S::Cancelling => {
+                step.actions.push(TaskAction::StartTimer(t));
+                step.actions.push(TaskAction::SendCancel { target: self.target.clone(), reason: self.reason() });
+            }
+            S::Cancelled => step.actions.push(TaskAction::Report(TaskResult::Cancelled)),
+            S::Queued | S::WaitingForCopyReplicaReply | S::Failed | S::Done => {}
+        }
+    }
+
+    fn done(&mut self, step: &mut Step<'_, '_>) {
+        self.enter(TaskState::Done, step);
+        step.actions.push(TaskAction::Report(TaskResult::Completed { note: None, confirmed: self.confirmed }));
+    }
+
+    fn done_with_note(&mut self, step: &mut Step<'_, '_>) {
+        self.enter(TaskState::Done, step);
+        let note = format!(
+            "File replicas truncated at {} due to pool availability ({} requested)",
+            self.replicas_done.len(),
+            self.params.replicas
+        );
+        step.actions.push(TaskAction::Report(TaskResult::Completed { note: Some(note), confirmed: self.confirmed }));
+    }
+
+    fn fail(&mut self, rc: ReturnCode, message: &str, step: &mut Step<'_, '_>) {
+        self.enter(TaskState::Failed, step);
+        step.actions.push(TaskAction::Report(TaskResult::Failed { rc, message: message.to_string(), permanent: false }));
+    }
+
+    fn perm(&mut self, rc: ReturnCode, message: &str, step: &mut Step<'_, '_>) {
+        self.enter(TaskState::Failed, step);
+        step.actions.push(TaskAction::Report(TaskResult::Failed { rc, message: message.to_string(), permanent: true }));
+    }
+}
