@@ -32,3 +32,4 @@ pub type Millis = i64;
 pub use error::{Error, ErrorKind, ReturnCode};
 pub use module::{Config, Module};
 pub use pnfsid::PnfsId;
+pub mod driver;

@@ -112,7 +112,10 @@ mod tests {
 
     #[test]
     fn unknown_identifier_is_named() {
-        assert_eq!(error("source.spaceCost > 0"), "Unknown identifier: source.spaceCost");
+        assert_eq!(
+            error("source.spaceCost > 0"),
+            "Unknown identifier: source.spaceCost"
+        );
         assert_eq!(error("queue.files > 0"), "Unknown identifier: queue.files");
         assert_eq!(
             error_in("target.free > 0", &Symbols::lifetime_predicate()),
@@ -123,7 +126,10 @@ mod tests {
     #[test]
     fn logical_operators_need_booleans() {
         assert_eq!(error("1 and true"), BOOLEAN_FOUND_DOUBLE);
-        assert_eq!(error("true or 'a'"), "Type mismatch: Expected BOOLEAN, but found STRING");
+        assert_eq!(
+            error("true or 'a'"),
+            "Type mismatch: Expected BOOLEAN, but found STRING"
+        );
         assert_eq!(error("not 1"), BOOLEAN_FOUND_DOUBLE);
     }
 
@@ -174,7 +180,10 @@ mod tests {
     fn conditional_checks_condition_then_branches() {
         assert_eq!(error("1 ? true : false"), BOOLEAN_FOUND_DOUBLE);
         assert_eq!(error("true ? 2 : false"), BOOLEAN_FOUND_DOUBLE);
-        assert_eq!(error("true ? 'a' : 1"), "Type mismatch: Expected DOUBLE, but found STRING");
+        assert_eq!(
+            error("true ? 'a' : 1"),
+            "Type mismatch: Expected DOUBLE, but found STRING"
+        );
         ok("(source.free > 0 ? source.name : target.name) == 'a'");
     }
 

@@ -6,9 +6,10 @@ use std::fmt;
 use super::java_regex::RegexError;
 use super::value::Type;
 
-/// Deepest nesting accepted: operator applications, parenthesised
-/// expressions and `?:` branches each count one level. Guards the
-/// recursive parser, type checker and evaluator against stack overflow.
+/// Deepest nesting accepted, both as the height of the syntax tree (each
+/// operator application is a level) and as the depth of parentheses and
+/// `?:` branches. Keeps the recursive parser, type checker and evaluator
+/// far from overflowing the stack.
 pub const MAX_NESTING: usize = 200;
 
 /// Why an expression was rejected; `Display` prints the exact message.

@@ -56,8 +56,11 @@ pub(crate) fn eval(node: &Node, env: Env) -> Option<Value> {
 }
 
 fn binary(op: BinaryOp, left: &Node, right: &Node, env: Env) -> Option<Value> {
-    let arithmetic = |f: fn(f64, f64) -> f64| Some(Value::Double(f(double(left, env)?, double(right, env)?)));
-    let compare = |f: fn(&f64, &f64) -> bool| Some(Value::Boolean(f(&double(left, env)?, &double(right, env)?)));
+    let arithmetic =
+        |f: fn(f64, f64) -> f64| Some(Value::Double(f(double(left, env)?, double(right, env)?)));
+    let compare = |f: fn(&f64, &f64) -> bool| {
+        Some(Value::Boolean(f(&double(left, env)?, &double(right, env)?)))
+    };
     match op {
         // `&&` and `||` short-circuit: the right operand may not be evaluated.
         BinaryOp::And => Some(Value::Boolean(boolean(left, env)? && boolean(right, env)?)),
@@ -279,7 +282,10 @@ mod tests {
     fn computed_pattern_may_use_escapes() {
         let symbols = Symbols::new().with("p", Type::String);
         let digits = |_: &str| Some(Value::from("pool\\d+\\.\\w"));
-        assert_eq!(eval_with("'pool12.x' =~ p", &symbols, &digits), Some(Value::Boolean(true)));
+        assert_eq!(
+            eval_with("'pool12.x' =~ p", &symbols, &digits),
+            Some(Value::Boolean(true))
+        );
     }
 
     #[test]
@@ -295,10 +301,22 @@ mod tests {
     fn and_or_and_conditional_short_circuit() {
         let symbols = Symbols::new().with("x", Type::Double);
         let env = &no_symbols;
-        assert_eq!(eval_with("false and x > 1", &symbols, env), Some(Value::Boolean(false)));
-        assert_eq!(eval_with("true or x > 1", &symbols, env), Some(Value::Boolean(true)));
-        assert_eq!(eval_with("true ? 1 > 0 : x > 1", &symbols, env), Some(Value::Boolean(true)));
-        assert_eq!(eval_with("false ? x > 1 : true", &symbols, env), Some(Value::Boolean(true)));
+        assert_eq!(
+            eval_with("false and x > 1", &symbols, env),
+            Some(Value::Boolean(false))
+        );
+        assert_eq!(
+            eval_with("true or x > 1", &symbols, env),
+            Some(Value::Boolean(true))
+        );
+        assert_eq!(
+            eval_with("true ? 1 > 0 : x > 1", &symbols, env),
+            Some(Value::Boolean(true))
+        );
+        assert_eq!(
+            eval_with("false ? x > 1 : true", &symbols, env),
+            Some(Value::Boolean(true))
+        );
         assert_eq!(eval_with("true and x > 1", &symbols, env), None);
     }
 }

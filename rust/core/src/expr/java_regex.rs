@@ -52,7 +52,9 @@ pub(crate) fn compile(pattern: &str) -> Result<Regex, RegexError> {
             other => {
                 let text = other.to_string();
                 let last = text.lines().rev().find(|line| !line.trim().is_empty());
-                last.unwrap_or("rejected by the regex engine").trim().to_owned()
+                last.unwrap_or("rejected by the regex engine")
+                    .trim()
+                    .to_owned()
             }
         };
         RegexError::Invalid(format!("{why} in '{pattern}'"))
@@ -151,7 +153,8 @@ impl Translator<'_> {
 
     fn literal(&mut self, c: char) {
         let mut buffer = [0; 4];
-        self.out.push_str(&::regex::escape(c.encode_utf8(&mut buffer)));
+        self.out
+            .push_str(&::regex::escape(c.encode_utf8(&mut buffer)));
     }
 
     /// `sequence (| sequence)*`
@@ -336,7 +339,8 @@ impl Translator<'_> {
             first = false;
             match self.class_atom(start)? {
                 Escaped::Char(low)
-                    if self.peek() == Some('-') && !matches!(self.peek_second(), None | Some(']')) =>
+                    if self.peek() == Some('-')
+                        && !matches!(self.peek_second(), None | Some(']')) =>
                 {
                     self.at += 1;
                     match self.class_atom(start)? {
@@ -542,7 +546,10 @@ mod tests {
             ("\\ud800", "surrogate"),
         ] {
             let message = error(pattern);
-            assert!(message.starts_with("unsupported regular expression: "), "{message}");
+            assert!(
+                message.starts_with("unsupported regular expression: "),
+                "{message}"
+            );
             assert!(message.contains(what), "{pattern}: {message}");
         }
     }
@@ -572,7 +579,10 @@ mod tests {
             ("(a{1000}){1000}", "compiled pattern exceeds"),
         ] {
             let message = error(pattern);
-            assert!(message.starts_with("invalid regular expression: "), "{message}");
+            assert!(
+                message.starts_with("invalid regular expression: "),
+                "{message}"
+            );
             assert!(message.contains(what), "{pattern}: {message}");
         }
     }

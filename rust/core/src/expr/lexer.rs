@@ -16,7 +16,9 @@ use super::error::Diagnostic;
 pub(crate) enum Infix {
     Binary(BinaryOp),
     /// `=~` or `~=`; `!~` when negated.
-    Match { negate: bool },
+    Match {
+        negate: bool,
+    },
 }
 
 /// Operators and punctuation that may follow an operand.
@@ -80,10 +82,16 @@ const UNITS: &[(&str, f64)] = &[
     ("P", 1e15),
 ];
 
-/// A literal, an identifier or an opening parenthesis.
+/// An opening parenthesis or a leaf of the tree.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Operand {
     Open,
+    Leaf(Leaf),
+}
+
+/// A literal or an identifier.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Leaf {
     Number(f64),
     Str(String),
     Bool(bool),
@@ -224,6 +232,9 @@ impl<'a> Lexer<'a> {
 
     /// A literal, identifier or `(`; `Ok(None)` (nothing consumed) if none
     /// starts here, an error for a malformed string.
+    // Not inlined: number parsing needs a large buffer that must not sit
+    // in the frames of the recursive parser.
+    #[inline(never)]
     pub(crate) fn operand(&mut self) -> Result<Option<Operand>, Diagnostic> {
         let Some(c) = self.peek() else {
             return Ok(None);
@@ -233,12 +244,12 @@ impl<'a> Lexer<'a> {
                 self.token(1);
                 Operand::Open
             }
-            '0'..='9' => Operand::Number(self.number()),
-            '"' | '\'' => Operand::Str(self.string(c)?),
-            c if is_name_start(c) => match self.boolean() {
-                Some(value) => Operand::Bool(value),
-                None => Operand::Ident(self.identifier()),
-            },
+            '0'..='9' => Operand::Leaf(Leaf::Number(self.number())),
+            '"' | '\'' => Operand::Leaf(Leaf::Str(self.string(c)?)),
+            c if is_name_start(c) => Operand::Leaf(match self.boolean() {
+                Some(value) => Leaf::Bool(value),
+                None => Leaf::Ident(self.identifier()),
+            }),
             _ => return Ok(None),
         };
         Ok(Some(operand))
@@ -324,6 +335,10 @@ impl<'a> Lexer<'a> {
 mod tests {
     use super::*;
 
+    fn leaf(leaf: Leaf) -> Option<Operand> {
+        Some(Operand::Leaf(leaf))
+    }
+
     fn operand(text: &str) -> (Option<Operand>, &str) {
         let mut lexer = Lexer::new(text);
         let operand = lexer.operand().expect("well-formed operand");
@@ -332,7 +347,7 @@ mod tests {
 
     fn number(text: &str) -> (f64, &str) {
         match operand(text) {
-            (Some(Operand::Number(n)), rest) => (n, rest),
+            (Some(Operand::Leaf(Leaf::Number(n))), rest) => (n, rest),
             other => panic!("{text:?} is not a number: {other:?}"),
         }
     }
@@ -395,18 +410,18 @@ mod tests {
     #[test]
     fn bare_number_remembers_that_a_unit_could_follow() {
         let mut lexer = Lexer::new("1 e");
-        assert_eq!(lexer.operand(), Ok(Some(Operand::Number(1.0))));
+        assert_eq!(lexer.operand(), Ok(leaf(Leaf::Number(1.0))));
         assert!(lexer.after_bare_number());
         let mut lexer = Lexer::new("1k e");
-        assert_eq!(lexer.operand(), Ok(Some(Operand::Number(1e3))));
+        assert_eq!(lexer.operand(), Ok(leaf(Leaf::Number(1e3))));
         assert!(!lexer.after_bare_number());
     }
 
     #[test]
     fn strings_take_either_quote_without_escapes() {
-        assert_eq!(operand("'a\"b' x"), (Some(Operand::Str("a\"b".into())), "x"));
-        assert_eq!(operand("\"a'b\""), (Some(Operand::Str("a'b".into())), ""));
-        assert_eq!(operand("''"), (Some(Operand::Str(String::new())), ""));
+        assert_eq!(operand("'a\"b' x"), (leaf(Leaf::Str("a\"b".into())), "x"));
+        assert_eq!(operand("\"a'b\""), (leaf(Leaf::Str("a'b".into())), ""));
+        assert_eq!(operand("''"), (leaf(Leaf::Str(String::new())), ""));
     }
 
     #[test]
@@ -419,22 +434,31 @@ mod tests {
 
     #[test]
     fn booleans_need_a_boundary_identifiers_do_not() {
-        assert_eq!(operand("true"), (Some(Operand::Bool(true)), ""));
-        assert_eq!(operand("false)"), (Some(Operand::Bool(false)), ")"));
-        assert_eq!(operand("trueish"), (Some(Operand::Ident("trueish".into())), ""));
-        assert_eq!(operand("false_1"), (Some(Operand::Ident("false_1".into())), ""));
-        assert_eq!(operand("true$"), (Some(Operand::Ident("true$".into())), ""));
+        assert_eq!(operand("true"), (leaf(Leaf::Bool(true)), ""));
+        assert_eq!(operand("false)"), (leaf(Leaf::Bool(false)), ")"));
+        assert_eq!(
+            operand("trueish"),
+            (leaf(Leaf::Ident("trueish".into())), "")
+        );
+        assert_eq!(
+            operand("false_1"),
+            (leaf(Leaf::Ident("false_1".into())), "")
+        );
+        assert_eq!(operand("true$"), (leaf(Leaf::Ident("true$".into())), ""));
     }
 
     #[test]
     fn identifiers_are_dotted_names() {
         assert_eq!(
             operand("target.free<1"),
-            (Some(Operand::Ident("target.free".into())), "<1")
+            (leaf(Leaf::Ident("target.free".into())), "<1")
         );
-        assert_eq!(operand("$a._b.c9 "), (Some(Operand::Ident("$a._b.c9".into())), ""));
-        assert_eq!(operand("a.1"), (Some(Operand::Ident("a".into())), ".1"));
-        assert_eq!(operand("a."), (Some(Operand::Ident("a".into())), "."));
+        assert_eq!(
+            operand("$a._b.c9 "),
+            (leaf(Leaf::Ident("$a._b.c9".into())), "")
+        );
+        assert_eq!(operand("a.1"), (leaf(Leaf::Ident("a".into())), ".1"));
+        assert_eq!(operand("a."), (leaf(Leaf::Ident("a".into())), "."));
     }
 
     #[test]

@@ -113,7 +113,9 @@ mod tests {
         assert!(pool("target.name =~ 'pool[0-9]+'"));
         assert!(!pool("target.name =~ 'pool1'"));
         assert!(pool("target.name !~ source.name"));
-        assert!(pool("source.used / source.total > 0.8 or target.free < 1Mi"));
+        assert!(pool(
+            "source.used / source.total > 0.8 or target.free < 1Mi"
+        ));
         assert!(pool("target.removable + target.free >= 1Gi"));
     }
 
@@ -152,9 +154,8 @@ mod tests {
 
     #[test]
     fn missing_symbol_at_run_time_makes_the_expression_false() {
-        let expression =
-            Expression::parse("not (target.free > 0)", &Symbols::pool_predicate())
-                .expect("valid expression");
+        let expression = Expression::parse("not (target.free > 0)", &Symbols::pool_predicate())
+            .expect("valid expression");
         assert!(!expression.evaluate(&|_| None));
         assert!(!expression.evaluate(&|_| Some(Value::from("oops"))));
     }
@@ -174,6 +175,33 @@ mod tests {
     fn not_boolean_is_rejected() {
         let error = Expression::parse("1 + 1", &Symbols::new()).expect_err("not boolean");
         assert_eq!(error.message(), "Expression does not evaluate to a boolean");
+    }
+
+    #[test]
+    fn deepest_accepted_expressions_check_and_evaluate() {
+        let symbols = Symbols::new();
+        let limit = MAX_NESTING;
+        for (text, expected) in [
+            (format!("1{} > 0", "+1".repeat(limit - 2)), true),
+            (format!("{}true", "not ".repeat(limit - 1)), false),
+            (
+                format!("{}true", "false ? false : ".repeat(limit - 1)),
+                true,
+            ),
+            (
+                format!("{}-1{} < 0", "-(".repeat(limit - 3), ")".repeat(limit - 3)),
+                false,
+            ),
+        ] {
+            let expression = Expression::parse(&text, &symbols).expect("at the limit");
+            assert_eq!(expression.evaluate(&|_| None), expected, "{text}");
+            let deeper = format!("not ({text})");
+            let error = Expression::parse(&deeper, &symbols).expect_err("beyond the limit");
+            assert!(
+                error.message().contains("nested deeper than 200"),
+                "{error}"
+            );
+        }
     }
 
     /// Every string of 1 to 3 characters over an alphabet of characters
@@ -202,9 +230,42 @@ mod tests {
         }
 
         let words = [
-            "target.free", "source.name", "queue.files", "not", "and", "or", "true", "false",
-            "(", ")", "1", "5 Gi", "0.5", "'pool.*'", "'a('", "==", "!=", "<", "<=", ">", ">=",
-            "+", "-", "*", "/", "%", "**", "=~", "~=", "!~", "?", ":", " ", "'", "\"", "\n",
+            "target.free",
+            "source.name",
+            "queue.files",
+            "not",
+            "and",
+            "or",
+            "true",
+            "false",
+            "(",
+            ")",
+            "1",
+            "5 Gi",
+            "0.5",
+            "'pool.*'",
+            "'a('",
+            "==",
+            "!=",
+            "<",
+            "<=",
+            ">",
+            ">=",
+            "+",
+            "-",
+            "*",
+            "/",
+            "%",
+            "**",
+            "=~",
+            "~=",
+            "!~",
+            "?",
+            ":",
+            " ",
+            "'",
+            "\"",
+            "\n",
         ];
         // A fixed linear congruential generator: reproducible, no dependency.
         let mut state: u64 = 0x2545_F491_4F6C_DD1D;

@@ -1,4 +1,5 @@
-//! Recursive descent over the precedence levels, lowest first:
+//! Recursive descent, with precedence climbing for the infix levels.
+//! Levels, lowest first:
 //!
 //! | level | operators                         | associativity       |
 //! |-------|-----------------------------------|---------------------|
@@ -19,7 +20,7 @@
 
 use super::ast::{BinaryOp, Node};
 use super::error::{Diagnostic, MAX_NESTING};
-use super::lexer::{Infix, Lexer, Operand, Punct};
+use super::lexer::{Infix, Leaf, Lexer, Operand, Punct};
 
 /// A sub-tree and its height, which is bounded by [`MAX_NESTING`] so that
 /// the recursive checker and evaluator cannot overflow the stack.
@@ -66,9 +67,7 @@ pub(crate) fn parse(text: &str) -> Result<Node, Diagnostic> {
     Ok(parsed.node)
 }
 
-/// Few, small stack frames per nesting level matter here: unoptimised
-/// builds spend kilobytes of stack per frame, and parentheses recurse
-/// through `expression`, `conditional`, `binary`, `factor` and `primary`.
+/// The parser state.
 struct Parser<'a> {
     lexer: Lexer<'a>,
     /// Current number of nested `expression()` calls (parentheses and `?:`
@@ -80,6 +79,7 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    #[inline(never)]
     fn expected(&self, what: &str) -> Diagnostic {
         let what = if self.lexer.after_bare_number() {
             format!("unit, {what}")
@@ -264,19 +264,19 @@ impl Parser<'_> {
                 Ok(_) => Err(self.expected("operator or ')'")),
                 error => error,
             },
-            Ok(Some(operand)) => Ok(Self::leaf(operand)),
+            Ok(Some(Operand::Leaf(leaf))) => Ok(Self::leaf(leaf)),
             Ok(None) => Err(self.missing_operand(exponent)),
             Err(diagnostic) => Err(diagnostic),
         }
     }
 
     #[inline(never)]
-    fn leaf(operand: Operand) -> Parsed {
-        let node = match operand {
-            Operand::Number(value) => Node::Number(value),
-            Operand::Str(value) => Node::Str(value),
-            Operand::Bool(value) => Node::Bool(value),
-            Operand::Ident(name) | Operand::Other(name) => Node::Ident(name),
+    fn leaf(leaf: Leaf) -> Parsed {
+        let node = match leaf {
+            Leaf::Number(value) => Node::Number(value),
+            Leaf::Str(value) => Node::Str(value),
+            Leaf::Bool(value) => Node::Bool(value),
+            Leaf::Ident(name) => Node::Ident(name),
         };
         Parsed { node, depth: 1 }
     }
@@ -307,7 +307,11 @@ mod tests {
             Node::Bool(b) => b.to_string(),
             Node::Ident(name) => name.clone(),
             Node::Sign { negate, operand } => {
-                format!("({} {})", if *negate { "neg" } else { "pos" }, shape(operand))
+                format!(
+                    "({} {})",
+                    if *negate { "neg" } else { "pos" },
+                    shape(operand)
+                )
             }
             Node::Not(operand) => format!("(not {})", shape(operand)),
             Node::Binary { op, left, right } => {
@@ -326,7 +330,12 @@ mod tests {
                 condition,
                 then,
                 otherwise,
-            } => format!("(if {} {} {})", shape(condition), shape(then), shape(otherwise)),
+            } => format!(
+                "(if {} {} {})",
+                shape(condition),
+                shape(then),
+                shape(otherwise)
+            ),
         }
     }
 
@@ -475,8 +484,14 @@ mod tests {
     fn keywords_need_no_word_boundary() {
         assert_eq!(tree("notfalse"), "(not false)");
         assert_eq!(tree("true andtrue"), "(And true true)");
-        assert_eq!(tree("queue.files>0or targets==0"), "(Or (Gt queue.files 0) (Eq targets 0))");
-        assert_eq!(tree("target.free>0and true"), "(And (Gt target.free 0) true)");
+        assert_eq!(
+            tree("queue.files>0or targets==0"),
+            "(Or (Gt queue.files 0) (Eq targets 0))"
+        );
+        assert_eq!(
+            tree("target.free>0and true"),
+            "(And (Gt target.free 0) true)"
+        );
         assert_eq!(tree("5Gi or 1 kand x"), "(Or 5368709120 (And 1000 x))");
     }
 
@@ -584,7 +599,11 @@ mod tests {
 
     #[test]
     fn nesting_up_to_the_limit_is_accepted() {
-        let parens = format!("{}1{}", "(".repeat(MAX_NESTING - 1), ")".repeat(MAX_NESTING - 1));
+        let parens = format!(
+            "{}1{}",
+            "(".repeat(MAX_NESTING - 1),
+            ")".repeat(MAX_NESTING - 1)
+        );
         assert_eq!(tree(&parens), "1");
         let chain = format!("1{}", "+1".repeat(MAX_NESTING - 1));
         assert!(parse(&chain).is_ok());
@@ -596,7 +615,11 @@ mod tests {
     fn nesting_beyond_the_limit_is_a_parse_error() {
         let too_deep = "Expression nested deeper than 200 levels";
         for text in [
-            format!("{}1{}", "(".repeat(MAX_NESTING + 1), ")".repeat(MAX_NESTING + 1)),
+            format!(
+                "{}1{}",
+                "(".repeat(MAX_NESTING + 1),
+                ")".repeat(MAX_NESTING + 1)
+            ),
             "(".repeat(100_000),
             format!("1{}", "+1".repeat(MAX_NESTING)),
             format!("{}true", "not ".repeat(100_000)),

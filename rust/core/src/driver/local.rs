@@ -1,0 +1,54 @@
+//! Executing the module's local-repository effects: the initial scan and applying changes.
+//! Shared by every driver, so that the simulator runs exactly what production runs.
+
+use crate::Millis;
+use crate::definition::Order;
+use crate::filter::ReplicaFilter;
+use crate::host::{Repository, RepositoryError};
+use crate::mode::RepositoryChange;
+use crate::pnfsid::PnfsId;
+
+/// Scans the repository (§3.2): every replica passing `filter` at `now`, in repository order
+/// or sorted by `order` (ties keep repository order).
+pub fn scan(repository: &dyn Repository, filter: &ReplicaFilter, order: Option<Order>, now: Millis) -> Result<Vec<(PnfsId, u64)>, String> {
+    match order {
+        None => {
+            let mut files = Vec::new();
+            repository.for_each(&mut |entry| {
+                if filter.matches(entry, now) {
+                    files.push((entry.pnfsid, entry.size));
+                }
+                true
+            })?;
+            Ok(files)
+        }
+        Some(order) => {
+            let mut files = Vec::new();
+            repository.for_each(&mut |entry| {
+                if filter.matches(entry, now) {
+                    files.push((entry.pnfsid, entry.size, entry.last_access));
+                }
+                true
+            })?;
+            // A stable sort keeps repository order among equal keys.
+            match order {
+                Order::Size => files.sort_by_key(|f| f.1),
+                Order::SizeDescending => files.sort_by_key(|f| std::cmp::Reverse(f.1)),
+                Order::Lru => files.sort_by_key(|f| f.2),
+                Order::LruDescending => files.sort_by_key(|f| std::cmp::Reverse(f.2)),
+            }
+            Ok(files.into_iter().map(|(id, size, _)| (id, size)).collect())
+        }
+    }
+}
+
+/// Applies changes in order, stopping at the first error.
+pub fn apply_changes(repository: &dyn Repository, pnfsid: &PnfsId, changes: &[RepositoryChange]) -> Result<(), RepositoryError> {
+    for change in changes {
+        match change {
+            RepositoryChange::SetState { state, reason } => repository.set_state(pnfsid, *state, reason)?,
+            RepositoryChange::SetSticky { record, overwrite } => repository.set_sticky(pnfsid, record, *overwrite)?,
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Drivers execute the module's effects: [`runtime`] on tokio in production, [`sim`] under a
+//! simulated clock in tests. Both run the local-repository effects through [`local`].
+
+pub mod local;
+pub mod memory;
+pub mod runtime;
+pub mod sim;

@@ -1,0 +1,350 @@
+//! The production driver: executes a module's effects against its [`Host`] on a tokio
+//! runtime, fires its timers on the wall clock, and feeds results back.
+//!
+//! The module's lock is held only while the module handles one input; every host call happens
+//! after it is released, so a host may call back into the module from inside a callback.
+//! Work produced on a thread that is already driving a module is queued on that thread and
+//! handled in a loop, not by recursion: a host that answers synchronously (an instant p2p, an
+//! in-process transport) cannot grow the stack with every file.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+
+use crate::Millis;
+use crate::driver::local;
+use crate::effect::{Answer, Effect, InboundId, Input, RepositoryEvent};
+use crate::error::{Error, ErrorKind, Outcome};
+use crate::host::{Completion, Host};
+use crate::module::{Config, Module};
+
+/// A clock in ms since the epoch.
+pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;
+
+/// The wall clock.
+pub fn system_clock() -> Millis {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
+}
+
+/// How to build a [`Runtime`].
+#[derive(Clone)]
+pub struct Options {
+    /// Worker threads of the tokio runtime.
+    pub worker_threads: usize,
+    /// Seed of the module's randomness (`None`: from entropy).
+    pub seed: Option<u64>,
+    /// The clock.
+    pub clock: Clock,
+    /// Name of the runtime's threads.
+    pub thread_name: String,
+    /// Called on each runtime thread when it starts (JNI attaches it to the JVM here).
+    pub on_thread_start: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// Called on each runtime thread before it stops.
+    pub on_thread_stop: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            worker_threads: 2,
+            seed: None,
+            clock: Arc::new(system_clock),
+            thread_name: "migration-worker".to_string(),
+            on_thread_start: None,
+            on_thread_stop: None,
+        }
+    }
+}
+
+enum Work {
+    Input(Input),
+    Effects(Vec<Effect>),
+    Timeout,
+}
+
+struct Inner {
+    module: Mutex<Module>,
+    host: Host,
+    handle: tokio::runtime::Handle,
+    clock: Clock,
+    wake: tokio::sync::Notify,
+    inbound: Mutex<HashMap<InboundId, Completion<Vec<u8>>>>,
+    next_inbound: AtomicU64,
+    closed: AtomicBool,
+}
+
+thread_local! {
+    /// Work queued on this thread while it drives a module; `None` when it drives none.
+    static PUMP: RefCell<Option<VecDeque<(Arc<Inner>, Work)>>> = const { RefCell::new(None) };
+}
+
+/// A module running in production: commands, messages and repository events go in, the host
+/// is called, timers fire on their own.
+pub struct Runtime {
+    inner: Arc<Inner>,
+    tokio: Mutex<Option<tokio::runtime::Runtime>>,
+}
+
+impl Runtime {
+    /// Starts the module of pool `pool` with its host. The pool still has to report that it
+    /// has started ([`Runtime::pool_started`]) before jobs run.
+    pub fn start(pool: &str, config: Config, host: Host, options: Options) -> Result<Runtime, Error> {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(options.worker_threads.max(1)).thread_name(options.thread_name.clone()).enable_time();
+        if let Some(start) = options.on_thread_start.clone() {
+            builder.on_thread_start(move || start());
+        }
+        if let Some(stop) = options.on_thread_stop.clone() {
+            builder.on_thread_stop(move || stop());
+        }
+        let tokio = builder.build().map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the runtime: {e}")))?;
+        let seed = options.seed.unwrap_or_else(|| crate::random::Rng::from_entropy().next_u64());
+        let inner = Arc::new(Inner {
+            module: Mutex::new(Module::new(pool, config, seed)),
+            host,
+            handle: tokio.handle().clone(),
+            clock: options.clock,
+            wake: tokio::sync::Notify::new(),
+            inbound: Mutex::new(HashMap::new()),
+            next_inbound: AtomicU64::new(1),
+            closed: AtomicBool::new(false),
+        });
+        tokio.spawn(timer_loop(Arc::clone(&inner)));
+        Ok(Runtime { inner, tokio: Mutex::new(Some(tokio)) })
+    }
+
+    /// Executes one admin command line.
+    pub fn execute(&self, line: &str) -> Result<String, Error> {
+        self.check_open()?;
+        let now = (self.inner.clock)();
+        let (result, effects) = {
+            let mut module = self.inner.module.lock();
+            let result = module.execute(now, line);
+            (result, module.take_effects())
+        };
+        self.inner.wake.notify_one();
+        drive(&self.inner, Work::Effects(effects));
+        result
+    }
+
+    /// Feeds an input (repository events, pool start, …).
+    pub fn input(&self, input: Input) {
+        if !self.inner.closed.load(Ordering::Acquire) {
+            drive(&self.inner, Work::Input(input));
+        }
+    }
+
+    /// The pool finished starting: jobs created so far start.
+    pub fn pool_started(&self) {
+        self.input(Input::PoolStarted);
+    }
+
+    /// A change in the local repository.
+    pub fn repository_event(&self, event: RepositoryEvent) {
+        self.input(Input::Repository(event));
+    }
+
+    /// Bytes another pool's module sent; `reply` receives the answer, if one is expected.
+    pub fn deliver(&self, from: &str, bytes: Vec<u8>, reply: Option<Completion<Vec<u8>>>) {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return; // dropping `reply` reports a failure to the sender
+        }
+        let reply = reply.map(|completion| {
+            let id = InboundId(self.inner.next_inbound.fetch_add(1, Ordering::Relaxed));
+            self.inner.inbound.lock().insert(id, completion);
+            id
+        });
+        drive(&self.inner, Work::Input(Input::Message { from: from.to_string(), bytes, reply }));
+    }
+
+    /// Reads the module's state (for `info`, JSON, tests).
+    pub fn with_module<R>(&self, f: impl FnOnce(&Module) -> R) -> R {
+        f(&self.inner.module.lock())
+    }
+
+    /// Changes the module's state directly (e.g. whether the pool accepts copies).
+    pub fn with_module_mut<R>(&self, f: impl FnOnce(&mut Module) -> R) -> R {
+        let r = f(&mut self.inner.module.lock());
+        self.inner.wake.notify_one();
+        r
+    }
+
+    /// The host this runtime calls.
+    pub fn host(&self) -> &Host {
+        &self.inner.host
+    }
+
+    /// The clock's current time.
+    pub fn now(&self) -> Millis {
+        (self.inner.clock)()
+    }
+
+    fn check_open(&self) -> Result<(), Error> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::new(ErrorKind::Closed, "the migration module is closed"));
+        }
+        Ok(())
+    }
+
+    /// Stops the timers and the runtime's threads. Safe to call more than once and from any
+    /// thread, including the runtime's own.
+    pub fn shutdown(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.wake.notify_one();
+        self.inner.inbound.lock().clear();
+        if let Some(tokio) = self.tokio.lock().take() {
+            // Never blocks: dropping a runtime from one of its own threads would panic.
+            tokio.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+async fn timer_loop(inner: Arc<Inner>) {
+    while !inner.closed.load(Ordering::Acquire) {
+        let deadline = inner.module.lock().next_deadline();
+        let now = (inner.clock)();
+        match deadline {
+            Some(at) if at <= now => drive(&inner, Work::Timeout),
+            Some(at) => {
+                let wait = Duration::from_millis((at - now).clamp(1, 60_000) as u64);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = inner.wake.notified() => {}
+                }
+            }
+            None => inner.wake.notified().await,
+        }
+    }
+}
+
+/// Handles `work` and everything it leads to, on this thread, without recursion.
+fn drive(inner: &Arc<Inner>, work: Work) {
+    let queued = PUMP.with(|p| match p.borrow_mut().as_mut() {
+        Some(queue) => {
+            queue.push_back((Arc::clone(inner), work));
+            None
+        }
+        None => Some(work),
+    });
+    let Some(first) = queued else { return };
+    PUMP.with(|p| *p.borrow_mut() = Some(VecDeque::new()));
+    let mut next = Some((Arc::clone(inner), first));
+    while let Some((inner, work)) = next {
+        step(&inner, work);
+        next = PUMP.with(|p| p.borrow_mut().as_mut().and_then(VecDeque::pop_front));
+    }
+    PUMP.with(|p| *p.borrow_mut() = None);
+}
+
+fn step(inner: &Arc<Inner>, work: Work) {
+    if inner.closed.load(Ordering::Acquire) {
+        return;
+    }
+    let effects = match work {
+        Work::Effects(effects) => effects,
+        Work::Input(input) => {
+            let now = (inner.clock)();
+            let mut module = inner.module.lock();
+            let before = module.next_deadline();
+            module.handle(now, input);
+            if module.next_deadline() != before {
+                inner.wake.notify_one();
+            }
+            module.take_effects()
+        }
+        Work::Timeout => {
+            let now = (inner.clock)();
+            let mut module = inner.module.lock();
+            module.handle_timeout(now);
+            module.take_effects()
+        }
+    };
+    for effect in effects {
+        execute(inner, effect);
+    }
+}
+
+fn input_later(inner: &Arc<Inner>) -> impl Fn(Input) + Send + Sync + 'static {
+    let inner = Arc::clone(inner);
+    move |input| drive(&inner, Work::Input(input))
+}
+
+fn reply(inner: &Arc<Inner>, token: crate::effect::Token, map: fn(Vec<u8>) -> Answer) -> Completion<Vec<u8>> {
+    let feed = input_later(inner);
+    Completion::new(move |o: Outcome<Vec<u8>>| feed(Input::Reply { token, outcome: o.map(map) }))
+}
+
+/// Executes one effect; never called with the module's lock held.
+fn execute(inner: &Arc<Inner>, effect: Effect) {
+    let host = &inner.host;
+    match effect {
+        Effect::Scan { job, filter, order, now } => {
+            let repository = Arc::clone(&host.repository);
+            let feed = input_later(inner);
+            inner.handle.spawn_blocking(move || {
+                let result = local::scan(repository.as_ref(), &filter, order, now);
+                feed(Input::Scanned { job, result });
+            });
+        }
+        Effect::ReadEntry { purpose, pnfsid } => {
+            let result = host.repository.entry(&pnfsid);
+            drive(inner, Work::Input(Input::Entry { purpose, result }));
+        }
+        Effect::Change { purpose, pnfsid, changes } => {
+            let result = local::apply_changes(host.repository.as_ref(), &pnfsid, &changes);
+            drive(inner, Work::Input(Input::Changed { purpose, result }));
+        }
+        Effect::VerifyChecksum { request, pnfsid } => {
+            let repository = Arc::clone(&host.repository);
+            let feed = input_later(inner);
+            inner.handle.spawn_blocking(move || {
+                let result = repository.verify_checksum(&pnfsid);
+                feed(Input::Verified { request, result });
+            });
+        }
+        Effect::QueryLocations { token, pnfsid } => {
+            let feed = input_later(inner);
+            host.namespace.cache_locations(
+                pnfsid,
+                Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(Answer::Locations) })),
+            );
+        }
+        Effect::QueryPools { token, selection } => {
+            let feed = input_later(inner);
+            host.pool_manager.pools(selection, Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(Answer::Pools) })));
+        }
+        Effect::QueryGroups { token, pool } => {
+            let feed = input_later(inner);
+            host.pool_manager.groups_of(&pool, Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(Answer::Groups) })));
+        }
+        Effect::Send { to, message, token } => {
+            let completion = token.map(|token| reply(inner, token, Answer::Bytes));
+            host.transport.send(&to, message, completion);
+        }
+        Effect::Respond { inbound, reply } => {
+            let completion = inner.inbound.lock().remove(&inbound);
+            if let Some(completion) = completion {
+                completion.complete(Ok(reply));
+            }
+        }
+        Effect::MovePins { token, request } => {
+            let feed = input_later(inner);
+            host.pin_manager.move_pins(request, Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(|()| Answer::Done) })));
+        }
+        Effect::StartP2p { token, request } => {
+            let feed = input_later(inner);
+            host.p2p.start(request, Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(|()| Answer::Done) })));
+        }
+        Effect::CancelP2p { id } => host.p2p.cancel(id),
+    }
+}
