@@ -15,8 +15,8 @@ use crate::pnfsid::PnfsId;
 use crate::replica::{AccessLatency, ReplicaState, RetentionPolicy};
 use crate::selection::SelectionStrategy;
 
-use OptionKind::{Enum, Flag, Int, List, Long};
 use OptionKind::String as Text;
+use OptionKind::{Enum, Flag, Int, List, Long};
 
 const fn opt(name: &'static str, kind: OptionKind, value_name: &'static str, help: &'static str) -> OptionSpec {
     OptionSpec { name, kind, help, value_name }
@@ -27,36 +27,121 @@ const JOB_ARG: ArgSpec = ArgSpec { names: &["JOB"], required: 1, variadic: false
 
 /// Options shared by `migration copy`, `move` and `cache`.
 const JOB_OPTIONS: &[OptionSpec] = &[
-    opt("accessed", Text, "<n>|[<n>]..[<m>]", "Only copy replicas accessed n seconds ago, or within the given range of seconds."),
+    opt(
+        "accessed",
+        Text,
+        "<n>|[<n>]..[<m>]",
+        "Only copy replicas accessed n seconds ago, or within the given range of seconds.",
+    ),
     opt("al", Enum(&["online", "nearline"]), "", "Only copy replicas with this access latency."),
     opt("pnfsid", List, "<pnfsid>[,<pnfsid>]...", "Only copy these files."),
     opt("rp", Enum(&["custodial", "replica", "output"]), "", "Only copy replicas with this retention policy."),
     opt("size", Text, "<n>|[<n>]..[<m>]", "Only copy replicas of this size in bytes, or within the range."),
     opt("state", Enum(&["cached", "precious"]), "", "Only copy replicas in this state (default: cached or precious)."),
-    opt("sticky", List, "[-]<owner>[,[-]<owner>]...", "Only copy sticky replicas; with owners, only replicas that have a record of each owner and none of each -owner."),
+    opt(
+        "sticky",
+        List,
+        "[-]<owner>[,[-]<owner>]...",
+        "Only copy sticky replicas; with owners, only replicas that have a record of each owner and none of each -owner.",
+    ),
     opt("storage", Text, "<class>", "Only copy replicas of this storage class."),
-    opt("cache", Text, "<class>", "Only copy replicas of this cache class; an empty value selects replicas without one."),
-    opt("concurrency", Int, "<n>", "Number of concurrent transfers (default: the module default, see 'migration get concurrency-default')."),
-    opt("order", Text, "size|-size|lru|-lru", "Sort the initial queue by size or last access, ascending or (with -) descending."),
-    opt("pins", Enum(&["keep", "move"]), "", "Keep pins on the source, or move them to the target through the pin manager."),
-    opt("smode", Text, "same|cached|precious|removable|delete[+<owner>[(<lifetime>)]]...", "What happens to the source replica after a successful copy. Pinned replicas are never deleted: 'delete' makes them removable instead."),
-    opt("tmode", Text, "same|cached|precious[+<owner>[(<lifetime>)]]...", "State and sticky records of the target replica. An existing replica is only ever upgraded, never made more volatile."),
+    opt(
+        "cache",
+        Text,
+        "<class>",
+        "Only copy replicas of this cache class; an empty value selects replicas without one.",
+    ),
+    opt(
+        "concurrency",
+        Int,
+        "<n>",
+        "Number of concurrent transfers (default: the module default, see 'migration get concurrency-default').",
+    ),
+    opt(
+        "order",
+        Text,
+        "size|-size|lru|-lru",
+        "Sort the initial queue by size or last access, ascending or (with -) descending.",
+    ),
+    opt(
+        "pins",
+        Enum(&["keep", "move"]),
+        "",
+        "Keep pins on the source, or move them to the target through the pin manager.",
+    ),
+    opt(
+        "smode",
+        Text,
+        "same|cached|precious|removable|delete[+<owner>[(<lifetime>)]]...",
+        "What happens to the source replica after a successful copy. Pinned replicas are never deleted: 'delete' makes them removable instead.",
+    ),
+    opt(
+        "tmode",
+        Text,
+        "same|cached|precious[+<owner>[(<lifetime>)]]...",
+        "State and sticky records of the target replica. An existing replica is only ever upgraded, never made more volatile.",
+    ),
     opt("atime", Flag, "", "Give a new target replica the source's last access time."),
     opt("verify", Flag, "", "Verify the checksum when an existing target replica is updated."),
     opt("force-source-mode", Flag, "", "Let the source deliver even if it is disabled for pool-to-pool transfers."),
-    opt("target-deficit-mode", Enum(&["wait", "limit"]), "", "With fewer usable targets than -replicas: wait for targets, or complete with fewer replicas."),
-    opt("eager", Flag, "", "Create new copies rather than waiting for an offline pool that holds a copy. Permanent jobs should never be eager: restarting several pools at once would create many needless copies."),
+    opt(
+        "target-deficit-mode",
+        Enum(&["wait", "limit"]),
+        "",
+        "With fewer usable targets than -replicas: wait for targets, or complete with fewer replicas.",
+    ),
+    opt(
+        "eager",
+        Flag,
+        "",
+        "Create new copies rather than waiting for an offline pool that holds a copy. Permanent jobs should never be eager: restarting several pools at once would create many needless copies.",
+    ),
     opt("replicas", Int, "<n>", "Number of target replicas per file (default 1)."),
     opt("exclude", List, "<glob>[,<glob>]...", "Exclude target pools whose names match."),
-    opt("exclude-when", Text, "<expression>", "Exclude target pools for which the expression is true (symbols source.* and target.*)."),
-    opt("include", List, "<glob>[,<glob>]...", "Only use target pools whose names match; -include-when is then ignored."),
+    opt(
+        "exclude-when",
+        Text,
+        "<expression>",
+        "Exclude target pools for which the expression is true (symbols source.* and target.*).",
+    ),
+    opt(
+        "include",
+        List,
+        "<glob>[,<glob>]...",
+        "Only use target pools whose names match; -include-when is then ignored.",
+    ),
     opt("include-when", Text, "<expression>", "Only use target pools for which the expression is true."),
-    opt("refresh", Long, "<seconds>", "How often the pool lists are refreshed (default: the module default, see 'migration get refresh-default')."),
-    opt("select", Enum(&["proportional", "random"]), "", "How a target is chosen: weighted by available space (default), or uniformly at random."),
-    opt("target", Enum(&["pool", "pgroup", "link", "hsm"]), "", "How the targets are named: pools, pool groups (none: the source pool's group), one link, or HSM instances."),
+    opt(
+        "refresh",
+        Long,
+        "<seconds>",
+        "How often the pool lists are refreshed (default: the module default, see 'migration get refresh-default').",
+    ),
+    opt(
+        "select",
+        Enum(&["proportional", "random"]),
+        "",
+        "How a target is chosen: weighted by available space (default), or uniformly at random.",
+    ),
+    opt(
+        "target",
+        Enum(&["pool", "pgroup", "link", "hsm"]),
+        "",
+        "How the targets are named: pools, pool groups (none: the source pool's group), one link, or HSM instances.",
+    ),
     opt("meta-only", Flag, "", "Never create replicas; only update existing ones."),
-    opt("pause-when", Text, "<expression>", "Pause while the expression is true (symbols source.*, queue.files, queue.bytes, targets)."),
-    opt("permanent", Flag, "", "Keep running and pick up replicas that arrive or change to match. Saved by 'save'. Should not be combined with -eager."),
+    opt(
+        "pause-when",
+        Text,
+        "<expression>",
+        "Pause while the expression is true (symbols source.*, queue.files, queue.bytes, targets).",
+    ),
+    opt(
+        "permanent",
+        Flag,
+        "",
+        "Keep running and pick up replicas that arrive or change to match. Saved by 'save'. Should not be combined with -eager.",
+    ),
     opt("stop-when", Text, "<expression>", "Finish when the expression becomes true."),
     opt("id", Text, "<id>", "The job id (default: the next number)."),
 ];
@@ -80,10 +165,34 @@ pub const COMMANDS: &[CommandSpec] = &[
     job_command!("migration copy", "Copy replicas to other pools."),
     job_command!("migration move", "Move replicas to other pools (copy -smode=delete -pins=move -verify -atime)."),
     job_command!("migration cache", "Cache replicas on other pools (copy -tmode=cached)."),
-    CommandSpec { name: "migration info", options: &[], args: JOB_ARG, summary: "Show a job's progress.", help: "Prints the job's command, state, counters, targets, running tasks and most recent notes." },
-    CommandSpec { name: "migration ls", options: &[], args: NO_ARGS, summary: "List all jobs.", help: "One line per job: [id] STATE command." },
-    CommandSpec { name: "migration clear", options: &[], args: NO_ARGS, summary: "Remove finished, cancelled and failed jobs.", help: "" },
-    CommandSpec { name: "migration suspend", options: &[], args: JOB_ARG, summary: "Suspend a job.", help: "Running tasks finish; no new task starts until 'migration resume'." },
+    CommandSpec {
+        name: "migration info",
+        options: &[],
+        args: JOB_ARG,
+        summary: "Show a job's progress.",
+        help: "Prints the job's command, state, counters, targets, running tasks and most recent notes.",
+    },
+    CommandSpec {
+        name: "migration ls",
+        options: &[],
+        args: NO_ARGS,
+        summary: "List all jobs.",
+        help: "One line per job: [id] STATE command.",
+    },
+    CommandSpec {
+        name: "migration clear",
+        options: &[],
+        args: NO_ARGS,
+        summary: "Remove finished, cancelled and failed jobs.",
+        help: "",
+    },
+    CommandSpec {
+        name: "migration suspend",
+        options: &[],
+        args: JOB_ARG,
+        summary: "Suspend a job.",
+        help: "Running tasks finish; no new task starts until 'migration resume'.",
+    },
     CommandSpec { name: "migration resume", options: &[], args: JOB_ARG, summary: "Resume a suspended job.", help: "" },
     CommandSpec {
         name: "migration cancel",
@@ -113,7 +222,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Set the concurrency of jobs created without -concurrency.",
         help: "",
     },
-    CommandSpec { name: "migration get concurrency-default", options: &[], args: NO_ARGS, summary: "Show the default concurrency.", help: "" },
+    CommandSpec {
+        name: "migration get concurrency-default",
+        options: &[],
+        args: NO_ARGS,
+        summary: "Show the default concurrency.",
+        help: "",
+    },
     CommandSpec {
         name: "migration concurrency-default",
         options: &[opt("set", Int, "<n>", "The new default.")],
@@ -128,7 +243,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Set the refresh period of jobs created without -refresh.",
         help: "",
     },
-    CommandSpec { name: "migration get refresh-default", options: &[], args: NO_ARGS, summary: "Show the default refresh period.", help: "" },
+    CommandSpec {
+        name: "migration get refresh-default",
+        options: &[],
+        args: NO_ARGS,
+        summary: "Show the default refresh period.",
+        help: "",
+    },
     CommandSpec {
         name: "hotfile set replicas",
         options: &[],
@@ -136,7 +257,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Set the number of replicas hot-file replication creates.",
         help: "",
     },
-    CommandSpec { name: "hotfile get replicas", options: &[], args: NO_ARGS, summary: "Show the hot-file replica count.", help: "" },
+    CommandSpec {
+        name: "hotfile get replicas",
+        options: &[],
+        args: NO_ARGS,
+        summary: "Show the hot-file replica count.",
+        help: "",
+    },
     CommandSpec {
         name: "hotfile set threshold",
         options: &[],
@@ -144,7 +271,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Set the number of concurrent readers that makes a file hot.",
         help: "",
     },
-    CommandSpec { name: "hotfile get threshold", options: &[], args: NO_ARGS, summary: "Show the hot-file threshold.", help: "" },
+    CommandSpec {
+        name: "hotfile get threshold",
+        options: &[],
+        args: NO_ARGS,
+        summary: "Show the hot-file threshold.",
+        help: "",
+    },
     CommandSpec { name: "hotfile show", options: &[], args: NO_ARGS, summary: "Show the hot-file settings.", help: "" },
 ];
 
@@ -208,7 +341,10 @@ impl Module {
             return help(&topic.join(" "));
         }
         let Some((spec, n)) = lookup(&words) else {
-            return Err(Error::syntax(format!("Unknown command: {}", words.iter().map(|w| w.text()).collect::<Vec<_>>().join(" "))));
+            return Err(Error::syntax(format!(
+                "Unknown command: {}",
+                words.iter().map(|w| w.text()).collect::<Vec<_>>().join(" ")
+            )));
         };
         let args = command::parse(spec, &words[n..]).map_err(syntax)?;
         let job_arg = |args: &ParsedArgs| args.arg(0).unwrap_or_default().to_string();
@@ -261,11 +397,15 @@ impl Module {
                 self.set_concurrency_default(n)?;
                 Ok(format!("Default concurrency set to {n}"))
             }
-            "migration get concurrency-default" => Ok(format!("Current default concurrency: {}", self.defaults.concurrency)),
+            "migration get concurrency-default" => {
+                Ok(format!("Current default concurrency: {}", self.defaults.concurrency))
+            }
             "migration concurrency-default" => match args.int("set") {
                 Some(n) => {
                     self.set_concurrency_default(n)?;
-                    Ok(format!("Default concurrency set to {n} (Warning: this command is deprecated, please use 'migration set concurrency-default')"))
+                    Ok(format!(
+                        "Default concurrency set to {n} (Warning: this command is deprecated, please use 'migration set concurrency-default')"
+                    ))
                 }
                 None => Ok(format!(
                     "Current default concurrency: {} (Warning: this command is deprecated, please use 'migration get concurrency-default')",
@@ -280,7 +420,9 @@ impl Module {
                 self.defaults.refresh = n as u64;
                 Ok(format!("Default refresh interval set to {n}"))
             }
-            "migration get refresh-default" => Ok(format!("Current default refresh interval: {}", self.defaults.refresh)),
+            "migration get refresh-default" => {
+                Ok(format!("Current default refresh interval: {}", self.defaults.refresh))
+            }
             "hotfile set replicas" => {
                 let n = decode_int(args.arg(0).unwrap_or_default())?;
                 self.defaults.hotfile_replicas = n;
@@ -362,13 +504,8 @@ fn decode_int(text: &str) -> Result<i32, Error> {
 
 /// Java's `Long.decode` for command arguments (options are decoded by the schema).
 fn decode_long(text: &str) -> Result<i64, Error> {
-    const SPEC: CommandSpec = CommandSpec {
-        name: "decode",
-        options: &[opt("n", Long, "", "")],
-        args: NO_ARGS,
-        summary: "",
-        help: "",
-    };
+    const SPEC: CommandSpec =
+        CommandSpec { name: "decode", options: &[opt("n", Long, "", "")], args: NO_ARGS, summary: "", help: "" };
     let words = command::tokenize(&format!("-n={}", command::escape(text))).map_err(syntax)?;
     let parsed = command::parse(&SPEC, &words).map_err(syntax)?;
     Ok(parsed.long("n").unwrap_or_default())
@@ -376,7 +513,13 @@ fn decode_long(text: &str) -> Result<i64, Error> {
 
 /// Builds the job definition from a parsed `migration copy|move|cache`, checking in the
 /// order of §2.1 so that the first failing check is the one dCache would report.
-fn parse_definition(now: Millis, command: &str, args: &ParsedArgs, recorded: String, refresh_default: u64) -> Result<JobDefinition, Error> {
+fn parse_definition(
+    now: Millis,
+    command: &str,
+    args: &ParsedArgs,
+    recorded: String,
+    refresh_default: u64,
+) -> Result<JobDefinition, Error> {
     let (smode, tmode, pins, verify, atime) = match command {
         "migration move" => ("delete", "same", "move", true, true),
         "migration cache" => ("same", "cached", "keep", false, false),
@@ -490,7 +633,11 @@ fn parse_definition(now: Millis, command: &str, args: &ParsedArgs, recorded: Str
         meta_only: args.flag("meta-only").unwrap_or(false),
         permanent,
         replicas: replicas as usize,
-        deficit: if args.string("target-deficit-mode") == Some("limit") { DeficitMode::Limit } else { DeficitMode::Wait },
+        deficit: if args.string("target-deficit-mode") == Some("limit") {
+            DeficitMode::Limit
+        } else {
+            DeficitMode::Wait
+        },
         target_kind,
         targets,
         include: globs("include"),
@@ -500,7 +647,11 @@ fn parse_definition(now: Millis, command: &str, args: &ParsedArgs, recorded: Str
         pause_when,
         stop_when,
         refresh_secs: refresh as u64,
-        select: if args.string("select") == Some("random") { SelectionStrategy::Random } else { SelectionStrategy::Proportional },
+        select: if args.string("select") == Some("random") {
+            SelectionStrategy::Random
+        } else {
+            SelectionStrategy::Proportional
+        },
         order,
     })
 }

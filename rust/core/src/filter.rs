@@ -20,10 +20,10 @@ impl Range {
     pub fn parse(text: &str) -> Result<Range, String> {
         let long = |part: &str| -> Result<i64, String> {
             let digits = part.strip_prefix('+').unwrap_or(part);
-            let valid = !digits.is_empty()
-                && digits.strip_prefix('-').unwrap_or(digits).bytes().all(|b| b.is_ascii_digit())
-                && !digits.strip_prefix('-').unwrap_or(digits).is_empty()
-                && !(part.starts_with('+') && digits.starts_with('-'));
+            // Java's Long.parseLong: one optional sign, then at least one decimal digit.
+            let unsigned = digits.strip_prefix('-').unwrap_or(digits);
+            let signs_ok = !(part.starts_with('+') && digits.starts_with('-'));
+            let valid = signs_ok && !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit());
             if !valid {
                 return Err(format!("For input string: \"{part}\""));
             }
@@ -230,8 +230,7 @@ mod tests {
 
     #[test]
     fn pnfsid_list_compares_canonically() {
-        let f = ReplicaFilter::default()
-            .with_pnfsids(vec![PnfsId::parse("000000000000000000000001").expect("valid")]);
+        let f = ReplicaFilter::default().with_pnfsids(vec![PnfsId::parse("000000000000000000000001").expect("valid")]);
         assert!(f.matches(&entry(ReplicaState::Cached), 0));
     }
 }

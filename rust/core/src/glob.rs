@@ -53,20 +53,11 @@ struct Builder {
 
 impl Builder {
     fn new() -> Builder {
-        Builder {
-            states: vec![State {
-                kind: Kind::Split,
-                out: Vec::new(),
-            }],
-            tail: 0,
-        }
+        Builder { states: vec![State { kind: Kind::Split, out: Vec::new() }], tail: 0 }
     }
 
     fn add(&mut self, kind: Kind) -> usize {
-        self.states.push(State {
-            kind,
-            out: Vec::new(),
-        });
+        self.states.push(State { kind, out: Vec::new() });
         self.states.len() - 1
     }
 
@@ -84,11 +75,7 @@ impl Builder {
 
     fn finish(mut self, pattern: String) -> Glob {
         self.append(Kind::Match);
-        Glob {
-            pattern,
-            states: self.states,
-            start: 0,
-        }
+        Glob { pattern, states: self.states, start: 0 }
     }
 }
 
@@ -185,13 +172,7 @@ impl Glob {
         let mut next = Vec::with_capacity(n);
         let mut pending = Vec::new();
 
-        self.close(
-            self.start,
-            &mut current,
-            &mut seen,
-            generation,
-            &mut pending,
-        );
+        self.close(self.start, &mut current, &mut seen, generation, &mut pending);
         for c in name.chars() {
             if current.is_empty() {
                 return false;
@@ -386,11 +367,7 @@ mod tests {
         assert!(m("*a*a*a*a*", &name));
         let long_pattern = format!("{}b", "*a".repeat(500));
         assert!(!m(&long_pattern, &"a".repeat(20_000)));
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "took {:?}",
-            start.elapsed()
-        );
+        assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
     }
 
     #[test]

@@ -173,7 +173,14 @@ pub struct Job {
 
 impl Job {
     /// A job in state `NEW`.
-    pub fn new(key: JobKey, id: String, definition: JobDefinition, concurrency: i32, created: Millis, pool_timeout: Millis) -> Job {
+    pub fn new(
+        key: JobKey,
+        id: String,
+        definition: JobDefinition,
+        concurrency: i32,
+        created: Millis,
+        pool_timeout: Millis,
+    ) -> Job {
         let params = Arc::new(TaskParams {
             eager: definition.eager,
             meta_only: definition.meta_only,
@@ -600,7 +607,16 @@ impl Job {
         let atime = definition.atime.then_some(entry.last_access);
         let task_id = ctx.next_task_id();
         let uuid = RequestId(u128::from_be_bytes(ctx.rng.uuid()));
-        let task = Task::new(task_id, uuid, entry.attributes(), target_state, target_sticky, pins, atime, Arc::clone(&self.params));
+        let task = Task::new(
+            task_id,
+            uuid,
+            entry.attributes(),
+            target_state,
+            target_sticky,
+            pins,
+            atime,
+            Arc::clone(&self.params),
+        );
         self.stats.attempts += 1;
         if let Some(running) = self.running.get_mut(&pnfsid) {
             running.slot = Slot::Task(Box::new(task));
@@ -609,7 +625,12 @@ impl Job {
             // The replica changed state since it was queued (e.g. became BROKEN): dCache
             // would send a request every target refuses, forever. Drop it with a note.
             let text = format!("Cannot migrate a replica in state {target_state}");
-            self.task_ended(pnfsid, task_id, TaskResult::Failed { rc: ReturnCode::DEFAULT_ERROR_CODE, message: text, permanent: true }, ctx);
+            self.task_ended(
+                pnfsid,
+                task_id,
+                TaskResult::Failed { rc: ReturnCode::DEFAULT_ERROR_CODE, message: text, permanent: true },
+                ctx,
+            );
             return;
         }
         self.task_event(pnfsid, Some(task_id), TaskEvent::Start, ctx);
@@ -641,7 +662,14 @@ impl Job {
 
     /// A copy-finished message from a target (§2.12): handed to the task for the file,
     /// which ignores it unless the request id is its own.
-    pub fn copy_finished(&mut self, pnfsid: PnfsId, uuid: RequestId, rc: ReturnCode, error: Option<String>, ctx: &mut Ctx<'_>) {
+    pub fn copy_finished(
+        &mut self,
+        pnfsid: PnfsId,
+        uuid: RequestId,
+        rc: ReturnCode,
+        error: Option<String>,
+        ctx: &mut Ctx<'_>,
+    ) {
         let matches = matches!(self.running.get(&pnfsid), Some(Running { slot: Slot::Task(t), .. }) if t.uuid == uuid);
         if matches {
             self.task_event(pnfsid, None, TaskEvent::Finished { rc, error }, ctx);
@@ -659,7 +687,10 @@ impl Job {
                     self.complete(pnfsid, task, note, ctx);
                 } else if let Some(running) = self.running.get_mut(&pnfsid) {
                     running.slot = Slot::ApplyingSourceMode { task, note };
-                    ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::SourceMode { job: self.key, pnfsid }, pnfsid });
+                    ctx.effects.push(Effect::ReadEntry {
+                        purpose: EntryPurpose::SourceMode { job: self.key, pnfsid },
+                        pnfsid,
+                    });
                 }
             }
             TaskResult::Failed { rc, message, permanent } => {
@@ -682,8 +713,15 @@ impl Job {
     }
 
     /// The source entry read to apply the source mode.
-    pub fn entry_for_source_mode(&mut self, pnfsid: PnfsId, result: Result<Option<ReplicaEntry>, String>, ctx: &mut Ctx<'_>) {
-        let Some(Running { slot: Slot::ApplyingSourceMode { task, note }, .. }) = self.running.get(&pnfsid) else { return };
+    pub fn entry_for_source_mode(
+        &mut self,
+        pnfsid: PnfsId,
+        result: Result<Option<ReplicaEntry>, String>,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let Some(Running { slot: Slot::ApplyingSourceMode { task, note }, .. }) = self.running.get(&pnfsid) else {
+            return;
+        };
         let (task, note) = (*task, note.clone());
         match result {
             Ok(Some(entry)) => {
@@ -691,7 +729,11 @@ impl Job {
                 if changes.is_empty() {
                     self.complete(pnfsid, task, note, ctx);
                 } else {
-                    ctx.effects.push(Effect::Change { purpose: ChangePurpose::SourceMode { job: self.key, pnfsid }, pnfsid, changes });
+                    ctx.effects.push(Effect::Change {
+                        purpose: ChangePurpose::SourceMode { job: self.key, pnfsid },
+                        pnfsid,
+                        changes,
+                    });
                 }
             }
             // The replica vanished: nothing to change.
@@ -706,7 +748,9 @@ impl Job {
 
     /// The source mode was applied (or failed).
     pub fn source_mode_applied(&mut self, pnfsid: PnfsId, result: Result<(), RepositoryError>, ctx: &mut Ctx<'_>) {
-        let Some(Running { slot: Slot::ApplyingSourceMode { task, note }, .. }) = self.running.get(&pnfsid) else { return };
+        let Some(Running { slot: Slot::ApplyingSourceMode { task, note }, .. }) = self.running.get(&pnfsid) else {
+            return;
+        };
         let (task, note) = (*task, note.clone());
         if let Err(RepositoryError::Other(error)) = result {
             // Vanished replicas and illegal transitions are ignored, anything else fails the job.
@@ -765,8 +809,10 @@ impl Job {
         if self.state.is_terminal() {
             return;
         }
-        let source = ctx.request(Route::Pools { job: self.key, list: ListSlot::Source }, ctx.config.pool_manager_timeout);
-        ctx.effects.push(Effect::QueryPools { token: source, selection: PoolSelection::Names(vec![ctx.pool.to_string()]) });
+        let source =
+            ctx.request(Route::Pools { job: self.key, list: ListSlot::Source }, ctx.config.pool_manager_timeout);
+        ctx.effects
+            .push(Effect::QueryPools { token: source, selection: PoolSelection::Names(vec![ctx.pool.to_string()]) });
         let definition = Arc::clone(&self.definition);
         let names = definition.targets.clone();
         let selection = match definition.target_kind {
@@ -784,7 +830,8 @@ impl Job {
             TargetKind::Hsm => Some(PoolSelection::Hsm(names)),
         };
         if let Some(selection) = selection {
-            let token = ctx.request(Route::Pools { job: self.key, list: ListSlot::Target }, ctx.config.pool_manager_timeout);
+            let token =
+                ctx.request(Route::Pools { job: self.key, list: ListSlot::Target }, ctx.config.pool_manager_timeout);
             ctx.effects.push(Effect::QueryPools { token, selection });
         }
         let period = i64::try_from(definition.refresh_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
@@ -799,15 +846,13 @@ impl Job {
             [] => {}
             [group] => {
                 self.target_list.resolved_group = Some(group.clone());
-                let token = ctx.request(Route::Pools { job: self.key, list: ListSlot::Target }, ctx.config.pool_manager_timeout);
+                let token = ctx
+                    .request(Route::Pools { job: self.key, list: ListSlot::Target }, ctx.config.pool_manager_timeout);
                 ctx.effects.push(Effect::QueryPools { token, selection: PoolSelection::Groups(vec![group.clone()]) });
             }
             several => {
-                self.target_list.broken = Some(format!(
-                    "Pool {} is a member of multiple pool groups: [{}]",
-                    ctx.pool,
-                    several.join(", ")
-                ));
+                self.target_list.broken =
+                    Some(format!("Pool {} is a member of multiple pool groups: [{}]", ctx.pool, several.join(", ")));
                 self.wake_if_sleeping(ctx);
             }
         }
@@ -842,7 +887,8 @@ impl Job {
         let Some(source) = self.source_info().filter(|s| s.name == source_pool).cloned() else { return };
         let definition = &self.definition;
         let excluded_by_name = |name: &str| name == source_pool || definition.exclude.iter().any(|g| g.matches(name));
-        let included_by_name = |name: &str| definition.include.is_empty() || definition.include.iter().any(|g| g.matches(name));
+        let included_by_name =
+            |name: &str| definition.include.is_empty() || definition.include.iter().any(|g| g.matches(name));
         for pool in &self.target_list.pools {
             match pool {
                 PoolInfo::Online(target) => {
@@ -913,7 +959,8 @@ impl Job {
             match self.state {
                 Running | Suspended | Cancelling | Stopping | Sleeping | Paused => {
                     let pct = (u128::from(s.transferred) * 100 / u128::from(s.total)) as u64;
-                    let _ = writeln!(out, "Completed  : {} files; {} bytes; {}%", s.completed_files, s.transferred, pct);
+                    let _ =
+                        writeln!(out, "Completed  : {} files; {} bytes; {}%", s.completed_files, s.transferred, pct);
                     let _ = writeln!(out, "Total      : {} bytes", s.total);
                 }
                 Initializing | Finished => {
@@ -993,7 +1040,8 @@ fn perform(job: JobKey, task: &Task, action: TaskAction, ctx: &mut Ctx<'_>) {
             ctx.effects.push(Effect::Send { to: target, message: encode(&message), token: Some(token) });
         }
         TaskAction::SendCancel { target: Some(target), reason } => {
-            let message = Message::Cancel { uuid: task.uuid, source: ctx.pool.to_string(), pnfsid, reason: Some(reason) };
+            let message =
+                Message::Cancel { uuid: task.uuid, source: ctx.pool.to_string(), pnfsid, reason: Some(reason) };
             let token = ctx.request(route(TaskReply::Cancel), pool_timeout);
             ctx.effects.push(Effect::Send { to: target, message: encode(&message), token: Some(token) });
         }
@@ -1010,7 +1058,6 @@ fn perform(job: JobKey, task: &Task, action: TaskAction, ctx: &mut Ctx<'_>) {
         TaskAction::Report(_) => unreachable!("reports are handled by the job"),
     }
 }
-
 
 /// Converts an answer for a task into the task's event.
 pub fn task_reply_event(kind: TaskReply, outcome: Outcome<crate::effect::Answer>) -> TaskEvent {

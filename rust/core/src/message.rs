@@ -125,8 +125,7 @@ pub fn encode<T: Serialize>(body: &T) -> Vec<u8> {
 
 /// Decodes bytes that another pool sent; anything malformed is an error, never a panic.
 pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, String> {
-    let envelope: Envelope<T> =
-        serde_json::from_slice(bytes).map_err(|e| format!("malformed message: {e}"))?;
+    let envelope: Envelope<T> = serde_json::from_slice(bytes).map_err(|e| format!("malformed message: {e}"))?;
     if envelope.v != WIRE_VERSION {
         return Err(format!("unsupported message version {}", envelope.v));
     }
@@ -155,11 +154,8 @@ mod tests {
 
     #[test]
     fn messages_round_trip_and_garbage_is_an_error() {
-        let m = Message::Ping {
-            uuid: RequestId(7),
-            source: "pool1".into(),
-            pnfsid: PnfsId::parse("1").expect("valid"),
-        };
+        let m =
+            Message::Ping { uuid: RequestId(7), source: "pool1".into(), pnfsid: PnfsId::parse("1").expect("valid") };
         assert_eq!(decode::<Message>(&encode(&m)), Ok(m));
         assert!(decode::<Message>(b"\xff\x00garbage").is_err());
         assert!(decode::<Message>(br#"{"v":99,"body":"Ok"}"#).is_err());

@@ -132,17 +132,13 @@ fn overwrite(record: &StickyRecord) -> RepositoryChange {
 
 /// What the source mode does to the source replica after a successful task (§9.4), computed
 /// from the entry as read at that moment. Pins are never touched.
-pub fn source_mode_changes(
-    mode: &Mode,
-    entry: &ReplicaEntry,
-    pin_manager: &str,
-) -> Vec<RepositoryChange> {
+pub fn source_mode_changes(mode: &Mode, entry: &ReplicaEntry, pin_manager: &str) -> Vec<RepositoryChange> {
     let listed = mode.sticky.iter().map(overwrite);
     match mode.state {
         ModeState::Same => listed.collect(),
-        ModeState::Cached => listed
-            .chain([set_state(ReplicaState::Cached, "migration job making source cached")])
-            .collect(),
+        ModeState::Cached => {
+            listed.chain([set_state(ReplicaState::Cached, "migration job making source cached")]).collect()
+        }
         ModeState::Precious => [set_state(ReplicaState::Precious, "migration job making source precious")]
             .into_iter()
             .chain(listed)
@@ -180,17 +176,10 @@ pub fn existing_replica_changes(
         }
         ReplicaState::Cached | ReplicaState::Precious => {}
         other => {
-            return Err((
-                ReturnCode::DEFAULT_ERROR_CODE,
-                format!("Cannot update file in state {other}"),
-            ));
+            return Err((ReturnCode::DEFAULT_ERROR_CODE, format!("Cannot update file in state {other}")));
         }
     }
-    changes.extend(
-        sticky
-            .iter()
-            .map(|r| RepositoryChange::SetSticky { record: r.clone(), overwrite: false }),
-    );
+    changes.extend(sticky.iter().map(|r| RepositoryChange::SetSticky { record: r.clone(), overwrite: false }));
     Ok(changes)
 }
 
@@ -207,11 +196,7 @@ mod tests {
         assert_eq!(m.state, ModeState::Precious);
         assert_eq!(
             m.sticky,
-            vec![
-                StickyRecord::new("foo", -1),
-                StickyRecord::new("bar", NOW + 60_000),
-                StickyRecord::new("baz", -1)
-            ]
+            vec![StickyRecord::new("foo", -1), StickyRecord::new("bar", NOW + 60_000), StickyRecord::new("baz", -1)]
         );
         assert_eq!(Mode::parse("same+", NOW).expect("valid"), Mode::plain(ModeState::Same));
         assert_eq!(Mode::parse("cached+x(0)", NOW).expect("valid").sticky[0].expire, 0);
@@ -223,10 +208,7 @@ mod tests {
         assert_eq!(Mode::parse("foo+b-r", NOW), Err("b-r: Syntax error".into()));
         assert_eq!(Mode::parse("same++x", NOW), Err(": Syntax error".into()));
         assert_eq!(Mode::parse("same+x(-2)", NOW), Err("-2: Invalid lifetime".into()));
-        assert_eq!(
-            Mode::parse("same+x(99999999999)", NOW),
-            Err("99999999999: Invalid lifetime".into())
-        );
+        assert_eq!(Mode::parse("same+x(99999999999)", NOW), Err("99999999999: Invalid lifetime".into()));
         assert_eq!(Mode::parse("same+x(1", NOW), Err("x(1: Syntax error".into()));
     }
 
@@ -273,16 +255,12 @@ mod tests {
             "pool1",
         )
         .expect("ok");
-        assert_eq!(
-            changes,
-            vec![RepositoryChange::SetSticky { record: StickyRecord::new("a", 5), overwrite: false }]
-        );
+        assert_eq!(changes, vec![RepositoryChange::SetSticky { record: StickyRecord::new("a", 5), overwrite: false }]);
     }
 
     #[test]
     fn existing_cached_replica_is_upgraded_to_precious() {
-        let changes = existing_replica_changes(ReplicaState::Cached, ReplicaState::Precious, &[], "pool1")
-            .expect("ok");
+        let changes = existing_replica_changes(ReplicaState::Cached, ReplicaState::Precious, &[], "pool1").expect("ok");
         assert_eq!(changes, vec![set_state(ReplicaState::Precious, "migration request from pool1")]);
     }
 

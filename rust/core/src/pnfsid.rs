@@ -156,23 +156,14 @@ mod tests {
 
     #[test]
     fn equality_is_on_decoded_bytes() {
-        assert_eq!(
-            PnfsId::parse("abc").expect("valid"),
-            PnfsId::parse("000000000000000000000ABC").expect("valid")
-        );
+        assert_eq!(PnfsId::parse("abc").expect("valid"), PnfsId::parse("000000000000000000000ABC").expect("valid"));
     }
 
     #[test]
     fn malformed_ids_are_rejected_with_dcache_texts() {
         assert_eq!(PnfsId::parse("").unwrap_err().to_string(), "Empty PnfsId");
-        assert_eq!(
-            PnfsId::parse(&"1".repeat(25)).unwrap_err().to_string(),
-            "Illegal pnfsid string length"
-        );
-        assert_eq!(
-            PnfsId::parse(&"1".repeat(37)).unwrap_err().to_string(),
-            "Illegal pnfsid string length"
-        );
+        assert_eq!(PnfsId::parse(&"1".repeat(25)).unwrap_err().to_string(), "Illegal pnfsid string length");
+        assert_eq!(PnfsId::parse(&"1".repeat(37)).unwrap_err().to_string(), "Illegal pnfsid string length");
         assert!(matches!(PnfsId::parse("12g4"), Err(PnfsIdError::NotHex('g'))));
         assert!(PnfsId::parse(" 12").is_err());
     }

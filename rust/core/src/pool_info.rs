@@ -119,22 +119,11 @@ impl PoolCostInfo {
     pub fn simple(name: impl Into<String>, total: u64, free: u64, removable: u64) -> PoolCostInfo {
         PoolCostInfo {
             name: name.into(),
-            space: PoolSpaceInfo {
-                total,
-                free,
-                precious: 0,
-                removable,
-                gap: 0,
-                break_even: 0.7,
-                lru: 0,
-            },
+            space: PoolSpaceInfo { total, free, precious: 0, removable, gap: 0, break_even: 0.7, lru: 0 },
             queues: PoolQueues {
                 movers: vec![NamedPoolQueueInfo {
                     name: "regular".to_owned(),
-                    queue: PoolQueueInfo {
-                        max_active: 100,
-                        ..PoolQueueInfo::default()
-                    },
+                    queue: PoolQueueInfo { max_active: 100, ..PoolQueueInfo::default() },
                 }],
                 ..PoolQueues::default()
             },
@@ -172,11 +161,7 @@ impl PoolCostInfo {
             }
             n += 1;
         }
-        if n == 0 {
-            NO_QUEUES_COST
-        } else {
-            cost / n as f64
-        }
+        if n == 0 { NO_QUEUES_COST } else { cost / n as f64 }
     }
 }
 
@@ -224,19 +209,11 @@ mod tests {
     use super::*;
 
     fn queue(active: u32, max_active: u32, queued: u32) -> PoolQueueInfo {
-        PoolQueueInfo {
-            active,
-            max_active,
-            queued,
-            ..PoolQueueInfo::default()
-        }
+        PoolQueueInfo { active, max_active, queued, ..PoolQueueInfo::default() }
     }
 
     fn named(name: &str, q: PoolQueueInfo) -> NamedPoolQueueInfo {
-        NamedPoolQueueInfo {
-            name: name.to_owned(),
-            queue: q,
-        }
+        NamedPoolQueueInfo { name: name.to_owned(), queue: q }
     }
 
     #[test]
@@ -327,10 +304,7 @@ mod tests {
     #[test]
     fn total_writers_sums_every_queue() {
         let mut p = PoolCostInfo::simple("p", 1, 1, 0);
-        let w = |writers| PoolQueueInfo {
-            writers,
-            ..PoolQueueInfo::default()
-        };
+        let w = |writers| PoolQueueInfo { writers, ..PoolQueueInfo::default() };
         p.queues.store = Some(w(1));
         p.queues.restore = Some(w(2));
         p.queues.p2p_server = Some(w(4));
@@ -364,9 +338,7 @@ mod tests {
     #[test]
     fn pool_info_reports_name_and_state() {
         let online = PoolInfo::Online(PoolCostInfo::simple("on", 1, 1, 0));
-        let offline = PoolInfo::Offline {
-            name: "off".to_owned(),
-        };
+        let offline = PoolInfo::Offline { name: "off".to_owned() };
         assert_eq!(online.name(), "on");
         assert_eq!(offline.name(), "off");
         assert!(online.is_online());
@@ -377,12 +349,8 @@ mod tests {
 
     #[test]
     fn pool_info_round_trips_through_json_with_state_tag() {
-        let pools = vec![
-            PoolInfo::Online(PoolCostInfo::simple("on", 1, 1, 0)),
-            PoolInfo::Offline {
-                name: "off".to_owned(),
-            },
-        ];
+        let pools =
+            vec![PoolInfo::Online(PoolCostInfo::simple("on", 1, 1, 0)), PoolInfo::Offline { name: "off".to_owned() }];
         let json = serde_json::to_string(&pools).expect("serializes");
         assert!(json.contains(r#""state":"online""#));
         assert!(json.contains(r#"{"state":"offline","name":"off"}"#));

@@ -29,12 +29,7 @@ impl Rng {
     /// A generator whose whole stream is determined by `seed`.
     pub fn seeded(seed: u64) -> Rng {
         let mut sm = seed;
-        let s = [
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-        ];
+        let s = [splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm)];
         // SplitMix64 is a bijection on its counter, so four consecutive outputs
         // cannot all be zero; xoshiro's only bad state is unreachable.
         Rng { s }
@@ -46,10 +41,7 @@ impl Rng {
         // RandomState is keyed from the OS's randomness once per thread and
         // perturbed per instance, so this needs no extra dependency.
         let mut hasher = RandomState::new().build_hasher();
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         hasher.write_u128(nanos);
         Rng::seeded(hasher.finish())
     }
@@ -198,10 +190,7 @@ mod tests {
             counts[r.below(k)] += 1;
         }
         let expected = n as f64 / k as f64;
-        let chi2: f64 = counts
-            .iter()
-            .map(|&c| (c as f64 - expected).powi(2) / expected)
-            .sum();
+        let chi2: f64 = counts.iter().map(|&c| (c as f64 - expected).powi(2) / expected).sum();
         // Critical value of chi-square with 9 degrees of freedom at p = 0.001.
         assert!(chi2 < 27.877, "chi2 = {chi2}, counts = {counts:?}");
     }
@@ -234,14 +223,8 @@ mod tests {
             let s = r.uuid_string();
             assert_eq!(s.len(), 36);
             let parts: Vec<&str> = s.split('-').collect();
-            assert_eq!(
-                parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
-                [8, 4, 4, 4, 12]
-            );
-            assert!(
-                s.chars()
-                    .all(|c| c == '-' || matches!(c, '0'..='9' | 'a'..='f'))
-            );
+            assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), [8, 4, 4, 4, 12]);
+            assert!(s.chars().all(|c| c == '-' || matches!(c, '0'..='9' | 'a'..='f')));
             assert!(parts[2].starts_with('4'));
             assert!(matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'));
         }

@@ -76,9 +76,7 @@ impl ReplicaState {
     pub fn transition_to(self, to: ReplicaState) -> Transition {
         use ReplicaState::*;
         match (self, to) {
-            (Precious | Cached | Broken, Precious | Cached | Broken | Removed) => {
-                Transition::Allowed
-            }
+            (Precious | Cached | Broken, Precious | Cached | Broken | Removed) => Transition::Allowed,
             (New | Removed | Destroyed, Removed) => Transition::NoOp,
             _ => Transition::Illegal,
         }
@@ -377,18 +375,9 @@ mod tests {
     #[test]
     fn sticky_on_incomplete_or_removed_replicas_fails() {
         let mut r = Vec::new();
-        assert_eq!(
-            set_sticky(FromPool, &mut r, "a", -1, false),
-            Err(StickyError::Incomplete)
-        );
-        assert_eq!(
-            set_sticky(Removed, &mut r, "a", -1, false),
-            Err(StickyError::Removed)
-        );
-        assert_eq!(
-            set_sticky(Cached, &mut r, "a", -2, false),
-            Err(StickyError::InvalidExpire(-2))
-        );
+        assert_eq!(set_sticky(FromPool, &mut r, "a", -1, false), Err(StickyError::Incomplete));
+        assert_eq!(set_sticky(Removed, &mut r, "a", -1, false), Err(StickyError::Removed));
+        assert_eq!(set_sticky(Cached, &mut r, "a", -2, false), Err(StickyError::InvalidExpire(-2)));
     }
 
     #[test]

@@ -33,11 +33,7 @@ pub enum SelectionStrategy {
 impl SelectionStrategy {
     /// Picks one of `candidates` (owned or borrowed pool infos), or `None`
     /// when none can take data.
-    pub fn select<P: Borrow<PoolCostInfo>>(
-        &self,
-        candidates: &[P],
-        rng: &mut Rng,
-    ) -> Option<usize> {
+    pub fn select<P: Borrow<PoolCostInfo>>(&self, candidates: &[P], rng: &mut Rng) -> Option<usize> {
         match self {
             SelectionStrategy::Proportional => select_proportional(candidates, rng),
             SelectionStrategy::Random => select_random(candidates, rng),
@@ -127,44 +123,28 @@ pub fn decayed_removable(space: &PoolSpaceInfo) -> f64 {
         r
     };
     let decayed = r - undecayed;
-    if decayed.is_finite() {
-        decayed.clamp(0.0, r)
-    } else {
-        0.0
-    }
+    if decayed.is_finite() { decayed.clamp(0.0, r) } else { 0.0 }
 }
 
 /// Available space as `proportional` sees it: 0 for a full pool, else
 /// `free + decayedRemovable` (the gap is not subtracted).
 pub fn available_space(info: &PoolCostInfo) -> f64 {
-    if is_full_for_proportional(info) {
-        0.0
-    } else {
-        info.space.free as f64 + decayed_removable(&info.space)
-    }
+    if is_full_for_proportional(info) { 0.0 } else { info.space.free as f64 + decayed_removable(&info.space) }
 }
 
 /// Writer load: `performanceFactor × moverCostFactor × writers`, forced
 /// finite so weights stay comparable (a NaN factor counts as no load).
 pub fn writer_load(info: &PoolCostInfo) -> f64 {
-    let load =
-        PERFORMANCE_COST_FACTOR * info.mover_cost_factor * info.queues.total_writers() as f64;
-    if load.is_nan() {
-        0.0
-    } else {
-        load.clamp(-f64::MAX, f64::MAX)
-    }
+    let load = PERFORMANCE_COST_FACTOR * info.mover_cost_factor * info.queues.total_writers() as f64;
+    if load.is_nan() { 0.0 } else { load.clamp(-f64::MAX, f64::MAX) }
 }
 
 /// Proportional weights, one per candidate: `available^s / 2^(load − minLoad)`
 /// for pools that are not full, 0 for full ones (all 0 if all are full).
 pub fn proportional_weights<P: Borrow<PoolCostInfo>>(candidates: &[P]) -> Vec<f64> {
     let pools: Vec<&PoolCostInfo> = candidates.iter().map(Borrow::borrow).collect();
-    let min_load = pools
-        .iter()
-        .filter(|p| !is_full_for_proportional(p))
-        .map(|p| writer_load(p))
-        .fold(f64::INFINITY, f64::min);
+    let min_load =
+        pools.iter().filter(|p| !is_full_for_proportional(p)).map(|p| writer_load(p)).fold(f64::INFINITY, f64::min);
     pools
         .iter()
         .map(|p| {
@@ -180,9 +160,8 @@ pub fn proportional_weights<P: Borrow<PoolCostInfo>>(candidates: &[P]) -> Vec<f6
 }
 
 fn select_proportional<P: Borrow<PoolCostInfo>>(candidates: &[P], rng: &mut Rng) -> Option<usize> {
-    let open: Vec<usize> = (0..candidates.len())
-        .filter(|&i| !is_full_for_proportional(candidates[i].borrow()))
-        .collect();
+    let open: Vec<usize> =
+        (0..candidates.len()).filter(|&i| !is_full_for_proportional(candidates[i].borrow())).collect();
     if open.is_empty() {
         return None;
     }
@@ -207,14 +186,8 @@ fn select_proportional<P: Borrow<PoolCostInfo>>(candidates: &[P], rng: &mut Rng)
 }
 
 fn select_random<P: Borrow<PoolCostInfo>>(candidates: &[P], rng: &mut Rng) -> Option<usize> {
-    let eligible: Vec<usize> = (0..candidates.len())
-        .filter(|&i| has_room_for_random(candidates[i].borrow()))
-        .collect();
-    if eligible.is_empty() {
-        None
-    } else {
-        Some(eligible[rng.below(eligible.len())])
-    }
+    let eligible: Vec<usize> = (0..candidates.len()).filter(|&i| has_room_for_random(candidates[i].borrow())).collect();
+    if eligible.is_empty() { None } else { Some(eligible[rng.below(eligible.len())]) }
 }
 
 #[cfg(test)]
@@ -225,9 +198,7 @@ mod tests {
     const TIB: u64 = 1 << 40;
     const DRAWS: usize = 100_000;
     /// Chi-square critical values at p = 0.001 for 1..=9 degrees of freedom.
-    const CHI2_CRITICAL_P001: [f64; 9] = [
-        10.828, 13.816, 16.266, 18.467, 20.515, 22.458, 24.322, 26.124, 27.877,
-    ];
+    const CHI2_CRITICAL_P001: [f64; 9] = [10.828, 13.816, 16.266, 18.467, 20.515, 22.458, 24.322, 26.124, 27.877];
     /// Largest allowed |observed − expected| frequency of any one pool. With
     /// 100 000 draws the standard deviation of a frequency is at most
     /// 0.0016, so 0.01 is over 6 sigma: a failure means a real skew.
@@ -246,9 +217,7 @@ mod tests {
         let mut rng = Rng::seeded(seed);
         let mut counts = vec![0; pools.len()];
         for _ in 0..DRAWS {
-            let i = strategy
-                .select(pools, &mut rng)
-                .expect("a pool is eligible");
+            let i = strategy.select(pools, &mut rng).expect("a pool is eligible");
             counts[i] += 1;
         }
         counts
@@ -278,10 +247,7 @@ mod tests {
         }
         assert!(possible >= 2, "need two possible outcomes for chi-square");
         let critical = CHI2_CRITICAL_P001[possible - 2];
-        assert!(
-            chi2 < critical,
-            "chi2 {chi2} ≥ {critical}; counts {counts:?}, expected {expected:?}"
-        );
+        assert!(chi2 < critical, "chi2 {chi2} ≥ {critical}; counts {counts:?}, expected {expected:?}");
     }
 
     fn normalized(weights: &[f64]) -> Vec<f64> {
@@ -306,11 +272,7 @@ mod tests {
 
     #[test]
     fn proportional_follows_free_space_one_two_seven() {
-        let pools = [
-            pool("a", 100 << 30),
-            pool("b", 200 << 30),
-            pool("c", 700 << 30),
-        ];
+        let pools = [pool("a", 100 << 30), pool("b", 200 << 30), pool("c", 700 << 30)];
         let expected = normalized(&proportional_weights(&pools));
         assert_close(&expected, &[0.1, 0.2, 0.7]);
         assert_distribution(&draw(SelectionStrategy::Proportional, &pools, 2), &expected);
@@ -331,20 +293,14 @@ mod tests {
 
     #[test]
     fn proportional_load_is_relative_to_least_loaded_pool() {
-        let pools = [
-            with_writers(pool("a", TIB / 2), 100),
-            with_writers(pool("b", TIB / 2), 100),
-        ];
+        let pools = [with_writers(pool("a", TIB / 2), 100), with_writers(pool("b", TIB / 2), 100)];
         assert_close(&proportional_weights(&pools), &[(TIB / 2) as f64; 2]);
     }
 
     #[test]
     fn proportional_counts_writers_of_every_queue() {
         let mut busy = pool("busy", TIB / 2);
-        let one_writer = PoolQueueInfo {
-            writers: 1,
-            ..PoolQueueInfo::default()
-        };
+        let one_writer = PoolQueueInfo { writers: 1, ..PoolQueueInfo::default() };
         busy.queues.store = Some(one_writer);
         busy.queues.restore = Some(one_writer);
         busy.queues.p2p_server = Some(one_writer);
@@ -374,10 +330,7 @@ mod tests {
         assert!(has_room_for_random(&p));
         assert_eq!(available_space(&p), 0.0);
         let mut rng = Rng::seeded(5);
-        assert_eq!(
-            SelectionStrategy::Proportional.select(&[&p], &mut rng),
-            None
-        );
+        assert_eq!(SelectionStrategy::Proportional.select(&[&p], &mut rng), None);
         assert_eq!(SelectionStrategy::Random.select(&[&p], &mut rng), Some(0));
     }
 
@@ -385,10 +338,7 @@ mod tests {
     fn proportional_returns_none_when_all_pools_are_full() {
         let pools = [pool("a", 0), pool("b", 0)];
         let mut rng = Rng::seeded(6);
-        assert_eq!(
-            SelectionStrategy::Proportional.select(&pools, &mut rng),
-            None
-        );
+        assert_eq!(SelectionStrategy::Proportional.select(&pools, &mut rng), None);
         assert_eq!(proportional_weights(&pools), vec![0.0, 0.0]);
     }
 
@@ -396,10 +346,7 @@ mod tests {
     fn no_candidates_select_nothing() {
         let pools: [PoolCostInfo; 0] = [];
         let mut rng = Rng::seeded(7);
-        assert_eq!(
-            SelectionStrategy::Proportional.select(&pools, &mut rng),
-            None
-        );
+        assert_eq!(SelectionStrategy::Proportional.select(&pools, &mut rng), None);
         assert_eq!(SelectionStrategy::Random.select(&pools, &mut rng), None);
         assert!(proportional_weights(&pools).is_empty());
     }
@@ -478,13 +425,8 @@ mod tests {
     #[test]
     fn random_is_uniform_over_pools_with_room() {
         // Very different sizes and loads must not matter to `random`.
-        let pools = [
-            pool("a", 1),
-            pool("b", TIB),
-            with_writers(pool("c", 100 << 30), 50),
-            pool("d", 7 << 30),
-            pool("e", 0),
-        ];
+        let pools =
+            [pool("a", 1), pool("b", TIB), with_writers(pool("c", 100 << 30), 50), pool("d", 7 << 30), pool("e", 0)];
         let expected = [0.2; 5];
         assert_distribution(&draw(SelectionStrategy::Random, &pools, 9), &expected);
     }
@@ -498,10 +440,7 @@ mod tests {
         at_gap.space.gap = 2 << 30;
         let pools = [pool("a", TIB), below, at_gap, pool("b", 1)];
         let third = 1.0 / 3.0;
-        assert_distribution(
-            &draw(SelectionStrategy::Random, &pools, 10),
-            &[third, 0.0, third, third],
-        );
+        assert_distribution(&draw(SelectionStrategy::Random, &pools, 10), &[third, 0.0, third, third]);
     }
 
     #[test]
@@ -524,10 +463,7 @@ mod tests {
         }
         pools.push(pool("full", 0));
         assert_eq!(proportional_weights(&pools), vec![0.0; 3]);
-        assert_distribution(
-            &draw(SelectionStrategy::Proportional, &pools, 12),
-            &[0.5, 0.5, 0.0],
-        );
+        assert_distribution(&draw(SelectionStrategy::Proportional, &pools, 12), &[0.5, 0.5, 0.0]);
     }
 
     #[test]
@@ -572,9 +508,7 @@ mod tests {
         let pools = [pool("a", 1 << 30), pool("b", 2 << 30), pool("c", 3 << 30)];
         let picks = |seed| {
             let mut rng = Rng::seeded(seed);
-            (0..100)
-                .map(|_| SelectionStrategy::Proportional.select(&pools, &mut rng))
-                .collect::<Vec<_>>()
+            (0..100).map(|_| SelectionStrategy::Proportional.select(&pools, &mut rng)).collect::<Vec<_>>()
         };
         assert_eq!(picks(14), picks(14));
     }
@@ -585,10 +519,7 @@ mod tests {
         let b = pool("b", 1 << 30);
         let borrowed: Vec<&PoolCostInfo> = vec![&a, &b];
         let mut rng = Rng::seeded(15);
-        assert_eq!(
-            SelectionStrategy::Proportional.select(&borrowed, &mut rng),
-            Some(1)
-        );
+        assert_eq!(SelectionStrategy::Proportional.select(&borrowed, &mut rng), Some(1));
     }
 
     #[test]
@@ -596,10 +527,7 @@ mod tests {
         for s in [SelectionStrategy::Proportional, SelectionStrategy::Random] {
             assert_eq!(s.to_string().parse::<SelectionStrategy>(), Ok(s));
         }
-        assert_eq!(
-            SelectionStrategy::default(),
-            SelectionStrategy::Proportional
-        );
+        assert_eq!(SelectionStrategy::default(), SelectionStrategy::Proportional);
         assert!("best".parse::<SelectionStrategy>().is_err());
     }
 }

@@ -64,7 +64,14 @@ impl Server {
     }
 
     /// A copy request (§6.1). The checks come first; a failing request changes nothing.
-    pub fn copy(&mut self, from: &str, request: CopyRequest, inbound: Option<InboundId>, accepts_copies: bool, ctx: &mut Ctx<'_>) {
+    pub fn copy(
+        &mut self,
+        from: &str,
+        request: CopyRequest,
+        inbound: Option<InboundId>,
+        accepts_copies: bool,
+        ctx: &mut Ctx<'_>,
+    ) {
         let pnfsid = request.attributes.pnfsid;
         if !accepts_copies {
             return respond(ctx, inbound, error(ReturnCode::POOL_DISABLED, "Pool is disabled"));
@@ -163,7 +170,11 @@ impl Server {
             Ok(changes) if changes.is_empty() => self.finish(uuid, Ok(()), ctx),
             Ok(changes) => {
                 reg.phase = Phase::Updating;
-                ctx.effects.push(Effect::Change { purpose: ChangePurpose::ServerUpdate { request: uuid }, pnfsid, changes });
+                ctx.effects.push(Effect::Change {
+                    purpose: ChangePurpose::ServerUpdate { request: uuid },
+                    pnfsid,
+                    changes,
+                });
             }
         }
     }

@@ -288,13 +288,7 @@ impl Task {
     }
 
     /// Feeds one event; actions are appended to `actions`.
-    pub fn handle(
-        &mut self,
-        event: TaskEvent,
-        targets: Targets<'_>,
-        rng: &mut Rng,
-        actions: &mut Vec<TaskAction>,
-    ) {
+    pub fn handle(&mut self, event: TaskEvent, targets: Targets<'_>, rng: &mut Rng, actions: &mut Vec<TaskAction>) {
         if let TaskEvent::Cancel(reason) = &event {
             // A second cancel is a no-op (R18: dCache asserts instead).
             if self.cancel_reason.is_some() || self.state.is_terminal() {
@@ -344,12 +338,12 @@ impl Task {
         if let E::Finished { rc, .. } = &event {
             // dCache adds the target before looking at the return code; only a successful
             // finish counts as a confirmed replica (used by the R5 safety fix).
-            if let Some(t) = &self.target {
-                if !self.replicas_done.contains(t) {
-                    self.replicas_done.push(t.clone());
-                    if *rc == ReturnCode::OK {
-                        self.confirmed += 1;
-                    }
+            if let Some(t) = &self.target
+                && !self.replicas_done.contains(t)
+            {
+                self.replicas_done.push(t.clone());
+                if *rc == ReturnCode::OK {
+                    self.confirmed += 1;
                 }
             }
         }
@@ -363,7 +357,11 @@ impl Task {
                 } else if !meta_only {
                     self.enter(S::InitiatingCopy, step)
                 } else {
-                    self.perm(ReturnCode::FILE_NOT_IN_REPOSITORY, "File skipped because it has no existing replicas", step)
+                    self.perm(
+                        ReturnCode::FILE_NOT_IN_REPOSITORY,
+                        "File skipped because it has no existing replicas",
+                        step,
+                    )
                 }
             }
 
@@ -371,11 +369,9 @@ impl Task {
             (S::GettingLocations, E::Locations(Err(Failure::Timeout))) => {
                 self.fail(ReturnCode::TIMEOUT, "PnfsManager failed (no response)", step)
             }
-            (S::GettingLocations, E::Locations(Err(Failure::NoRoute))) => self.fail(
-                ReturnCode::SERVICE_UNAVAILABLE,
-                "PnfsManager failed (no route to cell)",
-                step,
-            ),
+            (S::GettingLocations, E::Locations(Err(Failure::NoRoute))) => {
+                self.fail(ReturnCode::SERVICE_UNAVAILABLE, "PnfsManager failed (no route to cell)", step)
+            }
             (S::GettingLocations, E::Locations(Err(Failure::Error { code, cause }))) => {
                 if code == ReturnCode::FILE_NOT_FOUND {
                     self.perm(code, "File does not exist, skipped", step)
@@ -393,7 +389,11 @@ impl Task {
                 } else if !meta_only {
                     self.done_with_note(step)
                 } else {
-                    self.perm(ReturnCode::FILE_NOT_IN_REPOSITORY, "File skipped because it has no existing replicas", step)
+                    self.perm(
+                        ReturnCode::FILE_NOT_IN_REPOSITORY,
+                        "File skipped because it has no existing replicas",
+                        step,
+                    )
                 }
             }
 
@@ -413,11 +413,7 @@ impl Task {
                 } else if eager && !meta_only && self.more_replicas_possible(step) {
                     self.enter(S::InitiatingCopy, step)
                 } else {
-                    self.fail(
-                        ReturnCode::SERVICE_UNAVAILABLE,
-                        "Remote pool failed (no route to cell)",
-                        step,
-                    )
+                    self.fail(ReturnCode::SERVICE_UNAVAILABLE, "Remote pool failed (no route to cell)", step)
                 }
             }
             (S::UpdatingExistingFile, E::CopyReply(Err(Failure::Error { code, cause }))) => {
@@ -491,17 +487,11 @@ impl Task {
             (S::WaitingForCopyReplicaReply, E::CopyReply(Err(failure))) => {
                 let t = self.t();
                 match failure {
-                    Failure::NoRoute => self.fail(
-                        ReturnCode::SERVICE_UNAVAILABLE,
-                        &format!("Pool {t} failed (no route to cell)"),
-                        step,
-                    ),
-                    Failure::Error { code, cause } => {
-                        self.fail(code, &format!("Pool {t} failed ({cause})"), step)
+                    Failure::NoRoute => {
+                        self.fail(ReturnCode::SERVICE_UNAVAILABLE, &format!("Pool {t} failed (no route to cell)"), step)
                     }
-                    Failure::Timeout => {
-                        self.fail(ReturnCode::TIMEOUT, &format!("Pool {t} failed (no response)"), step)
-                    }
+                    Failure::Error { code, cause } => self.fail(code, &format!("Pool {t} failed ({cause})"), step),
+                    Failure::Timeout => self.fail(ReturnCode::TIMEOUT, &format!("Pool {t} failed (no response)"), step),
                 }
             }
             (S::WaitingForCopyReplicaReply, E::Cancel(_)) => self.enter(S::Cancelled, step),
@@ -512,9 +502,7 @@ impl Task {
                 let permanent = rc == ReturnCode::FILE_NOT_FOUND || rc == ReturnCode::FILE_CORRUPTED;
                 self.finished_while_copying(rc, error, permanent, step)
             }
-            (S::Copying | S::Pinging | S::NoResponse, E::Cancel(_)) => {
-                self.enter(S::Cancelling, step)
-            }
+            (S::Copying | S::Pinging | S::NoResponse, E::Cancel(_)) => self.enter(S::Cancelling, step),
 
             // ── Pinging ──────────────────────────────────────────────────────────────
             (S::Pinging | S::NoResponse, E::PingReply(Ok(()))) => self.enter(S::Copying, step),
@@ -555,11 +543,9 @@ impl Task {
             (S::MovingPin, E::PinsMoved(Err(Failure::Error { code, cause }))) => {
                 self.fail(code, &format!("Pin manager failed ({cause})"), step)
             }
-            (S::MovingPin, E::PinsMoved(Err(Failure::NoRoute))) => self.fail(
-                ReturnCode::SERVICE_UNAVAILABLE,
-                "Pin manager failed (no route to cell)",
-                step,
-            ),
+            (S::MovingPin, E::PinsMoved(Err(Failure::NoRoute))) => {
+                self.fail(ReturnCode::SERVICE_UNAVAILABLE, "Pin manager failed (no route to cell)", step)
+            }
             (S::MovingPin, E::PinsMoved(Err(Failure::Timeout))) => {
                 self.fail(ReturnCode::TIMEOUT, "Pin manager failed (timeout)", step)
             }
@@ -580,10 +566,8 @@ impl Task {
                 if rc != ReturnCode::OK {
                     self.enter(S::Cancelled, step)
                 } else if self.must_move_pins() {
-                    let text = format!(
-                        "Cancelling task ({}) failed (data migrated but still pins to move)",
-                        self.reason()
-                    );
+                    let text =
+                        format!("Cancelling task ({}) failed (data migrated but still pins to move)", self.reason());
                     self.fail(ReturnCode::DEFAULT_ERROR_CODE, &text, step)
                 } else {
                     // The copy made it after all: done, and the source mode is applied.
@@ -687,13 +671,8 @@ impl Task {
             }
             S::InitiatingCopy => {
                 // R6 fixed: pools that already reported are excluded by name.
-                let candidates: Vec<PoolCostInfo> = step
-                    .targets
-                    .online
-                    .iter()
-                    .filter(|p| !self.replicas_done.contains(&p.name))
-                    .cloned()
-                    .collect();
+                let candidates: Vec<PoolCostInfo> =
+                    step.targets.online.iter().filter(|p| !self.replicas_done.contains(&p.name)).cloned().collect();
                 match self.params.select.select(&candidates, step.rng) {
                     Some(i) => {
                         let target = candidates[i].name.clone();
@@ -744,7 +723,11 @@ impl Task {
 
     fn fail(&mut self, rc: ReturnCode, message: &str, step: &mut Step<'_, '_>) {
         self.enter(TaskState::Failed, step);
-        step.actions.push(TaskAction::Report(TaskResult::Failed { rc, message: message.to_string(), permanent: false }));
+        step.actions.push(TaskAction::Report(TaskResult::Failed {
+            rc,
+            message: message.to_string(),
+            permanent: false,
+        }));
     }
 
     fn perm(&mut self, rc: ReturnCode, message: &str, step: &mut Step<'_, '_>) {

@@ -90,20 +90,14 @@ pub struct ParsedArgs {
 impl ParsedArgs {
     fn value(&self, name: &str, accessor: &str) -> Option<&Value> {
         let Some(index) = self.schema.iter().position(|o| o.name == name) else {
-            programming_error(format_args!(
-                "`{}` declares no option -{name} ({accessor})",
-                self.command
-            ));
+            programming_error(format_args!("`{}` declares no option -{name} ({accessor})", self.command));
             return None;
         };
         self.values[index].as_ref()
     }
 
     fn wrong_kind(&self, name: &str, accessor: &str) {
-        programming_error(format_args!(
-            "option -{name} of `{}` cannot be read with {accessor}",
-            self.command
-        ));
+        programming_error(format_args!("option -{name} of `{}` cannot be read with {accessor}", self.command));
     }
 
     /// The value of a `Flag` option.
@@ -224,34 +218,21 @@ pub fn parse(spec: &CommandSpec, words: &[Word]) -> Result<ParsedArgs, CommandLi
         [] => {}
         [one] => return Err(CommandLineError::new(format!("Unknown option: {one}"))),
         many => {
-            return Err(CommandLineError::new(format!(
-                "Unknown options: {}",
-                many.join(", ")
-            )));
+            return Err(CommandLineError::new(format!("Unknown options: {}", many.join(", "))));
         }
     }
 
     let allowed = spec.args.names.len();
     if !spec.args.variadic && args.len() > allowed {
-        return Err(CommandLineError::new(format!(
-            "Too many arguments: {}",
-            args[allowed..].join(" ")
-        )));
+        return Err(CommandLineError::new(format!("Too many arguments: {}", args[allowed..].join(" "))));
     }
     if args.len() < spec.args.required {
-        return Err(CommandLineError::new(format!(
-            "Argument {} is required",
-            args.len() + 1
-        )));
+        return Err(CommandLineError::new(format!("Argument {} is required", args.len() + 1)));
     }
 
     let mut values: Vec<Option<Value>> = vec![None; spec.options.len()];
     for (name, value) in &options {
-        let index = spec
-            .options
-            .iter()
-            .position(|o| o.name == name)
-            .expect("unknown options were rejected above");
+        let index = spec.options.iter().position(|o| o.name == name).expect("unknown options were rejected above");
         let slot = &mut values[index];
         match spec.options[index].kind {
             OptionKind::Flag => *slot = Some(Value::Flag(parse_flag(value)?)),
@@ -282,13 +263,7 @@ pub fn parse(spec: &CommandSpec, words: &[Word]) -> Result<ParsedArgs, CommandLi
         }
     }
 
-    Ok(ParsedArgs {
-        command: spec.name,
-        schema: spec.options,
-        values,
-        options,
-        args,
-    })
+    Ok(ParsedArgs { command: spec.name, schema: spec.options, values, options, args })
 }
 
 fn parse_flag(value: &str) -> Result<bool, CommandLineError> {
@@ -297,9 +272,7 @@ fn parse_flag(value: &str) -> Result<bool, CommandLineError> {
     } else if value.eq_ignore_ascii_case("false") {
         Ok(false)
     } else {
-        Err(CommandLineError::new(format!(
-            "Invalid value for boolean: {value}"
-        )))
+        Err(CommandLineError::new(format!("Invalid value for boolean: {value}")))
     }
 }
 
@@ -319,10 +292,8 @@ fn decode(value: &str, min: i128, max: i128) -> Result<i128, CommandLineError> {
         b'+' => (false, &value[1..]),
         _ => (false, value),
     };
-    let (radix, digits) = if let Some(hex) = unsigned
-        .strip_prefix("0x")
-        .or_else(|| unsigned.strip_prefix("0X"))
-        .or_else(|| unsigned.strip_prefix('#'))
+    let (radix, digits) = if let Some(hex) =
+        unsigned.strip_prefix("0x").or_else(|| unsigned.strip_prefix("0X")).or_else(|| unsigned.strip_prefix('#'))
     {
         (16, hex)
     } else if unsigned.len() > 1 && unsigned.starts_with('0') {
@@ -336,10 +307,8 @@ fn decode(value: &str, min: i128, max: i128) -> Result<i128, CommandLineError> {
     let mut magnitude: i128 = 0;
     for c in digits.chars() {
         let digit = c.to_digit(radix).ok_or_else(malformed)?;
-        magnitude = magnitude
-            .checked_mul(radix.into())
-            .and_then(|m| m.checked_add(digit.into()))
-            .ok_or_else(malformed)?;
+        magnitude =
+            magnitude.checked_mul(radix.into()).and_then(|m| m.checked_add(digit.into())).ok_or_else(malformed)?;
     }
     let signed = if negative { -magnitude } else { magnitude };
     if signed < min || signed > max {
@@ -357,11 +326,7 @@ pub fn usage(spec: &CommandSpec) -> String {
     if spec.summary.is_empty() {
         out.push_str(&format!("{INDENT}{}\n", spec.name));
     } else {
-        wrap_into(
-            &mut out,
-            &format!("{} -- {}", spec.name, spec.summary),
-            INDENT,
-        );
+        wrap_into(&mut out, &format!("{} -- {}", spec.name, spec.summary), INDENT);
     }
 
     out.push_str("\nSYNOPSIS\n");
@@ -468,24 +433,14 @@ mod tests {
     use super::*;
 
     const OPTIONS: &[OptionSpec] = &[
-        OptionSpec {
-            name: "permanent",
-            kind: OptionKind::Flag,
-            help: "Mark the job as permanent.",
-            value_name: "",
-        },
+        OptionSpec { name: "permanent", kind: OptionKind::Flag, help: "Mark the job as permanent.", value_name: "" },
         OptionSpec {
             name: "concurrency",
             kind: OptionKind::Int,
             help: "Number of concurrent transfers.",
             value_name: "concurrency",
         },
-        OptionSpec {
-            name: "size",
-            kind: OptionKind::Long,
-            help: "",
-            value_name: "bytes",
-        },
+        OptionSpec { name: "size", kind: OptionKind::Long, help: "", value_name: "bytes" },
         OptionSpec {
             name: "cache",
             kind: OptionKind::String,
@@ -498,22 +453,13 @@ mod tests {
             help: "Kind of target.",
             value_name: "",
         },
-        OptionSpec {
-            name: "sticky",
-            kind: OptionKind::List,
-            help: "Sticky flags.",
-            value_name: "owner",
-        },
+        OptionSpec { name: "sticky", kind: OptionKind::List, help: "Sticky flags.", value_name: "owner" },
     ];
 
     const COPY: CommandSpec = CommandSpec {
         name: "migration copy",
         options: OPTIONS,
-        args: ArgSpec {
-            names: &["TARGET"],
-            required: 0,
-            variadic: true,
-        },
+        args: ArgSpec { names: &["TARGET"], required: 0, variadic: true },
         summary: "Copies files to other pools.",
         help: "Copies files.",
     };
@@ -521,11 +467,7 @@ mod tests {
     const FIXED: CommandSpec = CommandSpec {
         name: "migration info",
         options: OPTIONS,
-        args: ArgSpec {
-            names: &["JOB", "FORMAT"],
-            required: 1,
-            variadic: false,
-        },
+        args: ArgSpec { names: &["JOB", "FORMAT"], required: 1, variadic: false },
         summary: "",
         help: "",
     };
@@ -539,9 +481,7 @@ mod tests {
     }
 
     fn err(spec: &CommandSpec, line: &str) -> String {
-        parse_line(spec, line)
-            .expect_err("test line is rejected")
-            .to_string()
+        parse_line(spec, line).expect_err("test line is rejected").to_string()
     }
 
     #[test]
@@ -587,16 +527,8 @@ mod tests {
     #[test]
     fn occurrences_are_kept_in_order_of_appearance() {
         let parsed = ok(&COPY, "-sticky=a -cache=x -sticky -cache=");
-        let expected = [
-            ("sticky", "a"),
-            ("cache", "x"),
-            ("sticky", ""),
-            ("cache", ""),
-        ];
-        let expected: Vec<_> = expected
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let expected = [("sticky", "a"), ("cache", "x"), ("sticky", ""), ("cache", "")];
+        let expected: Vec<_> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         assert_eq!(parsed.options(), expected);
     }
 
@@ -609,10 +541,7 @@ mod tests {
 
     #[test]
     fn overridden_invalid_value_is_still_rejected() {
-        assert_eq!(
-            err(&COPY, "-concurrency=x -concurrency=2"),
-            "For input string: \"x\""
-        );
+        assert_eq!(err(&COPY, "-concurrency=x -concurrency=2"), "For input string: \"x\"");
     }
 
     #[test]
@@ -629,10 +558,7 @@ mod tests {
 
     #[test]
     fn unknown_options_are_listed_once_in_order() {
-        assert_eq!(
-            err(&COPY, "-zz -bogus=1 -cache=x -zz -aa"),
-            "Unknown options: zz, bogus, aa"
-        );
+        assert_eq!(err(&COPY, "-zz -bogus=1 -cache=x -zz -aa"), "Unknown options: zz, bogus, aa");
     }
 
     #[test]
@@ -644,10 +570,7 @@ mod tests {
     #[test]
     fn argument_count_is_checked_before_values() {
         assert_eq!(err(&FIXED, "-concurrency=x"), "Argument 1 is required");
-        assert_eq!(
-            err(&FIXED, "a b c  'd e' -concurrency=x"),
-            "Too many arguments: c d e"
-        );
+        assert_eq!(err(&FIXED, "a b c  'd e' -concurrency=x"), "Too many arguments: c d e");
     }
 
     #[test]
@@ -659,10 +582,7 @@ mod tests {
     #[test]
     fn values_are_checked_in_order_of_appearance() {
         assert_eq!(err(&COPY, "-target=x -concurrency=y"), "Invalid value: x");
-        assert_eq!(
-            err(&COPY, "-concurrency=y -target=x"),
-            "For input string: \"y\""
-        );
+        assert_eq!(err(&COPY, "-concurrency=y -target=x"), "For input string: \"y\"");
     }
 
     #[test]
@@ -687,10 +607,7 @@ mod tests {
         assert_eq!(ok(&COPY, "-concurrency=0x1f").int("concurrency"), Some(31));
         assert_eq!(ok(&COPY, "-concurrency=0X1F").int("concurrency"), Some(31));
         assert_eq!(ok(&COPY, "-concurrency=#10").int("concurrency"), Some(16));
-        assert_eq!(
-            ok(&COPY, "-concurrency=-0x10").int("concurrency"),
-            Some(-16)
-        );
+        assert_eq!(ok(&COPY, "-concurrency=-0x10").int("concurrency"), Some(-16));
     }
 
     #[test]
@@ -699,27 +616,15 @@ mod tests {
         assert_eq!(min.int("concurrency"), Some(i32::MIN));
         let max = ok(&COPY, "-concurrency=0x7fffffff");
         assert_eq!(max.int("concurrency"), Some(i32::MAX));
-        assert_eq!(
-            err(&COPY, "-concurrency=2147483648"),
-            "For input string: \"2147483648\""
-        );
-        assert_eq!(
-            ok(&COPY, "-concurrency=-0x80000000").int("concurrency"),
-            Some(i32::MIN)
-        );
+        assert_eq!(err(&COPY, "-concurrency=2147483648"), "For input string: \"2147483648\"");
+        assert_eq!(ok(&COPY, "-concurrency=-0x80000000").int("concurrency"), Some(i32::MIN));
     }
 
     #[test]
     fn long_range_is_64_bit() {
-        assert_eq!(
-            ok(&COPY, "-size=-9223372036854775808").long("size"),
-            Some(i64::MIN)
-        );
+        assert_eq!(ok(&COPY, "-size=-9223372036854775808").long("size"), Some(i64::MIN));
         assert_eq!(ok(&COPY, "-size=4294967296").long("size"), Some(1 << 32));
-        assert_eq!(
-            err(&COPY, "-size=9223372036854775808"),
-            "For input string: \"9223372036854775808\""
-        );
+        assert_eq!(err(&COPY, "-size=9223372036854775808"), "For input string: \"9223372036854775808\"");
         assert_eq!(
             err(&COPY, "-size=99999999999999999999999999999999999999999999"),
             "For input string: \"99999999999999999999999999999999999999999999\""
@@ -728,9 +633,7 @@ mod tests {
 
     #[test]
     fn malformed_integers_quote_the_whole_value() {
-        for value in [
-            "x", "1x", "-", "+", "0x", "#", "--1", "+-1", "0x-1", " 1", "1_000", "1.0",
-        ] {
+        for value in ["x", "1x", "-", "+", "0x", "#", "--1", "+-1", "0x-1", " 1", "1_000", "1.0"] {
             let error = decode(value, i32::MIN.into(), i32::MAX.into()).expect_err(value);
             assert_eq!(error.to_string(), format!("For input string: \"{value}\""));
         }
@@ -747,10 +650,7 @@ mod tests {
         assert_eq!(ok(&COPY, "-permanent").flag("permanent"), Some(true));
         assert_eq!(ok(&COPY, "-permanent=TrUe").flag("permanent"), Some(true));
         assert_eq!(ok(&COPY, "-permanent=FALSE").flag("permanent"), Some(false));
-        assert_eq!(
-            err(&COPY, "-permanent=yes"),
-            "Invalid value for boolean: yes"
-        );
+        assert_eq!(err(&COPY, "-permanent=yes"), "Invalid value for boolean: yes");
     }
 
     #[test]
@@ -763,10 +663,7 @@ mod tests {
     #[test]
     fn list_occurrences_concatenate_without_empty_elements() {
         let parsed = ok(&COPY, "-sticky=a,,b -sticky -sticky=,c,");
-        assert_eq!(
-            parsed.list("sticky"),
-            Some(&["a", "b", "c"].map(String::from)[..])
-        );
+        assert_eq!(parsed.list("sticky"), Some(&["a", "b", "c"].map(String::from)[..]));
     }
 
     #[test]
@@ -779,10 +676,7 @@ mod tests {
     #[test]
     fn canonical_reserialises_the_parsed_line() {
         let parsed = ok(&COPY, "-sticky=-a pool-1 -permanent");
-        assert_eq!(
-            parsed.canonical(),
-            r"migration copy -sticky=\-a -permanent -- pool\-1"
-        );
+        assert_eq!(parsed.canonical(), r"migration copy -sticky=\-a -permanent -- pool\-1");
     }
 
     #[cfg(debug_assertions)]
@@ -833,18 +727,11 @@ OPTIONS
         const BARE: CommandSpec = CommandSpec {
             name: "migration cancel",
             options: &[],
-            args: ArgSpec {
-                names: &["JOB"],
-                required: 1,
-                variadic: true,
-            },
+            args: ArgSpec { names: &["JOB"], required: 1, variadic: true },
             summary: "",
             help: "",
         };
-        assert_eq!(
-            usage(&BARE),
-            "NAME\n       migration cancel\n\nSYNOPSIS\n       migration cancel JOB...\n"
-        );
+        assert_eq!(usage(&BARE), "NAME\n       migration cancel\n\nSYNOPSIS\n       migration cancel JOB...\n");
         assert!(usage(&FIXED).contains("migration info [OPTIONS] JOB [FORMAT]\n"));
     }
 
@@ -853,20 +740,19 @@ OPTIONS
         const LONG: CommandSpec = CommandSpec {
             name: "x",
             options: &[],
-            args: ArgSpec {
-                names: &[],
-                required: 0,
-                variadic: false,
-            },
+            args: ArgSpec { names: &[], required: 0, variadic: false },
             summary: "",
             help: "one two three four five six seven eight nine ten eleven twelve thirteen \
                    fourteen fifteen sixteen\n\nSecond paragraph.\n    keep   this\n",
         };
         let text = usage(&LONG);
         assert!(text.lines().all(|l| l.len() <= WIDTH), "{text}");
-        assert!(text.contains(
-            "DESCRIPTION\n       one two three four five six seven eight nine ten eleven twelve thirteen\n       \
+        assert!(
+            text.contains(
+                "DESCRIPTION\n       one two three four five six seven eight nine ten eleven twelve thirteen\n       \
              fourteen fifteen sixteen\n\n       Second paragraph.\n           keep   this\n"
-        ), "{text}");
+            ),
+            "{text}"
+        );
     }
 }

@@ -24,9 +24,7 @@ pub struct CommandLineError {
 impl CommandLineError {
     /// An error carrying `message` as its complete text.
     pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
+        Self { message: message.into() }
     }
 
     /// The message text, as printed by `Display`.

@@ -68,12 +68,7 @@ mod tests {
     use super::*;
 
     const fn string_option(name: &'static str) -> OptionSpec {
-        OptionSpec {
-            name,
-            kind: OptionKind::String,
-            help: "",
-            value_name: "",
-        }
+        OptionSpec { name, kind: OptionKind::String, help: "", value_name: "" }
     }
 
     const COPY: CommandSpec = CommandSpec {
@@ -87,28 +82,14 @@ mod tests {
                 value_name: "",
             },
             string_option("exclude-when"),
-            OptionSpec {
-                name: "permanent",
-                kind: OptionKind::Flag,
-                help: "",
-                value_name: "",
-            },
+            OptionSpec { name: "permanent", kind: OptionKind::Flag, help: "", value_name: "" },
             string_option("tmode"),
-            OptionSpec {
-                name: "sticky",
-                kind: OptionKind::List,
-                help: "",
-                value_name: "",
-            },
+            OptionSpec { name: "sticky", kind: OptionKind::List, help: "", value_name: "" },
             string_option("cache"),
             string_option("a=b"),
             string_option("-"),
         ],
-        args: ArgSpec {
-            names: &["TARGET"],
-            required: 0,
-            variadic: true,
-        },
+        args: ArgSpec { names: &["TARGET"], required: 0, variadic: true },
         summary: "",
         help: "",
     };
@@ -116,11 +97,7 @@ mod tests {
     /// Parses a typed line whose first two words are the command name, then re-serialises it.
     fn canonical(line: &str) -> String {
         let words = tokenize(line).expect("test line tokenizes");
-        let command = words[..2]
-            .iter()
-            .map(|w| w.text())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let command = words[..2].iter().map(|w| w.text()).collect::<Vec<_>>().join(" ");
         let parsed = parse(&COPY, &words[2..]).expect("test line parses");
         serialize(&command, parsed.options(), parsed.args())
     }
@@ -133,14 +110,8 @@ mod tests {
                 "migration copy -pnfsid=000060D40698B4BF4BE284666ED29CC826C7 -- pool2",
             ),
             ("migration copy pool2", "migration copy pool2"),
-            (
-                "migration copy pool-a pool_b",
-                r"migration copy pool\-a pool_b",
-            ),
-            (
-                "migration copy -target=pgroup",
-                "migration copy -target=pgroup -- ",
-            ),
+            ("migration copy pool-a pool_b", r"migration copy pool\-a pool_b"),
+            ("migration copy -target=pgroup", "migration copy -target=pgroup -- "),
             (
                 r#"migration copy -exclude-when="target.free < 10 Gi" -permanent -tmode=precious+foo(-1) -sticky -sticky=-bar,baz pool1 pool2"#,
                 r"migration copy -exclude\-when=target.free\ <\ 10\ Gi -permanent -tmode=precious+foo(\-1) -sticky -sticky=\-bar,baz -- pool1 pool2",
@@ -173,27 +144,18 @@ mod tests {
 
     #[test]
     fn special_characters_are_backslash_escaped() {
-        assert_eq!(
-            escape(r#"a b"c'd=e-f\g(h),i"#),
-            r#"a\ b\"c\'d\=e\-f\\g(h),i"#
-        );
+        assert_eq!(escape(r#"a b"c'd=e-f\g(h),i"#), r#"a\ b\"c\'d\=e\-f\\g(h),i"#);
     }
 
     fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     /// Serialises, re-tokenizes and re-parses; the result must be what went in.
     fn assert_round_trip(options: &[(String, String)], args: &[String]) {
         let line = serialize("migration copy", options, args);
         let words = tokenize(&line).expect("serialised line tokenizes");
-        assert_eq!(
-            words[..2].iter().map(|w| w.text()).collect::<Vec<_>>(),
-            ["migration", "copy"]
-        );
+        assert_eq!(words[..2].iter().map(|w| w.text()).collect::<Vec<_>>(), ["migration", "copy"]);
         let parsed = parse(&COPY, &words[2..]).expect("serialised line parses");
         assert_eq!(parsed.options(), options, "line: {line}");
         assert_eq!(parsed.args(), args, "line: {line}");
@@ -212,9 +174,7 @@ mod tests {
             ("sticky", "-x,,y"),
             ("permanent", ""),
         ]);
-        let args: Vec<String> = ["", "-", "--", "a b", r"x\d", "'", "\"", "=", " ", "é"]
-            .map(String::from)
-            .to_vec();
+        let args: Vec<String> = ["", "-", "--", "a b", r"x\d", "'", "\"", "=", " ", "é"].map(String::from).to_vec();
         assert_round_trip(&options, &args);
         assert_round_trip(&[], &args);
         assert_round_trip(&options, &[]);
@@ -236,12 +196,9 @@ mod tests {
         }
 
         fn text(&mut self) -> String {
-            const ALPHABET: [char; 12] =
-                ['a', '-', '=', ' ', '\'', '"', '\\', 'd', ',', 'é', '(', '#'];
+            const ALPHABET: [char; 12] = ['a', '-', '=', ' ', '\'', '"', '\\', 'd', ',', 'é', '(', '#'];
             let len = self.below(6);
-            (0..len)
-                .map(|_| ALPHABET[self.below(ALPHABET.len())])
-                .collect()
+            (0..len).map(|_| ALPHABET[self.below(ALPHABET.len())]).collect()
         }
     }
 

@@ -120,12 +120,7 @@ pub fn tokenize(line: &str) -> Result<Vec<Word>, CommandLineError> {
             }
         }
         let end = chars.peek().map_or(line.len(), |&(at, _)| at);
-        words.push(Word {
-            text,
-            raw: line[start..end].to_string(),
-            option_candidate,
-            bare_equals,
-        });
+        words.push(Word { text, raw: line[start..end].to_string(), option_candidate, bare_equals });
     }
     Ok(words)
 }
@@ -141,11 +136,7 @@ pub fn normalized(line: &str) -> Result<String, CommandLineError> {
     let mut out = String::with_capacity(line.len());
     for (index, word) in words.iter().enumerate() {
         if index > 0 {
-            out.push(if ends_with_kept_backslash(&words[index - 1]) {
-                '\t'
-            } else {
-                ' '
-            });
+            out.push(if ends_with_kept_backslash(&words[index - 1]) { '\t' } else { ' ' });
         }
         out.push_str(&word.raw);
     }
@@ -172,11 +163,7 @@ mod tests {
     use super::*;
 
     fn texts(line: &str) -> Vec<String> {
-        tokenize(line)
-            .expect("test line tokenizes")
-            .into_iter()
-            .map(|w| w.text)
-            .collect()
+        tokenize(line).expect("test line tokenizes").into_iter().map(|w| w.text).collect()
     }
 
     #[test]
@@ -207,10 +194,7 @@ mod tests {
 
     #[test]
     fn backslash_escapes_listed_characters() {
-        assert_eq!(
-            texts(r#"\' \" a\ b \- \= \\"#),
-            ["'", "\"", "a b", "-", "=", "\\"]
-        );
+        assert_eq!(texts(r#"\' \" a\ b \- \= \\"#), ["'", "\"", "a b", "-", "=", "\\"]);
     }
 
     #[test]
@@ -266,10 +250,7 @@ mod tests {
     #[test]
     fn normalized_collapses_white_space_outside_quotes_only() {
         let line = "  migration   copy\t-a=\"x   y\"  b\\ \\ c   'd\te' ";
-        assert_eq!(
-            normalized(line).expect("normalizes"),
-            "migration copy -a=\"x   y\" b\\ \\ c 'd\te'"
-        );
+        assert_eq!(normalized(line).expect("normalizes"), "migration copy -a=\"x   y\" b\\ \\ c 'd\te'");
     }
 
     #[test]
@@ -282,10 +263,7 @@ mod tests {
 
     #[test]
     fn normalized_reports_unterminated_quote() {
-        assert_eq!(
-            normalized("a 'b").expect_err("unterminated").to_string(),
-            "Unterminated quote"
-        );
+        assert_eq!(normalized("a 'b").expect_err("unterminated").to_string(), "Unterminated quote");
     }
 
     /// A small deterministic generator, so the property tests need no external crate.

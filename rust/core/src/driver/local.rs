@@ -10,7 +10,12 @@ use crate::pnfsid::PnfsId;
 
 /// Scans the repository (§3.2): every replica passing `filter` at `now`, in repository order
 /// or sorted by `order` (ties keep repository order).
-pub fn scan(repository: &dyn Repository, filter: &ReplicaFilter, order: Option<Order>, now: Millis) -> Result<Vec<(PnfsId, u64)>, String> {
+pub fn scan(
+    repository: &dyn Repository,
+    filter: &ReplicaFilter,
+    order: Option<Order>,
+    now: Millis,
+) -> Result<Vec<(PnfsId, u64)>, String> {
     match order {
         None => {
             let mut files = Vec::new();
@@ -43,7 +48,11 @@ pub fn scan(repository: &dyn Repository, filter: &ReplicaFilter, order: Option<O
 }
 
 /// Applies changes in order, stopping at the first error.
-pub fn apply_changes(repository: &dyn Repository, pnfsid: &PnfsId, changes: &[RepositoryChange]) -> Result<(), RepositoryError> {
+pub fn apply_changes(
+    repository: &dyn Repository,
+    pnfsid: &PnfsId,
+    changes: &[RepositoryChange],
+) -> Result<(), RepositoryError> {
     for change in changes {
         match change {
             RepositoryChange::SetState { state, reason } => repository.set_state(pnfsid, *state, reason)?,

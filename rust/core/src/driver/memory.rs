@@ -174,7 +174,9 @@ impl Repository for MemoryRepository {
             match current.transition_to(state) {
                 Transition::NoOp => return Ok(()),
                 Transition::Illegal => {
-                    return Err(RepositoryError::IllegalTransition(format!("Illegal state transition {current} -> {state}")));
+                    return Err(RepositoryError::IllegalTransition(format!(
+                        "Illegal state transition {current} -> {state}"
+                    )));
                 }
                 Transition::Allowed => {}
             }

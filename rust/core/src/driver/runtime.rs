@@ -61,7 +61,7 @@ impl Default for Options {
 }
 
 enum Work {
-    Input(Input),
+    Input(Box<Input>),
     Effects(Vec<Effect>),
     Timeout,
 }
@@ -77,9 +77,12 @@ struct Inner {
     closed: AtomicBool,
 }
 
+/// Work waiting to be handled on this thread, with the module it is for.
+type Queue = VecDeque<(Arc<Inner>, Work)>;
+
 thread_local! {
     /// Work queued on this thread while it drives a module; `None` when it drives none.
-    static PUMP: RefCell<Option<VecDeque<(Arc<Inner>, Work)>>> = const { RefCell::new(None) };
+    static PUMP: RefCell<Option<Queue>> = const { RefCell::new(None) };
 }
 
 /// A module running in production: commands, messages and repository events go in, the host
@@ -101,7 +104,8 @@ impl Runtime {
         if let Some(stop) = options.on_thread_stop.clone() {
             builder.on_thread_stop(move || stop());
         }
-        let tokio = builder.build().map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the runtime: {e}")))?;
+        let tokio =
+            builder.build().map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the runtime: {e}")))?;
         let seed = options.seed.unwrap_or_else(|| crate::random::Rng::from_entropy().next_u64());
         let inner = Arc::new(Inner {
             module: Mutex::new(Module::new(pool, config, seed)),
@@ -134,7 +138,7 @@ impl Runtime {
     /// Feeds an input (repository events, pool start, …).
     pub fn input(&self, input: Input) {
         if !self.inner.closed.load(Ordering::Acquire) {
-            drive(&self.inner, Work::Input(input));
+            drive(&self.inner, Work::Input(Box::new(input)));
         }
     }
 
@@ -158,7 +162,7 @@ impl Runtime {
             self.inner.inbound.lock().insert(id, completion);
             id
         });
-        drive(&self.inner, Work::Input(Input::Message { from: from.to_string(), bytes, reply }));
+        drive(&self.inner, Work::Input(Box::new(Input::Message { from: from.to_string(), bytes, reply })));
     }
 
     /// Reads the module's state (for `info`, JSON, tests).
@@ -256,7 +260,7 @@ fn step(inner: &Arc<Inner>, work: Work) {
             let now = (inner.clock)();
             let mut module = inner.module.lock();
             let before = module.next_deadline();
-            module.handle(now, input);
+            module.handle(now, *input);
             if module.next_deadline() != before {
                 inner.wake.notify_one();
             }
@@ -276,7 +280,7 @@ fn step(inner: &Arc<Inner>, work: Work) {
 
 fn input_later(inner: &Arc<Inner>) -> impl Fn(Input) + Send + Sync + 'static {
     let inner = Arc::clone(inner);
-    move |input| drive(&inner, Work::Input(input))
+    move |input| drive(&inner, Work::Input(Box::new(input)))
 }
 
 fn reply(inner: &Arc<Inner>, token: crate::effect::Token, map: fn(Vec<u8>) -> Answer) -> Completion<Vec<u8>> {
@@ -298,11 +302,11 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
         }
         Effect::ReadEntry { purpose, pnfsid } => {
             let result = host.repository.entry(&pnfsid);
-            drive(inner, Work::Input(Input::Entry { purpose, result }));
+            drive(inner, Work::Input(Box::new(Input::Entry { purpose, result })));
         }
         Effect::Change { purpose, pnfsid, changes } => {
             let result = local::apply_changes(host.repository.as_ref(), &pnfsid, &changes);
-            drive(inner, Work::Input(Input::Changed { purpose, result }));
+            drive(inner, Work::Input(Box::new(Input::Changed { purpose, result })));
         }
         Effect::VerifyChecksum { request, pnfsid } => {
             let repository = Arc::clone(&host.repository);
@@ -321,11 +325,17 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
         }
         Effect::QueryPools { token, selection } => {
             let feed = input_later(inner);
-            host.pool_manager.pools(selection, Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(Answer::Pools) })));
+            host.pool_manager.pools(
+                selection,
+                Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(Answer::Pools) })),
+            );
         }
         Effect::QueryGroups { token, pool } => {
             let feed = input_later(inner);
-            host.pool_manager.groups_of(&pool, Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(Answer::Groups) })));
+            host.pool_manager.groups_of(
+                &pool,
+                Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(Answer::Groups) })),
+            );
         }
         Effect::Send { to, message, token } => {
             let completion = token.map(|token| reply(inner, token, Answer::Bytes));
@@ -339,11 +349,17 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
         }
         Effect::MovePins { token, request } => {
             let feed = input_later(inner);
-            host.pin_manager.move_pins(request, Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(|()| Answer::Done) })));
+            host.pin_manager.move_pins(
+                request,
+                Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(|()| Answer::Done) })),
+            );
         }
         Effect::StartP2p { token, request } => {
             let feed = input_later(inner);
-            host.p2p.start(request, Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(|()| Answer::Done) })));
+            host.p2p.start(
+                request,
+                Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(|()| Answer::Done) })),
+            );
         }
         Effect::CancelP2p { id } => host.p2p.cancel(id),
     }

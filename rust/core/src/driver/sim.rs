@@ -390,10 +390,10 @@ impl Cluster {
                 self.later(&to, latency, Input::Message { from: pool.to_string(), bytes: message, reply });
             }
             Effect::Respond { inbound, reply } => {
-                if let Some((origin, token)) = self.inbound.remove(&(pool.to_string(), inbound)) {
-                    if !self.lost() {
-                        self.later(&origin, latency, Input::Reply { token, outcome: Ok(Answer::Bytes(reply)) });
-                    }
+                if let Some((origin, token)) = self.inbound.remove(&(pool.to_string(), inbound))
+                    && !self.lost()
+                {
+                    self.later(&origin, latency, Input::Reply { token, outcome: Ok(Answer::Bytes(reply)) });
                 }
             }
             Effect::MovePins { token, request } => {
@@ -432,7 +432,12 @@ impl Cluster {
         }
         let source = match self.pools.get(&r.source) {
             Some(p) if p.online => p,
-            _ => return Err(Failure::error(ReturnCode::SERVICE_UNAVAILABLE, format!("Source pool {} is unreachable", r.source))),
+            _ => {
+                return Err(Failure::error(
+                    ReturnCode::SERVICE_UNAVAILABLE,
+                    format!("Source pool {} is unreachable", r.source),
+                ));
+            }
         };
         let Ok(Some(original)) = source.repository.entry(&pnfsid) else {
             return Err(Failure::error(ReturnCode::FILE_NOT_IN_REPOSITORY, "Source replica not found"));
@@ -478,7 +483,12 @@ impl Cluster {
             return PoolInfo::Offline { name: name.to_string() };
         }
         let used = p.repository.used();
-        PoolInfo::Online(PoolCostInfo::simple(name, p.capacity, p.capacity.saturating_sub(used), p.repository.removable(self.now)))
+        PoolInfo::Online(PoolCostInfo::simple(
+            name,
+            p.capacity,
+            p.capacity.saturating_sub(used),
+            p.repository.removable(self.now),
+        ))
     }
 }
 
@@ -489,7 +499,13 @@ enum Next {
 
 /// A complete replica entry for tests: `state`, `size` bytes, storage class
 /// `atlas:default@osm`, accessed at `last_access`.
-pub fn replica(pnfsid: &str, state: ReplicaState, size: u64, last_access: Millis, sticky: Vec<StickyRecord>) -> ReplicaEntry {
+pub fn replica(
+    pnfsid: &str,
+    state: ReplicaState,
+    size: u64,
+    last_access: Millis,
+    sticky: Vec<StickyRecord>,
+) -> ReplicaEntry {
     let mut entry = ReplicaEntry::new(PnfsId::parse(pnfsid).expect("test ids are valid"), state, size, last_access);
     entry.sticky = sticky;
     entry.storage_class = Some("atlas:default@osm".to_string());

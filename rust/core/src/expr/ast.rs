@@ -37,12 +37,9 @@ impl BinaryOp {
     /// The type of the result.
     pub(crate) fn result_type(self) -> Type {
         match self {
-            BinaryOp::Add
-            | BinaryOp::Sub
-            | BinaryOp::Mul
-            | BinaryOp::Div
-            | BinaryOp::Rem
-            | BinaryOp::Pow => Type::Double,
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem | BinaryOp::Pow => {
+                Type::Double
+            }
             _ => Type::Boolean,
         }
     }

@@ -17,9 +17,7 @@ pub(crate) fn check(node: &mut Node, symbols: &Symbols) -> Result<Type, ExprErro
         Node::Number(_) => Ok(Type::Double),
         Node::Str(_) => Ok(Type::String),
         Node::Bool(_) => Ok(Type::Boolean),
-        Node::Ident(name) => symbols
-            .get(name)
-            .ok_or_else(|| ExprError::unknown_identifier(name)),
+        Node::Ident(name) => symbols.get(name).ok_or_else(|| ExprError::unknown_identifier(name)),
         Node::Sign { operand, .. } => {
             expect(Type::Double, operand, symbols)?;
             Ok(Type::Double)
@@ -44,12 +42,7 @@ pub(crate) fn check(node: &mut Node, symbols: &Symbols) -> Result<Type, ExprErro
             }
             Ok(op.result_type())
         }
-        Node::Match {
-            subject,
-            pattern,
-            compiled,
-            ..
-        } => {
+        Node::Match { subject, pattern, compiled, .. } => {
             expect(Type::String, subject, symbols)?;
             expect(Type::String, pattern, symbols)?;
             if let Node::Str(text) = pattern.as_ref() {
@@ -58,11 +51,7 @@ pub(crate) fn check(node: &mut Node, symbols: &Symbols) -> Result<Type, ExprErro
             }
             Ok(Type::Boolean)
         }
-        Node::Conditional {
-            condition,
-            then,
-            otherwise,
-        } => {
+        Node::Conditional { condition, then, otherwise } => {
             expect(Type::Boolean, condition, symbols)?;
             let found = check(then, symbols)?;
             let required = check(otherwise, symbols)?;
@@ -77,11 +66,7 @@ fn expect(required: Type, node: &mut Node, symbols: &Symbols) -> Result<(), Expr
 }
 
 fn same(required: Type, found: Type) -> Result<(), ExprError> {
-    if required == found {
-        Ok(())
-    } else {
-        Err(ExprError::type_mismatch(required, found))
-    }
+    if required == found { Ok(()) } else { Err(ExprError::type_mismatch(required, found)) }
 }
 
 #[cfg(test)]
@@ -112,24 +97,15 @@ mod tests {
 
     #[test]
     fn unknown_identifier_is_named() {
-        assert_eq!(
-            error("source.spaceCost > 0"),
-            "Unknown identifier: source.spaceCost"
-        );
+        assert_eq!(error("source.spaceCost > 0"), "Unknown identifier: source.spaceCost");
         assert_eq!(error("queue.files > 0"), "Unknown identifier: queue.files");
-        assert_eq!(
-            error_in("target.free > 0", &Symbols::lifetime_predicate()),
-            "Unknown identifier: target.free"
-        );
+        assert_eq!(error_in("target.free > 0", &Symbols::lifetime_predicate()), "Unknown identifier: target.free");
     }
 
     #[test]
     fn logical_operators_need_booleans() {
         assert_eq!(error("1 and true"), BOOLEAN_FOUND_DOUBLE);
-        assert_eq!(
-            error("true or 'a'"),
-            "Type mismatch: Expected BOOLEAN, but found STRING"
-        );
+        assert_eq!(error("true or 'a'"), "Type mismatch: Expected BOOLEAN, but found STRING");
         assert_eq!(error("not 1"), BOOLEAN_FOUND_DOUBLE);
     }
 
@@ -180,10 +156,7 @@ mod tests {
     fn conditional_checks_condition_then_branches() {
         assert_eq!(error("1 ? true : false"), BOOLEAN_FOUND_DOUBLE);
         assert_eq!(error("true ? 2 : false"), BOOLEAN_FOUND_DOUBLE);
-        assert_eq!(
-            error("true ? 'a' : 1"),
-            "Type mismatch: Expected DOUBLE, but found STRING"
-        );
+        assert_eq!(error("true ? 'a' : 1"), "Type mismatch: Expected DOUBLE, but found STRING");
         ok("(source.free > 0 ? source.name : target.name) == 'a'");
     }
 

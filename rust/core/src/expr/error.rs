@@ -33,9 +33,7 @@ impl ExprError {
     }
 
     pub(crate) fn type_mismatch(expected: Type, found: Type) -> Self {
-        Self::new(format!(
-            "Type mismatch: Expected {expected}, but found {found}"
-        ))
+        Self::new(format!("Type mismatch: Expected {expected}, but found {found}"))
     }
 
     pub(crate) fn not_boolean() -> Self {
@@ -59,20 +57,14 @@ impl ExprError {
         let line = &text[line_start..line_end];
         let line = line.strip_suffix('\r').unwrap_or(line);
         // Keep tabs so that the caret lines up in a terminal.
-        let padding: String = before
-            .chars()
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
+        let padding: String = before.chars().map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
         let headline = match &diagnostic.problem {
-            Problem::Expected(what) => format!(
-                "Invalid input '{}', expected {what}",
-                describe(text[pos..].chars().next())
-            ),
+            Problem::Expected(what) => {
+                format!("Invalid input '{}', expected {what}", describe(text[pos..].chars().next()))
+            }
             Problem::TooDeep => format!("Expression nested deeper than {MAX_NESTING} levels"),
         };
-        Self::new(format!(
-            "Invalid expression: {headline} (line {line_number}, pos {column}):\n{line}\n{padding}^\n"
-        ))
+        Self::new(format!("Invalid expression: {headline} (line {line_number}, pos {column}):\n{line}\n{padding}^\n"))
     }
 }
 
@@ -114,17 +106,11 @@ enum Problem {
 
 impl Diagnostic {
     pub(crate) fn expected(pos: usize, what: impl Into<String>) -> Self {
-        Diagnostic {
-            pos,
-            problem: Problem::Expected(what.into()),
-        }
+        Diagnostic { pos, problem: Problem::Expected(what.into()) }
     }
 
     pub(crate) fn too_deep(pos: usize) -> Self {
-        Diagnostic {
-            pos,
-            problem: Problem::TooDeep,
-        }
+        Diagnostic { pos, problem: Problem::TooDeep }
     }
 
     #[cfg(test)]

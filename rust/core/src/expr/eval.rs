@@ -24,43 +24,25 @@ pub(crate) fn eval(node: &Node, env: Env) -> Option<Value> {
         }
         Node::Not(operand) => Value::Boolean(!boolean(operand, env)?),
         Node::Binary { op, left, right } => binary(*op, left, right, env)?,
-        Node::Match {
-            negate,
-            subject,
-            pattern,
-            compiled,
-        } => {
+        Node::Match { negate, subject, pattern, compiled } => {
             let subject = string(subject, env)?;
             let matched = match compiled {
                 Some(regex) => regex.is_match(&subject),
-                None => java_regex::compile(&string(pattern, env)?)
-                    .ok()?
-                    .is_match(&subject),
+                None => java_regex::compile(&string(pattern, env)?).ok()?.is_match(&subject),
             };
             Value::Boolean(matched != *negate)
         }
-        Node::Conditional {
-            condition,
-            then,
-            otherwise,
-        } => {
+        Node::Conditional { condition, then, otherwise } => {
             // Only the chosen branch is evaluated.
-            if boolean(condition, env)? {
-                eval(then, env)?
-            } else {
-                eval(otherwise, env)?
-            }
+            if boolean(condition, env)? { eval(then, env)? } else { eval(otherwise, env)? }
         }
     };
     Some(value)
 }
 
 fn binary(op: BinaryOp, left: &Node, right: &Node, env: Env) -> Option<Value> {
-    let arithmetic =
-        |f: fn(f64, f64) -> f64| Some(Value::Double(f(double(left, env)?, double(right, env)?)));
-    let compare = |f: fn(&f64, &f64) -> bool| {
-        Some(Value::Boolean(f(&double(left, env)?, &double(right, env)?)))
-    };
+    let arithmetic = |f: fn(f64, f64) -> f64| Some(Value::Double(f(double(left, env)?, double(right, env)?)));
+    let compare = |f: fn(&f64, &f64) -> bool| Some(Value::Boolean(f(&double(left, env)?, &double(right, env)?)));
     match op {
         // `&&` and `||` short-circuit: the right operand may not be evaluated.
         BinaryOp::And => Some(Value::Boolean(boolean(left, env)? && boolean(right, env)?)),
@@ -282,10 +264,7 @@ mod tests {
     fn computed_pattern_may_use_escapes() {
         let symbols = Symbols::new().with("p", Type::String);
         let digits = |_: &str| Some(Value::from("pool\\d+\\.\\w"));
-        assert_eq!(
-            eval_with("'pool12.x' =~ p", &symbols, &digits),
-            Some(Value::Boolean(true))
-        );
+        assert_eq!(eval_with("'pool12.x' =~ p", &symbols, &digits), Some(Value::Boolean(true)));
     }
 
     #[test]
@@ -301,22 +280,10 @@ mod tests {
     fn and_or_and_conditional_short_circuit() {
         let symbols = Symbols::new().with("x", Type::Double);
         let env = &no_symbols;
-        assert_eq!(
-            eval_with("false and x > 1", &symbols, env),
-            Some(Value::Boolean(false))
-        );
-        assert_eq!(
-            eval_with("true or x > 1", &symbols, env),
-            Some(Value::Boolean(true))
-        );
-        assert_eq!(
-            eval_with("true ? 1 > 0 : x > 1", &symbols, env),
-            Some(Value::Boolean(true))
-        );
-        assert_eq!(
-            eval_with("false ? x > 1 : true", &symbols, env),
-            Some(Value::Boolean(true))
-        );
+        assert_eq!(eval_with("false and x > 1", &symbols, env), Some(Value::Boolean(false)));
+        assert_eq!(eval_with("true or x > 1", &symbols, env), Some(Value::Boolean(true)));
+        assert_eq!(eval_with("true ? 1 > 0 : x > 1", &symbols, env), Some(Value::Boolean(true)));
+        assert_eq!(eval_with("false ? x > 1 : true", &symbols, env), Some(Value::Boolean(true)));
         assert_eq!(eval_with("true and x > 1", &symbols, env), None);
     }
 }

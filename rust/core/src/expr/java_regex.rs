@@ -52,9 +52,7 @@ pub(crate) fn compile(pattern: &str) -> Result<Regex, RegexError> {
             other => {
                 let text = other.to_string();
                 let last = text.lines().rev().find(|line| !line.trim().is_empty());
-                last.unwrap_or("rejected by the regex engine")
-                    .trim()
-                    .to_owned()
+                last.unwrap_or("rejected by the regex engine").trim().to_owned()
             }
         };
         RegexError::Invalid(format!("{why} in '{pattern}'"))
@@ -136,25 +134,16 @@ impl Translator<'_> {
     }
 
     fn invalid(&self, at: usize, what: &str) -> RegexError {
-        RegexError::Invalid(format!(
-            "{what} at position {} in '{}'",
-            at + 1,
-            self.pattern
-        ))
+        RegexError::Invalid(format!("{what} at position {} in '{}'", at + 1, self.pattern))
     }
 
     fn unsupported(&self, at: usize, what: &str) -> RegexError {
-        RegexError::Unsupported(format!(
-            "{what} at position {} in '{}'",
-            at + 1,
-            self.pattern
-        ))
+        RegexError::Unsupported(format!("{what} at position {} in '{}'", at + 1, self.pattern))
     }
 
     fn literal(&mut self, c: char) {
         let mut buffer = [0; 4];
-        self.out
-            .push_str(&::regex::escape(c.encode_utf8(&mut buffer)));
+        self.out.push_str(&::regex::escape(c.encode_utf8(&mut buffer)));
     }
 
     /// `sequence (| sequence)*`
@@ -304,10 +293,7 @@ impl Translator<'_> {
         let mut value: Option<u32> = None;
         while let Some(digit) = self.peek().and_then(|c| c.to_digit(10)) {
             self.at += 1;
-            let next = value
-                .unwrap_or(0)
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(digit));
+            let next = value.unwrap_or(0).checked_mul(10).and_then(|v| v.checked_add(digit));
             value = Some(next.ok_or_else(|| self.invalid(start, "repetition count too large"))?);
         }
         Ok(value)
@@ -338,10 +324,7 @@ impl Translator<'_> {
             }
             first = false;
             match self.class_atom(start)? {
-                Escaped::Char(low)
-                    if self.peek() == Some('-')
-                        && !matches!(self.peek_second(), None | Some(']')) =>
-                {
+                Escaped::Char(low) if self.peek() == Some('-') && !matches!(self.peek_second(), None | Some(']')) => {
                     self.at += 1;
                     match self.class_atom(start)? {
                         Escaped::Char(high) if high >= low => {
@@ -546,10 +529,7 @@ mod tests {
             ("\\ud800", "surrogate"),
         ] {
             let message = error(pattern);
-            assert!(
-                message.starts_with("unsupported regular expression: "),
-                "{message}"
-            );
+            assert!(message.starts_with("unsupported regular expression: "), "{message}");
             assert!(message.contains(what), "{pattern}: {message}");
         }
     }
@@ -579,10 +559,7 @@ mod tests {
             ("(a{1000}){1000}", "compiled pattern exceeds"),
         ] {
             let message = error(pattern);
-            assert!(
-                message.starts_with("invalid regular expression: "),
-                "{message}"
-            );
+            assert!(message.starts_with("invalid regular expression: "), "{message}");
             assert!(message.contains(what), "{pattern}: {message}");
         }
     }
@@ -600,10 +577,8 @@ mod tests {
         let alphabet: Vec<char> = "()[]{}^$.|*+?\\-&a1,:=!<>dpkQ".chars().collect();
         let mut patterns = vec![String::new()];
         for _ in 0..3 {
-            let longer: Vec<String> = patterns
-                .iter()
-                .flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}")))
-                .collect();
+            let longer: Vec<String> =
+                patterns.iter().flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}"))).collect();
             for pattern in &longer {
                 let _ = compile(pattern);
             }

@@ -122,11 +122,7 @@ pub(crate) struct Lexer<'a> {
 
 impl<'a> Lexer<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
-        Lexer {
-            text,
-            pos: 0,
-            bare_number_end: None,
-        }
+        Lexer { text, pos: 0, bare_number_end: None }
     }
 
     /// Byte offset of the next unread character.
@@ -157,10 +153,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn bump_while(&mut self, accept: impl Fn(char) -> bool) {
-        let len = self
-            .rest()
-            .find(|c: char| !accept(c))
-            .unwrap_or(self.rest().len());
+        let len = self.rest().find(|c: char| !accept(c)).unwrap_or(self.rest().len());
         self.bump(len);
     }
 
@@ -197,10 +190,7 @@ impl<'a> Lexer<'a> {
 
     fn peek_token(&self) -> Option<(Token, usize)> {
         let rest = self.rest();
-        TOKENS
-            .iter()
-            .find(|(spelling, _)| rest.starts_with(spelling))
-            .map(|&(spelling, token)| (token, spelling.len()))
+        TOKENS.iter().find(|(spelling, _)| rest.starts_with(spelling)).map(|&(spelling, token)| (token, spelling.len()))
     }
 
     fn eat_token(&mut self, accept: impl Fn(Token) -> bool) -> Option<Token> {
@@ -265,9 +255,8 @@ impl<'a> Lexer<'a> {
             self.bump(1);
             self.bump_while(|c| c.is_ascii_digit());
         }
-        let number: f64 = self.text[start..self.pos]
-            .parse()
-            .expect("ASCII digits with an optional fraction always parse as f64");
+        let number: f64 =
+            self.text[start..self.pos].parse().expect("ASCII digits with an optional fraction always parse as f64");
         self.bump_while(is_space);
         let rest = self.rest();
         match UNITS.iter().find(|(unit, _)| rest.starts_with(unit)) {
@@ -436,27 +425,15 @@ mod tests {
     fn booleans_need_a_boundary_identifiers_do_not() {
         assert_eq!(operand("true"), (leaf(Leaf::Bool(true)), ""));
         assert_eq!(operand("false)"), (leaf(Leaf::Bool(false)), ")"));
-        assert_eq!(
-            operand("trueish"),
-            (leaf(Leaf::Ident("trueish".into())), "")
-        );
-        assert_eq!(
-            operand("false_1"),
-            (leaf(Leaf::Ident("false_1".into())), "")
-        );
+        assert_eq!(operand("trueish"), (leaf(Leaf::Ident("trueish".into())), ""));
+        assert_eq!(operand("false_1"), (leaf(Leaf::Ident("false_1".into())), ""));
         assert_eq!(operand("true$"), (leaf(Leaf::Ident("true$".into())), ""));
     }
 
     #[test]
     fn identifiers_are_dotted_names() {
-        assert_eq!(
-            operand("target.free<1"),
-            (leaf(Leaf::Ident("target.free".into())), "<1")
-        );
-        assert_eq!(
-            operand("$a._b.c9 "),
-            (leaf(Leaf::Ident("$a._b.c9".into())), "")
-        );
+        assert_eq!(operand("target.free<1"), (leaf(Leaf::Ident("target.free".into())), "<1"));
+        assert_eq!(operand("$a._b.c9 "), (leaf(Leaf::Ident("$a._b.c9".into())), ""));
         assert_eq!(operand("a.1"), (leaf(Leaf::Ident("a".into())), ".1"));
         assert_eq!(operand("a."), (leaf(Leaf::Ident("a".into())), "."));
     }

@@ -37,10 +37,7 @@ impl Expression {
         if check::check(&mut root, symbols)? != Type::Boolean {
             return Err(ExprError::not_boolean());
         }
-        Ok(Expression {
-            source: text.to_owned(),
-            root,
-        })
+        Ok(Expression { source: text.to_owned(), root })
     }
 
     /// The text as typed.
@@ -113,9 +110,7 @@ mod tests {
         assert!(pool("target.name =~ 'pool[0-9]+'"));
         assert!(!pool("target.name =~ 'pool1'"));
         assert!(pool("target.name !~ source.name"));
-        assert!(pool(
-            "source.used / source.total > 0.8 or target.free < 1Mi"
-        ));
+        assert!(pool("source.used / source.total > 0.8 or target.free < 1Mi"));
         assert!(pool("target.removable + target.free >= 1Gi"));
     }
 
@@ -136,17 +131,13 @@ mod tests {
             Err("Unknown identifier: target.free".to_owned())
         );
         let error = Expression::parse("queue.files > 0", &Symbols::pool_predicate());
-        assert_eq!(
-            error.map_err(|e| e.to_string()).err().as_deref(),
-            Some("Unknown identifier: queue.files")
-        );
+        assert_eq!(error.map_err(|e| e.to_string()).err().as_deref(), Some("Unknown identifier: queue.files"));
     }
 
     #[test]
     fn source_and_display_give_the_text_as_typed() {
         let text = "target.free<1Mi  ";
-        let expression =
-            Expression::parse(text, &Symbols::pool_predicate()).expect("valid expression");
+        let expression = Expression::parse(text, &Symbols::pool_predicate()).expect("valid expression");
         assert_eq!(expression.source(), text);
         assert_eq!(expression.to_string(), text);
         assert!(expression.clone().evaluate(&env));
@@ -154,8 +145,8 @@ mod tests {
 
     #[test]
     fn missing_symbol_at_run_time_makes_the_expression_false() {
-        let expression = Expression::parse("not (target.free > 0)", &Symbols::pool_predicate())
-            .expect("valid expression");
+        let expression =
+            Expression::parse("not (target.free > 0)", &Symbols::pool_predicate()).expect("valid expression");
         assert!(!expression.evaluate(&|_| None));
         assert!(!expression.evaluate(&|_| Some(Value::from("oops"))));
     }
@@ -184,23 +175,14 @@ mod tests {
         for (text, expected) in [
             (format!("1{} > 0", "+1".repeat(limit - 2)), true),
             (format!("{}true", "not ".repeat(limit - 1)), false),
-            (
-                format!("{}true", "false ? false : ".repeat(limit - 1)),
-                true,
-            ),
-            (
-                format!("{}-1{} < 0", "-(".repeat(limit - 3), ")".repeat(limit - 3)),
-                false,
-            ),
+            (format!("{}true", "false ? false : ".repeat(limit - 1)), true),
+            (format!("{}-1{} < 0", "-(".repeat(limit - 3), ")".repeat(limit - 3)), false),
         ] {
             let expression = Expression::parse(&text, &symbols).expect("at the limit");
             assert_eq!(expression.evaluate(&|_| None), expected, "{text}");
             let deeper = format!("not ({text})");
             let error = Expression::parse(&deeper, &symbols).expect_err("beyond the limit");
-            assert!(
-                error.message().contains("nested deeper than 200"),
-                "{error}"
-            );
+            assert!(error.message().contains("nested deeper than 200"), "{error}");
         }
     }
 
@@ -209,9 +191,7 @@ mod tests {
     /// may panic, whether parsed or evaluated.
     #[test]
     fn odd_inputs_never_panic() {
-        let alphabet: Vec<char> = " \t\n()01.5'\"\\=~!<>*+-/%?:aotnrdeGiKkB$_é"
-            .chars()
-            .collect();
+        let alphabet: Vec<char> = " \t\n()01.5'\"\\=~!<>*+-/%?:aotnrdeGiKkB$_é".chars().collect();
         let symbols = Symbols::pool_predicate();
         let try_one = |text: &str| {
             if let Ok(expression) = Expression::parse(text, &symbols) {
@@ -221,10 +201,8 @@ mod tests {
         };
         let mut texts = vec![String::new()];
         for _ in 0..3 {
-            let longer: Vec<String> = texts
-                .iter()
-                .flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}")))
-                .collect();
+            let longer: Vec<String> =
+                texts.iter().flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}"))).collect();
             longer.iter().for_each(|t| try_one(t));
             texts = longer;
         }
@@ -270,9 +248,7 @@ mod tests {
         // A fixed linear congruential generator: reproducible, no dependency.
         let mut state: u64 = 0x2545_F491_4F6C_DD1D;
         let mut next = |bound: usize| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             usize::try_from(state >> 33).unwrap_or(0) % bound
         };
         for _ in 0..20_000 {

@@ -43,9 +43,7 @@ fn level(op: Infix) -> u8 {
     match op {
         Infix::Binary(BinaryOp::Or) => 2,
         Infix::Binary(BinaryOp::And) => 3,
-        Infix::Binary(
-            BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge,
-        ) => 5,
+        Infix::Binary(BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge) => 5,
         Infix::Binary(BinaryOp::Add | BinaryOp::Sub) => 6,
         Infix::Binary(BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem) => 7,
         Infix::Match { .. } => MATCH_LEVEL,
@@ -55,11 +53,7 @@ fn level(op: Infix) -> u8 {
 
 /// Parses a whole expression (no type checking).
 pub(crate) fn parse(text: &str) -> Result<Node, Diagnostic> {
-    let mut parser = Parser {
-        lexer: Lexer::new(text),
-        nesting: 0,
-        expression_start: 0,
-    };
+    let mut parser = Parser { lexer: Lexer::new(text), nesting: 0, expression_start: 0 };
     let parsed = parser.expression()?;
     if !parser.lexer.at_end() {
         return Err(parser.expected("operator or end of input"));
@@ -81,11 +75,7 @@ struct Parser<'a> {
 impl Parser<'_> {
     #[inline(never)]
     fn expected(&self, what: &str) -> Diagnostic {
-        let what = if self.lexer.after_bare_number() {
-            format!("unit, {what}")
-        } else {
-            what.to_owned()
-        };
+        let what = if self.lexer.after_bare_number() { format!("unit, {what}") } else { what.to_owned() };
         Diagnostic::expected(self.lexer.pos(), what)
     }
 
@@ -122,9 +112,7 @@ impl Parser<'_> {
     /// Level 1: `or-level (? expression : expression)?`.
     fn conditional(&mut self, start: usize) -> Parse {
         match self.binary(2) {
-            Ok(condition) if self.lexer.eat_punct(Punct::Question) => {
-                self.branches(condition, start)
-            }
+            Ok(condition) if self.lexer.eat_punct(Punct::Question) => self.branches(condition, start),
             result => result,
         }
     }
@@ -149,11 +137,7 @@ impl Parser<'_> {
     /// Levels `min_level` to 8 by precedence climbing; every infix level is
     /// left-associative, so `1 < 2 < 3` is `(1 < 2) < 3` (a type error).
     fn binary(&mut self, min_level: u8) -> Parse {
-        let mut left = if min_level <= NOT_LEVEL {
-            self.negation()
-        } else {
-            self.factor()
-        };
+        let mut left = if min_level <= NOT_LEVEL { self.negation() } else { self.factor() };
         loop {
             let at = self.lexer.pos();
             let accept = |op| (min_level..=MATCH_LEVEL).contains(&level(op));
@@ -175,11 +159,7 @@ impl Parser<'_> {
                 return Err(Diagnostic::too_deep(self.lexer.pos()));
             }
         }
-        let operand = if nots == 0 {
-            self.factor()
-        } else {
-            self.binary(NOT_LEVEL + 1)
-        };
+        let operand = if nots == 0 { self.factor() } else { self.binary(NOT_LEVEL + 1) };
         Self::negate(operand?, nots, start)
     }
 
@@ -200,12 +180,7 @@ impl Parser<'_> {
         let (left, right) = (Box::new(left.node), Box::new(right.node));
         let node = match op {
             Infix::Binary(op) => Node::Binary { op, left, right },
-            Infix::Match { negate } => Node::Match {
-                negate,
-                subject: left,
-                pattern: right,
-                compiled: None,
-            },
+            Infix::Match { negate } => Node::Match { negate, subject: left, pattern: right, compiled: None },
         };
         Self::build(node, depth, at)
     }
@@ -239,20 +214,13 @@ impl Parser<'_> {
             }
             let exponent = self.primary(true)?;
             let depth = base.depth.max(exponent.depth);
-            let node = Node::Binary {
-                op: BinaryOp::Pow,
-                left: Box::new(base.node),
-                right: Box::new(exponent.node),
-            };
+            let node = Node::Binary { op: BinaryOp::Pow, left: Box::new(base.node), right: Box::new(exponent.node) };
             base = Self::build(node, depth, at)?;
         }
         let Some(negate) = negate else {
             return Ok(base);
         };
-        let node = Node::Sign {
-            negate,
-            operand: Box::new(base.node),
-        };
+        let node = Node::Sign { negate, operand: Box::new(base.node) };
         Self::build(node, base.depth, start)
     }
 
@@ -307,35 +275,19 @@ mod tests {
             Node::Bool(b) => b.to_string(),
             Node::Ident(name) => name.clone(),
             Node::Sign { negate, operand } => {
-                format!(
-                    "({} {})",
-                    if *negate { "neg" } else { "pos" },
-                    shape(operand)
-                )
+                format!("({} {})", if *negate { "neg" } else { "pos" }, shape(operand))
             }
             Node::Not(operand) => format!("(not {})", shape(operand)),
             Node::Binary { op, left, right } => {
                 format!("({op:?} {} {})", shape(left), shape(right))
             }
-            Node::Match {
-                negate,
-                subject,
-                pattern,
-                ..
-            } => {
+            Node::Match { negate, subject, pattern, .. } => {
                 let op = if *negate { "NotMatch" } else { "Match" };
                 format!("({op} {} {})", shape(subject), shape(pattern))
             }
-            Node::Conditional {
-                condition,
-                then,
-                otherwise,
-            } => format!(
-                "(if {} {} {})",
-                shape(condition),
-                shape(then),
-                shape(otherwise)
-            ),
+            Node::Conditional { condition, then, otherwise } => {
+                format!("(if {} {} {})", shape(condition), shape(then), shape(otherwise))
+            }
         }
     }
 
@@ -484,14 +436,8 @@ mod tests {
     fn keywords_need_no_word_boundary() {
         assert_eq!(tree("notfalse"), "(not false)");
         assert_eq!(tree("true andtrue"), "(And true true)");
-        assert_eq!(
-            tree("queue.files>0or targets==0"),
-            "(Or (Gt queue.files 0) (Eq targets 0))"
-        );
-        assert_eq!(
-            tree("target.free>0and true"),
-            "(And (Gt target.free 0) true)"
-        );
+        assert_eq!(tree("queue.files>0or targets==0"), "(Or (Gt queue.files 0) (Eq targets 0))");
+        assert_eq!(tree("target.free>0and true"), "(And (Gt target.free 0) true)");
         assert_eq!(tree("5Gi or 1 kand x"), "(Or 5368709120 (And 1000 x))");
     }
 
@@ -507,10 +453,7 @@ mod tests {
 
     #[test]
     fn empty_input_expects_an_expression() {
-        assert_eq!(
-            error(""),
-            "Invalid expression: Invalid input 'EOI', expected expression (line 1, pos 1):\n\n^\n"
-        );
+        assert_eq!(error(""), "Invalid expression: Invalid input 'EOI', expected expression (line 1, pos 1):\n\n^\n");
     }
 
     #[test]
@@ -519,14 +462,8 @@ mod tests {
             error("1 +"),
             "Invalid expression: Invalid input 'EOI', expected operand (line 1, pos 4):\n1 +\n   ^\n"
         );
-        assert_eq!(
-            headline("( )"),
-            "Invalid expression: Invalid input ')', expected expression (line 1, pos 3):"
-        );
-        assert_eq!(
-            headline("not )"),
-            "Invalid expression: Invalid input ')', expected operand (line 1, pos 5):"
-        );
+        assert_eq!(headline("( )"), "Invalid expression: Invalid input ')', expected expression (line 1, pos 3):");
+        assert_eq!(headline("not )"), "Invalid expression: Invalid input ')', expected operand (line 1, pos 5):");
     }
 
     #[test]
@@ -555,10 +492,7 @@ mod tests {
             headline("1.5e3 > 0"),
             "Invalid expression: Invalid input 'e', expected unit, operator or end of input (line 1, pos 4):"
         );
-        assert_eq!(
-            headline(".5 > 0"),
-            "Invalid expression: Invalid input '.', expected expression (line 1, pos 1):"
-        );
+        assert_eq!(headline(".5 > 0"), "Invalid expression: Invalid input '.', expected expression (line 1, pos 1):");
         assert_eq!(
             headline("x < 5 GiB"),
             "Invalid expression: Invalid input 'B', expected operator or end of input (line 1, pos 9):"
@@ -599,11 +533,7 @@ mod tests {
 
     #[test]
     fn nesting_up_to_the_limit_is_accepted() {
-        let parens = format!(
-            "{}1{}",
-            "(".repeat(MAX_NESTING - 1),
-            ")".repeat(MAX_NESTING - 1)
-        );
+        let parens = format!("{}1{}", "(".repeat(MAX_NESTING - 1), ")".repeat(MAX_NESTING - 1));
         assert_eq!(tree(&parens), "1");
         let chain = format!("1{}", "+1".repeat(MAX_NESTING - 1));
         assert!(parse(&chain).is_ok());
@@ -615,11 +545,7 @@ mod tests {
     fn nesting_beyond_the_limit_is_a_parse_error() {
         let too_deep = "Expression nested deeper than 200 levels";
         for text in [
-            format!(
-                "{}1{}",
-                "(".repeat(MAX_NESTING + 1),
-                ")".repeat(MAX_NESTING + 1)
-            ),
+            format!("{}1{}", "(".repeat(MAX_NESTING + 1), ")".repeat(MAX_NESTING + 1)),
             "(".repeat(100_000),
             format!("1{}", "+1".repeat(MAX_NESTING)),
             format!("{}true", "not ".repeat(100_000)),

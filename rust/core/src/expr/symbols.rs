@@ -57,10 +57,9 @@ impl Symbols {
     }
 
     fn with_pool(self, prefix: &str) -> Self {
-        POOL_NUMBERS.iter().fold(
-            self.with(format!("{prefix}.name"), Type::String),
-            |symbols, name| symbols.with(format!("{prefix}.{name}"), Type::Double),
-        )
+        POOL_NUMBERS.iter().fold(self.with(format!("{prefix}.name"), Type::String), |symbols, name| {
+            symbols.with(format!("{prefix}.{name}"), Type::Double)
+        })
     }
 }
 
