@@ -735,3 +735,226 @@ impl Task {
         step.actions.push(TaskAction::Report(TaskResult::Failed { rc, message: message.to_string(), permanent: true }));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replica::ReplicaState;
+
+    fn params(replicas: usize, wait: bool, eager: bool, meta_only: bool) -> Arc<TaskParams> {
+        Arc::new(TaskParams {
+            eager,
+            meta_only,
+            verify: false,
+            force_source_mode: false,
+            replicas,
+            wait_for_targets: wait,
+            select: SelectionStrategy::Proportional,
+            pool_timeout: 60_000,
+        })
+    }
+
+    fn task(p: Arc<TaskParams>, pins: Vec<StickyRecord>) -> Task {
+        let pnfsid = PnfsId::parse("A").expect("valid");
+        let entry = crate::replica::ReplicaEntry::new(pnfsid, ReplicaState::Precious, 10, 0);
+        Task::new(7, RequestId(1), entry.attributes(), ReplicaState::Precious, vec![], pins, None, p)
+    }
+
+    struct Fixture {
+        online: Vec<PoolCostInfo>,
+        offline: Vec<String>,
+        rng: Rng,
+    }
+
+    impl Fixture {
+        fn new(online: &[&str], offline: &[&str]) -> Fixture {
+            Fixture {
+                online: online.iter().map(|n| PoolCostInfo::simple(*n, 1 << 40, 1 << 39, 0)).collect(),
+                offline: offline.iter().map(|s| s.to_string()).collect(),
+                rng: Rng::seeded(3),
+            }
+        }
+
+        fn feed(&mut self, task: &mut Task, event: TaskEvent) -> Vec<TaskAction> {
+            let mut actions = Vec::new();
+            let targets = Targets { online: &self.online, offline: &self.offline };
+            task.handle(event, targets, &mut self.rng, &mut actions);
+            actions
+        }
+    }
+
+    fn finished_ok() -> TaskEvent {
+        TaskEvent::Finished { rc: ReturnCode::OK, error: None }
+    }
+
+    #[test]
+    fn new_copy_goes_through_locations_copy_and_finished_to_done() {
+        let mut f = Fixture::new(&["pool2"], &[]);
+        let mut t = task(params(1, true, false, false), vec![]);
+        assert_eq!(f.feed(&mut t, TaskEvent::Start), vec![TaskAction::QueryLocations]);
+        let a = f.feed(&mut t, TaskEvent::Locations(Ok(vec!["pool1".into()])));
+        assert_eq!(a, vec![TaskAction::SendCopy { target: "pool2".into() }]);
+        assert_eq!(t.state(), TaskState::InitiatingCopy);
+        assert_eq!(f.feed(&mut t, TaskEvent::CopyReply(Ok(()))), vec![TaskAction::StartTimer(120_000)]);
+        let a = f.feed(&mut t, finished_ok());
+        assert_eq!(
+            a,
+            vec![TaskAction::StopTimer, TaskAction::Report(TaskResult::Completed { note: None, confirmed: 1 })]
+        );
+        assert_eq!(t.state(), TaskState::Done);
+    }
+
+    #[test]
+    fn existing_copy_is_updated_not_copied_again() {
+        let mut f = Fixture::new(&["pool2", "pool3"], &[]);
+        let mut t = task(params(1, true, false, false), vec![]);
+        f.feed(&mut t, TaskEvent::Start);
+        let a = f.feed(&mut t, TaskEvent::Locations(Ok(vec!["pool1".into(), "pool3".into()])));
+        assert_eq!(a, vec![TaskAction::SendCopy { target: "pool3".into() }]);
+        assert_eq!(t.state(), TaskState::UpdatingExistingFile);
+    }
+
+    #[test]
+    fn unreachable_offline_holder_fails_transiently_unless_eager() {
+        let mut f = Fixture::new(&["pool2"], &["pool3"]);
+        let mut t = task(params(1, true, false, false), vec![]);
+        f.feed(&mut t, TaskEvent::Start);
+        f.feed(&mut t, TaskEvent::Locations(Ok(vec!["pool3".into()])));
+        assert_eq!(t.target(), Some("pool3"));
+        let a = f.feed(&mut t, TaskEvent::CopyReply(Err(Failure::NoRoute)));
+        assert_eq!(
+            a.last(),
+            Some(&TaskAction::Report(TaskResult::Failed {
+                rc: ReturnCode::SERVICE_UNAVAILABLE,
+                message: "Remote pool failed (no route to cell)".into(),
+                permanent: false
+            }))
+        );
+
+        let mut eager = task(params(1, true, true, false), vec![]);
+        f.feed(&mut eager, TaskEvent::Start);
+        let a = f.feed(&mut eager, TaskEvent::Locations(Ok(vec!["pool3".into()])));
+        assert_eq!(a, vec![TaskAction::SendCopy { target: "pool2".into() }], "eager ignores offline holders");
+    }
+
+    #[test]
+    fn no_selectable_pool_fails_in_wait_mode_and_completes_with_note_in_limit_mode() {
+        let mut f = Fixture::new(&[], &[]);
+        let mut wait = task(params(1, true, false, false), vec![]);
+        f.feed(&mut wait, TaskEvent::Start);
+        let a = f.feed(&mut wait, TaskEvent::Locations(Ok(vec![])));
+        assert_eq!(
+            a,
+            vec![TaskAction::Report(TaskResult::Failed {
+                rc: ReturnCode::NO_POOL_ONLINE,
+                message: "No targets available".into(),
+                permanent: false
+            })]
+        );
+        let mut limit = task(params(2, false, false, false), vec![]);
+        f.feed(&mut limit, TaskEvent::Start);
+        let a = f.feed(&mut limit, TaskEvent::Locations(Ok(vec![])));
+        let note = "File replicas truncated at 0 due to pool availability (2 requested)".to_string();
+        assert_eq!(a, vec![TaskAction::Report(TaskResult::Completed { note: Some(note), confirmed: 0 })]);
+    }
+
+    #[test]
+    fn second_replica_goes_to_another_pool() {
+        let mut f = Fixture::new(&["pool2", "pool3"], &[]);
+        let mut t = task(params(2, true, false, false), vec![]);
+        f.feed(&mut t, TaskEvent::Start);
+        f.feed(&mut t, TaskEvent::Locations(Ok(vec![])));
+        let first = t.target().expect("chosen").to_string();
+        f.feed(&mut t, TaskEvent::CopyReply(Ok(())));
+        let a = f.feed(&mut t, finished_ok());
+        let TaskAction::SendCopy { target } = &a[1] else { panic!("expected a second copy: {a:?}") };
+        assert_ne!(target, &first, "R6: a pool that already has the replica is not chosen again");
+    }
+
+    #[test]
+    fn pins_move_only_after_the_copy_is_confirmed() {
+        let mut f = Fixture::new(&["pool2"], &[]);
+        let mut t = task(params(1, true, false, false), vec![StickyRecord::new("PinManager-1", -1)]);
+        f.feed(&mut t, TaskEvent::Start);
+        f.feed(&mut t, TaskEvent::Locations(Ok(vec![])));
+        f.feed(&mut t, TaskEvent::CopyReply(Ok(())));
+        let a = f.feed(&mut t, finished_ok());
+        assert_eq!(a.last(), Some(&TaskAction::MovePins { target: "pool2".into() }));
+        let a = f.feed(&mut t, TaskEvent::PinsMoved(Err(Failure::Timeout)));
+        assert!(matches!(a.last(), Some(TaskAction::Report(TaskResult::Failed { permanent: false, .. }))));
+    }
+
+    #[test]
+    fn copying_pings_after_two_t_and_a_lost_target_fails_after_no_response() {
+        let mut f = Fixture::new(&["pool2"], &[]);
+        let mut t = task(params(1, true, false, false), vec![]);
+        f.feed(&mut t, TaskEvent::Start);
+        f.feed(&mut t, TaskEvent::Locations(Ok(vec![])));
+        f.feed(&mut t, TaskEvent::CopyReply(Ok(())));
+        let a = f.feed(&mut t, TaskEvent::Timer);
+        assert_eq!(a, vec![TaskAction::StopTimer, TaskAction::SendPing { target: "pool2".into() }]);
+        let a = f.feed(&mut t, TaskEvent::PingReply(Err(Failure::Timeout)));
+        assert_eq!(a, vec![TaskAction::StartTimer(120_000)]);
+        assert_eq!(t.state(), TaskState::NoResponse);
+        assert_eq!(f.feed(&mut t, TaskEvent::Timer), vec![TaskAction::SendPing { target: "pool2".into() }]);
+        let a = f.feed(&mut t, TaskEvent::PingReply(Err(Failure::Timeout)));
+        assert_eq!(
+            a.last(),
+            Some(&TaskAction::Report(TaskResult::Failed {
+                rc: ReturnCode::TIMEOUT,
+                message: "Pool [pool2@local] failed (no response)".into(),
+                permanent: false
+            }))
+        );
+    }
+
+    #[test]
+    fn corrupted_copy_is_permanent_while_copying_but_not_while_pinging() {
+        let corrupted = || TaskEvent::Finished { rc: ReturnCode::FILE_CORRUPTED, error: Some("bad".into()) };
+        let mut f = Fixture::new(&["pool2"], &[]);
+        let mut t = task(params(1, true, false, false), vec![]);
+        f.feed(&mut t, TaskEvent::Start);
+        f.feed(&mut t, TaskEvent::Locations(Ok(vec![])));
+        f.feed(&mut t, TaskEvent::CopyReply(Ok(())));
+        let a = f.feed(&mut t, corrupted());
+        assert!(matches!(a.last(), Some(TaskAction::Report(TaskResult::Failed { permanent: true, .. }))));
+
+        let mut p = task(params(1, true, false, false), vec![]);
+        f.feed(&mut p, TaskEvent::Start);
+        f.feed(&mut p, TaskEvent::Locations(Ok(vec![])));
+        f.feed(&mut p, TaskEvent::CopyReply(Ok(())));
+        f.feed(&mut p, TaskEvent::Timer);
+        let a = f.feed(&mut p, corrupted());
+        assert!(matches!(a.last(), Some(TaskAction::Report(TaskResult::Failed { permanent: false, .. }))));
+    }
+
+    #[test]
+    fn cancel_while_copying_asks_the_target_and_a_second_cancel_is_ignored() {
+        let mut f = Fixture::new(&["pool2"], &[]);
+        let mut t = task(params(1, true, false, false), vec![]);
+        f.feed(&mut t, TaskEvent::Start);
+        f.feed(&mut t, TaskEvent::Locations(Ok(vec![])));
+        f.feed(&mut t, TaskEvent::CopyReply(Ok(())));
+        let a = f.feed(&mut t, TaskEvent::Cancel("replica deleted".into()));
+        assert_eq!(
+            a,
+            vec![
+                TaskAction::StopTimer,
+                TaskAction::StartTimer(60_000),
+                TaskAction::SendCancel { target: Some("pool2".into()), reason: "replica deleted".into() }
+            ]
+        );
+        assert!(f.feed(&mut t, TaskEvent::Cancel("again".into())).is_empty());
+        let a = f.feed(&mut t, TaskEvent::Finished { rc: ReturnCode::DEFAULT_ERROR_CODE, error: None });
+        assert_eq!(a.last(), Some(&TaskAction::Report(TaskResult::Cancelled)));
+    }
+
+    #[test]
+    fn late_and_unexpected_events_are_ignored() {
+        let mut f = Fixture::new(&["pool2"], &[]);
+        let mut t = task(params(1, true, false, false), vec![]);
+        assert!(f.feed(&mut t, TaskEvent::PingReply(Ok(()))).is_empty());
+        assert!(f.feed(&mut t, finished_ok()).is_empty());
+        assert_eq!(t.state(), TaskState::Queued);
+    }
+}
