@@ -167,14 +167,14 @@ pub const COMMANDS: &[CommandSpec] = &[
     job_command!("migration cache", "Cache replicas on other pools (copy -tmode=cached)."),
     CommandSpec {
         name: "migration info",
-        options: &[],
+        options: &[opt("json", Flag, "", "Print the job's status as JSON.")],
         args: JOB_ARG,
         summary: "Show a job's progress.",
         help: "Prints the job's command, state, counters, targets, running tasks and most recent notes.",
     },
     CommandSpec {
         name: "migration ls",
-        options: &[],
+        options: &[opt("json", Flag, "", "Print every job's status as a JSON array.")],
         args: NO_ARGS,
         summary: "List all jobs.",
         help: "One line per job: [id] STATE command.",
@@ -355,7 +355,14 @@ impl Module {
             }
             "migration info" => {
                 let job = self.job(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
+                if args.flag("json").unwrap_or(false) {
+                    return Ok(to_json(&crate::status::JobStatus::of(job)));
+                }
                 Ok(job.info(&clock))
+            }
+            "migration ls" if args.flag("json").unwrap_or(false) => {
+                let jobs: Vec<_> = self.jobs().map(crate::status::JobStatus::of).collect();
+                Ok(to_json(&jobs))
             }
             "migration ls" => Ok(self.jobs().map(|j| format!("{}\n", j.summary())).collect()),
             "migration clear" => {
@@ -653,7 +660,12 @@ fn parse_definition(
             SelectionStrategy::Proportional
         },
         order,
+        hot_file: None,
     })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).expect("status is always serialisable")
 }
 
 /// `HH:MM:SS` of a note, in UTC (the module has no time-zone database; see

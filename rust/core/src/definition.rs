@@ -44,6 +44,8 @@ pub enum TargetKind {
     Link,
     /// HSM instance names.
     Hsm,
+    /// Pools that may serve reads of the file (hot-file jobs only, §12).
+    Readers,
 }
 
 impl TargetKind {
@@ -54,6 +56,7 @@ impl TargetKind {
             TargetKind::PoolGroup => "pgroup",
             TargetKind::Link => "link",
             TargetKind::Hsm => "hsm",
+            TargetKind::Readers => "readers",
         }
     }
 }
@@ -118,4 +121,17 @@ pub struct JobDefinition {
     pub select: SelectionStrategy,
     /// `-order`.
     pub order: Option<Order>,
+    /// Hot-file jobs: what the read-pool query needs; also turns on the tag constraint.
+    pub hot_file: Option<HotFileQuery>,
+}
+
+/// The read request that made a file hot (§12.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HotFileQuery {
+    /// The file, with its storage info.
+    pub attributes: crate::replica::FileAttributes,
+    /// `<protocol>/<major>[.<minor>]` or `*/*`.
+    pub protocol: String,
+    /// The client's address, or empty.
+    pub net: String,
 }

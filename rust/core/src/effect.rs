@@ -48,6 +48,11 @@ pub enum EntryPurpose {
         /// The copy request.
         request: RequestId,
     },
+    /// To create the hot-file job of a file read by many clients.
+    HotFile {
+        /// The file.
+        pnfsid: PnfsId,
+    },
 }
 
 /// Why the module wants to change the local repository.

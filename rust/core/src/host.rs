@@ -106,6 +106,16 @@ pub enum PoolSelection {
     Link(String),
     /// Active pools that have any of these HSM instances attached.
     Hsm(Vec<String>),
+    /// The pools that may serve reads of a file (hot-file replication, §12.2): the pool
+    /// manager answers the first non-empty preference level, with cost data.
+    Readers {
+        /// The file, with its storage info.
+        attributes: FileAttributes,
+        /// `<protocol>/<major>[.<minor>]`, or `*/*` when unknown.
+        protocol: String,
+        /// The client's address, or empty.
+        net: String,
+    },
 }
 
 /// A pool list from the pool manager: online pools with cost data, offline pools by name.

@@ -101,6 +101,7 @@ pub struct Note {
 
 /// Counters of §3.7.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Statistics {
     /// Tasks started.
     pub attempts: u64,
@@ -828,6 +829,16 @@ impl Job {
             TargetKind::PoolGroup => Some(PoolSelection::Groups(names)),
             TargetKind::Link => Some(PoolSelection::Link(names.first().cloned().unwrap_or_default())),
             TargetKind::Hsm => Some(PoolSelection::Hsm(names)),
+            // Without storage info there is nothing to ask: the list stays invalid (§12.2).
+            TargetKind::Readers => {
+                definition.hot_file.as_ref().filter(|q| q.attributes.storage_class.is_some()).map(|q| {
+                    PoolSelection::Readers {
+                        attributes: q.attributes.clone(),
+                        protocol: q.protocol.clone(),
+                        net: q.net.clone(),
+                    }
+                })
+            }
         };
         if let Some(selection) = selection {
             let token =
@@ -916,6 +927,9 @@ impl Job {
                 }
             }
         }
+        if self.definition.hot_file.is_some() {
+            self.selectable = tag_constrained(&source, std::mem::take(&mut self.selectable));
+        }
     }
 
     // ── Output (§2.3, §2.4) ────────────────────────────────────────────────────────────
@@ -942,6 +956,7 @@ impl Job {
             }
             TargetKind::Link => format!("link {}, {count}", names()),
             TargetKind::Hsm => format!("hsm {}, {count}", names()),
+            TargetKind::Readers => self.selectable.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(","),
         }
     }
 
@@ -994,6 +1009,24 @@ impl Job {
         }
         out
     }
+}
+
+/// Keeps at most one pool per tag value, and none sharing a tag value with the source
+/// (§12.4): copies of a hot file should land on different hosts and racks.
+fn tag_constrained(source: &PoolCostInfo, pools: Vec<PoolCostInfo>) -> Vec<PoolCostInfo> {
+    let mut occupied: std::collections::HashSet<(String, String)> =
+        source.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    pools
+        .into_iter()
+        .filter(|pool| {
+            let pairs: Vec<(String, String)> = pool.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            if pairs.iter().any(|pair| occupied.contains(pair)) {
+                return false;
+            }
+            occupied.extend(pairs);
+            true
+        })
+        .collect()
 }
 
 /// `source.*`/`target.*` values of a pool (§10.5).

@@ -191,6 +191,11 @@ impl Shared {
         }
     }
 
+    /// Where effects go (for module-level work outside a job).
+    pub fn effects_mut(&mut self) -> &mut Vec<Effect> {
+        &mut self.effects
+    }
+
     /// Lends the shared state for one event at `now`.
     pub fn ctx(&mut self, now: Millis) -> Ctx<'_> {
         Ctx {
@@ -220,6 +225,9 @@ pub struct Module {
     pub(crate) next_key: u64,
     pub(crate) next_job_number: u64,
     pub(crate) defaults: Defaults,
+    pub(crate) hot_reports: crate::hotfile::PendingReports,
+    /// Hot-file jobs in the list (an upper bound; exact after each prune).
+    pub(crate) hot_jobs: usize,
 }
 
 /// Values changeable at run time with `migration set …` and `hotfile set …`.
@@ -253,6 +261,8 @@ impl Module {
             next_key: 1,
             next_job_number: 1,
             defaults,
+            hot_reports: Default::default(),
+            hot_jobs: 0,
         }
     }
 
@@ -317,6 +327,11 @@ impl Module {
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Millis) {
+        self.fire_timers(now);
+        self.prune_hot_file_jobs();
+    }
+
+    fn fire_timers(&mut self, now: Millis) {
         while let Some(key) = self.shared.timers.pop_due(now) {
             let mut ctx = self.shared.ctx(now);
             match key {
@@ -346,6 +361,11 @@ impl Module {
 
     /// Feeds one input at time `now`.
     pub fn handle(&mut self, now: Millis, input: Input) {
+        self.dispatch(now, input);
+        self.prune_hot_file_jobs();
+    }
+
+    fn dispatch(&mut self, now: Millis, input: Input) {
         let mut ctx = self.shared.ctx(now);
         match input {
             Input::PoolStarted => {
@@ -376,6 +396,7 @@ impl Module {
                     }
                 }
                 EntryPurpose::ServerCopy { request } => self.server.inspected(request, result, &mut ctx),
+                EntryPurpose::HotFile { pnfsid } => self.hot_file_entry(now, pnfsid, result),
             },
             Input::Changed { purpose, result } => match purpose {
                 ChangePurpose::SourceMode { job, pnfsid } => {

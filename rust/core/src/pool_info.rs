@@ -109,6 +109,10 @@ pub struct PoolCostInfo {
     pub queues: PoolQueues,
     /// Weight of writers in the load term of proportional selection.
     pub mover_cost_factor: f64,
+    /// Pool tags (`hostname`, `rack`, …) from the pool manager's cost module; hot-file
+    /// replication keeps at most one pool per tag value (§12.4).
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 impl PoolCostInfo {
@@ -128,6 +132,7 @@ impl PoolCostInfo {
                 ..PoolQueues::default()
             },
             mover_cost_factor: 0.5,
+            tags: std::collections::BTreeMap::new(),
         }
     }
 

@@ -251,7 +251,7 @@ pub struct Checksum {
 }
 
 /// The file attributes a task sends to the target so that it can create the replica.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FileAttributes {
     /// The file.
     pub pnfsid: PnfsId,

@@ -72,6 +72,8 @@ pub struct Cluster {
     pub namespace: BTreeMap<PnfsId, BTreeSet<String>>,
     /// Pool groups for `-target=pgroup`.
     pub groups: BTreeMap<String, Vec<String>>,
+    /// Pools that may serve reads (hot-file replication); empty means every pool.
+    pub readers: Vec<String>,
     /// Fault injection.
     pub faults: Faults,
     /// One-way latency of every message.
@@ -99,6 +101,7 @@ impl Cluster {
             pools: BTreeMap::new(),
             namespace: BTreeMap::new(),
             groups: BTreeMap::new(),
+            readers: Vec::new(),
             faults: Faults::default(),
             latency: 5,
             bandwidth: 100_000,
@@ -184,6 +187,14 @@ impl Cluster {
         result
     }
 
+    /// Calls `f` on a pool's module at the current time, then runs what it caused.
+    pub fn call<R>(&mut self, pool: &str, f: impl FnOnce(&mut Module, Millis) -> R) -> R {
+        let now = self.now;
+        let result = f(&mut self.pool_mut(pool).module, now);
+        self.after(pool);
+        result
+    }
+
     /// Feeds an input to a pool now.
     pub fn input(&mut self, pool: &str, input: Input) {
         let now = self.now;
@@ -225,6 +236,8 @@ impl Cluster {
     /// returns whether they all ended.
     pub fn run_until_jobs_end(&mut self, limit: Millis) -> bool {
         let deadline = self.now + limit;
+        // What is due now runs first: it may create the jobs to wait for.
+        self.run_until(self.now);
         loop {
             if self.all_jobs_ended() {
                 return true;
@@ -471,6 +484,8 @@ impl Cluster {
                 }
             }
             PoolSelection::Link(_) | PoolSelection::Hsm(_) => Vec::new(),
+            PoolSelection::Readers { .. } if self.readers.is_empty() => self.pools.keys().cloned().collect(),
+            PoolSelection::Readers { .. } => self.readers.clone(),
         };
         let pools = names.iter().map(|name| self.pool_info(name)).collect();
         PoolList { pools }

@@ -1,0 +1,114 @@
+//! What the pool's `save` writes for the module, and re-executing it on start or reload
+//! (spec §11). Saved lines use the same syntax as the commands.
+
+use crate::Millis;
+use crate::command;
+use crate::error::Error;
+use crate::job::JobState;
+use crate::module::Module;
+
+/// The header of the module's section in the pool's setup file.
+pub const SECTION_HEADER: [&str; 3] = ["#", "# MigrationModule", "#"];
+
+impl Module {
+    /// The setup lines `save` writes (§11.1): changed defaults, then each running permanent
+    /// job with its concurrency.
+    ///
+    /// Two fixes over dCache: a default is written only when it differs from the configured
+    /// value (R11), and each job's line carries `-id=<id>` so that the concurrency line that
+    /// follows still names it after a reload (R15).
+    pub fn setup_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = SECTION_HEADER.iter().map(|s| s.to_string()).collect();
+        let config = self.config();
+        let defaults = self.defaults();
+        if defaults.concurrency != config.concurrency_default {
+            lines.push(format!("migration set concurrency-default {}", defaults.concurrency));
+        }
+        if defaults.hotfile_replicas != config.hotfile_replicas {
+            lines.push(format!("hotfile set replicas {}", defaults.hotfile_replicas));
+        }
+        if defaults.hotfile_threshold != config.hotfile_threshold {
+            lines.push(format!("hotfile set threshold {}", defaults.hotfile_threshold));
+        }
+        if defaults.refresh != config.refresh_default {
+            lines.push(format!("migration set refresh-default {}", defaults.refresh));
+        }
+        for job in self.jobs() {
+            let saved = matches!(
+                job.state(),
+                JobState::New
+                    | JobState::Initializing
+                    | JobState::Running
+                    | JobState::Sleeping
+                    | JobState::Paused
+                    | JobState::Suspended
+            );
+            if job.is_permanent() && saved {
+                lines.push(with_id(&job.definition.command_line, &job.id));
+                lines.push(format!("migration set concurrency {} {}", command::escape(&job.id), job.concurrency));
+            }
+        }
+        lines
+    }
+
+    /// Re-executes saved setup lines (§11.2): running permanent jobs are first cancelled with
+    /// force (reason `reloading config`), so that no job is duplicated. Comments and blank
+    /// lines are skipped; every line is tried, and the errors are returned with their lines.
+    pub fn reload(&mut self, now: Millis, lines: &[String]) -> Vec<(String, Error)> {
+        let permanent: Vec<String> =
+            self.jobs().filter(|j| j.is_permanent() && !j.state().is_terminal()).map(|j| j.id.clone()).collect();
+        for id in permanent {
+            if let Some(key) = self.job_key(&id) {
+                let mut ctx = self.shared.ctx(now);
+                if let Some(job) = self.jobs.get_mut(&key) {
+                    job.cancel(true, "reloading config", None, &mut ctx);
+                }
+            }
+        }
+        self.replay(now, lines)
+    }
+
+    /// Executes setup lines at pool start (nothing to cancel).
+    pub fn replay(&mut self, now: Millis, lines: &[String]) -> Vec<(String, Error)> {
+        let mut errors = Vec::new();
+        for line in lines {
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            if let Err(e) = self.execute(now, trimmed) {
+                errors.push((trimmed.to_string(), e));
+            }
+        }
+        errors
+    }
+}
+
+/// Inserts `-id=<id>` after the command name unless the line already names an id.
+fn with_id(line: &str, id: &str) -> String {
+    let has_id = command::tokenize(line)
+        .map(|words| words.iter().any(|w| w.option_parts().is_some_and(|(name, _)| name == "id")))
+        .unwrap_or(false);
+    if has_id {
+        return line.to_string();
+    }
+    // Recorded lines start with the two words of the command name (`migration copy`).
+    let mut words = line.splitn(3, ' ');
+    let (first, second, rest) = (words.next().unwrap_or(""), words.next().unwrap_or(""), words.next());
+    match rest {
+        Some(rest) => format!("{first} {second} -id={} {rest}", command::escape(id)),
+        None => format!("{first} {second} -id={}", command::escape(id)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_is_inserted_after_the_command_name_once() {
+        assert_eq!(with_id("migration copy -permanent pool2", "3"), "migration copy -id=3 -permanent pool2");
+        assert_eq!(with_id("migration cache -id=x -permanent p", "x"), "migration cache -id=x -permanent p");
+        assert_eq!(with_id("migration move pool2", "my-job"), "migration move -id=my\\-job pool2");
+    }
+}
