@@ -321,6 +321,14 @@ impl Module {
         self.accepts_copies = accepts;
     }
 
+    /// The pool stops: every job is cancelled with force, reason `pool shutdown`.
+    pub fn shutdown(&mut self, now: Millis) {
+        let mut ctx = self.shared.ctx(now);
+        for job in self.jobs.values_mut() {
+            job.cancel(true, "pool shutdown", None, &mut ctx);
+        }
+    }
+
     pub(crate) fn job_key(&self, id: &str) -> Option<JobKey> {
         self.jobs.iter().find(|(_, j)| j.id == id).map(|(k, _)| *k)
     }

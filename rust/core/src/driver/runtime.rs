@@ -170,11 +170,32 @@ impl Runtime {
         f(&self.inner.module.lock())
     }
 
-    /// Changes the module's state directly (e.g. whether the pool accepts copies).
+    /// Calls `f` on the module at the current time, then executes what it caused (e.g.
+    /// `Module::report_readers`, `Module::reload`, `Module::set_accepts_copies`).
+    pub fn call<R>(&self, f: impl FnOnce(&mut Module, Millis) -> R) -> Result<R, Error> {
+        self.check_open()?;
+        let now = (self.inner.clock)();
+        let (result, effects) = {
+            let mut module = self.inner.module.lock();
+            let result = f(&mut module, now);
+            (result, module.take_effects())
+        };
+        self.inner.wake.notify_one();
+        drive(&self.inner, Work::Effects(effects));
+        Ok(result)
+    }
+
+    /// Changes the module's state directly when it causes no effects (e.g. whether the pool
+    /// accepts copies); prefer [`Runtime::call`] otherwise.
     pub fn with_module_mut<R>(&self, f: impl FnOnce(&mut Module) -> R) -> R {
         let r = f(&mut self.inner.module.lock());
         self.inner.wake.notify_one();
         r
+    }
+
+    /// Whether [`Runtime::shutdown`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
     }
 
     /// The host this runtime calls.
@@ -194,9 +215,15 @@ impl Runtime {
         Ok(())
     }
 
-    /// Stops the timers and the runtime's threads. Safe to call more than once and from any
-    /// thread, including the runtime's own.
+    /// Cancels every job with force (reason `pool shutdown`, as dCache does when a pool
+    /// stops), tells targets to drop running transfers, then stops the timers and the
+    /// runtime's threads. Safe to call more than once and from any thread, including the
+    /// runtime's own.
     pub fn shutdown(&self) {
+        if self.is_closed() {
+            return;
+        }
+        let _ = self.call(|module, now| module.shutdown(now));
         self.inner.closed.store(true, Ordering::Release);
         self.inner.wake.notify_one();
         self.inner.inbound.lock().clear();
