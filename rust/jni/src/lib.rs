@@ -1,0 +1,1 @@
+//! The JNI layer of the migration module (in progress).
