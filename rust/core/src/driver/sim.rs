@@ -440,6 +440,10 @@ impl Cluster {
     fn transfer(&mut self, pool: &str, transfer: &Transfer) -> Outcome<()> {
         let r = &transfer.request;
         let pnfsid = r.attributes.pnfsid;
+        if !self.pools[pool].online {
+            // A pool that went down mid-transfer does not create the replica.
+            return Err(Failure::error(ReturnCode::ERROR_IO_DISK, "Pool went offline during the transfer"));
+        }
         if transfer.cancelled {
             return Err(Failure::error(ReturnCode::DEFAULT_ERROR_CODE, "Transfer was cancelled"));
         }

@@ -1,0 +1,188 @@
+//! Safety properties (spec §9, §6.3, §5.4, §15 R5): a source is never lost without a
+//! confirmed copy, pins protect the source, existing target replicas only ever become less
+//! volatile, and permanent failures drop the file without touching the source.
+
+mod common;
+
+use common::*;
+use migration_core::job::JobState;
+use migration_core::replica::ReplicaState::{Cached, Precious};
+
+/// R5: `move` in `limit` mode with the only target absent completes with the truncation note
+/// and does not delete the source.
+#[test]
+fn move_with_limit_mode_and_absent_target_never_deletes_source() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Precious, 40, vec![]);
+    ok(&mut c, "pool1", "migration move -target-deficit-mode=limit pool9");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    assert_eq!(entry(&c, "pool1", "A").map(|e| e.state), Some(Precious), "source kept");
+    assert!(!was_removed(&c, "pool1", "A"));
+    assert_eq!(notes(&c, "pool1", "1"), vec!["File replicas truncated at 0 due to pool availability (1 requested)"]);
+}
+
+/// R5: the same with the target known but offline.
+#[test]
+fn move_with_limit_mode_and_offline_target_never_deletes_source() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Precious, 40, vec![sticky("foo", -1)]);
+    c.set_online("pool2", false);
+    ok(&mut c, "pool1", "migration move -target-deficit-mode=limit pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    let source = entry(&c, "pool1", "A").expect("source kept");
+    assert_eq!(source.state, Precious, "not made cached either");
+    assert_eq!(record(&source, "foo"), Some(sticky("foo", -1)), "records untouched");
+    assert!(!was_removed(&c, "pool1", "A"));
+}
+
+/// §9.4, the Book's example: `-smode=delete -pins=keep` on a pinned precious replica makes it
+/// cached, expires its other records and keeps the pin; the target gets no pin.
+#[test]
+fn delete_source_mode_keeps_pinned_source_as_cached_and_expires_other_records() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Precious, 40, vec![sticky("foobar", -1), sticky("PinManager-1", -1)]);
+    ok(&mut c, "pool1", "migration copy -smode=delete -pins=keep pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    let source = entry(&c, "pool1", "A").expect("pinned source kept");
+    assert_eq!(source.state, Cached);
+    assert_eq!(record(&source, "foobar"), Some(sticky("foobar", 0)), "expired");
+    assert_eq!(record(&source, "PinManager-1"), Some(sticky("PinManager-1", -1)), "pin kept");
+    let copy = entry(&c, "pool2", "A").expect("copy");
+    assert_eq!(copy.state, Precious);
+    assert_eq!(copy.sticky, vec![sticky("foobar", -1)]);
+}
+
+/// §9.4: `move -pins=keep` behaves the same: the pinned source is not deleted.
+#[test]
+fn move_with_pins_kept_does_not_delete_pinned_source() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Precious, 40, vec![sticky("PinManager-1", -1)]);
+    ok(&mut c, "pool1", "migration move -pins=keep pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    let source = entry(&c, "pool1", "A").expect("pinned source kept");
+    assert_eq!(source.state, Cached);
+    assert!(record(&source, "PinManager-1").is_some());
+    assert_eq!(entry(&c, "pool2", "A").map(|e| e.sticky), Some(vec![]), "pins are never copied");
+}
+
+/// §6.3: an existing precious replica on the target is never made cached by `-tmode=cached`.
+#[test]
+fn cached_target_mode_never_downgrades_existing_precious_replica() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Cached, 40, vec![]);
+    put(&mut c, "pool2", "A", Precious, 40, vec![]);
+    ok(&mut c, "pool1", "migration copy -tmode=cached pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Precious));
+    assert_eq!(creations(&c, "pool2", "A"), 1, "only the original replica");
+}
+
+/// §6.3: a shorter lifetime never shortens an existing record on the target, and a
+/// never-expiring one is never made finite.
+#[test]
+fn shorter_sticky_lifetime_never_shortens_existing_target_record() {
+    let mut c = two_pools();
+    let later = c.now() + HOUR;
+    put(&mut c, "pool1", "A", Cached, 40, vec![]);
+    put(&mut c, "pool2", "A", Cached, 40, vec![sticky("foo", later), sticky("bar", -1)]);
+    ok(&mut c, "pool1", "migration copy -tmode=cached+foo(60)+bar(60) pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    let copy = entry(&c, "pool2", "A").expect("copy");
+    assert_eq!(record(&copy, "foo"), Some(sticky("foo", later)));
+    assert_eq!(record(&copy, "bar"), Some(sticky("bar", -1)));
+}
+
+/// §6.3: a longer lifetime extends an existing record on the target.
+#[test]
+fn longer_sticky_lifetime_extends_existing_target_record() {
+    let mut c = two_pools();
+    let soon = c.now() + MINUTE;
+    put(&mut c, "pool1", "A", Cached, 40, vec![]);
+    put(&mut c, "pool2", "A", Cached, 40, vec![sticky("foo", soon)]);
+    let created = c.now();
+    ok(&mut c, "pool1", "migration copy -tmode=cached+foo(7200) pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    let copy = entry(&c, "pool2", "A").expect("copy");
+    assert_eq!(record(&copy, "foo"), Some(sticky("foo", created + 7_200_000)), "lifetime counted from the command");
+}
+
+/// §5.4: a corrupted transfer reported while copying fails permanently; a move keeps its
+/// source and nothing is left on the target.
+#[test]
+fn corrupted_transfer_fails_permanently_and_keeps_source() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Precious, 40, vec![]);
+    c.faults.corrupt_transfers.insert(id("A"));
+    ok(&mut c, "pool1", "migration move pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    assert_eq!(c.job("pool1", "1").statistics().attempts, 1, "not retried");
+    assert_eq!(c.job("pool1", "1").statistics().completed_files, 0);
+    assert_eq!(
+        notes(&c, "pool1", "1"),
+        vec!["Transfer to [pool2@local] failed (Checksum mismatch); will not be retried"]
+    );
+    assert_eq!(entry(&c, "pool1", "A").map(|e| e.state), Some(Precious));
+    assert_eq!(entry(&c, "pool2", "A"), None);
+}
+
+/// §5.3 GettingLocations: a file deleted from the namespace is skipped for good; the replica
+/// is left alone.
+#[test]
+fn file_deleted_from_namespace_is_skipped_permanently() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Cached, 40, vec![]);
+    c.delete_from_namespace(&id("A"));
+    ok(&mut c, "pool1", "migration move pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    assert_eq!(notes(&c, "pool1", "1"), vec!["File does not exist, skipped"]);
+    assert_eq!(c.job("pool1", "1").statistics().attempts, 1);
+    assert_eq!(c.job("pool1", "1").statistics().completed_files, 0);
+    assert!(entry(&c, "pool1", "A").is_some());
+    assert_eq!(entry(&c, "pool2", "A"), None);
+    let out = info(&mut c, "pool1", "1");
+    assert!(out.contains(&format!("[0] {}: File does not exist, skipped\n", pid("A"))), "{out}");
+}
+
+/// §9.4: `-smode=removable` expires the non-pin records it does not list and keeps listed
+/// ones; the replica becomes cached.
+#[test]
+fn removable_source_mode_expires_unlisted_records_and_keeps_listed_ones() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Precious, 40, vec![sticky("a", -1), sticky("b", -1), sticky("PinManager-1", -1)]);
+    ok(&mut c, "pool1", "migration copy -smode=removable+b(-1) pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    let source = entry(&c, "pool1", "A").expect("source kept");
+    assert_eq!(source.state, Cached);
+    assert_eq!(record(&source, "a"), Some(sticky("a", 0)));
+    assert_eq!(record(&source, "b"), Some(sticky("b", -1)));
+    assert_eq!(record(&source, "PinManager-1"), Some(sticky("PinManager-1", -1)));
+}
+
+/// §3.6: a source mode is applied only after a confirmed copy; a failing target leaves a
+/// `move` source untouched while the file waits for retry.
+#[test]
+fn move_never_deletes_source_while_target_refuses() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Precious, 40, vec![]);
+    c.pool_mut("pool2").module.set_accepts_copies(false);
+    ok(&mut c, "pool1", "migration move pool2");
+    c.run_for(3_000);
+    assert!(!state(&c, "pool1", "1").is_terminal());
+    assert_eq!(entry(&c, "pool1", "A").map(|e| e.state), Some(Precious));
+    assert!(!was_removed(&c, "pool1", "A"));
+}

@@ -1,0 +1,288 @@
+//! The target side (spec §6): refusals, the busy check that protects pools moving files to
+//! each other, meta-only requests, pings and cancels of unknown requests, and updates.
+
+mod common;
+
+use common::*;
+use migration_core::driver::sim::replica;
+use migration_core::effect::{Effect, EntryPurpose, InboundId, Input};
+use migration_core::job::JobState;
+use migration_core::message::{CopyRequest, Message, Reply, RequestId, decode, encode};
+use migration_core::replica::ReplicaState::{self, Cached, FromPool, Precious};
+use migration_core::{Config, Module, ReturnCode};
+
+const NOW: i64 = 1_700_000_000_000;
+
+fn copy_request(uuid: u128, state: ReplicaState, meta_only: bool) -> CopyRequest {
+    CopyRequest {
+        uuid: RequestId(uuid),
+        source: "pool1".to_string(),
+        attributes: replica("A", Cached, 40, NOW, vec![]).attributes(),
+        state,
+        sticky: vec![],
+        verify: false,
+        force_source_mode: false,
+        atime: None,
+        meta_only,
+    }
+}
+
+/// Sends `message` to a bare module as if from pool1, with reply slot `inbound`.
+fn send(m: &mut Module, message: &Message, inbound: u64) -> Vec<Effect> {
+    m.handle(NOW, Input::Message { from: "pool1".into(), bytes: encode(message), reply: Some(InboundId(inbound)) });
+    m.take_effects()
+}
+
+/// The reply to inbound `inbound` among `effects`.
+fn reply_to(effects: &[Effect], inbound: u64) -> Option<Reply> {
+    effects.iter().find_map(|e| match e {
+        Effect::Respond { inbound: i, reply } if *i == InboundId(inbound) => {
+            Some(decode::<Reply>(reply).expect("reply"))
+        }
+        _ => None,
+    })
+}
+
+fn error(code: ReturnCode, message: &str) -> Reply {
+    Reply::Error { code, message: message.to_string() }
+}
+
+/// Feeds the local entry the server asked for.
+fn answer_entry(
+    m: &mut Module,
+    effects: &[Effect],
+    entry: Option<migration_core::replica::ReplicaEntry>,
+) -> Vec<Effect> {
+    let purpose = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::ReadEntry { purpose: p @ EntryPurpose::ServerCopy { .. }, .. } => Some(*p),
+            _ => None,
+        })
+        .expect("the server reads the local entry");
+    m.handle(NOW, Input::Entry { purpose, result: Ok(entry) });
+    m.take_effects()
+}
+
+/// A target disabled for p2p (`pool disable -strict`) refuses with `Pool is disabled`; the
+/// file is retried and copied once the pool is enabled again.
+#[test]
+fn disabled_target_refuses_copy_with_pool_is_disabled() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Cached, 40, vec![]);
+    c.pool_mut("pool2").module.set_accepts_copies(false);
+    ok(&mut c, "pool1", "migration copy pool2");
+    c.run_for(3_000);
+
+    let texts = notes(&c, "pool1", "1");
+    assert!(!texts.is_empty());
+    assert!(texts.iter().all(|t| t == "Pool [pool2@local] failed (Pool is disabled)"), "{texts:?}");
+    assert_eq!(entry(&c, "pool2", "A"), None);
+    assert!(c.job("pool1", "1").statistics().attempts >= 2, "retried");
+
+    c.pool_mut("pool2").module.set_accepts_copies(true);
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    assert!(entry(&c, "pool2", "A").is_some());
+}
+
+/// §6.1 check 1 on a bare module: error 104.
+#[test]
+fn disabled_server_answers_104() {
+    let mut m = Module::new("pool2", Config::default(), 1);
+    m.set_accepts_copies(false);
+    let effects = send(&mut m, &Message::Copy(copy_request(7, Cached, false)), 1);
+    assert_eq!(reply_to(&effects, 1), Some(error(ReturnCode::POOL_DISABLED, "Pool is disabled")));
+    assert_eq!(m.server_requests(), 0);
+}
+
+/// Two pools moving the same file to each other: each target is busy with its own task on
+/// the file and answers `Target file is busy`; no replica is lost, and once one job is
+/// cancelled the other completes.
+#[test]
+fn pools_moving_same_file_to_each_other_lose_nothing() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Precious, 40, vec![]);
+    put(&mut c, "pool2", "A", Precious, 40, vec![]);
+    ok(&mut c, "pool1", "migration move pool2");
+    c.run_for(3);
+    ok(&mut c, "pool2", "migration move pool1");
+    c.run_for(3_000);
+
+    assert!(entry(&c, "pool1", "A").is_some() && entry(&c, "pool2", "A").is_some(), "both replicas kept");
+    let busy = |pool: &str| notes(&c, pool, "1").iter().any(|t| t == "Replica is locked on target pool");
+    assert!(busy("pool1") || busy("pool2"), "a target answered busy");
+    assert!(!was_removed(&c, "pool1", "A") && !was_removed(&c, "pool2", "A"));
+
+    // Without -force pool2's running (failing) attempt ends at once and the job is cancelled.
+    ok(&mut c, "pool2", "migration cancel 1");
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(state(&c, "pool2", "1"), JobState::Cancelled);
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Precious), "the copy survives");
+    assert_eq!(entry(&c, "pool1", "A"), None, "the moved source is gone");
+}
+
+/// §6.1 check 2: a target whose own job is working on the file answers 10020; the source
+/// task reports `Replica is locked on target pool` and retries.
+#[test]
+fn target_answers_busy_while_its_own_job_works_on_the_file() {
+    let mut c = cluster(1, &["pool1", "pool2", "pool3"]);
+    c.start();
+    c.bandwidth = 1_000; // pool2's own copy to pool3 takes 10 s
+    put(&mut c, "pool2", "A", Cached, 10_000_000, vec![]);
+    put(&mut c, "pool1", "A", Cached, 10_000_000, vec![]);
+    ok(&mut c, "pool2", "migration copy -pnfsid=A pool3");
+    c.run_for(100);
+    assert_eq!(c.pool("pool2").module.locked_files(), 1, "pool2's task holds the file");
+    ok(&mut c, "pool1", "migration copy -pnfsid=A pool2");
+    c.run_for(1_000);
+    let texts = notes(&c, "pool1", "1");
+    assert!(!texts.is_empty() && texts.iter().all(|t| t == "Replica is locked on target pool"), "{texts:?}");
+    assert!(!state(&c, "pool1", "1").is_terminal(), "retried, not dropped");
+
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    assert_eq!(creations(&c, "pool2", "A"), 1, "pool2's replica was only updated");
+}
+
+/// R13 fixed: a meta-only request for a replica the target does not have fails with 10007
+/// and is unregistered, so a later ping of its uuid fails.
+#[test]
+fn meta_only_request_for_missing_replica_fails_and_is_unregistered() {
+    let mut m = Module::new("pool2", Config::default(), 1);
+    let effects = send(&mut m, &Message::Copy(copy_request(42, Cached, true)), 1);
+    assert_eq!(reply_to(&effects, 1), None, "answered after reading the entry");
+    let effects = answer_entry(&mut m, &effects, None);
+    let text = format!("Pool does not contain {}", pid("A"));
+    assert_eq!(reply_to(&effects, 1), Some(error(ReturnCode::FILE_NOT_IN_REPOSITORY, &text)));
+    assert_eq!(m.server_requests(), 0);
+
+    let ping = Message::Ping { uuid: RequestId(42), source: "pool1".into(), pnfsid: id("A") };
+    let effects = send(&mut m, &ping, 2);
+    assert_eq!(reply_to(&effects, 2), Some(error(ReturnCode::INVALID_ARGS, "No such request")));
+}
+
+/// R13 through the cluster: the namespace claims pool2 has a copy that it lacks; the meta-only
+/// job's task fails transiently with the target's text and pool2 keeps no request.
+#[test]
+fn meta_only_job_against_missing_target_replica_leaves_no_request_behind() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Cached, 40, vec![]);
+    c.namespace.get_mut(&id("A")).expect("registered").insert("pool2".to_string());
+    ok(&mut c, "pool1", "migration copy -meta-only pool2");
+    c.run_for(3_000);
+
+    let expected = format!("Transfer to [pool2@local] failed (Pool does not contain {})", pid("A"));
+    let texts = notes(&c, "pool1", "1");
+    assert!(!texts.is_empty() && texts.iter().all(|t| *t == expected), "{texts:?}");
+    assert_eq!(c.pool("pool2").module.server_requests(), 0);
+    assert_eq!(entry(&c, "pool2", "A"), None, "meta-only never creates a replica");
+}
+
+/// Meta-only with no copy anywhere: skipped for good (10007).
+#[test]
+fn meta_only_job_without_existing_copies_skips_file() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Cached, 40, vec![]);
+    ok(&mut c, "pool1", "migration copy -meta-only pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(notes(&c, "pool1", "1"), vec!["File skipped because it has no existing replicas"]);
+    assert_eq!(c.job("pool1", "1").statistics().attempts, 1);
+    assert_eq!(entry(&c, "pool2", "A"), None);
+}
+
+/// §6.5, §6.6: ping and cancel of an unknown request answer 10015 `No such request`.
+#[test]
+fn ping_and_cancel_of_unknown_request_answer_no_such_request() {
+    let mut m = Module::new("pool2", Config::default(), 1);
+    let ping = Message::Ping { uuid: RequestId(9), source: "pool1".into(), pnfsid: id("A") };
+    assert_eq!(reply_to(&send(&mut m, &ping, 1), 1), Some(error(ReturnCode::INVALID_ARGS, "No such request")));
+    let cancel = Message::Cancel { uuid: RequestId(9), source: "pool1".into(), pnfsid: id("A"), reason: None };
+    assert_eq!(reply_to(&send(&mut m, &cancel, 2), 2), Some(error(ReturnCode::INVALID_ARGS, "No such request")));
+}
+
+/// §6.1 check 3: only CACHED or PRECIOUS may be requested (10015).
+#[test]
+fn copy_request_for_other_state_is_refused_with_invalid_args() {
+    let mut m = Module::new("pool2", Config::default(), 1);
+    let effects = send(&mut m, &Message::Copy(copy_request(3, FromPool, false)), 1);
+    match reply_to(&effects, 1) {
+        Some(Reply::Error { code, message }) => {
+            assert_eq!(code, ReturnCode::INVALID_ARGS);
+            assert!(message.ends_with("State must be either CACHED or PRECIOUS"), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(m.server_requests(), 0);
+}
+
+/// §6.3: a replica in transfer cannot be updated: the copy-finished carries 666
+/// `Cannot update file in state FROM_POOL`.
+#[test]
+fn update_of_replica_in_transfer_fails_with_cannot_update() {
+    let mut m = Module::new("pool2", Config::default(), 1);
+    let effects = send(&mut m, &Message::Copy(copy_request(5, Cached, false)), 1);
+    let effects = answer_entry(&mut m, &effects, Some(replica("A", FromPool, 40, NOW, vec![])));
+    assert_eq!(reply_to(&effects, 1), Some(Reply::Ok), "the request itself is accepted");
+    let finished = effects.iter().find_map(|e| match e {
+        Effect::Send { to, message, token: None } => Some((to.clone(), decode::<Message>(message).expect("message"))),
+        _ => None,
+    });
+    match finished {
+        Some((to, Message::CopyFinished { uuid, pool, rc, error, .. })) => {
+            assert_eq!((to.as_str(), pool.as_str(), uuid), ("pool1", "pool1", RequestId(5)));
+            assert_eq!(rc, ReturnCode::DEFAULT_ERROR_CODE);
+            assert_eq!(error.as_deref(), Some("Cannot update file in state FROM_POOL"));
+        }
+        other => panic!("expected a copy-finished message, got {other:?}"),
+    }
+    assert_eq!(m.server_requests(), 0);
+}
+
+/// §6.3: an existing cached replica is upgraded to precious when precious is requested.
+#[test]
+fn existing_cached_target_is_upgraded_to_precious() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Precious, 40, vec![]);
+    put(&mut c, "pool2", "A", Cached, 40, vec![]);
+    ok(&mut c, "pool1", "migration copy pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Precious));
+    assert_eq!(creations(&c, "pool2", "A"), 1);
+}
+
+/// §5.5 / DOC-DIFF D16: an error reply from the only known location (not "locked") leads to
+/// a new copy elsewhere even without `-eager`.
+#[test]
+fn error_reply_from_last_location_leads_to_new_copy_without_eager() {
+    let mut c = cluster(1, &["pool1", "pool2", "pool3"]);
+    c.start();
+    put(&mut c, "pool1", "A", Cached, 40, vec![]);
+    put(&mut c, "pool2", "A", Cached, 40, vec![]);
+    c.pool_mut("pool2").module.set_accepts_copies(false);
+    ok(&mut c, "pool1", "migration copy pool2 pool3");
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    assert_eq!(entry(&c, "pool3", "A").map(|e| e.state), Some(Cached));
+    assert_eq!(creations(&c, "pool2", "A"), 1);
+}
+
+/// §2.12: a job-cancel message for a job that does not exist is answered at once.
+#[test]
+fn cancel_message_for_unknown_job_is_answered_at_once() {
+    let mut m = Module::new("pool1", Config::default(), 1);
+    let message = Message::CancelJob { job: "7".into(), forced: false, reason: "drain".into() };
+    assert_eq!(reply_to(&send(&mut m, &message, 1), 1), Some(Reply::Ok));
+}
+
+/// §2.12, R16: the reply to a job-cancel message is sent when the job ends; a NEW job ends at
+/// once.
+#[test]
+fn cancel_message_for_new_job_cancels_it_and_answers() {
+    let mut m = Module::new("pool1", Config::default(), 1);
+    m.execute(NOW, "migration copy pool2").expect("valid");
+    let message = Message::CancelJob { job: "1".into(), forced: true, reason: "drain".into() };
+    assert_eq!(reply_to(&send(&mut m, &message, 1), 1), Some(Reply::Ok));
+    assert_eq!(m.job("1").map(|j| j.state()), Some(JobState::Cancelled));
+}
