@@ -176,6 +176,9 @@ impl PoolCostInfo {
 /// `{"state":"offline","name":..}`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "state", rename_all = "lowercase")]
+// Pool lists hold tens of pools, not millions: the size difference does not matter and
+// boxing would add noise at every use.
+#[allow(clippy::large_enum_variant)]
 pub enum PoolInfo {
     /// Enabled and with cost data.
     Online(PoolCostInfo),
