@@ -170,6 +170,8 @@ pub struct Job {
     /// Offline targets that pass the name filters.
     offline: Vec<String>,
     cancel_replies: Vec<InboundId>,
+    /// Transient failures since the last completed task or wake-up.
+    failures_since_progress: usize,
 }
 
 impl Job {
@@ -210,6 +212,7 @@ impl Job {
             selectable: Vec::new(),
             offline: Vec::new(),
             cancel_replies: Vec::new(),
+            failures_since_progress: 0,
         }
     }
 
@@ -698,9 +701,15 @@ impl Job {
                 let size = self.release(pnfsid, ctx);
                 if !permanent && !self.state.is_terminal() {
                     self.queue.push_back(pnfsid, size);
+                    self.failures_since_progress += 1;
                 }
-                if rc == ReturnCode::NO_POOL_ONLINE && self.state == JobState::Running {
-                    // R8 fixed: with no usable target, sleep instead of cycling the queue.
+                // dCache retries a failed file at once, at the end of the queue. When every
+                // file of the job has failed since the last success (one bad file alone, or a
+                // target that refuses everything) that would spin: the job sleeps 10 s before
+                // the next pass instead. R8 (no usable target) sleeps at once.
+                let whole_pass_failed = self.failures_since_progress >= self.queue.len() + self.running.len();
+                let no_target = rc == ReturnCode::NO_POOL_ONLINE;
+                if (no_target || (!permanent && whole_pass_failed)) && self.state == JobState::Running {
                     self.enter(JobState::Sleeping, ctx);
                 }
                 self.schedule(ctx);
@@ -762,6 +771,7 @@ impl Job {
     }
 
     fn complete(&mut self, pnfsid: PnfsId, task: u64, note: Option<String>, ctx: &mut Ctx<'_>) {
+        self.failures_since_progress = 0;
         let size = self.release(pnfsid, ctx);
         self.stats.completed_files += 1;
         self.stats.transferred += size;
@@ -789,7 +799,10 @@ impl Job {
     /// The 10 s timer of SLEEPING and PAUSED.
     pub fn wake(&mut self, ctx: &mut Ctx<'_>) {
         match self.state {
-            JobState::Sleeping => self.enter(JobState::Running, ctx),
+            JobState::Sleeping => {
+                self.failures_since_progress = 0;
+                self.enter(JobState::Running, ctx)
+            }
             JobState::Paused => {
                 if self.evaluate_lifetime(true) {
                     // R4 fixed: a stop is final, the job does not bounce back to RUNNING.

@@ -696,7 +696,8 @@ fn at_most_fifteen_notes_are_kept() {
     let mut c = small();
     c.pool_mut("pool2").module.set_accepts_copies(false);
     ok(&mut c, "pool1", "migration copy pool2");
-    c.run_for(10_000);
+    // One failing file is retried every 10 s (see timing.rs).
+    c.run_for(200_000);
     assert!(c.job("pool1", "1").statistics().attempts > 15);
     assert_eq!(c.job("pool1", "1").notes().count(), 15);
     let out = info(&mut c, "pool1", "1");

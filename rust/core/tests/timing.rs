@@ -238,3 +238,24 @@ fn stop_expression_sees_remaining_bytes_and_finishes_job() {
     assert_eq!(entry(&c, "pool2", "B"), None, "stopped before B");
     assert_eq!(c.job("pool1", "1").statistics().attempts, 1);
 }
+
+/// dCache #1983: one bad file made a job spin, retrying it as fast as the target refused it.
+/// Here a job whose every file failed since its last success sleeps 10 s before the next
+/// pass. Catches: removing the whole-pass rule in `Job::task_ended` (attempts then run into
+/// the thousands within the minute).
+#[test]
+fn a_file_that_keeps_failing_is_retried_every_ten_seconds_not_in_a_tight_loop() {
+    let mut c = common::cluster(3, &["pool1", "pool2"]);
+    common::put(&mut c, "pool1", "A", migration_core::replica::ReplicaState::Cached, 10, vec![]);
+    c.start();
+    c.pool_mut("pool2").module.set_accepts_copies(false);
+    c.execute("pool1", "migration copy pool2").expect("valid");
+    c.run_for(60_000);
+    let attempts = c.job("pool1", "1").statistics().attempts;
+    assert!((5..=8).contains(&attempts), "about one attempt per 10 s, got {attempts}");
+    assert_eq!(c.job("pool1", "1").state(), migration_core::job::JobState::Sleeping);
+    // The target comes back: the next pass copies the file.
+    c.pool_mut("pool2").module.set_accepts_copies(true);
+    assert!(c.run_until_jobs_end(60_000));
+    assert_eq!(c.job("pool1", "1").state(), migration_core::job::JobState::Finished);
+}

@@ -23,7 +23,7 @@ use crate::namespace::PnfsManager;
 use crate::p2p::P2pClient;
 use crate::pin_manager::PinManager;
 use crate::pool_manager::PoolManager;
-use crate::transport::InProcessTransport;
+use crate::transport::{InProcessTransport, Network};
 
 /// Default pool capacity: 10 GiB.
 pub const DEFAULT_CAPACITY: u64 = 10 * 1024 * 1024 * 1024;
@@ -175,6 +175,7 @@ pub struct Cluster {
     namespace: Arc<PnfsManager>,
     pool_manager: Arc<PoolManager>,
     pin_manager: Arc<PinManager>,
+    network: Arc<Network>,
     runtimes: Vec<(String, Arc<Runtime>)>,
     clock: Clock,
     ids: IdGenerator,
@@ -188,11 +189,15 @@ impl Cluster {
         let namespace = Arc::new(PnfsManager::new());
         let pool_manager = Arc::new(PoolManager::new(Arc::clone(&registry), Arc::clone(&config.clock)));
         let pin_manager = Arc::new(PinManager::new(Arc::clone(&registry), Arc::clone(&config.clock)));
+        let network = Network::start().map_err(|e| {
+            Error::new(migration_core::ErrorKind::Internal, format!("cannot start the network thread: {e}"))
+        })?;
         let mut cluster = Cluster {
             registry,
             namespace,
             pool_manager,
             pin_manager,
+            network,
             runtimes: Vec::new(),
             clock: Arc::clone(&config.clock),
             ids: IdGenerator::default(),
@@ -201,7 +206,10 @@ impl Cluster {
         let mut seen = HashMap::new();
         for (i, name) in config.pools.iter().enumerate() {
             if seen.insert(name.clone(), i).is_some() {
-                return Err(Error::new(migration_core::ErrorKind::InvalidArgument, format!("Duplicate pool name: {name}")));
+                return Err(Error::new(
+                    migration_core::ErrorKind::InvalidArgument,
+                    format!("Duplicate pool name: {name}"),
+                ));
             }
             cluster.add_pool(name, config.capacity, config.seed.wrapping_add(i as u64 + 1))?;
         }
@@ -225,7 +233,7 @@ impl Cluster {
             repository: Arc::clone(&node.repository) as _,
             pool_manager: Arc::clone(&self.pool_manager) as _,
             namespace: Arc::clone(&self.namespace) as _,
-            transport: Arc::new(InProcessTransport::new(name, Arc::clone(&self.registry))),
+            transport: Arc::new(InProcessTransport::new(name, Arc::clone(&self.registry), &self.network)),
             p2p: Arc::new(P2pClient::new(name, Arc::clone(&self.registry), Arc::clone(&self.clock))),
             pin_manager: Arc::clone(&self.pin_manager) as _,
         };
@@ -237,7 +245,9 @@ impl Cluster {
             ..Options::default()
         };
         let runtime = Arc::new(Runtime::start(name, Config::default(), host, options)?);
-        node.runtime.set(Arc::downgrade(&runtime)).map_err(|_| Error::new(migration_core::ErrorKind::Internal, "runtime bound twice"))?;
+        node.runtime
+            .set(Arc::downgrade(&runtime))
+            .map_err(|_| Error::new(migration_core::ErrorKind::Internal, "runtime bound twice"))?;
         runtime.pool_started();
         self.runtimes.push((name.to_string(), runtime));
         Ok(())
@@ -293,11 +303,12 @@ impl Cluster {
         &self.rng
     }
 
-    /// Stops every pool's runtime. Safe to call more than once.
+    /// Stops every pool's runtime, then the network. Safe to call more than once.
     pub fn shutdown(&self) {
         for (_, runtime) in &self.runtimes {
             runtime.shutdown();
         }
+        self.network.stop();
     }
 }
 

@@ -131,8 +131,18 @@ impl Runtime {
             (result, module.take_effects())
         };
         self.inner.wake.notify_one();
-        drive(&self.inner, Work::Effects(effects));
+        self.hand_off(effects);
         result
+    }
+
+    /// Runs the effects of a command on the runtime, so that the caller (an operator's shell,
+    /// a JNI thread) gets its answer at once however much work the command starts.
+    fn hand_off(&self, effects: Vec<Effect>) {
+        if effects.is_empty() {
+            return;
+        }
+        let inner = Arc::clone(&self.inner);
+        self.inner.handle.spawn(async move { drive(&inner, Work::Effects(effects)) });
     }
 
     /// Feeds an input (repository events, pool start, …).
@@ -181,7 +191,7 @@ impl Runtime {
             (result, module.take_effects())
         };
         self.inner.wake.notify_one();
-        drive(&self.inner, Work::Effects(effects));
+        self.hand_off(effects);
         Ok(result)
     }
 
@@ -223,7 +233,14 @@ impl Runtime {
         if self.is_closed() {
             return;
         }
-        let _ = self.call(|module, now| module.shutdown(now));
+        // Inline, not handed off: the cancel requests to targets go out before the runtime stops.
+        let now = (self.inner.clock)();
+        let effects = {
+            let mut module = self.inner.module.lock();
+            module.shutdown(now);
+            module.take_effects()
+        };
+        drive(&self.inner, Work::Effects(effects));
         self.inner.closed.store(true, Ordering::Release);
         self.inner.wake.notify_one();
         self.inner.inbound.lock().clear();

@@ -1,0 +1,680 @@
+//! The commands of minidcache's cells: a pool's own commands (`rep ls`, `rep set sticky`,
+//! `pool disable|enable`, `populate`, `wait`; `migration …` and `hotfile …` go to the module),
+//! the pin manager's, the namespace's and the pool manager's. Schemas, parsing and help pages
+//! use the core's dCache command-line conventions.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use migration_core::command::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, Word};
+use migration_core::host::Repository as _;
+use migration_core::replica::{
+    AccessLatency, Checksum, NEVER_EXPIRES, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord,
+};
+use migration_core::{Error, ErrorKind, Millis, PnfsId};
+
+use crate::cluster::{Cluster, PoolMode, PoolNode};
+
+/// The cell a command is executed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell {
+    /// A pool.
+    Pool(String),
+    /// The pool manager.
+    PoolManager,
+    /// The pin manager.
+    PinManager,
+    /// The namespace.
+    PnfsManager,
+}
+
+impl Cell {
+    /// The cell's name as `\l` lists it.
+    pub fn name(&self) -> &str {
+        match self {
+            Cell::Pool(name) => name,
+            Cell::PoolManager => "PoolManager",
+            Cell::PinManager => crate::pin_manager::CELL,
+            Cell::PnfsManager => "PnfsManager",
+        }
+    }
+}
+
+/// Storage class of `populate` without `-storage`.
+pub const DEFAULT_STORAGE_CLASS: &str = "atlas:default@osm";
+
+use OptionKind::String as Text;
+use OptionKind::{Enum, Flag, Int, Long};
+
+const fn opt(name: &'static str, kind: OptionKind, value_name: &'static str, help: &'static str) -> OptionSpec {
+    OptionSpec { name, kind, help, value_name }
+}
+
+const fn args(names: &'static [&'static str], required: usize, variadic: bool) -> ArgSpec {
+    ArgSpec { names, required, variadic }
+}
+
+const NO_ARGS: ArgSpec = args(&[], 0, false);
+
+/// A pool's own commands (the module's are in `migration_core::commands::COMMANDS`).
+pub const POOL_COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "rep ls",
+        options: &[],
+        args: args(&["PNFSID"], 0, true),
+        summary: "List replicas.",
+        help: "One line per replica, in repository order:\n\n    <pnfsid> <flags L(0)[0]> <size> si={<storage class>}\n\nFlags, one position each: C cached, P precious, C being written by a client, S being restored from tape, two unused positions (to client, to store), R removed, D destroyed, X sticky, E broken, one unused position. L(0)[0]: locks and links, always 0 here.",
+    },
+    CommandSpec {
+        name: "rep set sticky",
+        options: &[
+            opt("o", Text, "owner", "Owner of the sticky record (default: system)."),
+            opt("l", Long, "seconds", "Lifetime in seconds (default: forever)."),
+        ],
+        args: args(&["PNFSID", "on|off"], 2, false),
+        summary: "Set or remove a sticky record.",
+        help: "'on' sets (or replaces) the owner's record; 'off' removes it.",
+    },
+    CommandSpec {
+        name: "pool disable",
+        options: &[
+            opt("rdonly", Flag, "", "Refuse new replicas, still serve data (also to other pools)."),
+            opt("strict", Flag, "", "Refuse new replicas and do not serve data to other pools (the default)."),
+        ],
+        args: NO_ARGS,
+        summary: "Disable the pool.",
+        help: "A disabled pool refuses copies from migration jobs. A -strict pool is not a source for pool-to-pool transfers either, unless the job uses -force-source-mode.",
+    },
+    CommandSpec { name: "pool enable", options: &[], args: NO_ARGS, summary: "Enable the pool.", help: "" },
+    CommandSpec {
+        name: "populate",
+        options: &[
+            opt("files", Int, "n", "Number of files (required)."),
+            opt("size", Text, "n|min..max", "Size in bytes, fixed or uniform in the range (required)."),
+            opt("storage", Text, "class", "Storage class (default: atlas:default@osm)."),
+            opt("cache", Text, "class", "Cache class (default: none)."),
+            opt("state", Enum(&["cached", "precious"]), "", "Replica state (default: precious)."),
+            opt("sticky", Text, "owner[(seconds)]", "Add a sticky record, forever or for the lifetime."),
+            opt("al", Enum(&["online", "nearline"]), "", "Access latency (default: nearline)."),
+            opt("rp", Enum(&["custodial", "replica", "output"]), "", "Retention policy (default: custodial)."),
+        ],
+        args: NO_ARGS,
+        summary: "Create replicas of new files on this pool.",
+        help: "Each file gets a fresh PNFS id, is registered in the namespace with an ADLER32 checksum, and is last accessed now. Sizes in a range are drawn from the cluster's seeded generator.",
+    },
+    CommandSpec {
+        name: "wait",
+        options: &[opt("timeout", Long, "seconds", "Give up after this many seconds (default 60).")],
+        args: args(&["JOB"], 1, false),
+        summary: "Wait until a job has ended.",
+        help: "Blocks until the job is FINISHED, CANCELLED or FAILED and prints its summary line.",
+    },
+];
+
+/// The pin manager's commands.
+pub const PIN_MANAGER_COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "pin",
+        options: &[],
+        args: args(&["PNFSID", "SECONDS"], 2, false),
+        summary: "Pin a file.",
+        help: "Pins the replica on the first pool, in pool order, that holds one; -1 pins forever. Prints the pin id.",
+    },
+    CommandSpec {
+        name: "unpin",
+        options: &[],
+        args: args(&["PNFSID"], 1, false),
+        summary: "Remove every pin of a file.",
+        help: "",
+    },
+    CommandSpec {
+        name: "ls",
+        options: &[],
+        args: NO_ARGS,
+        summary: "List pins.",
+        help: "One line per pin: <id> <pnfsid> <pool> <expiry (UTC) or never>.",
+    },
+];
+
+/// The namespace's commands.
+pub const PNFS_MANAGER_COMMANDS: &[CommandSpec] = &[CommandSpec {
+    name: "cacheinfoof",
+    options: &[],
+    args: args(&["PNFSID"], 1, false),
+    summary: "Show the pools that hold a replica of a file.",
+    help: "",
+}];
+
+/// The pool manager's commands.
+pub const POOL_MANAGER_COMMANDS: &[CommandSpec] = &[
+    CommandSpec { name: "psu ls pool", options: &[], args: NO_ARGS, summary: "List pools.", help: "" },
+    CommandSpec {
+        name: "psu ls pgroup",
+        options: &[opt("l", Flag, "", "Show the members.")],
+        args: NO_ARGS,
+        summary: "List pool groups.",
+        help: "",
+    },
+    CommandSpec {
+        name: "psu ls link",
+        options: &[opt("l", Flag, "", "Show the pool groups.")],
+        args: NO_ARGS,
+        summary: "List links.",
+        help: "",
+    },
+    CommandSpec {
+        name: "psu create pgroup",
+        options: &[],
+        args: args(&["GROUP"], 1, false),
+        summary: "Create a pool group.",
+        help: "",
+    },
+    CommandSpec {
+        name: "psu addto pgroup",
+        options: &[],
+        args: args(&["GROUP", "POOL"], 2, false),
+        summary: "Add a pool to a pool group.",
+        help: "",
+    },
+    CommandSpec {
+        name: "psu removefrom pgroup",
+        options: &[],
+        args: args(&["GROUP", "POOL"], 2, false),
+        summary: "Remove a pool from a pool group.",
+        help: "",
+    },
+    CommandSpec {
+        name: "psu create link",
+        options: &[],
+        args: args(&["LINK", "UNITGROUP"], 1, true),
+        summary: "Create a link (unit groups are accepted and ignored).",
+        help: "",
+    },
+    CommandSpec {
+        name: "psu add link",
+        options: &[],
+        args: args(&["LINK", "GROUP"], 2, false),
+        summary: "Attach a pool group to a link.",
+        help: "",
+    },
+];
+
+fn syntax(e: impl ToString) -> Error {
+    Error::syntax(e.to_string())
+}
+
+fn unknown(line: &str) -> Error {
+    Error::new(ErrorKind::Unsupported, format!("Unknown command: {}", line.trim()))
+}
+
+/// Words of `line`, with bare negative numbers (`-1`) taken as arguments rather than options.
+fn words_of(line: &str) -> Result<Vec<Word>, Error> {
+    let words = command::tokenize(line).map_err(syntax)?;
+    let negative = |w: &Word| matches!(w.option_parts(), Some((name, "")) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()));
+    if !words.iter().any(negative) {
+        return Ok(words);
+    }
+    let escaped: Vec<String> =
+        words.iter().map(|w| if negative(w) { format!("\\{}", w.raw()) } else { w.raw().to_string() }).collect();
+    command::tokenize(&escaped.join(" ")).map_err(syntax)
+}
+
+/// The command of `specs` whose name is the longest prefix of `words`.
+fn lookup<'a>(specs: &'a [CommandSpec], words: &[Word]) -> Option<(&'a CommandSpec, usize)> {
+    specs
+        .iter()
+        .filter_map(|spec| {
+            let n = spec.name.split(' ').count();
+            (words.len() >= n && spec.name.split(' ').zip(words).all(|(a, w)| a == w.text())).then_some((spec, n))
+        })
+        .max_by_key(|(_, n)| *n)
+}
+
+fn synopsis_line(spec: &CommandSpec) -> String {
+    let mut s = spec.name.to_string();
+    if !spec.options.is_empty() {
+        s.push_str(" [OPTIONS]");
+    }
+    for (i, name) in spec.args.names.iter().enumerate() {
+        let dots = if i + 1 == spec.args.names.len() && spec.args.variadic { "..." } else { "" };
+        let _ = write!(s, " {name}{dots}");
+    }
+    format!("{s} - {}\n", spec.summary)
+}
+
+/// `help [topic]` over `specs`: the command list, one command's page, or the commands
+/// starting with the topic. `None` when no command matches.
+fn help_of(specs: &[CommandSpec], topic: &str) -> Option<String> {
+    if topic.is_empty() {
+        return Some(specs.iter().map(synopsis_line).collect());
+    }
+    if let Some(spec) = specs.iter().find(|s| s.name == topic) {
+        return Some(command::usage(spec));
+    }
+    let matching: String =
+        specs.iter().filter(|s| s.name.starts_with(&format!("{topic} "))).map(synopsis_line).collect();
+    (!matching.is_empty()).then_some(matching)
+}
+
+/// Executes `line` in `cell`.
+pub fn execute(cluster: &Cluster, cell: &Cell, line: &str) -> Result<String, Error> {
+    let words = words_of(line)?;
+    let Some(first) = words.first() else { return Ok(String::new()) };
+    let specs = match cell {
+        Cell::Pool(_) => POOL_COMMANDS,
+        Cell::PinManager => PIN_MANAGER_COMMANDS,
+        Cell::PnfsManager => PNFS_MANAGER_COMMANDS,
+        Cell::PoolManager => POOL_MANAGER_COMMANDS,
+    };
+    if first.text() == "help" {
+        let topic = words[1..].iter().map(Word::text).collect::<Vec<_>>().join(" ");
+        return help(cluster, cell, specs, &topic, line);
+    }
+    if let Cell::Pool(pool) = cell
+        && matches!(first.text(), "migration" | "hotfile")
+    {
+        return pool_runtime(cluster, pool)?.execute(line);
+    }
+    let Some((spec, n)) = lookup(specs, &words) else { return Err(unknown(line)) };
+    let parsed = command::parse(spec, &words[n..]).map_err(syntax)?;
+    match cell {
+        Cell::Pool(pool) => pool_command(cluster, pool, spec.name, &parsed),
+        Cell::PinManager => pin_manager_command(cluster, spec.name, &parsed),
+        Cell::PnfsManager => pnfs_manager_command(cluster, spec.name, &parsed),
+        Cell::PoolManager => pool_manager_command(cluster, spec.name, &parsed),
+    }
+}
+
+fn help(cluster: &Cluster, cell: &Cell, specs: &[CommandSpec], topic: &str, line: &str) -> Result<String, Error> {
+    let ours = help_of(specs, topic);
+    let Cell::Pool(pool) = cell else {
+        return ours.ok_or_else(|| Error::syntax(format!("No such command: {topic}")));
+    };
+    if topic.is_empty() {
+        // The module's commands first, then the pool's own.
+        let module = pool_runtime(cluster, pool)?.execute("help")?;
+        return Ok(module + &ours.unwrap_or_default());
+    }
+    match ours {
+        Some(text) => Ok(text),
+        None => pool_runtime(cluster, pool)?.execute(line),
+    }
+}
+
+fn pool_node(cluster: &Cluster, pool: &str) -> Result<std::sync::Arc<PoolNode>, Error> {
+    cluster.pool(pool).ok_or_else(|| Error::new(ErrorKind::NotFound, format!("Cell not found: {pool}")))
+}
+
+fn pool_runtime(
+    cluster: &Cluster,
+    pool: &str,
+) -> Result<std::sync::Arc<migration_core::driver::runtime::Runtime>, Error> {
+    cluster.runtime(pool).cloned().ok_or_else(|| Error::new(ErrorKind::Closed, format!("Pool {pool} is not running")))
+}
+
+fn parse_pnfsid(text: &str) -> Result<PnfsId, Error> {
+    PnfsId::parse(text).map_err(|e| Error::syntax(format!("{text}: {e}")))
+}
+
+fn not_in_repository(pnfsid: &PnfsId) -> Error {
+    Error::new(ErrorKind::NotFound, format!("Entry not in repository : {pnfsid}"))
+}
+
+fn pool_command(cluster: &Cluster, pool: &str, name: &str, args: &ParsedArgs) -> Result<String, Error> {
+    let node = pool_node(cluster, pool)?;
+    match name {
+        "rep ls" => rep_ls(cluster, &node, args),
+        "rep set sticky" => rep_set_sticky(cluster, &node, args),
+        "pool disable" => {
+            let rdonly = args.flag("rdonly").unwrap_or(false);
+            let strict = args.flag("strict").unwrap_or(false);
+            // Plain `pool disable` is as strict as it gets, as in dCache; -strict wins.
+            let mode = if rdonly && !strict { PoolMode::ReadOnly } else { PoolMode::Strict };
+            node.set_mode(mode);
+            Ok(format!("Pool {} {}", node.name, mode.describe()))
+        }
+        "pool enable" => {
+            node.set_mode(PoolMode::Enabled);
+            Ok(format!("Pool {} {}", node.name, PoolMode::Enabled.describe()))
+        }
+        "populate" => populate(cluster, &node, args),
+        "wait" => wait(cluster, pool, args),
+        other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
+    }
+}
+
+/// One `rep ls` line, as dCache's `CacheEntryImpl.toString()` writes it.
+pub fn rep_ls_line(entry: &ReplicaEntry, now: Millis) -> String {
+    let flag = |on: bool, c: char| if on { c } else { '-' };
+    let s = entry.state;
+    let sticky = entry.sticky.iter().any(|r| r.is_valid_at(now));
+    let flags: String = [
+        flag(s == ReplicaState::Cached, 'C'),
+        flag(s == ReplicaState::Precious, 'P'),
+        flag(s == ReplicaState::FromClient, 'C'),
+        flag(s == ReplicaState::FromStore, 'S'),
+        '-', // to client: no longer used by dCache
+        '-', // to store: no longer used by dCache
+        flag(s == ReplicaState::Removed, 'R'),
+        flag(s == ReplicaState::Destroyed, 'D'),
+        flag(sticky, 'X'),
+        flag(s == ReplicaState::Broken, 'E'),
+        '-', // unused
+    ]
+    .into_iter()
+    .collect();
+    // L(<locks>)[<links>]: dCache always prints 0 locks; we have no hard links.
+    format!(
+        "{} <{flags}L(0)[0]> {} si={{{}}}",
+        entry.pnfsid,
+        entry.size,
+        entry.storage_class.as_deref().unwrap_or("<unknown>")
+    )
+}
+
+fn rep_ls(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
+    let now = cluster.now();
+    let entries = if args.args().is_empty() {
+        node.repository.entries()
+    } else {
+        let mut entries = Vec::new();
+        for text in args.args() {
+            let pnfsid = parse_pnfsid(text)?;
+            match node.repository.entry(&pnfsid).map_err(|e| Error::new(ErrorKind::Host, e))? {
+                Some(entry) => entries.push(entry),
+                None => return Err(not_in_repository(&pnfsid)),
+            }
+        }
+        entries
+    };
+    Ok(entries.iter().map(|e| rep_ls_line(e, now) + "\n").collect())
+}
+
+fn rep_set_sticky(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
+    let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
+    let owner = args.string("o").unwrap_or("system");
+    if owner.is_empty() {
+        return Err(Error::syntax("Owner must not be empty"));
+    }
+    let on = match args.arg(1).unwrap_or_default() {
+        "on" => true,
+        "off" => false,
+        other => return Err(Error::syntax(format!("Invalid sticky mode: {other} (expected on or off)"))),
+    };
+    if node.repository.entry(&pnfsid).map_err(|e| Error::new(ErrorKind::Host, e))?.is_none() {
+        return Err(not_in_repository(&pnfsid));
+    }
+    if on {
+        let expire = match args.long("l") {
+            None | Some(-1) => NEVER_EXPIRES,
+            Some(l) if l < 0 => return Err(Error::syntax(format!("Illegal lifetime: {l}"))),
+            Some(l) => cluster.now().saturating_add(l.saturating_mul(1000)),
+        };
+        node.repository
+            .set_sticky(&pnfsid, &StickyRecord::new(owner, expire), true)
+            .map_err(|e| Error::new(ErrorKind::State, e.to_string()))?;
+    } else {
+        node.repository.remove_sticky(&pnfsid, owner);
+    }
+    Ok(String::new())
+}
+
+/// `n` or `min..max`.
+fn parse_size(text: &str) -> Result<(u64, u64), Error> {
+    let number = |t: &str| t.trim().parse::<u64>().map_err(|_| Error::syntax(format!("Invalid size: {text}")));
+    let (min, max) = match text.split_once("..") {
+        Some((a, b)) => (number(a)?, number(b)?),
+        None => {
+            let n = number(text)?;
+            (n, n)
+        }
+    };
+    if min > max {
+        return Err(Error::syntax(format!("Invalid size range: {text}")));
+    }
+    Ok((min, max))
+}
+
+/// `owner` or `owner(seconds)`; seconds may be -1 (forever).
+fn parse_sticky(text: &str, now: Millis) -> Result<StickyRecord, Error> {
+    let bad = || Error::syntax(format!("Invalid sticky record: {text} (expected <owner>[(<seconds>)])"));
+    let (owner, expire) = match text.split_once('(') {
+        None => (text, NEVER_EXPIRES),
+        Some((owner, rest)) => {
+            let secs: i64 = rest.strip_suffix(')').ok_or_else(bad)?.parse().map_err(|_| bad())?;
+            match secs {
+                -1 => (owner, NEVER_EXPIRES),
+                s if s < 0 => return Err(bad()),
+                s => (owner, now.saturating_add(s.saturating_mul(1000))),
+            }
+        }
+    };
+    if owner.is_empty() {
+        return Err(bad());
+    }
+    Ok(StickyRecord::new(owner, expire))
+}
+
+/// An ADLER32 checksum; minidcache's files have no content yet, so it is computed over the
+/// file's id and size, which is stable and unique enough to look real.
+fn adler32(data: &[u8]) -> u32 {
+    const MOD: u32 = 65_521;
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in data {
+        a = (a + u32::from(byte)) % MOD;
+        b = (b + a) % MOD;
+    }
+    (b << 16) | a
+}
+
+fn populate(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
+    let files = args.int("files").ok_or_else(|| Error::syntax("Option -files is required"))?;
+    if files < 0 {
+        return Err(Error::syntax(format!("Invalid number of files: {files}")));
+    }
+    let (min, max) = parse_size(args.string("size").ok_or_else(|| Error::syntax("Option -size is required"))?)?;
+    let now = cluster.now();
+    let sticky = args.string("sticky").map(|s| parse_sticky(s, now)).transpose()?;
+    let state = if args.string("state") == Some("cached") { ReplicaState::Cached } else { ReplicaState::Precious };
+    let storage_class = args.string("storage").unwrap_or(DEFAULT_STORAGE_CLASS).to_string();
+    let cache_class = args.string("cache").filter(|c| !c.is_empty()).map(str::to_string);
+    let access_latency = Some(args.string("al").and_then(AccessLatency::parse).unwrap_or(AccessLatency::Nearline));
+    let retention_policy =
+        Some(args.string("rp").and_then(RetentionPolicy::parse).unwrap_or(RetentionPolicy::Custodial));
+    let mut bytes = 0u64;
+    for _ in 0..files {
+        let size = if min == max {
+            min
+        } else {
+            let span = max - min;
+            let r = cluster.rng().lock().next_u64();
+            min + if span == u64::MAX { r } else { r % (span + 1) }
+        };
+        let pnfsid = cluster.next_pnfsid();
+        let mut data = pnfsid.as_bytes().to_vec();
+        data.extend_from_slice(&size.to_be_bytes());
+        let checksums = vec![Checksum { kind: "ADLER32".to_string(), value: format!("{:08x}", adler32(&data)) }];
+        let entry = ReplicaEntry {
+            pnfsid,
+            state,
+            sticky: sticky.iter().cloned().collect(),
+            size,
+            last_access: now,
+            storage_class: Some(storage_class.clone()),
+            cache_class: cache_class.clone(),
+            access_latency,
+            retention_policy,
+            checksums,
+        };
+        cluster.namespace().create(entry.attributes());
+        node.repository.insert(entry);
+        bytes += size;
+    }
+    Ok(format!("Created {files} files ({bytes} bytes)"))
+}
+
+/// How often `wait` looks at the job.
+const WAIT_POLL: Duration = Duration::from_millis(10);
+
+fn wait(cluster: &Cluster, pool: &str, args: &ParsedArgs) -> Result<String, Error> {
+    let id = args.arg(0).unwrap_or_default();
+    let timeout = args.long("timeout").unwrap_or(60);
+    if timeout < 0 {
+        return Err(Error::syntax(format!("Invalid timeout: {timeout}")));
+    }
+    let runtime = pool_runtime(cluster, pool)?;
+    let deadline = Instant::now() + Duration::from_secs(timeout as u64);
+    loop {
+        let seen = runtime.with_module(|m| m.job(id).map(|j| (j.state().is_terminal(), j.summary())));
+        match seen {
+            None => return Err(Error::job_not_found()),
+            Some((true, summary)) => return Ok(summary),
+            Some((false, _)) if Instant::now() >= deadline => {
+                return Err(Error::new(ErrorKind::State, format!("Timed out waiting for job {id}")));
+            }
+            Some((false, _)) => std::thread::sleep(WAIT_POLL),
+        }
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC.
+pub fn utc(time: Millis) -> String {
+    let secs = time.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+fn pin_manager_command(cluster: &Cluster, name: &str, args: &ParsedArgs) -> Result<String, Error> {
+    let pins = cluster.pin_manager();
+    match name {
+        "pin" => {
+            let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
+            let text = args.arg(1).unwrap_or_default();
+            let secs: i64 = text.parse().map_err(|_| Error::syntax(format!("Invalid lifetime: {text}")))?;
+            Ok(pins.pin(pnfsid, secs)?.id.to_string())
+        }
+        "unpin" => {
+            let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
+            match pins.unpin(&pnfsid) {
+                0 => Err(Error::new(ErrorKind::NotFound, format!("File is not pinned: {pnfsid}"))),
+                _ => Ok(String::new()),
+            }
+        }
+        "ls" => Ok(pins
+            .pins()
+            .iter()
+            .map(|p| {
+                let expiry = if p.expire == NEVER_EXPIRES { "never".to_string() } else { utc(p.expire) };
+                format!("{} {} {} {expiry}\n", p.id, p.pnfsid, p.pool)
+            })
+            .collect()),
+        other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
+    }
+}
+
+fn pnfs_manager_command(cluster: &Cluster, name: &str, args: &ParsedArgs) -> Result<String, Error> {
+    match name {
+        "cacheinfoof" => {
+            let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
+            let locations = cluster
+                .namespace()
+                .locations(&pnfsid)
+                .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("No such file: {pnfsid}")))?;
+            Ok(locations.join(" "))
+        }
+        other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
+    }
+}
+
+fn pool_manager_command(cluster: &Cluster, name: &str, args: &ParsedArgs) -> Result<String, Error> {
+    let pm = cluster.pool_manager();
+    let arg = |i| args.arg(i).unwrap_or_default();
+    let done = |r: Result<(), crate::pool_manager::TopologyError>| {
+        r.map(|()| String::new()).map_err(|e| Error::new(ErrorKind::InvalidArgument, e.to_string()))
+    };
+    let listing = |items: Vec<(String, Vec<String>)>| -> String {
+        let long = args.flag("l").unwrap_or(false);
+        items
+            .into_iter()
+            .map(|(name, members)| if long { format!("{name} : {}\n", members.join(",")) } else { format!("{name}\n") })
+            .collect()
+    };
+    match name {
+        "psu ls pool" => Ok(cluster.pool_names().iter().map(|p| format!("{p}\n")).collect()),
+        "psu ls pgroup" => Ok(listing(pm.groups())),
+        "psu ls link" => Ok(listing(pm.links())),
+        "psu create pgroup" => done(pm.create_group(arg(0))),
+        "psu addto pgroup" => done(pm.add_to_group(arg(0), arg(1))),
+        "psu removefrom pgroup" => done(pm.remove_from_group(arg(0), arg(1))),
+        "psu create link" => done(pm.create_link(arg(0))),
+        "psu add link" => done(pm.attach_group(arg(0), arg(1))),
+        other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(state: ReplicaState) -> ReplicaEntry {
+        ReplicaEntry::new(PnfsId::parse("1").expect("valid"), state, 42, 0)
+    }
+
+    #[test]
+    fn rep_ls_shows_precious_cached_and_sticky_in_dcache_positions() {
+        let mut e = entry(ReplicaState::Precious);
+        e.storage_class = Some("atlas:default@osm".to_string());
+        assert_eq!(rep_ls_line(&e, 0), "000000000000000000000001 <-P---------L(0)[0]> 42 si={atlas:default@osm}");
+        let mut c = entry(ReplicaState::Cached);
+        c.sticky.push(StickyRecord::new("system", NEVER_EXPIRES));
+        assert_eq!(rep_ls_line(&c, 0), "000000000000000000000001 <C-------X--L(0)[0]> 42 si={<unknown>}");
+    }
+
+    #[test]
+    fn expired_sticky_records_do_not_show() {
+        let mut c = entry(ReplicaState::Cached);
+        c.sticky.push(StickyRecord::new("system", 1000));
+        assert!(rep_ls_line(&c, 999).contains("<C-------X--L"));
+        assert!(rep_ls_line(&c, 1000).contains("<C----------L"));
+    }
+
+    #[test]
+    fn sizes_and_sticky_options_parse() {
+        assert_eq!(parse_size("10").expect("ok"), (10, 10));
+        assert_eq!(parse_size("10..20").expect("ok"), (10, 20));
+        assert!(parse_size("20..10").is_err());
+        assert!(parse_size("x").is_err());
+        assert_eq!(parse_sticky("lhcb", 0).expect("ok"), StickyRecord::new("lhcb", NEVER_EXPIRES));
+        assert_eq!(parse_sticky("lhcb(10)", 5).expect("ok"), StickyRecord::new("lhcb", 10_005));
+        assert!(parse_sticky("lhcb(x)", 0).is_err());
+    }
+
+    #[test]
+    fn negative_numbers_are_arguments() {
+        let words = words_of("pin 1 -1").expect("ok");
+        let (spec, n) = lookup(PIN_MANAGER_COMMANDS, &words).expect("found");
+        let parsed = command::parse(spec, &words[n..]).expect("parsed");
+        assert_eq!(parsed.args(), ["1", "-1"]);
+    }
+
+    #[test]
+    fn utc_formats_the_epoch_and_a_leap_day() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00");
+        assert_eq!(utc(951_782_400_000 + 3_723_000), "2000-02-29 01:02:03");
+    }
+
+    #[test]
+    fn adler32_matches_the_reference_value() {
+        assert_eq!(adler32(b"Wikipedia"), 0x11E6_0398);
+    }
+}
