@@ -1,0 +1,3 @@
+fn main() {
+    println!("migration-sim: not built yet");
+}
