@@ -72,7 +72,7 @@ impl Module {
             Ok(Some(entry)) => entry,
             Ok(None) => return,
             Err(e) => {
-                tracing::warn!(target: "migration", %pnfsid, "hot-file replication skipped: {e}");
+                tracing::warn!(target: crate::job::LOG_TARGET, %pnfsid, "hot-file replication skipped: {e}");
                 return;
             }
         };

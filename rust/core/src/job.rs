@@ -29,6 +29,9 @@ use crate::replica::{ReplicaEntry, ReplicaState};
 use crate::task::{Targets, Task, TaskAction, TaskEvent, TaskParams, TaskResult};
 use crate::timers::TimerKey;
 
+/// The logger name of job events (dCache's class, so existing log configurations apply).
+pub const LOG_TARGET: &str = "org.dcache.pool.migration.Job";
+
 /// How long a sleeping or paused job waits before it looks again.
 pub const WAKE_DELAY: Millis = 10_000;
 /// Notes kept per job.
@@ -268,6 +271,7 @@ impl Job {
             return;
         }
         self.state = JobState::Initializing;
+        tracing::info!(target: LOG_TARGET, pool = ctx.pool, job = %self.id, "Job {} started: {}", self.id, self.definition.command_line);
         self.refresh(ctx);
         ctx.effects.push(Effect::Scan {
             job: self.key,
@@ -344,6 +348,19 @@ impl Job {
             return;
         }
         self.state = state;
+        let s = &self.stats;
+        tracing::info!(
+            target: LOG_TARGET,
+            pool = ctx.pool,
+            job = %self.id,
+            "Job {} {}: {} files, {} of {} bytes, {} attempts",
+            self.id,
+            state.name(),
+            s.completed_files,
+            s.transferred,
+            s.total,
+            s.attempts
+        );
         self.queue.clear();
         ctx.timers.cancel(TimerKey::Wake(self.key));
         ctx.timers.cancel(TimerKey::Refresh(self.key));
@@ -788,6 +805,8 @@ impl Job {
     }
 
     fn note(&mut self, ctx: &Ctx<'_>, task: u64, pnfsid: Option<PnfsId>, text: String) {
+        let file = pnfsid.map_or_else(|| "-".to_string(), |p| p.to_string());
+        tracing::warn!(target: LOG_TARGET, pool = ctx.pool, job = %self.id, "[{task}] {file}: {text}");
         if self.notes.len() == MAX_NOTES {
             self.notes.pop_front();
         }

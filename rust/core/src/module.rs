@@ -427,7 +427,7 @@ impl Module {
                 match decode::<Message>(&bytes) {
                     Ok(message) => self.message(&from, message, reply, accepts, now),
                     Err(e) => {
-                        tracing::warn!(target: "migration", from, "refusing a malformed message: {e}");
+                        tracing::warn!(target: "org.dcache.pool.migration.MigrationModuleServer", from, "refusing a malformed message: {e}");
                         if let Some(inbound) = reply {
                             let reply = Reply::Error { code: crate::error::ReturnCode::INVALID_ARGS, message: e };
                             self.shared.effects.push(Effect::Respond { inbound, reply: encode(&reply) });
