@@ -806,7 +806,7 @@ impl Job {
 
     fn note(&mut self, ctx: &Ctx<'_>, task: u64, pnfsid: Option<PnfsId>, text: String) {
         let file = pnfsid.map_or_else(|| "-".to_string(), |p| p.to_string());
-        tracing::warn!(target: LOG_TARGET, pool = ctx.pool, job = %self.id, "[{task}] {file}: {text}");
+        tracing::info!(target: LOG_TARGET, pool = ctx.pool, job = %self.id, "[{task}] {file}: {text}");
         if self.notes.len() == MAX_NOTES {
             self.notes.pop_front();
         }
