@@ -245,8 +245,15 @@ impl Runtime {
         self.inner.wake.notify_one();
         self.inner.inbound.lock().clear();
         if let Some(tokio) = self.tokio.lock().take() {
-            // Never blocks: dropping a runtime from one of its own threads would panic.
-            tokio.shutdown_background();
+            if tokio::runtime::Handle::try_current().is_ok() {
+                // On a runtime thread (a callback closing the module): blocking here would
+                // panic, so the threads stop in the background.
+                tokio.shutdown_background();
+            } else {
+                // Wait for the threads to stop (and run `on_thread_stop`, where JNI detaches
+                // them), so a JVM or a C program can exit cleanly right after.
+                tokio.shutdown_timeout(Duration::from_secs(10));
+            }
         }
     }
 }
@@ -286,12 +293,21 @@ fn drive(inner: &Arc<Inner>, work: Work) {
     });
     let Some(first) = queued else { return };
     PUMP.with(|p| *p.borrow_mut() = Some(VecDeque::new()));
+    // Even if a host callback panics through here (a binding catches it further up), this
+    // thread must not be left looking like it drives a module: its later work would be queued
+    // and never handled.
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            PUMP.with(|p| *p.borrow_mut() = None);
+        }
+    }
+    let _reset = Reset;
     let mut next = Some((Arc::clone(inner), first));
     while let Some((inner, work)) = next {
         step(&inner, work);
         next = PUMP.with(|p| p.borrow_mut().as_mut().and_then(VecDeque::pop_front));
     }
-    PUMP.with(|p| *p.borrow_mut() = None);
 }
 
 fn step(inner: &Arc<Inner>, work: Work) {
@@ -406,5 +422,69 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
             );
         }
         Effect::CancelP2p { id } => host.p2p.cancel(id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::memory::MemoryRepository;
+    use crate::effect::Token;
+    use crate::host::{
+        Namespace, P2p, P2pRequest, PinManager, PinMove, PoolList, PoolManager, PoolSelection, Transport,
+    };
+    use crate::message::RequestId;
+    use crate::pnfsid::PnfsId;
+
+    /// A host whose namespace panics; the other services do nothing.
+    struct Panicky;
+    impl Namespace for Panicky {
+        fn cache_locations(&self, _: PnfsId, _: Completion<Vec<String>>) {
+            panic!("host callback failed");
+        }
+    }
+    impl PoolManager for Panicky {
+        fn pools(&self, _: PoolSelection, done: Completion<PoolList>) {
+            done.complete(Ok(PoolList::default()));
+        }
+        fn groups_of(&self, _: &str, done: Completion<Vec<String>>) {
+            done.complete(Ok(Vec::new()));
+        }
+    }
+    impl Transport for Panicky {
+        fn send(&self, _: &str, _: Vec<u8>, _: Option<Completion<Vec<u8>>>) {}
+    }
+    impl P2p for Panicky {
+        fn start(&self, _: P2pRequest, _: Completion<()>) {}
+        fn cancel(&self, _: RequestId) {}
+    }
+    impl PinManager for Panicky {
+        fn move_pins(&self, _: PinMove, _: Completion<()>) {}
+    }
+
+    #[test]
+    fn a_panicking_host_callback_does_not_leave_the_thread_stuck() {
+        let host = Host {
+            repository: Arc::new(MemoryRepository::new()),
+            pool_manager: Arc::new(Panicky),
+            namespace: Arc::new(Panicky),
+            transport: Arc::new(Panicky),
+            p2p: Arc::new(Panicky),
+            pin_manager: Arc::new(Panicky),
+        };
+        let runtime = Runtime::start("pool1", Config::default(), host, Options::default()).expect("starts");
+        let query = Effect::QueryLocations { token: Token(1), pnfsid: PnfsId::parse("1").expect("valid") };
+        let inner = Arc::clone(&runtime.inner);
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drive(&inner, Work::Effects(vec![query]))));
+        assert!(result.is_err(), "the host's panic reaches the caller");
+        // Fails without the reset guard: the queue would still be set, and this command's
+        // work would be queued on this thread and never handled.
+        assert!(PUMP.with(|p| p.borrow().is_none()));
+        assert_eq!(
+            runtime.execute("migration get concurrency-default").expect("works"),
+            "Current default concurrency: 1"
+        );
+        runtime.shutdown();
     }
 }

@@ -1,0 +1,164 @@
+//! Strings and buffers across the boundary: borrowed inputs (validated UTF-8), returned
+//! strings (owned by the caller, freed with `dcm_string_free`), and the message buffers that
+//! callbacks write their error text into.
+
+use std::ffi::{CStr, CString, c_char};
+use std::{ptr, slice};
+
+use crate::error::{Result, guard_value, invalid, null};
+use crate::live::Live;
+
+static STRINGS: Live = Live::new();
+
+/// A C string of `text`. Rust strings may hold NUL; C strings cannot, so a NUL becomes U+FFFD
+/// rather than silently cutting the text short.
+pub(crate) fn cstring(text: &str) -> CString {
+    CString::new(text)
+        .unwrap_or_else(|_| CString::new(text.replace('\0', "\u{FFFD}")).expect("every NUL was just replaced"))
+}
+
+/// Hands an owned string to C; the caller frees it with `dcm_string_free`.
+pub(crate) fn into_raw_string(text: &str) -> *mut c_char {
+    let raw = cstring(text).into_raw();
+    STRINGS.insert(raw);
+    raw
+}
+
+/// Borrows a required string argument.
+///
+/// # Safety
+/// `p` is NULL or a NUL-terminated string that stays valid for `'a`.
+pub(crate) unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
+    // SAFETY: forwarded to the caller.
+    unsafe { opt_str_arg(p, what) }?.ok_or_else(|| null(what))
+}
+
+/// Borrows an optional string argument (NULL is `None`).
+///
+/// # Safety
+/// As [`str_arg`].
+pub(crate) unsafe fn opt_str_arg<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: `p` is a NUL-terminated string valid for `'a` (caller's contract).
+    let text = unsafe { CStr::from_ptr(p) };
+    text.to_str().map(Some).map_err(|e| invalid(format!("{what} is not valid UTF-8: {e}")))
+}
+
+/// Borrows `len` elements at `p`; NULL is accepted when `len` is 0.
+///
+/// # Safety
+/// `p` is NULL or points to `len` initialised elements valid for `'a`.
+pub(crate) unsafe fn slice_arg<'a, T>(p: *const T, len: usize, what: &str) -> Result<&'a [T]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(invalid(format!("{what} is NULL but its count is {len}")));
+    }
+    // SAFETY: caller's contract.
+    Ok(unsafe { slice::from_raw_parts(p, len) })
+}
+
+/// Writes `value` through an out-parameter that may be NULL (then nothing is written).
+///
+/// # Safety
+/// `out` is NULL or valid for a write of `T`.
+pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
+    if !out.is_null() {
+        // SAFETY: caller's contract.
+        unsafe { ptr::write(out, value) };
+    }
+}
+
+/// Frees a string returned by this library. NULL, a string already freed and a pointer this
+/// library did not return are ignored (never passed to the allocator).
+///
+/// Errors: none. Threads: any.
+///
+/// # Safety
+/// Any pointer value is accepted; only strings this library returned are freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dcm_string_free(string: *mut c_char) {
+    guard_value((), || {
+        if STRINGS.remove(string) {
+            // SAFETY: the address came from `CString::into_raw` and was live until now.
+            drop(unsafe { CString::from_raw(string) });
+        }
+    })
+}
+
+/// Size of the buffer a callback may write its error message into.
+pub(crate) const ERRBUF_SIZE: usize = 512;
+
+/// The buffer a callback writes its error message into (`errbuf`, `errbuf_size`).
+pub(crate) struct ErrBuf {
+    bytes: [c_char; ERRBUF_SIZE],
+}
+
+impl ErrBuf {
+    /// An empty, NUL-filled buffer.
+    pub(crate) fn new() -> ErrBuf {
+        ErrBuf { bytes: [0; ERRBUF_SIZE] }
+    }
+
+    /// The pointer passed to C.
+    pub(crate) fn ptr(&mut self) -> *mut c_char {
+        self.bytes.as_mut_ptr()
+    }
+
+    /// The size passed to C.
+    pub(crate) fn size(&self) -> usize {
+        ERRBUF_SIZE
+    }
+
+    /// What the callback wrote (up to the first NUL, invalid UTF-8 replaced), or `fallback`
+    /// when it wrote nothing.
+    pub(crate) fn message(&self, fallback: impl FnOnce() -> String) -> String {
+        let bytes: Vec<u8> = self.bytes.iter().map(|&c| c as u8).take_while(|&b| b != 0).collect();
+        if bytes.is_empty() { fallback() } else { String::from_utf8_lossy(&bytes).into_owned() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_utf8_is_an_invalid_argument() {
+        let bad = b"migration ls \xff\0";
+        let e = unsafe { str_arg(bad.as_ptr().cast(), "line") }.expect_err("not UTF-8");
+        assert_eq!(e.kind, migration_core::ErrorKind::InvalidArgument);
+        assert!(e.message.starts_with("line is not valid UTF-8"), "{}", e.message);
+        let e = unsafe { str_arg(ptr::null(), "pool") }.expect_err("NULL");
+        assert_eq!(e.message, "pool is NULL");
+    }
+
+    #[test]
+    fn returned_strings_are_freed_once_and_foreign_pointers_ignored() {
+        let s = into_raw_string("hello\0world");
+        assert_eq!(unsafe { CStr::from_ptr(s) }.to_str(), Ok("hello\u{FFFD}world"));
+        unsafe {
+            dcm_string_free(s);
+            dcm_string_free(s);
+            let mut foreign = *b"abc\0";
+            dcm_string_free(foreign.as_mut_ptr().cast());
+            dcm_string_free(ptr::null_mut());
+        }
+    }
+
+    #[test]
+    fn a_null_slice_is_fine_only_when_empty() {
+        assert!(unsafe { slice_arg::<u8>(ptr::null(), 0, "bytes") }.is_ok());
+        assert!(unsafe { slice_arg::<u8>(ptr::null(), 3, "bytes") }.is_err());
+    }
+
+    #[test]
+    fn an_unterminated_or_empty_errbuf_is_read_safely() {
+        let mut buf = ErrBuf::new();
+        assert_eq!(buf.message(|| "fallback".into()), "fallback");
+        buf.bytes = [b'x' as c_char; ERRBUF_SIZE];
+        assert_eq!(buf.message(String::new).len(), ERRBUF_SIZE);
+    }
+}
