@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Runs every test of the project: formatting, lints, and the Rust tests of every crate.
-# This is the README's test command; .ci/run calls it after installing what it needs.
+# Runs every test of the project: formatting, lints, the Rust tests of every crate (the C host
+# among them) and the Java facade's JUnit tests.
+# This is the README's test command (.ci/run calls it). It first installs what a fresh Debian
+# machine lacks (tests/install-deps.sh; SKIP_INSTALL=1 skips that, SKIP_JAVA=1 the JUnit run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+[ "${SKIP_INSTALL:-0}" = 1 ] || ./tests/install-deps.sh
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -19,9 +23,25 @@ cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 
-# One closing line for the whole run, summed over every test binary.
+# The Java facade's JUnit tests, through Gradle (builds the native library itself).
+java_status=0
+if [ "${SKIP_JAVA:-0}" = 1 ]; then
+  echo "== gradle test: skipped (SKIP_JAVA=1)"
+else
+  echo "== gradle test (JUnit 5, -Xcheck:jni)"
+  export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}
+  set +e
+  gradle --offline --no-daemon --quiet test 2>&1 | tee -a "$log"
+  java_status=${PIPESTATUS[0]}
+  set -e
+fi
+
+# One closing line for the whole run, summed over every cargo test binary and JUnit.
 passed=$(grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -oE '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
 ignored=$(grep -oE '[0-9]+ ignored;' "$log" | awk '{s+=$1} END {print s+0}')
-echo "${passed} passed, ${failed} failed, ${ignored} skipped"
-exit "$status"
+junit_passed=$(grep -oE '\[ +[0-9]+ tests successful' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
+junit_failed=$(grep -oE '\[ +[0-9]+ tests failed' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
+echo "${passed} Rust tests passed, ${junit_passed} JUnit tests passed"
+echo "$((passed + junit_passed)) passed, $((failed + junit_failed)) failed, ${ignored} skipped"
+[ "$status" -eq 0 ] && [ "$java_status" -eq 0 ]

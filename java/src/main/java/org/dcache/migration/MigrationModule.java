@@ -1,0 +1,335 @@
+package org.dcache.migration;
+
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.dcache.migration.internal.Codec;
+import org.dcache.migration.internal.HostBridge;
+import org.dcache.migration.internal.NativeLibrary;
+import org.dcache.migration.internal.Natives;
+
+/**
+ * The migration module of one pool: the {@code migration …} admin commands, the jobs they
+ * create, and the migration server that answers other pools. Build it with
+ * {@link #builder(String)}, giving it the pool's services; tell it when the pool has started
+ * ({@link #poolStarted()}); feed it repository events and messages from other pools; close it
+ * when the pool stops.
+ *
+ * <p>All methods are thread-safe and may be called from inside the module's own callbacks.
+ * {@link #close()} is idempotent; any other method of a closed module throws
+ * {@link MigrationException} with code {@link MigrationException#CLOSED}.
+ */
+public final class MigrationModule implements AutoCloseable
+{
+    private final String pool;
+    private final AtomicLong handle;
+
+    private MigrationModule(String pool, long handle)
+    {
+        this.pool = pool;
+        this.handle = new AtomicLong(handle);
+    }
+
+    /** A builder for the module of pool {@code pool}. */
+    public static Builder builder(String pool)
+    {
+        return new Builder(pool);
+    }
+
+    /** The pool's name. */
+    public String pool()
+    {
+        return pool;
+    }
+
+    private long handle()
+    {
+        long h = handle.get();
+        if (h == 0) {
+            throw new MigrationException(MigrationException.CLOSED, "the migration module is closed");
+        }
+        return h;
+    }
+
+    /**
+     * Executes one admin command line ({@code migration copy -smode=delete pool2}, …) and
+     * returns its output.
+     *
+     * @throws MigrationException with the error's code and dCache's message
+     */
+    public String execute(String line)
+    {
+        return Natives.execute(handle(), Objects.requireNonNull(line, "line"));
+    }
+
+    /** The adapter a cell uses to register the module's commands. */
+    public MigrationCommands commands()
+    {
+        return new MigrationCommands(this);
+    }
+
+    /** The pool finished starting: jobs created so far (e.g. from the setup file) start. */
+    public void poolStarted()
+    {
+        Natives.poolStarted(handle());
+    }
+
+    /** A change in the pool's repository. */
+    public void repositoryEvent(RepositoryEvent event)
+    {
+        Natives.repositoryEvent(handle(), Codec.encodeEvent(event));
+    }
+
+    /**
+     * A message from the migration module of pool {@code from}, as its {@link CellTransport}
+     * sent it. {@code reply} receives the answer (or a failure) when the sender expects one;
+     * null for one-way messages.
+     */
+    public void deliver(String from, byte[] message, Completion<byte[]> reply)
+    {
+        Natives.deliver(handle(), from, message, reply);
+    }
+
+    /**
+     * Whether this pool accepts replicas from other pools. A pool disabled with
+     * {@code pool disable -rdonly} refuses them ({@code Pool is disabled}).
+     */
+    public void setAcceptsCopies(boolean accepts)
+    {
+        Natives.setAcceptsCopies(handle(), accepts);
+    }
+
+    /**
+     * A read of {@code id} with {@code readers} concurrent readers (hot-file replication).
+     * {@code protocol} may be null; {@code client} is the client's address or null.
+     */
+    public void reportReaders(PnfsId id, long readers, String protocol, int major, int minor, String client)
+    {
+        Natives.reportReaders(handle(), id.toString(), readers, protocol, major, minor, client);
+    }
+
+    /** What the pool's {@code save} writes for the module: changed defaults and permanent jobs. */
+    public List<String> setupLines()
+    {
+        String lines = Natives.setupLines(handle());
+        return lines.isEmpty() ? List.of() : Arrays.asList(lines.split("\n"));
+    }
+
+    /**
+     * Re-executes setup lines (the pool's {@code reload}): running permanent jobs are cancelled
+     * first, then every line is tried. Returns the failed lines as {@code <line>: <message>}.
+     */
+    public List<String> reload(List<String> lines)
+    {
+        for (String line : lines) {
+            if (line.indexOf('\n') >= 0 || line.indexOf('\r') >= 0) {
+                throw new MigrationException(MigrationException.INVALID_ARGUMENT, "a setup line contains a line break");
+            }
+        }
+        return Codec.decodeReloadErrors(Natives.reload(handle(), String.join("\n", lines)));
+    }
+
+    /** The module's state as JSON (every job with its counters, tasks and notes). */
+    public String status()
+    {
+        return Natives.status(handle());
+    }
+
+    /** Host requests (p2p, messages, pool lists, …) the module is still waiting for. */
+    public int pendingRequests()
+    {
+        return Natives.pendingRequests(handle());
+    }
+
+    public boolean isClosed()
+    {
+        return handle.get() == 0;
+    }
+
+    /**
+     * Cancels every job ({@code pool shutdown}), stops the module's threads and detaches them
+     * from the JVM. Idempotent and thread-safe; called from inside one of the module's
+     * callbacks it does not wait for the threads.
+     */
+    @Override
+    public void close()
+    {
+        long h = handle.getAndSet(0);
+        if (h != 0) {
+            Natives.close(h);
+        }
+    }
+
+    @Override
+    public String toString()
+    {
+        return "MigrationModule[" + pool + (isClosed() ? ", closed]" : "]");
+    }
+
+    /** Builds a {@link MigrationModule}. Every service is required. */
+    public static final class Builder
+    {
+        private final String pool;
+        private Repository repository;
+        private PoolManager poolManager;
+        private PnfsManager pnfsManager;
+        private CellTransport transport;
+        private P2pClient p2p;
+        private PinManager pinManager;
+        private Duration poolTimeout = Duration.ofSeconds(60);
+        private Duration pnfsManagerTimeout = Duration.ofSeconds(300);
+        private Duration poolManagerTimeout = Duration.ofSeconds(120);
+        private Duration pinManagerTimeout = Duration.ofSeconds(120);
+        private String pinManagerName = "PinManager";
+        private int concurrency = 1;
+        private long refreshSeconds = 300;
+        private int hotfileReplicas = 1;
+        private long hotfileThreshold = 50;
+        private int workerThreads = 2;
+        private Long seed;
+
+        private Builder(String pool)
+        {
+            this.pool = Objects.requireNonNull(pool, "pool");
+        }
+
+        public Builder repository(Repository repository)
+        {
+            this.repository = repository;
+            return this;
+        }
+
+        public Builder poolManager(PoolManager poolManager)
+        {
+            this.poolManager = poolManager;
+            return this;
+        }
+
+        public Builder pnfsManager(PnfsManager pnfsManager)
+        {
+            this.pnfsManager = pnfsManager;
+            return this;
+        }
+
+        public Builder transport(CellTransport transport)
+        {
+            this.transport = transport;
+            return this;
+        }
+
+        public Builder p2pClient(P2pClient p2p)
+        {
+            this.p2p = p2p;
+            return this;
+        }
+
+        public Builder pinManager(PinManager pinManager)
+        {
+            this.pinManager = pinManager;
+            return this;
+        }
+
+        /** {@code pool.service.pool.timeout}: requests to other pools (default 60 s). */
+        public Builder poolTimeout(Duration timeout)
+        {
+            this.poolTimeout = timeout;
+            return this;
+        }
+
+        /** {@code pool.service.pnfsmanager.timeout} (default 300 s). */
+        public Builder pnfsManagerTimeout(Duration timeout)
+        {
+            this.pnfsManagerTimeout = timeout;
+            return this;
+        }
+
+        /** {@code pool.service.poolmanager.timeout} (default 120 s). */
+        public Builder poolManagerTimeout(Duration timeout)
+        {
+            this.poolManagerTimeout = timeout;
+            return this;
+        }
+
+        /** {@code pool.service.pinmanager.timeout} (default 120 s). */
+        public Builder pinManagerTimeout(Duration timeout)
+        {
+            this.pinManagerTimeout = timeout;
+            return this;
+        }
+
+        /** {@code pool.service.pinmanager}: sticky records whose owner starts with it are pins. */
+        public Builder pinManagerName(String name)
+        {
+            this.pinManagerName = name;
+            return this;
+        }
+
+        /** {@code pool.migration.concurrency.default} (default 1). */
+        public Builder concurrencyDefault(int concurrency)
+        {
+            this.concurrency = concurrency;
+            return this;
+        }
+
+        /** {@code pool.migration.refresh.default} in seconds (default 300). */
+        public Builder refreshDefault(long seconds)
+        {
+            this.refreshSeconds = seconds;
+            return this;
+        }
+
+        /** {@code pool.migration.hotfile.replicas} and {@code pool.migration.hotfile.threshold}. */
+        public Builder hotfile(int replicas, long threshold)
+        {
+            this.hotfileReplicas = replicas;
+            this.hotfileThreshold = threshold;
+            return this;
+        }
+
+        /** Threads of the module's runtime (default 2). */
+        public Builder workerThreads(int threads)
+        {
+            this.workerThreads = threads;
+            return this;
+        }
+
+        /** Seeds the module's randomness (target selection) for reproducible tests. */
+        public Builder seed(long seed)
+        {
+            this.seed = seed;
+            return this;
+        }
+
+        /**
+         * Loads the native library if needed and starts the module.
+         *
+         * @throws MigrationException with {@link MigrationException#INVALID_ARGUMENT} for an
+         *         invalid configuration
+         * @throws UnsatisfiedLinkError if the native library cannot be loaded
+         */
+        public MigrationModule start()
+        {
+            NativeLibrary.load();
+            HostBridge bridge = new HostBridge(require(repository, "repository"), require(poolManager, "poolManager"),
+                                               require(pnfsManager, "pnfsManager"), require(transport, "transport"),
+                                               require(p2p, "p2pClient"), require(pinManager, "pinManager"));
+            byte[] config = Codec.encodeConfig(poolTimeout.toMillis(), pnfsManagerTimeout.toMillis(),
+                                                poolManagerTimeout.toMillis(), pinManagerTimeout.toMillis(),
+                                                pinManagerName, concurrency, refreshSeconds, hotfileReplicas,
+                                                hotfileThreshold);
+            long h = Natives.create(pool, bridge, config, workerThreads, seed == null ? 0 : seed, seed != null);
+            return new MigrationModule(pool, h);
+        }
+
+        private static <T> T require(T service, String name)
+        {
+            if (service == null) {
+                throw new IllegalStateException("MigrationModule.Builder: " + name + " is not set");
+            }
+            return service;
+        }
+    }
+}

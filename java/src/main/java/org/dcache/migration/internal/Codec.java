@@ -1,0 +1,349 @@
+package org.dcache.migration.internal;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.UUID;
+
+import org.dcache.migration.AccessLatency;
+import org.dcache.migration.Checksum;
+import org.dcache.migration.FileAttributes;
+import org.dcache.migration.P2pRequest;
+import org.dcache.migration.PinMove;
+import org.dcache.migration.PnfsId;
+import org.dcache.migration.PoolCostInfo;
+import org.dcache.migration.PoolInfo;
+import org.dcache.migration.PoolSelection;
+import org.dcache.migration.ReplicaEntry;
+import org.dcache.migration.ReplicaState;
+import org.dcache.migration.RepositoryEvent;
+import org.dcache.migration.RetentionPolicy;
+import org.dcache.migration.StickyRecord;
+
+/**
+ * The byte format of values crossing to the native library, mirrored by {@code codec.rs}:
+ * big-endian {@link DataOutputStream} primitives; strings as an int length and UTF-8 bytes
+ * ({@code -1} for null); lists as an int count and the items; enums as their ordinals.
+ * Internal: public only for the facade.
+ */
+public final class Codec
+{
+    private Codec()
+    {
+    }
+
+    /** Builds one encoded value. */
+    interface Encoder
+    {
+        void write(DataOutputStream out) throws IOException;
+    }
+
+    /** Reads one encoded value. */
+    interface Decoder<T>
+    {
+        T read(DataInputStream in) throws IOException;
+    }
+
+    static byte[] encode(Encoder encoder)
+    {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            encoder.write(out);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    static <T> T decode(byte[] bytes, Decoder<T> decoder)
+    {
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
+            T value = decoder.read(in);
+            if (in.available() != 0) {
+                throw new IllegalArgumentException("trailing bytes in a value from the native library");
+            }
+            return value;
+        } catch (IOException e) {
+            throw new IllegalArgumentException("malformed value from the native library", e);
+        }
+    }
+
+    static void writeString(DataOutputStream out, String s) throws IOException
+    {
+        if (s == null) {
+            out.writeInt(-1);
+        } else {
+            byte[] b = s.getBytes(StandardCharsets.UTF_8);
+            out.writeInt(b.length);
+            out.write(b);
+        }
+    }
+
+    static String readString(DataInputStream in) throws IOException
+    {
+        int n = in.readInt();
+        if (n == -1) {
+            return null;
+        }
+        byte[] b = new byte[n];
+        in.readFully(b);
+        return new String(b, StandardCharsets.UTF_8);
+    }
+
+    static void writeStrings(DataOutputStream out, Collection<String> strings) throws IOException
+    {
+        out.writeInt(strings.size());
+        for (String s : strings) {
+            writeString(out, s);
+        }
+    }
+
+    static List<String> readStrings(DataInputStream in) throws IOException
+    {
+        int n = in.readInt();
+        List<String> list = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            list.add(readString(in));
+        }
+        return list;
+    }
+
+    private static void writeSticky(DataOutputStream out, List<StickyRecord> records) throws IOException
+    {
+        out.writeInt(records.size());
+        for (StickyRecord r : records) {
+            writeString(out, r.owner());
+            out.writeLong(r.expire());
+        }
+    }
+
+    private static List<StickyRecord> readSticky(DataInputStream in) throws IOException
+    {
+        int n = in.readInt();
+        List<StickyRecord> list = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            list.add(new StickyRecord(readString(in), in.readLong()));
+        }
+        return list;
+    }
+
+    private static ReplicaState readState(DataInputStream in) throws IOException
+    {
+        return ReplicaState.values()[in.readInt()];
+    }
+
+    static void writeAttributes(DataOutputStream out, FileAttributes a) throws IOException
+    {
+        writeString(out, a.pnfsId().toString());
+        out.writeLong(a.size());
+        writeString(out, a.storageClass());
+        writeString(out, a.cacheClass());
+        out.writeInt(a.accessLatency() == null ? -1 : a.accessLatency().ordinal());
+        out.writeInt(a.retentionPolicy() == null ? -1 : a.retentionPolicy().ordinal());
+        out.writeInt(a.checksums().size());
+        for (Checksum c : a.checksums()) {
+            writeString(out, c.type());
+            writeString(out, c.value());
+        }
+    }
+
+    static FileAttributes readAttributes(DataInputStream in) throws IOException
+    {
+        PnfsId id = new PnfsId(readString(in));
+        long size = in.readLong();
+        String storageClass = readString(in);
+        String cacheClass = readString(in);
+        int al = in.readInt();
+        int rp = in.readInt();
+        int n = in.readInt();
+        List<Checksum> checksums = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            checksums.add(new Checksum(readString(in), readString(in)));
+        }
+        return new FileAttributes(id, size, storageClass, cacheClass, al < 0 ? null : AccessLatency.values()[al],
+                                  rp < 0 ? null : RetentionPolicy.values()[rp], checksums);
+    }
+
+    static void writeEntry(DataOutputStream out, ReplicaEntry e) throws IOException
+    {
+        writeAttributes(out, e.attributes());
+        out.writeInt(e.state().ordinal());
+        writeSticky(out, e.stickyRecords());
+        out.writeLong(e.lastAccessTime());
+    }
+
+    static byte[] encodeEntry(ReplicaEntry e)
+    {
+        return encode(out -> writeEntry(out, e));
+    }
+
+    static byte[] encodeEntries(List<ReplicaEntry> entries)
+    {
+        return encode(out -> {
+            out.writeInt(entries.size());
+            for (ReplicaEntry e : entries) {
+                writeEntry(out, e);
+            }
+        });
+    }
+
+    public static byte[] encodeEvent(RepositoryEvent event)
+    {
+        return encode(out -> {
+            out.writeInt(event.kind().ordinal());
+            if (event.kind() == RepositoryEvent.Kind.STATE) {
+                out.writeInt(event.oldState().ordinal());
+                out.writeInt(event.newState().ordinal());
+            } else {
+                writeEntry(out, event.oldEntry());
+            }
+            writeEntry(out, event.newEntry());
+        });
+    }
+
+    static byte[] encodeStrings(List<String> strings)
+    {
+        return encode(out -> writeStrings(out, strings));
+    }
+
+    private static void writeQueue(DataOutputStream out, PoolCostInfo.QueueInfo q) throws IOException
+    {
+        out.writeInt(q.active);
+        out.writeInt(q.maxActive);
+        out.writeInt(q.queued);
+        out.writeInt(q.readers);
+        out.writeInt(q.writers);
+    }
+
+    private static void writeOptionalQueue(DataOutputStream out, PoolCostInfo.QueueInfo q) throws IOException
+    {
+        out.writeBoolean(q != null);
+        writeQueue(out, q == null ? new PoolCostInfo.QueueInfo(0, 0, 0, 0, 0) : q);
+    }
+
+    static byte[] encodePools(List<PoolInfo> pools)
+    {
+        return encode(out -> {
+            out.writeInt(pools.size());
+            for (PoolInfo p : pools) {
+                out.writeBoolean(p.isOnline());
+                writeString(out, p.name());
+                if (!p.isOnline()) {
+                    continue;
+                }
+                PoolCostInfo c = p.costInfo();
+                PoolCostInfo.SpaceInfo s = c.space();
+                out.writeLong(s.total);
+                out.writeLong(s.free);
+                out.writeLong(s.precious);
+                out.writeLong(s.removable);
+                out.writeLong(s.gap);
+                out.writeDouble(s.breakEven);
+                out.writeLong(s.lru);
+                writeOptionalQueue(out, c.store());
+                writeOptionalQueue(out, c.restore());
+                writeOptionalQueue(out, c.p2pServer());
+                writeOptionalQueue(out, c.p2pClient());
+                out.writeInt(c.movers().size());
+                for (Map.Entry<String, PoolCostInfo.QueueInfo> m : c.movers().entrySet()) {
+                    writeString(out, m.getKey());
+                    writeQueue(out, m.getValue());
+                }
+                out.writeDouble(c.moverCostFactor());
+                out.writeInt(c.tags().size());
+                for (Map.Entry<String, String> t : c.tags().entrySet()) {
+                    writeString(out, t.getKey());
+                    writeString(out, t.getValue());
+                }
+            }
+        });
+    }
+
+    static PoolSelection decodeSelection(byte[] bytes)
+    {
+        return decode(bytes, in -> {
+            PoolSelection.Kind kind = PoolSelection.Kind.values()[in.readInt()];
+            List<String> names = readStrings(in);
+            if (kind != PoolSelection.Kind.READERS) {
+                return new PoolSelection(kind, names, null, null, null);
+            }
+            FileAttributes file = readAttributes(in);
+            String protocol = readString(in);
+            String net = readString(in);
+            return new PoolSelection(kind, names, file, protocol, net);
+        });
+    }
+
+    static P2pRequest decodeP2p(byte[] bytes)
+    {
+        return decode(bytes, in -> {
+            UUID id = new UUID(in.readLong(), in.readLong());
+            String source = readString(in);
+            FileAttributes file = readAttributes(in);
+            ReplicaState state = readState(in);
+            List<StickyRecord> sticky = readSticky(in);
+            boolean hasAtime = in.readBoolean();
+            long atime = in.readLong();
+            boolean force = in.readBoolean();
+            return new P2pRequest(id, source, file, state, sticky, hasAtime ? OptionalLong.of(atime) : OptionalLong.empty(),
+                                  force);
+        });
+    }
+
+    static PinMove decodePinMove(byte[] bytes)
+    {
+        return decode(bytes, in -> new PinMove(new PnfsId(readString(in)), readSticky(in), readString(in), readString(in)));
+    }
+
+    /** The failed lines of a reload, as {@code <line>: <message>}. */
+    public static List<String> decodeReloadErrors(byte[] bytes)
+    {
+        return decode(bytes, in -> {
+            int n = in.readInt();
+            List<String> errors = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                String line = readString(in);
+                in.readInt(); // the error code
+                errors.add(line + ": " + readString(in));
+            }
+            return errors;
+        });
+    }
+
+    /** The module's configuration, in the order of {@code Reader::config}. */
+    public static byte[] encodeConfig(long poolTimeout, long pnfsTimeout, long poolManagerTimeout, long pinManagerTimeout,
+                               String pinManager, int concurrency, long refresh, int hotfileReplicas,
+                               long hotfileThreshold)
+    {
+        return encode(out -> {
+            out.writeLong(poolTimeout);
+            out.writeLong(pnfsTimeout);
+            out.writeLong(poolManagerTimeout);
+            out.writeLong(pinManagerTimeout);
+            writeString(out, pinManager);
+            out.writeInt(concurrency);
+            out.writeLong(refresh);
+            out.writeInt(hotfileReplicas);
+            out.writeLong(hotfileThreshold);
+        });
+    }
+
+    /** A description of a throwable: kind (0 other, 1 service, 2 repository), code, text. */
+    static byte[] describe(int kind, int code, String text)
+    {
+        return encode(out -> {
+            out.writeInt(kind);
+            out.writeInt(code);
+            writeString(out, text == null ? "" : text);
+        });
+    }
+}

@@ -1,0 +1,161 @@
+package org.dcache.migration.internal;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Objects;
+import java.util.UUID;
+
+import org.dcache.migration.CellTransport;
+import org.dcache.migration.Completion;
+import org.dcache.migration.P2pClient;
+import org.dcache.migration.PinManager;
+import org.dcache.migration.PnfsId;
+import org.dcache.migration.PnfsManager;
+import org.dcache.migration.PoolManager;
+import org.dcache.migration.ReplicaEntry;
+import org.dcache.migration.ReplicaState;
+import org.dcache.migration.Repository;
+import org.dcache.migration.RepositoryException;
+import org.dcache.migration.ServiceException;
+
+/**
+ * The Java side of every host call of one module: the native library calls these methods
+ * (ids cached in {@code cache.rs}) and they forward to the pool's services, decoding and
+ * encoding values with {@link Codec}. Exceptions are deliberately not caught here: the native
+ * side checks, clears and describes ({@link #describe}) each one, and the module records it.
+ */
+public final class HostBridge
+{
+    /** Entries per batch of a repository scan. */
+    static final int BATCH = 256;
+
+    private final Repository repository;
+    private final PoolManager poolManager;
+    private final PnfsManager pnfsManager;
+    private final CellTransport transport;
+    private final P2pClient p2p;
+    private final PinManager pinManager;
+
+    public HostBridge(Repository repository, PoolManager poolManager, PnfsManager pnfsManager,
+                      CellTransport transport, P2pClient p2p, PinManager pinManager)
+    {
+        this.repository = Objects.requireNonNull(repository, "repository");
+        this.poolManager = Objects.requireNonNull(poolManager, "poolManager");
+        this.pnfsManager = Objects.requireNonNull(pnfsManager, "pnfsManager");
+        this.transport = Objects.requireNonNull(transport, "transport");
+        this.p2p = Objects.requireNonNull(p2p, "p2p");
+        this.pinManager = Objects.requireNonNull(pinManager, "pinManager");
+    }
+
+    byte[] entry(String pnfsid)
+    {
+        ReplicaEntry entry = repository.getEntry(new PnfsId(pnfsid));
+        return entry == null ? null : Codec.encodeEntry(entry);
+    }
+
+    Object openScan()
+    {
+        return Objects.requireNonNull(repository.entries(), "Repository.entries() returned null");
+    }
+
+    byte[] nextBatch(Object scan)
+    {
+        @SuppressWarnings("unchecked")
+        Iterator<ReplicaEntry> entries = (Iterator<ReplicaEntry>) scan;
+        if (!entries.hasNext()) {
+            return null;
+        }
+        List<ReplicaEntry> batch = new ArrayList<>(BATCH);
+        while (batch.size() < BATCH && entries.hasNext()) {
+            batch.add(entries.next());
+        }
+        return Codec.encodeEntries(batch);
+    }
+
+    void setState(String pnfsid, int state, String reason) throws RepositoryException
+    {
+        repository.setState(new PnfsId(pnfsid), ReplicaState.values()[state], reason);
+    }
+
+    void setSticky(String pnfsid, String owner, long expire, boolean overwrite) throws RepositoryException
+    {
+        repository.setSticky(new PnfsId(pnfsid), owner, expire, overwrite);
+    }
+
+    void verifyChecksum(String pnfsid) throws ServiceException
+    {
+        repository.verifyChecksum(new PnfsId(pnfsid));
+    }
+
+    void pools(byte[] selection, long token)
+    {
+        poolManager.pools(Codec.decodeSelection(selection), NativeCompletion.pools(token));
+    }
+
+    void groupsOf(String pool, long token)
+    {
+        poolManager.groupsOf(pool, NativeCompletion.strings(token));
+    }
+
+    void cacheLocations(String pnfsid, long token)
+    {
+        pnfsManager.getCacheLocations(new PnfsId(pnfsid), NativeCompletion.strings(token));
+    }
+
+    void send(String to, byte[] message, long token)
+    {
+        transport.send(to, message, token == 0 ? null : NativeCompletion.bytes(token));
+    }
+
+    void p2pStart(byte[] request, long token)
+    {
+        p2p.start(Codec.decodeP2p(request), NativeCompletion.done(token));
+    }
+
+    void p2pCancel(long mostSignificant, long leastSignificant)
+    {
+        p2p.cancel(new UUID(mostSignificant, leastSignificant));
+    }
+
+    void movePins(byte[] request, long token)
+    {
+        pinManager.movePins(Codec.decodePinMove(request), NativeCompletion.done(token));
+    }
+
+    /** The module's answer to an inbound request, to the completion given to {@code deliver}. */
+    @SuppressWarnings("unchecked")
+    static void reply(Object completion, byte[] message)
+    {
+        ((Completion<byte[]>) completion).complete(message);
+    }
+
+    /** The module dropped an inbound request: kind 0 error, 1 timeout, 2 no route. */
+    static void replyFailed(Object completion, int kind, int code, String message)
+    {
+        Completion<?> c = (Completion<?>) completion;
+        switch (kind) {
+        case 1:
+            c.timeout();
+            break;
+        case 2:
+            c.noRoute();
+            break;
+        default:
+            c.fail(code, message);
+            break;
+        }
+    }
+
+    /** What the native side needs to know of an exception a callback threw. */
+    static byte[] describe(Throwable t)
+    {
+        if (t instanceof ServiceException) {
+            return Codec.describe(1, ((ServiceException) t).getRc(), t.getMessage());
+        }
+        if (t instanceof RepositoryException) {
+            return Codec.describe(2, ((RepositoryException) t).reason().ordinal(), t.getMessage());
+        }
+        return Codec.describe(0, 0, t.toString());
+    }
+}

@@ -1,0 +1,161 @@
+package org.dcache.migration;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * A pool's repository in memory, with dCache's rules for state changes and sticky records.
+ * Changes are reported to a listener after the lock is released, as a real pool does.
+ */
+final class MemoryRepository implements Repository
+{
+    private final Map<PnfsId, ReplicaEntry> entries = new LinkedHashMap<>();
+    private volatile Consumer<RepositoryEvent> listener = e -> { };
+    /** A scan takes this long (ms), to hold one of the module's threads in a callback. */
+    volatile long scanDelay;
+    /** Scans started. */
+    final java.util.concurrent.atomic.AtomicInteger scans = new java.util.concurrent.atomic.AtomicInteger();
+
+    void setListener(Consumer<RepositoryEvent> listener)
+    {
+        this.listener = listener;
+    }
+
+    /** Adds a replica without reporting it (a pool that loaded before the module). */
+    synchronized void load(ReplicaEntry entry)
+    {
+        entries.put(entry.pnfsId(), entry);
+    }
+
+    /** Adds a replica, reported as a state change from NEW. */
+    void insert(ReplicaEntry entry)
+    {
+        synchronized (this) {
+            entries.put(entry.pnfsId(), entry);
+        }
+        listener.accept(RepositoryEvent.stateChanged(ReplicaState.NEW, entry.state(), entry));
+    }
+
+    /** Removes a sticky record outright (what the pin manager does to a moved pin). */
+    void removeSticky(PnfsId id, String owner)
+    {
+        ReplicaEntry before;
+        ReplicaEntry after;
+        synchronized (this) {
+            before = entries.get(id);
+            if (before == null) {
+                return;
+            }
+            List<StickyRecord> records = new ArrayList<>(before.stickyRecords());
+            if (!records.removeIf(r -> r.owner().equals(owner))) {
+                return;
+            }
+            after = before.withStickyRecords(records);
+            entries.put(id, after);
+        }
+        listener.accept(RepositoryEvent.stickyChanged(before, after));
+    }
+
+    synchronized List<ReplicaEntry> all()
+    {
+        return new ArrayList<>(entries.values());
+    }
+
+    synchronized int size()
+    {
+        return entries.size();
+    }
+
+    @Override
+    public Iterator<ReplicaEntry> entries()
+    {
+        scans.incrementAndGet();
+        if (scanDelay > 0) {
+            TestCluster.sleep(scanDelay);
+        }
+        synchronized (this) {
+            return new ArrayList<>(entries.values()).iterator();
+        }
+    }
+
+    @Override
+    public synchronized ReplicaEntry getEntry(PnfsId id)
+    {
+        return entries.get(id);
+    }
+
+    private static boolean complete(ReplicaState s)
+    {
+        return s == ReplicaState.CACHED || s == ReplicaState.PRECIOUS || s == ReplicaState.BROKEN;
+    }
+
+    @Override
+    public void setState(PnfsId id, ReplicaState state, String reason) throws RepositoryException
+    {
+        RepositoryEvent event;
+        synchronized (this) {
+            ReplicaEntry entry = entries.get(id);
+            ReplicaState current = entry == null ? ReplicaState.NEW : entry.state();
+            if (state == ReplicaState.REMOVED && !complete(current)) {
+                return; // NEW, REMOVED, DESTROYED: nothing to remove
+            }
+            if (entry == null) {
+                throw new RepositoryException(RepositoryException.Reason.NOT_FOUND, "replica not found: " + id);
+            }
+            if (!complete(current) || !(complete(state) || state == ReplicaState.REMOVED)) {
+                throw new RepositoryException(RepositoryException.Reason.ILLEGAL_TRANSITION,
+                                              "Illegal state transition " + current + " -> " + state);
+            }
+            if (current == state) {
+                return;
+            }
+            ReplicaEntry after = entry.withState(state);
+            if (state == ReplicaState.REMOVED) {
+                entries.remove(id);
+            } else {
+                entries.put(id, after);
+            }
+            event = RepositoryEvent.stateChanged(current, state, after);
+        }
+        listener.accept(event);
+    }
+
+    @Override
+    public void setSticky(PnfsId id, String owner, long expire, boolean overwrite) throws RepositoryException
+    {
+        RepositoryEvent event;
+        synchronized (this) {
+            ReplicaEntry entry = entries.get(id);
+            if (entry == null) {
+                throw new RepositoryException(RepositoryException.Reason.NOT_FOUND, "replica not found: " + id);
+            }
+            if (!complete(entry.state())) {
+                throw new RepositoryException(RepositoryException.Reason.ILLEGAL_TRANSITION, "File is incomplete");
+            }
+            List<StickyRecord> records = new ArrayList<>(entry.stickyRecords());
+            int existing = -1;
+            for (int i = 0; i < records.size(); i++) {
+                if (records.get(i).owner().equals(owner)) {
+                    existing = i;
+                }
+            }
+            if (existing >= 0) {
+                StickyRecord old = records.get(existing);
+                if (old.expire() == expire || (!overwrite && old.isValidAt(expire))) {
+                    return;
+                }
+                records.set(existing, new StickyRecord(owner, expire));
+            } else {
+                records.add(new StickyRecord(owner, expire));
+            }
+            ReplicaEntry after = entry.withStickyRecords(records);
+            entries.put(id, after);
+            event = RepositoryEvent.stickyChanged(entry, after);
+        }
+        listener.accept(event);
+    }
+}

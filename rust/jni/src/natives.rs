@@ -1,0 +1,385 @@
+//! The native methods of `org.dcache.migration.internal.Natives`, the facade's only class with
+//! natives. Every body runs in [`guard`]: errors become `MigrationException` with the module's
+//! error code, panics are caught. Modules are addressed by handle ([`registry`]).
+//!
+//! Calls may come from inside a host callback (re-entrant): the core queues the work such a
+//! call causes on the calling thread and runs it after the callback returns, and `close()`
+//! does not wait for threads from there, so nothing blocks or panics.
+
+use std::sync::Arc;
+
+use jni::objects::{JByteArray, JClass, JObject, JString};
+use jni::sys::{jboolean, jint, jlong};
+use jni::{Env, EnvUnowned};
+use migration_core::commands::{self, COMMANDS};
+use migration_core::hotfile::ProtocolInfo;
+use migration_core::{ErrorKind, PnfsId};
+
+use crate::codec::{self, Reader, Writer};
+use crate::error::{NativeResult, guard, invalid};
+use crate::registry::{self, ModuleHandle};
+use crate::{ABI_VERSION, cache, host, logging, pending};
+
+fn string(env: &Env<'_>, s: &JString<'_>, what: &str) -> NativeResult<String> {
+    if s.is_null() {
+        return Err(invalid(format!("{what} must not be null")));
+    }
+    Ok(s.try_to_string(env)?)
+}
+
+fn bytes(env: &Env<'_>, b: &JByteArray<'_>, what: &str) -> NativeResult<Vec<u8>> {
+    if b.is_null() {
+        return Err(invalid(format!("{what} must not be null")));
+    }
+    Ok(env.convert_byte_array(b)?)
+}
+
+fn module(handle: jlong) -> NativeResult<Arc<ModuleHandle>> {
+    Ok(registry::get(u64::try_from(handle).unwrap_or(0))?)
+}
+
+fn new_string<'local>(env: &mut Env<'local>, s: &str) -> NativeResult<JString<'local>> {
+    Ok(JString::new(env, s)?)
+}
+
+/// `static native int abiVersion()`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_abiVersion<'local>(
+    _env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) -> jint {
+    ABI_VERSION
+}
+
+/// `static native void init()`: caches classes and method ids through `Natives`' class loader.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_init<'local>(
+    mut env: EnvUnowned<'local>,
+    class: JClass<'local>,
+) {
+    guard(&mut env, |env| Ok(cache::init(env, &class)?))
+}
+
+/// `static native boolean installLogging(int maxLevel)`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_installLogging<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    max_level: jint,
+) -> jboolean {
+    guard(&mut env, |_env| Ok(logging::install(max_level)))
+}
+
+/// `static native void pumpLogs()`: forwards log records forever (the `migration-log` thread).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_pumpLogs<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) {
+    guard(&mut env, logging::pump)
+}
+
+/// `static native long create(String pool, HostBridge bridge, byte[] config, int workers,
+/// long seed, boolean seeded)`.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_create<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    pool: JString<'local>,
+    bridge: JObject<'local>,
+    config: JByteArray<'local>,
+    workers: jint,
+    seed: jlong,
+    seeded: jboolean,
+) -> jlong {
+    guard(&mut env, |env| {
+        let pool = string(env, &pool, "pool")?;
+        if pool.is_empty() {
+            return Err(invalid("pool must not be empty"));
+        }
+        if bridge.is_null() {
+            return Err(invalid("bridge must not be null"));
+        }
+        let config = bytes(env, &config, "config")?;
+        let mut reader = Reader::new(&config);
+        let config = reader.config()?;
+        reader.finish()?;
+        let bridge = env.new_global_ref(&bridge)?;
+        let workers = usize::try_from(workers).unwrap_or(1);
+        let id = registry::open(&pool, config, bridge, workers, seeded.then_some(seed as u64))?;
+        Ok(id as jlong)
+    })
+}
+
+/// `static native void close(long handle)`: idempotent.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_close<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) {
+    guard(&mut env, |_env| {
+        registry::close(u64::try_from(handle).unwrap_or(0));
+        Ok(())
+    })
+}
+
+/// `static native String execute(long handle, String line)`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_execute<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    line: JString<'local>,
+) -> JString<'local> {
+    guard(&mut env, |env| {
+        let module = module(handle)?;
+        let line = string(env, &line, "command line")?;
+        let output = module.runtime.execute(&line)?;
+        new_string(env, &output)
+    })
+}
+
+/// `static native void poolStarted(long handle)`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_poolStarted<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) {
+    guard(&mut env, |_env| {
+        module(handle)?.runtime.pool_started();
+        Ok(())
+    })
+}
+
+/// `static native void repositoryEvent(long handle, byte[] event)`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_repositoryEvent<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    event: JByteArray<'local>,
+) {
+    guard(&mut env, |env| {
+        let module = module(handle)?;
+        let event = bytes(env, &event, "event")?;
+        let mut reader = Reader::new(&event);
+        let event = reader.repository_event()?;
+        reader.finish()?;
+        module.runtime.repository_event(event);
+        Ok(())
+    })
+}
+
+/// `static native void deliver(long handle, String from, byte[] message, Object reply)`:
+/// `reply` is a `Completion<byte[]>` or null for one-way messages.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_deliver<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    from: JString<'local>,
+    message: JByteArray<'local>,
+    reply: JObject<'local>,
+) {
+    guard(&mut env, |env| {
+        let module = module(handle)?;
+        let from = string(env, &from, "from")?;
+        let message = bytes(env, &message, "message")?;
+        let reply = if reply.is_null() { None } else { Some(host::java_reply(env.new_global_ref(&reply)?)) };
+        module.runtime.deliver(&from, message, reply);
+        Ok(())
+    })
+}
+
+/// `static native void setAcceptsCopies(long handle, boolean accepts)`: whether the pool takes
+/// replicas from other pools (`pool disable -rdonly` turns it off).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_setAcceptsCopies<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    accepts: jboolean,
+) {
+    guard(&mut env, |_env| {
+        module(handle)?.runtime.with_module_mut(|m| m.set_accepts_copies(accepts));
+        Ok(())
+    })
+}
+
+/// `static native void reportReaders(long handle, String pnfsid, long readers, String protocol,
+/// int major, int minor, String client)`: hot-file replication's trigger.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_reportReaders<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    pnfsid: JString<'local>,
+    readers: jlong,
+    protocol: JString<'local>,
+    major: jint,
+    minor: jint,
+    client: JString<'local>,
+) {
+    guard(&mut env, |env| {
+        let module = module(handle)?;
+        let text = string(env, &pnfsid, "pnfsid")?;
+        let pnfsid = PnfsId::parse(&text).map_err(|e| invalid(format!("{text}: {e}")))?;
+        let protocol = if protocol.is_null() {
+            None
+        } else {
+            Some(ProtocolInfo {
+                protocol: string(env, &protocol, "protocol")?,
+                major: u32::try_from(major).unwrap_or(0),
+                minor: u32::try_from(minor).unwrap_or(0),
+                client: if client.is_null() { None } else { Some(string(env, &client, "client")?) },
+            })
+        };
+        module.runtime.call(|m, _now| m.report_readers(pnfsid, readers, protocol.as_ref()))?;
+        Ok(())
+    })
+}
+
+/// `static native String setupLines(long handle)`: the lines `save` writes, one per line.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_setupLines<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> JString<'local> {
+    guard(&mut env, |env| {
+        let module = module(handle)?;
+        // Command lines never contain control characters (execute refuses them), so a newline
+        // separates lines safely.
+        let lines = module.runtime.with_module(|m| m.setup_lines()).join("\n");
+        new_string(env, &lines)
+    })
+}
+
+/// `static native byte[] reload(long handle, String lines)`: re-executes setup lines; returns
+/// the failed lines as (line, error code, message) triples.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_reload<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    lines: JString<'local>,
+) -> JByteArray<'local> {
+    guard(&mut env, |env| {
+        let module = module(handle)?;
+        let lines: Vec<String> = string(env, &lines, "lines")?.lines().map(str::to_string).collect();
+        let errors = module.runtime.call(|m, now| m.reload(now, &lines))?;
+        let mut w = Writer::new();
+        w.i32(i32::try_from(errors.len()).unwrap_or(i32::MAX));
+        for (line, error) in &errors {
+            w.str(line);
+            w.i32(error.kind.code() as i32);
+            w.str(&error.message);
+        }
+        Ok(env.byte_array_from_slice(&w.into_bytes())?)
+    })
+}
+
+/// `static native String status(long handle)`: the module's status as JSON.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_status<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> JString<'local> {
+    guard(&mut env, |env| {
+        let module = module(handle)?;
+        let status = module.runtime.with_module(|m| m.status());
+        let json = serde_json::to_string(&status)
+            .map_err(|e| migration_core::Error::new(ErrorKind::Internal, format!("status: {e}")))?;
+        new_string(env, &json)
+    })
+}
+
+/// `static native String commandNames()`: the admin commands, one per line.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_commandNames<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) -> JString<'local> {
+    guard(&mut env, |env| {
+        let names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
+        new_string(env, &names.join("\n"))
+    })
+}
+
+/// `static native String help(String command)`: a command's help page (the list when empty).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_help<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    command: JString<'local>,
+) -> JString<'local> {
+    guard(&mut env, |env| {
+        let command = string(env, &command, "command")?;
+        let page = commands::help(&command)?;
+        new_string(env, &page)
+    })
+}
+
+/// `static native boolean completeOk(long token, byte[] payload)`: `false` if the request is
+/// no longer waiting (its module closed).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_completeOk<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    token: jlong,
+    payload: JByteArray<'local>,
+) -> jboolean {
+    guard(&mut env, |env| {
+        let payload = if payload.is_null() { Vec::new() } else { env.convert_byte_array(&payload)? };
+        Ok(pending::complete_ok(token as u64, &payload)?)
+    })
+}
+
+/// `static native boolean completeFailure(long token, int kind, int code, String message)`:
+/// kind 0 an error reply with `code`, 1 a timeout, 2 no route.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_completeFailure<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    token: jlong,
+    kind: jint,
+    code: jint,
+    message: JString<'local>,
+) -> jboolean {
+    guard(&mut env, |env| {
+        let message = if message.is_null() { String::new() } else { string(env, &message, "message")? };
+        Ok(pending::complete_failure(token as u64, codec::failure(kind, code, message)))
+    })
+}
+
+/// `static native void dropCompletion(long token)`: a Java completion was garbage-collected
+/// without an answer; the request fails.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_dropCompletion<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    token: jlong,
+) {
+    guard(&mut env, |_env| {
+        drop(pending::take(token as u64));
+        Ok(())
+    })
+}
+
+/// `static native int pendingRequests(long handle)`: host requests Java has not answered yet.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_pendingRequests<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> jint {
+    guard(&mut env, |_env| {
+        let module = module(handle)?;
+        Ok(i32::try_from(pending::count(module.id)).unwrap_or(i32::MAX))
+    })
+}
