@@ -681,17 +681,21 @@ impl Job {
         }
     }
 
-    /// A copy-finished message from a target (§2.12): handed to the task for the file,
-    /// which ignores it unless the request id is its own.
+    /// A copy-finished message from pool `from` (§2.12): handed to the task for the file,
+    /// which ignores it unless the request id is its own and it comes from the pool the task
+    /// asked. A finished message is what lets a move delete its source, so nobody else may
+    /// send one.
     pub fn copy_finished(
         &mut self,
+        from: &str,
         pnfsid: PnfsId,
         uuid: RequestId,
         rc: ReturnCode,
         error: Option<String>,
         ctx: &mut Ctx<'_>,
     ) {
-        let matches = matches!(self.running.get(&pnfsid), Some(Running { slot: Slot::Task(t), .. }) if t.uuid == uuid);
+        let matches = matches!(self.running.get(&pnfsid), Some(Running { slot: Slot::Task(t), .. })
+            if t.uuid == uuid && t.target() == Some(from));
         if matches {
             self.task_event(pnfsid, None, TaskEvent::Finished { rc, error }, ctx);
         }

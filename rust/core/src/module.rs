@@ -447,7 +447,7 @@ impl Module {
             Message::CopyFinished { uuid, pool, pnfsid, rc, error } => {
                 if pool == *ctx.pool {
                     for job in self.jobs.values_mut() {
-                        job.copy_finished(pnfsid, uuid, rc, error.clone(), &mut ctx);
+                        job.copy_finished(from, pnfsid, uuid, rc, error.clone(), &mut ctx);
                     }
                 }
             }
