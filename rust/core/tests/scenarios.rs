@@ -134,7 +134,8 @@ fn non_eager_job_retries_offline_holder_and_never_copies_elsewhere() {
     c.set_online("pool3", false);
 
     ok(&mut c, "pool1", "migration copy -pnfsid=A pool2 pool3");
-    c.run_for(3_000);
+    // The only file keeps failing, so the job retries it about every 10 s.
+    c.run_for(30_000);
 
     let job = c.job("pool1", "1");
     assert!(!job.state().is_terminal());
@@ -145,7 +146,7 @@ fn non_eager_job_retries_offline_holder_and_never_copies_elsewhere() {
     assert!(texts.iter().all(|t| t == "Remote pool failed (no route to cell)"), "{texts:?}");
     assert_eq!(entry(&c, "pool2", "A"), None, "no copy on pool2");
 
-    c.run_for(3_000);
+    c.run_for(30_000);
     assert!(c.job("pool1", "1").statistics().attempts > attempts, "attempts keep growing");
     assert_eq!(entry(&c, "pool2", "A"), None);
 }
