@@ -72,7 +72,8 @@ fn disabled_target_refuses_copy_with_pool_is_disabled() {
     put(&mut c, "pool1", "A", Cached, 40, vec![]);
     c.pool_mut("pool2").module.set_accepts_copies(false);
     ok(&mut c, "pool1", "migration copy pool2");
-    c.run_for(3_000);
+    // A lone failing file is retried about every 10 s.
+    c.run_for(15_000);
 
     let texts = notes(&c, "pool1", "1");
     assert!(!texts.is_empty());
