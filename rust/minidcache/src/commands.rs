@@ -1,19 +1,30 @@
-//! The commands of minidcache's cells: a pool's own commands (`rep ls`, `rep set sticky`,
-//! `pool disable|enable`, `populate`, `wait`; `migration …` and `hotfile …` go to the module),
-//! the pin manager's, the namespace's and the pool manager's. Schemas, parsing and help pages
-//! use the core's dCache command-line conventions.
+//! The commands of minidcache's cells: a pool's own commands (`rep ls|rm|set`, `pool
+//! disable|enable`, `populate`, `put`, `get`, `wait`, `save`, `info`, `hsm …`, `debug
+//! readers`; `migration …` and `hotfile …` go to the module), the pin manager's, the
+//! namespace's and the pool manager's. Schemas, parsing and help pages use the core's dCache
+//! command-line conventions.
 
 use std::fmt::Write as _;
+use std::fs::File;
+use std::io::Write as _;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use migration_core::command::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, Word};
 use migration_core::host::Repository as _;
+use migration_core::hotfile::ProtocolInfo;
 use migration_core::replica::{
     AccessLatency, Checksum, NEVER_EXPIRES, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord,
 };
 use migration_core::{Error, ErrorKind, Millis, PnfsId};
 
+use crate::adler32::Adler32;
 use crate::cluster::{Cluster, PoolMode, PoolNode};
+use crate::p2p::copy_with_checksum;
+use crate::repository::{BUFFER, Reservation, ReserveError, adler32_of};
+
+/// Reports a command's progress (a line to show in place); only given at a terminal.
+pub type Progress<'a> = Option<&'a mut dyn FnMut(&str)>;
 
 /// The cell a command is executed in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,14 +67,44 @@ const fn args(names: &'static [&'static str], required: usize, variadic: bool) -
 
 const NO_ARGS: ArgSpec = args(&[], 0, false);
 
+/// The options of `populate` and `put` that describe the new files.
+const FILE_OPTIONS: [OptionSpec; 7] = [
+    opt("storage", Text, "class", "Storage class (default: atlas:default@osm)."),
+    opt("cache", Text, "class", "Cache class (default: none)."),
+    opt("state", Enum(&["cached", "precious"]), "", "Replica state (default: precious)."),
+    opt("sticky", Text, "owner[(seconds)]", "Add a sticky record, forever or for the lifetime."),
+    opt("al", Enum(&["online", "nearline"]), "", "Access latency (default: nearline)."),
+    opt("rp", Enum(&["custodial", "replica", "output"]), "", "Retention policy (default: custodial)."),
+    opt("age", Long, "seconds", "Last accessed this many seconds ago (default: now)."),
+];
+
+const POPULATE_OPTIONS: [OptionSpec; 9] = [
+    opt("files", Int, "n", "Number of files (required)."),
+    opt("size", Text, "n|min..max", "Size in bytes, fixed or uniform in the range (required)."),
+    FILE_OPTIONS[0],
+    FILE_OPTIONS[1],
+    FILE_OPTIONS[2],
+    FILE_OPTIONS[3],
+    FILE_OPTIONS[4],
+    FILE_OPTIONS[5],
+    FILE_OPTIONS[6],
+];
+
 /// A pool's own commands (the module's are in `migration_core::commands::COMMANDS`).
 pub const POOL_COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rep ls",
-        options: &[],
+        options: &[opt("l", Enum(&["s", "p"]), "s|p", "Only sticky (s) or only precious (p) replicas.")],
         args: args(&["PNFSID"], 0, true),
         summary: "List replicas.",
         help: "One line per replica, in repository order:\n\n    <pnfsid> <flags L(0)[0]> <size> si={<storage class>}\n\nFlags, one position each: C cached, P precious, C being written by a client, S being restored from tape, two unused positions (to client, to store), R removed, D destroyed, X sticky, E broken, one unused position. L(0)[0]: locks and links, always 0 here.",
+    },
+    CommandSpec {
+        name: "rep rm",
+        options: &[opt("force", Flag, "", "Also remove precious and sticky replicas.")],
+        args: args(&["PNFSID"], 1, false),
+        summary: "Remove a replica.",
+        help: "Deletes the replica's data and metadata. A precious or sticky replica is only removed with -force.",
     },
     CommandSpec {
         name: "rep set sticky",
@@ -74,6 +115,20 @@ pub const POOL_COMMANDS: &[CommandSpec] = &[
         args: args(&["PNFSID", "on|off"], 2, false),
         summary: "Set or remove a sticky record.",
         help: "'on' sets (or replaces) the owner's record; 'off' removes it.",
+    },
+    CommandSpec {
+        name: "rep set precious",
+        options: &[],
+        args: args(&["PNFSID"], 1, false),
+        summary: "Make a replica precious.",
+        help: "",
+    },
+    CommandSpec {
+        name: "rep set cached",
+        options: &[],
+        args: args(&["PNFSID"], 1, false),
+        summary: "Make a replica cached.",
+        help: "",
     },
     CommandSpec {
         name: "pool disable",
@@ -88,26 +143,67 @@ pub const POOL_COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "pool enable", options: &[], args: NO_ARGS, summary: "Enable the pool.", help: "" },
     CommandSpec {
         name: "populate",
-        options: &[
-            opt("files", Int, "n", "Number of files (required)."),
-            opt("size", Text, "n|min..max", "Size in bytes, fixed or uniform in the range (required)."),
-            opt("storage", Text, "class", "Storage class (default: atlas:default@osm)."),
-            opt("cache", Text, "class", "Cache class (default: none)."),
-            opt("state", Enum(&["cached", "precious"]), "", "Replica state (default: precious)."),
-            opt("sticky", Text, "owner[(seconds)]", "Add a sticky record, forever or for the lifetime."),
-            opt("al", Enum(&["online", "nearline"]), "", "Access latency (default: nearline)."),
-            opt("rp", Enum(&["custodial", "replica", "output"]), "", "Retention policy (default: custodial)."),
-        ],
+        options: &POPULATE_OPTIONS,
         args: NO_ARGS,
         summary: "Create replicas of new files on this pool.",
-        help: "Each file gets a fresh PNFS id, is registered in the namespace with an ADLER32 checksum, and is last accessed now. Sizes in a range are drawn from the cluster's seeded generator.",
+        help: "Each file gets a fresh PNFS id and random content (from the cluster's seeded generator), is written to the pool's data directory, and is registered in the namespace with its ADLER32 checksum.",
+    },
+    CommandSpec {
+        name: "put",
+        options: &FILE_OPTIONS,
+        args: args(&["LOCAL-FILE"], 1, false),
+        summary: "Store a local file as a new file on this pool.",
+        help: "A relative path is read from <home>/io; an absolute path must lie inside the home. Prints the new file's PNFS id, size and ADLER32 checksum.",
+    },
+    CommandSpec {
+        name: "get",
+        options: &[],
+        args: args(&["PNFSID", "LOCAL-FILE"], 2, false),
+        summary: "Copy a replica's data to a local file.",
+        help: "A relative path is written to <home>/io; an absolute path must lie inside the home, outside minidcache's own files. The data is checked against the namespace's ADLER32 checksum. The read is reported to the migration module (hot-file replication).",
     },
     CommandSpec {
         name: "wait",
         options: &[opt("timeout", Long, "seconds", "Give up after this many seconds (default 60).")],
         args: args(&["JOB"], 1, false),
         summary: "Wait until a job has ended.",
-        help: "Blocks until the job is FINISHED, CANCELLED or FAILED and prints its summary line.",
+        help: "Blocks until the job is FINISHED, CANCELLED or FAILED and prints its summary line. At a terminal it shows the job's progress meanwhile.",
+    },
+    CommandSpec {
+        name: "save",
+        options: &[],
+        args: NO_ARGS,
+        summary: "Save the pool's setup.",
+        help: "Writes <home>/<pool>/setup: the attached HSM instances, the migration module's changed defaults and its permanent jobs. A restarted minidcache replays it.",
+    },
+    CommandSpec {
+        name: "info",
+        options: &[],
+        args: NO_ARGS,
+        summary: "Show the pool's summary.",
+        help: "Mode, files, bytes, free space and the p2p transfers since start.",
+    },
+    CommandSpec {
+        name: "hsm set",
+        options: &[],
+        args: args(&["INSTANCE"], 1, false),
+        summary: "Attach an HSM instance to the pool.",
+        help: "Migration jobs with -target=hsm select the active pools with the instance attached.",
+    },
+    CommandSpec {
+        name: "hsm unset",
+        options: &[],
+        args: args(&["INSTANCE"], 1, false),
+        summary: "Detach an HSM instance.",
+        help: "",
+    },
+    CommandSpec { name: "hsm ls", options: &[], args: NO_ARGS, summary: "List the attached HSM instances.", help: "" },
+    CommandSpec {
+        name: "debug readers",
+        options: &[],
+        args: args(&["PNFSID", "N"], 2, false),
+        summary: "Test aid: report N concurrent readers of a file.",
+        help: "Reports a read of the file with N concurrent readers to the migration module, as a mover would (protocol minidcache/1), so that a script can show hot-file replication.",
     },
 ];
 
@@ -197,6 +293,13 @@ pub const POOL_MANAGER_COMMANDS: &[CommandSpec] = &[
         summary: "Attach a pool group to a link.",
         help: "",
     },
+    CommandSpec {
+        name: "save",
+        options: &[],
+        args: NO_ARGS,
+        summary: "Save pool groups and links.",
+        help: "Writes <home>/poolmanager.conf as psu commands; a restarted minidcache replays it.",
+    },
 ];
 
 fn syntax(e: impl ToString) -> Error {
@@ -256,8 +359,8 @@ fn help_of(specs: &[CommandSpec], topic: &str) -> Option<String> {
     (!matching.is_empty()).then_some(matching)
 }
 
-/// Executes `line` in `cell`.
-pub fn execute(cluster: &Cluster, cell: &Cell, line: &str) -> Result<String, Error> {
+/// Executes `line` in `cell`; `progress`, when given, shows how long work is going.
+pub fn execute(cluster: &Cluster, cell: &Cell, line: &str, progress: Progress<'_>) -> Result<String, Error> {
     let words = words_of(line)?;
     let Some(first) = words.first() else { return Ok(String::new()) };
     let specs = match cell {
@@ -278,7 +381,7 @@ pub fn execute(cluster: &Cluster, cell: &Cell, line: &str) -> Result<String, Err
     let Some((spec, n)) = lookup(specs, &words) else { return Err(unknown(line)) };
     let parsed = command::parse(spec, &words[n..]).map_err(syntax)?;
     match cell {
-        Cell::Pool(pool) => pool_command(cluster, pool, spec.name, &parsed),
+        Cell::Pool(pool) => pool_command(cluster, pool, spec.name, &parsed, progress),
         Cell::PinManager => pin_manager_command(cluster, spec.name, &parsed),
         Cell::PnfsManager => pnfs_manager_command(cluster, spec.name, &parsed),
         Cell::PoolManager => pool_manager_command(cluster, spec.name, &parsed),
@@ -320,11 +423,20 @@ fn not_in_repository(pnfsid: &PnfsId) -> Error {
     Error::new(ErrorKind::NotFound, format!("Entry not in repository : {pnfsid}"))
 }
 
-fn pool_command(cluster: &Cluster, pool: &str, name: &str, args: &ParsedArgs) -> Result<String, Error> {
+fn pool_command(
+    cluster: &Cluster,
+    pool: &str,
+    name: &str,
+    args: &ParsedArgs,
+    progress: Progress<'_>,
+) -> Result<String, Error> {
     let node = pool_node(cluster, pool)?;
     match name {
         "rep ls" => rep_ls(cluster, &node, args),
+        "rep rm" => rep_rm(cluster, &node, args),
         "rep set sticky" => rep_set_sticky(cluster, &node, args),
+        "rep set precious" => rep_set_state(&node, args, ReplicaState::Precious),
+        "rep set cached" => rep_set_state(&node, args, ReplicaState::Cached),
         "pool disable" => {
             let rdonly = args.flag("rdonly").unwrap_or(false);
             let strict = args.flag("strict").unwrap_or(false);
@@ -338,7 +450,26 @@ fn pool_command(cluster: &Cluster, pool: &str, name: &str, args: &ParsedArgs) ->
             Ok(format!("Pool {} {}", node.name, PoolMode::Enabled.describe()))
         }
         "populate" => populate(cluster, &node, args),
-        "wait" => wait(cluster, pool, args),
+        "put" => put(cluster, &node, args),
+        "get" => get(cluster, &node, args),
+        "wait" => wait(cluster, pool, args, progress),
+        "save" => save_pool(cluster, &node),
+        "info" => Ok(info(cluster, &node)),
+        "hsm set" => {
+            let instance = hsm_instance(args)?;
+            node.attach_hsm(instance);
+            Ok(String::new())
+        }
+        "hsm unset" => {
+            let instance = hsm_instance(args)?;
+            if node.detach_hsm(instance) {
+                Ok(String::new())
+            } else {
+                Err(Error::new(ErrorKind::NotFound, format!("No such HSM instance: {instance}")))
+            }
+        }
+        "hsm ls" => Ok(node.hsms().iter().map(|h| format!("{h}\n")).collect()),
+        "debug readers" => debug_readers(cluster, &node, args),
         other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
     }
 }
@@ -387,7 +518,42 @@ fn rep_ls(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<Strin
         }
         entries
     };
-    Ok(entries.iter().map(|e| rep_ls_line(e, now) + "\n").collect())
+    let keep = |e: &ReplicaEntry| match args.string("l") {
+        Some("s") => e.sticky.iter().any(|r| r.is_valid_at(now)),
+        Some("p") => e.state == ReplicaState::Precious,
+        _ => true,
+    };
+    Ok(entries.iter().filter(|e| keep(e)).map(|e| rep_ls_line(e, now) + "\n").collect())
+}
+
+fn rep_rm(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
+    let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
+    let entry = node.repository.entry(&pnfsid).map_err(|e| Error::new(ErrorKind::Host, e))?;
+    let entry = entry.ok_or_else(|| not_in_repository(&pnfsid))?;
+    if !args.flag("force").unwrap_or(false) {
+        let sticky = entry.sticky.iter().any(|r| r.is_valid_at(cluster.now()));
+        let why = match (entry.state == ReplicaState::Precious, sticky) {
+            (true, _) => Some("precious"),
+            (false, true) => Some("sticky"),
+            _ => None,
+        };
+        if let Some(why) = why {
+            return Err(Error::new(ErrorKind::State, format!("Replica {pnfsid} is {why}; use -force to remove it")));
+        }
+    }
+    node.repository
+        .set_state(&pnfsid, ReplicaState::Removed, "rep rm")
+        .map_err(|e| Error::new(ErrorKind::State, e.to_string()))?;
+    Ok(format!("Removed {pnfsid}"))
+}
+
+fn rep_set_state(node: &PoolNode, args: &ParsedArgs, state: ReplicaState) -> Result<String, Error> {
+    let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
+    if node.repository.entry(&pnfsid).map_err(|e| Error::new(ErrorKind::Host, e))?.is_none() {
+        return Err(not_in_repository(&pnfsid));
+    }
+    node.repository.set_state(&pnfsid, state, "rep set").map_err(|e| Error::new(ErrorKind::State, e.to_string()))?;
+    Ok(String::new())
 }
 
 fn rep_set_sticky(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
@@ -455,84 +621,341 @@ fn parse_sticky(text: &str, now: Millis) -> Result<StickyRecord, Error> {
     Ok(StickyRecord::new(owner, expire))
 }
 
-/// An ADLER32 checksum; minidcache's files have no content yet, so it is computed over the
-/// file's id and size, which is stable and unique enough to look real.
-fn adler32(data: &[u8]) -> u32 {
-    const MOD: u32 = 65_521;
-    let (mut a, mut b) = (1u32, 0u32);
-    for &byte in data {
-        a = (a + u32::from(byte)) % MOD;
-        b = (b + a) % MOD;
+/// What `populate` and `put` give every new file.
+struct FileTemplate {
+    state: ReplicaState,
+    sticky: Vec<StickyRecord>,
+    last_access: Millis,
+    storage_class: String,
+    cache_class: Option<String>,
+    access_latency: AccessLatency,
+    retention_policy: RetentionPolicy,
+}
+
+impl FileTemplate {
+    fn parse(cluster: &Cluster, args: &ParsedArgs) -> Result<FileTemplate, Error> {
+        let now = cluster.now();
+        let age = args.long("age").unwrap_or(0);
+        if age < 0 {
+            return Err(Error::syntax(format!("Invalid age: {age}")));
+        }
+        Ok(FileTemplate {
+            state: if args.string("state") == Some("cached") { ReplicaState::Cached } else { ReplicaState::Precious },
+            sticky: args.string("sticky").map(|s| parse_sticky(s, now)).transpose()?.into_iter().collect(),
+            last_access: now.saturating_sub(age.saturating_mul(1000)),
+            storage_class: args.string("storage").unwrap_or(DEFAULT_STORAGE_CLASS).to_string(),
+            cache_class: args.string("cache").filter(|c| !c.is_empty()).map(str::to_string),
+            access_latency: args.string("al").and_then(AccessLatency::parse).unwrap_or(AccessLatency::Nearline),
+            retention_policy: args.string("rp").and_then(RetentionPolicy::parse).unwrap_or(RetentionPolicy::Custodial),
+        })
     }
-    (b << 16) | a
+
+    fn entry(&self, pnfsid: PnfsId, size: u64, adler32: &Adler32) -> ReplicaEntry {
+        ReplicaEntry {
+            pnfsid,
+            state: self.state,
+            sticky: self.sticky.clone(),
+            size,
+            last_access: self.last_access,
+            storage_class: Some(self.storage_class.clone()),
+            cache_class: self.cache_class.clone(),
+            access_latency: Some(self.access_latency),
+            retention_policy: Some(self.retention_policy),
+            checksums: vec![Checksum { kind: "ADLER32".to_string(), value: adler32.hex() }],
+        }
+    }
+}
+
+fn reserve(node: &PoolNode, pnfsid: PnfsId, size: u64) -> Result<Reservation, Error> {
+    node.repository.reserve(pnfsid, size, node.capacity()).map_err(|e| match e {
+        ReserveError::Full => Error::new(ErrorKind::State, format!("Pool {} is full", node.name)),
+        ReserveError::Exists => Error::new(ErrorKind::State, format!("Replica already exists: {pnfsid}")),
+    })
+}
+
+fn io_error(what: impl std::fmt::Display, e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Host, format!("{what}: {e}"))
+}
+
+/// Files written per database transaction by `populate`.
+const POPULATE_BATCH: usize = 500;
+
+/// Writes `size` bytes of the stream of `seed` to `path`; returns their ADLER32.
+fn write_random(path: &std::path::Path, size: u64, seed: u64, buffer: &mut Vec<u8>) -> std::io::Result<Adler32> {
+    let mut rng = migration_core::random::Rng::seeded(seed);
+    let mut file = File::create(path)?;
+    let mut sum = Adler32::new();
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(BUFFER as u64) as usize;
+        buffer.clear();
+        while buffer.len() < n {
+            buffer.extend_from_slice(&rng.next_u64().to_le_bytes());
+        }
+        buffer.truncate(n);
+        sum.update(buffer);
+        file.write_all(buffer)?;
+        left -= n as u64;
+    }
+    Ok(sum)
+}
+
+/// A disabled pool (`-rdonly` or `-strict`) stores nothing new.
+fn check_stores(node: &PoolNode) -> Result<(), Error> {
+    match node.mode() {
+        PoolMode::Enabled => Ok(()),
+        _ => Err(Error::new(ErrorKind::State, "Pool is disabled")),
+    }
 }
 
 fn populate(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
+    check_stores(node)?;
     let files = args.int("files").ok_or_else(|| Error::syntax("Option -files is required"))?;
     if files < 0 {
         return Err(Error::syntax(format!("Invalid number of files: {files}")));
     }
     let (min, max) = parse_size(args.string("size").ok_or_else(|| Error::syntax("Option -size is required"))?)?;
-    let now = cluster.now();
-    let sticky = args.string("sticky").map(|s| parse_sticky(s, now)).transpose()?;
-    let state = if args.string("state") == Some("cached") { ReplicaState::Cached } else { ReplicaState::Precious };
-    let storage_class = args.string("storage").unwrap_or(DEFAULT_STORAGE_CLASS).to_string();
-    let cache_class = args.string("cache").filter(|c| !c.is_empty()).map(str::to_string);
-    let access_latency = Some(args.string("al").and_then(AccessLatency::parse).unwrap_or(AccessLatency::Nearline));
-    let retention_policy =
-        Some(args.string("rp").and_then(RetentionPolicy::parse).unwrap_or(RetentionPolicy::Custodial));
+    let template = FileTemplate::parse(cluster, args)?;
+    // Sizes and contents come from the seeded generator, so a script always creates the
+    // same files.
+    let plan: Vec<(u64, u64)> = {
+        let mut rng = cluster.rng().lock();
+        (0..files)
+            .map(|_| {
+                let size = if min == max {
+                    min
+                } else {
+                    let span = max - min;
+                    let r = rng.next_u64();
+                    min + if span == u64::MAX { r } else { r % (span + 1) }
+                };
+                (size, rng.next_u64())
+            })
+            .collect()
+    };
+    let needed: u64 = plan.iter().map(|(size, _)| size).sum();
+    if node.repository.used().saturating_add(needed) > node.capacity() {
+        return Err(Error::new(ErrorKind::State, format!("Pool {} is full", node.name)));
+    }
+    let ids = cluster.namespace().allocate(plan.len() as u64)?;
+    let mut buffer = Vec::with_capacity(BUFFER);
     let mut bytes = 0u64;
-    for _ in 0..files {
-        let size = if min == max {
-            min
-        } else {
-            let span = max - min;
-            let r = cluster.rng().lock().next_u64();
-            min + if span == u64::MAX { r } else { r % (span + 1) }
-        };
-        let pnfsid = cluster.next_pnfsid();
-        let mut data = pnfsid.as_bytes().to_vec();
-        data.extend_from_slice(&size.to_be_bytes());
-        let checksums = vec![Checksum { kind: "ADLER32".to_string(), value: format!("{:08x}", adler32(&data)) }];
-        let entry = ReplicaEntry {
-            pnfsid,
-            state,
-            sticky: sticky.iter().cloned().collect(),
-            size,
-            last_access: now,
-            storage_class: Some(storage_class.clone()),
-            cache_class: cache_class.clone(),
-            access_latency,
-            retention_policy,
-            checksums,
-        };
-        cluster.namespace().create(entry.attributes());
-        node.repository.insert(entry);
-        bytes += size;
+    for chunk in ids.iter().zip(&plan).collect::<Vec<_>>().chunks(POPULATE_BATCH) {
+        let mut batch = Vec::with_capacity(chunk.len());
+        for (pnfsid, (size, seed)) in chunk {
+            let reservation = reserve(node, **pnfsid, *size)?;
+            let sum = write_random(reservation.path(), *size, *seed, &mut buffer)
+                .map_err(|e| io_error(format!("cannot write {pnfsid}"), e))?;
+            batch.push((reservation, template.entry(**pnfsid, *size, &sum)));
+            bytes += size;
+        }
+        cluster.namespace().create(batch.iter().map(|(_, e)| e.attributes()).collect())?;
+        node.repository.commit(batch).map_err(|e| io_error("cannot store the files", e))?;
     }
     Ok(format!("Created {files} files ({bytes} bytes)"))
+}
+
+fn put(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
+    let text = args.arg(0).unwrap_or_default();
+    let path = cluster.home().resolve_existing(text)?;
+    check_stores(node)?;
+    let template = FileTemplate::parse(cluster, args)?;
+    let mut input = File::open(&path).map_err(|e| io_error(text, e))?;
+    let size = input.metadata().map_err(|e| io_error(text, e))?.len();
+    let pnfsid = cluster.namespace().allocate(1)?[0];
+    let reservation = reserve(node, pnfsid, size)?;
+    let mut output = File::create(reservation.path()).map_err(|e| io_error(format!("cannot write {pnfsid}"), e))?;
+    let (sum, length) = copy_with_checksum(&mut input, size, &mut output, &AtomicBool::new(false))
+        .map_err(|f| Error::new(ErrorKind::Host, f.to_string()))?;
+    drop(output);
+    let entry = template.entry(pnfsid, length, &sum);
+    cluster.namespace().create(vec![entry.attributes()])?;
+    node.repository.commit(vec![(reservation, entry)]).map_err(|e| io_error("cannot store the file", e))?;
+    Ok(format!("{pnfsid} {length} ADLER32:{}", sum.hex()))
+}
+
+/// The protocol of `get`'s reads, as the hot-file module sees it.
+fn protocol() -> ProtocolInfo {
+    ProtocolInfo { protocol: "minidcache".to_string(), major: 1, minor: 0, client: None }
+}
+
+fn get(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
+    let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
+    let text = args.arg(1).unwrap_or_default();
+    let target = cluster.home().resolve_new(text, &cluster.pool_names())?;
+    if node.mode() == PoolMode::Strict {
+        return Err(Error::new(ErrorKind::State, "Pool is disabled"));
+    }
+    let opened = node.repository.open_data(&pnfsid).map_err(|e| io_error(pnfsid, e))?;
+    let (entry, mut input) = opened.ok_or_else(|| not_in_repository(&pnfsid))?;
+    let (_reading, readers) = node.start_reading(pnfsid);
+    let runtime = pool_runtime(cluster, &node.name)?;
+    runtime.call(|module, _| module.report_readers(pnfsid, i64::from(readers), Some(&protocol())))?;
+
+    // Written under a temporary name (never an existing file: create_new does not follow
+    // links), renamed once complete and checked.
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let partial = target.with_file_name(format!(".{name}.{}.part", std::process::id()));
+    let mut output = File::create_new(&partial).map_err(|e| io_error(text, e))?;
+    let copied = copy_with_checksum(&mut input, entry.size, &mut output, &AtomicBool::new(false));
+    drop(output);
+    let result = copied.map_err(|f| Error::new(ErrorKind::Host, f.to_string())).and_then(|(sum, length)| {
+        let recorded = cluster.namespace().file(&pnfsid).map(|f| f.attributes.checksums).unwrap_or_default();
+        let expected = adler32_of(&recorded).or_else(|| adler32_of(&entry.checksums)).map(str::to_string);
+        match expected {
+            Some(expected) if !expected.eq_ignore_ascii_case(&sum.hex()) => Err(Error::new(
+                ErrorKind::State,
+                format!("Checksum mismatch for {pnfsid}: ADLER32 is {}, expected {expected}", sum.hex()),
+            )),
+            _ => Ok((sum, length)),
+        }
+    });
+    let (sum, length) = match result {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&partial, &target).map_err(|e| {
+        let _ = std::fs::remove_file(&partial);
+        io_error(text, e)
+    })?;
+    node.repository.touch(&pnfsid, cluster.now());
+    Ok(format!("{length} bytes written to {} (ADLER32:{})", target.display(), sum.hex()))
+}
+
+fn debug_readers(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
+    let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
+    let text = args.arg(1).unwrap_or_default();
+    let readers: i64 = text
+        .parse()
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| Error::syntax(format!("Invalid number of readers: {text}")))?;
+    if node.repository.entry(&pnfsid).map_err(|e| Error::new(ErrorKind::Host, e))?.is_none() {
+        return Err(not_in_repository(&pnfsid));
+    }
+    pool_runtime(cluster, &node.name)?.call(|module, _| module.report_readers(pnfsid, readers, Some(&protocol())))?;
+    Ok(format!("Reported {readers} readers of {pnfsid}"))
+}
+
+fn hsm_instance(args: &ParsedArgs) -> Result<&str, Error> {
+    let instance = args.arg(0).unwrap_or_default();
+    if instance.is_empty() || instance.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::syntax(format!("Invalid HSM instance: {instance:?}")));
+    }
+    Ok(instance)
+}
+
+/// Writes `lines` to `path` atomically (a temporary file renamed over it).
+fn write_setup(path: &std::path::Path, lines: &[String]) -> Result<(), Error> {
+    let tmp = path.with_extension("tmp");
+    let mut text = lines.join("\n");
+    text.push('\n');
+    let written = File::create(&tmp).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    });
+    written.and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| io_error(path.display(), e))
+}
+
+fn save_pool(cluster: &Cluster, node: &PoolNode) -> Result<String, Error> {
+    let mut lines = vec!["#".to_string(), format!("# Pool {} (minidcache)", node.name), "#".to_string()];
+    lines.extend(node.hsms().iter().map(|h| format!("hsm set {h}")));
+    lines.extend(pool_runtime(cluster, &node.name)?.with_module(|m| m.setup_lines()));
+    write_setup(&node.setup_file(), &lines)?;
+    Ok(String::new())
+}
+
+/// `1.2 GB`: decimal units, as `df -H` and most transfer tools print them.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} bytes") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+fn info(cluster: &Cluster, node: &PoolNode) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let now = cluster.now();
+    let entries = node.repository.entries();
+    let precious = entries.iter().filter(|e| e.state == ReplicaState::Precious).count();
+    let sticky = entries.iter().filter(|e| e.sticky.iter().any(|r| r.is_valid_at(now))).count();
+    let used: u64 = entries.iter().map(|e| e.size).sum();
+    let total = node.capacity();
+    let (removable, _) = node.repository.removable(now);
+    let c = &node.counters;
+    let hsms = node.hsms();
+    let mut out = String::new();
+    let _ = writeln!(out, "Pool       : {} ({})", node.name, node.mode().describe());
+    let _ = writeln!(out, "Files      : {} ({precious} precious, {sticky} sticky)", entries.len());
+    let _ = writeln!(out, "Bytes      : {used} ({})", human(used));
+    let _ = writeln!(out, "Free       : {} of {}", total.saturating_sub(node.repository.used()), total);
+    let _ = writeln!(out, "Removable  : {removable}");
+    let _ = writeln!(
+        out,
+        "P2P in     : {} files; {} bytes",
+        c.received_files.load(Relaxed),
+        c.received_bytes.load(Relaxed)
+    );
+    let _ =
+        writeln!(out, "P2P out    : {} files; {} bytes", c.served_files.load(Relaxed), c.served_bytes.load(Relaxed));
+    let _ = writeln!(out, "HSM        : {}", if hsms.is_empty() { "none".to_string() } else { hsms.join(",") });
+    let _ = write!(out, "Directory  : {}", node.dir.display());
+    out
 }
 
 /// How often `wait` looks at the job.
 const WAIT_POLL: Duration = Duration::from_millis(10);
 
-fn wait(cluster: &Cluster, pool: &str, args: &ParsedArgs) -> Result<String, Error> {
+/// How often the progress line is redrawn.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+fn wait(cluster: &Cluster, pool: &str, args: &ParsedArgs, mut progress: Progress<'_>) -> Result<String, Error> {
     let id = args.arg(0).unwrap_or_default();
     let timeout = args.long("timeout").unwrap_or(60);
     if timeout < 0 {
         return Err(Error::syntax(format!("Invalid timeout: {timeout}")));
     }
     let runtime = pool_runtime(cluster, pool)?;
-    let deadline = Instant::now() + Duration::from_secs(timeout as u64);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(timeout as u64);
+    let mut shown = started;
+    // The rate is measured from the first progress line on.
+    let mut base: Option<(Instant, u64)> = None;
     loop {
-        let seen = runtime.with_module(|m| m.job(id).map(|j| (j.state().is_terminal(), j.summary())));
+        let seen = runtime.with_module(|m| {
+            m.job(id).map(|j| (j.state().is_terminal(), j.summary(), j.state().name(), j.statistics(), j.queued()))
+        });
         match seen {
             None => return Err(Error::job_not_found()),
-            Some((true, summary)) => return Ok(summary),
-            Some((false, _)) if Instant::now() >= deadline => {
+            Some((true, summary, ..)) => return Ok(summary),
+            Some((false, ..)) if Instant::now() >= deadline => {
                 return Err(Error::new(ErrorKind::State, format!("Timed out waiting for job {id}")));
             }
-            Some((false, _)) => std::thread::sleep(WAIT_POLL),
+            Some((false, _, state, stats, queued)) => {
+                if let Some(show) = progress.as_mut()
+                    && shown.elapsed() >= PROGRESS_EVERY
+                {
+                    shown = Instant::now();
+                    let (since, bytes) = *base.get_or_insert((shown, stats.transferred));
+                    let secs = since.elapsed().as_secs_f64().max(0.001);
+                    let rate = stats.transferred.saturating_sub(bytes) as f64 / secs;
+                    show(&format!(
+                        "[{id}] {state}: {} files ({} of {}), {queued} queued, {}/s",
+                        stats.completed_files,
+                        human(stats.transferred),
+                        human(stats.total),
+                        human(rate as u64)
+                    ));
+                }
+                std::thread::sleep(WAIT_POLL);
+            }
         }
     }
 }
@@ -618,6 +1041,7 @@ fn pool_manager_command(cluster: &Cluster, name: &str, args: &ParsedArgs) -> Res
         "psu removefrom pgroup" => done(pm.remove_from_group(arg(0), arg(1))),
         "psu create link" => done(pm.create_link(arg(0))),
         "psu add link" => done(pm.attach_group(arg(0), arg(1))),
+        "save" => write_setup(&cluster.home().pool_manager_setup(), &pm.setup_lines()).map(|()| String::new()),
         other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
     }
 }
@@ -674,7 +1098,9 @@ mod tests {
     }
 
     #[test]
-    fn adler32_matches_the_reference_value() {
-        assert_eq!(adler32(b"Wikipedia"), 0x11E6_0398);
+    fn human_sizes_use_decimal_units() {
+        assert_eq!(human(999), "999 bytes");
+        assert_eq!(human(1_234_567), "1.2 MB");
+        assert_eq!(human(1_200_000_000), "1.2 GB");
     }
 }

@@ -1,16 +1,22 @@
 //! minidcache: several dCache-like pools in one process, each running the migration module on
-//! the core's tokio driver, with an in-memory repository, a shared namespace, pool manager and
-//! pin manager, and an admin shell that speaks dCache's commands.
+//! the core's tokio driver over an on-disk repository (data files and SQLite metadata), with a
+//! shared namespace, pool manager and pin manager, and an admin shell that speaks dCache's
+//! commands. Everything lives under one home directory (see [`home`]).
 //!
 //! It is a host like any other: it uses the core only through the host traits.
 
+pub mod adler32;
 pub mod cluster;
 pub mod commands;
+pub mod demo;
+pub mod home;
 pub mod namespace;
 pub mod p2p;
 pub mod pin_manager;
 pub mod pool_manager;
+pub mod repository;
 pub mod shell;
+pub mod store;
 pub mod transport;
 
 pub use cluster::{Cluster, ClusterConfig};

@@ -1,28 +1,47 @@
-//! `minidcache`: the admin shell over several in-memory pools.
+//! `minidcache`: the admin shell over several pools kept on disk.
 //!
 //! ```text
-//! minidcache [--pools pool1,pool2,...] [--capacity BYTES] [--seed N] [--script FILE]
+//! minidcache [--home DIR] [--pools pool1,pool2,...] [--capacity BYTES] [--seed N] [--fsync] [--script FILE]
+//! minidcache demo [--home DIR]
 //! ```
 
-use std::io::{self, BufReader, IsTerminal};
+use std::io::{self, BufReader, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use minidcache::{Cluster, ClusterConfig, Mode, Shell};
 
-const USAGE: &str = "usage: minidcache [--pools pool1,pool2,...] [--capacity BYTES] [--seed N] [--script FILE]
+const USAGE: &str =
+    "usage: minidcache [--home DIR] [--pools pool1,pool2,...] [--capacity BYTES] [--seed N] [--fsync] [--script FILE]
+       minidcache demo [--home DIR]
 
 Reads admin commands from the terminal, from standard input, or from FILE.
-Default pools: pool1,pool2,pool3,pool4; default capacity: 10 GiB per pool.";
+--home      where pools, namespace and pins are kept (default: $XDG_DATA_HOME/minidcache
+            or ~/.local/share/minidcache); everything survives a restart
+--pools     the pools to run (default: those of the home, or pool1,pool2,pool3,pool4)
+--capacity  capacity of every pool in bytes (default: as recorded, else 10 GiB)
+--fsync     sync data and metadata to disk before a replica becomes visible (survives
+            power loss, slower); without it, a crash of the process loses nothing committed
+demo        plays the dCache Book's migration sessions on real files in a new home";
 
 struct Arguments {
-    config: ClusterConfig,
+    demo: bool,
+    home: Option<PathBuf>,
+    pools: Option<Vec<String>>,
+    capacity: Option<u64>,
+    seed: u64,
+    fsync: bool,
     script: Option<String>,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Arguments>, String> {
-    let mut config = ClusterConfig::default();
-    let mut script = None;
+    let mut a = Arguments { demo: false, home: None, pools: None, capacity: None, seed: 1, fsync: false, script: None };
+    let mut first = true;
     while let Some(arg) = args.next() {
+        if std::mem::take(&mut first) && arg == "demo" {
+            a.demo = true;
+            continue;
+        }
         let (name, inline) = match arg.split_once('=') {
             Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
             _ => (arg.clone(), None),
@@ -32,27 +51,29 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Arguments>, St
         }
         let mut value = || inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{name} needs a value"));
         match name.as_str() {
-            "--pools" => {
+            "--home" => a.home = Some(PathBuf::from(value()?)),
+            "--pools" if !a.demo => {
                 let pools: Vec<String> =
                     value()?.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect();
                 if pools.is_empty() {
                     return Err("--pools needs at least one pool name".to_string());
                 }
-                config.pools = pools;
+                a.pools = Some(pools);
             }
-            "--capacity" => {
+            "--capacity" if !a.demo => {
                 let v = value()?;
-                config.capacity = v.parse().map_err(|_| format!("--capacity: not a number of bytes: {v}"))?;
+                a.capacity = Some(v.parse().map_err(|_| format!("--capacity: not a number of bytes: {v}"))?);
             }
-            "--seed" => {
+            "--seed" if !a.demo => {
                 let v = value()?;
-                config.seed = v.parse().map_err(|_| format!("--seed: not a number: {v}"))?;
+                a.seed = v.parse().map_err(|_| format!("--seed: not a number: {v}"))?;
             }
-            "--script" => script = Some(value()?),
+            "--fsync" if !a.demo => a.fsync = true,
+            "--script" if !a.demo => a.script = Some(value()?),
             other => return Err(format!("unknown argument: {other}")),
         }
     }
-    Ok(Some(Arguments { config, script }))
+    Ok(Some(a))
 }
 
 fn main() -> ExitCode {
@@ -67,29 +88,55 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let cluster = match Cluster::new(arguments.config) {
+    if arguments.demo {
+        let mut stdout = io::stdout().lock();
+        return match minidcache::demo::run(arguments.home.as_deref(), &mut stdout) {
+            Ok(verified) if verified.mismatches.is_empty() => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("minidcache: {}", e.message);
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let home = arguments.home.clone().unwrap_or_else(minidcache::home::default_home);
+    let mut config = ClusterConfig::new(&home);
+    config.pools = arguments.pools;
+    config.capacity = arguments.capacity;
+    config.seed = arguments.seed;
+    config.fsync = arguments.fsync;
+    let cluster = match Cluster::new(config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("minidcache: {e}");
+            eprintln!("minidcache: {}", e.message);
             return ExitCode::FAILURE;
         }
     };
+    let stdin = io::stdin();
+    let interactive = arguments.script.is_none() && stdin.is_terminal() && io::stdout().is_terminal();
+    let banner = format!("minidcache: home {} ({})", cluster.home_dir().display(), cluster.pool_names().join(", "));
+    if interactive {
+        println!("{banner}\nType help for help, \\q to quit.");
+    } else {
+        eprintln!("{banner}");
+    }
+    for note in cluster.notes() {
+        eprintln!("minidcache: {note}");
+    }
+    let history = cluster.home().history();
     let mut shell = Shell::new(cluster);
-    let stdout = io::stdout().lock();
     let result = match &arguments.script {
         Some(path) => match std::fs::File::open(path) {
-            Ok(file) => shell.run(BufReader::new(file), stdout, Mode::Echo),
+            Ok(file) => shell.run(BufReader::new(file), io::stdout().lock(), Mode::Echo),
             Err(e) => {
                 eprintln!("minidcache: {path}: {e}");
                 return ExitCode::FAILURE;
             }
         },
-        None => {
-            let stdin = io::stdin();
-            let mode = if stdin.is_terminal() { Mode::Interactive } else { Mode::Echo };
-            shell.run(stdin.lock(), stdout, mode)
-        }
+        None if interactive => shell.run_terminal(&history),
+        None => shell.run(stdin.lock(), io::stdout().lock(), Mode::Echo),
     };
+    let _ = io::stdout().flush();
     shell.cluster().shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,62 +1,231 @@
-//! The p2p client of a pool: pulls a replica from another pool. Pools are in memory, so a
-//! transfer copies the source's entry at once and completes synchronously.
+//! The p2p client of a pool: pulls a replica from another pool's data file into a new
+//! replica, on the cluster's transfer threads (never on the caller's thread).
+//!
+//! The bytes are read once: each buffer is added to the ADLER32 and written to the target's
+//! temporary file. The sum is compared with the checksum the namespace recorded when the
+//! file was created; a mismatch fails the transfer with `FILE_CORRUPTED` (10004) and leaves
+//! the source replica alone. A transfer checks between buffers whether it was cancelled.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
 
 use migration_core::driver::runtime::Clock;
 use migration_core::error::{Failure, ReturnCode};
-use migration_core::host::{self, Completion, P2pRequest, Repository as _};
+use migration_core::host::{self, Completion, P2pRequest};
 use migration_core::message::RequestId;
-use migration_core::replica::ReplicaEntry;
+use migration_core::replica::{Checksum, ReplicaEntry};
+use parking_lot::Mutex;
 
+use crate::adler32::Adler32;
 use crate::cluster::{PoolMode, Registry};
+use crate::namespace::PnfsManager;
+use crate::repository::{BUFFER, ReserveError, adler32_of};
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Threads that run transfers: they are started when every thread is busy, up to a limit,
+/// so a job's concurrency decides how many transfers run at once.
+pub struct TransferPool {
+    sender: Mutex<Option<mpsc::Sender<Job>>>,
+    receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Threads waiting for a job.
+    idle: Arc<AtomicUsize>,
+    /// Jobs queued and not yet taken by a thread.
+    pending: Arc<AtomicUsize>,
+    max: usize,
+}
+
+impl TransferPool {
+    /// A pool of at most `max` threads (none started yet).
+    pub fn new(max: usize) -> Arc<TransferPool> {
+        let (sender, receiver) = mpsc::channel();
+        Arc::new(TransferPool {
+            sender: Mutex::new(Some(sender)),
+            receiver: Arc::new(Mutex::new(receiver)),
+            threads: Mutex::new(Vec::new()),
+            idle: Arc::new(AtomicUsize::new(0)),
+            pending: Arc::new(AtomicUsize::new(0)),
+            max: max.max(1),
+        })
+    }
+
+    /// Runs `job` on a transfer thread. After [`TransferPool::stop`] the job is dropped.
+    pub fn spawn(&self, job: impl FnOnce() + Send + 'static) {
+        let Some(sender) = self.sender.lock().clone() else { return };
+        let mut threads = self.threads.lock();
+        // More jobs waiting than threads waiting: one more thread, up to the limit.
+        let pending = self.pending.fetch_add(1, Ordering::AcqRel) + 1;
+        if pending > self.idle.load(Ordering::Acquire) && threads.len() < self.max {
+            let (receiver, idle, queued) =
+                (Arc::clone(&self.receiver), Arc::clone(&self.idle), Arc::clone(&self.pending));
+            let name = format!("p2p-{}", threads.len() + 1);
+            match std::thread::Builder::new().name(name).spawn(move || worker(&receiver, &idle, &queued)) {
+                Ok(thread) => threads.push(thread),
+                Err(e) => tracing::error!(target: "minidcache", "cannot start a transfer thread: {e}"),
+            }
+        }
+        drop(threads);
+        if sender.send(Box::new(job)).is_err() {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Lets the threads finish what is queued, then joins them. Safe to call more than once.
+    pub fn stop(&self) {
+        self.sender.lock().take();
+        let threads = std::mem::take(&mut *self.threads.lock());
+        for thread in threads {
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+fn worker(receiver: &Mutex<mpsc::Receiver<Job>>, idle: &AtomicUsize, pending: &AtomicUsize) {
+    loop {
+        idle.fetch_add(1, Ordering::AcqRel);
+        let job = receiver.lock().recv();
+        idle.fetch_sub(1, Ordering::AcqRel);
+        let Ok(job) = job else { return };
+        pending.fetch_sub(1, Ordering::AcqRel);
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+            tracing::error!(target: "minidcache", "a transfer panicked");
+        }
+    }
+}
+
+/// Transfers under way on one pool, by request, with their cancel flags.
+type Running = Mutex<HashMap<RequestId, Arc<AtomicBool>>>;
+
+struct Inner {
+    pool: String,
+    registry: Arc<Registry>,
+    namespace: Arc<PnfsManager>,
+    clock: Clock,
+    running: Running,
+}
 
 /// The p2p client of one pool (the target of the transfers it runs).
 pub struct P2pClient {
-    pool: String,
-    registry: Arc<Registry>,
-    clock: Clock,
+    inner: Arc<Inner>,
+    transfers: Arc<TransferPool>,
 }
 
-impl P2pClient {
-    /// The client of pool `pool`.
-    pub fn new(pool: &str, registry: Arc<Registry>, clock: Clock) -> P2pClient {
-        P2pClient { pool: pool.to_string(), registry, clock }
-    }
+fn failure(code: ReturnCode, text: impl Into<String>) -> Failure {
+    Failure::error(code, text)
+}
 
-    /// Runs a transfer; the new replica is in the target's repository when this returns `Ok`.
-    pub fn transfer(&self, request: &P2pRequest) -> Result<(), Failure> {
+/// Counts a transfer on a pool's queue while it runs.
+struct Active<'a>(&'a std::sync::atomic::AtomicU32);
+
+impl<'a> Active<'a> {
+    fn new(counter: &'a std::sync::atomic::AtomicU32) -> Active<'a> {
+        counter.fetch_add(1, Ordering::AcqRel);
+        Active(counter)
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Copies `input` to `output`, adding every byte to an ADLER32; returns the sum and the
+/// length. `cancelled` is checked between buffers.
+pub fn copy_with_checksum(
+    input: &mut impl Read,
+    size_hint: u64,
+    output: &mut impl Write,
+    cancelled: &AtomicBool,
+) -> Result<(Adler32, u64), Failure> {
+    let io = |e: std::io::Error| failure(ReturnCode::ERROR_IO_DISK, format!("I/O error: {e}"));
+    // One read past the end tells that the file is complete.
+    let mut buffer = vec![0u8; (size_hint as usize).saturating_add(1).clamp(4096, BUFFER)];
+    let mut sum = Adler32::new();
+    let mut total = 0u64;
+    loop {
+        if cancelled.load(Ordering::Acquire) {
+            return Err(failure(ReturnCode::DEFAULT_ERROR_CODE, "Transfer was cancelled"));
+        }
+        let n = input.read(&mut buffer).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        sum.update(&buffer[..n]);
+        output.write_all(&buffer[..n]).map_err(io)?;
+        total += n as u64;
+    }
+    Ok((sum, total))
+}
+
+impl Inner {
+    fn transfer(&self, request: &P2pRequest, cancelled: &AtomicBool) -> Result<(), Failure> {
         let pnfsid = request.attributes.pnfsid;
         let target = self.registry.get(&self.pool).ok_or(Failure::NoRoute)?;
         // An unknown source cannot be reached at all.
         let source = self.registry.get(&request.source).ok_or(Failure::NoRoute)?;
+        // A -strict pool does not serve p2p; a -rdonly one still does.
         if source.mode() == PoolMode::Strict && !request.force_source_mode {
-            return Err(Failure::error(ReturnCode::POOL_DISABLED, "Pool is disabled"));
+            return Err(failure(ReturnCode::POOL_DISABLED, "Pool is disabled"));
         }
-        let existing =
-            target.repository.entry(&pnfsid).map_err(|e| Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e))?;
-        if existing.is_some() {
-            return Err(Failure::error(ReturnCode::FILE_IN_CACHE, "Replica already exists"));
-        }
-        let original =
-            source.repository.entry(&pnfsid).map_err(|e| Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e))?;
+        let opened = source.repository.open_data(&pnfsid).map_err(|e| {
+            failure(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, format!("Pool {} cannot read {pnfsid}: {e}", source.name))
+        })?;
         // dCache's source pool answers a missing (or unreadable) replica with
         // FileNotInCacheException, return code 10007.
-        let original = match original {
-            Some(entry) if entry.state.is_cached_or_precious() => entry,
-            _ => {
-                return Err(Failure::error(
-                    ReturnCode::FILE_NOT_IN_REPOSITORY,
-                    format!("Pool {} does not contain {pnfsid}", request.source),
+        let Some((original, mut input)) = opened else {
+            return Err(failure(
+                ReturnCode::FILE_NOT_IN_REPOSITORY,
+                format!("Pool {} does not contain {pnfsid}", request.source),
+            ));
+        };
+        let reservation = target.repository.reserve(pnfsid, original.size, target.capacity()).map_err(|e| match e {
+            ReserveError::Exists => failure(ReturnCode::FILE_IN_CACHE, "Replica already exists"),
+            ReserveError::Full => {
+                failure(ReturnCode::ERROR_IO_DISK, format!("Pool {} has no space for {pnfsid}", self.pool))
+            }
+        })?;
+        let (_serving, _receiving) = (Active::new(&source.counters.serving), Active::new(&target.counters.receiving));
+        let mut output = File::create(reservation.path())
+            .map_err(|e| failure(ReturnCode::ERROR_IO_DISK, format!("Cannot create {pnfsid}: {e}")))?;
+        let (sum, length) = copy_with_checksum(&mut input, original.size, &mut output, cancelled)?;
+        drop(output);
+        if length != original.size {
+            return Err(failure(
+                ReturnCode::FILE_CORRUPTED,
+                format!("Size mismatch: {length} bytes read from {}, {} expected", source.name, original.size),
+            ));
+        }
+        // The namespace's checksum is the truth; the source's record is the fallback.
+        let recorded = self.namespace.file(&pnfsid).map(|f| f.attributes.checksums).unwrap_or_default();
+        let checksums = if adler32_of(&recorded).is_some() { recorded } else { original.checksums.clone() };
+        let actual = sum.hex();
+        let checksums = match adler32_of(&checksums) {
+            Some(expected) if !expected.eq_ignore_ascii_case(&actual) => {
+                return Err(failure(
+                    ReturnCode::FILE_CORRUPTED,
+                    format!(
+                        "Checksum mismatch: ADLER32 of the copy from {} is {actual}, expected {expected}",
+                        source.name
+                    ),
                 ));
             }
+            Some(_) => checksums,
+            None => {
+                let mut known = checksums;
+                known.push(Checksum { kind: "ADLER32".to_string(), value: actual });
+                known
+            }
         };
-        if source.repository.is_corrupt(&pnfsid) {
-            return Err(Failure::error(ReturnCode::FILE_CORRUPTED, "Checksum mismatch"));
-        }
-        // No garbage collection yet: a transfer that does not fit is refused.
-        if target.repository.used().saturating_add(original.size) > target.capacity() {
-            return Err(Failure::error(ReturnCode::ERROR_IO_DISK, format!("Pool {} is full", self.pool)));
+        if cancelled.load(Ordering::Acquire) {
+            return Err(failure(ReturnCode::DEFAULT_ERROR_CODE, "Transfer was cancelled"));
         }
         let a = &request.attributes;
         let entry = ReplicaEntry {
@@ -69,23 +238,94 @@ impl P2pClient {
             cache_class: a.cache_class.clone().or(original.cache_class),
             access_latency: a.access_latency.or(original.access_latency),
             retention_policy: a.retention_policy.or(original.retention_policy),
-            checksums: if a.checksums.is_empty() { original.checksums } else { a.checksums.clone() },
+            checksums,
         };
-        target.repository.insert(entry);
+        target
+            .repository
+            .commit(vec![(reservation, entry)])
+            .map_err(|e| failure(ReturnCode::ERROR_IO_DISK, format!("Cannot store {pnfsid}: {e}")))?;
+        target.counters.received(length);
+        source.counters.served(length);
         Ok(())
+    }
+}
+
+impl P2pClient {
+    /// The client of pool `pool`, running transfers on `transfers`.
+    pub fn new(
+        pool: &str,
+        registry: Arc<Registry>,
+        namespace: Arc<PnfsManager>,
+        clock: Clock,
+        transfers: Arc<TransferPool>,
+    ) -> P2pClient {
+        let inner = Inner { pool: pool.to_string(), registry, namespace, clock, running: Mutex::new(HashMap::new()) };
+        P2pClient { inner: Arc::new(inner), transfers }
+    }
+
+    /// Cancels every transfer under way (the pool stops).
+    pub fn cancel_all(&self) {
+        for flag in self.inner.running.lock().values() {
+            flag.store(true, Ordering::Release);
+        }
     }
 }
 
 impl host::P2p for P2pClient {
     fn start(&self, request: P2pRequest, done: Completion<()>) {
-        let outcome = self.transfer(&request);
-        if let Err(failure) = &outcome {
-            tracing::debug!(target: "minidcache", pool = %self.pool, pnfsid = %request.attributes.pnfsid, "p2p refused: {failure}");
-        }
-        done.complete(outcome);
+        let cancelled = Arc::new(AtomicBool::new(false));
+        self.inner.running.lock().insert(request.id, Arc::clone(&cancelled));
+        let inner = Arc::clone(&self.inner);
+        self.transfers.spawn(move || {
+            let outcome = inner.transfer(&request, &cancelled);
+            inner.running.lock().remove(&request.id);
+            if let Err(failure) = &outcome {
+                tracing::debug!(target: "minidcache", pool = %inner.pool, pnfsid = %request.attributes.pnfsid, "p2p failed: {failure}");
+            }
+            done.complete(outcome);
+        });
     }
 
-    fn cancel(&self, _id: RequestId) {
-        // Transfers complete before `start` returns: there is never one to cancel.
+    fn cancel(&self, id: RequestId) {
+        if let Some(flag) = self.inner.running.lock().get(&id) {
+            flag.store(true, Ordering::Release);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Barrier;
+
+    #[test]
+    fn a_copy_sums_what_it_writes_and_stops_when_cancelled() {
+        let data: Vec<u8> = (0..3 * BUFFER as u32 + 5).map(|i| (i % 253) as u8).collect();
+        let mut out = Vec::new();
+        let (sum, len) =
+            copy_with_checksum(&mut data.as_slice(), 10, &mut out, &AtomicBool::new(false)).expect("copied");
+        assert_eq!((sum.value(), len), (crate::adler32::adler32(&data), data.len() as u64));
+        assert_eq!(out, data);
+        let refused = copy_with_checksum(&mut data.as_slice(), 10, &mut Vec::new(), &AtomicBool::new(true));
+        assert_eq!(refused.err(), Some(failure(ReturnCode::DEFAULT_ERROR_CODE, "Transfer was cancelled")));
+    }
+
+    #[test]
+    fn transfers_run_side_by_side_on_their_own_threads() {
+        let pool = TransferPool::new(4);
+        // Four jobs that can only finish together: they must run at the same time.
+        let barrier = Arc::new(Barrier::new(5));
+        let caller = std::thread::current().id();
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..4 {
+            let (barrier, tx) = (Arc::clone(&barrier), tx.clone());
+            pool.spawn(move || {
+                barrier.wait();
+                tx.send(std::thread::current().id() != caller).expect("receiver");
+            });
+        }
+        barrier.wait();
+        assert!((0..4).all(|_| rx.recv().expect("done")));
+        pool.stop();
     }
 }

@@ -1,5 +1,7 @@
 //! The pin manager: pins per file, each held on one pool as a sticky record owned by
 //! `PinManager-<id>`, and moved from pool to pool when a migration job asks (`-pins=move`).
+//! Pins are kept in the home's database (`pins`); every change is committed before it is
+//! reported.
 
 use std::sync::Arc;
 
@@ -9,8 +11,20 @@ use migration_core::host::{self, Completion, PinMove, Repository as _};
 use migration_core::replica::{NEVER_EXPIRES, StickyRecord};
 use migration_core::{Error, ErrorKind, Millis, PnfsId};
 use parking_lot::Mutex;
+use rusqlite::{Connection, params};
 
 use crate::cluster::Registry;
+use crate::store::Store;
+
+/// The pin manager's table in the home's database.
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS pins (
+    id     INTEGER PRIMARY KEY,
+    pnfsid TEXT NOT NULL,
+    pool   TEXT NOT NULL,
+    expire INTEGER NOT NULL
+);
+";
 
 /// The pin manager's cell name; sticky records whose owner starts with it are pins.
 pub const CELL: &str = "PinManager";
@@ -39,8 +53,9 @@ fn owner(id: u64) -> String {
     format!("{CELL}-{id}")
 }
 
+/// The pins as read from the database.
 #[derive(Default)]
-struct Table {
+pub struct Table {
     pins: Vec<Pin>,
     next: u64,
 }
@@ -50,12 +65,42 @@ pub struct PinManager {
     registry: Arc<Registry>,
     clock: Clock,
     table: Mutex<Table>,
+    store: Arc<Store>,
+}
+
+fn write_pin(c: &Connection, pin: &Pin) -> rusqlite::Result<()> {
+    c.prepare_cached("INSERT OR REPLACE INTO pins (id, pnfsid, pool, expire) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![pin.id as i64, pin.pnfsid.to_string(), pin.pool, pin.expire])
+        .map(|_| ())
 }
 
 impl PinManager {
-    /// A pin manager over the pools of `registry`.
-    pub fn new(registry: Arc<Registry>, clock: Clock) -> PinManager {
-        PinManager { registry, clock, table: Mutex::new(Table { pins: Vec::new(), next: 1 }) }
+    /// Reads the pins from `connection` (before the store's writer thread takes it).
+    pub fn load(connection: &Connection) -> rusqlite::Result<Table> {
+        let mut query = connection.prepare("SELECT id, pnfsid, pool, expire FROM pins ORDER BY id")?;
+        let rows = query.query_map([], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+        })?;
+        let mut table = Table { pins: Vec::new(), next: 1 };
+        for row in rows {
+            let (id, pnfsid, pool, expire) = row?;
+            let Ok(pnfsid) = PnfsId::parse(&pnfsid) else { continue };
+            let id = id.max(0) as u64;
+            table.next = table.next.max(id + 1);
+            table.pins.push(Pin { id, pnfsid, pool, expire });
+        }
+        Ok(table)
+    }
+
+    /// A pin manager over the pools of `registry`, with the pins loaded, writing to `store`.
+    pub fn new(registry: Arc<Registry>, clock: Clock, table: Table, store: Arc<Store>) -> PinManager {
+        PinManager { registry, clock, table: Mutex::new(table), store }
+    }
+
+    fn save(&self, pins: Vec<Pin>) -> Result<(), Error> {
+        self.store
+            .write(move |c| pins.iter().try_for_each(|p| write_pin(c, p)))
+            .map_err(|e| Error::new(ErrorKind::Host, e))
     }
 
     /// Pins `pnfsid` for `lifetime_secs` (`-1`: forever) on the first pool, in pool order, that
@@ -85,6 +130,7 @@ impl PinManager {
         let record = StickyRecord::new(owner(id), expire);
         node.repository.set_sticky(&pnfsid, &record, true).map_err(|e| Error::new(ErrorKind::Host, e.to_string()))?;
         let pin = Pin { id, pnfsid, pool: node.name.clone(), expire };
+        self.save(vec![pin.clone()])?;
         self.table.lock().pins.push(pin.clone());
         Ok(pin)
     }
@@ -97,6 +143,14 @@ impl PinManager {
             t.pins = kept;
             gone
         };
+        let ids: Vec<i64> = removed.iter().map(|p| p.id as i64).collect();
+        let deleted = self.store.write(move |c| {
+            let mut delete = c.prepare_cached("DELETE FROM pins WHERE id = ?1")?;
+            ids.iter().try_for_each(|id| delete.execute([id]).map(|_| ()))
+        });
+        if let Err(e) = deleted {
+            tracing::error!(target: "minidcache", "cannot delete pins: {e}");
+        }
         for pin in &removed {
             if let Some(node) = self.registry.get(&pin.pool) {
                 node.repository.remove_sticky(pnfsid, &pin.owner());
@@ -122,10 +176,18 @@ impl PinManager {
             })?;
             source.repository.remove_sticky(&request.pnfsid, &record.owner);
             let id = record.owner.strip_prefix(&format!("{CELL}-")).and_then(|n| n.parse::<u64>().ok());
-            let mut t = self.table.lock();
-            for pin in t.pins.iter_mut().filter(|p| Some(p.id) == id && p.pnfsid == request.pnfsid) {
-                pin.pool = request.target.clone();
-            }
+            let moved: Vec<Pin> = {
+                let mut t = self.table.lock();
+                t.pins
+                    .iter_mut()
+                    .filter(|p| Some(p.id) == id && p.pnfsid == request.pnfsid)
+                    .map(|pin| {
+                        pin.pool = request.target.clone();
+                        pin.clone()
+                    })
+                    .collect()
+            };
+            self.save(moved).map_err(|e| Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e.message))?;
         }
         Ok(())
     }

@@ -1,15 +1,17 @@
-//! The pool manager: every pool with its cost figures, and a small pool-selection data model
-//! (pool groups with members, links attached to groups, HSM instances attached to pools).
+//! The pool manager: every pool with its cost figures (from the pools' real usage), and a
+//! small pool-selection data model (pool groups with members, links attached to groups; the
+//! HSM instances attached to pools come from the pools, `hsm set`).
 //!
 //! As in a fresh dCache installation, every pool is a member of the pool group `default`,
-//! and the link `default-link` is attached to that group.
+//! and the link `default-link` is attached to that group. `save` in the PoolManager cell
+//! writes the other groups and links as `psu` commands, replayed on start.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use migration_core::driver::runtime::Clock;
 use migration_core::host::{self, Completion, PoolList, PoolSelection};
-use migration_core::pool_info::{PoolCostInfo, PoolInfo};
+use migration_core::pool_info::{PoolCostInfo, PoolInfo, PoolQueueInfo};
 use parking_lot::Mutex;
 
 use crate::cluster::{PoolNode, Registry};
@@ -19,15 +21,13 @@ pub const DEFAULT_GROUP: &str = "default";
 /// The link attached to [`DEFAULT_GROUP`].
 pub const DEFAULT_LINK: &str = "default-link";
 
-/// Pool groups, links and HSM attachments.
+/// Pool groups and links.
 #[derive(Debug, Default, Clone)]
 struct Topology {
     /// Group → members, in the order they were added.
     groups: BTreeMap<String, Vec<String>>,
     /// Link → attached pool groups, in order.
     links: BTreeMap<String, Vec<String>>,
-    /// Pool → attached HSM instances.
-    hsms: BTreeMap<String, Vec<String>>,
 }
 
 /// Why a pool-selection change was refused.
@@ -137,19 +137,6 @@ impl PoolManager {
         Ok(())
     }
 
-    /// Attaches an HSM instance to a pool (what `hsm set` on the pool reports).
-    pub fn attach_hsm(&self, pool: &str, instance: &str) -> Result<(), TopologyError> {
-        if self.registry.get(pool).is_none() {
-            return Err(TopologyError::NoSuchPool(pool.to_string()));
-        }
-        let mut t = self.topology.lock();
-        let hsms = t.hsms.entry(pool.to_string()).or_default();
-        if !hsms.iter().any(|h| h == instance) {
-            hsms.push(instance.to_string());
-        }
-        Ok(())
-    }
-
     /// Pool groups with their members.
     pub fn groups(&self) -> Vec<(String, Vec<String>)> {
         self.topology.lock().groups.iter().map(|(g, m)| (g.clone(), m.clone())).collect()
@@ -160,13 +147,51 @@ impl PoolManager {
         self.topology.lock().links.iter().map(|(l, g)| (l.clone(), g.clone())).collect()
     }
 
-    /// Cost information of a pool at this moment: free and removable space are read from its
-    /// repository.
+    /// The `psu` commands that rebuild the groups and links (what `save` writes), leaving
+    /// out what every installation has.
+    pub fn setup_lines(&self) -> Vec<String> {
+        let t = self.topology.lock();
+        let mut lines = vec!["#".to_string(), "# PoolManager (minidcache)".to_string(), "#".to_string()];
+        for (group, members) in &t.groups {
+            if group != DEFAULT_GROUP {
+                lines.push(format!("psu create pgroup {group}"));
+            }
+            for pool in members.iter().filter(|_| group != DEFAULT_GROUP) {
+                lines.push(format!("psu addto pgroup {group} {pool}"));
+            }
+        }
+        for (link, groups) in &t.links {
+            if link != DEFAULT_LINK {
+                lines.push(format!("psu create link {link}"));
+            }
+            for group in groups.iter().filter(|g| link != DEFAULT_LINK || *g != DEFAULT_GROUP) {
+                lines.push(format!("psu add link {link} {group}"));
+            }
+        }
+        lines
+    }
+
+    /// Cost information of a pool at this moment, from its repository and its queues: total
+    /// is the capacity, free what replicas (and transfers under way) leave of it, removable
+    /// the cached replicas without a sticky record; `get`s count on the mover queue (and so
+    /// in the cpu cost), transfers on the p2p queues.
     pub fn info(&self, node: &PoolNode) -> PoolInfo {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = (self.clock)();
         let total = node.capacity();
         let free = total.saturating_sub(node.repository.used());
-        let removable = node.repository.removable((self.clock)());
-        PoolInfo::Online(PoolCostInfo::simple(node.name.clone(), total, free, removable))
+        let (removable, oldest) = node.repository.removable(now);
+        let mut info = PoolCostInfo::simple(node.name.clone(), total, free, removable);
+        info.space.precious = node.repository.precious();
+        info.space.lru = oldest.map_or(0, |t| (now - t).max(0) / 1000);
+        let c = &node.counters;
+        let queue = |active: u32| PoolQueueInfo { active, max_active: 100, ..PoolQueueInfo::default() };
+        info.queues.p2p_server = Some(queue(c.serving.load(Relaxed)));
+        info.queues.p2p_client = Some(queue(c.receiving.load(Relaxed)));
+        if let Some(regular) = info.queues.movers.first_mut() {
+            regular.queue.active = c.reading.load(Relaxed);
+        }
+        PoolInfo::Online(info)
     }
 
     /// Names selected by `selection`, in pool-manager order (duplicates kept where dCache
@@ -183,11 +208,14 @@ impl PoolManager {
             PoolSelection::Names(names) => names.clone(),
             PoolSelection::Groups(groups) => members(groups),
             PoolSelection::Link(link) => t.links.get(link).map(|groups| members(groups)).unwrap_or_default(),
+            // The active pools (not strictly disabled) with any of the instances attached.
             PoolSelection::Hsm(instances) => self
                 .registry
-                .names()
+                .all()
                 .into_iter()
-                .filter(|pool| t.hsms.get(pool).is_some_and(|h| h.iter().any(|i| instances.contains(i))))
+                .filter(|node| node.mode() != crate::cluster::PoolMode::Strict)
+                .filter(|node| node.hsms().iter().any(|i| instances.contains(i)))
+                .map(|node| node.name.clone())
                 .collect(),
             // Every pool may serve reads of any file (there are no unit selections yet), except
             // a strictly disabled one.

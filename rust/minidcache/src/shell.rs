@@ -1,15 +1,18 @@
 //! The admin shell: dCache's conventions (`\l`, `\c <cell>`, `\q`, the prompt
-//! `(<cell>) admin > `), reading from a terminal, from a pipe or from a script.
+//! `(<cell>) admin > `), reading from a terminal (line editing and history), from a pipe or
+//! from a script.
 //!
 //! Without a terminal every command is echoed after its prompt, before its output, so that a
-//! transcript reads like a session in dCache's Book.
+//! transcript reads like a session in dCache's Book. At a terminal, long commands (`wait`)
+//! show a progress line that is redrawn in place.
 
 use std::io::{self, BufRead, Write};
+use std::path::Path;
 
 use migration_core::{Error, ErrorKind};
 
 use crate::cluster::Cluster;
-use crate::commands::{self, Cell};
+use crate::commands::{self, Cell, Progress};
 
 /// The cell name of the top level.
 pub const TOP_LEVEL: &str = "local";
@@ -40,8 +43,14 @@ pub struct Shell {
     cell: Option<Cell>,
 }
 
-const TOP_LEVEL_HELP: &str =
-    "\\l - list the cells\n\\c <cell> - enter a cell\n\\q - leave the cell (at the top level: exit)\n";
+const TOP_LEVEL_HELP: &str = "\\l - list the cells
+\\c <cell> - enter a cell (a pool, PoolManager, PinManager or PnfsManager)
+\\q - leave the cell (at the top level: exit)
+help - this text; inside a cell, 'help' lists the cell's commands and 'help <command>' explains one
+
+In a pool: populate, put, get, rep ls|rm|set, pool disable|enable, info, hsm set|unset|ls, save,
+wait, and every migration and hotfile command. Local paths of put/get are relative to <home>/io.
+";
 
 impl Shell {
     /// A shell at the top level.
@@ -79,11 +88,16 @@ impl Shell {
 
     /// Runs one input line.
     pub fn execute(&mut self, line: &str) -> Reply {
+        self.execute_with_progress(line, None)
+    }
+
+    /// Runs one input line; a long command reports its progress to `progress`.
+    pub fn execute_with_progress(&mut self, line: &str, progress: Progress<'_>) -> Reply {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             return Reply::Skipped;
         }
-        match self.dispatch(line) {
+        match self.dispatch(line, progress) {
             Ok(None) => Reply::Quit,
             Ok(Some(output)) => Reply::Output(terminated(output)),
             Err(error) => Reply::Output(terminated(render_error(&error))),
@@ -91,7 +105,7 @@ impl Shell {
     }
 
     /// `Ok(None)` means quit.
-    fn dispatch(&mut self, line: &str) -> Result<Option<String>, Error> {
+    fn dispatch(&mut self, line: &str, progress: Progress<'_>) -> Result<Option<String>, Error> {
         let (word, rest) = line.split_once(char::is_whitespace).map_or((line, ""), |(w, r)| (w, r.trim()));
         match word {
             "\\l" => Ok(Some(self.cells().iter().map(|c| format!("{}\n", c.name())).collect())),
@@ -110,7 +124,7 @@ impl Shell {
                 None => Ok(None),
             },
             _ => match &self.cell {
-                Some(cell) => guarded(|| commands::execute(&self.cluster, cell, line)).map(Some),
+                Some(cell) => guarded(|| commands::execute(&self.cluster, cell, line, progress)).map(Some),
                 None if line == "help" => Ok(Some(TOP_LEVEL_HELP.to_string())),
                 None => Err(Error::new(ErrorKind::Unsupported, format!("Unknown command: {line}"))),
             },
@@ -150,6 +164,49 @@ impl Shell {
             }
             out.flush()?;
         }
+    }
+
+    /// Runs the shell at a terminal: line editing, history in `history` (kept between
+    /// sessions), and a progress line for long commands.
+    pub fn run_terminal(&mut self, history: &Path) -> io::Result<()> {
+        use rustyline::error::ReadlineError;
+        let mut editor = rustyline::DefaultEditor::new().map_err(io::Error::other)?;
+        // A missing history file is the normal case on a new home.
+        let _ = editor.load_history(history);
+        let mut stdout = io::stdout();
+        let result = loop {
+            let prompt = self.prompt();
+            let line = match editor.readline(&prompt) {
+                Ok(line) => line,
+                Err(ReadlineError::Interrupted) => continue,
+                Err(ReadlineError::Eof) => break Ok(()),
+                Err(e) => break Err(io::Error::other(e)),
+            };
+            if !line.trim().is_empty() {
+                let _ = editor.add_history_entry(line.as_str());
+            }
+            let mut drew = false;
+            let mut show = |text: &str| {
+                // Carriage return and erase-line: the line is redrawn in place.
+                let _ = write!(io::stdout(), "\r\x1b[2K{text}");
+                let _ = io::stdout().flush();
+                drew = true;
+            };
+            let reply = self.execute_with_progress(&line, Some(&mut show));
+            if drew {
+                write!(stdout, "\r\x1b[2K")?;
+            }
+            match reply {
+                Reply::Skipped => {}
+                Reply::Quit => break Ok(()),
+                Reply::Output(text) => stdout.write_all(text.as_bytes())?,
+            }
+            stdout.flush()?;
+        };
+        if let Err(e) = editor.save_history(history) {
+            eprintln!("minidcache: cannot save the history in {}: {e}", history.display());
+        }
+        result
     }
 
     /// Runs a script in [`Mode::Echo`] and returns the transcript.

@@ -1,18 +1,20 @@
-//! Admin sessions driven through the shell, end to end: pools, runtimes, transport, p2p, pin
-//! manager and namespace all in process.
+//! Admin sessions driven through the shell, end to end: pools on disk (a temporary home per
+//! test), runtimes, transport, p2p, pin manager and namespace all in process.
 
+mod common;
+
+use common::{Session, session as shell};
 use migration_core::PnfsId;
 use migration_core::replica::{NEVER_EXPIRES, ReplicaState, StickyRecord};
 use minidcache::cluster::PoolMode;
-use minidcache::{Cluster, ClusterConfig, Reply, Shell};
-
-fn shell(pools: &[&str]) -> Shell {
-    let config = ClusterConfig { pools: pools.iter().map(|p| p.to_string()).collect(), ..ClusterConfig::default() };
-    Shell::new(Cluster::new(config).expect("cluster starts"))
-}
+use minidcache::{Reply, Shell};
 
 /// Runs one command and returns its output (errors included, as printed).
-fn run(shell: &mut Shell, line: &str) -> String {
+fn run(shell: &mut Session, line: &str) -> String {
+    run_in(&mut shell.shell, line)
+}
+
+fn run_in(shell: &mut Shell, line: &str) -> String {
     match shell.execute(line) {
         Reply::Output(text) => text,
         other => panic!("{line}: unexpected {other:?}"),

@@ -1,0 +1,714 @@
+//! A pool's repository on disk: replica data as files under `<pool>/data`, metadata (state,
+//! sticky records, size, access time, storage and cache class, access latency, retention
+//! policy, checksums) in SQLite (`<pool>/meta.db`), and an index in memory that answers the
+//! module's reads.
+//!
+//! Durability, against a crash of the process (see [`crate::store`] for power loss):
+//!
+//! * a new replica is written to `<pnfsid>.tmp`, renamed to `<pnfsid>`, and only then is its
+//!   row committed; it becomes visible (index, events) once the commit is done. The row is
+//!   the commit point: on start, `*.tmp` files and data files without a row are deleted.
+//! * a removal unlinks the data file, then deletes the row; on start, a row whose data file
+//!   is missing is dropped. Either way a replica is there whole or not at all.
+//! * state and sticky changes wait for their commit, as dCache's repository does; access
+//!   times are written behind.
+//!
+//! Every change is reported to the listener after the index lock is released, as
+//! `MemoryRepository` does.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use migration_core::effect::RepositoryEvent;
+use migration_core::error::{Failure, ReturnCode};
+use migration_core::host::{Repository, RepositoryError};
+use migration_core::replica::{
+    self, AccessLatency, Checksum, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord, Transition,
+};
+use migration_core::{Millis, PnfsId};
+use parking_lot::{Mutex, RwLock};
+use rusqlite::{Connection, params};
+
+use crate::adler32::Adler32;
+use crate::store::{self, Store};
+
+type Listener = Arc<dyn Fn(RepositoryEvent) + Send + Sync>;
+
+/// Copy buffer size.
+pub const BUFFER: usize = 1 << 20;
+
+#[derive(Default)]
+struct Index {
+    /// Repository order: sequence → id.
+    order: BTreeMap<u64, PnfsId>,
+    by_id: HashMap<PnfsId, (u64, ReplicaEntry)>,
+    next_seq: u64,
+    /// Replicas being written (not visible yet), with their sizes.
+    reserved: HashMap<PnfsId, u64>,
+    /// Bytes of visible replicas.
+    used: u64,
+}
+
+/// What opening a repository found and cleaned up.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Replicas loaded.
+    pub replicas: usize,
+    /// Incomplete replicas discarded (temporary files, data without metadata, metadata of an
+    /// incomplete state).
+    pub incomplete: usize,
+    /// Rows dropped because their data file was missing.
+    pub missing: usize,
+}
+
+/// A pool's repository on disk.
+pub struct DiskRepository {
+    pool: String,
+    data: PathBuf,
+    fsync: bool,
+    store: Store,
+    index: RwLock<Index>,
+    listener: Mutex<Option<Listener>>,
+}
+
+/// A replica being written: its temporary file, and the id reserved in the index. Dropping
+/// it without [`DiskRepository::commit`] deletes the file and frees the id.
+pub struct Reservation {
+    repository: Arc<DiskRepository>,
+    pnfsid: PnfsId,
+    tmp: PathBuf,
+    committed: bool,
+}
+
+impl Reservation {
+    /// The file to write the data to.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// The replica's id.
+    pub fn pnfsid(&self) -> PnfsId {
+        self.pnfsid
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+            self.repository.index.write().reserved.remove(&self.pnfsid);
+        }
+    }
+}
+
+/// Why a new replica cannot be created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReserveError {
+    /// There is a replica already, or one is being written.
+    Exists,
+    /// Not enough free space.
+    Full,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS replicas (
+    pnfsid           TEXT PRIMARY KEY,
+    seq              INTEGER NOT NULL,
+    state            TEXT NOT NULL,
+    size             INTEGER NOT NULL,
+    last_access      INTEGER NOT NULL,
+    storage_class    TEXT,
+    cache_class      TEXT,
+    access_latency   TEXT,
+    retention_policy TEXT,
+    checksums        TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sticky (
+    pnfsid TEXT NOT NULL,
+    owner  TEXT NOT NULL,
+    expire INTEGER NOT NULL,
+    UNIQUE (pnfsid, owner)
+);
+";
+
+fn sql_error(e: rusqlite::Error) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+fn parse_state(text: &str) -> Option<ReplicaState> {
+    ReplicaState::ALL.into_iter().find(|s| s.name() == text)
+}
+
+/// `ADLER32:0a1b2c3d,MD5:…`.
+pub fn format_checksums(checksums: &[Checksum]) -> String {
+    checksums.iter().map(|c| format!("{}:{}", c.kind, c.value)).collect::<Vec<_>>().join(",")
+}
+
+/// The inverse of [`format_checksums`].
+pub fn parse_checksums(text: &str) -> Vec<Checksum> {
+    text.split(',')
+        .filter_map(|c| c.split_once(':'))
+        .map(|(kind, value)| Checksum { kind: kind.to_string(), value: value.to_string() })
+        .collect()
+}
+
+/// The ADLER32 value among `checksums`, if any.
+pub fn adler32_of(checksums: &[Checksum]) -> Option<&str> {
+    checksums.iter().find(|c| c.kind.eq_ignore_ascii_case("ADLER32")).map(|c| c.value.as_str())
+}
+
+fn write_row(c: &Connection, seq: u64, e: &ReplicaEntry) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT OR REPLACE INTO replicas (seq, pnfsid, state, size, last_access, storage_class, cache_class,
+         access_latency, retention_policy, checksums) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        seq as i64,
+        e.pnfsid.to_string(),
+        e.state.name(),
+        e.size as i64,
+        e.last_access,
+        e.storage_class,
+        e.cache_class,
+        e.access_latency.map(AccessLatency::name),
+        e.retention_policy.map(RetentionPolicy::name),
+        format_checksums(&e.checksums),
+    ])?;
+    write_sticky(c, e)
+}
+
+fn write_sticky(c: &Connection, e: &ReplicaEntry) -> rusqlite::Result<()> {
+    let id = e.pnfsid.to_string();
+    c.prepare_cached("DELETE FROM sticky WHERE pnfsid = ?1")?.execute([&id])?;
+    if e.sticky.is_empty() {
+        return Ok(());
+    }
+    let mut insert = c.prepare_cached("INSERT OR REPLACE INTO sticky (pnfsid, owner, expire) VALUES (?1, ?2, ?3)")?;
+    for record in &e.sticky {
+        insert.execute(params![id, record.owner, record.expire])?;
+    }
+    Ok(())
+}
+
+fn delete_row(c: &Connection, pnfsid: &PnfsId) -> rusqlite::Result<()> {
+    let id = pnfsid.to_string();
+    c.prepare_cached("DELETE FROM sticky WHERE pnfsid = ?1")?.execute([&id])?;
+    c.prepare_cached("DELETE FROM replicas WHERE pnfsid = ?1")?.execute([&id])?;
+    Ok(())
+}
+
+fn load_rows(c: &Connection) -> rusqlite::Result<Vec<(u64, String, Option<ReplicaEntry>)>> {
+    let mut sticky: HashMap<String, Vec<StickyRecord>> = HashMap::new();
+    let mut query = c.prepare("SELECT pnfsid, owner, expire FROM sticky ORDER BY rowid")?;
+    let rows = query.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+    for row in rows {
+        let (id, owner, expire) = row?;
+        sticky.entry(id).or_default().push(StickyRecord::new(owner, expire));
+    }
+    let mut query = c.prepare(
+        "SELECT seq, pnfsid, state, size, last_access, storage_class, cache_class, access_latency,
+         retention_policy, checksums FROM replicas ORDER BY seq",
+    )?;
+    let rows = query.query_map([], |r| {
+        let id: String = r.get(1)?;
+        let state: String = r.get(2)?;
+        let al: Option<String> = r.get(7)?;
+        let rp: Option<String> = r.get(8)?;
+        let sums: String = r.get(9)?;
+        // A row we cannot read back is an incomplete replica: `open` discards it.
+        let entry = match (PnfsId::parse(&id), parse_state(&state)) {
+            (Ok(pnfsid), Some(state)) => Some(ReplicaEntry {
+                pnfsid,
+                state,
+                sticky: Vec::new(),
+                size: r.get::<_, i64>(3)?.max(0) as u64,
+                last_access: r.get(4)?,
+                storage_class: r.get(5)?,
+                cache_class: r.get(6)?,
+                access_latency: al.as_deref().and_then(AccessLatency::parse),
+                retention_policy: rp.as_deref().and_then(RetentionPolicy::parse),
+                checksums: parse_checksums(&sums),
+            }),
+            _ => None,
+        };
+        Ok((r.get::<_, i64>(0)? as u64, id, entry))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, id, mut entry) = row?;
+        if let Some(entry) = entry.as_mut() {
+            entry.sticky = sticky.remove(&id).unwrap_or_default();
+        }
+        out.push((seq, id, entry));
+    }
+    Ok(out)
+}
+
+impl DiskRepository {
+    /// Opens the repository in `dir` (creating it), discarding incomplete replicas.
+    pub fn open(pool: &str, dir: &Path, fsync: bool) -> io::Result<(Arc<DiskRepository>, LoadReport)> {
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data)?;
+        let connection = store::open(&dir.join("meta.db"), fsync).map_err(sql_error)?;
+        connection.execute_batch(SCHEMA).map_err(sql_error)?;
+        let rows = load_rows(&connection).map_err(sql_error)?;
+
+        let mut report = LoadReport::default();
+        // Every file of the data directory; what is not claimed by a row is deleted below.
+        // Names only: a data file is renamed into place complete, so its size needs no check
+        // (and 20 000 stat calls would slow every start).
+        let mut files: HashSet<String> = HashSet::new();
+        for item in std::fs::read_dir(&data)? {
+            files.insert(item?.file_name().to_string_lossy().into_owned());
+        }
+        let mut index = Index::default();
+        let mut dropped = Vec::new();
+        for (seq, id, entry) in rows {
+            index.next_seq = index.next_seq.max(seq + 1);
+            let complete = |e: &ReplicaEntry| {
+                matches!(e.state, ReplicaState::Cached | ReplicaState::Precious | ReplicaState::Broken)
+                    && e.pnfsid.to_string() == id
+            };
+            let Some(entry) = entry.filter(complete) else {
+                report.incomplete += 1;
+                dropped.push(id);
+                continue;
+            };
+            if files.remove(&id) {
+                index.used += entry.size;
+                index.order.insert(seq, entry.pnfsid);
+                index.by_id.insert(entry.pnfsid, (seq, entry));
+            } else {
+                report.missing += 1;
+                dropped.push(id);
+            }
+        }
+        for name in &files {
+            report.incomplete += 1;
+            std::fs::remove_file(data.join(name))?;
+        }
+        if !dropped.is_empty() {
+            let tx = connection.unchecked_transaction().map_err(sql_error)?;
+            for id in &dropped {
+                tx.execute("DELETE FROM sticky WHERE pnfsid = ?1", [id]).map_err(sql_error)?;
+                tx.execute("DELETE FROM replicas WHERE pnfsid = ?1", [id]).map_err(sql_error)?;
+            }
+            tx.commit().map_err(sql_error)?;
+        }
+        report.replicas = index.by_id.len();
+        let before_commit: Option<store::BeforeCommit> = fsync.then(|| {
+            let data = data.clone();
+            Box::new(move || sync_dir(&data)) as store::BeforeCommit
+        });
+        let store = Store::start(pool, connection, before_commit)?;
+        let repository = DiskRepository {
+            pool: pool.to_string(),
+            data,
+            fsync,
+            store,
+            index: RwLock::new(index),
+            listener: Mutex::new(None),
+        };
+        Ok((Arc::new(repository), report))
+    }
+
+    /// Sets who hears about changes.
+    pub fn set_listener(&self, listener: impl Fn(RepositoryEvent) + Send + Sync + 'static) {
+        *self.listener.lock() = Some(Arc::new(listener));
+    }
+
+    fn notify(&self, event: RepositoryEvent) {
+        let listener = self.listener.lock().clone();
+        if let Some(listener) = listener {
+            listener(event);
+        }
+    }
+
+    /// The data file of a replica. The name is the id's canonical hex form, so no input can
+    /// point outside the data directory.
+    pub fn data_path(&self, pnfsid: &PnfsId) -> PathBuf {
+        self.data.join(pnfsid.to_string())
+    }
+
+    /// Opens a readable replica's data: its entry and the open file.
+    pub fn open_data(&self, pnfsid: &PnfsId) -> io::Result<Option<(ReplicaEntry, File)>> {
+        // The index lock keeps a removal (which unlinks under it) from racing the open.
+        let index = self.index.read();
+        let Some((_, entry)) = index.by_id.get(pnfsid) else { return Ok(None) };
+        if !entry.state.is_cached_or_precious() {
+            return Ok(None);
+        }
+        let file = File::open(self.data_path(pnfsid))?;
+        Ok(Some((entry.clone(), file)))
+    }
+
+    /// Reserves `pnfsid` for a new replica of `size` bytes if there is room for it within
+    /// `capacity`.
+    pub fn reserve(self: &Arc<Self>, pnfsid: PnfsId, size: u64, capacity: u64) -> Result<Reservation, ReserveError> {
+        let mut index = self.index.write();
+        if index.by_id.contains_key(&pnfsid) || index.reserved.contains_key(&pnfsid) {
+            return Err(ReserveError::Exists);
+        }
+        let reserved: u64 = index.reserved.values().sum();
+        if index.used.saturating_add(reserved).saturating_add(size) > capacity {
+            return Err(ReserveError::Full);
+        }
+        index.reserved.insert(pnfsid, size);
+        drop(index);
+        let tmp = self.data.join(format!("{pnfsid}.tmp"));
+        Ok(Reservation { repository: Arc::clone(self), pnfsid, tmp, committed: false })
+    }
+
+    /// Makes written replicas visible: each temporary file is synced (with `--fsync`) and
+    /// renamed, then all rows are committed in one transaction, then the replicas enter the
+    /// index and are reported. `entries` pairs each reservation with the replica's entry.
+    pub fn commit(&self, batch: Vec<(Reservation, ReplicaEntry)>) -> io::Result<()> {
+        let mut entries = Vec::with_capacity(batch.len());
+        let mut reservations: Vec<Reservation> = Vec::with_capacity(batch.len());
+        for (reservation, entry) in batch {
+            debug_assert_eq!(reservation.pnfsid, entry.pnfsid);
+            let placed = if self.fsync { File::open(&reservation.tmp).and_then(|f| f.sync_all()) } else { Ok(()) }
+                .and_then(|()| std::fs::rename(&reservation.tmp, self.data_path(&reservation.pnfsid)));
+            if let Err(e) = placed {
+                // Nothing of the batch becomes visible: take back what was renamed already.
+                for r in &reservations {
+                    let _ = std::fs::remove_file(self.data_path(&r.pnfsid));
+                }
+                return Err(e);
+            }
+            entries.push(entry);
+            reservations.push(reservation);
+        }
+        // Sequence numbers are taken now so that rows and index agree on repository order.
+        let seqs: Vec<u64> = {
+            let mut index = self.index.write();
+            entries
+                .iter()
+                .map(|_| {
+                    let seq = index.next_seq;
+                    index.next_seq += 1;
+                    seq
+                })
+                .collect()
+        };
+        let rows: Vec<(u64, ReplicaEntry)> = seqs.iter().copied().zip(entries.iter().cloned()).collect();
+        let written = self.store.write(move |c| rows.iter().try_for_each(|(seq, e)| write_row(c, *seq, e)));
+        if let Err(e) = written {
+            for r in &reservations {
+                let _ = std::fs::remove_file(self.data_path(&r.pnfsid));
+            }
+            return Err(io::Error::other(e));
+        }
+        {
+            let mut index = self.index.write();
+            for ((mut reservation, entry), seq) in reservations.into_iter().zip(entries.iter()).zip(seqs) {
+                index.reserved.remove(&reservation.pnfsid);
+                reservation.committed = true;
+                index.used += entry.size;
+                index.order.insert(seq, entry.pnfsid);
+                index.by_id.insert(entry.pnfsid, (seq, entry.clone()));
+            }
+        }
+        for entry in entries {
+            self.notify(RepositoryEvent::StateChanged { old: ReplicaState::New, new: entry.state, entry });
+        }
+        Ok(())
+    }
+
+    /// Removes a sticky record outright (the pin manager moving or releasing a pin).
+    pub fn remove_sticky(&self, pnfsid: &PnfsId, owner: &str) -> bool {
+        let (event, seq) = {
+            let mut index = self.index.write();
+            let Some((seq, entry)) = index.by_id.get_mut(pnfsid) else { return false };
+            let old = entry.clone();
+            let before = entry.sticky.len();
+            entry.sticky.retain(|r| r.owner != owner);
+            if entry.sticky.len() == before {
+                return false;
+            }
+            (RepositoryEvent::StickyChanged { old, new: entry.clone() }, *seq)
+        };
+        self.persist(seq, &event);
+        self.notify(event);
+        true
+    }
+
+    /// Changes the access time (written behind: an access time may be lost in a crash).
+    pub fn touch(&self, pnfsid: &PnfsId, last_access: Millis) {
+        let event = {
+            let mut index = self.index.write();
+            let Some((seq, entry)) = index.by_id.get_mut(pnfsid) else { return };
+            let old = entry.clone();
+            entry.last_access = last_access;
+            let (seq, row) = (*seq, entry.clone());
+            self.store.submit(move |c| write_row(c, seq, &row));
+            RepositoryEvent::AccessTimeChanged { old, new: entry.clone() }
+        };
+        self.notify(event);
+    }
+
+    /// Writes the entry of an event and waits for the commit.
+    fn persist(&self, seq: u64, event: &RepositoryEvent) {
+        let entry = match event {
+            RepositoryEvent::StateChanged { entry, .. } => entry.clone(),
+            RepositoryEvent::StickyChanged { new, .. } | RepositoryEvent::AccessTimeChanged { new, .. } => new.clone(),
+        };
+        if let Err(e) = self.store.write(move |c| write_row(c, seq, &entry)) {
+            tracing::error!(target: "minidcache", pool = %self.pool, "cannot write metadata: {e}");
+        }
+    }
+
+    /// Number of replicas.
+    pub fn len(&self) -> usize {
+        self.index.read().by_id.len()
+    }
+
+    /// Whether the repository holds no replica.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every entry, in repository order.
+    pub fn entries(&self) -> Vec<ReplicaEntry> {
+        let index = self.index.read();
+        index.order.values().map(|id| index.by_id[id].1.clone()).collect()
+    }
+
+    /// Bytes of replicas, plus bytes reserved by transfers under way.
+    pub fn used(&self) -> u64 {
+        let index = self.index.read();
+        index.used + index.reserved.values().sum::<u64>()
+    }
+
+    /// Bytes of precious replicas.
+    pub fn precious(&self) -> u64 {
+        let index = self.index.read();
+        index.by_id.values().filter(|(_, e)| e.state == ReplicaState::Precious).map(|(_, e)| e.size).sum()
+    }
+
+    /// Bytes of cached replicas without a valid sticky record at `now`, and the access time
+    /// of the least recently used of them.
+    pub fn removable(&self, now: Millis) -> (u64, Option<Millis>) {
+        let index = self.index.read();
+        let mut bytes = 0;
+        let mut oldest: Option<Millis> = None;
+        for (_, e) in index.by_id.values() {
+            if e.state == ReplicaState::Cached && !e.sticky.iter().any(|r| r.is_valid_at(now)) {
+                bytes += e.size;
+                oldest = Some(oldest.map_or(e.last_access, |o| o.min(e.last_access)));
+            }
+        }
+        (bytes, oldest)
+    }
+
+    /// Waits until every change so far is committed.
+    pub fn flush(&self) {
+        if let Err(e) = self.store.flush() {
+            tracing::error!(target: "minidcache", pool = %self.pool, "cannot flush metadata: {e}");
+        }
+    }
+
+    /// Commits what is queued and closes the database.
+    pub fn close(&self) {
+        self.store.close();
+    }
+}
+
+/// Reads a whole data file and returns its ADLER32 and length.
+pub fn checksum_file(path: &Path) -> io::Result<(String, u64)> {
+    use std::io::Read;
+    let mut file = File::open(path)?;
+    let mut sum = Adler32::new();
+    let mut buffer = vec![0u8; BUFFER];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            return Ok((sum.hex(), total));
+        }
+        sum.update(&buffer[..n]);
+        total += n as u64;
+    }
+}
+
+fn sync_dir(dir: &Path) {
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        tracing::error!(target: "minidcache", "cannot sync {}: {e}", dir.display());
+    }
+}
+
+impl Repository for DiskRepository {
+    fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), String> {
+        let index = self.index.read();
+        for id in index.order.values() {
+            if !visit(&index.by_id[id].1) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
+        Ok(self.index.read().by_id.get(pnfsid).map(|(_, e)| e.clone()))
+    }
+
+    fn set_state(&self, pnfsid: &PnfsId, state: ReplicaState, _reason: &str) -> Result<(), RepositoryError> {
+        let mut index = self.index.write();
+        let current = index.by_id.get(pnfsid).map_or(ReplicaState::New, |(_, e)| e.state);
+        match current.transition_to(state) {
+            Transition::NoOp => return Ok(()),
+            Transition::Illegal => {
+                return Err(RepositoryError::IllegalTransition(format!(
+                    "Illegal state transition {current} -> {state}"
+                )));
+            }
+            Transition::Allowed => {}
+        }
+        if state == ReplicaState::Removed {
+            // Unlinked under the lock, so that a new replica of the same id (reserved under
+            // the same lock) cannot be hit. The unlink is the removal's commit point.
+            let (seq, mut entry) = index.by_id.remove(pnfsid).expect("state was read above");
+            index.order.remove(&seq);
+            index.used -= entry.size;
+            if let Err(e) = std::fs::remove_file(self.data_path(pnfsid))
+                && e.kind() != io::ErrorKind::NotFound
+            {
+                tracing::error!(target: "minidcache", pool = %self.pool, %pnfsid, "cannot delete data: {e}");
+            }
+            let id = *pnfsid;
+            self.store.submit(move |c| delete_row(c, &id));
+            drop(index);
+            entry.state = ReplicaState::Removed;
+            self.notify(RepositoryEvent::StateChanged { old: current, new: state, entry });
+            return Ok(());
+        }
+        let (seq, entry) = index.by_id.get_mut(pnfsid).expect("state was read above");
+        entry.state = state;
+        let event = RepositoryEvent::StateChanged { old: current, new: state, entry: entry.clone() };
+        let seq = *seq;
+        drop(index);
+        self.persist(seq, &event);
+        self.notify(event);
+        Ok(())
+    }
+
+    fn set_sticky(&self, pnfsid: &PnfsId, record: &StickyRecord, overwrite: bool) -> Result<(), RepositoryError> {
+        let (event, seq) = {
+            let mut index = self.index.write();
+            let Some((seq, entry)) = index.by_id.get_mut(pnfsid) else { return Err(RepositoryError::NotFound) };
+            let old = entry.clone();
+            let changed = replica::set_sticky(entry.state, &mut entry.sticky, &record.owner, record.expire, overwrite)
+                .map_err(|e| RepositoryError::IllegalTransition(e.to_string()))?;
+            if !changed {
+                return Ok(());
+            }
+            (RepositoryEvent::StickyChanged { old, new: entry.clone() }, *seq)
+        };
+        self.persist(seq, &event);
+        self.notify(event);
+        Ok(())
+    }
+
+    fn verify_checksum(&self, pnfsid: &PnfsId) -> Result<(), Failure> {
+        let entry = self.index.read().by_id.get(pnfsid).map(|(_, e)| e.clone());
+        let Some(entry) = entry else {
+            return Err(Failure::error(
+                ReturnCode::FILE_NOT_IN_REPOSITORY,
+                format!("Entry not in repository : {pnfsid}"),
+            ));
+        };
+        let (actual, len) = checksum_file(&self.data_path(pnfsid)).map_err(|e| {
+            Failure::error(ReturnCode::ERROR_IO_DISK, format!("I/O error during checksum calculation: {e}"))
+        })?;
+        if len != entry.size {
+            return Err(Failure::error(
+                ReturnCode::FILE_CORRUPTED,
+                format!("Size mismatch: {len} bytes on disk, {} expected", entry.size),
+            ));
+        }
+        match adler32_of(&entry.checksums) {
+            Some(expected) if !expected.eq_ignore_ascii_case(&actual) => Err(Failure::error(
+                ReturnCode::FILE_CORRUPTED,
+                format!("Checksum mismatch (expected ADLER32:{expected}, actual ADLER32:{actual})"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u32) -> PnfsId {
+        PnfsId::parse(&format!("0001{n:020X}")).expect("valid")
+    }
+
+    fn store(repository: &Arc<DiskRepository>, n: u32, data: &[u8]) {
+        let reservation = repository.reserve(id(n), data.len() as u64, u64::MAX).expect("reserved");
+        std::fs::write(reservation.path(), data).expect("written");
+        let mut entry = ReplicaEntry::new(id(n), ReplicaState::Precious, data.len() as u64, 7);
+        entry.storage_class = Some("a:b@osm".to_string());
+        entry.checksums = vec![Checksum { kind: "ADLER32".into(), value: crate::adler32::Adler32::new().hex() }];
+        repository.commit(vec![(reservation, entry)]).expect("committed");
+    }
+
+    #[test]
+    fn a_restart_keeps_complete_replicas_and_discards_the_rest() {
+        let dir = std::env::temp_dir().join(format!("minidcache-repository-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let (repository, report) = DiskRepository::open("p", &dir, false).expect("opens");
+            assert_eq!(report, LoadReport::default());
+            store(&repository, 1, b"one");
+            store(&repository, 2, b"two");
+            store(&repository, 3, b"three");
+            assert_eq!(repository.reserve(id(1), 1, u64::MAX).err(), Some(ReserveError::Exists));
+            assert_eq!(repository.reserve(id(9), 100, 10).err(), Some(ReserveError::Full));
+            repository.set_sticky(&id(2), &StickyRecord::new("lhcb", -1), true).expect("sticky");
+            repository.set_state(&id(2), ReplicaState::Cached, "test").expect("cached");
+            repository.set_state(&id(3), ReplicaState::Removed, "test").expect("removed");
+            assert!(!repository.data_path(&id(3)).exists(), "removal deletes the data");
+            // What a crash leaves behind: a transfer's temporary file, data whose row was never
+            // committed, and a row whose data went missing.
+            std::fs::write(dir.join("data").join(format!("{}.tmp", id(4))), b"part").expect("tmp");
+            std::fs::write(dir.join("data").join(id(5).to_string()), b"orphan").expect("orphan");
+            std::fs::remove_file(repository.data_path(&id(1))).expect("lost");
+            repository.close();
+        }
+        let (repository, report) = DiskRepository::open("p", &dir, false).expect("reopens");
+        assert_eq!(report, LoadReport { replicas: 1, incomplete: 2, missing: 1 });
+        let entries = repository.entries();
+        assert_eq!(entries.len(), 1);
+        let two = &entries[0];
+        assert_eq!((two.pnfsid, two.state, two.size, two.last_access), (id(2), ReplicaState::Cached, 3, 7));
+        assert_eq!(two.sticky, [StickyRecord::new("lhcb", -1)]);
+        assert_eq!(two.storage_class.as_deref(), Some("a:b@osm"));
+        assert_eq!(std::fs::read_dir(dir.join("data")).expect("dir").count(), 1);
+        assert_eq!(repository.used(), 3);
+        repository.close();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn verification_reads_the_data_back() {
+        let dir = std::env::temp_dir().join(format!("minidcache-verify-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
+        let reservation = repository.reserve(id(1), 5, u64::MAX).expect("reserved");
+        std::fs::write(reservation.path(), b"hello").expect("written");
+        let mut entry = ReplicaEntry::new(id(1), ReplicaState::Cached, 5, 0);
+        entry.checksums =
+            vec![Checksum { kind: "ADLER32".into(), value: format!("{:08x}", crate::adler32::adler32(b"hello")) }];
+        repository.commit(vec![(reservation, entry)]).expect("committed");
+        assert_eq!(repository.verify_checksum(&id(1)), Ok(()));
+        std::fs::write(repository.data_path(&id(1)), b"hellO").expect("corrupt");
+        let Err(Failure::Error { code, .. }) = repository.verify_checksum(&id(1)) else { panic!("not detected") };
+        assert_eq!(code, ReturnCode::FILE_CORRUPTED);
+        repository.close();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}

@@ -1,0 +1,250 @@
+//! A SQLite database with group commit: every change is queued as a closure, and whoever
+//! commits takes everything queued so far into one transaction. A writer that waits for its
+//! change becomes the committer itself when nobody else is committing (no hand-off to
+//! another thread); one that is already committing takes the others' changes along. Changes
+//! nobody waits for (access times, cache locations) are committed by a background thread a
+//! few milliseconds later, many at a time. Many small changes made at the same time (one per
+//! file of a migration job) so cost one commit, not one each.
+//!
+//! Every change goes through one queue, so changes are committed in the order they were
+//! queued, whoever commits them.
+//!
+//! Durability: the database runs in WAL mode. With `synchronous=NORMAL` (the default) a
+//! committed transaction survives a crash of the process, since SQLite has written it to
+//! the operating system; a power loss may lose the last commits but never corrupts the
+//! database. With `--fsync` (`synchronous=FULL`) every commit is on the disk before anyone is
+//! told it happened.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::{Condvar, Mutex};
+use rusqlite::Connection;
+
+/// Statements to run inside a transaction.
+pub type Work = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
+
+/// Called before each commit (with `--fsync`: sync data directories, so that the files a
+/// transaction refers to are on disk before it is).
+pub type BeforeCommit = Box<dyn Fn() + Send>;
+
+/// Where a waiting writer finds the result of its change.
+type Slot = Arc<Mutex<Option<Result<(), String>>>>;
+
+struct Op {
+    work: Work,
+    done: Option<Slot>,
+}
+
+/// Most operations in one transaction.
+const MAX_BATCH: usize = 4096;
+
+/// How long changes nobody waits for may gather before they are committed.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
+
+struct Queue {
+    ops: VecDeque<Op>,
+    closed: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Wakes the background committer.
+    pending: Condvar,
+    /// The connection; whoever holds it commits.
+    connection: Mutex<Option<(Connection, Option<BeforeCommit>)>>,
+}
+
+/// A database and its committers.
+pub struct Store {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    name: String,
+}
+
+/// Opens (creating if needed) the database at `path` with minidcache's settings.
+pub fn open(path: &Path, fsync: bool) -> rusqlite::Result<Connection> {
+    let connection = Connection::open(path)?;
+    // One process per home (the home's lock): no file locks per transaction, and the WAL
+    // index lives in memory instead of a shared-memory file (set before WAL is entered).
+    connection.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" })?;
+    connection.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(connection)
+}
+
+impl Shared {
+    fn push(&self, op: Op) -> bool {
+        let mut queue = self.queue.lock();
+        if queue.closed {
+            return false;
+        }
+        queue.ops.push_back(op);
+        self.pending.notify_one();
+        true
+    }
+
+    /// Commits what is queued, batch by batch, while holding the connection.
+    fn commit_queued(&self) {
+        let mut guard = self.connection.lock();
+        let Some((connection, before_commit)) = guard.as_mut() else { return };
+        loop {
+            let batch: Vec<Op> = {
+                let mut queue = self.queue.lock();
+                let n = queue.ops.len().min(MAX_BATCH);
+                queue.ops.drain(..n).collect()
+            };
+            if batch.is_empty() {
+                return;
+            }
+            commit(connection, before_commit.as_deref(), batch);
+        }
+    }
+}
+
+fn commit(connection: &Connection, before_commit: Option<&(dyn Fn() + Send)>, batch: Vec<Op>) {
+    if let Some(hook) = before_commit {
+        hook();
+    }
+    let mut waiting = Vec::with_capacity(batch.len());
+    let began = connection.execute_batch("BEGIN IMMEDIATE");
+    for op in batch {
+        // A failing statement undoes itself only; the others of the batch still commit.
+        let result = match &began {
+            Ok(()) => (op.work)(connection).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = &result {
+            tracing::error!(target: "minidcache", "database write failed: {e}");
+        }
+        if let Some(done) = op.done {
+            waiting.push((done, result));
+        }
+    }
+    let committed = match began {
+        Ok(()) => connection.execute_batch("COMMIT").map_err(|e| {
+            let _ = connection.execute_batch("ROLLBACK");
+            e.to_string()
+        }),
+        Err(e) => Err(e.to_string()),
+    };
+    for (done, result) in waiting {
+        *done.lock() = Some(committed.clone().and(result));
+    }
+}
+
+fn background(shared: &Shared) {
+    loop {
+        {
+            let mut queue = shared.queue.lock();
+            while queue.ops.is_empty() && !queue.closed {
+                shared.pending.wait(&mut queue);
+            }
+            if queue.ops.is_empty() && queue.closed {
+                return;
+            }
+        }
+        // Let more changes gather; a waiting writer commits them earlier if it comes.
+        std::thread::sleep(GATHER);
+        shared.commit_queued();
+    }
+}
+
+impl Store {
+    /// Takes `connection` over; a background thread named `name` commits what nobody waits for.
+    pub fn start(name: &str, connection: Connection, before_commit: Option<BeforeCommit>) -> std::io::Result<Store> {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue { ops: VecDeque::new(), closed: false }),
+            pending: Condvar::new(),
+            connection: Mutex::new(Some((connection, before_commit))),
+        });
+        let background_shared = Arc::clone(&shared);
+        let thread =
+            std::thread::Builder::new().name(format!("{name}-db")).spawn(move || background(&background_shared))?;
+        Ok(Store { shared, thread: Mutex::new(Some(thread)), name: name.to_string() })
+    }
+
+    /// Queues `work` without waiting for its commit. Changes are committed in the order they
+    /// were queued.
+    pub fn submit(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static) {
+        if !self.shared.push(Op { work: Box::new(work), done: None }) {
+            tracing::error!(target: "minidcache", store = %self.name, "database closed: a change was dropped");
+        }
+    }
+
+    /// Queues `work` and returns once it is committed (committing it, and whatever else is
+    /// queued, on this thread unless another one is doing so already).
+    pub fn write(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static) -> Result<(), String> {
+        let slot: Slot = Arc::new(Mutex::new(None));
+        if !self.shared.push(Op { work: Box::new(work), done: Some(Arc::clone(&slot)) }) {
+            return Err(format!("the database of {} is closed", self.name));
+        }
+        loop {
+            if let Some(result) = slot.lock().take() {
+                return result;
+            }
+            // Blocks while another thread commits (possibly our change too).
+            self.shared.commit_queued();
+            if let Some(result) = slot.lock().take() {
+                return result;
+            }
+            if self.shared.connection.lock().is_none() {
+                return Err(format!("the database of {} is closed", self.name));
+            }
+        }
+    }
+
+    /// Waits until everything queued so far is committed.
+    pub fn flush(&self) -> Result<(), String> {
+        self.write(|_| Ok(()))
+    }
+
+    /// Commits what is queued and closes the database. Safe to call more than once.
+    pub fn close(&self) {
+        self.shared.queue.lock().closed = true;
+        self.shared.pending.notify_all();
+        if let Some(thread) = self.thread.lock().take() {
+            let _ = thread.join();
+        }
+        self.shared.commit_queued();
+        // Dropping the connection checkpoints the WAL into the database file.
+        self.shared.connection.lock().take();
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_are_committed_in_order_and_visible_to_a_new_connection() {
+        let dir = std::env::temp_dir().join(format!("minidcache-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("t.db");
+        let connection = open(&path, false).expect("open");
+        connection.execute_batch("CREATE TABLE t (n INTEGER)").expect("table");
+        let store = Store::start("t", connection, None).expect("start");
+        for n in 0..100 {
+            store.submit(move |c| c.execute("INSERT INTO t VALUES (?1)", [n]).map(|_| ()));
+        }
+        store.write(|c| c.execute("INSERT INTO t VALUES (100)", []).map(|_| ())).expect("committed");
+        let failed = store.write(|c| c.execute("INSERT INTO nowhere VALUES (1)", []).map(|_| ()));
+        assert!(failed.is_err());
+        store.close();
+        let check = open(&path, false).expect("reopen");
+        let (count, max): (i64, i64) =
+            check.query_row("SELECT COUNT(*), MAX(n) FROM t", [], |r| Ok((r.get(0)?, r.get(1)?))).expect("query");
+        assert_eq!((count, max), (101, 100));
+        drop(check);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}
