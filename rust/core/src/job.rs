@@ -515,7 +515,9 @@ impl Job {
         }
         self.state = JobState::Cancelling;
         if force {
-            let ids: Vec<PnfsId> = self.running.keys().copied().collect();
+            // In file order, not hash order: a seeded run must replay exactly.
+            let mut ids: Vec<PnfsId> = self.running.keys().copied().collect();
+            ids.sort_unstable();
             for pnfsid in ids {
                 self.cancel_task(pnfsid, reason, ctx);
             }

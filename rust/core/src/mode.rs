@@ -132,7 +132,18 @@ fn overwrite(record: &StickyRecord) -> RepositoryChange {
 
 /// What the source mode does to the source replica after a successful task (§9.4), computed
 /// from the entry as read at that moment. Pins are never touched.
+///
+/// A state the replica already has is not set again: the repository would report a state
+/// change, and a permanent job re-adds a replica on every state change, so a permanent
+/// `-smode=cached` job would migrate every file again every 10 s, for ever (found by the
+/// fault simulation, `migration-sim`).
 pub fn source_mode_changes(mode: &Mode, entry: &ReplicaEntry, pin_manager: &str) -> Vec<RepositoryChange> {
+    let mut changes = mode_changes(mode, entry, pin_manager);
+    changes.retain(|c| !matches!(c, RepositoryChange::SetState { state, .. } if *state == entry.state));
+    changes
+}
+
+fn mode_changes(mode: &Mode, entry: &ReplicaEntry, pin_manager: &str) -> Vec<RepositoryChange> {
     let listed = mode.sticky.iter().map(overwrite);
     match mode.state {
         ModeState::Same => listed.collect(),

@@ -3,9 +3,18 @@
 //! simulated clock. It executes the same effects as the production driver, one at a time, in
 //! a seeded order; a run is reproduced exactly from its seed. Tests use it to drive timeouts,
 //! offline pools and failures in milliseconds of real time.
+//!
+//! Faults ([`Faults`]) cover the network (lost, duplicated and delayed messages, so that they
+//! overtake each other; hung pools), the services (namespace and pin manager down), the
+//! transfers (I/O errors, corrupted copies, full targets) and the pools themselves
+//! ([`Cluster::set_online`] partitions a pool, [`Cluster::crash`] and [`Cluster::restart`]
+//! rebuild its module from the saved setup). Every repository change is recorded in
+//! [`Cluster::history`] with its [`Cause`], so that invariant checkers can tell what the
+//! module did from what the scenario did. [`Cluster::step`] runs one event at a time.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -13,16 +22,22 @@ use parking_lot::Mutex;
 use crate::Millis;
 use crate::driver::local;
 use crate::driver::memory::MemoryRepository;
-use crate::effect::{Answer, Effect, InboundId, Input, RepositoryEvent, Token};
+use crate::effect::{Answer, ChangePurpose, Effect, InboundId, Input, JobKey, RepositoryEvent, Token};
 use crate::error::{Error, Failure, Outcome, ReturnCode};
 use crate::host::{P2pRequest, PinMove, PoolList, PoolSelection, Repository};
 use crate::job::Job;
-use crate::message::RequestId;
-use crate::module::{Config, Module};
+use crate::message::{Message, Reply, RequestId, decode};
+use crate::module::{Config, Module, Route, TaskReply};
 use crate::pnfsid::PnfsId;
 use crate::pool_info::{PoolCostInfo, PoolInfo};
 use crate::random::Rng;
 use crate::replica::{ReplicaEntry, ReplicaState, StickyRecord};
+
+/// The simulated time at which every cluster starts (ms since the epoch).
+pub const START: Millis = 1_700_000_000_000;
+
+/// How often a transfer to a full pool looks again for space.
+const FULL_POOL_RETRY: Millis = 5_000;
 
 /// One simulated pool.
 pub struct SimPool {
@@ -30,10 +45,17 @@ pub struct SimPool {
     pub module: Module,
     /// Its repository.
     pub repository: Arc<MemoryRepository>,
-    /// Reachable at all (an offline pool answers nothing: `no route`).
+    /// Reachable at all (an offline pool answers nothing: `no route`). An offline pool is
+    /// partitioned, not dead: its module keeps running and its own repository answers.
     pub online: bool,
-    /// Capacity in bytes (for cost data).
+    /// Capacity in bytes (for cost data). A transfer to a pool without room for the file
+    /// waits until there is room or it is cancelled.
     pub capacity: u64,
+    /// Crashed: the module is dead (no timers, no inputs) until [`Cluster::restart`].
+    pub crashed: bool,
+    /// How often the module was rebuilt by [`Cluster::restart`]; messages and replies for an
+    /// earlier incarnation are dropped.
+    pub incarnation: u32,
 }
 
 /// Faults the simulation injects.
@@ -45,23 +67,100 @@ pub struct Faults {
     pub pin_manager_down: bool,
     /// Probability that a message between pools (request or reply) is lost.
     pub lose_messages: f64,
+    /// Probability that a message between pools (request, reply, copy-finished) or an answer
+    /// of the namespace, pool manager or pin manager is delivered twice.
+    pub duplicate_messages: f64,
+    /// Extra delay, uniform in `0..=max_extra_delay` ms, drawn for every delivery of a message
+    /// or service answer, so that messages overtake each other.
+    pub max_extra_delay: Millis,
     /// Probability that a p2p transfer fails with an I/O error.
     pub fail_p2p: f64,
     /// Files whose p2p transfers arrive corrupted.
     pub corrupt_transfers: BTreeSet<PnfsId>,
+    /// Hung pools: the pool manager still lists them, but messages to them and their answers
+    /// vanish, so requests to them time out.
+    pub unresponsive: BTreeSet<String>,
+}
+
+/// Names a job across pool restarts: keys restart at 1 in a rebuilt module.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JobRef {
+    /// The pool that owns the job.
+    pub pool: String,
+    /// The pool's incarnation when the job ran.
+    pub incarnation: u32,
+    /// The job's key in that module.
+    pub key: JobKey,
+}
+
+/// Who made a repository change (aligned with [`Cluster::history`] in [`Cluster::causes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// The test or scenario, directly on a repository (or through [`Cluster::add_replica`]).
+    External,
+    /// A job applying its source mode on its own pool.
+    SourceMode {
+        /// The job.
+        job: JobRef,
+    },
+    /// The migration server updating an existing replica for a copy request.
+    TargetUpdate {
+        /// The copy request.
+        request: RequestId,
+    },
+    /// A pool-to-pool transfer creating a replica for a copy request.
+    Transfer {
+        /// The copy request.
+        request: RequestId,
+    },
+    /// The pin manager moving pins.
+    PinManager,
+}
+
+/// A copy request a task sent (recorded for invariant checks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopySent {
+    /// When it was sent.
+    pub at: Millis,
+    /// The job whose task sent it.
+    pub job: JobRef,
+    /// The target pool.
+    pub to: String,
+    /// The file.
+    pub pnfsid: PnfsId,
+    /// The request id (the same for every copy request of one task).
+    pub uuid: RequestId,
 }
 
 enum Delivery {
-    Input { pool: String, input: Input },
-    P2pDone { pool: String, id: RequestId },
-    PinsMoved { pool: String, token: Token, request: PinMove },
+    /// An input for a pool; `network` inputs are dropped while the pool is offline.
+    Input {
+        pool: String,
+        incarnation: u32,
+        network: bool,
+        input: Input,
+    },
+    P2pDone {
+        pool: String,
+        id: RequestId,
+    },
+    PinsMoved {
+        pool: String,
+        incarnation: u32,
+        token: Token,
+        request: PinMove,
+    },
 }
 
 struct Transfer {
     token: Token,
     request: P2pRequest,
     cancelled: bool,
+    /// Why the transfer can no longer succeed (a pool it needs went away meanwhile).
+    broken: Option<String>,
 }
+
+type Events = Arc<Mutex<Vec<(String, RepositoryEvent, Cause)>>>;
 
 /// A simulated dCache: pools, namespace, pool manager, pin manager, p2p.
 pub struct Cluster {
@@ -85,19 +184,28 @@ pub struct Cluster {
     queue: BinaryHeap<Reverse<(Millis, u64)>>,
     deliveries: HashMap<u64, Delivery>,
     seq: u64,
-    inbound: HashMap<(String, InboundId), (String, Token)>,
+    inbound: HashMap<(String, InboundId), (String, u32, Token)>,
     next_inbound: u64,
     transfers: HashMap<(String, RequestId), Transfer>,
-    events: Arc<Mutex<Vec<(String, RepositoryEvent)>>>,
+    events: Events,
+    cause: Arc<Mutex<Cause>>,
     /// Every repository change, in order, for invariant checks: (time, pool, event).
     pub history: Vec<(Millis, String, RepositoryEvent)>,
+    /// Who made each change of [`Cluster::history`] (same index).
+    pub causes: Vec<Cause>,
+    /// Every copy request a task sent, in order.
+    pub copies: Vec<CopySent>,
+    /// Events processed by [`Cluster::step`].
+    pub steps: u64,
+    /// When set, a readable line for every event, effect and repository change.
+    pub trace: Option<Vec<String>>,
 }
 
 impl Cluster {
-    /// An empty cluster at time `start` (ms since the epoch), seeded.
+    /// An empty cluster at time [`START`], seeded.
     pub fn new(seed: u64, config: Config) -> Cluster {
         Cluster {
-            now: 1_700_000_000_000,
+            now: START,
             pools: BTreeMap::new(),
             namespace: BTreeMap::new(),
             groups: BTreeMap::new(),
@@ -114,7 +222,12 @@ impl Cluster {
             next_inbound: 1,
             transfers: HashMap::new(),
             events: Arc::new(Mutex::new(Vec::new())),
+            cause: Arc::new(Mutex::new(Cause::External)),
             history: Vec::new(),
+            causes: Vec::new(),
+            copies: Vec::new(),
+            steps: 0,
+            trace: None,
         }
     }
 
@@ -127,11 +240,17 @@ impl Cluster {
     pub fn add_pool(&mut self, name: &str) {
         let repository = Arc::new(MemoryRepository::new());
         let events = Arc::clone(&self.events);
+        let cause = Arc::clone(&self.cause);
         let pool = name.to_string();
-        repository.set_listener(move |event| events.lock().push((pool.clone(), event)));
+        repository.set_listener(move |event| {
+            let cause = cause.lock().clone();
+            events.lock().push((pool.clone(), event, cause));
+        });
         let seed = self.rng.next_u64();
         let module = Module::new(name, self.config.clone(), seed);
-        self.pools.insert(name.to_string(), SimPool { module, repository, online: true, capacity: 1_000_000_000_000 });
+        let capacity = 1_000_000_000_000;
+        let pool = SimPool { module, repository, online: true, capacity, crashed: false, incarnation: 0 };
+        self.pools.insert(name.to_string(), pool);
     }
 
     /// A pool.
@@ -154,6 +273,13 @@ impl Cluster {
         self.pools[pool].module.job(id).expect("no such job")
     }
 
+    /// The cluster-wide name of a job of a pool's current module.
+    pub fn job_ref(&self, pool: &str, id: &str) -> Option<JobRef> {
+        let p = self.pools.get(pool)?;
+        let job = p.module.job(id)?;
+        Some(JobRef { pool: pool.to_string(), incarnation: p.incarnation, key: job.key })
+    }
+
     /// Puts a replica on a pool and registers it in the namespace.
     pub fn add_replica(&mut self, pool: &str, entry: ReplicaEntry) {
         self.namespace.entry(entry.pnfsid).or_default().insert(pool.to_string());
@@ -166,9 +292,80 @@ impl Cluster {
         self.namespace.remove(pnfsid);
     }
 
-    /// Takes a pool off the network, or brings it back.
+    /// Deletes a file: from the namespace and every replica on every pool.
+    pub fn delete_file(&mut self, pnfsid: &PnfsId) {
+        self.namespace.remove(pnfsid);
+        for pool in self.pools.values() {
+            // Removing a missing replica is a no-op; nothing else can fail here.
+            let _ = pool.repository.set_state(pnfsid, ReplicaState::Removed, "file deleted");
+        }
+        self.flush_repository_events();
+    }
+
+    /// Records the repository changes made directly on a repository (by a test or scenario)
+    /// and tells the modules, now rather than with the next event.
+    pub fn flush_events(&mut self) {
+        self.flush_repository_events();
+    }
+
+    /// Takes a pool off the network, or brings it back. Transfers that need the pool (as
+    /// target or as source) fail: their connection is gone.
     pub fn set_online(&mut self, pool: &str, online: bool) {
         self.pool_mut(pool).online = online;
+        if !online {
+            self.break_transfers(pool, "went offline");
+        }
+        self.note(|| format!("{pool} {}", if online { "online" } else { "offline" }));
+    }
+
+    fn break_transfers(&mut self, pool: &str, what: &str) {
+        for ((target, _), t) in self.transfers.iter_mut() {
+            if t.broken.is_none() && (target == pool || t.request.source == pool) {
+                t.broken = Some(format!("Pool {pool} {what} during the transfer"));
+            }
+        }
+    }
+
+    /// Whether a pool is up and reachable.
+    pub fn is_up(&self, pool: &str) -> bool {
+        self.pools.get(pool).is_some_and(|p| p.online && !p.crashed)
+    }
+
+    /// The pool crashes: its module is dead (in-flight requests, tasks and timers are lost),
+    /// its transfers vanish, transfers it serves fail, and the answers it owed are never
+    /// sent. The repository and the namespace stay. It comes back with [`Cluster::restart`].
+    pub fn crash(&mut self, pool: &str) {
+        let p = self.pool_mut(pool);
+        if p.crashed {
+            return;
+        }
+        p.crashed = true;
+        p.online = false;
+        self.transfers.retain(|(target, _), _| target != pool);
+        self.break_transfers(pool, "crashed");
+        self.inbound.retain(|(to, _), _| to != pool);
+        self.note(|| format!("{pool} crashed"));
+    }
+
+    /// Restarts a pool (crashing it first if it runs): the module is rebuilt from scratch,
+    /// the setup lines the old module would have saved are replayed, the pool comes online
+    /// and the module is told the pool has started. Returns the replay errors.
+    pub fn restart(&mut self, pool: &str) -> Vec<(String, Error)> {
+        let lines = self.pools[pool].module.setup_lines();
+        self.crash(pool);
+        let seed = self.rng.next_u64();
+        let now = self.now;
+        let mut module = Module::new(pool, self.config.clone(), seed);
+        let errors = module.replay(now, &lines);
+        let p = self.pool_mut(pool);
+        p.module = module;
+        p.incarnation += 1;
+        p.crashed = false;
+        p.online = true;
+        self.note(|| format!("{pool} restarted, replayed {lines:?}"));
+        self.after(pool);
+        self.input(pool, Input::PoolStarted);
+        errors
     }
 
     /// Tells every module that its pool has started.
@@ -182,6 +379,7 @@ impl Cluster {
     /// Runs an admin command on a pool, then everything it causes at this instant.
     pub fn execute(&mut self, pool: &str, line: &str) -> Result<String, Error> {
         let now = self.now;
+        self.note(|| format!("{pool}$ {line}"));
         let result = self.pool_mut(pool).module.execute(now, line);
         self.after(pool);
         result
@@ -198,31 +396,44 @@ impl Cluster {
     /// Feeds an input to a pool now.
     pub fn input(&mut self, pool: &str, input: Input) {
         let now = self.now;
+        if self.trace.is_some() {
+            let text = describe_input(&input);
+            self.note(|| format!("→ {pool}: {text}"));
+        }
         self.pool_mut(pool).module.handle(now, input);
         self.after(pool);
     }
 
-    /// Runs until `until`, delivering everything due and firing every timer on the way.
-    pub fn run_until(&mut self, until: Millis) {
-        while let Some((at, next)) = self.next_event() {
-            if at > until {
-                break;
+    /// Processes the next event due at or before `until` (one delivery, or the due timers of
+    /// one pool); returns whether there was one. Invariant checkers call this in a loop and
+    /// look at the cluster after every step.
+    pub fn step(&mut self, until: Millis) -> bool {
+        let Some((at, next)) = self.next_event() else { return false };
+        if at > until {
+            return false;
+        }
+        self.now = self.now.max(at);
+        self.steps += 1;
+        match next {
+            Next::Delivery(seq) => {
+                self.queue.pop();
+                if let Some(delivery) = self.deliveries.remove(&seq) {
+                    self.deliver(delivery);
+                }
             }
-            self.now = self.now.max(at);
-            match next {
-                Next::Delivery(seq) => {
-                    self.queue.pop();
-                    if let Some(delivery) = self.deliveries.remove(&seq) {
-                        self.deliver(delivery);
-                    }
-                }
-                Next::Timer(pool) => {
-                    let now = self.now;
-                    self.pool_mut(&pool).module.handle_timeout(now);
-                    self.after(&pool);
-                }
+            Next::Timer(pool) => {
+                let now = self.now;
+                self.note(|| format!("{pool}: timers"));
+                self.pool_mut(&pool).module.handle_timeout(now);
+                self.after(&pool);
             }
         }
+        true
+    }
+
+    /// Runs until `until`, delivering everything due and firing every timer on the way.
+    pub fn run_until(&mut self, until: Millis) {
+        while self.step(until) {}
         self.now = self.now.max(until);
     }
 
@@ -251,8 +462,14 @@ impl Cluster {
         }
     }
 
-    fn all_jobs_ended(&self) -> bool {
+    /// Whether every non-permanent job of every live module has ended.
+    pub fn all_jobs_ended(&self) -> bool {
         self.pools.values().all(|p| p.module.jobs().all(|j| j.is_permanent() || j.state().is_terminal()))
+    }
+
+    /// When the next event is due, if any.
+    pub fn next_event_time(&self) -> Option<Millis> {
+        self.next_event().map(|(at, _)| at)
     }
 
     fn next_event(&self) -> Option<(Millis, Next)> {
@@ -260,12 +477,20 @@ impl Cluster {
         let timer = self
             .pools
             .iter()
-            .filter(|(_, p)| p.online)
+            .filter(|(_, p)| !p.crashed)
             .filter_map(|(name, p)| p.module.next_deadline().map(|at| (at, Next::Timer(name.clone()))))
             .min_by_key(|(at, _)| *at);
         match (delivery, timer) {
             (Some(d), Some(t)) => Some(if t.0 < d.0 { t } else { d }),
             (d, t) => d.or(t),
+        }
+    }
+
+    /// Adds a line to the trace, if tracing.
+    pub fn note(&mut self, line: impl FnOnce() -> String) {
+        if let Some(trace) = &mut self.trace {
+            let t = self.now - START;
+            trace.push(format!("{:>5}.{:03}s {}", t.div_euclid(1000), t.rem_euclid(1000), line()));
         }
     }
 
@@ -276,35 +501,100 @@ impl Cluster {
         self.deliveries.insert(seq, delivery);
     }
 
+    /// An input the pool's own host produces (repository results, `no route`): delivered even
+    /// while the pool is offline.
     fn later(&mut self, pool: &str, after: Millis, input: Input) {
-        self.schedule(after, Delivery::Input { pool: pool.to_string(), input });
+        let incarnation = self.pools.get(pool).map_or(0, |p| p.incarnation);
+        self.schedule(after, Delivery::Input { pool: pool.to_string(), incarnation, network: false, input });
+    }
+
+    /// An input that travels over the network: dropped if the pool is offline when it
+    /// arrives, delayed by the jitter fault.
+    fn over_network(&mut self, pool: &str, incarnation: u32, after: Millis, input: Input) {
+        let after = after + self.jitter();
+        self.schedule(after, Delivery::Input { pool: pool.to_string(), incarnation, network: true, input });
+    }
+
+    /// A service's answer to `pool`, perhaps duplicated.
+    fn answer(&mut self, pool: &str, after: Millis, token: Token, outcome: Outcome<Answer>) {
+        let incarnation = self.pools.get(pool).map_or(0, |p| p.incarnation);
+        if self.duplicated() {
+            self.over_network(pool, incarnation, after, Input::Reply { token, outcome: outcome.clone() });
+        }
+        self.over_network(pool, incarnation, after, Input::Reply { token, outcome });
     }
 
     fn lost(&mut self) -> bool {
         self.faults.lose_messages > 0.0 && self.rng.next_f64() < self.faults.lose_messages
     }
 
+    fn duplicated(&mut self) -> bool {
+        self.faults.duplicate_messages > 0.0 && self.rng.next_f64() < self.faults.duplicate_messages
+    }
+
+    fn jitter(&mut self) -> Millis {
+        match usize::try_from(self.faults.max_extra_delay) {
+            Ok(max) if max > 0 => self.rng.below(max + 1) as Millis,
+            _ => 0,
+        }
+    }
+
     fn deliver(&mut self, delivery: Delivery) {
         match delivery {
-            Delivery::Input { pool, input } => {
-                if self.pools.get(&pool).is_some_and(|p| p.online) {
-                    self.input(&pool, input);
+            Delivery::Input { pool, incarnation, network, input } => {
+                let Some(p) = self.pools.get(&pool) else { return };
+                if p.crashed || p.incarnation != incarnation || (network && !p.online) {
+                    return;
                 }
+                self.input(&pool, input);
             }
             Delivery::P2pDone { pool, id } => self.finish_transfer(&pool, id),
-            Delivery::PinsMoved { pool, token, request } => {
-                for pin in &request.pins {
-                    if let Some(target) = self.pools.get(&request.target) {
-                        let _ = target.repository.set_sticky(&request.pnfsid, pin, true);
-                    }
-                    if let Some(source) = self.pools.get(&request.source) {
-                        source.repository.remove_sticky(&request.pnfsid, &pin.owner);
-                    }
-                }
+            Delivery::PinsMoved { pool, incarnation, token, request } => {
+                *self.cause.lock() = Cause::PinManager;
+                let outcome = self.move_pins(&request);
+                *self.cause.lock() = Cause::External;
+                self.note(|| {
+                    format!("pin manager moved {:?} {} → {}: {outcome:?}", request.pins, request.source, request.target)
+                });
                 self.flush_repository_events();
-                self.input(&pool, Input::Reply { token, outcome: Ok(Answer::Done) });
+                let up = self.pools.get(&pool).is_some_and(|p| !p.crashed && p.online && p.incarnation == incarnation);
+                if up {
+                    if self.duplicated() {
+                        let reply = Input::Reply { token, outcome: outcome.clone().map(|()| Answer::Done) };
+                        self.over_network(&pool, incarnation, self.latency, reply);
+                    }
+                    self.input(&pool, Input::Reply { token, outcome: outcome.map(|()| Answer::Done) });
+                }
             }
         }
+    }
+
+    /// The pin manager's move (§9.5): each listed pin the source replica still carries is
+    /// re-created on the target and then cleared on the source. Pins unknown by now (unpinned
+    /// meanwhile) are not resurrected. Without a complete replica on the target, or with a
+    /// pool unreachable, the move fails and nothing changes.
+    fn move_pins(&mut self, request: &PinMove) -> Outcome<()> {
+        for pool in [&request.source, &request.target] {
+            if !self.is_up(pool) {
+                return Err(Failure::error(ReturnCode::SERVICE_UNAVAILABLE, format!("Pool {pool} is unreachable")));
+            }
+        }
+        let source = &self.pools[&request.source].repository;
+        let target = &self.pools[&request.target].repository;
+        let complete = |e: &Result<Option<ReplicaEntry>, String>| matches!(e, Ok(Some(entry)) if entry.state.is_cached_or_precious());
+        if !complete(&target.entry(&request.pnfsid)) {
+            let text = format!("No replica of {} on {}", request.pnfsid, request.target);
+            return Err(Failure::error(ReturnCode::FILE_NOT_IN_REPOSITORY, text));
+        }
+        let Ok(Some(on_source)) = source.entry(&request.pnfsid) else { return Ok(()) };
+        for pin in &request.pins {
+            let Some(current) = on_source.sticky.iter().find(|r| r.owner == pin.owner) else { continue };
+            target
+                .set_sticky(&request.pnfsid, current, true)
+                .map_err(|e| Failure::error(ReturnCode::DEFAULT_ERROR_CODE, e.to_string()))?;
+            source.remove_sticky(&request.pnfsid, &pin.owner);
+        }
+        Ok(())
     }
 
     /// Processes what a module asked for, then the repository changes that caused.
@@ -322,8 +612,8 @@ impl Cluster {
     }
 
     fn flush_repository_events(&mut self) {
-        let events: Vec<(String, RepositoryEvent)> = std::mem::take(&mut *self.events.lock());
-        for (pool, event) in events {
+        let events: Vec<(String, RepositoryEvent, Cause)> = std::mem::take(&mut *self.events.lock());
+        for (pool, event, cause) in events {
             // The namespace follows the repositories, as dCache's pools register replicas.
             if let RepositoryEvent::StateChanged { new, entry, .. } = &event {
                 match new {
@@ -340,14 +630,40 @@ impl Cluster {
                     _ => {}
                 }
             }
+            if self.trace.is_some() {
+                let text = describe_event(&event);
+                self.note(|| format!("{pool} repository: {text} ({cause:?})"));
+            }
             self.history.push((self.now, pool.clone(), event.clone()));
+            self.causes.push(cause);
             self.later(&pool, 0, Input::Repository(event));
+        }
+    }
+
+    /// Records the copy requests tasks send, with the job that sent them.
+    fn record_copy(&mut self, pool: &str, to: &str, message: &[u8], token: Option<Token>) {
+        let Some(token) = token else { return };
+        let p = &self.pools[pool];
+        let Some(Route::Task { job, kind: TaskReply::Copy, .. }) = p.module.shared.requests.get(&token).copied() else {
+            return;
+        };
+        if let Ok(Message::Copy(request)) = decode::<Message>(message) {
+            let job = JobRef { pool: pool.to_string(), incarnation: p.incarnation, key: job };
+            let at = self.now;
+            let record =
+                CopySent { at, job, to: to.to_string(), pnfsid: request.attributes.pnfsid, uuid: request.uuid };
+            self.copies.push(record);
         }
     }
 
     fn execute_effect(&mut self, pool: &str, effect: Effect) {
         let latency = self.latency;
+        if self.trace.is_some() {
+            let text = describe_effect(&effect);
+            self.note(|| format!("{pool} ⇒ {text}"));
+        }
         let repository = Arc::clone(&self.pools[pool].repository);
+        let up = self.is_up(pool);
         match effect {
             Effect::Scan { job, filter, order, now } => {
                 let result = local::scan(repository.as_ref(), &filter, order, now);
@@ -358,7 +674,15 @@ impl Cluster {
                 self.later(pool, 0, Input::Entry { purpose, result });
             }
             Effect::Change { purpose, pnfsid, changes } => {
+                *self.cause.lock() = match purpose {
+                    ChangePurpose::SourceMode { job, .. } => {
+                        let incarnation = self.pools[pool].incarnation;
+                        Cause::SourceMode { job: JobRef { pool: pool.to_string(), incarnation, key: job } }
+                    }
+                    ChangePurpose::ServerUpdate { request } => Cause::TargetUpdate { request },
+                };
                 let result = local::apply_changes(repository.as_ref(), &pnfsid, &changes);
+                *self.cause.lock() = Cause::External;
                 self.later(pool, 0, Input::Changed { purpose, result });
             }
             Effect::VerifyChecksum { request, pnfsid } => {
@@ -366,6 +690,9 @@ impl Cluster {
                 self.later(pool, 1, Input::Verified { request, result });
             }
             Effect::QueryLocations { token, pnfsid } => {
+                if !up {
+                    return self.later(pool, latency, Input::Reply { token, outcome: Err(Failure::NoRoute) });
+                }
                 if self.faults.namespace_down {
                     return;
                 }
@@ -373,51 +700,79 @@ impl Cluster {
                     Some(l) => Ok(Answer::Locations(l.iter().cloned().collect())),
                     None => Err(Failure::error(ReturnCode::FILE_NOT_FOUND, "No such file or directory")),
                 };
-                self.later(pool, 2 * latency, Input::Reply { token, outcome });
+                self.answer(pool, 2 * latency, token, outcome);
             }
             Effect::QueryPools { token, selection } => {
+                if !up {
+                    return self.later(pool, latency, Input::Reply { token, outcome: Err(Failure::NoRoute) });
+                }
                 let pools = self.pool_list(&selection);
-                self.later(pool, 2 * latency, Input::Reply { token, outcome: Ok(Answer::Pools(pools)) });
+                self.answer(pool, 2 * latency, token, Ok(Answer::Pools(pools)));
             }
             Effect::QueryGroups { token, pool: of } => {
+                if !up {
+                    return self.later(pool, latency, Input::Reply { token, outcome: Err(Failure::NoRoute) });
+                }
                 let groups = self.groups.iter().filter(|(_, m)| m.contains(&of)).map(|(g, _)| g.clone()).collect();
-                self.later(pool, 2 * latency, Input::Reply { token, outcome: Ok(Answer::Groups(groups)) });
+                self.answer(pool, 2 * latency, token, Ok(Answer::Groups(groups)));
             }
             Effect::Send { to, message, token } => {
-                let reachable = self.pools.get(&to).is_some_and(|p| p.online);
-                if !reachable {
+                self.record_copy(pool, &to, &message, token);
+                if !up || !self.is_up(&to) {
                     if let Some(token) = token {
                         self.later(pool, latency, Input::Reply { token, outcome: Err(Failure::NoRoute) });
                     }
                     return;
                 }
-                if self.lost() {
+                if self.faults.unresponsive.contains(&to) || self.lost() {
                     return;
                 }
-                let reply = token.map(|token| {
-                    let id = InboundId(self.next_inbound);
-                    self.next_inbound += 1;
-                    self.inbound.insert((to.clone(), id), (pool.to_string(), token));
-                    id
-                });
-                self.later(&to, latency, Input::Message { from: pool.to_string(), bytes: message, reply });
-            }
-            Effect::Respond { inbound, reply } => {
-                if let Some((origin, token)) = self.inbound.remove(&(pool.to_string(), inbound))
-                    && !self.lost()
-                {
-                    self.later(&origin, latency, Input::Reply { token, outcome: Ok(Answer::Bytes(reply)) });
+                let copies = if self.duplicated() { 2 } else { 1 };
+                let (origin_incarnation, to_incarnation) = (self.pools[pool].incarnation, self.pools[&to].incarnation);
+                for _ in 0..copies {
+                    let reply = token.map(|token| {
+                        let id = InboundId(self.next_inbound);
+                        self.next_inbound += 1;
+                        self.inbound.insert((to.clone(), id), (pool.to_string(), origin_incarnation, token));
+                        id
+                    });
+                    let input = Input::Message { from: pool.to_string(), bytes: message.clone(), reply };
+                    self.over_network(&to, to_incarnation, latency, input);
                 }
             }
+            Effect::Respond { inbound, reply } => {
+                let Some((origin, incarnation, token)) = self.inbound.remove(&(pool.to_string(), inbound)) else {
+                    return;
+                };
+                if !up || self.faults.unresponsive.contains(pool) || self.lost() {
+                    return;
+                }
+                if self.duplicated() {
+                    let input = Input::Reply { token, outcome: Ok(Answer::Bytes(reply.clone())) };
+                    self.over_network(&origin, incarnation, latency, input);
+                }
+                self.over_network(
+                    &origin,
+                    incarnation,
+                    latency,
+                    Input::Reply { token, outcome: Ok(Answer::Bytes(reply)) },
+                );
+            }
             Effect::MovePins { token, request } => {
+                if !up {
+                    return self.later(pool, latency, Input::Reply { token, outcome: Err(Failure::NoRoute) });
+                }
                 if !self.faults.pin_manager_down {
-                    self.schedule(2 * latency, Delivery::PinsMoved { pool: pool.to_string(), token, request });
+                    let incarnation = self.pools[pool].incarnation;
+                    let after = 2 * latency + self.jitter();
+                    self.schedule(after, Delivery::PinsMoved { pool: pool.to_string(), incarnation, token, request });
                 }
             }
             Effect::StartP2p { token, request } => {
                 let duration = latency * 2 + (request.attributes.size / self.bandwidth.max(1)) as Millis;
                 let id = request.id;
-                self.transfers.insert((pool.to_string(), id), Transfer { token, request, cancelled: false });
+                let broken = (!up).then(|| format!("Pool {pool} is offline"));
+                self.transfers.insert((pool.to_string(), id), Transfer { token, request, cancelled: false, broken });
                 self.schedule(duration, Delivery::P2pDone { pool: pool.to_string(), id });
             }
             Effect::CancelP2p { id } => {
@@ -430,8 +785,27 @@ impl Cluster {
     }
 
     fn finish_transfer(&mut self, pool: &str, id: RequestId) {
-        let Some(transfer) = self.transfers.remove(&(pool.to_string(), id)) else { return };
+        let key = (pool.to_string(), id);
+        let Some(transfer) = self.transfers.get(&key) else { return };
+        if !transfer.cancelled && transfer.broken.is_none() {
+            // A full pool waits for space (dCache's p2p blocks in the space allocation).
+            let p = &self.pools[pool];
+            if p.repository.used().saturating_add(transfer.request.attributes.size) > p.capacity {
+                return self.schedule(FULL_POOL_RETRY, Delivery::P2pDone { pool: pool.to_string(), id });
+            }
+        }
+        let Some(transfer) = self.transfers.remove(&key) else { return };
+        *self.cause.lock() = Cause::Transfer { request: id };
         let outcome = self.transfer(pool, &transfer);
+        *self.cause.lock() = Cause::External;
+        self.note(|| {
+            format!(
+                "{pool} p2p {} of {} from {}: {outcome:?}",
+                short(id),
+                transfer.request.attributes.pnfsid,
+                transfer.request.source
+            )
+        });
         self.flush_repository_events();
         self.input(pool, Input::Reply { token: transfer.token, outcome: outcome.map(|()| Answer::Done) });
     }
@@ -447,8 +821,11 @@ impl Cluster {
         if transfer.cancelled {
             return Err(Failure::error(ReturnCode::DEFAULT_ERROR_CODE, "Transfer was cancelled"));
         }
+        if let Some(broken) = &transfer.broken {
+            return Err(Failure::error(ReturnCode::ERROR_IO_DISK, broken.clone()));
+        }
         let source = match self.pools.get(&r.source) {
-            Some(p) if p.online => p,
+            Some(p) if p.online && !p.crashed => p,
             _ => {
                 return Err(Failure::error(
                     ReturnCode::SERVICE_UNAVAILABLE,
@@ -471,7 +848,13 @@ impl Cluster {
         }
         let mut entry = original.clone();
         entry.state = r.state;
-        entry.sticky = r.sticky.clone();
+        // The new replica gets the records as a repository applies them: one per owner,
+        // extended, never shortened (a request may list an owner twice, e.g. `-tmode=same+foo`
+        // on a source that has `foo`).
+        entry.sticky = Vec::new();
+        for record in &r.sticky {
+            let _ = crate::replica::set_sticky(r.state, &mut entry.sticky, &record.owner, record.expire, false);
+        }
         entry.last_access = r.atime.unwrap_or(self.now);
         target.repository.insert(entry);
         Ok(())
@@ -498,7 +881,7 @@ impl Cluster {
     /// What the pool manager says of a pool now.
     pub fn pool_info(&self, name: &str) -> PoolInfo {
         let p = &self.pools[name];
-        if !p.online {
+        if !p.online || p.crashed {
             return PoolInfo::Offline { name: name.to_string() };
         }
         let used = p.repository.used();
@@ -529,4 +912,145 @@ pub fn replica(
     entry.sticky = sticky;
     entry.storage_class = Some("atlas:default@osm".to_string());
     entry
+}
+
+// ── Trace text ─────────────────────────────────────────────────────────────────────────
+
+/// The first 8 hex digits of a request id.
+fn short(id: RequestId) -> String {
+    format!("{:08x}", (id.0 >> 96) as u32)
+}
+
+fn records(sticky: &[StickyRecord]) -> String {
+    let parts: Vec<String> = sticky.iter().map(|r| format!("{}({})", r.owner, r.expire)).collect();
+    format!("[{}]", parts.join(","))
+}
+
+fn describe_message(bytes: &[u8]) -> String {
+    match decode::<Message>(bytes) {
+        Ok(Message::Copy(r)) => format!(
+            "copy {} uuid={} {} {}{}",
+            r.attributes.pnfsid,
+            short(r.uuid),
+            r.state,
+            records(&r.sticky),
+            if r.meta_only { " meta-only" } else { "" }
+        ),
+        Ok(Message::Ping { uuid, pnfsid, .. }) => format!("ping {pnfsid} uuid={}", short(uuid)),
+        Ok(Message::Cancel { uuid, pnfsid, reason, .. }) => {
+            format!("cancel {pnfsid} uuid={} ({})", short(uuid), reason.unwrap_or_default())
+        }
+        Ok(Message::CopyFinished { uuid, pnfsid, rc, error, .. }) => {
+            format!("copy-finished {pnfsid} uuid={} rc={rc} {}", short(uuid), error.unwrap_or_default())
+        }
+        Ok(Message::CancelJob { job, forced, reason }) => format!("cancel job {job} forced={forced} ({reason})"),
+        Err(e) => e,
+    }
+}
+
+fn describe_outcome(outcome: &Outcome<Answer>) -> String {
+    match outcome {
+        Ok(Answer::Bytes(bytes)) => match decode::<Reply>(bytes) {
+            Ok(Reply::Ok) => "ok".to_string(),
+            Ok(Reply::Error { code, message }) => format!("error {code} {message}"),
+            Err(e) => e,
+        },
+        Ok(Answer::Locations(l)) => format!("locations {l:?}"),
+        Ok(Answer::Pools(list)) => {
+            let names: Vec<String> = list
+                .pools
+                .iter()
+                .map(|p| match p {
+                    PoolInfo::Online(i) => i.name.clone(),
+                    PoolInfo::Offline { name } => format!("{name}(offline)"),
+                })
+                .collect();
+            format!("pools {names:?}")
+        }
+        Ok(Answer::Groups(g)) => format!("groups {g:?}"),
+        Ok(Answer::Done) => "done".to_string(),
+        Err(f) => format!("{f}"),
+    }
+}
+
+fn describe_input(input: &Input) -> String {
+    match input {
+        Input::PoolStarted => "pool started".to_string(),
+        Input::Repository(event) => format!("repository event {}", describe_event(event)),
+        Input::Scanned { job, result } => match result {
+            Ok(files) => format!("job {} scanned {} files", job.0, files.len()),
+            Err(e) => format!("job {} scan failed: {e}", job.0),
+        },
+        Input::Entry { purpose, result } => match result {
+            Ok(Some(e)) => format!("entry for {purpose:?}: {} {}", e.state, records(&e.sticky)),
+            Ok(None) => format!("entry for {purpose:?}: none"),
+            Err(e) => format!("entry for {purpose:?}: {e}"),
+        },
+        Input::Changed { purpose, result } => format!("changed for {purpose:?}: {result:?}"),
+        Input::Verified { request, result } => format!("verified {}: {result:?}", short(*request)),
+        Input::Reply { token, outcome } => format!("reply #{}: {}", token.0, describe_outcome(outcome)),
+        Input::Message { from, bytes, reply } => {
+            let mut text = format!("from {from}: {}", describe_message(bytes));
+            if let Some(r) = reply {
+                let _ = write!(text, " (answer #{})", r.0);
+            }
+            text
+        }
+    }
+}
+
+fn describe_effect(effect: &Effect) -> String {
+    match effect {
+        Effect::Scan { job, .. } => format!("scan for job {}", job.0),
+        Effect::ReadEntry { purpose, pnfsid } => format!("read {pnfsid} for {purpose:?}"),
+        Effect::Change { purpose, pnfsid, changes } => format!("change {pnfsid} for {purpose:?}: {changes:?}"),
+        Effect::VerifyChecksum { request, pnfsid } => format!("verify {pnfsid} for {}", short(*request)),
+        Effect::QueryLocations { token, pnfsid } => format!("#{} locations of {pnfsid}", token.0),
+        Effect::QueryPools { token, selection } => format!("#{} pools {selection:?}", token.0),
+        Effect::QueryGroups { token, pool } => format!("#{} groups of {pool}", token.0),
+        Effect::Send { to, message, token } => {
+            let token = token.map(|t| format!("#{} ", t.0)).unwrap_or_default();
+            format!("{token}send to {to}: {}", describe_message(message))
+        }
+        Effect::Respond { inbound, reply } => {
+            let text = match decode::<Reply>(reply) {
+                Ok(Reply::Ok) => "ok".to_string(),
+                Ok(Reply::Error { code, message }) => format!("error {code} {message}"),
+                Err(e) => e,
+            };
+            format!("answer #{}: {text}", inbound.0)
+        }
+        Effect::MovePins { token, request } => {
+            format!(
+                "#{} move pins {} of {} {} → {}",
+                token.0,
+                records(&request.pins),
+                request.pnfsid,
+                request.source,
+                request.target
+            )
+        }
+        Effect::StartP2p { token, request } => format!(
+            "#{} p2p {} uuid={} from {} as {} {}",
+            token.0,
+            request.attributes.pnfsid,
+            short(request.id),
+            request.source,
+            request.state,
+            records(&request.sticky)
+        ),
+        Effect::CancelP2p { id } => format!("cancel p2p {}", short(*id)),
+    }
+}
+
+fn describe_event(event: &RepositoryEvent) -> String {
+    match event {
+        RepositoryEvent::StateChanged { old, new, entry } => {
+            format!("{} {old} → {new} {}", entry.pnfsid, records(&entry.sticky))
+        }
+        RepositoryEvent::StickyChanged { old, new } => {
+            format!("{} sticky {} → {}", new.pnfsid, records(&old.sticky), records(&new.sticky))
+        }
+        RepositoryEvent::AccessTimeChanged { new, .. } => format!("{} accessed", new.pnfsid),
+    }
 }

@@ -1,0 +1,464 @@
+//! The invariants. The checker replays the cluster's repository history, with the cause of
+//! each change, into its own model of every replica, and judges each change at the moment it
+//! happened (after every simulation step); the end of a run adds whole-cluster checks.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+
+use migration_core::Millis;
+use migration_core::PnfsId;
+use migration_core::driver::sim::{Cause, Cluster, JobRef, START};
+use migration_core::effect::RepositoryEvent;
+use migration_core::message::RequestId;
+use migration_core::replica::{ReplicaState, StickyRecord};
+
+use crate::scenario::{JobSpec, SourceMode, pool_name};
+
+const PIN_MANAGER: &str = "PinManager";
+
+/// A broken invariant, with where and when.
+#[derive(Debug, Clone)]
+pub struct Violation {
+    /// Which invariant.
+    pub invariant: &'static str,
+    /// Simulated time.
+    pub time: Millis,
+    /// The pool concerned, if one.
+    pub pool: Option<String>,
+    /// The file concerned, if one.
+    pub file: Option<PnfsId>,
+    /// What happened.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.time - START;
+        write!(f, "invariant `{}` violated at t={}.{:03}s", self.invariant, t / 1000, t % 1000)?;
+        if let Some(file) = &self.file {
+            write!(f, ", file {file}")?;
+        }
+        if let Some(pool) = &self.pool {
+            write!(f, ", pool {pool}")?;
+        }
+        write!(f, ": {}", self.detail)
+    }
+}
+
+/// Invariant names.
+pub mod names {
+    /// No file loses its last complete replica.
+    pub const LAST_REPLICA: &str = "no file loses its last replica";
+    /// A migration job removes a source only while another pool holds a complete replica.
+    pub const CONFIRMED_COPY: &str = "source removed only after a confirmed copy";
+    /// Precious never becomes cached except by a job's source mode on its own pool.
+    pub const NO_DOWNGRADE: &str = "no replica becomes more volatile (state)";
+    /// Sticky records only grow, except the source mode's documented changes.
+    pub const STICKY_EXTENDED: &str = "no replica becomes more volatile (sticky records)";
+    /// Pins are never removed, shortened or copied by a migration job; a pinned source is
+    /// never deleted; no pin vanishes.
+    pub const PINS: &str = "pins are never lost or moved by a migration job";
+    /// Copies on a job's targets never exceed `-replicas` (pre-existing ones counted).
+    pub const REPLICAS: &str = "reruns never create copies beyond -replicas";
+    /// Every job ends once faults stop; none stays in CANCELLING.
+    pub const JOBS_END: &str = "every job ends once faults stop";
+    /// Once nothing changes any more, permanent jobs stop starting tasks.
+    pub const IDLE: &str = "permanent jobs go idle once nothing changes";
+    /// After the end nothing stays locked or registered.
+    pub const QUIESCENT: &str = "nothing stays locked or registered after the jobs end";
+    /// The checker's model matches the repositories (a checker self-test).
+    pub const MODEL: &str = "checker model matches the repositories";
+}
+use names::*;
+
+#[derive(Debug, Clone)]
+struct Held {
+    state: ReplicaState,
+    sticky: Vec<StickyRecord>,
+    /// When this replica was created (the initial ones at the start).
+    born: Millis,
+    /// The spec whose copy request created it.
+    born_by: Option<usize>,
+}
+
+/// What the checker knows of a job spec.
+struct SpecInfo {
+    targets: BTreeSet<String>,
+    replicas: usize,
+    eager: bool,
+    smode: SourceMode,
+    smode_owners: Vec<String>,
+    /// When its first run was created.
+    first_start: Option<Millis>,
+}
+
+/// The invariant checker of one run.
+pub struct Checker {
+    next_event: usize,
+    next_copy: usize,
+    model: HashMap<PnfsId, BTreeMap<String, Held>>,
+    deleted: BTreeSet<PnfsId>,
+    uuid_spec: HashMap<RequestId, usize>,
+    runs: HashMap<JobRef, usize>,
+    specs: Vec<SpecInfo>,
+    /// Whether the `-replicas` bound applies in this run: lost messages and hung pools leave
+    /// orphan transfers behind and refusing targets make new copies legitimately (§5.5).
+    replicas_bound: bool,
+    /// Pins the scenario holds: `(file, owner)` → still pinned.
+    pins: BTreeMap<(PnfsId, String), bool>,
+}
+
+fn is_pin(r: &StickyRecord) -> bool {
+    r.is_pin(PIN_MANAGER)
+}
+
+/// `expire` as an order: never expiring is the largest.
+fn lifetime(expire: Millis) -> i128 {
+    if expire == -1 { i128::MAX } else { i128::from(expire) }
+}
+
+impl Checker {
+    /// A checker for these specs; `replicas_bound` says whether the `-replicas` bound is
+    /// checked in this run.
+    pub fn new(specs: &[JobSpec], replicas_bound: bool) -> Checker {
+        let specs = specs
+            .iter()
+            .map(|s| SpecInfo {
+                targets: s.targets.iter().map(|&t| pool_name(t)).collect(),
+                replicas: s.replicas,
+                eager: s.eager,
+                smode: s.smode,
+                smode_owners: s.smode_owners.clone(),
+                first_start: None,
+            })
+            .collect();
+        Checker {
+            next_event: 0,
+            next_copy: 0,
+            model: HashMap::new(),
+            deleted: BTreeSet::new(),
+            uuid_spec: HashMap::new(),
+            runs: HashMap::new(),
+            specs,
+            replicas_bound,
+            pins: BTreeMap::new(),
+        }
+    }
+
+    /// A job of `spec` was created (or re-created by a restart) at `now`.
+    pub fn register(&mut self, job: JobRef, spec: usize, now: Millis) {
+        self.runs.insert(job, spec);
+        let info = &mut self.specs[spec];
+        if info.first_start.is_none() {
+            info.first_start = Some(now);
+        }
+    }
+
+    /// The scenario deleted a file.
+    pub fn deleted(&mut self, file: PnfsId) {
+        self.deleted.insert(file);
+    }
+
+    /// The scenario pinned (`true`) or unpinned a file.
+    pub fn pinned(&mut self, file: PnfsId, owner: &str, pinned: bool) {
+        self.pins.insert((file, owner.to_string()), pinned);
+    }
+
+    /// Pins the scenario holds on `file`.
+    pub fn pins_of(&self, file: PnfsId) -> Vec<String> {
+        self.pins.iter().filter(|((f, _), alive)| *f == file && **alive).map(|((_, o), _)| o.clone()).collect()
+    }
+
+    /// Judges everything that happened since the last call.
+    pub fn after_step(&mut self, c: &Cluster) -> Result<(), Violation> {
+        while self.next_copy < c.copies.len() {
+            let copy = &c.copies[self.next_copy];
+            self.next_copy += 1;
+            if let Some(&spec) = self.runs.get(&copy.job) {
+                self.uuid_spec.insert(copy.uuid, spec);
+            }
+        }
+        while self.next_event < c.history.len() {
+            let i = self.next_event;
+            self.next_event += 1;
+            let (time, pool, event) = &c.history[i];
+            self.event(*time, pool, event, &c.causes[i])?;
+        }
+        Ok(())
+    }
+
+    fn complete_elsewhere(&self, file: &PnfsId, except: &str) -> usize {
+        self.model
+            .get(file)
+            .map_or(0, |m| m.iter().filter(|(p, h)| p.as_str() != except && h.state.is_cached_or_precious()).count())
+    }
+
+    fn spec_of(&self, cause: &Cause) -> Option<&SpecInfo> {
+        match cause {
+            Cause::SourceMode { job } => self.runs.get(job).map(|&s| &self.specs[s]),
+            _ => None,
+        }
+    }
+
+    fn event(&mut self, time: Millis, pool: &str, event: &RepositoryEvent, cause: &Cause) -> Result<(), Violation> {
+        let violation = |invariant, file: PnfsId, detail: String| Violation {
+            invariant,
+            time,
+            pool: Some(pool.to_string()),
+            file: Some(file),
+            detail,
+        };
+        match event {
+            RepositoryEvent::StateChanged { old, new: ReplicaState::Removed, entry } => {
+                let file = entry.pnfsid;
+                let held = self.model.get_mut(&file).and_then(|m| m.remove(pool));
+                if held.is_none() && !old.is_cached_or_precious() {
+                    return Ok(());
+                }
+                let others = self.complete_elsewhere(&file, pool);
+                match cause {
+                    Cause::SourceMode { .. } => {
+                        let Some(spec) = self.spec_of(cause) else {
+                            return Err(violation(
+                                CONFIRMED_COPY,
+                                file,
+                                format!("removed by an unknown job ({cause:?})"),
+                            ));
+                        };
+                        if spec.smode != SourceMode::Delete {
+                            let text = format!("source deleted by a job with -smode={:?}", spec.smode);
+                            return Err(violation(NO_DOWNGRADE, file, text));
+                        }
+                        if let Some(pin) = entry.sticky.iter().find(|r| is_pin(r)) {
+                            let text = format!("pinned source deleted by the source mode (pin {})", pin.owner);
+                            return Err(violation(PINS, file, text));
+                        }
+                        if others == 0 {
+                            let text = "the source mode deleted the source while no other pool held a complete replica";
+                            return Err(violation(CONFIRMED_COPY, file, text.to_string()));
+                        }
+                    }
+                    Cause::External if self.deleted.contains(&file) => {}
+                    _ => {
+                        return Err(violation(LAST_REPLICA, file, format!("replica removed by {cause:?}")));
+                    }
+                }
+                if others == 0 && !self.deleted.contains(&file) {
+                    return Err(violation(LAST_REPLICA, file, format!("last replica removed by {cause:?}")));
+                }
+            }
+            RepositoryEvent::StateChanged { old, new, entry } => {
+                let file = entry.pnfsid;
+                let existing = self.model.get(&file).and_then(|m| m.get(pool)).cloned();
+                match existing {
+                    None => {
+                        // A new replica.
+                        let born_by = match cause {
+                            Cause::Transfer { request } => self.uuid_spec.get(request).copied(),
+                            Cause::External => None,
+                            other => {
+                                return Err(violation(MODEL, file, format!("replica created by {other:?}")));
+                            }
+                        };
+                        if matches!(cause, Cause::Transfer { .. })
+                            && let Some(pin) = entry.sticky.iter().find(|r| is_pin(r))
+                        {
+                            let text = format!(
+                                "a new copy carries pin {} (pins move only through the pin manager)",
+                                pin.owner
+                            );
+                            return Err(violation(PINS, file, text));
+                        }
+                        let held = Held { state: *new, sticky: entry.sticky.clone(), born: time, born_by };
+                        self.model.entry(file).or_default().insert(pool.to_string(), held);
+                        if let Some(spec) = born_by {
+                            self.check_replicas(time, pool, file, spec)?;
+                        }
+                    }
+                    Some(_) => {
+                        if *old == ReplicaState::Precious && *new == ReplicaState::Cached {
+                            let allowed = match cause {
+                                Cause::External => true,
+                                Cause::SourceMode { .. } => self.spec_of(cause).is_some_and(|s| {
+                                    matches!(s.smode, SourceMode::Cached | SourceMode::Removable | SourceMode::Delete)
+                                }),
+                                _ => false,
+                            };
+                            if !allowed {
+                                return Err(violation(
+                                    NO_DOWNGRADE,
+                                    file,
+                                    format!("precious made cached by {cause:?}"),
+                                ));
+                            }
+                        }
+                        if let Some(h) = self.model.get_mut(&file).and_then(|m| m.get_mut(pool)) {
+                            h.state = *new;
+                            h.sticky = entry.sticky.clone();
+                        }
+                    }
+                }
+            }
+            RepositoryEvent::StickyChanged { old, new } => {
+                let file = new.pnfsid;
+                self.check_sticky(&old.sticky, &new.sticky, cause).map_err(|(inv, text)| violation(inv, file, text))?;
+                if let Some(h) = self.model.get_mut(&file).and_then(|m| m.get_mut(pool)) {
+                    h.sticky = new.sticky.clone();
+                }
+            }
+            RepositoryEvent::AccessTimeChanged { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn check_sticky(
+        &self,
+        old: &[StickyRecord],
+        new: &[StickyRecord],
+        cause: &Cause,
+    ) -> Result<(), (&'static str, String)> {
+        if matches!(cause, Cause::External) {
+            return Ok(());
+        }
+        for before in old {
+            let after = new.iter().find(|r| r.owner == before.owner);
+            let shortened = match after {
+                None => true,
+                Some(a) => lifetime(a.expire) < lifetime(before.expire),
+            };
+            if !shortened {
+                continue;
+            }
+            let what = match after {
+                None => format!("record {}({}) removed", before.owner, before.expire),
+                Some(a) => format!("record {} shortened from {} to {}", before.owner, before.expire, a.expire),
+            };
+            match cause {
+                Cause::PinManager if is_pin(before) && after.is_none() => {}
+                Cause::SourceMode { .. } if !is_pin(before) => {
+                    let Some(spec) = self.spec_of(cause) else {
+                        return Err((STICKY_EXTENDED, format!("{what} by an unknown job")));
+                    };
+                    let listed = spec.smode_owners.iter().any(|o| *o == before.owner);
+                    let expired = after.is_some_and(|a| a.expire == 0)
+                        && matches!(spec.smode, SourceMode::Removable | SourceMode::Delete);
+                    if !(listed || expired) {
+                        return Err((STICKY_EXTENDED, format!("{what} by the source mode {:?}", spec.smode)));
+                    }
+                }
+                _ if is_pin(before) => return Err((PINS, format!("pin {what} by {cause:?}"))),
+                _ => return Err((STICKY_EXTENDED, format!("{what} by {cause:?}"))),
+            }
+        }
+        for added in new.iter().filter(|r| is_pin(r) && !old.iter().any(|o| o.owner == r.owner)) {
+            if !matches!(cause, Cause::PinManager) {
+                return Err((PINS, format!("pin {} added by {cause:?}", added.owner)));
+            }
+        }
+        Ok(())
+    }
+
+    /// At the creation of a copy by `spec` on `pool`: on the spec's targets, the replicas that
+    /// existed when the spec first ran plus those the spec made never exceed
+    /// `max(replicas, pre-existing)`.
+    fn check_replicas(&self, time: Millis, pool: &str, file: PnfsId, spec: usize) -> Result<(), Violation> {
+        let info = &self.specs[spec];
+        if !self.replicas_bound || info.eager || !info.targets.contains(pool) {
+            return Ok(());
+        }
+        let first = info.first_start.unwrap_or(time);
+        let Some(held) = self.model.get(&file) else { return Ok(()) };
+        let on_targets =
+            held.iter().filter(|(p, h)| info.targets.contains(p.as_str()) && h.state.is_cached_or_precious());
+        let mut pre = Vec::new();
+        let mut made = Vec::new();
+        for (p, h) in on_targets {
+            if h.born_by == Some(spec) {
+                made.push(p.clone());
+            } else if h.born <= first {
+                pre.push(p.clone());
+            }
+        }
+        if pre.len() + made.len() > info.replicas.max(pre.len()) {
+            return Err(Violation {
+                invariant: REPLICAS,
+                time,
+                pool: Some(pool.to_string()),
+                file: Some(file),
+                detail: format!(
+                    "job spec {spec} (-replicas={}) made copies on {made:?} while {pre:?} already held the file",
+                    info.replicas
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whole-cluster checks at the end of a run (all jobs ended, the cluster quiet).
+    pub fn at_end(&mut self, c: &Cluster) -> Result<(), Violation> {
+        self.after_step(c)?;
+        let time = c.now();
+        let at = |invariant, pool: Option<&str>, file: Option<PnfsId>, detail: String| Violation {
+            invariant,
+            time,
+            pool: pool.map(str::to_string),
+            file,
+            detail,
+        };
+        // The model is the repositories.
+        let mut live: HashMap<PnfsId, BTreeMap<String, (ReplicaState, Vec<StickyRecord>)>> = HashMap::new();
+        for (name, pool) in &c.pools {
+            for entry in pool.repository.entries() {
+                live.entry(entry.pnfsid).or_default().insert(name.clone(), (entry.state, entry.sticky.clone()));
+            }
+        }
+        for (file, held) in &self.model {
+            for (pool, h) in held {
+                let matches =
+                    live.get(file).and_then(|m| m.get(pool)).is_some_and(|(s, r)| *s == h.state && *r == h.sticky);
+                if !matches {
+                    return Err(at(MODEL, Some(pool), Some(*file), "model and repository differ".to_string()));
+                }
+            }
+        }
+        let count: usize = live.values().map(BTreeMap::len).sum();
+        let modelled: usize = self.model.values().map(BTreeMap::len).sum();
+        if count != modelled {
+            return Err(at(MODEL, None, None, format!("{count} replicas, {modelled} modelled")));
+        }
+        // Every file not deleted still has a complete replica.
+        for (file, held) in &self.model {
+            if !self.deleted.contains(file) && !held.values().any(|h| h.state.is_cached_or_precious()) {
+                return Err(at(LAST_REPLICA, None, Some(*file), "no complete replica left".to_string()));
+            }
+        }
+        // No pin vanished.
+        for ((file, owner), alive) in &self.pins {
+            if !*alive || self.deleted.contains(file) {
+                continue;
+            }
+            let carried = live.get(file).is_some_and(|m| m.values().any(|(_, r)| r.iter().any(|r| r.owner == *owner)));
+            if !carried {
+                return Err(at(PINS, None, Some(*file), format!("pin {owner} vanished")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks that nothing is left locked or registered on any pool.
+pub fn quiescent(c: &Cluster) -> Result<(), Violation> {
+    for (name, pool) in &c.pools {
+        let (locks, requests) = (pool.module.locked_files(), pool.module.server_requests());
+        if locks > 0 || requests > 0 {
+            return Err(Violation {
+                invariant: QUIESCENT,
+                time: c.now(),
+                pool: Some(name.clone()),
+                file: None,
+                detail: format!("{locks} files locked, {requests} server requests registered"),
+            });
+        }
+    }
+    Ok(())
+}

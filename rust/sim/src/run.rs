@@ -1,0 +1,481 @@
+//! Runs one scenario on a simulated cluster: the timeline of the fault window, then the
+//! faults stop and every job must end; invariants are checked after every step.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use migration_core::driver::sim::{Cluster, START};
+use migration_core::host::Repository;
+use migration_core::random::Rng;
+use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};
+use migration_core::{Config, Millis, PnfsId};
+
+use crate::check::{Checker, Violation, names, quiescent};
+use crate::scenario::{Action, HOUR, MINUTE, Scenario, pool_name};
+
+/// A pool's normal capacity.
+const CAPACITY: u64 = 1_000_000_000_000;
+/// A run taking more steps than this is a runaway (a loop without progress in time).
+const MAX_STEPS: u64 = 5_000_000;
+/// How long jobs have to end once the faults stop.
+const DRAIN: Millis = 6 * HOUR;
+
+/// What a passing run did.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Simulation steps.
+    pub steps: u64,
+    /// Jobs created (including reruns).
+    pub jobs: u64,
+    /// What the run exercised: actions that met running tasks, task failure notes, job ends.
+    pub coverage: BTreeMap<String, u64>,
+}
+
+/// The result of a run: its statistics or the first violation, and the trace if asked for.
+pub struct Outcome {
+    /// Statistics, or the violation.
+    pub result: Result<Stats, Violation>,
+    /// The event trace.
+    pub trace: Option<Vec<String>>,
+}
+
+struct Run<'a> {
+    s: &'a Scenario,
+    c: Cluster,
+    check: Checker,
+    rng: Rng,
+    /// Per spec: runs created so far, and the id of the current one.
+    runs: Vec<u32>,
+    current: Vec<Option<String>>,
+    rerun: BTreeSet<usize>,
+    refusing: BTreeSet<String>,
+    jobs: u64,
+    pins: u64,
+    /// Keep only this many trace lines.
+    tail: Option<usize>,
+    coverage: BTreeMap<String, u64>,
+}
+
+/// Runs a scenario.
+pub fn run(s: &Scenario, trace: bool, tail: Option<usize>) -> Outcome {
+    let mut c = Cluster::new(s.seed, Config::default());
+    if trace {
+        c.trace = Some(Vec::new());
+    }
+    for p in 0..s.pools {
+        c.add_pool(&pool_name(p));
+    }
+    c.bandwidth = s.bandwidth;
+    let replicas_bound =
+        s.faults.lose == 0.0 && !s.actions.iter().any(|(_, a)| matches!(a, Action::Hang(..) | Action::Refuse(..)));
+    let mut run = Run {
+        s,
+        c,
+        check: Checker::new(&s.specs, replicas_bound),
+        rng: Rng::seeded(s.seed ^ 0x0ac7_10f5),
+        runs: vec![0; s.specs.len()],
+        current: vec![None; s.specs.len()],
+        rerun: BTreeSet::new(),
+        refusing: BTreeSet::new(),
+        jobs: 0,
+        pins: 0,
+        tail,
+        coverage: BTreeMap::new(),
+    };
+    let result = run.all();
+    let mut trace = run.c.trace.take();
+    if let (Some(tail), Some(trace)) = (tail, trace.as_mut())
+        && trace.len() > tail
+    {
+        trace.drain(..trace.len() - tail);
+    }
+    let stats = Stats { steps: run.c.steps, jobs: run.jobs, coverage: std::mem::take(&mut run.coverage) };
+    Outcome { result: result.map(|()| stats), trace }
+}
+
+fn internal(c: &Cluster, detail: String) -> Violation {
+    Violation { invariant: "scenario runs as generated", time: c.now(), pool: None, file: None, detail }
+}
+
+impl Run<'_> {
+    fn all(&mut self) -> Result<(), Violation> {
+        self.setup()?;
+        let actions = self.s.actions.clone();
+        for (at, action) in actions {
+            self.advance(at)?;
+            self.c.note(|| format!("scenario: {action:?}"));
+            let tasks: usize =
+                self.c.pools.values().flat_map(|p| p.module.jobs()).map(|j| j.running_tasks().len()).sum();
+            let kind = format!("{action:?}");
+            let kind = kind.split(['(', ' ']).next().unwrap_or_default();
+            let key = format!("action {kind} {}", if tasks > 0 { "while tasks ran" } else { "while idle" });
+            *self.coverage.entry(key).or_default() += 1;
+            self.act(&action)?;
+            self.check.after_step(&self.c)?;
+        }
+        self.finish()
+    }
+
+    fn setup(&mut self) -> Result<(), Violation> {
+        for file in &self.s.files {
+            for (pool, state, sticky) in &file.replicas {
+                let mut entry = ReplicaEntry::new(file.id, *state, file.size, START - HOUR);
+                entry.sticky = sticky.clone();
+                entry.storage_class = Some("atlas:default@osm".to_string());
+                self.c.add_replica(&pool_name(*pool), entry);
+                for pin in sticky.iter().filter(|r| r.is_pin("PinManager")) {
+                    self.check.pinned(file.id, &pin.owner, true);
+                }
+            }
+        }
+        let f = &self.s.faults;
+        self.c.faults.lose_messages = f.lose;
+        self.c.faults.duplicate_messages = f.duplicate;
+        self.c.faults.max_extra_delay = f.delay;
+        self.c.faults.fail_p2p = f.fail_p2p;
+        self.c.faults.corrupt_transfers = f.corrupt.iter().map(|&i| self.s.files[i].id).collect();
+        self.c.start();
+        self.check.after_step(&self.c)
+    }
+
+    /// Runs every event due up to `until`, checking after each.
+    fn advance(&mut self, until: Millis) -> Result<(), Violation> {
+        while self.c.step(until) {
+            self.check.after_step(&self.c)?;
+            if let (Some(tail), Some(trace)) = (self.tail, self.c.trace.as_mut())
+                && trace.len() > 2 * tail
+            {
+                trace.drain(..trace.len() - tail);
+            }
+            if self.c.steps > MAX_STEPS {
+                return Err(internal(&self.c, format!("more than {MAX_STEPS} steps: a loop without progress")));
+            }
+        }
+        self.c.run_until(until);
+        Ok(())
+    }
+
+    /// Runs until `done` holds or `deadline` passes; returns whether it held.
+    fn advance_while(&mut self, deadline: Millis, done: impl Fn(&Cluster) -> bool) -> Result<bool, Violation> {
+        loop {
+            if done(&self.c) {
+                return Ok(true);
+            }
+            match self.c.next_event_time() {
+                Some(at) if at <= deadline => self.advance(at)?,
+                _ => return Ok(done(&self.c)),
+            }
+        }
+    }
+
+    fn file(&self, i: usize) -> PnfsId {
+        self.s.files[i].id
+    }
+
+    fn act(&mut self, action: &Action) -> Result<(), Violation> {
+        match *action {
+            Action::Start(spec) => self.start(spec)?,
+            Action::Cancel(spec, force) => {
+                let pool = pool_name(self.s.specs[spec].pool);
+                if let Some(id) = self.current[spec].clone()
+                    && self.c.is_up(&pool)
+                    && self.c.pool(&pool).module.job(&id).is_some()
+                {
+                    let line = format!("migration cancel {}{id}", if force { "-force " } else { "" });
+                    // A job that has ended cannot be cancelled; that is fine.
+                    let _ = self.c.execute(&pool, &line);
+                }
+            }
+            Action::Offline(p) => self.c.set_online(&pool_name(p), false),
+            Action::Online(p) => {
+                if !self.c.pool(&pool_name(p)).crashed {
+                    self.c.set_online(&pool_name(p), true);
+                }
+            }
+            Action::Crash(p) => self.crash(p),
+            Action::Restart(p) => self.restart(p)?,
+            Action::Hang(p, on) => {
+                if on {
+                    self.c.faults.unresponsive.insert(pool_name(p));
+                } else {
+                    self.c.faults.unresponsive.remove(&pool_name(p));
+                }
+            }
+            Action::Full(p, on) => {
+                let pool = self.c.pool_mut(&pool_name(p));
+                pool.capacity = if on { pool.repository.used() } else { CAPACITY };
+            }
+            Action::Refuse(p, on) => {
+                let name = pool_name(p);
+                if on {
+                    self.refusing.insert(name.clone());
+                } else {
+                    self.refusing.remove(&name);
+                }
+                self.c.pool_mut(&name).module.set_accepts_copies(!on);
+            }
+            Action::NamespaceDown(down) => self.c.faults.namespace_down = down,
+            Action::PinManagerDown(down) => self.c.faults.pin_manager_down = down,
+            Action::Delete(f) => {
+                let id = self.file(f);
+                self.check.deleted(id);
+                self.c.delete_file(&id);
+            }
+            Action::Flush(f) => {
+                let id = self.file(f);
+                let holders = self.holders(id, |e| e.state == ReplicaState::Precious);
+                if !holders.is_empty() {
+                    let pool = &holders[self.rng.below(holders.len())];
+                    let _ = self.c.repository(pool).set_state(&id, ReplicaState::Cached, "flushed to tape");
+                    self.c.flush_events();
+                }
+            }
+            Action::Sticky(f) => {
+                let id = self.file(f);
+                let holders = self.holders(id, |e| e.state.is_cached_or_precious());
+                if !holders.is_empty() {
+                    let pool = holders[self.rng.below(holders.len())].clone();
+                    let entry = self.c.repository(&pool).entry(&id).ok().flatten();
+                    let others: Vec<String> = entry
+                        .map(|e| e.sticky.into_iter().filter(|r| !r.is_pin("PinManager")).map(|r| r.owner).collect())
+                        .unwrap_or_default();
+                    if !others.is_empty() && self.rng.next_f64() < 0.5 {
+                        let owner = &others[self.rng.below(others.len())];
+                        self.c.repository(&pool).remove_sticky(&id, owner);
+                    } else {
+                        let expire = if self.rng.next_f64() < 0.3 {
+                            -1
+                        } else {
+                            self.c.now() + 1 + self.rng.below(7_200_000) as Millis
+                        };
+                        let _ = self.c.repository(&pool).set_sticky(&id, &StickyRecord::new("scn", expire), true);
+                    }
+                    self.c.flush_events();
+                }
+            }
+            Action::Pin(f) => {
+                let id = self.file(f);
+                let holders = self.holders(id, |e| e.state.is_cached_or_precious());
+                if !holders.is_empty() {
+                    let pool = holders[self.rng.below(holders.len())].clone();
+                    self.pins += 1;
+                    let owner = format!("PinManager-s{}", self.pins);
+                    let expire = if self.rng.next_f64() < 0.5 {
+                        -1
+                    } else {
+                        self.c.now() + 1 + self.rng.below(7_200_000) as Millis
+                    };
+                    if self.c.repository(&pool).set_sticky(&id, &StickyRecord::new(&owner, expire), true).is_ok() {
+                        self.check.pinned(id, &owner, true);
+                    }
+                    self.c.flush_events();
+                }
+            }
+            Action::Unpin(f) => {
+                let id = self.file(f);
+                let pins = self.check.pins_of(id);
+                if !pins.is_empty() {
+                    let owner = pins[self.rng.below(pins.len())].clone();
+                    self.check.pinned(id, &owner, false);
+                    let names: Vec<String> = self.c.pools.keys().cloned().collect();
+                    for pool in names {
+                        self.c.repository(&pool).remove_sticky(&id, &owner);
+                    }
+                    self.c.flush_events();
+                }
+            }
+            Action::EndFaults => {
+                for p in 0..self.s.pools {
+                    let name = pool_name(p);
+                    if self.c.pool(&name).crashed {
+                        self.restart(p)?;
+                    }
+                    if !self.c.pool(&name).online {
+                        self.c.set_online(&name, true);
+                    }
+                    let pool = self.c.pool_mut(&name);
+                    pool.capacity = CAPACITY;
+                    pool.module.set_accepts_copies(true);
+                }
+                self.refusing.clear();
+                self.c.faults = Default::default();
+            }
+        }
+        Ok(())
+    }
+
+    fn holders(&self, id: PnfsId, wanted: impl Fn(&ReplicaEntry) -> bool) -> Vec<String> {
+        self.c
+            .pools
+            .iter()
+            .filter(|(_, p)| p.repository.entry(&id).ok().flatten().is_some_and(|e| wanted(&e)))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    fn start(&mut self, spec: usize) -> Result<(), Violation> {
+        let s = &self.s.specs[spec];
+        let pool = pool_name(s.pool);
+        if self.c.pool(&pool).crashed {
+            // The operator starts it once the pool is back.
+            self.rerun.insert(spec);
+            return Ok(());
+        }
+        let id = format!("j{spec}r{}", self.runs[spec]);
+        self.runs[spec] += 1;
+        // `migration <verb> -id=<id> <options and targets>`
+        let mut words = s.line.splitn(3, ' ');
+        let (first, verb, rest) = (words.next().unwrap_or(""), words.next().unwrap_or(""), words.next().unwrap_or(""));
+        let line = format!("{first} {verb} -id={id} {rest}");
+        if let Err(e) = self.c.execute(&pool, &line) {
+            return Err(internal(&self.c, format!("`{line}` was refused: {e:?}")));
+        }
+        let job = self.c.job_ref(&pool, &id).expect("the job was just created");
+        self.check.register(job, spec, self.c.now());
+        self.current[spec] = Some(id);
+        self.jobs += 1;
+        Ok(())
+    }
+
+    fn crash(&mut self, p: usize) {
+        let name = pool_name(p);
+        if self.c.pool(&name).crashed {
+            return;
+        }
+        for (spec, s) in self.s.specs.iter().enumerate() {
+            if s.pool != p || s.permanent {
+                continue;
+            }
+            let running = self.current[spec]
+                .as_ref()
+                .and_then(|id| self.c.pool(&name).module.job(id))
+                .is_some_and(|j| !j.state().is_terminal());
+            if running {
+                self.rerun.insert(spec);
+            }
+        }
+        self.c.crash(&name);
+    }
+
+    fn restart(&mut self, p: usize) -> Result<(), Violation> {
+        let name = pool_name(p);
+        self.crash(p);
+        let errors = self.c.restart(&name);
+        if !errors.is_empty() {
+            return Err(internal(&self.c, format!("saved setup of {name} failed to replay: {errors:?}")));
+        }
+        // Permanent jobs come back from the setup, under their saved ids.
+        for (spec, s) in self.s.specs.iter().enumerate() {
+            if s.pool == p
+                && s.permanent
+                && let Some(id) = &self.current[spec]
+                && let Some(job) = self.c.job_ref(&name, id)
+            {
+                self.check.register(job, spec, self.c.now());
+            }
+        }
+        if self.refusing.contains(&name) {
+            self.c.pool_mut(&name).module.set_accepts_copies(false);
+        }
+        // The operator re-runs the jobs that had not ended.
+        let reruns: Vec<usize> = self.rerun.iter().copied().filter(|&spec| self.s.specs[spec].pool == p).collect();
+        for spec in reruns {
+            self.rerun.remove(&spec);
+            self.start(spec)?;
+        }
+        self.check.after_step(&self.c)
+    }
+
+    fn finish(&mut self) -> Result<(), Violation> {
+        // Jobs end; permanent jobs work off their queues, unless permanent jobs feed each
+        // other (pool A's job copies to pool B whose permanent job copies back to A): every
+        // change one makes re-adds the file to the other, for ever, by configuration.
+        let deadline = self.c.now() + DRAIN;
+        let cycle = self.s.permanent_feedback();
+        let settled = move |c: &Cluster| {
+            c.pools.values().flat_map(|p| p.module.jobs()).all(|j| {
+                j.state().is_terminal()
+                    || (j.is_permanent() && (cycle || (j.queued() == 0 && j.running_tasks().is_empty())))
+            })
+        };
+        let ended = self.advance_while(deadline, settled)?;
+        if !ended {
+            return Err(self.unended(
+                "a job did not end (or a permanent job did not work off its queue) within 6 h after the faults stopped",
+            ));
+        }
+        // Nothing happens any more: permanent jobs must go idle, not migrate the same files
+        // again and again.
+        let attempts = |c: &Cluster| -> u64 {
+            c.pools.values().flat_map(|p| p.module.jobs()).map(|j| j.statistics().attempts).sum()
+        };
+        let (mut before, mut after) = (0, 0);
+        if !cycle {
+            let settle = self.c.now() + 30 * MINUTE;
+            self.advance(settle)?;
+            before = attempts(&self.c);
+            let idle = self.c.now() + HOUR;
+            self.advance(idle)?;
+            after = attempts(&self.c);
+        }
+        if after > before {
+            let detail = format!("permanent jobs started {} tasks in an hour without any change", after - before);
+            return Err(Violation { invariant: names::IDLE, time: self.c.now(), pool: None, file: None, detail });
+        }
+        // Permanent jobs never end by themselves: the operator cancels them, and they must end.
+        for (spec, s) in self.s.specs.iter().enumerate() {
+            let pool = pool_name(s.pool);
+            if let Some(id) = &self.current[spec]
+                && self.c.pool(&pool).module.job(id).is_some_and(|j| !j.state().is_terminal())
+            {
+                let _ = self.c.execute(&pool, &format!("migration cancel {id}"));
+            }
+        }
+        let deadline = self.c.now() + HOUR;
+        let all_ended = |c: &Cluster| c.pools.values().all(|p| p.module.jobs().all(|j| j.state().is_terminal()));
+        if !self.advance_while(deadline, all_ended)? {
+            return Err(self.unended("a cancelled permanent job did not end within 1 h"));
+        }
+        // Let what is still in flight (late answers, transfers of failed jobs) settle.
+        let deadline = self.c.now() + HOUR;
+        self.advance_while(deadline, |c| c.next_event_time().is_none())?;
+        quiescent(&self.c)?;
+        for job in self.c.pools.values().flat_map(|p| p.module.jobs()) {
+            *self.coverage.entry(format!("job ended {}", job.state().name())).or_default() += 1;
+            for note in job.notes() {
+                // Pool names and numbers vary; the kind of note is what matters.
+                let kind: String = note
+                    .text
+                    .split(' ')
+                    .map(|w| if w.starts_with("[pool") { "[pool]" } else { w })
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let kind: String = kind.chars().take(70).collect();
+                *self.coverage.entry(format!("note {kind}")).or_default() += 1;
+            }
+        }
+        self.check.at_end(&self.c)
+    }
+
+    fn unended(&self, what: &str) -> Violation {
+        let mut states = Vec::new();
+        for (name, p) in &self.c.pools {
+            for j in p.module.jobs().filter(|j| !j.state().is_terminal()) {
+                let tasks: Vec<String> = j.running_tasks().iter().map(|t| format!("{}:{}", t.1, t.2)).collect();
+                states.push(format!(
+                    "{name} job {} {} (queued {}, tasks {tasks:?}, notes {:?})",
+                    j.id,
+                    j.state().name(),
+                    j.queued(),
+                    j.notes().last().map(|n| n.text.clone())
+                ));
+            }
+        }
+        Violation {
+            invariant: names::JOBS_END,
+            time: self.c.now(),
+            pool: None,
+            file: None,
+            detail: format!("{what}: {}", states.join("; ")),
+        }
+    }
+}
