@@ -1090,7 +1090,7 @@ fn perform(job: JobKey, task: &Task, action: TaskAction, ctx: &mut Ctx<'_>) {
             let token = ctx.request(route(TaskReply::Locations), ctx.config.namespace_timeout);
             ctx.effects.push(Effect::QueryLocations { token, pnfsid });
         }
-        TaskAction::SendCopy { target } => {
+        TaskAction::SendCopy { target, update_only } => {
             let message = Message::Copy(CopyRequest {
                 uuid: task.uuid,
                 source: ctx.pool.to_string(),
@@ -1100,7 +1100,9 @@ fn perform(job: JobKey, task: &Task, action: TaskAction, ctx: &mut Ctx<'_>) {
                 verify: task.params().verify,
                 force_source_mode: task.params().force_source_mode,
                 atime: task.atime,
-                meta_only: task.params().meta_only,
+                // A known location is asked to update only: if its replica vanished since the
+                // namespace answered, it must not quietly create a copy the job does not count.
+                meta_only: task.params().meta_only || update_only,
             });
             let token = ctx.request(route(TaskReply::Copy), pool_timeout);
             ctx.effects.push(Effect::Send { to: target, message: encode(&message), token: Some(token) });

@@ -36,10 +36,15 @@ struct Registered {
     found: Option<ReplicaEntry>,
 }
 
+/// Finished requests remembered so that a duplicated copy request is not executed again.
+const REMEMBERED: usize = 10_000;
+
 /// The requests this pool currently serves.
 #[derive(Debug, Default)]
 pub struct Server {
     requests: HashMap<RequestId, Registered>,
+    finished: std::collections::VecDeque<RequestId>,
+    finished_index: std::collections::HashSet<RequestId>,
 }
 
 fn respond(ctx: &mut Ctx<'_>, inbound: Option<InboundId>, reply: Reply) {
@@ -84,8 +89,9 @@ impl Server {
         if !request.state.is_cached_or_precious() {
             return respond(ctx, inbound, error(ReturnCode::INVALID_ARGS, "State must be either CACHED or PRECIOUS"));
         }
-        if self.requests.contains_key(&request.uuid) {
-            // A duplicated request: the work is already under way.
+        if self.requests.contains_key(&request.uuid) || self.finished_index.contains(&request.uuid) {
+            // A duplicated request: the work is under way or done. Doing it again would leave
+            // a copy the source never counts (found by migration-sim with duplicated messages).
             return respond(ctx, inbound, Reply::Ok);
         }
         let uuid = request.uuid;
@@ -238,6 +244,13 @@ impl Server {
     /// Unregisters the request and tells the source how it ended (§6.2).
     fn finish(&mut self, uuid: RequestId, result: Result<(), (ReturnCode, String)>, ctx: &mut Ctx<'_>) {
         let Some(reg) = self.requests.remove(&uuid) else { return };
+        if self.finished.len() == REMEMBERED
+            && let Some(oldest) = self.finished.pop_front()
+        {
+            self.finished_index.remove(&oldest);
+        }
+        self.finished.push_back(uuid);
+        self.finished_index.insert(uuid);
         let (rc, error) = match result {
             Ok(()) => (ReturnCode::OK, None),
             Err((code, text)) => (code, Some(text)),

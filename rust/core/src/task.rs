@@ -131,6 +131,8 @@ pub enum TaskAction {
     SendCopy {
         /// The pool.
         target: String,
+        /// The pool is a known location: it may only update its replica, never create one.
+        update_only: bool,
     },
     /// Ping the current target.
     SendPing {
@@ -220,6 +222,8 @@ pub struct Task {
     replicas_done: Vec<String>,
     confirmed: usize,
     cancel_reason: Option<String>,
+    /// A known location that did not answer, skipped for the next one (non-eager only).
+    unreachable: Option<(ReturnCode, &'static str)>,
 }
 
 /// Scratch space for one call: where actions go.
@@ -259,6 +263,7 @@ impl Task {
             replicas_done: Vec::new(),
             confirmed: 0,
             cancel_reason: None,
+            unreachable: None,
         }
     }
 
@@ -400,6 +405,7 @@ impl Task {
             // ── UpdatingExistingFile ─────────────────────────────────────────────────
             (S::UpdatingExistingFile, E::CopyReply(Err(Failure::Timeout))) => {
                 if self.has_more_locations() {
+                    self.skip_unreachable(ReturnCode::TIMEOUT, "Remote pool failed (no response)");
                     self.enter(S::UpdatingExistingFile, step)
                 } else if eager && !meta_only && self.more_replicas_possible(step) {
                     self.enter(S::InitiatingCopy, step)
@@ -409,6 +415,7 @@ impl Task {
             }
             (S::UpdatingExistingFile, E::CopyReply(Err(Failure::NoRoute))) => {
                 if self.has_more_locations() {
+                    self.skip_unreachable(ReturnCode::SERVICE_UNAVAILABLE, "Remote pool failed (no route to cell)");
                     self.enter(S::UpdatingExistingFile, step)
                 } else if eager && !meta_only && self.more_replicas_possible(step) {
                     self.enter(S::InitiatingCopy, step)
@@ -584,6 +591,16 @@ impl Task {
         }
     }
 
+    /// Remembers a known copy that could not be reached. A non-eager task must not create a
+    /// new copy elsewhere while one is unreachable (§5.5): with `-replicas` > 1, dCache skips
+    /// to the next location and may later create a copy beyond the count (found by
+    /// migration-sim).
+    fn skip_unreachable(&mut self, rc: ReturnCode, text: &'static str) {
+        if !self.params.eager {
+            self.unreachable = Some((rc, text));
+        }
+    }
+
     /// `copy_nopools`: raised after entering InitiatingCopy without a selectable pool.
     fn transition_no_pools(&mut self, step: &mut Step<'_, '_>) {
         match self.state {
@@ -667,7 +684,11 @@ impl Task {
             S::UpdatingExistingFile => {
                 let target = self.locations.pop_front().expect("entered only with a location left");
                 self.target = Some(target.clone());
-                step.actions.push(TaskAction::SendCopy { target });
+                step.actions.push(TaskAction::SendCopy { target, update_only: true });
+            }
+            S::InitiatingCopy if self.unreachable.is_some() => {
+                let (rc, text) = self.unreachable.expect("checked by the guard");
+                self.fail(rc, text, step);
             }
             S::InitiatingCopy => {
                 // R6 fixed: pools that already reported are excluded by name.
@@ -677,7 +698,7 @@ impl Task {
                     Some(i) => {
                         let target = candidates[i].name.clone();
                         self.target = Some(target.clone());
-                        step.actions.push(TaskAction::SendCopy { target });
+                        step.actions.push(TaskAction::SendCopy { target, update_only: false });
                     }
                     None => {
                         self.target = None;
@@ -793,7 +814,7 @@ mod tests {
         let mut t = task(params(1, true, false, false), vec![]);
         assert_eq!(f.feed(&mut t, TaskEvent::Start), vec![TaskAction::QueryLocations]);
         let a = f.feed(&mut t, TaskEvent::Locations(Ok(vec!["pool1".into()])));
-        assert_eq!(a, vec![TaskAction::SendCopy { target: "pool2".into() }]);
+        assert_eq!(a, vec![TaskAction::SendCopy { target: "pool2".into(), update_only: false }]);
         assert_eq!(t.state(), TaskState::InitiatingCopy);
         assert_eq!(f.feed(&mut t, TaskEvent::CopyReply(Ok(()))), vec![TaskAction::StartTimer(120_000)]);
         let a = f.feed(&mut t, finished_ok());
@@ -810,7 +831,7 @@ mod tests {
         let mut t = task(params(1, true, false, false), vec![]);
         f.feed(&mut t, TaskEvent::Start);
         let a = f.feed(&mut t, TaskEvent::Locations(Ok(vec!["pool1".into(), "pool3".into()])));
-        assert_eq!(a, vec![TaskAction::SendCopy { target: "pool3".into() }]);
+        assert_eq!(a, vec![TaskAction::SendCopy { target: "pool3".into(), update_only: true }]);
         assert_eq!(t.state(), TaskState::UpdatingExistingFile);
     }
 
@@ -834,7 +855,11 @@ mod tests {
         let mut eager = task(params(1, true, true, false), vec![]);
         f.feed(&mut eager, TaskEvent::Start);
         let a = f.feed(&mut eager, TaskEvent::Locations(Ok(vec!["pool3".into()])));
-        assert_eq!(a, vec![TaskAction::SendCopy { target: "pool2".into() }], "eager ignores offline holders");
+        assert_eq!(
+            a,
+            vec![TaskAction::SendCopy { target: "pool2".into(), update_only: false }],
+            "eager ignores offline holders"
+        );
     }
 
     #[test]
@@ -867,7 +892,7 @@ mod tests {
         let first = t.target().expect("chosen").to_string();
         f.feed(&mut t, TaskEvent::CopyReply(Ok(())));
         let a = f.feed(&mut t, finished_ok());
-        let TaskAction::SendCopy { target } = &a[1] else { panic!("expected a second copy: {a:?}") };
+        let TaskAction::SendCopy { target, .. } = &a[1] else { panic!("expected a second copy: {a:?}") };
         assert_ne!(target, &first, "R6: a pool that already has the replica is not chosen again");
     }
 
