@@ -23,6 +23,15 @@ cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 
+# Seeded fault simulations: every invariant checked after every step (a failing seed is
+# printed with the command that replays it).
+echo "== migration-sim (300 seeds)"
+set +e
+cargo run --release --quiet -p migration-sim -- --seeds 300 2>&1 | tee -a "$log"
+sim_status=${PIPESTATUS[0]}
+set -e
+[ "$sim_status" -eq 0 ] || status=$sim_status
+
 # The Java facade's JUnit tests, through Gradle (builds the native library itself).
 java_status=0
 if [ "${SKIP_JAVA:-0}" = 1 ]; then
