@@ -34,6 +34,11 @@ pub const LOG_TARGET: &str = "org.dcache.pool.migration.Job";
 
 /// How long a sleeping or paused job waits before it looks again.
 pub const WAKE_DELAY: Millis = 10_000;
+/// How long a plain `migration cancel` lets running tasks finish before it cancels them as
+/// `-force` would. dCache waits for ever, so a job whose transfers wait for space on a full
+/// target stays CANCELLING with its files locked (dCache #7124).
+pub const CANCEL_GRACE: Millis = 600_000;
+
 /// Notes kept per job.
 pub const MAX_NOTES: usize = 15;
 
@@ -175,6 +180,8 @@ pub struct Job {
     cancel_replies: Vec<InboundId>,
     /// Transient failures since the last completed task or wake-up.
     failures_since_progress: usize,
+    /// Why a plain cancel was given, for the tasks it cancels when its grace period ends.
+    cancel_reason: Option<String>,
 }
 
 impl Job {
@@ -216,6 +223,7 @@ impl Job {
             offline: Vec::new(),
             cancel_replies: Vec::new(),
             failures_since_progress: 0,
+            cancel_reason: None,
         }
     }
 
@@ -515,12 +523,19 @@ impl Job {
         }
         self.state = JobState::Cancelling;
         if force {
-            // In file order, not hash order: a seeded run must replay exactly.
-            let mut ids: Vec<PnfsId> = self.running.keys().copied().collect();
-            ids.sort_unstable();
-            for pnfsid in ids {
-                self.cancel_task(pnfsid, reason, ctx);
-            }
+            self.cancel_running(reason, ctx);
+        } else {
+            self.cancel_reason = Some(reason.to_string());
+            ctx.timers.set(TimerKey::Wake(self.key), ctx.now + CANCEL_GRACE);
+        }
+    }
+
+    fn cancel_running(&mut self, reason: &str, ctx: &mut Ctx<'_>) {
+        // In file order, not hash order: a seeded run must replay exactly.
+        let mut ids: Vec<PnfsId> = self.running.keys().copied().collect();
+        ids.sort_unstable();
+        for pnfsid in ids {
+            self.cancel_task(pnfsid, reason, ctx);
         }
     }
 
@@ -824,6 +839,13 @@ impl Job {
     /// The 10 s timer of SLEEPING and PAUSED.
     pub fn wake(&mut self, ctx: &mut Ctx<'_>) {
         match self.state {
+            JobState::Cancelling => {
+                // The grace period of a plain cancel is over (#7124).
+                let reason = self.cancel_reason.clone().unwrap_or_default();
+                let text = format!("Cancelled running tasks after waiting {} s for them to finish", CANCEL_GRACE / 1000);
+                self.note(ctx, 0, None, text);
+                self.cancel_running(&reason, ctx);
+            }
             JobState::Sleeping => {
                 self.failures_since_progress = 0;
                 self.enter(JobState::Running, ctx)

@@ -224,12 +224,10 @@ fn cancel_ends_a_job_sleeping_because_every_target_is_full() {
 }
 
 /// dCache #7124 as reported: a plain `migration cancel` while transfers wait for space on a
-/// full target. OPEN: the job stays CANCELLING (files locked) for as long as the targets
-/// stay full, because a non-forced cancel lets running tasks finish and these never do.
-/// Run with `--ignored`; it passes once a plain cancel is bounded (e.g. escalated to a forced
-/// cancel after a grace period).
+/// full target. dCache lets running tasks finish, and these never do, so the job stayed
+/// CANCELLING with its files locked. Here a plain cancel lets running tasks finish for `CANCEL_GRACE` (10 min), then cancels
+/// them. Catches: removing the grace timer in `Job::cancel` (the job then stays CANCELLING).
 #[test]
-#[ignore = "open defect: plain cancel waits for transfers blocked on a full target (dCache #7124)"]
 fn cancel_ends_a_job_whose_transfers_wait_for_space() {
     let mut c = move_to_targets_that_fill_up();
     ok(&mut c, "pool1", "migration cancel 1");
