@@ -842,7 +842,8 @@ impl Job {
             JobState::Cancelling => {
                 // The grace period of a plain cancel is over (#7124).
                 let reason = self.cancel_reason.clone().unwrap_or_default();
-                let text = format!("Cancelled running tasks after waiting {} s for them to finish", CANCEL_GRACE / 1000);
+                let text =
+                    format!("Cancelled running tasks after waiting {} s for them to finish", CANCEL_GRACE / 1000);
                 self.note(ctx, 0, None, text);
                 self.cancel_running(&reason, ctx);
             }
