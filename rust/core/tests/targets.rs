@@ -100,7 +100,7 @@ fn pool_group_target_copies_to_the_members_and_excludes_the_source() {
     assert!(out.contains("Targets    : pool group cache_pools, 5 pools\n"), "{out}");
     let copies: usize = ["pool2", "pool3", "pool4", "pool5", "pool6"].iter().map(|p| c.repository(p).len()).sum();
     assert_eq!(copies, 40);
-    let used = ["pool2", "pool3", "pool4", "pool5", "pool6"].iter().filter(|p| c.repository(p).len() > 0).count();
+    let used = ["pool2", "pool3", "pool4", "pool5", "pool6"].iter().filter(|p| !c.repository(p).is_empty()).count();
     assert!(used >= 4, "proportional selection spreads the copies: {used} pools used");
     for p in ["pool2", "pool3", "pool4", "pool5", "pool6"] {
         assert!(c.repository(p).entries().iter().all(|e| e.state == Cached), "cache marks copies cached");
