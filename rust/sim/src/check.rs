@@ -339,7 +339,7 @@ impl Checker {
                     let Some(spec) = self.spec_of(cause) else {
                         return Err((STICKY_EXTENDED, format!("{what} by an unknown job")));
                     };
-                    let listed = spec.smode_owners.iter().any(|o| *o == before.owner);
+                    let listed = spec.smode_owners.contains(&before.owner);
                     let expired = after.is_some_and(|a| a.expire == 0)
                         && matches!(spec.smode, SourceMode::Removable | SourceMode::Delete);
                     if !(listed || expired) {
