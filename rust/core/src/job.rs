@@ -309,8 +309,16 @@ impl Job {
         match result {
             Ok(files) => {
                 if self.state == JobState::Initializing {
-                    for (id, size) in files {
-                        self.add(id, size, ctx);
+                    if self.running.is_empty() {
+                        // What `add` does for each file, at once: nothing runs yet and the
+                        // scheduler does nothing while initializing, so only the queue and
+                        // the total change. The queue indexes a whole scan in one pass.
+                        let (_, bytes) = self.queue.extend(files);
+                        self.stats.total += bytes;
+                    } else {
+                        for (id, size) in files {
+                            self.add(id, size, ctx);
+                        }
                     }
                 }
                 self.scan_finished(ctx);

@@ -53,11 +53,14 @@ impl PnfsId {
         if padded != 24 && padded != 36 {
             return Err(PnfsIdError::IllegalLength);
         }
-        let mut hex = vec![b'0'; padded - digits];
-        hex.extend_from_slice(text.as_bytes());
+        // Digit `p` of the left-padded text, without building it (ids are parsed for every
+        // message a pool receives).
+        let pad = padded - digits;
+        let text = text.as_bytes();
+        let digit = |p: usize| if p < pad { 0 } else { nibble(text[p - pad]) };
         let mut bytes = [0u8; 18];
-        for (i, pair) in hex.chunks(2).enumerate() {
-            bytes[i] = (nibble(pair[0]) << 4) | nibble(pair[1]);
+        for (i, byte) in bytes.iter_mut().enumerate().take(padded / 2) {
+            *byte = (digit(2 * i) << 4) | digit(2 * i + 1);
         }
         Ok(PnfsId { len: (padded / 2) as u8, bytes })
     }
@@ -89,10 +92,15 @@ fn nibble(digit: u8) -> u8 {
 impl fmt::Display for PnfsId {
     /// Canonical form: upper-case hex, 24 or 36 digits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.as_bytes() {
-            write!(f, "{b:02X}")?;
+        // One write of the whole text rather than a formatted write per byte: ids are
+        // printed into every message a pool sends.
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let mut text = [0u8; 36];
+        for (i, b) in self.as_bytes().iter().enumerate() {
+            text[2 * i] = HEX[usize::from(b >> 4)];
+            text[2 * i + 1] = HEX[usize::from(b & 0x0F)];
         }
-        Ok(())
+        f.write_str(std::str::from_utf8(&text[..2 * self.as_bytes().len()]).expect("hex digits are ASCII"))
     }
 }
 

@@ -1,20 +1,238 @@
 //! A job's queue: files waiting for a task, FIFO, without duplicates, each with the size
 //! recorded when it was enqueued (spec §3.1).
+//!
+//! A job may queue every replica of a pool, tens of millions, so the queue is laid out for
+//! memory (about 31 bytes per file, against ~155 for dCache's `LinkedHashSet` + `HashMap`):
+//!
+//! * `slots`: the files in queue order, packed: the id's 19 bytes (length byte + 18) and the
+//!   size's 8, no padding. A file that leaves is only marked dead (a flag in the length
+//!   byte); the dead prefix is skipped by `head`, and the vector is compacted once dead slots
+//!   outnumber the live ones.
+//! * `index`: the membership index over the slots below `indexed`, built in one go (a radix
+//!   sort, no per-file allocation) when many files arrive at once, as from the initial scan:
+//!   slot numbers sorted by a seeded hash of the id, with a small directory of bucket starts.
+//!   4 bytes per file plus < 0.25 for the directory; a lookup is a binary search within one
+//!   bucket of ~16–32 slots.
+//! * `recent`: a plain hash map for the files added one at a time after the index was built
+//!   (re-queued failures, a permanent job's new replicas). When it grows past a quarter of
+//!   the indexed files, everything is re-indexed, so its cost stays amortised.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use crate::pnfsid::PnfsId;
 
-/// Insertion-ordered set of queued files with their sizes.
-///
-/// Removal from the middle (a replica deleted while queued) is lazy: the id leaves the index
-/// at once, and its slot in the order, now stale, is skipped when reached. Each enqueue gets
-/// a sequence number so that a file removed and re-added is not found at its old slot.
+/// Flag in a slot's length byte: the file left the queue.
+const DEAD: u8 = 0x80;
+/// Below this many files the queue keeps only the hash map (no index).
+const INDEX_MIN: usize = 4096;
+
+/// One queued file, packed: `[len | flags, 18 id bytes]` and the size, little-endian.
+#[derive(Clone, Copy)]
+struct Slot {
+    id: [u8; 19],
+    size: [u8; 8],
+}
+
+impl Slot {
+    fn new(id: &PnfsId, size: u64) -> Slot {
+        let raw = id.as_bytes();
+        let mut packed = [0u8; 19];
+        packed[0] = raw.len() as u8;
+        packed[1..=raw.len()].copy_from_slice(raw);
+        Slot { id: packed, size: size.to_le_bytes() }
+    }
+
+    fn is_live(&self) -> bool {
+        self.id[0] & DEAD == 0
+    }
+
+    fn kill(&mut self) {
+        self.id[0] |= DEAD;
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.id[0] & !DEAD)
+    }
+
+    fn pnfsid(&self) -> PnfsId {
+        PnfsId::from_bytes(&self.id[1..=self.len()]).expect("a slot holds a valid id")
+    }
+
+    fn size(&self) -> u64 {
+        u64::from_le_bytes(self.size)
+    }
+
+    /// Whether the slot holds `id` (dead or alive).
+    fn holds(&self, id: &[u8]) -> bool {
+        self.len() == id.len() && &self.id[1..=id.len()] == id
+    }
+
+    fn hash(&self, seed: u64) -> u32 {
+        hash(&self.id[1..=self.len()], seed)
+    }
+}
+
+/// A seeded 32-bit hash of an id's bytes (12 or 18 of them).
+fn hash(id: &[u8], seed: u64) -> u32 {
+    let mut padded = [0u8; 24];
+    padded[..id.len()].copy_from_slice(id);
+    padded[23] = id.len() as u8;
+    let word = |i: usize| u64::from_le_bytes(padded[i..i + 8].try_into().expect("8 bytes"));
+    let fold = |a: u64, b: u64| {
+        let product = u128::from(a) * u128::from(b);
+        (product as u64) ^ ((product >> 64) as u64)
+    };
+    let h = fold(word(0) ^ seed, word(8) ^ 0x9E37_79B9_7F4A_7C15);
+    let h = fold(h ^ word(16), 0xD6E8_FEB8_6659_FD93 ^ seed);
+    (h >> 32) as u32 ^ h as u32
+}
+
+/// Slot numbers sorted by hash, with the first position of each bucket of hashes.
 #[derive(Debug, Default)]
+struct Index {
+    /// Slot numbers, ordered by (hash, slot).
+    positions: Vec<u32>,
+    /// `buckets[b]..buckets[b + 1]`: the positions whose hash starts with the bits of `b`.
+    buckets: Vec<u32>,
+    /// `32 - bits` of the bucket number.
+    shift: u32,
+}
+
+impl Index {
+    /// Sorts `(hash << 32 | slot)` keys by hash (stable, so equal hashes keep slot order).
+    fn sort(keys: &mut Vec<u64>) {
+        let mut spare = vec![0u64; keys.len()];
+        for pass in 0..4 {
+            let shift = 32 + pass * 8;
+            let mut counts = [0usize; 256];
+            for key in keys.iter() {
+                counts[((key >> shift) & 0xFF) as usize] += 1;
+            }
+            if counts.contains(&keys.len()) {
+                continue; // every key has the same digit here
+            }
+            let mut start = 0;
+            for count in counts.iter_mut() {
+                let c = *count;
+                *count = start;
+                start += c;
+            }
+            for &key in keys.iter() {
+                let digit = ((key >> shift) & 0xFF) as usize;
+                spare[counts[digit]] = key;
+                counts[digit] += 1;
+            }
+            std::mem::swap(keys, &mut spare);
+        }
+    }
+
+    /// Builds the index of the live slots; later duplicates of an id are killed. Returns the
+    /// slots killed.
+    fn build(slots: &mut [Slot], seed: u64) -> (Index, Vec<usize>) {
+        let mut keys: Vec<u64> = slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_live())
+            .map(|(i, s)| u64::from(s.hash(seed)) << 32 | i as u64)
+            .collect();
+        Index::sort(&mut keys);
+        // Equal ids have equal hashes, so a duplicate sits in the run of its hash, after the
+        // first occurrence (the sort is stable).
+        let mut killed = Vec::new();
+        let mut run = 0;
+        while run < keys.len() {
+            let mut end = run + 1;
+            while end < keys.len() && keys[end] >> 32 == keys[run] >> 32 {
+                end += 1;
+            }
+            for later in run + 1..end {
+                let slot = (keys[later] & 0xFFFF_FFFF) as usize;
+                let id = slots[slot].id;
+                let seen = (run..later).any(|k| {
+                    let earlier = &slots[(keys[k] & 0xFFFF_FFFF) as usize];
+                    earlier.is_live() && earlier.id == id
+                });
+                if seen {
+                    slots[slot].kill();
+                    killed.push(slot);
+                }
+            }
+            run = end;
+        }
+        // About 16–32 ids per bucket: a 4-byte directory entry per bucket costs < 0.25 byte
+        // per id, and a lookup binary-searches 4–5 of them.
+        let bits = (usize::BITS - (keys.len() / 16).max(1).leading_zeros() - 1).min(28);
+        let shift = 32 - bits;
+        let mut buckets = vec![0u32; (1usize << bits) + 1];
+        for key in &keys {
+            buckets[((key >> 32) >> shift) as usize + 1] += 1;
+        }
+        for b in 1..buckets.len() {
+            buckets[b] += buckets[b - 1];
+        }
+        let positions = keys.iter().map(|k| *k as u32).collect();
+        (Index { positions, buckets, shift }, killed)
+    }
+
+    /// The live slot holding `id`.
+    fn find(&self, slots: &[Slot], id: &[u8], seed: u64) -> Option<usize> {
+        if self.positions.is_empty() {
+            return None;
+        }
+        let h = hash(id, seed);
+        let bucket = (u64::from(h) >> self.shift) as usize;
+        let (lo, hi) = (self.buckets[bucket] as usize, self.buckets[bucket + 1] as usize);
+        let range = &self.positions[lo..hi];
+        let first = range.partition_point(|&p| slots[p as usize].hash(seed) < h);
+        range[first..]
+            .iter()
+            .map(|&p| p as usize)
+            .take_while(|&p| slots[p].hash(seed) == h)
+            .find(|&p| slots[p].is_live() && slots[p].holds(id))
+    }
+
+    fn bytes(&self) -> usize {
+        (self.positions.capacity() + self.buckets.capacity()) * 4
+    }
+}
+
+/// Insertion-ordered set of queued files with their sizes.
+#[derive(Debug)]
 pub struct JobQueue {
-    order: VecDeque<(PnfsId, u64)>,
-    index: HashMap<PnfsId, (u64, u64)>,
-    next_seq: u64,
+    slots: Vec<Slot>,
+    /// Slots below `head` are dead.
+    head: usize,
+    /// Live slots.
+    live: usize,
+    /// Membership of the live slots below `indexed`.
+    index: Index,
+    indexed: usize,
+    /// Membership of the live slots from `indexed` on.
+    recent: HashMap<PnfsId, u32>,
+    seed: u64,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}:{}", if self.is_live() { "" } else { "†" }, self.pnfsid(), self.size())
+    }
+}
+
+impl Default for JobQueue {
+    fn default() -> Self {
+        JobQueue {
+            slots: Vec::new(),
+            head: 0,
+            live: 0,
+            index: Index::default(),
+            indexed: 0,
+            recent: HashMap::new(),
+            // The index's hash is keyed per queue, like std's maps, so that no set of ids
+            // can be chosen to fill one bucket.
+            seed: std::collections::hash_map::RandomState::new().hash_one(0x6d69_6772_6174_6531u64),
+        }
+    }
 }
 
 impl JobQueue {
@@ -23,71 +241,185 @@ impl JobQueue {
         JobQueue::default()
     }
 
+    fn find(&self, id: &PnfsId) -> Option<usize> {
+        if let Some(&slot) = self.recent.get(id) {
+            return Some(slot as usize);
+        }
+        self.index.find(&self.slots[..self.indexed], id.as_bytes(), self.seed)
+    }
+
+    fn slot_number(&self) -> u32 {
+        u32::try_from(self.slots.len()).expect("fewer than 2^32 slots: compaction keeps at most twice the live files")
+    }
+
     /// Appends `id` unless it is already queued; returns whether it was added.
     pub fn push_back(&mut self, id: PnfsId, size: u64) -> bool {
-        if self.index.contains_key(&id) {
+        if self.find(&id).is_some() {
             return false;
         }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.index.insert(id, (size, seq));
-        self.order.push_back((id, seq));
+        let slot = self.slot_number();
+        self.slots.push(Slot::new(&id, size));
+        self.recent.insert(id, slot);
+        self.live += 1;
+        if self.recent.len() >= INDEX_MIN && self.recent.len() > self.indexed / 4 {
+            self.rebuild();
+        }
         true
+    }
+
+    /// Appends every file not yet queued, in order, as [`JobQueue::push_back`] one by one
+    /// would; returns how many were added and their bytes. Many files at once are indexed in
+    /// one pass, without a hash-map insertion each.
+    pub fn extend(&mut self, files: impl IntoIterator<Item = (PnfsId, u64)>) -> (usize, u64) {
+        let files = files.into_iter();
+        let first = self.slots.len();
+        let before = self.live;
+        let (lower, _) = files.size_hint();
+        if lower >= INDEX_MIN {
+            self.slots.reserve_exact(lower);
+            let mut bytes = 0;
+            for (id, size) in files {
+                self.slots.push(Slot::new(&id, size));
+                bytes += size;
+            }
+            let _ = self.slot_number();
+            self.live += self.slots.len() - first;
+            // Re-indexing kills later duplicates, also of files queued before.
+            let killed = self.rebuild_from(first);
+            let killed_bytes: u64 = killed.iter().map(|s| s.1).sum();
+            return (self.live - before, bytes - killed_bytes);
+        }
+        let mut bytes = 0;
+        for (id, size) in files {
+            if self.push_back(id, size) {
+                bytes += size;
+            }
+        }
+        (self.live - before, bytes)
     }
 
     /// Whether `id` is queued.
     pub fn contains(&self, id: &PnfsId) -> bool {
-        self.index.contains_key(id)
+        self.find(id).is_some()
     }
 
     /// Number of queued files.
     pub fn len(&self) -> usize {
-        self.index.len()
+        self.live
     }
 
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.live == 0
+    }
+
+    /// Marks slot `n` dead and keeps the bookkeeping; returns the file.
+    fn take_slot(&mut self, n: usize) -> (PnfsId, u64) {
+        let slot = &mut self.slots[n];
+        slot.kill();
+        let (id, size) = (slot.pnfsid(), slot.size());
+        if n >= self.indexed {
+            self.recent.remove(&id);
+        }
+        self.live -= 1;
+        if self.live == 0 {
+            self.clear();
+        } else {
+            while self.head < self.slots.len() && !self.slots[self.head].is_live() {
+                self.head += 1;
+            }
+            if self.slots.len() - self.live > self.live + INDEX_MIN {
+                self.rebuild();
+            }
+        }
+        (id, size)
     }
 
     /// Removes `id`, returning its size.
     pub fn remove(&mut self, id: &PnfsId) -> Option<u64> {
-        let (size, _) = self.index.remove(id)?;
-        if self.index.is_empty() {
-            self.order.clear();
-        }
-        Some(size)
-    }
-
-    fn is_live(&self, (id, seq): &(PnfsId, u64)) -> bool {
-        self.index.get(id).is_some_and(|(_, s)| s == seq)
+        let n = self.find(id)?;
+        Some(self.take_slot(n).1)
     }
 
     /// The queued files from the head, in order.
     pub fn iter(&self) -> impl Iterator<Item = (PnfsId, u64)> + '_ {
-        self.order.iter().filter(|slot| self.is_live(slot)).map(|(id, _)| (*id, self.index[id].0))
+        self.slots[self.head..].iter().filter(|s| s.is_live()).map(|s| (s.pnfsid(), s.size()))
     }
 
     /// Removes and returns the `skip`-th queued file from the head (0 = head); used to take
     /// the first file that is not locked.
     pub fn take_nth(&mut self, skip: usize) -> Option<(PnfsId, u64)> {
-        // Stale slots at the head are dropped for good while we pass.
-        while let Some(slot) = self.order.front() {
-            if self.is_live(slot) {
-                break;
-            }
-            self.order.pop_front();
-        }
-        let position = self.order.iter().enumerate().filter(|(_, slot)| self.is_live(slot)).nth(skip)?.0;
-        let (id, _) = self.order.remove(position)?;
-        let (size, _) = self.index.remove(&id)?;
-        Some((id, size))
+        let n = (self.head..self.slots.len()).filter(|&n| self.slots[n].is_live()).nth(skip)?;
+        Some(self.take_slot(n))
     }
 
     /// Drops everything.
     pub fn clear(&mut self) {
-        self.order.clear();
-        self.index.clear();
+        *self = JobQueue { seed: self.seed, ..JobQueue::default() };
+    }
+
+    /// Bytes held (capacity of the slots and the index; the hash map's entries estimated).
+    pub fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * size_of::<Slot>()
+            + self.index.bytes()
+            + self.recent.capacity() * (size_of::<(PnfsId, u32)>() + 1)
+    }
+
+    /// Compacts the slots and indexes all of them.
+    fn rebuild(&mut self) {
+        self.rebuild_from(self.slots.len());
+    }
+
+    /// Compacts the slots and indexes them (or, when few, maps them); slots from `fresh` on
+    /// were appended without a membership check, so later duplicates among them and of older
+    /// files are killed. Returns the files killed so.
+    fn rebuild_from(&mut self, fresh: usize) -> Vec<(PnfsId, u64)> {
+        let mut fresh = fresh;
+        if self.live < self.slots.len() {
+            let mut kept = Vec::with_capacity(self.live);
+            let mut renumbered_fresh = None;
+            for (n, slot) in self.slots.iter().enumerate() {
+                if n >= fresh && renumbered_fresh.is_none() {
+                    renumbered_fresh = Some(kept.len());
+                }
+                if slot.is_live() {
+                    kept.push(*slot);
+                }
+            }
+            fresh = renumbered_fresh.unwrap_or(kept.len());
+            self.slots = kept;
+        }
+        self.head = 0;
+        self.recent = HashMap::new();
+        let mut killed = Vec::new();
+        if self.slots.len() >= INDEX_MIN {
+            let (index, dead) = Index::build(&mut self.slots, self.seed);
+            self.index = index;
+            self.indexed = self.slots.len();
+            killed.extend(dead.into_iter().map(|n| (self.slots[n].pnfsid(), self.slots[n].size())));
+        } else {
+            self.index = Index::default();
+            self.indexed = 0;
+            for n in 0..self.slots.len() {
+                let id = self.slots[n].pnfsid();
+                let duplicate = n >= fresh && self.recent.contains_key(&id);
+                if duplicate {
+                    self.slots[n].kill();
+                    killed.push((id, self.slots[n].size()));
+                } else {
+                    self.recent.insert(id, n as u32);
+                }
+            }
+        }
+        self.live -= killed.len();
+        if self.live == 0 {
+            self.clear();
+        } else {
+            while !self.slots[self.head].is_live() {
+                self.head += 1;
+            }
+        }
+        killed
     }
 }
 
@@ -97,6 +429,14 @@ mod tests {
 
     fn id(n: u8) -> PnfsId {
         PnfsId::parse(&format!("{n:x}")).expect("valid")
+    }
+
+    fn big(n: u32) -> PnfsId {
+        PnfsId::parse(&format!("{n:024x}")).expect("valid")
+    }
+
+    fn long(n: u32) -> PnfsId {
+        PnfsId::parse(&format!("{n:036x}")).expect("valid")
     }
 
     #[test]
@@ -124,5 +464,158 @@ mod tests {
         assert_eq!(q.take_nth(0), Some((id(2), 2)));
         assert_eq!(q.take_nth(0), Some((id(1), 1)));
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_bulk_extend_is_indexed_and_keeps_order_sizes_and_membership() {
+        let mut q = JobQueue::new();
+        let files: Vec<_> = (0..20_000).map(|n| (big(n * 7919), u64::from(n))).collect();
+        assert_eq!(q.extend(files.clone()), (20_000, (0..20_000u64).sum()));
+        assert!(q.recent.is_empty(), "the scan is indexed, not hashed one by one");
+        assert_eq!(q.indexed, 20_000);
+        assert!(files.iter().all(|(i, _)| q.contains(i)));
+        assert!(!q.contains(&big(1)));
+        assert!(!q.push_back(big(7919 * 5), 0));
+        assert_eq!(q.iter().collect::<Vec<_>>(), files);
+        assert_eq!(q.remove(&big(7919 * 3)), Some(3));
+        assert_eq!(q.remove(&big(7919 * 3)), None);
+        assert!(!q.contains(&big(7919 * 3)));
+        assert_eq!(q.take_nth(0), Some((big(0), 0)));
+        assert_eq!(q.take_nth(2), Some((big(7919 * 4), 4)));
+        assert_eq!(q.len(), 19_997);
+    }
+
+    #[test]
+    fn a_bulk_extend_drops_duplicates_of_queued_files_and_among_itself() {
+        let mut q = JobQueue::new();
+        q.push_back(big(5), 5);
+        q.push_back(long(9), 9);
+        let mut files: Vec<_> = (0..10_000).map(|n| (big(n), 100 + u64::from(n))).collect();
+        files.push((big(17), 1));
+        files.push((long(9), 1));
+        files.push((long(10), 10));
+        let (added, bytes) = q.extend(files);
+        assert_eq!(added, 10_000, "big(5), the second big(17) and long(9) were queued already");
+        let expected: u64 = (0..10_000u64).filter(|&n| n != 5).map(|n| 100 + n).sum::<u64>() + 10;
+        assert_eq!(bytes, expected);
+        assert_eq!(q.len(), 10_002);
+        let order: Vec<_> = q.iter().take(4).collect();
+        assert_eq!(order, vec![(big(5), 5), (long(9), 9), (big(0), 100), (big(1), 101)]);
+        assert_eq!(q.iter().last(), Some((long(10), 10)));
+        assert_eq!(q.remove(&big(17)), Some(117), "the first occurrence stays");
+        assert_eq!(q.remove(&big(17)), None);
+    }
+
+    #[test]
+    fn a_small_extend_behaves_like_push_back() {
+        let mut q = JobQueue::new();
+        q.push_back(id(2), 2);
+        assert_eq!(q.extend(vec![(id(1), 1), (id(2), 20), (id(1), 10), (id(3), 3)]), (2, 4));
+        assert_eq!(q.iter().collect::<Vec<_>>(), vec![(id(2), 2), (id(1), 1), (id(3), 3)]);
+    }
+
+    #[test]
+    fn many_single_adds_are_re_indexed_and_stay_correct() {
+        let mut q = JobQueue::new();
+        q.extend((0..5_000).map(|n| (big(n), 1)));
+        for n in 5_000..30_000 {
+            assert!(q.push_back(big(n), 2));
+        }
+        assert!(q.recent.len() < 10_000, "the map was folded into the index");
+        for n in (0..30_000).step_by(1_000) {
+            assert!(!q.push_back(big(n), 3));
+        }
+        assert_eq!(q.len(), 30_000);
+        assert_eq!(q.iter().map(|(i, _)| i).collect::<Vec<_>>(), (0..30_000).map(big).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn draining_compacts_and_frees_the_queue() {
+        let mut q = JobQueue::new();
+        q.extend((0..50_000).map(|n| (big(n), u64::from(n))));
+        let full = q.heap_bytes();
+        assert!(full <= 50_000 * 32, "{full} bytes for 50k files");
+        for n in 0..40_000 {
+            assert_eq!(q.take_nth(0), Some((big(n), u64::from(n))));
+        }
+        assert!(q.heap_bytes() < full / 2, "compacted: {} of {full}", q.heap_bytes());
+        assert!(q.contains(&big(45_000)) && !q.contains(&big(100)));
+        // Removing from the middle, then re-adding, goes to the end.
+        assert_eq!(q.remove(&big(40_001)), Some(40_001));
+        assert!(q.push_back(big(40_001), 7));
+        assert_eq!(q.iter().last(), Some((big(40_001), 7)));
+        while q.take_nth(0).is_some() {}
+        assert_eq!(q.heap_bytes(), 0);
+    }
+
+    #[test]
+    fn a_permanent_job_churning_one_file_at_a_time_stays_small() {
+        let mut q = JobQueue::new();
+        for n in 0..100_000 {
+            assert!(q.push_back(big(n), 1));
+            if n >= 10 {
+                assert_eq!(q.take_nth(0).map(|f| f.0), Some(big(n - 10)));
+            }
+        }
+        assert_eq!(q.len(), 10);
+        assert!(q.slots.len() <= 10 + 2 * INDEX_MIN, "{} slots", q.slots.len());
+    }
+
+    #[test]
+    fn the_queue_matches_a_model_under_random_operations() {
+        // A reference model (Vec, linear search) against the queue, over mixed operations
+        // that cross every threshold: bulk extends, single adds, removals, takes with skips.
+        let mut rng = 0x1234_5678_u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut q = JobQueue::new();
+        let mut model: Vec<(PnfsId, u64)> = Vec::new();
+        for round in 0..400 {
+            match next() % 10 {
+                0 => {
+                    let count = if round % 50 == 0 { 6_000 } else { (next() % 40) as u32 };
+                    let base = (next() % 20_000) as u32;
+                    let files: Vec<_> = (0..count).map(|k| (big(base + k * 3), u64::from(k))).collect();
+                    let mut added = 0;
+                    for (i, s) in &files {
+                        if !model.iter().any(|(m, _)| m == i) {
+                            model.push((*i, *s));
+                            added += 1;
+                        }
+                    }
+                    assert_eq!(q.extend(files).0, added);
+                }
+                1..=4 => {
+                    for _ in 0..50 {
+                        let i = big((next() % 30_000) as u32);
+                        let fresh = !model.iter().any(|(m, _)| *m == i);
+                        if fresh {
+                            model.push((i, 9));
+                        }
+                        assert_eq!(q.push_back(i, 9), fresh);
+                    }
+                }
+                5 | 6 => {
+                    for _ in 0..50 {
+                        let i = big((next() % 30_000) as u32);
+                        let expected = model.iter().position(|(m, _)| *m == i).map(|p| model.remove(p).1);
+                        assert_eq!(q.remove(&i), expected);
+                    }
+                }
+                _ => {
+                    for _ in 0..200 {
+                        let skip = (next() % 3) as usize;
+                        let expected = (skip < model.len()).then(|| model.remove(skip));
+                        assert_eq!(q.take_nth(skip), expected);
+                    }
+                }
+            }
+            assert_eq!(q.len(), model.len());
+        }
+        assert_eq!(q.iter().collect::<Vec<_>>(), model);
     }
 }

@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
@@ -75,6 +75,10 @@ struct Inner {
     inbound: Mutex<HashMap<InboundId, Completion<Vec<u8>>>>,
     next_inbound: AtomicU64,
     closed: AtomicBool,
+    /// The deadline the timer loop sleeps until (`i64::MAX`: none), written and read under
+    /// the module's lock. Only an earlier deadline needs to wake it: waking it for every
+    /// request (each arms a reply timer) cost a futex wake-up and a context switch per step.
+    armed: AtomicI64,
 }
 
 /// Work waiting to be handled on this thread, with the module it is for.
@@ -116,6 +120,7 @@ impl Runtime {
             inbound: Mutex::new(HashMap::new()),
             next_inbound: AtomicU64::new(1),
             closed: AtomicBool::new(false),
+            armed: AtomicI64::new(i64::MAX),
         });
         tokio.spawn(timer_loop(Arc::clone(&inner)));
         Ok(Runtime { inner, tokio: Mutex::new(Some(tokio)) })
@@ -266,7 +271,12 @@ impl Drop for Runtime {
 
 async fn timer_loop(inner: Arc<Inner>) {
     while !inner.closed.load(Ordering::Acquire) {
-        let deadline = inner.module.lock().next_deadline();
+        let deadline = {
+            let module = inner.module.lock();
+            let deadline = module.next_deadline();
+            inner.armed.store(deadline.unwrap_or(i64::MAX), Ordering::Relaxed);
+            deadline
+        };
         let now = (inner.clock)();
         match deadline {
             Some(at) if at <= now => drive(&inner, Work::Timeout),
@@ -319,9 +329,8 @@ fn step(inner: &Arc<Inner>, work: Work) {
         Work::Input(input) => {
             let now = (inner.clock)();
             let mut module = inner.module.lock();
-            let before = module.next_deadline();
             module.handle(now, *input);
-            if module.next_deadline() != before {
+            if module.next_deadline().is_some_and(|at| at < inner.armed.load(Ordering::Relaxed)) {
                 inner.wake.notify_one();
             }
             module.take_effects()

@@ -1,0 +1,226 @@
+//! Item 5 of issue #8: real data in minidcache. `migration move` between two on-disk pools on
+//! the same disk (ADLER32 of every copy checked against the namespace by minidcache's p2p),
+//! side by side in the same run with `cp -r` of the same files followed by ADLER32 of every
+//! copy, and with `rsync -a --remove-source-files`. All three read the same files, freshly
+//! written and so in the page cache; none syncs to disk (minidcache without `--fsync`).
+//! minidcache is used as it stands, through its binary and admin shell; when it does not
+//! build, this part is skipped with the reason.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::Options;
+use crate::start::{output, work_dir};
+use crate::table::{Row, Target};
+
+/// One data set: `files` files of `size` bytes, and the move's concurrency.
+struct Set {
+    files: u64,
+    size: u64,
+    concurrency: u32,
+    /// The move's throughput against cp+ADLER32.
+    goal: f64,
+}
+
+/// ADLER32 (RFC 1950), as dCache and minidcache compute it.
+fn adler32(mut a: u32, mut b: u32, data: &[u8]) -> (u32, u32) {
+    const MOD: u32 = 65_521;
+    // 5552 bytes is the most that can be summed before the 32-bit sums may overflow.
+    for chunk in data.chunks(5552) {
+        for &byte in chunk {
+            a += u32::from(byte);
+            b += a;
+        }
+        a %= MOD;
+        b %= MOD;
+    }
+    (a, b)
+}
+
+/// ADLER32 of every file under `dir`; returns the number of files.
+fn checksum_tree(dir: &Path) -> u64 {
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut count = 0;
+    let mut sum = 0u64;
+    for entry in std::fs::read_dir(dir).expect("the copy is readable").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            count += checksum_tree(&path);
+            continue;
+        }
+        let mut file = std::fs::File::open(&path).expect("the copy is readable");
+        let (mut a, mut b) = (1, 0);
+        loop {
+            let n = file.read(&mut buffer).expect("the copy is readable");
+            if n == 0 {
+                break;
+            }
+            (a, b) = adler32(a, b, &buffer[..n]);
+        }
+        sum = sum.wrapping_add(u64::from((b << 16) | a));
+        count += 1;
+    }
+    std::hint::black_box(sum);
+    count
+}
+
+fn seconds(f: impl FnOnce()) -> f64 {
+    let t0 = Instant::now();
+    f();
+    t0.elapsed().as_secs_f64()
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+/// The minidcache binary as it stands, built in release mode.
+fn minidcache() -> Result<PathBuf, String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    output(Command::new(cargo).current_dir(&root).args(["build", "--release", "--quiet", "-p", "minidcache"]))
+        .map_err(|e| format!("minidcache does not build: {}", e.lines().take(6).collect::<Vec<_>>().join(" / ")))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    Ok(target.join("release/minidcache"))
+}
+
+/// The admin shell of a minidcache process, fed through a pipe. In that mode it echoes
+/// each command after its prompt before running it, one line at a time, so the echo of the
+/// next command marks the end of the previous one.
+struct Session {
+    child: std::process::Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl Session {
+    fn send(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("piped");
+        writeln!(stdin, "{line}").and_then(|()| stdin.flush()).expect("minidcache reads its input");
+    }
+
+    /// Reads output until the echo of `command`; returns what came before it.
+    fn until_echo(&mut self, command: &str) -> String {
+        let mut text = String::new();
+        for line in self.lines.by_ref() {
+            let line = line.expect("minidcache writes its output");
+            if line.ends_with(&format!("> {command}")) {
+                return text;
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        panic!("minidcache ended before `{command}`: {text}");
+    }
+}
+
+/// Runs one data set; returns (move, cp+ADLER32, rsync) in MB/s (rsync `None` when missing).
+fn measure(set: &Set, root: &Path, binary: &Path) -> (f64, f64, Option<f64>) {
+    let _ = std::fs::remove_dir_all(root);
+    let home = root.join("home");
+    std::fs::create_dir_all(&home).expect("the bench directory can be created");
+    let mut child = Command::new(binary)
+        .arg("--home")
+        .arg(&home)
+        .args(["--pools", "pool1,pool2", "--capacity", &(64u64 << 30).to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("minidcache starts");
+    let stdout = child.stdout.take().expect("piped");
+    let mut session = Session { child, lines: BufReader::new(stdout).lines() };
+    session.send("\\c pool1");
+    session.send(&format!("populate -files={} -size={}", set.files, set.size));
+    session.send("\\l");
+    session.until_echo("\\l");
+    let data = home.join("pool1/data");
+    let bytes = (set.files * set.size) as f64;
+
+    // cp -r, then ADLER32 of every copy.
+    let copy = root.join("cp");
+    let cp = seconds(|| {
+        output(Command::new("cp").arg("-r").arg(&data).arg(&copy)).expect("cp works");
+        assert_eq!(checksum_tree(&copy), set.files);
+    });
+    let _ = std::fs::remove_dir_all(&copy);
+
+    // rsync -a --remove-source-files, from a staged copy of the same files.
+    let rsync = have("rsync").then(|| {
+        let staged = root.join("rsync-source");
+        output(Command::new("cp").arg("-r").arg(&data).arg(&staged)).expect("cp works");
+        let target = root.join("rsync-target");
+        let s = seconds(|| {
+            let source = format!("{}/", staged.display());
+            output(Command::new("rsync").args(["-a", "--remove-source-files", &source]).arg(&target))
+                .expect("rsync works");
+        });
+        let _ = std::fs::remove_dir_all(&staged);
+        let _ = std::fs::remove_dir_all(&target);
+        s
+    });
+
+    // migration move, from the command to FINISHED (the echo of the command after `wait`).
+    let command = format!("migration move -concurrency={} pool2", set.concurrency);
+    session.send(&command);
+    session.send("wait 1 -timeout=600");
+    session.send("migration info 1");
+    session.until_echo(&command);
+    let t0 = Instant::now();
+    session.until_echo("migration info 1");
+    let moved = t0.elapsed().as_secs_f64();
+    session.send("\\q");
+    session.send("\\q");
+    let info = session.until_echo("\\q");
+    let _ = session.child.wait();
+    assert!(info.contains("State      : FINISHED\n"), "{info}");
+    assert!(info.contains(&format!("Completed  : {} files;", set.files)), "{info}");
+    assert_eq!(std::fs::read_dir(home.join("pool2/data")).map_or(0, |d| d.count()) as u64, set.files);
+    let _ = std::fs::remove_dir_all(root);
+    let mb = |s: f64| bytes / s / 1e6;
+    (mb(moved), mb(cp), rsync.map(mb))
+}
+
+/// Runs item 5.
+pub fn run(options: &Options, rows: &mut Vec<Row>) {
+    if !have("cp") {
+        println!("disk skipped: no cp");
+        return;
+    }
+    let scale = if options.quick { 20 } else { 1 };
+    let sets = [
+        Set { files: 2_000 / scale, size: 1 << 20, concurrency: 4, goal: 0.8 },
+        Set { files: 20_000 / scale, size: 4 << 10, concurrency: 4, goal: 0.5 },
+    ];
+    let binary = match minidcache() {
+        Ok(b) => b,
+        Err(why) => {
+            println!("disk skipped: {why}");
+            return;
+        }
+    };
+    let root: PathBuf = work_dir().join("disk");
+    println!("real data in minidcache (two on-disk pools, same disk), MB/s, same files for each:");
+    for set in &sets {
+        let (moved, cp, rsync) = measure(set, &root, &binary);
+        let label = format!("{} × {}", set.files, if set.size >= 1 << 20 { "1 MiB" } else { "4 KiB" });
+        let rsync_text = rsync.map_or("skipped (no rsync)".to_string(), |r| format!("{r:.0} MB/s"));
+        println!(
+            "  {label:<16} migration move -concurrency={}: {moved:>7.0} MB/s   cp -r + ADLER32: {cp:>7.0} MB/s   rsync: {rsync_text}",
+            set.concurrency
+        );
+        // The goals are set for the full sizes; a quick run only checks that it all works.
+        let goal = |g: f64| if options.quick { Target::None } else { Target::AtLeast(g) };
+        rows.push(Row::new("disk", format!("move {label} ÷ cp -r + ADLER32"), moved / cp, "×", goal(set.goal)));
+        if let Some(rsync) = rsync {
+            rows.push(Row::new(
+                "disk",
+                format!("move {label} ÷ rsync -a --remove-source-files"),
+                moved / rsync,
+                "×",
+                goal(1.0),
+            ));
+        }
+    }
+}

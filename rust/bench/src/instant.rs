@@ -1,0 +1,221 @@
+//! Instant in-process hosts for the production [`Runtime`]: two pools, `src` (a
+//! [`BenchRepository`]) and `dst` (an empty repository), whose services answer inside the
+//! call: the pool manager, the namespace (every file is on `src`), the pin manager, a p2p
+//! client that completes at once without data, and a transport that hands the bytes straight
+//! to the other pool's runtime. What is left is the module's own orchestration.
+
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use migration_core::Config;
+use migration_core::driver::runtime::{Options, Runtime};
+use migration_core::error::Failure;
+use migration_core::host::{
+    Completion, Host, Namespace, P2p, P2pRequest, PinManager, PinMove, PoolList, PoolManager, PoolSelection,
+    Repository, RepositoryError, Transport,
+};
+use migration_core::job::JobState;
+use migration_core::message::RequestId;
+use migration_core::pnfsid::PnfsId;
+use migration_core::pool_info::{PoolCostInfo, PoolInfo};
+use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};
+
+use crate::repo::BenchRepository;
+
+/// The two runtimes, as the transport finds them.
+#[derive(Default)]
+struct Net {
+    src: OnceLock<Weak<Runtime>>,
+    dst: OnceLock<Weak<Runtime>>,
+    /// Transfers that may still complete at once; the others wait in `held` (to start a job
+    /// and fill its queue before the clock starts, and to stop after a number of files).
+    budget: std::sync::atomic::AtomicI64,
+    held: parking_lot::Mutex<Vec<Completion<()>>>,
+}
+
+impl Net {
+    fn get(&self, pool: &str) -> Option<Arc<Runtime>> {
+        match pool {
+            "src" => self.src.get()?.upgrade(),
+            "dst" => self.dst.get()?.upgrade(),
+            _ => None,
+        }
+    }
+}
+
+struct Services {
+    me: &'static str,
+    net: Arc<Net>,
+}
+
+impl PoolManager for Services {
+    fn pools(&self, selection: PoolSelection, done: Completion<PoolList>) {
+        let names = match selection {
+            PoolSelection::Names(names) => names,
+            _ => Vec::new(),
+        };
+        let pools = names.into_iter().map(|n| PoolInfo::Online(PoolCostInfo::simple(n, 1 << 50, 1 << 49, 0))).collect();
+        done.complete(Ok(PoolList { pools }));
+    }
+
+    fn groups_of(&self, _: &str, done: Completion<Vec<String>>) {
+        done.complete(Ok(Vec::new()));
+    }
+}
+
+impl Namespace for Services {
+    fn cache_locations(&self, _: PnfsId, done: Completion<Vec<String>>) {
+        done.complete(Ok(vec!["src".to_string()]));
+    }
+}
+
+impl Transport for Services {
+    fn send(&self, to: &str, message: Vec<u8>, reply: Option<Completion<Vec<u8>>>) {
+        match self.net.get(to) {
+            Some(runtime) => runtime.deliver(self.me, message, reply),
+            None => {
+                if let Some(reply) = reply {
+                    reply.complete(Err(Failure::NoRoute));
+                }
+            }
+        }
+    }
+}
+
+impl P2p for Services {
+    fn start(&self, _: P2pRequest, done: Completion<()>) {
+        if self.net.budget.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+            done.complete(Ok(()));
+        } else {
+            self.net.held.lock().push(done);
+        }
+    }
+
+    fn cancel(&self, _: RequestId) {}
+}
+
+impl PinManager for Services {
+    fn move_pins(&self, _: PinMove, done: Completion<()>) {
+        done.complete(Ok(()));
+    }
+}
+
+/// The target's repository: it never has the file (the instant p2p keeps no data).
+struct Empty;
+
+impl Repository for Empty {
+    fn for_each(&self, _: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), String> {
+        Ok(())
+    }
+    fn entry(&self, _: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
+        Ok(None)
+    }
+    fn set_state(&self, _: &PnfsId, _: ReplicaState, _: &str) -> Result<(), RepositoryError> {
+        Ok(())
+    }
+    fn set_sticky(&self, _: &PnfsId, _: &StickyRecord, _: bool) -> Result<(), RepositoryError> {
+        Ok(())
+    }
+    fn verify_checksum(&self, _: &PnfsId) -> Result<(), Failure> {
+        Ok(())
+    }
+}
+
+fn host(me: &'static str, net: &Arc<Net>, repository: Arc<dyn Repository>) -> Host {
+    let services = Arc::new(Services { me, net: Arc::clone(net) });
+    Host {
+        repository,
+        pool_manager: services.clone(),
+        namespace: services.clone(),
+        transport: services.clone(),
+        p2p: services.clone(),
+        pin_manager: services,
+    }
+}
+
+/// Two started pools: `src` with `n` replicas, `dst` empty.
+pub struct Pair {
+    /// The source pool.
+    pub src: Arc<Runtime>,
+    /// The target pool.
+    pub dst: Arc<Runtime>,
+    /// The source's repository.
+    pub repo: Arc<BenchRepository>,
+    net: Arc<Net>,
+}
+
+impl Pair {
+    /// Starts both runtimes (2 worker threads each, the default).
+    pub fn new(n: u64) -> Pair {
+        Pair::start(n, false)
+    }
+
+    /// As [`Pair::new`], with transfers held until [`Pair::release`] lets some through.
+    pub fn held(n: u64) -> Pair {
+        Pair::start(n, true)
+    }
+
+    fn start(n: u64, hold: bool) -> Pair {
+        let net = Arc::new(Net::default());
+        net.budget.store(if hold { 0 } else { i64::MAX }, std::sync::atomic::Ordering::SeqCst);
+        let repo = Arc::new(BenchRepository::new(n));
+        let options = || Options { seed: Some(7), ..Options::default() };
+        let src = Runtime::start("src", Config::default(), host("src", &net, repo.clone()), options());
+        let dst = Runtime::start("dst", Config::default(), host("dst", &net, Arc::new(Empty)), options());
+        let src = Arc::new(src.expect("the source starts"));
+        let dst = Arc::new(dst.expect("the target starts"));
+        let _ = net.src.set(Arc::downgrade(&src));
+        let _ = net.dst.set(Arc::downgrade(&dst));
+        // The repository reports deletions (the source mode of a move) like a pool's does.
+        let weak = Arc::downgrade(&src);
+        repo.set_listener(move |event| {
+            if let Some(src) = weak.upgrade() {
+                src.repository_event(event);
+            }
+        });
+        src.pool_started();
+        dst.pool_started();
+        Pair { src, dst, repo, net }
+    }
+
+    /// Transfers held now.
+    pub fn holding(&self) -> usize {
+        self.net.held.lock().len()
+    }
+
+    /// Lets `files` transfers complete (the held ones first); later ones are held again.
+    /// The work this causes runs on this thread until the budget is spent.
+    pub fn release(&self, files: u64) {
+        let held = std::mem::take(&mut *self.net.held.lock());
+        let budget = i64::try_from(files).unwrap_or(i64::MAX) - held.len() as i64;
+        self.net.budget.store(budget, std::sync::atomic::Ordering::SeqCst);
+        for done in held {
+            done.complete(Ok(()));
+        }
+    }
+
+    /// The state of job `id` on the source.
+    pub fn state(&self, id: &str) -> Option<JobState> {
+        self.src.with_module(|m| m.job(id).map(|j| j.state()))
+    }
+
+    /// Completed files of job `id`.
+    pub fn completed(&self, id: &str) -> u64 {
+        self.src.with_module(|m| m.job(id).map_or(0, |j| j.statistics().completed_files))
+    }
+
+    /// Waits until `done` holds, polling every 0.2 ms; panics after `limit`.
+    pub fn wait(&self, limit: Duration, mut done: impl FnMut(&Pair) -> bool) {
+        let t0 = Instant::now();
+        while !done(self) {
+            assert!(t0.elapsed() < limit, "the benchmark did not finish within {limit:?}");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    /// Stops both runtimes.
+    pub fn shutdown(&self) {
+        self.src.shutdown();
+        self.dst.shutdown();
+    }
+}

@@ -1,0 +1,114 @@
+//! The Java parts: dCache's queue structures (`java/queuecost`) and the JNI throughput bench
+//! (`java/jnibench`, against the facade in `java/src/main/java`). Both are compiled with the
+//! system JDK's `javac` into `target/bench/java`; a missing JDK skips them with a reason.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::start::{output, work_dir};
+
+fn tool(name: &str) -> Result<PathBuf, String> {
+    let candidates = std::env::var_os("JAVA_HOME")
+        .map(|home| PathBuf::from(home).join("bin").join(name))
+        .into_iter()
+        .chain(std::iter::once(PathBuf::from(name)));
+    for candidate in candidates {
+        if Command::new(&candidate).arg("-version").output().is_ok_and(|o| o.status.success()) {
+            return Ok(candidate);
+        }
+    }
+    Err(format!("no `{name}` (install a JDK, e.g. openjdk-17-jdk-headless)"))
+}
+
+fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "java") {
+                out.push(path);
+            }
+        }
+    }
+}
+
+/// Compiles the `.java` files under `dirs` (with `classpath`) into `target/bench/java/<name>`.
+fn compile(name: &str, dirs: &[PathBuf], classpath: &str) -> Result<PathBuf, String> {
+    let javac = tool("javac")?;
+    let classes = work_dir().join("java").join(name);
+    let _ = std::fs::remove_dir_all(&classes);
+    std::fs::create_dir_all(&classes).map_err(|e| e.to_string())?;
+    let mut files = Vec::new();
+    for dir in dirs {
+        sources(dir, &mut files);
+    }
+    let mut command = Command::new(javac);
+    command.arg("-nowarn").arg("-d").arg(&classes);
+    if !classpath.is_empty() {
+        command.arg("-cp").arg(classpath);
+    }
+    command.args(&files);
+    output(&mut command)?;
+    Ok(classes)
+}
+
+fn bench_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("java")
+}
+
+/// Heap bytes per replica of dCache's queue structures, for each count.
+pub fn queue_cost(counts: &[u64]) -> Result<Vec<(u64, f64)>, String> {
+    let classes = compile("queuecost", &[bench_dir().join("queuecost")], "")?;
+    let java = tool("java")?;
+    let mut command = Command::new(java);
+    command.args(["-XX:+UseSerialGC", "-Xms4g", "-Xmx4g", "-cp"]).arg(&classes).arg("QueueCost");
+    command.args(counts.iter().map(u64::to_string));
+    let out = output(&mut command)?;
+    out.lines()
+        .map(|line| {
+            let (n, per) = line.split_once(' ').ok_or_else(|| format!("unexpected output: {line}"))?;
+            Ok((n.parse().map_err(|_| line.to_string())?, per.parse().map_err(|_| line.to_string())?))
+        })
+        .collect()
+}
+
+/// The SLF4J API jar the facade compiles against.
+fn slf4j() -> Result<PathBuf, String> {
+    let jar = PathBuf::from("/usr/share/java/slf4j-api.jar");
+    if jar.is_file() { Ok(jar) } else { Err("no /usr/share/java/slf4j-api.jar (apt-get install libslf4j-java)".into()) }
+}
+
+/// The JNI throughput bench: files/s for each concurrency, through the Java facade.
+pub fn jni_throughput(library: &Path, files: u64, concurrencies: &[u32]) -> Result<Vec<(u32, f64)>, String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let slf4j = slf4j()?;
+    let classes = compile(
+        "jnibench",
+        &[root.join("java/src/main/java"), bench_dir().join("jnibench")],
+        &slf4j.display().to_string(),
+    )?;
+    let java = tool("java")?;
+    let classpath = format!("{}:{}", classes.display(), slf4j.display());
+    let mut command = Command::new(java);
+    command
+        .arg(format!("-Ddcache.migration.library={}", library.display()))
+        .args(["-Xmx2g", "--enable-native-access=ALL-UNNAMED", "-cp", &classpath, "JniBench"])
+        .arg(files.to_string())
+        .args(concurrencies.iter().map(u32::to_string));
+    let out = output(&mut command)?;
+    parse_rates(&out)
+}
+
+/// Lines `concurrency files_per_second` (other lines are ignored).
+pub fn parse_rates(out: &str) -> Result<Vec<(u32, f64)>, String> {
+    let rates: Vec<(u32, f64)> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("rate "))
+        .filter_map(|l| {
+            let (c, r) = l.split_once(' ')?;
+            Some((c.parse().ok()?, r.trim().parse().ok()?))
+        })
+        .collect();
+    if rates.is_empty() { Err(format!("no rates in the output: {out}")) } else { Ok(rates) }
+}
