@@ -32,6 +32,15 @@ sim_status=${PIPESTATUS[0]}
 set -e
 [ "$sim_status" -eq 0 ] || status=$sim_status
 
+# A smoke run of every benchmark (small sizes, no figures asserted), so they cannot rot.
+echo "== migration-bench --quick"
+set +e
+cargo run --release --quiet -p migration-bench -- --quick 2>&1 | tee "$log.bench"
+bench_status=${PIPESTATUS[0]}
+set -e
+rm -f "$log.bench"
+[ "$bench_status" -eq 0 ] || status=$bench_status
+
 # The Java facade's JUnit tests, through Gradle (builds the native library itself).
 java_status=0
 if [ "${SKIP_JAVA:-0}" = 1 ]; then
