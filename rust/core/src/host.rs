@@ -88,10 +88,8 @@ pub trait Repository: Send + Sync {
     /// Verifies a replica's checksum without touching its access time; may be slow.
     fn verify_checksum(&self, pnfsid: &PnfsId) -> Result<(), Failure>;
 
-    /// Whether this pool accepts replicas from other pools (not disabled for p2p-client).
-    fn accepts_copies(&self) -> bool {
-        true
-    }
+    // Whether the pool accepts copies (`pool disable -strict`/`-rdonly`) is not asked here:
+    // the pool tells the module when it changes (`Module::set_accepts_copies`).
 }
 
 /// Which pools a pool-manager query asks for (§8.1).
