@@ -506,16 +506,11 @@ impl Module {
 }
 
 fn decode_int(text: &str) -> Result<i32, Error> {
-    i32::try_from(decode_long(text)?).map_err(|_| Error::syntax(format!("For input string: \"{text}\"")))
+    command::decode_int(text).map_err(syntax)
 }
 
-/// Java's `Long.decode` for command arguments (options are decoded by the schema).
 fn decode_long(text: &str) -> Result<i64, Error> {
-    const SPEC: CommandSpec =
-        CommandSpec { name: "decode", options: &[opt("n", Long, "", "")], args: NO_ARGS, summary: "", help: "" };
-    let words = command::tokenize(&format!("-n={}", command::escape(text))).map_err(syntax)?;
-    let parsed = command::parse(&SPEC, &words).map_err(syntax)?;
-    Ok(parsed.long("n").unwrap_or_default())
+    command::decode_long(text).map_err(syntax)
 }
 
 /// Builds the job definition from a parsed `migration copy|move|cache`, checking in the

@@ -276,6 +276,16 @@ fn parse_flag(value: &str) -> Result<bool, CommandLineError> {
     }
 }
 
+/// Java's `Integer.decode`, for arguments that the schema leaves as text.
+pub fn decode_int(value: &str) -> Result<i32, CommandLineError> {
+    decode(value, i32::MIN.into(), i32::MAX.into()).map(|v| v as i32)
+}
+
+/// Java's `Long.decode`, for arguments that the schema leaves as text.
+pub fn decode_long(value: &str) -> Result<i64, CommandLineError> {
+    decode(value, i64::MIN.into(), i64::MAX.into()).map(|v| v as i64)
+}
+
 /// Java's `Integer.decode`/`Long.decode`, range-checked against `[min, max]`.
 ///
 /// Every malformed or out-of-range value is reported as `For input string: "<value>"` quoting
