@@ -412,24 +412,48 @@ fn data_files(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }
 
+/// The move both crash tests run (and rerun after each kill).
+const MOVE: &str = "\\c pool1\npool disable -rdonly\nmigration move pool2\nwait 1 -timeout=300\n";
+
+/// Writes 1 000 files to pool1 of a new home; returns each file's ADLER32 from the namespace.
+fn populate_thousand(home: &Path) -> HashMap<String, String> {
+    finish(spawn(home, "\\c pool1\npopulate -files=1000 -size=200..4000\n", "populate"));
+    let sh = open(home, &["pool1", "pool2"]);
+    let originals: HashMap<String, String> = sh
+        .cluster()
+        .namespace()
+        .files()
+        .into_iter()
+        .map(|f| (f.attributes.pnfsid.to_string(), f.attributes.checksums[0].value.clone()))
+        .collect();
+    assert_eq!(originals.len(), 1000);
+    originals
+}
+
+/// pool1 is empty; pool2 holds every file, no stray or partial data file, each replica's
+/// bytes match the checksum recorded at creation, and the namespace lists only pool2.
+fn assert_everything_moved_intact(home: &Path, originals: &HashMap<String, String>) {
+    let sh = open(home, &["pool1", "pool2"]);
+    assert!(sh.cluster().pool("pool1").expect("pool1").repository.is_empty(), "every file moved");
+    let pool2 = sh.cluster().pool("pool2").expect("pool2");
+    assert_eq!(pool2.repository.len(), 1000, "none lost");
+    assert_eq!(data_files(&home.join("pool2/data")), 1000, "no stray or partial files");
+    for entry in pool2.repository.entries() {
+        let id = entry.pnfsid.to_string();
+        let (sum, len) = checksum_file(&pool2.repository.data_path(&entry.pnfsid)).expect("readable");
+        assert_eq!(Some(&sum), originals.get(&id), "{id}");
+        assert_eq!(len, entry.size);
+        assert_eq!(sh.cluster().namespace().locations(&entry.pnfsid), Some(vec!["pool2".to_string()]));
+    }
+}
+
 #[test]
 fn a_move_killed_midway_finishes_after_a_restart_without_loss_or_second_copies() {
     let temp = TempHome::new();
     let home = temp.path().join("home");
-    finish(spawn(&home, "\\c pool1\npopulate -files=1000 -size=200..4000\n", "populate"));
-    let originals: HashMap<String, String> = {
-        let sh = open(&home, &["pool1", "pool2"]);
-        sh.cluster()
-            .namespace()
-            .files()
-            .into_iter()
-            .map(|f| (f.attributes.pnfsid.to_string(), f.attributes.checksums[0].value.clone()))
-            .collect()
-    };
-    assert_eq!(originals.len(), 1000);
+    let originals = populate_thousand(&home);
 
-    let script = "\\c pool1\npool disable -rdonly\nmigration move pool2\nwait 1 -timeout=300\n";
-    let mut child = spawn(&home, script, "move");
+    let mut child = spawn(&home, MOVE, "move");
     let (pool1, pool2) = (home.join("pool1/data"), home.join("pool2/data"));
     let deadline = Instant::now() + Duration::from_secs(60);
     while data_files(&pool2) < 150 {
@@ -465,18 +489,7 @@ fn a_move_killed_midway_finishes_after_a_restart_without_loss_or_second_copies()
     );
     assert!(transcript.contains("[1] FINISHED     migration move pool2\n(pool1) admin > rep ls\n(pool1) admin > \\q"));
 
-    let sh = open(&home, &["pool1", "pool2"]);
-    assert!(sh.cluster().pool("pool1").expect("pool1").repository.is_empty());
-    let pool2 = sh.cluster().pool("pool2").expect("pool2");
-    assert_eq!(pool2.repository.len(), 1000);
-    assert_eq!(data_files(&home.join("pool2/data")), 1000, "no stray files");
-    for entry in pool2.repository.entries() {
-        let id = entry.pnfsid.to_string();
-        let (sum, len) = checksum_file(&pool2.repository.data_path(&entry.pnfsid)).expect("readable");
-        assert_eq!(Some(&sum), originals.get(&id), "{id}");
-        assert_eq!(len, entry.size);
-        assert_eq!(sh.cluster().namespace().locations(&entry.pnfsid), Some(vec!["pool2".to_string()]));
-    }
+    assert_everything_moved_intact(&home, &originals);
 }
 
 #[test]
@@ -500,21 +513,11 @@ fn the_demo_verifies_every_replica() {
 fn a_move_killed_again_and_again_loses_nothing() {
     let temp = TempHome::new();
     let home = temp.path().join("home");
-    finish(spawn(&home, "\\c pool1\npopulate -files=1000 -size=200..4000\n", "populate"));
-    let originals: HashMap<String, String> = {
-        let sh = open(&home, &["pool1", "pool2"]);
-        sh.cluster()
-            .namespace()
-            .files()
-            .into_iter()
-            .map(|f| (f.attributes.pnfsid.to_string(), f.attributes.checksums[0].value.clone()))
-            .collect()
-    };
-    let script = "\\c pool1\npool disable -rdonly\nmigration move pool2\nwait 1 -timeout=300\n";
+    let originals = populate_thousand(&home);
     let pool2_data = home.join("pool2/data");
     let mut killed_midway = 0;
     for (round, kill_at) in [120usize, 400, 700].into_iter().enumerate() {
-        let mut child = spawn(&home, script, &format!("move{round}"));
+        let mut child = spawn(&home, MOVE, &format!("move{round}"));
         let deadline = Instant::now() + Duration::from_secs(120);
         while data_files(&pool2_data) < kill_at {
             assert!(Instant::now() < deadline, "round {round}: the move did not progress");
@@ -530,18 +533,8 @@ fn a_move_killed_again_and_again_loses_nothing() {
         child.wait().expect("reaped");
     }
     assert!(killed_midway >= 2, "only {killed_midway} kills hit a running move");
-    let transcript = finish(spawn(&home, script, "final"));
+    let transcript = finish(spawn(&home, MOVE, "final"));
     assert!(transcript.contains("[1] FINISHED     migration move pool2"), "{transcript}");
 
-    let sh = open(&home, &["pool1", "pool2"]);
-    assert!(sh.cluster().pool("pool1").expect("pool1").repository.is_empty(), "every file moved");
-    let pool2 = sh.cluster().pool("pool2").expect("pool2");
-    assert_eq!(pool2.repository.len(), 1000, "none lost");
-    assert_eq!(data_files(&pool2_data), 1000, "no stray or partial files");
-    for entry in pool2.repository.entries() {
-        let id = entry.pnfsid.to_string();
-        let (sum, len) = checksum_file(&pool2.repository.data_path(&entry.pnfsid)).expect("readable");
-        assert_eq!(Some(&sum), originals.get(&id), "{id}");
-        assert_eq!(len, entry.size);
-    }
+    assert_everything_moved_intact(&home, &originals);
 }
