@@ -286,11 +286,6 @@ impl Module {
         std::mem::take(&mut self.shared.effects)
     }
 
-    /// Takes the effects into `out` (reusing its allocation).
-    pub fn drain_effects_into(&mut self, out: &mut Vec<Effect>) {
-        out.append(&mut self.shared.effects);
-    }
-
     /// The earliest timer deadline, if any.
     pub fn next_deadline(&self) -> Option<Millis> {
         self.shared.timers.next_deadline()

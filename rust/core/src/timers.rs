@@ -50,11 +50,6 @@ impl Timers {
         }
     }
 
-    /// Whether `key` is armed.
-    pub fn is_armed(&self, key: &TimerKey) -> bool {
-        self.armed.contains_key(key)
-    }
-
     /// The earliest deadline.
     pub fn next_deadline(&self) -> Option<Millis> {
         self.queue.first().map(|(at, _)| *at)
