@@ -54,7 +54,8 @@ pub struct dcm_repository {
     /// Passed to every callback of this table.
     pub ctx: *mut c_void,
     /// Calls `visit(visit_ctx, entry)` for every replica, in repository order, until it
-    /// returns false. Returns 0, or non-zero when the repository cannot be listed.
+    /// returns false. Returns 0, `DCM_REPOSITORY_NOT_LOADED` while the repository is still
+    /// loading, or another non-zero value when it cannot be listed.
     pub for_each: Option<
         unsafe extern "C" fn(
             ctx: *mut c_void,
@@ -104,9 +105,17 @@ pub struct dcm_repository {
     >,
     /// Verifies the replica's checksum without touching its access time; may be slow.
     /// Returns 0, or a dCache return code (`DCM_RC_FILE_CORRUPTED` on a mismatch).
+    /// NULL declares that this pool cannot verify checksums: jobs with `-verify` (the default
+    /// of `migration move`) are then refused, and copy requests that would verify an existing
+    /// replica fail, rather than a move deleting its source after a verification nobody did.
     pub verify_checksum: Option<
         unsafe extern "C" fn(ctx: *mut c_void, pnfsid: *const c_char, errbuf: *mut c_char, errbuf_size: usize) -> i32,
     >,
+    /// Whether the pool accepts copies from other pools right now (its mode: not disabled
+    /// for p2p-client). Asked on every copy request, so that a disable the host did not
+    /// report with `dcm_module_set_accepts_copies` still counts. NULL: only what
+    /// `dcm_module_set_accepts_copies` said counts.
+    pub accepts_copies: Option<unsafe extern "C" fn(ctx: *mut c_void) -> bool>,
     /// Releases `ctx` (may be NULL).
     pub free: dcm_free_fn,
 }
@@ -621,12 +630,13 @@ fn repository_error(status: i32, buf: &ErrBuf, what: &str) -> RepositoryError {
         Ok(RepositoryStatus::NotFound) => RepositoryError::NotFound,
         Ok(RepositoryStatus::IllegalTransition) => RepositoryError::IllegalTransition(message()),
         Ok(RepositoryStatus::Other) => RepositoryError::Other(message()),
+        Ok(RepositoryStatus::NotLoaded) => RepositoryError::NotLoaded,
         Err(e) => RepositoryError::Other(format!("{what}: {}: {}", e.message, message())),
     }
 }
 
 impl Repository for CHost {
-    fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> std::result::Result<(), String> {
+    fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> std::result::Result<(), RepositoryError> {
         let mut state = Visit { visit, error: None };
         let mut buf = ErrBuf::new();
         let rc = self
@@ -637,14 +647,31 @@ impl Repository for CHost {
                 // SAFETY: the host's callback; `visit_ctx` outlives the call.
                 Ok(unsafe { f(t.ctx, Some(visit_entry), visit_ctx, buf.ptr(), buf.size()) })
             })
-            .unwrap_or_else(|| Err(closed_text("repository.for_each")))?;
+            .unwrap_or_else(|| Err(closed_text("repository.for_each")))
+            .map_err(RepositoryError::Other)?;
         if let Some(error) = state.error {
-            return Err(error);
+            return Err(RepositoryError::Other(error));
         }
-        if rc != 0 {
-            return Err(buf.message(|| format!("the repository's for_each failed with status {rc}")));
+        match rc {
+            0 => Ok(()),
+            crate::constants::DCM_REPOSITORY_NOT_LOADED => Err(RepositoryError::NotLoaded),
+            _ => Err(RepositoryError::Other(buf.message(|| format!("the repository's for_each failed with status {rc}")))),
         }
-        Ok(())
+    }
+
+    fn verifies_checksums(&self) -> bool {
+        self.repository.call(self.module, |t| t.verify_checksum.is_some()).unwrap_or(false)
+    }
+
+    fn accepts_copies(&self) -> bool {
+        self.repository
+            .call(self.module, |t| match t.accepts_copies {
+                // SAFETY: the host's callback with its own context.
+                Some(f) => unsafe { f(t.ctx) },
+                None => true,
+            })
+            // A closed module accepts nothing.
+            .unwrap_or(false)
     }
 
     fn entry(&self, pnfsid: &PnfsId) -> std::result::Result<Option<ReplicaEntry>, String> {

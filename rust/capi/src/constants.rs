@@ -8,7 +8,7 @@ use crate::error::invalid;
 
 /// The version of this ABI. A host checks `dcm_abi_version() == DCM_ABI_VERSION` at
 /// start-up: a library with another version has incompatible structs or functions.
-pub const DCM_ABI_VERSION: u32 = 1;
+pub const DCM_ABI_VERSION: u32 = 2;
 
 /// Error code: a malformed command line or invalid option value; nothing changed.
 pub const DCM_ERROR_SYNTAX: u32 = 1;
@@ -81,6 +81,11 @@ pub const DCM_REPOSITORY_NOT_FOUND: i32 = 1;
 pub const DCM_REPOSITORY_ILLEGAL_TRANSITION: i32 = 2;
 /// Repository status: any other failure, I/O for example (message in errbuf).
 pub const DCM_REPOSITORY_OTHER: i32 = 3;
+/// Repository status, from `for_each` only: the repository is still loading at pool start
+/// (dCache's repository throws `IllegalStateException` then). Jobs wait instead of failing;
+/// report each replica as a state change while loading, then call
+/// `dcm_module_repository_loaded`.
+pub const DCM_REPOSITORY_NOT_LOADED: i32 = 4;
 
 /// Repository event: a replica changed state (also reported for every replica while the
 /// pool loads); `before` may be NULL for a new replica, `after` is the entry after the change.
@@ -213,6 +218,7 @@ c_enum!(
         NotFound = DCM_REPOSITORY_NOT_FOUND,
         IllegalTransition = DCM_REPOSITORY_ILLEGAL_TRANSITION,
         Other = DCM_REPOSITORY_OTHER,
+        NotLoaded = DCM_REPOSITORY_NOT_LOADED,
     }
 );
 
@@ -365,7 +371,8 @@ mod tests {
         assert_eq!(e.message, "invalid failure kind 3");
         assert!(EventKind::try_from(99).is_err());
         assert!(SelectionKind::try_from(5).is_err());
-        assert!(RepositoryStatus::try_from(4).is_err());
+        assert_eq!(RepositoryStatus::try_from(4), Ok(RepositoryStatus::NotLoaded));
+        assert!(RepositoryStatus::try_from(5).is_err());
         assert_eq!(Latency::try_from(2).map(Option::<AccessLatency>::from), Ok(Some(AccessLatency::Nearline)));
         assert_eq!(Retention::try_from(0).map(Option::<RetentionPolicy>::from), Ok(None));
     }

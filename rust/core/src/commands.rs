@@ -330,6 +330,13 @@ fn syntax(e: impl ToString) -> Error {
 impl Module {
     /// Executes one admin command line at time `now`; returns its output or its error.
     pub fn execute(&mut self, now: Millis, line: &str) -> Result<String, Error> {
+        let result = self.run_command(now, line);
+        // A hot-file job ended by `migration cancel` counts against the cap like any other.
+        self.prune_hot_file_jobs();
+        result
+    }
+
+    fn run_command(&mut self, now: Millis, line: &str) -> Result<String, Error> {
         if let Some(c) = command::find_control_character(line) {
             // A newline inside an argument would inject a line into the saved setup.
             return Err(Error::syntax(format!("Illegal control character {:?} in command", c)));
@@ -462,6 +469,13 @@ impl Module {
     /// starts it if the pool has started. Nothing changes when validation fails.
     fn create_job(&mut self, now: Millis, command: &str, args: &ParsedArgs, recorded: String) -> Result<String, Error> {
         let definition = parse_definition(now, command, args, recorded, self.defaults.refresh)?;
+        if definition.verify && !self.verifies_checksums() {
+            let hint = if command == "migration move" { " (migration move verifies by default)" } else { "" };
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("-verify is not available: this pool cannot verify checksums{hint}; use -verify=false"),
+            ));
+        }
         let concurrency = args.int("concurrency").unwrap_or(self.defaults.concurrency);
         let id = match args.string("id") {
             None => self.next_free_number(),

@@ -43,11 +43,6 @@ pub enum EntryPurpose {
         /// The file.
         pnfsid: PnfsId,
     },
-    /// On the target: to decide between a new replica and an update.
-    ServerCopy {
-        /// The copy request.
-        request: RequestId,
-    },
     /// To create the hot-file job of a file read by many clients.
     HotFile {
         /// The file.
@@ -102,6 +97,14 @@ pub enum Effect {
         pnfsid: PnfsId,
         /// The changes.
         changes: Vec<RepositoryChange>,
+    },
+    /// On the target, for a copy request: ask the pool's mode and, if it accepts copies, read
+    /// the local entry; answer [`Input::CopyInspected`].
+    InspectCopy {
+        /// The copy request.
+        request: RequestId,
+        /// The file.
+        pnfsid: PnfsId,
     },
     /// Verify a replica's checksum (may be slow); answer [`Input::Verified`].
     VerifyChecksum {
@@ -218,12 +221,14 @@ pub enum Input {
     PoolStarted,
     /// A repository change.
     Repository(RepositoryEvent),
+    /// The repository finished loading: jobs waiting for it scan it now.
+    RepositoryLoaded,
     /// Result of [`Effect::Scan`]: matching files with their sizes, in queue order.
     Scanned {
         /// The job.
         job: JobKey,
         /// Files or the scan's error.
-        result: Result<Vec<(PnfsId, u64)>, String>,
+        result: Result<Vec<(PnfsId, u64)>, RepositoryError>,
     },
     /// Result of [`Effect::ReadEntry`] (`None`: no such replica).
     Entry {
@@ -238,6 +243,15 @@ pub enum Input {
         purpose: ChangePurpose,
         /// The first error, if any.
         result: Result<(), RepositoryError>,
+    },
+    /// Result of [`Effect::InspectCopy`].
+    CopyInspected {
+        /// The copy request.
+        request: RequestId,
+        /// The pool's mode at the time of the request.
+        accepts_copies: bool,
+        /// The local entry (`None`: no replica); not read when copies are refused.
+        entry: Result<Option<ReplicaEntry>, String>,
     },
     /// Result of [`Effect::VerifyChecksum`].
     Verified {

@@ -55,6 +55,10 @@ impl<T> fmt::Debug for Completion<T> {
 pub enum RepositoryError {
     /// The replica is not (or no longer) there.
     NotFound,
+    /// The repository is still loading at pool start: it cannot be listed yet. Replicas
+    /// arrive as state-change events while it loads; the host then calls
+    /// `Module::repository_loaded` (dCache's repository throws `IllegalStateException`).
+    NotLoaded,
     /// The state change is not allowed from the replica's state.
     IllegalTransition(String),
     /// Anything else (I/O error, …).
@@ -65,6 +69,7 @@ impl fmt::Display for RepositoryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RepositoryError::NotFound => f.write_str("replica not found"),
+            RepositoryError::NotLoaded => f.write_str("the repository is still loading"),
             RepositoryError::IllegalTransition(m) | RepositoryError::Other(m) => f.write_str(m),
         }
     }
@@ -74,7 +79,9 @@ impl fmt::Display for RepositoryError {
 /// its own threads and never while holding its lock.
 pub trait Repository: Send + Sync {
     /// Visits every replica in repository order; `visit` returns `false` to stop early.
-    fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), String>;
+    /// [`RepositoryError::NotLoaded`] while the pool is still loading its repository: jobs
+    /// then wait for it instead of failing.
+    fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError>;
 
     /// The entry of one replica, `None` if there is no such replica.
     fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String>;
@@ -85,11 +92,21 @@ pub trait Repository: Send + Sync {
     /// Sets a sticky record with dCache's `overwrite` semantics (§1.4).
     fn set_sticky(&self, pnfsid: &PnfsId, record: &StickyRecord, overwrite: bool) -> Result<(), RepositoryError>;
 
-    /// Verifies a replica's checksum without touching its access time; may be slow.
+    /// Whether this repository can verify checksums ([`Repository::verify_checksum`]).
+    /// There is deliberately no default: a move with `-verify` deletes its source after the
+    /// target "verified" an existing copy, so a host that cannot verify must say so, and the
+    /// module then refuses `-verify` instead of pretending.
+    fn verifies_checksums(&self) -> bool;
+
+    /// Verifies a replica's checksum without touching its access time; may be slow. Only
+    /// called when [`Repository::verifies_checksums`] is true.
     fn verify_checksum(&self, pnfsid: &PnfsId) -> Result<(), Failure>;
 
-    // Whether the pool accepts copies (`pool disable -strict`/`-rdonly`) is not asked here:
-    // the pool tells the module when it changes (`Module::set_accepts_copies`).
+    /// Whether the pool accepts copies from other pools right now (dCache's pool mode: not
+    /// disabled for p2p-client, as after `pool disable -rdonly`/`-strict` or an automatic
+    /// disable on an I/O fault). Asked on every copy request, because dCache's pool mode has
+    /// no listener; `Module::set_accepts_copies(false)` refuses earlier without asking.
+    fn accepts_copies(&self) -> bool;
 }
 
 /// Which pools a pool-manager query asks for (§8.1).

@@ -182,6 +182,9 @@ pub struct Job {
     failures_since_progress: usize,
     /// Why a plain cancel was given, for the tasks it cancels when its grace period ends.
     cancel_reason: Option<String>,
+    /// The scan found the repository still loading; the job stays INITIALIZING and scans
+    /// again when it has loaded (or every 10 s, in case the host never says so).
+    awaiting_repository: bool,
 }
 
 impl Job {
@@ -224,6 +227,7 @@ impl Job {
             cancel_replies: Vec::new(),
             failures_since_progress: 0,
             cancel_reason: None,
+            awaiting_repository: false,
         }
     }
 
@@ -281,12 +285,25 @@ impl Job {
         self.state = JobState::Initializing;
         tracing::info!(target: LOG_TARGET, pool = ctx.pool, job = %self.id, "Job {} started: {}", self.id, self.definition.command_line);
         self.refresh(ctx);
+        self.scan(ctx);
+    }
+
+    fn scan(&mut self, ctx: &mut Ctx<'_>) {
         ctx.effects.push(Effect::Scan {
             job: self.key,
             filter: Arc::clone(&self.filter),
             order: self.definition.order,
             now: ctx.now,
         });
+    }
+
+    /// The repository finished loading: a job that found it loading scans it now.
+    pub fn repository_loaded(&mut self, ctx: &mut Ctx<'_>) {
+        if self.state == JobState::Initializing && self.awaiting_repository {
+            self.awaiting_repository = false;
+            ctx.timers.cancel(TimerKey::Wake(self.key));
+            self.scan(ctx);
+        }
     }
 
     /// Starts a `NEW` job with known entries and no scan (hot-file jobs, §3.2).
@@ -305,7 +322,7 @@ impl Job {
     }
 
     /// The result of the initial scan.
-    pub fn scanned(&mut self, result: Result<Vec<(PnfsId, u64)>, String>, ctx: &mut Ctx<'_>) {
+    pub fn scanned(&mut self, result: Result<Vec<(PnfsId, u64)>, RepositoryError>, ctx: &mut Ctx<'_>) {
         match result {
             Ok(files) => {
                 if self.state == JobState::Initializing {
@@ -322,6 +339,17 @@ impl Job {
                     }
                 }
                 self.scan_finished(ctx);
+            }
+            Err(RepositoryError::NotLoaded) if self.state == JobState::Initializing => {
+                // dCache's scan ends quietly here and a non-permanent job then finishes with
+                // nothing; a permanent job restored at pool start would copy only what the
+                // load-time events bring. Waiting keeps every job whole: events seen while
+                // loading are queued (permanent jobs), and the scan after loading adds the rest.
+                if !self.awaiting_repository {
+                    self.note(ctx, 0, None, "Repository is still loading; waiting for it".to_string());
+                }
+                self.awaiting_repository = true;
+                ctx.timers.set(TimerKey::Wake(self.key), ctx.now + WAKE_DELAY);
             }
             Err(error) if self.state == JobState::Initializing => {
                 self.note(ctx, 0, None, format!("Repository scan failed: {error}"));
@@ -417,9 +445,13 @@ impl Job {
         }
     }
 
-    /// Rule 4's condition, negated: both lists valid and, in `wait` mode, a target online.
+    /// Rule 4's condition, negated: both lists valid, the source pool reported online and, in
+    /// `wait` mode, a target online. As in dCache, the target list is not usable until the
+    /// pool manager knows the source (right after a pool start it often does not): in `limit`
+    /// mode the tasks would otherwise see no targets and drop their files.
     fn lists_ready(&self) -> bool {
         self.source_list.valid
+            && self.source_info().is_some()
             && self.target_list.valid
             && (self.definition.deficit == DeficitMode::Limit || !self.selectable.is_empty())
     }
@@ -524,7 +556,8 @@ impl Job {
             self.answer_cancel_replies(ctx);
             return;
         }
-        if self.state != JobState::Initializing && self.running.is_empty() {
+        let scan_pending = self.state == JobState::Initializing && !self.awaiting_repository;
+        if !scan_pending && self.running.is_empty() {
             // Also plain for a NEW job (R16).
             self.terminate(JobState::Cancelled, ctx);
             return;
@@ -847,6 +880,7 @@ impl Job {
     /// The 10 s timer of SLEEPING and PAUSED.
     pub fn wake(&mut self, ctx: &mut Ctx<'_>) {
         match self.state {
+            JobState::Initializing if self.awaiting_repository => self.scan(ctx),
             JobState::Cancelling => {
                 // The grace period of a plain cancel is over (#7124).
                 let reason = self.cancel_reason.clone().unwrap_or_default();

@@ -126,6 +126,8 @@ pub struct Shared {
     pub requests: HashMap<Token, Route>,
     /// Randomness for selection and request ids.
     pub rng: Rng,
+    /// Whether the repository can verify checksums (`-verify`).
+    pub verifies_checksums: bool,
     next_token: u64,
     next_task_id: u64,
     effects: Vec<Effect>,
@@ -147,6 +149,8 @@ pub struct Ctx<'a> {
     pub locks: &'a mut HashSet<PnfsId>,
     /// Randomness.
     pub rng: &'a mut Rng,
+    /// Whether the repository can verify checksums.
+    pub verifies_checksums: bool,
     requests: &'a mut HashMap<Token, Route>,
     next_token: &'a mut u64,
     next_task_id: &'a mut u64,
@@ -185,6 +189,7 @@ impl Shared {
             timers: Timers::default(),
             requests: HashMap::new(),
             rng: Rng::seeded(seed),
+            verifies_checksums: true,
             next_token: 1,
             next_task_id: 0,
             effects: Vec::new(),
@@ -206,6 +211,7 @@ impl Shared {
             timers: &mut self.timers,
             locks: &mut self.locks,
             rng: &mut self.rng,
+            verifies_checksums: self.verifies_checksums,
             requests: &mut self.requests,
             next_token: &mut self.next_token,
             next_task_id: &mut self.next_task_id,
@@ -312,8 +318,23 @@ impl Module {
     }
 
     /// Whether this pool accepts copies from other pools (a `-strict`-disabled pool does not).
+    /// `false` refuses copy requests at once; `true` still asks the repository's
+    /// [`crate::host::Repository::accepts_copies`] for each request.
     pub fn set_accepts_copies(&mut self, accepts: bool) {
         self.accepts_copies = accepts;
+    }
+
+    /// Whether the repository can verify checksums. Without it, jobs with `-verify` are
+    /// refused and copy requests that would verify an existing replica fail: a move must never
+    /// delete its source on the strength of a verification nobody did. The drivers set it from
+    /// [`crate::host::Repository::verifies_checksums`].
+    pub fn set_verifies_checksums(&mut self, verifies: bool) {
+        self.shared.verifies_checksums = verifies;
+    }
+
+    /// Whether the repository can verify checksums.
+    pub fn verifies_checksums(&self) -> bool {
+        self.shared.verifies_checksums
     }
 
     /// The pool stops: every job is cancelled with force, reason `pool shutdown`.
@@ -382,6 +403,11 @@ impl Module {
                     job.repository_event(&event, &mut ctx);
                 }
             }
+            Input::RepositoryLoaded => {
+                for job in self.jobs.values_mut() {
+                    job.repository_loaded(&mut ctx);
+                }
+            }
             Input::Scanned { job, result } => {
                 if let Some(job) = self.jobs.get_mut(&job) {
                     job.scanned(result, &mut ctx);
@@ -398,7 +424,6 @@ impl Module {
                         job.entry_for_source_mode(pnfsid, result, &mut ctx);
                     }
                 }
-                EntryPurpose::ServerCopy { request } => self.server.inspected(request, result, &mut ctx),
                 EntryPurpose::HotFile { pnfsid } => self.hot_file_entry(now, pnfsid, result),
             },
             Input::Changed { purpose, result } => match purpose {
@@ -409,6 +434,9 @@ impl Module {
                 }
                 ChangePurpose::ServerUpdate { request } => self.server.updated(request, result, &mut ctx),
             },
+            Input::CopyInspected { request, accepts_copies, entry } => {
+                self.server.inspected(request, accepts_copies, entry, &mut ctx)
+            }
             Input::Verified { request, result } => self.server.verified(request, result, &mut ctx),
             Input::Reply { token, outcome } => {
                 // A reply for a request that timed out or whose task ended is dropped.

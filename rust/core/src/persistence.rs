@@ -68,6 +68,19 @@ impl Module {
         self.replay(now, lines)
     }
 
+    /// Checks setup lines without executing them (dCache runs a setup on a side-effect-free
+    /// copy before a `reload`): every line is parsed and executed in order on a scratch
+    /// module with this pool's name, configuration and checksum capability, which is then
+    /// dropped. This module is not touched. Returns the failing lines with their errors.
+    pub fn validate(&self, lines: &[String]) -> Vec<(String, Error)> {
+        let mut scratch = Module::new(self.pool(), self.config().clone(), 0);
+        scratch.set_verifies_checksums(self.verifies_checksums());
+        // Never started: jobs stay NEW and produce no effects.
+        let errors = scratch.replay(0, lines);
+        debug_assert!(scratch.take_effects().is_empty(), "a scratch module that never started asks for nothing");
+        errors
+    }
+
     /// Executes setup lines at pool start (nothing to cancel).
     pub fn replay(&mut self, now: Millis, lines: &[String]) -> Vec<(String, Error)> {
         let mut errors = Vec::new();

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::effect::{ChangePurpose, Effect, EntryPurpose, InboundId};
+use crate::effect::{ChangePurpose, Effect, InboundId};
 use crate::error::{Failure, Outcome, ReturnCode};
 use crate::host::{P2pRequest, RepositoryError};
 use crate::message::{CopyRequest, Message, Reply, RequestId, encode};
@@ -99,16 +99,28 @@ impl Server {
             uuid,
             Registered { request, reply_to: from.to_string(), inbound, phase: Phase::Inspecting, found: None },
         );
-        ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::ServerCopy { request: uuid }, pnfsid });
+        ctx.effects.push(Effect::InspectCopy { request: uuid, pnfsid });
     }
 
-    /// The local entry for a copy request: transfer or update.
-    pub fn inspected(&mut self, uuid: RequestId, result: Result<Option<ReplicaEntry>, String>, ctx: &mut Ctx<'_>) {
+    /// The pool's mode and local entry for a copy request: refuse, transfer or update.
+    pub fn inspected(
+        &mut self,
+        uuid: RequestId,
+        accepts_copies: bool,
+        result: Result<Option<ReplicaEntry>, String>,
+        ctx: &mut Ctx<'_>,
+    ) {
         let Some(reg) = self.requests.get_mut(&uuid) else { return };
         if reg.phase != Phase::Inspecting {
             return;
         }
         let inbound = reg.inbound.take();
+        if !accepts_copies {
+            // The pool was disabled without telling the module (an automatic disable after
+            // an I/O fault): the host's answer counts, as dCache checks its mode per request.
+            self.requests.remove(&uuid);
+            return respond(ctx, inbound, error(ReturnCode::POOL_DISABLED, "Pool is disabled"));
+        }
         match result {
             Err(e) => {
                 self.requests.remove(&uuid);
@@ -140,7 +152,12 @@ impl Server {
                 let pnfsid = entry.pnfsid;
                 reg.found = Some(entry);
                 respond(ctx, inbound, Reply::Ok);
-                if reg.request.verify {
+                if reg.request.verify && !ctx.verifies_checksums {
+                    // Updating without the verification the source asked for could let a move
+                    // delete its source on the strength of a corrupt copy.
+                    let text = "Cannot verify the checksum of the existing replica: this pool does not verify checksums";
+                    self.finish(uuid, Err((ReturnCode::DEFAULT_ERROR_CODE, text.to_string())), ctx);
+                } else if reg.request.verify {
                     reg.phase = Phase::Verifying;
                     ctx.effects.push(Effect::VerifyChecksum { request: uuid, pnfsid });
                 } else {

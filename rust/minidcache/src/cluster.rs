@@ -195,9 +195,11 @@ impl PoolNode {
         self.capacity.load(Ordering::Relaxed)
     }
 
-    /// Changes the mode and tells the migration module whether it may accept copies.
+    /// Changes the mode. The repository answers it on every copy request; the module is also
+    /// told at once, so that it refuses without asking.
     pub fn set_mode(&self, mode: PoolMode) {
         *self.mode.lock() = mode;
+        self.repository.set_accepts_copies(mode == PoolMode::Enabled);
         if let Some(runtime) = self.runtime() {
             runtime.with_module_mut(|m| m.set_accepts_copies(mode == PoolMode::Enabled));
         }

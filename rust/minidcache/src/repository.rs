@@ -72,6 +72,8 @@ pub struct DiskRepository {
     store: Store,
     index: RwLock<Index>,
     listener: Mutex<Option<Listener>>,
+    /// The pool's mode as the migration server asks it: disabled for p2p-client.
+    refuses_copies: std::sync::atomic::AtomicBool,
 }
 
 /// A replica being written: its temporary file, and the id reserved in the index. Dropping
@@ -311,8 +313,14 @@ impl DiskRepository {
             store,
             index: RwLock::new(index),
             listener: Mutex::new(None),
+            refuses_copies: Default::default(),
         };
         Ok((Arc::new(repository), report))
+    }
+
+    /// Sets the pool's mode as the migration server sees it on each copy request.
+    pub fn set_accepts_copies(&self, accepts: bool) {
+        self.refuses_copies.store(!accepts, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Sets who hears about changes.
@@ -541,7 +549,8 @@ fn sync_dir(dir: &Path) {
 }
 
 impl Repository for DiskRepository {
-    fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), String> {
+    fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError> {
+        // The index is loaded from disk before the pool starts, so it is never "loading".
         let index = self.index.read();
         for id in index.order.values() {
             if !visit(&index.by_id[id].1) {
@@ -610,6 +619,14 @@ impl Repository for DiskRepository {
         self.persist(seq, &event);
         self.notify(event);
         Ok(())
+    }
+
+    fn verifies_checksums(&self) -> bool {
+        true
+    }
+
+    fn accepts_copies(&self) -> bool {
+        !self.refuses_copies.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn verify_checksum(&self, pnfsid: &PnfsId) -> Result<(), Failure> {

@@ -15,7 +15,7 @@ pub fn scan(
     filter: &ReplicaFilter,
     order: Option<Order>,
     now: Millis,
-) -> Result<Vec<(PnfsId, u64)>, String> {
+) -> Result<Vec<(PnfsId, u64)>, RepositoryError> {
     match order {
         None => {
             let mut files = Vec::new();
@@ -45,6 +45,15 @@ pub fn scan(
             Ok(files.into_iter().map(|(id, size, _)| (id, size)).collect())
         }
     }
+}
+
+/// The target's look at a copy request: the pool's mode, then (if it accepts copies) the
+/// local entry.
+pub fn inspect_copy(repository: &dyn Repository, pnfsid: &PnfsId) -> (bool, Result<Option<crate::replica::ReplicaEntry>, String>) {
+    if !repository.accepts_copies() {
+        return (false, Ok(None));
+    }
+    (true, repository.entry(pnfsid))
 }
 
 /// Applies changes in order, stopping at the first error.

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -29,6 +30,12 @@ pub struct MemoryRepository {
     entries: RwLock<Entries>,
     listener: Mutex<Option<Listener>>,
     corrupted: Mutex<std::collections::HashSet<PnfsId>>,
+    /// Still loading: listing it fails with `NotLoaded`.
+    loading: AtomicBool,
+    /// Declares that it cannot verify checksums.
+    cannot_verify: AtomicBool,
+    /// Disabled for copies from other pools, as the pool's mode would say.
+    disabled: AtomicBool,
 }
 
 impl MemoryRepository {
@@ -97,6 +104,21 @@ impl MemoryRepository {
         true
     }
 
+    /// Marks the repository as still loading (listing it fails) or as loaded.
+    pub fn set_loading(&self, loading: bool) {
+        self.loading.store(loading, Ordering::SeqCst);
+    }
+
+    /// Declares whether the repository can verify checksums.
+    pub fn set_verifies_checksums(&self, verifies: bool) {
+        self.cannot_verify.store(!verifies, Ordering::SeqCst);
+    }
+
+    /// Sets the pool's mode as [`Repository::accepts_copies`] answers it.
+    pub fn set_accepts_copies(&self, accepts: bool) {
+        self.disabled.store(!accepts, Ordering::SeqCst);
+    }
+
     /// Makes `verify_checksum` fail for this replica (fault injection).
     pub fn corrupt(&self, pnfsid: PnfsId) {
         self.corrupted.lock().insert(pnfsid);
@@ -153,7 +175,10 @@ impl MemoryRepository {
 }
 
 impl Repository for MemoryRepository {
-    fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), String> {
+    fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError> {
+        if self.loading.load(Ordering::SeqCst) {
+            return Err(RepositoryError::NotLoaded);
+        }
         let e = self.entries.read();
         for id in e.order.values() {
             if !visit(&e.by_id[id].1) {
@@ -209,6 +234,14 @@ impl Repository for MemoryRepository {
         };
         self.notify(event);
         Ok(())
+    }
+
+    fn verifies_checksums(&self) -> bool {
+        !self.cannot_verify.load(Ordering::SeqCst)
+    }
+
+    fn accepts_copies(&self) -> bool {
+        !self.disabled.load(Ordering::SeqCst)
     }
 
     fn verify_checksum(&self, pnfsid: &PnfsId) -> Result<(), Failure> {

@@ -111,8 +111,10 @@ impl Runtime {
         let tokio =
             builder.build().map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the runtime: {e}")))?;
         let seed = options.seed.unwrap_or_else(|| crate::random::Rng::from_entropy().next_u64());
+        let mut module = Module::new(pool, config, seed);
+        module.set_verifies_checksums(host.repository.verifies_checksums());
         let inner = Arc::new(Inner {
-            module: Mutex::new(Module::new(pool, config, seed)),
+            module: Mutex::new(module),
             host,
             handle: tokio.handle().clone(),
             clock: options.clock,
@@ -124,6 +126,14 @@ impl Runtime {
         });
         tokio.spawn(timer_loop(Arc::clone(&inner)));
         Ok(Runtime { inner, tokio: Mutex::new(Some(tokio)) })
+    }
+
+    /// The pool's repository finished loading (after [`Repository::for_each`] answered
+    /// `NotLoaded`): jobs waiting for it scan it now.
+    ///
+    /// [`Repository::for_each`]: crate::host::Repository::for_each
+    pub fn repository_loaded(&self) {
+        self.input(Input::RepositoryLoaded);
     }
 
     /// Executes one admin command line.
@@ -372,6 +382,10 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
         Effect::ReadEntry { purpose, pnfsid } => {
             let result = host.repository.entry(&pnfsid);
             drive(inner, Work::Input(Box::new(Input::Entry { purpose, result })));
+        }
+        Effect::InspectCopy { request, pnfsid } => {
+            let (accepts_copies, entry) = local::inspect_copy(host.repository.as_ref(), &pnfsid);
+            drive(inner, Work::Input(Box::new(Input::CopyInspected { request, accepts_copies, entry })));
         }
         Effect::Change { purpose, pnfsid, changes } => {
             let result = local::apply_changes(host.repository.as_ref(), &pnfsid, &changes);

@@ -253,6 +253,13 @@ impl Cluster {
         self.pools.insert(name.to_string(), pool);
     }
 
+    /// Declares whether a pool's repository can verify checksums, as a host would at start.
+    pub fn set_verifies_checksums(&mut self, pool: &str, verifies: bool) {
+        let p = self.pool_mut(pool);
+        p.repository.set_verifies_checksums(verifies);
+        p.module.set_verifies_checksums(verifies);
+    }
+
     /// A pool.
     pub fn pool(&self, name: &str) -> &SimPool {
         &self.pools[name]
@@ -356,6 +363,7 @@ impl Cluster {
         let seed = self.rng.next_u64();
         let now = self.now;
         let mut module = Module::new(pool, self.config.clone(), seed);
+        module.set_verifies_checksums(self.pools[pool].repository.verifies_checksums());
         let errors = module.replay(now, &lines);
         let p = self.pool_mut(pool);
         p.module = module;
@@ -673,6 +681,10 @@ impl Cluster {
                 let result = repository.entry(&pnfsid);
                 self.later(pool, 0, Input::Entry { purpose, result });
             }
+            Effect::InspectCopy { request, pnfsid } => {
+                let (accepts_copies, entry) = local::inspect_copy(repository.as_ref(), &pnfsid);
+                self.later(pool, 0, Input::CopyInspected { request, accepts_copies, entry });
+            }
             Effect::Change { purpose, pnfsid, changes } => {
                 *self.cause.lock() = match purpose {
                     ChangePurpose::SourceMode { job, .. } => {
@@ -977,6 +989,7 @@ fn describe_input(input: &Input) -> String {
     match input {
         Input::PoolStarted => "pool started".to_string(),
         Input::Repository(event) => format!("repository event {}", describe_event(event)),
+        Input::RepositoryLoaded => "repository loaded".to_string(),
         Input::Scanned { job, result } => match result {
             Ok(files) => format!("job {} scanned {} files", job.0, files.len()),
             Err(e) => format!("job {} scan failed: {e}", job.0),
@@ -987,6 +1000,12 @@ fn describe_input(input: &Input) -> String {
             Err(e) => format!("entry for {purpose:?}: {e}"),
         },
         Input::Changed { purpose, result } => format!("changed for {purpose:?}: {result:?}"),
+        Input::CopyInspected { request, accepts_copies, entry } => match entry {
+            _ if !accepts_copies => format!("copy {} inspected: pool disabled", short(*request)),
+            Ok(Some(e)) => format!("copy {} inspected: {} {}", short(*request), e.state, records(&e.sticky)),
+            Ok(None) => format!("copy {} inspected: no replica", short(*request)),
+            Err(e) => format!("copy {} inspected: {e}", short(*request)),
+        },
         Input::Verified { request, result } => format!("verified {}: {result:?}", short(*request)),
         Input::Reply { token, outcome } => format!("reply #{}: {}", token.0, describe_outcome(outcome)),
         Input::Message { from, bytes, reply } => {
@@ -1003,6 +1022,7 @@ fn describe_effect(effect: &Effect) -> String {
     match effect {
         Effect::Scan { job, .. } => format!("scan for job {}", job.0),
         Effect::ReadEntry { purpose, pnfsid } => format!("read {pnfsid} for {purpose:?}"),
+        Effect::InspectCopy { request, pnfsid } => format!("inspect {pnfsid} for {}", short(*request)),
         Effect::Change { purpose, pnfsid, changes } => format!("change {pnfsid} for {purpose:?}: {changes:?}"),
         Effect::VerifyChecksum { request, pnfsid } => format!("verify {pnfsid} for {}", short(*request)),
         Effect::QueryLocations { token, pnfsid } => format!("#{} locations of {pnfsid}", token.0),
