@@ -45,7 +45,7 @@
  * The version of this ABI. A host checks `dcm_abi_version() == DCM_ABI_VERSION` at
  * start-up: a library with another version has incompatible structs or functions.
  */
-#define DCM_ABI_VERSION 1
+#define DCM_ABI_VERSION 2
 
 /**
  * Error code: a malformed command line or invalid option value; nothing changed.
@@ -208,6 +208,14 @@
  * Repository status: any other failure, I/O for example (message in errbuf).
  */
 #define DCM_REPOSITORY_OTHER 3
+
+/**
+ * Repository status, from `for_each` only: the repository is still loading at pool start
+ * (dCache's repository throws `IllegalStateException` then). Jobs wait instead of failing;
+ * report each replica as a state change while loading, then call
+ * `dcm_module_repository_loaded`.
+ */
+#define DCM_REPOSITORY_NOT_LOADED 4
 
 /**
  * Repository event: a replica changed state (also reported for every replica while the
@@ -484,7 +492,8 @@ typedef struct dcm_repository {
     void *ctx;
     /**
      * Calls `visit(visit_ctx, entry)` for every replica, in repository order, until it
-     * returns false. Returns 0, or non-zero when the repository cannot be listed.
+     * returns false. Returns 0, `DCM_REPOSITORY_NOT_LOADED` while the repository is still
+     * loading, or another non-zero value when it cannot be listed.
      */
     int32_t (*for_each)(void *ctx,
                         dcm_replica_visitor visit,
@@ -526,8 +535,18 @@ typedef struct dcm_repository {
     /**
      * Verifies the replica's checksum without touching its access time; may be slow.
      * Returns 0, or a dCache return code (`DCM_RC_FILE_CORRUPTED` on a mismatch).
+     * NULL declares that this pool cannot verify checksums: jobs with `-verify` (the default
+     * of `migration move`) are then refused, and copy requests that would verify an existing
+     * replica fail, rather than a move deleting its source after a verification nobody did.
      */
     int32_t (*verify_checksum)(void *ctx, const char *pnfsid, char *errbuf, size_t errbuf_size);
+    /**
+     * Whether the pool accepts copies from other pools right now (its mode: not disabled
+     * for p2p-client). Asked on every copy request, so that a disable the host did not
+     * report with `dcm_module_set_accepts_copies` still counts. NULL: only what
+     * `dcm_module_set_accepts_copies` said counts.
+     */
+    bool (*accepts_copies)(void *ctx);
     /**
      * Releases `ctx` (may be NULL).
      */
@@ -1350,9 +1369,39 @@ struct dcm_error *dcm_module_replay(struct dcm_module *module, const char *lines
 struct dcm_error *dcm_module_reload(struct dcm_module *module, const char *lines);
 
 /**
+ * Checks setup lines without executing them, as dCache does before a `reload`: every line
+ * is parsed and run on a scratch copy of the module, which is then dropped. Nothing in this
+ * module changes.
+ *
+ * Errors: as `dcm_module_replay` (one error listing each failing line); NULL means every
+ * line is valid.
+ *
+ * Threads: any, also from inside a callback.
+ *
+ * # Safety
+ * `lines` is NULL or a NUL-terminated string.
+ */
+struct dcm_error *dcm_module_validate(struct dcm_module *module, const char *lines);
+
+/**
+ * The pool's repository finished loading. Call it after `for_each` answered
+ * `DCM_REPOSITORY_NOT_LOADED`: jobs that found the repository loading scan it now (they
+ * also retry every 10 s, so a late or missing call delays them but loses nothing).
+ *
+ * Errors: `DCM_ERROR_INVALID_ARGUMENT` (NULL), `DCM_ERROR_CLOSED`.
+ *
+ * Threads: any, also from inside a callback.
+ *
+ * # Safety
+ * Any pointer value is accepted; only live handles are used.
+ */
+struct dcm_error *dcm_module_repository_loaded(struct dcm_module *module);
+
+/**
  * Tells the module whether this pool accepts replicas from other pools (false while the
  * pool is disabled for p2p-client, e.g. `pool disable -rdonly`); copy requests are then
- * refused with `Pool is disabled`. The default is true.
+ * refused with `Pool is disabled` without asking the repository's `accepts_copies`. The
+ * default is true, and then `accepts_copies` is asked for each request.
  *
  * Errors: `DCM_ERROR_INVALID_ARGUMENT` (NULL), `DCM_ERROR_CLOSED`.
  *

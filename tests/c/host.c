@@ -79,6 +79,8 @@ typedef struct pool {
     atomic_int fail_sends;  /* refuse this many sends from now on */
     char stuck[ID_LEN];     /* set_state of this file is an illegal transition */
     char broken[ID_LEN];    /* set_state of this file fails with DCM_REPOSITORY_OTHER */
+    atomic_int disabled;    /* the pool's mode: refuses copies (answered by accepts_copies) */
+    atomic_int loading;     /* the repository is still loading: for_each cannot list it */
 } pool;
 
 typedef struct file_record {
@@ -283,6 +285,7 @@ static int32_t repo_for_each(void *ctx, dcm_replica_visitor visit, void *visit_c
     pool *p = ctx;
     (void)errbuf;
     (void)size;
+    if (atomic_load(&p->loading)) return DCM_REPOSITORY_NOT_LOADED;
     pthread_mutex_lock(&p->lock);
     for (size_t i = 0; i < p->count; i++) {
         view v;
@@ -717,6 +720,8 @@ static int32_t pin_move(void *ctx, const dcm_pin_move *request, uint64_t token, 
     return 0;
 }
 
+static bool repo_accepts_copies(void *ctx) { return !atomic_load(&((pool *)ctx)->disabled); }
+
 /* ------------------------------------------------------------------------------------ */
 /* Pools and modules                                                                     */
 
@@ -731,7 +736,7 @@ static dcm_host host_of(pool *p) {
     dcm_host h;
     memset(&h, 0, sizeof h);
     h.repository = (dcm_repository){p, repo_for_each, repo_entry, repo_set_state, repo_set_sticky,
-                                     repo_verify_checksum, free_repository};
+                                     repo_verify_checksum, repo_accepts_copies, free_repository};
     h.pool_manager = (dcm_pool_manager){p, pm_pools, pm_groups_of, free_pool_manager};
     h.pnfs_manager = (dcm_namespace){p, ns_cache_locations, free_namespace};
     h.transport = (dcm_transport){p, tp_send, tp_reply, free_transport};
@@ -983,6 +988,86 @@ static void setup_lines(cluster *c) {
     pool_destroy(&scratch);
 }
 
+/* Polls `migration info <job>` until it contains `text`; returns whether it did. */
+static int wait_info(pool *p, const char *job, const char *text) {
+    char line[64];
+    snprintf(line, sizeof line, "migration info %s", job);
+    for (int i = 0; i < 6000; i++) {
+        char *out = run(p, line);
+        int found = out != NULL && strstr(out, text) != NULL;
+        dcm_string_free(out);
+        if (found) return 1;
+        sleep_ms(100);
+    }
+    return 0;
+}
+
+/* The drop-in safety rules of the C ABI: the pool mode asked per copy request, a NULL
+ * verify callback refusing -verify, a repository that is still loading, and validation. */
+static void safety(cluster *c, unsigned nfiles) {
+    pool *p1 = &c->pools[0], *p2 = &c->pools[1];
+
+    /* pool2 disables itself without telling its module: its accepts_copies answers. */
+    unsigned n = nfiles + 10;
+    char id[ID_LEN], job[32], line[128];
+    make_id(id, n);
+    populate(c, p1, n, 0);
+    atomic_store(&p2->disabled, 1);
+    snprintf(line, sizeof line, "migration copy -pnfsid=%s pool2", id);
+    if (!start_job(p1, line, job)) return;
+    CHECK(wait_info(p1, job, "Pool is disabled"), "the disabled target refused the copy");
+    pthread_mutex_lock(&p2->lock);
+    CHECK(find(p2, id) < 0, "no replica of %s on the disabled pool2", id);
+    pthread_mutex_unlock(&p2->lock);
+    atomic_store(&p2->disabled, 0);
+    char *info = NULL;
+    const char *end = wait_job(p1, job, &info);
+    CHECK(end != NULL && strcmp(end, "FINISHED") == 0, "copy after enabling ended %s", end ? end : "(not)");
+    dcm_string_free(info);
+    pthread_mutex_lock(&p2->lock);
+    CHECK(find(p2, id) >= 0, "pool2 has %s once enabled", id);
+    pthread_mutex_unlock(&p2->lock);
+
+    /* validate: reports bad lines and changes nothing. */
+    ok(dcm_module_validate(p1->module, "migration set concurrency-default 7\nmigration copy -permanent -id=v pool2\n"),
+       "dcm_module_validate of good lines");
+    expect_error(dcm_module_validate(p1->module, "migration copy -smode=sideways pool2\n"), DCM_ERROR_SYNTAX,
+                 "migration copy -smode=sideways pool2", "validate of a bad line");
+    char *out = run(p1, "migration get concurrency-default");
+    CHECK(out != NULL && strstr(out, "7") == NULL, "validate changed nothing: %s", out ? out : "(null)");
+    dcm_string_free(out);
+    out = run(p1, "migration ls");
+    CHECK(out != NULL && strstr(out, "[v]") == NULL, "validate created no job: %s", out ? out : "(null)");
+    dcm_string_free(out);
+
+    /* A pool whose repository cannot verify (NULL verify_checksum) refuses -verify. */
+    pool scratch;
+    pool_init(&scratch, c, "scratch", -1);
+    dcm_host host = host_of(&scratch);
+    host.repository.verify_checksum = NULL;
+    dcm_module *m = NULL;
+    if (!ok(dcm_module_new("scratch", &host, NULL, &m), "dcm_module_new without verify")) return;
+    scratch.module = m;
+    expect_error(dcm_module_execute(m, "migration move pool2", &out), DCM_ERROR_UNSUPPORTED, "-verify",
+                 "move without a verifier");
+    dcm_string_free(run(&scratch, "migration copy pool2"));
+
+    /* A repository that is still loading: the job waits instead of failing. */
+    atomic_store(&scratch.loading, 1);
+    ok(dcm_module_pool_started(m), "pool_started while loading");
+    if (start_job(&scratch, "migration copy -verify=false pool2", job)) {
+        CHECK(wait_info(&scratch, job, "Repository is still loading; waiting for it"), "the job waits for loading");
+        atomic_store(&scratch.loading, 0);
+        ok(dcm_module_repository_loaded(m), "dcm_module_repository_loaded");
+        end = wait_job(&scratch, job, &info);
+        CHECK(end != NULL && strcmp(end, "FINISHED") == 0, "job after loading ended %s", end ? end : "(not)");
+        dcm_string_free(info);
+    }
+    ok(dcm_module_free(m), "dcm_module_free(scratch)");
+    check_freed_once(&scratch);
+    pool_destroy(&scratch);
+}
+
 static void commands(void) {
     size_t n = dcm_command_count();
     CHECK(n > 10, "%zu commands", n);
@@ -1128,6 +1213,7 @@ int main(int argc, char **argv) {
 
     commands();
     move_files(c, nfiles);
+    safety(c, nfiles);
     setup_lines(c);
     error_paths(c);
 

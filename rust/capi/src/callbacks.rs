@@ -310,7 +310,8 @@ macro_rules! table {
     };
 }
 
-table!(dcm_repository, "repository", [for_each, entry, set_state, set_sticky, verify_checksum]);
+// `verify_checksum` and `accepts_copies` may be NULL: each NULL has a documented meaning.
+table!(dcm_repository, "repository", [for_each, entry, set_state, set_sticky]);
 table!(dcm_pool_manager, "pool_manager", [pools, groups_of]);
 table!(dcm_namespace, "pnfs_manager", [cache_locations]);
 table!(dcm_transport, "transport", [send, reply]);

@@ -754,9 +754,50 @@ pub unsafe extern "C" fn dcm_module_reload(module: *mut dcm_module, lines: *cons
     })
 }
 
+/// Checks setup lines without executing them, as dCache does before a `reload`: every line
+/// is parsed and run on a scratch copy of the module, which is then dropped. Nothing in this
+/// module changes.
+///
+/// Errors: as `dcm_module_replay` (one error listing each failing line); NULL means every
+/// line is valid.
+///
+/// Threads: any, also from inside a callback.
+///
+/// # Safety
+/// `lines` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dcm_module_validate(module: *mut dcm_module, lines: *const c_char) -> *mut dcm_error {
+    guard(|| {
+        let state = lookup(module)?;
+        // SAFETY: caller's contract.
+        let lines = unsafe { setup_text(lines) }?;
+        let errors = state.runtime.call(|module, _| module.validate(&lines))?;
+        setup_errors(commands(&lines), errors)
+    })
+}
+
+/// The pool's repository finished loading. Call it after `for_each` answered
+/// `DCM_REPOSITORY_NOT_LOADED`: jobs that found the repository loading scan it now (they
+/// also retry every 10 s, so a late or missing call delays them but loses nothing).
+///
+/// Errors: `DCM_ERROR_INVALID_ARGUMENT` (NULL), `DCM_ERROR_CLOSED`.
+///
+/// Threads: any, also from inside a callback.
+///
+/// # Safety
+/// Any pointer value is accepted; only live handles are used.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dcm_module_repository_loaded(module: *mut dcm_module) -> *mut dcm_error {
+    guard(|| {
+        lookup(module)?.runtime.repository_loaded();
+        Ok(())
+    })
+}
+
 /// Tells the module whether this pool accepts replicas from other pools (false while the
 /// pool is disabled for p2p-client, e.g. `pool disable -rdonly`); copy requests are then
-/// refused with `Pool is disabled`. The default is true.
+/// refused with `Pool is disabled` without asking the repository's `accepts_copies`. The
+/// default is true, and then `accepts_copies` is asked for each request.
 ///
 /// Errors: `DCM_ERROR_INVALID_ARGUMENT` (NULL), `DCM_ERROR_CLOSED`.
 ///
@@ -837,6 +878,7 @@ mod tests {
     struct Recorder {
         frees: AtomicUsize,
         pool_tokens: Mutex<Vec<u64>>,
+        loading: std::sync::atomic::AtomicBool,
     }
 
     fn recorder(ctx: *mut c_void) -> &'static Recorder {
@@ -848,13 +890,13 @@ mod tests {
         recorder(ctx).frees.fetch_add(1, Ordering::SeqCst);
     }
     unsafe extern "C" fn for_each(
-        _: *mut c_void,
+        ctx: *mut c_void,
         _: dcm_replica_visitor,
         _: *mut c_void,
         _: *mut c_char,
         _: usize,
     ) -> i32 {
-        0
+        if recorder(ctx).loading.load(Ordering::SeqCst) { crate::DCM_REPOSITORY_NOT_LOADED } else { 0 }
     }
     unsafe extern "C" fn entry(
         _: *mut c_void,
@@ -939,6 +981,7 @@ mod tests {
                 set_state: Some(set_state),
                 set_sticky: Some(set_sticky),
                 verify_checksum: Some(verify),
+                accepts_copies: None,
                 free: Some(free),
             },
             pool_manager: dcm_pool_manager { ctx, pools: Some(pools), groups_of: Some(groups_of), free: Some(free) },
@@ -1096,6 +1139,68 @@ mod tests {
         let e = unsafe { dcm_module_report_readers(m, c"zz".as_ptr(), 100, ptr::null()) };
         assert!(message(e).starts_with("pnfsid: Illegal pnfsid character"));
         assert_eq!(code(unsafe { dcm_module_set_accepts_copies(m, false) }), 0);
+        assert_eq!(code(unsafe { dcm_module_free(m) }), 0);
+    }
+    fn wait_for(m: *mut dcm_module, line: &CStr, expected: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = execute(m, line).unwrap_or_else(|(_, e)| e);
+            if out.contains(expected) || Instant::now() > deadline {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_null_verify_callback_refuses_verify_jobs_and_changes_nothing() {
+        let r = Recorder::default();
+        let mut h = host(&r);
+        h.repository.verify_checksum = None;
+        let mut m = ptr::null_mut();
+        let e = unsafe { dcm_module_new(c"pool1".as_ptr(), &h, ptr::null(), &mut m) };
+        assert!(e.is_null(), "{}", message(e));
+        let (rc, text) = execute(m, c"migration move pool2").expect_err("move verifies by default");
+        assert_eq!(rc, crate::DCM_ERROR_UNSUPPORTED);
+        assert!(text.contains("-verify") && text.contains("cannot verify checksums"), "{text}");
+        assert!(execute(m, c"migration copy -verify pool2").is_err());
+        assert_eq!(execute(m, c"migration ls"), Ok(String::new()));
+        assert!(execute(m, c"migration move -verify=false pool2").is_ok());
+        assert_eq!(code(unsafe { dcm_module_free(m) }), 0);
+    }
+
+    #[test]
+    fn validate_reports_bad_lines_and_changes_nothing() {
+        let r = Recorder::default();
+        let m = new_module(&r);
+        let good = c"#\n# MigrationModule\n#\nmigration set concurrency-default 4\nmigration copy -permanent -id=keep pool2\nmigration set concurrency keep 3\n";
+        assert_eq!(code(unsafe { dcm_module_validate(m, good.as_ptr()) }), 0);
+        let bad = c"migration set concurrency-default 4\nmigration copy -smode=nonsense pool2\nmigration set concurrency nosuchjob 3\n";
+        let text = message(unsafe { dcm_module_validate(m, bad.as_ptr()) });
+        assert!(text.starts_with("2 of 3 setup lines failed:"), "{text}");
+        assert!(text.contains("\nmigration copy -smode=nonsense pool2: ") && text.contains("\nmigration set concurrency nosuchjob 3: Job not found"), "{text}");
+        assert_eq!(execute(m, c"migration ls"), Ok(String::new()));
+        assert_eq!(execute(m, c"migration get concurrency-default"), Ok("Current default concurrency: 1".to_string()));
+        assert_eq!(code(unsafe { dcm_module_validate(m, ptr::null()) }), crate::DCM_ERROR_INVALID_ARGUMENT);
+        assert_eq!(code(unsafe { dcm_module_repository_loaded(ptr::null_mut()) }), crate::DCM_ERROR_INVALID_ARGUMENT);
+        assert_eq!(code(unsafe { dcm_module_free(m) }), 0);
+    }
+
+    #[test]
+    fn a_loading_repository_keeps_jobs_waiting_until_it_has_loaded() {
+        let r = Recorder::default();
+        r.loading.store(true, Ordering::SeqCst);
+        let m = new_module(&r);
+        assert_eq!(code(unsafe { dcm_module_pool_started(m) }), 0);
+        assert!(execute(m, c"migration copy -permanent pool2").is_ok());
+        assert!(execute(m, c"migration copy pool2").is_ok());
+        let info = wait_for(m, c"migration info 2", "still loading");
+        assert!(info.contains("State      : INITIALIZING") && info.contains("Repository is still loading; waiting for it"), "{info}");
+        r.loading.store(false, Ordering::SeqCst);
+        assert_eq!(code(unsafe { dcm_module_repository_loaded(m) }), 0);
+        // An empty repository: the plain job finishes, the permanent one runs on.
+        assert!(wait_for(m, c"migration info 2", "FINISHED").contains("State      : FINISHED"));
+        assert!(!execute(m, c"migration info 1").expect("job 1").contains("INITIALIZING"));
         assert_eq!(code(unsafe { dcm_module_free(m) }), 0);
     }
 }
