@@ -656,7 +656,9 @@ impl Repository for CHost {
         match rc {
             0 => Ok(()),
             crate::constants::DCM_REPOSITORY_NOT_LOADED => Err(RepositoryError::NotLoaded),
-            _ => Err(RepositoryError::Other(buf.message(|| format!("the repository's for_each failed with status {rc}")))),
+            _ => Err(RepositoryError::Other(
+                buf.message(|| format!("the repository's for_each failed with status {rc}")),
+            )),
         }
     }
 

@@ -1178,7 +1178,11 @@ mod tests {
         let bad = c"migration set concurrency-default 4\nmigration copy -smode=nonsense pool2\nmigration set concurrency nosuchjob 3\n";
         let text = message(unsafe { dcm_module_validate(m, bad.as_ptr()) });
         assert!(text.starts_with("2 of 3 setup lines failed:"), "{text}");
-        assert!(text.contains("\nmigration copy -smode=nonsense pool2: ") && text.contains("\nmigration set concurrency nosuchjob 3: Job not found"), "{text}");
+        assert!(
+            text.contains("\nmigration copy -smode=nonsense pool2: ")
+                && text.contains("\nmigration set concurrency nosuchjob 3: Job not found"),
+            "{text}"
+        );
         assert_eq!(execute(m, c"migration ls"), Ok(String::new()));
         assert_eq!(execute(m, c"migration get concurrency-default"), Ok("Current default concurrency: 1".to_string()));
         assert_eq!(code(unsafe { dcm_module_validate(m, ptr::null()) }), crate::DCM_ERROR_INVALID_ARGUMENT);
@@ -1195,7 +1199,10 @@ mod tests {
         assert!(execute(m, c"migration copy -permanent pool2").is_ok());
         assert!(execute(m, c"migration copy pool2").is_ok());
         let info = wait_for(m, c"migration info 2", "still loading");
-        assert!(info.contains("State      : INITIALIZING") && info.contains("Repository is still loading; waiting for it"), "{info}");
+        assert!(
+            info.contains("State      : INITIALIZING") && info.contains("Repository is still loading; waiting for it"),
+            "{info}"
+        );
         r.loading.store(false, Ordering::SeqCst);
         assert_eq!(code(unsafe { dcm_module_repository_loaded(m) }), 0);
         // An empty repository: the plain job finishes, the permanent one runs on.

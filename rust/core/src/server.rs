@@ -155,7 +155,8 @@ impl Server {
                 if reg.request.verify && !ctx.verifies_checksums {
                     // Updating without the verification the source asked for could let a move
                     // delete its source on the strength of a corrupt copy.
-                    let text = "Cannot verify the checksum of the existing replica: this pool does not verify checksums";
+                    let text =
+                        "Cannot verify the checksum of the existing replica: this pool does not verify checksums";
                     self.finish(uuid, Err((ReturnCode::DEFAULT_ERROR_CODE, text.to_string())), ctx);
                 } else if reg.request.verify {
                     reg.phase = Phase::Verifying;

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use migration_core::driver::sim::replica;
-use migration_core::effect::{Effect, EntryPurpose, InboundId, Input};
+use migration_core::effect::{Effect, InboundId, Input};
 use migration_core::job::JobState;
 use migration_core::message::{CopyRequest, Message, Reply, RequestId, decode, encode};
 use migration_core::replica::ReplicaState::{self, Cached, FromPool, Precious};
@@ -53,14 +53,14 @@ fn answer_entry(
     effects: &[Effect],
     entry: Option<migration_core::replica::ReplicaEntry>,
 ) -> Vec<Effect> {
-    let purpose = effects
+    let request = effects
         .iter()
         .find_map(|e| match e {
-            Effect::ReadEntry { purpose: p @ EntryPurpose::ServerCopy { .. }, .. } => Some(*p),
+            Effect::InspectCopy { request, .. } => Some(*request),
             _ => None,
         })
         .expect("the server reads the local entry");
-    m.handle(NOW, Input::Entry { purpose, result: Ok(entry) });
+    m.handle(NOW, Input::CopyInspected { request, accepts_copies: true, entry: Ok(entry) });
     m.take_effects()
 }
 

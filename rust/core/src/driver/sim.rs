@@ -80,6 +80,9 @@ pub struct Faults {
     /// Hung pools: the pool manager still lists them, but messages to them and their answers
     /// vanish, so requests to them time out.
     pub unresponsive: BTreeSet<String>,
+    /// Pools the pool manager reports offline although they run and answer (right after a
+    /// pool start, before the pool manager has heard from them).
+    pub unknown_to_pool_manager: BTreeSet<String>,
 }
 
 /// Names a job across pool restarts: keys restart at 1 in a rebuilt module.
@@ -893,7 +896,7 @@ impl Cluster {
     /// What the pool manager says of a pool now.
     pub fn pool_info(&self, name: &str) -> PoolInfo {
         let p = &self.pools[name];
-        if !p.online || p.crashed {
+        if !p.online || p.crashed || self.faults.unknown_to_pool_manager.contains(name) {
             return PoolInfo::Offline { name: name.to_string() };
         }
         let used = p.repository.used();
