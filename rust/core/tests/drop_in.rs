@@ -259,3 +259,17 @@ fn cancelled_hot_file_jobs_count_against_the_cap_at_once() {
     }
     assert_eq!(hot(&c), MAX_FINISHED_HOT_FILE_JOBS, "the oldest cancelled job was pruned");
 }
+
+// ── dCache's help texts ─────────────────────────────────────────────────────────────────
+
+#[test]
+fn help_carries_dcache_texts_without_doubled_brackets() {
+    let copy = migration_core::commands::help("migration copy").expect("a command");
+    assert!(copy.contains("-accessed=<n>|[<n>]..[<m>]") && !copy.contains("<<"), "{copy}");
+    assert!(copy.contains("source.removable/target.removable: removable space in bytes"), "{copy}");
+    let info = migration_core::commands::help("migration info").expect("a command");
+    assert!(info.contains("Possible job states") && info.contains("   SLEEPING       A task failed;"), "{info}");
+    assert!(info.contains("   MovingPin            Waiting for pin manager to move pin"), "{info}");
+    let clear = migration_core::commands::help("migration clear").expect("a command");
+    assert!(clear.contains("Removes completed migration jobs."), "{clear}");
+}

@@ -381,6 +381,8 @@ fn placeholder(option: &OptionSpec) -> String {
         (OptionKind::Enum(values), "") => format!("={}", values.join("|")),
         (OptionKind::List, "") => "=<value>[,<value>]...".to_string(),
         (_, "") => "=<value>".to_string(),
+        // A value name that is already a pattern (`<n>|[<n>]..[<m>]`) is printed as it is.
+        (_, name) if name.contains('<') => format!("={name}"),
         (_, name) => format!("=<{name}>"),
     }
 }
