@@ -219,7 +219,7 @@ static void p2p_cancel(void *ctx, const char *id) { (void)ctx, (void)id; }
 static dcm_module *start(pool *p) {
     dcm_host h;
     memset(&h, 0, sizeof h);
-    h.repository = (dcm_repository){p, repo_for_each, repo_entry, repo_set_state, repo_set_sticky, repo_verify, NULL};
+    h.repository = (dcm_repository){p, repo_for_each, repo_entry, repo_set_state, repo_set_sticky, repo_verify, NULL, NULL};
     h.pool_manager = (dcm_pool_manager){p, pm_pools, pm_groups, NULL};
     h.pnfs_manager = (dcm_namespace){p, ns_locations, NULL};
     h.transport = (dcm_transport){p, tp_send, tp_reply, NULL};

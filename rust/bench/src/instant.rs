@@ -104,7 +104,7 @@ impl PinManager for Services {
 struct Empty;
 
 impl Repository for Empty {
-    fn for_each(&self, _: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), String> {
+    fn for_each(&self, _: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError> {
         Ok(())
     }
     fn entry(&self, _: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
@@ -115,6 +115,12 @@ impl Repository for Empty {
     }
     fn set_sticky(&self, _: &PnfsId, _: &StickyRecord, _: bool) -> Result<(), RepositoryError> {
         Ok(())
+    }
+    fn verifies_checksums(&self) -> bool {
+        true
+    }
+    fn accepts_copies(&self) -> bool {
+        true
     }
     fn verify_checksum(&self, _: &PnfsId) -> Result<(), Failure> {
         Ok(())

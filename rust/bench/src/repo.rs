@@ -117,7 +117,7 @@ impl BenchRepository {
 }
 
 impl Repository for BenchRepository {
-    fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), String> {
+    fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError> {
         let mut entry = self.template();
         for i in 0..self.n {
             if self.is_deleted(i) {
@@ -161,6 +161,14 @@ impl Repository for BenchRepository {
 
     fn set_sticky(&self, _: &PnfsId, _: &StickyRecord, _: bool) -> Result<(), RepositoryError> {
         Ok(())
+    }
+
+    fn verifies_checksums(&self) -> bool {
+        true
+    }
+
+    fn accepts_copies(&self) -> bool {
+        true
     }
 
     fn verify_checksum(&self, _: &PnfsId) -> Result<(), Failure> {
