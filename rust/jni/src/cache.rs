@@ -43,8 +43,12 @@ pub struct BridgeMethods {
     pub set_state: JMethodID,
     /// `void setSticky(String pnfsid, String owner, long expire, boolean overwrite)`.
     pub set_sticky: JMethodID,
+    /// `boolean verifiesChecksums()`.
+    pub verifies_checksums: JMethodID,
     /// `void verifyChecksum(String pnfsid)`.
     pub verify_checksum: JMethodID,
+    /// `boolean acceptsCopies()`.
+    pub accepts_copies: JMethodID,
     /// `void pools(byte[] selection, long token)`.
     pub pools: JMethodID,
     /// `void groupsOf(String pool, long token)`.
@@ -99,7 +103,9 @@ pub fn init(env: &mut Env<'_>, natives: &JClass<'_>) -> Result<()> {
             jni_str!("setSticky"),
             jni_sig!("(Ljava/lang/String;Ljava/lang/String;JZ)V"),
         )?,
+        verifies_checksums: env.get_method_id(b, jni_str!("verifiesChecksums"), jni_sig!("()Z"))?,
         verify_checksum: env.get_method_id(b, jni_str!("verifyChecksum"), jni_sig!("(Ljava/lang/String;)V"))?,
+        accepts_copies: env.get_method_id(b, jni_str!("acceptsCopies"), jni_sig!("()Z"))?,
         pools: env.get_method_id(b, jni_str!("pools"), jni_sig!("([BJ)V"))?,
         groups_of: env.get_method_id(b, jni_str!("groupsOf"), jni_sig!("(Ljava/lang/String;J)V"))?,
         cache_locations: env.get_method_id(b, jni_str!("cacheLocations"), jni_sig!("(Ljava/lang/String;J)V"))?,

@@ -41,6 +41,8 @@ pub enum ThrownKind {
     Service,
     /// `RepositoryException`: the repository refused a change.
     Repository,
+    /// `RepositoryNotLoadedException`: the pool is still loading its repository.
+    NotLoaded,
 }
 
 /// How a call into Java failed.
@@ -98,11 +100,21 @@ impl CallError {
             other => RepositoryError::Other(other.text()),
         }
     }
+
+    /// As the failure of a repository scan: `RepositoryNotLoadedException` is the one signal
+    /// that the pool is still loading (the job waits); anything else fails the scan.
+    pub fn scan(&self) -> RepositoryError {
+        match self {
+            CallError::Thrown { kind: ThrownKind::NotLoaded, .. } => RepositoryError::NotLoaded,
+            other => RepositoryError::Other(other.text()),
+        }
+    }
 }
 
 type Called<T> = Result<T, CallError>;
 
 const VOID: ReturnType = JavaType::Primitive(Primitive::Void);
+const BOOLEAN: ReturnType = JavaType::Primitive(Primitive::Boolean);
 const OBJECT: ReturnType = JavaType::Object;
 const ARRAY: ReturnType = JavaType::Array;
 
@@ -137,6 +149,7 @@ fn describe(env: &mut Env<'_>, throwable: &JObject<'_>) -> CallError {
         let kind = match kind {
             1 => ThrownKind::Service,
             2 => ThrownKind::Repository,
+            3 => ThrownKind::NotLoaded,
             _ => ThrownKind::Other,
         };
         Ok(CallError::Thrown { kind, code, text })
@@ -261,7 +274,7 @@ fn state_ordinal(state: ReplicaState) -> i32 {
 }
 
 impl Repository for JavaHost {
-    fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), String> {
+    fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError> {
         self.call_java("Repository.entries", |env, cache, bridge| {
             // SAFETY: openScan is ()Ljava/lang/Object; on HostBridge.
             let scan = unsafe { call(env, bridge, cache.m.open_scan, OBJECT, &[])? }.l()?;
@@ -284,7 +297,7 @@ impl Repository for JavaHost {
                 }
             }
         })
-        .map_err(|e| e.text())
+        .map_err(|e| e.scan())
     }
 
     fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
@@ -336,6 +349,30 @@ impl Repository for JavaHost {
             Ok(())
         })
         .map_err(|e| e.repository())
+    }
+
+    fn verifies_checksums(&self) -> bool {
+        let result = self.call_java("Repository.verifiesChecksums", |env, cache, bridge| {
+            // SAFETY: verifiesChecksums is ()Z on HostBridge.
+            Ok(unsafe { call(env, bridge, cache.m.verifies_checksums, BOOLEAN, &[])? }.z()?)
+        });
+        result.unwrap_or_else(|e| {
+            // A host that cannot say is treated as one that cannot verify: -verify is refused.
+            tracing::warn!(target: "migration::jni", "Repository.verifiesChecksums failed, assuming false: {}", e.text());
+            false
+        })
+    }
+
+    fn accepts_copies(&self) -> bool {
+        let result = self.call_java("Repository.acceptsCopies", |env, cache, bridge| {
+            // SAFETY: acceptsCopies is ()Z on HostBridge.
+            Ok(unsafe { call(env, bridge, cache.m.accepts_copies, BOOLEAN, &[])? }.z()?)
+        });
+        result.unwrap_or_else(|e| {
+            // Refusing is safe: the source notes "Pool is disabled" and tries again later.
+            tracing::warn!(target: "migration::jni", "Repository.acceptsCopies failed, refusing the copy: {}", e.text());
+            false
+        })
     }
 
     fn verify_checksum(&self, pnfsid: &PnfsId) -> Result<(), Failure> {
@@ -511,6 +548,17 @@ mod tests {
         assert_eq!(thrown(1).repository(), RepositoryError::IllegalTransition("x".into()));
         assert_eq!(thrown(2).repository(), RepositoryError::Other("x".into()));
         assert_eq!(CallError::Jni("no JVM".into()).repository(), RepositoryError::Other("no JVM".into()));
+    }
+
+    #[test]
+    fn only_the_not_loaded_exception_makes_a_scan_wait() {
+        let thrown = |kind| CallError::Thrown { kind, code: 0, text: "t".into() };
+        assert_eq!(thrown(ThrownKind::NotLoaded).scan(), RepositoryError::NotLoaded);
+        assert_eq!(thrown(ThrownKind::Other).scan(), RepositoryError::Other("t".into()));
+        assert_eq!(thrown(ThrownKind::Repository).scan(), RepositoryError::Other("t".into()));
+        assert_eq!(CallError::Jni("no JVM".into()).scan(), RepositoryError::Other("no JVM".into()));
+        // A change refused while loading is an ordinary failure, not "not found".
+        assert_eq!(thrown(ThrownKind::NotLoaded).repository(), RepositoryError::Other("t".into()));
     }
 
     #[test]

@@ -194,6 +194,20 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_deliver<'local
     })
 }
 
+/// `static native void repositoryLoaded(long handle)`: the pool finished loading its
+/// repository; jobs that found it still loading (`RepositoryNotLoadedException`) scan it now.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_repositoryLoaded<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) {
+    guard(&mut env, |_env| {
+        module(handle)?.runtime.repository_loaded();
+        Ok(())
+    })
+}
+
 /// `static native void setAcceptsCopies(long handle, boolean accepts)`: whether the pool takes
 /// replicas from other pools (`pool disable -rdonly` turns it off).
 #[unsafe(no_mangle)]
@@ -272,14 +286,36 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_reload<'local>
         let module = module(handle)?;
         let lines: Vec<String> = string(env, &lines, "lines")?.lines().map(str::to_string).collect();
         let errors = module.runtime.call(|m, now| m.reload(now, &lines))?;
-        let mut w = Writer::new();
-        w.i32(i32::try_from(errors.len()).unwrap_or(i32::MAX));
-        for (line, error) in &errors {
-            w.str(line);
-            w.i32(error.kind.code() as i32);
-            w.str(&error.message);
-        }
-        Ok(env.byte_array_from_slice(&w.into_bytes())?)
+        Ok(env.byte_array_from_slice(&line_errors(&errors))?)
+    })
+}
+
+/// Failed setup lines as the facade decodes them: a count, then (line, error code, message).
+fn line_errors(errors: &[(String, migration_core::Error)]) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.i32(i32::try_from(errors.len()).unwrap_or(i32::MAX));
+    for (line, error) in errors {
+        w.str(line);
+        w.i32(error.kind.code() as i32);
+        w.str(&error.message);
+    }
+    w.into_bytes()
+}
+
+/// `static native byte[] validate(long handle, String lines)`: checks setup lines on a scratch
+/// module without changing this one; returns the failing lines in `reload`'s format.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_validate<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    lines: JString<'local>,
+) -> JByteArray<'local> {
+    guard(&mut env, |env| {
+        let module = module(handle)?;
+        let lines: Vec<String> = string(env, &lines, "lines")?.lines().map(str::to_string).collect();
+        let errors = module.runtime.with_module(|m| m.validate(&lines));
+        Ok(env.byte_array_from_slice(&line_errors(&errors))?)
     })
 }
 

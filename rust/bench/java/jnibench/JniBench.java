@@ -135,6 +135,23 @@ public final class JniBench
         }
 
         @Override
+        public boolean verifiesChecksums()
+        {
+            return true;
+        }
+
+        @Override
+        public void verifyChecksum(PnfsId id)
+        {
+        }
+
+        @Override
+        public boolean acceptsCopies()
+        {
+            return true;
+        }
+
+        @Override
         public void pools(PoolSelection selection, Completion<List<PoolInfo>> done)
         {
             List<PoolInfo> pools = new java.util.ArrayList<>();

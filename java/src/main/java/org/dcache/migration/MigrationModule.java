@@ -94,8 +94,22 @@ public final class MigrationModule implements AutoCloseable
     }
 
     /**
+     * The pool finished loading its repository. Call it once loading is done when
+     * {@link Repository#entries()} threw {@link RepositoryNotLoadedException} meanwhile: jobs
+     * that found the repository loading (state {@code INITIALIZING}, note
+     * {@code Repository is still loading; waiting for it}) scan it now. Without the call they
+     * retry every 10 s. Harmless when nothing waits.
+     */
+    public void repositoryLoaded()
+    {
+        Natives.repositoryLoaded(handle());
+    }
+
+    /**
      * Whether this pool accepts replicas from other pools. A pool disabled with
-     * {@code pool disable -rdonly} refuses them ({@code Pool is disabled}).
+     * {@code pool disable -rdonly} refuses them ({@code Pool is disabled}). An optimisation
+     * over {@link Repository#acceptsCopies()}, which is asked on every copy request anyway:
+     * after {@code false} here, requests are refused without asking it.
      */
     public void setAcceptsCopies(boolean accepts)
     {
@@ -124,12 +138,30 @@ public final class MigrationModule implements AutoCloseable
      */
     public List<String> reload(List<String> lines)
     {
+        return Codec.decodeReloadErrors(Natives.reload(handle(), joinLines(lines)));
+    }
+
+    /**
+     * Checks setup lines without executing them, as dCache checks a setup before a
+     * {@code reload}: the lines run in order on a scratch module with this pool's configuration,
+     * which is then thrown away. This module does not change (no job is created, no default
+     * set). Returns the failed lines as {@code <line>: <message>}, empty when all are valid.
+     */
+    public List<String> validate(List<String> lines)
+    {
+        return Codec.decodeReloadErrors(Natives.validate(handle(), joinLines(lines)));
+    }
+
+    private static String joinLines(List<String> lines)
+    {
+        Objects.requireNonNull(lines, "lines");
         for (String line : lines) {
+            Objects.requireNonNull(line, "a setup line is null");
             if (line.indexOf('\n') >= 0 || line.indexOf('\r') >= 0) {
                 throw new MigrationException(MigrationException.INVALID_ARGUMENT, "a setup line contains a line break");
             }
         }
-        return Codec.decodeReloadErrors(Natives.reload(handle(), String.join("\n", lines)));
+        return String.join("\n", lines);
     }
 
     /** The module's state as JSON (every job with its counters, tasks and notes). */

@@ -6,10 +6,23 @@ import java.util.Iterator;
  * The pool's repository as the module sees it. Calls are synchronous and local; the module
  * makes them from its own threads, never while holding a lock, so an implementation may call
  * back into the module. Changes must be reported with {@link MigrationModule#repositoryEvent}.
+ *
+ * <p>There are no defaults: each method answers a question whose wrong answer loses data (a
+ * move deletes its source on the strength of a verification nobody did) or puts replicas on a
+ * pool that should not take them.
  */
 public interface Repository
 {
-    /** Every replica, in repository order (a scan; may be long). */
+    /**
+     * Every replica, in repository order (a scan; may be long).
+     *
+     * <p>While the pool is still loading its repository at start (dCache's repository throws
+     * {@link IllegalStateException} then), throw {@link RepositoryNotLoadedException}, from
+     * here or from the iterator: jobs wait (state {@code INITIALIZING}) instead of failing.
+     * Report each replica loaded meanwhile with {@link MigrationModule#repositoryEvent} and
+     * call {@link MigrationModule#repositoryLoaded()} when loading is done. Any other exception
+     * fails the job's scan.
+     */
     Iterator<ReplicaEntry> entries();
 
     /** The entry of a replica, or null if the pool has none. */
@@ -25,11 +38,30 @@ public interface Repository
     void setSticky(PnfsId id, String owner, long expire, boolean overwrite) throws RepositoryException;
 
     /**
+     * Whether {@link #verifyChecksum} really verifies. Asked once, when the module starts. A
+     * host that cannot verify returns false: the module then refuses jobs with {@code -verify}
+     * ({@link MigrationException#UNSUPPORTED}; {@code migration move} verifies by default, so
+     * it needs {@code -verify=false}), and as a target it fails updates that would verify,
+     * instead of letting a move delete its source after a verification nobody did. An
+     * exception counts as false.
+     */
+    boolean verifiesChecksums();
+
+    /**
      * Verifies a replica's checksum without touching its access time (a target updating an
      * existing replica with {@code -verify}). Fails with {@link ServiceException#FILE_CORRUPTED}
-     * on a mismatch.
+     * on a mismatch. Only called when {@link #verifiesChecksums()} is true.
      */
-    default void verifyChecksum(PnfsId id) throws ServiceException
-    {
-    }
+    void verifyChecksum(PnfsId id) throws ServiceException;
+
+    /**
+     * Whether the pool accepts replicas from other pools right now: the pool's mode, in dCache
+     * {@code !poolMode.isDisabled(PoolV2Mode.DISABLED_P2P_CLIENT)} (false after
+     * {@code pool disable -rdonly} or {@code -strict}, or an automatic disable on an I/O
+     * fault). Asked on every copy request the pool receives, because dCache's pool mode has no
+     * listener; it should be cheap. False (or an exception) refuses the copy with
+     * {@code Pool is disabled}. {@link MigrationModule#setAcceptsCopies} stays as an
+     * optimisation: after {@code setAcceptsCopies(false)} requests are refused without asking.
+     */
+    boolean acceptsCopies();
 }

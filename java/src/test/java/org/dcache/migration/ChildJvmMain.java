@@ -73,6 +73,24 @@ public final class ChildJvmMain
             public void setSticky(PnfsId id, String owner, long expire, boolean overwrite)
             {
             }
+
+            @Override
+            public boolean verifiesChecksums()
+            {
+                return false;
+            }
+
+            @Override
+            public void verifyChecksum(PnfsId id)
+            {
+                throw new UnsupportedOperationException("this repository does not verify checksums");
+            }
+
+            @Override
+            public boolean acceptsCopies()
+            {
+                return true;
+            }
         };
         PoolManager pools = new PoolManager()
         {

@@ -19,6 +19,22 @@ final class MemoryRepository implements Repository
     volatile long scanDelay;
     /** Scans started. */
     final java.util.concurrent.atomic.AtomicInteger scans = new java.util.concurrent.atomic.AtomicInteger();
+    /** What {@link #verifiesChecksums()} answers (asked once, when the module starts). */
+    volatile boolean verifies = true;
+    /** Checksum verifications done. */
+    final java.util.concurrent.atomic.AtomicInteger verifications = new java.util.concurrent.atomic.AtomicInteger();
+    /** What {@link #acceptsCopies()} answers: the pool's mode. */
+    volatile boolean accepts = true;
+    /** When set, {@link #acceptsCopies()} throws it (a misbehaving callback). */
+    volatile RuntimeException acceptsFailure;
+    /** Times {@link #acceptsCopies()} was asked. */
+    final java.util.concurrent.atomic.AtomicInteger acceptsAsked = new java.util.concurrent.atomic.AtomicInteger();
+    /** Still loading at pool start: {@link #entries()} throws {@link RepositoryNotLoadedException}. */
+    volatile boolean loading;
+    /** With {@link #loading}: the iterator throws instead of {@link #entries()} (a lazy scan). */
+    volatile boolean loadingInIterator;
+    /** When set, {@link #entries()} throws it (a broken repository). */
+    volatile RuntimeException scanFailure;
 
     void setListener(Consumer<RepositoryEvent> listener)
     {
@@ -77,9 +93,60 @@ final class MemoryRepository implements Repository
         if (scanDelay > 0) {
             TestCluster.sleep(scanDelay);
         }
-        synchronized (this) {
-            return new ArrayList<>(entries.values()).iterator();
+        if (loading && !loadingInIterator) {
+            throw new RepositoryNotLoadedException("Repository is still loading");
         }
+        RuntimeException failure = scanFailure;
+        if (failure != null) {
+            throw failure;
+        }
+        Iterator<ReplicaEntry> snapshot;
+        synchronized (this) {
+            snapshot = new ArrayList<>(entries.values()).iterator();
+        }
+        if (!loadingInIterator) {
+            return snapshot;
+        }
+        return new Iterator<ReplicaEntry>()
+        {
+            @Override
+            public boolean hasNext()
+            {
+                if (loading) {
+                    throw new RepositoryNotLoadedException("Repository is still loading");
+                }
+                return snapshot.hasNext();
+            }
+
+            @Override
+            public ReplicaEntry next()
+            {
+                return snapshot.next();
+            }
+        };
+    }
+
+    @Override
+    public boolean verifiesChecksums()
+    {
+        return verifies;
+    }
+
+    @Override
+    public void verifyChecksum(PnfsId id)
+    {
+        verifications.incrementAndGet();
+    }
+
+    @Override
+    public boolean acceptsCopies()
+    {
+        acceptsAsked.incrementAndGet();
+        RuntimeException failure = acceptsFailure;
+        if (failure != null) {
+            throw failure;
+        }
+        return accepts;
     }
 
     @Override

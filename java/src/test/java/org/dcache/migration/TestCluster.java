@@ -157,6 +157,13 @@ final class TestCluster implements AutoCloseable
 
         void start()
         {
+            open();
+            module.poolStarted();
+        }
+
+        /** Starts the module without reporting the pool started (a pool reading its setup). */
+        void open()
+        {
             module = MigrationModule.builder(name)
                     .repository(repository)
                     .poolManager(new Pools())
@@ -179,7 +186,6 @@ final class TestCluster implements AutoCloseable
             for (ReplicaEntry e : repository.all()) {
                 cluster.register(name, RepositoryEvent.stateChanged(ReplicaState.NEW, e.state(), e));
             }
-            module.poolStarted();
         }
 
         /** Adds replicas before the module starts. */

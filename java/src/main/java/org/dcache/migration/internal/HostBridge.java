@@ -17,6 +17,7 @@ import org.dcache.migration.ReplicaEntry;
 import org.dcache.migration.ReplicaState;
 import org.dcache.migration.Repository;
 import org.dcache.migration.RepositoryException;
+import org.dcache.migration.RepositoryNotLoadedException;
 import org.dcache.migration.ServiceException;
 
 /**
@@ -83,6 +84,16 @@ public final class HostBridge
         repository.setSticky(new PnfsId(pnfsid), owner, expire, overwrite);
     }
 
+    boolean verifiesChecksums()
+    {
+        return repository.verifiesChecksums();
+    }
+
+    boolean acceptsCopies()
+    {
+        return repository.acceptsCopies();
+    }
+
     void verifyChecksum(String pnfsid) throws ServiceException
     {
         repository.verifyChecksum(new PnfsId(pnfsid));
@@ -147,9 +158,16 @@ public final class HostBridge
         }
     }
 
-    /** What the native side needs to know of an exception a callback threw. */
+    /**
+     * What the native side needs to know of an exception a callback threw: kind 0 any, 1
+     * {@link ServiceException} (with its rc), 2 {@link RepositoryException} (with its reason),
+     * 3 {@link RepositoryNotLoadedException} (a scan waits for the repository).
+     */
     static byte[] describe(Throwable t)
     {
+        if (t instanceof RepositoryNotLoadedException) {
+            return Codec.describe(3, 0, t.toString());
+        }
         if (t instanceof ServiceException) {
             return Codec.describe(1, ((ServiceException) t).getRc(), t.getMessage());
         }

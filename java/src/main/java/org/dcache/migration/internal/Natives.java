@@ -37,6 +37,8 @@ public final class Natives
 
     public static native void deliver(long handle, String from, byte[] message, Object reply);
 
+    public static native void repositoryLoaded(long handle);
+
     public static native void setAcceptsCopies(long handle, boolean accepts);
 
     public static native void reportReaders(long handle, String pnfsid, long readers, String protocol, int major,
@@ -45,6 +47,8 @@ public final class Natives
     public static native String setupLines(long handle);
 
     public static native byte[] reload(long handle, String lines);
+
+    public static native byte[] validate(long handle, String lines);
 
     public static native String status(long handle);
 
