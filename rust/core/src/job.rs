@@ -185,6 +185,9 @@ pub struct Job {
     /// The scan found the repository still loading; the job stays INITIALIZING and scans
     /// again when it has loaded (or every 10 s, in case the host never says so).
     awaiting_repository: bool,
+    /// The host said "loaded" while a scan was in flight: if that scan still found the
+    /// repository loading, scan again at once instead of after 10 s.
+    loaded_during_scan: bool,
 }
 
 impl Job {
@@ -228,6 +231,7 @@ impl Job {
             failures_since_progress: 0,
             cancel_reason: None,
             awaiting_repository: false,
+            loaded_during_scan: false,
         }
     }
 
@@ -299,10 +303,15 @@ impl Job {
 
     /// The repository finished loading: a job that found it loading scans it now.
     pub fn repository_loaded(&mut self, ctx: &mut Ctx<'_>) {
-        if self.state == JobState::Initializing && self.awaiting_repository {
+        if self.state != JobState::Initializing {
+            return;
+        }
+        if self.awaiting_repository {
             self.awaiting_repository = false;
             ctx.timers.cancel(TimerKey::Wake(self.key));
             self.scan(ctx);
+        } else {
+            self.loaded_during_scan = true;
         }
     }
 
@@ -339,6 +348,10 @@ impl Job {
                     }
                 }
                 self.scan_finished(ctx);
+            }
+            Err(RepositoryError::NotLoaded) if self.state == JobState::Initializing && self.loaded_during_scan => {
+                self.loaded_during_scan = false;
+                self.scan(ctx);
             }
             Err(RepositoryError::NotLoaded) if self.state == JobState::Initializing => {
                 // dCache's scan ends quietly here and a non-permanent job then finishes with

@@ -273,3 +273,19 @@ fn help_carries_dcache_texts_without_doubled_brackets() {
     let clear = migration_core::commands::help("migration clear").expect("a command");
     assert!(clear.contains("Removes completed migration jobs."), "{clear}");
 }
+
+#[test]
+fn a_loaded_signal_that_overtakes_the_scan_answer_is_not_lost() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Precious, 10, vec![]);
+    c.repository("pool1").set_loading(true);
+    // The scan runs now and finds the repository loading; its answer is still on the way
+    // when the host reports the repository loaded.
+    ok(&mut c, "pool1", "migration copy pool2");
+    c.repository("pool1").set_loading(false);
+    c.input("pool1", Input::RepositoryLoaded);
+    c.run_for(1_000);
+    assert_ne!(state(&c, "pool1", "1"), JobState::Initializing, "scanned again at once, not after 10 s");
+    assert!(c.run_until_jobs_end(HOUR));
+    assert!(entry(&c, "pool2", "A").is_some());
+}

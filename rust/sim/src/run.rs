@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use migration_core::driver::sim::{Cluster, START};
+use migration_core::effect::Input;
 use migration_core::host::Repository;
+use migration_core::job::JobState;
 use migration_core::random::Rng;
 use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};
 use migration_core::{Config, Millis, PnfsId};
@@ -216,7 +218,7 @@ impl Run<'_> {
                 } else {
                     self.refusing.remove(&name);
                 }
-                self.c.pool_mut(&name).module.set_accepts_copies(!on);
+                self.refuse(&name, p, on);
             }
             Action::NamespaceDown(down) => self.c.faults.namespace_down = down,
             Action::PinManagerDown(down) => self.c.faults.pin_manager_down = down,
@@ -300,6 +302,7 @@ impl Run<'_> {
                     let pool = self.c.pool_mut(&name);
                     pool.capacity = CAPACITY;
                     pool.module.set_accepts_copies(true);
+                    pool.repository.set_accepts_copies(true);
                 }
                 self.refusing.clear();
                 self.c.faults = Default::default();
@@ -361,9 +364,22 @@ impl Run<'_> {
         self.c.crash(&name);
     }
 
+    /// Disables a pool for copies the two ways a host can: even pools tell their module,
+    /// odd pools only change the mode their repository answers on each copy request.
+    fn refuse(&mut self, name: &str, p: usize, on: bool) {
+        if p % 2 == 0 {
+            self.c.pool_mut(name).module.set_accepts_copies(!on);
+        } else {
+            self.c.repository(name).set_accepts_copies(!on);
+        }
+    }
+
     fn restart(&mut self, p: usize) -> Result<(), Violation> {
         let name = pool_name(p);
         self.crash(p);
+        // The pool comes back with its repository still loading: the restored permanent jobs
+        // and the operator's reruns must wait for it, then scan.
+        self.c.repository(&name).set_loading(true);
         let errors = self.c.restart(&name);
         if !errors.is_empty() {
             return Err(internal(&self.c, format!("saved setup of {name} failed to replay: {errors:?}")));
@@ -379,7 +395,7 @@ impl Run<'_> {
             }
         }
         if self.refusing.contains(&name) {
-            self.c.pool_mut(&name).module.set_accepts_copies(false);
+            self.refuse(&name, p, true);
         }
         // The operator re-runs the jobs that had not ended.
         let reruns: Vec<usize> = self.rerun.iter().copied().filter(|&spec| self.s.specs[spec].pool == p).collect();
@@ -387,6 +403,9 @@ impl Run<'_> {
             self.rerun.remove(&spec);
             self.start(spec)?;
         }
+        self.check.after_step(&self.c)?;
+        self.c.repository(&name).set_loading(false);
+        self.c.input(&name, Input::RepositoryLoaded);
         self.check.after_step(&self.c)
     }
 
@@ -399,7 +418,9 @@ impl Run<'_> {
         let settled = move |c: &Cluster| {
             c.pools.values().flat_map(|p| p.module.jobs()).all(|j| {
                 j.state().is_terminal()
-                    || (j.is_permanent() && (cycle || (j.queued() == 0 && j.running_tasks().is_empty())))
+                    || (j.is_permanent()
+                        && j.state() != JobState::Initializing
+                        && (cycle || (j.queued() == 0 && j.running_tasks().is_empty())))
             })
         };
         let ended = self.advance_while(deadline, settled)?;
