@@ -367,7 +367,7 @@ impl Run<'_> {
     /// Disables a pool for copies the two ways a host can: even pools tell their module,
     /// odd pools only change the mode their repository answers on each copy request.
     fn refuse(&mut self, name: &str, p: usize, on: bool) {
-        if p % 2 == 0 {
+        if p.is_multiple_of(2) {
             self.c.pool_mut(name).module.set_accepts_copies(!on);
         } else {
             self.c.repository(name).set_accepts_copies(!on);
