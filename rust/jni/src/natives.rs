@@ -284,10 +284,15 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_reload<'local>
 ) -> JByteArray<'local> {
     guard(&mut env, |env| {
         let module = module(handle)?;
-        let lines: Vec<String> = string(env, &lines, "lines")?.lines().map(str::to_string).collect();
+        let lines = setup_text(env, &lines)?;
         let errors = module.runtime.call(|m, now| m.reload(now, &lines))?;
         Ok(env.byte_array_from_slice(&line_errors(&errors))?)
     })
+}
+
+/// The lines of a setup text passed from Java.
+fn setup_text(env: &Env<'_>, lines: &JString<'_>) -> NativeResult<Vec<String>> {
+    Ok(string(env, lines, "lines")?.lines().map(str::to_string).collect())
 }
 
 /// Failed setup lines as the facade decodes them: a count, then (line, error code, message).
@@ -313,7 +318,7 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_validate<'loca
 ) -> JByteArray<'local> {
     guard(&mut env, |env| {
         let module = module(handle)?;
-        let lines: Vec<String> = string(env, &lines, "lines")?.lines().map(str::to_string).collect();
+        let lines = setup_text(env, &lines)?;
         let errors = module.runtime.with_module(|m| m.validate(&lines));
         Ok(env.byte_array_from_slice(&line_errors(&errors))?)
     })
