@@ -182,12 +182,20 @@ pub struct Job {
     failures_since_progress: usize,
     /// Why a plain cancel was given, for the tasks it cancels when its grace period ends.
     cancel_reason: Option<String>,
-    /// The scan found the repository still loading; the job stays INITIALIZING and scans
-    /// again when it has loaded (or every 10 s, in case the host never says so).
-    awaiting_repository: bool,
-    /// The host said "loaded" while a scan was in flight: if that scan still found the
-    /// repository loading, scan again at once instead of after 10 s.
-    loaded_during_scan: bool,
+    /// Where the repository scan of an INITIALIZING job stands.
+    scan: Scan,
+}
+
+/// The repository scan of an INITIALIZING job, which may find the repository still loading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    /// Asked. `retry`: an earlier scan found the repository loading (already noted).
+    /// `loaded_meanwhile`: the host reported it loaded since, so a "still loading" answer is
+    /// stale and the job scans again at once.
+    InFlight { retry: bool, loaded_meanwhile: bool },
+    /// The repository was still loading: the job scans again when the host reports it loaded,
+    /// or when [`TimerKey::ScanRetry`] fires, in case the host never says so.
+    WaitingForLoad,
 }
 
 impl Job {
@@ -230,8 +238,7 @@ impl Job {
             cancel_replies: Vec::new(),
             failures_since_progress: 0,
             cancel_reason: None,
-            awaiting_repository: false,
-            loaded_during_scan: false,
+            scan: Scan::InFlight { retry: false, loaded_meanwhile: false },
         }
     }
 
@@ -289,10 +296,11 @@ impl Job {
         self.state = JobState::Initializing;
         tracing::info!(target: LOG_TARGET, pool = ctx.pool, job = %self.id, "Job {} started: {}", self.id, self.definition.command_line);
         self.refresh(ctx);
-        self.scan(ctx);
+        self.scan(false, ctx);
     }
 
-    fn scan(&mut self, ctx: &mut Ctx<'_>) {
+    fn scan(&mut self, retry: bool, ctx: &mut Ctx<'_>) {
+        self.scan = Scan::InFlight { retry, loaded_meanwhile: false };
         ctx.effects.push(Effect::Scan {
             job: self.key,
             filter: Arc::clone(&self.filter),
@@ -306,12 +314,19 @@ impl Job {
         if self.state != JobState::Initializing {
             return;
         }
-        if self.awaiting_repository {
-            self.awaiting_repository = false;
-            ctx.timers.cancel(TimerKey::Wake(self.key));
-            self.scan(ctx);
-        } else {
-            self.loaded_during_scan = true;
+        match &mut self.scan {
+            Scan::WaitingForLoad => {
+                ctx.timers.cancel(TimerKey::ScanRetry(self.key));
+                self.scan(true, ctx);
+            }
+            Scan::InFlight { loaded_meanwhile, .. } => *loaded_meanwhile = true,
+        }
+    }
+
+    /// The retry timer of a job waiting for its repository to load.
+    pub fn retry_scan(&mut self, ctx: &mut Ctx<'_>) {
+        if self.state == JobState::Initializing && self.scan == Scan::WaitingForLoad {
+            self.scan(true, ctx);
         }
     }
 
@@ -349,20 +364,22 @@ impl Job {
                 }
                 self.scan_finished(ctx);
             }
-            Err(RepositoryError::NotLoaded) if self.state == JobState::Initializing && self.loaded_during_scan => {
-                self.loaded_during_scan = false;
-                self.scan(ctx);
-            }
             Err(RepositoryError::NotLoaded) if self.state == JobState::Initializing => {
                 // dCache's scan ends quietly here and a non-permanent job then finishes with
                 // nothing; a permanent job restored at pool start would copy only what the
                 // load-time events bring. Waiting keeps every job whole: events seen while
                 // loading are queued (permanent jobs), and the scan after loading adds the rest.
-                if !self.awaiting_repository {
-                    self.note(ctx, 0, None, "Repository is still loading; waiting for it".to_string());
+                match self.scan {
+                    Scan::InFlight { loaded_meanwhile: true, .. } => self.scan(true, ctx),
+                    Scan::InFlight { retry, .. } => {
+                        if !retry {
+                            self.note(ctx, 0, None, "Repository is still loading; waiting for it".to_string());
+                        }
+                        self.scan = Scan::WaitingForLoad;
+                        ctx.timers.set(TimerKey::ScanRetry(self.key), ctx.now + WAKE_DELAY);
+                    }
+                    Scan::WaitingForLoad => {}
                 }
-                self.awaiting_repository = true;
-                ctx.timers.set(TimerKey::Wake(self.key), ctx.now + WAKE_DELAY);
             }
             Err(error) if self.state == JobState::Initializing => {
                 self.note(ctx, 0, None, format!("Repository scan failed: {error}"));
@@ -421,6 +438,7 @@ impl Job {
         self.queue.clear();
         ctx.timers.cancel(TimerKey::Wake(self.key));
         ctx.timers.cancel(TimerKey::Refresh(self.key));
+        ctx.timers.cancel(TimerKey::ScanRetry(self.key));
         self.answer_cancel_replies(ctx);
     }
 
@@ -569,7 +587,7 @@ impl Job {
             self.answer_cancel_replies(ctx);
             return;
         }
-        let scan_pending = self.state == JobState::Initializing && !self.awaiting_repository;
+        let scan_pending = self.state == JobState::Initializing && self.scan != Scan::WaitingForLoad;
         if !scan_pending && self.running.is_empty() {
             // Also plain for a NEW job (R16).
             self.terminate(JobState::Cancelled, ctx);
@@ -893,7 +911,6 @@ impl Job {
     /// The 10 s timer of SLEEPING and PAUSED.
     pub fn wake(&mut self, ctx: &mut Ctx<'_>) {
         match self.state {
-            JobState::Initializing if self.awaiting_repository => self.scan(ctx),
             JobState::Cancelling => {
                 // The grace period of a plain cancel is over (#7124).
                 let reason = self.cancel_reason.clone().unwrap_or_default();

@@ -379,6 +379,11 @@ impl Module {
                         job.refresh(&mut ctx);
                     }
                 }
+                TimerKey::ScanRetry(job) => {
+                    if let Some(job) = self.jobs.get_mut(&job) {
+                        job.retry_scan(&mut ctx);
+                    }
+                }
             }
         }
     }

@@ -25,6 +25,8 @@ pub enum TimerKey {
     Wake(JobKey),
     /// A job refreshes its pool lists.
     Refresh(JobKey),
+    /// A job whose scan found the repository still loading scans again (10 s).
+    ScanRetry(JobKey),
 }
 
 /// A set of timers, each key armed at most once.
