@@ -289,3 +289,85 @@ fn a_loaded_signal_that_overtakes_the_scan_answer_is_not_lost() {
     assert!(c.run_until_jobs_end(HOUR));
     assert!(entry(&c, "pool2", "A").is_some());
 }
+
+// ── Requesters that are not pools (QoS, resilience, the Rebalancer) ────────────────────
+
+/// A copy request from a service that is not a pool (dCache's QoS engine names the source
+/// pool in the request): the target pulls from the source pool, and the copy-finished
+/// message goes back to whoever asked, as dCache answers along the request's path.
+#[test]
+fn copy_finished_goes_back_to_a_requester_that_is_not_a_pool() {
+    use migration_core::effect::{Answer, Effect, InboundId};
+    use migration_core::message::{CopyRequest, Message, Reply, RequestId, decode, encode};
+    use migration_core::{Config, Module};
+
+    let now = 1_700_000_000_000;
+    let mut m = Module::new("pool2", Config::default(), 1);
+    let request = CopyRequest {
+        uuid: RequestId(42),
+        source: "pool1".to_string(),
+        attributes: migration_core::driver::sim::replica("A", Cached, 40, now, vec![]).attributes(),
+        state: Cached,
+        sticky: vec![],
+        verify: false,
+        force_source_mode: false,
+        atime: None,
+        meta_only: false,
+    };
+    let bytes = encode(&Message::Copy(request));
+    m.handle(now, Input::Message { from: "qos-engine@qosDomain".into(), bytes, reply: Some(InboundId(1)) });
+    let effects = m.take_effects();
+    let Some(Effect::InspectCopy { request, .. }) = effects.first() else { panic!("{effects:?}") };
+    m.handle(now, Input::CopyInspected { request: *request, accepts_copies: true, entry: Ok(None) });
+    let effects = m.take_effects();
+    let p2p = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::StartP2p { token, request } => Some((*token, request.source.clone())),
+            _ => None,
+        })
+        .expect("a transfer starts");
+    assert_eq!(p2p.1, "pool1", "the data comes from the source pool, not from the requester");
+    assert!(effects.iter().any(
+        |e| matches!(e, Effect::Respond { inbound: InboundId(1), reply } if decode::<Reply>(reply) == Ok(Reply::Ok))
+    ));
+
+    m.handle(now + 1, Input::Reply { token: p2p.0, outcome: Ok(Answer::Done) });
+    let effects = m.take_effects();
+    let (to, message) = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Send { to, message, token: None } => Some((to.clone(), decode::<Message>(message).expect("ours"))),
+            _ => None,
+        })
+        .expect("copy-finished is sent");
+    assert_eq!(to, "qos-engine@qosDomain");
+    assert!(matches!(message, Message::CopyFinished { pool, rc, .. } if pool == "pool1" && rc.0 == 0));
+}
+
+/// The Rebalancer's job-cancel message: answered only once the job has ended.
+#[test]
+fn an_external_job_cancel_is_answered_when_the_job_has_ended() {
+    use migration_core::effect::InboundId;
+    use migration_core::message::{Message, Reply, decode, encode};
+
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Precious, 10, vec![]);
+    // A target that never answers keeps the task running, so a plain cancel has to wait.
+    c.faults.unresponsive.insert("pool2".to_string());
+    ok(&mut c, "pool1", "migration copy -id=rebalance pool2");
+    c.run_for(1_000);
+    let cancel = |forced| Message::CancelJob { job: "rebalance".into(), forced, reason: "rebalancing stopped".into() };
+    let from = "Rebalancer@dCacheDomain".to_string();
+    c.input("pool1", Input::Message { from: from.clone(), bytes: encode(&cancel(false)), reply: Some(InboundId(900)) });
+    c.run_for(1_000);
+    assert_eq!(state(&c, "pool1", "rebalance"), JobState::Cancelling);
+    assert!(c.direct_answers.is_empty(), "no answer while the job winds down");
+
+    c.input("pool1", Input::Message { from, bytes: encode(&cancel(true)), reply: Some(InboundId(901)) });
+    c.run_for(10 * MINUTE);
+    assert_eq!(state(&c, "pool1", "rebalance"), JobState::Cancelled);
+    let answered: Vec<(u64, Reply)> =
+        c.direct_answers.iter().map(|(_, slot, bytes)| (slot.0, decode::<Reply>(bytes).expect("ours"))).collect();
+    assert_eq!(answered, [(900, Reply::Ok), (901, Reply::Ok)]);
+}

@@ -178,6 +178,9 @@ pub struct Cluster {
     pub readers: Vec<String>,
     /// Fault injection.
     pub faults: Faults,
+    /// Answers to inbound requests that a test fed directly with [`Cluster::input`]
+    /// (`Input::Message` with a reply slot no pool of the cluster waits for): pool, slot, reply.
+    pub direct_answers: Vec<(String, InboundId, Vec<u8>)>,
     /// One-way latency of every message.
     pub latency: Millis,
     /// Transfer speed in bytes per ms (p2p duration = size / bandwidth).
@@ -214,6 +217,7 @@ impl Cluster {
             groups: BTreeMap::new(),
             readers: Vec::new(),
             faults: Faults::default(),
+            direct_answers: Vec::new(),
             latency: 5,
             bandwidth: 100_000,
             config,
@@ -757,6 +761,7 @@ impl Cluster {
             }
             Effect::Respond { inbound, reply } => {
                 let Some((origin, incarnation, token)) = self.inbound.remove(&(pool.to_string(), inbound)) else {
+                    self.direct_answers.push((pool.to_string(), inbound, reply));
                     return;
                 };
                 if !up || self.faults.unresponsive.contains(pool) || self.lost() {
