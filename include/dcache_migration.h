@@ -218,6 +218,31 @@
 #define DCM_REPOSITORY_NOT_LOADED 4
 
 /**
+ * Message kind: create or update a replica (dCache's `PoolMigrationCopyReplicaMessage`).
+ */
+#define DCM_MESSAGE_COPY 0
+
+/**
+ * Message kind: does the target still work on a request (`PoolMigrationPingMessage`).
+ */
+#define DCM_MESSAGE_PING 1
+
+/**
+ * Message kind: abort a request (`PoolMigrationCancelMessage`).
+ */
+#define DCM_MESSAGE_CANCEL 2
+
+/**
+ * Message kind: the target finished a request (`PoolMigrationCopyFinishedMessage`).
+ */
+#define DCM_MESSAGE_COPY_FINISHED 3
+
+/**
+ * Message kind: cancel a job, answered once it has ended (`PoolMigrationJobCancelMessage`).
+ */
+#define DCM_MESSAGE_JOB_CANCEL 4
+
+/**
  * Repository event: a replica changed state (also reported for every replica while the
  * pool loads); `before` may be NULL for a new replica, `after` is the entry after the change.
  */
@@ -319,6 +344,12 @@
  * dCache return code: the peer cannot be reached.
  */
 #define DCM_RC_SERVICE_UNAVAILABLE 10023
+
+/**
+ * A decoded message: read it with `dcm_decoded_message_view`, free it with
+ * `dcm_decoded_message_free`.
+ */
+typedef struct dcm_decoded_message dcm_decoded_message;
 
 /**
  * An error: a stable numeric code (`DCM_ERROR_*`) and a message. Returned by every fallible
@@ -1053,6 +1084,91 @@ typedef struct dcm_protocol_info {
     const char *client;
 } dcm_protocol_info;
 
+/**
+ * A message between migration modules. Which fields count depends on `kind`:
+ *
+ * | kind | fields (dCache's getter) |
+ * |---|---|
+ * | `DCM_MESSAGE_COPY` | `uuid`, `pool` (the source pool), `attributes` (`getFileAttributes`), `state`, `sticky` (`getStickyRecords`), `compute_checksum_on_update`, `force_source_mode`, `has_atime`/`atime`, `meta_only` |
+ * | `DCM_MESSAGE_PING` | `uuid`, `pool`, `attributes.pnfsid` |
+ * | `DCM_MESSAGE_CANCEL` | `uuid`, `pool`, `attributes.pnfsid`, `reason` (NULL: none) |
+ * | `DCM_MESSAGE_COPY_FINISHED` | `uuid`, `pool`, `attributes.pnfsid`, `return_code` (0: success), `error_message` (NULL: none) |
+ * | `DCM_MESSAGE_JOB_CANCEL` | `job_id`, `forced`, `reason` |
+ *
+ * Fields a kind does not use are ignored by `dcm_message_encode` and zero/NULL in a decoded
+ * message. `uuid` is the text form of dCache's `UUID` (`8-4-4-4-12` hex digits).
+ */
+typedef struct dcm_message {
+    /**
+     * `DCM_MESSAGE_*`.
+     */
+    int32_t kind;
+    /**
+     * The request (`getUUID`).
+     */
+    const char *uuid;
+    /**
+     * The source pool of the request (`getPool`).
+     */
+    const char *pool;
+    /**
+     * The file; only `pnfsid` for ping, cancel and copy-finished.
+     */
+    struct dcm_file_attributes attributes;
+    /**
+     * `DCM_STATE_CACHED` or `DCM_STATE_PRECIOUS`: the target replica's state.
+     */
+    int32_t state;
+    /**
+     * Sticky records of the target replica.
+     */
+    const struct dcm_sticky_record *sticky;
+    /**
+     * Number of sticky records.
+     */
+    size_t sticky_count;
+    /**
+     * Verify the checksum when an existing replica is updated (`-verify`).
+     */
+    bool compute_checksum_on_update;
+    /**
+     * Let the source deliver even if it is disabled for p2p.
+     */
+    bool force_source_mode;
+    /**
+     * Whether `atime` is set.
+     */
+    bool has_atime;
+    /**
+     * The source's access time (ms since the epoch), when `has_atime`.
+     */
+    int64_t atime;
+    /**
+     * Only update an existing replica, never create one.
+     */
+    bool meta_only;
+    /**
+     * Why a request or job is cancelled.
+     */
+    const char *reason;
+    /**
+     * dCache's return code of a finished request: 0 on success.
+     */
+    int32_t return_code;
+    /**
+     * The error of a failed request.
+     */
+    const char *error_message;
+    /**
+     * The job to cancel (`getJobId`).
+     */
+    const char *job_id;
+    /**
+     * Cancel the job's running transfers too (`isForced`).
+     */
+    bool forced;
+} dcm_message;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1467,6 +1583,94 @@ const char *dcm_command_summary(size_t index);
  * `output` is NULL or valid for a write.
  */
 struct dcm_error *dcm_command_help(size_t index, char **output);
+
+/**
+ * Decodes bytes a migration module sent (the `bytes` of `transport.send`, or of
+ * `dcm_module_deliver`) into `*out`. A reply is not a message: use `dcm_reply_decode`.
+ *
+ * Errors: `DCM_ERROR_INVALID_ARGUMENT` for NULL pointers or bytes that are not a message
+ * (nothing is written then).
+ *
+ * Threads: any.
+ *
+ * # Safety
+ * `bytes` is NULL (with `len` 0) or valid for `len` bytes; `out` is valid for a write.
+ */
+struct dcm_error *dcm_message_decode(const uint8_t *bytes,
+                                     size_t len,
+                                     struct dcm_decoded_message **out);
+
+/**
+ * The fields of a decoded message, borrowed until it is freed; NULL when `message` is NULL
+ * or not a live decoded message.
+ *
+ * # Safety
+ * Any pointer value is accepted; only live decoded messages are read.
+ */
+const struct dcm_message *dcm_decoded_message_view(const struct dcm_decoded_message *message);
+
+/**
+ * Frees a decoded message. NULL, and a pointer that is not a live decoded message (freed
+ * already), are ignored.
+ *
+ * # Safety
+ * Any pointer value is accepted; only live decoded messages are freed.
+ */
+void dcm_decoded_message_free(struct dcm_decoded_message *message);
+
+/**
+ * Encodes a message into the module's wire format, for `dcm_module_deliver`: `*bytes` (free
+ * it with `dcm_bytes_free`) and `*len`.
+ *
+ * Errors: `DCM_ERROR_INVALID_ARGUMENT` for NULL pointers, an unknown kind, a malformed UUID,
+ * PNFS id or state, or invalid UTF-8 (nothing is written then).
+ *
+ * Threads: any.
+ *
+ * # Safety
+ * `message` is NULL or valid as documented on `dcm_message`; `bytes` and `len` are valid for
+ * a write.
+ */
+struct dcm_error *dcm_message_encode(const struct dcm_message *message,
+                                     uint8_t **bytes,
+                                     size_t *len);
+
+/**
+ * Encodes the answer to a request: success when `return_code` is 0, else dCache's error
+ * with `error_message` (NULL: empty). Free `*bytes` with `dcm_bytes_free`.
+ *
+ * Errors: `DCM_ERROR_INVALID_ARGUMENT` for NULL out-pointers or invalid UTF-8.
+ *
+ * # Safety
+ * `error_message` is NULL or a NUL-terminated string; `bytes` and `len` are valid for a write.
+ */
+struct dcm_error *dcm_reply_encode(int32_t return_code,
+                                   const char *error_message,
+                                   uint8_t **bytes,
+                                   size_t *len);
+
+/**
+ * Decodes the answer to a request: `*return_code` 0 on success, else dCache's code with the
+ * error text in `*error_message` (free it with `dcm_string_free`; NULL on success).
+ *
+ * Errors: `DCM_ERROR_INVALID_ARGUMENT` for NULL pointers or bytes that are not a reply.
+ *
+ * # Safety
+ * `bytes` is NULL (with `len` 0) or valid for `len` bytes; the out-pointers are valid.
+ */
+struct dcm_error *dcm_reply_decode(const uint8_t *bytes,
+                                   size_t len,
+                                   int32_t *return_code,
+                                   char **error_message);
+
+/**
+ * Frees bytes from `dcm_message_encode` or `dcm_reply_encode`; `len` is the length they came
+ * with. NULL, and a pointer that is not a live buffer (freed already), are ignored.
+ *
+ * # Safety
+ * Any pointer value is accepted; only live buffers are freed, and `len` must be theirs.
+ */
+void dcm_bytes_free(uint8_t *bytes, size_t len);
 
 #ifdef __cplusplus
 }  // extern "C"

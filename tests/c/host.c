@@ -121,6 +121,7 @@ typedef struct cluster {
     atomic_int probe_replies;
     atomic_uint reentrant_code;
     atomic_int cancels;
+    atomic_int typed_messages; /* messages that crossed as dcm_message fields */
 } cluster;
 
 static int64_t now_ms(void) {
@@ -547,7 +548,19 @@ static int32_t tp_send(void *ctx, const char *to, const uint8_t *bytes, size_t l
         return DCM_RC_SERVICE_UNAVAILABLE;
     }
     uint64_t reply_id = token ? (token << 2) | (uint64_t)(p->index + 1) : 0;
-    dcm_error *e = dcm_module_deliver(target->module, p->name, bytes, len, reply_id);
+    /* Every message crosses as dCache's fields, as through a bridge to dCache's message
+     * classes: decoded, copied field by field, encoded again. */
+    dcm_decoded_message *decoded = NULL;
+    if (!ok(dcm_message_decode(bytes, len, &decoded), "dcm_message_decode")) return DCM_RC_SERVICE_UNAVAILABLE;
+    dcm_message fields = *dcm_decoded_message_view(decoded);
+    uint8_t *typed = NULL;
+    size_t typed_len = 0;
+    int encoded = ok(dcm_message_encode(&fields, &typed, &typed_len), "dcm_message_encode");
+    dcm_decoded_message_free(decoded);
+    if (!encoded) return DCM_RC_SERVICE_UNAVAILABLE;
+    atomic_fetch_add(&p->cluster->typed_messages, 1);
+    dcm_error *e = dcm_module_deliver(target->module, p->name, typed, typed_len, reply_id);
+    dcm_bytes_free(typed, typed_len);
     if (e != NULL) {
         snprintf(errbuf, size, "delivery to %s failed: %s", to, dcm_error_message(e));
         dcm_error_free(e);
@@ -571,7 +584,20 @@ static void tp_reply(void *ctx, uint64_t reply_id, const uint8_t *bytes, size_t 
         return;
     }
     pool *source = &c->pools[sender - 1];
-    dcm_error *e = dcm_module_complete_message(source->module, reply_id >> 2, bytes, len, failure);
+    /* The answer crosses as a return code and a message, like dCache's Message.setFailed. */
+    uint8_t *answer = NULL;
+    size_t answer_len = 0;
+    if (failure == NULL) {
+        int32_t rc = -1;
+        char *text = NULL;
+        if (ok(dcm_reply_decode(bytes, len, &rc, &text), "dcm_reply_decode")) {
+            ok(dcm_reply_encode(rc, text, &answer, &answer_len), "dcm_reply_encode");
+            dcm_string_free(text);
+        }
+    }
+    dcm_error *e = dcm_module_complete_message(source->module, reply_id >> 2, answer ? answer : bytes,
+                                               answer ? answer_len : len, failure);
+    dcm_bytes_free(answer, answer_len);
     if (e != NULL && dcm_error_code(e) == DCM_ERROR_CLOSED) {
         dcm_error_free(e);
         return;
@@ -929,6 +955,8 @@ static int move_files(cluster *c, unsigned nfiles) {
         }
     }
     CHECK(moved == nfiles, "moved %zu of %u files", moved, nfiles);
+    CHECK(atomic_load(&c->typed_messages) >= (int)(2 * nfiles), "%d messages crossed as typed fields",
+          atomic_load(&c->typed_messages));
     printf("moved %zu files from pool1 to pool2 and pool3\n", moved);
 
     /* A repository that fails with DCM_REPOSITORY_OTHER while the source mode is applied

@@ -87,6 +87,17 @@ pub const DCM_REPOSITORY_OTHER: i32 = 3;
 /// `dcm_module_repository_loaded`.
 pub const DCM_REPOSITORY_NOT_LOADED: i32 = 4;
 
+/// Message kind: create or update a replica (dCache's `PoolMigrationCopyReplicaMessage`).
+pub const DCM_MESSAGE_COPY: i32 = 0;
+/// Message kind: does the target still work on a request (`PoolMigrationPingMessage`).
+pub const DCM_MESSAGE_PING: i32 = 1;
+/// Message kind: abort a request (`PoolMigrationCancelMessage`).
+pub const DCM_MESSAGE_CANCEL: i32 = 2;
+/// Message kind: the target finished a request (`PoolMigrationCopyFinishedMessage`).
+pub const DCM_MESSAGE_COPY_FINISHED: i32 = 3;
+/// Message kind: cancel a job, answered once it has ended (`PoolMigrationJobCancelMessage`).
+pub const DCM_MESSAGE_JOB_CANCEL: i32 = 4;
+
 /// Repository event: a replica changed state (also reported for every replica while the
 /// pool loads); `before` may be NULL for a new replica, `after` is the entry after the change.
 pub const DCM_EVENT_STATE_CHANGED: i32 = 0;
@@ -219,6 +230,17 @@ c_enum!(
         IllegalTransition = DCM_REPOSITORY_ILLEGAL_TRANSITION,
         Other = DCM_REPOSITORY_OTHER,
         NotLoaded = DCM_REPOSITORY_NOT_LOADED,
+    }
+);
+
+c_enum!(
+    /// A message kind (`DCM_MESSAGE_*`).
+    MessageKind, "message kind" {
+        Copy = DCM_MESSAGE_COPY,
+        Ping = DCM_MESSAGE_PING,
+        Cancel = DCM_MESSAGE_CANCEL,
+        CopyFinished = DCM_MESSAGE_COPY_FINISHED,
+        JobCancel = DCM_MESSAGE_JOB_CANCEL,
     }
 );
 

@@ -7,7 +7,8 @@
 //! Layout: [`constants`] (every number of the ABI), [`error`] (error objects and the panic
 //! guard), [`strings`] (strings in and out), [`types`] (plain data structs and their
 //! conversions), [`callbacks`] (the host tables and the core's host traits over them),
-//! [`module`] (the module handle and its functions), [`commands`] (the command list).
+//! [`module`] (the module handle and its functions), [`commands`] (the command list),
+//! [`messages`] (the inter-pool messages with dCache's fields).
 
 #![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -28,12 +29,15 @@ pub mod module;
 
 pub mod commands;
 
+pub mod messages;
+
 mod live;
 
 pub use callbacks::*;
 pub use commands::*;
 pub use constants::*;
 pub use error::{dcm_error, dcm_error_code, dcm_error_free, dcm_error_message};
+pub use messages::*;
 pub use module::*;
 pub use strings::dcm_string_free;
 pub use types::*;

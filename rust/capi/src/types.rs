@@ -294,7 +294,7 @@ pub(crate) unsafe fn strings_from_c(p: *const *const c_char, n: usize, what: &st
         .collect()
 }
 
-unsafe fn sticky_from_c(p: *const dcm_sticky_record, n: usize, what: &str) -> Result<Vec<StickyRecord>> {
+pub(crate) unsafe fn sticky_from_c(p: *const dcm_sticky_record, n: usize, what: &str) -> Result<Vec<StickyRecord>> {
     // SAFETY: caller's contract.
     let records = unsafe { slice_arg(p, n, what) }?;
     records
@@ -517,12 +517,51 @@ impl OwnedSticky {
         OwnedSticky { _owners: owners, records }
     }
 
-    fn ptr(&self) -> *const dcm_sticky_record {
+    pub(crate) fn ptr(&self) -> *const dcm_sticky_record {
         array_ptr(&self.records)
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.records.len()
+    }
+}
+
+impl dcm_file_attributes {
+    /// Validates and copies the attributes.
+    ///
+    /// # Safety
+    /// Every pointer is NULL or valid as documented on the struct.
+    pub(crate) unsafe fn copy_in(&self, what: &str) -> Result<FileAttributes> {
+        // SAFETY (for the block): the pointers are valid (caller's contract).
+        unsafe {
+            Ok(FileAttributes {
+                pnfsid: pnfsid_arg(self.pnfsid, &format!("{what}.pnfsid"))?,
+                size: self.size,
+                storage_class: owned(self.storage_class, &format!("{what}.storage_class"))?,
+                cache_class: owned(self.cache_class, &format!("{what}.cache_class"))?,
+                access_latency: Latency::try_from(self.access_latency)
+                    .map_err(|e| invalid(format!("{what}.access_latency: {e}")))?
+                    .into(),
+                retention_policy: Retention::try_from(self.retention_policy)
+                    .map_err(|e| invalid(format!("{what}.retention_policy: {e}")))?
+                    .into(),
+                checksums: checksums_from_c(self.checksums, self.checksum_count, &format!("{what}.checksums"))?,
+            })
+        }
+    }
+
+    /// Attributes that name no file (the fields of a message kind that has none).
+    pub(crate) fn none() -> dcm_file_attributes {
+        dcm_file_attributes {
+            pnfsid: ptr::null(),
+            size: 0,
+            storage_class: ptr::null(),
+            cache_class: ptr::null(),
+            access_latency: Latency::from(None).code(),
+            retention_policy: Retention::from(None).code(),
+            checksums: ptr::null(),
+            checksum_count: 0,
+        }
     }
 }
 

@@ -24,6 +24,21 @@ impl fmt::Display for RequestId {
     }
 }
 
+impl std::str::FromStr for RequestId {
+    type Err = String;
+
+    /// The UUID form (`8-4-4-4-12` hex digits, either case), as dCache's `UUID.toString`.
+    fn from_str(text: &str) -> Result<RequestId, String> {
+        let groups: Vec<&str> = text.split('-').collect();
+        let lengths: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+        let hex = groups.concat();
+        if lengths != [8, 4, 4, 4, 12] || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("not a UUID: {text:?}"));
+        }
+        u128::from_str_radix(&hex, 16).map(RequestId).map_err(|e| format!("not a UUID: {text:?}: {e}"))
+    }
+}
+
 /// A request or notification sent to another pool's migration module.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Message {
@@ -150,6 +165,9 @@ mod tests {
     fn request_id_prints_as_a_uuid() {
         let id = RequestId(0x0123456789abcdef_0011223344556677);
         assert_eq!(id.to_string(), "01234567-89ab-cdef-0011-223344556677");
+        assert_eq!("01234567-89AB-cdef-0011-223344556677".parse(), Ok(id));
+        assert!("0123456789abcdef0011223344556677".parse::<RequestId>().is_err());
+        assert!("01234567-89ab-cdef-0011-22334455667g".parse::<RequestId>().is_err());
     }
 
     #[test]
