@@ -178,4 +178,28 @@ mod tests {
         assert!(decode::<Message>(b"\xff\x00garbage").is_err());
         assert!(decode::<Message>(br#"{"v":99,"body":"Ok"}"#).is_err());
     }
+
+    /// The examples of `docs/wire.md`: version 1 must keep reading and writing exactly these.
+    #[test]
+    fn version_1_is_what_the_wire_page_shows() {
+        let id = PnfsId::parse("A1").expect("valid");
+        let ping = Message::Ping { uuid: RequestId(4660), source: "pool1".into(), pnfsid: id };
+        assert_eq!(
+            String::from_utf8(encode(&ping)).expect("utf-8"),
+            r#"{"v":1,"body":{"Ping":{"uuid":4660,"source":"pool1","pnfsid":"0000000000000000000000A1"}}}"#
+        );
+        let cancel = Message::CancelJob { job: "rebalance".into(), forced: false, reason: "stopped".into() };
+        assert_eq!(
+            String::from_utf8(encode(&cancel)).expect("utf-8"),
+            r#"{"v":1,"body":{"CancelJob":{"job":"rebalance","forced":false,"reason":"stopped"}}}"#
+        );
+        let copy = r#"{"v":1,"body":{"Copy":{"uuid":4660,"source":"pool1","attributes":{"pnfsid":"0000000000000000000000A1","size":40,"storage_class":"atlas:default@osm","cache_class":null,"access_latency":null,"retention_policy":null,"checksums":[{"kind":"ADLER32","value":"0a0b0c0d"}]},"state":"CACHED","sticky":[{"owner":"PinManager-9","expire":-1}],"verify":true,"force_source_mode":false,"atime":1600000000000,"meta_only":false}}}"#;
+        let Ok(Message::Copy(request)) = decode::<Message>(copy.as_bytes()) else { panic!("the page's copy request") };
+        assert_eq!(String::from_utf8(encode(&Message::Copy(request))).expect("utf-8"), copy);
+        let error = r#"{"v":1,"body":{"Error":{"code":104,"message":"Pool is disabled"}}}"#;
+        assert_eq!(
+            decode::<Reply>(error.as_bytes()),
+            Ok(Reply::Error { code: ReturnCode::POOL_DISABLED, message: "Pool is disabled".into() })
+        );
+    }
 }
