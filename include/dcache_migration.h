@@ -1085,6 +1085,34 @@ typedef struct dcm_protocol_info {
 } dcm_protocol_info;
 
 /**
+ * One option of a command, for registration in a host's command interpreter (dCache's
+ * `@Option`): static strings, valid for the life of the library; do not free them.
+ */
+typedef struct dcm_command_option {
+    /**
+     * The name without `-` (`accessed`).
+     */
+    const char *name;
+    /**
+     * dCache's category (`Filter options`, `Transfer options`, `Target options`,
+     * `Lifetime options`), or an empty string.
+     */
+    const char *category;
+    /**
+     * How the help page shows the value (`=<n>|[<n>]..[<m>]`, `=wait|limit`); empty for a flag.
+     */
+    const char *value;
+    /**
+     * The option's help text.
+     */
+    const char *help;
+    /**
+     * False for a flag (`-permanent`, also `-permanent=false`), true when a value is needed.
+     */
+    bool takes_value;
+} dcm_command_option;
+
+/**
  * A message between migration modules. Which fields count depends on `kind`:
  *
  * | kind | fields (dCache's getter) |
@@ -1546,6 +1574,26 @@ struct dcm_error *dcm_module_report_readers(struct dcm_module *module,
                                             const char *pnfsid,
                                             int64_t readers,
                                             const struct dcm_protocol_info *protocol);
+
+/**
+ * The number of options of command `index` (0 when `index` is out of range).
+ *
+ * Errors: none. Threads: any.
+ */
+size_t dcm_command_option_count(size_t index);
+
+/**
+ * Writes option `option` of command `index` to `*out`, so that a host can register the
+ * command with typed options in its own command interpreter.
+ *
+ * Errors: `DCM_ERROR_INVALID_ARGUMENT` when an index is out of range or `out` is NULL.
+ *
+ * Threads: any.
+ *
+ * # Safety
+ * `out` is NULL or valid for a write.
+ */
+struct dcm_error *dcm_command_option(size_t index, size_t option, struct dcm_command_option *out);
 
 /**
  * The number of admin commands the module understands (`migration copy`, `migration info`,

@@ -19,7 +19,73 @@ use OptionKind::String as Text;
 use OptionKind::{Enum, Flag, Int, List, Long};
 
 const fn opt(name: &'static str, kind: OptionKind, value_name: &'static str, help: &'static str) -> OptionSpec {
-    OptionSpec { name, kind, help, value_name }
+    OptionSpec { name, kind, help, value_name, category: category_of(name) }
+}
+
+/// dCache's category of a `migration copy|move|cache` option (its `@Option(category = …)`).
+const fn category_of(name: &str) -> &'static str {
+    const FILTER: &[&str] = &["accessed", "al", "pnfsid", "rp", "size", "state", "sticky", "storage", "cache"];
+    const TRANSFER: &[&str] = &[
+        "concurrency",
+        "order",
+        "pins",
+        "smode",
+        "tmode",
+        "atime",
+        "verify",
+        "force-source-mode",
+        "target-deficit-mode",
+    ];
+    const TARGET: &[&str] = &[
+        "eager",
+        "replicas",
+        "exclude",
+        "exclude-when",
+        "include",
+        "include-when",
+        "refresh",
+        "select",
+        "target",
+        "meta-only",
+    ];
+    const LIFETIME: &[&str] = &["pause-when", "permanent", "stop-when"];
+    if contains(FILTER, name) {
+        "Filter options"
+    } else if contains(TRANSFER, name) {
+        "Transfer options"
+    } else if contains(TARGET, name) {
+        "Target options"
+    } else if contains(LIFETIME, name) {
+        "Lifetime options"
+    } else {
+        ""
+    }
+}
+
+const fn contains(names: &[&str], name: &str) -> bool {
+    let mut i = 0;
+    while i < names.len() {
+        if const_eq(names[i], name) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+const fn const_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 const NO_ARGS: ArgSpec = ArgSpec { names: &[], required: 0, variadic: false };

@@ -267,6 +267,11 @@ fn help_carries_dcache_texts_without_doubled_brackets() {
     let copy = migration_core::commands::help("migration copy").expect("a command");
     assert!(copy.contains("-accessed=<n>|[<n>]..[<m>]") && !copy.contains("<<"), "{copy}");
     assert!(copy.contains("source.removable/target.removable: removable space in bytes"), "{copy}");
+    // Options grouped by dCache's categories, uncategorised (`-id`) first.
+    let at = |text: &str| copy.find(text).unwrap_or_else(|| panic!("{text} in {copy}"));
+    assert!(at("  -id=") < at("\n  Filter options:\n  -accessed="), "{copy}");
+    assert!(at("Filter options:") < at("Lifetime options:") && at("Lifetime options:") < at("Target options:"));
+    assert!(at("Target options:") < at("Transfer options:") && at("Transfer options:") < at("  -verify\n"));
     let info = migration_core::commands::help("migration info").expect("a command");
     assert!(info.contains("Possible job states") && info.contains("   SLEEPING       A task failed;"), "{info}");
     assert!(info.contains("   MovingPin            Waiting for pin manager to move pin"), "{info}");

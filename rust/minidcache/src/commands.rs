@@ -58,7 +58,7 @@ use OptionKind::String as Text;
 use OptionKind::{Enum, Flag, Int, Long};
 
 const fn opt(name: &'static str, kind: OptionKind, value_name: &'static str, help: &'static str) -> OptionSpec {
-    OptionSpec { name, kind, help, value_name }
+    OptionSpec { name, kind, help, value_name, category: "" }
 }
 
 const fn args(names: &'static [&'static str], required: usize, variadic: bool) -> ArgSpec {

@@ -33,6 +33,9 @@ pub struct OptionSpec {
     pub help: &'static str,
     /// Placeholder shown in the help page (`-name=<value_name>`); may be empty.
     pub value_name: &'static str,
+    /// dCache's option category (`Filter options`, …), empty for none; the help page groups
+    /// options by it, as dCache's annotated commands do.
+    pub category: &'static str,
 }
 
 /// The positional arguments a command accepts.
@@ -349,9 +352,19 @@ pub fn usage(spec: &CommandSpec) -> String {
 
     if !spec.options.is_empty() {
         out.push_str("\nOPTIONS\n");
-        for option in spec.options {
-            out.push_str(&format!("  -{}{}\n", option.name, placeholder(option)));
-            format_help(&mut out, option.help, INDENT);
+        // Grouped by category in name order, uncategorised first, as dCache's help printer
+        // does; within a category, in declaration order.
+        let mut categories: Vec<&str> = spec.options.iter().map(|o| o.category).collect();
+        categories.sort_unstable();
+        categories.dedup();
+        for category in categories {
+            if !category.is_empty() {
+                out.push_str(&format!("\n  {category}:\n"));
+            }
+            for option in spec.options.iter().filter(|o| o.category == category) {
+                out.push_str(&format!("  -{}{}\n", option.name, placeholder(option)));
+                format_help(&mut out, option.help, INDENT);
+            }
         }
     }
     out
@@ -375,7 +388,8 @@ fn synopsis(spec: &CommandSpec) -> String {
     words.join(" ")
 }
 
-fn placeholder(option: &OptionSpec) -> String {
+/// How the help page shows an option's value: `=<n>`, `=a|b`, or empty for a flag.
+pub fn placeholder(option: &OptionSpec) -> String {
     match (option.kind, option.value_name) {
         (OptionKind::Flag, _) => String::new(),
         (OptionKind::Enum(values), "") => format!("={}", values.join("|")),
@@ -445,27 +459,36 @@ mod tests {
     use super::*;
 
     const OPTIONS: &[OptionSpec] = &[
-        OptionSpec { name: "permanent", kind: OptionKind::Flag, help: "Mark the job as permanent.", value_name: "" },
+        OptionSpec {
+            name: "permanent",
+            kind: OptionKind::Flag,
+            help: "Mark the job as permanent.",
+            value_name: "",
+            category: "",
+        },
         OptionSpec {
             name: "concurrency",
             kind: OptionKind::Int,
             help: "Number of concurrent transfers.",
             value_name: "concurrency",
+            category: "",
         },
-        OptionSpec { name: "size", kind: OptionKind::Long, help: "", value_name: "bytes" },
+        OptionSpec { name: "size", kind: OptionKind::Long, help: "", value_name: "bytes", category: "" },
         OptionSpec {
             name: "cache",
             kind: OptionKind::String,
             help: "Cache class of the replica.",
             value_name: "class",
+            category: "",
         },
         OptionSpec {
             name: "target",
             kind: OptionKind::Enum(&["pool", "pgroup", "link"]),
             help: "Kind of target.",
             value_name: "",
+            category: "",
         },
-        OptionSpec { name: "sticky", kind: OptionKind::List, help: "Sticky flags.", value_name: "owner" },
+        OptionSpec { name: "sticky", kind: OptionKind::List, help: "Sticky flags.", value_name: "owner", category: "" },
     ];
 
     const COPY: CommandSpec = CommandSpec {

@@ -8,7 +8,9 @@ pub mod tokenizer;
 
 use std::fmt;
 
-pub use args::{ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, decode_int, decode_long, parse, usage};
+pub use args::{
+    ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, decode_int, decode_long, parse, placeholder, usage,
+};
 pub use recorded::{escape, serialize};
 pub use tokenizer::{Word, find_control_character, normalized, tokenize};
 

@@ -68,7 +68,7 @@ mod tests {
     use super::*;
 
     const fn string_option(name: &'static str) -> OptionSpec {
-        OptionSpec { name, kind: OptionKind::String, help: "", value_name: "" }
+        OptionSpec { name, kind: OptionKind::String, help: "", value_name: "", category: "" }
     }
 
     const COPY: CommandSpec = CommandSpec {
@@ -80,11 +80,12 @@ mod tests {
                 kind: OptionKind::Enum(&["pool", "pgroup", "link"]),
                 help: "",
                 value_name: "",
+                category: "",
             },
             string_option("exclude-when"),
-            OptionSpec { name: "permanent", kind: OptionKind::Flag, help: "", value_name: "" },
+            OptionSpec { name: "permanent", kind: OptionKind::Flag, help: "", value_name: "", category: "" },
             string_option("tmode"),
-            OptionSpec { name: "sticky", kind: OptionKind::List, help: "", value_name: "" },
+            OptionSpec { name: "sticky", kind: OptionKind::List, help: "", value_name: "", category: "" },
             string_option("cache"),
             string_option("a=b"),
             string_option("-"),
