@@ -237,6 +237,7 @@ pub fn parse(spec: &CommandSpec, words: &[Word]) -> Result<ParsedArgs, CommandLi
     for (name, value) in &options {
         let index = spec.options.iter().position(|o| o.name == name).expect("unknown options were rejected above");
         let slot = &mut values[index];
+        let before = slot.clone();
         match spec.options[index].kind {
             OptionKind::Flag => *slot = Some(Value::Flag(parse_flag(value)?)),
             OptionKind::Int => {
@@ -262,7 +263,18 @@ pub fn parse(spec: &CommandSpec, words: &[Word]) -> Result<ParsedArgs, CommandLi
                     Some(Value::List(list)) => list.extend(elements.map(str::to_string)),
                     _ => *slot = Some(Value::List(elements.map(str::to_string).collect())),
                 }
+                continue;
             }
+        }
+        if let Some(first) = before
+            && Some(&first) != slot.as_ref()
+        {
+            // dCache lets the last value win; a slip in a long command line would then change
+            // what a job does without a word (`-smode=delete -smode=cached`).
+            let first = options.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str());
+            return Err(CommandLineError::new(format!(
+                "Option -{name} is given twice with different values: {first} and {value}"
+            )));
         }
     }
 
@@ -561,17 +573,23 @@ mod tests {
 
     #[test]
     fn occurrences_are_kept_in_order_of_appearance() {
-        let parsed = ok(&COPY, "-sticky=a -cache=x -sticky -cache=");
-        let expected = [("sticky", "a"), ("cache", "x"), ("sticky", ""), ("cache", "")];
+        let parsed = ok(&COPY, "-sticky=a -cache=x -sticky -cache=x");
+        let expected = [("sticky", "a"), ("cache", "x"), ("sticky", ""), ("cache", "x")];
         let expected: Vec<_> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         assert_eq!(parsed.options(), expected);
     }
 
     #[test]
-    fn single_valued_option_keeps_last_value() {
-        let parsed = ok(&COPY, "-cache=x -cache=y -concurrency=1 -concurrency=2");
-        assert_eq!(parsed.string("cache"), Some("y"));
+    fn single_valued_option_given_twice_must_agree() {
+        // dCache keeps the last value; we refuse the contradiction (issue #13).
+        let parsed = ok(&COPY, "-cache=x -cache=x -concurrency=2 -concurrency=0x2");
+        assert_eq!(parsed.string("cache"), Some("x"));
         assert_eq!(parsed.int("concurrency"), Some(2));
+        assert_eq!(err(&COPY, "-cache=x -cache=y"), "Option -cache is given twice with different values: x and y");
+        assert_eq!(
+            err(&COPY, "-concurrency=1 -permanent -concurrency=2"),
+            "Option -concurrency is given twice with different values: 1 and 2"
+        );
     }
 
     #[test]
