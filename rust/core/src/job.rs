@@ -619,6 +619,14 @@ impl Job {
             return;
         }
         self.stats.total += size;
+        if self.state == JobState::Sleeping && self.failures_since_progress == 0 && self.lists_ready() {
+            // An idle permanent job sleeps only because its queue ran dry; dCache lets the new
+            // file wait for the next 10 s wake-up, for nothing. A job sleeping after failures
+            // keeps its pause.
+            ctx.timers.cancel(TimerKey::Wake(self.key));
+            self.enter(JobState::Running, ctx);
+            return;
+        }
         self.schedule(ctx);
     }
 

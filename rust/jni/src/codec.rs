@@ -11,10 +11,13 @@ use std::collections::BTreeMap;
 use migration_core::effect::RepositoryEvent;
 use migration_core::error::{Failure, ReturnCode};
 use migration_core::host::{P2pRequest, PinMove, PoolList, PoolSelection};
+use migration_core::job::{JobState, Note};
+use migration_core::message::{CopyRequest, Message, Reply, RequestId};
 use migration_core::pool_info::{NamedPoolQueueInfo, PoolCostInfo, PoolInfo, PoolQueueInfo, PoolQueues, PoolSpaceInfo};
 use migration_core::replica::{
     AccessLatency, Checksum, FileAttributes, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord,
 };
+use migration_core::status::{JobStatus, TaskStatus};
 use migration_core::{Config, PnfsId};
 
 /// A malformed value from Java (a bug in one of the two codecs, or a foreign caller).
@@ -162,10 +165,15 @@ impl Writer {
         }
     }
 
+    /// A request id as Java's `UUID`: the most, then the least significant 64 bits.
+    fn uuid(&mut self, id: RequestId) {
+        self.i64((id.0 >> 64) as i64);
+        self.i64(id.0 as i64);
+    }
+
     /// A pool-to-pool transfer request.
     pub fn p2p(&mut self, r: &P2pRequest) {
-        self.i64((r.id.0 >> 64) as i64);
-        self.i64(r.id.0 as i64);
+        self.uuid(r.id);
         self.str(&r.source);
         self.attributes(&r.attributes);
         self.state(r.state);
@@ -181,6 +189,127 @@ impl Writer {
         self.sticky(&r.pins);
         self.str(&r.source);
         self.str(&r.target);
+    }
+
+    /// A message between migration modules, as `org.dcache.migration.messages` holds it: a
+    /// kind (0 copy, 1 ping, 2 cancel, 3 copy finished, 4 job cancel), then its fields.
+    pub fn message(&mut self, m: &Message) {
+        match m {
+            Message::Copy(r) => {
+                self.i32(0);
+                self.uuid(r.uuid);
+                self.str(&r.source);
+                self.attributes(&r.attributes);
+                self.state(r.state);
+                self.sticky(&r.sticky);
+                self.bool(r.verify);
+                self.bool(r.force_source_mode);
+                self.bool(r.atime.is_some());
+                self.i64(r.atime.unwrap_or(0));
+                self.bool(r.meta_only);
+            }
+            Message::Ping { uuid, source, pnfsid } => {
+                self.i32(1);
+                self.uuid(*uuid);
+                self.str(source);
+                self.str(&pnfsid.to_string());
+            }
+            Message::Cancel { uuid, source, pnfsid, reason } => {
+                self.i32(2);
+                self.uuid(*uuid);
+                self.str(source);
+                self.str(&pnfsid.to_string());
+                self.opt_str(reason.as_deref());
+            }
+            Message::CopyFinished { uuid, pool, pnfsid, rc, error } => {
+                self.i32(3);
+                self.uuid(*uuid);
+                self.str(pool);
+                self.str(&pnfsid.to_string());
+                self.i32(rc.0);
+                self.opt_str(error.as_deref());
+            }
+            Message::CancelJob { job, forced, reason } => {
+                self.i32(4);
+                self.str(job);
+                self.bool(*forced);
+                self.str(reason);
+            }
+        }
+    }
+
+    /// A reply: dCache's return code (0 for success) and error text (null on success).
+    pub fn reply(&mut self, r: &Reply) {
+        match r {
+            Reply::Ok => {
+                self.i32(0);
+                self.opt_str(None);
+            }
+            Reply::Error { code, message } => {
+                self.i32(code.0);
+                self.str(message);
+            }
+        }
+    }
+
+    fn job_state(&mut self, state: JobState) {
+        // The order of Java's `JobState`; an explicit match so that a new state in the core
+        // does not compile until both sides know it.
+        self.i32(match state {
+            JobState::New => 0,
+            JobState::Initializing => 1,
+            JobState::Running => 2,
+            JobState::Sleeping => 3,
+            JobState::Paused => 4,
+            JobState::Suspended => 5,
+            JobState::Stopping => 6,
+            JobState::Cancelling => 7,
+            JobState::Cancelled => 8,
+            JobState::Finished => 9,
+            JobState::Failed => 10,
+        });
+    }
+
+    fn task_status(&mut self, t: &TaskStatus) {
+        self.i64(t.id as i64);
+        self.str(&t.pnfsid);
+        self.str(t.state);
+        self.opt_str(t.target.as_deref());
+    }
+
+    fn note(&mut self, n: &Note) {
+        self.i64(n.time);
+        self.i64(n.task as i64);
+        self.opt_str(n.pnfsid.map(|p| p.to_string()).as_deref());
+        self.str(&n.text);
+    }
+
+    /// One job's status, as `org.dcache.migration.JobStatus` holds it.
+    pub fn job_status(&mut self, j: &JobStatus) {
+        self.str(&j.id);
+        self.job_state(j.state);
+        self.str(&j.command);
+        self.str(&j.summary);
+        self.bool(j.permanent);
+        self.i32(j.concurrency);
+        self.i64(i64::try_from(j.queued).unwrap_or(i64::MAX));
+        let s = &j.statistics;
+        for v in [s.attempts, s.completed_files, s.transferred, s.total] {
+            self.i64(i64::try_from(v).unwrap_or(i64::MAX));
+        }
+        self.bool(j.percent.is_some());
+        self.i64(j.percent.map_or(0, |p| i64::try_from(p).unwrap_or(i64::MAX)));
+        self.strings(&j.targets);
+        self.str(&j.targets_description);
+        self.len(j.running_tasks.len());
+        for t in &j.running_tasks {
+            self.task_status(t);
+        }
+        self.len(j.notes.len());
+        for n in &j.notes {
+            self.note(n);
+        }
+        self.i64(j.created);
     }
 
     #[cfg(test)]
@@ -396,6 +525,69 @@ impl<'a> Reader<'a> {
             access_latency: a.access_latency,
             retention_policy: a.retention_policy,
             checksums: a.checksums,
+        })
+    }
+
+    fn uuid(&mut self) -> Decoded<RequestId> {
+        let hi = self.i64()? as u64 as u128;
+        let lo = self.i64()? as u64 as u128;
+        Ok(RequestId((hi << 64) | lo))
+    }
+
+    /// A message between migration modules, in [`Writer::message`]'s layout.
+    pub fn message(&mut self) -> Decoded<Message> {
+        Ok(match self.i32()? {
+            0 => {
+                let uuid = self.uuid()?;
+                let source = self.str()?;
+                let attributes = self.attributes()?;
+                let state = self.state()?;
+                let sticky = self.sticky()?;
+                let verify = self.bool()?;
+                let force_source_mode = self.bool()?;
+                let has_atime = self.bool()?;
+                let atime = self.i64()?;
+                let meta_only = self.bool()?;
+                Message::Copy(CopyRequest {
+                    uuid,
+                    source,
+                    attributes,
+                    state,
+                    sticky,
+                    verify,
+                    force_source_mode,
+                    atime: has_atime.then_some(atime),
+                    meta_only,
+                })
+            }
+            1 => Message::Ping { uuid: self.uuid()?, source: self.str()?, pnfsid: self.pnfsid()? },
+            2 => Message::Cancel {
+                uuid: self.uuid()?,
+                source: self.str()?,
+                pnfsid: self.pnfsid()?,
+                reason: self.opt_str()?,
+            },
+            3 => Message::CopyFinished {
+                uuid: self.uuid()?,
+                pool: self.str()?,
+                pnfsid: self.pnfsid()?,
+                rc: ReturnCode(self.i32()?),
+                error: self.opt_str()?,
+            },
+            4 => Message::CancelJob { job: self.str()?, forced: self.bool()?, reason: self.str()? },
+            n => return Err(DecodeError(format!("bad message kind {n}"))),
+        })
+    }
+
+    /// A reply, in [`Writer::reply`]'s layout. Return code 0 is success whatever the text, as
+    /// in dCache.
+    pub fn reply(&mut self) -> Decoded<Reply> {
+        let code = self.i32()?;
+        let message = self.opt_str()?;
+        Ok(if code == 0 {
+            Reply::Ok
+        } else {
+            Reply::Error { code: ReturnCode(code), message: message.unwrap_or_default() }
         })
     }
 

@@ -17,12 +17,15 @@
 //! * [`logging`]: `tracing` events go through a bounded channel to one Java thread that hands
 //!   them to SLF4J; the subscriber itself never calls Java.
 //! * [`codec`]: the byte format of values crossing the boundary.
+//! * [`messages`]: the typed messages of `org.dcache.migration.messages`, converted between the
+//!   module's wire format and the codec.
 
 pub mod cache;
 pub mod codec;
 pub mod error;
 pub mod host;
 pub mod logging;
+pub mod messages;
 pub mod natives;
 pub mod pending;
 pub mod registry;
@@ -31,4 +34,4 @@ pub mod threads;
 /// The version of the contract between this library and the Java facade: the natives'
 /// signatures, the bridge's methods and the codec. The facade refuses a library whose
 /// `abiVersion()` differs from its own constant (`NativeLibrary.ABI_VERSION`).
-pub const ABI_VERSION: i32 = 2;
+pub const ABI_VERSION: i32 = 3;

@@ -13,12 +13,13 @@ use jni::sys::{jboolean, jint, jlong};
 use jni::{Env, EnvUnowned};
 use migration_core::commands::{self, COMMANDS};
 use migration_core::hotfile::ProtocolInfo;
+use migration_core::status::JobStatus;
 use migration_core::{ErrorKind, PnfsId};
 
 use crate::codec::{self, Reader, Writer};
 use crate::error::{NativeResult, guard, invalid};
 use crate::registry::{self, ModuleHandle};
-use crate::{ABI_VERSION, cache, host, logging, pending};
+use crate::{ABI_VERSION, cache, host, logging, messages, pending};
 
 fn string(env: &Env<'_>, s: &JString<'_>, what: &str) -> NativeResult<String> {
     if s.is_null() {
@@ -422,5 +423,100 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_pendingRequest
     guard(&mut env, |_env| {
         let module = module(handle)?;
         Ok(i32::try_from(pending::count(module.id)).unwrap_or(i32::MAX))
+    })
+}
+
+/// `static native byte[] decodeMessage(byte[] wire)`: a message as a pool sends it, in the
+/// codec layout of `org.dcache.migration.messages`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_decodeMessage<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    wire: JByteArray<'local>,
+) -> JByteArray<'local> {
+    guard(&mut env, |env| {
+        let codec = messages::message_to_codec(&bytes(env, &wire, "message")?)?;
+        Ok(env.byte_array_from_slice(&codec)?)
+    })
+}
+
+/// `static native byte[] encodeMessage(byte[] codec)`: the wire bytes of a typed message.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_encodeMessage<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    codec: JByteArray<'local>,
+) -> JByteArray<'local> {
+    guard(&mut env, |env| {
+        let wire = messages::message_from_codec(&bytes(env, &codec, "message")?)?;
+        Ok(env.byte_array_from_slice(&wire)?)
+    })
+}
+
+/// `static native byte[] decodeReply(byte[] wire)`: a reply as a pool sends it, in codec layout.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_decodeReply<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    wire: JByteArray<'local>,
+) -> JByteArray<'local> {
+    guard(&mut env, |env| {
+        let codec = messages::reply_to_codec(&bytes(env, &wire, "reply")?)?;
+        Ok(env.byte_array_from_slice(&codec)?)
+    })
+}
+
+/// `static native byte[] encodeReply(byte[] codec)`: the wire bytes of a typed reply.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_encodeReply<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    codec: JByteArray<'local>,
+) -> JByteArray<'local> {
+    guard(&mut env, |env| {
+        let wire = messages::reply_from_codec(&bytes(env, &codec, "reply")?)?;
+        Ok(env.byte_array_from_slice(&wire)?)
+    })
+}
+
+/// `static native byte[] jobs(long handle)`: every job's status (`migration info` as data), a
+/// count and then each job in [`Writer::job_status`]'s layout.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_jobs<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> JByteArray<'local> {
+    guard(&mut env, |env| {
+        let module = module(handle)?;
+        let jobs: Vec<JobStatus> = module.runtime.with_module(|m| m.jobs().map(JobStatus::of).collect());
+        let mut w = Writer::new();
+        w.i32(i32::try_from(jobs.len()).unwrap_or(i32::MAX));
+        for job in &jobs {
+            w.job_status(job);
+        }
+        Ok(env.byte_array_from_slice(&w.into_bytes())?)
+    })
+}
+
+/// `static native byte[] job(long handle, String id)`: one job's status; `Job not found`
+/// (`NOT_FOUND`) for an unknown id.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_job<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    id: JString<'local>,
+) -> JByteArray<'local> {
+    guard(&mut env, |env| {
+        let module = module(handle)?;
+        let id = string(env, &id, "job id")?;
+        let job = module
+            .runtime
+            .with_module(|m| m.job(&id).map(JobStatus::of))
+            .ok_or_else(migration_core::Error::job_not_found)?;
+        let mut w = Writer::new();
+        w.job_status(&job);
+        Ok(env.byte_array_from_slice(&w.into_bytes())?)
     })
 }

@@ -10,6 +10,9 @@ import org.dcache.migration.internal.Codec;
 import org.dcache.migration.internal.HostBridge;
 import org.dcache.migration.internal.NativeLibrary;
 import org.dcache.migration.internal.Natives;
+import org.dcache.migration.messages.MessageReply;
+import org.dcache.migration.messages.MigrationMessage;
+import org.dcache.migration.messages.MigrationMessages;
 
 /**
  * The migration module of one pool: the {@code migration …} admin commands, the jobs they
@@ -94,6 +97,64 @@ public final class MigrationModule implements AutoCloseable
     }
 
     /**
+     * A typed message from {@code from}: another pool's module, or a service such as QoS or
+     * the Rebalancer ({@code Rebalancer@dCacheDomain}). {@code from} is also where the module
+     * sends what follows from the message: the {@link
+     * org.dcache.migration.messages.CopyFinishedMessage} of a copy request goes to {@code from},
+     * not to the source pool the request names. {@code reply} receives the answer (null for
+     * one-way messages); a {@link org.dcache.migration.messages.JobCancelMessage} is answered
+     * once the job has ended.
+     */
+    public void deliver(String from, MigrationMessage message, Completion<MessageReply> reply)
+    {
+        long h = handle();
+        byte[] bytes = MigrationMessages.encode(message);
+        Natives.deliver(h, from, bytes, reply == null ? null : new TypedReply(reply));
+    }
+
+    /** Hands the module's reply bytes to a typed completion. */
+    private static final class TypedReply implements Completion<byte[]>
+    {
+        private final Completion<MessageReply> reply;
+
+        TypedReply(Completion<MessageReply> reply)
+        {
+            this.reply = reply;
+        }
+
+        @Override
+        public void complete(byte[] value)
+        {
+            MessageReply decoded;
+            try {
+                decoded = MigrationMessages.decodeReply(value);
+            } catch (MigrationException e) {
+                reply.fail(ServiceException.UNEXPECTED_SYSTEM_EXCEPTION, e.getMessage());
+                return;
+            }
+            reply.complete(decoded);
+        }
+
+        @Override
+        public void fail(int returnCode, String message)
+        {
+            reply.fail(returnCode, message);
+        }
+
+        @Override
+        public void timeout()
+        {
+            reply.timeout();
+        }
+
+        @Override
+        public void noRoute()
+        {
+            reply.noRoute();
+        }
+    }
+
+    /**
      * The pool finished loading its repository. Call it once loading is done when
      * {@link Repository#entries()} threw {@link RepositoryNotLoadedException} meanwhile: jobs
      * that found the repository loading (state {@code INITIALIZING}, note
@@ -168,6 +229,26 @@ public final class MigrationModule implements AutoCloseable
     public String status()
     {
         return Natives.status(handle());
+    }
+
+    /**
+     * Every job's status, in the order of {@code migration ls}: the numbers {@code migration
+     * info} prints, with the targets as a list of pool names.
+     */
+    public List<JobStatus> jobs()
+    {
+        return Codec.decodeJobs(Natives.jobs(handle()));
+    }
+
+    /**
+     * One job's status.
+     *
+     * @throws MigrationException with {@link MigrationException#NOT_FOUND} ({@code Job not
+     *         found}) for an unknown id
+     */
+    public JobStatus job(String id)
+    {
+        return Codec.decodeJob(Natives.job(handle(), Objects.requireNonNull(id, "id")));
     }
 
     /** Host requests (p2p, messages, pool lists, …) the module is still waiting for. */

@@ -18,6 +18,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
+import org.dcache.migration.messages.MessageReply;
+import org.dcache.migration.messages.MigrationMessage;
+import org.dcache.migration.messages.MigrationMessages;
+
 /**
  * Several dCache pool cells in one JVM. Each cell implements the module's services in memory;
  * the cluster plays the cell network (messages hop through a thread pool), the pool manager,
@@ -39,6 +43,18 @@ final class TestCluster implements AutoCloseable
     });
     /** The namespace throws this many times before it answers (a misbehaving callback). */
     final AtomicInteger namespaceFailures = new AtomicInteger();
+    /**
+     * The network carries typed messages, as a bridge to dCache's message classes would: each
+     * message is decoded into its class and encoded again before delivery, and so is each reply.
+     */
+    volatile boolean typedMessages;
+    /** With {@link #typedMessages}: every message carried, in order. */
+    final List<MigrationMessage> carried = new CopyOnWriteArrayList<>();
+    /**
+     * Services that are not pools (QoS, the Rebalancer): messages sent to them are kept here,
+     * decoded, and answered with success.
+     */
+    final Map<String, List<MigrationMessage>> services = new ConcurrentHashMap<>();
 
     static PnfsId id(int n)
     {
@@ -294,6 +310,14 @@ final class TestCluster implements AutoCloseable
                     throw new IllegalStateException("transport exploded");
                 }
                 Cell target = cluster.cells.get(pool);
+                List<MigrationMessage> service = cluster.services.get(pool);
+                if (target == null && service != null) {
+                    service.add(MigrationMessages.decode(message));
+                    if (reply != null) {
+                        reply.complete(MigrationMessages.encodeReply(MessageReply.OK));
+                    }
+                    return;
+                }
                 cluster.network.execute(() -> {
                     if (target == null || !target.online || target.module == null) {
                         if (reply != null) {
@@ -302,13 +326,54 @@ final class TestCluster implements AutoCloseable
                         return;
                     }
                     try {
-                        target.module.deliver(name, message, reply);
+                        if (cluster.typedMessages) {
+                            MigrationMessage typed = MigrationMessages.decode(message);
+                            cluster.carried.add(typed);
+                            target.module.deliver(name, typed, reply == null ? null : new TypedReply(reply));
+                        } else {
+                            target.module.deliver(name, message, reply);
+                        }
                     } catch (MigrationException e) {
                         if (reply != null) {
                             reply.noRoute(); // the target pool is shutting down
                         }
                     }
                 });
+            }
+        }
+
+        /** A typed reply, encoded again for the sender's byte completion. */
+        final class TypedReply implements Completion<MessageReply>
+        {
+            private final Completion<byte[]> reply;
+
+            TypedReply(Completion<byte[]> reply)
+            {
+                this.reply = reply;
+            }
+
+            @Override
+            public void complete(MessageReply value)
+            {
+                reply.complete(MigrationMessages.encodeReply(value));
+            }
+
+            @Override
+            public void fail(int returnCode, String message)
+            {
+                reply.fail(returnCode, message);
+            }
+
+            @Override
+            public void timeout()
+            {
+                reply.timeout();
+            }
+
+            @Override
+            public void noRoute()
+            {
+                reply.noRoute();
             }
         }
 

@@ -11,12 +11,15 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.OptionalLong;
 import java.util.UUID;
 
 import org.dcache.migration.AccessLatency;
 import org.dcache.migration.Checksum;
 import org.dcache.migration.FileAttributes;
+import org.dcache.migration.JobState;
+import org.dcache.migration.JobStatus;
 import org.dcache.migration.P2pRequest;
 import org.dcache.migration.PinMove;
 import org.dcache.migration.PnfsId;
@@ -28,6 +31,14 @@ import org.dcache.migration.ReplicaState;
 import org.dcache.migration.RepositoryEvent;
 import org.dcache.migration.RetentionPolicy;
 import org.dcache.migration.StickyRecord;
+import org.dcache.migration.messages.CancelMessage;
+import org.dcache.migration.messages.CopyFinishedMessage;
+import org.dcache.migration.messages.CopyReplicaMessage;
+import org.dcache.migration.messages.JobCancelMessage;
+import org.dcache.migration.messages.MessageReply;
+import org.dcache.migration.messages.MigrationMessage;
+import org.dcache.migration.messages.PingMessage;
+import org.dcache.migration.messages.RequestMessage;
 
 /**
  * The byte format of values crossing to the native library, mirrored by {@code codec.rs}:
@@ -334,6 +345,176 @@ public final class Codec
             out.writeLong(refresh);
             out.writeInt(hotfileReplicas);
             out.writeLong(hotfileThreshold);
+        });
+    }
+
+    // ---- Messages between pools (Writer::message / Reader::message in codec.rs) ----------
+
+    private static final int COPY = 0;
+    private static final int PING = 1;
+    private static final int CANCEL = 2;
+    private static final int COPY_FINISHED = 3;
+    private static final int JOB_CANCEL = 4;
+
+    private static void writeUuid(DataOutputStream out, UUID uuid) throws IOException
+    {
+        out.writeLong(uuid.getMostSignificantBits());
+        out.writeLong(uuid.getLeastSignificantBits());
+    }
+
+    private static void writeRequest(DataOutputStream out, int kind, RequestMessage m) throws IOException
+    {
+        out.writeInt(kind);
+        writeUuid(out, m.getUUID());
+        writeString(out, m.getPool());
+        if (kind != COPY) {
+            writeString(out, m.getPnfsId().toString());
+        }
+    }
+
+    /** A typed message in the layout {@code Reader::message} reads. */
+    public static byte[] encodeMessage(MigrationMessage message)
+    {
+        return encode(out -> {
+            if (message instanceof CopyReplicaMessage) {
+                CopyReplicaMessage m = (CopyReplicaMessage) message;
+                writeRequest(out, COPY, m);
+                writeAttributes(out, m.getFileAttributes());
+                out.writeInt(m.getState().ordinal());
+                writeSticky(out, m.getStickyRecords());
+                out.writeBoolean(m.getComputeChecksumOnUpdate());
+                out.writeBoolean(m.isForceSourceMode());
+                out.writeBoolean(m.getAtime() != null);
+                out.writeLong(m.getAtime() == null ? 0 : m.getAtime());
+                out.writeBoolean(m.isMetaOnly());
+            } else if (message instanceof PingMessage) {
+                writeRequest(out, PING, (PingMessage) message);
+            } else if (message instanceof CancelMessage) {
+                writeRequest(out, CANCEL, (CancelMessage) message);
+                writeString(out, ((CancelMessage) message).getReason());
+            } else if (message instanceof CopyFinishedMessage) {
+                CopyFinishedMessage m = (CopyFinishedMessage) message;
+                writeRequest(out, COPY_FINISHED, m);
+                out.writeInt(m.getReturnCode());
+                writeString(out, m.getErrorMessage());
+            } else if (message instanceof JobCancelMessage) {
+                JobCancelMessage m = (JobCancelMessage) message;
+                out.writeInt(JOB_CANCEL);
+                writeString(out, m.getJobId());
+                out.writeBoolean(m.isForced());
+                writeString(out, m.getReason());
+            } else {
+                throw new IllegalArgumentException("not a message of org.dcache.migration.messages: "
+                                                   + message.getClass().getName());
+            }
+        });
+    }
+
+    /** A typed message from the layout {@code Writer::message} writes. */
+    public static MigrationMessage decodeMessage(byte[] bytes)
+    {
+        return decode(bytes, in -> {
+            int kind = in.readInt();
+            if (kind == JOB_CANCEL) {
+                return new JobCancelMessage(readString(in), in.readBoolean(), readString(in));
+            }
+            UUID uuid = new UUID(in.readLong(), in.readLong());
+            String pool = readString(in);
+            switch (kind) {
+            case COPY: {
+                FileAttributes file = readAttributes(in);
+                ReplicaState state = readState(in);
+                List<StickyRecord> sticky = readSticky(in);
+                boolean verify = in.readBoolean();
+                boolean force = in.readBoolean();
+                boolean hasAtime = in.readBoolean();
+                long atime = in.readLong();
+                boolean metaOnly = in.readBoolean();
+                return new CopyReplicaMessage(uuid, pool, file, state, sticky, verify, force,
+                                              hasAtime ? Long.valueOf(atime) : null, metaOnly);
+            }
+            case PING:
+                return new PingMessage(uuid, pool, new PnfsId(readString(in)));
+            case CANCEL:
+                return new CancelMessage(uuid, pool, new PnfsId(readString(in)), readString(in));
+            case COPY_FINISHED:
+                return new CopyFinishedMessage(uuid, pool, new PnfsId(readString(in)), in.readInt(), readString(in));
+            default:
+                throw new IOException("bad message kind " + kind);
+            }
+        });
+    }
+
+    /** A reply in the layout {@code Reader::reply} reads. */
+    public static byte[] encodeReply(MessageReply reply)
+    {
+        return encode(out -> {
+            out.writeInt(reply.getReturnCode());
+            writeString(out, reply.getErrorMessage());
+        });
+    }
+
+    /** A reply from the layout {@code Writer::reply} writes. */
+    public static MessageReply decodeReply(byte[] bytes)
+    {
+        return decode(bytes, in -> new MessageReply(in.readInt(), readString(in)));
+    }
+
+    // ---- Job status (Writer::job_status in codec.rs) -------------------------------------
+
+    private static JobStatus readJobStatus(DataInputStream in) throws IOException
+    {
+        String id = readString(in);
+        JobState state = JobState.values()[in.readInt()];
+        String command = readString(in);
+        String summary = readString(in);
+        boolean permanent = in.readBoolean();
+        int concurrency = in.readInt();
+        long queued = in.readLong();
+        long attempts = in.readLong();
+        long completed = in.readLong();
+        long transferred = in.readLong();
+        long total = in.readLong();
+        boolean hasPercent = in.readBoolean();
+        long percent = in.readLong();
+        List<String> targets = readStrings(in);
+        String targetsDescription = readString(in);
+        int n = in.readInt();
+        List<JobStatus.RunningTask> tasks = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            tasks.add(new JobStatus.RunningTask(in.readLong(), new PnfsId(readString(in)), readString(in),
+                                                readString(in)));
+        }
+        n = in.readInt();
+        List<JobStatus.Note> notes = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            long time = in.readLong();
+            long task = in.readLong();
+            String file = readString(in);
+            notes.add(new JobStatus.Note(time, task, file == null ? null : new PnfsId(file), readString(in)));
+        }
+        long created = in.readLong();
+        return new JobStatus(id, state, command, summary, permanent, concurrency, queued, attempts, completed,
+                             transferred, total, hasPercent ? OptionalInt.of((int) percent) : OptionalInt.empty(),
+                             targets, targetsDescription, tasks, notes, created);
+    }
+
+    /** One job's status. */
+    public static JobStatus decodeJob(byte[] bytes)
+    {
+        return decode(bytes, Codec::readJobStatus);
+    }
+
+    /** Every job's status: a count, then the jobs. */
+    public static List<JobStatus> decodeJobs(byte[] bytes)
+    {
+        return decode(bytes, in -> {
+            int n = in.readInt();
+            List<JobStatus> jobs = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                jobs.add(readJobStatus(in));
+            }
+            return List.copyOf(jobs);
         });
     }
 

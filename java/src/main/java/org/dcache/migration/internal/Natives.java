@@ -52,6 +52,24 @@ public final class Natives
 
     public static native String status(long handle);
 
+    /** Every job's status in the codec layout ({@link Codec#decodeJobs}). */
+    public static native byte[] jobs(long handle);
+
+    /** One job's status in the codec layout ({@link Codec#decodeJob}); NOT_FOUND if unknown. */
+    public static native byte[] job(long handle, String id);
+
+    /** A message's wire bytes in the codec layout ({@link Codec#decodeMessage}); INVALID_ARGUMENT if malformed. */
+    public static native byte[] decodeMessage(byte[] wire);
+
+    /** The wire bytes of a message in the codec layout ({@link Codec#encodeMessage}). */
+    public static native byte[] encodeMessage(byte[] codec);
+
+    /** A reply's wire bytes in the codec layout ({@link Codec#decodeReply}); INVALID_ARGUMENT if malformed. */
+    public static native byte[] decodeReply(byte[] wire);
+
+    /** The wire bytes of a reply in the codec layout ({@link Codec#encodeReply}). */
+    public static native byte[] encodeReply(byte[] codec);
+
     public static native String commandNames();
 
     public static native String help(String command);
