@@ -32,7 +32,8 @@ fn a_single_valued_option_given_twice_with_different_values_is_refused() {
 fn a_file_reaching_an_idle_permanent_job_is_copied_at_once() {
     let mut c = two_pools();
     ok(&mut c, "pool1", "migration copy -permanent pool2");
-    c.run_for(MINUTE);
+    // Half-way between two 10 s wake-ups.
+    c.run_for(MINUTE + 5_000);
     assert_eq!(state(&c, "pool1", "1"), JobState::Sleeping, "idle: nothing to copy");
     put(&mut c, "pool1", "A", Precious, 10, vec![]);
     c.run_for(1_000);
@@ -45,7 +46,7 @@ fn a_permanent_job_sleeping_after_failures_keeps_its_pause() {
     put(&mut c, "pool1", "A", Precious, 10, vec![]);
     c.pool_mut("pool2").module.set_accepts_copies(false);
     ok(&mut c, "pool1", "migration copy -permanent pool2");
-    c.run_for(1_000);
+    c.run_for(3_000);
     assert_eq!(state(&c, "pool1", "1"), JobState::Sleeping, "the only file failed");
     let attempts = c.job("pool1", "1").statistics().attempts;
     put(&mut c, "pool1", "B", Precious, 10, vec![]);
