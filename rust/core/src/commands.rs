@@ -469,12 +469,12 @@ impl Module {
             "migration info" => {
                 let job = self.job(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
                 if args.flag("json").unwrap_or(false) {
-                    return Ok(to_json(&crate::status::JobStatus::of(job)));
+                    return Ok(to_json(&crate::status::JobStatus::of(job, now)));
                 }
-                Ok(job.info(&clock))
+                Ok(job.info(now, &clock, &timestamp))
             }
             "migration ls" if args.flag("json").unwrap_or(false) => {
-                let jobs: Vec<_> = self.jobs().map(crate::status::JobStatus::of).collect();
+                let jobs: Vec<_> = self.jobs().map(|j| crate::status::JobStatus::of(j, now)).collect();
                 Ok(to_json(&jobs))
             }
             "migration ls" => Ok(self.jobs().map(|j| format!("{}\n", j.summary())).collect()),
@@ -485,7 +485,7 @@ impl Module {
             "migration suspend" => {
                 let key = self.job_key(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
                 let job = self.jobs.get_mut(&key).expect("key just found");
-                job.suspend().map_err(|m| Error::new(ErrorKind::State, m))?;
+                job.suspend(now).map_err(|m| Error::new(ErrorKind::State, m))?;
                 Ok(job.summary())
             }
             "migration resume" => {
@@ -785,6 +785,23 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 
 /// `HH:MM:SS` of a note, in UTC (the module has no time-zone database; see
 /// docs/compatibility.md).
+/// `YYYY-MM-DD HH:MM:SS`, UTC (the module carries no time-zone database).
+pub fn timestamp(time: Millis) -> String {
+    // Days to a civil date (Howard Hinnant's algorithm).
+    let days = time.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {}", clock(time))
+}
+
+/// `HH:MM:SS`, UTC.
 pub fn clock(time: Millis) -> String {
     let secs = time.div_euclid(1000).rem_euclid(86_400);
     format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)

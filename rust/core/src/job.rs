@@ -24,6 +24,7 @@ use crate::mode::{ModeState, source_mode_changes};
 use crate::module::{Ctx, ListSlot, Route, TaskReply};
 use crate::pnfsid::PnfsId;
 use crate::pool_info::{PoolCostInfo, PoolInfo};
+use crate::progress::{self, Progress};
 use crate::queue::JobQueue;
 use crate::replica::{ReplicaEntry, ReplicaState};
 use crate::task::{Targets, Task, TaskAction, TaskEvent, TaskParams, TaskResult};
@@ -184,6 +185,8 @@ pub struct Job {
     cancel_reason: Option<String>,
     /// Where the repository scan of an INITIALIZING job stands.
     scan: Scan,
+    /// When it started, and its pace over active time.
+    progress: Progress,
 }
 
 /// The repository scan of an INITIALIZING job, which may find the repository still loading.
@@ -239,6 +242,7 @@ impl Job {
             failures_since_progress: 0,
             cancel_reason: None,
             scan: Scan::InFlight { retry: false, loaded_meanwhile: false },
+            progress: Progress::default(),
         }
     }
 
@@ -293,7 +297,8 @@ impl Job {
         if self.state != JobState::New {
             return;
         }
-        self.state = JobState::Initializing;
+        self.set_state(JobState::Initializing, ctx.now);
+        self.progress.start(ctx.now);
         tracing::info!(target: LOG_TARGET, pool = ctx.pool, job = %self.id, "Job {} started: {}", self.id, self.definition.command_line);
         self.refresh(ctx);
         self.scan(false, ctx);
@@ -335,7 +340,8 @@ impl Job {
         if self.state != JobState::New {
             return;
         }
-        self.state = JobState::Initializing;
+        self.set_state(JobState::Initializing, ctx.now);
+        self.progress.start(ctx.now);
         self.refresh(ctx);
         let filter = Arc::clone(&self.filter);
         let now = ctx.now;
@@ -397,6 +403,12 @@ impl Job {
         }
     }
 
+    /// The one place the state changes; idle states stop the pace's clock.
+    fn set_state(&mut self, next: JobState, now: Millis) {
+        self.progress.set_idle(matches!(next, JobState::Suspended | JobState::Paused), now);
+        self.state = next;
+    }
+
     /// Moves to `next`; entering SLEEPING or PAUSED arms the 10 s timer, entering RUNNING runs
     /// the scheduler.
     fn enter(&mut self, next: JobState, ctx: &mut Ctx<'_>) {
@@ -405,7 +417,7 @@ impl Job {
             return;
         }
         let changed = self.state != next;
-        self.state = next;
+        self.set_state(next, ctx.now);
         match next {
             JobState::Sleeping | JobState::Paused if changed => {
                 ctx.timers.set(TimerKey::Wake(self.key), ctx.now + WAKE_DELAY);
@@ -421,7 +433,7 @@ impl Job {
         if self.state.is_terminal() {
             return;
         }
-        self.state = state;
+        self.set_state(state, ctx.now);
         let s = &self.stats;
         tracing::info!(
             target: LOG_TARGET,
@@ -523,7 +535,7 @@ impl Job {
         if self.running.is_empty() {
             self.terminate(JobState::Finished, ctx);
         } else {
-            self.state = JobState::Stopping;
+            self.set_state(JobState::Stopping, ctx.now);
         }
     }
 
@@ -554,10 +566,10 @@ impl Job {
     // ── Operator commands ──────────────────────────────────────────────────────────────
 
     /// `migration suspend` (§2.6).
-    pub fn suspend(&mut self) -> Result<(), &'static str> {
+    pub fn suspend(&mut self, now: Millis) -> Result<(), &'static str> {
         match self.state {
             JobState::Running | JobState::Suspended | JobState::Sleeping | JobState::Paused => {
-                self.state = JobState::Suspended;
+                self.set_state(JobState::Suspended, now);
                 Ok(())
             }
             _ => Err("Cannot suspend a job that does not run"),
@@ -593,7 +605,7 @@ impl Job {
             self.terminate(JobState::Cancelled, ctx);
             return;
         }
-        self.state = JobState::Cancelling;
+        self.set_state(JobState::Cancelling, ctx.now);
         if force {
             self.cancel_running(reason, ctx);
         } else {
@@ -893,6 +905,7 @@ impl Job {
         let size = self.release(pnfsid, ctx);
         self.stats.completed_files += 1;
         self.stats.transferred += size;
+        self.progress.completed(ctx.now, self.stats.completed_files, self.stats.transferred);
         self.schedule(ctx);
         if let Some(note) = note {
             self.note(ctx, task, Some(pnfsid), note);
@@ -1101,8 +1114,31 @@ impl Job {
         }
     }
 
-    /// `migration info` (§2.3); `clock` formats a note's time as `HH:MM:SS`.
-    pub fn info(&self, clock: &dyn Fn(Millis) -> String) -> String {
+    /// When the job started (left NEW), if it has.
+    pub fn started(&self) -> Option<Millis> {
+        self.progress.started()
+    }
+
+    /// Files and bytes per second over the last minute of active time (beyond dCache).
+    pub fn rate(&self, now: Millis) -> Option<progress::Rate> {
+        self.progress.rate(now, self.stats.completed_files, self.stats.transferred)
+    }
+
+    /// The time the queued and running files still need at the current rate; `None` for an
+    /// ended job, one with nothing left, or one that has not moved anything yet.
+    pub fn eta(&self, now: Millis) -> Option<Millis> {
+        let remaining_files = (self.queue.len() + self.running.len()) as u64;
+        if self.state.is_terminal() || remaining_files == 0 {
+            return None;
+        }
+        let remaining_bytes = self.stats.total.saturating_sub(self.stats.transferred);
+        progress::eta(self.rate(now)?, remaining_files, remaining_bytes)
+    }
+
+    /// `migration info` (§2.3) at `now`; `clock` formats a note's time as `HH:MM:SS` and
+    /// `timestamp` the start as a date and time. dCache's lines come first, unchanged; the
+    /// pace (`Started`, `Rate`, `ETA`) follows them.
+    pub fn info(&self, now: Millis, clock: &dyn Fn(Millis) -> String, timestamp: &dyn Fn(Millis) -> String) -> String {
         let mut out = String::new();
         let s = &self.stats;
         let _ = writeln!(out, "Command    : {}", self.definition.command_line);
@@ -1147,6 +1183,17 @@ impl Job {
                 let file = n.pnfsid.map_or_else(|| "-".to_string(), |p| p.to_string());
                 let _ = writeln!(out, "{} [{}] {}: {}", clock(n.time), n.task, file, n.text);
             }
+        }
+        // The pace of a job that still runs (an ended job's text stays dCache's).
+        if let Some(started) = self.started().filter(|_| !self.state.is_terminal()) {
+            let _ = writeln!(out, "Started    : {}", timestamp(started));
+            let rate = match self.rate(now) {
+                Some(r) => format!("{:.2} files/s; {:.0} bytes/s", r.files_per_second, r.bytes_per_second),
+                None => "-".to_string(),
+            };
+            let _ = writeln!(out, "Rate       : {rate}");
+            let eta = self.eta(now).map_or_else(|| "-".to_string(), progress::duration);
+            let _ = writeln!(out, "ETA        : {eta}");
         }
         out
     }

@@ -20,6 +20,7 @@ pub mod module;
 pub mod persistence;
 pub mod pnfsid;
 pub mod pool_info;
+pub mod progress;
 pub mod queue;
 pub mod random;
 pub mod replica;

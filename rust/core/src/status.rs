@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::job::{Job, JobState, Note, Statistics};
 use crate::module::Module;
+use crate::progress::Rate;
 
 /// One job.
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +41,12 @@ pub struct JobStatus {
     pub notes: Vec<Note>,
     /// Creation time, ms since the epoch.
     pub created: i64,
+    /// When the job started (left NEW), ms since the epoch (beyond dCache).
+    pub started: Option<i64>,
+    /// Files and bytes per second over the last minute of active time (beyond dCache).
+    pub rate: Option<Rate>,
+    /// Milliseconds the remaining files need at that rate (beyond dCache).
+    pub eta_millis: Option<i64>,
 }
 
 /// One running task.
@@ -70,8 +77,8 @@ pub struct ModuleStatus {
 }
 
 impl JobStatus {
-    /// The status of `job`.
-    pub fn of(job: &Job) -> JobStatus {
+    /// The status of `job` at `now`.
+    pub fn of(job: &Job, now: i64) -> JobStatus {
         let s = job.statistics();
         JobStatus {
             id: job.id.clone(),
@@ -97,18 +104,21 @@ impl JobStatus {
                 .collect(),
             notes: job.notes().cloned().collect(),
             created: job.created,
+            started: job.started(),
+            rate: job.rate(now),
+            eta_millis: job.eta(now),
         }
     }
 }
 
 impl Module {
-    /// The module's status (§13.1).
-    pub fn status(&self) -> ModuleStatus {
+    /// The module's status (§13.1) at `now`.
+    pub fn status(&self, now: i64) -> ModuleStatus {
         ModuleStatus {
             label: "Migration",
             job_info: self.jobs().map(Job::summary).collect(),
             server_requests: self.server_requests(),
-            jobs: self.jobs().map(JobStatus::of).collect(),
+            jobs: self.jobs().map(|j| JobStatus::of(j, now)).collect(),
         }
     }
 }

@@ -53,3 +53,71 @@ fn a_permanent_job_sleeping_after_failures_keeps_its_pause() {
     c.run_for(1_000);
     assert_eq!(c.job("pool1", "1").statistics().attempts, attempts, "no new attempt before the wake-up");
 }
+
+// ── Rate and ETA ───────────────────────────────────────────────────────────────────────
+
+#[test]
+fn the_eta_of_a_steady_job_is_within_ten_percent_of_the_real_remaining_time() {
+    let mut c = two_pools();
+    // 300 files of 50 MB: 500 ms each at the simulator's 100 MB/s, plus message latency.
+    for i in 1..=300 {
+        put(&mut c, "pool1", &format!("{i:X}"), Precious, 50_000_000, vec![]);
+    }
+    ok(&mut c, "pool1", "migration copy pool2");
+    c.run_for(2 * MINUTE / 3); // well into the job, with a full minute of history soon
+    c.run_for(MINUTE / 3);
+    let now = c.now();
+    let eta = c.job("pool1", "1").eta(now).expect("a running job with a rate has an ETA");
+    let rate = c.job("pool1", "1").rate(now).expect("a rate");
+    assert!(rate.bytes_per_second > 0.0 && rate.files_per_second > 0.0, "{rate:?}");
+    assert!(c.run_until_jobs_end(HOUR));
+    let real = c.now() - now;
+    let error = (eta - real).abs() as f64 / real as f64;
+    assert!(error < 0.10, "ETA {eta} ms, real {real} ms ({:.1} % off)", error * 100.0);
+}
+
+#[test]
+fn info_shows_the_pace_after_dcache_lines_and_json_has_it_too() {
+    let mut c = two_pools();
+    for i in 1..=100 {
+        put(&mut c, "pool1", &format!("{i:X}"), Precious, 50_000_000, vec![]);
+    }
+    ok(&mut c, "pool1", "migration copy pool2");
+    c.run_for(5_000);
+    let text = full_info(&mut c, "pool1", "1");
+    let dcache = info(&mut c, "pool1", "1");
+    assert!(text.starts_with(&dcache), "dCache's lines come first, unchanged");
+    let pace: Vec<&str> = text[dcache.len()..].lines().collect();
+    assert_eq!(pace.len(), 3, "{text}");
+    assert!(
+        pace[0].starts_with("Started    : ") && pace[0].len() == "Started    : 2023-11-14 22:13:20".len(),
+        "{text}"
+    );
+    assert!(pace[1].starts_with("Rate       : ") && pace[1].ends_with(" bytes/s"), "{text}");
+    assert!(pace[2].starts_with("ETA        : ") && pace[2] != "ETA        : -", "{text}");
+    let json = ok(&mut c, "pool1", "migration info -json 1");
+    let value: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert!(value["rate"]["bytesPerSecond"].as_f64().is_some_and(|b| b > 0.0), "{json}");
+    assert!(value["etaMillis"].as_i64().is_some_and(|m| m > 0), "{json}");
+    assert!(value["started"].as_i64().is_some(), "{json}");
+}
+
+#[test]
+fn a_suspended_night_does_not_slow_the_rate() {
+    let mut c = two_pools();
+    for i in 1..=400 {
+        put(&mut c, "pool1", &format!("{i:X}"), Precious, 50_000_000, vec![]);
+    }
+    ok(&mut c, "pool1", "migration copy pool2");
+    c.run_for(MINUTE);
+    let before = c.job("pool1", "1").rate(c.now()).expect("a rate").files_per_second;
+    ok(&mut c, "pool1", "migration suspend 1");
+    c.run_for(8 * HOUR);
+    let asleep = c.job("pool1", "1").rate(c.now()).expect("a rate").files_per_second;
+    ok(&mut c, "pool1", "migration resume 1");
+    let after = c.job("pool1", "1").rate(c.now()).expect("a rate").files_per_second;
+    // Suspending lets the running task finish, so the window gains at most one file.
+    for r in [asleep, after] {
+        assert!((r - before).abs() / before < 0.05, "before {before}, after a night {r}");
+    }
+}

@@ -201,7 +201,7 @@ fn json_status_parses_and_matches_migration_info() {
     let all: serde_json::Value =
         serde_json::from_str(&c.execute("pool1", "migration ls -json").expect("ok")).expect("json");
     assert_eq!(all.as_array().map(Vec::len), Some(1));
-    let status = serde_json::to_value(c.pool("pool1").module.status()).expect("json");
+    let status = serde_json::to_value(c.pool("pool1").module.status(c.now())).expect("json");
     assert_eq!(status["label"], "Migration");
     assert_eq!(status["jobInfo"][0], c.job("pool1", "1").summary());
 }

@@ -334,7 +334,8 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_status<'local>
 ) -> JString<'local> {
     guard(&mut env, |env| {
         let module = module(handle)?;
-        let status = module.runtime.with_module(|m| m.status());
+        let now = module.runtime.now();
+        let status = module.runtime.with_module(|m| m.status(now));
         let json = serde_json::to_string(&status)
             .map_err(|e| migration_core::Error::new(ErrorKind::Internal, format!("status: {e}")))?;
         new_string(env, &json)
@@ -489,7 +490,8 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_jobs<'local>(
 ) -> JByteArray<'local> {
     guard(&mut env, |env| {
         let module = module(handle)?;
-        let jobs: Vec<JobStatus> = module.runtime.with_module(|m| m.jobs().map(JobStatus::of).collect());
+        let now = module.runtime.now();
+        let jobs: Vec<JobStatus> = module.runtime.with_module(|m| m.jobs().map(|j| JobStatus::of(j, now)).collect());
         let mut w = Writer::new();
         w.i32(i32::try_from(jobs.len()).unwrap_or(i32::MAX));
         for job in &jobs {
@@ -513,7 +515,7 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_job<'local>(
         let id = string(env, &id, "job id")?;
         let job = module
             .runtime
-            .with_module(|m| m.job(&id).map(JobStatus::of))
+            .with_module(|m| m.job(&id).map(|j| JobStatus::of(j, module.runtime.now())))
             .ok_or_else(migration_core::Error::job_not_found)?;
         let mut w = Writer::new();
         w.job_status(&job);

@@ -75,8 +75,18 @@ pub fn err(c: &mut Cluster, pool: &str, line: &str) -> Error {
     }
 }
 
-/// `migration info <job>` on `pool`.
+/// dCache's part of `migration info <job>` on `pool`: everything before the pace lines
+/// (`Started`, `Rate`, `ETA`) that we add after dCache's, which `beyond.rs` checks.
 pub fn info(c: &mut Cluster, pool: &str, job: &str) -> String {
+    let text = ok(c, pool, &format!("migration info {job}"));
+    match text.find("Started    : ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// The whole `migration info <job>` on `pool`, pace lines included.
+pub fn full_info(c: &mut Cluster, pool: &str, job: &str) -> String {
     ok(c, pool, &format!("migration info {job}"))
 }
 
