@@ -124,6 +124,12 @@ const JOB_OPTIONS: &[OptionSpec] = &[
         "Number of concurrent transfers (default: the module default, see 'migration get concurrency-default').",
     ),
     opt(
+        "max-attempts",
+        Int,
+        "<n>",
+        "Stop retrying a file after n failed attempts in a row and list it as quarantined in 'migration info' until 'migration retry'; 0 retries for ever, as dCache does (default: see 'migration get max-attempts-default'). Beyond dCache.",
+    ),
+    opt(
         "order",
         Text,
         "size|-size|lru|-lru",
@@ -313,6 +319,27 @@ pub const COMMANDS: &[CommandSpec] = &[
         args: ArgSpec { names: &["JOB", "CONCURRENCY"], required: 2, variadic: false },
         summary: "Change a job's concurrency.",
         help: "Takes effect at once; lowering it lets running tasks finish.",
+    },
+    CommandSpec {
+        name: "migration retry",
+        options: &[],
+        args: JOB_ARG,
+        summary: "Retry a job's quarantined files (beyond dCache).",
+        help: "Puts the files that failed -max-attempts times back into the job's queue for another round of attempts. A job that finished with quarantined files runs again.",
+    },
+    CommandSpec {
+        name: "migration set max-attempts-default",
+        options: &[],
+        args: ArgSpec { names: &["N"], required: 1, variadic: false },
+        summary: "Set -max-attempts of jobs created without it (beyond dCache).",
+        help: "0, the initial value, retries failing files for ever, as dCache does.",
+    },
+    CommandSpec {
+        name: "migration get max-attempts-default",
+        options: &[],
+        args: NO_ARGS,
+        summary: "Show the default -max-attempts (beyond dCache).",
+        help: "",
     },
     CommandSpec {
         name: "migration concurrency",
@@ -512,6 +539,22 @@ impl Module {
                 let suffix = if spec.name == "migration concurrency" { DEPRECATED_SET } else { "" };
                 Ok(format!("[{}] Concurrency set to {n}{suffix}", job.id))
             }
+            "migration retry" => {
+                let key = self.job_key(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
+                let mut ctx = self.shared.ctx(now);
+                let job = self.jobs.get_mut(&key).expect("key just found");
+                let n = job.retry(&mut ctx).map_err(|m| Error::new(ErrorKind::State, m))?;
+                Ok(format!("[{}] {n} quarantined files queued again", job.id))
+            }
+            "migration set max-attempts-default" => {
+                let n = decode_int(args.arg(0).unwrap_or_default())?;
+                self.defaults.max_attempts =
+                    u32::try_from(n).map_err(|_| Error::syntax("Maximum attempts must not be negative."))?;
+                Ok(format!("Default maximum attempts set to {n}"))
+            }
+            "migration get max-attempts-default" => {
+                Ok(format!("Current default maximum attempts: {}", self.defaults.max_attempts))
+            }
             "migration set concurrency-default" => {
                 let n = decode_int(args.arg(0).unwrap_or_default())?;
                 self.set_concurrency_default(n)?;
@@ -583,13 +626,18 @@ impl Module {
             ));
         }
         let concurrency = args.int("concurrency").unwrap_or(self.defaults.concurrency);
+        let max_attempts = match args.int("max-attempts") {
+            Some(n) => u32::try_from(n).map_err(|_| Error::syntax("-max-attempts must not be negative"))?,
+            None => self.defaults.max_attempts,
+        };
         let id = match args.string("id") {
             None => self.next_free_number(),
             Some(id) => self.claim_id(id)?,
         };
         let key = crate::effect::JobKey(self.next_key);
         self.next_key += 1;
-        let job = Job::new(key, id, definition, concurrency, now, self.shared.config.pool_timeout);
+        let mut job = Job::new(key, id, definition, concurrency, now, self.shared.config.pool_timeout);
+        job.set_max_attempts(max_attempts);
         self.jobs.insert(key, job);
         if self.started {
             let mut ctx = self.shared.ctx(now);

@@ -114,7 +114,8 @@ impl Module {
         };
         let key = JobKey(self.next_key);
         self.next_key += 1;
-        let job = Job::new(key, id, definition, defaults.concurrency, now, self.config().pool_timeout);
+        let mut job = Job::new(key, id, definition, defaults.concurrency, now, self.config().pool_timeout);
+        job.set_max_attempts(defaults.max_attempts);
         self.jobs.insert(key, job);
         self.hot_jobs += 1;
         self.prune_hot_file_jobs();

@@ -25,6 +25,7 @@ use crate::module::{Ctx, ListSlot, Route, TaskReply};
 use crate::pnfsid::PnfsId;
 use crate::pool_info::{PoolCostInfo, PoolInfo};
 use crate::progress::{self, Progress};
+use crate::quarantine::Quarantine;
 use crate::queue::JobQueue;
 use crate::replica::{ReplicaEntry, ReplicaState};
 use crate::task::{Targets, Task, TaskAction, TaskEvent, TaskParams, TaskResult};
@@ -187,6 +188,9 @@ pub struct Job {
     scan: Scan,
     /// When it started, and its pace over active time.
     progress: Progress,
+    /// Failed attempts per file, and the files no longer retried (`-max-attempts`, 0: none).
+    quarantine: Quarantine,
+    max_attempts: u32,
 }
 
 /// The repository scan of an INITIALIZING job, which may find the repository still loading.
@@ -243,6 +247,8 @@ impl Job {
             cancel_reason: None,
             scan: Scan::InFlight { retry: false, loaded_meanwhile: false },
             progress: Progress::default(),
+            quarantine: Quarantine::default(),
+            max_attempts: 0,
         }
     }
 
@@ -592,6 +598,42 @@ impl Job {
         self.schedule(ctx);
     }
 
+    /// Files that failed `max_attempts` times in a row wait in quarantine instead of being
+    /// retried for ever (0: no limit, dCache's behaviour).
+    pub fn set_max_attempts(&mut self, max_attempts: u32) {
+        self.max_attempts = max_attempts;
+    }
+
+    /// The files the job no longer retries, with their last error.
+    pub fn quarantined(&self) -> impl Iterator<Item = (&PnfsId, &crate::quarantine::Quarantined)> {
+        self.quarantine.files()
+    }
+
+    /// `migration retry` (beyond dCache): quarantined files go back to the queue for another
+    /// `max_attempts` tries. A job that finished with quarantined files runs again: that is
+    /// the operator's explicit wish, unlike the spontaneous revivals R3 forbids.
+    pub fn retry(&mut self, ctx: &mut Ctx<'_>) -> Result<usize, &'static str> {
+        match self.state {
+            JobState::Cancelled | JobState::Failed => return Err("Cannot retry files of a cancelled or failed job"),
+            JobState::Cancelling | JobState::Stopping => return Err("Cannot retry files of a job that is ending"),
+            _ => {}
+        }
+        let files = self.quarantine.release_all();
+        let n = files.len();
+        for (pnfsid, size) in files {
+            self.queue.push_back(pnfsid, size);
+        }
+        if n > 0 && self.state == JobState::Finished {
+            self.set_state(JobState::Running, ctx.now);
+            self.refresh(ctx);
+            self.schedule(ctx);
+        } else {
+            self.wake_if_sleeping(ctx);
+            self.schedule(ctx);
+        }
+        Ok(n)
+    }
+
     /// `migration cancel` (§3.5); `reply` is answered once the job has ended.
     pub fn cancel(&mut self, force: bool, reason: &str, reply: Option<InboundId>, ctx: &mut Ctx<'_>) {
         self.cancel_replies.extend(reply);
@@ -644,6 +686,7 @@ impl Job {
 
     /// Drops a file: cancels its running task, or takes it out of the queue.
     fn remove(&mut self, pnfsid: PnfsId, reason: &str, ctx: &mut Ctx<'_>) {
+        self.quarantine.forget(&pnfsid);
         if self.running.contains_key(&pnfsid) {
             self.cancel_task(pnfsid, reason, ctx);
         } else {
@@ -830,8 +873,13 @@ impl Job {
             TaskResult::Failed { rc, message, permanent } => {
                 let size = self.release(pnfsid, ctx);
                 if !permanent && !self.state.is_terminal() {
-                    self.queue.push_back(pnfsid, size);
-                    self.failures_since_progress += 1;
+                    if self.quarantine.failed(pnfsid, size, rc, &message, self.max_attempts) {
+                        let text = format!("Quarantined after {} failed attempts", self.max_attempts);
+                        self.note(ctx, task, Some(pnfsid), text);
+                    } else {
+                        self.queue.push_back(pnfsid, size);
+                        self.failures_since_progress += 1;
+                    }
                 }
                 // dCache retries a failed file at once, at the end of the queue. When every
                 // file of the job has failed since the last success (one bad file alone, or a
@@ -902,6 +950,7 @@ impl Job {
 
     fn complete(&mut self, pnfsid: PnfsId, task: u64, note: Option<String>, ctx: &mut Ctx<'_>) {
         self.failures_since_progress = 0;
+        self.quarantine.forget(&pnfsid);
         let size = self.release(pnfsid, ctx);
         self.stats.completed_files += 1;
         self.stats.transferred += size;
@@ -1194,6 +1243,17 @@ impl Job {
             let _ = writeln!(out, "Rate       : {rate}");
             let eta = self.eta(now).map_or_else(|| "-".to_string(), progress::duration);
             let _ = writeln!(out, "ETA        : {eta}");
+        }
+        if !self.quarantine.is_empty() {
+            let _ = writeln!(
+                out,
+                "Quarantined: {} files (migration retry {} tries them again)",
+                self.quarantine.len(),
+                self.id
+            );
+            for (pnfsid, q) in self.quarantine.files() {
+                let _ = writeln!(out, "{pnfsid}: {} attempts, last: {} (rc={})", q.attempts, q.error, q.rc);
+            }
         }
         out
     }

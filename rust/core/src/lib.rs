@@ -21,6 +21,7 @@ pub mod persistence;
 pub mod pnfsid;
 pub mod pool_info;
 pub mod progress;
+pub mod quarantine;
 pub mod queue;
 pub mod random;
 pub mod replica;

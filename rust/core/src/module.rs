@@ -247,6 +247,8 @@ pub struct Defaults {
     pub hotfile_replicas: i32,
     /// Hot-file threshold.
     pub hotfile_threshold: i64,
+    /// `-max-attempts` of jobs created without it; 0 retries for ever (beyond dCache).
+    pub max_attempts: u32,
 }
 
 impl Module {
@@ -257,6 +259,7 @@ impl Module {
             refresh: config.refresh_default,
             hotfile_replicas: config.hotfile_replicas,
             hotfile_threshold: config.hotfile_threshold,
+            max_attempts: 0,
         };
         Module {
             shared: Shared::new(pool.into(), config, seed),

@@ -47,6 +47,19 @@ pub struct JobStatus {
     pub rate: Option<Rate>,
     /// Milliseconds the remaining files need at that rate (beyond dCache).
     pub eta_millis: Option<i64>,
+    /// Files no longer retried after `-max-attempts` failures, with their last error (beyond
+    /// dCache).
+    pub quarantined: Vec<QuarantineStatus>,
+}
+
+/// A quarantined file.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantineStatus {
+    /// The file.
+    pub pnfsid: String,
+    /// Its failed attempts and last error.
+    #[serde(flatten)]
+    pub quarantined: crate::quarantine::Quarantined,
 }
 
 /// One running task.
@@ -107,6 +120,10 @@ impl JobStatus {
             started: job.started(),
             rate: job.rate(now),
             eta_millis: job.eta(now),
+            quarantined: job
+                .quarantined()
+                .map(|(id, q)| QuarantineStatus { pnfsid: id.to_string(), quarantined: q.clone() })
+                .collect(),
         }
     }
 }

@@ -121,3 +121,60 @@ fn a_suspended_night_does_not_slow_the_rate() {
         assert!((r - before).abs() / before < 0.05, "before {before}, after a night {r}");
     }
 }
+
+// ── Quarantine ─────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn a_file_that_always_fails_is_quarantined_after_n_attempts_and_the_job_finishes() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Precious, 10, vec![]);
+    put(&mut c, "pool1", "B", Precious, 10, vec![]);
+    c.faults.fail_p2p = 1.0;
+    ok(&mut c, "pool1", "migration copy -max-attempts=3 pool2");
+    assert!(c.run_until_jobs_end(HOUR), "the job ends instead of retrying for ever");
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    assert_eq!(c.job("pool1", "1").statistics().attempts, 6, "three attempts per file, not one more");
+    let text = full_info(&mut c, "pool1", "1");
+    assert!(text.contains("Quarantined: 2 files (migration retry 1 tries them again)\n"), "{text}");
+    assert!(text.contains(&format!("{}: 3 attempts, last: ", pid("A"))), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&ok(&mut c, "pool1", "migration info -json 1")).expect("json");
+    assert_eq!(json["quarantined"].as_array().map(Vec::len), Some(2), "{json}");
+    assert_eq!(json["quarantined"][0]["attempts"], 3);
+
+    // The cause is mended; `migration retry` brings the files back and the job finishes again.
+    c.faults.fail_p2p = 0.0;
+    assert_eq!(ok(&mut c, "pool1", "migration retry 1"), "[1] 2 quarantined files queued again");
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    assert!(entry(&c, "pool2", "A").is_some() && entry(&c, "pool2", "B").is_some());
+    assert!(!full_info(&mut c, "pool1", "1").contains("Quarantined: "));
+}
+
+#[test]
+fn without_a_limit_files_are_retried_as_dcache_does_and_the_default_is_saved() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Precious, 10, vec![]);
+    c.faults.fail_p2p = 1.0;
+    ok(&mut c, "pool1", "migration copy pool2");
+    c.run_for(10 * MINUTE);
+    assert_eq!(state(&c, "pool1", "1"), JobState::Sleeping, "still retrying");
+    assert!(c.job("pool1", "1").statistics().attempts > 10);
+
+    assert_eq!(ok(&mut c, "pool1", "migration get max-attempts-default"), "Current default maximum attempts: 0");
+    ok(&mut c, "pool1", "migration set max-attempts-default 2");
+    ok(&mut c, "pool1", "migration copy -id=two pool2");
+    assert!(c.pool("pool1").module.setup_lines().contains(&"migration set max-attempts-default 2".to_string()));
+    c.run_for(10 * MINUTE);
+    assert_eq!(state(&c, "pool1", "two"), JobState::Finished);
+    assert_eq!(c.job("pool1", "two").statistics().attempts, 2);
+    assert_eq!(
+        err(&mut c, "pool1", "migration set max-attempts-default -- -1").message,
+        "Maximum attempts must not be negative."
+    );
+    assert_eq!(
+        err(&mut c, "pool1", "migration copy -max-attempts=-2 pool2").message,
+        "-max-attempts must not be negative"
+    );
+    let e = err(&mut c, "pool1", "migration retry nosuch");
+    assert_eq!(e.kind, ErrorKind::NotFound);
+}
