@@ -321,6 +321,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "Takes effect at once; lowering it lets running tasks finish.",
     },
     CommandSpec {
+        name: "migration metrics",
+        options: &[],
+        args: NO_ARGS,
+        summary: "Show the module's counters in Prometheus' text format (beyond dCache).",
+        help: "Per job: files, bytes, attempts, failures, running tasks, queued and quarantined files, state; per pool: jobs by state, copy requests served, locked files.",
+    },
+    CommandSpec {
         name: "migration retry",
         options: &[],
         args: JOB_ARG,
@@ -539,6 +546,7 @@ impl Module {
                 let suffix = if spec.name == "migration concurrency" { DEPRECATED_SET } else { "" };
                 Ok(format!("[{}] Concurrency set to {n}{suffix}", job.id))
             }
+            "migration metrics" => Ok(self.metrics()),
             "migration retry" => {
                 let key = self.job_key(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
                 let mut ctx = self.shared.ctx(now);

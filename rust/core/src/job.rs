@@ -121,6 +121,8 @@ pub struct Statistics {
     pub transferred: u64,
     /// Bytes of every file ever enqueued.
     pub total: u64,
+    /// Tasks that failed (beyond dCache: for metrics).
+    pub failures: u64,
 }
 
 /// A pool list as last answered by the pool manager (§8.2).
@@ -265,6 +267,11 @@ impl Job {
     /// Files waiting in the queue.
     pub fn queued(&self) -> usize {
         self.queue.len()
+    }
+
+    /// Tasks running (or being set up) now.
+    pub fn running(&self) -> usize {
+        self.running.len()
     }
 
     /// The notes, oldest first.
@@ -871,6 +878,7 @@ impl Job {
                 }
             }
             TaskResult::Failed { rc, message, permanent } => {
+                self.stats.failures += 1;
                 let size = self.release(pnfsid, ctx);
                 if !permanent && !self.state.is_terminal() {
                     if self.quarantine.failed(pnfsid, size, rc, &message, self.max_attempts) {

@@ -15,6 +15,7 @@ pub mod host;
 pub mod hotfile;
 pub mod job;
 pub mod message;
+pub mod metrics;
 pub mod mode;
 pub mod module;
 pub mod persistence;

@@ -178,3 +178,39 @@ fn without_a_limit_files_are_retried_as_dcache_does_and_the_default_is_saved() {
     let e = err(&mut c, "pool1", "migration retry nosuch");
     assert_eq!(e.kind, ErrorKind::NotFound);
 }
+
+// ── Metrics ────────────────────────────────────────────────────────────────────────────
+
+/// The value of the sample of `family` whose labels contain `labels`.
+fn sample(text: &str, family: &str, labels: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.starts_with(&format!("{family}{{")) && l.contains(labels))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {family} {{{labels}}} in\n{text}"))
+}
+
+#[test]
+fn metrics_agree_with_migration_info() {
+    let mut c = two_pools();
+    for (i, f) in ["A", "B", "C"].iter().enumerate() {
+        put(&mut c, "pool1", f, Precious, 100 * (i as u64 + 1), vec![]);
+    }
+    c.faults.fail_p2p = 1.0;
+    ok(&mut c, "pool1", "migration copy -max-attempts=1 -id=bad pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+    c.faults.fail_p2p = 0.0;
+    ok(&mut c, "pool1", "migration copy -id=good pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+    let text = ok(&mut c, "pool1", "migration metrics");
+    let job = |id: &str| format!("job=\"{id}\"");
+    assert_eq!(sample(&text, "dcache_migration_job_files_completed_total", &job("good")), 3.0);
+    assert_eq!(sample(&text, "dcache_migration_job_bytes_completed_total", &job("good")), 600.0);
+    assert_eq!(sample(&text, "dcache_migration_job_failures_total", &job("bad")), 3.0);
+    assert_eq!(sample(&text, "dcache_migration_job_quarantined_files", &job("bad")), 3.0);
+    assert_eq!(sample(&text, "dcache_migration_job_state", "job=\"bad\",state=\"FINISHED\""), 1.0);
+    assert_eq!(sample(&text, "dcache_migration_jobs", "state=\"FINISHED\""), 2.0);
+    assert_eq!(sample(&text, "dcache_migration_jobs", "state=\"RUNNING\""), 0.0);
+    assert!(text.contains("# TYPE dcache_migration_job_attempts_total counter\n"), "{text}");
+}
