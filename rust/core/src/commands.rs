@@ -328,6 +328,20 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "Per job: files, bytes, attempts, failures, running tasks, queued and quarantined files, state; per pool: jobs by state, copy requests served, locked files.",
     },
     CommandSpec {
+        name: "migration set max-incoming",
+        options: &[],
+        args: ArgSpec { names: &["N"], required: 1, variadic: false },
+        summary: "Limit the copies this pool accepts from other pools at once (beyond dCache).",
+        help: "A copy request past the limit is answered 'busy' (10099); its source tries another target without counting a failure, and tries again later when every target is busy. 0 removes the limit.",
+    },
+    CommandSpec {
+        name: "migration get max-incoming",
+        options: &[],
+        args: NO_ARGS,
+        summary: "Show the limit of incoming copies (beyond dCache).",
+        help: "",
+    },
+    CommandSpec {
         name: "migration retry",
         options: &[],
         args: JOB_ARG,
@@ -547,6 +561,15 @@ impl Module {
                 Ok(format!("[{}] Concurrency set to {n}{suffix}", job.id))
             }
             "migration metrics" => Ok(self.metrics()),
+            "migration set max-incoming" => {
+                let n = decode_int(args.arg(0).unwrap_or_default())?;
+                self.defaults.max_incoming =
+                    u32::try_from(n).map_err(|_| Error::syntax("Maximum incoming copies must not be negative."))?;
+                Ok(format!("Maximum incoming copies set to {n}"))
+            }
+            "migration get max-incoming" => {
+                Ok(format!("Current maximum incoming copies: {}", self.defaults.max_incoming))
+            }
             "migration retry" => {
                 let key = self.job_key(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
                 let mut ctx = self.shared.ctx(now);

@@ -43,6 +43,9 @@ impl ReturnCode {
     pub const SERVICE_UNAVAILABLE: ReturnCode = ReturnCode(10023);
     /// No target available: `No targets available`.
     pub const NO_POOL_ONLINE: ReturnCode = ReturnCode(10025);
+    /// The target serves as many incoming copies as `migration set max-incoming` allows
+    /// (beyond dCache; the source tries another target and counts no failure).
+    pub const TARGET_BUSY: ReturnCode = ReturnCode(10099);
 
     /// dCache's name for the known codes.
     pub fn name(self) -> Option<&'static str> {
@@ -62,6 +65,7 @@ impl ReturnCode {
             10020 => "LOCKED",
             10023 => "SERVICE_UNAVAILABLE",
             10025 => "NO_POOL_ONLINE",
+            10099 => "TARGET_BUSY",
             _ => return None,
         })
     }

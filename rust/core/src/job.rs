@@ -877,6 +877,19 @@ impl Job {
                     });
                 }
             }
+            TaskResult::Failed { rc, message, .. } if rc == ReturnCode::TARGET_BUSY => {
+                // Every target is at its `max-incoming`: not the file's fault, so neither a
+                // failure nor an attempt towards quarantine; the job looks again in 10 s.
+                let size = self.release(pnfsid, ctx);
+                if !self.state.is_terminal() {
+                    self.queue.push_back(pnfsid, size);
+                }
+                if self.state == JobState::Running {
+                    self.enter(JobState::Sleeping, ctx);
+                }
+                self.schedule(ctx);
+                self.note(ctx, task, Some(pnfsid), message);
+            }
             TaskResult::Failed { rc, message, permanent } => {
                 self.stats.failures += 1;
                 let size = self.release(pnfsid, ctx);

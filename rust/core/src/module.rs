@@ -249,7 +249,13 @@ pub struct Defaults {
     pub hotfile_threshold: i64,
     /// `-max-attempts` of jobs created without it; 0 retries for ever (beyond dCache).
     pub max_attempts: u32,
+    /// Copy requests from other pools served at once; 0: no limit (beyond dCache).
+    pub max_incoming: u32,
 }
+
+/// The initial `migration set max-incoming`: well above one job's usual concurrency, low
+/// enough that many sources cannot bury one pool (dCache #7578).
+pub const MAX_INCOMING_DEFAULT: u32 = 100;
 
 impl Module {
     /// A module for pool `pool`; `seed` makes its randomness reproducible.
@@ -260,6 +266,7 @@ impl Module {
             hotfile_replicas: config.hotfile_replicas,
             hotfile_threshold: config.hotfile_threshold,
             max_attempts: 0,
+            max_incoming: MAX_INCOMING_DEFAULT,
         };
         Module {
             shared: Shared::new(pool.into(), config, seed),
@@ -472,7 +479,10 @@ impl Module {
     fn message(&mut self, from: &str, message: Message, reply: Option<InboundId>, accepts: bool, now: Millis) {
         let mut ctx = self.shared.ctx(now);
         match message {
-            Message::Copy(request) => self.server.copy(from, request, reply, accepts, &mut ctx),
+            Message::Copy(request) => {
+                let max_incoming = self.defaults.max_incoming as usize;
+                self.server.copy(from, request, reply, accepts, max_incoming, &mut ctx)
+            }
             Message::Ping { uuid, .. } => self.server.ping(uuid, reply, &mut ctx),
             Message::Cancel { uuid, reason, .. } => self.server.cancel(uuid, reason, reply, &mut ctx),
             Message::CopyFinished { uuid, pool, pnfsid, rc, error } => {

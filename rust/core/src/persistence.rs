@@ -33,6 +33,9 @@ impl Module {
         if defaults.refresh != config.refresh_default {
             lines.push(format!("migration set refresh-default {}", defaults.refresh));
         }
+        if defaults.max_incoming != crate::module::MAX_INCOMING_DEFAULT {
+            lines.push(format!("migration set max-incoming {}", defaults.max_incoming));
+        }
         if defaults.max_attempts != 0 {
             lines.push(format!("migration set max-attempts-default {}", defaults.max_attempts));
         }

@@ -69,12 +69,14 @@ impl Server {
     }
 
     /// A copy request (§6.1). The checks come first; a failing request changes nothing.
+    /// `max_incoming` (0: no limit) caps the requests served at once.
     pub fn copy(
         &mut self,
         from: &str,
         request: CopyRequest,
         inbound: Option<InboundId>,
         accepts_copies: bool,
+        max_incoming: usize,
         ctx: &mut Ctx<'_>,
     ) {
         let pnfsid = request.attributes.pnfsid;
@@ -93,6 +95,11 @@ impl Server {
             // A duplicated request: the work is under way or done. Doing it again would leave
             // a copy the source never counts (found by migration-sim with duplicated messages).
             return respond(ctx, inbound, Reply::Ok);
+        }
+        if max_incoming > 0 && self.requests.len() >= max_incoming {
+            // dCache #7578: without a cap, 400 transfers from many sources landed on one pool.
+            let text = format!("Target is busy: {max_incoming} incoming copies at once");
+            return respond(ctx, inbound, error(ReturnCode::TARGET_BUSY, text));
         }
         let uuid = request.uuid;
         self.requests.insert(

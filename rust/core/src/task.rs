@@ -224,6 +224,8 @@ pub struct Task {
     cancel_reason: Option<String>,
     /// A known location that did not answer, skipped for the next one (non-eager only).
     unreachable: Option<(ReturnCode, &'static str)>,
+    /// Targets that answered "busy" (`max-incoming`): not asked again by this task.
+    busy: Vec<String>,
 }
 
 /// Scratch space for one call: where actions go.
@@ -264,7 +266,19 @@ impl Task {
             confirmed: 0,
             cancel_reason: None,
             unreachable: None,
+            busy: Vec::new(),
         }
+    }
+
+    /// Pools a new copy may go to. R6 fixed: pools that already reported are excluded by
+    /// name, and so are pools that said they are busy.
+    fn candidates(&self, step: &Step<'_, '_>) -> Vec<PoolCostInfo> {
+        step.targets
+            .online
+            .iter()
+            .filter(|p| !self.replicas_done.contains(&p.name) && !self.busy.contains(&p.name))
+            .cloned()
+            .collect()
     }
 
     /// The file.
@@ -457,6 +471,19 @@ impl Task {
             (S::InitiatingCopy, E::CopyReply(Err(Failure::NoRoute))) => {
                 let text = format!("Pool {} failed (no route to cell)", self.t());
                 self.fail(ReturnCode::SERVICE_UNAVAILABLE, &text, step)
+            }
+            (S::InitiatingCopy, E::CopyReply(Err(Failure::Error { code, cause })))
+                if code == ReturnCode::TARGET_BUSY =>
+            {
+                // Not a failure: another target may have room; when none has, the job tries
+                // again later without counting it.
+                self.busy.extend(self.target.take());
+                if self.candidates(step).is_empty() {
+                    let text = format!("All target pools are busy ({cause})");
+                    self.fail(code, &text, step)
+                } else {
+                    self.enter(S::InitiatingCopy, step)
+                }
             }
             (S::InitiatingCopy, E::CopyReply(Err(Failure::Error { code, cause }))) => {
                 let text = format!("Pool {} failed ({cause})", self.t());
@@ -691,9 +718,7 @@ impl Task {
                 self.fail(rc, text, step);
             }
             S::InitiatingCopy => {
-                // R6 fixed: pools that already reported are excluded by name.
-                let candidates: Vec<PoolCostInfo> =
-                    step.targets.online.iter().filter(|p| !self.replicas_done.contains(&p.name)).cloned().collect();
+                let candidates = self.candidates(step);
                 match self.params.select.select(&candidates, step.rng) {
                     Some(i) => {
                         let target = candidates[i].name.clone();

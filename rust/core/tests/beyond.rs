@@ -214,3 +214,43 @@ fn metrics_agree_with_migration_info() {
     assert_eq!(sample(&text, "dcache_migration_jobs", "state=\"RUNNING\""), 0.0);
     assert!(text.contains("# TYPE dcache_migration_job_attempts_total counter\n"), "{text}");
 }
+
+// ── A cap on incoming copies per target ────────────────────────────────────────────────
+
+#[test]
+fn with_a_cap_of_two_and_ten_sources_no_target_ever_serves_more_than_two_copies() {
+    let sources: Vec<String> = (1..=10).map(|i| format!("src{i}")).collect();
+    let mut names: Vec<&str> = sources.iter().map(String::as_str).collect();
+    names.extend(["t1", "t2"]);
+    let mut c = cluster(3, &names);
+    c.start();
+    for t in ["t1", "t2"] {
+        assert_eq!(ok(&mut c, t, "migration set max-incoming 2"), "Maximum incoming copies set to 2");
+    }
+    for (i, s) in sources.iter().enumerate() {
+        for f in 0..5 {
+            put(&mut c, s, &format!("{:X}", 0x100 * (i + 1) + f), Precious, 20_000_000, vec![]);
+        }
+        ok(&mut c, s, "migration copy -concurrency=3 t1 t2");
+    }
+    let (mut most, deadline) = (0, c.now() + 4 * HOUR);
+    while !c.all_jobs_ended() && c.step(deadline) {
+        for t in ["t1", "t2"] {
+            most = most.max(c.pool(t).module.server_requests());
+        }
+        assert!(most <= 2, "a target served {most} copies at once");
+    }
+    assert!(c.all_jobs_ended(), "every job ends");
+    assert_eq!(most, 2, "the cap was reached");
+    assert_eq!(c.repository("t1").len() + c.repository("t2").len(), 50, "every file copied once");
+    let busy_notes: usize = sources
+        .iter()
+        .map(|s| notes(&c, s, "1").iter().filter(|n| n.contains("All target pools are busy")).count())
+        .sum();
+    assert!(busy_notes > 0, "some source found every target busy and waited");
+    for s in &sources {
+        assert_eq!(c.job(s, "1").statistics().failures, 0, "busy is not a failure");
+        assert_eq!(state(&c, s, "1"), JobState::Finished);
+    }
+    assert!(c.pool("t1").module.setup_lines().contains(&"migration set max-incoming 2".to_string()));
+}
