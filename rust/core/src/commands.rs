@@ -124,6 +124,12 @@ const JOB_OPTIONS: &[OptionSpec] = &[
         "Number of concurrent transfers (default: the module default, see 'migration get concurrency-default').",
     ),
     opt(
+        "bandwidth",
+        Text,
+        "<bytes/s>[K|M|G]",
+        "Start transfers at no more than this many bytes per second (K, M, G: powers of 1024); change it with 'migration set bandwidth'. Beyond dCache.",
+    ),
+    opt(
         "max-attempts",
         Int,
         "<n>",
@@ -326,6 +332,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         args: NO_ARGS,
         summary: "Show the module's counters in Prometheus' text format (beyond dCache).",
         help: "Per job: files, bytes, attempts, failures, running tasks, queued and quarantined files, state; per pool: jobs by state, copy requests served, locked files.",
+    },
+    CommandSpec {
+        name: "migration set bandwidth",
+        options: &[],
+        args: ArgSpec { names: &["JOB", "RATE"], required: 2, variadic: false },
+        summary: "Change a job's bandwidth limit (beyond dCache).",
+        help: "RATE is bytes per second with an optional K, M or G (powers of 1024); 0 removes the limit. Takes effect for the next transfer.",
     },
     CommandSpec {
         name: "migration set max-incoming",
@@ -561,6 +574,14 @@ impl Module {
                 Ok(format!("[{}] Concurrency set to {n}{suffix}", job.id))
             }
             "migration metrics" => Ok(self.metrics()),
+            "migration set bandwidth" => {
+                let rate = crate::bandwidth::parse_rate(args.arg(1).unwrap_or_default()).map_err(Error::syntax)?;
+                let key = self.job_key(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
+                let mut ctx = self.shared.ctx(now);
+                let job = self.jobs.get_mut(&key).expect("key just found");
+                job.set_bandwidth(rate, &mut ctx);
+                Ok(format!("[{}] Bandwidth set to {rate} bytes/s", job.id))
+            }
             "migration set max-incoming" => {
                 let n = decode_int(args.arg(0).unwrap_or_default())?;
                 self.defaults.max_incoming =
@@ -657,6 +678,10 @@ impl Module {
             ));
         }
         let concurrency = args.int("concurrency").unwrap_or(self.defaults.concurrency);
+        let bandwidth = match args.string("bandwidth") {
+            Some(text) => Some(crate::bandwidth::parse_rate(text).map_err(Error::syntax)?),
+            None => None,
+        };
         let max_attempts = match args.int("max-attempts") {
             Some(n) => u32::try_from(n).map_err(|_| Error::syntax("-max-attempts must not be negative"))?,
             None => self.defaults.max_attempts,
@@ -669,6 +694,10 @@ impl Module {
         self.next_key += 1;
         let mut job = Job::new(key, id, definition, concurrency, now, self.shared.config.pool_timeout);
         job.set_max_attempts(max_attempts);
+        if let Some(rate) = bandwidth {
+            let mut ctx = self.shared.ctx(now);
+            job.set_bandwidth(rate, &mut ctx);
+        }
         self.jobs.insert(key, job);
         if self.started {
             let mut ctx = self.shared.ctx(now);

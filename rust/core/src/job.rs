@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::Millis;
+use crate::bandwidth::TokenBucket;
 use crate::definition::{DeficitMode, JobDefinition, TargetKind};
 use crate::effect::{ChangePurpose, Effect, EntryPurpose, InboundId, JobKey, RepositoryEvent};
 use crate::error::{Failure, Outcome, ReturnCode};
@@ -193,6 +194,8 @@ pub struct Job {
     /// Failed attempts per file, and the files no longer retried (`-max-attempts`, 0: none).
     quarantine: Quarantine,
     max_attempts: u32,
+    /// `-bandwidth`: bytes per second the job's transfers may start.
+    bandwidth: Option<TokenBucket>,
 }
 
 /// The repository scan of an INITIALIZING job, which may find the repository still loading.
@@ -251,6 +254,7 @@ impl Job {
             progress: Progress::default(),
             quarantine: Quarantine::default(),
             max_attempts: 0,
+            bandwidth: None,
         }
     }
 
@@ -464,6 +468,7 @@ impl Job {
         ctx.timers.cancel(TimerKey::Wake(self.key));
         ctx.timers.cancel(TimerKey::Refresh(self.key));
         ctx.timers.cancel(TimerKey::ScanRetry(self.key));
+        ctx.timers.cancel(TimerKey::Throttle(self.key));
         self.answer_cancel_replies(ctx);
     }
 
@@ -515,8 +520,9 @@ impl Job {
     /// Rule 5: start tasks from the head of the queue while slots are free.
     fn walk_queue(&mut self, ctx: &mut Ctx<'_>) {
         let mut skip = 0;
+        let mut throttled = false;
         while self.state == JobState::Running && (self.running.len() as i64) < i64::from(self.concurrency) {
-            let Some((pnfsid, _)) = self.queue.iter().nth(skip) else { break };
+            let Some((pnfsid, size)) = self.queue.iter().nth(skip) else { break };
             if self.definition.stop_when.is_some() && self.evaluate_lifetime(true) {
                 self.stop(ctx);
                 break;
@@ -531,11 +537,18 @@ impl Job {
                 skip += 1;
                 continue;
             }
+            if let Some(Err(wait)) = self.bandwidth.as_mut().map(|b| b.take(size, ctx.now)) {
+                ctx.locks.remove(&pnfsid);
+                ctx.timers.set(TimerKey::Throttle(self.key), ctx.now + wait);
+                throttled = true;
+                break;
+            }
             let (pnfsid, size) = self.queue.take_nth(skip).expect("the file was just seen in the queue");
             self.running.insert(pnfsid, Running { size, slot: Slot::Reading { cancelled: false } });
             ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::StartTask { job: self.key, pnfsid }, pnfsid });
         }
-        if self.running.is_empty() && self.state == JobState::Running {
+        // A job held back by its bandwidth limit keeps running: its timer calls it back.
+        if self.running.is_empty() && self.state == JobState::Running && !throttled {
             if !self.is_permanent() && self.queue.is_empty() {
                 self.terminate(JobState::Finished, ctx);
             } else {
@@ -603,6 +616,25 @@ impl Job {
     pub fn set_concurrency(&mut self, concurrency: i32, ctx: &mut Ctx<'_>) {
         self.concurrency = concurrency;
         self.schedule(ctx);
+    }
+
+    /// `-bandwidth` and `migration set bandwidth` (beyond dCache): at most `rate` bytes per
+    /// second of transfers start; 0 removes the limit.
+    pub fn set_bandwidth(&mut self, rate: u64, ctx: &mut Ctx<'_>) {
+        match (&mut self.bandwidth, rate) {
+            (_, 0) => self.bandwidth = None,
+            (Some(bucket), rate) => bucket.set_rate(rate, ctx.now),
+            (None, rate) => self.bandwidth = Some(TokenBucket::new(rate, ctx.now)),
+        }
+        if self.bandwidth.is_none() {
+            ctx.timers.cancel(TimerKey::Throttle(self.key));
+        }
+        self.schedule(ctx);
+    }
+
+    /// The bandwidth limit, bytes per second.
+    pub fn bandwidth(&self) -> Option<u64> {
+        self.bandwidth.as_ref().map(TokenBucket::rate)
     }
 
     /// Files that failed `max_attempts` times in a row wait in quarantine instead of being
@@ -1264,6 +1296,9 @@ impl Job {
             let _ = writeln!(out, "Rate       : {rate}");
             let eta = self.eta(now).map_or_else(|| "-".to_string(), progress::duration);
             let _ = writeln!(out, "ETA        : {eta}");
+            if let Some(rate) = self.bandwidth() {
+                let _ = writeln!(out, "Bandwidth  : {rate} bytes/s");
+            }
         }
         if !self.quarantine.is_empty() {
             let _ = writeln!(

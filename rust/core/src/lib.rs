@@ -3,6 +3,7 @@
 //! return effects; a driver ([`driver`]) executes the effects against the pool's services
 //! ([`host`]). See `docs/` and the project's design page for the map.
 
+pub mod bandwidth;
 pub mod command;
 pub mod commands;
 pub mod definition;

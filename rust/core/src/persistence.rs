@@ -52,6 +52,9 @@ impl Module {
             if job.is_permanent() && saved {
                 lines.push(with_id(&job.definition.command_line, &job.id));
                 lines.push(format!("migration set concurrency {} {}", command::escape(&job.id), job.concurrency));
+                if let Some(rate) = job.bandwidth() {
+                    lines.push(format!("migration set bandwidth {} {rate}", command::escape(&job.id)));
+                }
             }
         }
         lines

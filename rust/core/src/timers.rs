@@ -27,6 +27,8 @@ pub enum TimerKey {
     Refresh(JobKey),
     /// A job whose scan found the repository still loading scans again (10 s).
     ScanRetry(JobKey),
+    /// A job held back by its bandwidth limit may start its next task.
+    Throttle(JobKey),
 }
 
 /// A set of timers, each key armed at most once.

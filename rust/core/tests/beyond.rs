@@ -254,3 +254,54 @@ fn with_a_cap_of_two_and_ten_sources_no_target_ever_serves_more_than_two_copies(
     }
     assert!(c.pool("t1").module.setup_lines().contains(&"migration set max-incoming 2".to_string()));
 }
+
+// ── Bandwidth limit ────────────────────────────────────────────────────────────────────
+
+/// Bytes of the job's completed files.
+fn transferred(c: &migration_core::driver::sim::Cluster, pool: &str, job: &str) -> u64 {
+    c.job(pool, job).statistics().transferred
+}
+
+#[test]
+fn a_ten_megabyte_limit_holds_within_ten_percent_over_a_minute() {
+    let mut c = two_pools();
+    // 2 000 files of 1 MiB; the simulator's network alone would move ~100 MB/s.
+    for i in 1..=2000 {
+        put(&mut c, "pool1", &format!("{i:X}"), Precious, 1 << 20, vec![]);
+    }
+    ok(&mut c, "pool1", "migration copy -concurrency=16 -bandwidth=10M pool2");
+    c.run_for(10_000); // past the first second's burst
+    let (t0, b0) = (c.now(), transferred(&c, "pool1", "1"));
+    c.run_for(MINUTE);
+    let rate = (transferred(&c, "pool1", "1") - b0) as f64 / ((c.now() - t0) as f64 / 1000.0);
+    let limit = (10u64 << 20) as f64;
+    assert!((rate - limit).abs() / limit < 0.10, "{rate:.0} B/s against a limit of {limit:.0}");
+    let text = full_info(&mut c, "pool1", "1");
+    assert!(text.contains("Bandwidth  : 10485760 bytes/s\n"), "{text}");
+
+    // Raised at run time, the job speeds up; removed, it runs at the network's pace.
+    assert_eq!(ok(&mut c, "pool1", "migration set bandwidth 1 20M"), "[1] Bandwidth set to 20971520 bytes/s");
+    c.run_for(5_000);
+    let (t1, b1) = (c.now(), transferred(&c, "pool1", "1"));
+    c.run_for(20_000);
+    let faster = (transferred(&c, "pool1", "1") - b1) as f64 / ((c.now() - t1) as f64 / 1000.0);
+    assert!((faster - 2.0 * limit).abs() / (2.0 * limit) < 0.10, "{faster:.0} B/s after raising the limit");
+    ok(&mut c, "pool1", "migration set bandwidth 1 0");
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(c.repository("pool2").len(), 2000);
+    assert!(
+        err(&mut c, "pool1", "migration copy -bandwidth=fast pool2").message.starts_with("Invalid bandwidth: fast")
+    );
+}
+
+#[test]
+fn a_permanent_job_keeps_its_bandwidth_across_a_restart() {
+    let mut c = two_pools();
+    ok(&mut c, "pool1", "migration copy -permanent -id=slow pool2");
+    ok(&mut c, "pool1", "migration set bandwidth slow 1M");
+    let lines = c.pool("pool1").module.setup_lines();
+    assert!(lines.contains(&"migration set bandwidth slow 1048576".to_string()), "{lines:?}");
+    let errors = c.restart("pool1");
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(c.job("pool1", "slow").bandwidth(), Some(1 << 20));
+}
