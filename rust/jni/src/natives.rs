@@ -513,9 +513,10 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_job<'local>(
     guard(&mut env, |env| {
         let module = module(handle)?;
         let id = string(env, &id, "job id")?;
+        let now = module.runtime.now();
         let job = module
             .runtime
-            .with_module(|m| m.job(&id).map(|j| JobStatus::of(j, module.runtime.now())))
+            .with_module(|m| m.job(&id).map(|j| JobStatus::of(j, now)))
             .ok_or_else(migration_core::Error::job_not_found)?;
         let mut w = Writer::new();
         w.job_status(&job);

@@ -33,12 +33,29 @@ final class MemoryRepository implements Repository
     volatile boolean loading;
     /** With {@link #loading}: the iterator throws instead of {@link #entries()} (a lazy scan). */
     volatile boolean loadingInIterator;
+    /**
+     * With {@link #loading}: throw a plain {@link IllegalStateException}, as dCache's own
+     * repository does while it loads, and leave the translation to the host's adapter.
+     */
+    volatile boolean loadingAsDCache;
     /** When set, {@link #entries()} throws it (a broken repository). */
     volatile RuntimeException scanFailure;
 
     void setListener(Consumer<RepositoryEvent> listener)
     {
         this.listener = listener;
+    }
+
+    /** Adds a listener after the ones already set (the pool's own, then the module's). */
+    synchronized void addListener(Consumer<RepositoryEvent> next)
+    {
+        listener = listener.andThen(next);
+    }
+
+    private RuntimeException stillLoading()
+    {
+        return loadingAsDCache ? new IllegalStateException("Repository has not been loaded")
+                               : new RepositoryNotLoadedException("Repository is still loading");
     }
 
     /** Adds a replica without reporting it (a pool that loaded before the module). */
@@ -94,7 +111,7 @@ final class MemoryRepository implements Repository
             TestCluster.sleep(scanDelay);
         }
         if (loading && !loadingInIterator) {
-            throw new RepositoryNotLoadedException("Repository is still loading");
+            throw stillLoading();
         }
         RuntimeException failure = scanFailure;
         if (failure != null) {
@@ -113,7 +130,7 @@ final class MemoryRepository implements Repository
             public boolean hasNext()
             {
                 if (loading) {
-                    throw new RepositoryNotLoadedException("Repository is still loading");
+                    throw stillLoading();
                 }
                 return snapshot.hasNext();
             }
