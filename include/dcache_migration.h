@@ -346,6 +346,12 @@
 #define DCM_RC_SERVICE_UNAVAILABLE 10023
 
 /**
+ * Return code (beyond dCache): the target serves as many copies as `migration set
+ * max-incoming` allows; the source tries another target.
+ */
+#define DCM_RC_TARGET_BUSY 10099
+
+/**
  * A decoded message: read it with `dcm_decoded_message_view`, free it with
  * `dcm_decoded_message_free`.
  */

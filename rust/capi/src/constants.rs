@@ -143,6 +143,9 @@ pub const DCM_RC_UNEXPECTED_SYSTEM_EXCEPTION: i32 = 10011;
 pub const DCM_RC_LOCKED: i32 = 10020;
 /// dCache return code: the peer cannot be reached.
 pub const DCM_RC_SERVICE_UNAVAILABLE: i32 = 10023;
+/// Return code (beyond dCache): the target serves as many copies as `migration set
+/// max-incoming` allows; the source tries another target.
+pub const DCM_RC_TARGET_BUSY: i32 = 10099;
 
 /// Declares an enumeration that crosses the ABI as an `i32`, with a validating `TryFrom<i32>`
 /// and the inverse `code()`.
@@ -382,6 +385,7 @@ mod tests {
         assert_eq!(DCM_RC_FILE_IN_CACHE, ReturnCode::FILE_IN_CACHE.0);
         assert_eq!(DCM_RC_SERVICE_UNAVAILABLE, ReturnCode::SERVICE_UNAVAILABLE.0);
         assert_eq!(DCM_RC_LOCKED, ReturnCode::LOCKED.0);
+        assert_eq!(DCM_RC_TARGET_BUSY, ReturnCode::TARGET_BUSY.0);
         assert_eq!(DCM_RC_FILE_NOT_IN_REPOSITORY, ReturnCode::FILE_NOT_IN_REPOSITORY.0);
         assert_eq!(DCM_RC_UNEXPECTED_SYSTEM_EXCEPTION, ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION.0);
     }
