@@ -29,6 +29,7 @@ use crate::progress::{self, Progress};
 use crate::quarantine::Quarantine;
 use crate::queue::JobQueue;
 use crate::replica::{ReplicaEntry, ReplicaState};
+use crate::target_filter::{self, Verdict};
 use crate::task::{Targets, Task, TaskAction, TaskEvent, TaskParams, TaskResult};
 use crate::timers::TimerKey;
 
@@ -578,7 +579,7 @@ impl Job {
             "queue.files" => Some(Value::Double(queue_files)),
             "queue.bytes" => Some(Value::Double(queue_bytes)),
             "targets" => Some(Value::Double(targets)),
-            _ => pool_symbol(name.strip_prefix("source.")?, source?),
+            _ => target_filter::pool_symbol(name.strip_prefix("source.")?, source?),
         })
     }
 
@@ -1151,40 +1152,13 @@ impl Job {
     fn filter_targets(&mut self, source_pool: &str) {
         self.selectable.clear();
         self.offline.clear();
-        let Some(source) = self.source_info().filter(|s| s.name == source_pool).cloned() else { return };
-        let definition = &self.definition;
-        let excluded_by_name = |name: &str| name == source_pool || definition.exclude.iter().any(|g| g.matches(name));
-        let included_by_name =
-            |name: &str| definition.include.is_empty() || definition.include.iter().any(|g| g.matches(name));
-        for pool in &self.target_list.pools {
-            match pool {
-                PoolInfo::Online(target) => {
-                    let env = |name: &str| match name.split_once('.') {
-                        Some(("source", field)) => pool_symbol(field, &source),
-                        Some(("target", field)) => pool_symbol(field, target),
-                        _ => None,
-                    };
-                    let excluded = excluded_by_name(&target.name)
-                        || definition.exclude_when.as_ref().is_some_and(|e| e.evaluate(&env));
-                    // With -include globs, -include-when is ignored entirely.
-                    let included = if definition.include.is_empty() {
-                        definition.include_when.as_ref().is_none_or(|e| e.evaluate(&env))
-                    } else {
-                        included_by_name(&target.name)
-                    };
-                    if !excluded && included {
-                        self.selectable.push(target.clone());
-                    }
-                }
-                PoolInfo::Offline { name } => {
-                    if !excluded_by_name(name) && included_by_name(name) {
-                        self.offline.push(name.clone());
-                    }
-                }
+        let Some(source) = self.source_info().filter(|s| s.name == source_pool) else { return };
+        for (pool, verdict) in target_filter::classify(&self.definition, source, &self.target_list.pools) {
+            match (pool, verdict) {
+                (PoolInfo::Online(info), Verdict::Target) => self.selectable.push(info.clone()),
+                (PoolInfo::Offline { name }, Verdict::Offline) => self.offline.push(name.clone()),
+                _ => {}
             }
-        }
-        if self.definition.hot_file.is_some() {
-            self.selectable = tag_constrained(&source, std::mem::take(&mut self.selectable));
         }
     }
 
@@ -1313,37 +1287,6 @@ impl Job {
         }
         out
     }
-}
-
-/// Keeps at most one pool per tag value, and none sharing a tag value with the source
-/// (§12.4): copies of a hot file should land on different hosts and racks.
-fn tag_constrained(source: &PoolCostInfo, pools: Vec<PoolCostInfo>) -> Vec<PoolCostInfo> {
-    let mut occupied: std::collections::HashSet<(String, String)> =
-        source.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    pools
-        .into_iter()
-        .filter(|pool| {
-            let pairs: Vec<(String, String)> = pool.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            if pairs.iter().any(|pair| occupied.contains(pair)) {
-                return false;
-            }
-            occupied.extend(pairs);
-            true
-        })
-        .collect()
-}
-
-/// `source.*`/`target.*` values of a pool (§10.5).
-fn pool_symbol(field: &str, pool: &PoolCostInfo) -> Option<Value> {
-    Some(match field {
-        "name" => Value::String(pool.name.clone()),
-        "cpuCost" => Value::Double(pool.cpu_cost()),
-        "free" => Value::Double(pool.space.free as f64),
-        "total" => Value::Double(pool.space.total as f64),
-        "removable" => Value::Double(pool.space.removable as f64),
-        "used" => Value::Double(pool.space.used() as f64),
-        _ => return None,
-    })
 }
 
 /// Turns one task action into effects, requests and timers.

@@ -30,6 +30,7 @@ pub mod replica;
 pub mod selection;
 pub mod server;
 pub mod status;
+pub mod target_filter;
 pub mod task;
 pub mod timers;
 
