@@ -327,6 +327,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "Takes effect at once; lowering it lets running tasks finish.",
     },
     CommandSpec {
+        name: "migration explain",
+        options: &[],
+        args: JOB_ARG,
+        summary: "Show why each pool is or is not a target of a job (beyond dCache).",
+        help: "Lists every pool of the job's target list as the pool manager last answered it: a target with its share of the selection, or the rule that leaves it out (the source pool, an -exclude glob, -include, -exclude-when or -include-when with its value, a hot-file tag already used, offline). 'No targets' always comes with its reason.",
+    },
+    CommandSpec {
         name: "migration metrics",
         options: &[],
         args: NO_ARGS,
@@ -574,6 +581,10 @@ impl Module {
                 Ok(format!("[{}] Concurrency set to {n}{suffix}", job.id))
             }
             "migration metrics" => Ok(self.metrics()),
+            "migration explain" => {
+                let job = self.job(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
+                Ok(job.explain(self.pool()))
+            }
             "migration set bandwidth" => {
                 let rate = crate::bandwidth::parse_rate(args.arg(1).unwrap_or_default()).map_err(Error::syntax)?;
                 let key = self.job_key(&job_arg(&args)).ok_or_else(Error::job_not_found)?;

@@ -499,7 +499,12 @@ impl Job {
                         self.note(ctx, 0, None, broken);
                         self.terminate(JobState::Failed, ctx);
                     }
-                    None => self.enter(JobState::Sleeping, ctx),
+                    None => {
+                        if self.selectable.is_empty() {
+                            self.note_why_no_targets(ctx);
+                        }
+                        self.enter(JobState::Sleeping, ctx)
+                    }
                 }
             }
             JobState::Running => self.walk_queue(ctx),
@@ -897,6 +902,10 @@ impl Job {
     fn task_ended(&mut self, pnfsid: PnfsId, task: u64, result: TaskResult, ctx: &mut Ctx<'_>) {
         match result {
             TaskResult::Completed { note, confirmed } => {
+                if confirmed == 0 && note.as_deref().is_some_and(|n| n.contains("truncated at 0")) {
+                    // `-target-deficit-mode=limit` with no target at all: say why.
+                    self.note_why_no_targets(ctx);
+                }
                 let mode = &self.definition.source_mode;
                 let trivial = mode.state == ModeState::Same && mode.sticky.is_empty();
                 // R5 fixed: without a confirmed copy the source is left untouched.
@@ -941,6 +950,15 @@ impl Job {
                 // the next pass instead. R8 (no usable target) sleeps at once.
                 let whole_pass_failed = self.failures_since_progress >= self.queue.len() + self.running.len();
                 let no_target = rc == ReturnCode::NO_POOL_ONLINE;
+                if no_target && self.selection_shares().iter().any(|(_, share)| *share > 0.0) {
+                    // Targets exist, so the task left out those that hold a copy already.
+                    self.note_once(
+                        ctx,
+                        "No targets: every usable target already has a replica of the file".to_string(),
+                    );
+                } else if no_target {
+                    self.note_why_no_targets(ctx);
+                }
                 if (no_target || (!permanent && whole_pass_failed)) && self.state == JobState::Running {
                     self.enter(JobState::Sleeping, ctx);
                 }
@@ -1160,6 +1178,97 @@ impl Job {
                 _ => {}
             }
         }
+    }
+
+    /// `migration explain` (beyond dCache): every pool of the target list with why it is or
+    /// is not a target, and each target's share of the selection.
+    pub fn explain(&self, source_pool: &str) -> String {
+        let mut out = format!("[{}] {}\n", self.id, self.definition.command_line);
+        if let Some(broken) = self.source_list.broken.as_ref().or(self.target_list.broken.as_ref()) {
+            let _ = writeln!(out, "No targets: {broken}");
+            return out;
+        }
+        if !self.source_list.valid || !self.target_list.valid {
+            let _ = writeln!(out, "No targets: the pool manager has not answered yet");
+            return out;
+        }
+        let Some(source) = self.source_info().filter(|s| s.name == source_pool) else {
+            let _ = writeln!(out, "No targets: the pool manager reports the source pool {source_pool} offline");
+            return out;
+        };
+        let reasons = self.reasons(source);
+        if reasons.is_empty() {
+            let _ = writeln!(out, "No targets: the pool manager lists none of {}", self.definition.targets.join(","));
+            return out;
+        }
+        let width = reasons.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+        for (name, reason) in &reasons {
+            let _ = writeln!(out, "{name:<width$}  {reason}");
+        }
+        if self.selection_shares().iter().all(|(_, share)| *share == 0.0) {
+            let _ = writeln!(out, "No targets: no pool passes the rules above");
+        }
+        out
+    }
+
+    /// Each pool of the target list with its verdict, targets with their selection share.
+    fn reasons(&self, source: &PoolCostInfo) -> Vec<(String, String)> {
+        let shares = self.selection_shares();
+        target_filter::classify(&self.definition, source, &self.target_list.pools)
+            .into_iter()
+            .map(|(pool, verdict)| {
+                let reason = match verdict {
+                    Verdict::Target => match shares.iter().find(|(name, _)| name == pool.name()) {
+                        Some((_, share)) if *share > 0.0 => format!("target, weight {:.1}%", share * 100.0),
+                        _ => "target, but full: weight 0%".to_string(),
+                    },
+                    other => other.to_string(),
+                };
+                (pool.name().to_string(), reason)
+            })
+            .collect()
+    }
+
+    /// Beyond dCache's `No targets available`, says once why (until the reason changes).
+    fn note_why_no_targets(&mut self, ctx: &Ctx<'_>) {
+        if !self.source_list.valid || !self.target_list.valid {
+            return;
+        }
+        let Some(source) = self.source_info().filter(|s| s.name == ctx.pool) else { return };
+        let reasons: Vec<String> =
+            self.reasons(source).into_iter().map(|(name, reason)| format!("{name} {reason}")).collect();
+        let text = if reasons.is_empty() {
+            format!("No targets: the pool manager lists none of {}", self.definition.targets.join(","))
+        } else {
+            format!("No targets: {}", reasons.join("; "))
+        };
+        self.note_once(ctx, text);
+    }
+
+    /// A job-level `No targets: …` note, unless the latest one says the same.
+    fn note_once(&mut self, ctx: &Ctx<'_>, text: String) {
+        let latest = self.notes.iter().rev().find(|n| n.task == 0 && n.text.starts_with("No targets: "));
+        if latest.map(|n| &n.text) != Some(&text) {
+            self.note(ctx, 0, None, text);
+        }
+    }
+
+    /// Each selectable target's share of the selection (§8.6): its weight over the sum for
+    /// proportional selection, an equal share of the pools with room for random.
+    fn selection_shares(&self) -> Vec<(String, f64)> {
+        use crate::selection::{SelectionStrategy, has_room_for_random, proportional_weights};
+        let weights: Vec<f64> = match self.definition.select {
+            SelectionStrategy::Proportional => proportional_weights(&self.selectable),
+            SelectionStrategy::Random => {
+                self.selectable.iter().map(|p| if has_room_for_random(p) { 1.0 } else { 0.0 }).collect()
+            }
+        };
+        let sum: f64 = weights.iter().sum();
+        self.selectable
+            .iter()
+            .zip(weights)
+            .map(|(p, w)| (p.name.clone(), if sum > 0.0 { w / sum } else { 0.0 }))
+            .collect()
     }
 
     // ── Output (§2.3, §2.4) ────────────────────────────────────────────────────────────

@@ -305,3 +305,48 @@ fn a_permanent_job_keeps_its_bandwidth_across_a_restart() {
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(c.job("pool1", "slow").bandwidth(), Some(1 << 20));
 }
+
+// ── Explain ────────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn explain_names_the_rule_that_excluded_each_pool() {
+    let mut c = cluster(5, &["pool1", "pool2", "pool3", "pool4", "pool5", "pool6"]);
+    c.start();
+    c.set_online("pool6", false);
+    put(&mut c, "pool1", "A", Precious, 10, vec![]);
+    ok(
+        &mut c,
+        "pool1",
+        "migration copy -exclude=pool3 -exclude-when=\"target.name=='pool4'\" -target=pool pool1 pool2 pool3 pool4 pool5 pool6",
+    );
+    c.run_for(1_000);
+    let text = ok(&mut c, "pool1", "migration explain 1");
+    let line = |pool: &str| {
+        text.lines().find(|l| l.starts_with(&format!("{pool} "))).unwrap_or_else(|| panic!("{pool} in {text}"))
+    };
+    assert!(line("pool1").ends_with("the source pool"), "{text}");
+    assert!(line("pool2").ends_with("target, weight 50.0%"), "{text}");
+    assert!(line("pool3").ends_with("excluded by -exclude=pool3"), "{text}");
+    assert!(line("pool4").ends_with("excluded by -exclude-when=target.name=='pool4' (true)"), "{text}");
+    assert!(line("pool5").ends_with("target, weight 50.0%"), "{text}");
+    assert!(line("pool6").ends_with("offline"), "{text}");
+    assert!(!text.contains("No targets"), "{text}");
+}
+
+#[test]
+fn no_targets_always_comes_with_its_reason() {
+    let mut c = cluster(5, &["pool1", "pool2", "pool3"]);
+    c.start();
+    put(&mut c, "pool1", "A", Precious, 10, vec![]);
+    ok(&mut c, "pool1", "migration copy -include-when=target.free<0 -target-deficit-mode=limit pool2 pool3");
+    ok(&mut c, "pool1", "migration copy -include-when=target.free<0 -id=wait pool2 pool3");
+    c.run_for(MINUTE);
+    let texts = notes(&c, "pool1", "wait");
+    assert_eq!(texts.iter().filter(|n| n.starts_with("No targets: pool2 not included")).count(), 1, "once: {texts:?}");
+    let text = ok(&mut c, "pool1", "migration explain 1");
+    assert!(text.contains("pool2  not included by -include-when=target.free<0 (false)"), "{text}");
+    assert!(text.ends_with("No targets: no pool passes the rules above\n"), "{text}");
+    let texts = notes(&c, "pool1", "1");
+    assert!(texts.iter().any(|n| n.starts_with("No targets: pool2 not included by -include-when")), "{texts:?}");
+    assert_eq!(err(&mut c, "pool1", "migration explain 9").kind, ErrorKind::NotFound);
+}

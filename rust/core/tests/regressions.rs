@@ -215,7 +215,13 @@ fn cancel_ends_a_job_sleeping_because_every_target_is_full() {
     ok(&mut c, "pool1", "migration move pool2 pool3");
     c.run_for(MINUTE);
     assert_eq!(state(&c, "pool1", "1"), JobState::Sleeping);
-    assert!(notes(&c, "pool1", "1").iter().all(|n| n == "No targets available"));
+    // dCache's note, and (beyond dCache) once its reason.
+    let texts = notes(&c, "pool1", "1");
+    assert!(texts.iter().filter(|n| !n.starts_with("No targets: ")).all(|n| n == "No targets available"), "{texts:?}");
+    assert_eq!(
+        texts.iter().filter(|n| n.starts_with("No targets: ")).collect::<Vec<_>>(),
+        ["No targets: pool2 target, but full: weight 0%; pool3 target, but full: weight 0%"]
+    );
 
     ok(&mut c, "pool1", "migration cancel 1");
     assert!(step_until(&mut c, 30_000, |c| state(c, "pool1", "1") == JobState::Cancelled));

@@ -199,7 +199,11 @@ fn no_targets_available_makes_job_sleep_instead_of_spinning() {
     let attempts = job.statistics().attempts;
     assert!((3..=8).contains(&attempts), "about one attempt per 10 s, got {attempts}");
     assert_eq!(job.state(), JobState::Sleeping);
-    assert!(notes(&c, "pool1", "1").iter().all(|t| t == "No targets available"));
+    // dCache's note, and (beyond dCache) once its reason.
+    let texts = notes(&c, "pool1", "1");
+    assert!(texts.iter().filter(|t| !t.starts_with("No targets: ")).all(|t| t == "No targets available"), "{texts:?}");
+    let reasons: Vec<_> = texts.iter().filter(|t| t.starts_with("No targets: ")).collect();
+    assert_eq!(reasons, ["No targets: every usable target already has a replica of the file"]);
     assert_eq!(creations(&c, "pool2", "A"), 1);
 }
 
