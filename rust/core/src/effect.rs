@@ -186,6 +186,31 @@ pub enum Answer {
     Done,
 }
 
+impl Answer {
+    /// The variant's name, for error messages.
+    fn kind(&self) -> &'static str {
+        match self {
+            Answer::Locations(_) => "locations",
+            Answer::Pools(_) => "a pool list",
+            Answer::Groups(_) => "pool groups",
+            Answer::Bytes(_) => "a message",
+            Answer::Done => "done",
+        }
+    }
+
+    /// The answer as the variant a request expects (`pick`); any other variant is a routing
+    /// bug, reported as an internal failure rather than read as an empty answer or a success.
+    pub fn expect<T>(outcome: Outcome<Answer>, wanted: &str, pick: fn(Answer) -> Option<T>) -> Outcome<T> {
+        let answer = outcome?;
+        let kind = answer.kind();
+        pick(answer).ok_or_else(|| {
+            let text = format!("internal error: a request for {wanted} was answered with {kind}");
+            tracing::error!(target: "org.dcache.pool.migration.MigrationModule", "{text}");
+            Failure::error(crate::error::ReturnCode::INTERNAL, text)
+        })
+    }
+}
+
 /// A change in the local repository (§1.6).
 #[derive(Debug, Clone, PartialEq)]
 pub enum RepositoryEvent {
@@ -276,4 +301,42 @@ pub enum Input {
         /// Where the answer goes.
         reply: Option<InboundId>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ReturnCode;
+    use crate::job::task_reply_event;
+    use crate::module::TaskReply;
+    use crate::task::TaskEvent;
+
+    /// A routing mistake must fail loudly: a copy request "answered" with a pool list would
+    /// otherwise read as a successful copy, and a pool list answered with locations as an
+    /// empty list.
+    #[test]
+    fn an_answer_of_the_wrong_kind_is_an_internal_failure() {
+        let internal = |o: &Outcome<()>| matches!(o, Err(Failure::Error { code: ReturnCode::INTERNAL, .. }));
+        match task_reply_event(TaskReply::Copy, Ok(Answer::Done)) {
+            TaskEvent::CopyReply(o) => assert!(internal(&o), "{o:?}"),
+            other => panic!("{other:?}"),
+        }
+        match task_reply_event(TaskReply::PinMove, Ok(Answer::Bytes(vec![]))) {
+            TaskEvent::PinsMoved(o) => assert!(internal(&o), "{o:?}"),
+            other => panic!("{other:?}"),
+        }
+        match task_reply_event(TaskReply::Locations, Ok(Answer::Pools(PoolList::default()))) {
+            TaskEvent::Locations(Err(Failure::Error { code, cause })) => {
+                assert_eq!(code, ReturnCode::INTERNAL);
+                assert_eq!(cause, "internal error: a request for locations was answered with a pool list");
+            }
+            other => panic!("{other:?}"),
+        }
+        let pools = Answer::expect(Ok(Answer::Groups(vec![])), "a pool list", |a| match a {
+            Answer::Pools(p) => Some(p),
+            _ => None,
+        });
+        assert!(pools.is_err());
+        assert_eq!(Answer::expect(Ok(Answer::Done), "done", |a| matches!(a, Answer::Done).then_some(())), Ok(()));
+    }
 }

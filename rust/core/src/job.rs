@@ -1453,23 +1453,27 @@ fn perform(job: JobKey, task: &Task, action: TaskAction, ctx: &mut Ctx<'_>) {
 /// Converts an answer for a task into the task's event.
 pub fn task_reply_event(kind: TaskReply, outcome: Outcome<crate::effect::Answer>) -> TaskEvent {
     use crate::effect::Answer;
-    let unit = |o: Outcome<Answer>| -> Outcome<()> {
-        match o? {
-            Answer::Bytes(bytes) => match crate::message::decode::<Reply>(&bytes) {
-                Ok(reply) => reply.into_outcome(),
-                Err(e) => Err(Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e)),
-            },
-            _ => Ok(()),
+    // Requests to other pools are answered with a reply message, which carries the outcome.
+    let reply = |o: Outcome<Answer>, wanted: &str| -> Outcome<()> {
+        let bytes = Answer::expect(o, wanted, |a| match a {
+            Answer::Bytes(bytes) => Some(bytes),
+            _ => None,
+        })?;
+        match crate::message::decode::<Reply>(&bytes) {
+            Ok(reply) => reply.into_outcome(),
+            Err(e) => Err(Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e)),
         }
     };
     match kind {
-        TaskReply::Locations => TaskEvent::Locations(outcome.map(|a| match a {
-            Answer::Locations(l) => l,
-            _ => Vec::new(),
+        TaskReply::Locations => TaskEvent::Locations(Answer::expect(outcome, "locations", |a| match a {
+            Answer::Locations(l) => Some(l),
+            _ => None,
         })),
-        TaskReply::Copy => TaskEvent::CopyReply(unit(outcome)),
-        TaskReply::Ping => TaskEvent::PingReply(unit(outcome)),
-        TaskReply::Cancel => TaskEvent::CancelReply(unit(outcome)),
-        TaskReply::PinMove => TaskEvent::PinsMoved(unit(outcome)),
+        TaskReply::Copy => TaskEvent::CopyReply(reply(outcome, "a copy reply")),
+        TaskReply::Ping => TaskEvent::PingReply(reply(outcome, "a ping reply")),
+        TaskReply::Cancel => TaskEvent::CancelReply(reply(outcome, "a cancel reply")),
+        TaskReply::PinMove => {
+            TaskEvent::PinsMoved(Answer::expect(outcome, "a pin move", |a| matches!(a, Answer::Done).then_some(())))
+        }
     }
 }

@@ -527,22 +527,25 @@ fn route_answer(
         }
         Route::Pools { job, list } => {
             if let Some(job) = jobs.get_mut(&job) {
-                let outcome = outcome.map(|a| match a {
-                    Answer::Pools(list) => list,
-                    _ => Default::default(),
+                let outcome = Answer::expect(outcome, "a pool list", |a| match a {
+                    Answer::Pools(list) => Some(list),
+                    _ => None,
                 });
                 job.pools_answered(list, outcome, ctx);
             }
         }
         Route::Groups { job } => {
             if let Some(job) = jobs.get_mut(&job) {
-                let outcome = outcome.map(|a| match a {
-                    Answer::Groups(groups) => groups,
-                    _ => Vec::new(),
+                let outcome = Answer::expect(outcome, "pool groups", |a| match a {
+                    Answer::Groups(groups) => Some(groups),
+                    _ => None,
                 });
                 job.groups_answered(outcome, ctx);
             }
         }
-        Route::ServerP2p { request } => server.transferred(request, outcome.map(|_| ()), ctx),
+        Route::ServerP2p { request } => {
+            let outcome = Answer::expect(outcome, "a transfer", |a| matches!(a, Answer::Done).then_some(()));
+            server.transferred(request, outcome, ctx)
+        }
     }
 }
