@@ -470,6 +470,7 @@ impl Job {
         ctx.timers.cancel(TimerKey::Refresh(self.key));
         ctx.timers.cancel(TimerKey::ScanRetry(self.key));
         ctx.timers.cancel(TimerKey::Throttle(self.key));
+        ctx.timers.cancel(TimerKey::CancelGrace(self.key));
         self.answer_cancel_replies(ctx);
     }
 
@@ -697,7 +698,8 @@ impl Job {
             self.cancel_running(reason, ctx);
         } else {
             self.cancel_reason = Some(reason.to_string());
-            ctx.timers.set(TimerKey::Wake(self.key), ctx.now + CANCEL_GRACE);
+            ctx.timers.cancel(TimerKey::Wake(self.key));
+            ctx.timers.set(TimerKey::CancelGrace(self.key), ctx.now + CANCEL_GRACE);
         }
     }
 
@@ -1050,17 +1052,21 @@ impl Job {
 
     // ── Timers ─────────────────────────────────────────────────────────────────────────
 
+    /// The grace period of a plain cancel is over (#7124): running tasks are cancelled as
+    /// `-force` would.
+    pub fn cancel_grace_over(&mut self, ctx: &mut Ctx<'_>) {
+        if self.state != JobState::Cancelling {
+            return;
+        }
+        let reason = self.cancel_reason.clone().unwrap_or_default();
+        let text = format!("Cancelled running tasks after waiting {} s for them to finish", CANCEL_GRACE / 1000);
+        self.note(ctx, 0, None, text);
+        self.cancel_running(&reason, ctx);
+    }
+
     /// The 10 s timer of SLEEPING and PAUSED.
     pub fn wake(&mut self, ctx: &mut Ctx<'_>) {
         match self.state {
-            JobState::Cancelling => {
-                // The grace period of a plain cancel is over (#7124).
-                let reason = self.cancel_reason.clone().unwrap_or_default();
-                let text =
-                    format!("Cancelled running tasks after waiting {} s for them to finish", CANCEL_GRACE / 1000);
-                self.note(ctx, 0, None, text);
-                self.cancel_running(&reason, ctx);
-            }
             JobState::Sleeping => {
                 self.failures_since_progress = 0;
                 self.enter(JobState::Running, ctx)

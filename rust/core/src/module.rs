@@ -394,6 +394,11 @@ impl Module {
                         job.retry_scan(&mut ctx);
                     }
                 }
+                TimerKey::CancelGrace(job) => {
+                    if let Some(job) = self.jobs.get_mut(&job) {
+                        job.cancel_grace_over(&mut ctx);
+                    }
+                }
                 TimerKey::Throttle(job) => {
                     if let Some(job) = self.jobs.get_mut(&job) {
                         job.schedule(&mut ctx);

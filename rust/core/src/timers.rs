@@ -29,6 +29,8 @@ pub enum TimerKey {
     ScanRetry(JobKey),
     /// A job held back by its bandwidth limit may start its next task.
     Throttle(JobKey),
+    /// The 10 minutes a plain `migration cancel` gives running tasks are over.
+    CancelGrace(JobKey),
 }
 
 /// A set of timers, each key armed at most once.
