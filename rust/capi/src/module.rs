@@ -201,27 +201,12 @@ unsafe fn settings(config: *const dcm_config) -> Result<(Config, u32, Option<u64
     }
     // SAFETY: caller's contract.
     let c = unsafe { &*config };
-    for (value, name) in [
-        (c.pool_timeout_ms, "pool_timeout_ms"),
-        (c.namespace_timeout_ms, "namespace_timeout_ms"),
-        (c.pool_manager_timeout_ms, "pool_manager_timeout_ms"),
-        (c.pin_manager_timeout_ms, "pin_manager_timeout_ms"),
-    ] {
-        if value <= 0 {
-            return Err(invalid(format!("config.{name} must be positive, not {value}")));
-        }
-    }
     if c.worker_threads == 0 || c.worker_threads > 256 {
         return Err(invalid(format!("config.worker_threads must be 1 to 256, not {}", c.worker_threads)));
     }
-    if c.concurrency_default < 0 {
-        return Err(invalid(format!("config.concurrency_default must not be negative: {}", c.concurrency_default)));
-    }
     // SAFETY: caller's contract.
     let pin_manager = unsafe { opt_str_arg(c.pin_manager, "config.pin_manager") }?.unwrap_or("PinManager");
-    if pin_manager.is_empty() {
-        return Err(invalid("config.pin_manager is empty"));
-    }
+    // The values themselves are checked by `Config::validate`, the same rule as Java's.
     let config = Config {
         pool_timeout: c.pool_timeout_ms,
         namespace_timeout: c.namespace_timeout_ms,
@@ -233,6 +218,7 @@ unsafe fn settings(config: *const dcm_config) -> Result<(Config, u32, Option<u64
         hotfile_replicas: c.hotfile_replicas,
         hotfile_threshold: c.hotfile_threshold,
     };
+    config.validate()?;
     Ok((config, c.worker_threads, (c.seed != 0).then_some(c.seed)))
 }
 
@@ -1063,7 +1049,7 @@ mod tests {
         assert_eq!(code(unsafe { dcm_config_default(&mut config) }), 0);
         config.pool_timeout_ms = 0;
         let e = unsafe { dcm_module_new(c"pool1".as_ptr(), &host(&r), &config, &mut m) };
-        assert_eq!(message(e), "config.pool_timeout_ms must be positive, not 0");
+        assert_eq!(message(e), "config.pool_timeout must be positive, not 0");
         assert_eq!(r.frees.load(Ordering::SeqCst), 6);
     }
 

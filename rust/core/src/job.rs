@@ -423,7 +423,8 @@ impl Job {
 
     /// The one place the state changes; idle states stop the pace's clock.
     fn set_state(&mut self, next: JobState, now: Millis) {
-        self.progress.set_idle(matches!(next, JobState::Suspended | JobState::Paused), now);
+        // An ended job keeps the pace it had when it ended.
+        self.progress.set_idle(matches!(next, JobState::Suspended | JobState::Paused) || next.is_terminal(), now);
         self.state = next;
     }
 

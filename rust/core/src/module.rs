@@ -54,6 +54,35 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// The one rule for every front end (C, Java, minidcache): timeouts, default concurrency
+    /// and refresh period positive, a pin manager name. `Runtime::start` refuses anything
+    /// else, so no binding keeps a copy of these checks.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        let invalid = |text: String| Err(crate::Error::new(crate::ErrorKind::InvalidArgument, text));
+        for (value, name) in [
+            (self.pool_timeout, "pool_timeout"),
+            (self.namespace_timeout, "namespace_timeout"),
+            (self.pool_manager_timeout, "pool_manager_timeout"),
+            (self.pin_manager_timeout, "pin_manager_timeout"),
+        ] {
+            if value <= 0 {
+                return invalid(format!("config.{name} must be positive, not {value}"));
+            }
+        }
+        if self.concurrency_default < 1 {
+            return invalid(format!("config.concurrency_default must be positive, not {}", self.concurrency_default));
+        }
+        if self.refresh_default < 1 {
+            return invalid("config.refresh_default must be positive, not 0".to_string());
+        }
+        if self.pin_manager.is_empty() {
+            return invalid("config.pin_manager is empty".to_string());
+        }
+        Ok(())
+    }
+}
+
 /// Which of a job's pool lists an answer is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListSlot {

@@ -350,3 +350,17 @@ fn no_targets_always_comes_with_its_reason() {
     assert!(texts.iter().any(|n| n.starts_with("No targets: pool2 not included by -include-when")), "{texts:?}");
     assert_eq!(err(&mut c, "pool1", "migration explain 9").kind, ErrorKind::NotFound);
 }
+
+#[test]
+fn an_ended_job_keeps_the_rate_it_had() {
+    let mut c = two_pools();
+    for i in 1..=50 {
+        put(&mut c, "pool1", &format!("{i:X}"), Precious, 50_000_000, vec![]);
+    }
+    ok(&mut c, "pool1", "migration copy pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+    let at_end = c.job("pool1", "1").rate(c.now()).expect("a rate");
+    c.run_for(HOUR);
+    assert_eq!(c.job("pool1", "1").rate(c.now()), Some(at_end), "frozen when the job ended");
+    assert_eq!(c.job("pool1", "1").eta(c.now()), None);
+}

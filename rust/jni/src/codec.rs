@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use migration_core::command::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec};
 use migration_core::effect::RepositoryEvent;
 use migration_core::error::{Failure, ReturnCode};
 use migration_core::host::{P2pRequest, PinMove, PoolList, PoolSelection};
@@ -17,7 +18,7 @@ use migration_core::pool_info::{NamedPoolQueueInfo, PoolCostInfo, PoolInfo, Pool
 use migration_core::replica::{
     AccessLatency, Checksum, FileAttributes, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord,
 };
-use migration_core::status::{JobStatus, TaskStatus};
+use migration_core::status::{JobStatus, QuarantineStatus, TaskStatus};
 use migration_core::{Config, PnfsId};
 
 /// A malformed value from Java (a bug in one of the two codecs, or a foreign caller).
@@ -62,7 +63,6 @@ impl Writer {
         self.buf.push(u8::from(v));
     }
 
-    #[cfg(test)]
     fn f64(&mut self, v: f64) {
         self.i64(v.to_bits() as i64);
     }
@@ -294,7 +294,7 @@ impl Writer {
         self.i32(j.concurrency);
         self.i64(i64::try_from(j.queued).unwrap_or(i64::MAX));
         let s = &j.statistics;
-        for v in [s.attempts, s.completed_files, s.transferred, s.total] {
+        for v in [s.attempts, s.completed_files, s.transferred, s.total, s.failures] {
             self.i64(i64::try_from(v).unwrap_or(i64::MAX));
         }
         self.bool(j.percent.is_some());
@@ -310,6 +310,74 @@ impl Writer {
             self.note(n);
         }
         self.i64(j.created);
+        self.opt_i64(j.started);
+        self.bool(j.rate.is_some());
+        let rate = j.rate.as_ref();
+        self.f64(rate.map_or(0.0, |r| r.files_per_second));
+        self.f64(rate.map_or(0.0, |r| r.bytes_per_second));
+        self.opt_i64(j.eta_millis);
+        self.len(j.quarantined.len());
+        for q in &j.quarantined {
+            self.quarantined(q);
+        }
+    }
+
+    /// An optional 64-bit integer: a presence flag, then the value (0 when absent).
+    fn opt_i64(&mut self, v: Option<i64>) {
+        self.bool(v.is_some());
+        self.i64(v.unwrap_or(0));
+    }
+
+    fn quarantined(&mut self, q: &QuarantineStatus) {
+        self.str(&q.pnfsid);
+        self.i64(i64::try_from(q.quarantined.size).unwrap_or(i64::MAX));
+        self.i32(i32::try_from(q.quarantined.attempts).unwrap_or(i32::MAX));
+        self.i32(q.quarantined.rc.0);
+        self.str(&q.quarantined.error);
+    }
+
+    /// A command's schema, as `org.dcache.migration.MigrationCommands` reads it: name, summary,
+    /// the options, then the positional arguments.
+    pub fn command_spec(&mut self, c: &CommandSpec) {
+        self.str(c.name);
+        self.str(c.summary);
+        self.len(c.options.len());
+        for o in c.options {
+            self.option_spec(o);
+        }
+        self.arg_spec(&c.args);
+    }
+
+    fn option_spec(&mut self, o: &OptionSpec) {
+        self.str(o.name);
+        // The order of Java's `CommandOption.Type`; an explicit match so that a new kind in
+        // the core does not compile until both sides know it.
+        let (kind, values): (i32, &[&str]) = match o.kind {
+            OptionKind::Flag => (0, &[]),
+            OptionKind::Int => (1, &[]),
+            OptionKind::Long => (2, &[]),
+            OptionKind::String => (3, &[]),
+            OptionKind::Enum(values) => (4, values),
+            OptionKind::List => (5, &[]),
+        };
+        self.i32(kind);
+        self.len(values.len());
+        for v in values {
+            self.str(v);
+        }
+        self.str(o.category);
+        self.str(&command::placeholder(o));
+        self.str(o.value_name);
+        self.str(o.help);
+    }
+
+    fn arg_spec(&mut self, a: &ArgSpec) {
+        self.len(a.names.len());
+        for n in a.names {
+            self.str(n);
+        }
+        self.len(a.required);
+        self.bool(a.variadic);
     }
 
     #[cfg(test)]
@@ -668,12 +736,8 @@ impl<'a> Reader<'a> {
             hotfile_replicas: self.i32()?,
             hotfile_threshold: self.i64()?,
         };
-        if config.pool_timeout <= 0 || config.namespace_timeout <= 0 || config.pool_manager_timeout <= 0 {
-            return Err(DecodeError("timeouts must be positive".to_string()));
-        }
-        if config.pin_manager_timeout <= 0 || config.concurrency_default < 1 || config.refresh_default < 1 {
-            return Err(DecodeError("timeouts, concurrency and refresh must be positive".to_string()));
-        }
+        // The values are checked once, by `Config::validate`, for Java and C alike.
+        config.validate().map_err(|e| DecodeError(e.message))?;
         Ok(config)
     }
 }
@@ -756,6 +820,39 @@ mod tests {
         w.i32(42);
         let bytes = w.into_bytes();
         assert!(Reader::new(&bytes).repository_event().is_err());
+    }
+
+    #[test]
+    fn a_command_spec_carries_each_options_category_and_value_syntax() {
+        let spec = migration_core::commands::COMMANDS.iter().find(|c| c.name == "migration copy").expect("copy");
+        let mut w = Writer::new();
+        w.command_spec(spec);
+        let bytes = w.into_bytes();
+        let mut r = Reader::new(&bytes);
+        assert_eq!(r.str().expect("name"), "migration copy");
+        assert_eq!(r.str().expect("summary"), spec.summary);
+        let mut options = BTreeMap::new();
+        for _ in 0..r.count().expect("count") {
+            let name = r.str().expect("option");
+            let kind = r.i32().expect("kind");
+            let values = r.strings().expect("values");
+            let category = r.str().expect("category");
+            let syntax = r.str().expect("syntax");
+            r.str().expect("value name");
+            r.str().expect("help");
+            options.insert(name, (kind, values, category, syntax));
+        }
+        assert_eq!(options["accessed"], (3, vec![], "Filter options".to_string(), "=<n>|[<n>]..[<m>]".to_string()));
+        assert_eq!(options["permanent"], (0, vec![], "Lifetime options".to_string(), String::new()));
+        assert_eq!(
+            options["pins"],
+            (4, vec!["keep".to_string(), "move".to_string()], "Transfer options".to_string(), "=keep|move".to_string())
+        );
+        assert_eq!(options["id"].2, "");
+        assert_eq!(r.strings().expect("arguments"), ["TARGET"]);
+        assert_eq!(r.i32().expect("required"), 0);
+        assert!(r.bool().expect("variadic"));
+        r.finish().expect("all read");
     }
 
     #[test]

@@ -368,6 +368,49 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_help<'local>(
     })
 }
 
+/// `static native byte[] commandSpec(String command)`: a command's schema (its options with
+/// their category, kind and value syntax, and its positional arguments) in
+/// [`Writer::command_spec`]'s layout, for a host that registers typed commands. `No such
+/// command: …` (`NOT_FOUND`) for a name that is not exactly one command's, `INVALID_ARGUMENT`
+/// for an empty one.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_commandSpec<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    command: JString<'local>,
+) -> JByteArray<'local> {
+    guard(&mut env, |env| {
+        let command = string(env, &command, "command")?;
+        // Spaces as `help` accepts them: `migration  copy` is `migration copy`.
+        let name = command.split_whitespace().collect::<Vec<_>>().join(" ");
+        if name.is_empty() {
+            return Err(invalid("command must not be empty"));
+        }
+        let spec = COMMANDS
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| migration_core::Error::new(ErrorKind::NotFound, format!("No such command: {name}")))?;
+        let mut w = Writer::new();
+        w.command_spec(spec);
+        Ok(env.byte_array_from_slice(&w.into_bytes())?)
+    })
+}
+
+/// `static native String metrics(long handle)`: the module's counters and gauges in
+/// Prometheus' text format (what `migration metrics` prints).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_metrics<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> JString<'local> {
+    guard(&mut env, |env| {
+        let module = module(handle)?;
+        let text = module.runtime.with_module(|m| m.metrics());
+        new_string(env, &text)
+    })
+}
+
 /// `static native boolean completeOk(long token, byte[] payload)`: `false` if the request is
 /// no longer waiting (its module closed).
 #[unsafe(no_mangle)]

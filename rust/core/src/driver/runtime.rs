@@ -100,6 +100,7 @@ impl Runtime {
     /// Starts the module of pool `pool` with its host. The pool still has to report that it
     /// has started ([`Runtime::pool_started`]) before jobs run.
     pub fn start(pool: &str, config: Config, host: Host, options: Options) -> Result<Runtime, Error> {
+        config.validate()?;
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         builder.worker_threads(options.worker_threads.max(1)).thread_name(options.thread_name.clone()).enable_time();
         if let Some(start) = options.on_thread_start.clone() {

@@ -2,7 +2,9 @@ package org.dcache.migration;
 
 import java.util.List;
 import java.util.Objects;
+import java.util.OptionalDouble;
 import java.util.OptionalInt;
+import java.util.OptionalLong;
 
 /**
  * One migration job as data: what {@code migration info} prints, for a REST frontend or a
@@ -10,6 +12,12 @@ import java.util.OptionalInt;
  * has to split the {@code Targets} line (which reads {@code pool group g, 5 pools} for a pool
  * group). Immutable; a snapshot taken by {@link MigrationModule#jobs()} or
  * {@link MigrationModule#job(String)}.
+ *
+ * <p>Beyond what dCache prints, it holds the job's pace ({@link #started()}, the rate over the
+ * last minute of active time, {@link #etaMillis()}), the {@link #failures()} of its tasks, and
+ * the files it no longer retries ({@link #quarantined()}, after {@code -max-attempts} failures).
+ * The rate and ETA depend on the moment the snapshot was taken, so two snapshots of the same job
+ * may differ in them alone.
  */
 public final class JobStatus
 {
@@ -30,13 +38,24 @@ public final class JobStatus
     private final List<RunningTask> runningTasks;
     private final List<Note> notes;
     private final long created;
+    private final long failures;
+    private final OptionalLong started;
+    private final OptionalDouble filesPerSecond;
+    private final OptionalDouble bytesPerSecond;
+    private final OptionalLong etaMillis;
+    private final List<Quarantined> quarantined;
 
     /** Made by the facade from the module's status; public for tests and bridges. */
     public JobStatus(String id, JobState state, String commandLine, String summary, boolean permanent,
-                     int concurrency, long queued, long attempts, long completedFiles, long transferredBytes,
-                     long totalBytes, OptionalInt percent, List<String> targets, String targetsDescription,
-                     List<RunningTask> runningTasks, List<Note> notes, long created)
+                     int concurrency, long queued, long attempts, long failures, long completedFiles,
+                     long transferredBytes, long totalBytes, OptionalInt percent, List<String> targets,
+                     String targetsDescription, List<RunningTask> runningTasks, List<Note> notes, long created,
+                     OptionalLong started, OptionalDouble filesPerSecond, OptionalDouble bytesPerSecond,
+                     OptionalLong etaMillis, List<Quarantined> quarantined)
     {
+        if (filesPerSecond.isPresent() != bytesPerSecond.isPresent()) {
+            throw new IllegalArgumentException("the rate has both files and bytes per second, or neither");
+        }
         this.id = Objects.requireNonNull(id, "id");
         this.state = Objects.requireNonNull(state, "state");
         this.commandLine = Objects.requireNonNull(commandLine, "commandLine");
@@ -54,6 +73,12 @@ public final class JobStatus
         this.runningTasks = List.copyOf(runningTasks);
         this.notes = List.copyOf(notes);
         this.created = created;
+        this.failures = failures;
+        this.started = Objects.requireNonNull(started, "started");
+        this.filesPerSecond = filesPerSecond;
+        this.bytesPerSecond = bytesPerSecond;
+        this.etaMillis = Objects.requireNonNull(etaMillis, "etaMillis");
+        this.quarantined = List.copyOf(quarantined);
     }
 
     /** The job id ({@code 1}, or the {@code -id} given). */
@@ -102,6 +127,12 @@ public final class JobStatus
     public long attempts()
     {
         return attempts;
+    }
+
+    /** Tasks that failed (each failed attempt counts; beyond dCache, as in {@code migration metrics}). */
+    public long failures()
+    {
+        return failures;
     }
 
     /** {@code Completed}: files. */
@@ -158,6 +189,49 @@ public final class JobStatus
         return created;
     }
 
+    /**
+     * When the job started (left {@code NEW}), ms since the epoch; empty for a job that has not
+     * started, such as one from the setup file before the pool started.
+     */
+    public OptionalLong started()
+    {
+        return started;
+    }
+
+    /**
+     * Files completed per second over the last minute of the job's active time (time spent
+     * {@code SUSPENDED} or {@code PAUSED} does not count); empty before a second of active time.
+     * Present exactly when {@link #bytesPerSecond()} is.
+     */
+    public OptionalDouble filesPerSecond()
+    {
+        return filesPerSecond;
+    }
+
+    /** Bytes of completed files per second, over the same window as {@link #filesPerSecond()}. */
+    public OptionalDouble bytesPerSecond()
+    {
+        return bytesPerSecond;
+    }
+
+    /**
+     * Milliseconds the queued and running files still need at the current rate; empty for an
+     * ended job, one with nothing left, or one that has not completed anything yet.
+     */
+    public OptionalLong etaMillis()
+    {
+        return etaMillis;
+    }
+
+    /**
+     * The files the job no longer retries: each failed {@code -max-attempts} times in a row.
+     * {@code migration retry <job>} puts them back in the queue. By PNFS id.
+     */
+    public List<Quarantined> quarantined()
+    {
+        return quarantined;
+    }
+
     @Override
     public boolean equals(Object o)
     {
@@ -170,14 +244,17 @@ public final class JobStatus
                && j.attempts == attempts && j.completedFiles == completedFiles
                && j.transferredBytes == transferredBytes && j.totalBytes == totalBytes && j.percent.equals(percent)
                && j.targets.equals(targets) && j.targetsDescription.equals(targetsDescription)
-               && j.runningTasks.equals(runningTasks) && j.notes.equals(notes) && j.created == created;
+               && j.runningTasks.equals(runningTasks) && j.notes.equals(notes) && j.created == created
+               && j.failures == failures && j.started.equals(started) && j.filesPerSecond.equals(filesPerSecond)
+               && j.bytesPerSecond.equals(bytesPerSecond) && j.etaMillis.equals(etaMillis)
+               && j.quarantined.equals(quarantined);
     }
 
     @Override
     public int hashCode()
     {
         return Objects.hash(id, state, commandLine, queued, attempts, completedFiles, transferredBytes, totalBytes,
-                            targets, runningTasks, notes);
+                            targets, runningTasks, notes, failures, quarantined);
     }
 
     @Override
@@ -308,6 +385,78 @@ public final class JobStatus
         public String toString()
         {
             return "[" + task + "] " + (pnfsId == null ? "-" : pnfsId) + ": " + text;
+        }
+    }
+
+    /** A quarantined file: a line under {@code Quarantined} in {@code migration info}. */
+    public static final class Quarantined
+    {
+        private final PnfsId pnfsId;
+        private final long size;
+        private final int attempts;
+        private final int returnCode;
+        private final String error;
+
+        public Quarantined(PnfsId pnfsId, long size, int attempts, int returnCode, String error)
+        {
+            this.pnfsId = Objects.requireNonNull(pnfsId, "pnfsId");
+            this.size = size;
+            this.attempts = attempts;
+            this.returnCode = returnCode;
+            this.error = Objects.requireNonNull(error, "error");
+        }
+
+        /** The file. */
+        public PnfsId pnfsId()
+        {
+            return pnfsId;
+        }
+
+        /** Its size in bytes, as queued. */
+        public long size()
+        {
+            return size;
+        }
+
+        /** Attempts that failed in a row. */
+        public int attempts()
+        {
+            return attempts;
+        }
+
+        /** dCache's return code of the last failure (e.g. 104 for {@code Pool is disabled}). */
+        public int returnCode()
+        {
+            return returnCode;
+        }
+
+        /** The last failure's message. */
+        public String error()
+        {
+            return error;
+        }
+
+        @Override
+        public boolean equals(Object o)
+        {
+            if (!(o instanceof Quarantined)) {
+                return false;
+            }
+            Quarantined q = (Quarantined) o;
+            return q.pnfsId.equals(pnfsId) && q.size == size && q.attempts == attempts
+                   && q.returnCode == returnCode && q.error.equals(error);
+        }
+
+        @Override
+        public int hashCode()
+        {
+            return Objects.hash(pnfsId, size, attempts, returnCode, error);
+        }
+
+        @Override
+        public String toString()
+        {
+            return pnfsId + ": " + attempts + " attempts, last: " + error + " (rc=" + returnCode + ")";
         }
     }
 }

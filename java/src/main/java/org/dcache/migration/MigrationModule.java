@@ -232,6 +232,19 @@ public final class MigrationModule implements AutoCloseable
     }
 
     /**
+     * The module's counters and gauges in Prometheus' text exposition format, as
+     * {@code migration metrics} prints them: per job (labels {@code pool} and {@code job}) files
+     * and bytes completed, attempts, failures, running tasks, queued and quarantined files, and
+     * its state; per pool the jobs by state, the copy requests it serves and its locked files.
+     * For example {@code dcache_migration_job_files_completed_total{pool="pool1",job="1"} 5}.
+     * Serve it from the pool's metrics endpoint as it is.
+     */
+    public String metrics()
+    {
+        return Natives.metrics(handle());
+    }
+
+    /**
      * Every job's status, in the order of {@code migration ls}: the numbers {@code migration
      * info} prints, with the targets as a list of pool names.
      */

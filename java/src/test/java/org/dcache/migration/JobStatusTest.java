@@ -4,6 +4,7 @@ import static org.dcache.migration.TestCluster.await;
 import static org.dcache.migration.TestCluster.awaitJob;
 import static org.dcache.migration.TestCluster.replica;
 import static org.dcache.migration.TestCluster.sorted;
+import static org.dcache.migration.TestCluster.withoutPace;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -12,7 +13,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalDouble;
 import java.util.OptionalInt;
+import java.util.OptionalLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import org.dcache.migration.TestCluster.Cell;
 import org.junit.jupiter.api.AfterEach;
@@ -116,8 +121,15 @@ class JobStatusTest
         assertEquals(List.of("pool2"), status.targets());
         assertFalse(status.isPermanent());
         assertEquals(pool1.module.execute("migration ls").trim(), status.summary());
-        assertEquals(List.of(status), pool1.module.jobs());
+        List<JobStatus> jobs = pool1.module.jobs();
+        assertEquals(1, jobs.size());
+        assertEquals(withoutPace(status), withoutPace(jobs.get(0)));
+        assertEquals(0, status.failures());
+        assertEquals(List.of(), status.quarantined());
+        assertEquals(OptionalLong.empty(), status.etaMillis(), "an ended job has no ETA");
+        assertTrue(status.started().isPresent());
     }
+
 
     @Test
     void aRunningJobsTasksAndQueueAreThoseOfMigrationInfo()
@@ -208,5 +220,155 @@ class JobStatusTest
         pool1.module.close();
         e = assertThrows(MigrationException.class, () -> pool1.module.jobs());
         assertEquals(MigrationException.CLOSED, e.code());
+    }
+
+    @Test
+    void aJobHasNoPaceUntilThePoolStarts()
+    {
+        Cell pool1 = cluster.pool("pool1").with(replica(1, ReplicaState.CACHED));
+        cluster.pool("pool2").start();
+        pool1.open(); // the pool reads its setup; it has not started
+
+        pool1.module.execute("migration copy -id=early pool2");
+        JobStatus waiting = pool1.module.job("early");
+        assertEquals(JobState.NEW, waiting.state());
+        assertEquals(OptionalLong.empty(), waiting.started());
+        assertEquals(OptionalDouble.empty(), waiting.filesPerSecond());
+        assertEquals(OptionalDouble.empty(), waiting.bytesPerSecond());
+        assertEquals(OptionalLong.empty(), waiting.etaMillis());
+
+        long before = System.currentTimeMillis();
+        pool1.module.poolStarted();
+        awaitJob(pool1, "early", "FINISHED");
+        JobStatus done = pool1.module.job("early");
+        long started = done.started().orElseThrow();
+        assertTrue(started >= before && started >= done.created() && started <= System.currentTimeMillis(),
+                   started + " vs " + before);
+    }
+
+    @Test
+    void aRunningJobHasARateAndAnEta()
+    {
+        Cell pool1 = cluster.pool("pool1");
+        for (int n = 1; n <= 8; n++) {
+            pool1.with(replica(n, ReplicaState.CACHED));
+        }
+        Cell pool2 = cluster.pool("pool2");
+        pool2.slowP2p = true;
+        cluster.start();
+
+        pool1.module.execute("migration copy -concurrency=2 -id=paced pool2");
+        await("two transfers", Duration.ofSeconds(10), () -> pool2.heldTransfers.size() == 2);
+        JobStatus early = pool1.module.job("paced");
+        assertTrue(early.started().isPresent());
+        assertEquals(OptionalLong.empty(), early.etaMillis(), "nothing completed yet");
+        TestCluster.sleep(1100); // the rate needs a second of active time
+        pool2.releaseTransfers();
+        await("two files", Duration.ofSeconds(10), () -> pool1.module.job("paced").completedFiles() == 2);
+
+        JobStatus status = pool1.module.job("paced");
+        assertEquals(JobState.RUNNING, status.state());
+        double files = status.filesPerSecond().orElseThrow();
+        double bytes = status.bytesPerSecond().orElseThrow();
+        assertTrue(files > 0 && files <= 2.0, "files/s " + files);
+        // Both rates cover the same completions: bytes per file is the completed files' mean size.
+        assertEquals(status.transferredBytes() / 2.0, bytes / files, 1.0);
+        long eta = status.etaMillis().orElseThrow();
+        assertTrue(eta > 0, "eta " + eta);
+        // migration info prints the same pace (at its own moment).
+        String info = pool1.module.execute("migration info paced");
+        Matcher rate = Pattern.compile("Rate       : ([0-9.]+) files/s; ([0-9]+) bytes/s").matcher(info);
+        assertTrue(rate.find(), info);
+        assertTrue(Double.parseDouble(rate.group(1)) > 0, info);
+
+        pool2.slowP2p = false;
+        pool2.releaseTransfers();
+        awaitJob(pool1, "paced", "FINISHED");
+        assertEquals(OptionalLong.empty(), pool1.module.job("paced").etaMillis());
+    }
+
+    @Test
+    void filesThatFailMaxAttemptsTimesAreQuarantinedWithTheirLastError()
+    {
+        Cell pool1 = cluster.pool("pool1").with(replica(1, ReplicaState.CACHED), replica(2, ReplicaState.CACHED));
+        Cell pool2 = cluster.pool("pool2");
+        pool2.repository.accepts = false; // pool disable -rdonly on the target
+        cluster.start();
+
+        pool1.module.execute("migration copy -max-attempts=1 pool2");
+        String info = awaitJob(pool1, "1", "FINISHED");
+        JobStatus status = pool1.module.job("1");
+
+        assertEquals(0, status.completedFiles());
+        assertEquals(2, status.failures());
+        assertEquals(2, status.quarantined().size(), info);
+        for (int n = 1; n <= 2; n++) {
+            JobStatus.Quarantined q = status.quarantined().get(n - 1);
+            assertEquals(TestCluster.id(n), q.pnfsId());
+            assertEquals(1, q.attempts());
+            assertEquals(1000L + n, q.size());
+            assertEquals(104, q.returnCode());
+            assertTrue(q.error().contains("Pool is disabled"), q.error());
+            assertTrue(info.contains(q.pnfsId() + ": 1 attempts, last: " + q.error() + " (rc=104)"), info);
+        }
+
+        // migration retry brings them back; with the pool enabled they are copied.
+        pool2.repository.accepts = true;
+        pool1.module.execute("migration retry 1");
+        await("the retried files", Duration.ofSeconds(20), () -> pool1.module.job("1").completedFiles() == 2);
+        awaitJob(pool1, "1", "FINISHED");
+        JobStatus retried = pool1.module.job("1");
+        assertEquals(List.of(), retried.quarantined());
+        assertEquals(2, retried.failures(), "failures are a counter");
+    }
+
+    /** The value of one sample of {@code metrics()}, or null. */
+    private static String sample(String metrics, String name)
+    {
+        for (String line : metrics.split("\n")) {
+            if (line.startsWith(name + " ")) {
+                return line.substring(name.length() + 1);
+            }
+        }
+        return null;
+    }
+
+    @Test
+    void metricsCountWhatTheStatusShows()
+    {
+        Cell pool1 = cluster.pool("pool1");
+        for (int n = 1; n <= 3; n++) {
+            pool1.with(replica(n, ReplicaState.CACHED));
+        }
+        pool1.with(replica(4, ReplicaState.PRECIOUS));
+        Cell pool2 = cluster.pool("pool2");
+        cluster.start();
+
+        pool1.module.execute("migration copy -state=cached pool2");
+        awaitJob(pool1, "1", "FINISHED");
+        pool2.repository.accepts = false;
+        pool1.module.execute("migration copy -state=precious -max-attempts=1 -id=stuck pool2");
+        awaitJob(pool1, "stuck", "FINISHED");
+        String metrics = pool1.module.metrics();
+
+        JobStatus first = pool1.module.job("1");
+        assertEquals(3, first.completedFiles());
+        assertEquals(String.valueOf(first.completedFiles()),
+                     sample(metrics, "dcache_migration_job_files_completed_total{pool=\"pool1\",job=\"1\"}"), metrics);
+        assertEquals(String.valueOf(first.transferredBytes()),
+                     sample(metrics, "dcache_migration_job_bytes_completed_total{pool=\"pool1\",job=\"1\"}"));
+        JobStatus stuck = pool1.module.job("stuck");
+        assertEquals(String.valueOf(stuck.failures()),
+                     sample(metrics, "dcache_migration_job_failures_total{pool=\"pool1\",job=\"stuck\"}"));
+        assertEquals(String.valueOf(stuck.quarantined().size()),
+                     sample(metrics, "dcache_migration_job_quarantined_files{pool=\"pool1\",job=\"stuck\"}"));
+        assertEquals("2", sample(metrics, "dcache_migration_jobs{pool=\"pool1\",state=\"FINISHED\"}"));
+        assertTrue(metrics.contains("# TYPE dcache_migration_job_files_completed_total counter\n"), metrics);
+        assertEquals(pool1.module.execute("migration metrics").trim(), metrics.trim());
+        assertEquals(null, sample(pool2.module.metrics(), "dcache_migration_job_files_completed_total{pool=\"pool1\",job=\"1\"}"));
+
+        pool1.module.close();
+        assertEquals(MigrationException.CLOSED,
+                     assertThrows(MigrationException.class, pool1.module::metrics).code());
     }
 }

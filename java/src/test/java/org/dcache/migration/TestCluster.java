@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalDouble;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.UUID;
@@ -442,6 +443,26 @@ final class TestCluster implements AutoCloseable
                 });
             }
         }
+    }
+
+    /**
+     * A job's status without its rate and ETA, which depend on the moment of the snapshot: two
+     * snapshots of an unchanged job are equal this way.
+     */
+    static JobStatus withoutPace(JobStatus j)
+    {
+        return new JobStatus(j.id(), j.state(), j.commandLine(), j.summary(), j.isPermanent(), j.concurrency(),
+                             j.queued(), j.attempts(), j.failures(), j.completedFiles(), j.transferredBytes(),
+                             j.totalBytes(), j.percent(), j.targets(), j.targetsDescription(), j.runningTasks(),
+                             j.notes(), j.created(), j.started(), OptionalDouble.empty(), OptionalDouble.empty(),
+                             OptionalLong.empty(), j.quarantined());
+    }
+
+    static List<JobStatus> withoutPace(List<JobStatus> jobs)
+    {
+        List<JobStatus> result = new ArrayList<>();
+        jobs.forEach(j -> result.add(withoutPace(j)));
+        return result;
     }
 
     static List<String> sorted(List<String> list)

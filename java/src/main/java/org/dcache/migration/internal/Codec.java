@@ -11,11 +11,14 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalDouble;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
 import java.util.UUID;
 
 import org.dcache.migration.AccessLatency;
+import org.dcache.migration.CommandArgument;
+import org.dcache.migration.CommandOption;
 import org.dcache.migration.Checksum;
 import org.dcache.migration.FileAttributes;
 import org.dcache.migration.JobState;
@@ -475,6 +478,7 @@ public final class Codec
         long completed = in.readLong();
         long transferred = in.readLong();
         long total = in.readLong();
+        long failures = in.readLong();
         boolean hasPercent = in.readBoolean();
         long percent = in.readLong();
         List<String> targets = readStrings(in);
@@ -494,9 +498,31 @@ public final class Codec
             notes.add(new JobStatus.Note(time, task, file == null ? null : new PnfsId(file), readString(in)));
         }
         long created = in.readLong();
-        return new JobStatus(id, state, command, summary, permanent, concurrency, queued, attempts, completed,
-                             transferred, total, hasPercent ? OptionalInt.of((int) percent) : OptionalInt.empty(),
-                             targets, targetsDescription, tasks, notes, created);
+        OptionalLong started = readOptionalLong(in);
+        boolean hasRate = in.readBoolean();
+        double filesPerSecond = in.readDouble();
+        double bytesPerSecond = in.readDouble();
+        OptionalLong eta = readOptionalLong(in);
+        n = in.readInt();
+        List<JobStatus.Quarantined> quarantined = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            quarantined.add(new JobStatus.Quarantined(new PnfsId(readString(in)), in.readLong(), in.readInt(),
+                                                      in.readInt(), readString(in)));
+        }
+        return new JobStatus(id, state, command, summary, permanent, concurrency, queued, attempts, failures,
+                             completed, transferred, total,
+                             hasPercent ? OptionalInt.of((int) percent) : OptionalInt.empty(), targets,
+                             targetsDescription, tasks, notes, created, started,
+                             hasRate ? OptionalDouble.of(filesPerSecond) : OptionalDouble.empty(),
+                             hasRate ? OptionalDouble.of(bytesPerSecond) : OptionalDouble.empty(), eta, quarantined);
+    }
+
+    /** A presence flag, then a long (0 when absent): {@code Writer::opt_i64}. */
+    private static OptionalLong readOptionalLong(DataInputStream in) throws IOException
+    {
+        boolean present = in.readBoolean();
+        long value = in.readLong();
+        return present ? OptionalLong.of(value) : OptionalLong.empty();
     }
 
     /** One job's status. */
@@ -515,6 +541,59 @@ public final class Codec
                 jobs.add(readJobStatus(in));
             }
             return List.copyOf(jobs);
+        });
+    }
+
+    // ---- Command schemas (Writer::command_spec in codec.rs) ------------------------------
+
+    /** A command's schema: its name, one-line summary, options and positional arguments. */
+    public static final class CommandSchema
+    {
+        public final String name;
+        public final String summary;
+        public final List<CommandOption> options;
+        public final List<CommandArgument> arguments;
+
+        CommandSchema(String name, String summary, List<CommandOption> options, List<CommandArgument> arguments)
+        {
+            this.name = name;
+            this.summary = summary;
+            this.options = List.copyOf(options);
+            this.arguments = List.copyOf(arguments);
+        }
+    }
+
+    /** A command's schema from the layout {@code Writer::command_spec} writes. */
+    public static CommandSchema decodeCommandSpec(byte[] bytes)
+    {
+        return decode(bytes, in -> {
+            String name = readString(in);
+            String summary = readString(in);
+            int n = in.readInt();
+            List<CommandOption> options = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                String option = readString(in);
+                int kind = in.readInt();
+                CommandOption.Type[] types = CommandOption.Type.values();
+                if (kind < 0 || kind >= types.length) {
+                    throw new IOException("bad option type " + kind);
+                }
+                List<String> values = readStrings(in);
+                String category = readString(in);
+                String valueSyntax = readString(in);
+                String metaVar = readString(in);
+                String help = readString(in);
+                options.add(new CommandOption(option, types[kind], values, category, valueSyntax, metaVar, help));
+            }
+            List<String> names = readStrings(in);
+            int required = in.readInt();
+            boolean variadic = in.readBoolean();
+            List<CommandArgument> arguments = new ArrayList<>(names.size());
+            for (int i = 0; i < names.size(); i++) {
+                arguments.add(new CommandArgument(i, names.get(i), i < required,
+                                                  variadic && i == names.size() - 1));
+            }
+            return new CommandSchema(name, summary, options, arguments);
         });
     }
 

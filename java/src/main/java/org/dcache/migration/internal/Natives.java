@@ -74,6 +74,12 @@ public final class Natives
 
     public static native String help(String command);
 
+    /** A command's schema in the codec layout ({@link Codec#decodeCommandSpec}); NOT_FOUND if unknown. */
+    public static native byte[] commandSpec(String command);
+
+    /** The module's metrics in Prometheus' text format. */
+    public static native String metrics(long handle);
+
     static native boolean completeOk(long token, byte[] payload);
 
     static native boolean completeFailure(long token, int kind, int code, String message);
