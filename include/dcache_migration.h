@@ -1599,7 +1599,9 @@ size_t dcm_command_option_count(size_t index);
  * # Safety
  * `out` is NULL or valid for a write.
  */
-struct dcm_error *dcm_command_option(size_t index, size_t option, struct dcm_command_option *out);
+struct dcm_error *dcm_command_option_get(size_t index,
+                                         size_t option,
+                                         struct dcm_command_option *out);
 
 /**
  * The number of admin commands the module understands (`migration copy`, `migration info`,

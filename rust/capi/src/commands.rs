@@ -85,7 +85,7 @@ pub extern "C" fn dcm_command_option_count(index: usize) -> usize {
 /// # Safety
 /// `out` is NULL or valid for a write.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dcm_command_option(
+pub unsafe extern "C" fn dcm_command_option_get(
     index: usize,
     option: usize,
     out: *mut dcm_command_option,
@@ -176,7 +176,7 @@ mod tests {
         let options: Vec<(String, String, String, bool)> = (0..dcm_command_option_count(copy))
             .map(|k| {
                 let mut o = std::mem::MaybeUninit::<dcm_command_option>::uninit();
-                assert!(unsafe { dcm_command_option(copy, k, o.as_mut_ptr()) }.is_null());
+                assert!(unsafe { dcm_command_option_get(copy, k, o.as_mut_ptr()) }.is_null());
                 let o = unsafe { o.assume_init() };
                 (text(o.name), text(o.category), text(o.value), o.takes_value)
             })
@@ -188,7 +188,7 @@ mod tests {
         assert_eq!(find("exclude-when").1, "Target options");
         assert_eq!(find("id").1, "");
         assert_eq!(dcm_command_option_count(usize::MAX), 0);
-        let e = unsafe { dcm_command_option(copy, 999, ptr::null_mut()) };
+        let e = unsafe { dcm_command_option_get(copy, 999, ptr::null_mut()) };
         assert!(!e.is_null());
         unsafe { crate::error::dcm_error_free(e) };
     }
