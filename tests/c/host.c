@@ -1105,6 +1105,19 @@ static void commands(void) {
         CHECK(name != NULL && dcm_command_summary(i) != NULL, "command %zu", i);
         if (name == NULL) continue;
         found |= strcmp(name, "migration move") == 0;
+        if (strcmp(name, "migration copy") == 0) {
+            /* Typed options for a shell that registers them: dCache's categories. */
+            int accessed = 0;
+            for (size_t k = 0; k < dcm_command_option_count(i); k++) {
+                dcm_command_option o;
+                if (!ok(dcm_command_option_get(i, k, &o), "dcm_command_option_get")) break;
+                if (strcmp(o.name, "accessed") == 0) {
+                    accessed = strcmp(o.category, "Filter options") == 0 && o.takes_value &&
+                               strcmp(o.value, "=<n>|[<n>]..[<m>]") == 0;
+                }
+            }
+            CHECK(accessed, "migration copy -accessed is a Filter option taking =<n>|[<n>]..[<m>]");
+        }
         char *help = NULL;
         if (ok(dcm_command_help(i, &help), name)) {
             CHECK(help != NULL && strstr(help, name) != NULL, "help of %s", name);
