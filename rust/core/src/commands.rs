@@ -124,6 +124,12 @@ const JOB_OPTIONS: &[OptionSpec] = &[
         "Number of concurrent transfers (default: the module default, see 'migration get concurrency-default').",
     ),
     opt(
+        "dry-run",
+        Flag,
+        "",
+        "Copy nothing and change nothing: find the matching files, ask where they are, and report in 'migration info dry-run-<n>' how many would be copied, how they would spread over the targets, and how long it would take. Beyond dCache.",
+    ),
+    opt(
         "bandwidth",
         Text,
         "<bytes/s>[K|M|G]",
@@ -539,7 +545,13 @@ impl Module {
                 if args.flag("json").unwrap_or(false) {
                     return Ok(to_json(&crate::status::JobStatus::of(job, now)));
                 }
-                Ok(job.info(now, &clock, &timestamp))
+                let mut text = job.info(now, &clock, &timestamp);
+                if job.state() == JobState::Finished {
+                    // The pool's recent pace: the fastest of its jobs over their last minute.
+                    let rate = self.jobs().filter_map(|j| j.rate(now)).map(|r| r.bytes_per_second).reduce(f64::max);
+                    text.push_str(&job.plan_report(rate).unwrap_or_default());
+                }
+                Ok(text)
             }
             "migration ls" if args.flag("json").unwrap_or(false) => {
                 let jobs: Vec<_> = self.jobs().map(|j| crate::status::JobStatus::of(j, now)).collect();
@@ -697,13 +709,22 @@ impl Module {
             Some(n) => u32::try_from(n).map_err(|_| Error::syntax("-max-attempts must not be negative"))?,
             None => self.defaults.max_attempts,
         };
+        let dry_run = args.flag("dry-run").unwrap_or(false);
+        if dry_run && definition.permanent {
+            return Err(Error::syntax("A dry run plans the files that match now; it cannot be permanent"));
+        }
         let id = match args.string("id") {
+            // A dry run is not a job: it takes no job number and no job's id.
+            _ if dry_run => format!("dry-run-{}", self.next_key),
             None => self.next_free_number(),
             Some(id) => self.claim_id(id)?,
         };
         let key = crate::effect::JobKey(self.next_key);
         self.next_key += 1;
         let mut job = Job::new(key, id, definition, concurrency, now, self.shared.config.pool_timeout);
+        if dry_run {
+            job.make_dry_run();
+        }
         job.set_max_attempts(max_attempts);
         if let Some(rate) = bandwidth {
             let mut ctx = self.shared.ctx(now);

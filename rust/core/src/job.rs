@@ -23,6 +23,7 @@ use crate::host::{PinMove, PoolList, PoolSelection, RepositoryError};
 use crate::message::{CopyRequest, Message, Reply, RequestId, encode};
 use crate::mode::{ModeState, source_mode_changes};
 use crate::module::{Ctx, ListSlot, Route, TaskReply};
+use crate::plan::Plan;
 use crate::pnfsid::PnfsId;
 use crate::pool_info::{PoolCostInfo, PoolInfo};
 use crate::progress::{self, Progress};
@@ -149,6 +150,8 @@ enum Slot {
     Task(Box<Task>),
     /// The task succeeded; the source mode is being applied.
     ApplyingSourceMode { task: u64, note: Option<String> },
+    /// A dry run asks the namespace where the file is; nothing else happens to it.
+    Locating,
 }
 
 #[derive(Debug)]
@@ -197,6 +200,8 @@ pub struct Job {
     max_attempts: u32,
     /// `-bandwidth`: bytes per second the job's transfers may start.
     bandwidth: Option<TokenBucket>,
+    /// `-dry-run`: what the job found instead of copying.
+    plan: Option<Plan>,
 }
 
 /// The repository scan of an INITIALIZING job, which may find the repository still loading.
@@ -256,6 +261,7 @@ impl Job {
             quarantine: Quarantine::default(),
             max_attempts: 0,
             bandwidth: None,
+            plan: None,
         }
     }
 
@@ -539,14 +545,17 @@ impl Job {
                 self.enter(JobState::Paused, ctx);
                 break;
             }
-            if !ctx.locks.insert(pnfsid) {
+            // A dry run takes no lock: it changes nothing, and must not make a target busy.
+            if self.plan.is_none() && !ctx.locks.insert(pnfsid) {
                 // Another job of this pool works on the file; leave it queued.
                 self.note(ctx, 0, Some(pnfsid), "File is locked".to_string());
                 skip += 1;
                 continue;
             }
             if let Some(Err(wait)) = self.bandwidth.as_mut().map(|b| b.take(size, ctx.now)) {
-                ctx.locks.remove(&pnfsid);
+                if self.plan.is_none() {
+                    ctx.locks.remove(&pnfsid);
+                }
                 ctx.timers.set(TimerKey::Throttle(self.key), ctx.now + wait);
                 throttled = true;
                 break;
@@ -748,6 +757,11 @@ impl Job {
             Slot::Reading { cancelled } => *cancelled = true,
             Slot::Task(_) => self.task_event(pnfsid, None, TaskEvent::Cancel(reason.to_string()), ctx),
             Slot::ApplyingSourceMode { .. } => {}
+            Slot::Locating => {
+                // Nothing to undo: the answer, when it comes, finds no file.
+                self.release(pnfsid, ctx);
+                self.schedule(ctx);
+            }
         }
     }
 
@@ -792,6 +806,7 @@ impl Job {
             return;
         }
         match result {
+            Ok(Some(entry)) if !cancelled && self.plan.is_some() => self.locate(entry, ctx),
             Ok(Some(entry)) if !cancelled => self.create_task(entry, ctx),
             Ok(_) => {
                 // Deleted meanwhile: the file silently leaves the job.
@@ -804,6 +819,52 @@ impl Job {
                 self.terminate(JobState::Failed, ctx);
             }
         }
+    }
+
+    /// A dry run asks where the file is, as a task would first, and stops there.
+    fn locate(&mut self, entry: ReplicaEntry, ctx: &mut Ctx<'_>) {
+        let pnfsid = entry.pnfsid;
+        if let Some(running) = self.running.get_mut(&pnfsid) {
+            running.slot = Slot::Locating;
+        }
+        let token = ctx.request(Route::Plan { job: self.key, pnfsid }, ctx.config.namespace_timeout);
+        ctx.effects.push(Effect::QueryLocations { token, pnfsid });
+    }
+
+    /// Where a dry run's file is: counted as already on the targets or to be copied.
+    pub fn located(&mut self, pnfsid: PnfsId, outcome: Outcome<Vec<String>>, ctx: &mut Ctx<'_>) {
+        let Some(Running { slot: Slot::Locating, size }) = self.running.get(&pnfsid) else { return };
+        let size = *size;
+        // The copies a task would count (§5.5): on the selectable targets, and for a job that
+        // is not eager also on offline targets that pass the name filters.
+        let counted = |pool: &String| {
+            self.selectable.iter().any(|p| &p.name == pool) || (!self.definition.eager && self.offline.contains(pool))
+        };
+        let replicas = self.params.replicas;
+        if let Some(plan) = self.plan.as_mut() {
+            match outcome {
+                Ok(locations) => plan.located(size, locations.iter().filter(|l| counted(l)).count(), replicas),
+                Err(Failure::Error { code: ReturnCode::FILE_NOT_FOUND, .. }) => plan.deleted += 1,
+                Err(_) => plan.unknown += 1,
+            }
+        }
+        self.release(pnfsid, ctx);
+        self.schedule(ctx);
+    }
+
+    /// Makes this job a dry run (`-dry-run`): it copies nothing and changes nothing.
+    pub fn make_dry_run(&mut self) {
+        self.plan = Some(Plan::default());
+    }
+
+    /// Whether the job is a dry run.
+    pub fn is_dry_run(&self) -> bool {
+        self.plan.is_some()
+    }
+
+    /// A dry run's report; `rate` is the pool's recent bytes per second, if known.
+    pub fn plan_report(&self, rate: Option<f64>) -> Option<String> {
+        Some(self.plan.as_ref()?.report(&self.selection_shares(), rate))
     }
 
     fn create_task(&mut self, entry: ReplicaEntry, ctx: &mut Ctx<'_>) {
@@ -1038,7 +1099,9 @@ impl Job {
 
     /// Takes the file out of the running set and releases its lock; returns its size.
     fn release(&mut self, pnfsid: PnfsId, ctx: &mut Ctx<'_>) -> u64 {
-        ctx.locks.remove(&pnfsid);
+        if self.plan.is_none() {
+            ctx.locks.remove(&pnfsid);
+        }
         self.running.remove(&pnfsid).map_or(0, |r| r.size)
     }
 

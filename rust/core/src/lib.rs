@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod mode;
 pub mod module;
 pub mod persistence;
+pub mod plan;
 pub mod pnfsid;
 pub mod pool_info;
 pub mod progress;

@@ -133,6 +133,13 @@ pub enum Route {
         /// The job.
         job: JobKey,
     },
+    /// To a dry run asking where a file is.
+    Plan {
+        /// The job.
+        job: JobKey,
+        /// The file.
+        pnfsid: PnfsId,
+    },
     /// To the server's pool-to-pool transfer.
     ServerP2p {
         /// The copy request.
@@ -336,9 +343,10 @@ impl Module {
         self.shared.timers.next_deadline()
     }
 
-    /// The jobs, in creation order.
+    /// The jobs, in creation order (dry runs are not jobs: `migration info dry-run-N` shows
+    /// them, nothing else lists, saves or counts them).
     pub fn jobs(&self) -> impl Iterator<Item = &Job> {
-        self.jobs.values()
+        self.jobs.values().filter(|j| !j.is_dry_run())
     }
 
     /// A job by id.
@@ -575,6 +583,15 @@ fn route_answer(
                     _ => None,
                 });
                 job.groups_answered(outcome, ctx);
+            }
+        }
+        Route::Plan { job, pnfsid } => {
+            if let Some(job) = jobs.get_mut(&job) {
+                let outcome = Answer::expect(outcome, "locations", |a| match a {
+                    Answer::Locations(l) => Some(l),
+                    _ => None,
+                });
+                job.located(pnfsid, outcome, ctx);
             }
         }
         Route::ServerP2p { request } => {

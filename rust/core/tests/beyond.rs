@@ -364,3 +364,61 @@ fn an_ended_job_keeps_the_rate_it_had() {
     assert_eq!(c.job("pool1", "1").rate(c.now()), Some(at_end), "frozen when the job ended");
     assert_eq!(c.job("pool1", "1").eta(c.now()), None);
 }
+
+// ── Dry run ────────────────────────────────────────────────────────────────────────────
+
+fn plan_value(text: &str, label: &str) -> String {
+    let line = text.lines().find(|l| l.starts_with(label)).unwrap_or_else(|| panic!("{label} in {text}"));
+    line[label.len()..].trim_start_matches([' ', ':']).to_string()
+}
+
+#[test]
+fn a_dry_run_changes_nothing_and_predicts_what_the_job_then_does() {
+    let mut c = cluster(11, &["pool1", "pool2", "pool3"]);
+    c.start();
+    for i in 1..=10 {
+        put(&mut c, "pool1", &format!("{i:X}"), Precious, 10_000_000 * i, vec![]);
+    }
+    for i in [2, 5, 7] {
+        put(&mut c, "pool2", &format!("{i:X}"), migration_core::replica::ReplicaState::Cached, 10_000_000 * i, vec![]);
+    }
+    let started = ok(&mut c, "pool1", "migration move -dry-run pool2 pool3");
+    assert!(started.starts_with("[dry-run-1] INITIALIZING migration move -dry-run pool2 pool3"), "{started}");
+    c.run_for(MINUTE);
+    let plan = full_info(&mut c, "pool1", "dry-run-1");
+    assert!(plan.contains("State      : FINISHED\n"), "{plan}");
+    assert!(plan.contains("Dry run    : nothing was copied or changed\n"), "{plan}");
+    assert_eq!(plan_value(&plan, "Matching"), "10 files; 550000000 bytes");
+    assert_eq!(plan_value(&plan, "On targets"), "3 files already have their copies there (updated, not copied)");
+    assert_eq!(plan_value(&plan, "To copy"), "7 files; 410000000 bytes; 7 copies");
+    assert!(plan_value(&plan, "Spread").starts_with("pool2 ~"), "{plan}");
+    assert!(plan_value(&plan, "Estimate").ends_with("(assumed: no recent transfers)"), "{plan}");
+
+    // Nothing changed, nothing is listed or saved.
+    assert_eq!((c.repository("pool1").len(), c.repository("pool2").len(), c.repository("pool3").len()), (10, 3, 0));
+    assert_eq!(c.pool("pool1").module.locked_files(), 0);
+    assert_eq!(ok(&mut c, "pool1", "migration ls"), "");
+    assert!(!ok(&mut c, "pool1", "migration metrics").contains("dry-run"));
+
+    // The real move then does what the plan said: 7 new copies, 3 updates.
+    ok(&mut c, "pool1", "migration move pool2 pool3");
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(c.job("pool1", "1").statistics().completed_files, 10);
+    let created: usize =
+        (1..=10).map(|i| creations(&c, "pool2", &format!("{i:X}")) + creations(&c, "pool3", &format!("{i:X}"))).sum();
+    assert_eq!(created, 3 + 7, "3 replicas were there before, 7 were copied");
+    assert_eq!(c.repository("pool1").len(), 0);
+
+    // A second plan estimates from the pool's own recent pace.
+    for i in 11..=12 {
+        put(&mut c, "pool1", &format!("{i:X}"), Precious, 1000, vec![]);
+    }
+    ok(&mut c, "pool1", "migration copy -dry-run pool2 pool3");
+    c.run_for(MINUTE);
+    let plan = full_info(&mut c, "pool1", "dry-run-3");
+    assert!(plan_value(&plan, "Estimate").ends_with("(this pool's recent rate)"), "{plan}");
+    assert_eq!(
+        err(&mut c, "pool1", "migration copy -dry-run -permanent pool2").message,
+        "A dry run plans the files that match now; it cannot be permanent"
+    );
+}

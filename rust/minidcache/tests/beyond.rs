@@ -78,3 +78,28 @@ fn a_session_shows_quarantine_and_the_incoming_cap() {
     assert_eq!(run(&mut sh, "rep ls").lines().count(), 3);
     assert_eq!(run(&mut sh, "migration get max-incoming"), "Current maximum incoming copies: 1\n");
 }
+
+#[test]
+fn a_session_shows_a_dry_run() {
+    let mut sh = shell(&["pool1", "pool2"]);
+    run(&mut sh, "\\c pool1");
+    assert!(run(&mut sh, "populate -files=5 -size=1000").starts_with("Created 5 files"));
+    assert_eq!(
+        run(&mut sh, "migration move -dry-run pool2"),
+        "[dry-run-1] INITIALIZING migration move -dry-run pool2\n"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut info = String::new();
+    while std::time::Instant::now() < deadline {
+        info = run(&mut sh, "migration info dry-run-1");
+        if info.contains("State      : FINISHED") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(info.contains("To copy    : 5 files; 5000 bytes; 5 copies\n"), "{info}");
+    assert_eq!(run(&mut sh, "migration ls"), "");
+    assert_eq!(run(&mut sh, "rep ls").lines().count(), 5, "nothing moved");
+    run(&mut sh, "\\c pool2");
+    assert_eq!(run(&mut sh, "rep ls"), "");
+}

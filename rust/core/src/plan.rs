@@ -1,0 +1,102 @@
+//! A dry run (beyond dCache, issue #13): what a `migration copy|move|cache` would do, without
+//! doing it. The job scans, waits for its pool lists and asks the namespace where each file
+//! already is, exactly as its tasks would, and then copies nothing and changes nothing.
+
+use std::fmt::Write as _;
+
+use crate::Millis;
+use crate::progress;
+
+/// The bytes per second an estimate assumes when no job of the pool has moved anything lately.
+pub const ASSUMED_RATE: f64 = 100.0 * 1024.0 * 1024.0;
+
+/// What the dry run found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Files that match the filters.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Files with enough copies on the targets already: updated, not copied.
+    pub present: u64,
+    /// Files that would be copied.
+    pub copy_files: u64,
+    /// Their bytes.
+    pub copy_bytes: u64,
+    /// Copies to make (more than `copy_files` with `-replicas`).
+    pub copies: u64,
+    /// Files the namespace no longer knows (they would be dropped).
+    pub deleted: u64,
+    /// Files whose locations could not be asked (the namespace failed).
+    pub unknown: u64,
+}
+
+impl Plan {
+    /// A matching file with `existing` copies on the job's targets, `replicas` wanted.
+    pub fn located(&mut self, size: u64, existing: usize, replicas: usize) {
+        self.files += 1;
+        self.bytes += size;
+        let needed = replicas.saturating_sub(existing) as u64;
+        if needed == 0 {
+            self.present += 1;
+        } else {
+            self.copy_files += 1;
+            self.copy_bytes += size;
+            self.copies += needed;
+        }
+    }
+
+    /// The report `migration info` prints; `shares` are the targets' selection shares, `rate`
+    /// the pool's recent bytes per second, if any.
+    pub fn report(&self, shares: &[(String, f64)], rate: Option<f64>) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "Dry run    : nothing was copied or changed");
+        let _ = writeln!(out, "Matching   : {} files; {} bytes", self.files, self.bytes);
+        let _ =
+            writeln!(out, "On targets : {} files already have their copies there (updated, not copied)", self.present);
+        let _ =
+            writeln!(out, "To copy    : {} files; {} bytes; {} copies", self.copy_files, self.copy_bytes, self.copies);
+        if self.deleted + self.unknown > 0 {
+            let _ = writeln!(out, "Skipped    : {} deleted, {} not located", self.deleted, self.unknown);
+        }
+        let spread: Vec<String> = shares
+            .iter()
+            .filter(|(_, share)| *share > 0.0)
+            .map(|(name, share)| format!("{name} ~{:.0} ({:.1}%)", self.copies as f64 * share, share * 100.0))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Spread     : {}",
+            if spread.is_empty() { "no usable target".to_string() } else { spread.join(", ") }
+        );
+        let (rate, source) = match rate {
+            Some(r) if r > 0.0 => (r, "this pool's recent rate"),
+            _ => (ASSUMED_RATE, "assumed: no recent transfers"),
+        };
+        let eta = (self.copy_bytes as f64 / rate * 1000.0).round() as Millis;
+        let _ = writeln!(out, "Estimate   : {} at {rate:.0} bytes/s ({source})", progress::duration(eta));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_counts_copies_spread_and_duration() {
+        let mut p = Plan::default();
+        p.located(100, 0, 2); // two copies to make
+        p.located(50, 2, 2); // enough there
+        p.located(30, 1, 2); // one more
+        assert_eq!((p.files, p.bytes, p.present, p.copy_files, p.copy_bytes, p.copies), (3, 180, 1, 2, 130, 3));
+        let text = p.report(&[("pool2".into(), 0.5), ("pool3".into(), 0.5), ("full".into(), 0.0)], Some(13.0));
+        assert!(text.contains("Spread     : pool2 ~2 (50.0%), pool3 ~2 (50.0%)\n"), "{text}");
+        assert!(text.contains("Estimate   : 10s at 13 bytes/s (this pool's recent rate)\n"), "{text}");
+        let text = Plan::default().report(&[], None);
+        assert!(
+            text.contains("Spread     : no usable target\n") && text.contains("(assumed: no recent transfers)"),
+            "{text}"
+        );
+    }
+}
