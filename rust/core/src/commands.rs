@@ -719,9 +719,7 @@ impl Module {
             None => self.next_free_number(),
             Some(id) => self.claim_id(id)?,
         };
-        let key = crate::effect::JobKey(self.next_key);
-        self.next_key += 1;
-        let mut job = Job::new(key, id, definition, concurrency, now, self.shared.config.pool_timeout);
+        let mut job = Job::new(self.new_job_key(), id, definition, concurrency, now, self.shared.config.pool_timeout);
         if dry_run {
             job.make_dry_run();
         }
@@ -730,11 +728,7 @@ impl Module {
             let mut ctx = self.shared.ctx(now);
             job.set_bandwidth(rate, &mut ctx);
         }
-        self.jobs.insert(key, job);
-        if self.started {
-            let mut ctx = self.shared.ctx(now);
-            self.jobs.get_mut(&key).expect("just inserted").start(&mut ctx);
-        }
+        let key = self.add_job(job, now, None);
         Ok(self.jobs[&key].summary())
     }
 

@@ -306,9 +306,9 @@ pub enum Input {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::TaskReply;
     use crate::error::ReturnCode;
     use crate::job::task_reply_event;
-    use crate::module::TaskReply;
     use crate::task::TaskEvent;
 
     /// A routing mistake must fail loudly: a copy request "answered" with a pool list would

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use crate::Millis;
 use crate::bandwidth::TokenBucket;
+use crate::context::{Ctx, ListSlot, Route, TaskReply};
 use crate::definition::{DeficitMode, JobDefinition, TargetKind};
 use crate::effect::{ChangePurpose, Effect, EntryPurpose, InboundId, JobKey, RepositoryEvent};
 use crate::error::{Failure, Outcome, ReturnCode};
@@ -22,7 +23,6 @@ use crate::filter::ReplicaFilter;
 use crate::host::{PinMove, PoolList, PoolSelection, RepositoryError};
 use crate::message::{CopyRequest, Message, Reply, RequestId, encode};
 use crate::mode::{ModeState, source_mode_changes};
-use crate::module::{Ctx, ListSlot, Route, TaskReply};
 use crate::plan::Plan;
 use crate::pnfsid::PnfsId;
 use crate::pool_info::{PoolCostInfo, PoolInfo};

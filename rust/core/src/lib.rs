@@ -6,6 +6,7 @@
 pub mod bandwidth;
 pub mod command;
 pub mod commands;
+pub mod context;
 pub mod definition;
 pub mod effect;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod expr;
 pub mod filter;
 pub mod glob;
 pub mod host;
+mod hot_jobs;
 pub mod hotfile;
 pub mod job;
 pub mod message;

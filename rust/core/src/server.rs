@@ -4,12 +4,12 @@
 
 use std::collections::HashMap;
 
+use crate::context::{Ctx, Route};
 use crate::effect::{ChangePurpose, Effect, InboundId};
 use crate::error::{Failure, Outcome, ReturnCode};
 use crate::host::{P2pRequest, RepositoryError};
 use crate::message::{CopyRequest, Message, Reply, RequestId, encode};
 use crate::mode::existing_replica_changes;
-use crate::module::{Ctx, Route};
 use crate::replica::{ReplicaEntry, ReplicaState};
 
 /// Where a registered request stands.

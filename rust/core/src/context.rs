@@ -1,0 +1,263 @@
+//! What a job and the migration server may touch while they handle one event: the module's
+//! configuration, the file locks, the timers, the outstanding requests and where their answers
+//! go. A leaf: the module owns it and lends it out as a [`Ctx`]; jobs and the server use it
+//! without knowing the module.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::Millis;
+use crate::effect::{Effect, JobKey, Token};
+use crate::message::RequestId;
+use crate::pnfsid::PnfsId;
+use crate::random::Rng;
+use crate::timers::{TimerKey, Timers};
+
+/// Timeouts, names and initial defaults (spec §16).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `T`: timeout of requests to pools (`pool.service.pool.timeout`).
+    pub pool_timeout: Millis,
+    /// Location queries (`pool.service.pnfsmanager.timeout`).
+    pub namespace_timeout: Millis,
+    /// Pool lists (`pool.service.poolmanager.timeout`).
+    pub pool_manager_timeout: Millis,
+    /// Pin moves (`pool.service.pinmanager.timeout`).
+    pub pin_manager_timeout: Millis,
+    /// The pin manager's cell name: sticky records whose owner starts with it are pins.
+    pub pin_manager: String,
+    /// `pool.migration.concurrency.default`.
+    pub concurrency_default: i32,
+    /// `pool.migration.refresh.default`, seconds.
+    pub refresh_default: u64,
+    /// `pool.migration.hotfile.replicas`.
+    pub hotfile_replicas: i32,
+    /// `pool.migration.hotfile.threshold`.
+    pub hotfile_threshold: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            pool_timeout: 60_000,
+            namespace_timeout: 300_000,
+            pool_manager_timeout: 120_000,
+            pin_manager_timeout: 120_000,
+            pin_manager: "PinManager".to_string(),
+            concurrency_default: 1,
+            refresh_default: 300,
+            hotfile_replicas: 1,
+            hotfile_threshold: 50,
+        }
+    }
+}
+
+impl Config {
+    /// The one rule for every front end (C, Java, minidcache): timeouts, default concurrency
+    /// and refresh period positive, a pin manager name. `Runtime::start` refuses anything
+    /// else, so no binding keeps a copy of these checks.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        let invalid = |text: String| Err(crate::Error::new(crate::ErrorKind::InvalidArgument, text));
+        for (value, name) in [
+            (self.pool_timeout, "pool_timeout"),
+            (self.namespace_timeout, "namespace_timeout"),
+            (self.pool_manager_timeout, "pool_manager_timeout"),
+            (self.pin_manager_timeout, "pin_manager_timeout"),
+        ] {
+            if value <= 0 {
+                return invalid(format!("config.{name} must be positive, not {value}"));
+            }
+        }
+        if self.concurrency_default < 1 {
+            return invalid(format!("config.concurrency_default must be positive, not {}", self.concurrency_default));
+        }
+        if self.refresh_default < 1 {
+            return invalid("config.refresh_default must be positive, not 0".to_string());
+        }
+        if self.pin_manager.is_empty() {
+            return invalid("config.pin_manager is empty".to_string());
+        }
+        Ok(())
+    }
+}
+
+/// Which of a job's pool lists an answer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListSlot {
+    /// The source pool's own information.
+    Source,
+    /// The targets.
+    Target,
+}
+
+/// Which request of a task an answer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskReply {
+    /// The location query.
+    Locations,
+    /// The copy request.
+    Copy,
+    /// A ping.
+    Ping,
+    /// A cancel request.
+    Cancel,
+    /// The pin move.
+    PinMove,
+}
+
+/// Where the answer to a request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// To a task.
+    Task {
+        /// The job.
+        job: JobKey,
+        /// The file.
+        pnfsid: PnfsId,
+        /// The task.
+        task: u64,
+        /// Which request.
+        kind: TaskReply,
+    },
+    /// To a job's pool list.
+    Pools {
+        /// The job.
+        job: JobKey,
+        /// Which list.
+        list: ListSlot,
+    },
+    /// To a job looking up the groups of its pool.
+    Groups {
+        /// The job.
+        job: JobKey,
+    },
+    /// To a dry run asking where a file is.
+    Plan {
+        /// The job.
+        job: JobKey,
+        /// The file.
+        pnfsid: PnfsId,
+    },
+    /// To the server's pool-to-pool transfer.
+    ServerP2p {
+        /// The copy request.
+        request: RequestId,
+    },
+}
+
+/// Module state that jobs and the server share, lent out as a [`Ctx`].
+#[derive(Debug)]
+pub struct Shared {
+    /// This pool's name.
+    pub pool: String,
+    /// Configuration.
+    pub config: Config,
+    /// Files a local task works on (shared by all jobs and consulted by the server).
+    pub locks: HashSet<PnfsId>,
+    /// Armed timers.
+    pub timers: Timers,
+    /// Outstanding requests.
+    pub requests: HashMap<Token, Route>,
+    /// Randomness for selection and request ids.
+    pub rng: Rng,
+    /// Whether the repository can verify checksums (`-verify`).
+    pub verifies_checksums: bool,
+    next_token: u64,
+    next_task_id: u64,
+    effects: Vec<Effect>,
+}
+
+/// What a job or the server may touch while it handles one event.
+pub struct Ctx<'a> {
+    /// The time of the event.
+    pub now: Millis,
+    /// This pool's name.
+    pub pool: &'a str,
+    /// Configuration.
+    pub config: &'a Config,
+    /// Where effects go.
+    pub effects: &'a mut Vec<Effect>,
+    /// Timers.
+    pub timers: &'a mut Timers,
+    /// The module-wide file locks.
+    pub locks: &'a mut HashSet<PnfsId>,
+    /// Randomness.
+    pub rng: &'a mut Rng,
+    /// Whether the repository can verify checksums.
+    pub verifies_checksums: bool,
+    requests: &'a mut HashMap<Token, Route>,
+    next_token: &'a mut u64,
+    next_task_id: &'a mut u64,
+}
+
+impl Ctx<'_> {
+    /// Registers an outstanding request that times out after `timeout`.
+    pub fn request(&mut self, route: Route, timeout: Millis) -> Token {
+        let token = self.request_untimed(route);
+        self.timers.set(TimerKey::Reply(token), self.now.saturating_add(timeout));
+        token
+    }
+
+    /// Registers an outstanding request without a timeout (a p2p transfer may take hours).
+    pub fn request_untimed(&mut self, route: Route) -> Token {
+        let token = Token(*self.next_token);
+        *self.next_token += 1;
+        self.requests.insert(token, route);
+        token
+    }
+
+    /// The route of an outstanding request, which is no longer outstanding.
+    pub fn take_route(&mut self, token: Token) -> Option<Route> {
+        self.requests.remove(&token)
+    }
+
+    /// The next task id (one counter for all jobs of the pool, starting at 0).
+    pub fn next_task_id(&mut self) -> u64 {
+        let id = *self.next_task_id;
+        *self.next_task_id += 1;
+        id
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(pool: String, config: Config, seed: u64) -> Shared {
+        Shared {
+            pool,
+            config,
+            locks: HashSet::new(),
+            timers: Timers::default(),
+            requests: HashMap::new(),
+            rng: Rng::seeded(seed),
+            verifies_checksums: true,
+            next_token: 1,
+            next_task_id: 0,
+            effects: Vec::new(),
+        }
+    }
+
+    /// Takes the effects produced so far.
+    pub(crate) fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Where effects go (for module-level work outside a job).
+    pub fn effects_mut(&mut self) -> &mut Vec<Effect> {
+        &mut self.effects
+    }
+
+    /// Lends the shared state for one event at `now`.
+    pub fn ctx(&mut self, now: Millis) -> Ctx<'_> {
+        Ctx {
+            now,
+            pool: &self.pool,
+            config: &self.config,
+            effects: &mut self.effects,
+            timers: &mut self.timers,
+            locks: &mut self.locks,
+            rng: &mut self.rng,
+            verifies_checksums: self.verifies_checksums,
+            requests: &mut self.requests,
+            next_token: &mut self.next_token,
+            next_task_id: &mut self.next_task_id,
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Hot-file jobs on the module's side (spec §12): reads reported by the pool become jobs whose
+//! definitions `hotfile` writes; finished ones are capped at [`MAX_FINISHED_HOT_FILE_JOBS`].
+
+use crate::Millis;
+use crate::effect::{Effect, EntryPurpose, JobKey};
+use crate::hotfile::{self, MAX_FINISHED_HOT_FILE_JOBS, ProtocolInfo, job_id};
+use crate::job::Job;
+use crate::module::Module;
+use crate::pnfsid::PnfsId;
+use crate::replica::ReplicaEntry;
+
+impl Module {
+    /// A read request for `pnfsid` with `readers` concurrent non-p2p movers (§12.2). Errors
+    /// are logged and swallowed: the read itself must never be affected.
+    pub fn report_readers(&mut self, pnfsid: PnfsId, readers: i64, protocol: Option<&ProtocolInfo>) {
+        if readers < self.defaults().hotfile_threshold {
+            return;
+        }
+        if self.job(&job_id(&pnfsid)).is_some_and(|j| !j.state().is_terminal()) {
+            return;
+        }
+        let protocol_unit = protocol.map_or_else(|| "*/*".to_string(), ProtocolInfo::unit);
+        let net_unit = protocol.and_then(|p| p.client.clone()).unwrap_or_default();
+        self.hot_reports.insert(pnfsid, (protocol_unit, net_unit));
+        self.shared.effects_mut().push(Effect::ReadEntry { purpose: EntryPurpose::HotFile { pnfsid }, pnfsid });
+    }
+
+    /// The entry of a hot file was read: create and start its job.
+    pub(crate) fn hot_file_entry(&mut self, now: Millis, pnfsid: PnfsId, result: Result<Option<ReplicaEntry>, String>) {
+        let Some((protocol, net)) = self.hot_reports.remove(&pnfsid) else { return };
+        let entry = match result {
+            Ok(Some(entry)) => entry,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(target: crate::job::LOG_TARGET, %pnfsid, "hot-file replication skipped: {e}");
+                return;
+            }
+        };
+        let id = job_id(&pnfsid);
+        if let Some(key) = self.job_key(&id) {
+            if !self.jobs[&key].state().is_terminal() {
+                return;
+            }
+            self.jobs.remove(&key);
+        }
+        let defaults = self.defaults();
+        let definition = hotfile::definition(&entry, protocol, net, defaults.hotfile_replicas, defaults.refresh);
+        let mut job =
+            Job::new(self.new_job_key(), id, definition, defaults.concurrency, now, self.config().pool_timeout);
+        job.set_max_attempts(defaults.max_attempts);
+        self.prune_hot_file_jobs();
+        self.add_job(job, now, Some(std::slice::from_ref(&entry)));
+        self.hot_jobs += 1;
+    }
+
+    /// Keeps the newest [`MAX_FINISHED_HOT_FILE_JOBS`] terminal hot-file jobs. dCache prunes
+    /// only when it creates the next hot-file job; we also prune when one ends, so the list
+    /// never holds more than the limit. Cheap: nothing is scanned until there could be more.
+    pub(crate) fn prune_hot_file_jobs(&mut self) {
+        if self.hot_jobs <= MAX_FINISHED_HOT_FILE_JOBS {
+            return;
+        }
+        let finished: Vec<JobKey> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.id.starts_with("hotfile-") && j.state().is_terminal())
+            .map(|(k, _)| *k)
+            .collect();
+        // Keys grow with creation time, so the first ones are the oldest.
+        let excess = finished.len().saturating_sub(MAX_FINISHED_HOT_FILE_JOBS);
+        for key in &finished[..excess] {
+            self.jobs.remove(key);
+        }
+        self.hot_jobs = self.jobs.values().filter(|j| j.id.starts_with("hotfile-")).count();
+    }
+}
