@@ -156,7 +156,7 @@ pub struct Shared {
     /// Armed timers.
     pub timers: Timers,
     /// Outstanding requests.
-    pub requests: HashMap<Token, Route>,
+    requests: HashMap<Token, Route>,
     /// Randomness for selection and request ids.
     pub rng: Rng,
     /// Whether the repository can verify checksums (`-verify`).
@@ -232,6 +232,11 @@ impl Shared {
             next_task_id: 0,
             effects: Vec::new(),
         }
+    }
+
+    /// Where the answer to an outstanding request goes.
+    pub fn route(&self, token: Token) -> Option<Route> {
+        self.requests.get(&token).copied()
     }
 
     /// Takes the effects produced so far.

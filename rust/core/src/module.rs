@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::Millis;
 pub use crate::context::{Config, Ctx, ListSlot, Route, Shared, TaskReply};
-use crate::effect::{Answer, ChangePurpose, Effect, EntryPurpose, InboundId, Input, JobKey};
+use crate::effect::{Answer, ChangePurpose, Effect, EntryPurpose, InboundId, Input, JobKey, Token};
 use crate::error::{Failure, Outcome};
 use crate::job::{Job, task_reply_event};
 use crate::message::{Message, Reply, decode, encode};
@@ -96,6 +96,12 @@ impl Module {
     /// Takes the effects produced so far.
     pub fn take_effects(&mut self) -> Vec<Effect> {
         self.shared.take_effects()
+    }
+
+    /// Where the answer to an outstanding request will go (for drivers and the simulator,
+    /// which attribute requests to jobs).
+    pub fn request_route(&self, token: Token) -> Option<Route> {
+        self.shared.route(token)
     }
 
     /// A key for a new job; keys are never reused.

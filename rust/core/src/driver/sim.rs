@@ -659,7 +659,7 @@ impl Cluster {
     fn record_copy(&mut self, pool: &str, to: &str, message: &[u8], token: Option<Token>) {
         let Some(token) = token else { return };
         let p = &self.pools[pool];
-        let Some(Route::Task { job, kind: TaskReply::Copy, .. }) = p.module.shared.requests.get(&token).copied() else {
+        let Some(Route::Task { job, kind: TaskReply::Copy, .. }) = p.module.request_route(token) else {
             return;
         };
         if let Ok(Message::Copy(request)) = decode::<Message>(message) {
