@@ -14,6 +14,7 @@ pub mod namespace;
 pub mod p2p;
 pub mod pin_manager;
 pub mod pool_manager;
+pub mod protocol;
 pub mod repository;
 pub mod selection_unit;
 pub mod shell;
