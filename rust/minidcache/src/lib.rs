@@ -15,6 +15,7 @@ pub mod p2p;
 pub mod pin_manager;
 pub mod pool_manager;
 pub mod protocol;
+pub mod replica_listing;
 pub mod repository;
 pub mod selection_unit;
 pub mod shell;
