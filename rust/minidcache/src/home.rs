@@ -175,6 +175,18 @@ impl Home {
     }
 }
 
+/// Writes `text` to `path` atomically: a temporary file beside it, synced, renamed over it. A
+/// crash leaves the old file or the new one, never a mix.
+pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
+    use std::io::Write as _;
+    let tmp = path.with_extension("tmp");
+    let written = File::create(&tmp).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    });
+    written.and_then(|()| std::fs::rename(&tmp, path))
+}
+
 /// A pool name becomes a directory name: letters, digits, `_`, `-` and `.` only, not
 /// starting with `.`, and not one of the home's own names.
 pub fn check_pool_name(name: &str) -> Result<(), Error> {

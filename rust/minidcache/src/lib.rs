@@ -20,6 +20,7 @@ pub mod repository;
 pub mod selection_unit;
 pub mod shell;
 pub mod store;
+pub mod tags;
 pub mod transport;
 
 pub use cluster::{Cluster, ClusterConfig};
