@@ -57,15 +57,20 @@ pub const DEFAULT_STORAGE_CLASS: &str = "atlas:default@osm";
 use OptionKind::String as Text;
 use OptionKind::{Enum, Flag, Int, Long};
 
-const fn opt(name: &'static str, kind: OptionKind, value_name: &'static str, help: &'static str) -> OptionSpec {
+pub(crate) const fn opt(
+    name: &'static str,
+    kind: OptionKind,
+    value_name: &'static str,
+    help: &'static str,
+) -> OptionSpec {
     OptionSpec { name, kind, help, value_name, category: "" }
 }
 
-const fn args(names: &'static [&'static str], required: usize, variadic: bool) -> ArgSpec {
+pub(crate) const fn args(names: &'static [&'static str], required: usize, variadic: bool) -> ArgSpec {
     ArgSpec { names, required, variadic }
 }
 
-const NO_ARGS: ArgSpec = args(&[], 0, false);
+pub(crate) const NO_ARGS: ArgSpec = args(&[], 0, false);
 
 /// The options of `populate` and `put` that describe the new files.
 const FILE_OPTIONS: [OptionSpec; 7] = [
@@ -164,10 +169,13 @@ pub const POOL_COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "wait",
-        options: &[opt("timeout", Long, "seconds", "Give up after this many seconds (default 60).")],
+        options: &[
+            opt("timeout", Long, "seconds", "Give up after this many seconds (default 60)."),
+            opt("completed", Long, "n", "Return as soon as the job has completed n files."),
+        ],
         args: args(&["JOB"], 1, false),
-        summary: "Wait until a job has ended.",
-        help: "Blocks until the job is FINISHED, CANCELLED or FAILED and prints its summary line. At a terminal it shows the job's progress meanwhile.",
+        summary: "Wait until a job has ended (or completed n files).",
+        help: "Blocks until the job is FINISHED, CANCELLED or FAILED (with -completed=n: or has completed n files, so that a script can act in the middle of a job) and prints its summary line. At a terminal it shows the job's progress meanwhile.",
     },
     CommandSpec {
         name: "save",
@@ -302,16 +310,16 @@ pub const POOL_MANAGER_COMMANDS: &[CommandSpec] = &[
     },
 ];
 
-fn syntax(e: impl ToString) -> Error {
+pub(crate) fn syntax(e: impl ToString) -> Error {
     Error::syntax(e.to_string())
 }
 
-fn unknown(line: &str) -> Error {
+pub(crate) fn unknown(line: &str) -> Error {
     Error::new(ErrorKind::Unsupported, format!("Unknown command: {}", line.trim()))
 }
 
 /// Words of `line`, with bare negative numbers (`-1`) taken as arguments rather than options.
-fn words_of(line: &str) -> Result<Vec<Word>, Error> {
+pub(crate) fn words_of(line: &str) -> Result<Vec<Word>, Error> {
     let words = command::tokenize(line).map_err(syntax)?;
     let negative = |w: &Word| matches!(w.option_parts(), Some((name, "")) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()));
     if !words.iter().any(negative) {
@@ -323,7 +331,7 @@ fn words_of(line: &str) -> Result<Vec<Word>, Error> {
 }
 
 /// The command of `specs` whose name is the longest prefix of `words`.
-fn lookup<'a>(specs: &'a [CommandSpec], words: &[Word]) -> Option<(&'a CommandSpec, usize)> {
+pub(crate) fn lookup<'a>(specs: &'a [CommandSpec], words: &[Word]) -> Option<(&'a CommandSpec, usize)> {
     specs
         .iter()
         .filter_map(|spec| {
@@ -347,7 +355,7 @@ fn synopsis_line(spec: &CommandSpec) -> String {
 
 /// `help [topic]` over `specs`: the command list, one command's page, or the commands
 /// starting with the topic. `None` when no command matches.
-fn help_of(specs: &[CommandSpec], topic: &str) -> Option<String> {
+pub(crate) fn help_of(specs: &[CommandSpec], topic: &str) -> Option<String> {
     if topic.is_empty() {
         return Some(specs.iter().map(synopsis_line).collect());
     }
@@ -369,6 +377,10 @@ pub fn execute(cluster: &Cluster, cell: &Cell, line: &str, progress: Progress<'_
         Cell::PnfsManager => PNFS_MANAGER_COMMANDS,
         Cell::PoolManager => POOL_MANAGER_COMMANDS,
     };
+    if let Cell::Pool(pool) = cell {
+        // Like the cell of a stopped domain, a stopped pool answers nothing.
+        pool_node(cluster, pool)?;
+    }
     if first.text() == "help" {
         let topic = words[1..].iter().map(Word::text).collect::<Vec<_>>().join(" ");
         return help(cluster, cell, specs, &topic, line);
@@ -404,15 +416,25 @@ fn help(cluster: &Cluster, cell: &Cell, specs: &[CommandSpec], topic: &str, line
     }
 }
 
+/// What a command to a stopped pool gets.
+pub fn stopped(pool: &str) -> Error {
+    Error::new(ErrorKind::Closed, format!("No route to cell {pool}: the pool is stopped"))
+}
+
+/// A running pool's node.
 fn pool_node(cluster: &Cluster, pool: &str) -> Result<std::sync::Arc<PoolNode>, Error> {
-    cluster.pool(pool).ok_or_else(|| Error::new(ErrorKind::NotFound, format!("Cell not found: {pool}")))
+    let node = cluster.pool(pool).ok_or_else(|| Error::new(ErrorKind::NotFound, format!("Cell not found: {pool}")))?;
+    if !node.is_running() {
+        return Err(stopped(pool));
+    }
+    Ok(node)
 }
 
 fn pool_runtime(
     cluster: &Cluster,
     pool: &str,
 ) -> Result<std::sync::Arc<migration_core::driver::runtime::Runtime>, Error> {
-    cluster.runtime(pool).cloned().ok_or_else(|| Error::new(ErrorKind::Closed, format!("Pool {pool} is not running")))
+    cluster.runtime(pool).ok_or_else(|| stopped(pool))
 }
 
 fn parse_pnfsid(text: &str) -> Result<PnfsId, Error> {
@@ -922,6 +944,11 @@ fn wait(cluster: &Cluster, pool: &str, args: &ParsedArgs, mut progress: Progress
     if timeout < 0 {
         return Err(Error::syntax(format!("Invalid timeout: {timeout}")));
     }
+    let completed = match args.long("completed") {
+        Some(n) if n < 0 => return Err(Error::syntax(format!("Invalid number of files: {n}"))),
+        Some(n) => Some(n as u64),
+        None => None,
+    };
     let runtime = pool_runtime(cluster, pool)?;
     let started = Instant::now();
     let deadline = started + Duration::from_secs(timeout as u64);
@@ -935,6 +962,9 @@ fn wait(cluster: &Cluster, pool: &str, args: &ParsedArgs, mut progress: Progress
         match seen {
             None => return Err(Error::job_not_found()),
             Some((true, summary, ..)) => return Ok(summary),
+            Some((false, summary, _, stats, _)) if completed.is_some_and(|n| stats.completed_files >= n) => {
+                return Ok(summary);
+            }
             Some((false, ..)) if Instant::now() >= deadline => {
                 return Err(Error::new(ErrorKind::State, format!("Timed out waiting for job {id}")));
             }

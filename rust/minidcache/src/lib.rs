@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod commands;
 pub mod demo;
 pub mod home;
+pub mod local_cell;
 pub mod namespace;
 pub mod p2p;
 pub mod pin_manager;

@@ -100,8 +100,8 @@ fn worker(receiver: &Mutex<mpsc::Receiver<Job>>, idle: &AtomicUsize, pending: &A
     }
 }
 
-/// Transfers under way on one pool, by request, with their cancel flags.
-type Running = Mutex<HashMap<RequestId, Arc<AtomicBool>>>;
+/// Transfers under way on one pool, by request, with their cancel flags and source pools.
+type Running = Mutex<HashMap<RequestId, (Arc<AtomicBool>, String)>>;
 
 struct Inner {
     pool: String,
@@ -168,9 +168,9 @@ pub fn copy_with_checksum(
 impl Inner {
     fn transfer(&self, request: &P2pRequest, cancelled: &AtomicBool) -> Result<(), Failure> {
         let pnfsid = request.attributes.pnfsid;
-        let target = self.registry.get(&self.pool).ok_or(Failure::NoRoute)?;
-        // An unknown source cannot be reached at all.
-        let source = self.registry.get(&request.source).ok_or(Failure::NoRoute)?;
+        let target = self.registry.running(&self.pool).ok_or(Failure::NoRoute)?;
+        // An unknown or stopped source cannot be reached at all.
+        let source = self.registry.running(&request.source).ok_or(Failure::NoRoute)?;
         // A -strict pool does not serve p2p; a -rdonly one still does.
         if source.mode() == PoolMode::Strict && !request.force_source_mode {
             return Err(failure(ReturnCode::POOL_DISABLED, "Pool is disabled"));
@@ -195,7 +195,9 @@ impl Inner {
         let (_serving, _receiving) = (Active::new(&source.counters.serving), Active::new(&target.counters.receiving));
         let mut output = File::create(reservation.path())
             .map_err(|e| failure(ReturnCode::ERROR_IO_DISK, format!("Cannot create {pnfsid}: {e}")))?;
-        let (sum, length) = copy_with_checksum(&mut input, original.size, &mut output, cancelled)?;
+        let copied = copy_with_checksum(&mut input, original.size, &mut output, cancelled);
+        // A source stopped under way is a broken connection to it, not a cancel.
+        let (sum, length) = copied.map_err(|f| if source.is_running() { f } else { Failure::NoRoute })?;
         drop(output);
         if length != original.size {
             return Err(failure(
@@ -265,16 +267,28 @@ impl P2pClient {
 
     /// Cancels every transfer under way (the pool stops).
     pub fn cancel_all(&self) {
-        for flag in self.inner.running.lock().values() {
+        for (flag, _) in self.inner.running.lock().values() {
             flag.store(true, Ordering::Release);
         }
+    }
+
+    /// Cancels the transfers that read from `source` (that pool stops).
+    pub fn cancel_from(&self, source: &str) {
+        for (flag, _) in self.inner.running.lock().values().filter(|(_, s)| s == source) {
+            flag.store(true, Ordering::Release);
+        }
+    }
+
+    /// Transfers under way (queued or running), all of them or those reading from `source`.
+    pub fn running(&self, source: Option<&str>) -> usize {
+        self.inner.running.lock().values().filter(|(_, s)| source.is_none_or(|source| s == source)).count()
     }
 }
 
 impl host::P2p for P2pClient {
     fn start(&self, request: P2pRequest, done: Completion<()>) {
         let cancelled = Arc::new(AtomicBool::new(false));
-        self.inner.running.lock().insert(request.id, Arc::clone(&cancelled));
+        self.inner.running.lock().insert(request.id, (Arc::clone(&cancelled), request.source.clone()));
         let inner = Arc::clone(&self.inner);
         self.transfers.spawn(move || {
             let outcome = inner.transfer(&request, &cancelled);
@@ -287,7 +301,7 @@ impl host::P2p for P2pClient {
     }
 
     fn cancel(&self, id: RequestId) {
-        if let Some(flag) = self.inner.running.lock().get(&id) {
+        if let Some((flag, _)) = self.inner.running.lock().get(&id) {
             flag.store(true, Ordering::Release);
         }
     }

@@ -182,6 +182,7 @@ impl PoolManager {
         let free = total.saturating_sub(node.repository.used());
         let (removable, oldest) = node.repository.removable(now);
         let mut info = PoolCostInfo::simple(node.name.clone(), total, free, removable);
+        info.tags = node.tags();
         info.space.precious = node.repository.precious();
         info.space.lru = oldest.map_or(0, |t| (now - t).max(0) / 1000);
         let c = &node.counters;
@@ -208,22 +209,23 @@ impl PoolManager {
             PoolSelection::Names(names) => names.clone(),
             PoolSelection::Groups(groups) => members(groups),
             PoolSelection::Link(link) => t.links.get(link).map(|groups| members(groups)).unwrap_or_default(),
-            // The active pools (not strictly disabled) with any of the instances attached.
+            // The active pools (running, not strictly disabled) with any of the instances
+            // attached.
             PoolSelection::Hsm(instances) => self
                 .registry
                 .all()
                 .into_iter()
-                .filter(|node| node.mode() != crate::cluster::PoolMode::Strict)
+                .filter(|node| node.is_running() && node.mode() != crate::cluster::PoolMode::Strict)
                 .filter(|node| node.hsms().iter().any(|i| instances.contains(i)))
                 .map(|node| node.name.clone())
                 .collect(),
             // Every pool may serve reads of any file (there are no unit selections yet), except
-            // a strictly disabled one.
+            // a stopped or strictly disabled one.
             PoolSelection::Readers { .. } => self
                 .registry
                 .all()
                 .into_iter()
-                .filter(|node| node.mode() != crate::cluster::PoolMode::Strict)
+                .filter(|node| node.is_running() && node.mode() != crate::cluster::PoolMode::Strict)
                 .map(|node| node.name.clone())
                 .collect(),
         }
@@ -232,13 +234,15 @@ impl PoolManager {
 
 impl host::PoolManager for PoolManager {
     fn pools(&self, selection: PoolSelection, done: Completion<PoolList>) {
-        // Pools unknown to the registry are left out. Every known pool is online: a pool is
-        // offline only when stopped, which the shell cannot do yet.
+        // Pools unknown to the registry are left out. A stopped pool is offline at once: dCache
+        // waits for its heartbeats to lapse, which only delays what jobs see by a few minutes.
         let pools = self
             .select(&selection)
             .iter()
             .filter_map(|name| self.registry.get(name))
-            .map(|node| self.info(&node))
+            .map(
+                |node| if node.is_running() { self.info(&node) } else { PoolInfo::Offline { name: node.name.clone() } },
+            )
             .collect();
         done.complete(Ok(PoolList { pools }));
     }
