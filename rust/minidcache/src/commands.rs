@@ -147,6 +147,20 @@ pub const POOL_COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec { name: "pool enable", options: &[], args: NO_ARGS, summary: "Enable the pool.", help: "" },
     CommandSpec {
+        name: "pool set tag",
+        options: &[],
+        args: args(&["NAME", "VALUE"], 2, false),
+        summary: "Set a pool tag.",
+        help: "Sets a tag of the pool (dCache sets them in the pool's layout: pool.tags=rack=r1 ...). The pool manager reports the tags with the pool's cost data, and hot-file replication keeps at most one replica per tag value, never one that shares a tag value with the source. Tags are written to <home>/<pool>/tags at once and survive a restart.",
+    },
+    CommandSpec {
+        name: "pool unset tag",
+        options: &[],
+        args: args(&["NAME"], 1, false),
+        summary: "Remove a pool tag.",
+        help: "",
+    },
+    CommandSpec {
         name: "populate",
         options: &POPULATE_OPTIONS,
         args: NO_ARGS,
@@ -189,7 +203,7 @@ pub const POOL_COMMANDS: &[CommandSpec] = &[
         options: &[],
         args: NO_ARGS,
         summary: "Show the pool's summary.",
-        help: "Mode, files, bytes, free space and the p2p transfers since start.",
+        help: "Mode, files, bytes, free space, the p2p transfers since start, HSM instances and tags.",
     },
     CommandSpec {
         name: "hsm set",
@@ -470,6 +484,19 @@ fn pool_command(
         "pool enable" => {
             node.set_mode(PoolMode::Enabled);
             Ok(format!("Pool {} {}", node.name, PoolMode::Enabled.describe()))
+        }
+        "pool set tag" | "pool unset tag" => {
+            let tag = args.arg(0).unwrap_or_default();
+            crate::tags::check("name", tag)?;
+            let value = args.arg(1);
+            if let Some(value) = value {
+                crate::tags::check("value", value)?;
+            }
+            let existed = node.set_tag(tag, value).map_err(|e| io_error(crate::tags::file(&node.dir).display(), e))?;
+            if value.is_none() && !existed {
+                return Err(Error::new(ErrorKind::NotFound, format!("No such tag: {tag}")));
+            }
+            Ok(String::new())
         }
         "populate" => populate(cluster, &node, args),
         "put" => put(cluster, &node, args),
@@ -928,6 +955,7 @@ fn info(cluster: &Cluster, node: &PoolNode) -> String {
     let _ =
         writeln!(out, "P2P out    : {} files; {} bytes", c.served_files.load(Relaxed), c.served_bytes.load(Relaxed));
     let _ = writeln!(out, "HSM        : {}", if hsms.is_empty() { "none".to_string() } else { hsms.join(",") });
+    let _ = writeln!(out, "Tags       : {}", crate::tags::describe(&node.tags()));
     let _ = write!(out, "Directory  : {}", node.dir.display());
     out
 }
