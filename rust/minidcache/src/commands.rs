@@ -263,67 +263,6 @@ pub const PNFS_MANAGER_COMMANDS: &[CommandSpec] = &[CommandSpec {
     help: "",
 }];
 
-/// The pool manager's commands.
-pub const POOL_MANAGER_COMMANDS: &[CommandSpec] = &[
-    CommandSpec { name: "psu ls pool", options: &[], args: NO_ARGS, summary: "List pools.", help: "" },
-    CommandSpec {
-        name: "psu ls pgroup",
-        options: &[opt("l", Flag, "", "Show the members.")],
-        args: NO_ARGS,
-        summary: "List pool groups.",
-        help: "",
-    },
-    CommandSpec {
-        name: "psu ls link",
-        options: &[opt("l", Flag, "", "Show the pool groups.")],
-        args: NO_ARGS,
-        summary: "List links.",
-        help: "",
-    },
-    CommandSpec {
-        name: "psu create pgroup",
-        options: &[],
-        args: args(&["GROUP"], 1, false),
-        summary: "Create a pool group.",
-        help: "",
-    },
-    CommandSpec {
-        name: "psu addto pgroup",
-        options: &[],
-        args: args(&["GROUP", "POOL"], 2, false),
-        summary: "Add a pool to a pool group.",
-        help: "",
-    },
-    CommandSpec {
-        name: "psu removefrom pgroup",
-        options: &[],
-        args: args(&["GROUP", "POOL"], 2, false),
-        summary: "Remove a pool from a pool group.",
-        help: "",
-    },
-    CommandSpec {
-        name: "psu create link",
-        options: &[],
-        args: args(&["LINK", "UNITGROUP"], 1, true),
-        summary: "Create a link (unit groups are accepted and ignored).",
-        help: "",
-    },
-    CommandSpec {
-        name: "psu add link",
-        options: &[],
-        args: args(&["LINK", "GROUP"], 2, false),
-        summary: "Attach a pool group to a link.",
-        help: "",
-    },
-    CommandSpec {
-        name: "save",
-        options: &[],
-        args: NO_ARGS,
-        summary: "Save pool groups and links.",
-        help: "Writes <home>/poolmanager.conf as psu commands; a restarted minidcache replays it.",
-    },
-];
-
 pub(crate) fn syntax(e: impl ToString) -> Error {
     Error::syntax(e.to_string())
 }
@@ -389,7 +328,7 @@ pub fn execute(cluster: &Cluster, cell: &Cell, line: &str, progress: Progress<'_
         Cell::Pool(_) => POOL_COMMANDS,
         Cell::PinManager => PIN_MANAGER_COMMANDS,
         Cell::PnfsManager => PNFS_MANAGER_COMMANDS,
-        Cell::PoolManager => POOL_MANAGER_COMMANDS,
+        Cell::PoolManager => crate::pool_manager_cell::POOL_MANAGER_COMMANDS,
     };
     if let Cell::Pool(pool) = cell {
         // Like the cell of a stopped domain, a stopped pool answers nothing.
@@ -410,7 +349,7 @@ pub fn execute(cluster: &Cluster, cell: &Cell, line: &str, progress: Progress<'_
         Cell::Pool(pool) => pool_command(cluster, pool, spec.name, &parsed, progress),
         Cell::PinManager => pin_manager_command(cluster, spec.name, &parsed),
         Cell::PnfsManager => pnfs_manager_command(cluster, spec.name, &parsed),
-        Cell::PoolManager => pool_manager_command(cluster, spec.name, &parsed),
+        Cell::PoolManager => crate::pool_manager_cell::execute(cluster, spec.name, &parsed),
     }
 }
 
@@ -898,15 +837,10 @@ fn hsm_instance(args: &ParsedArgs) -> Result<&str, Error> {
 }
 
 /// Writes `lines` to `path` atomically (a temporary file renamed over it).
-fn write_setup(path: &std::path::Path, lines: &[String]) -> Result<(), Error> {
-    let tmp = path.with_extension("tmp");
+pub(crate) fn write_setup(path: &std::path::Path, lines: &[String]) -> Result<(), Error> {
     let mut text = lines.join("\n");
     text.push('\n');
-    let written = File::create(&tmp).and_then(|mut f| {
-        f.write_all(text.as_bytes())?;
-        f.sync_all()
-    });
-    written.and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| io_error(path.display(), e))
+    crate::home::write_atomically(path, &text).map_err(|e| io_error(path.display(), e))
 }
 
 fn save_pool(cluster: &Cluster, node: &PoolNode) -> Result<String, Error> {
@@ -1073,33 +1007,6 @@ fn pnfs_manager_command(cluster: &Cluster, name: &str, args: &ParsedArgs) -> Res
                 .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("No such file: {pnfsid}")))?;
             Ok(locations.join(" "))
         }
-        other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
-    }
-}
-
-fn pool_manager_command(cluster: &Cluster, name: &str, args: &ParsedArgs) -> Result<String, Error> {
-    let pm = cluster.pool_manager();
-    let arg = |i| args.arg(i).unwrap_or_default();
-    let done = |r: Result<(), crate::pool_manager::TopologyError>| {
-        r.map(|()| String::new()).map_err(|e| Error::new(ErrorKind::InvalidArgument, e.to_string()))
-    };
-    let listing = |items: Vec<(String, Vec<String>)>| -> String {
-        let long = args.flag("l").unwrap_or(false);
-        items
-            .into_iter()
-            .map(|(name, members)| if long { format!("{name} : {}\n", members.join(",")) } else { format!("{name}\n") })
-            .collect()
-    };
-    match name {
-        "psu ls pool" => Ok(cluster.pool_names().iter().map(|p| format!("{p}\n")).collect()),
-        "psu ls pgroup" => Ok(listing(pm.groups())),
-        "psu ls link" => Ok(listing(pm.links())),
-        "psu create pgroup" => done(pm.create_group(arg(0))),
-        "psu addto pgroup" => done(pm.add_to_group(arg(0), arg(1))),
-        "psu removefrom pgroup" => done(pm.remove_from_group(arg(0), arg(1))),
-        "psu create link" => done(pm.create_link(arg(0))),
-        "psu add link" => done(pm.attach_group(arg(0), arg(1))),
-        "save" => write_setup(&cluster.home().pool_manager_setup(), &pm.setup_lines()).map(|()| String::new()),
         other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
     }
 }

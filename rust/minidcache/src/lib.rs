@@ -15,6 +15,7 @@ pub mod namespace;
 pub mod p2p;
 pub mod pin_manager;
 pub mod pool_manager;
+pub mod pool_manager_cell;
 pub mod protocol;
 pub mod replica_listing;
 pub mod repository;

@@ -71,3 +71,91 @@ fn a_stopped_pool_answers_nothing_and_is_offline_until_started() {
     assert_eq!(run(&mut sh, "\\c pool2"), "");
     assert!(run(&mut sh, "info").starts_with("Pool       : pool2 (enabled)\n"));
 }
+
+/// The setup of a site that sends DCap reads from its campus to the pool group `fast`, and
+/// every other read to every pool (through `default-link`).
+const DCAP_LINK: &str = "psu create unit -protocol DCap/*
+psu addto ugroup any-protocol DCap/*
+psu create ugroup dcap
+psu addto ugroup dcap DCap/*
+psu create unit -net 10.0.0.0/8
+psu addto ugroup world-net 10.0.0.0/8
+psu create ugroup campus
+psu addto ugroup campus 10.0.0.0/8
+psu create pgroup fast
+psu addto pgroup fast pool3
+psu addto pgroup fast pool4
+psu create link dcap-link any-store dcap campus
+psu set link dcap-link -readpref=20
+psu add link dcap-link fast";
+
+fn readers(protocol: &str, net: &str, cache_class: Option<&str>) -> PoolSelection {
+    let mut attributes = migration_core::replica::FileAttributes {
+        pnfsid: migration_core::PnfsId::parse("1").expect("id"),
+        size: 1,
+        storage_class: Some("atlas:default@osm".into()),
+        cache_class: None,
+        access_latency: None,
+        retention_policy: None,
+        checksums: Vec::new(),
+    };
+    attributes.cache_class = cache_class.map(str::to_string);
+    PoolSelection::Readers { attributes, protocol: protocol.into(), net: net.into() }
+}
+
+#[test]
+fn read_pools_come_from_the_first_preference_level_of_the_links_a_read_matches() {
+    let home = TempHome::new();
+    let all = ["pool1", "pool2", "pool3", "pool4"];
+    {
+        let mut sh = open(home.path(), &all);
+        run(&mut sh, "\\c PoolManager");
+        for line in DCAP_LINK.lines() {
+            assert_eq!(run(&mut sh, line), "", "{line}");
+        }
+        assert_eq!(run(&mut sh, "psu create link broken nosuchgroup"), "uGroup not found : nosuchgroup\n");
+        let link = run(&mut sh, "psu ls link -l");
+        assert!(
+            link.contains("dcap-link\n readPref  : 20\n cachePref : 0\n writePref : 0\n p2pPref   : -1\n UGroups   : any-store,dcap,campus\n pgroups   : fast\n"),
+            "{link}"
+        );
+        assert_eq!(
+            run(&mut sh, "psu match read atlas:default@osm * 10.1.2.3 DCap/3"),
+            "Preference : 0\n       Tag : NONE\n  pool3\n  pool4\nPreference : 1\n       Tag : NONE\n  pool1\n  pool2\n  pool3\n  pool4\n"
+        );
+        run(&mut sh, "save");
+    }
+    // The setup is replayed on start.
+    let mut sh = open(home.path(), &all);
+    run(&mut sh, "\\c PoolManager");
+    assert_eq!(
+        run(&mut sh, "psu match read a:b@osm * 192.168.1.1 DCap/3"),
+        "Preference : 0\n       Tag : NONE\n  pool1\n  pool2\n  pool3\n  pool4\n"
+    );
+    assert_eq!(run(&mut sh, "psu match read a:b@osm hot * */*"), "Unit not found : hot\n");
+
+    // Hot-file replication asks for the first non-empty level, with cost data.
+    assert_eq!(names(&pools(&sh, readers("DCap/3", "10.1.2.3", None))), ["pool3", "pool4"]);
+    assert_eq!(names(&pools(&sh, readers("xrootd/2", "10.1.2.3", None))), all);
+    assert_eq!(names(&pools(&sh, readers("*/*", "", None))), all);
+    // Pools that cannot serve the read are left out of their level; an empty level is skipped.
+    run(&mut sh, "\\c pool3");
+    run(&mut sh, "pool disable -strict");
+    run(&mut sh, "\\q");
+    run(&mut sh, "dcache stop pool4");
+    assert_eq!(names(&pools(&sh, readers("DCap/3", "10.1.2.3", None))), ["pool1", "pool2"]);
+    // A file with a cache class the selection unit does not know is refused, as in dCache.
+    let (tx, rx) = mpsc::channel();
+    sh.cluster()
+        .pool_manager()
+        .pools(readers("*/*", "", Some("hot")), Completion::new(move |o| tx.send(o).expect("rx")));
+    let refused = rx.recv().expect("answered").expect_err("refused");
+    assert_eq!(refused.to_string(), "Unit not found : hot (rc=10015)");
+    run(&mut sh, "\\c PoolManager");
+    let listing = run(&mut sh, "psu ls pool -l");
+    assert!(
+        listing.contains("pool4  (enabled=true;active=no;rdOnly=false;pgroups=2;hsm=[];mode=disabled(dead))\n"),
+        "{listing}"
+    );
+    assert!(listing.contains("pool3  (enabled=true;active=0;rdOnly=false;pgroups=2;hsm=[];mode=disabled(fetch,store,stage,p2p-client,p2p-server))\n"), "{listing}");
+}
