@@ -95,6 +95,17 @@ const POPULATE_OPTIONS: [OptionSpec; 9] = [
     FILE_OPTIONS[6],
 ];
 
+/// How a read reached the pool (`get`, `debug readers`).
+const READ_OPTIONS: [OptionSpec; 2] = [
+    opt(
+        "protocol",
+        Text,
+        "protocol/major[.minor]",
+        "The read's protocol, e.g. DCap/3, xrootd/2, NFS/4.1 (default: none, protocol unit */*).",
+    ),
+    opt("client", Text, "address", "The client's IP address, the read's net unit (needs -protocol)."),
+];
+
 /// A pool's own commands (the module's are in `migration_core::commands::COMMANDS`).
 pub const POOL_COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -176,10 +187,10 @@ pub const POOL_COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "get",
-        options: &[],
+        options: &READ_OPTIONS,
         args: args(&["PNFSID", "LOCAL-FILE"], 2, false),
         summary: "Copy a replica's data to a local file.",
-        help: "A relative path is written to <home>/io; an absolute path must lie inside the home, outside minidcache's own files. The data is checked against the namespace's ADLER32 checksum. The read is reported to the migration module (hot-file replication).",
+        help: "A relative path is written to <home>/io; an absolute path must lie inside the home, outside minidcache's own files. The data is checked against the namespace's ADLER32 checksum. The read is reported to the migration module as a mover would report it (hot-file replication), with the protocol and client given: hot-file jobs then ask the pool manager for the pools that may serve reads by that protocol unit and net unit (*/* and no net unit without them).",
     },
     CommandSpec {
         name: "wait",
@@ -222,10 +233,10 @@ pub const POOL_COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "hsm ls", options: &[], args: NO_ARGS, summary: "List the attached HSM instances.", help: "" },
     CommandSpec {
         name: "debug readers",
-        options: &[],
+        options: &READ_OPTIONS,
         args: args(&["PNFSID", "N"], 2, false),
         summary: "Test aid: report N concurrent readers of a file.",
-        help: "Reports a read of the file with N concurrent readers to the migration module, as a mover would (protocol minidcache/1), so that a script can show hot-file replication.",
+        help: "Reports a read of the file with N concurrent readers to the migration module, as a mover would with the given protocol and client (none: protocol unit */*), so that a script can show hot-file replication.",
     },
 ];
 
@@ -762,14 +773,10 @@ fn put(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, 
     Ok(format!("{pnfsid} {length} ADLER32:{}", sum.hex()))
 }
 
-/// The protocol of `get`'s reads, as the hot-file module sees it.
-fn protocol() -> ProtocolInfo {
-    ProtocolInfo { protocol: "minidcache".to_string(), major: 1, minor: 0, client: None }
-}
-
 fn get(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
     let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
     let text = args.arg(1).unwrap_or_default();
+    let protocol = crate::protocol::from_options(args)?;
     let target = cluster.home().resolve_new(text, &cluster.pool_names())?;
     if node.mode() == PoolMode::Strict {
         return Err(Error::new(ErrorKind::State, "Pool is disabled"));
@@ -778,7 +785,7 @@ fn get(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, 
     let (entry, mut input) = opened.ok_or_else(|| not_in_repository(&pnfsid))?;
     let (_reading, readers) = node.start_reading(pnfsid);
     let runtime = pool_runtime(cluster, &node.name)?;
-    runtime.call(|module, _| module.report_readers(pnfsid, i64::from(readers), Some(&protocol())))?;
+    runtime.call(|module, _| module.report_readers(pnfsid, i64::from(readers), protocol.as_ref()))?;
 
     // Written under a temporary name (never an existing file: create_new does not follow
     // links), renamed once complete and checked.
@@ -821,11 +828,14 @@ fn debug_readers(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Resul
         .ok()
         .filter(|n| *n >= 0)
         .ok_or_else(|| Error::syntax(format!("Invalid number of readers: {text}")))?;
+    let protocol = crate::protocol::from_options(args)?;
     if node.repository.entry(&pnfsid).map_err(|e| Error::new(ErrorKind::Host, e))?.is_none() {
         return Err(not_in_repository(&pnfsid));
     }
-    pool_runtime(cluster, &node.name)?.call(|module, _| module.report_readers(pnfsid, readers, Some(&protocol())))?;
-    Ok(format!("Reported {readers} readers of {pnfsid}"))
+    pool_runtime(cluster, &node.name)?.call(|module, _| module.report_readers(pnfsid, readers, protocol.as_ref()))?;
+    let unit = protocol.as_ref().map_or_else(|| "*/*".to_string(), ProtocolInfo::unit);
+    let net = protocol.and_then(|p| p.client).map(|c| format!(" from {c}")).unwrap_or_default();
+    Ok(format!("Reported {readers} readers of {pnfsid} ({unit}{net})"))
 }
 
 fn hsm_instance(args: &ParsedArgs) -> Result<&str, Error> {

@@ -159,3 +159,67 @@ fn read_pools_come_from_the_first_preference_level_of_the_links_a_read_matches()
     );
     assert!(listing.contains("pool3  (enabled=true;active=0;rdOnly=false;pgroups=2;hsm=[];mode=disabled(fetch,store,stage,p2p-client,p2p-server))\n"), "{listing}");
 }
+
+/// The protocol unit and net unit of the hot-file job of `pnfsid` on `pool`, once it exists.
+fn hot_file_query(shell: &Shell, pool: &str, pnfsid: &str) -> (String, String) {
+    let runtime = shell.cluster().runtime(pool).expect("running");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let query =
+            runtime.with_module(|m| m.job(&format!("hotfile-{pnfsid}")).and_then(|j| j.definition.hot_file.clone()));
+        if let Some(q) = query {
+            return (q.protocol, q.net);
+        }
+        assert!(std::time::Instant::now() < deadline, "no hot-file job for {pnfsid}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn reads_report_their_protocol_and_client_and_hot_files_go_to_the_pools_that_serve_them() {
+    let mut sh = session(&["pool1", "pool2", "pool3", "pool4"]);
+    run(&mut sh, "\\c PoolManager");
+    for line in DCAP_LINK.lines() {
+        run(&mut sh, line);
+    }
+    run(&mut sh, "\\c pool1");
+    run(&mut sh, "populate -files=3 -size=1000");
+    run(&mut sh, "hotfile set threshold 1");
+    run(&mut sh, "hotfile set replicas 2");
+    let [a, b, c] = ["000100000000000000000001", "000100000000000000000002", "000100000000000000000003"];
+    assert_eq!(
+        run(&mut sh, &format!("debug readers {a} 5 -protocol=DCap/3 -client=10.1.2.3")),
+        format!("Reported 5 readers of {a} (DCap/3 from 10.1.2.3)\n")
+    );
+    assert_eq!(hot_file_query(&sh, "pool1", a), ("DCap/3".to_string(), "10.1.2.3".to_string()));
+    assert!(run(&mut sh, &format!("wait hotfile-{a} -timeout=30")).contains("FINISHED"));
+    // The DCap link's pool group serves campus DCap reads: both replicas go there.
+    let locations = |sh: &Shell, id: &str| {
+        let mut l = sh.cluster().namespace().locations(&migration_core::PnfsId::parse(id).expect("id")).expect("known");
+        l.sort();
+        l
+    };
+    assert_eq!(locations(&sh, a), ["pool1", "pool3", "pool4"]);
+
+    // A get is a read with its protocol too; NFS is not DCap, so every pool may serve it.
+    assert!(run(&mut sh, &format!("get {b} b.out -protocol=NFS/4.1 -client=2001:DB8::7")).starts_with("1000 bytes"));
+    assert_eq!(hot_file_query(&sh, "pool1", b), ("NFS/4.1".to_string(), "2001:db8::7".to_string()));
+    assert!(run(&mut sh, &format!("wait hotfile-{b} -timeout=30")).contains("FINISHED"));
+    assert_eq!(locations(&sh, b).len(), 3);
+    // Without protocol info the protocol unit is */* and the net unit empty.
+    assert!(run(&mut sh, &format!("get {c} c.out")).starts_with("1000 bytes"));
+    assert_eq!(hot_file_query(&sh, "pool1", c), ("*/*".to_string(), String::new()));
+
+    assert_eq!(
+        run(&mut sh, &format!("get {a} x -client=10.0.0.1")),
+        "-client needs -protocol: the address is part of the protocol info\n"
+    );
+    assert_eq!(
+        run(&mut sh, &format!("debug readers {a} 1 -protocol=DCap")),
+        "Syntax error: Invalid protocol: DCap (expected <protocol>/<major>[.<minor>])\n"
+    );
+    assert_eq!(
+        run(&mut sh, &format!("debug readers {a} 1 -protocol=DCap/3 -client=host")),
+        "Syntax error: Invalid client address: host (expected an IP address)\n"
+    );
+}
