@@ -73,7 +73,7 @@ pub(crate) const fn args(names: &'static [&'static str], required: usize, variad
 pub(crate) const NO_ARGS: ArgSpec = args(&[], 0, false);
 
 /// The options of `populate` and `put` that describe the new files.
-const FILE_OPTIONS: [OptionSpec; 7] = [
+const FILE_OPTIONS: [OptionSpec; 8] = [
     opt("storage", Text, "class", "Storage class (default: atlas:default@osm)."),
     opt("cache", Text, "class", "Cache class (default: none)."),
     opt("state", Enum(&["cached", "precious"]), "", "Replica state (default: precious)."),
@@ -81,9 +81,15 @@ const FILE_OPTIONS: [OptionSpec; 7] = [
     opt("al", Enum(&["online", "nearline"]), "", "Access latency (default: nearline)."),
     opt("rp", Enum(&["custodial", "replica", "output"]), "", "Retention policy (default: custodial)."),
     opt("age", Long, "seconds", "Last accessed this many seconds ago (default: now)."),
+    opt(
+        "no-storage-info",
+        Flag,
+        "",
+        "Without storage info (no storage or cache class), as a file whose attributes lack it: hot-file replication then has no pools to ask for.",
+    ),
 ];
 
-const POPULATE_OPTIONS: [OptionSpec; 9] = [
+const POPULATE_OPTIONS: [OptionSpec; 10] = [
     opt("files", Int, "n", "Number of files (required)."),
     opt("size", Text, "n|min..max", "Size in bytes, fixed or uniform in the range (required)."),
     FILE_OPTIONS[0],
@@ -93,6 +99,7 @@ const POPULATE_OPTIONS: [OptionSpec; 9] = [
     FILE_OPTIONS[4],
     FILE_OPTIONS[5],
     FILE_OPTIONS[6],
+    FILE_OPTIONS[7],
 ];
 
 /// How a read reached the pool (`get`, `debug readers`).
@@ -110,10 +117,31 @@ const READ_OPTIONS: [OptionSpec; 2] = [
 pub const POOL_COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rep ls",
-        options: &[opt("l", Enum(&["s", "p"]), "s|p", "Only sticky (s) or only precious (p) replicas.")],
+        options: &[
+            opt(
+                "l",
+                Text,
+                "s|p|l|u|nc|e|c...",
+                "Only replicas with any of these flags: s sticky, p precious, l locked (none here), u in use, nc not cached, e error, c cached; -l alone lists all.",
+            ),
+            opt("storage", Text, "glob", "Only replicas whose storage class matches (<unknown> without storage info)."),
+            opt(
+                "s",
+                Text,
+                "b|k|m|g|t",
+                "Per storage class statistics instead, sizes in bytes, KiB, MiB, GiB or TiB (-s alone: readable units).",
+            ),
+        ],
         args: args(&["PNFSID"], 0, true),
         summary: "List replicas.",
-        help: "One line per replica, in repository order:\n\n    <pnfsid> <flags L(0)[0]> <size> si={<storage class>}\n\nFlags, one position each: C cached, P precious, C being written by a client, S being restored from tape, two unused positions (to client, to store), R removed, D destroyed, X sticky, E broken, one unused position. L(0)[0]: locks and links, always 0 here.",
+        help: "One line per replica, in repository order, as dCache prints it:\n\n    <pnfsid> <flags L(0)[n]> <size> si={<storage class>}\n\nFlags, one position each: C cached, P precious, C being written by a client, S being restored from tape, two unused positions (to client, to store), R removed, D destroyed, X sticky, E broken, one unused position. L(0)[n]: locks (always 0, as in dCache) and links (reads under way). A replica without storage info shows si={<unknown>}. Sticky records: rep sticky ls.",
+    },
+    CommandSpec {
+        name: "rep sticky ls",
+        options: &[],
+        args: args(&["PNFSID"], 1, false),
+        summary: "List the sticky records of a replica.",
+        help: "One line per valid record: <owner> : never expires, or <owner> : expires <time (UTC)>.",
     },
     CommandSpec {
         name: "rep rm",
@@ -266,13 +294,22 @@ pub const PIN_MANAGER_COMMANDS: &[CommandSpec] = &[
 ];
 
 /// The namespace's commands.
-pub const PNFS_MANAGER_COMMANDS: &[CommandSpec] = &[CommandSpec {
-    name: "cacheinfoof",
-    options: &[],
-    args: args(&["PNFSID"], 1, false),
-    summary: "Show the pools that hold a replica of a file.",
-    help: "",
-}];
+pub const PNFS_MANAGER_COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "cacheinfoof",
+        options: &[],
+        args: args(&["PNFSID"], 1, false),
+        summary: "Show the pools that hold a replica of a file.",
+        help: "",
+    },
+    CommandSpec {
+        name: "storageinfoof",
+        options: &[],
+        args: args(&["PNFSID"], 1, false),
+        summary: "Show a file's storage info.",
+        help: "As dCache's GenericStorageInfo prints it: size, storage class and HSM, cache class, access latency and retention policy (- where the file has none).",
+    },
+];
 
 pub(crate) fn syntax(e: impl ToString) -> Error {
     Error::syntax(e.to_string())
@@ -419,6 +456,7 @@ fn pool_command(
     let node = pool_node(cluster, pool)?;
     match name {
         "rep ls" => rep_ls(cluster, &node, args),
+        "rep sticky ls" => rep_sticky_ls(cluster, &node, args),
         "rep rm" => rep_rm(cluster, &node, args),
         "rep set sticky" => rep_set_sticky(cluster, &node, args),
         "rep set precious" => rep_set_state(&node, args, ReplicaState::Precious),
@@ -473,36 +511,8 @@ fn pool_command(
     }
 }
 
-/// One `rep ls` line, as dCache's `CacheEntryImpl.toString()` writes it.
-pub fn rep_ls_line(entry: &ReplicaEntry, now: Millis) -> String {
-    let flag = |on: bool, c: char| if on { c } else { '-' };
-    let s = entry.state;
-    let sticky = entry.sticky.iter().any(|r| r.is_valid_at(now));
-    let flags: String = [
-        flag(s == ReplicaState::Cached, 'C'),
-        flag(s == ReplicaState::Precious, 'P'),
-        flag(s == ReplicaState::FromClient, 'C'),
-        flag(s == ReplicaState::FromStore, 'S'),
-        '-', // to client: no longer used by dCache
-        '-', // to store: no longer used by dCache
-        flag(s == ReplicaState::Removed, 'R'),
-        flag(s == ReplicaState::Destroyed, 'D'),
-        flag(sticky, 'X'),
-        flag(s == ReplicaState::Broken, 'E'),
-        '-', // unused
-    ]
-    .into_iter()
-    .collect();
-    // L(<locks>)[<links>]: dCache always prints 0 locks; we have no hard links.
-    format!(
-        "{} <{flags}L(0)[0]> {} si={{{}}}",
-        entry.pnfsid,
-        entry.size,
-        entry.storage_class.as_deref().unwrap_or("<unknown>")
-    )
-}
-
 fn rep_ls(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
+    use crate::replica_listing::{self as listing, Flags, SizeUnit};
     let now = cluster.now();
     let entries = if args.args().is_empty() {
         node.repository.entries()
@@ -517,12 +527,29 @@ fn rep_ls(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<Strin
         }
         entries
     };
-    let keep = |e: &ReplicaEntry| match args.string("l") {
-        Some("s") => e.sticky.iter().any(|r| r.is_valid_at(now)),
-        Some("p") => e.state == ReplicaState::Precious,
-        _ => true,
-    };
-    Ok(entries.iter().filter(|e| keep(e)).map(|e| rep_ls_line(e, now) + "\n").collect())
+    let flags = Flags::parse(args.string("l").unwrap_or_default())?;
+    let glob = args.string("storage").map(migration_core::glob::Glob::new);
+    let listed: Vec<ReplicaEntry> = entries
+        .into_iter()
+        .filter(|e| listing::storage_matches(glob.as_ref(), e) && flags.keep(e, now, node.readers_of(&e.pnfsid)))
+        .collect();
+    if let Some(unit) = args.string("s") {
+        return Ok(listing::statistics(&listed, now, SizeUnit::parse(unit)?));
+    }
+    Ok(listed.iter().map(|e| listing::line(e, now, node.readers_of(&e.pnfsid)) + "\n").collect())
+}
+
+fn rep_sticky_ls(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
+    let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
+    let entry = node.repository.entry(&pnfsid).map_err(|e| Error::new(ErrorKind::Host, e))?;
+    let entry = entry.ok_or_else(|| not_in_repository(&pnfsid))?;
+    let now = cluster.now();
+    Ok(entry
+        .sticky
+        .iter()
+        .filter(|r| r.is_valid_at(now))
+        .map(|r| crate::replica_listing::sticky_line(r) + "\n")
+        .collect())
 }
 
 fn rep_rm(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
@@ -625,7 +652,8 @@ struct FileTemplate {
     state: ReplicaState,
     sticky: Vec<StickyRecord>,
     last_access: Millis,
-    storage_class: String,
+    /// `None`: no storage info (`-no-storage-info`).
+    storage_class: Option<String>,
     cache_class: Option<String>,
     access_latency: AccessLatency,
     retention_policy: RetentionPolicy,
@@ -638,11 +666,16 @@ impl FileTemplate {
         if age < 0 {
             return Err(Error::syntax(format!("Invalid age: {age}")));
         }
+        let no_storage_info = args.flag("no-storage-info").unwrap_or(false);
+        if no_storage_info && (args.string("storage").is_some() || args.string("cache").is_some()) {
+            return Err(Error::syntax("-no-storage-info excludes -storage and -cache"));
+        }
         Ok(FileTemplate {
             state: if args.string("state") == Some("cached") { ReplicaState::Cached } else { ReplicaState::Precious },
             sticky: args.string("sticky").map(|s| parse_sticky(s, now)).transpose()?.into_iter().collect(),
             last_access: now.saturating_sub(age.saturating_mul(1000)),
-            storage_class: args.string("storage").unwrap_or(DEFAULT_STORAGE_CLASS).to_string(),
+            storage_class: (!no_storage_info)
+                .then(|| args.string("storage").unwrap_or(DEFAULT_STORAGE_CLASS).to_string()),
             cache_class: args.string("cache").filter(|c| !c.is_empty()).map(str::to_string),
             access_latency: args.string("al").and_then(AccessLatency::parse).unwrap_or(AccessLatency::Nearline),
             retention_policy: args.string("rp").and_then(RetentionPolicy::parse).unwrap_or(RetentionPolicy::Custodial),
@@ -656,7 +689,7 @@ impl FileTemplate {
             sticky: self.sticky.clone(),
             size,
             last_access: self.last_access,
-            storage_class: Some(self.storage_class.clone()),
+            storage_class: self.storage_class.clone(),
             cache_class: self.cache_class.clone(),
             access_latency: Some(self.access_latency),
             retention_policy: Some(self.retention_policy),
@@ -1017,35 +1050,38 @@ fn pnfs_manager_command(cluster: &Cluster, name: &str, args: &ParsedArgs) -> Res
                 .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("No such file: {pnfsid}")))?;
             Ok(locations.join(" "))
         }
+        "storageinfoof" => {
+            let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
+            let file = cluster
+                .namespace()
+                .file(&pnfsid)
+                .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("No such file: {pnfsid}")))?;
+            Ok(storage_info(&file.attributes))
+        }
         other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
     }
+}
+
+/// `size=…;new=false;stored=false;sClass=…;cClass=…;hsm=…;accessLatency=…;retentionPolicy=…;`,
+/// dCache's `GenericStorageInfo.toString()`; nothing is on tape here, so `stored=false`.
+fn storage_info(a: &migration_core::replica::FileAttributes) -> String {
+    let (class, hsm) = match a.storage_class.as_deref() {
+        Some(sc) => sc.rsplit_once('@').unwrap_or((sc, "-")),
+        None => ("-", "-"),
+    };
+    let upper = |name: Option<&str>| name.map_or_else(|| "-".to_string(), str::to_ascii_uppercase);
+    format!(
+        "size={};new=false;stored=false;sClass={class};cClass={};hsm={hsm};accessLatency={};retentionPolicy={};",
+        a.size,
+        a.cache_class.as_deref().unwrap_or("-"),
+        upper(a.access_latency.map(AccessLatency::name)),
+        upper(a.retention_policy.map(RetentionPolicy::name)),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn entry(state: ReplicaState) -> ReplicaEntry {
-        ReplicaEntry::new(PnfsId::parse("1").expect("valid"), state, 42, 0)
-    }
-
-    #[test]
-    fn rep_ls_shows_precious_cached_and_sticky_in_dcache_positions() {
-        let mut e = entry(ReplicaState::Precious);
-        e.storage_class = Some("atlas:default@osm".to_string());
-        assert_eq!(rep_ls_line(&e, 0), "000000000000000000000001 <-P---------L(0)[0]> 42 si={atlas:default@osm}");
-        let mut c = entry(ReplicaState::Cached);
-        c.sticky.push(StickyRecord::new("system", NEVER_EXPIRES));
-        assert_eq!(rep_ls_line(&c, 0), "000000000000000000000001 <C-------X--L(0)[0]> 42 si={<unknown>}");
-    }
-
-    #[test]
-    fn expired_sticky_records_do_not_show() {
-        let mut c = entry(ReplicaState::Cached);
-        c.sticky.push(StickyRecord::new("system", 1000));
-        assert!(rep_ls_line(&c, 999).contains("<C-------X--L"));
-        assert!(rep_ls_line(&c, 1000).contains("<C----------L"));
-    }
 
     #[test]
     fn sizes_and_sticky_options_parse() {

@@ -223,3 +223,84 @@ fn reads_report_their_protocol_and_client_and_hot_files_go_to_the_pools_that_ser
         "Syntax error: Invalid client address: host (expected an IP address)\n"
     );
 }
+
+#[test]
+fn replicas_carry_or_lack_storage_info_and_list_as_dcache_lists_them() {
+    let mut sh = session(&["pool1", "pool2"]);
+    run(&mut sh, "\\c pool1");
+    run(&mut sh, "populate -files=2 -size=1000 -storage=atlas:raw@osm -al=online -rp=replica");
+    run(&mut sh, "populate -files=1 -size=500 -no-storage-info -state=cached -sticky=lhcb");
+    run(&mut sh, "populate -files=1 -size=7 -storage=cms:raw@enstore -state=cached");
+    assert_eq!(
+        run(&mut sh, "populate -files=1 -size=1 -no-storage-info -storage=a:b@osm"),
+        "Syntax error: -no-storage-info excludes -storage and -cache\n"
+    );
+    let [one, _, three, four] = [1, 2, 3, 4].map(|n| format!("0001{n:020X}"));
+    let all = run(&mut sh, "rep ls");
+    assert_eq!(
+        all,
+        format!(
+            "{one} <-P---------L(0)[0]> 1000 si={{atlas:raw@osm}}\n000100000000000000000002 <-P---------L(0)[0]> 1000 si={{atlas:raw@osm}}\n\
+             {three} <C-------X--L(0)[0]> 500 si={{<unknown>}}\n{four} <C----------L(0)[0]> 7 si={{cms:raw@enstore}}\n"
+        )
+    );
+    assert_eq!(run(&mut sh, "rep ls -l"), all, "-l alone lists everything, as in dCache");
+    assert_eq!(run(&mut sh, "rep ls -l=s").lines().count(), 1);
+    assert_eq!(run(&mut sh, "rep ls -l=sp").lines().count(), 3);
+    assert_eq!(run(&mut sh, "rep ls -l=nc").lines().count(), 2);
+    assert_eq!(run(&mut sh, "rep ls -l=c").lines().count(), 2);
+    assert_eq!(
+        run(&mut sh, "rep ls -l=x"),
+        "Syntax error: Invalid flag 'x' in -l=x (expected s, p, l, u, nc, e or c)\n"
+    );
+    assert_eq!(run(&mut sh, "rep ls -storage=*@osm").lines().count(), 2);
+    assert_eq!(run(&mut sh, "rep ls -storage=<unknown>").lines().count(), 1);
+    let stats = run(&mut sh, "rep ls -s=b");
+    let rows: Vec<Vec<&str>> = stats.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["<unknown>", "500,", "1;", "0,", "0;", "500,", "1;", "0,", "0"],
+            vec!["atlas:raw@osm", "2000,", "2;", "2000,", "2;", "0,", "0;", "0,", "0"],
+            vec!["cms:raw@enstore", "7,", "1;", "0,", "0;", "0,", "0;", "7,", "1"],
+        ],
+        "{stats}"
+    );
+    assert_eq!(run(&mut sh, &format!("rep sticky ls {three}")), "lhcb : never expires\n");
+    assert_eq!(run(&mut sh, &format!("rep sticky ls {one}")), "");
+
+    run(&mut sh, "\\c PnfsManager");
+    assert_eq!(
+        run(&mut sh, &format!("storageinfoof {one}")),
+        "size=1000;new=false;stored=false;sClass=atlas:raw;cClass=-;hsm=osm;accessLatency=ONLINE;retentionPolicy=REPLICA;\n"
+    );
+    assert_eq!(
+        run(&mut sh, &format!("storageinfoof {three}")),
+        "size=500;new=false;stored=false;sClass=-;cClass=-;hsm=-;accessLatency=NEARLINE;retentionPolicy=CUSTODIAL;\n"
+    );
+
+    // A copy keeps what the source has: no storage info stays none.
+    run(&mut sh, "\\c pool1");
+    run(&mut sh, "migration copy pool2");
+    assert!(run(&mut sh, "wait 1").contains("FINISHED"));
+    run(&mut sh, "\\c pool2");
+    assert!(run(&mut sh, &format!("rep ls {three}")).ends_with(" 500 si={<unknown>}\n"));
+    let copied = sh.cluster().pool("pool2").expect("pool2").repository.entries();
+    let first = copied.iter().find(|e| e.pnfsid.to_string() == one).expect("copied");
+    assert_eq!(
+        (first.access_latency, first.retention_policy),
+        (Some(migration_core::replica::AccessLatency::Online), Some(migration_core::replica::RetentionPolicy::Replica))
+    );
+
+    // A hot file without storage info has no pools to ask for: its job gets no targets.
+    run(&mut sh, "\\c pool1");
+    run(&mut sh, "hotfile set threshold 1");
+    run(&mut sh, &format!("debug readers {three} 3"));
+    assert_eq!(hot_file_query(&sh, "pool1", &three).0, "*/*");
+    assert_eq!(
+        run(&mut sh, &format!("wait hotfile-{three} -timeout=1")),
+        format!("Timed out waiting for job hotfile-{three}\n")
+    );
+    let info = run(&mut sh, &format!("migration info hotfile-{three}"));
+    assert!(info.contains("State      : SLEEPING\n") && info.contains("Targets    : \n"), "{info}");
+}
