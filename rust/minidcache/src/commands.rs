@@ -264,7 +264,7 @@ pub const POOL_COMMANDS: &[CommandSpec] = &[
         options: &READ_OPTIONS,
         args: args(&["PNFSID", "N"], 2, false),
         summary: "Test aid: report N concurrent readers of a file.",
-        help: "Reports a read of the file with N concurrent readers to the migration module, as a mover would with the given protocol and client (none: protocol unit */*), so that a script can show hot-file replication.",
+        help: "Reports a read of the file with N concurrent readers to the migration module, as a mover would with the given protocol and client (none: protocol unit */*), so that a script can show hot-file replication. When that makes the module replicate the file, the command returns once the job hotfile-<pnfsid> exists.",
     },
 ];
 
@@ -865,7 +865,19 @@ fn debug_readers(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Resul
     if node.repository.entry(&pnfsid).map_err(|e| Error::new(ErrorKind::Host, e))?.is_none() {
         return Err(not_in_repository(&pnfsid));
     }
-    pool_runtime(cluster, &node.name)?.call(|module, _| module.report_readers(pnfsid, readers, protocol.as_ref()))?;
+    let runtime = pool_runtime(cluster, &node.name)?;
+    let id = migration_core::hotfile::job_id(&pnfsid);
+    let job = |m: &migration_core::module::Module| m.job(&id).map(|j| (j.key, j.state().is_terminal()));
+    let before = runtime.with_module(job);
+    let replicates = readers >= runtime.with_module(|m| m.defaults().hotfile_threshold)
+        && before.is_none_or(|(_, terminal)| terminal);
+    runtime.call(|module, _| module.report_readers(pnfsid, readers, protocol.as_ref()))?;
+    // The module creates the hot-file job once it has read the file's entry: a script's next
+    // line (`wait hotfile-…`) must find it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while replicates && runtime.with_module(job) == before && Instant::now() < deadline {
+        std::thread::sleep(WAIT_POLL);
+    }
     let unit = protocol.as_ref().map_or_else(|| "*/*".to_string(), ProtocolInfo::unit);
     let net = protocol.and_then(|p| p.client).map(|c| format!(" from {c}")).unwrap_or_default();
     Ok(format!("Reported {readers} readers of {pnfsid} ({unit}{net})"))
