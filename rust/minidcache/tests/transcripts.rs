@@ -219,3 +219,23 @@ fn hot_file_replicas_spread_over_distinct_tag_values() {
     holders.sort();
     assert_eq!(holders, ["pool1", "pool3", "pool5"]);
 }
+
+#[test]
+fn copies_on_a_stopped_pool_make_plain_jobs_retry_and_eager_jobs_copy_elsewhere() {
+    let (_session, t) = play("offline_holder");
+    let [a, b, c] = [1, 2, 3].map(|n| format!("0001{n:020X}"));
+    assert_eq!(t.output("pool1", "wait 2 -timeout=3"), "Timed out waiting for job 2\n");
+    let info = t.output("pool1", "migration info 2");
+    assert!(info.contains(&format!("{a}: Remote pool failed (no route to cell)\n")), "{info}");
+    assert_eq!(t.output("pool1", "wait 3 -timeout=3"), "Timed out waiting for job 3\n");
+    let jobs = t.output("pool1", "migration ls");
+    assert!(jobs.contains("[3] SLEEPING     migration copy -refresh=2 -pnfsid="), "{jobs}");
+    assert!(t.output("pool1", "wait 4").starts_with("[4] FINISHED"));
+    let holders = t.outputs("PnfsManager", &format!("cacheinfoof {a}"));
+    assert_eq!(holders[0], "pool1 pool2\n", "not copied to pool3 while pool2's copy is unreachable");
+    assert_eq!(t.output("PnfsManager", &format!("cacheinfoof {c}")), "pool1 pool2 pool3\n", "-eager copied elsewhere");
+    assert!(t.output("pool1", "wait 2 -timeout=30").starts_with("[2] FINISHED"));
+    assert!(t.output("pool1", "wait 3 -timeout=30").starts_with("[3] FINISHED"));
+    assert_eq!(holders[1], "pool1 pool2\n", "updated on pool2 once it was back, still not on pool3");
+    assert_eq!(t.output("PnfsManager", &format!("cacheinfoof {b}")), "pool1 pool2\n");
+}
