@@ -1,8 +1,9 @@
-//! The commands of minidcache's cells: a pool's own commands (`rep ls|rm|set`, `pool
-//! disable|enable`, `populate`, `put`, `get`, `wait`, `save`, `info`, `hsm …`, `debug
-//! readers`; `migration …` and `hotfile …` go to the module), the pin manager's, the
-//! namespace's and the pool manager's. Schemas, parsing and help pages use the core's dCache
-//! command-line conventions.
+//! The commands of minidcache's cells: a pool's own commands (`rep ls|rm|set|sticky ls`,
+//! `pool disable|enable|set tag|unset tag`, `populate`, `put`, `get`, `wait`, `save`, `info`,
+//! `hsm …`, `debug readers`; `migration …` and `hotfile …` go to the module), the pin
+//! manager's and the namespace's; the pool manager's are in [`crate::pool_manager_cell`], the
+//! `(local)` cell's in [`crate::local_cell`]. Schemas, parsing and help pages use the core's
+//! dCache command-line conventions.
 
 use std::fmt::Write as _;
 use std::fs::File;

@@ -4,16 +4,18 @@
 //! <home>/
 //!   lock               held (flock) while a minidcache runs on this home
 //!   minidcache.db      pools, namespace (files, checksums, cache locations), pins, counters
-//!   poolmanager.conf   pool groups and links, written by `save` in PoolManager
+//!   poolmanager.conf   units, unit groups, pool groups and links, written by `save` in PoolManager
 //!   history            the interactive shell's history
 //!   io/                where relative paths of `put` and `get` point
 //!   <pool>/
 //!     meta.db          the pool's replicas: state, sticky records, attributes, checksums
 //!     data/<pnfsid>    replica data, one file each; `<pnfsid>.tmp` while being written
 //!     setup            the pool's setup, written by `save`, replayed on start
+//!     tags             the pool's tags (`pool set tag`), written at once
 //! ```
 //!
-//! No command reads or writes outside the home: local paths are resolved by [`Home::resolve`].
+//! No command reads or writes outside the home: local paths are resolved by
+//! [`Home::resolve_existing`] and [`Home::resolve_new`].
 
 use std::fs::File;
 use std::io;

@@ -1,6 +1,7 @@
 //! The admin shell: dCache's conventions (`\l`, `\c <cell>`, `\q`, the prompt
 //! `(<cell>) admin > `), reading from a terminal (line editing and history), from a pipe or
-//! from a script.
+//! from a script. The top level is the `(local)` cell, whose commands (`dcache start|stop`)
+//! are in [`crate::local_cell`].
 //!
 //! Without a terminal every command is echoed after its prompt, before its output, so that a
 //! transcript reads like a session in dCache's Book. At a terminal, long commands (`wait`)
