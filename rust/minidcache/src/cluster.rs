@@ -528,7 +528,7 @@ impl Cluster {
     fn start_runtime(&self, node: &Arc<PoolNode>) -> Result<Arc<Runtime>, Error> {
         let name = node.name.as_str();
         let p2p = Arc::new(P2pClient::new(
-            name,
+            node,
             Arc::clone(&self.registry),
             Arc::clone(&self.namespace),
             Arc::clone(&self.clock),

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Weak, mpsc};
 use std::thread::JoinHandle;
 
 use migration_core::driver::runtime::Clock;
@@ -21,7 +21,7 @@ use migration_core::replica::{Checksum, ReplicaEntry};
 use parking_lot::Mutex;
 
 use crate::adler32::Adler32;
-use crate::cluster::{PoolMode, Registry};
+use crate::cluster::{PoolMode, PoolNode, Registry};
 use crate::namespace::PnfsManager;
 use crate::repository::{BUFFER, ReserveError, adler32_of};
 
@@ -105,6 +105,9 @@ type Running = Mutex<HashMap<RequestId, (Arc<AtomicBool>, String)>>;
 
 struct Inner {
     pool: String,
+    /// The pool this client belongs to: one start of it. A transfer still queued when the
+    /// pool stopped must not land in the pool's next start.
+    node: Weak<PoolNode>,
     registry: Arc<Registry>,
     namespace: Arc<PnfsManager>,
     clock: Clock,
@@ -168,7 +171,7 @@ pub fn copy_with_checksum(
 impl Inner {
     fn transfer(&self, request: &P2pRequest, cancelled: &AtomicBool) -> Result<(), Failure> {
         let pnfsid = request.attributes.pnfsid;
-        let target = self.registry.running(&self.pool).ok_or(Failure::NoRoute)?;
+        let target = self.node.upgrade().filter(|n| n.is_running()).ok_or(Failure::NoRoute)?;
         // An unknown or stopped source cannot be reached at all.
         let source = self.registry.running(&request.source).ok_or(Failure::NoRoute)?;
         // A -strict pool does not serve p2p; a -rdonly one still does.
@@ -253,15 +256,22 @@ impl Inner {
 }
 
 impl P2pClient {
-    /// The client of pool `pool`, running transfers on `transfers`.
+    /// The client of `node` (one start of a pool), running transfers on `transfers`.
     pub fn new(
-        pool: &str,
+        node: &Arc<PoolNode>,
         registry: Arc<Registry>,
         namespace: Arc<PnfsManager>,
         clock: Clock,
         transfers: Arc<TransferPool>,
     ) -> P2pClient {
-        let inner = Inner { pool: pool.to_string(), registry, namespace, clock, running: Mutex::new(HashMap::new()) };
+        let inner = Inner {
+            pool: node.name.clone(),
+            node: Arc::downgrade(node),
+            registry,
+            namespace,
+            clock,
+            running: Mutex::new(HashMap::new()),
+        };
         P2pClient { inner: Arc::new(inner), transfers }
     }
 
