@@ -7,14 +7,20 @@
 //! cache locations are made exact; every runtime starts; each pool replays its setup file
 //! (`save`) and only then reports `pool_started`, so permanent jobs come back with their ids.
 //!
+//! Stopping and starting one pool (`dcache stop|start <pool>`, as dCache's `dcache` script does
+//! for a domain): a stopped pool keeps its place in the [`Registry`] but answers nothing (its
+//! messages find no route, the pool manager reports it offline); a started one is a new
+//! [`PoolNode`] whose repository is read back from disk, like the pool of a restarted domain.
+//!
 //! Ownership: the [`Cluster`] owns the runtimes. Everything a runtime's host reaches (the
 //! [`Registry`], the repositories and their listeners) refers back to a runtime only through a
 //! `Weak`, so dropping the cluster stops the pools and frees them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use migration_core::driver::runtime::{Clock, Options, Runtime, system_clock};
 use migration_core::effect::RepositoryEvent;
@@ -32,6 +38,7 @@ use crate::pin_manager::PinManager;
 use crate::pool_manager::PoolManager;
 use crate::repository::DiskRepository;
 use crate::store::{self, Store};
+use crate::tags::{self, Tags};
 use crate::transport::{InProcessTransport, Network};
 
 /// Default pool capacity: 10 GiB.
@@ -60,6 +67,9 @@ pub struct ClusterConfig {
     pub clock: Clock,
     /// Sync data files, directories and database commits to disk (survives power loss).
     pub fsync: bool,
+    /// The migration module's configuration on every pool (dCache's `pool.service.*.timeout`
+    /// and `pool.migration.*` properties); a test bed shortens the timeouts.
+    pub module: Config,
 }
 
 impl ClusterConfig {
@@ -72,6 +82,7 @@ impl ClusterConfig {
             seed: 1,
             clock: Arc::new(system_clock),
             fsync: false,
+            module: Config::default(),
         }
     }
 
@@ -153,11 +164,17 @@ pub struct PoolNode {
     pub counters: Counters,
     mode: Mutex<PoolMode>,
     hsms: Mutex<Vec<String>>,
+    tags: Mutex<Tags>,
     /// Concurrent `get`s per file.
     readers: Mutex<HashMap<PnfsId, u32>>,
     /// Late-bound: the runtime is started after its host (which refers to this node) exists.
     runtime: OnceLock<Weak<Runtime>>,
     p2p: OnceLock<Arc<P2pClient>>,
+    /// Set once the runtime is bound, cleared by `dcache stop`: from then on nothing reaches
+    /// the pool (no route, offline in the pool manager), as when its domain is stopped.
+    running: AtomicBool,
+    /// How many times the pool was started before in this process (0 for the first start).
+    generation: u64,
 }
 
 /// A `get` in progress: counted as a reader of its file until dropped.
@@ -180,9 +197,22 @@ impl Drop for ReadGuard<'_> {
 }
 
 impl PoolNode {
-    /// The pool's migration runtime, while the cluster is alive.
+    /// The pool's migration runtime, while the pool runs.
     pub fn runtime(&self) -> Option<Arc<Runtime>> {
+        if !self.is_running() {
+            return None;
+        }
         self.runtime.get().and_then(Weak::upgrade)
+    }
+
+    /// Whether the pool runs (it was not stopped with `dcache stop`).
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+
+    /// The pool's p2p client.
+    pub fn p2p(&self) -> Option<&Arc<P2pClient>> {
+        self.p2p.get()
     }
 
     /// The current mode.
@@ -228,6 +258,26 @@ impl PoolNode {
         hsms.len() != before
     }
 
+    /// The pool's tags (`pool set tag`).
+    pub fn tags(&self) -> Tags {
+        self.tags.lock().clone()
+    }
+
+    /// Sets (`Some`) or removes (`None`) a tag and writes the tags to the pool's directory;
+    /// returns whether the tag existed before.
+    pub fn set_tag(&self, name: &str, value: Option<&str>) -> std::io::Result<bool> {
+        let mut tags = self.tags.lock();
+        let mut changed = tags.clone();
+        let existed = match value {
+            Some(value) => changed.insert(name.to_string(), value.to_string()).is_some(),
+            None => changed.remove(name).is_some(),
+        };
+        // Written before it takes effect: a tag the pool reports is one a restart keeps.
+        tags::store(&self.dir, &changed)?;
+        *tags = changed;
+        Ok(existed)
+    }
+
     /// Counts a reader of `pnfsid`; returns the guard and how many read it now, this one
     /// included.
     pub fn start_reading(&self, pnfsid: PnfsId) -> (ReadGuard<'_>, u32) {
@@ -237,6 +287,11 @@ impl PoolNode {
         let count = *n;
         self.counters.reading.fetch_add(1, Ordering::AcqRel);
         (ReadGuard { node: self, pnfsid }, count)
+    }
+
+    /// How many `get`s read `pnfsid` now (dCache's link count).
+    pub fn readers_of(&self, pnfsid: &PnfsId) -> u32 {
+        self.readers.lock().get(pnfsid).copied().unwrap_or(0)
     }
 
     /// The pool's setup file, written by `save`.
@@ -262,13 +317,31 @@ impl Registry {
         self.pools.read().clone()
     }
 
+    /// A pool by name if it runs: what a message, a transfer or a pin can reach.
+    pub fn running(&self, name: &str) -> Option<Arc<PoolNode>> {
+        self.get(name).filter(|p| p.is_running())
+    }
+
     /// Pool names, in pool order.
     pub fn names(&self) -> Vec<String> {
         self.pools.read().iter().map(|p| p.name.clone()).collect()
     }
 
+    /// The position of a pool in pool order.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.pools.read().iter().position(|p| p.name == name)
+    }
+
     fn add(&self, node: Arc<PoolNode>) {
         self.pools.write().push(node);
+    }
+
+    /// Puts a restarted pool in the place of its stopped predecessor.
+    fn replace(&self, node: Arc<PoolNode>) {
+        let mut pools = self.pools.write();
+        if let Some(slot) = pools.iter_mut().find(|p| p.name == node.name) {
+            *slot = node;
+        }
     }
 }
 
@@ -280,6 +353,10 @@ CREATE TABLE IF NOT EXISTS pools (
 );
 ";
 
+/// How long `dcache stop` waits for the transfers of a stopping pool to end: each checks
+/// whether it was cancelled between buffers, so they end within milliseconds.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Several pools and their services in one process, kept in a home directory.
 pub struct Cluster {
     home: Home,
@@ -290,14 +367,22 @@ pub struct Cluster {
     network: Arc<Network>,
     transfers: Arc<TransferPool>,
     store: Arc<Store>,
-    runtimes: Vec<(String, Arc<Runtime>)>,
+    /// The runtimes of the running pools (stopped pools have none).
+    runtimes: Mutex<Vec<(String, Arc<Runtime>)>>,
     clock: Clock,
     rng: Mutex<migration_core::random::Rng>,
     notes: Vec<String>,
+    seed: u64,
+    fsync: bool,
+    module: Config,
 }
 
 fn host_error(what: &str, e: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Host, format!("{what}: {e}"))
+}
+
+fn no_such_pool(name: &str) -> Error {
+    Error::new(ErrorKind::NotFound, format!("Pool not found: {name}"))
 }
 
 impl Cluster {
@@ -366,35 +451,52 @@ impl Cluster {
             network,
             transfers: TransferPool::new(MAX_TRANSFER_THREADS),
             store,
-            runtimes: Vec::new(),
+            runtimes: Mutex::new(Vec::new()),
             clock: Arc::clone(&config.clock),
             rng: Mutex::new(migration_core::random::Rng::seeded(config.seed)),
             notes: Vec::new(),
+            seed: config.seed,
+            fsync: config.fsync,
+            module: config.module.clone(),
         };
+        let mut nodes = Vec::new();
         for (name, capacity) in &pools {
-            cluster.open_pool(name, *capacity, config.fsync)?;
+            let (node, notes) = cluster.open_node(name, *capacity, 0)?;
+            cluster.notes.extend(notes);
+            cluster.registry.add(Arc::clone(&node));
+            cluster.pool_manager.pool_added(name);
+            nodes.push(node);
         }
-        for (i, (name, _)) in pools.iter().enumerate() {
-            cluster.start_pool(name, config.seed.wrapping_add(i as u64 + 1))?;
+        let mut runtimes = Vec::new();
+        for node in &nodes {
+            runtimes.push(cluster.start_runtime(node)?);
         }
-        cluster.replay_pool_manager();
-        for (name, _) in &pools {
-            cluster.replay_setup(name);
+        let notes = cluster.replay_pool_manager();
+        cluster.notes.extend(notes);
+        for (node, runtime) in nodes.iter().zip(&runtimes) {
+            let notes = cluster.replay_setup(node, runtime);
+            cluster.notes.extend(notes);
         }
         Ok(cluster)
     }
 
-    fn open_pool(&mut self, name: &str, capacity: u64, fsync: bool) -> Result<(), Error> {
+    /// Opens a pool's repository from disk (discarding incomplete replicas), makes the
+    /// namespace's locations of the pool exact, and builds its node (not yet registered, no
+    /// runtime). Returns what is worth telling.
+    fn open_node(&self, name: &str, capacity: u64, generation: u64) -> Result<(Arc<PoolNode>, Vec<String>), Error> {
         let dir = self.home.pool(name);
-        let (repository, report) = DiskRepository::open(name, &dir, fsync)
+        let (repository, report) = DiskRepository::open(name, &dir, self.fsync)
             .map_err(|e| host_error(&format!("cannot open pool {name} in {}", dir.display()), e))?;
+        let mut notes = Vec::new();
         if report.incomplete > 0 || report.missing > 0 {
-            self.notes.push(format!(
+            notes.push(format!(
                 "{name}: discarded {} incomplete replicas and {} without data",
                 report.incomplete, report.missing
             ));
         }
         self.namespace.reconcile(name, &repository.entries());
+        let (tags, problems) = tags::load(&dir);
+        notes.extend(problems);
         let node = Arc::new(PoolNode {
             name: name.to_string(),
             dir,
@@ -403,12 +505,13 @@ impl Cluster {
             counters: Counters::default(),
             mode: Mutex::new(PoolMode::Enabled),
             hsms: Mutex::new(Vec::new()),
+            tags: Mutex::new(tags),
             readers: Mutex::new(HashMap::new()),
             runtime: OnceLock::new(),
             p2p: OnceLock::new(),
+            running: AtomicBool::new(false),
+            generation,
         });
-        self.registry.add(Arc::clone(&node));
-        self.pool_manager.pool_added(name);
         let weak = Arc::downgrade(&node);
         let namespace = Arc::clone(&self.namespace);
         node.repository.set_listener(move |event| {
@@ -418,13 +521,14 @@ impl Cluster {
                 runtime.repository_event(event);
             }
         });
-        Ok(())
+        Ok((node, notes))
     }
 
-    fn start_pool(&mut self, name: &str, seed: u64) -> Result<(), Error> {
-        let node = self.registry.get(name).expect("opened above");
+    /// Starts the migration runtime of a registered node; from then on the pool runs.
+    fn start_runtime(&self, node: &Arc<PoolNode>) -> Result<Arc<Runtime>, Error> {
+        let name = node.name.as_str();
         let p2p = Arc::new(P2pClient::new(
-            name,
+            node,
             Arc::clone(&self.registry),
             Arc::clone(&self.namespace),
             Arc::clone(&self.clock),
@@ -438,6 +542,12 @@ impl Cluster {
             p2p: Arc::clone(&p2p) as _,
             pin_manager: Arc::clone(&self.pin_manager) as _,
         };
+        // Seeded, so that a replayed script behaves the same; but a new seed on each start of a
+        // pool in this process: the module draws its copy requests' uuids from it, and the
+        // other pools remember the uuids they served (a repeated one is taken for a duplicate).
+        let position = self.registry.position(name).unwrap_or(0) as u64;
+        let seed =
+            self.seed.wrapping_add(position + 1).wrapping_add(node.generation.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let options = Options {
             worker_threads: 1,
             seed: Some(seed),
@@ -445,31 +555,34 @@ impl Cluster {
             thread_name: format!("{name}-migration"),
             ..Options::default()
         };
-        let runtime = Arc::new(Runtime::start(name, Config::default(), host, options)?);
+        let runtime = Arc::new(Runtime::start(name, self.module.clone(), host, options)?);
         let bound = node.runtime.set(Arc::downgrade(&runtime)).is_ok() && node.p2p.set(p2p).is_ok();
         if !bound {
             return Err(Error::new(ErrorKind::Internal, "runtime bound twice"));
         }
-        self.runtimes.push((name.to_string(), runtime));
-        Ok(())
+        node.running.store(true, Ordering::Release);
+        self.runtimes.lock().push((name.to_string(), Arc::clone(&runtime)));
+        Ok(runtime)
     }
 
     /// Replays the pool manager's saved setup (`save` in PoolManager).
-    fn replay_pool_manager(&mut self) {
+    fn replay_pool_manager(&self) -> Vec<String> {
         let path = self.home.pool_manager_setup();
-        let Ok(text) = std::fs::read_to_string(&path) else { return };
+        let Ok(text) = std::fs::read_to_string(&path) else { return Vec::new() };
+        let mut notes = Vec::new();
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
             if let Err(e) = crate::commands::execute(self, &crate::commands::Cell::PoolManager, line, None) {
-                self.notes.push(format!("{}: {line}: {}", path.display(), e.message));
+                notes.push(format!("{}: {line}: {}", path.display(), e.message));
             }
         }
+        notes
     }
 
     /// Replays a pool's setup file: the pool's own lines (`hsm set`), then the migration
     /// module's through [`Runtime::call`]; then reports the pool started.
-    fn replay_setup(&mut self, name: &str) {
-        let node = self.registry.get(name).expect("opened above");
-        let runtime = self.runtime(name).cloned().expect("started above");
+    fn replay_setup(&self, node: &PoolNode, runtime: &Runtime) -> Vec<String> {
+        let name = &node.name;
+        let mut notes = Vec::new();
         if let Ok(text) = std::fs::read_to_string(node.setup_file()) {
             let mut module_lines = Vec::new();
             for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
@@ -483,13 +596,78 @@ impl Cluster {
             match runtime.call(|module, now| module.replay(now, &module_lines)) {
                 Ok(errors) => {
                     for (line, e) in errors {
-                        self.notes.push(format!("{name}: setup: {line}: {}", e.message));
+                        notes.push(format!("{name}: setup: {line}: {}", e.message));
                     }
                 }
-                Err(e) => self.notes.push(format!("{name}: setup: {}", e.message)),
+                Err(e) => notes.push(format!("{name}: setup: {}", e.message)),
             }
         }
         runtime.pool_started();
+        notes
+    }
+
+    /// `dcache stop <pool>`: the pool stops as when its domain is stopped. From the first
+    /// moment nothing reaches it (messages find no route, transfers from and to it fail, the
+    /// pool manager reports it offline); its runtime shuts down, which cancels its jobs with
+    /// `pool shutdown` (their transfers on other pools are told to stop); transfers it serves
+    /// or receives are aborted and awaited; its repository commits and closes. Its replicas
+    /// stay registered in the namespace, as in dCache. `Ok(None)`: it was not running;
+    /// otherwise the jobs the shutdown ended (id and command line).
+    pub fn stop_pool(&self, name: &str) -> Result<Option<Vec<(String, String)>>, Error> {
+        let node = self.registry.get(name).ok_or_else(|| no_such_pool(name))?;
+        if !node.running.swap(false, Ordering::AcqRel) {
+            return Ok(None);
+        }
+        let runtime = {
+            let mut runtimes = self.runtimes.lock();
+            let at = runtimes.iter().position(|(n, _)| n == name);
+            at.map(|at| runtimes.remove(at).1)
+        };
+        let mut ended = Vec::new();
+        if let Some(runtime) = runtime {
+            let active = |m: &migration_core::module::Module| -> Vec<(String, String)> {
+                m.jobs()
+                    .filter(|j| !j.state().is_terminal())
+                    .map(|j| (j.id.clone(), j.definition.command_line.clone()))
+                    .collect()
+            };
+            ended = runtime.with_module(active);
+            runtime.shutdown();
+        }
+        let clients: Vec<Arc<P2pClient>> = self.registry.all().iter().filter_map(|n| n.p2p().cloned()).collect();
+        if let Some(own) = node.p2p() {
+            own.cancel_all();
+        }
+        for client in &clients {
+            client.cancel_from(name);
+        }
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        let busy =
+            || node.p2p().map_or(0, |p| p.running(None)) + clients.iter().map(|c| c.running(Some(name))).sum::<usize>();
+        while busy() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        node.repository.close();
+        Ok(Some(ended))
+    }
+
+    /// `dcache start <pool>`: the pool comes back as a restarted domain's pool does: its
+    /// repository is read from disk, its tags from its directory, its setup (`save`) replayed,
+    /// so that permanent jobs return with their ids. It starts enabled, as dCache's pools do.
+    /// `Ok(None)`: it was running; otherwise what the start found worth telling.
+    pub fn start_pool(&self, name: &str) -> Result<Option<Vec<String>>, Error> {
+        let stopped = self.registry.get(name).ok_or_else(|| no_such_pool(name))?;
+        if stopped.is_running() {
+            return Ok(None);
+        }
+        let (node, mut notes) = self.open_node(name, stopped.capacity(), stopped.generation + 1)?;
+        self.registry.replace(Arc::clone(&node));
+        // Pins released while the pool was down lose their sticky records now, as dCache's
+        // pin manager clears them once the pool answers again.
+        self.pin_manager.pool_started(&node);
+        let runtime = self.start_runtime(&node)?;
+        notes.extend(self.replay_setup(&node, &runtime));
+        Ok(Some(notes))
     }
 
     /// What start-up found worth telling (discarded replicas, setup lines that failed).
@@ -522,9 +700,9 @@ impl Cluster {
         self.registry.names()
     }
 
-    /// A pool's runtime.
-    pub fn runtime(&self, pool: &str) -> Option<&Arc<Runtime>> {
-        self.runtimes.iter().find(|(n, _)| n == pool).map(|(_, r)| r)
+    /// A running pool's runtime.
+    pub fn runtime(&self, pool: &str) -> Option<Arc<Runtime>> {
+        self.runtimes.lock().iter().find(|(n, _)| n == pool).map(|(_, r)| Arc::clone(r))
     }
 
     /// The namespace.
@@ -556,7 +734,8 @@ impl Cluster {
     /// cancelled and awaited, then the network stops and the databases commit and close.
     /// Safe to call more than once.
     pub fn shutdown(&self) {
-        for (_, runtime) in &self.runtimes {
+        let runtimes: Vec<Arc<Runtime>> = self.runtimes.lock().iter().map(|(_, r)| Arc::clone(r)).collect();
+        for runtime in runtimes {
             runtime.shutdown();
         }
         for node in self.registry.all() {

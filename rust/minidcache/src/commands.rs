@@ -1,8 +1,9 @@
-//! The commands of minidcache's cells: a pool's own commands (`rep ls|rm|set`, `pool
-//! disable|enable`, `populate`, `put`, `get`, `wait`, `save`, `info`, `hsm …`, `debug
-//! readers`; `migration …` and `hotfile …` go to the module), the pin manager's, the
-//! namespace's and the pool manager's. Schemas, parsing and help pages use the core's dCache
-//! command-line conventions.
+//! The commands of minidcache's cells: a pool's own commands (`rep ls|rm|set|sticky ls`,
+//! `pool disable|enable|set tag|unset tag`, `populate`, `put`, `get`, `wait`, `save`, `info`,
+//! `hsm …`, `debug readers`; `migration …` and `hotfile …` go to the module), the pin
+//! manager's and the namespace's; the pool manager's are in [`crate::pool_manager_cell`], the
+//! `(local)` cell's in [`crate::local_cell`]. Schemas, parsing and help pages use the core's
+//! dCache command-line conventions.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -57,18 +58,23 @@ pub const DEFAULT_STORAGE_CLASS: &str = "atlas:default@osm";
 use OptionKind::String as Text;
 use OptionKind::{Enum, Flag, Int, Long};
 
-const fn opt(name: &'static str, kind: OptionKind, value_name: &'static str, help: &'static str) -> OptionSpec {
+pub(crate) const fn opt(
+    name: &'static str,
+    kind: OptionKind,
+    value_name: &'static str,
+    help: &'static str,
+) -> OptionSpec {
     OptionSpec { name, kind, help, value_name, category: "" }
 }
 
-const fn args(names: &'static [&'static str], required: usize, variadic: bool) -> ArgSpec {
+pub(crate) const fn args(names: &'static [&'static str], required: usize, variadic: bool) -> ArgSpec {
     ArgSpec { names, required, variadic }
 }
 
-const NO_ARGS: ArgSpec = args(&[], 0, false);
+pub(crate) const NO_ARGS: ArgSpec = args(&[], 0, false);
 
 /// The options of `populate` and `put` that describe the new files.
-const FILE_OPTIONS: [OptionSpec; 7] = [
+const FILE_OPTIONS: [OptionSpec; 8] = [
     opt("storage", Text, "class", "Storage class (default: atlas:default@osm)."),
     opt("cache", Text, "class", "Cache class (default: none)."),
     opt("state", Enum(&["cached", "precious"]), "", "Replica state (default: precious)."),
@@ -76,9 +82,15 @@ const FILE_OPTIONS: [OptionSpec; 7] = [
     opt("al", Enum(&["online", "nearline"]), "", "Access latency (default: nearline)."),
     opt("rp", Enum(&["custodial", "replica", "output"]), "", "Retention policy (default: custodial)."),
     opt("age", Long, "seconds", "Last accessed this many seconds ago (default: now)."),
+    opt(
+        "no-storage-info",
+        Flag,
+        "",
+        "Without storage info (no storage or cache class), as a file whose attributes lack it: hot-file replication then has no pools to ask for.",
+    ),
 ];
 
-const POPULATE_OPTIONS: [OptionSpec; 9] = [
+const POPULATE_OPTIONS: [OptionSpec; 10] = [
     opt("files", Int, "n", "Number of files (required)."),
     opt("size", Text, "n|min..max", "Size in bytes, fixed or uniform in the range (required)."),
     FILE_OPTIONS[0],
@@ -88,16 +100,49 @@ const POPULATE_OPTIONS: [OptionSpec; 9] = [
     FILE_OPTIONS[4],
     FILE_OPTIONS[5],
     FILE_OPTIONS[6],
+    FILE_OPTIONS[7],
+];
+
+/// How a read reached the pool (`get`, `debug readers`).
+const READ_OPTIONS: [OptionSpec; 2] = [
+    opt(
+        "protocol",
+        Text,
+        "protocol/major[.minor]",
+        "The read's protocol, e.g. DCap/3, xrootd/2, NFS/4.1 (default: none, protocol unit */*).",
+    ),
+    opt("client", Text, "address", "The client's IP address, the read's net unit (needs -protocol)."),
 ];
 
 /// A pool's own commands (the module's are in `migration_core::commands::COMMANDS`).
 pub const POOL_COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rep ls",
-        options: &[opt("l", Enum(&["s", "p"]), "s|p", "Only sticky (s) or only precious (p) replicas.")],
+        options: &[
+            opt(
+                "l",
+                Text,
+                "s|p|l|u|nc|e|c...",
+                "Only replicas with any of these flags: s sticky, p precious, l locked (none here), u in use, nc not cached, e error, c cached; -l alone lists all.",
+            ),
+            opt("storage", Text, "glob", "Only replicas whose storage class matches (<unknown> without storage info)."),
+            opt(
+                "s",
+                Text,
+                "b|k|m|g|t",
+                "Per storage class statistics instead, sizes in bytes, KiB, MiB, GiB or TiB (-s alone: readable units).",
+            ),
+        ],
         args: args(&["PNFSID"], 0, true),
         summary: "List replicas.",
-        help: "One line per replica, in repository order:\n\n    <pnfsid> <flags L(0)[0]> <size> si={<storage class>}\n\nFlags, one position each: C cached, P precious, C being written by a client, S being restored from tape, two unused positions (to client, to store), R removed, D destroyed, X sticky, E broken, one unused position. L(0)[0]: locks and links, always 0 here.",
+        help: "One line per replica, in repository order, as dCache prints it:\n\n    <pnfsid> <flags L(0)[n]> <size> si={<storage class>}\n\nFlags, one position each: C cached, P precious, C being written by a client, S being restored from tape, two unused positions (to client, to store), R removed, D destroyed, X sticky, E broken, one unused position. L(0)[n]: locks (always 0, as in dCache) and links (reads under way). A replica without storage info shows si={<unknown>}. Sticky records: rep sticky ls.",
+    },
+    CommandSpec {
+        name: "rep sticky ls",
+        options: &[],
+        args: args(&["PNFSID"], 1, false),
+        summary: "List the sticky records of a replica.",
+        help: "One line per valid record: <owner> : never expires, or <owner> : expires <time (UTC)>.",
     },
     CommandSpec {
         name: "rep rm",
@@ -142,6 +187,20 @@ pub const POOL_COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec { name: "pool enable", options: &[], args: NO_ARGS, summary: "Enable the pool.", help: "" },
     CommandSpec {
+        name: "pool set tag",
+        options: &[],
+        args: args(&["NAME", "VALUE"], 2, false),
+        summary: "Set a pool tag.",
+        help: "Sets a tag of the pool (dCache sets them in the pool's layout: pool.tags=rack=r1 ...). The pool manager reports the tags with the pool's cost data, and hot-file replication keeps at most one replica per tag value, never one that shares a tag value with the source. Tags are written to <home>/<pool>/tags at once and survive a restart.",
+    },
+    CommandSpec {
+        name: "pool unset tag",
+        options: &[],
+        args: args(&["NAME"], 1, false),
+        summary: "Remove a pool tag.",
+        help: "",
+    },
+    CommandSpec {
         name: "populate",
         options: &POPULATE_OPTIONS,
         args: NO_ARGS,
@@ -157,17 +216,20 @@ pub const POOL_COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "get",
-        options: &[],
+        options: &READ_OPTIONS,
         args: args(&["PNFSID", "LOCAL-FILE"], 2, false),
         summary: "Copy a replica's data to a local file.",
-        help: "A relative path is written to <home>/io; an absolute path must lie inside the home, outside minidcache's own files. The data is checked against the namespace's ADLER32 checksum. The read is reported to the migration module (hot-file replication).",
+        help: "A relative path is written to <home>/io; an absolute path must lie inside the home, outside minidcache's own files. The data is checked against the namespace's ADLER32 checksum. The read is reported to the migration module as a mover would report it (hot-file replication), with the protocol and client given: hot-file jobs then ask the pool manager for the pools that may serve reads by that protocol unit and net unit (*/* and no net unit without them).",
     },
     CommandSpec {
         name: "wait",
-        options: &[opt("timeout", Long, "seconds", "Give up after this many seconds (default 60).")],
+        options: &[
+            opt("timeout", Long, "seconds", "Give up after this many seconds (default 60)."),
+            opt("completed", Long, "n", "Return as soon as the job has completed n files."),
+        ],
         args: args(&["JOB"], 1, false),
-        summary: "Wait until a job has ended.",
-        help: "Blocks until the job is FINISHED, CANCELLED or FAILED and prints its summary line. At a terminal it shows the job's progress meanwhile.",
+        summary: "Wait until a job has ended (or completed n files).",
+        help: "Blocks until the job is FINISHED, CANCELLED or FAILED (with -completed=n: or has completed n files, so that a script can act in the middle of a job) and prints its summary line. At a terminal it shows the job's progress meanwhile.",
     },
     CommandSpec {
         name: "save",
@@ -181,7 +243,7 @@ pub const POOL_COMMANDS: &[CommandSpec] = &[
         options: &[],
         args: NO_ARGS,
         summary: "Show the pool's summary.",
-        help: "Mode, files, bytes, free space and the p2p transfers since start.",
+        help: "Mode, files, bytes, free space, the p2p transfers since start, HSM instances and tags.",
     },
     CommandSpec {
         name: "hsm set",
@@ -200,10 +262,10 @@ pub const POOL_COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "hsm ls", options: &[], args: NO_ARGS, summary: "List the attached HSM instances.", help: "" },
     CommandSpec {
         name: "debug readers",
-        options: &[],
+        options: &READ_OPTIONS,
         args: args(&["PNFSID", "N"], 2, false),
         summary: "Test aid: report N concurrent readers of a file.",
-        help: "Reports a read of the file with N concurrent readers to the migration module, as a mover would (protocol minidcache/1), so that a script can show hot-file replication.",
+        help: "Reports a read of the file with N concurrent readers to the migration module, as a mover would with the given protocol and client (none: protocol unit */*), so that a script can show hot-file replication. When that makes the module replicate the file, the command returns once the job hotfile-<pnfsid> exists.",
     },
 ];
 
@@ -233,85 +295,33 @@ pub const PIN_MANAGER_COMMANDS: &[CommandSpec] = &[
 ];
 
 /// The namespace's commands.
-pub const PNFS_MANAGER_COMMANDS: &[CommandSpec] = &[CommandSpec {
-    name: "cacheinfoof",
-    options: &[],
-    args: args(&["PNFSID"], 1, false),
-    summary: "Show the pools that hold a replica of a file.",
-    help: "",
-}];
-
-/// The pool manager's commands.
-pub const POOL_MANAGER_COMMANDS: &[CommandSpec] = &[
-    CommandSpec { name: "psu ls pool", options: &[], args: NO_ARGS, summary: "List pools.", help: "" },
+pub const PNFS_MANAGER_COMMANDS: &[CommandSpec] = &[
     CommandSpec {
-        name: "psu ls pgroup",
-        options: &[opt("l", Flag, "", "Show the members.")],
-        args: NO_ARGS,
-        summary: "List pool groups.",
-        help: "",
-    },
-    CommandSpec {
-        name: "psu ls link",
-        options: &[opt("l", Flag, "", "Show the pool groups.")],
-        args: NO_ARGS,
-        summary: "List links.",
-        help: "",
-    },
-    CommandSpec {
-        name: "psu create pgroup",
+        name: "cacheinfoof",
         options: &[],
-        args: args(&["GROUP"], 1, false),
-        summary: "Create a pool group.",
+        args: args(&["PNFSID"], 1, false),
+        summary: "Show the pools that hold a replica of a file.",
         help: "",
     },
     CommandSpec {
-        name: "psu addto pgroup",
+        name: "storageinfoof",
         options: &[],
-        args: args(&["GROUP", "POOL"], 2, false),
-        summary: "Add a pool to a pool group.",
-        help: "",
-    },
-    CommandSpec {
-        name: "psu removefrom pgroup",
-        options: &[],
-        args: args(&["GROUP", "POOL"], 2, false),
-        summary: "Remove a pool from a pool group.",
-        help: "",
-    },
-    CommandSpec {
-        name: "psu create link",
-        options: &[],
-        args: args(&["LINK", "UNITGROUP"], 1, true),
-        summary: "Create a link (unit groups are accepted and ignored).",
-        help: "",
-    },
-    CommandSpec {
-        name: "psu add link",
-        options: &[],
-        args: args(&["LINK", "GROUP"], 2, false),
-        summary: "Attach a pool group to a link.",
-        help: "",
-    },
-    CommandSpec {
-        name: "save",
-        options: &[],
-        args: NO_ARGS,
-        summary: "Save pool groups and links.",
-        help: "Writes <home>/poolmanager.conf as psu commands; a restarted minidcache replays it.",
+        args: args(&["PNFSID"], 1, false),
+        summary: "Show a file's storage info.",
+        help: "As dCache's GenericStorageInfo prints it: size, storage class and HSM, cache class, access latency and retention policy (- where the file has none).",
     },
 ];
 
-fn syntax(e: impl ToString) -> Error {
+pub(crate) fn syntax(e: impl ToString) -> Error {
     Error::syntax(e.to_string())
 }
 
-fn unknown(line: &str) -> Error {
+pub(crate) fn unknown(line: &str) -> Error {
     Error::new(ErrorKind::Unsupported, format!("Unknown command: {}", line.trim()))
 }
 
 /// Words of `line`, with bare negative numbers (`-1`) taken as arguments rather than options.
-fn words_of(line: &str) -> Result<Vec<Word>, Error> {
+pub(crate) fn words_of(line: &str) -> Result<Vec<Word>, Error> {
     let words = command::tokenize(line).map_err(syntax)?;
     let negative = |w: &Word| matches!(w.option_parts(), Some((name, "")) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()));
     if !words.iter().any(negative) {
@@ -323,7 +333,7 @@ fn words_of(line: &str) -> Result<Vec<Word>, Error> {
 }
 
 /// The command of `specs` whose name is the longest prefix of `words`.
-fn lookup<'a>(specs: &'a [CommandSpec], words: &[Word]) -> Option<(&'a CommandSpec, usize)> {
+pub(crate) fn lookup<'a>(specs: &'a [CommandSpec], words: &[Word]) -> Option<(&'a CommandSpec, usize)> {
     specs
         .iter()
         .filter_map(|spec| {
@@ -347,7 +357,7 @@ fn synopsis_line(spec: &CommandSpec) -> String {
 
 /// `help [topic]` over `specs`: the command list, one command's page, or the commands
 /// starting with the topic. `None` when no command matches.
-fn help_of(specs: &[CommandSpec], topic: &str) -> Option<String> {
+pub(crate) fn help_of(specs: &[CommandSpec], topic: &str) -> Option<String> {
     if topic.is_empty() {
         return Some(specs.iter().map(synopsis_line).collect());
     }
@@ -367,8 +377,12 @@ pub fn execute(cluster: &Cluster, cell: &Cell, line: &str, progress: Progress<'_
         Cell::Pool(_) => POOL_COMMANDS,
         Cell::PinManager => PIN_MANAGER_COMMANDS,
         Cell::PnfsManager => PNFS_MANAGER_COMMANDS,
-        Cell::PoolManager => POOL_MANAGER_COMMANDS,
+        Cell::PoolManager => crate::pool_manager_cell::POOL_MANAGER_COMMANDS,
     };
+    if let Cell::Pool(pool) = cell {
+        // Like the cell of a stopped domain, a stopped pool answers nothing.
+        pool_node(cluster, pool)?;
+    }
     if first.text() == "help" {
         let topic = words[1..].iter().map(Word::text).collect::<Vec<_>>().join(" ");
         return help(cluster, cell, specs, &topic, line);
@@ -384,7 +398,7 @@ pub fn execute(cluster: &Cluster, cell: &Cell, line: &str, progress: Progress<'_
         Cell::Pool(pool) => pool_command(cluster, pool, spec.name, &parsed, progress),
         Cell::PinManager => pin_manager_command(cluster, spec.name, &parsed),
         Cell::PnfsManager => pnfs_manager_command(cluster, spec.name, &parsed),
-        Cell::PoolManager => pool_manager_command(cluster, spec.name, &parsed),
+        Cell::PoolManager => crate::pool_manager_cell::execute(cluster, spec.name, &parsed),
     }
 }
 
@@ -404,15 +418,25 @@ fn help(cluster: &Cluster, cell: &Cell, specs: &[CommandSpec], topic: &str, line
     }
 }
 
+/// What a command to a stopped pool gets.
+pub fn stopped(pool: &str) -> Error {
+    Error::new(ErrorKind::Closed, format!("No route to cell {pool}: the pool is stopped"))
+}
+
+/// A running pool's node.
 fn pool_node(cluster: &Cluster, pool: &str) -> Result<std::sync::Arc<PoolNode>, Error> {
-    cluster.pool(pool).ok_or_else(|| Error::new(ErrorKind::NotFound, format!("Cell not found: {pool}")))
+    let node = cluster.pool(pool).ok_or_else(|| Error::new(ErrorKind::NotFound, format!("Cell not found: {pool}")))?;
+    if !node.is_running() {
+        return Err(stopped(pool));
+    }
+    Ok(node)
 }
 
 fn pool_runtime(
     cluster: &Cluster,
     pool: &str,
 ) -> Result<std::sync::Arc<migration_core::driver::runtime::Runtime>, Error> {
-    cluster.runtime(pool).cloned().ok_or_else(|| Error::new(ErrorKind::Closed, format!("Pool {pool} is not running")))
+    cluster.runtime(pool).ok_or_else(|| stopped(pool))
 }
 
 fn parse_pnfsid(text: &str) -> Result<PnfsId, Error> {
@@ -433,6 +457,7 @@ fn pool_command(
     let node = pool_node(cluster, pool)?;
     match name {
         "rep ls" => rep_ls(cluster, &node, args),
+        "rep sticky ls" => rep_sticky_ls(cluster, &node, args),
         "rep rm" => rep_rm(cluster, &node, args),
         "rep set sticky" => rep_set_sticky(cluster, &node, args),
         "rep set precious" => rep_set_state(&node, args, ReplicaState::Precious),
@@ -448,6 +473,19 @@ fn pool_command(
         "pool enable" => {
             node.set_mode(PoolMode::Enabled);
             Ok(format!("Pool {} {}", node.name, PoolMode::Enabled.describe()))
+        }
+        "pool set tag" | "pool unset tag" => {
+            let tag = args.arg(0).unwrap_or_default();
+            crate::tags::check("name", tag)?;
+            let value = args.arg(1);
+            if let Some(value) = value {
+                crate::tags::check("value", value)?;
+            }
+            let existed = node.set_tag(tag, value).map_err(|e| io_error(crate::tags::file(&node.dir).display(), e))?;
+            if value.is_none() && !existed {
+                return Err(Error::new(ErrorKind::NotFound, format!("No such tag: {tag}")));
+            }
+            Ok(String::new())
         }
         "populate" => populate(cluster, &node, args),
         "put" => put(cluster, &node, args),
@@ -474,36 +512,8 @@ fn pool_command(
     }
 }
 
-/// One `rep ls` line, as dCache's `CacheEntryImpl.toString()` writes it.
-pub fn rep_ls_line(entry: &ReplicaEntry, now: Millis) -> String {
-    let flag = |on: bool, c: char| if on { c } else { '-' };
-    let s = entry.state;
-    let sticky = entry.sticky.iter().any(|r| r.is_valid_at(now));
-    let flags: String = [
-        flag(s == ReplicaState::Cached, 'C'),
-        flag(s == ReplicaState::Precious, 'P'),
-        flag(s == ReplicaState::FromClient, 'C'),
-        flag(s == ReplicaState::FromStore, 'S'),
-        '-', // to client: no longer used by dCache
-        '-', // to store: no longer used by dCache
-        flag(s == ReplicaState::Removed, 'R'),
-        flag(s == ReplicaState::Destroyed, 'D'),
-        flag(sticky, 'X'),
-        flag(s == ReplicaState::Broken, 'E'),
-        '-', // unused
-    ]
-    .into_iter()
-    .collect();
-    // L(<locks>)[<links>]: dCache always prints 0 locks; we have no hard links.
-    format!(
-        "{} <{flags}L(0)[0]> {} si={{{}}}",
-        entry.pnfsid,
-        entry.size,
-        entry.storage_class.as_deref().unwrap_or("<unknown>")
-    )
-}
-
 fn rep_ls(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
+    use crate::replica_listing::{self as listing, Flags, SizeUnit};
     let now = cluster.now();
     let entries = if args.args().is_empty() {
         node.repository.entries()
@@ -518,12 +528,29 @@ fn rep_ls(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<Strin
         }
         entries
     };
-    let keep = |e: &ReplicaEntry| match args.string("l") {
-        Some("s") => e.sticky.iter().any(|r| r.is_valid_at(now)),
-        Some("p") => e.state == ReplicaState::Precious,
-        _ => true,
-    };
-    Ok(entries.iter().filter(|e| keep(e)).map(|e| rep_ls_line(e, now) + "\n").collect())
+    let flags = Flags::parse(args.string("l").unwrap_or_default())?;
+    let glob = args.string("storage").map(migration_core::glob::Glob::new);
+    let listed: Vec<ReplicaEntry> = entries
+        .into_iter()
+        .filter(|e| listing::storage_matches(glob.as_ref(), e) && flags.keep(e, now, node.readers_of(&e.pnfsid)))
+        .collect();
+    if let Some(unit) = args.string("s") {
+        return Ok(listing::statistics(&listed, now, SizeUnit::parse(unit)?));
+    }
+    Ok(listed.iter().map(|e| listing::line(e, now, node.readers_of(&e.pnfsid)) + "\n").collect())
+}
+
+fn rep_sticky_ls(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
+    let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
+    let entry = node.repository.entry(&pnfsid).map_err(|e| Error::new(ErrorKind::Host, e))?;
+    let entry = entry.ok_or_else(|| not_in_repository(&pnfsid))?;
+    let now = cluster.now();
+    Ok(entry
+        .sticky
+        .iter()
+        .filter(|r| r.is_valid_at(now))
+        .map(|r| crate::replica_listing::sticky_line(r) + "\n")
+        .collect())
 }
 
 fn rep_rm(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
@@ -626,7 +653,8 @@ struct FileTemplate {
     state: ReplicaState,
     sticky: Vec<StickyRecord>,
     last_access: Millis,
-    storage_class: String,
+    /// `None`: no storage info (`-no-storage-info`).
+    storage_class: Option<String>,
     cache_class: Option<String>,
     access_latency: AccessLatency,
     retention_policy: RetentionPolicy,
@@ -639,11 +667,16 @@ impl FileTemplate {
         if age < 0 {
             return Err(Error::syntax(format!("Invalid age: {age}")));
         }
+        let no_storage_info = args.flag("no-storage-info").unwrap_or(false);
+        if no_storage_info && (args.string("storage").is_some() || args.string("cache").is_some()) {
+            return Err(Error::syntax("-no-storage-info excludes -storage and -cache"));
+        }
         Ok(FileTemplate {
             state: if args.string("state") == Some("cached") { ReplicaState::Cached } else { ReplicaState::Precious },
             sticky: args.string("sticky").map(|s| parse_sticky(s, now)).transpose()?.into_iter().collect(),
             last_access: now.saturating_sub(age.saturating_mul(1000)),
-            storage_class: args.string("storage").unwrap_or(DEFAULT_STORAGE_CLASS).to_string(),
+            storage_class: (!no_storage_info)
+                .then(|| args.string("storage").unwrap_or(DEFAULT_STORAGE_CLASS).to_string()),
             cache_class: args.string("cache").filter(|c| !c.is_empty()).map(str::to_string),
             access_latency: args.string("al").and_then(AccessLatency::parse).unwrap_or(AccessLatency::Nearline),
             retention_policy: args.string("rp").and_then(RetentionPolicy::parse).unwrap_or(RetentionPolicy::Custodial),
@@ -657,7 +690,7 @@ impl FileTemplate {
             sticky: self.sticky.clone(),
             size,
             last_access: self.last_access,
-            storage_class: Some(self.storage_class.clone()),
+            storage_class: self.storage_class.clone(),
             cache_class: self.cache_class.clone(),
             access_latency: Some(self.access_latency),
             retention_policy: Some(self.retention_policy),
@@ -774,14 +807,10 @@ fn put(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, 
     Ok(format!("{pnfsid} {length} ADLER32:{}", sum.hex()))
 }
 
-/// The protocol of `get`'s reads, as the hot-file module sees it.
-fn protocol() -> ProtocolInfo {
-    ProtocolInfo { protocol: "minidcache".to_string(), major: 1, minor: 0, client: None }
-}
-
 fn get(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
     let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
     let text = args.arg(1).unwrap_or_default();
+    let protocol = crate::protocol::from_options(args)?;
     let target = cluster.home().resolve_new(text, &cluster.pool_names())?;
     if node.mode() == PoolMode::Strict {
         return Err(Error::new(ErrorKind::State, "Pool is disabled"));
@@ -790,7 +819,7 @@ fn get(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, 
     let (entry, mut input) = opened.ok_or_else(|| not_in_repository(&pnfsid))?;
     let (_reading, readers) = node.start_reading(pnfsid);
     let runtime = pool_runtime(cluster, &node.name)?;
-    runtime.call(|module, _| module.report_readers(pnfsid, i64::from(readers), Some(&protocol())))?;
+    runtime.call(|module, _| module.report_readers(pnfsid, i64::from(readers), protocol.as_ref()))?;
 
     // Written under a temporary name (never an existing file: create_new does not follow
     // links), renamed once complete and checked.
@@ -833,11 +862,26 @@ fn debug_readers(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Resul
         .ok()
         .filter(|n| *n >= 0)
         .ok_or_else(|| Error::syntax(format!("Invalid number of readers: {text}")))?;
+    let protocol = crate::protocol::from_options(args)?;
     if node.repository.entry(&pnfsid).map_err(|e| Error::new(ErrorKind::Host, e))?.is_none() {
         return Err(not_in_repository(&pnfsid));
     }
-    pool_runtime(cluster, &node.name)?.call(|module, _| module.report_readers(pnfsid, readers, Some(&protocol())))?;
-    Ok(format!("Reported {readers} readers of {pnfsid}"))
+    let runtime = pool_runtime(cluster, &node.name)?;
+    let id = migration_core::hotfile::job_id(&pnfsid);
+    let job = |m: &migration_core::module::Module| m.job(&id).map(|j| (j.key, j.state().is_terminal()));
+    let before = runtime.with_module(job);
+    let replicates = readers >= runtime.with_module(|m| m.defaults().hotfile_threshold)
+        && before.is_none_or(|(_, terminal)| terminal);
+    runtime.call(|module, _| module.report_readers(pnfsid, readers, protocol.as_ref()))?;
+    // The module creates the hot-file job once it has read the file's entry: a script's next
+    // line (`wait hotfile-…`) must find it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while replicates && runtime.with_module(job) == before && Instant::now() < deadline {
+        std::thread::sleep(WAIT_POLL);
+    }
+    let unit = protocol.as_ref().map_or_else(|| "*/*".to_string(), ProtocolInfo::unit);
+    let net = protocol.and_then(|p| p.client).map(|c| format!(" from {c}")).unwrap_or_default();
+    Ok(format!("Reported {readers} readers of {pnfsid} ({unit}{net})"))
 }
 
 fn hsm_instance(args: &ParsedArgs) -> Result<&str, Error> {
@@ -849,15 +893,10 @@ fn hsm_instance(args: &ParsedArgs) -> Result<&str, Error> {
 }
 
 /// Writes `lines` to `path` atomically (a temporary file renamed over it).
-fn write_setup(path: &std::path::Path, lines: &[String]) -> Result<(), Error> {
-    let tmp = path.with_extension("tmp");
+pub(crate) fn write_setup(path: &std::path::Path, lines: &[String]) -> Result<(), Error> {
     let mut text = lines.join("\n");
     text.push('\n');
-    let written = File::create(&tmp).and_then(|mut f| {
-        f.write_all(text.as_bytes())?;
-        f.sync_all()
-    });
-    written.and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| io_error(path.display(), e))
+    crate::home::write_atomically(path, &text).map_err(|e| io_error(path.display(), e))
 }
 
 fn save_pool(cluster: &Cluster, node: &PoolNode) -> Result<String, Error> {
@@ -906,6 +945,7 @@ fn info(cluster: &Cluster, node: &PoolNode) -> String {
     let _ =
         writeln!(out, "P2P out    : {} files; {} bytes", c.served_files.load(Relaxed), c.served_bytes.load(Relaxed));
     let _ = writeln!(out, "HSM        : {}", if hsms.is_empty() { "none".to_string() } else { hsms.join(",") });
+    let _ = writeln!(out, "Tags       : {}", crate::tags::describe(&node.tags()));
     let _ = write!(out, "Directory  : {}", node.dir.display());
     out
 }
@@ -922,6 +962,11 @@ fn wait(cluster: &Cluster, pool: &str, args: &ParsedArgs, mut progress: Progress
     if timeout < 0 {
         return Err(Error::syntax(format!("Invalid timeout: {timeout}")));
     }
+    let completed = match args.long("completed") {
+        Some(n) if n < 0 => return Err(Error::syntax(format!("Invalid number of files: {n}"))),
+        Some(n) => Some(n as u64),
+        None => None,
+    };
     let runtime = pool_runtime(cluster, pool)?;
     let started = Instant::now();
     let deadline = started + Duration::from_secs(timeout as u64);
@@ -935,6 +980,9 @@ fn wait(cluster: &Cluster, pool: &str, args: &ParsedArgs, mut progress: Progress
         match seen {
             None => return Err(Error::job_not_found()),
             Some((true, summary, ..)) => return Ok(summary),
+            Some((false, summary, _, stats, _)) if completed.is_some_and(|n| stats.completed_files >= n) => {
+                return Ok(summary);
+            }
             Some((false, ..)) if Instant::now() >= deadline => {
                 return Err(Error::new(ErrorKind::State, format!("Timed out waiting for job {id}")));
             }
@@ -1015,62 +1063,38 @@ fn pnfs_manager_command(cluster: &Cluster, name: &str, args: &ParsedArgs) -> Res
                 .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("No such file: {pnfsid}")))?;
             Ok(locations.join(" "))
         }
+        "storageinfoof" => {
+            let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
+            let file = cluster
+                .namespace()
+                .file(&pnfsid)
+                .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("No such file: {pnfsid}")))?;
+            Ok(storage_info(&file.attributes))
+        }
         other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
     }
 }
 
-fn pool_manager_command(cluster: &Cluster, name: &str, args: &ParsedArgs) -> Result<String, Error> {
-    let pm = cluster.pool_manager();
-    let arg = |i| args.arg(i).unwrap_or_default();
-    let done = |r: Result<(), crate::pool_manager::TopologyError>| {
-        r.map(|()| String::new()).map_err(|e| Error::new(ErrorKind::InvalidArgument, e.to_string()))
+/// `size=…;new=false;stored=false;sClass=…;cClass=…;hsm=…;accessLatency=…;retentionPolicy=…;`,
+/// dCache's `GenericStorageInfo.toString()`; nothing is on tape here, so `stored=false`.
+fn storage_info(a: &migration_core::replica::FileAttributes) -> String {
+    let (class, hsm) = match a.storage_class.as_deref() {
+        Some(sc) => sc.rsplit_once('@').unwrap_or((sc, "-")),
+        None => ("-", "-"),
     };
-    let listing = |items: Vec<(String, Vec<String>)>| -> String {
-        let long = args.flag("l").unwrap_or(false);
-        items
-            .into_iter()
-            .map(|(name, members)| if long { format!("{name} : {}\n", members.join(",")) } else { format!("{name}\n") })
-            .collect()
-    };
-    match name {
-        "psu ls pool" => Ok(cluster.pool_names().iter().map(|p| format!("{p}\n")).collect()),
-        "psu ls pgroup" => Ok(listing(pm.groups())),
-        "psu ls link" => Ok(listing(pm.links())),
-        "psu create pgroup" => done(pm.create_group(arg(0))),
-        "psu addto pgroup" => done(pm.add_to_group(arg(0), arg(1))),
-        "psu removefrom pgroup" => done(pm.remove_from_group(arg(0), arg(1))),
-        "psu create link" => done(pm.create_link(arg(0))),
-        "psu add link" => done(pm.attach_group(arg(0), arg(1))),
-        "save" => write_setup(&cluster.home().pool_manager_setup(), &pm.setup_lines()).map(|()| String::new()),
-        other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
-    }
+    let upper = |name: Option<&str>| name.map_or_else(|| "-".to_string(), str::to_ascii_uppercase);
+    format!(
+        "size={};new=false;stored=false;sClass={class};cClass={};hsm={hsm};accessLatency={};retentionPolicy={};",
+        a.size,
+        a.cache_class.as_deref().unwrap_or("-"),
+        upper(a.access_latency.map(AccessLatency::name)),
+        upper(a.retention_policy.map(RetentionPolicy::name)),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn entry(state: ReplicaState) -> ReplicaEntry {
-        ReplicaEntry::new(PnfsId::parse("1").expect("valid"), state, 42, 0)
-    }
-
-    #[test]
-    fn rep_ls_shows_precious_cached_and_sticky_in_dcache_positions() {
-        let mut e = entry(ReplicaState::Precious);
-        e.storage_class = Some("atlas:default@osm".to_string());
-        assert_eq!(rep_ls_line(&e, 0), "000000000000000000000001 <-P---------L(0)[0]> 42 si={atlas:default@osm}");
-        let mut c = entry(ReplicaState::Cached);
-        c.sticky.push(StickyRecord::new("system", NEVER_EXPIRES));
-        assert_eq!(rep_ls_line(&c, 0), "000000000000000000000001 <C-------X--L(0)[0]> 42 si={<unknown>}");
-    }
-
-    #[test]
-    fn expired_sticky_records_do_not_show() {
-        let mut c = entry(ReplicaState::Cached);
-        c.sticky.push(StickyRecord::new("system", 1000));
-        assert!(rep_ls_line(&c, 999).contains("<C-------X--L"));
-        assert!(rep_ls_line(&c, 1000).contains("<C----------L"));
-    }
 
     #[test]
     fn sizes_and_sticky_options_parse() {

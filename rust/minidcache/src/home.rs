@@ -4,16 +4,18 @@
 //! <home>/
 //!   lock               held (flock) while a minidcache runs on this home
 //!   minidcache.db      pools, namespace (files, checksums, cache locations), pins, counters
-//!   poolmanager.conf   pool groups and links, written by `save` in PoolManager
+//!   poolmanager.conf   units, unit groups, pool groups and links, written by `save` in PoolManager
 //!   history            the interactive shell's history
 //!   io/                where relative paths of `put` and `get` point
 //!   <pool>/
 //!     meta.db          the pool's replicas: state, sticky records, attributes, checksums
 //!     data/<pnfsid>    replica data, one file each; `<pnfsid>.tmp` while being written
 //!     setup            the pool's setup, written by `save`, replayed on start
+//!     tags             the pool's tags (`pool set tag`), written at once
 //! ```
 //!
-//! No command reads or writes outside the home: local paths are resolved by [`Home::resolve`].
+//! No command reads or writes outside the home: local paths are resolved by
+//! [`Home::resolve_existing`] and [`Home::resolve_new`].
 
 use std::fs::File;
 use std::io;
@@ -173,6 +175,18 @@ impl Home {
             ))
         }
     }
+}
+
+/// Writes `text` to `path` atomically: a temporary file beside it, synced, renamed over it. A
+/// crash leaves the old file or the new one, never a mix.
+pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
+    use std::io::Write as _;
+    let tmp = path.with_extension("tmp");
+    let written = File::create(&tmp).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    });
+    written.and_then(|()| std::fs::rename(&tmp, path))
 }
 
 /// A pool name becomes a directory name: letters, digits, `_`, `-` and `.` only, not

@@ -1,7 +1,7 @@
 //! `minidcache`: the admin shell over several pools kept on disk.
 //!
 //! ```text
-//! minidcache [--home DIR] [--pools pool1,pool2,...] [--capacity BYTES] [--seed N] [--fsync] [--script FILE]
+//! minidcache [--home DIR] [--pools pool1,pool2,...] [--capacity BYTES] [--seed N] [--fsync] [--pool-timeout S] [--script FILE]
 //! minidcache demo [--home DIR]
 //! ```
 
@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use minidcache::{Cluster, ClusterConfig, Mode, Shell};
 
 const USAGE: &str =
-    "usage: minidcache [--home DIR] [--pools pool1,pool2,...] [--capacity BYTES] [--seed N] [--fsync] [--script FILE]
+    "usage: minidcache [--home DIR] [--pools pool1,pool2,...] [--capacity BYTES] [--seed N] [--fsync] [--pool-timeout S] [--script FILE]
        minidcache demo [--home DIR]
 
 Reads admin commands from the terminal, from standard input, or from FILE.
@@ -22,6 +22,10 @@ Reads admin commands from the terminal, from standard input, or from FILE.
 --capacity  capacity of every pool in bytes (default: as recorded, else 10 GiB)
 --fsync     sync data and metadata to disk before a replica becomes visible (survives
             power loss, slower); without it, a crash of the process loses nothing committed
+--pool-timeout
+            seconds the migration module waits for another pool's answer (dCache's
+            pool.service.pool.timeout, default 60); a target that stopped under way is
+            given up after 4 times this (two pings)
 demo        plays the dCache Book's migration sessions on real files in a new home";
 
 struct Arguments {
@@ -31,11 +35,21 @@ struct Arguments {
     capacity: Option<u64>,
     seed: u64,
     fsync: bool,
+    pool_timeout: Option<u64>,
     script: Option<String>,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Arguments>, String> {
-    let mut a = Arguments { demo: false, home: None, pools: None, capacity: None, seed: 1, fsync: false, script: None };
+    let mut a = Arguments {
+        demo: false,
+        home: None,
+        pools: None,
+        capacity: None,
+        seed: 1,
+        fsync: false,
+        pool_timeout: None,
+        script: None,
+    };
     let mut first = true;
     while let Some(arg) = args.next() {
         if std::mem::take(&mut first) && arg == "demo" {
@@ -69,6 +83,12 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Arguments>, St
                 a.seed = v.parse().map_err(|_| format!("--seed: not a number: {v}"))?;
             }
             "--fsync" if !a.demo => a.fsync = true,
+            "--pool-timeout" if !a.demo => {
+                let v = value()?;
+                let secs = v.parse().ok().filter(|s| *s > 0);
+                a.pool_timeout =
+                    Some(secs.ok_or_else(|| format!("--pool-timeout: not a positive number of seconds: {v}"))?);
+            }
             "--script" if !a.demo => a.script = Some(value()?),
             other => return Err(format!("unknown argument: {other}")),
         }
@@ -105,6 +125,9 @@ fn main() -> ExitCode {
     config.capacity = arguments.capacity;
     config.seed = arguments.seed;
     config.fsync = arguments.fsync;
+    if let Some(secs) = arguments.pool_timeout {
+        config.module.pool_timeout = i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    }
     let cluster = match Cluster::new(config) {
         Ok(c) => c,
         Err(e) => {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Weak, mpsc};
 use std::thread::JoinHandle;
 
 use migration_core::driver::runtime::Clock;
@@ -21,7 +21,7 @@ use migration_core::replica::{Checksum, ReplicaEntry};
 use parking_lot::Mutex;
 
 use crate::adler32::Adler32;
-use crate::cluster::{PoolMode, Registry};
+use crate::cluster::{PoolMode, PoolNode, Registry};
 use crate::namespace::PnfsManager;
 use crate::repository::{BUFFER, ReserveError, adler32_of};
 
@@ -100,11 +100,14 @@ fn worker(receiver: &Mutex<mpsc::Receiver<Job>>, idle: &AtomicUsize, pending: &A
     }
 }
 
-/// Transfers under way on one pool, by request, with their cancel flags.
-type Running = Mutex<HashMap<RequestId, Arc<AtomicBool>>>;
+/// Transfers under way on one pool, by request, with their cancel flags and source pools.
+type Running = Mutex<HashMap<RequestId, (Arc<AtomicBool>, String)>>;
 
 struct Inner {
     pool: String,
+    /// The pool this client belongs to: one start of it. A transfer still queued when the
+    /// pool stopped must not land in the pool's next start.
+    node: Weak<PoolNode>,
     registry: Arc<Registry>,
     namespace: Arc<PnfsManager>,
     clock: Clock,
@@ -168,9 +171,9 @@ pub fn copy_with_checksum(
 impl Inner {
     fn transfer(&self, request: &P2pRequest, cancelled: &AtomicBool) -> Result<(), Failure> {
         let pnfsid = request.attributes.pnfsid;
-        let target = self.registry.get(&self.pool).ok_or(Failure::NoRoute)?;
-        // An unknown source cannot be reached at all.
-        let source = self.registry.get(&request.source).ok_or(Failure::NoRoute)?;
+        let target = self.node.upgrade().filter(|n| n.is_running()).ok_or(Failure::NoRoute)?;
+        // An unknown or stopped source cannot be reached at all.
+        let source = self.registry.running(&request.source).ok_or(Failure::NoRoute)?;
         // A -strict pool does not serve p2p; a -rdonly one still does.
         if source.mode() == PoolMode::Strict && !request.force_source_mode {
             return Err(failure(ReturnCode::POOL_DISABLED, "Pool is disabled"));
@@ -195,7 +198,9 @@ impl Inner {
         let (_serving, _receiving) = (Active::new(&source.counters.serving), Active::new(&target.counters.receiving));
         let mut output = File::create(reservation.path())
             .map_err(|e| failure(ReturnCode::ERROR_IO_DISK, format!("Cannot create {pnfsid}: {e}")))?;
-        let (sum, length) = copy_with_checksum(&mut input, original.size, &mut output, cancelled)?;
+        let copied = copy_with_checksum(&mut input, original.size, &mut output, cancelled);
+        // A source stopped under way is a broken connection to it, not a cancel.
+        let (sum, length) = copied.map_err(|f| if source.is_running() { f } else { Failure::NoRoute })?;
         drop(output);
         if length != original.size {
             return Err(failure(
@@ -251,30 +256,49 @@ impl Inner {
 }
 
 impl P2pClient {
-    /// The client of pool `pool`, running transfers on `transfers`.
+    /// The client of `node` (one start of a pool), running transfers on `transfers`.
     pub fn new(
-        pool: &str,
+        node: &Arc<PoolNode>,
         registry: Arc<Registry>,
         namespace: Arc<PnfsManager>,
         clock: Clock,
         transfers: Arc<TransferPool>,
     ) -> P2pClient {
-        let inner = Inner { pool: pool.to_string(), registry, namespace, clock, running: Mutex::new(HashMap::new()) };
+        let inner = Inner {
+            pool: node.name.clone(),
+            node: Arc::downgrade(node),
+            registry,
+            namespace,
+            clock,
+            running: Mutex::new(HashMap::new()),
+        };
         P2pClient { inner: Arc::new(inner), transfers }
     }
 
     /// Cancels every transfer under way (the pool stops).
     pub fn cancel_all(&self) {
-        for flag in self.inner.running.lock().values() {
+        for (flag, _) in self.inner.running.lock().values() {
             flag.store(true, Ordering::Release);
         }
+    }
+
+    /// Cancels the transfers that read from `source` (that pool stops).
+    pub fn cancel_from(&self, source: &str) {
+        for (flag, _) in self.inner.running.lock().values().filter(|(_, s)| s == source) {
+            flag.store(true, Ordering::Release);
+        }
+    }
+
+    /// Transfers under way (queued or running), all of them or those reading from `source`.
+    pub fn running(&self, source: Option<&str>) -> usize {
+        self.inner.running.lock().values().filter(|(_, s)| source.is_none_or(|source| s == source)).count()
     }
 }
 
 impl host::P2p for P2pClient {
     fn start(&self, request: P2pRequest, done: Completion<()>) {
         let cancelled = Arc::new(AtomicBool::new(false));
-        self.inner.running.lock().insert(request.id, Arc::clone(&cancelled));
+        self.inner.running.lock().insert(request.id, (Arc::clone(&cancelled), request.source.clone()));
         let inner = Arc::clone(&self.inner);
         self.transfers.spawn(move || {
             let outcome = inner.transfer(&request, &cancelled);
@@ -287,7 +311,7 @@ impl host::P2p for P2pClient {
     }
 
     fn cancel(&self, id: RequestId) {
-        if let Some(flag) = self.inner.running.lock().get(&id) {
+        if let Some((flag, _)) = self.inner.running.lock().get(&id) {
             flag.store(true, Ordering::Release);
         }
     }

@@ -13,7 +13,7 @@ use migration_core::{Error, ErrorKind, Millis, PnfsId};
 use parking_lot::Mutex;
 use rusqlite::{Connection, params};
 
-use crate::cluster::Registry;
+use crate::cluster::{PoolNode, Registry};
 use crate::store::Store;
 
 /// The pin manager's table in the home's database.
@@ -118,6 +118,7 @@ impl PinManager {
             .registry
             .all()
             .into_iter()
+            .filter(|node| node.is_running())
             .find(|node| matches!(node.repository.entry(&pnfsid), Ok(Some(e)) if e.state.is_cached_or_precious()))
             .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("No pool holds a replica of {pnfsid}")))?;
         let id = {
@@ -151,12 +152,36 @@ impl PinManager {
         if let Err(e) = deleted {
             tracing::error!(target: "minidcache", "cannot delete pins: {e}");
         }
+        // A stopped pool keeps the record until it starts again (`pool_started`).
         for pin in &removed {
-            if let Some(node) = self.registry.get(&pin.pool) {
+            if let Some(node) = self.registry.running(&pin.pool) {
                 node.repository.remove_sticky(pnfsid, &pin.owner());
             }
         }
         removed.len()
+    }
+
+    /// A pool started: sticky records of pins that were released (or moved away) while it
+    /// was down are removed.
+    pub fn pool_started(&self, node: &PoolNode) {
+        let stale: Vec<(PnfsId, String)> = {
+            let t = self.table.lock();
+            node.repository
+                .entries()
+                .into_iter()
+                .flat_map(|e| e.sticky.into_iter().map(move |r| (e.pnfsid, r.owner)))
+                .filter(|(pnfsid, owner)| {
+                    let id = owner.strip_prefix(&format!("{CELL}-")).and_then(|n| n.parse::<u64>().ok());
+                    id.is_some_and(|id| {
+                        !t.pins.iter().any(|p| p.id == id && p.pnfsid == *pnfsid && p.pool == node.name)
+                    })
+                })
+                .collect()
+        };
+        // Never call a repository with the table locked: its listener drives a pool's module.
+        for (pnfsid, owner) in stale {
+            node.repository.remove_sticky(&pnfsid, &owner);
+        }
     }
 
     /// Every pin, by id.
@@ -165,8 +190,8 @@ impl PinManager {
     }
 
     fn move_one(&self, request: &PinMove) -> Result<(), Failure> {
-        let source = self.registry.get(&request.source).ok_or(Failure::NoRoute)?;
-        let target = self.registry.get(&request.target).ok_or(Failure::NoRoute)?;
+        let source = self.registry.running(&request.source).ok_or(Failure::NoRoute)?;
+        let target = self.registry.running(&request.target).ok_or(Failure::NoRoute)?;
         for record in &request.pins {
             target.repository.set_sticky(&request.pnfsid, record, true).map_err(|e| {
                 Failure::error(

@@ -1,174 +1,137 @@
-//! The pool manager: every pool with its cost figures (from the pools' real usage), and a
-//! small pool-selection data model (pool groups with members, links attached to groups; the
-//! HSM instances attached to pools come from the pools, `hsm set`).
+//! The pool manager: every pool with its cost figures (from the pools' real usage) and tags,
+//! and the pool selection unit ([`crate::selection_unit`]: units, unit groups, pool groups,
+//! links with preferences); the HSM instances attached to pools come from the pools
+//! (`hsm set`).
 //!
 //! As in a fresh dCache installation, every pool is a member of the pool group `default`,
 //! and the link `default-link` is attached to that group. `save` in the PoolManager cell
-//! writes the other groups and links as `psu` commands, replayed on start.
+//! writes the rest as `psu` commands, replayed on start.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use migration_core::driver::runtime::Clock;
+use migration_core::error::{Failure, ReturnCode};
 use migration_core::host::{self, Completion, PoolList, PoolSelection};
 use migration_core::pool_info::{PoolCostInfo, PoolInfo, PoolQueueInfo};
 use parking_lot::Mutex;
 
-use crate::cluster::{PoolNode, Registry};
-
-/// The pool group every pool joins.
-pub const DEFAULT_GROUP: &str = "default";
-/// The link attached to [`DEFAULT_GROUP`].
-pub const DEFAULT_LINK: &str = "default-link";
-
-/// Pool groups and links.
-#[derive(Debug, Default, Clone)]
-struct Topology {
-    /// Group → members, in the order they were added.
-    groups: BTreeMap<String, Vec<String>>,
-    /// Link → attached pool groups, in order.
-    links: BTreeMap<String, Vec<String>>,
-}
-
-/// Why a pool-selection change was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TopologyError {
-    /// No such pool.
-    NoSuchPool(String),
-    /// No such pool group.
-    NoSuchGroup(String),
-    /// No such link.
-    NoSuchLink(String),
-    /// The name is taken.
-    Exists(String),
-}
-
-impl std::fmt::Display for TopologyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TopologyError::NoSuchPool(n) => write!(f, "Pool not found: {n}"),
-            TopologyError::NoSuchGroup(n) => write!(f, "Pool group not found: {n}"),
-            TopologyError::NoSuchLink(n) => write!(f, "Link not found: {n}"),
-            TopologyError::Exists(n) => write!(f, "Duplicated entry: {n}"),
-        }
-    }
-}
+use crate::cluster::{PoolMode, PoolNode, Registry};
+pub use crate::selection_unit::{DEFAULT_GROUP, DEFAULT_LINK};
+use crate::selection_unit::{Direction, Preferences, PsuError, Request, SelectionUnit, UnitKind};
 
 /// The pool manager shared by every pool.
 pub struct PoolManager {
     registry: Arc<Registry>,
     clock: Clock,
-    topology: Mutex<Topology>,
+    psu: Mutex<SelectionUnit>,
 }
 
 impl PoolManager {
     /// A pool manager over the pools of `registry`.
     pub fn new(registry: Arc<Registry>, clock: Clock) -> PoolManager {
-        let mut topology = Topology::default();
-        topology.groups.insert(DEFAULT_GROUP.to_string(), Vec::new());
-        topology.links.insert(DEFAULT_LINK.to_string(), vec![DEFAULT_GROUP.to_string()]);
-        PoolManager { registry, clock, topology: Mutex::new(topology) }
+        PoolManager { registry, clock, psu: Mutex::new(SelectionUnit::new()) }
     }
 
     /// A new pool registered: it joins the default group.
     pub fn pool_added(&self, pool: &str) {
-        let mut t = self.topology.lock();
-        let members = t.groups.entry(DEFAULT_GROUP.to_string()).or_default();
-        if !members.iter().any(|m| m == pool) {
-            members.push(pool.to_string());
-        }
+        self.psu.lock().pool_added(pool);
+    }
+
+    /// `psu create unit`.
+    pub fn create_unit(&self, kind: UnitKind, name: &str) -> Result<(), PsuError> {
+        self.psu.lock().create_unit(kind, name)
+    }
+
+    /// `psu create ugroup`.
+    pub fn create_ugroup(&self, ugroup: &str) -> Result<(), PsuError> {
+        self.psu.lock().create_ugroup(ugroup)
+    }
+
+    /// `psu addto ugroup`.
+    pub fn add_to_ugroup(&self, ugroup: &str, unit: &str) -> Result<(), PsuError> {
+        self.psu.lock().add_to_ugroup(ugroup, unit)
     }
 
     /// `psu create pgroup`.
-    pub fn create_group(&self, group: &str) -> Result<(), TopologyError> {
-        let mut t = self.topology.lock();
-        if t.groups.contains_key(group) {
-            return Err(TopologyError::Exists(group.to_string()));
-        }
-        t.groups.insert(group.to_string(), Vec::new());
-        Ok(())
+    pub fn create_group(&self, group: &str) -> Result<(), PsuError> {
+        self.psu.lock().create_group(group)
     }
 
     /// `psu addto pgroup`: adding a member twice changes nothing.
-    pub fn add_to_group(&self, group: &str, pool: &str) -> Result<(), TopologyError> {
+    pub fn add_to_group(&self, group: &str, pool: &str) -> Result<(), PsuError> {
         if self.registry.get(pool).is_none() {
-            return Err(TopologyError::NoSuchPool(pool.to_string()));
+            return Err(PsuError::NoSuchPool(pool.to_string()));
         }
-        let mut t = self.topology.lock();
-        let members = t.groups.get_mut(group).ok_or_else(|| TopologyError::NoSuchGroup(group.to_string()))?;
-        if !members.iter().any(|m| m == pool) {
-            members.push(pool.to_string());
-        }
-        Ok(())
+        self.psu.lock().add_to_group(group, pool)
     }
 
     /// `psu removefrom pgroup`.
-    pub fn remove_from_group(&self, group: &str, pool: &str) -> Result<(), TopologyError> {
-        let mut t = self.topology.lock();
-        let members = t.groups.get_mut(group).ok_or_else(|| TopologyError::NoSuchGroup(group.to_string()))?;
-        let before = members.len();
-        members.retain(|m| m != pool);
-        if members.len() == before {
-            return Err(TopologyError::NoSuchPool(pool.to_string()));
-        }
-        Ok(())
+    pub fn remove_from_group(&self, group: &str, pool: &str) -> Result<(), PsuError> {
+        self.psu.lock().remove_from_group(group, pool)
     }
 
-    /// `psu create link`.
-    pub fn create_link(&self, link: &str) -> Result<(), TopologyError> {
-        let mut t = self.topology.lock();
-        if t.links.contains_key(link) {
-            return Err(TopologyError::Exists(link.to_string()));
-        }
-        t.links.insert(link.to_string(), Vec::new());
-        Ok(())
+    /// `psu create link <link> <ugroup>...`.
+    pub fn create_link(&self, link: &str, ugroups: &[String]) -> Result<(), PsuError> {
+        self.psu.lock().create_link(link, ugroups)
+    }
+
+    /// `psu set link`: the preferences given change, the others stay.
+    pub fn set_link(&self, link: &str, change: impl FnOnce(&mut Preferences)) -> Result<(), PsuError> {
+        let mut psu = self.psu.lock();
+        let mut preferences = psu.preferences(link)?;
+        change(&mut preferences);
+        psu.set_link(link, preferences)
     }
 
     /// `psu add link <link> <pgroup>`.
-    pub fn attach_group(&self, link: &str, group: &str) -> Result<(), TopologyError> {
-        let mut t = self.topology.lock();
-        if !t.groups.contains_key(group) {
-            return Err(TopologyError::NoSuchGroup(group.to_string()));
-        }
-        let groups = t.links.get_mut(link).ok_or_else(|| TopologyError::NoSuchLink(link.to_string()))?;
-        if !groups.iter().any(|g| g == group) {
-            groups.push(group.to_string());
-        }
-        Ok(())
+    pub fn attach_group(&self, link: &str, group: &str) -> Result<(), PsuError> {
+        self.psu.lock().attach_group(link, group)
     }
 
     /// Pool groups with their members.
     pub fn groups(&self) -> Vec<(String, Vec<String>)> {
-        self.topology.lock().groups.iter().map(|(g, m)| (g.clone(), m.clone())).collect()
+        self.psu.lock().groups()
     }
 
-    /// Links with their pool groups.
-    pub fn links(&self) -> Vec<(String, Vec<String>)> {
-        self.topology.lock().links.iter().map(|(l, g)| (l.clone(), g.clone())).collect()
+    /// `psu ls link [-l]`.
+    pub fn list_links(&self, long: bool) -> String {
+        self.psu.lock().list_links(long)
     }
 
-    /// The `psu` commands that rebuild the groups and links (what `save` writes), leaving
-    /// out what every installation has.
+    /// `psu ls unit [-l]`.
+    pub fn list_units(&self, long: bool) -> String {
+        self.psu.lock().list_units(long)
+    }
+
+    /// `psu ls ugroup [-l]`.
+    pub fn list_ugroups(&self, long: bool) -> String {
+        self.psu.lock().list_ugroups(long)
+    }
+
+    /// The `psu` commands that rebuild the setup (what `save` writes), leaving out what every
+    /// installation has.
     pub fn setup_lines(&self) -> Vec<String> {
-        let t = self.topology.lock();
-        let mut lines = vec!["#".to_string(), "# PoolManager (minidcache)".to_string(), "#".to_string()];
-        for (group, members) in &t.groups {
-            if group != DEFAULT_GROUP {
-                lines.push(format!("psu create pgroup {group}"));
-            }
-            for pool in members.iter().filter(|_| group != DEFAULT_GROUP) {
-                lines.push(format!("psu addto pgroup {group} {pool}"));
-            }
-        }
-        for (link, groups) in &t.links {
-            if link != DEFAULT_LINK {
-                lines.push(format!("psu create link {link}"));
-            }
-            for group in groups.iter().filter(|g| link != DEFAULT_LINK || *g != DEFAULT_GROUP) {
-                lines.push(format!("psu add link {link} {group}"));
+        self.psu.lock().setup_lines()
+    }
+
+    /// Whether a pool may take part in a request of `direction` (dCache: active, and the
+    /// pool's mode allows it; staging also needs the file's HSM attached).
+    fn usable(&self, pool: &str, direction: Direction, hsm: Option<&str>) -> bool {
+        let Some(node) = self.registry.running(pool) else { return false };
+        match direction {
+            Direction::Read => node.mode() != PoolMode::Strict,
+            Direction::Write | Direction::P2p => node.mode() == PoolMode::Enabled,
+            Direction::Cache => {
+                node.mode() == PoolMode::Enabled && hsm.is_some_and(|h| node.hsms().iter().any(|i| i == h))
             }
         }
-        lines
+    }
+
+    /// `psu match`: the preference levels of a request, highest first.
+    pub fn match_levels(&self, request: &Request<'_>) -> Result<Vec<Vec<String>>, PsuError> {
+        let hsm = request.store.rsplit_once('@').map(|(_, h)| h);
+        let psu = self.psu.lock().clone();
+        psu.match_levels(request, |pool| self.usable(pool, request.direction, hsm))
     }
 
     /// Cost information of a pool at this moment, from its repository and its queues: total
@@ -182,6 +145,7 @@ impl PoolManager {
         let free = total.saturating_sub(node.repository.used());
         let (removable, oldest) = node.repository.removable(now);
         let mut info = PoolCostInfo::simple(node.name.clone(), total, free, removable);
+        info.tags = node.tags();
         info.space.precious = node.repository.precious();
         info.space.lru = oldest.map_or(0, |t| (now - t).max(0) / 1000);
         let c = &node.counters;
@@ -195,63 +159,73 @@ impl PoolManager {
     }
 
     /// Names selected by `selection`, in pool-manager order (duplicates kept where dCache
-    /// keeps them).
-    pub fn select(&self, selection: &PoolSelection) -> Vec<String> {
-        let t = self.topology.lock();
-        let members = |groups: &[String]| -> Vec<String> {
-            if groups.iter().any(|g| !t.groups.contains_key(g)) {
-                return Vec::new();
-            }
-            groups.iter().flat_map(|g| t.groups[g].iter().cloned()).collect()
-        };
-        match selection {
+    /// keeps them); an error where dCache's pool manager refuses the query.
+    pub fn select(&self, selection: &PoolSelection) -> Result<Vec<String>, PsuError> {
+        Ok(match selection {
             PoolSelection::Names(names) => names.clone(),
-            PoolSelection::Groups(groups) => members(groups),
-            PoolSelection::Link(link) => t.links.get(link).map(|groups| members(groups)).unwrap_or_default(),
-            // The active pools (not strictly disabled) with any of the instances attached.
+            PoolSelection::Groups(groups) => self.members(groups),
+            PoolSelection::Link(link) => {
+                let groups = self.psu.lock().link_groups(link).map(<[String]>::to_vec);
+                groups.map(|groups| self.members(&groups)).unwrap_or_default()
+            }
+            // The active pools (running, not strictly disabled) with any of the instances
+            // attached.
             PoolSelection::Hsm(instances) => self
                 .registry
                 .all()
                 .into_iter()
-                .filter(|node| node.mode() != crate::cluster::PoolMode::Strict)
+                .filter(|node| node.is_running() && node.mode() != PoolMode::Strict)
                 .filter(|node| node.hsms().iter().any(|i| instances.contains(i)))
                 .map(|node| node.name.clone())
                 .collect(),
-            // Every pool may serve reads of any file (there are no unit selections yet), except
-            // a strictly disabled one.
-            PoolSelection::Readers { .. } => self
-                .registry
-                .all()
-                .into_iter()
-                .filter(|node| node.mode() != crate::cluster::PoolMode::Strict)
-                .map(|node| node.name.clone())
-                .collect(),
+            // dCache's PoolMgrQueryPoolsMsg: a read match with the file's storage and cache
+            // class, the protocol unit and the net unit; the first non-empty level is the
+            // answer (the module then asks for those pools by name, as here).
+            PoolSelection::Readers { attributes, protocol, net } => {
+                let request = Request {
+                    direction: Direction::Read,
+                    store: attributes.storage_class.as_deref().unwrap_or_default(),
+                    dcache: attributes.cache_class.as_deref(),
+                    net: Some(net),
+                    protocol: Some(protocol),
+                };
+                self.match_levels(&request)?.into_iter().find(|level| !level.is_empty()).unwrap_or_default()
+            }
+        })
+    }
+
+    /// The members of pool groups, concatenated; nothing if any group is unknown (§8.1).
+    fn members(&self, groups: &[String]) -> Vec<String> {
+        let psu = self.psu.lock();
+        if groups.iter().any(|g| psu.members(g).is_none()) {
+            return Vec::new();
         }
+        groups.iter().flat_map(|g| psu.members(g).into_iter().flatten().cloned()).collect()
     }
 }
 
 impl host::PoolManager for PoolManager {
     fn pools(&self, selection: PoolSelection, done: Completion<PoolList>) {
-        // Pools unknown to the registry are left out. Every known pool is online: a pool is
-        // offline only when stopped, which the shell cannot do yet.
-        let pools = self
-            .select(&selection)
+        // Pools unknown to the registry are left out. A stopped pool is offline at once: dCache
+        // waits for its heartbeats to lapse, which only delays what jobs see by a few minutes.
+        let names = match self.select(&selection) {
+            Ok(names) => names,
+            // dCache answers an IllegalArgumentException of the selection unit as an error.
+            Err(e) => return done.complete(Err(Failure::error(ReturnCode::INVALID_ARGS, e.to_string()))),
+        };
+        let pools = names
             .iter()
             .filter_map(|name| self.registry.get(name))
-            .map(|node| self.info(&node))
+            .map(
+                |node| if node.is_running() { self.info(&node) } else { PoolInfo::Offline { name: node.name.clone() } },
+            )
             .collect();
         done.complete(Ok(PoolList { pools }));
     }
 
     fn groups_of(&self, pool: &str, done: Completion<Vec<String>>) {
-        let groups = self
-            .topology
-            .lock()
-            .groups
-            .iter()
-            .filter(|(_, m)| m.iter().any(|p| p == pool))
-            .map(|(g, _)| g.clone())
-            .collect();
+        let groups =
+            self.psu.lock().groups().into_iter().filter(|(_, m)| m.iter().any(|p| p == pool)).map(|(g, _)| g).collect();
         done.complete(Ok(groups));
     }
 }

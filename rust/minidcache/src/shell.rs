@@ -1,6 +1,7 @@
 //! The admin shell: dCache's conventions (`\l`, `\c <cell>`, `\q`, the prompt
 //! `(<cell>) admin > `), reading from a terminal (line editing and history), from a pipe or
-//! from a script.
+//! from a script. The top level is the `(local)` cell, whose commands (`dcache start|stop`)
+//! are in [`crate::local_cell`].
 //!
 //! Without a terminal every command is echoed after its prompt, before its output, so that a
 //! transcript reads like a session in dCache's Book. At a terminal, long commands (`wait`)
@@ -43,15 +44,6 @@ pub struct Shell {
     cell: Option<Cell>,
 }
 
-const TOP_LEVEL_HELP: &str = "\\l - list the cells
-\\c <cell> - enter a cell (a pool, PoolManager, PinManager or PnfsManager)
-\\q - leave the cell (at the top level: exit)
-help - this text; inside a cell, 'help' lists the cell's commands and 'help <command>' explains one
-
-In a pool: populate, put, get, rep ls|rm|set, pool disable|enable, info, hsm set|unset|ls, save,
-wait, and every migration and hotfile command. Local paths of put/get are relative to <home>/io.
-";
-
 impl Shell {
     /// A shell at the top level.
     pub fn new(cluster: Cluster) -> Shell {
@@ -73,9 +65,10 @@ impl Shell {
         format!("({}) admin > ", self.cell.as_ref().map_or(TOP_LEVEL, Cell::name))
     }
 
-    /// Every cell, in `\l` order: the pools, then the services.
+    /// Every cell, in `\l` order: the running pools, then the services.
     pub fn cells(&self) -> Vec<Cell> {
-        let mut cells: Vec<Cell> = self.cluster.pool_names().into_iter().map(Cell::Pool).collect();
+        let running = |name: &String| self.cluster.pool(name).is_some_and(|p| p.is_running());
+        let mut cells: Vec<Cell> = self.cluster.pool_names().into_iter().filter(running).map(Cell::Pool).collect();
         cells.extend([Cell::PoolManager, Cell::PinManager, Cell::PnfsManager]);
         cells
     }
@@ -113,9 +106,13 @@ impl Shell {
                 if rest.is_empty() {
                     return Err(Error::syntax("\\c <cell>"));
                 }
-                let cell = self
-                    .find_cell(rest)
-                    .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("Cell not found: {rest}")))?;
+                let cell = self.find_cell(rest).ok_or_else(|| {
+                    let name = rest.split_once('@').map_or(rest, |(cell, _)| cell);
+                    match self.cluster.pool(name) {
+                        Some(_) => commands::stopped(name),
+                        None => Error::new(ErrorKind::NotFound, format!("Cell not found: {rest}")),
+                    }
+                })?;
                 self.cell = Some(cell);
                 Ok(Some(String::new()))
             }
@@ -125,8 +122,7 @@ impl Shell {
             },
             _ => match &self.cell {
                 Some(cell) => guarded(|| commands::execute(&self.cluster, cell, line, progress)).map(Some),
-                None if line == "help" => Ok(Some(TOP_LEVEL_HELP.to_string())),
-                None => Err(Error::new(ErrorKind::Unsupported, format!("Unknown command: {line}"))),
+                None => guarded(|| crate::local_cell::execute(&self.cluster, line)).map(Some),
             },
         }
     }

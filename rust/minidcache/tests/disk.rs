@@ -240,7 +240,7 @@ fn reported_readers_over_the_threshold_replicate_a_hot_file() {
     run(&mut sh, "populate -files=2 -size=100");
     run(&mut sh, "hotfile set threshold 5");
     let hot = "000100000000000000000002";
-    assert_eq!(run(&mut sh, &format!("debug readers {hot} 4")), format!("Reported 4 readers of {hot}\n"));
+    assert_eq!(run(&mut sh, &format!("debug readers {hot} 4")), format!("Reported 4 readers of {hot} (*/*)\n"));
     assert_eq!(run(&mut sh, "migration ls"), "");
     run(&mut sh, &format!("debug readers {hot} 5"));
     // The job is created once the module has read the file's entry.

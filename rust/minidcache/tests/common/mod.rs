@@ -63,6 +63,14 @@ pub fn session(pools: &[&str]) -> Session {
     Session { shell, home }
 }
 
+/// A shell over a cluster built from `config` (its home is replaced by a new temporary one).
+pub fn session_with(mut config: ClusterConfig) -> Session {
+    let home = TempHome::new();
+    config.home = home.path().to_path_buf();
+    let shell = Shell::new(Cluster::new(config).expect("cluster starts"));
+    Session { shell, home }
+}
+
 /// A shell over `pools` in `home` (which may hold a previous run's state).
 pub fn open(home: &Path, pools: &[&str]) -> Shell {
     Shell::new(Cluster::new(ClusterConfig::new(home).with_pools(pools)).expect("cluster starts"))
