@@ -888,7 +888,7 @@ impl Job {
         };
         let atime = definition.atime.then_some(entry.last_access);
         let task_id = ctx.next_task_id();
-        let uuid = RequestId(u128::from_be_bytes(ctx.rng.uuid()));
+        let uuid = request_id(ctx.rng, ctx.now);
         let task = Task::new(
             task_id,
             uuid,
@@ -1224,7 +1224,11 @@ impl Job {
         state.valid = true;
         state.pools = answer.pools;
         self.filter_targets(ctx.pool);
-        self.wake_if_sleeping(ctx);
+        // Only a job that sleeps for want of a usable list: one that sleeps because every file
+        // failed keeps its 10 s pause, whatever its refresh period.
+        if self.failures_since_progress == 0 {
+            self.wake_if_sleeping(ctx);
+        }
     }
 
     /// A list that became usable wakes a sleeping job at once rather than after 10 s: a
@@ -1468,6 +1472,13 @@ impl Job {
     }
 }
 
+/// A copy request's id: random, and mixed with the time so that a module restarted with the
+/// same seed (a host may fix it) does not send ids its targets remember as done, which they
+/// would acknowledge without copying. The time stays below the UUID's variant bits.
+fn request_id(rng: &mut crate::random::Rng, now: Millis) -> RequestId {
+    RequestId(u128::from_be_bytes(rng.uuid()) ^ u128::from(now.max(0) as u64))
+}
+
 /// Turns one task action into effects, requests and timers.
 fn perform(job: JobKey, task: &Task, action: TaskAction, ctx: &mut Ctx<'_>) {
     let pnfsid = task.pnfsid();
@@ -1545,5 +1556,21 @@ pub fn task_reply_event(kind: TaskReply, outcome: Outcome<crate::effect::Answer>
         TaskReply::PinMove => {
             TaskEvent::PinsMoved(Answer::expect(outcome, "a pin move", |a| matches!(a, Answer::Done).then_some(())))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_differ_across_restarts_with_the_same_seed() {
+        let (mut first, mut again) = (crate::random::Rng::seeded(7), crate::random::Rng::seeded(7));
+        let before = request_id(&mut first, 1_700_000_000_000);
+        assert_eq!(request_id(&mut crate::random::Rng::seeded(7), 1_700_000_000_000), before, "replays exactly");
+        let after_restart = request_id(&mut again, 1_700_000_060_000);
+        assert_ne!(after_restart, before);
+        // The variant bits of the UUID (the top two of the low half) are untouched.
+        assert_eq!(after_restart.0 >> 62 & 0b11, before.0 >> 62 & 0b11);
     }
 }

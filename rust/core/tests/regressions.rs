@@ -326,3 +326,17 @@ fn forced_cancel_replays_exactly() {
         assert!(run() == first, "the same seed gave a different run");
     }
 }
+
+/// Found through minidcache's `offline_holder` transcript: every pool-list refresh woke a job
+/// that slept because every file had failed, so with `-refresh=2` a failing file was retried
+/// every 2 s instead of every 10 s. Catches: `pools_answered` waking any sleeping job.
+#[test]
+fn a_refresh_does_not_cut_short_the_pause_after_failures() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Precious, 40, vec![]);
+    c.pool_mut("pool2").module.set_accepts_copies(false);
+    ok(&mut c, "pool1", "migration copy -refresh=2 pool2");
+    c.run_for(MINUTE);
+    let attempts = c.job("pool1", "1").statistics().attempts;
+    assert!((5..=8).contains(&attempts), "one attempt per 10 s, not per refresh: {attempts}");
+}
