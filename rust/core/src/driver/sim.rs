@@ -56,6 +56,9 @@ pub struct SimPool {
     /// How often the module was rebuilt by [`Cluster::restart`]; messages and replies for an
     /// earlier incarnation are dropped.
     pub incarnation: u32,
+    /// The seed of its module's randomness. A restart reuses it, as a host with a fixed seed
+    /// would: request ids must not repeat across restarts all the same.
+    pub seed: u64,
 }
 
 /// Faults the simulation injects.
@@ -256,7 +259,7 @@ impl Cluster {
         let seed = self.rng.next_u64();
         let module = Module::new(name, self.config.clone(), seed);
         let capacity = 1_000_000_000_000;
-        let pool = SimPool { module, repository, online: true, capacity, crashed: false, incarnation: 0 };
+        let pool = SimPool { module, repository, online: true, capacity, crashed: false, incarnation: 0, seed };
         self.pools.insert(name.to_string(), pool);
     }
 
@@ -367,7 +370,7 @@ impl Cluster {
     pub fn restart(&mut self, pool: &str) -> Vec<(String, Error)> {
         let lines = self.pools[pool].module.setup_lines();
         self.crash(pool);
-        let seed = self.rng.next_u64();
+        let seed = self.pools[pool].seed;
         let now = self.now;
         let mut module = Module::new(pool, self.config.clone(), seed);
         module.set_verifies_checksums(self.pools[pool].repository.verifies_checksums());
