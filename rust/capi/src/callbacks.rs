@@ -12,7 +12,6 @@
 //! non-zero code) fails the request at once, as if the service had answered with that code.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::ffi::{CString, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
@@ -24,9 +23,11 @@ use migration_core::host::{
 };
 use migration_core::message::RequestId;
 use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 
 use crate::constants::{RepositoryStatus, State};
+use migration_core::driver::pending::{Pending, PendingKind, PendingTable, TakeError};
+
 use crate::error::{Result, invalid};
 use crate::strings::{ErrBuf, cstring};
 use crate::types::{
@@ -387,47 +388,15 @@ impl<T: Table> Drop for Slot<T> {
     }
 }
 
-/// An outstanding asynchronous request, waiting for the host to complete its token.
-pub(crate) enum Pending {
-    /// A message with a reply.
-    Message(Completion<Vec<u8>>),
-    /// A p2p transfer or a pin move.
-    Done(Completion<()>),
-    /// A location query.
-    Locations(Completion<Vec<String>>),
-    /// A pool list.
-    Pools(Completion<PoolList>),
-    /// A pool group list.
-    Groups(Completion<Vec<String>>),
-}
-
-impl Pending {
-    /// The function that completes this request.
-    pub(crate) fn completed_by(&self) -> &'static str {
-        match self {
-            Pending::Message(_) => "dcm_module_complete_message",
-            Pending::Done(_) => "dcm_module_complete",
-            Pending::Locations(_) => "dcm_module_complete_locations",
-            Pending::Pools(_) => "dcm_module_complete_pools",
-            Pending::Groups(_) => "dcm_module_complete_groups",
-        }
+/// The function that completes a token of this kind.
+pub(crate) fn completed_by(kind: PendingKind) -> &'static str {
+    match kind {
+        PendingKind::Message => "dcm_module_complete_message",
+        PendingKind::Done => "dcm_module_complete",
+        PendingKind::Locations => "dcm_module_complete_locations",
+        PendingKind::Pools => "dcm_module_complete_pools",
+        PendingKind::Groups => "dcm_module_complete_groups",
     }
-
-    fn fail(self, failure: Failure) {
-        match self {
-            Pending::Message(c) => c.complete(Err(failure)),
-            Pending::Done(c) => c.complete(Err(failure)),
-            Pending::Locations(c) => c.complete(Err(failure)),
-            Pending::Pools(c) => c.complete(Err(failure)),
-            Pending::Groups(c) => c.complete(Err(failure)),
-        }
-    }
-}
-
-#[derive(Default)]
-struct Tokens {
-    last: u64,
-    pending: HashMap<u64, Pending>,
 }
 
 /// The host of one module: its six callback tables and its outstanding tokens.
@@ -439,7 +408,7 @@ pub(crate) struct CHost {
     transport: Slot<dcm_transport>,
     p2p: Slot<dcm_p2p>,
     pin_manager: Slot<dcm_pin_manager>,
-    tokens: Mutex<Tokens>,
+    tokens: PendingTable,
 }
 
 fn closed_text(what: &str) -> String {
@@ -462,7 +431,7 @@ impl CHost {
             transport: Slot::new(host.transport),
             p2p: Slot::new(host.p2p),
             pin_manager: Slot::new(host.pin_manager),
-            tokens: Mutex::new(Tokens::default()),
+            tokens: PendingTable::new(),
         };
         let missing = [
             host.repository.missing(),
@@ -480,21 +449,19 @@ impl CHost {
 
     /// Removes a token for completion; it must be one `completed_by` `function`. A token of
     /// the wrong kind stays outstanding.
-    pub(crate) fn take(&self, token: u64, function: &str) -> Result<Pending> {
-        let mut tokens = self.tokens.lock();
-        match tokens.pending.get(&token) {
-            None => Err(invalid(format!("unknown token {token}: never issued, or already completed"))),
-            Some(p) if p.completed_by() != function => {
-                Err(invalid(format!("token {token} must be completed with {}, not {function}", p.completed_by())))
+    pub(crate) fn take(&self, token: u64, kind: PendingKind) -> Result<Pending> {
+        let function = completed_by(kind);
+        self.tokens.take_kind(token, kind).map_err(|e| match e {
+            TakeError::Unknown => invalid(format!("unknown token {token}: never issued, or already completed")),
+            TakeError::WrongKind(k) => {
+                invalid(format!("token {token} must be completed with {}, not {function}", completed_by(k)))
             }
-            Some(_) => tokens.pending.remove(&token).ok_or_else(|| invalid("token vanished")),
-        }
+        })
     }
 
     /// Drops every outstanding request: they fail into the (closed) module.
     fn drain(&self) {
-        let pending: Vec<Pending> = self.tokens.lock().pending.drain().map(|(_, p)| p).collect();
-        drop(pending);
+        self.tokens.drop_owner(self.module);
     }
 
     /// Closes every table: waits for callbacks in flight, calls each `free` once, and drops
@@ -513,13 +480,7 @@ impl CHost {
     /// Registers `pending` under a new token and calls `start` with it. A non-zero code from
     /// the callback (or a closed table) fails the request at once.
     fn issue(&self, what: &str, pending: Pending, start: impl FnOnce(u64, &mut ErrBuf) -> Option<i32>) {
-        let token = {
-            let mut tokens = self.tokens.lock();
-            tokens.last += 1;
-            let token = tokens.last;
-            tokens.pending.insert(token, pending);
-            token
-        };
+        let token = self.tokens.register(self.module, pending);
         let mut buf = ErrBuf::new();
         let failure = match start(token, &mut buf) {
             Some(0) => return,
@@ -531,7 +492,7 @@ impl CHost {
         };
         tracing::debug!(target: "migration", module = self.module, "{what} refused: {failure}");
         // The host may have completed the token before refusing; then there is nothing left.
-        let pending = self.tokens.lock().pending.remove(&token);
+        let pending = self.tokens.take(token);
         if let Some(pending) = pending {
             pending.fail(failure);
         }

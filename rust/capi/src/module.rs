@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use migration_core::driver::pending::{Pending, PendingKind};
 use migration_core::driver::runtime::{Options, Runtime};
 use migration_core::effect::RepositoryEvent;
 use migration_core::error::Failure;
@@ -23,7 +24,7 @@ use migration_core::replica::ReplicaState;
 use migration_core::{Config, Error, ErrorKind};
 use parking_lot::{Condvar, Mutex};
 
-use crate::callbacks::{CHost, Pending, dcm_host, in_callback_of};
+use crate::callbacks::{CHost, dcm_host, in_callback_of};
 use crate::constants::{DCM_ABI_VERSION, EventKind};
 use crate::error::{Result, dcm_error, guard, guard_value, invalid, null};
 use crate::strings::{into_raw_string, opt_str_arg, slice_arg, str_arg, write_out};
@@ -502,7 +503,7 @@ pub unsafe extern "C" fn dcm_module_complete(
         let state = lookup(module)?;
         // SAFETY: caller's contract.
         let result = outcome(unsafe { failure_from_c(failure) }?, || Ok(()))?;
-        match state.host.take(token, "dcm_module_complete")? {
+        match state.host.take(token, PendingKind::Done)? {
             Pending::Done(done) => done.complete(result),
             _ => return Err(wrong_kind(token)),
         }
@@ -535,7 +536,7 @@ pub unsafe extern "C" fn dcm_module_complete_message(
             // SAFETY: caller's contract.
             Ok(unsafe { slice_arg(bytes, len, "bytes") }?.to_vec())
         })?;
-        match state.host.take(token, "dcm_module_complete_message")? {
+        match state.host.take(token, PendingKind::Message)? {
             Pending::Message(done) => done.complete(result),
             _ => return Err(wrong_kind(token)),
         }
@@ -565,7 +566,7 @@ pub unsafe extern "C" fn dcm_module_complete_locations(
         let state = lookup(module)?;
         // SAFETY: caller's contract.
         let result = outcome(unsafe { failure_from_c(failure) }?, || unsafe { strings_from_c(pools, count, "pools") })?;
-        match state.host.take(token, "dcm_module_complete_locations")? {
+        match state.host.take(token, PendingKind::Locations)? {
             Pending::Locations(done) => done.complete(result),
             _ => return Err(wrong_kind(token)),
         }
@@ -605,7 +606,7 @@ pub unsafe extern "C" fn dcm_module_complete_pools(
                 .collect::<Result<Vec<_>>>()?;
             Ok(PoolList { pools })
         })?;
-        match state.host.take(token, "dcm_module_complete_pools")? {
+        match state.host.take(token, PendingKind::Pools)? {
             Pending::Pools(done) => done.complete(result),
             _ => return Err(wrong_kind(token)),
         }
@@ -636,7 +637,7 @@ pub unsafe extern "C" fn dcm_module_complete_groups(
         // SAFETY: caller's contract.
         let result =
             outcome(unsafe { failure_from_c(failure) }?, || unsafe { strings_from_c(groups, count, "groups") })?;
-        match state.host.take(token, "dcm_module_complete_groups")? {
+        match state.host.take(token, PendingKind::Groups)? {
             Pending::Groups(done) => done.complete(result),
             _ => return Err(wrong_kind(token)),
         }

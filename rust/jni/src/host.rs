@@ -434,7 +434,7 @@ impl Transport for JavaHost {
             Ok(())
         };
         match reply {
-            Some(reply) => self.call_async("CellTransport.send", Pending::Bytes(reply), send),
+            Some(reply) => self.call_async("CellTransport.send", Pending::Message(reply), send),
             None => {
                 if let Err(e) = self.call_java("CellTransport.send", |env, cache, bridge| send(env, cache, bridge, 0)) {
                     tracing::warn!(target: "migration::jni", to, "a one-way message was lost: {}", e.text());

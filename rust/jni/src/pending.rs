@@ -6,99 +6,63 @@
 //! out of the table before it is completed, so each completes at most once, and the table's
 //! lock is never held while the module runs.
 
-use std::collections::HashMap;
-use std::sync::LazyLock;
-use std::sync::atomic::{AtomicU64, Ordering};
-
+pub use migration_core::driver::pending::Pending;
+use migration_core::driver::pending::PendingTable;
 use migration_core::error::{Failure, ReturnCode};
-use migration_core::host::{Completion, PoolList};
-use parking_lot::Mutex;
+use migration_core::host::Completion;
 
 use crate::codec::{DecodeError, Reader};
 
-/// A core completion, by the type of its answer.
-pub enum Pending {
-    /// Cache locations (pool names).
-    Locations(Completion<Vec<String>>),
-    /// Pool group names.
-    Groups(Completion<Vec<String>>),
-    /// A pool list with cost information.
-    Pools(Completion<PoolList>),
-    /// A reply message from another pool.
-    Bytes(Completion<Vec<u8>>),
-    /// Success without a value (p2p, pin moves).
-    Done(Completion<()>),
-}
-
-impl Pending {
-    /// Completes with the answer Java encoded in `payload`. A payload that does not decode
-    /// completes with a failure and returns the error.
-    fn complete_ok(self, payload: &[u8]) -> Result<(), DecodeError> {
-        fn decode<'a, T>(
-            payload: &'a [u8],
-            read: impl FnOnce(&mut Reader<'a>) -> Result<T, DecodeError>,
-        ) -> Result<T, DecodeError> {
-            let mut reader = Reader::new(payload);
-            let value = read(&mut reader)?;
-            reader.finish()?;
-            Ok(value)
-        }
-        fn deliver<T>(completion: Completion<T>, value: Result<T, DecodeError>) -> Result<(), DecodeError> {
-            match value {
-                Ok(v) => {
-                    completion.complete(Ok(v));
-                    Ok(())
-                }
-                Err(e) => {
-                    completion.complete(Err(Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e.to_string())));
-                    Err(e)
-                }
+/// Completes `pending` with the answer Java encoded in `payload`. A payload that does not
+/// decode completes with a failure and returns the error.
+fn complete_with(pending: Pending, payload: &[u8]) -> Result<(), DecodeError> {
+    fn decode<'a, T>(
+        payload: &'a [u8],
+        read: impl FnOnce(&mut Reader<'a>) -> Result<T, DecodeError>,
+    ) -> Result<T, DecodeError> {
+        let mut reader = Reader::new(payload);
+        let value = read(&mut reader)?;
+        reader.finish()?;
+        Ok(value)
+    }
+    fn deliver<T>(completion: Completion<T>, value: Result<T, DecodeError>) -> Result<(), DecodeError> {
+        match value {
+            Ok(v) => {
+                completion.complete(Ok(v));
+                Ok(())
+            }
+            Err(e) => {
+                completion.complete(Err(Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e.to_string())));
+                Err(e)
             }
         }
-        match self {
-            Pending::Locations(c) | Pending::Groups(c) => deliver(c, decode(payload, Reader::strings)),
-            Pending::Pools(c) => deliver(c, decode(payload, Reader::pools)),
-            Pending::Bytes(c) => deliver(c, Ok(payload.to_vec())),
-            Pending::Done(c) => deliver(c, Ok(())),
-        }
     }
-
-    /// Completes with a failure.
-    pub fn fail(self, failure: Failure) {
-        match self {
-            Pending::Locations(c) | Pending::Groups(c) => c.complete(Err(failure)),
-            Pending::Pools(c) => c.complete(Err(failure)),
-            Pending::Bytes(c) => c.complete(Err(failure)),
-            Pending::Done(c) => c.complete(Err(failure)),
-        }
+    match pending {
+        Pending::Locations(c) | Pending::Groups(c) => deliver(c, decode(payload, Reader::strings)),
+        Pending::Pools(c) => deliver(c, decode(payload, Reader::pools)),
+        Pending::Message(c) => deliver(c, Ok(payload.to_vec())),
+        Pending::Done(c) => deliver(c, Ok(())),
     }
 }
 
-struct Entry {
-    module: u64,
-    pending: Pending,
-}
-
-static TABLE: LazyLock<Mutex<HashMap<u64, Entry>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
-static NEXT: AtomicU64 = AtomicU64::new(1);
+/// Java holds only tokens, not module handles: one table for every module of the process.
+static TABLE: PendingTable = PendingTable::new();
 
 /// Registers a completion of `module`; returns its token (never 0).
 pub fn register(module: u64, pending: Pending) -> u64 {
-    let token = NEXT.fetch_add(1, Ordering::Relaxed);
-    TABLE.lock().insert(token, Entry { module, pending });
-    token
+    TABLE.register(module, pending)
 }
 
 /// Takes a completion out of the table.
 pub fn take(token: u64) -> Option<Pending> {
-    TABLE.lock().remove(&token).map(|e| e.pending)
+    TABLE.take(token)
 }
 
 /// Completes `token` with an encoded answer. `Ok(false)`: no such token (already completed,
 /// or its module closed).
 pub fn complete_ok(token: u64, payload: &[u8]) -> Result<bool, DecodeError> {
     match take(token) {
-        Some(pending) => pending.complete_ok(payload).map(|()| true),
+        Some(pending) => complete_with(pending, payload).map(|()| true),
         None => Ok(false),
     }
 }
@@ -117,22 +81,18 @@ pub fn complete_failure(token: u64, failure: Failure) -> bool {
 /// Drops every completion of a closed module (each reports a failure to the closed module,
 /// which ignores it).
 pub fn drop_module(module: u64) {
-    let dropped: Vec<Entry> = {
-        let mut table = TABLE.lock();
-        let tokens: Vec<u64> = table.iter().filter(|(_, e)| e.module == module).map(|(t, _)| *t).collect();
-        tokens.into_iter().filter_map(|t| table.remove(&t)).collect()
-    };
-    drop(dropped);
+    TABLE.drop_owner(module);
 }
 
 /// Completions waiting for `module` (for tests and diagnostics).
 pub fn count(module: u64) -> usize {
-    TABLE.lock().values().filter(|e| e.module == module).count()
+    TABLE.count(module)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parking_lot::Mutex;
     use std::sync::Arc;
 
     type Seen = Arc<Mutex<Vec<Result<Vec<String>, Failure>>>>;

@@ -3,5 +3,6 @@
 
 pub mod local;
 pub mod memory;
+pub mod pending;
 pub mod runtime;
 pub mod sim;

@@ -1,0 +1,183 @@
+//! Host calls waiting for a binding's host to answer them by token (the C ABI's
+//! `dcm_module_complete*`, Java's `Completion` objects). One table serves both bindings: a
+//! token is taken out before it is completed, so it completes at most once, the lock is never
+//! held while a completion runs, and a closed module's tokens fail into the closed module.
+
+use std::collections::BTreeMap;
+
+use parking_lot::Mutex;
+
+use crate::error::Failure;
+use crate::host::{Completion, PoolList};
+
+/// A core completion, by the type of its answer.
+pub enum Pending {
+    /// Cache locations (pool names).
+    Locations(Completion<Vec<String>>),
+    /// Pool group names.
+    Groups(Completion<Vec<String>>),
+    /// A pool list with cost information.
+    Pools(Completion<PoolList>),
+    /// A reply message from another pool.
+    Message(Completion<Vec<u8>>),
+    /// Success without a value (p2p transfers, pin moves).
+    Done(Completion<()>),
+}
+
+/// Which kind of answer a token waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingKind {
+    /// [`Pending::Locations`].
+    Locations,
+    /// [`Pending::Groups`].
+    Groups,
+    /// [`Pending::Pools`].
+    Pools,
+    /// [`Pending::Message`].
+    Message,
+    /// [`Pending::Done`].
+    Done,
+}
+
+impl Pending {
+    /// The kind of answer it waits for.
+    pub fn kind(&self) -> PendingKind {
+        match self {
+            Pending::Locations(_) => PendingKind::Locations,
+            Pending::Groups(_) => PendingKind::Groups,
+            Pending::Pools(_) => PendingKind::Pools,
+            Pending::Message(_) => PendingKind::Message,
+            Pending::Done(_) => PendingKind::Done,
+        }
+    }
+
+    /// Completes with a failure.
+    pub fn fail(self, failure: Failure) {
+        match self {
+            Pending::Locations(c) | Pending::Groups(c) => c.complete(Err(failure)),
+            Pending::Pools(c) => c.complete(Err(failure)),
+            Pending::Message(c) => c.complete(Err(failure)),
+            Pending::Done(c) => c.complete(Err(failure)),
+        }
+    }
+}
+
+/// Why a token could not be taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TakeError {
+    /// Never issued, already completed, or its module closed.
+    Unknown,
+    /// It waits for another kind of answer; it stays outstanding.
+    WrongKind(PendingKind),
+}
+
+struct Entry {
+    owner: u64,
+    pending: Pending,
+}
+
+#[derive(Default)]
+struct Table {
+    last: u64,
+    /// Tokens grow, so new entries go to the end.
+    entries: BTreeMap<u64, Entry>,
+}
+
+/// Outstanding host calls by token (never 0), each with the module that owns it.
+#[derive(Default)]
+pub struct PendingTable {
+    table: Mutex<Table>,
+}
+
+impl PendingTable {
+    /// An empty table (usable in a `static`).
+    pub const fn new() -> PendingTable {
+        PendingTable { table: Mutex::new(Table { last: 0, entries: BTreeMap::new() }) }
+    }
+
+    /// Registers a call of module `owner`; returns its token.
+    pub fn register(&self, owner: u64, pending: Pending) -> u64 {
+        let mut table = self.table.lock();
+        table.last += 1;
+        let token = table.last;
+        table.entries.insert(token, Entry { owner, pending });
+        token
+    }
+
+    /// Takes a call out, whatever it waits for.
+    pub fn take(&self, token: u64) -> Option<Pending> {
+        self.table.lock().entries.remove(&token).map(|e| e.pending)
+    }
+
+    /// Takes a call out if it waits for `kind`; a call of another kind stays outstanding.
+    pub fn take_kind(&self, token: u64, kind: PendingKind) -> Result<Pending, TakeError> {
+        let mut table = self.table.lock();
+        match table.entries.get(&token).map(|e| e.pending.kind()) {
+            None => Err(TakeError::Unknown),
+            Some(k) if k != kind => Err(TakeError::WrongKind(k)),
+            Some(_) => table.entries.remove(&token).map(|e| e.pending).ok_or(TakeError::Unknown),
+        }
+    }
+
+    /// Drops every call of module `owner`: each fails into the (closed) module.
+    pub fn drop_owner(&self, owner: u64) {
+        let dropped: Vec<Entry> = {
+            let mut table = self.table.lock();
+            let tokens: Vec<u64> = table.entries.iter().filter(|(_, e)| e.owner == owner).map(|(t, _)| *t).collect();
+            tokens.into_iter().filter_map(|t| table.entries.remove(&t)).collect()
+        };
+        // Completions run after the lock is released: they may call back into a binding.
+        drop(dropped);
+    }
+
+    /// Calls waiting for module `owner`.
+    pub fn count(&self, owner: u64) -> usize {
+        self.table.lock().entries.values().filter(|e| e.owner == owner).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    type Seen = Arc<Mutex<Vec<Result<Vec<String>, Failure>>>>;
+
+    fn recorder() -> (Seen, Completion<Vec<String>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = Arc::clone(&seen);
+        (seen, Completion::new(move |o| s.lock().push(o)))
+    }
+
+    #[test]
+    fn a_token_is_taken_once_and_only_by_its_kind() {
+        let table = PendingTable::new();
+        let (seen, completion) = recorder();
+        let token = table.register(7, Pending::Locations(completion));
+        assert_ne!(token, 0);
+        assert_eq!(
+            table.take_kind(token, PendingKind::Pools).err(),
+            Some(TakeError::WrongKind(PendingKind::Locations))
+        );
+        let Ok(Pending::Locations(c)) = table.take_kind(token, PendingKind::Locations) else { panic!("taken") };
+        c.complete(Ok(vec!["pool2".into()]));
+        assert!(matches!(table.take_kind(token, PendingKind::Locations), Err(TakeError::Unknown)));
+        assert!(table.take(token).is_none());
+        assert_eq!(*seen.lock(), vec![Ok(vec!["pool2".to_string()])]);
+    }
+
+    #[test]
+    fn closing_a_module_fails_only_its_calls() {
+        let table = PendingTable::new();
+        let (seen, a) = recorder();
+        let (other, b) = recorder();
+        table.register(1, Pending::Groups(a));
+        let kept = table.register(2, Pending::Groups(b));
+        table.drop_owner(1);
+        assert_eq!((table.count(1), table.count(2)), (0, 1));
+        assert!(matches!(seen.lock()[0], Err(Failure::Error { .. })), "a dropped completion reports a failure");
+        assert!(other.lock().is_empty());
+        table.take(kept).expect("still there").fail(Failure::Timeout);
+        assert_eq!(*other.lock(), vec![Err(Failure::Timeout)]);
+    }
+}
