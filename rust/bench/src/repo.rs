@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use migration_core::Millis;
-use migration_core::effect::RepositoryEvent;
+use migration_core::input::RepositoryEvent;
 use migration_core::error::Failure;
 use migration_core::host::{Repository, RepositoryError};
 use migration_core::pnfsid::PnfsId;

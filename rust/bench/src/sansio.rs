@@ -1,13 +1,14 @@
 //! Driving the sans-IO [`Module`] directly, on this thread, against a [`BenchRepository`]:
-//! the scan runs exactly as the production driver runs it (`driver::local::scan`), pool lists
+//! the scan runs exactly as the production driver runs it (`driver::repository_effects::scan`), pool lists
 //! answer at once, and requests that should stay outstanding (entry reads, location queries)
 //! are held or answered as the benchmark asks.
 
 use std::time::{Duration, Instant};
 
-use migration_core::driver::local;
+use migration_core::driver::repository_effects;
 use migration_core::driver::runtime::system_clock;
-use migration_core::effect::{Answer, Effect, Input};
+use migration_core::effect::Effect;
+use migration_core::input::{Answer, Input};
 use migration_core::host::{PoolList, PoolSelection};
 use migration_core::job::JobState;
 use migration_core::pool_info::{PoolCostInfo, PoolInfo};
@@ -66,7 +67,7 @@ impl Source {
                         self.module.handle(self.now, Input::Reply { token, outcome });
                     }
                     Effect::Scan { job, filter, order, now } => {
-                        let result = local::scan(&self.repo, &filter, order, now);
+                        let result = repository_effects::scan(&self.repo, &filter, order, now);
                         self.module.handle(self.now, Input::Scanned { job, result });
                     }
                     Effect::ReadEntry { purpose, pnfsid } if reads == Reads::Answer => {

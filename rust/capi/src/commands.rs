@@ -5,7 +5,7 @@ use std::ffi::{CString, c_char};
 use std::ptr;
 use std::sync::OnceLock;
 
-use migration_core::command::{OptionKind, placeholder};
+use migration_core::syntax::{OptionKind, placeholder};
 use migration_core::commands::{COMMANDS, help};
 
 use crate::error::{dcm_error, guard, guard_value, invalid, null};

@@ -2,7 +2,7 @@
 //! dCache's order, and what each does to the module. Outputs and messages are dCache's.
 
 use crate::Millis;
-use crate::command::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, Word};
+use crate::syntax::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, Word};
 use crate::definition::{DeficitMode, JobDefinition, Order, TargetKind};
 use crate::error::{Error, ErrorKind};
 use crate::expr::{Expression, Symbols};
@@ -473,7 +473,7 @@ pub fn help(name: &str) -> Result<String, Error> {
         COMMANDS.iter().filter(|c| c.name == name || c.name.starts_with(&format!("{name} "))).collect();
     match matching.as_slice() {
         [] => Err(Error::syntax(format!("No such command: {name}"))),
-        [one] if one.name == name => Ok(command::usage(one)),
+        [one] if one.name == name => Ok(syntax::usage(one)),
         several => Ok(several.iter().map(|c| format!("{} - {}\n", synopsis(c), c.summary)).collect()),
     }
 }
@@ -517,11 +517,11 @@ impl Module {
     }
 
     fn run_command(&mut self, now: Millis, line: &str) -> Result<String, Error> {
-        if let Some(c) = command::find_control_character(line) {
+        if let Some(c) = syntax::find_control_character(line) {
             // A newline inside an argument would inject a line into the saved setup.
             return Err(Error::syntax(format!("Illegal control character {:?} in command", c)));
         }
-        let words = command::tokenize(line).map_err(syntax)?;
+        let words = syntax::tokenize(line).map_err(syntax)?;
         let first = words.first().map(|w| w.text()).unwrap_or_default();
         if first == "help" {
             let topic: Vec<&str> = words[1..].iter().map(|w| w.text()).collect();
@@ -533,11 +533,11 @@ impl Module {
                 words.iter().map(|w| w.text()).collect::<Vec<_>>().join(" ")
             )));
         };
-        let args = command::parse(spec, &words[n..]).map_err(syntax)?;
+        let args = syntax::parse(spec, &words[n..]).map_err(syntax)?;
         let job_arg = |args: &ParsedArgs| args.arg(0).unwrap_or_default().to_string();
         match spec.name {
             "migration copy" | "migration move" | "migration cache" => {
-                let recorded = command::normalized(line).map_err(syntax)?;
+                let recorded = syntax::normalized(line).map_err(syntax)?;
                 self.create_job(now, spec.name, &args, recorded)
             }
             "migration info" => {
@@ -760,11 +760,11 @@ impl Module {
 }
 
 fn decode_int(text: &str) -> Result<i32, Error> {
-    command::decode_int(text).map_err(syntax)
+    syntax::decode_int(text).map_err(syntax)
 }
 
 fn decode_long(text: &str) -> Result<i64, Error> {
-    command::decode_long(text).map_err(syntax)
+    syntax::decode_long(text).map_err(syntax)
 }
 
 /// Builds the job definition from a parsed `migration copy|move|cache`, checking in the

@@ -16,7 +16,8 @@ use crate::Millis;
 use crate::bandwidth::TokenBucket;
 use crate::context::{Ctx, ListSlot, Route, TaskReply};
 use crate::definition::{DeficitMode, JobDefinition, TargetKind};
-use crate::effect::{ChangePurpose, Effect, EntryPurpose, InboundId, JobKey, RepositoryEvent};
+use crate::effect::{ChangePurpose, Effect, EntryPurpose, InboundId, JobKey};
+use crate::input::RepositoryEvent;
 use crate::error::{Failure, Outcome, ReturnCode};
 use crate::expr::Value;
 use crate::filter::ReplicaFilter;
@@ -1532,8 +1533,8 @@ fn perform(job: JobKey, task: &Task, action: TaskAction, ctx: &mut Ctx<'_>) {
 }
 
 /// Converts an answer for a task into the task's event.
-pub fn task_reply_event(kind: TaskReply, outcome: Outcome<crate::effect::Answer>) -> TaskEvent {
-    use crate::effect::Answer;
+pub fn task_reply_event(kind: TaskReply, outcome: Outcome<crate::input::Answer>) -> TaskEvent {
+    use crate::input::Answer;
     // Requests to other pools are answered with a reply message, which carries the outcome.
     let reply = |o: Outcome<Answer>, wanted: &str| -> Outcome<()> {
         let bytes = Answer::expect(o, wanted, |a| match a {

@@ -4,7 +4,7 @@
 //! ([`host`]). See `docs/` and the project's design page for the map.
 
 pub mod bandwidth;
-pub mod command;
+pub mod syntax;
 pub mod commands;
 pub mod context;
 pub mod definition;
@@ -16,6 +16,7 @@ pub mod glob;
 pub mod host;
 mod hot_jobs;
 pub mod hotfile;
+pub mod input;
 pub mod job;
 pub mod message;
 pub mod metrics;

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::Millis;
 pub use crate::context::{Config, Ctx, ListSlot, Route, Shared, TaskReply};
-use crate::effect::{Answer, ChangePurpose, Effect, EntryPurpose, InboundId, Input, JobKey, Token};
+use crate::effect::{ChangePurpose, Effect, EntryPurpose, InboundId, JobKey, Token};
+use crate::input::{Answer, Input};
 use crate::error::{Failure, Outcome};
 use crate::job::{Job, task_reply_event};
 use crate::message::{Message, Reply, decode, encode};

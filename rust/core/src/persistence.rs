@@ -2,7 +2,7 @@
 //! (spec §11). Saved lines use the same syntax as the commands.
 
 use crate::Millis;
-use crate::command;
+use crate::syntax;
 use crate::error::Error;
 use crate::job::JobState;
 use crate::module::Module;
@@ -51,9 +51,9 @@ impl Module {
             );
             if job.is_permanent() && saved {
                 lines.push(with_id(&job.definition.command_line, &job.id));
-                lines.push(format!("migration set concurrency {} {}", command::escape(&job.id), job.concurrency));
+                lines.push(format!("migration set concurrency {} {}", syntax::escape(&job.id), job.concurrency));
                 if let Some(rate) = job.bandwidth() {
-                    lines.push(format!("migration set bandwidth {} {rate}", command::escape(&job.id)));
+                    lines.push(format!("migration set bandwidth {} {rate}", syntax::escape(&job.id)));
                 }
             }
         }
@@ -108,7 +108,7 @@ impl Module {
 
 /// Inserts `-id=<id>` after the command name unless the line already names an id.
 fn with_id(line: &str, id: &str) -> String {
-    let has_id = command::tokenize(line)
+    let has_id = syntax::tokenize(line)
         .map(|words| words.iter().any(|w| w.option_parts().is_some_and(|(name, _)| name == "id")))
         .unwrap_or(false);
     if has_id {
@@ -118,8 +118,8 @@ fn with_id(line: &str, id: &str) -> String {
     let mut words = line.splitn(3, ' ');
     let (first, second, rest) = (words.next().unwrap_or(""), words.next().unwrap_or(""), words.next());
     match rest {
-        Some(rest) => format!("{first} {second} -id={} {rest}", command::escape(id)),
-        None => format!("{first} {second} -id={}", command::escape(id)),
+        Some(rest) => format!("{first} {second} -id={} {rest}", syntax::escape(id)),
+        None => format!("{first} {second} -id={}", syntax::escape(id)),
     }
 }
 

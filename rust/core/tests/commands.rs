@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use migration_core::driver::sim::Cluster;
-use migration_core::effect::Input;
+use migration_core::input::Input;
 use migration_core::job::JobState;
 use migration_core::message::{Message, encode};
 use migration_core::replica::ReplicaState::{Cached, Precious};

@@ -4,7 +4,7 @@
 
 use migration_core::expr::{Expression, Symbols};
 use migration_core::message::{Message, Reply, decode};
-use migration_core::{Config, Module, command};
+use migration_core::{Config, Module, syntax};
 use proptest::prelude::*;
 
 /// Words that make a command line interesting: real commands, options, values, quotes.
@@ -44,8 +44,8 @@ proptest! {
 
     #[test]
     fn tokenizing_never_panics(line in any::<String>()) {
-        let _ = command::tokenize(&line);
-        let _ = command::normalized(&line);
+        let _ = syntax::tokenize(&line);
+        let _ = syntax::normalized(&line);
     }
 
     #[test]
@@ -61,14 +61,14 @@ proptest! {
         let _ = decode::<Message>(&bytes);
         let _ = decode::<Reply>(&bytes);
         let mut module = Module::new("pool1", Config::default(), 1);
-        module.handle(0, migration_core::effect::Input::Message { from: "pool2".into(), bytes, reply: None });
+        module.handle(0, migration_core::input::Input::Message { from: "pool2".into(), bytes, reply: None });
     }
 
     #[test]
     fn a_malformed_request_is_answered_not_dropped(body in "\\{\"v\":1,\"body\":\\{\"[A-Za-z]{0,12}\":\\{[ -~]{0,60}\\}\\}\\}") {
         let mut module = Module::new("pool1", Config::default(), 1);
         let malformed = decode::<Message>(body.as_bytes()).is_err();
-        module.handle(0, migration_core::effect::Input::Message {
+        module.handle(0, migration_core::input::Input::Message {
             from: "pool2".into(),
             bytes: body.into_bytes(),
             reply: Some(migration_core::effect::InboundId(1)),

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use common::*;
 use migration_core::driver::sim::Cluster;
-use migration_core::effect::RepositoryEvent;
+use migration_core::input::RepositoryEvent;
 use migration_core::job::JobState;
 use migration_core::replica::ReplicaState::{Precious, Removed};
 use migration_core::{Millis, PnfsId};

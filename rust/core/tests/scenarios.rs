@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use migration_core::effect::RepositoryEvent;
+use migration_core::input::RepositoryEvent;
 use migration_core::host::Repository;
 use migration_core::job::JobState;
 use migration_core::replica::ReplicaState;

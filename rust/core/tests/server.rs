@@ -5,7 +5,8 @@ mod common;
 
 use common::*;
 use migration_core::driver::sim::replica;
-use migration_core::effect::{Effect, InboundId, Input};
+use migration_core::effect::{Effect, InboundId};
+use migration_core::input::Input;
 use migration_core::job::JobState;
 use migration_core::message::{CopyRequest, Message, Reply, RequestId, decode, encode};
 use migration_core::replica::ReplicaState::{self, Cached, FromPool, Precious};

@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use migration_core::command::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec};
-use migration_core::effect::RepositoryEvent;
+use migration_core::syntax::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec};
+use migration_core::input::RepositoryEvent;
 use migration_core::error::{Failure, ReturnCode};
 use migration_core::host::{P2pRequest, PinMove, PoolList, PoolSelection};
 use migration_core::job::{JobState, Note};
@@ -366,7 +366,7 @@ impl Writer {
             self.str(v);
         }
         self.str(o.category);
-        self.str(&command::placeholder(o));
+        self.str(&syntax::placeholder(o));
         self.str(o.value_name);
         self.str(o.help);
     }

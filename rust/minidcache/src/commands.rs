@@ -11,7 +11,7 @@ use std::io::Write as _;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use migration_core::command::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, Word};
+use migration_core::syntax::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, Word};
 use migration_core::host::Repository as _;
 use migration_core::hotfile::ProtocolInfo;
 use migration_core::replica::{
@@ -322,14 +322,14 @@ pub(crate) fn unknown(line: &str) -> Error {
 
 /// Words of `line`, with bare negative numbers (`-1`) taken as arguments rather than options.
 pub(crate) fn words_of(line: &str) -> Result<Vec<Word>, Error> {
-    let words = command::tokenize(line).map_err(syntax)?;
+    let words = syntax::tokenize(line).map_err(syntax)?;
     let negative = |w: &Word| matches!(w.option_parts(), Some((name, "")) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()));
     if !words.iter().any(negative) {
         return Ok(words);
     }
     let escaped: Vec<String> =
         words.iter().map(|w| if negative(w) { format!("\\{}", w.raw()) } else { w.raw().to_string() }).collect();
-    command::tokenize(&escaped.join(" ")).map_err(syntax)
+    syntax::tokenize(&escaped.join(" ")).map_err(syntax)
 }
 
 /// The command of `specs` whose name is the longest prefix of `words`.
@@ -362,7 +362,7 @@ pub(crate) fn help_of(specs: &[CommandSpec], topic: &str) -> Option<String> {
         return Some(specs.iter().map(synopsis_line).collect());
     }
     if let Some(spec) = specs.iter().find(|s| s.name == topic) {
-        return Some(command::usage(spec));
+        return Some(syntax::usage(spec));
     }
     let matching: String =
         specs.iter().filter(|s| s.name.starts_with(&format!("{topic} "))).map(synopsis_line).collect();
@@ -393,7 +393,7 @@ pub fn execute(cluster: &Cluster, cell: &Cell, line: &str, progress: Progress<'_
         return pool_runtime(cluster, pool)?.execute(line);
     }
     let Some((spec, n)) = lookup(specs, &words) else { return Err(unknown(line)) };
-    let parsed = command::parse(spec, &words[n..]).map_err(syntax)?;
+    let parsed = syntax::parse(spec, &words[n..]).map_err(syntax)?;
     match cell {
         Cell::Pool(pool) => pool_command(cluster, pool, spec.name, &parsed, progress),
         Cell::PinManager => pin_manager_command(cluster, spec.name, &parsed),
@@ -1111,7 +1111,7 @@ mod tests {
     fn negative_numbers_are_arguments() {
         let words = words_of("pin 1 -1").expect("ok");
         let (spec, n) = lookup(PIN_MANAGER_COMMANDS, &words).expect("found");
-        let parsed = command::parse(spec, &words[n..]).expect("parsed");
+        let parsed = syntax::parse(spec, &words[n..]).expect("parsed");
         assert_eq!(parsed.args(), ["1", "-1"]);
     }
 

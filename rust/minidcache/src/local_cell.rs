@@ -5,7 +5,7 @@
 //! (`pool shutdown`), nothing reaches it any more (no route), the pool manager reports it
 //! offline. `dcache start <pool>` brings it back from disk with its saved setup.
 
-use migration_core::command::{self, CommandSpec, ParsedArgs};
+use migration_core::syntax::{self, CommandSpec, ParsedArgs};
 use migration_core::{Error, ErrorKind};
 
 use crate::cluster::Cluster;
@@ -62,7 +62,7 @@ pub fn execute(cluster: &Cluster, line: &str) -> Result<String, Error> {
         return help_of(LOCAL_COMMANDS, &topic).ok_or_else(|| Error::syntax(format!("No such command: {topic}")));
     }
     let Some((spec, n)) = lookup(LOCAL_COMMANDS, &words) else { return Err(unknown(line)) };
-    let parsed = command::parse(spec, &words[n..]).map_err(syntax)?;
+    let parsed = syntax::parse(spec, &words[n..]).map_err(syntax)?;
     match spec.name {
         "dcache start" => Ok(start(cluster, &pools(cluster, &parsed, false)?)),
         "dcache stop" => stop(cluster, &pools(cluster, &parsed, true)?),

@@ -2,14 +2,14 @@
 //! unit (pools, pool groups, units, unit groups, links and their preferences, `psu match`),
 //! and `save`.
 
-use migration_core::command::{CommandSpec, OptionKind, ParsedArgs};
+use migration_core::syntax::{CommandSpec, OptionKind, ParsedArgs};
 use migration_core::{Error, ErrorKind};
 
 use crate::cluster::{Cluster, PoolMode};
 use crate::commands::{NO_ARGS, args, opt, write_setup};
 use crate::selection_unit::{Direction, PsuError, Request, UnitKind};
 
-const LONG: [migration_core::command::OptionSpec; 1] = [opt("l", OptionKind::Flag, "", "Show details.")];
+const LONG: [migration_core::syntax::OptionSpec; 1] = [opt("l", OptionKind::Flag, "", "Show details.")];
 
 /// The pool manager's commands.
 pub const POOL_MANAGER_COMMANDS: &[CommandSpec] = &[

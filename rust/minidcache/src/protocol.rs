@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use migration_core::command::ParsedArgs;
+use migration_core::syntax::ParsedArgs;
 use migration_core::hotfile::ProtocolInfo;
 use migration_core::{Error, ErrorKind};
 

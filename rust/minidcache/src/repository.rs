@@ -22,7 +22,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use migration_core::effect::RepositoryEvent;
+use migration_core::input::RepositoryEvent;
 use migration_core::error::{Failure, ReturnCode};
 use migration_core::host::{Repository, RepositoryError};
 use migration_core::replica::{

@@ -8,7 +8,7 @@ use std::fmt;
 use migration_core::Millis;
 use migration_core::PnfsId;
 use migration_core::driver::sim::{Cause, Cluster, JobRef, START};
-use migration_core::effect::RepositoryEvent;
+use migration_core::input::RepositoryEvent;
 use migration_core::message::RequestId;
 use migration_core::replica::{ReplicaState, StickyRecord};
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use migration_core::driver::sim::{Cluster, START};
-use migration_core::effect::Input;
+use migration_core::input::Input;
 use migration_core::host::Repository;
 use migration_core::job::JobState;
 use migration_core::random::Rng;

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::effect::RepositoryEvent;
+use crate::input::RepositoryEvent;
 use crate::error::Failure;
 use crate::host::{Repository, RepositoryError};
 use crate::pnfsid::PnfsId;

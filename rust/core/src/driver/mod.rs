@@ -1,7 +1,7 @@
 //! Drivers execute the module's effects: [`runtime`] on tokio in production, [`sim`] under a
 //! simulated clock in tests. Both run the local-repository effects through [`local`].
 
-pub mod local;
+pub mod repository_effects;
 pub mod memory;
 pub mod pending;
 pub mod runtime;

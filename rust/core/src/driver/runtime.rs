@@ -16,8 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 
 use crate::Millis;
-use crate::driver::local;
-use crate::effect::{Answer, Effect, InboundId, Input, RepositoryEvent};
+use crate::driver::repository_effects;
+use crate::effect::{Effect, InboundId};
+use crate::input::{Answer, Input, RepositoryEvent};
 use crate::error::{Error, ErrorKind, Outcome};
 use crate::host::{Completion, Host};
 use crate::module::{Config, Module};
@@ -376,7 +377,7 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
             let repository = Arc::clone(&host.repository);
             let feed = input_later(inner);
             inner.handle.spawn_blocking(move || {
-                let result = local::scan(repository.as_ref(), &filter, order, now);
+                let result = repository_effects::scan(repository.as_ref(), &filter, order, now);
                 feed(Input::Scanned { job, result });
             });
         }
@@ -385,11 +386,11 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
             drive(inner, Work::Input(Box::new(Input::Entry { purpose, result })));
         }
         Effect::InspectCopy { request, pnfsid } => {
-            let (accepts_copies, entry) = local::inspect_copy(host.repository.as_ref(), &pnfsid);
+            let (accepts_copies, entry) = repository_effects::inspect_copy(host.repository.as_ref(), &pnfsid);
             drive(inner, Work::Input(Box::new(Input::CopyInspected { request, accepts_copies, entry })));
         }
         Effect::Change { purpose, pnfsid, changes } => {
-            let result = local::apply_changes(host.repository.as_ref(), &pnfsid, &changes);
+            let result = repository_effects::apply_changes(host.repository.as_ref(), &pnfsid, &changes);
             drive(inner, Work::Input(Box::new(Input::Changed { purpose, result })));
         }
         Effect::VerifyChecksum { request, pnfsid } => {

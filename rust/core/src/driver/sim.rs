@@ -20,9 +20,10 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::Millis;
-use crate::driver::local;
+use crate::driver::repository_effects;
 use crate::driver::memory::MemoryRepository;
-use crate::effect::{Answer, ChangePurpose, Effect, InboundId, Input, JobKey, RepositoryEvent, Token};
+use crate::effect::{ChangePurpose, Effect, InboundId, JobKey, Token};
+use crate::input::{Answer, Input, RepositoryEvent};
 use crate::error::{Error, Failure, Outcome, ReturnCode};
 use crate::host::{P2pRequest, PinMove, PoolList, PoolSelection, Repository};
 use crate::job::Job;
@@ -684,7 +685,7 @@ impl Cluster {
         let up = self.is_up(pool);
         match effect {
             Effect::Scan { job, filter, order, now } => {
-                let result = local::scan(repository.as_ref(), &filter, order, now);
+                let result = repository_effects::scan(repository.as_ref(), &filter, order, now);
                 self.later(pool, 0, Input::Scanned { job, result });
             }
             Effect::ReadEntry { purpose, pnfsid } => {
@@ -692,7 +693,7 @@ impl Cluster {
                 self.later(pool, 0, Input::Entry { purpose, result });
             }
             Effect::InspectCopy { request, pnfsid } => {
-                let (accepts_copies, entry) = local::inspect_copy(repository.as_ref(), &pnfsid);
+                let (accepts_copies, entry) = repository_effects::inspect_copy(repository.as_ref(), &pnfsid);
                 self.later(pool, 0, Input::CopyInspected { request, accepts_copies, entry });
             }
             Effect::Change { purpose, pnfsid, changes } => {
@@ -703,7 +704,7 @@ impl Cluster {
                     }
                     ChangePurpose::ServerUpdate { request } => Cause::TargetUpdate { request },
                 };
-                let result = local::apply_changes(repository.as_ref(), &pnfsid, &changes);
+                let result = repository_effects::apply_changes(repository.as_ref(), &pnfsid, &changes);
                 *self.cause.lock() = Cause::External;
                 self.later(pool, 0, Input::Changed { purpose, result });
             }

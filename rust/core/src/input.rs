@@ -1,0 +1,181 @@
+//! What the drivers feed the module: the [`Input`]s, the typed [`Answer`]s to its requests and
+//! the repository's [`RepositoryEvent`]s. Each answers an [`Effect`](crate::effect::Effect)
+//! or reports something the pool saw.
+
+use crate::effect::{ChangePurpose, EntryPurpose, InboundId, JobKey, Token};
+use crate::host::RepositoryError;
+use crate::message::RequestId;
+use crate::error::{Failure, Outcome};
+use crate::host::PoolList;
+use crate::pnfsid::PnfsId;
+use crate::replica::{ReplicaEntry, ReplicaState};
+
+/// The successful answer to a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// Cache locations.
+    Locations(Vec<String>),
+    /// A pool list.
+    Pools(PoolList),
+    /// Pool group names.
+    Groups(Vec<String>),
+    /// A reply message from another pool.
+    Bytes(Vec<u8>),
+    /// The operation succeeded.
+    Done,
+}
+
+impl Answer {
+    /// The variant's name, for error messages.
+    fn kind(&self) -> &'static str {
+        match self {
+            Answer::Locations(_) => "locations",
+            Answer::Pools(_) => "a pool list",
+            Answer::Groups(_) => "pool groups",
+            Answer::Bytes(_) => "a message",
+            Answer::Done => "done",
+        }
+    }
+
+    /// The answer as the variant a request expects (`pick`); any other variant is a routing
+    /// bug, reported as an internal failure rather than read as an empty answer or a success.
+    pub fn expect<T>(outcome: Outcome<Answer>, wanted: &str, pick: fn(Answer) -> Option<T>) -> Outcome<T> {
+        let answer = outcome?;
+        let kind = answer.kind();
+        pick(answer).ok_or_else(|| {
+            let text = format!("internal error: a request for {wanted} was answered with {kind}");
+            tracing::error!(target: "org.dcache.pool.migration.MigrationModule", "{text}");
+            Failure::error(crate::error::ReturnCode::INTERNAL, text)
+        })
+    }
+}
+
+/// A change in the local repository (§1.6).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RepositoryEvent {
+    /// The replica changed state (also reported for every replica while the pool loads).
+    StateChanged {
+        /// Before.
+        old: ReplicaState,
+        /// After.
+        new: ReplicaState,
+        /// The entry after the change.
+        entry: ReplicaEntry,
+    },
+    /// Sticky records changed.
+    StickyChanged {
+        /// Before.
+        old: ReplicaEntry,
+        /// After.
+        new: ReplicaEntry,
+    },
+    /// The access time changed.
+    AccessTimeChanged {
+        /// Before.
+        old: ReplicaEntry,
+        /// After.
+        new: ReplicaEntry,
+    },
+}
+
+/// Something that happened, fed to the module by its driver.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// The pool finished starting: jobs still `NEW` start.
+    PoolStarted,
+    /// A repository change.
+    Repository(RepositoryEvent),
+    /// The repository finished loading: jobs waiting for it scan it now.
+    RepositoryLoaded,
+    /// Result of [`Effect::Scan`]: matching files with their sizes, in queue order.
+    Scanned {
+        /// The job.
+        job: JobKey,
+        /// Files or the scan's error.
+        result: Result<Vec<(PnfsId, u64)>, RepositoryError>,
+    },
+    /// Result of [`Effect::ReadEntry`] (`None`: no such replica).
+    Entry {
+        /// Why it was read.
+        purpose: EntryPurpose,
+        /// The entry.
+        result: Result<Option<ReplicaEntry>, String>,
+    },
+    /// Result of [`Effect::Change`].
+    Changed {
+        /// Why.
+        purpose: ChangePurpose,
+        /// The first error, if any.
+        result: Result<(), RepositoryError>,
+    },
+    /// Result of [`Effect::InspectCopy`].
+    CopyInspected {
+        /// The copy request.
+        request: RequestId,
+        /// The pool's mode at the time of the request.
+        accepts_copies: bool,
+        /// The local entry (`None`: no replica); not read when copies are refused.
+        entry: Result<Option<ReplicaEntry>, String>,
+    },
+    /// Result of [`Effect::VerifyChecksum`].
+    Verified {
+        /// The copy request.
+        request: RequestId,
+        /// The verification outcome.
+        result: Result<(), Failure>,
+    },
+    /// The answer to a request sent with `token`.
+    Reply {
+        /// The request.
+        token: Token,
+        /// Its outcome.
+        outcome: Outcome<Answer>,
+    },
+    /// Bytes another pool's module sent; `reply` is set when an answer is expected.
+    Message {
+        /// The sending pool (as the transport knows it).
+        from: String,
+        /// The encoded message.
+        bytes: Vec<u8>,
+        /// Where the answer goes.
+        reply: Option<InboundId>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::TaskReply;
+    use crate::error::ReturnCode;
+    use crate::job::task_reply_event;
+    use crate::task::TaskEvent;
+
+    /// A routing mistake must fail loudly: a copy request "answered" with a pool list would
+    /// otherwise read as a successful copy, and a pool list answered with locations as an
+    /// empty list.
+    #[test]
+    fn an_answer_of_the_wrong_kind_is_an_internal_failure() {
+        let internal = |o: &Outcome<()>| matches!(o, Err(Failure::Error { code: ReturnCode::INTERNAL, .. }));
+        match task_reply_event(TaskReply::Copy, Ok(Answer::Done)) {
+            TaskEvent::CopyReply(o) => assert!(internal(&o), "{o:?}"),
+            other => panic!("{other:?}"),
+        }
+        match task_reply_event(TaskReply::PinMove, Ok(Answer::Bytes(vec![]))) {
+            TaskEvent::PinsMoved(o) => assert!(internal(&o), "{o:?}"),
+            other => panic!("{other:?}"),
+        }
+        match task_reply_event(TaskReply::Locations, Ok(Answer::Pools(PoolList::default()))) {
+            TaskEvent::Locations(Err(Failure::Error { code, cause })) => {
+                assert_eq!(code, ReturnCode::INTERNAL);
+                assert_eq!(cause, "internal error: a request for locations was answered with a pool list");
+            }
+            other => panic!("{other:?}"),
+        }
+        let pools = Answer::expect(Ok(Answer::Groups(vec![])), "a pool list", |a| match a {
+            Answer::Pools(p) => Some(p),
+            _ => None,
+        });
+        assert!(pools.is_err());
+        assert_eq!(Answer::expect(Ok(Answer::Done), "done", |a| matches!(a, Answer::Done).then_some(())), Ok(()));
+    }
+}
