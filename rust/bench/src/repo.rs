@@ -9,9 +9,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use migration_core::Millis;
-use migration_core::input::RepositoryEvent;
 use migration_core::error::Failure;
 use migration_core::host::{Repository, RepositoryError};
+use migration_core::input::RepositoryEvent;
 use migration_core::pnfsid::PnfsId;
 use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};
 

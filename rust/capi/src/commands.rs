@@ -5,8 +5,8 @@ use std::ffi::{CString, c_char};
 use std::ptr;
 use std::sync::OnceLock;
 
-use migration_core::syntax::{OptionKind, placeholder};
 use migration_core::commands::{COMMANDS, help};
+use migration_core::syntax::{OptionKind, placeholder};
 
 use crate::error::{dcm_error, guard, guard_value, invalid, null};
 use crate::strings::{cstring, into_raw_string, write_out};

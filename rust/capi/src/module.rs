@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use migration_core::driver::pending::{Pending, PendingKind};
 use migration_core::driver::runtime::{Options, Runtime};
-use migration_core::input::RepositoryEvent;
 use migration_core::error::Failure;
 use migration_core::host::{self, Completion, Host, PoolList};
 use migration_core::hotfile::ProtocolInfo;
+use migration_core::input::RepositoryEvent;
 use migration_core::replica::ReplicaState;
 use migration_core::{Config, Error, ErrorKind};
 use parking_lot::{Condvar, Mutex};

@@ -2,7 +2,6 @@
 //! dCache's order, and what each does to the module. Outputs and messages are dCache's.
 
 use crate::Millis;
-use crate::syntax::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, Word};
 use crate::definition::{DeficitMode, JobDefinition, Order, TargetKind};
 use crate::error::{Error, ErrorKind};
 use crate::expr::{Expression, Symbols};
@@ -14,6 +13,7 @@ use crate::module::Module;
 use crate::pnfsid::PnfsId;
 use crate::replica::{AccessLatency, ReplicaState, RetentionPolicy};
 use crate::selection::SelectionStrategy;
+use crate::syntax::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, Word};
 
 use OptionKind::String as Text;
 use OptionKind::{Enum, Flag, Int, List, Long};

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::Millis;
 use crate::effect::{Effect, JobKey, Token};
-use crate::message::RequestId;
+use crate::message::{RequestId, WireVersion};
 use crate::pnfsid::PnfsId;
 use crate::random::Rng;
 use crate::timers::{TimerKey, Timers};
@@ -161,6 +161,8 @@ pub struct Shared {
     pub rng: Rng,
     /// Whether the repository can verify checksums (`-verify`).
     pub verifies_checksums: bool,
+    /// The wire version of the requests this pool sends (`migration set wire-version`).
+    pub wire: WireVersion,
     next_token: u64,
     next_task_id: u64,
     effects: Vec<Effect>,
@@ -184,6 +186,8 @@ pub struct Ctx<'a> {
     pub rng: &'a mut Rng,
     /// Whether the repository can verify checksums.
     pub verifies_checksums: bool,
+    /// The wire version of the requests this pool sends.
+    pub wire: WireVersion,
     requests: &'a mut HashMap<Token, Route>,
     next_token: &'a mut u64,
     next_task_id: &'a mut u64,
@@ -228,6 +232,7 @@ impl Shared {
             requests: HashMap::new(),
             rng: Rng::seeded(seed),
             verifies_checksums: true,
+            wire: WireVersion::default(),
             next_token: 1,
             next_task_id: 0,
             effects: Vec::new(),
@@ -260,6 +265,7 @@ impl Shared {
             locks: &mut self.locks,
             rng: &mut self.rng,
             verifies_checksums: self.verifies_checksums,
+            wire: self.wire,
             requests: &mut self.requests,
             next_token: &mut self.next_token,
             next_task_id: &mut self.next_task_id,

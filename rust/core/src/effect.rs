@@ -9,7 +9,7 @@ use crate::Millis;
 use crate::definition::Order;
 use crate::filter::ReplicaFilter;
 use crate::host::{P2pRequest, PinMove, PoolSelection};
-use crate::message::RequestId;
+use crate::message::{Reply, RequestId, WireVersion, encode_as};
 use crate::mode::RepositoryChange;
 use crate::pnfsid::PnfsId;
 
@@ -24,6 +24,23 @@ pub struct Token(pub u64);
 /// Identifies an inbound request whose answer the module owes (a reply to another pool).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct InboundId(pub u64);
+
+/// An answer the module owes, and the wire version to give it in: the version the request
+/// came in, so that a pool that reads only an older version understands its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inbound {
+    /// The request.
+    pub id: InboundId,
+    /// Its wire version.
+    pub wire: WireVersion,
+}
+
+impl Inbound {
+    /// The effect that sends `reply` as the answer.
+    pub fn respond(self, reply: &Reply) -> Effect {
+        Effect::Respond { inbound: self.id, reply: encode_as(reply, self.wire) }
+    }
+}
 
 /// Why the module wants to read an entry of the local repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,10 +3,10 @@
 //! or reports something the pool saw.
 
 use crate::effect::{ChangePurpose, EntryPurpose, InboundId, JobKey, Token};
-use crate::host::RepositoryError;
-use crate::message::RequestId;
 use crate::error::{Failure, Outcome};
 use crate::host::PoolList;
+use crate::host::RepositoryError;
+use crate::message::RequestId;
 use crate::pnfsid::PnfsId;
 use crate::replica::{ReplicaEntry, ReplicaState};
 

@@ -16,13 +16,13 @@ use crate::Millis;
 use crate::bandwidth::TokenBucket;
 use crate::context::{Ctx, ListSlot, Route, TaskReply};
 use crate::definition::{DeficitMode, JobDefinition, TargetKind};
-use crate::effect::{ChangePurpose, Effect, EntryPurpose, InboundId, JobKey};
-use crate::input::RepositoryEvent;
+use crate::effect::{ChangePurpose, Effect, EntryPurpose, Inbound, JobKey};
 use crate::error::{Failure, Outcome, ReturnCode};
 use crate::expr::Value;
 use crate::filter::ReplicaFilter;
 use crate::host::{PinMove, PoolList, PoolSelection, RepositoryError};
-use crate::message::{CopyRequest, Message, Reply, RequestId, encode};
+use crate::input::RepositoryEvent;
+use crate::message::{CopyRequest, Message, Reply, RequestId, encode_as};
 use crate::mode::{ModeState, source_mode_changes};
 use crate::plan::Plan;
 use crate::pnfsid::PnfsId;
@@ -187,7 +187,7 @@ pub struct Job {
     selectable: Vec<PoolCostInfo>,
     /// Offline targets that pass the name filters.
     offline: Vec<String>,
-    cancel_replies: Vec<InboundId>,
+    cancel_replies: Vec<Inbound>,
     /// Transient failures since the last completed task or wake-up.
     failures_since_progress: usize,
     /// Why a plain cancel was given, for the tasks it cancels when its grace period ends.
@@ -484,7 +484,7 @@ impl Job {
 
     fn answer_cancel_replies(&mut self, ctx: &mut Ctx<'_>) {
         for inbound in self.cancel_replies.drain(..) {
-            ctx.effects.push(Effect::Respond { inbound, reply: encode(&Reply::Ok) });
+            ctx.effects.push(inbound.respond(&Reply::Ok));
         }
     }
 
@@ -692,7 +692,7 @@ impl Job {
     }
 
     /// `migration cancel` (§3.5); `reply` is answered once the job has ended.
-    pub fn cancel(&mut self, force: bool, reason: &str, reply: Option<InboundId>, ctx: &mut Ctx<'_>) {
+    pub fn cancel(&mut self, force: bool, reason: &str, reply: Option<Inbound>, ctx: &mut Ctx<'_>) {
         self.cancel_replies.extend(reply);
         if self.state.is_terminal() {
             self.answer_cancel_replies(ctx);
@@ -1505,18 +1505,18 @@ fn perform(job: JobKey, task: &Task, action: TaskAction, ctx: &mut Ctx<'_>) {
                 meta_only: task.params().meta_only || update_only,
             });
             let token = ctx.request(route(TaskReply::Copy), pool_timeout);
-            ctx.effects.push(Effect::Send { to: target, message: encode(&message), token: Some(token) });
+            ctx.effects.push(Effect::Send { to: target, message: encode_as(&message, ctx.wire), token: Some(token) });
         }
         TaskAction::SendPing { target } => {
             let message = Message::Ping { uuid: task.uuid, source: ctx.pool.to_string(), pnfsid };
             let token = ctx.request(route(TaskReply::Ping), pool_timeout);
-            ctx.effects.push(Effect::Send { to: target, message: encode(&message), token: Some(token) });
+            ctx.effects.push(Effect::Send { to: target, message: encode_as(&message, ctx.wire), token: Some(token) });
         }
         TaskAction::SendCancel { target: Some(target), reason } => {
             let message =
                 Message::Cancel { uuid: task.uuid, source: ctx.pool.to_string(), pnfsid, reason: Some(reason) };
             let token = ctx.request(route(TaskReply::Cancel), pool_timeout);
-            ctx.effects.push(Effect::Send { to: target, message: encode(&message), token: Some(token) });
+            ctx.effects.push(Effect::Send { to: target, message: encode_as(&message, ctx.wire), token: Some(token) });
         }
         TaskAction::SendCancel { target: None, .. } => {}
         TaskAction::MovePins { target } => {

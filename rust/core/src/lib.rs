@@ -4,7 +4,6 @@
 //! ([`host`]). See `docs/` and the project's design page for the map.
 
 pub mod bandwidth;
-pub mod syntax;
 pub mod commands;
 pub mod context;
 pub mod definition;
@@ -34,6 +33,7 @@ pub mod replica;
 pub mod selection;
 pub mod server;
 pub mod status;
+pub mod syntax;
 pub mod target_filter;
 pub mod task;
 pub mod timers;

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 use crate::Millis;
 pub use crate::context::{Config, Ctx, ListSlot, Route, Shared, TaskReply};
-use crate::effect::{ChangePurpose, Effect, EntryPurpose, InboundId, JobKey, Token};
-use crate::input::{Answer, Input};
+use crate::effect::{ChangePurpose, Effect, EntryPurpose, Inbound, JobKey, Token};
 use crate::error::{Failure, Outcome};
+use crate::input::{Answer, Input};
 use crate::job::{Job, task_reply_event};
-use crate::message::{Message, Reply, decode, encode};
+use crate::message::{Message, Reply, WireVersion, decode_versioned, version_of};
 use crate::replica::ReplicaEntry;
 use crate::server::Server;
 use crate::task::TaskEvent;
@@ -299,13 +299,17 @@ impl Module {
             }
             Input::Message { from, bytes, reply } => {
                 let accepts = self.accepts_copies;
-                match decode::<Message>(&bytes) {
-                    Ok(message) => self.message(&from, message, reply, accepts, now),
+                match decode_versioned::<Message>(&bytes) {
+                    Ok((message, wire)) => {
+                        let reply = reply.map(|id| Inbound { id, wire });
+                        self.message(&from, message, reply, wire, accepts, now)
+                    }
                     Err(e) => {
                         tracing::warn!(target: "org.dcache.pool.migration.MigrationModuleServer", from, "refusing a malformed message: {e}");
-                        if let Some(inbound) = reply {
+                        if let Some(id) = reply {
+                            let inbound = Inbound { id, wire: version_of(&bytes) };
                             let reply = Reply::Error { code: crate::error::ReturnCode::INVALID_ARGS, message: e };
-                            self.shared.effects_mut().push(Effect::Respond { inbound, reply: encode(&reply) });
+                            self.shared.effects_mut().push(inbound.respond(&reply));
                         }
                     }
                 }
@@ -313,12 +317,20 @@ impl Module {
         }
     }
 
-    fn message(&mut self, from: &str, message: Message, reply: Option<InboundId>, accepts: bool, now: Millis) {
+    fn message(
+        &mut self,
+        from: &str,
+        message: Message,
+        reply: Option<Inbound>,
+        wire: WireVersion,
+        accepts: bool,
+        now: Millis,
+    ) {
         let mut ctx = self.shared.ctx(now);
         match message {
             Message::Copy(request) => {
                 let max_incoming = self.defaults.max_incoming as usize;
-                self.server.copy(from, request, reply, accepts, max_incoming, &mut ctx)
+                self.server.copy(from, request, reply, wire, accepts, max_incoming, &mut ctx)
             }
             Message::Ping { uuid, .. } => self.server.ping(uuid, reply, &mut ctx),
             Message::Cancel { uuid, reason, .. } => self.server.cancel(uuid, reason, reply, &mut ctx),
@@ -336,7 +348,7 @@ impl Module {
                 }
                 None => {
                     if let Some(inbound) = reply {
-                        ctx.effects.push(Effect::Respond { inbound, reply: encode(&Reply::Ok) });
+                        ctx.effects.push(inbound.respond(&Reply::Ok));
                     }
                 }
             },

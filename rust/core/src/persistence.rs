@@ -2,10 +2,10 @@
 //! (spec §11). Saved lines use the same syntax as the commands.
 
 use crate::Millis;
-use crate::syntax;
 use crate::error::Error;
 use crate::job::JobState;
 use crate::module::Module;
+use crate::syntax;
 
 /// The header of the module's section in the pool's setup file.
 pub const SECTION_HEADER: [&str; 3] = ["#", "# MigrationModule", "#"];

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 
 use crate::context::{Ctx, Route};
-use crate::effect::{ChangePurpose, Effect, InboundId};
+use crate::effect::{ChangePurpose, Effect, Inbound};
 use crate::error::{Failure, Outcome, ReturnCode};
 use crate::host::{P2pRequest, RepositoryError};
-use crate::message::{CopyRequest, Message, Reply, RequestId, encode};
+use crate::message::{CopyRequest, Message, Reply, RequestId, WireVersion, encode_as};
 use crate::mode::existing_replica_changes;
 use crate::replica::{ReplicaEntry, ReplicaState};
 
@@ -30,7 +30,9 @@ struct Registered {
     request: CopyRequest,
     /// Where the copy-finished message goes: the pool that sent the request.
     reply_to: String,
-    inbound: Option<InboundId>,
+    inbound: Option<Inbound>,
+    /// The version the request came in, for the copy-finished message.
+    wire: WireVersion,
     phase: Phase,
     /// The state found when inspecting, for the "Cannot update" text.
     found: Option<ReplicaEntry>,
@@ -47,9 +49,9 @@ pub struct Server {
     finished_index: std::collections::HashSet<RequestId>,
 }
 
-fn respond(ctx: &mut Ctx<'_>, inbound: Option<InboundId>, reply: Reply) {
+fn respond(ctx: &mut Ctx<'_>, inbound: Option<Inbound>, reply: Reply) {
     if let Some(inbound) = inbound {
-        ctx.effects.push(Effect::Respond { inbound, reply: encode(&reply) });
+        ctx.effects.push(inbound.respond(&reply));
     }
 }
 
@@ -74,7 +76,8 @@ impl Server {
         &mut self,
         from: &str,
         request: CopyRequest,
-        inbound: Option<InboundId>,
+        inbound: Option<Inbound>,
+        wire: WireVersion,
         accepts_copies: bool,
         max_incoming: usize,
         ctx: &mut Ctx<'_>,
@@ -104,7 +107,7 @@ impl Server {
         let uuid = request.uuid;
         self.requests.insert(
             uuid,
-            Registered { request, reply_to: from.to_string(), inbound, phase: Phase::Inspecting, found: None },
+            Registered { request, reply_to: from.to_string(), inbound, wire, phase: Phase::Inspecting, found: None },
         );
         ctx.effects.push(Effect::InspectCopy { request: uuid, pnfsid });
     }
@@ -233,7 +236,7 @@ impl Server {
     }
 
     /// A ping (§6.5): success iff the request is registered.
-    pub fn ping(&self, uuid: RequestId, inbound: Option<InboundId>, ctx: &mut Ctx<'_>) {
+    pub fn ping(&self, uuid: RequestId, inbound: Option<Inbound>, ctx: &mut Ctx<'_>) {
         let reply = if self.requests.contains_key(&uuid) {
             Reply::Ok
         } else {
@@ -243,7 +246,7 @@ impl Server {
     }
 
     /// A cancel (§6.6): aborts a transfer or an update that is still interruptible.
-    pub fn cancel(&mut self, uuid: RequestId, reason: Option<String>, inbound: Option<InboundId>, ctx: &mut Ctx<'_>) {
+    pub fn cancel(&mut self, uuid: RequestId, reason: Option<String>, inbound: Option<Inbound>, ctx: &mut Ctx<'_>) {
         let phase = self.requests.get(&uuid).map(|r| r.phase);
         match phase {
             Some(Phase::Transferring) => {
@@ -287,6 +290,6 @@ impl Server {
             rc,
             error,
         };
-        ctx.effects.push(Effect::Send { to: reg.reply_to, message: encode(&message), token: None });
+        ctx.effects.push(Effect::Send { to: reg.reply_to, message: encode_as(&message, reg.wire), token: None });
     }
 }

@@ -7,8 +7,8 @@ mod common;
 
 use common::*;
 use migration_core::ErrorKind;
-use migration_core::input::{Input, RepositoryEvent};
 use migration_core::hotfile::MAX_FINISHED_HOT_FILE_JOBS;
+use migration_core::input::{Input, RepositoryEvent};
 use migration_core::job::JobState;
 use migration_core::replica::ReplicaState::{Cached, New, Precious};
 
@@ -303,7 +303,7 @@ fn a_loaded_signal_that_overtakes_the_scan_answer_is_not_lost() {
 #[test]
 fn copy_finished_goes_back_to_a_requester_that_is_not_a_pool() {
     use migration_core::effect::{Effect, InboundId};
-use migration_core::input::Answer;
+    use migration_core::input::Answer;
     use migration_core::message::{CopyRequest, Message, Reply, RequestId, decode, encode};
     use migration_core::{Config, Module};
 

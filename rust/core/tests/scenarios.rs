@@ -3,8 +3,8 @@
 mod common;
 
 use common::*;
-use migration_core::input::RepositoryEvent;
 use migration_core::host::Repository;
+use migration_core::input::RepositoryEvent;
 use migration_core::job::JobState;
 use migration_core::replica::ReplicaState;
 use migration_core::replica::ReplicaState::{Cached, Precious, Removed};

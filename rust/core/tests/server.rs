@@ -288,3 +288,44 @@ fn cancel_message_for_new_job_cancels_it_and_answers() {
     assert_eq!(reply_to(&send(&mut m, &message, 1), 1), Some(Reply::Ok));
     assert_eq!(m.job("1").map(|j| j.state()), Some(JobState::Cancelled));
 }
+
+/// Issue #14, `docs/wire.md`: a pool that still writes version 1 (JSON) is answered in
+/// version 1, and so is the copy-finished of its request, so that pools can be upgraded one
+/// at a time; a version-2 request is answered in version 2.
+#[test]
+fn a_request_is_answered_in_the_wire_version_it_came_in() {
+    use migration_core::message::{WireVersion, decode_versioned, encode_as};
+    for version in [WireVersion::Json, WireVersion::Binary] {
+        let mut m = Module::new("pool2", Config::default(), 1);
+        let copy = Message::Copy(copy_request(5, Cached, false));
+        m.handle(
+            NOW,
+            Input::Message { from: "pool1".into(), bytes: encode_as(&copy, version), reply: Some(InboundId(1)) },
+        );
+        let inspect = m.take_effects();
+        let effects = answer_entry(&mut m, &inspect, Some(replica("A", FromPool, 40, NOW, vec![])));
+        let versions: Vec<WireVersion> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Respond { reply, .. } => Some(decode_versioned::<Reply>(reply).expect("reply").1),
+                Effect::Send { message, .. } => Some(decode_versioned::<Message>(message).expect("message").1),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(versions, [version, version], "the reply and the copy-finished");
+
+        let garbage = match version {
+            WireVersion::Json => b"{not json".to_vec(),
+            WireVersion::Binary => vec![0xdc, 2, 99],
+        };
+        m.handle(NOW, Input::Message { from: "pool1".into(), bytes: garbage, reply: Some(InboundId(2)) });
+        match m.take_effects().as_slice() {
+            [Effect::Respond { reply, .. }] => {
+                let (reply, v) = decode_versioned::<Reply>(reply).expect("an error reply");
+                assert_eq!(v, version, "even garbage is answered in the form its sender reads");
+                assert!(matches!(reply, Reply::Error { code: ReturnCode::INVALID_ARGS, .. }), "{reply:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

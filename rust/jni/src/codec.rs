@@ -8,10 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use migration_core::syntax::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec};
-use migration_core::input::RepositoryEvent;
 use migration_core::error::{Failure, ReturnCode};
 use migration_core::host::{P2pRequest, PinMove, PoolList, PoolSelection};
+use migration_core::input::RepositoryEvent;
 use migration_core::job::{JobState, Note};
 use migration_core::message::{CopyRequest, Message, Reply, RequestId};
 use migration_core::pool_info::{NamedPoolQueueInfo, PoolCostInfo, PoolInfo, PoolQueueInfo, PoolQueues, PoolSpaceInfo};
@@ -19,6 +18,7 @@ use migration_core::replica::{
     AccessLatency, Checksum, FileAttributes, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord,
 };
 use migration_core::status::{JobStatus, QuarantineStatus, TaskStatus};
+use migration_core::syntax::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec};
 use migration_core::{Config, PnfsId};
 
 /// A malformed value from Java (a bug in one of the two codecs, or a foreign caller).

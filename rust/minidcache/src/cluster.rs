@@ -23,8 +23,8 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use migration_core::driver::runtime::{Clock, Options, Runtime, system_clock};
-use migration_core::input::RepositoryEvent;
 use migration_core::host::Host;
+use migration_core::input::RepositoryEvent;
 use migration_core::module::Config;
 use migration_core::replica::ReplicaState;
 use migration_core::{Error, ErrorKind, PnfsId};

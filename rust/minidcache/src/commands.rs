@@ -11,12 +11,12 @@ use std::io::Write as _;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use migration_core::syntax::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, Word};
 use migration_core::host::Repository as _;
 use migration_core::hotfile::ProtocolInfo;
 use migration_core::replica::{
     AccessLatency, Checksum, NEVER_EXPIRES, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord,
 };
+use migration_core::syntax::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, Word};
 use migration_core::{Error, ErrorKind, Millis, PnfsId};
 
 use crate::adler32::Adler32;

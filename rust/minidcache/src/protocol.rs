@@ -5,8 +5,8 @@
 
 use std::net::IpAddr;
 
-use migration_core::syntax::ParsedArgs;
 use migration_core::hotfile::ProtocolInfo;
+use migration_core::syntax::ParsedArgs;
 use migration_core::{Error, ErrorKind};
 
 /// `<protocol>/<major>[.<minor>]`, as dCache names protocol units: `DCap/3`, `xrootd/2`,

@@ -22,9 +22,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use migration_core::input::RepositoryEvent;
 use migration_core::error::{Failure, ReturnCode};
 use migration_core::host::{Repository, RepositoryError};
+use migration_core::input::RepositoryEvent;
 use migration_core::replica::{
     self, AccessLatency, Checksum, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord, Transition,
 };

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use migration_core::driver::sim::{Cluster, START};
-use migration_core::input::Input;
 use migration_core::host::Repository;
+use migration_core::input::Input;
 use migration_core::job::JobState;
 use migration_core::random::Rng;
 use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};

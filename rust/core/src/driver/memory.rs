@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::input::RepositoryEvent;
 use crate::error::Failure;
 use crate::host::{Repository, RepositoryError};
+use crate::input::RepositoryEvent;
 use crate::pnfsid::PnfsId;
 use crate::replica::{self, ReplicaEntry, ReplicaState, StickyRecord, Transition};
 

@@ -18,9 +18,9 @@ use parking_lot::Mutex;
 use crate::Millis;
 use crate::driver::repository_effects;
 use crate::effect::{Effect, InboundId};
-use crate::input::{Answer, Input, RepositoryEvent};
 use crate::error::{Error, ErrorKind, Outcome};
 use crate::host::{Completion, Host};
+use crate::input::{Answer, Input, RepositoryEvent};
 use crate::module::{Config, Module};
 
 /// A clock in ms since the epoch.

@@ -20,12 +20,12 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::Millis;
-use crate::driver::repository_effects;
 use crate::driver::memory::MemoryRepository;
+use crate::driver::repository_effects;
 use crate::effect::{ChangePurpose, Effect, InboundId, JobKey, Token};
-use crate::input::{Answer, Input, RepositoryEvent};
 use crate::error::{Error, Failure, Outcome, ReturnCode};
 use crate::host::{P2pRequest, PinMove, PoolList, PoolSelection, Repository};
+use crate::input::{Answer, Input, RepositoryEvent};
 use crate::job::Job;
 use crate::message::{Message, Reply, RequestId, decode};
 use crate::module::{Config, Module, Route, TaskReply};

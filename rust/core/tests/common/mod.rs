@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use migration_core::driver::sim::{Cluster, replica};
-use migration_core::input::RepositoryEvent;
 use migration_core::host::Repository;
+use migration_core::input::RepositoryEvent;
 use migration_core::job::JobState;
 use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};
 use migration_core::{Config, Error, Millis, PnfsId};
