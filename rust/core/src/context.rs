@@ -3,7 +3,7 @@
 //! go. A leaf: the module owns it and lends it out as a [`Ctx`]; jobs and the server use it
 //! without knowing the module.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::Millis;
 use crate::effect::{Effect, JobKey, Token};
@@ -145,6 +145,10 @@ pub enum Route {
 }
 
 /// Module state that jobs and the server share, lent out as a [`Ctx`].
+///
+/// The module's maps hash with FxHash rather than SipHash: their keys are its own counters
+/// and the ids of files and requests from pools of the same dCache, not input an attacker
+/// chooses, and SipHash was a seventh of the work of orchestrating a copy (issue #14).
 #[derive(Debug)]
 pub struct Shared {
     /// This pool's name.
@@ -152,11 +156,11 @@ pub struct Shared {
     /// Configuration.
     pub config: Config,
     /// Files a local task works on (shared by all jobs and consulted by the server).
-    pub locks: HashSet<PnfsId>,
+    pub locks: FxHashSet<PnfsId>,
     /// Armed timers.
     pub timers: Timers,
     /// Outstanding requests.
-    requests: HashMap<Token, Route>,
+    requests: FxHashMap<Token, Route>,
     /// Randomness for selection and request ids.
     pub rng: Rng,
     /// Whether the repository can verify checksums (`-verify`).
@@ -181,14 +185,14 @@ pub struct Ctx<'a> {
     /// Timers.
     pub timers: &'a mut Timers,
     /// The module-wide file locks.
-    pub locks: &'a mut HashSet<PnfsId>,
+    pub locks: &'a mut FxHashSet<PnfsId>,
     /// Randomness.
     pub rng: &'a mut Rng,
     /// Whether the repository can verify checksums.
     pub verifies_checksums: bool,
     /// The wire version of the requests this pool sends.
     pub wire: WireVersion,
-    requests: &'a mut HashMap<Token, Route>,
+    requests: &'a mut FxHashMap<Token, Route>,
     next_token: &'a mut u64,
     next_task_id: &'a mut u64,
 }
@@ -227,9 +231,9 @@ impl Shared {
         Shared {
             pool,
             config,
-            locks: HashSet::new(),
+            locks: FxHashSet::default(),
             timers: Timers::default(),
-            requests: HashMap::new(),
+            requests: FxHashMap::default(),
             rng: Rng::seeded(seed),
             verifies_checksums: true,
             wire: WireVersion::default(),

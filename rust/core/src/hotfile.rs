@@ -1,7 +1,7 @@
 //! Hot-file replication (spec §12): when a file has more concurrent readers than the
 //! threshold, a job copies it to pools that may serve its reads, on different hosts.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::definition::{DeficitMode, HotFileQuery, JobDefinition, TargetKind};
 use crate::filter::ReplicaFilter;
@@ -38,7 +38,7 @@ impl ProtocolInfo {
 }
 
 /// Reports waiting for the file's entry: protocol unit and net unit.
-pub type PendingReports = HashMap<PnfsId, (String, String)>;
+pub type PendingReports = FxHashMap<PnfsId, (String, String)>;
 
 /// The id of the hot-file job of `pnfsid`.
 pub fn job_id(pnfsid: &PnfsId) -> String {

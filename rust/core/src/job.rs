@@ -8,9 +8,11 @@
 //! source replica is changed unless a copy was confirmed (R5); `No targets available` makes
 //! the job sleep instead of spinning (R8); `queue.bytes` counts bytes (R1).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use crate::Millis;
 use crate::bandwidth::TokenBucket;
@@ -178,7 +180,7 @@ pub struct Job {
     filter: Arc<ReplicaFilter>,
     params: Arc<TaskParams>,
     queue: JobQueue,
-    running: HashMap<PnfsId, Running>,
+    running: FxHashMap<PnfsId, Running>,
     stats: Statistics,
     notes: VecDeque<Note>,
     source_list: PoolListState,
@@ -247,7 +249,7 @@ impl Job {
             state: JobState::New,
             params,
             queue: JobQueue::new(),
-            running: HashMap::new(),
+            running: FxHashMap::default(),
             stats: Statistics::default(),
             notes: VecDeque::new(),
             source_list: PoolListState::default(),

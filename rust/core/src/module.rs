@@ -99,6 +99,13 @@ impl Module {
         self.shared.take_effects()
     }
 
+    /// Moves the effects produced so far into `into` (which should be empty), leaving its
+    /// allocation to the module: a driver that recycles one buffer allocates nothing per step.
+    pub fn take_effects_into(&mut self, into: &mut Vec<Effect>) {
+        debug_assert!(into.is_empty(), "effects would be lost");
+        std::mem::swap(self.shared.effects_mut(), into);
+    }
+
     /// Where the answer to an outstanding request will go (for drivers and the simulator,
     /// which attribute requests to jobs).
     pub fn request_route(&self, token: Token) -> Option<Route> {

@@ -2,9 +2,11 @@
 //! ever (#1983: one bad file was retried 23 141 times); with `-max-attempts=N` a file that
 //! failed N times in a row waits here, with its last error, until `migration retry`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
+
+use rustc_hash::FxHashMap;
 
 use crate::error::ReturnCode;
 use crate::pnfsid::PnfsId;
@@ -27,7 +29,7 @@ pub struct Quarantined {
 #[derive(Debug, Default)]
 pub struct Quarantine {
     /// Failed attempts of files that are queued or running again.
-    failures: HashMap<PnfsId, u32>,
+    failures: FxHashMap<PnfsId, u32>,
     files: BTreeMap<PnfsId, Quarantined>,
 }
 

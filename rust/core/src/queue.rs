@@ -17,8 +17,9 @@
 //!   (re-queued failures, a permanent job's new replicas). When it grows past a quarter of
 //!   the indexed files, everything is re-indexed, so its cost stays amortised.
 
-use std::collections::HashMap;
 use std::hash::BuildHasher;
+
+use rustc_hash::FxHashMap;
 
 use crate::pnfsid::PnfsId;
 
@@ -209,7 +210,7 @@ pub struct JobQueue {
     index: Index,
     indexed: usize,
     /// Membership of the live slots from `indexed` on.
-    recent: HashMap<PnfsId, u32>,
+    recent: FxHashMap<PnfsId, u32>,
     seed: u64,
 }
 
@@ -227,7 +228,7 @@ impl Default for JobQueue {
             live: 0,
             index: Index::default(),
             indexed: 0,
-            recent: HashMap::new(),
+            recent: FxHashMap::default(),
             // The index's hash is keyed per queue, like std's maps, so that no set of ids
             // can be chosen to fill one bucket.
             seed: std::collections::hash_map::RandomState::new().hash_one(0x6d69_6772_6174_6531u64),
@@ -390,7 +391,7 @@ impl JobQueue {
             self.slots = kept;
         }
         self.head = 0;
-        self.recent = HashMap::new();
+        self.recent = FxHashMap::default();
         let mut killed = Vec::new();
         if self.slots.len() >= INDEX_MIN {
             let (index, dead) = Index::build(&mut self.slots, self.seed);

@@ -142,11 +142,10 @@ pub fn writer_load(info: &PoolCostInfo) -> f64 {
 /// Proportional weights, one per candidate: `available^s / 2^(load − minLoad)`
 /// for pools that are not full, 0 for full ones (all 0 if all are full).
 pub fn proportional_weights<P: Borrow<PoolCostInfo>>(candidates: &[P]) -> Vec<f64> {
-    let pools: Vec<&PoolCostInfo> = candidates.iter().map(Borrow::borrow).collect();
+    let pools = || candidates.iter().map(Borrow::borrow);
     let min_load =
-        pools.iter().filter(|p| !is_full_for_proportional(p)).map(|p| writer_load(p)).fold(f64::INFINITY, f64::min);
-    pools
-        .iter()
+        pools().filter(|p| !is_full_for_proportional(p)).map(writer_load).fold(f64::INFINITY, f64::min);
+    pools()
         .map(|p| {
             if is_full_for_proportional(p) {
                 return 0.0;
@@ -160,9 +159,9 @@ pub fn proportional_weights<P: Borrow<PoolCostInfo>>(candidates: &[P]) -> Vec<f6
 }
 
 fn select_proportional<P: Borrow<PoolCostInfo>>(candidates: &[P], rng: &mut Rng) -> Option<usize> {
-    let open: Vec<usize> =
-        (0..candidates.len()).filter(|&i| !is_full_for_proportional(candidates[i].borrow())).collect();
-    if open.is_empty() {
+    let is_open = |i: &usize| !is_full_for_proportional(candidates[*i].borrow());
+    let open = (0..candidates.len()).filter(is_open).count();
+    if open == 0 {
         return None;
     }
     let weights = proportional_weights(candidates);
@@ -171,7 +170,7 @@ fn select_proportional<P: Borrow<PoolCostInfo>>(candidates: &[P], rng: &mut Rng)
         // Every open pool weighs 0 (e.g. no free space and only freshly used
         // removable space). dCache's roulette would fall off the wheel; the
         // pools do have room, so pick uniformly among them instead.
-        return Some(open[rng.below(open.len())]);
+        return (0..candidates.len()).filter(is_open).nth(rng.below(open));
     }
     let threshold = rng.next_f64() * total;
     let mut cumulative = 0.0;

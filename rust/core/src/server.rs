@@ -2,7 +2,7 @@
 //! copy, ping and cancel requests, starts the pool-to-pool transfer for a new replica, or
 //! updates an existing replica without ever making it more volatile.
 
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::context::{Ctx, Route};
 use crate::effect::{ChangePurpose, Effect, Inbound};
@@ -44,9 +44,9 @@ const REMEMBERED: usize = 10_000;
 /// The requests this pool currently serves.
 #[derive(Debug, Default)]
 pub struct Server {
-    requests: HashMap<RequestId, Registered>,
+    requests: FxHashMap<RequestId, Registered>,
     finished: std::collections::VecDeque<RequestId>,
-    finished_index: std::collections::HashSet<RequestId>,
+    finished_index: FxHashSet<RequestId>,
 }
 
 fn respond(ctx: &mut Ctx<'_>, inbound: Option<Inbound>, reply: Reply) {

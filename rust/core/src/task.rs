@@ -272,12 +272,11 @@ impl Task {
 
     /// Pools a new copy may go to. R6 fixed: pools that already reported are excluded by
     /// name, and so are pools that said they are busy.
-    fn candidates(&self, step: &Step<'_, '_>) -> Vec<PoolCostInfo> {
+    fn candidates<'a>(&self, step: &Step<'a, '_>) -> Vec<&'a PoolCostInfo> {
         step.targets
             .online
             .iter()
             .filter(|p| !self.replicas_done.contains(&p.name) && !self.busy.contains(&p.name))
-            .cloned()
             .collect()
     }
 

@@ -1,7 +1,9 @@
 //! The module's timers. The module never reads a clock: callers pass `now`, ask for the next
 //! deadline and feed it back when it passes (as quinn-proto does), so simulated time works.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use crate::Millis;
 use crate::effect::{JobKey, Token};
@@ -34,40 +36,48 @@ pub enum TimerKey {
 }
 
 /// A set of timers, each key armed at most once.
+///
+/// The queue is ordered by deadline and then by arming order, so that comparing two entries
+/// is comparing two numbers, not two keys: every request a task sends arms a timer and
+/// disarms it when answered.
 #[derive(Debug, Default)]
 pub struct Timers {
-    queue: BTreeSet<(Millis, TimerKey)>,
-    armed: HashMap<TimerKey, Millis>,
+    queue: BTreeMap<(Millis, u64), TimerKey>,
+    armed: FxHashMap<TimerKey, (Millis, u64)>,
+    next_arming: u64,
 }
 
 impl Timers {
     /// Arms `key` at `at`, replacing an earlier arming.
     pub fn set(&mut self, key: TimerKey, at: Millis) {
-        if let Some(old) = self.armed.insert(key, at) {
-            self.queue.remove(&(old, key));
+        let slot = (at, self.next_arming);
+        self.next_arming += 1;
+        if let Some(old) = self.armed.insert(key, slot) {
+            self.queue.remove(&old);
         }
-        self.queue.insert((at, key));
+        self.queue.insert(slot, key);
     }
 
     /// Disarms `key`.
     pub fn cancel(&mut self, key: TimerKey) {
-        if let Some(at) = self.armed.remove(&key) {
-            self.queue.remove(&(at, key));
+        if let Some(slot) = self.armed.remove(&key) {
+            self.queue.remove(&slot);
         }
     }
 
     /// The earliest deadline.
     pub fn next_deadline(&self) -> Option<Millis> {
-        self.queue.first().map(|(at, _)| *at)
+        self.queue.first_key_value().map(|((at, _), _)| *at)
     }
 
-    /// Removes and returns a timer due at `now`, earliest first.
+    /// Removes and returns a timer due at `now`, earliest first (in arming order among
+    /// timers due at the same time).
     pub fn pop_due(&mut self, now: Millis) -> Option<TimerKey> {
-        let &(at, key) = self.queue.first()?;
+        let (&(at, _), _) = self.queue.first_key_value()?;
         if at > now {
             return None;
         }
-        self.queue.pop_first();
+        let (_, key) = self.queue.pop_first()?;
         self.armed.remove(&key);
         Some(key)
     }

@@ -8,12 +8,14 @@
 //! in-process transport) cannot grow the stack with every file.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
+
+use rustc_hash::FxHashMap;
 
 use crate::Millis;
 use crate::driver::repository_effects;
@@ -73,7 +75,7 @@ struct Inner {
     handle: tokio::runtime::Handle,
     clock: Clock,
     wake: tokio::sync::Notify,
-    inbound: Mutex<HashMap<InboundId, Completion<Vec<u8>>>>,
+    inbound: Mutex<FxHashMap<InboundId, Completion<Vec<u8>>>>,
     next_inbound: AtomicU64,
     closed: AtomicBool,
     /// The deadline the timer loop sleeps until (`i64::MAX`: none), written and read under
@@ -88,6 +90,22 @@ type Queue = VecDeque<(Arc<Inner>, Work)>;
 thread_local! {
     /// Work queued on this thread while it drives a module; `None` when it drives none.
     static PUMP: RefCell<Option<Queue>> = const { RefCell::new(None) };
+    /// Emptied effect buffers, handed back to modules so that a step allocates none.
+    static SPARE_EFFECTS: RefCell<Vec<Vec<Effect>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn spare_effects() -> Vec<Effect> {
+    SPARE_EFFECTS.with(|s| s.borrow_mut().pop()).unwrap_or_default()
+}
+
+fn recycle_effects(buffer: Vec<Effect>) {
+    debug_assert!(buffer.is_empty());
+    SPARE_EFFECTS.with(|s| {
+        let mut spares = s.borrow_mut();
+        if spares.len() < 4 {
+            spares.push(buffer);
+        }
+    });
 }
 
 /// A module running in production: commands, messages and repository events go in, the host
@@ -121,7 +139,7 @@ impl Runtime {
             handle: tokio.handle().clone(),
             clock: options.clock,
             wake: tokio::sync::Notify::new(),
-            inbound: Mutex::new(HashMap::new()),
+            inbound: Mutex::new(FxHashMap::default()),
             next_inbound: AtomicU64::new(1),
             closed: AtomicBool::new(false),
             armed: AtomicI64::new(i64::MAX),
@@ -336,27 +354,32 @@ fn step(inner: &Arc<Inner>, work: Work) {
     if inner.closed.load(Ordering::Acquire) {
         return;
     }
-    let effects = match work {
+    let mut effects = match work {
         Work::Effects(effects) => effects,
         Work::Input(input) => {
             let now = (inner.clock)();
+            let mut effects = spare_effects();
             let mut module = inner.module.lock();
             module.handle(now, *input);
             if module.next_deadline().is_some_and(|at| at < inner.armed.load(Ordering::Relaxed)) {
                 inner.wake.notify_one();
             }
-            module.take_effects()
+            module.take_effects_into(&mut effects);
+            effects
         }
         Work::Timeout => {
             let now = (inner.clock)();
+            let mut effects = spare_effects();
             let mut module = inner.module.lock();
             module.handle_timeout(now);
-            module.take_effects()
+            module.take_effects_into(&mut effects);
+            effects
         }
     };
-    for effect in effects {
+    for effect in effects.drain(..) {
         execute(inner, effect);
     }
+    recycle_effects(effects);
 }
 
 fn input_later(inner: &Arc<Inner>) -> impl Fn(Input) + Send + Sync + 'static {
