@@ -3,6 +3,10 @@
 //! call: the pool manager, the namespace (every file is on `src`), the pin manager, a p2p
 //! client that completes at once without data, and a transport that hands the bytes straight
 //! to the other pool's runtime. What is left is the module's own orchestration.
+//!
+//! With a [`Latency`], the same services answer late, as a real pool's do: every message is
+//! delivered, and every query and reply answered, a fixed time later, and a p2p transfer takes
+//! its own fixed time ([`crate::latency`]).
 
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
@@ -22,6 +26,15 @@ use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};
 
 use crate::repo::BenchRepository;
 
+/// How late the services answer.
+#[derive(Clone, Copy, Debug)]
+pub struct Latency {
+    /// A message's delivery, a reply's, and a namespace or pool-manager answer.
+    pub message: Duration,
+    /// A pool-to-pool transfer.
+    pub p2p: Duration,
+}
+
 /// The two runtimes, as the transport finds them.
 #[derive(Default)]
 struct Net {
@@ -31,6 +44,86 @@ struct Net {
     /// and fill its queue before the clock starts, and to stop after a number of files).
     budget: std::sync::atomic::AtomicI64,
     held: parking_lot::Mutex<Vec<Completion<()>>>,
+    /// Late answers, when the services have a latency.
+    late: Option<(Latency, Delayer)>,
+}
+
+impl Net {
+    /// Runs `f` now, or a message latency later.
+    fn after_message(&self, f: impl FnOnce() + Send + 'static) {
+        match &self.late {
+            Some((latency, delayer)) => delayer.after(latency.message, f),
+            None => f(),
+        }
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs closures at their time on one thread of its own. A plain thread rather than tokio's
+/// timers, whose 1 ms granularity would add up to a millisecond to every 1 ms delay.
+#[derive(Clone)]
+struct Delayer {
+    queue: Arc<(parking_lot::Mutex<Delayed>, parking_lot::Condvar)>,
+}
+
+#[derive(Default)]
+struct Delayed {
+    due: std::collections::BinaryHeap<std::cmp::Reverse<(Instant, u64)>>,
+    jobs: std::collections::HashMap<u64, Job>,
+    next: u64,
+    closed: bool,
+}
+
+impl Delayer {
+    fn start() -> Delayer {
+        let delayer =
+            Delayer { queue: Arc::new((parking_lot::Mutex::new(Delayed::default()), parking_lot::Condvar::new())) };
+        let queue = Arc::clone(&delayer.queue);
+        std::thread::Builder::new()
+            .name("bench-latency".into())
+            .spawn(move || {
+                let (lock, wake) = &*queue;
+                let mut delayed = lock.lock();
+                while !delayed.closed {
+                    let now = Instant::now();
+                    match delayed.due.peek().map(|r| r.0) {
+                        Some((at, id)) if at <= now => {
+                            delayed.due.pop();
+                            let job = delayed.jobs.remove(&id).expect("a job per entry");
+                            drop(delayed);
+                            job();
+                            delayed = lock.lock();
+                        }
+                        Some((at, _)) => {
+                            wake.wait_for(&mut delayed, at - now);
+                        }
+                        None => wake.wait(&mut delayed),
+                    }
+                }
+            })
+            .expect("the latency thread starts");
+        delayer
+    }
+
+    fn after(&self, delay: Duration, f: impl FnOnce() + Send + 'static) {
+        let (lock, wake) = &*self.queue;
+        let mut delayed = lock.lock();
+        let id = delayed.next;
+        delayed.next += 1;
+        delayed.due.push(std::cmp::Reverse((Instant::now() + delay, id)));
+        delayed.jobs.insert(id, Box::new(f));
+        wake.notify_one();
+    }
+
+    fn close(&self) {
+        let (lock, wake) = &*self.queue;
+        let mut delayed = lock.lock();
+        delayed.closed = true;
+        // Unanswered requests are dropped with the jobs, which reports them as failed.
+        delayed.jobs.clear();
+        wake.notify_one();
+    }
 }
 
 impl Net {
@@ -55,35 +148,44 @@ impl PoolManager for Services {
             _ => Vec::new(),
         };
         let pools = names.into_iter().map(|n| PoolInfo::Online(PoolCostInfo::simple(n, 1 << 50, 1 << 49, 0))).collect();
-        done.complete(Ok(PoolList { pools }));
+        self.net.after_message(move || done.complete(Ok(PoolList { pools })));
     }
 
     fn groups_of(&self, _: &str, done: Completion<Vec<String>>) {
-        done.complete(Ok(Vec::new()));
+        self.net.after_message(move || done.complete(Ok(Vec::new())));
     }
 }
 
 impl Namespace for Services {
     fn cache_locations(&self, _: PnfsId, done: Completion<Vec<String>>) {
-        done.complete(Ok(vec!["src".to_string()]));
+        self.net.after_message(move || done.complete(Ok(vec!["src".to_string()])));
     }
 }
 
 impl Transport for Services {
     fn send(&self, to: &str, message: Vec<u8>, reply: Option<Completion<Vec<u8>>>) {
-        match self.net.get(to) {
-            Some(runtime) => runtime.deliver(self.me, message, reply),
-            None => {
-                if let Some(reply) = reply {
-                    reply.complete(Err(Failure::NoRoute));
-                }
+        let Some(runtime) = self.net.get(to) else {
+            if let Some(reply) = reply {
+                reply.complete(Err(Failure::NoRoute));
             }
+            return;
+        };
+        if self.net.late.is_none() {
+            return runtime.deliver(self.me, message, reply);
         }
+        // The answer travels back as late as the message went.
+        let net = Arc::clone(&self.net);
+        let reply = reply.map(|reply| Completion::new(move |answer| net.after_message(move || reply.complete(answer))));
+        let me = self.me;
+        self.net.after_message(move || runtime.deliver(me, message, reply));
     }
 }
 
 impl P2p for Services {
     fn start(&self, _: P2pRequest, done: Completion<()>) {
+        if let Some((latency, delayer)) = &self.net.late {
+            return delayer.after(latency.p2p, move || done.complete(Ok(())));
+        }
         if self.net.budget.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) > 0 {
             done.complete(Ok(()));
         } else {
@@ -96,7 +198,7 @@ impl P2p for Services {
 
 impl PinManager for Services {
     fn move_pins(&self, _: PinMove, done: Completion<()>) {
-        done.complete(Ok(()));
+        self.net.after_message(move || done.complete(Ok(())));
     }
 }
 
@@ -153,16 +255,21 @@ pub struct Pair {
 impl Pair {
     /// Starts both runtimes (2 worker threads each, the default).
     pub fn new(n: u64) -> Pair {
-        Pair::start(n, false)
+        Pair::start(n, false, None)
+    }
+
+    /// As [`Pair::new`], with services that answer late.
+    pub fn late(n: u64, latency: Latency) -> Pair {
+        Pair::start(n, false, Some(latency))
     }
 
     /// As [`Pair::new`], with transfers held until [`Pair::release`] lets some through.
     pub fn held(n: u64) -> Pair {
-        Pair::start(n, true)
+        Pair::start(n, true, None)
     }
 
-    fn start(n: u64, hold: bool) -> Pair {
-        let net = Arc::new(Net::default());
+    fn start(n: u64, hold: bool, latency: Option<Latency>) -> Pair {
+        let net = Arc::new(Net { late: latency.map(|l| (l, Delayer::start())), ..Net::default() });
         net.budget.store(if hold { 0 } else { i64::MAX }, std::sync::atomic::Ordering::SeqCst);
         let repo = Arc::new(BenchRepository::new(n));
         let options = || Options { seed: Some(7), ..Options::default() };
@@ -221,6 +328,9 @@ impl Pair {
 
     /// Stops both runtimes.
     pub fn shutdown(&self) {
+        if let Some((_, delayer)) = &self.net.late {
+            delayer.close();
+        }
         self.src.shutdown();
         self.dst.shutdown();
     }

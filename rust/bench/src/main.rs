@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release -p migration-bench                  # everything (a few minutes)
 //! cargo run --release -p migration-bench -- --quick       # smoke run with small sizes (CI)
-//! cargo run --release -p migration-bench -- --only NAME   # start|memory|commands|throughput|scaling|disk
+//! cargo run --release -p migration-bench -- --only NAME   # start|memory|commands|throughput|latency|scaling|disk
 //! ```
 //!
 //! Every benchmark prints its series as it goes; the end is one Markdown table: figure,
@@ -14,6 +14,7 @@ mod commands;
 mod disk;
 mod instant;
 mod java;
+mod latency;
 mod native;
 mod repo;
 mod sansio;
@@ -34,9 +35,9 @@ pub struct Options {
     pub only: Option<String>,
 }
 
-const BENCHES: &[&str] = &["start", "memory", "commands", "throughput", "scaling", "disk"];
+const BENCHES: &[&str] = &["start", "memory", "commands", "throughput", "latency", "scaling", "disk"];
 
-const USAGE: &str = "usage: migration-bench [--quick] [--only start|memory|commands|throughput|scaling|disk]";
+const USAGE: &str = "usage: migration-bench [--quick] [--only start|memory|commands|throughput|latency|scaling|disk]";
 
 /// Resident set of this process, bytes.
 pub fn rss_bytes() -> u64 {
@@ -148,6 +149,9 @@ fn main() -> ExitCode {
     }
     if wanted("throughput") {
         throughput::run(&options, &mut rows);
+    }
+    if wanted("latency") {
+        latency::run(&options, &mut rows);
     }
     if wanted("scaling") {
         scaling::run(&options, &mut rows);

@@ -49,13 +49,13 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
             (c, java::parse_rates(&out).expect("the child prints its rate")[0].1)
         })
         .collect();
-    report(rows, "Rust", 100_000.0, &rates);
+    report(rows, "Rust", 300_000.0, &rates);
     match native::library().and_then(|lib| native::c_throughput(&lib, n, &CONCURRENCY).map(|r| (lib, r))) {
-        Ok((_, rates)) => report(rows, "C", 30_000.0, &rates),
+        Ok((_, rates)) => report(rows, "C", 150_000.0, &rates),
         Err(why) => println!("  C ABI skipped: {why}"),
     }
     match native::library().and_then(|lib| java::jni_throughput(&lib, n, &CONCURRENCY)) {
-        Ok(rates) => report(rows, "JNI", 30_000.0, &rates),
+        Ok(rates) => report(rows, "JNI", 100_000.0, &rates),
         Err(why) => println!("  JNI skipped: {why}"),
     }
 }

@@ -143,8 +143,7 @@ pub fn writer_load(info: &PoolCostInfo) -> f64 {
 /// for pools that are not full, 0 for full ones (all 0 if all are full).
 pub fn proportional_weights<P: Borrow<PoolCostInfo>>(candidates: &[P]) -> Vec<f64> {
     let pools = || candidates.iter().map(Borrow::borrow);
-    let min_load =
-        pools().filter(|p| !is_full_for_proportional(p)).map(writer_load).fold(f64::INFINITY, f64::min);
+    let min_load = pools().filter(|p| !is_full_for_proportional(p)).map(writer_load).fold(f64::INFINITY, f64::min);
     pools()
         .map(|p| {
             if is_full_for_proportional(p) {
