@@ -72,12 +72,12 @@ fn seconds(f: impl FnOnce()) -> f64 {
     t0.elapsed().as_secs_f64()
 }
 
-fn have(tool: &str) -> bool {
+pub fn have(tool: &str) -> bool {
     Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
 /// The minidcache binary as it stands, built in release mode.
-fn minidcache() -> Result<PathBuf, String> {
+pub fn minidcache() -> Result<PathBuf, String> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     output(Command::new(cargo).current_dir(&root).args(["build", "--release", "--quiet", "-p", "minidcache"]))
@@ -89,19 +89,48 @@ fn minidcache() -> Result<PathBuf, String> {
 /// The admin shell of a minidcache process, fed through a pipe. In that mode it echoes
 /// each command after its prompt before running it, one line at a time, so the echo of the
 /// next command marks the end of the previous one.
-struct Session {
+pub struct Session {
     child: std::process::Child,
     lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
 }
 
 impl Session {
-    fn send(&mut self, line: &str) {
+    /// Starts `binary` on `home` with pools `pool1` and `pool2` and a large capacity.
+    pub fn start(binary: &Path, home: &Path) -> Session {
+        let mut child = Command::new(binary)
+            .arg("--home")
+            .arg(home)
+            .args(["--pools", "pool1,pool2", "--capacity", &(64u64 << 30).to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("minidcache starts");
+        let stdout = child.stdout.take().expect("piped");
+        Session { child, lines: BufReader::new(stdout).lines() }
+    }
+
+    /// The process id (for its peak RSS).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Quits the shell and waits for the process to end.
+    pub fn quit(mut self) {
+        self.send("\\q");
+        self.send("\\q");
+        let _ = self.until_echo("\\q");
+        let _ = self.child.wait();
+    }
+
+    /// Sends one line.
+    pub fn send(&mut self, line: &str) {
         let stdin = self.child.stdin.as_mut().expect("piped");
         writeln!(stdin, "{line}").and_then(|()| stdin.flush()).expect("minidcache reads its input");
     }
 
     /// Reads output until the echo of `command`; returns what came before it.
-    fn until_echo(&mut self, command: &str) -> String {
+    pub fn until_echo(&mut self, command: &str) -> String {
         let mut text = String::new();
         for line in self.lines.by_ref() {
             let line = line.expect("minidcache writes its output");
@@ -120,17 +149,7 @@ fn measure(set: &Set, root: &Path, binary: &Path) -> (f64, f64, Option<f64>) {
     let _ = std::fs::remove_dir_all(root);
     let home = root.join("home");
     std::fs::create_dir_all(&home).expect("the bench directory can be created");
-    let mut child = Command::new(binary)
-        .arg("--home")
-        .arg(&home)
-        .args(["--pools", "pool1,pool2", "--capacity", &(64u64 << 30).to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("minidcache starts");
-    let stdout = child.stdout.take().expect("piped");
-    let mut session = Session { child, lines: BufReader::new(stdout).lines() };
+    let mut session = Session::start(binary, &home);
     session.send("\\c pool1");
     session.send(&format!("populate -files={} -size={}", set.files, set.size));
     session.send("\\l");

@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release -p migration-bench                  # everything (a few minutes)
 //! cargo run --release -p migration-bench -- --quick       # smoke run with small sizes (CI)
-//! cargo run --release -p migration-bench -- --only NAME   # start|memory|commands|throughput|latency|scaling|disk
+//! cargo run --release -p migration-bench -- --only NAME   # start|memory|commands|throughput|latency|scaling|disk|million
 //! ```
 //!
 //! Every benchmark prints its series as it goes; the end is one Markdown table: figure,
@@ -15,6 +15,7 @@ mod disk;
 mod instant;
 mod java;
 mod latency;
+mod million;
 mod native;
 mod repo;
 mod sansio;
@@ -35,9 +36,10 @@ pub struct Options {
     pub only: Option<String>,
 }
 
-const BENCHES: &[&str] = &["start", "memory", "commands", "throughput", "latency", "scaling", "disk"];
+const BENCHES: &[&str] = &["start", "memory", "commands", "throughput", "latency", "scaling", "disk", "million"];
 
-const USAGE: &str = "usage: migration-bench [--quick] [--only start|memory|commands|throughput|latency|scaling|disk]";
+const USAGE: &str =
+    "usage: migration-bench [--quick] [--only start|memory|commands|throughput|latency|scaling|disk|million]";
 
 /// Resident set of this process, bytes.
 pub fn rss_bytes() -> u64 {
@@ -158,6 +160,10 @@ fn main() -> ExitCode {
     }
     if wanted("disk") {
         disk::run(&options, &mut rows);
+    }
+    // Minutes and gigabytes: only when asked for by name.
+    if options.only.as_deref() == Some("million") {
+        million::run(&options, &mut rows);
     }
     println!();
     println!("Results ({}; {:.0} s in all):", machine(), begin.elapsed().as_secs_f64());

@@ -1,0 +1,115 @@
+//! Item 4 of issue #14: a million files end to end. `migration move` of 1 000 000 files of
+//! 1 KiB between two minidcache pools on disk (every copy's ADLER32 checked against the
+//! namespace by minidcache's p2p), with the wall time, the peak RSS of the process, and how
+//! long `migration info` takes to answer while the job runs. Minutes of work and a few GB of
+//! disk, so it runs only when asked for: `migration-bench --only million [--quick]`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::Options;
+use crate::disk::{Session, minidcache};
+use crate::start::work_dir;
+use crate::table::{Row, Target};
+
+/// Peak resident set of process `pid`, in bytes.
+fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kib| kib * 1024)
+}
+
+/// Runs item 4.
+pub fn run(options: &Options, rows: &mut Vec<Row>) {
+    let files: u64 = if options.quick { 20_000 } else { 1_000_000 };
+    let binary = match minidcache() {
+        Ok(b) => b,
+        Err(why) => {
+            println!("million skipped: {why}");
+            return;
+        }
+    };
+    let root: PathBuf = work_dir().join("million");
+    let _ = std::fs::remove_dir_all(&root);
+    let home = root.join("home");
+    std::fs::create_dir_all(&home).expect("the bench directory can be created");
+    println!("a million files end to end: `migration move` of {files} × 1 KiB between two minidcache pools:");
+    let mut session = Session::start(&binary, &home);
+    session.send("\\c pool1");
+    let t0 = Instant::now();
+    session.send(&format!("populate -files={files} -size=1024"));
+    session.send("\\l");
+    session.until_echo("\\l");
+    println!("  populate: {:.0} s", t0.elapsed().as_secs_f64());
+
+    let command = "migration move -concurrency=16 pool2";
+    session.send(command);
+    session.send("\\l");
+    session.until_echo("\\l");
+    let t0 = Instant::now();
+    // `migration info` four times a second while the job runs: the time from sending it to the end
+    // of its answer (the echo of the next line), pipe and shell included.
+    let mut info_times: Vec<Duration> = Vec::new();
+    let info = loop {
+        let asked = Instant::now();
+        session.send("migration info 1");
+        session.send("\\l");
+        let info = session.until_echo("\\l");
+        info_times.push(asked.elapsed());
+        if !info.contains("State      : RUNNING\n") && !info.contains("State      : INITIALIZING\n") {
+            break info;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let wall = t0.elapsed().as_secs_f64();
+    let rss = peak_rss(session.pid());
+    let moved = std::fs::read_dir(home.join("pool2/data")).map_or(0, |d| count_files(d));
+    session.quit();
+    assert!(info.contains("State      : FINISHED\n"), "{info}");
+    assert!(info.contains(&format!("Completed  : {files} files;")), "{info}");
+    assert_eq!(moved, files, "every file is on pool2");
+    let _ = std::fs::remove_dir_all(&root);
+
+    info_times.sort();
+    let median = info_times[info_times.len() / 2].as_secs_f64() * 1e3;
+    let worst = info_times.last().map_or(0.0, |d| d.as_secs_f64() * 1e3);
+    let rss_mib = rss.map_or(f64::NAN, |b| b as f64 / (1 << 20) as f64);
+    println!(
+        "  move: {wall:.0} s ({:.0} files/s), peak RSS {rss_mib:.0} MiB, migration info: median {median:.1} ms, worst {worst:.1} ms of {} asked",
+        files as f64 / wall,
+        info_times.len()
+    );
+    let label = if options.quick { "20k" } else { "1M" };
+    rows.push(Row::new("million", format!("move {label} × 1 KiB, wall time"), wall, "s", Target::None));
+    rows.push(Row::new(
+        "million",
+        format!("move {label} × 1 KiB, files/s"),
+        files as f64 / wall,
+        "files/s",
+        Target::None,
+    ));
+    rows.push(Row::new(
+        "million",
+        format!("move {label} × 1 KiB, peak RSS of minidcache"),
+        rss_mib,
+        "MiB",
+        Target::None,
+    ));
+    rows.push(Row::new(
+        "million",
+        "migration info during the move, worst".to_string(),
+        worst,
+        "ms",
+        Target::AtMost(10.0),
+    ));
+}
+
+/// Files under a data directory (which may have subdirectories).
+fn count_files(dir: std::fs::ReadDir) -> u64 {
+    dir.flatten()
+        .map(|e| match std::fs::read_dir(e.path()) {
+            Ok(sub) if e.path().is_dir() => count_files(sub),
+            _ => 1,
+        })
+        .sum()
+}
