@@ -11,12 +11,12 @@ use std::io::Write as _;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use migration_core::syntax::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, Word};
 use migration_core::host::Repository as _;
 use migration_core::hotfile::ProtocolInfo;
 use migration_core::replica::{
     AccessLatency, Checksum, NEVER_EXPIRES, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord,
 };
+use migration_core::syntax::{self, CommandSpec, NO_ARGS, OptionKind, OptionSpec, ParsedArgs, Word, args, opt};
 use migration_core::{Error, ErrorKind, Millis, PnfsId};
 
 use crate::adler32::Adler32;
@@ -57,21 +57,6 @@ pub const DEFAULT_STORAGE_CLASS: &str = "atlas:default@osm";
 
 use OptionKind::String as Text;
 use OptionKind::{Enum, Flag, Int, Long};
-
-pub(crate) const fn opt(
-    name: &'static str,
-    kind: OptionKind,
-    value_name: &'static str,
-    help: &'static str,
-) -> OptionSpec {
-    OptionSpec { name, kind, help, value_name, category: "" }
-}
-
-pub(crate) const fn args(names: &'static [&'static str], required: usize, variadic: bool) -> ArgSpec {
-    ArgSpec { names, required, variadic }
-}
-
-pub(crate) const NO_ARGS: ArgSpec = args(&[], 0, false);
 
 /// The options of `populate` and `put` that describe the new files.
 const FILE_OPTIONS: [OptionSpec; 8] = [
@@ -332,40 +317,17 @@ pub(crate) fn words_of(line: &str) -> Result<Vec<Word>, Error> {
     syntax::tokenize(&escaped.join(" ")).map_err(syntax)
 }
 
-/// The command of `specs` whose name is the longest prefix of `words`.
-pub(crate) fn lookup<'a>(specs: &'a [CommandSpec], words: &[Word]) -> Option<(&'a CommandSpec, usize)> {
-    specs
-        .iter()
-        .filter_map(|spec| {
-            let n = spec.name.split(' ').count();
-            (words.len() >= n && spec.name.split(' ').zip(words).all(|(a, w)| a == w.text())).then_some((spec, n))
-        })
-        .max_by_key(|(_, n)| *n)
-}
-
-fn synopsis_line(spec: &CommandSpec) -> String {
-    let mut s = spec.name.to_string();
-    if !spec.options.is_empty() {
-        s.push_str(" [OPTIONS]");
-    }
-    for (i, name) in spec.args.names.iter().enumerate() {
-        let dots = if i + 1 == spec.args.names.len() && spec.args.variadic { "..." } else { "" };
-        let _ = write!(s, " {name}{dots}");
-    }
-    format!("{s} - {}\n", spec.summary)
-}
-
 /// `help [topic]` over `specs`: the command list, one command's page, or the commands
 /// starting with the topic. `None` when no command matches.
 pub(crate) fn help_of(specs: &[CommandSpec], topic: &str) -> Option<String> {
     if topic.is_empty() {
-        return Some(specs.iter().map(synopsis_line).collect());
+        return Some(specs.iter().map(syntax::synopsis_line).collect());
     }
     if let Some(spec) = specs.iter().find(|s| s.name == topic) {
         return Some(syntax::usage(spec));
     }
     let matching: String =
-        specs.iter().filter(|s| s.name.starts_with(&format!("{topic} "))).map(synopsis_line).collect();
+        specs.iter().filter(|s| s.name.starts_with(&format!("{topic} "))).map(syntax::synopsis_line).collect();
     (!matching.is_empty()).then_some(matching)
 }
 
@@ -392,7 +354,7 @@ pub fn execute(cluster: &Cluster, cell: &Cell, line: &str, progress: Progress<'_
     {
         return pool_runtime(cluster, pool)?.execute(line);
     }
-    let Some((spec, n)) = lookup(specs, &words) else { return Err(unknown(line)) };
+    let Some((spec, n)) = syntax::lookup(specs, &words) else { return Err(unknown(line)) };
     let parsed = syntax::parse(spec, &words[n..]).map_err(syntax)?;
     match cell {
         Cell::Pool(pool) => pool_command(cluster, pool, spec.name, &parsed, progress),
@@ -1008,22 +970,9 @@ fn wait(cluster: &Cluster, pool: &str, args: &ParsedArgs, mut progress: Progress
     }
 }
 
-/// `YYYY-MM-DD HH:MM:SS` in UTC.
-pub fn utc(time: Millis) -> String {
-    let secs = time.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60)
-}
+/// `YYYY-MM-DD HH:MM:SS` in UTC: the module's rendering, so that a pin's expiry and a job's
+/// times read alike.
+pub use migration_core::commands::timestamp as utc;
 
 fn pin_manager_command(cluster: &Cluster, name: &str, args: &ParsedArgs) -> Result<String, Error> {
     let pins = cluster.pin_manager();
@@ -1110,7 +1059,7 @@ mod tests {
     #[test]
     fn negative_numbers_are_arguments() {
         let words = words_of("pin 1 -1").expect("ok");
-        let (spec, n) = lookup(PIN_MANAGER_COMMANDS, &words).expect("found");
+        let (spec, n) = syntax::lookup(PIN_MANAGER_COMMANDS, &words).expect("found");
         let parsed = syntax::parse(spec, &words[n..]).expect("parsed");
         assert_eq!(parsed.args(), ["1", "-1"]);
     }

@@ -5,11 +5,11 @@
 //! (`pool shutdown`), nothing reaches it any more (no route), the pool manager reports it
 //! offline. `dcache start <pool>` brings it back from disk with its saved setup.
 
-use migration_core::syntax::{self, CommandSpec, ParsedArgs};
+use migration_core::syntax::{self, CommandSpec, NO_ARGS, ParsedArgs, args, lookup};
 use migration_core::{Error, ErrorKind};
 
 use crate::cluster::Cluster;
-use crate::commands::{NO_ARGS, args, help_of, lookup, syntax, unknown, words_of};
+use crate::commands::{help_of, syntax, unknown, words_of};
 
 /// The commands of the `(local)` cell.
 pub const LOCAL_COMMANDS: &[CommandSpec] = &[

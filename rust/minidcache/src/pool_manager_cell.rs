@@ -2,11 +2,11 @@
 //! unit (pools, pool groups, units, unit groups, links and their preferences, `psu match`),
 //! and `save`.
 
-use migration_core::syntax::{CommandSpec, OptionKind, ParsedArgs};
+use migration_core::syntax::{CommandSpec, NO_ARGS, OptionKind, ParsedArgs, args, opt};
 use migration_core::{Error, ErrorKind};
 
 use crate::cluster::{Cluster, PoolMode};
-use crate::commands::{NO_ARGS, args, opt, write_setup};
+use crate::commands::write_setup;
 use crate::selection_unit::{Direction, PsuError, Request, UnitKind};
 
 const LONG: [migration_core::syntax::OptionSpec; 1] = [opt("l", OptionKind::Flag, "", "Show details.")];
