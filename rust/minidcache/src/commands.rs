@@ -16,12 +16,14 @@ use migration_core::hotfile::ProtocolInfo;
 use migration_core::replica::{
     AccessLatency, Checksum, NEVER_EXPIRES, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord,
 };
-use migration_core::syntax::{self, CommandSpec, NO_ARGS, OptionKind, OptionSpec, ParsedArgs, Word, args, opt};
+use migration_core::syntax::{self, CommandSpec, NO_ARGS, OptionKind, OptionSpec, ParsedArgs, Word, args, lookup, opt};
 use migration_core::{Error, ErrorKind, Millis, PnfsId};
 
 use crate::adler32::Adler32;
-use crate::cluster::{Cluster, PoolMode, PoolNode};
+use crate::cell::{help_of, syntax, unknown, words_of};
+use crate::cluster::Cluster;
 use crate::p2p::copy_with_checksum;
+use crate::pool::{PoolMode, PoolNode};
 use crate::repository::{BUFFER, Reservation, ReserveError, adler32_of};
 
 /// Reports a command's progress (a line to show in place); only given at a terminal.
@@ -297,50 +299,19 @@ pub const PNFS_MANAGER_COMMANDS: &[CommandSpec] = &[
     },
 ];
 
-pub(crate) fn syntax(e: impl ToString) -> Error {
-    Error::syntax(e.to_string())
-}
-
-pub(crate) fn unknown(line: &str) -> Error {
-    Error::new(ErrorKind::Unsupported, format!("Unknown command: {}", line.trim()))
-}
-
-/// Words of `line`, with bare negative numbers (`-1`) taken as arguments rather than options.
-pub(crate) fn words_of(line: &str) -> Result<Vec<Word>, Error> {
-    let words = syntax::tokenize(line).map_err(syntax)?;
-    let negative = |w: &Word| matches!(w.option_parts(), Some((name, "")) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()));
-    if !words.iter().any(negative) {
-        return Ok(words);
-    }
-    let escaped: Vec<String> =
-        words.iter().map(|w| if negative(w) { format!("\\{}", w.raw()) } else { w.raw().to_string() }).collect();
-    syntax::tokenize(&escaped.join(" ")).map_err(syntax)
-}
-
-/// `help [topic]` over `specs`: the command list, one command's page, or the commands
-/// starting with the topic. `None` when no command matches.
-pub(crate) fn help_of(specs: &[CommandSpec], topic: &str) -> Option<String> {
-    if topic.is_empty() {
-        return Some(specs.iter().map(syntax::synopsis_line).collect());
-    }
-    if let Some(spec) = specs.iter().find(|s| s.name == topic) {
-        return Some(syntax::usage(spec));
-    }
-    let matching: String =
-        specs.iter().filter(|s| s.name.starts_with(&format!("{topic} "))).map(syntax::synopsis_line).collect();
-    (!matching.is_empty()).then_some(matching)
-}
-
 /// Executes `line` in `cell`; `progress`, when given, shows how long work is going.
 pub fn execute(cluster: &Cluster, cell: &Cell, line: &str, progress: Progress<'_>) -> Result<String, Error> {
-    let words = words_of(line)?;
-    let Some(first) = words.first() else { return Ok(String::new()) };
     let specs = match cell {
         Cell::Pool(_) => POOL_COMMANDS,
         Cell::PinManager => PIN_MANAGER_COMMANDS,
         Cell::PnfsManager => PNFS_MANAGER_COMMANDS,
-        Cell::PoolManager => crate::pool_manager_cell::POOL_MANAGER_COMMANDS,
+        Cell::PoolManager => {
+            let setup = cluster.home().pool_manager_setup();
+            return crate::pool_manager_cell::execute(cluster.pool_manager(), cluster.registry(), &setup, line);
+        }
     };
+    let words = words_of(line)?;
+    let Some(first) = words.first() else { return Ok(String::new()) };
     if let Cell::Pool(pool) = cell {
         // Like the cell of a stopped domain, a stopped pool answers nothing.
         pool_node(cluster, pool)?;
@@ -354,13 +325,13 @@ pub fn execute(cluster: &Cluster, cell: &Cell, line: &str, progress: Progress<'_
     {
         return pool_runtime(cluster, pool)?.execute(line);
     }
-    let Some((spec, n)) = syntax::lookup(specs, &words) else { return Err(unknown(line)) };
+    let Some((spec, n)) = lookup(specs, &words) else { return Err(unknown(line)) };
     let parsed = syntax::parse(spec, &words[n..]).map_err(syntax)?;
     match cell {
         Cell::Pool(pool) => pool_command(cluster, pool, spec.name, &parsed, progress),
         Cell::PinManager => pin_manager_command(cluster, spec.name, &parsed),
         Cell::PnfsManager => pnfs_manager_command(cluster, spec.name, &parsed),
-        Cell::PoolManager => crate::pool_manager_cell::execute(cluster, spec.name, &parsed),
+        Cell::PoolManager => unreachable!("the pool manager's lines are read by its cell"),
     }
 }
 
@@ -855,17 +826,11 @@ fn hsm_instance(args: &ParsedArgs) -> Result<&str, Error> {
 }
 
 /// Writes `lines` to `path` atomically (a temporary file renamed over it).
-pub(crate) fn write_setup(path: &std::path::Path, lines: &[String]) -> Result<(), Error> {
-    let mut text = lines.join("\n");
-    text.push('\n');
-    crate::home::write_atomically(path, &text).map_err(|e| io_error(path.display(), e))
-}
-
 fn save_pool(cluster: &Cluster, node: &PoolNode) -> Result<String, Error> {
     let mut lines = vec!["#".to_string(), format!("# Pool {} (minidcache)", node.name), "#".to_string()];
     lines.extend(node.hsms().iter().map(|h| format!("hsm set {h}")));
     lines.extend(pool_runtime(cluster, &node.name)?.with_module(|m| m.setup_lines()));
-    write_setup(&node.setup_file(), &lines)?;
+    crate::home::write_setup(&node.setup_file(), &lines)?;
     Ok(String::new())
 }
 
@@ -1059,7 +1024,7 @@ mod tests {
     #[test]
     fn negative_numbers_are_arguments() {
         let words = words_of("pin 1 -1").expect("ok");
-        let (spec, n) = syntax::lookup(PIN_MANAGER_COMMANDS, &words).expect("found");
+        let (spec, n) = lookup(PIN_MANAGER_COMMANDS, &words).expect("found");
         let parsed = syntax::parse(spec, &words[n..]).expect("parsed");
         assert_eq!(parsed.args(), ["1", "-1"]);
     }

@@ -8,8 +8,8 @@
 use migration_core::syntax::{self, CommandSpec, NO_ARGS, ParsedArgs, args, lookup};
 use migration_core::{Error, ErrorKind};
 
+use crate::cell::{help_of, syntax, unknown, words_of};
 use crate::cluster::Cluster;
-use crate::commands::{help_of, syntax, unknown, words_of};
 
 /// The commands of the `(local)` cell.
 pub const LOCAL_COMMANDS: &[CommandSpec] = &[

@@ -2,11 +2,15 @@
 //! unit (pools, pool groups, units, unit groups, links and their preferences, `psu match`),
 //! and `save`.
 
-use migration_core::syntax::{CommandSpec, NO_ARGS, OptionKind, ParsedArgs, args, opt};
+use std::path::Path;
+
+use migration_core::syntax::{self, CommandSpec, NO_ARGS, OptionKind, ParsedArgs, Word, args, lookup, opt};
 use migration_core::{Error, ErrorKind};
 
-use crate::cluster::{Cluster, PoolMode};
-use crate::commands::write_setup;
+use crate::cell::{help_of, syntax, unknown, words_of};
+use crate::home::write_setup;
+use crate::pool::{PoolMode, Registry};
+use crate::pool_manager::PoolManager;
 use crate::selection_unit::{Direction, PsuError, Request, UnitKind};
 
 const LONG: [migration_core::syntax::OptionSpec; 1] = [opt("l", OptionKind::Flag, "", "Show details.")];
@@ -117,14 +121,29 @@ fn refused(e: PsuError) -> Error {
     Error::new(ErrorKind::InvalidArgument, e.to_string())
 }
 
-/// Executes one of [`POOL_MANAGER_COMMANDS`].
-pub fn execute(cluster: &Cluster, name: &str, args: &ParsedArgs) -> Result<String, Error> {
-    let pm = cluster.pool_manager();
+/// Executes `line` in the `PoolManager` cell, over the pools of `registry`; `save` writes
+/// `setup`. Below the cluster, which replays the saved setup through it at start-up.
+pub fn execute(pm: &PoolManager, registry: &Registry, setup: &Path, line: &str) -> Result<String, Error> {
+    let words = words_of(line)?;
+    if words.is_empty() {
+        return Ok(String::new());
+    }
+    if words[0].text() == "help" {
+        let topic = words[1..].iter().map(Word::text).collect::<Vec<_>>().join(" ");
+        return help_of(POOL_MANAGER_COMMANDS, &topic)
+            .ok_or_else(|| Error::syntax(format!("No such command: {topic}")));
+    }
+    let Some((spec, n)) = lookup(POOL_MANAGER_COMMANDS, &words) else { return Err(unknown(line)) };
+    let parsed = syntax::parse(spec, &words[n..]).map_err(syntax)?;
+    run(pm, registry, setup, spec.name, &parsed)
+}
+
+fn run(pm: &PoolManager, registry: &Registry, setup: &Path, name: &str, args: &ParsedArgs) -> Result<String, Error> {
     let arg = |i| args.arg(i).unwrap_or_default();
     let done = |r: Result<(), PsuError>| r.map(|()| String::new()).map_err(refused);
     let long = || args.flag("l").unwrap_or(false);
     match name {
-        "psu ls pool" => Ok(list_pools(cluster, long())),
+        "psu ls pool" => Ok(list_pools(pm, registry, long())),
         "psu ls pgroup" => Ok(pm
             .groups()
             .into_iter()
@@ -154,22 +173,22 @@ pub fn execute(cluster: &Cluster, name: &str, args: &ParsedArgs) -> Result<Strin
             p.p2p = args.int("p2ppref").unwrap_or(p.p2p);
         })),
         "psu add link" => done(pm.attach_group(arg(0), arg(1))),
-        "psu match" => psu_match(cluster, args),
-        "save" => write_setup(&cluster.home().pool_manager_setup(), &pm.setup_lines()).map(|()| String::new()),
+        "psu match" => psu_match(pm, args),
+        "save" => write_setup(setup, &pm.setup_lines()).map(|()| String::new()),
         other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
     }
 }
 
 /// `psu ls pool [-l]`, with dCache's `Pool.toString()` fields that minidcache has.
-fn list_pools(cluster: &Cluster, long: bool) -> String {
-    let groups = cluster.pool_manager().groups();
+fn list_pools(pm: &PoolManager, registry: &Registry, long: bool) -> String {
+    let groups = pm.groups();
     let mut out = String::new();
-    for name in cluster.pool_names() {
+    for name in registry.names() {
         if !long {
             out.push_str(&format!("{name}\n"));
             continue;
         }
-        let Some(node) = cluster.pool(&name) else { continue };
+        let Some(node) = registry.get(&name) else { continue };
         let pgroups = groups.iter().filter(|(_, m)| m.contains(&name)).count();
         let (active, mode) = if node.is_running() {
             ("0", node.mode().describe())
@@ -188,13 +207,13 @@ fn list_pools(cluster: &Cluster, long: bool) -> String {
 
 /// `psu match read|write|cache|p2p <store> <dcache>|* <net>|* <protocol>|*`, printed as dCache
 /// prints it.
-fn psu_match(cluster: &Cluster, args: &ParsedArgs) -> Result<String, Error> {
+fn psu_match(pm: &PoolManager, args: &ParsedArgs) -> Result<String, Error> {
     let arg = |i| args.arg(i).unwrap_or_default();
     let optional = |i| Some(arg(i)).filter(|v| *v != "*");
     let direction = Direction::parse(arg(0))
         .ok_or_else(|| Error::syntax(format!("Invalid direction: {} (expected read, write, cache or p2p)", arg(0))))?;
     let request = Request { direction, store: arg(1), dcache: optional(2), net: optional(3), protocol: optional(4) };
-    let levels = cluster.pool_manager().match_levels(&request).map_err(refused)?;
+    let levels = pm.match_levels(&request).map_err(refused)?;
     let mut out = String::new();
     for (i, pools) in levels.iter().enumerate() {
         out.push_str(&format!("Preference : {i}\n       Tag : NONE\n"));

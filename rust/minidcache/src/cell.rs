@@ -1,0 +1,41 @@
+//! What the command interpreters of minidcache's cells share: the words of a typed line, the
+//! errors every cell reports alike, and `help` over a cell's command table. A leaf, so that a
+//! cell below the cluster (the pool manager's, replayed at start-up) and the cells above it
+//! read lines the same way.
+
+use migration_core::syntax::{self, CommandSpec, Word};
+use migration_core::{Error, ErrorKind};
+
+pub fn syntax(e: impl ToString) -> Error {
+    Error::syntax(e.to_string())
+}
+
+pub fn unknown(line: &str) -> Error {
+    Error::new(ErrorKind::Unsupported, format!("Unknown command: {}", line.trim()))
+}
+
+/// Words of `line`, with bare negative numbers (`-1`) taken as arguments rather than options.
+pub fn words_of(line: &str) -> Result<Vec<Word>, Error> {
+    let words = syntax::tokenize(line).map_err(syntax)?;
+    let negative = |w: &Word| matches!(w.option_parts(), Some((name, "")) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()));
+    if !words.iter().any(negative) {
+        return Ok(words);
+    }
+    let escaped: Vec<String> =
+        words.iter().map(|w| if negative(w) { format!("\\{}", w.raw()) } else { w.raw().to_string() }).collect();
+    syntax::tokenize(&escaped.join(" ")).map_err(syntax)
+}
+
+/// `help [topic]` over `specs`: the command list, one command's page, or the commands
+/// starting with the topic. `None` when no command matches.
+pub fn help_of(specs: &[CommandSpec], topic: &str) -> Option<String> {
+    if topic.is_empty() {
+        return Some(specs.iter().map(syntax::synopsis_line).collect());
+    }
+    if let Some(spec) = specs.iter().find(|s| s.name == topic) {
+        return Some(syntax::usage(spec));
+    }
+    let matching: String =
+        specs.iter().filter(|s| s.name.starts_with(&format!("{topic} "))).map(syntax::synopsis_line).collect();
+    (!matching.is_empty()).then_some(matching)
+}
