@@ -3,7 +3,7 @@
 //! cell below the cluster (the pool manager's, replayed at start-up) and the cells above it
 //! read lines the same way.
 
-use migration_core::syntax::{self, CommandSpec, Word};
+use migration_core::syntax::{self, CommandSpec, ParsedArgs, Word};
 use migration_core::{Error, ErrorKind};
 
 pub fn syntax(e: impl ToString) -> Error {
@@ -38,4 +38,31 @@ pub fn help_of(specs: &[CommandSpec], topic: &str) -> Option<String> {
     let matching: String =
         specs.iter().filter(|s| s.name.starts_with(&format!("{topic} "))).map(syntax::synopsis_line).collect();
     (!matching.is_empty()).then_some(matching)
+}
+
+/// Reads `line` against a cell's `table` and runs its command: the words (an empty line does
+/// nothing), `help [topic]` (a bare `help` prints `intro` before the command list), the
+/// command the words name, its arguments parsed against its schema; then `run`.
+pub fn interpret<C: Copy>(
+    table: &[(C, CommandSpec)],
+    intro: &str,
+    line: &str,
+    run: impl FnOnce(C, &ParsedArgs) -> Result<String, Error>,
+) -> Result<String, Error> {
+    let words = words_of(line)?;
+    let Some(first) = words.first() else { return Ok(String::new()) };
+    if first.text() == "help" {
+        let topic = words[1..].iter().map(Word::text).collect::<Vec<_>>().join(" ");
+        let specs: Vec<CommandSpec> = table.iter().map(|(_, spec)| *spec).collect();
+        return match help_of(&specs, &topic) {
+            Some(text) if topic.is_empty() => Ok(format!("{intro}{text}")),
+            Some(text) => Ok(text),
+            None => Err(Error::syntax(format!("No such command: {topic}"))),
+        };
+    }
+    let Some(((command, spec), n)) = syntax::lookup_by(table, |(_, spec)| spec.name, &words) else {
+        return Err(unknown(line));
+    };
+    let parsed = syntax::parse(spec, &words[n..]).map_err(syntax)?;
+    run(*command, &parsed)
 }

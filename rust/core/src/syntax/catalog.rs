@@ -44,15 +44,35 @@ pub fn synopsis_line(spec: &CommandSpec) -> String {
 /// The command of `specs` whose name is the longest prefix of `words`, and how many words
 /// its name takes.
 pub fn lookup<'a>(specs: &'a [CommandSpec], words: &[Word]) -> Option<(&'a CommandSpec, usize)> {
-    specs
+    lookup_by(specs, |spec| spec.name, words)
+}
+
+/// [`lookup`] over a table whose rows carry more than the schema (a command's enum variant
+/// beside its [`CommandSpec`], say): `name` gives a row's command words.
+pub fn lookup_by<'a, T>(table: &'a [T], name: impl Fn(&T) -> &'static str, words: &[Word]) -> Option<(&'a T, usize)> {
+    table
         .iter()
-        .filter_map(|spec| {
-            let n = spec.name.split(' ').count();
-            let names = spec.name.split(' ');
-            (words.len() >= n && names.zip(words).all(|(a, w)| a == w.text())).then_some((spec, n))
+        .filter_map(|row| {
+            let n = name(row).split(' ').count();
+            let names = name(row).split(' ');
+            (words.len() >= n && names.zip(words).all(|(a, w)| a == w.text())).then_some((row, n))
         })
         .max_by_key(|(_, n)| *n)
 }
+
+/// The schemas of a table of `(command, schema)` rows, in its order: the command list of a
+/// cell whose commands are an enum.
+pub const fn schemas<C: Copy, const N: usize>(table: &[(C, CommandSpec); N]) -> [CommandSpec; N] {
+    let mut out = [NO_COMMAND; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = table[i].1;
+        i += 1;
+    }
+    out
+}
+
+const NO_COMMAND: CommandSpec = CommandSpec { name: "", options: &[], args: NO_ARGS, summary: "", help: "" };
 
 /// An option without a category (see [`OptionSpec::in_category`]).
 pub const fn opt(name: &'static str, kind: OptionKind, value_name: &'static str, help: &'static str) -> OptionSpec {
@@ -99,6 +119,10 @@ mod tests {
         let words = tokenize("rep sticky").expect("tokenized");
         assert_eq!(lookup(SPECS, &words).map(|(s, n)| (s.name, n)), Some(("rep", 1)));
         assert!(lookup(SPECS, &tokenize("pool").expect("tokenized")).is_none());
+        let table = [(1, SPECS[0]), (2, SPECS[1]), (3, SPECS[2])];
+        let words = tokenize("rep set sticky 1 on").expect("tokenized");
+        assert_eq!(lookup_by(&table, |(_, s)| s.name, &words).map(|((c, _), n)| (*c, n)), Some((2, 3)));
+        assert_eq!(schemas(&table).map(|s| s.name), ["rep ls", "rep set sticky", "rep"]);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::fmt;
 pub use args::{
     ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, decode_int, decode_long, parse, placeholder, usage,
 };
-pub use catalog::{NO_ARGS, OptionalArgs, args, lookup, opt, synopsis, synopsis_line};
+pub use catalog::{NO_ARGS, OptionalArgs, args, lookup, lookup_by, opt, schemas, synopsis, synopsis_line};
 pub use recorded::{escape, serialize};
 pub use tokenizer::{Word, find_control_character, normalized, tokenize};
 
