@@ -66,3 +66,11 @@ pub fn interpret<C: Copy>(
     let parsed = syntax::parse(spec, &words[n..]).map_err(syntax)?;
     run(*command, &parsed)
 }
+
+/// Fails when a command has two rows in a cell's table (each would shadow the other).
+#[cfg(test)]
+pub fn assert_one_row_each<C: PartialEq + std::fmt::Debug>(table: &[(C, CommandSpec)]) {
+    for (i, (command, _)) in table.iter().enumerate() {
+        assert!(!table[..i].iter().any(|(c, _)| c == command), "{command:?} has two rows");
+    }
+}

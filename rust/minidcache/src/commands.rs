@@ -1204,13 +1204,8 @@ mod tests {
 
     #[test]
     fn each_command_has_one_row() {
-        fn distinct<C: PartialEq + std::fmt::Debug>(table: &[(C, CommandSpec)]) {
-            for (i, (command, _)) in table.iter().enumerate() {
-                assert!(!table[..i].iter().any(|(c, _)| c == command), "{command:?} has two rows");
-            }
-        }
-        distinct(&POOL);
-        distinct(&PIN_MANAGER);
-        distinct(&PNFS_MANAGER);
+        crate::cell::assert_one_row_each(&POOL);
+        crate::cell::assert_one_row_each(&PIN_MANAGER);
+        crate::cell::assert_one_row_each(&PNFS_MANAGER);
     }
 }

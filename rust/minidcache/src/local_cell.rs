@@ -166,8 +166,6 @@ mod tests {
 
     #[test]
     fn each_command_has_one_row() {
-        for (i, (command, _)) in LOCAL.iter().enumerate() {
-            assert!(!LOCAL[..i].iter().any(|(c, _)| c == command), "{command:?} has two rows");
-        }
+        crate::cell::assert_one_row_each(&LOCAL);
     }
 }

@@ -312,8 +312,6 @@ mod tests {
 
     #[test]
     fn each_command_has_one_row() {
-        for (i, (command, _)) in POOL_MANAGER.iter().enumerate() {
-            assert!(!POOL_MANAGER[..i].iter().any(|(c, _)| c == command), "{command:?} has two rows");
-        }
+        crate::cell::assert_one_row_each(&POOL_MANAGER);
     }
 }
