@@ -4,5 +4,6 @@
 pub mod repository_effects;
 pub mod memory;
 pub mod pending;
+pub mod replica_index;
 pub mod runtime;
 pub mod sim;
