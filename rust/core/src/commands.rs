@@ -13,13 +13,13 @@ use crate::module::Module;
 use crate::pnfsid::PnfsId;
 use crate::replica::{AccessLatency, ReplicaState, RetentionPolicy};
 use crate::selection::SelectionStrategy;
-use crate::syntax::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, Word};
+use crate::syntax::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs};
 
 use OptionKind::String as Text;
 use OptionKind::{Enum, Flag, Int, List, Long};
 
 const fn opt(name: &'static str, kind: OptionKind, value_name: &'static str, help: &'static str) -> OptionSpec {
-    OptionSpec { name, kind, help, value_name, category: category_of(name) }
+    syntax::opt(name, kind, value_name, help).in_category(category_of(name))
 }
 
 /// dCache's category of a `migration copy|move|cache` option (its `@Option(category = …)`).
@@ -467,40 +467,15 @@ const DEPRECATED_SET: &str = " (Warning: this command is deprecated, please use 
 pub fn help(name: &str) -> Result<String, Error> {
     let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
     if name.is_empty() {
-        return Ok(COMMANDS.iter().map(|c| format!("{} - {}\n", synopsis(c), c.summary)).collect());
+        return Ok(COMMANDS.iter().map(syntax::synopsis_line).collect());
     }
     let matching: Vec<&CommandSpec> =
         COMMANDS.iter().filter(|c| c.name == name || c.name.starts_with(&format!("{name} "))).collect();
     match matching.as_slice() {
         [] => Err(Error::syntax(format!("No such command: {name}"))),
         [one] if one.name == name => Ok(syntax::usage(one)),
-        several => Ok(several.iter().map(|c| format!("{} - {}\n", synopsis(c), c.summary)).collect()),
+        several => Ok(several.iter().map(|c| syntax::synopsis_line(c)).collect()),
     }
-}
-
-fn synopsis(spec: &CommandSpec) -> String {
-    let mut s = spec.name.to_string();
-    if !spec.options.is_empty() {
-        s.push_str(" [OPTIONS]");
-    }
-    for (i, name) in spec.args.names.iter().enumerate() {
-        let last = i + 1 == spec.args.names.len();
-        let dots = if last && spec.args.variadic { "..." } else { "" };
-        s.push_str(&format!(" {name}{dots}"));
-    }
-    s
-}
-
-/// Finds the command whose name is the longest prefix of the words.
-fn lookup(words: &[Word]) -> Option<(&'static CommandSpec, usize)> {
-    COMMANDS
-        .iter()
-        .filter_map(|spec| {
-            let n = spec.name.split(' ').count();
-            let names = spec.name.split(' ');
-            (words.len() >= n && names.zip(words).all(|(a, w)| a == w.text())).then_some((spec, n))
-        })
-        .max_by_key(|(_, n)| *n)
 }
 
 fn syntax(e: impl ToString) -> Error {
@@ -527,7 +502,7 @@ impl Module {
             let topic: Vec<&str> = words[1..].iter().map(|w| w.text()).collect();
             return help(&topic.join(" "));
         }
-        let Some((spec, n)) = lookup(&words) else {
+        let Some((spec, n)) = syntax::lookup(COMMANDS, &words) else {
             return Err(Error::syntax(format!(
                 "Unknown command: {}",
                 words.iter().map(|w| w.text()).collect::<Vec<_>>().join(" ")

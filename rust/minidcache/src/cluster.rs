@@ -16,10 +16,8 @@
 //! [`Registry`], the repositories and their listeners) refers back to a runtime only through a
 //! `Weak`, so dropping the cluster stops the pools and frees them.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use migration_core::driver::runtime::{Clock, Options, Runtime, system_clock};
@@ -27,18 +25,19 @@ use migration_core::host::Host;
 use migration_core::input::RepositoryEvent;
 use migration_core::module::Config;
 use migration_core::replica::ReplicaState;
-use migration_core::{Error, ErrorKind, PnfsId};
-use parking_lot::{Mutex, RwLock};
+use migration_core::{Error, ErrorKind};
+use parking_lot::Mutex;
 use rusqlite::params;
 
 use crate::home::{self, Home};
 use crate::namespace::PnfsManager;
 use crate::p2p::{P2pClient, TransferPool};
 use crate::pin_manager::PinManager;
+pub use crate::pool::{PoolMode, PoolNode, Registry};
 use crate::pool_manager::PoolManager;
 use crate::repository::DiskRepository;
 use crate::store::{self, Store};
-use crate::tags::{self, Tags};
+use crate::tags;
 use crate::transport::{InProcessTransport, Network};
 
 /// Default pool capacity: 10 GiB.
@@ -93,258 +92,6 @@ impl ClusterConfig {
     }
 }
 
-/// What a pool serves, as set by `pool enable` / `pool disable` (dCache's `PoolV2Mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PoolMode {
-    /// Serves everything.
-    Enabled,
-    /// `pool disable -rdonly`: refuses new replicas (store, stage, p2p-client) but still
-    /// serves data, including as the source of a p2p transfer.
-    ReadOnly,
-    /// `pool disable -strict` (or plain `pool disable`): refuses everything, also as a p2p
-    /// source unless the copy forces the source mode.
-    Strict,
-}
-
-impl PoolMode {
-    /// dCache's rendering of the mode, as `pool disable` reports it.
-    pub fn describe(self) -> &'static str {
-        match self {
-            PoolMode::Enabled => "enabled",
-            PoolMode::ReadOnly => "disabled(store,stage,p2p-client)",
-            PoolMode::Strict => "disabled(fetch,store,stage,p2p-client,p2p-server)",
-        }
-    }
-}
-
-/// Activity counters of a pool (since this process started).
-#[derive(Default)]
-pub struct Counters {
-    /// Transfers this pool serves now (p2p-server queue).
-    pub serving: AtomicU32,
-    /// Transfers this pool receives now (p2p-client queue).
-    pub receiving: AtomicU32,
-    /// `get`s reading now (the regular mover queue).
-    pub reading: AtomicU32,
-    /// Replicas received by p2p.
-    pub received_files: AtomicU64,
-    /// Bytes received by p2p.
-    pub received_bytes: AtomicU64,
-    /// Replicas served by p2p.
-    pub served_files: AtomicU64,
-    /// Bytes served by p2p.
-    pub served_bytes: AtomicU64,
-}
-
-impl Counters {
-    /// A replica of `bytes` arrived.
-    pub fn received(&self, bytes: u64) {
-        self.received_files.fetch_add(1, Ordering::Relaxed);
-        self.received_bytes.fetch_add(bytes, Ordering::Relaxed);
-    }
-
-    /// A replica of `bytes` was served to another pool.
-    pub fn served(&self, bytes: u64) {
-        self.served_files.fetch_add(1, Ordering::Relaxed);
-        self.served_bytes.fetch_add(bytes, Ordering::Relaxed);
-    }
-}
-
-/// One pool as the services see it.
-pub struct PoolNode {
-    /// The pool's name.
-    pub name: String,
-    /// The pool's directory.
-    pub dir: PathBuf,
-    /// Its replicas.
-    pub repository: Arc<DiskRepository>,
-    /// Capacity in bytes.
-    pub capacity: AtomicU64,
-    /// Activity.
-    pub counters: Counters,
-    mode: Mutex<PoolMode>,
-    hsms: Mutex<Vec<String>>,
-    tags: Mutex<Tags>,
-    /// Concurrent `get`s per file.
-    readers: Mutex<HashMap<PnfsId, u32>>,
-    /// Late-bound: the runtime is started after its host (which refers to this node) exists.
-    runtime: OnceLock<Weak<Runtime>>,
-    p2p: OnceLock<Arc<P2pClient>>,
-    /// Set once the runtime is bound, cleared by `dcache stop`: from then on nothing reaches
-    /// the pool (no route, offline in the pool manager), as when its domain is stopped.
-    running: AtomicBool,
-    /// How many times the pool was started before in this process (0 for the first start).
-    generation: u64,
-}
-
-/// A `get` in progress: counted as a reader of its file until dropped.
-pub struct ReadGuard<'a> {
-    node: &'a PoolNode,
-    pnfsid: PnfsId,
-}
-
-impl Drop for ReadGuard<'_> {
-    fn drop(&mut self) {
-        let mut readers = self.node.readers.lock();
-        if let Some(n) = readers.get_mut(&self.pnfsid) {
-            *n -= 1;
-            if *n == 0 {
-                readers.remove(&self.pnfsid);
-            }
-        }
-        self.node.counters.reading.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl PoolNode {
-    /// The pool's migration runtime, while the pool runs.
-    pub fn runtime(&self) -> Option<Arc<Runtime>> {
-        if !self.is_running() {
-            return None;
-        }
-        self.runtime.get().and_then(Weak::upgrade)
-    }
-
-    /// Whether the pool runs (it was not stopped with `dcache stop`).
-    pub fn is_running(&self) -> bool {
-        self.running.load(Ordering::Acquire)
-    }
-
-    /// The pool's p2p client.
-    pub fn p2p(&self) -> Option<&Arc<P2pClient>> {
-        self.p2p.get()
-    }
-
-    /// The current mode.
-    pub fn mode(&self) -> PoolMode {
-        *self.mode.lock()
-    }
-
-    /// Capacity in bytes.
-    pub fn capacity(&self) -> u64 {
-        self.capacity.load(Ordering::Relaxed)
-    }
-
-    /// Changes the mode. The repository answers it on every copy request; the module is also
-    /// told at once, so that it refuses without asking.
-    pub fn set_mode(&self, mode: PoolMode) {
-        *self.mode.lock() = mode;
-        self.repository.set_accepts_copies(mode == PoolMode::Enabled);
-        if let Some(runtime) = self.runtime() {
-            runtime.with_module_mut(|m| m.set_accepts_copies(mode == PoolMode::Enabled));
-        }
-    }
-
-    /// The HSM instances attached to the pool.
-    pub fn hsms(&self) -> Vec<String> {
-        self.hsms.lock().clone()
-    }
-
-    /// Attaches an HSM instance; `false` if it was attached already.
-    pub fn attach_hsm(&self, instance: &str) -> bool {
-        let mut hsms = self.hsms.lock();
-        if hsms.iter().any(|h| h == instance) {
-            return false;
-        }
-        hsms.push(instance.to_string());
-        true
-    }
-
-    /// Detaches an HSM instance; `false` if it was not attached.
-    pub fn detach_hsm(&self, instance: &str) -> bool {
-        let mut hsms = self.hsms.lock();
-        let before = hsms.len();
-        hsms.retain(|h| h != instance);
-        hsms.len() != before
-    }
-
-    /// The pool's tags (`pool set tag`).
-    pub fn tags(&self) -> Tags {
-        self.tags.lock().clone()
-    }
-
-    /// Sets (`Some`) or removes (`None`) a tag and writes the tags to the pool's directory;
-    /// returns whether the tag existed before.
-    pub fn set_tag(&self, name: &str, value: Option<&str>) -> std::io::Result<bool> {
-        let mut tags = self.tags.lock();
-        let mut changed = tags.clone();
-        let existed = match value {
-            Some(value) => changed.insert(name.to_string(), value.to_string()).is_some(),
-            None => changed.remove(name).is_some(),
-        };
-        // Written before it takes effect: a tag the pool reports is one a restart keeps.
-        tags::store(&self.dir, &changed)?;
-        *tags = changed;
-        Ok(existed)
-    }
-
-    /// Counts a reader of `pnfsid`; returns the guard and how many read it now, this one
-    /// included.
-    pub fn start_reading(&self, pnfsid: PnfsId) -> (ReadGuard<'_>, u32) {
-        let mut readers = self.readers.lock();
-        let n = readers.entry(pnfsid).or_insert(0);
-        *n += 1;
-        let count = *n;
-        self.counters.reading.fetch_add(1, Ordering::AcqRel);
-        (ReadGuard { node: self, pnfsid }, count)
-    }
-
-    /// How many `get`s read `pnfsid` now (dCache's link count).
-    pub fn readers_of(&self, pnfsid: &PnfsId) -> u32 {
-        self.readers.lock().get(pnfsid).copied().unwrap_or(0)
-    }
-
-    /// The pool's setup file, written by `save`.
-    pub fn setup_file(&self) -> PathBuf {
-        self.dir.join("setup")
-    }
-}
-
-/// Every pool by name, in pool order; shared by the services that must reach another pool.
-#[derive(Default)]
-pub struct Registry {
-    pools: RwLock<Vec<Arc<PoolNode>>>,
-}
-
-impl Registry {
-    /// A pool by name.
-    pub fn get(&self, name: &str) -> Option<Arc<PoolNode>> {
-        self.pools.read().iter().find(|p| p.name == name).cloned()
-    }
-
-    /// Every pool, in pool order.
-    pub fn all(&self) -> Vec<Arc<PoolNode>> {
-        self.pools.read().clone()
-    }
-
-    /// A pool by name if it runs: what a message, a transfer or a pin can reach.
-    pub fn running(&self, name: &str) -> Option<Arc<PoolNode>> {
-        self.get(name).filter(|p| p.is_running())
-    }
-
-    /// Pool names, in pool order.
-    pub fn names(&self) -> Vec<String> {
-        self.pools.read().iter().map(|p| p.name.clone()).collect()
-    }
-
-    /// The position of a pool in pool order.
-    pub fn position(&self, name: &str) -> Option<usize> {
-        self.pools.read().iter().position(|p| p.name == name)
-    }
-
-    fn add(&self, node: Arc<PoolNode>) {
-        self.pools.write().push(node);
-    }
-
-    /// Puts a restarted pool in the place of its stopped predecessor.
-    fn replace(&self, node: Arc<PoolNode>) {
-        let mut pools = self.pools.write();
-        if let Some(slot) = pools.iter_mut().find(|p| p.name == node.name) {
-            *slot = node;
-        }
-    }
-}
-
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS pools (
     name     TEXT PRIMARY KEY,
@@ -369,6 +116,9 @@ pub struct Cluster {
     store: Arc<Store>,
     /// The runtimes of the running pools (stopped pools have none).
     runtimes: Mutex<Vec<(String, Arc<Runtime>)>>,
+    /// The p2p client of each pool's latest start, in pool order: a stopped pool's stays, so
+    /// that `dcache stop` and shutdown find the transfers still running on it.
+    p2p: Mutex<Vec<(String, Arc<P2pClient>)>>,
     clock: Clock,
     rng: Mutex<migration_core::random::Rng>,
     notes: Vec<String>,
@@ -452,6 +202,7 @@ impl Cluster {
             transfers: TransferPool::new(MAX_TRANSFER_THREADS),
             store,
             runtimes: Mutex::new(Vec::new()),
+            p2p: Mutex::new(Vec::new()),
             clock: Arc::clone(&config.clock),
             rng: Mutex::new(migration_core::random::Rng::seeded(config.seed)),
             notes: Vec::new(),
@@ -497,21 +248,7 @@ impl Cluster {
         self.namespace.reconcile(name, &repository.entries());
         let (tags, problems) = tags::load(&dir);
         notes.extend(problems);
-        let node = Arc::new(PoolNode {
-            name: name.to_string(),
-            dir,
-            repository,
-            capacity: AtomicU64::new(capacity),
-            counters: Counters::default(),
-            mode: Mutex::new(PoolMode::Enabled),
-            hsms: Mutex::new(Vec::new()),
-            tags: Mutex::new(tags),
-            readers: Mutex::new(HashMap::new()),
-            runtime: OnceLock::new(),
-            p2p: OnceLock::new(),
-            running: AtomicBool::new(false),
-            generation,
-        });
+        let node = Arc::new(PoolNode::new(name, dir, repository, capacity, tags, generation));
         let weak = Arc::downgrade(&node);
         let namespace = Arc::clone(&self.namespace);
         node.repository.set_listener(move |event| {
@@ -547,7 +284,7 @@ impl Cluster {
         // other pools remember the uuids they served (a repeated one is taken for a duplicate).
         let position = self.registry.position(name).unwrap_or(0) as u64;
         let seed =
-            self.seed.wrapping_add(position + 1).wrapping_add(node.generation.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            self.seed.wrapping_add(position + 1).wrapping_add(node.generation().wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let options = Options {
             worker_threads: 1,
             seed: Some(seed),
@@ -556,11 +293,16 @@ impl Cluster {
             ..Options::default()
         };
         let runtime = Arc::new(Runtime::start(name, self.module.clone(), host, options)?);
-        let bound = node.runtime.set(Arc::downgrade(&runtime)).is_ok() && node.p2p.set(p2p).is_ok();
-        if !bound {
+        if !node.bind(&runtime) {
             return Err(Error::new(ErrorKind::Internal, "runtime bound twice"));
         }
-        node.running.store(true, Ordering::Release);
+        {
+            let mut clients = self.p2p.lock();
+            match clients.iter_mut().find(|(n, _)| n == name) {
+                Some(slot) => slot.1 = p2p,
+                None => clients.push((name.to_string(), p2p)),
+            }
+        }
         self.runtimes.lock().push((name.to_string(), Arc::clone(&runtime)));
         Ok(runtime)
     }
@@ -571,7 +313,7 @@ impl Cluster {
         let Ok(text) = std::fs::read_to_string(&path) else { return Vec::new() };
         let mut notes = Vec::new();
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-            if let Err(e) = crate::commands::execute(self, &crate::commands::Cell::PoolManager, line, None) {
+            if let Err(e) = crate::pool_manager_cell::execute(&self.pool_manager, &self.registry, &path, line) {
                 notes.push(format!("{}: {line}: {}", path.display(), e.message));
             }
         }
@@ -615,7 +357,7 @@ impl Cluster {
     /// otherwise the jobs the shutdown ended (id and command line).
     pub fn stop_pool(&self, name: &str) -> Result<Option<Vec<(String, String)>>, Error> {
         let node = self.registry.get(name).ok_or_else(|| no_such_pool(name))?;
-        if !node.running.swap(false, Ordering::AcqRel) {
+        if !node.stop() {
             return Ok(None);
         }
         let runtime = {
@@ -634,16 +376,18 @@ impl Cluster {
             ended = runtime.with_module(active);
             runtime.shutdown();
         }
-        let clients: Vec<Arc<P2pClient>> = self.registry.all().iter().filter_map(|n| n.p2p().cloned()).collect();
-        if let Some(own) = node.p2p() {
+        let clients: Vec<Arc<P2pClient>> = self.p2p.lock().iter().map(|(_, c)| Arc::clone(c)).collect();
+        let own = self.p2p.lock().iter().find(|(n, _)| n == name).map(|(_, c)| Arc::clone(c));
+        if let Some(own) = &own {
             own.cancel_all();
         }
         for client in &clients {
             client.cancel_from(name);
         }
         let deadline = Instant::now() + STOP_TIMEOUT;
-        let busy =
-            || node.p2p().map_or(0, |p| p.running(None)) + clients.iter().map(|c| c.running(Some(name))).sum::<usize>();
+        let busy = || {
+            own.as_ref().map_or(0, |p| p.running(None)) + clients.iter().map(|c| c.running(Some(name))).sum::<usize>()
+        };
         while busy() > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -660,7 +404,7 @@ impl Cluster {
         if stopped.is_running() {
             return Ok(None);
         }
-        let (node, mut notes) = self.open_node(name, stopped.capacity(), stopped.generation + 1)?;
+        let (node, mut notes) = self.open_node(name, stopped.capacity(), stopped.generation() + 1)?;
         self.registry.replace(Arc::clone(&node));
         // Pins released while the pool was down lose their sticky records now, as dCache's
         // pin manager clears them once the pool answers again.
@@ -738,10 +482,9 @@ impl Cluster {
         for runtime in runtimes {
             runtime.shutdown();
         }
-        for node in self.registry.all() {
-            if let Some(p2p) = node.p2p.get() {
-                p2p.cancel_all();
-            }
+        let clients: Vec<Arc<P2pClient>> = self.p2p.lock().iter().map(|(_, c)| Arc::clone(c)).collect();
+        for p2p in clients {
+            p2p.cancel_all();
         }
         self.transfers.stop();
         self.network.stop();

@@ -16,12 +16,19 @@ use migration_core::hotfile::ProtocolInfo;
 use migration_core::replica::{
     AccessLatency, Checksum, NEVER_EXPIRES, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord,
 };
-use migration_core::syntax::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, Word};
+use migration_core::syntax::{
+    self, CommandSpec, NO_ARGS, OptionKind, OptionSpec, ParsedArgs, Word, args, lookup_by, opt,
+};
 use migration_core::{Error, ErrorKind, Millis, PnfsId};
 
+#[cfg(test)]
+use migration_core::syntax::lookup;
+
 use crate::adler32::Adler32;
-use crate::cluster::{Cluster, PoolMode, PoolNode};
+use crate::cell::{help_of, interpret, syntax, unknown, words_of};
+use crate::cluster::Cluster;
 use crate::p2p::copy_with_checksum;
+use crate::pool::{PoolMode, PoolNode};
 use crate::repository::{BUFFER, Reservation, ReserveError, adler32_of};
 
 /// Reports a command's progress (a line to show in place); only given at a terminal.
@@ -57,21 +64,6 @@ pub const DEFAULT_STORAGE_CLASS: &str = "atlas:default@osm";
 
 use OptionKind::String as Text;
 use OptionKind::{Enum, Flag, Int, Long};
-
-pub(crate) const fn opt(
-    name: &'static str,
-    kind: OptionKind,
-    value_name: &'static str,
-    help: &'static str,
-) -> OptionSpec {
-    OptionSpec { name, kind, help, value_name, category: "" }
-}
-
-pub(crate) const fn args(names: &'static [&'static str], required: usize, variadic: bool) -> ArgSpec {
-    ArgSpec { names, required, variadic }
-}
-
-pub(crate) const NO_ARGS: ArgSpec = args(&[], 0, false);
 
 /// The options of `populate` and `put` that describe the new files.
 const FILE_OPTIONS: [OptionSpec; 8] = [
@@ -114,299 +106,403 @@ const READ_OPTIONS: [OptionSpec; 2] = [
     opt("client", Text, "address", "The client's IP address, the read's net unit (needs -protocol)."),
 ];
 
+/// A pool's own commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PoolCommand {
+    /// `rep ls`
+    RepLs,
+    /// `rep sticky ls`
+    RepStickyLs,
+    /// `rep rm`
+    RepRm,
+    /// `rep set sticky`
+    RepSetSticky,
+    /// `rep set precious`
+    RepSetPrecious,
+    /// `rep set cached`
+    RepSetCached,
+    /// `pool disable`
+    PoolDisable,
+    /// `pool enable`
+    PoolEnable,
+    /// `pool set tag`
+    PoolSetTag,
+    /// `pool unset tag`
+    PoolUnsetTag,
+    /// `populate`
+    Populate,
+    /// `put`
+    Put,
+    /// `get`
+    Get,
+    /// `wait`
+    Wait,
+    /// `save`
+    Save,
+    /// `info`
+    Info,
+    /// `hsm set`
+    HsmSet,
+    /// `hsm unset`
+    HsmUnset,
+    /// `hsm ls`
+    HsmLs,
+    /// `debug readers`
+    DebugReaders,
+}
+
+/// Each of [`PoolCommand`] with its schema, in the order `help` lists them.
+const POOL: [(PoolCommand, CommandSpec); 20] = [
+    (
+        PoolCommand::RepLs,
+        CommandSpec {
+            name: "rep ls",
+            options: &[
+                opt(
+                    "l",
+                    Text,
+                    "s|p|l|u|nc|e|c...",
+                    "Only replicas with any of these flags: s sticky, p precious, l locked (none here), u in use, nc not cached, e error, c cached; -l alone lists all.",
+                ),
+                opt(
+                    "storage",
+                    Text,
+                    "glob",
+                    "Only replicas whose storage class matches (<unknown> without storage info).",
+                ),
+                opt(
+                    "s",
+                    Text,
+                    "b|k|m|g|t",
+                    "Per storage class statistics instead, sizes in bytes, KiB, MiB, GiB or TiB (-s alone: readable units).",
+                ),
+            ],
+            args: args(&["PNFSID"], 0, true),
+            summary: "List replicas.",
+            help: "One line per replica, in repository order, as dCache prints it:\n\n    <pnfsid> <flags L(0)[n]> <size> si={<storage class>}\n\nFlags, one position each: C cached, P precious, C being written by a client, S being restored from tape, two unused positions (to client, to store), R removed, D destroyed, X sticky, E broken, one unused position. L(0)[n]: locks (always 0, as in dCache) and links (reads under way). A replica without storage info shows si={<unknown>}. Sticky records: rep sticky ls.",
+        },
+    ),
+    (
+        PoolCommand::RepStickyLs,
+        CommandSpec {
+            name: "rep sticky ls",
+            options: &[],
+            args: args(&["PNFSID"], 1, false),
+            summary: "List the sticky records of a replica.",
+            help: "One line per valid record: <owner> : never expires, or <owner> : expires <time (UTC)>.",
+        },
+    ),
+    (
+        PoolCommand::RepRm,
+        CommandSpec {
+            name: "rep rm",
+            options: &[opt("force", Flag, "", "Also remove precious and sticky replicas.")],
+            args: args(&["PNFSID"], 1, false),
+            summary: "Remove a replica.",
+            help: "Deletes the replica's data and metadata. A precious or sticky replica is only removed with -force.",
+        },
+    ),
+    (
+        PoolCommand::RepSetSticky,
+        CommandSpec {
+            name: "rep set sticky",
+            options: &[
+                opt("o", Text, "owner", "Owner of the sticky record (default: system)."),
+                opt("l", Long, "seconds", "Lifetime in seconds (default: forever)."),
+            ],
+            args: args(&["PNFSID", "on|off"], 2, false),
+            summary: "Set or remove a sticky record.",
+            help: "'on' sets (or replaces) the owner's record; 'off' removes it.",
+        },
+    ),
+    (
+        PoolCommand::RepSetPrecious,
+        CommandSpec {
+            name: "rep set precious",
+            options: &[],
+            args: args(&["PNFSID"], 1, false),
+            summary: "Make a replica precious.",
+            help: "",
+        },
+    ),
+    (
+        PoolCommand::RepSetCached,
+        CommandSpec {
+            name: "rep set cached",
+            options: &[],
+            args: args(&["PNFSID"], 1, false),
+            summary: "Make a replica cached.",
+            help: "",
+        },
+    ),
+    (
+        PoolCommand::PoolDisable,
+        CommandSpec {
+            name: "pool disable",
+            options: &[
+                opt("rdonly", Flag, "", "Refuse new replicas, still serve data (also to other pools)."),
+                opt("strict", Flag, "", "Refuse new replicas and do not serve data to other pools (the default)."),
+            ],
+            args: NO_ARGS,
+            summary: "Disable the pool.",
+            help: "A disabled pool refuses copies from migration jobs. A -strict pool is not a source for pool-to-pool transfers either, unless the job uses -force-source-mode.",
+        },
+    ),
+    (
+        PoolCommand::PoolEnable,
+        CommandSpec { name: "pool enable", options: &[], args: NO_ARGS, summary: "Enable the pool.", help: "" },
+    ),
+    (
+        PoolCommand::PoolSetTag,
+        CommandSpec {
+            name: "pool set tag",
+            options: &[],
+            args: args(&["NAME", "VALUE"], 2, false),
+            summary: "Set a pool tag.",
+            help: "Sets a tag of the pool (dCache sets them in the pool's layout: pool.tags=rack=r1 ...). The pool manager reports the tags with the pool's cost data, and hot-file replication keeps at most one replica per tag value, never one that shares a tag value with the source. Tags are written to <home>/<pool>/tags at once and survive a restart.",
+        },
+    ),
+    (
+        PoolCommand::PoolUnsetTag,
+        CommandSpec {
+            name: "pool unset tag",
+            options: &[],
+            args: args(&["NAME"], 1, false),
+            summary: "Remove a pool tag.",
+            help: "",
+        },
+    ),
+    (
+        PoolCommand::Populate,
+        CommandSpec {
+            name: "populate",
+            options: &POPULATE_OPTIONS,
+            args: NO_ARGS,
+            summary: "Create replicas of new files on this pool.",
+            help: "Each file gets a fresh PNFS id and random content (from the cluster's seeded generator), is written to the pool's data directory, and is registered in the namespace with its ADLER32 checksum.",
+        },
+    ),
+    (
+        PoolCommand::Put,
+        CommandSpec {
+            name: "put",
+            options: &FILE_OPTIONS,
+            args: args(&["LOCAL-FILE"], 1, false),
+            summary: "Store a local file as a new file on this pool.",
+            help: "A relative path is read from <home>/io; an absolute path must lie inside the home. Prints the new file's PNFS id, size and ADLER32 checksum.",
+        },
+    ),
+    (
+        PoolCommand::Get,
+        CommandSpec {
+            name: "get",
+            options: &READ_OPTIONS,
+            args: args(&["PNFSID", "LOCAL-FILE"], 2, false),
+            summary: "Copy a replica's data to a local file.",
+            help: "A relative path is written to <home>/io; an absolute path must lie inside the home, outside minidcache's own files. The data is checked against the namespace's ADLER32 checksum. The read is reported to the migration module as a mover would report it (hot-file replication), with the protocol and client given: hot-file jobs then ask the pool manager for the pools that may serve reads by that protocol unit and net unit (*/* and no net unit without them).",
+        },
+    ),
+    (
+        PoolCommand::Wait,
+        CommandSpec {
+            name: "wait",
+            options: &[
+                opt("timeout", Long, "seconds", "Give up after this many seconds (default 60)."),
+                opt("completed", Long, "n", "Return as soon as the job has completed n files."),
+            ],
+            args: args(&["JOB"], 1, false),
+            summary: "Wait until a job has ended (or completed n files).",
+            help: "Blocks until the job is FINISHED, CANCELLED or FAILED (with -completed=n: or has completed n files, so that a script can act in the middle of a job) and prints its summary line. At a terminal it shows the job's progress meanwhile.",
+        },
+    ),
+    (
+        PoolCommand::Save,
+        CommandSpec {
+            name: "save",
+            options: &[],
+            args: NO_ARGS,
+            summary: "Save the pool's setup.",
+            help: "Writes <home>/<pool>/setup: the attached HSM instances, the migration module's changed defaults and its permanent jobs. A restarted minidcache replays it.",
+        },
+    ),
+    (
+        PoolCommand::Info,
+        CommandSpec {
+            name: "info",
+            options: &[],
+            args: NO_ARGS,
+            summary: "Show the pool's summary.",
+            help: "Mode, files, bytes, free space, the p2p transfers since start, HSM instances and tags.",
+        },
+    ),
+    (
+        PoolCommand::HsmSet,
+        CommandSpec {
+            name: "hsm set",
+            options: &[],
+            args: args(&["INSTANCE"], 1, false),
+            summary: "Attach an HSM instance to the pool.",
+            help: "Migration jobs with -target=hsm select the active pools with the instance attached.",
+        },
+    ),
+    (
+        PoolCommand::HsmUnset,
+        CommandSpec {
+            name: "hsm unset",
+            options: &[],
+            args: args(&["INSTANCE"], 1, false),
+            summary: "Detach an HSM instance.",
+            help: "",
+        },
+    ),
+    (
+        PoolCommand::HsmLs,
+        CommandSpec {
+            name: "hsm ls",
+            options: &[],
+            args: NO_ARGS,
+            summary: "List the attached HSM instances.",
+            help: "",
+        },
+    ),
+    (
+        PoolCommand::DebugReaders,
+        CommandSpec {
+            name: "debug readers",
+            options: &READ_OPTIONS,
+            args: args(&["PNFSID", "N"], 2, false),
+            summary: "Test aid: report N concurrent readers of a file.",
+            help: "Reports a read of the file with N concurrent readers to the migration module, as a mover would with the given protocol and client (none: protocol unit */*), so that a script can show hot-file replication. When that makes the module replicate the file, the command returns once the job hotfile-<pnfsid> exists.",
+        },
+    ),
+];
+
 /// A pool's own commands (the module's are in `migration_core::commands::COMMANDS`).
-pub const POOL_COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "rep ls",
-        options: &[
-            opt(
-                "l",
-                Text,
-                "s|p|l|u|nc|e|c...",
-                "Only replicas with any of these flags: s sticky, p precious, l locked (none here), u in use, nc not cached, e error, c cached; -l alone lists all.",
-            ),
-            opt("storage", Text, "glob", "Only replicas whose storage class matches (<unknown> without storage info)."),
-            opt(
-                "s",
-                Text,
-                "b|k|m|g|t",
-                "Per storage class statistics instead, sizes in bytes, KiB, MiB, GiB or TiB (-s alone: readable units).",
-            ),
-        ],
-        args: args(&["PNFSID"], 0, true),
-        summary: "List replicas.",
-        help: "One line per replica, in repository order, as dCache prints it:\n\n    <pnfsid> <flags L(0)[n]> <size> si={<storage class>}\n\nFlags, one position each: C cached, P precious, C being written by a client, S being restored from tape, two unused positions (to client, to store), R removed, D destroyed, X sticky, E broken, one unused position. L(0)[n]: locks (always 0, as in dCache) and links (reads under way). A replica without storage info shows si={<unknown>}. Sticky records: rep sticky ls.",
-    },
-    CommandSpec {
-        name: "rep sticky ls",
-        options: &[],
-        args: args(&["PNFSID"], 1, false),
-        summary: "List the sticky records of a replica.",
-        help: "One line per valid record: <owner> : never expires, or <owner> : expires <time (UTC)>.",
-    },
-    CommandSpec {
-        name: "rep rm",
-        options: &[opt("force", Flag, "", "Also remove precious and sticky replicas.")],
-        args: args(&["PNFSID"], 1, false),
-        summary: "Remove a replica.",
-        help: "Deletes the replica's data and metadata. A precious or sticky replica is only removed with -force.",
-    },
-    CommandSpec {
-        name: "rep set sticky",
-        options: &[
-            opt("o", Text, "owner", "Owner of the sticky record (default: system)."),
-            opt("l", Long, "seconds", "Lifetime in seconds (default: forever)."),
-        ],
-        args: args(&["PNFSID", "on|off"], 2, false),
-        summary: "Set or remove a sticky record.",
-        help: "'on' sets (or replaces) the owner's record; 'off' removes it.",
-    },
-    CommandSpec {
-        name: "rep set precious",
-        options: &[],
-        args: args(&["PNFSID"], 1, false),
-        summary: "Make a replica precious.",
-        help: "",
-    },
-    CommandSpec {
-        name: "rep set cached",
-        options: &[],
-        args: args(&["PNFSID"], 1, false),
-        summary: "Make a replica cached.",
-        help: "",
-    },
-    CommandSpec {
-        name: "pool disable",
-        options: &[
-            opt("rdonly", Flag, "", "Refuse new replicas, still serve data (also to other pools)."),
-            opt("strict", Flag, "", "Refuse new replicas and do not serve data to other pools (the default)."),
-        ],
-        args: NO_ARGS,
-        summary: "Disable the pool.",
-        help: "A disabled pool refuses copies from migration jobs. A -strict pool is not a source for pool-to-pool transfers either, unless the job uses -force-source-mode.",
-    },
-    CommandSpec { name: "pool enable", options: &[], args: NO_ARGS, summary: "Enable the pool.", help: "" },
-    CommandSpec {
-        name: "pool set tag",
-        options: &[],
-        args: args(&["NAME", "VALUE"], 2, false),
-        summary: "Set a pool tag.",
-        help: "Sets a tag of the pool (dCache sets them in the pool's layout: pool.tags=rack=r1 ...). The pool manager reports the tags with the pool's cost data, and hot-file replication keeps at most one replica per tag value, never one that shares a tag value with the source. Tags are written to <home>/<pool>/tags at once and survive a restart.",
-    },
-    CommandSpec {
-        name: "pool unset tag",
-        options: &[],
-        args: args(&["NAME"], 1, false),
-        summary: "Remove a pool tag.",
-        help: "",
-    },
-    CommandSpec {
-        name: "populate",
-        options: &POPULATE_OPTIONS,
-        args: NO_ARGS,
-        summary: "Create replicas of new files on this pool.",
-        help: "Each file gets a fresh PNFS id and random content (from the cluster's seeded generator), is written to the pool's data directory, and is registered in the namespace with its ADLER32 checksum.",
-    },
-    CommandSpec {
-        name: "put",
-        options: &FILE_OPTIONS,
-        args: args(&["LOCAL-FILE"], 1, false),
-        summary: "Store a local file as a new file on this pool.",
-        help: "A relative path is read from <home>/io; an absolute path must lie inside the home. Prints the new file's PNFS id, size and ADLER32 checksum.",
-    },
-    CommandSpec {
-        name: "get",
-        options: &READ_OPTIONS,
-        args: args(&["PNFSID", "LOCAL-FILE"], 2, false),
-        summary: "Copy a replica's data to a local file.",
-        help: "A relative path is written to <home>/io; an absolute path must lie inside the home, outside minidcache's own files. The data is checked against the namespace's ADLER32 checksum. The read is reported to the migration module as a mover would report it (hot-file replication), with the protocol and client given: hot-file jobs then ask the pool manager for the pools that may serve reads by that protocol unit and net unit (*/* and no net unit without them).",
-    },
-    CommandSpec {
-        name: "wait",
-        options: &[
-            opt("timeout", Long, "seconds", "Give up after this many seconds (default 60)."),
-            opt("completed", Long, "n", "Return as soon as the job has completed n files."),
-        ],
-        args: args(&["JOB"], 1, false),
-        summary: "Wait until a job has ended (or completed n files).",
-        help: "Blocks until the job is FINISHED, CANCELLED or FAILED (with -completed=n: or has completed n files, so that a script can act in the middle of a job) and prints its summary line. At a terminal it shows the job's progress meanwhile.",
-    },
-    CommandSpec {
-        name: "save",
-        options: &[],
-        args: NO_ARGS,
-        summary: "Save the pool's setup.",
-        help: "Writes <home>/<pool>/setup: the attached HSM instances, the migration module's changed defaults and its permanent jobs. A restarted minidcache replays it.",
-    },
-    CommandSpec {
-        name: "info",
-        options: &[],
-        args: NO_ARGS,
-        summary: "Show the pool's summary.",
-        help: "Mode, files, bytes, free space, the p2p transfers since start, HSM instances and tags.",
-    },
-    CommandSpec {
-        name: "hsm set",
-        options: &[],
-        args: args(&["INSTANCE"], 1, false),
-        summary: "Attach an HSM instance to the pool.",
-        help: "Migration jobs with -target=hsm select the active pools with the instance attached.",
-    },
-    CommandSpec {
-        name: "hsm unset",
-        options: &[],
-        args: args(&["INSTANCE"], 1, false),
-        summary: "Detach an HSM instance.",
-        help: "",
-    },
-    CommandSpec { name: "hsm ls", options: &[], args: NO_ARGS, summary: "List the attached HSM instances.", help: "" },
-    CommandSpec {
-        name: "debug readers",
-        options: &READ_OPTIONS,
-        args: args(&["PNFSID", "N"], 2, false),
-        summary: "Test aid: report N concurrent readers of a file.",
-        help: "Reports a read of the file with N concurrent readers to the migration module, as a mover would with the given protocol and client (none: protocol unit */*), so that a script can show hot-file replication. When that makes the module replicate the file, the command returns once the job hotfile-<pnfsid> exists.",
-    },
+pub const POOL_COMMANDS: &[CommandSpec] = &syntax::schemas(&POOL);
+
+/// The pin manager's commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PinCommand {
+    /// `pin`
+    Pin,
+    /// `unpin`
+    Unpin,
+    /// `ls`
+    Ls,
+}
+
+/// Each of [`PinCommand`] with its schema, in the order `help` lists them.
+const PIN_MANAGER: [(PinCommand, CommandSpec); 3] = [
+    (
+        PinCommand::Pin,
+        CommandSpec {
+            name: "pin",
+            options: &[],
+            args: args(&["PNFSID", "SECONDS"], 2, false),
+            summary: "Pin a file.",
+            help: "Pins the replica on the first pool, in pool order, that holds one; -1 pins forever. Prints the pin id.",
+        },
+    ),
+    (
+        PinCommand::Unpin,
+        CommandSpec {
+            name: "unpin",
+            options: &[],
+            args: args(&["PNFSID"], 1, false),
+            summary: "Remove every pin of a file.",
+            help: "",
+        },
+    ),
+    (
+        PinCommand::Ls,
+        CommandSpec {
+            name: "ls",
+            options: &[],
+            args: NO_ARGS,
+            summary: "List pins.",
+            help: "One line per pin: <id> <pnfsid> <pool> <expiry (UTC) or never>.",
+        },
+    ),
 ];
 
 /// The pin manager's commands.
-pub const PIN_MANAGER_COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "pin",
-        options: &[],
-        args: args(&["PNFSID", "SECONDS"], 2, false),
-        summary: "Pin a file.",
-        help: "Pins the replica on the first pool, in pool order, that holds one; -1 pins forever. Prints the pin id.",
-    },
-    CommandSpec {
-        name: "unpin",
-        options: &[],
-        args: args(&["PNFSID"], 1, false),
-        summary: "Remove every pin of a file.",
-        help: "",
-    },
-    CommandSpec {
-        name: "ls",
-        options: &[],
-        args: NO_ARGS,
-        summary: "List pins.",
-        help: "One line per pin: <id> <pnfsid> <pool> <expiry (UTC) or never>.",
-    },
+pub const PIN_MANAGER_COMMANDS: &[CommandSpec] = &syntax::schemas(&PIN_MANAGER);
+
+/// The namespace's commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PnfsCommand {
+    /// `cacheinfoof`
+    CacheInfoOf,
+    /// `storageinfoof`
+    StorageInfoOf,
+}
+
+/// Each of [`PnfsCommand`] with its schema, in the order `help` lists them.
+const PNFS_MANAGER: [(PnfsCommand, CommandSpec); 2] = [
+    (
+        PnfsCommand::CacheInfoOf,
+        CommandSpec {
+            name: "cacheinfoof",
+            options: &[],
+            args: args(&["PNFSID"], 1, false),
+            summary: "Show the pools that hold a replica of a file.",
+            help: "",
+        },
+    ),
+    (
+        PnfsCommand::StorageInfoOf,
+        CommandSpec {
+            name: "storageinfoof",
+            options: &[],
+            args: args(&["PNFSID"], 1, false),
+            summary: "Show a file's storage info.",
+            help: "As dCache's GenericStorageInfo prints it: size, storage class and HSM, cache class, access latency and retention policy (- where the file has none).",
+        },
+    ),
 ];
 
 /// The namespace's commands.
-pub const PNFS_MANAGER_COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "cacheinfoof",
-        options: &[],
-        args: args(&["PNFSID"], 1, false),
-        summary: "Show the pools that hold a replica of a file.",
-        help: "",
-    },
-    CommandSpec {
-        name: "storageinfoof",
-        options: &[],
-        args: args(&["PNFSID"], 1, false),
-        summary: "Show a file's storage info.",
-        help: "As dCache's GenericStorageInfo prints it: size, storage class and HSM, cache class, access latency and retention policy (- where the file has none).",
-    },
-];
-
-pub(crate) fn syntax(e: impl ToString) -> Error {
-    Error::syntax(e.to_string())
-}
-
-pub(crate) fn unknown(line: &str) -> Error {
-    Error::new(ErrorKind::Unsupported, format!("Unknown command: {}", line.trim()))
-}
-
-/// Words of `line`, with bare negative numbers (`-1`) taken as arguments rather than options.
-pub(crate) fn words_of(line: &str) -> Result<Vec<Word>, Error> {
-    let words = syntax::tokenize(line).map_err(syntax)?;
-    let negative = |w: &Word| matches!(w.option_parts(), Some((name, "")) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()));
-    if !words.iter().any(negative) {
-        return Ok(words);
-    }
-    let escaped: Vec<String> =
-        words.iter().map(|w| if negative(w) { format!("\\{}", w.raw()) } else { w.raw().to_string() }).collect();
-    syntax::tokenize(&escaped.join(" ")).map_err(syntax)
-}
-
-/// The command of `specs` whose name is the longest prefix of `words`.
-pub(crate) fn lookup<'a>(specs: &'a [CommandSpec], words: &[Word]) -> Option<(&'a CommandSpec, usize)> {
-    specs
-        .iter()
-        .filter_map(|spec| {
-            let n = spec.name.split(' ').count();
-            (words.len() >= n && spec.name.split(' ').zip(words).all(|(a, w)| a == w.text())).then_some((spec, n))
-        })
-        .max_by_key(|(_, n)| *n)
-}
-
-fn synopsis_line(spec: &CommandSpec) -> String {
-    let mut s = spec.name.to_string();
-    if !spec.options.is_empty() {
-        s.push_str(" [OPTIONS]");
-    }
-    for (i, name) in spec.args.names.iter().enumerate() {
-        let dots = if i + 1 == spec.args.names.len() && spec.args.variadic { "..." } else { "" };
-        let _ = write!(s, " {name}{dots}");
-    }
-    format!("{s} - {}\n", spec.summary)
-}
-
-/// `help [topic]` over `specs`: the command list, one command's page, or the commands
-/// starting with the topic. `None` when no command matches.
-pub(crate) fn help_of(specs: &[CommandSpec], topic: &str) -> Option<String> {
-    if topic.is_empty() {
-        return Some(specs.iter().map(synopsis_line).collect());
-    }
-    if let Some(spec) = specs.iter().find(|s| s.name == topic) {
-        return Some(syntax::usage(spec));
-    }
-    let matching: String =
-        specs.iter().filter(|s| s.name.starts_with(&format!("{topic} "))).map(synopsis_line).collect();
-    (!matching.is_empty()).then_some(matching)
-}
+pub const PNFS_MANAGER_COMMANDS: &[CommandSpec] = &syntax::schemas(&PNFS_MANAGER);
 
 /// Executes `line` in `cell`; `progress`, when given, shows how long work is going.
 pub fn execute(cluster: &Cluster, cell: &Cell, line: &str, progress: Progress<'_>) -> Result<String, Error> {
-    let words = words_of(line)?;
-    let Some(first) = words.first() else { return Ok(String::new()) };
-    let specs = match cell {
-        Cell::Pool(_) => POOL_COMMANDS,
-        Cell::PinManager => PIN_MANAGER_COMMANDS,
-        Cell::PnfsManager => PNFS_MANAGER_COMMANDS,
-        Cell::PoolManager => crate::pool_manager_cell::POOL_MANAGER_COMMANDS,
-    };
-    if let Cell::Pool(pool) = cell {
-        // Like the cell of a stopped domain, a stopped pool answers nothing.
-        pool_node(cluster, pool)?;
-    }
-    if first.text() == "help" {
-        let topic = words[1..].iter().map(Word::text).collect::<Vec<_>>().join(" ");
-        return help(cluster, cell, specs, &topic, line);
-    }
-    if let Cell::Pool(pool) = cell
-        && matches!(first.text(), "migration" | "hotfile")
-    {
-        return pool_runtime(cluster, pool)?.execute(line);
-    }
-    let Some((spec, n)) = lookup(specs, &words) else { return Err(unknown(line)) };
-    let parsed = syntax::parse(spec, &words[n..]).map_err(syntax)?;
     match cell {
-        Cell::Pool(pool) => pool_command(cluster, pool, spec.name, &parsed, progress),
-        Cell::PinManager => pin_manager_command(cluster, spec.name, &parsed),
-        Cell::PnfsManager => pnfs_manager_command(cluster, spec.name, &parsed),
-        Cell::PoolManager => crate::pool_manager_cell::execute(cluster, spec.name, &parsed),
+        Cell::Pool(pool) => pool_cell(cluster, pool, line, progress),
+        Cell::PinManager => {
+            interpret(&PIN_MANAGER, "", line, |command, args| pin_manager_command(cluster, command, args))
+        }
+        Cell::PnfsManager => {
+            interpret(&PNFS_MANAGER, "", line, |command, args| pnfs_manager_command(cluster, command, args))
+        }
+        Cell::PoolManager => {
+            let setup = cluster.home().pool_manager_setup();
+            crate::pool_manager_cell::execute(cluster.pool_manager(), cluster.registry(), &setup, line)
+        }
     }
 }
 
-fn help(cluster: &Cluster, cell: &Cell, specs: &[CommandSpec], topic: &str, line: &str) -> Result<String, Error> {
-    let ours = help_of(specs, topic);
-    let Cell::Pool(pool) = cell else {
-        return ours.ok_or_else(|| Error::syntax(format!("No such command: {topic}")));
+/// A pool's cell: its own commands, and the migration module's, which go to its runtime.
+fn pool_cell(cluster: &Cluster, pool: &str, line: &str, progress: Progress<'_>) -> Result<String, Error> {
+    let words = words_of(line)?;
+    let Some(first) = words.first() else { return Ok(String::new()) };
+    // Like the cell of a stopped domain, a stopped pool answers nothing.
+    pool_node(cluster, pool)?;
+    if first.text() == "help" {
+        let topic = words[1..].iter().map(Word::text).collect::<Vec<_>>().join(" ");
+        return help(cluster, pool, &topic, line);
+    }
+    if matches!(first.text(), "migration" | "hotfile") {
+        return pool_runtime(cluster, pool)?.execute(line);
+    }
+    let Some(((command, spec), n)) = lookup_by(&POOL, |(_, spec)| spec.name, &words) else {
+        return Err(unknown(line));
     };
+    let parsed = syntax::parse(spec, &words[n..]).map_err(syntax)?;
+    pool_command(cluster, pool, *command, &parsed, progress)
+}
+
+fn help(cluster: &Cluster, pool: &str, topic: &str, line: &str) -> Result<String, Error> {
+    let ours = help_of(POOL_COMMANDS, topic);
     if topic.is_empty() {
         // The module's commands first, then the pool's own.
         let module = pool_runtime(cluster, pool)?.execute("help")?;
@@ -450,19 +546,19 @@ fn not_in_repository(pnfsid: &PnfsId) -> Error {
 fn pool_command(
     cluster: &Cluster,
     pool: &str,
-    name: &str,
+    command: PoolCommand,
     args: &ParsedArgs,
     progress: Progress<'_>,
 ) -> Result<String, Error> {
     let node = pool_node(cluster, pool)?;
-    match name {
-        "rep ls" => rep_ls(cluster, &node, args),
-        "rep sticky ls" => rep_sticky_ls(cluster, &node, args),
-        "rep rm" => rep_rm(cluster, &node, args),
-        "rep set sticky" => rep_set_sticky(cluster, &node, args),
-        "rep set precious" => rep_set_state(&node, args, ReplicaState::Precious),
-        "rep set cached" => rep_set_state(&node, args, ReplicaState::Cached),
-        "pool disable" => {
+    match command {
+        PoolCommand::RepLs => rep_ls(cluster, &node, args),
+        PoolCommand::RepStickyLs => rep_sticky_ls(cluster, &node, args),
+        PoolCommand::RepRm => rep_rm(cluster, &node, args),
+        PoolCommand::RepSetSticky => rep_set_sticky(cluster, &node, args),
+        PoolCommand::RepSetPrecious => rep_set_state(&node, args, ReplicaState::Precious),
+        PoolCommand::RepSetCached => rep_set_state(&node, args, ReplicaState::Cached),
+        PoolCommand::PoolDisable => {
             let rdonly = args.flag("rdonly").unwrap_or(false);
             let strict = args.flag("strict").unwrap_or(false);
             // Plain `pool disable` is as strict as it gets, as in dCache; -strict wins.
@@ -470,11 +566,11 @@ fn pool_command(
             node.set_mode(mode);
             Ok(format!("Pool {} {}", node.name, mode.describe()))
         }
-        "pool enable" => {
+        PoolCommand::PoolEnable => {
             node.set_mode(PoolMode::Enabled);
             Ok(format!("Pool {} {}", node.name, PoolMode::Enabled.describe()))
         }
-        "pool set tag" | "pool unset tag" => {
+        PoolCommand::PoolSetTag | PoolCommand::PoolUnsetTag => {
             let tag = args.arg(0).unwrap_or_default();
             crate::tags::check("name", tag)?;
             let value = args.arg(1);
@@ -487,18 +583,18 @@ fn pool_command(
             }
             Ok(String::new())
         }
-        "populate" => populate(cluster, &node, args),
-        "put" => put(cluster, &node, args),
-        "get" => get(cluster, &node, args),
-        "wait" => wait(cluster, pool, args, progress),
-        "save" => save_pool(cluster, &node),
-        "info" => Ok(info(cluster, &node)),
-        "hsm set" => {
+        PoolCommand::Populate => populate(cluster, &node, args),
+        PoolCommand::Put => put(cluster, &node, args),
+        PoolCommand::Get => get(cluster, &node, args),
+        PoolCommand::Wait => wait(cluster, pool, args, progress),
+        PoolCommand::Save => save_pool(cluster, &node),
+        PoolCommand::Info => Ok(info(cluster, &node)),
+        PoolCommand::HsmSet => {
             let instance = hsm_instance(args)?;
             node.attach_hsm(instance);
             Ok(String::new())
         }
-        "hsm unset" => {
+        PoolCommand::HsmUnset => {
             let instance = hsm_instance(args)?;
             if node.detach_hsm(instance) {
                 Ok(String::new())
@@ -506,9 +602,8 @@ fn pool_command(
                 Err(Error::new(ErrorKind::NotFound, format!("No such HSM instance: {instance}")))
             }
         }
-        "hsm ls" => Ok(node.hsms().iter().map(|h| format!("{h}\n")).collect()),
-        "debug readers" => debug_readers(cluster, &node, args),
-        other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
+        PoolCommand::HsmLs => Ok(node.hsms().iter().map(|h| format!("{h}\n")).collect()),
+        PoolCommand::DebugReaders => debug_readers(cluster, &node, args),
     }
 }
 
@@ -893,17 +988,11 @@ fn hsm_instance(args: &ParsedArgs) -> Result<&str, Error> {
 }
 
 /// Writes `lines` to `path` atomically (a temporary file renamed over it).
-pub(crate) fn write_setup(path: &std::path::Path, lines: &[String]) -> Result<(), Error> {
-    let mut text = lines.join("\n");
-    text.push('\n');
-    crate::home::write_atomically(path, &text).map_err(|e| io_error(path.display(), e))
-}
-
 fn save_pool(cluster: &Cluster, node: &PoolNode) -> Result<String, Error> {
     let mut lines = vec!["#".to_string(), format!("# Pool {} (minidcache)", node.name), "#".to_string()];
     lines.extend(node.hsms().iter().map(|h| format!("hsm set {h}")));
     lines.extend(pool_runtime(cluster, &node.name)?.with_module(|m| m.setup_lines()));
-    write_setup(&node.setup_file(), &lines)?;
+    crate::home::write_setup(&node.setup_file(), &lines)?;
     Ok(String::new())
 }
 
@@ -1008,40 +1097,27 @@ fn wait(cluster: &Cluster, pool: &str, args: &ParsedArgs, mut progress: Progress
     }
 }
 
-/// `YYYY-MM-DD HH:MM:SS` in UTC.
-pub fn utc(time: Millis) -> String {
-    let secs = time.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60)
-}
+/// `YYYY-MM-DD HH:MM:SS` in UTC: the module's rendering, so that a pin's expiry and a job's
+/// times read alike.
+pub use migration_core::commands::timestamp as utc;
 
-fn pin_manager_command(cluster: &Cluster, name: &str, args: &ParsedArgs) -> Result<String, Error> {
+fn pin_manager_command(cluster: &Cluster, command: PinCommand, args: &ParsedArgs) -> Result<String, Error> {
     let pins = cluster.pin_manager();
-    match name {
-        "pin" => {
+    match command {
+        PinCommand::Pin => {
             let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
             let text = args.arg(1).unwrap_or_default();
             let secs: i64 = text.parse().map_err(|_| Error::syntax(format!("Invalid lifetime: {text}")))?;
             Ok(pins.pin(pnfsid, secs)?.id.to_string())
         }
-        "unpin" => {
+        PinCommand::Unpin => {
             let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
             match pins.unpin(&pnfsid) {
                 0 => Err(Error::new(ErrorKind::NotFound, format!("File is not pinned: {pnfsid}"))),
                 _ => Ok(String::new()),
             }
         }
-        "ls" => Ok(pins
+        PinCommand::Ls => Ok(pins
             .pins()
             .iter()
             .map(|p| {
@@ -1049,13 +1125,12 @@ fn pin_manager_command(cluster: &Cluster, name: &str, args: &ParsedArgs) -> Resu
                 format!("{} {} {} {expiry}\n", p.id, p.pnfsid, p.pool)
             })
             .collect()),
-        other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
     }
 }
 
-fn pnfs_manager_command(cluster: &Cluster, name: &str, args: &ParsedArgs) -> Result<String, Error> {
-    match name {
-        "cacheinfoof" => {
+fn pnfs_manager_command(cluster: &Cluster, command: PnfsCommand, args: &ParsedArgs) -> Result<String, Error> {
+    match command {
+        PnfsCommand::CacheInfoOf => {
             let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
             let locations = cluster
                 .namespace()
@@ -1063,7 +1138,7 @@ fn pnfs_manager_command(cluster: &Cluster, name: &str, args: &ParsedArgs) -> Res
                 .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("No such file: {pnfsid}")))?;
             Ok(locations.join(" "))
         }
-        "storageinfoof" => {
+        PnfsCommand::StorageInfoOf => {
             let pnfsid = parse_pnfsid(args.arg(0).unwrap_or_default())?;
             let file = cluster
                 .namespace()
@@ -1071,7 +1146,6 @@ fn pnfs_manager_command(cluster: &Cluster, name: &str, args: &ParsedArgs) -> Res
                 .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("No such file: {pnfsid}")))?;
             Ok(storage_info(&file.attributes))
         }
-        other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
     }
 }
 
@@ -1126,5 +1200,12 @@ mod tests {
         assert_eq!(human(999), "999 bytes");
         assert_eq!(human(1_234_567), "1.2 MB");
         assert_eq!(human(1_200_000_000), "1.2 GB");
+    }
+
+    #[test]
+    fn each_command_has_one_row() {
+        crate::cell::assert_one_row_each(&POOL);
+        crate::cell::assert_one_row_each(&PIN_MANAGER);
+        crate::cell::assert_one_row_each(&PNFS_MANAGER);
     }
 }

@@ -189,6 +189,13 @@ pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
     written.and_then(|()| std::fs::rename(&tmp, path))
 }
 
+/// Writes a setup file (`save`): one command a line.
+pub fn write_setup(path: &Path, lines: &[String]) -> Result<(), Error> {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    write_atomically(path, &text).map_err(|e| Error::new(ErrorKind::Host, format!("{}: {e}", path.display())))
+}
+
 /// A pool name becomes a directory name: letters, digits, `_`, `-` and `.` only, not
 /// starting with `.`, and not one of the home's own names.
 pub fn check_pool_name(name: &str) -> Result<(), Error> {

@@ -6,6 +6,7 @@
 //! It is a host like any other: it uses the core only through the host traits.
 
 pub mod adler32;
+pub mod cell;
 pub mod cluster;
 pub mod commands;
 pub mod demo;
@@ -14,6 +15,7 @@ pub mod local_cell;
 pub mod namespace;
 pub mod p2p;
 pub mod pin_manager;
+pub mod pool;
 pub mod pool_manager;
 pub mod pool_manager_cell;
 pub mod protocol;

@@ -5,37 +5,65 @@
 //! (`pool shutdown`), nothing reaches it any more (no route), the pool manager reports it
 //! offline. `dcache start <pool>` brings it back from disk with its saved setup.
 
-use migration_core::syntax::{self, CommandSpec, ParsedArgs};
+use migration_core::syntax::{self, CommandSpec, NO_ARGS, ParsedArgs, args};
 use migration_core::{Error, ErrorKind};
 
+use crate::cell::interpret;
 use crate::cluster::Cluster;
-use crate::commands::{NO_ARGS, args, help_of, lookup, syntax, unknown, words_of};
 
 /// The commands of the `(local)` cell.
-pub const LOCAL_COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "dcache start",
-        options: &[],
-        args: args(&["POOL"], 0, true),
-        summary: "Start pools.",
-        help: "Starts the named pools (without a name: every stopped pool, in pool order). A started pool reads its repository back from disk, replays its setup (what save wrote: HSM instances, the migration module's defaults and permanent jobs) and starts enabled.",
-    },
-    CommandSpec {
-        name: "dcache stop",
-        options: &[],
-        args: args(&["POOL"], 0, true),
-        summary: "Stop pools.",
-        help: "Stops the named pools (without a name: every running pool, in reverse pool order) as a stopping domain stops: the migration module cancels its jobs (pool shutdown), transfers to and from the pool are aborted, messages to it find no route, and the pool manager reports it offline at once. Its replicas stay on disk and in the namespace.",
-    },
-    CommandSpec {
-        name: "dcache restart",
-        options: &[],
-        args: args(&["POOL"], 0, true),
-        summary: "Stop, then start pools.",
-        help: "",
-    },
-    CommandSpec { name: "dcache status", options: &[], args: NO_ARGS, summary: "Show which pools run.", help: "" },
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LocalCommand {
+    /// `dcache start`
+    Start,
+    /// `dcache stop`
+    Stop,
+    /// `dcache restart`
+    Restart,
+    /// `dcache status`
+    Status,
+}
+
+/// Each of [`LocalCommand`] with its schema, in the order `help` lists them.
+const LOCAL: [(LocalCommand, CommandSpec); 4] = [
+    (
+        LocalCommand::Start,
+        CommandSpec {
+            name: "dcache start",
+            options: &[],
+            args: args(&["POOL"], 0, true),
+            summary: "Start pools.",
+            help: "Starts the named pools (without a name: every stopped pool, in pool order). A started pool reads its repository back from disk, replays its setup (what save wrote: HSM instances, the migration module's defaults and permanent jobs) and starts enabled.",
+        },
+    ),
+    (
+        LocalCommand::Stop,
+        CommandSpec {
+            name: "dcache stop",
+            options: &[],
+            args: args(&["POOL"], 0, true),
+            summary: "Stop pools.",
+            help: "Stops the named pools (without a name: every running pool, in reverse pool order) as a stopping domain stops: the migration module cancels its jobs (pool shutdown), transfers to and from the pool are aborted, messages to it find no route, and the pool manager reports it offline at once. Its replicas stay on disk and in the namespace.",
+        },
+    ),
+    (
+        LocalCommand::Restart,
+        CommandSpec {
+            name: "dcache restart",
+            options: &[],
+            args: args(&["POOL"], 0, true),
+            summary: "Stop, then start pools.",
+            help: "",
+        },
+    ),
+    (
+        LocalCommand::Status,
+        CommandSpec { name: "dcache status", options: &[], args: NO_ARGS, summary: "Show which pools run.", help: "" },
+    ),
 ];
+
+/// The commands of the `(local)` cell.
+pub const LOCAL_COMMANDS: &[CommandSpec] = &syntax::schemas(&LOCAL);
 
 /// The top level's help: the shell's own commands, then the cell's.
 const SHELL_HELP: &str = "\\l - list the cells
@@ -52,31 +80,19 @@ Here, in the (local) cell:
 
 /// Executes `line` in the `(local)` cell.
 pub fn execute(cluster: &Cluster, line: &str) -> Result<String, Error> {
-    let words = words_of(line)?;
-    let Some(first) = words.first() else { return Ok(String::new()) };
-    if first.text() == "help" {
-        let topic = words[1..].iter().map(|w| w.text()).collect::<Vec<_>>().join(" ");
-        if topic.is_empty() {
-            return Ok(format!("{SHELL_HELP}{}", help_of(LOCAL_COMMANDS, "").unwrap_or_default()));
-        }
-        return help_of(LOCAL_COMMANDS, &topic).ok_or_else(|| Error::syntax(format!("No such command: {topic}")));
-    }
-    let Some((spec, n)) = lookup(LOCAL_COMMANDS, &words) else { return Err(unknown(line)) };
-    let parsed = syntax::parse(spec, &words[n..]).map_err(syntax)?;
-    match spec.name {
-        "dcache start" => Ok(start(cluster, &pools(cluster, &parsed, false)?)),
-        "dcache stop" => stop(cluster, &pools(cluster, &parsed, true)?),
-        "dcache restart" => {
-            let named = pools(cluster, &parsed, true)?;
+    interpret(&LOCAL, SHELL_HELP, line, |command, parsed| match command {
+        LocalCommand::Start => Ok(start(cluster, &pools(cluster, parsed, false)?)),
+        LocalCommand::Stop => stop(cluster, &pools(cluster, parsed, true)?),
+        LocalCommand::Restart => {
+            let named = pools(cluster, parsed, true)?;
             let mut out = stop(cluster, &named)?;
             let mut order = named;
             order.reverse();
             out.push_str(&start(cluster, &order));
             Ok(out)
         }
-        "dcache status" => Ok(status(cluster)),
-        other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
-    }
+        LocalCommand::Status => Ok(status(cluster)),
+    })
 }
 
 /// The named pools, checked; without names every pool (in reverse order for a stop, so that
@@ -142,4 +158,14 @@ fn status(cluster: &Cluster) -> String {
         out.push_str(&format!("{name:<width$}  {}\n", if running { "running" } else { "stopped" }));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_command_has_one_row() {
+        crate::cell::assert_one_row_each(&LOCAL);
+    }
 }

@@ -21,8 +21,8 @@ use migration_core::replica::{Checksum, ReplicaEntry};
 use parking_lot::Mutex;
 
 use crate::adler32::Adler32;
-use crate::cluster::{PoolMode, PoolNode, Registry};
 use crate::namespace::PnfsManager;
+use crate::pool::{PoolMode, PoolNode, Registry};
 use crate::repository::{BUFFER, ReserveError, adler32_of};
 
 type Job = Box<dyn FnOnce() + Send>;

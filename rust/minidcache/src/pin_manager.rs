@@ -13,7 +13,7 @@ use migration_core::{Error, ErrorKind, Millis, PnfsId};
 use parking_lot::Mutex;
 use rusqlite::{Connection, params};
 
-use crate::cluster::{PoolNode, Registry};
+use crate::pool::{PoolNode, Registry};
 use crate::store::Store;
 
 /// The pin manager's table in the home's database.

@@ -15,7 +15,7 @@ use migration_core::host::{self, Completion, PoolList, PoolSelection};
 use migration_core::pool_info::{PoolCostInfo, PoolInfo, PoolQueueInfo};
 use parking_lot::Mutex;
 
-use crate::cluster::{PoolMode, PoolNode, Registry};
+use crate::pool::{PoolMode, PoolNode, Registry};
 pub use crate::selection_unit::{DEFAULT_GROUP, DEFAULT_LINK};
 use crate::selection_unit::{Direction, Preferences, PsuError, Request, SelectionUnit, UnitKind};
 

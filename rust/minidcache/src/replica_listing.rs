@@ -225,7 +225,7 @@ pub fn sticky_line(record: &StickyRecord) -> String {
     if record.expire == NEVER_EXPIRES {
         format!("{} : never expires", record.owner)
     } else {
-        format!("{} : expires {}", record.owner, crate::commands::utc(record.expire))
+        format!("{} : expires {}", record.owner, migration_core::commands::timestamp(record.expire))
     }
 }
 

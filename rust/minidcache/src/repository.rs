@@ -16,18 +16,17 @@
 //! Every change is reported to the listener after the index lock is released, as
 //! `MemoryRepository` does.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use migration_core::driver::replica_index::{Change, ReplicaIndex};
 use migration_core::error::{Failure, ReturnCode};
 use migration_core::host::{Repository, RepositoryError};
 use migration_core::input::RepositoryEvent;
-use migration_core::replica::{
-    self, AccessLatency, Checksum, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord, Transition,
-};
+use migration_core::replica::{AccessLatency, Checksum, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord};
 use migration_core::{Millis, PnfsId};
 use parking_lot::{Mutex, RwLock};
 use rusqlite::{Connection, params};
@@ -42,14 +41,10 @@ pub const BUFFER: usize = 1 << 20;
 
 #[derive(Default)]
 struct Index {
-    /// Repository order: sequence → id.
-    order: BTreeMap<u64, PnfsId>,
-    by_id: HashMap<PnfsId, (u64, ReplicaEntry)>,
-    next_seq: u64,
+    /// The visible replicas, keyed on disk by their sequence numbers.
+    replicas: ReplicaIndex,
     /// Replicas being written (not visible yet), with their sizes.
     reserved: HashMap<PnfsId, u64>,
-    /// Bytes of visible replicas.
-    used: u64,
 }
 
 /// What opening a repository found and cleaned up.
@@ -269,7 +264,7 @@ impl DiskRepository {
         let mut index = Index::default();
         let mut dropped = Vec::new();
         for (seq, id, entry) in rows {
-            index.next_seq = index.next_seq.max(seq + 1);
+            index.replicas.reserve_seq(seq);
             let complete = |e: &ReplicaEntry| {
                 matches!(e.state, ReplicaState::Cached | ReplicaState::Precious | ReplicaState::Broken)
                     && e.pnfsid.to_string() == id
@@ -280,9 +275,7 @@ impl DiskRepository {
                 continue;
             };
             if files.remove(&id) {
-                index.used += entry.size;
-                index.order.insert(seq, entry.pnfsid);
-                index.by_id.insert(entry.pnfsid, (seq, entry));
+                index.replicas.insert_at(seq, entry);
             } else {
                 report.missing += 1;
                 dropped.push(id);
@@ -300,7 +293,7 @@ impl DiskRepository {
             }
             tx.commit().map_err(sql_error)?;
         }
-        report.replicas = index.by_id.len();
+        report.replicas = index.replicas.len();
         let before_commit: Option<store::BeforeCommit> = fsync.then(|| {
             let data = data.clone();
             Box::new(move || sync_dir(&data)) as store::BeforeCommit
@@ -345,7 +338,7 @@ impl DiskRepository {
     pub fn open_data(&self, pnfsid: &PnfsId) -> io::Result<Option<(ReplicaEntry, File)>> {
         // The index lock keeps a removal (which unlinks under it) from racing the open.
         let index = self.index.read();
-        let Some((_, entry)) = index.by_id.get(pnfsid) else { return Ok(None) };
+        let Some(entry) = index.replicas.get(pnfsid) else { return Ok(None) };
         if !entry.state.is_cached_or_precious() {
             return Ok(None);
         }
@@ -357,11 +350,11 @@ impl DiskRepository {
     /// `capacity`.
     pub fn reserve(self: &Arc<Self>, pnfsid: PnfsId, size: u64, capacity: u64) -> Result<Reservation, ReserveError> {
         let mut index = self.index.write();
-        if index.by_id.contains_key(&pnfsid) || index.reserved.contains_key(&pnfsid) {
+        if index.replicas.contains(&pnfsid) || index.reserved.contains_key(&pnfsid) {
             return Err(ReserveError::Exists);
         }
         let reserved: u64 = index.reserved.values().sum();
-        if index.used.saturating_add(reserved).saturating_add(size) > capacity {
+        if index.replicas.used().saturating_add(reserved).saturating_add(size) > capacity {
             return Err(ReserveError::Full);
         }
         index.reserved.insert(pnfsid, size);
@@ -393,14 +386,7 @@ impl DiskRepository {
         // Sequence numbers are taken now so that rows and index agree on repository order.
         let seqs: Vec<u64> = {
             let mut index = self.index.write();
-            entries
-                .iter()
-                .map(|_| {
-                    let seq = index.next_seq;
-                    index.next_seq += 1;
-                    seq
-                })
-                .collect()
+            entries.iter().map(|_| index.replicas.take_seq()).collect()
         };
         let rows: Vec<(u64, ReplicaEntry)> = seqs.iter().copied().zip(entries.iter().cloned()).collect();
         let written = self.store.write(move |c| rows.iter().try_for_each(|(seq, e)| write_row(c, *seq, e)));
@@ -415,9 +401,7 @@ impl DiskRepository {
             for ((mut reservation, entry), seq) in reservations.into_iter().zip(entries.iter()).zip(seqs) {
                 index.reserved.remove(&reservation.pnfsid);
                 reservation.committed = true;
-                index.used += entry.size;
-                index.order.insert(seq, entry.pnfsid);
-                index.by_id.insert(entry.pnfsid, (seq, entry.clone()));
+                index.replicas.insert_at(seq, entry.clone());
             }
         }
         for entry in entries {
@@ -428,42 +412,30 @@ impl DiskRepository {
 
     /// Removes a sticky record outright (the pin manager moving or releasing a pin).
     pub fn remove_sticky(&self, pnfsid: &PnfsId, owner: &str) -> bool {
-        let (event, seq) = {
-            let mut index = self.index.write();
-            let Some((seq, entry)) = index.by_id.get_mut(pnfsid) else { return false };
-            let old = entry.clone();
-            let before = entry.sticky.len();
-            entry.sticky.retain(|r| r.owner != owner);
-            if entry.sticky.len() == before {
-                return false;
-            }
-            (RepositoryEvent::StickyChanged { old, new: entry.clone() }, *seq)
-        };
-        self.persist(seq, &event);
-        self.notify(event);
+        let change = self.index.write().replicas.remove_sticky(pnfsid, owner);
+        let Some(change) = change else { return false };
+        self.persist(&change);
+        self.notify(change.event);
         true
     }
 
     /// Changes the access time (written behind: an access time may be lost in a crash).
     pub fn touch(&self, pnfsid: &PnfsId, last_access: Millis) {
-        let event = {
+        let change = {
             let mut index = self.index.write();
-            let Some((seq, entry)) = index.by_id.get_mut(pnfsid) else { return };
-            let old = entry.clone();
-            entry.last_access = last_access;
-            let (seq, row) = (*seq, entry.clone());
+            let Some(change) = index.replicas.touch(pnfsid, last_access) else { return };
+            // Queued under the lock, so that the rows reach the database in the order of the
+            // changes.
+            let (seq, row) = (change.seq, changed_entry(&change.event).clone());
             self.store.submit(move |c| write_row(c, seq, &row));
-            RepositoryEvent::AccessTimeChanged { old, new: entry.clone() }
+            change
         };
-        self.notify(event);
+        self.notify(change.event);
     }
 
-    /// Writes the entry of an event and waits for the commit.
-    fn persist(&self, seq: u64, event: &RepositoryEvent) {
-        let entry = match event {
-            RepositoryEvent::StateChanged { entry, .. } => entry.clone(),
-            RepositoryEvent::StickyChanged { new, .. } | RepositoryEvent::AccessTimeChanged { new, .. } => new.clone(),
-        };
+    /// Writes the changed entry and waits for the commit.
+    fn persist(&self, change: &Change) {
+        let (seq, entry) = (change.seq, changed_entry(&change.event).clone());
         if let Err(e) = self.store.write(move |c| write_row(c, seq, &entry)) {
             tracing::error!(target: "minidcache", pool = %self.pool, "cannot write metadata: {e}");
         }
@@ -471,7 +443,7 @@ impl DiskRepository {
 
     /// Number of replicas.
     pub fn len(&self) -> usize {
-        self.index.read().by_id.len()
+        self.index.read().replicas.len()
     }
 
     /// Whether the repository holds no replica.
@@ -481,35 +453,24 @@ impl DiskRepository {
 
     /// Every entry, in repository order.
     pub fn entries(&self) -> Vec<ReplicaEntry> {
-        let index = self.index.read();
-        index.order.values().map(|id| index.by_id[id].1.clone()).collect()
+        self.index.read().replicas.entries()
     }
 
     /// Bytes of replicas, plus bytes reserved by transfers under way.
     pub fn used(&self) -> u64 {
         let index = self.index.read();
-        index.used + index.reserved.values().sum::<u64>()
+        index.replicas.used() + index.reserved.values().sum::<u64>()
     }
 
     /// Bytes of precious replicas.
     pub fn precious(&self) -> u64 {
-        let index = self.index.read();
-        index.by_id.values().filter(|(_, e)| e.state == ReplicaState::Precious).map(|(_, e)| e.size).sum()
+        self.index.read().replicas.precious()
     }
 
     /// Bytes of cached replicas without a valid sticky record at `now`, and the access time
     /// of the least recently used of them.
     pub fn removable(&self, now: Millis) -> (u64, Option<Millis>) {
-        let index = self.index.read();
-        let mut bytes = 0;
-        let mut oldest: Option<Millis> = None;
-        for (_, e) in index.by_id.values() {
-            if e.state == ReplicaState::Cached && !e.sticky.iter().any(|r| r.is_valid_at(now)) {
-                bytes += e.size;
-                oldest = Some(oldest.map_or(e.last_access, |o| o.min(e.last_access)));
-            }
-        }
-        (bytes, oldest)
+        self.index.read().replicas.removable(now)
     }
 
     /// Waits until every change so far is committed.
@@ -542,6 +503,14 @@ pub fn checksum_file(path: &Path) -> io::Result<(String, u64)> {
     }
 }
 
+/// The entry as a change left it.
+fn changed_entry(event: &RepositoryEvent) -> &ReplicaEntry {
+    match event {
+        RepositoryEvent::StateChanged { entry, .. } => entry,
+        RepositoryEvent::StickyChanged { new, .. } | RepositoryEvent::AccessTimeChanged { new, .. } => new,
+    }
+}
+
 fn sync_dir(dir: &Path) {
     if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
         tracing::error!(target: "minidcache", "cannot sync {}: {e}", dir.display());
@@ -551,37 +520,20 @@ fn sync_dir(dir: &Path) {
 impl Repository for DiskRepository {
     fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError> {
         // The index is loaded from disk before the pool starts, so it is never "loading".
-        let index = self.index.read();
-        for id in index.order.values() {
-            if !visit(&index.by_id[id].1) {
-                break;
-            }
-        }
+        self.index.read().replicas.for_each(visit);
         Ok(())
     }
 
     fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
-        Ok(self.index.read().by_id.get(pnfsid).map(|(_, e)| e.clone()))
+        Ok(self.index.read().replicas.get(pnfsid).cloned())
     }
 
     fn set_state(&self, pnfsid: &PnfsId, state: ReplicaState, _reason: &str) -> Result<(), RepositoryError> {
         let mut index = self.index.write();
-        let current = index.by_id.get(pnfsid).map_or(ReplicaState::New, |(_, e)| e.state);
-        match current.transition_to(state) {
-            Transition::NoOp => return Ok(()),
-            Transition::Illegal => {
-                return Err(RepositoryError::IllegalTransition(format!(
-                    "Illegal state transition {current} -> {state}"
-                )));
-            }
-            Transition::Allowed => {}
-        }
+        let Some(change) = index.replicas.set_state(pnfsid, state)? else { return Ok(()) };
         if state == ReplicaState::Removed {
             // Unlinked under the lock, so that a new replica of the same id (reserved under
             // the same lock) cannot be hit. The unlink is the removal's commit point.
-            let (seq, mut entry) = index.by_id.remove(pnfsid).expect("state was read above");
-            index.order.remove(&seq);
-            index.used -= entry.size;
             if let Err(e) = std::fs::remove_file(self.data_path(pnfsid))
                 && e.kind() != io::ErrorKind::NotFound
             {
@@ -590,34 +542,21 @@ impl Repository for DiskRepository {
             let id = *pnfsid;
             self.store.submit(move |c| delete_row(c, &id));
             drop(index);
-            entry.state = ReplicaState::Removed;
-            self.notify(RepositoryEvent::StateChanged { old: current, new: state, entry });
+            self.notify(change.event);
             return Ok(());
         }
-        let (seq, entry) = index.by_id.get_mut(pnfsid).expect("state was read above");
-        entry.state = state;
-        let event = RepositoryEvent::StateChanged { old: current, new: state, entry: entry.clone() };
-        let seq = *seq;
         drop(index);
-        self.persist(seq, &event);
-        self.notify(event);
+        self.persist(&change);
+        self.notify(change.event);
         Ok(())
     }
 
     fn set_sticky(&self, pnfsid: &PnfsId, record: &StickyRecord, overwrite: bool) -> Result<(), RepositoryError> {
-        let (event, seq) = {
-            let mut index = self.index.write();
-            let Some((seq, entry)) = index.by_id.get_mut(pnfsid) else { return Err(RepositoryError::NotFound) };
-            let old = entry.clone();
-            let changed = replica::set_sticky(entry.state, &mut entry.sticky, &record.owner, record.expire, overwrite)
-                .map_err(|e| RepositoryError::IllegalTransition(e.to_string()))?;
-            if !changed {
-                return Ok(());
-            }
-            (RepositoryEvent::StickyChanged { old, new: entry.clone() }, *seq)
-        };
-        self.persist(seq, &event);
-        self.notify(event);
+        let change = self.index.write().replicas.set_sticky(pnfsid, record, overwrite)?;
+        if let Some(change) = change {
+            self.persist(&change);
+            self.notify(change.event);
+        }
         Ok(())
     }
 
@@ -630,7 +569,7 @@ impl Repository for DiskRepository {
     }
 
     fn verify_checksum(&self, pnfsid: &PnfsId) -> Result<(), Failure> {
-        let entry = self.index.read().by_id.get(pnfsid).map(|(_, e)| e.clone());
+        let entry = self.index.read().replicas.get(pnfsid).cloned();
         let Some(entry) = entry else {
             return Err(Failure::error(
                 ReturnCode::FILE_NOT_IN_REPOSITORY,

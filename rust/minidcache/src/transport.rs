@@ -15,7 +15,7 @@ use migration_core::error::Failure;
 use migration_core::host::{self, Completion};
 use parking_lot::Mutex;
 
-use crate::cluster::Registry;
+use crate::pool::Registry;
 
 type Delivery = Box<dyn FnOnce() + Send>;
 

@@ -355,7 +355,7 @@ pub fn usage(spec: &CommandSpec) -> String {
     }
 
     out.push_str("\nSYNOPSIS\n");
-    wrap_into(&mut out, &synopsis(spec), INDENT);
+    wrap_into(&mut out, &super::synopsis(spec, super::OptionalArgs::Bracketed), INDENT);
 
     if !spec.help.trim().is_empty() {
         out.push_str("\nDESCRIPTION\n");
@@ -380,24 +380,6 @@ pub fn usage(spec: &CommandSpec) -> String {
         }
     }
     out
-}
-
-fn synopsis(spec: &CommandSpec) -> String {
-    let mut words = vec![spec.name.to_string()];
-    if !spec.options.is_empty() {
-        words.push("[OPTIONS]".to_string());
-    }
-    let names = spec.args.names;
-    for (index, name) in names.iter().enumerate() {
-        let repeats = spec.args.variadic && index + 1 == names.len();
-        let suffix = if repeats { "..." } else { "" };
-        if index < spec.args.required {
-            words.push(format!("{name}{suffix}"));
-        } else {
-            words.push(format!("[{name}]{suffix}"));
-        }
-    }
-    words.join(" ")
 }
 
 /// How the help page shows an option's value: `=<n>`, `=a|b`, or empty for a flag.

@@ -3,6 +3,7 @@
 //! dCache's canonical form, and generating a help page from the schema.
 
 pub mod args;
+pub mod catalog;
 pub mod recorded;
 pub mod tokenizer;
 
@@ -11,6 +12,7 @@ use std::fmt;
 pub use args::{
     ArgSpec, CommandSpec, OptionKind, OptionSpec, ParsedArgs, decode_int, decode_long, parse, placeholder, usage,
 };
+pub use catalog::{NO_ARGS, OptionalArgs, args, lookup, lookup_by, opt, schemas, synopsis, synopsis_line};
 pub use recorded::{escape, serialize};
 pub use tokenizer::{Word, find_control_character, normalized, tokenize};
 

@@ -1,0 +1,237 @@
+//! The replicas of a pool, held in memory in repository order, with dCache's rules for
+//! changing them (legal state transitions, sticky semantics). A repository answers the
+//! module's reads from it and changes it under its own lock; each change comes back as the
+//! event to report, which the repository sends after releasing that lock. Shared by
+//! [`super::memory::MemoryRepository`] and minidcache's on-disk repository, which keeps its
+//! own storage beside it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::Millis;
+use crate::host::RepositoryError;
+use crate::input::RepositoryEvent;
+use crate::pnfsid::PnfsId;
+use crate::replica::{self, ReplicaEntry, ReplicaState, StickyRecord, Transition};
+
+/// A change made to the index: the event to report, and the sequence number of the replica
+/// (its place in repository order, the key a repository on disk stores it under).
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The replica's sequence number.
+    pub seq: u64,
+    /// What to report to the repository's listener.
+    pub event: RepositoryEvent,
+}
+
+/// Replicas by id, in repository order (the order they were added in).
+#[derive(Debug, Default)]
+pub struct ReplicaIndex {
+    /// Repository order: sequence number → id.
+    order: BTreeMap<u64, PnfsId>,
+    by_id: HashMap<PnfsId, (u64, ReplicaEntry)>,
+    next_seq: u64,
+    /// Bytes of the replicas held.
+    used: u64,
+}
+
+impl ReplicaIndex {
+    /// An empty index.
+    pub fn new() -> ReplicaIndex {
+        ReplicaIndex::default()
+    }
+
+    /// Takes the next sequence number: a replica added with it comes after every other.
+    pub fn take_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
+    /// Records that `seq` is used (loading stored replicas, also those then discarded), so
+    /// that [`ReplicaIndex::take_seq`] never hands it out again.
+    pub fn reserve_seq(&mut self, seq: u64) {
+        self.next_seq = self.next_seq.max(seq + 1);
+    }
+
+    /// Adds a replica at sequence number `seq`, replacing an entry with the same id.
+    pub fn insert_at(&mut self, seq: u64, entry: ReplicaEntry) {
+        self.used += entry.size;
+        self.order.insert(seq, entry.pnfsid);
+        if let Some((_, old)) = self.by_id.insert(entry.pnfsid, (seq, entry)) {
+            self.used -= old.size;
+        }
+    }
+
+    /// Adds a replica, or replaces the entry with its id in its place; returns the state the
+    /// replica had (`NEW` if there was none).
+    pub fn upsert(&mut self, entry: ReplicaEntry) -> ReplicaState {
+        let (seq, old) = match self.by_id.get(&entry.pnfsid) {
+            Some((seq, old)) => (*seq, old.state),
+            None => (self.take_seq(), ReplicaState::New),
+        };
+        self.insert_at(seq, entry);
+        old
+    }
+
+    /// A replica's entry.
+    pub fn get(&self, pnfsid: &PnfsId) -> Option<&ReplicaEntry> {
+        self.by_id.get(pnfsid).map(|(_, e)| e)
+    }
+
+    /// Whether the index holds the replica.
+    pub fn contains(&self, pnfsid: &PnfsId) -> bool {
+        self.by_id.contains_key(pnfsid)
+    }
+
+    /// Number of replicas.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether the index holds no replica.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Every entry, in repository order.
+    pub fn entries(&self) -> Vec<ReplicaEntry> {
+        self.order.values().map(|id| self.by_id[id].1.clone()).collect()
+    }
+
+    /// Visits the entries in repository order until `visit` returns `false`.
+    pub fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) {
+        for id in self.order.values() {
+            if !visit(&self.by_id[id].1) {
+                break;
+            }
+        }
+    }
+
+    /// Bytes of the replicas held.
+    pub fn used(&self) -> u64 {
+        self.used
+    }
+
+    /// Bytes of precious replicas.
+    pub fn precious(&self) -> u64 {
+        self.by_id.values().filter(|(_, e)| e.state == ReplicaState::Precious).map(|(_, e)| e.size).sum()
+    }
+
+    /// Bytes of cached replicas without a valid sticky record at `now` (what garbage
+    /// collection may remove), and the access time of the least recently used of them.
+    pub fn removable(&self, now: Millis) -> (u64, Option<Millis>) {
+        let mut bytes = 0;
+        let mut oldest: Option<Millis> = None;
+        for (_, e) in self.by_id.values() {
+            if e.state == ReplicaState::Cached && !e.sticky.iter().any(|r| r.is_valid_at(now)) {
+                bytes += e.size;
+                oldest = Some(oldest.map_or(e.last_access, |o| o.min(e.last_access)));
+            }
+        }
+        (bytes, oldest)
+    }
+
+    /// Moves a replica to `state` if dCache allows the transition (`None`: it is in that state
+    /// already). `REMOVED` takes the replica out of the index; the event still carries its
+    /// entry, in state `REMOVED`.
+    pub fn set_state(&mut self, pnfsid: &PnfsId, state: ReplicaState) -> Result<Option<Change>, RepositoryError> {
+        let current = self.by_id.get(pnfsid).map_or(ReplicaState::New, |(_, entry)| entry.state);
+        match current.transition_to(state) {
+            Transition::NoOp => return Ok(None),
+            Transition::Illegal => {
+                return Err(RepositoryError::IllegalTransition(format!(
+                    "Illegal state transition {current} -> {state}"
+                )));
+            }
+            Transition::Allowed => {}
+        }
+        if state == ReplicaState::Removed {
+            let (seq, mut entry) = self.by_id.remove(pnfsid).expect("state was read above");
+            self.order.remove(&seq);
+            self.used -= entry.size;
+            entry.state = ReplicaState::Removed;
+            return Ok(Some(Change { seq, event: RepositoryEvent::StateChanged { old: current, new: state, entry } }));
+        }
+        let (seq, entry) = self.by_id.get_mut(pnfsid).expect("state was read above");
+        entry.state = state;
+        let event = RepositoryEvent::StateChanged { old: current, new: state, entry: entry.clone() };
+        Ok(Some(Change { seq: *seq, event }))
+    }
+
+    /// Sets a sticky record with dCache's rules (see [`replica::set_sticky`]); `None`: nothing
+    /// changed.
+    pub fn set_sticky(
+        &mut self,
+        pnfsid: &PnfsId,
+        record: &StickyRecord,
+        overwrite: bool,
+    ) -> Result<Option<Change>, RepositoryError> {
+        let Some((seq, entry)) = self.by_id.get_mut(pnfsid) else { return Err(RepositoryError::NotFound) };
+        let old = entry.clone();
+        let changed = replica::set_sticky(entry.state, &mut entry.sticky, &record.owner, record.expire, overwrite)
+            .map_err(|e| RepositoryError::IllegalTransition(e.to_string()))?;
+        if !changed {
+            return Ok(None);
+        }
+        Ok(Some(Change { seq: *seq, event: RepositoryEvent::StickyChanged { old, new: entry.clone() } }))
+    }
+
+    /// Removes the sticky record of `owner` outright (what the pin manager does when it moves
+    /// or releases a pin); `None`: the replica has none.
+    pub fn remove_sticky(&mut self, pnfsid: &PnfsId, owner: &str) -> Option<Change> {
+        let (seq, entry) = self.by_id.get_mut(pnfsid)?;
+        let old = entry.clone();
+        let before = entry.sticky.len();
+        entry.sticky.retain(|r| r.owner != owner);
+        if entry.sticky.len() == before {
+            return None;
+        }
+        Some(Change { seq: *seq, event: RepositoryEvent::StickyChanged { old, new: entry.clone() } })
+    }
+
+    /// Changes a replica's access time; `None`: there is no such replica.
+    pub fn touch(&mut self, pnfsid: &PnfsId, last_access: Millis) -> Option<Change> {
+        let (seq, entry) = self.by_id.get_mut(pnfsid)?;
+        let old = entry.clone();
+        entry.last_access = last_access;
+        Some(Change { seq: *seq, event: RepositoryEvent::AccessTimeChanged { old, new: entry.clone() } })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u8) -> PnfsId {
+        PnfsId::from_bytes(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, n]).expect("a valid id")
+    }
+
+    fn entry(n: u8, state: ReplicaState, size: u64) -> ReplicaEntry {
+        ReplicaEntry::new(id(n), state, size, 0)
+    }
+
+    #[test]
+    fn order_and_bytes_follow_inserts_replacements_and_removals() {
+        let mut index = ReplicaIndex::new();
+        assert_eq!(index.upsert(entry(2, ReplicaState::Cached, 10)), ReplicaState::New);
+        assert_eq!(index.upsert(entry(1, ReplicaState::Precious, 5)), ReplicaState::New);
+        assert_eq!(index.upsert(entry(2, ReplicaState::Precious, 20)), ReplicaState::Cached);
+        let ids: Vec<PnfsId> = index.entries().iter().map(|e| e.pnfsid).collect();
+        assert_eq!(ids, [id(2), id(1)], "a replacement keeps its place");
+        assert_eq!((index.used(), index.precious()), (25, 25));
+        let removed = index.set_state(&id(2), ReplicaState::Removed).expect("legal").expect("changed");
+        assert_eq!(removed.seq, 0);
+        assert!(matches!(removed.event, RepositoryEvent::StateChanged { new: ReplicaState::Removed, .. }));
+        assert_eq!((index.len(), index.used()), (1, 5));
+        assert_eq!(index.take_seq(), 2);
+    }
+
+    #[test]
+    fn illegal_transitions_and_removing_nothing_change_nothing() {
+        let mut index = ReplicaIndex::new();
+        index.upsert(entry(1, ReplicaState::Cached, 1));
+        assert!(index.set_state(&id(2), ReplicaState::Removed).expect("no-op").is_none(), "nothing to remove");
+        assert!(index.set_state(&id(1), ReplicaState::New).is_err());
+        assert_eq!(index.get(&id(1)).map(|e| e.state), Some(ReplicaState::Cached));
+    }
+}
