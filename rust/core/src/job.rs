@@ -17,11 +17,11 @@ use crate::bandwidth::TokenBucket;
 use crate::context::{Ctx, ListSlot, Route, TaskReply};
 use crate::definition::{DeficitMode, JobDefinition, TargetKind};
 use crate::effect::{ChangePurpose, Effect, EntryPurpose, InboundId, JobKey};
-use crate::input::RepositoryEvent;
 use crate::error::{Failure, Outcome, ReturnCode};
 use crate::expr::Value;
 use crate::filter::ReplicaFilter;
 use crate::host::{PinMove, PoolList, PoolSelection, RepositoryError};
+use crate::input::RepositoryEvent;
 use crate::message::{CopyRequest, Message, Reply, RequestId, encode};
 use crate::mode::{ModeState, source_mode_changes};
 use crate::plan::Plan;
@@ -142,9 +142,9 @@ pub struct PoolListState {
     pub resolved_group: Option<String>,
 }
 
-/// What occupies a running slot.
+/// How far a running file got: the stage that occupies its running slot.
 #[derive(Debug)]
-enum Slot {
+enum Stage {
     /// The entry is being read to create the task; `cancelled` if removed meanwhile.
     Reading { cancelled: bool },
     /// The task runs.
@@ -158,7 +158,7 @@ enum Slot {
 #[derive(Debug)]
 struct Running {
     size: u64,
-    slot: Slot,
+    stage: Stage,
 }
 
 /// One migration job.
@@ -306,8 +306,8 @@ impl Job {
         let mut tasks: Vec<_> = self
             .running
             .iter()
-            .filter_map(|(id, r)| match &r.slot {
-                Slot::Task(t) => Some((t.id, *id, t.state().name(), t.target())),
+            .filter_map(|(id, r)| match &r.stage {
+                Stage::Task(t) => Some((t.id, *id, t.state().name(), t.target())),
                 _ => None,
             })
             .collect();
@@ -562,7 +562,7 @@ impl Job {
                 break;
             }
             let (pnfsid, size) = self.queue.take_nth(skip).expect("the file was just seen in the queue");
-            self.running.insert(pnfsid, Running { size, slot: Slot::Reading { cancelled: false } });
+            self.running.insert(pnfsid, Running { size, stage: Stage::Reading { cancelled: false } });
             ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::StartTask { job: self.key, pnfsid }, pnfsid });
         }
         // A job held back by its bandwidth limit keeps running: its timer calls it back.
@@ -754,11 +754,11 @@ impl Job {
 
     fn cancel_task(&mut self, pnfsid: PnfsId, reason: &str, ctx: &mut Ctx<'_>) {
         let Some(running) = self.running.get_mut(&pnfsid) else { return };
-        match &mut running.slot {
-            Slot::Reading { cancelled } => *cancelled = true,
-            Slot::Task(_) => self.task_event(pnfsid, None, TaskEvent::Cancel(reason.to_string()), ctx),
-            Slot::ApplyingSourceMode { .. } => {}
-            Slot::Locating => {
+        match &mut running.stage {
+            Stage::Reading { cancelled } => *cancelled = true,
+            Stage::Task(_) => self.task_event(pnfsid, None, TaskEvent::Cancel(reason.to_string()), ctx),
+            Stage::ApplyingSourceMode { .. } => {}
+            Stage::Locating => {
                 // Nothing to undo: the answer, when it comes, finds no file.
                 self.release(pnfsid, ctx);
                 self.schedule(ctx);
@@ -802,8 +802,8 @@ impl Job {
     /// The entry read to create a task (scheduler rule 5, sub-steps 5–6).
     pub fn entry_for_task(&mut self, pnfsid: PnfsId, result: Result<Option<ReplicaEntry>, String>, ctx: &mut Ctx<'_>) {
         let Some(running) = self.running.get(&pnfsid) else { return };
-        let cancelled = matches!(running.slot, Slot::Reading { cancelled: true });
-        if !matches!(running.slot, Slot::Reading { .. }) {
+        let cancelled = matches!(running.stage, Stage::Reading { cancelled: true });
+        if !matches!(running.stage, Stage::Reading { .. }) {
             return;
         }
         match result {
@@ -826,7 +826,7 @@ impl Job {
     fn locate(&mut self, entry: ReplicaEntry, ctx: &mut Ctx<'_>) {
         let pnfsid = entry.pnfsid;
         if let Some(running) = self.running.get_mut(&pnfsid) {
-            running.slot = Slot::Locating;
+            running.stage = Stage::Locating;
         }
         let token = ctx.request(Route::Plan { job: self.key, pnfsid }, ctx.config.namespace_timeout);
         ctx.effects.push(Effect::QueryLocations { token, pnfsid });
@@ -834,7 +834,7 @@ impl Job {
 
     /// Where a dry run's file is: counted as already on the targets or to be copied.
     pub fn located(&mut self, pnfsid: PnfsId, outcome: Outcome<Vec<String>>, ctx: &mut Ctx<'_>) {
-        let Some(Running { slot: Slot::Locating, size }) = self.running.get(&pnfsid) else { return };
+        let Some(Running { stage: Stage::Locating, size }) = self.running.get(&pnfsid) else { return };
         let size = *size;
         // The copies a task would count (§5.5): on the selectable targets, and for a job that
         // is not eager also on offline targets that pass the name filters.
@@ -902,7 +902,7 @@ impl Job {
         );
         self.stats.attempts += 1;
         if let Some(running) = self.running.get_mut(&pnfsid) {
-            running.slot = Slot::Task(Box::new(task));
+            running.stage = Stage::Task(Box::new(task));
         }
         if !target_state.is_cached_or_precious() {
             // The replica changed state since it was queued (e.g. became BROKEN): dCache
@@ -921,7 +921,7 @@ impl Job {
 
     /// Feeds an event to the running task for `pnfsid` (if `task` is given it must match).
     pub fn task_event(&mut self, pnfsid: PnfsId, task: Option<u64>, event: TaskEvent, ctx: &mut Ctx<'_>) {
-        let Some(Running { slot: Slot::Task(t), .. }) = self.running.get_mut(&pnfsid) else { return };
+        let Some(Running { stage: Stage::Task(t), .. }) = self.running.get_mut(&pnfsid) else { return };
         if task.is_some_and(|id| id != t.id) {
             return;
         }
@@ -956,7 +956,7 @@ impl Job {
         error: Option<String>,
         ctx: &mut Ctx<'_>,
     ) {
-        let matches = matches!(self.running.get(&pnfsid), Some(Running { slot: Slot::Task(t), .. })
+        let matches = matches!(self.running.get(&pnfsid), Some(Running { stage: Stage::Task(t), .. })
             if t.uuid == uuid && t.target() == Some(from));
         if matches {
             self.task_event(pnfsid, None, TaskEvent::Finished { rc, error }, ctx);
@@ -977,7 +977,7 @@ impl Job {
                 if confirmed == 0 || trivial {
                     self.complete(pnfsid, task, note, ctx);
                 } else if let Some(running) = self.running.get_mut(&pnfsid) {
-                    running.slot = Slot::ApplyingSourceMode { task, note };
+                    running.stage = Stage::ApplyingSourceMode { task, note };
                     ctx.effects.push(Effect::ReadEntry {
                         purpose: EntryPurpose::SourceMode { job: self.key, pnfsid },
                         pnfsid,
@@ -1044,7 +1044,7 @@ impl Job {
         result: Result<Option<ReplicaEntry>, String>,
         ctx: &mut Ctx<'_>,
     ) {
-        let Some(Running { slot: Slot::ApplyingSourceMode { task, note }, .. }) = self.running.get(&pnfsid) else {
+        let Some(Running { stage: Stage::ApplyingSourceMode { task, note }, .. }) = self.running.get(&pnfsid) else {
             return;
         };
         let (task, note) = (*task, note.clone());
@@ -1073,7 +1073,7 @@ impl Job {
 
     /// The source mode was applied (or failed).
     pub fn source_mode_applied(&mut self, pnfsid: PnfsId, result: Result<(), RepositoryError>, ctx: &mut Ctx<'_>) {
-        let Some(Running { slot: Slot::ApplyingSourceMode { task, note }, .. }) = self.running.get(&pnfsid) else {
+        let Some(Running { stage: Stage::ApplyingSourceMode { task, note }, .. }) = self.running.get(&pnfsid) else {
             return;
         };
         let (task, note) = (*task, note.clone());
