@@ -154,10 +154,10 @@ pub struct dcm_pool_manager {
     pub free: dcm_free_fn,
 }
 
-/// The namespace (dCache's PnfsManager).
+/// The PnfsManager (dCache's namespace service).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct dcm_namespace {
+pub struct dcm_pnfs_manager {
     /// Passed to every callback of this table.
     pub ctx: *mut c_void,
     /// The pools registered as holding a replica of `pnfsid`: answer `token` with
@@ -273,7 +273,7 @@ pub struct dcm_host {
     /// The pool manager.
     pub pool_manager: dcm_pool_manager,
     /// The namespace (PnfsManager).
-    pub pnfs_manager: dcm_namespace,
+    pub pnfs_manager: dcm_pnfs_manager,
     /// Messages to other pools' modules.
     pub transport: dcm_transport,
     /// The p2p client.
@@ -314,7 +314,7 @@ macro_rules! table {
 // `verify_checksum` and `accepts_copies` may be NULL: each NULL has a documented meaning.
 table!(dcm_repository, "repository", [for_each, entry, set_state, set_sticky]);
 table!(dcm_pool_manager, "pool_manager", [pools, groups_of]);
-table!(dcm_namespace, "pnfs_manager", [cache_locations]);
+table!(dcm_pnfs_manager, "pnfs_manager", [cache_locations]);
 table!(dcm_transport, "transport", [send, reply]);
 table!(dcm_p2p, "p2p", [start, cancel]);
 table!(dcm_pin_manager, "pin_manager", [move_pins]);
@@ -404,7 +404,7 @@ pub(crate) struct CHost {
     module: u64,
     repository: TableCell<dcm_repository>,
     pool_manager: TableCell<dcm_pool_manager>,
-    namespace: TableCell<dcm_namespace>,
+    pnfs_manager: TableCell<dcm_pnfs_manager>,
     transport: TableCell<dcm_transport>,
     p2p: TableCell<dcm_p2p>,
     pin_manager: TableCell<dcm_pin_manager>,
@@ -427,7 +427,7 @@ impl CHost {
             module,
             repository: TableCell::new(host.repository),
             pool_manager: TableCell::new(host.pool_manager),
-            namespace: TableCell::new(host.pnfs_manager),
+            pnfs_manager: TableCell::new(host.pnfs_manager),
             transport: TableCell::new(host.transport),
             p2p: TableCell::new(host.p2p),
             pin_manager: TableCell::new(host.pin_manager),
@@ -470,7 +470,7 @@ impl CHost {
         self.drain();
         self.repository.close();
         self.pool_manager.close();
-        self.namespace.close();
+        self.pnfs_manager.close();
         self.transport.close();
         self.p2p.close();
         self.pin_manager.close();
@@ -753,11 +753,11 @@ impl host::PoolManager for CHost {
     }
 }
 
-impl host::Namespace for CHost {
+impl host::PnfsManager for CHost {
     fn cache_locations(&self, pnfsid: PnfsId, done: Completion<Vec<String>>) {
         let id = cstring(&pnfsid.to_string());
         self.issue("pnfs_manager.cache_locations", Pending::Locations(done), |token, buf| {
-            self.namespace
+            self.pnfs_manager
                 .call(self.module, |t| {
                     let f = t.cache_locations?;
                     // SAFETY: the host's callback; the string outlives the call.

@@ -280,7 +280,7 @@ pub unsafe extern "C" fn dcm_module_new(
         let host = Host {
             repository: Arc::clone(&chost) as Arc<dyn host::Repository>,
             pool_manager: Arc::clone(&chost) as Arc<dyn host::PoolManager>,
-            namespace: Arc::clone(&chost) as Arc<dyn host::Namespace>,
+            pnfs_manager: Arc::clone(&chost) as Arc<dyn host::PnfsManager>,
             transport: Arc::clone(&chost) as Arc<dyn host::Transport>,
             p2p: Arc::clone(&chost) as Arc<dyn host::P2p>,
             pin_manager: Arc::clone(&chost) as Arc<dyn host::PinManager>,
@@ -852,7 +852,7 @@ pub(crate) fn live_modules() -> usize {
 mod tests {
     use super::*;
     use crate::callbacks::{
-        dcm_namespace, dcm_p2p, dcm_pin_manager, dcm_pool_manager, dcm_replica_visitor, dcm_repository, dcm_transport,
+        dcm_pnfs_manager, dcm_p2p, dcm_pin_manager, dcm_pool_manager, dcm_replica_visitor, dcm_repository, dcm_transport,
     };
     use crate::error::{dcm_error_code, dcm_error_free, dcm_error_message};
     use crate::strings::dcm_string_free;
@@ -972,7 +972,7 @@ mod tests {
                 free: Some(free),
             },
             pool_manager: dcm_pool_manager { ctx, pools: Some(pools), groups_of: Some(groups_of), free: Some(free) },
-            pnfs_manager: dcm_namespace { ctx, cache_locations: Some(locations), free: Some(free) },
+            pnfs_manager: dcm_pnfs_manager { ctx, cache_locations: Some(locations), free: Some(free) },
             transport: dcm_transport { ctx, send: Some(send), reply: Some(reply), free: Some(free) },
             p2p: dcm_p2p { ctx, start: Some(start), cancel: Some(cancel), free: Some(free) },
             pin_manager: dcm_pin_manager { ctx, move_pins: Some(move_pins), free: Some(free) },

@@ -403,7 +403,7 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
         }
         Effect::QueryLocations { token, pnfsid } => {
             let feed = input_later(inner);
-            host.namespace.cache_locations(
+            host.pnfs_manager.cache_locations(
                 pnfsid,
                 Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(Answer::Locations) })),
             );
@@ -456,14 +456,14 @@ mod tests {
     use crate::driver::memory::MemoryRepository;
     use crate::effect::Token;
     use crate::host::{
-        Namespace, P2p, P2pRequest, PinManager, PinMove, PoolList, PoolManager, PoolSelection, Transport,
+        P2p, P2pRequest, PinManager, PinMove, PnfsManager, PoolList, PoolManager, PoolSelection, Transport,
     };
     use crate::message::RequestId;
     use crate::pnfsid::PnfsId;
 
-    /// A host whose namespace panics; the other services do nothing.
+    /// A host whose PnfsManager panics; the other services do nothing.
     struct Panicky;
-    impl Namespace for Panicky {
+    impl PnfsManager for Panicky {
         fn cache_locations(&self, _: PnfsId, _: Completion<Vec<String>>) {
             panic!("host callback failed");
         }
@@ -492,7 +492,7 @@ mod tests {
         let host = Host {
             repository: Arc::new(MemoryRepository::new()),
             pool_manager: Arc::new(Panicky),
-            namespace: Arc::new(Panicky),
+            pnfs_manager: Arc::new(Panicky),
             transport: Arc::new(Panicky),
             p2p: Arc::new(Panicky),
             pin_manager: Arc::new(Panicky),
