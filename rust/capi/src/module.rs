@@ -12,17 +12,16 @@ use std::ffi::c_char;
 use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use migration_core::driver::pending::{Pending, PendingKind};
 use migration_core::driver::runtime::{Options, Runtime};
-use migration_core::input::RepositoryEvent;
 use migration_core::error::Failure;
 use migration_core::host::{self, Completion, Host, PoolList};
 use migration_core::hotfile::ProtocolInfo;
+use migration_core::input::RepositoryEvent;
 use migration_core::replica::ReplicaState;
 use migration_core::{Config, Error, ErrorKind};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 use crate::callbacks::{CHost, dcm_host, in_callback_of};
 use crate::constants::{DCM_ABI_VERSION, EventKind};
@@ -42,53 +41,11 @@ pub struct dcm_module {
 
 const MAGIC: u64 = 0x6463_6d5f_6d6f_6475; // "dcm_modu"
 
-/// How long `dcm_module_free` waits for the module's threads to stop.
-const THREAD_STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Counts the live threads of one module's runtime, so that freeing it can wait for them.
-#[derive(Default)]
-struct Threads {
-    live: Mutex<usize>,
-    stopped: Condvar,
-}
-
-thread_local! {
-    /// The module whose runtime owns this thread (0: none).
-    static RUNTIME_OF: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-impl Threads {
-    fn started(&self, module: u64) {
-        *self.live.lock() += 1;
-        RUNTIME_OF.with(|r| r.set(module));
-    }
-
-    fn stopping(&self) {
-        let mut live = self.live.lock();
-        *live = live.saturating_sub(1);
-        if *live == 0 {
-            self.stopped.notify_all();
-        }
-    }
-
-    fn wait(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        let mut live = self.live.lock();
-        while *live > 0 {
-            if self.stopped.wait_until(&mut live, deadline).timed_out() {
-                tracing::warn!(target: "migration", threads = *live, "module threads still running after free");
-                return;
-            }
-        }
-    }
-}
-
 /// What a live handle refers to.
 struct ModuleState {
     id: u64,
     runtime: Runtime,
     host: Arc<CHost>,
-    threads: Arc<Threads>,
 }
 
 impl ModuleState {
@@ -96,9 +53,6 @@ impl ModuleState {
     /// the host's tables (each `free` once) and drops outstanding tokens.
     fn close(&self) {
         self.runtime.shutdown();
-        if RUNTIME_OF.with(|r| r.get()) != self.id {
-            self.threads.wait(THREAD_STOP_TIMEOUT);
-        }
         self.host.close();
     }
 }
@@ -267,14 +221,10 @@ pub unsafe extern "C" fn dcm_module_new(
         }
         // SAFETY: caller's contract.
         let (config, worker_threads, seed) = unsafe { settings(config) }?;
-        let threads = Arc::new(Threads::default());
-        let (on_start, on_stop) = (Arc::clone(&threads), Arc::clone(&threads));
         let options = Options {
             worker_threads: worker_threads as usize,
             seed,
             thread_name: format!("{pool}-migration"),
-            on_thread_start: Some(Arc::new(move || on_start.started(id))),
-            on_thread_stop: Some(Arc::new(move || on_stop.stopping())),
             ..Options::default()
         };
         let host = Host {
@@ -286,7 +236,7 @@ pub unsafe extern "C" fn dcm_module_new(
             pin_manager: Arc::clone(&chost) as Arc<dyn host::PinManager>,
         };
         let runtime = Runtime::start(pool, config, host, options)?;
-        let state = Arc::new(ModuleState { id, runtime, host: chost, threads });
+        let state = Arc::new(ModuleState { id, runtime, host: chost });
         let handle = Box::into_raw(Box::new(dcm_module { magic: MAGIC, id }));
         MODULES.lock().insert(handle as usize, state);
         // SAFETY: checked non-NULL above.
@@ -852,13 +802,15 @@ pub(crate) fn live_modules() -> usize {
 mod tests {
     use super::*;
     use crate::callbacks::{
-        dcm_pnfs_manager, dcm_p2p, dcm_pin_manager, dcm_pool_manager, dcm_replica_visitor, dcm_repository, dcm_transport,
+        dcm_p2p, dcm_pin_manager, dcm_pnfs_manager, dcm_pool_manager, dcm_replica_visitor, dcm_repository,
+        dcm_transport,
     };
     use crate::error::{dcm_error_code, dcm_error_free, dcm_error_message};
     use crate::strings::dcm_string_free;
     use crate::types::{dcm_p2p_request, dcm_pin_move, dcm_pool_selection};
     use std::ffi::{CStr, c_void};
     use std::sync::atomic::AtomicUsize;
+    use std::time::{Duration, Instant};
 
     /// A host that answers nothing: it records the tokens it is given and counts frees.
     #[derive(Default)]

@@ -4,7 +4,7 @@
 //!
 //! Calls may come from inside a host callback (re-entrant): the core queues the work such a
 //! call causes on the calling thread and runs it after the callback returns, and `close()`
-//! does not wait for threads from there, so nothing blocks or panics.
+//! from one of the module's own threads does not wait for them, so nothing blocks or panics.
 
 use std::sync::Arc;
 
