@@ -19,7 +19,6 @@ use migration_core::error::Failure;
 use migration_core::host::{self, Completion, Host, PoolList};
 use migration_core::hotfile::ProtocolInfo;
 use migration_core::input::RepositoryEvent;
-use migration_core::replica::ReplicaState;
 use migration_core::{Config, Error, ErrorKind};
 use parking_lot::Mutex;
 
@@ -359,22 +358,11 @@ pub unsafe extern "C" fn dcm_module_repository_event(
         let before = unsafe { entry_from_c(before, "before") }?;
         // SAFETY: caller's contract.
         let after = unsafe { entry_from_c(after, "after") }?.ok_or_else(|| null("after"))?;
-        if let Some(before) = &before
-            && before.pnfsid != after.pnfsid
-        {
-            return Err(invalid(format!("before is {} but after is {}", before.pnfsid, after.pnfsid)));
-        }
         let event = match kind {
-            EventKind::StateChanged => RepositoryEvent::StateChanged {
-                old: before.map_or(ReplicaState::New, |b| b.state),
-                new: after.state,
-                entry: after,
-            },
-            EventKind::StickyChanged => {
-                RepositoryEvent::StickyChanged { old: before.ok_or_else(|| null("before"))?, new: after }
-            }
+            EventKind::StateChanged => RepositoryEvent::state_changed(before, after)?,
+            EventKind::StickyChanged => RepositoryEvent::sticky_changed(before.ok_or_else(|| null("before"))?, after)?,
             EventKind::AccessTimeChanged => {
-                RepositoryEvent::AccessTimeChanged { old: before.ok_or_else(|| null("before"))?, new: after }
+                RepositoryEvent::access_time_changed(before.ok_or_else(|| null("before"))?, after)?
             }
         };
         state.runtime.repository_event(event);
@@ -778,14 +766,10 @@ pub unsafe extern "C" fn dcm_module_report_readers(
         } else {
             // SAFETY: caller's contract.
             let p = unsafe { &*protocol };
-            Some(ProtocolInfo {
-                // SAFETY: caller's contract.
-                protocol: unsafe { str_arg(p.protocol, "protocol.protocol") }?.to_string(),
-                major: p.major,
-                minor: p.minor,
-                // SAFETY: caller's contract.
-                client: unsafe { opt_str_arg(p.client, "protocol.client") }?.map(str::to_string),
-            })
+            // SAFETY: caller's contract.
+            let (name, client) =
+                unsafe { (str_arg(p.protocol, "protocol.protocol")?, opt_str_arg(p.client, "protocol.client")?) };
+            Some(ProtocolInfo::new(name, p.major.into(), p.minor.into(), client.map(str::to_string)))
         };
         state.runtime.call(|module, _| module.report_readers(pnfsid, readers, protocol.as_ref()))?;
         Ok(())
