@@ -100,6 +100,50 @@ impl JobState {
     }
 }
 
+/// The job's state with the data that belongs to it; [`JobState`] is its name, what operators
+/// and the other modules see.
+#[derive(Debug)]
+enum State {
+    New,
+    /// Scanning the repository.
+    Initializing {
+        scan: Scan,
+    },
+    Running,
+    Sleeping,
+    Paused,
+    Suspended,
+    Stopping,
+    Cancelling {
+        /// Why a plain cancel was given, for the tasks it cancels when its grace period ends
+        /// (`None`: cancelled with `-force`, nothing left to cancel later).
+        reason: Option<String>,
+        /// Cancel requests from other pools, answered once the job has ended.
+        replies: Vec<InboundId>,
+    },
+    Cancelled,
+    Finished,
+    Failed,
+}
+
+impl State {
+    fn name(&self) -> JobState {
+        match self {
+            State::New => JobState::New,
+            State::Initializing { .. } => JobState::Initializing,
+            State::Running => JobState::Running,
+            State::Sleeping => JobState::Sleeping,
+            State::Paused => JobState::Paused,
+            State::Suspended => JobState::Suspended,
+            State::Stopping => JobState::Stopping,
+            State::Cancelling { .. } => JobState::Cancelling,
+            State::Cancelled => JobState::Cancelled,
+            State::Finished => JobState::Finished,
+            State::Failed => JobState::Failed,
+        }
+    }
+}
+
 /// A job note (§3.8).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Note {
@@ -174,7 +218,7 @@ pub struct Job {
     pub concurrency: i32,
     /// When the job was created.
     pub created: Millis,
-    state: JobState,
+    state: State,
     filter: Arc<ReplicaFilter>,
     params: Arc<TaskParams>,
     queue: JobQueue,
@@ -187,13 +231,8 @@ pub struct Job {
     selectable: Vec<PoolCostInfo>,
     /// Offline targets that pass the name filters.
     offline: Vec<String>,
-    cancel_replies: Vec<InboundId>,
     /// Transient failures since the last completed task or wake-up.
     failures_since_progress: usize,
-    /// Why a plain cancel was given, for the tasks it cancels when its grace period ends.
-    cancel_reason: Option<String>,
-    /// Where the repository scan of an INITIALIZING job stands.
-    scan: Scan,
     /// When it started, and its pace over active time.
     progress: Progress,
     /// Failed attempts per file, and the files no longer retried (`-max-attempts`, 0: none).
@@ -244,7 +283,7 @@ impl Job {
             definition: Arc::new(definition),
             concurrency,
             created,
-            state: JobState::New,
+            state: State::New,
             params,
             queue: JobQueue::new(),
             running: HashMap::new(),
@@ -254,10 +293,7 @@ impl Job {
             target_list: PoolListState::default(),
             selectable: Vec::new(),
             offline: Vec::new(),
-            cancel_replies: Vec::new(),
             failures_since_progress: 0,
-            cancel_reason: None,
-            scan: Scan::InFlight { retry: false, loaded_meanwhile: false },
             progress: Progress::default(),
             quarantine: Quarantine::default(),
             max_attempts: 0,
@@ -268,7 +304,7 @@ impl Job {
 
     /// The current state.
     pub fn state(&self) -> JobState {
-        self.state
+        self.state.name()
     }
 
     /// The counters.
@@ -319,10 +355,10 @@ impl Job {
 
     /// Starts a `NEW` job: refresh the pool lists and scan the repository (§3.2).
     pub fn start(&mut self, ctx: &mut Ctx<'_>) {
-        if self.state != JobState::New {
+        if self.state() != JobState::New {
             return;
         }
-        self.set_state(JobState::Initializing, ctx.now);
+        self.set_state(State::Initializing { scan: Scan::InFlight { retry: false, loaded_meanwhile: false } }, ctx.now);
         self.progress.start(ctx.now);
         tracing::info!(target: LOG_TARGET, pool = ctx.pool, job = %self.id, "Job {} started: {}", self.id, self.definition.command_line);
         self.refresh(ctx);
@@ -330,7 +366,7 @@ impl Job {
     }
 
     fn scan(&mut self, retry: bool, ctx: &mut Ctx<'_>) {
-        self.scan = Scan::InFlight { retry, loaded_meanwhile: false };
+        self.set_scan(Scan::InFlight { retry, loaded_meanwhile: false });
         ctx.effects.push(Effect::Scan {
             job: self.key,
             filter: Arc::clone(&self.filter),
@@ -339,33 +375,47 @@ impl Job {
         });
     }
 
+    /// Where the scan stands, while INITIALIZING.
+    fn scan_state(&self) -> Option<Scan> {
+        match self.state {
+            State::Initializing { scan } => Some(scan),
+            _ => None,
+        }
+    }
+
+    /// Records where the scan of an INITIALIZING job stands.
+    fn set_scan(&mut self, next: Scan) {
+        if let State::Initializing { scan } = &mut self.state {
+            *scan = next;
+        }
+    }
+
     /// The repository finished loading: a job that found it loading scans it now.
     pub fn repository_loaded(&mut self, ctx: &mut Ctx<'_>) {
-        if self.state != JobState::Initializing {
-            return;
-        }
-        match &mut self.scan {
-            Scan::WaitingForLoad => {
+        match self.scan_state() {
+            Some(Scan::WaitingForLoad) => {
                 ctx.timers.cancel(TimerKey::ScanRetry(self.key));
                 self.scan(true, ctx);
             }
-            Scan::InFlight { loaded_meanwhile, .. } => *loaded_meanwhile = true,
+            Some(Scan::InFlight { retry, .. }) => self.set_scan(Scan::InFlight { retry, loaded_meanwhile: true }),
+            None => {}
         }
     }
 
     /// The retry timer of a job waiting for its repository to load.
     pub fn retry_scan(&mut self, ctx: &mut Ctx<'_>) {
-        if self.state == JobState::Initializing && self.scan == Scan::WaitingForLoad {
+        if self.scan_state() == Some(Scan::WaitingForLoad) {
             self.scan(true, ctx);
         }
     }
 
     /// Starts a `NEW` job with known entries and no scan (hot-file jobs, §3.2).
     pub fn start_with_entries(&mut self, entries: &[ReplicaEntry], ctx: &mut Ctx<'_>) {
-        if self.state != JobState::New {
+        if self.state() != JobState::New {
             return;
         }
-        self.set_state(JobState::Initializing, ctx.now);
+        // No scan: the entries are known.
+        self.set_state(State::Initializing { scan: Scan::InFlight { retry: false, loaded_meanwhile: false } }, ctx.now);
         self.progress.start(ctx.now);
         self.refresh(ctx);
         let filter = Arc::clone(&self.filter);
@@ -380,7 +430,7 @@ impl Job {
     pub fn scanned(&mut self, result: Result<Vec<(PnfsId, u64)>, RepositoryError>, ctx: &mut Ctx<'_>) {
         match result {
             Ok(files) => {
-                if self.state == JobState::Initializing {
+                if self.state() == JobState::Initializing {
                     if self.running.is_empty() {
                         // What `add` does for each file, at once: nothing runs yet and the
                         // scheduler does nothing while initializing, so only the queue and
@@ -395,56 +445,59 @@ impl Job {
                 }
                 self.scan_finished(ctx);
             }
-            Err(RepositoryError::NotLoaded) if self.state == JobState::Initializing => {
+            Err(RepositoryError::NotLoaded) if self.state() == JobState::Initializing => {
                 // dCache's scan ends quietly here and a non-permanent job then finishes with
                 // nothing; a permanent job restored at pool start would copy only what the
                 // load-time events bring. Waiting keeps every job whole: events seen while
                 // loading are queued (permanent jobs), and the scan after loading adds the rest.
-                match self.scan {
-                    Scan::InFlight { loaded_meanwhile: true, .. } => self.scan(true, ctx),
-                    Scan::InFlight { retry, .. } => {
+                match self.scan_state() {
+                    Some(Scan::InFlight { loaded_meanwhile: true, .. }) => self.scan(true, ctx),
+                    Some(Scan::InFlight { retry, .. }) => {
                         if !retry {
                             self.note(ctx, 0, None, "Repository is still loading; waiting for it".to_string());
                         }
-                        self.scan = Scan::WaitingForLoad;
+                        self.set_scan(Scan::WaitingForLoad);
                         ctx.timers.set(TimerKey::ScanRetry(self.key), ctx.now + WAKE_DELAY);
                     }
-                    Scan::WaitingForLoad => {}
+                    Some(Scan::WaitingForLoad) | None => {}
                 }
             }
-            Err(error) if self.state == JobState::Initializing => {
+            Err(error) if self.state() == JobState::Initializing => {
                 self.note(ctx, 0, None, format!("Repository scan failed: {error}"));
-                self.terminate(JobState::Failed, ctx);
+                self.terminate(State::Failed, ctx);
             }
             Err(_) => self.scan_finished(ctx),
         }
     }
 
     fn scan_finished(&mut self, ctx: &mut Ctx<'_>) {
-        match self.state {
-            JobState::Initializing => self.enter(JobState::Running, ctx),
+        match self.state() {
+            JobState::Initializing => self.enter(State::Running, ctx),
             JobState::Cancelling => self.schedule(ctx),
             _ => {}
         }
     }
 
-    /// The one place the state changes; idle states stop the pace's clock.
-    fn set_state(&mut self, next: JobState, now: Millis) {
+    /// The one place the state changes; idle states stop the pace's clock. Returns the state
+    /// left, with its data.
+    fn set_state(&mut self, next: State, now: Millis) -> State {
+        let name = next.name();
         // An ended job keeps the pace it had when it ended.
-        self.progress.set_idle(matches!(next, JobState::Suspended | JobState::Paused) || next.is_terminal(), now);
-        self.state = next;
+        self.progress.set_idle(matches!(name, JobState::Suspended | JobState::Paused) || name.is_terminal(), now);
+        std::mem::replace(&mut self.state, next)
     }
 
     /// Moves to `next`; entering SLEEPING or PAUSED arms the 10 s timer, entering RUNNING runs
     /// the scheduler.
-    fn enter(&mut self, next: JobState, ctx: &mut Ctx<'_>) {
-        if next.is_terminal() {
+    fn enter(&mut self, next: State, ctx: &mut Ctx<'_>) {
+        let name = next.name();
+        if name.is_terminal() {
             self.terminate(next, ctx);
             return;
         }
-        let changed = self.state != next;
+        let changed = self.state() != name;
         self.set_state(next, ctx.now);
-        match next {
+        match name {
             JobState::Sleeping | JobState::Paused if changed => {
                 ctx.timers.set(TimerKey::Wake(self.key), ctx.now + WAKE_DELAY);
             }
@@ -455,11 +508,12 @@ impl Job {
 
     /// Enters a terminal state: the queue is dropped, timers stop, deferred cancel replies
     /// are answered. Running tasks go on; their outcomes are still processed.
-    fn terminate(&mut self, state: JobState, ctx: &mut Ctx<'_>) {
-        if self.state.is_terminal() {
+    fn terminate(&mut self, end: State, ctx: &mut Ctx<'_>) {
+        if self.state().is_terminal() {
             return;
         }
-        self.set_state(state, ctx.now);
+        let state = end.name();
+        let left = self.set_state(end, ctx.now);
         let s = &self.stats;
         tracing::info!(
             target: LOG_TARGET,
@@ -479,12 +533,8 @@ impl Job {
         ctx.timers.cancel(TimerKey::ScanRetry(self.key));
         ctx.timers.cancel(TimerKey::Throttle(self.key));
         ctx.timers.cancel(TimerKey::CancelGrace(self.key));
-        self.answer_cancel_replies(ctx);
-    }
-
-    fn answer_cancel_replies(&mut self, ctx: &mut Ctx<'_>) {
-        for inbound in self.cancel_replies.drain(..) {
-            ctx.effects.push(Effect::Respond { inbound, reply: encode(&Reply::Ok) });
+        if let State::Cancelling { replies, .. } = left {
+            answer_cancel_replies(replies, ctx);
         }
     }
 
@@ -493,26 +543,26 @@ impl Job {
     /// Runs the scheduler rules in order; the first that applies wins.
     pub fn schedule(&mut self, ctx: &mut Ctx<'_>) {
         let nothing_running = self.running.is_empty();
-        match self.state {
+        match self.state() {
             // R3 fixed: terminal states are final.
             s if s.is_terminal() => {}
-            JobState::Cancelling if nothing_running => self.terminate(JobState::Cancelled, ctx),
+            JobState::Cancelling if nothing_running => self.terminate(State::Cancelled, ctx),
             JobState::New | JobState::Initializing => {}
             _ if !self.is_permanent() && self.queue.is_empty() && nothing_running => {
-                self.terminate(JobState::Finished, ctx)
+                self.terminate(State::Finished, ctx)
             }
-            JobState::Stopping if nothing_running => self.terminate(JobState::Finished, ctx),
+            JobState::Stopping if nothing_running => self.terminate(State::Finished, ctx),
             JobState::Running if !self.lists_ready() => {
                 match self.source_list.broken.clone().or_else(|| self.target_list.broken.clone()) {
                     Some(broken) => {
                         self.note(ctx, 0, None, broken);
-                        self.terminate(JobState::Failed, ctx);
+                        self.terminate(State::Failed, ctx);
                     }
                     None => {
                         if self.selectable.is_empty() {
                             self.note_why_no_targets(ctx);
                         }
-                        self.enter(JobState::Sleeping, ctx)
+                        self.enter(State::Sleeping, ctx)
                     }
                 }
             }
@@ -536,14 +586,14 @@ impl Job {
     fn walk_queue(&mut self, ctx: &mut Ctx<'_>) {
         let mut skip = 0;
         let mut throttled = false;
-        while self.state == JobState::Running && (self.running.len() as i64) < i64::from(self.concurrency) {
+        while self.state() == JobState::Running && (self.running.len() as i64) < i64::from(self.concurrency) {
             let Some((pnfsid, size)) = self.queue.iter().nth(skip) else { break };
             if self.definition.stop_when.is_some() && self.evaluate_lifetime(true) {
                 self.stop(ctx);
                 break;
             }
             if self.definition.pause_when.is_some() && self.evaluate_lifetime(false) {
-                self.enter(JobState::Paused, ctx);
+                self.enter(State::Paused, ctx);
                 break;
             }
             // A dry run takes no lock: it changes nothing, and must not make a target busy.
@@ -566,20 +616,20 @@ impl Job {
             ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::StartTask { job: self.key, pnfsid }, pnfsid });
         }
         // A job held back by its bandwidth limit keeps running: its timer calls it back.
-        if self.running.is_empty() && self.state == JobState::Running && !throttled {
+        if self.running.is_empty() && self.state() == JobState::Running && !throttled {
             if !self.is_permanent() && self.queue.is_empty() {
-                self.terminate(JobState::Finished, ctx);
+                self.terminate(State::Finished, ctx);
             } else {
-                self.enter(JobState::Sleeping, ctx);
+                self.enter(State::Sleeping, ctx);
             }
         }
     }
 
     fn stop(&mut self, ctx: &mut Ctx<'_>) {
         if self.running.is_empty() {
-            self.terminate(JobState::Finished, ctx);
+            self.terminate(State::Finished, ctx);
         } else {
-            self.set_state(JobState::Stopping, ctx.now);
+            self.set_state(State::Stopping, ctx.now);
         }
     }
 
@@ -611,9 +661,9 @@ impl Job {
 
     /// `migration suspend` (§2.6).
     pub fn suspend(&mut self, now: Millis) -> Result<(), &'static str> {
-        match self.state {
+        match self.state() {
             JobState::Running | JobState::Suspended | JobState::Sleeping | JobState::Paused => {
-                self.set_state(JobState::Suspended, now);
+                self.set_state(State::Suspended, now);
                 Ok(())
             }
             _ => Err("Cannot suspend a job that does not run"),
@@ -622,10 +672,10 @@ impl Job {
 
     /// `migration resume` (§2.6).
     pub fn resume(&mut self, ctx: &mut Ctx<'_>) -> Result<(), &'static str> {
-        if self.state != JobState::Suspended {
+        if self.state() != JobState::Suspended {
             return Err("Cannot resume a job that does not run");
         }
-        self.enter(JobState::Running, ctx);
+        self.enter(State::Running, ctx);
         Ok(())
     }
 
@@ -670,7 +720,7 @@ impl Job {
     /// `max_attempts` tries. A job that finished with quarantined files runs again: that is
     /// the operator's explicit wish, unlike the spontaneous revivals R3 forbids.
     pub fn retry(&mut self, ctx: &mut Ctx<'_>) -> Result<usize, &'static str> {
-        match self.state {
+        match self.state() {
             JobState::Cancelled | JobState::Failed => return Err("Cannot retry files of a cancelled or failed job"),
             JobState::Cancelling | JobState::Stopping => return Err("Cannot retry files of a job that is ending"),
             _ => {}
@@ -680,8 +730,8 @@ impl Job {
         for (pnfsid, size) in files {
             self.queue.push_back(pnfsid, size);
         }
-        if n > 0 && self.state == JobState::Finished {
-            self.set_state(JobState::Running, ctx.now);
+        if n > 0 && self.state() == JobState::Finished {
+            self.set_state(State::Running, ctx.now);
             self.refresh(ctx);
             self.schedule(ctx);
         } else {
@@ -693,22 +743,28 @@ impl Job {
 
     /// `migration cancel` (§3.5); `reply` is answered once the job has ended.
     pub fn cancel(&mut self, force: bool, reason: &str, reply: Option<InboundId>, ctx: &mut Ctx<'_>) {
-        self.cancel_replies.extend(reply);
-        if self.state.is_terminal() {
-            self.answer_cancel_replies(ctx);
+        if self.state().is_terminal() {
+            answer_cancel_replies(reply, ctx);
             return;
         }
-        let scan_pending = self.state == JobState::Initializing && self.scan != Scan::WaitingForLoad;
+        let scan_pending = self.scan_state().is_some_and(|scan| scan != Scan::WaitingForLoad);
+        // A job cancelled again keeps the replies it owes, and its reason if forced now.
+        let (earlier_reason, mut replies) = match &mut self.state {
+            State::Cancelling { reason, replies } => (reason.take(), std::mem::take(replies)),
+            _ => (None, Vec::new()),
+        };
+        replies.extend(reply);
         if !scan_pending && self.running.is_empty() {
             // Also plain for a NEW job (R16).
-            self.terminate(JobState::Cancelled, ctx);
+            self.terminate(State::Cancelled, ctx);
+            answer_cancel_replies(replies, ctx);
             return;
         }
-        self.set_state(JobState::Cancelling, ctx.now);
+        let kept_reason = if force { earlier_reason } else { Some(reason.to_string()) };
+        self.set_state(State::Cancelling { reason: kept_reason, replies }, ctx.now);
         if force {
             self.cancel_running(reason, ctx);
         } else {
-            self.cancel_reason = Some(reason.to_string());
             ctx.timers.cancel(TimerKey::Wake(self.key));
             ctx.timers.set(TimerKey::CancelGrace(self.key), ctx.now + CANCEL_GRACE);
         }
@@ -731,12 +787,12 @@ impl Job {
             return;
         }
         self.stats.total += size;
-        if self.state == JobState::Sleeping && self.failures_since_progress == 0 && self.lists_ready() {
+        if self.state() == JobState::Sleeping && self.failures_since_progress == 0 && self.lists_ready() {
             // An idle permanent job sleeps only because its queue ran dry; dCache lets the new
             // file wait for the next 10 s wake-up, for nothing. A job sleeping after failures
             // keeps its pause.
             ctx.timers.cancel(TimerKey::Wake(self.key));
-            self.enter(JobState::Running, ctx);
+            self.enter(State::Running, ctx);
             return;
         }
         self.schedule(ctx);
@@ -768,7 +824,7 @@ impl Job {
 
     /// A repository change (§4); only started, non-terminal jobs listen.
     pub fn repository_event(&mut self, event: &RepositoryEvent, ctx: &mut Ctx<'_>) {
-        if matches!(self.state, JobState::New) || self.state.is_terminal() {
+        if matches!(self.state(), JobState::New) || self.state().is_terminal() {
             return;
         }
         match event {
@@ -817,7 +873,7 @@ impl Job {
             Err(error) => {
                 self.release(pnfsid, ctx);
                 self.note(ctx, 0, Some(pnfsid), format!("Failed to read the replica: {error}"));
-                self.terminate(JobState::Failed, ctx);
+                self.terminate(State::Failed, ctx);
             }
         }
     }
@@ -988,11 +1044,11 @@ impl Job {
                 // Every target is at its `max-incoming`: not the file's fault, so neither a
                 // failure nor an attempt towards quarantine; the job looks again in 10 s.
                 let size = self.release(pnfsid, ctx);
-                if !self.state.is_terminal() {
+                if !self.state().is_terminal() {
                     self.queue.push_back(pnfsid, size);
                 }
-                if self.state == JobState::Running {
-                    self.enter(JobState::Sleeping, ctx);
+                if self.state() == JobState::Running {
+                    self.enter(State::Sleeping, ctx);
                 }
                 self.schedule(ctx);
                 self.note(ctx, task, Some(pnfsid), message);
@@ -1000,7 +1056,7 @@ impl Job {
             TaskResult::Failed { rc, message, permanent } => {
                 self.stats.failures += 1;
                 let size = self.release(pnfsid, ctx);
-                if !permanent && !self.state.is_terminal() {
+                if !permanent && !self.state().is_terminal() {
                     if self.quarantine.failed(pnfsid, size, rc, &message, self.max_attempts) {
                         let text = format!("Quarantined after {} failed attempts", self.max_attempts);
                         self.note(ctx, task, Some(pnfsid), text);
@@ -1024,8 +1080,8 @@ impl Job {
                 } else if no_target {
                     self.note_why_no_targets(ctx);
                 }
-                if (no_target || (!permanent && whole_pass_failed)) && self.state == JobState::Running {
-                    self.enter(JobState::Sleeping, ctx);
+                if (no_target || (!permanent && whole_pass_failed)) && self.state() == JobState::Running {
+                    self.enter(State::Sleeping, ctx);
                 }
                 self.schedule(ctx);
                 self.note(ctx, task, Some(pnfsid), message);
@@ -1065,7 +1121,7 @@ impl Job {
             Ok(None) => self.complete(pnfsid, task, note, ctx),
             Err(error) => {
                 self.note(ctx, task, Some(pnfsid), format!("Failed to apply source mode: {error}"));
-                self.terminate(JobState::Failed, ctx);
+                self.terminate(State::Failed, ctx);
                 self.complete(pnfsid, task, note, ctx);
             }
         }
@@ -1080,7 +1136,7 @@ impl Job {
         if let Err(RepositoryError::Other(error)) = result {
             // Vanished replicas and illegal transitions are ignored, anything else fails the job.
             self.note(ctx, task, Some(pnfsid), format!("Failed to apply source mode: {error}"));
-            self.terminate(JobState::Failed, ctx);
+            self.terminate(State::Failed, ctx);
         }
         self.complete(pnfsid, task, note, ctx);
     }
@@ -1120,10 +1176,8 @@ impl Job {
     /// The grace period of a plain cancel is over (#7124): running tasks are cancelled as
     /// `-force` would.
     pub fn cancel_grace_over(&mut self, ctx: &mut Ctx<'_>) {
-        if self.state != JobState::Cancelling {
-            return;
-        }
-        let reason = self.cancel_reason.clone().unwrap_or_default();
+        let State::Cancelling { reason, .. } = &self.state else { return };
+        let reason = reason.clone().unwrap_or_default();
         let text = format!("Cancelled running tasks after waiting {} s for them to finish", CANCEL_GRACE / 1000);
         self.note(ctx, 0, None, text);
         self.cancel_running(&reason, ctx);
@@ -1131,17 +1185,17 @@ impl Job {
 
     /// The 10 s timer of SLEEPING and PAUSED.
     pub fn wake(&mut self, ctx: &mut Ctx<'_>) {
-        match self.state {
+        match self.state() {
             JobState::Sleeping => {
                 self.failures_since_progress = 0;
-                self.enter(JobState::Running, ctx)
+                self.enter(State::Running, ctx)
             }
             JobState::Paused => {
                 if self.evaluate_lifetime(true) {
                     // R4 fixed: a stop is final, the job does not bounce back to RUNNING.
                     self.stop(ctx);
                 } else if !self.evaluate_lifetime(false) {
-                    self.enter(JobState::Running, ctx);
+                    self.enter(State::Running, ctx);
                 } else {
                     // R2 fixed: keep looking every 10 s while paused.
                     ctx.timers.set(TimerKey::Wake(self.key), ctx.now + WAKE_DELAY);
@@ -1153,7 +1207,7 @@ impl Job {
 
     /// Asks for fresh source and target lists, and arms the next refresh (§8.5).
     pub fn refresh(&mut self, ctx: &mut Ctx<'_>) {
-        if self.state.is_terminal() {
+        if self.state().is_terminal() {
             return;
         }
         let source =
@@ -1235,9 +1289,9 @@ impl Job {
     /// A list that became usable wakes a sleeping job at once rather than after 10 s: a
     /// fresh job would otherwise always sleep once before its first task.
     fn wake_if_sleeping(&mut self, ctx: &mut Ctx<'_>) {
-        if self.state == JobState::Sleeping {
+        if self.state() == JobState::Sleeping {
             ctx.timers.cancel(TimerKey::Wake(self.key));
-            self.enter(JobState::Running, ctx);
+            self.enter(State::Running, ctx);
         }
     }
 
@@ -1350,7 +1404,7 @@ impl Job {
 
     /// `[<id>] <STATE padded to 12> <command>`.
     pub fn summary(&self) -> String {
-        format!("[{}] {:<12} {}", self.id, self.state.name(), self.definition.command_line)
+        format!("[{}] {:<12} {}", self.id, self.state().name(), self.definition.command_line)
     }
 
     /// The `Targets` value: pool names, or for group-like targets `pool group g, n pools`
@@ -1388,7 +1442,7 @@ impl Job {
     /// ended job, one with nothing left, or one that has not moved anything yet.
     pub fn eta(&self, now: Millis) -> Option<Millis> {
         let remaining_files = (self.queue.len() + self.running.len()) as u64;
-        if self.state.is_terminal() || remaining_files == 0 {
+        if self.state().is_terminal() || remaining_files == 0 {
             return None;
         }
         let remaining_bytes = self.stats.total.saturating_sub(self.stats.transferred);
@@ -1402,13 +1456,13 @@ impl Job {
         let mut out = String::new();
         let s = &self.stats;
         let _ = writeln!(out, "Command    : {}", self.definition.command_line);
-        let _ = writeln!(out, "State      : {}", self.state.name());
+        let _ = writeln!(out, "State      : {}", self.state().name());
         let _ = writeln!(out, "Queued     : {}", self.queue.len());
         let _ = writeln!(out, "Attempts   : {}", s.attempts);
         let _ = writeln!(out, "Targets    : {}", self.targets_description());
         if s.total > 0 {
             use JobState::*;
-            match self.state {
+            match self.state() {
                 Running | Suspended | Cancelling | Stopping | Sleeping | Paused => {
                     let pct = (u128::from(s.transferred) * 100 / u128::from(s.total)) as u64;
                     let _ =
@@ -1445,7 +1499,7 @@ impl Job {
             }
         }
         // The pace of a job that still runs (an ended job's text stays dCache's).
-        if let Some(started) = self.started().filter(|_| !self.state.is_terminal()) {
+        if let Some(started) = self.started().filter(|_| !self.state().is_terminal()) {
             let _ = writeln!(out, "Started    : {}", timestamp(started));
             let rate = match self.rate(now) {
                 Some(r) => format!("{:.2} files/s; {:.0} bytes/s", r.files_per_second, r.bytes_per_second),
@@ -1478,6 +1532,13 @@ impl Job {
 /// would acknowledge without copying. The time stays below the UUID's variant bits.
 fn request_id(rng: &mut crate::random::Rng, now: Millis) -> RequestId {
     RequestId(u128::from_be_bytes(rng.uuid()) ^ u128::from(now.max(0) as u64))
+}
+
+/// Answers `migration cancel` requests of other pools: the job has ended.
+fn answer_cancel_replies(replies: impl IntoIterator<Item = InboundId>, ctx: &mut Ctx<'_>) {
+    for inbound in replies {
+        ctx.effects.push(Effect::Respond { inbound, reply: encode(&Reply::Ok) });
+    }
 }
 
 /// Turns one task action into effects, requests and timers.
