@@ -631,7 +631,7 @@ impl Module {
                 if args.flag("json").unwrap_or(false) {
                     return Ok(to_json(&crate::status::JobStatus::of(job, now)));
                 }
-                let mut text = job.info(now, &clock, &timestamp);
+                let mut text = crate::status::info(job, now, &clock, &timestamp);
                 if job.state() == JobState::Finished {
                     // The pool's recent pace: the fastest of its jobs over their last minute.
                     let rate = self.jobs().filter_map(|j| j.rate(now)).map(|r| r.bytes_per_second).reduce(f64::max);

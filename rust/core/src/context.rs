@@ -6,8 +6,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::Millis;
-use crate::effect::{Effect, JobKey, Token};
-use crate::message::RequestId;
+use crate::effect::{Effect, InboundId, JobKey, Token};
+use crate::message::{Message, Reply, RequestId, encode};
 use crate::pnfsid::PnfsId;
 use crate::random::Rng;
 use crate::timers::{TimerKey, Timers};
@@ -203,6 +203,17 @@ impl Ctx<'_> {
         *self.next_token += 1;
         self.requests.insert(token, route);
         token
+    }
+
+    /// Sends `message` to the module of pool `to`; `token` routes its reply, if one is
+    /// expected. Jobs and the server speak in messages; the bytes on the wire are made here.
+    pub fn send(&mut self, to: String, message: &Message, token: Option<Token>) {
+        self.effects.push(Effect::Send { to, message: encode(message), token });
+    }
+
+    /// Answers the inbound request `inbound` with `reply`.
+    pub fn respond(&mut self, inbound: InboundId, reply: &Reply) {
+        self.effects.push(Effect::Respond { inbound, reply: encode(reply) });
     }
 
     /// The route of an outstanding request, which is no longer outstanding.

@@ -22,7 +22,7 @@ use crate::expr::Value;
 use crate::filter::ReplicaFilter;
 use crate::host::{PinMove, PoolList, PoolSelection, RepositoryError};
 use crate::input::RepositoryEvent;
-use crate::message::{CopyRequest, Message, Reply, RequestId, encode};
+use crate::message::{CopyRequest, Message, Reply, RequestId};
 use crate::mode::{ModeState, source_mode_changes};
 use crate::plan::Plan;
 use crate::pnfsid::PnfsId;
@@ -1448,83 +1448,6 @@ impl Job {
         let remaining_bytes = self.stats.total.saturating_sub(self.stats.transferred);
         progress::eta(self.rate(now)?, remaining_files, remaining_bytes)
     }
-
-    /// `migration info` (§2.3) at `now`; `clock` formats a note's time as `HH:MM:SS` and
-    /// `timestamp` the start as a date and time. dCache's lines come first, unchanged; the
-    /// pace (`Started`, `Rate`, `ETA`) follows them.
-    pub fn info(&self, now: Millis, clock: &dyn Fn(Millis) -> String, timestamp: &dyn Fn(Millis) -> String) -> String {
-        let mut out = String::new();
-        let s = &self.stats;
-        let _ = writeln!(out, "Command    : {}", self.definition.command_line);
-        let _ = writeln!(out, "State      : {}", self.state().name());
-        let _ = writeln!(out, "Queued     : {}", self.queue.len());
-        let _ = writeln!(out, "Attempts   : {}", s.attempts);
-        let _ = writeln!(out, "Targets    : {}", self.targets_description());
-        if s.total > 0 {
-            use JobState::*;
-            match self.state() {
-                Running | Suspended | Cancelling | Stopping | Sleeping | Paused => {
-                    let pct = (u128::from(s.transferred) * 100 / u128::from(s.total)) as u64;
-                    let _ =
-                        writeln!(out, "Completed  : {} files; {} bytes; {}%", s.completed_files, s.transferred, pct);
-                    let _ = writeln!(out, "Total      : {} bytes", s.total);
-                }
-                Initializing | Finished => {
-                    let _ = writeln!(out, "Completed  : {} files; {} bytes", s.completed_files, s.transferred);
-                    let _ = writeln!(out, "Total      : {} bytes", s.total);
-                }
-                Cancelled | Failed => {
-                    let _ = writeln!(out, "Completed  : {} files; {} bytes", s.completed_files, s.transferred);
-                }
-                New => {}
-            }
-        }
-        let _ = writeln!(out, "Concurrency: {}", self.concurrency);
-        out.push_str("Running tasks:\n");
-        for (id, pnfsid, state, target) in self.running_tasks() {
-            match target {
-                Some(t) => {
-                    let _ = writeln!(out, "[{id}] {pnfsid}: TASK.{state} -> [{t}@local]");
-                }
-                None => {
-                    let _ = writeln!(out, "[{id}] {pnfsid}: TASK.{state}");
-                }
-            }
-        }
-        if !self.notes.is_empty() {
-            out.push_str("Most recent notes:\n");
-            for n in &self.notes {
-                let file = n.pnfsid.map_or_else(|| "-".to_string(), |p| p.to_string());
-                let _ = writeln!(out, "{} [{}] {}: {}", clock(n.time), n.task, file, n.text);
-            }
-        }
-        // The pace of a job that still runs (an ended job's text stays dCache's).
-        if let Some(started) = self.started().filter(|_| !self.state().is_terminal()) {
-            let _ = writeln!(out, "Started    : {}", timestamp(started));
-            let rate = match self.rate(now) {
-                Some(r) => format!("{:.2} files/s; {:.0} bytes/s", r.files_per_second, r.bytes_per_second),
-                None => "-".to_string(),
-            };
-            let _ = writeln!(out, "Rate       : {rate}");
-            let eta = self.eta(now).map_or_else(|| "-".to_string(), progress::duration);
-            let _ = writeln!(out, "ETA        : {eta}");
-            if let Some(rate) = self.bandwidth() {
-                let _ = writeln!(out, "Bandwidth  : {rate} bytes/s");
-            }
-        }
-        if !self.quarantine.is_empty() {
-            let _ = writeln!(
-                out,
-                "Quarantined: {} files (migration retry {} tries them again)",
-                self.quarantine.len(),
-                self.id
-            );
-            for (pnfsid, q) in self.quarantine.files() {
-                let _ = writeln!(out, "{pnfsid}: {} attempts, last: {} (rc={})", q.attempts, q.error, q.rc);
-            }
-        }
-        out
-    }
 }
 
 /// A copy request's id: random, and mixed with the time so that a module restarted with the
@@ -1537,7 +1460,7 @@ fn request_id(rng: &mut crate::random::Rng, now: Millis) -> RequestId {
 /// Answers `migration cancel` requests of other pools: the job has ended.
 fn answer_cancel_replies(replies: impl IntoIterator<Item = InboundId>, ctx: &mut Ctx<'_>) {
     for inbound in replies {
-        ctx.effects.push(Effect::Respond { inbound, reply: encode(&Reply::Ok) });
+        ctx.respond(inbound, &Reply::Ok);
     }
 }
 
@@ -1566,18 +1489,18 @@ fn perform(job: JobKey, task: &Task, action: TaskAction, ctx: &mut Ctx<'_>) {
                 meta_only: task.params().meta_only || update_only,
             });
             let token = ctx.request(route(TaskReply::Copy), pool_timeout);
-            ctx.effects.push(Effect::Send { to: target, message: encode(&message), token: Some(token) });
+            ctx.send(target, &message, Some(token));
         }
         TaskAction::SendPing { target } => {
             let message = Message::Ping { uuid: task.uuid, source: ctx.pool.to_string(), pnfsid };
             let token = ctx.request(route(TaskReply::Ping), pool_timeout);
-            ctx.effects.push(Effect::Send { to: target, message: encode(&message), token: Some(token) });
+            ctx.send(target, &message, Some(token));
         }
         TaskAction::SendCancel { target: Some(target), reason } => {
             let message =
                 Message::Cancel { uuid: task.uuid, source: ctx.pool.to_string(), pnfsid, reason: Some(reason) };
             let token = ctx.request(route(TaskReply::Cancel), pool_timeout);
-            ctx.effects.push(Effect::Send { to: target, message: encode(&message), token: Some(token) });
+            ctx.send(target, &message, Some(token));
         }
         TaskAction::SendCancel { target: None, .. } => {}
         TaskAction::MovePins { target } => {

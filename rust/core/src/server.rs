@@ -8,7 +8,7 @@ use crate::context::{Ctx, Route};
 use crate::effect::{ChangePurpose, Effect, InboundId};
 use crate::error::{Failure, Outcome, ReturnCode};
 use crate::host::{P2pRequest, RepositoryError};
-use crate::message::{CopyRequest, Message, Reply, RequestId, encode};
+use crate::message::{CopyRequest, Message, Reply, RequestId};
 use crate::mode::existing_replica_changes;
 use crate::replica::{ReplicaEntry, ReplicaState};
 
@@ -48,7 +48,7 @@ pub struct Server {
 
 fn respond(ctx: &mut Ctx<'_>, inbound: Option<InboundId>, reply: Reply) {
     if let Some(inbound) = inbound {
-        ctx.effects.push(Effect::Respond { inbound, reply: encode(&reply) });
+        ctx.respond(inbound, &reply);
     }
 }
 
@@ -285,6 +285,6 @@ impl Server {
             rc,
             error,
         };
-        ctx.effects.push(Effect::Send { to: reg.reply_to, message: encode(&message), token: None });
+        ctx.send(reg.reply_to, &message, None);
     }
 }
