@@ -116,7 +116,7 @@ enum State {
     Stopping,
     Cancelling {
         /// Why a plain cancel was given, for the tasks it cancels when its grace period ends
-        /// (`None`: cancelled with `-force`, nothing left to cancel later).
+        /// (`None` while only `-force` cancels came: they cancelled the tasks at once).
         reason: Option<String>,
         /// Cancel requests from other pools, answered once the job has ended.
         replies: Vec<InboundId>,
