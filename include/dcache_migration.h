@@ -28,6 +28,10 @@
  *
  * Enumerations cross as integers (the DCM_* constants); an unknown value is
  * DCM_ERROR_INVALID_ARGUMENT. Check dcm_abi_version() == DCM_ABI_VERSION at start-up.
+ *
+ * Changes that keep DCM_ABI_VERSION (same layout, same symbols; only source changes):
+ * - The PnfsManager's callback table is struct dcm_pnfs_manager (was dcm_namespace), the
+ *   name dCache gives the service and that dcm_host's field pnfs_manager already had.
  */
 
 #ifndef DCACHE_MIGRATION_H
@@ -692,9 +696,9 @@ typedef struct dcm_pool_manager {
 } dcm_pool_manager;
 
 /**
- * The namespace (dCache's PnfsManager).
+ * The PnfsManager (dCache's namespace service).
  */
-typedef struct dcm_namespace {
+typedef struct dcm_pnfs_manager {
     /**
      * Passed to every callback of this table.
      */
@@ -713,7 +717,7 @@ typedef struct dcm_namespace {
      * Releases `ctx` (may be NULL).
      */
     dcm_free_fn free;
-} dcm_namespace;
+} dcm_pnfs_manager;
 
 /**
  * How a request to a service failed. A NULL `const dcm_failure *` means success.
@@ -910,7 +914,7 @@ typedef struct dcm_host {
     /**
      * The namespace (PnfsManager).
      */
-    struct dcm_namespace pnfs_manager;
+    struct dcm_pnfs_manager pnfs_manager;
     /**
      * Messages to other pools' modules.
      */

@@ -764,7 +764,7 @@ static dcm_host host_of(pool *p) {
     h.repository = (dcm_repository){p, repo_for_each, repo_entry, repo_set_state, repo_set_sticky,
                                      repo_verify_checksum, repo_accepts_copies, free_repository};
     h.pool_manager = (dcm_pool_manager){p, pm_pools, pm_groups_of, free_pool_manager};
-    h.pnfs_manager = (dcm_namespace){p, ns_cache_locations, free_namespace};
+    h.pnfs_manager = (dcm_pnfs_manager){p, ns_cache_locations, free_namespace};
     h.transport = (dcm_transport){p, tp_send, tp_reply, free_transport};
     h.p2p = (dcm_p2p){p, p2p_start, p2p_cancel, free_p2p};
     h.pin_manager = (dcm_pin_manager){p, pin_move, free_pin_manager};

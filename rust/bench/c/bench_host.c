@@ -221,7 +221,7 @@ static dcm_module *start(pool *p) {
     memset(&h, 0, sizeof h);
     h.repository = (dcm_repository){p, repo_for_each, repo_entry, repo_set_state, repo_set_sticky, repo_verify, NULL, NULL};
     h.pool_manager = (dcm_pool_manager){p, pm_pools, pm_groups, NULL};
-    h.pnfs_manager = (dcm_namespace){p, ns_locations, NULL};
+    h.pnfs_manager = (dcm_pnfs_manager){p, ns_locations, NULL};
     h.transport = (dcm_transport){p, tp_send, tp_reply, NULL};
     h.p2p = (dcm_p2p){p, p2p_start, p2p_cancel, NULL};
     h.pin_manager = (dcm_pin_manager){p, pins_move, NULL};

@@ -15,7 +15,7 @@ use migration_core::Config;
 use migration_core::driver::runtime::{Options, Runtime};
 use migration_core::error::Failure;
 use migration_core::host::{
-    Completion, Host, Namespace, P2p, P2pRequest, PinManager, PinMove, PoolList, PoolManager, PoolSelection,
+    Completion, Host, P2p, P2pRequest, PinManager, PinMove, PnfsManager, PoolList, PoolManager, PoolSelection,
     Repository, RepositoryError, Transport,
 };
 use migration_core::job::JobState;
@@ -156,7 +156,7 @@ impl PoolManager for Services {
     }
 }
 
-impl Namespace for Services {
+impl PnfsManager for Services {
     fn cache_locations(&self, _: PnfsId, done: Completion<Vec<String>>) {
         self.net.after_message(move || done.complete(Ok(vec!["src".to_string()])));
     }
@@ -234,7 +234,7 @@ fn host(me: &'static str, net: &Arc<Net>, repository: Arc<dyn Repository>) -> Ho
     Host {
         repository,
         pool_manager: services.clone(),
-        namespace: services.clone(),
+        pnfs_manager: services.clone(),
         transport: services.clone(),
         p2p: services.clone(),
         pin_manager: services,

@@ -2,7 +2,7 @@
 //! core's six host traits over them.
 //!
 //! Each table is `{ void *ctx; callbacks…; void (*free)(void *ctx) }`. A table lives in a
-//! [`Slot`]: callbacks run under its read lock, and closing the module takes the write lock,
+//! [`TableCell`]: callbacks run under its read lock, and closing the module takes the write lock,
 //! so `free` runs exactly once and only after every callback in flight has returned; after
 //! that no callback is called again.
 //!
@@ -154,10 +154,10 @@ pub struct dcm_pool_manager {
     pub free: dcm_free_fn,
 }
 
-/// The namespace (dCache's PnfsManager).
+/// The PnfsManager (dCache's namespace service).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct dcm_namespace {
+pub struct dcm_pnfs_manager {
     /// Passed to every callback of this table.
     pub ctx: *mut c_void,
     /// The pools registered as holding a replica of `pnfsid`: answer `token` with
@@ -273,7 +273,7 @@ pub struct dcm_host {
     /// The pool manager.
     pub pool_manager: dcm_pool_manager,
     /// The namespace (PnfsManager).
-    pub pnfs_manager: dcm_namespace,
+    pub pnfs_manager: dcm_pnfs_manager,
     /// Messages to other pools' modules.
     pub transport: dcm_transport,
     /// The p2p client.
@@ -314,7 +314,7 @@ macro_rules! table {
 // `verify_checksum` and `accepts_copies` may be NULL: each NULL has a documented meaning.
 table!(dcm_repository, "repository", [for_each, entry, set_state, set_sticky]);
 table!(dcm_pool_manager, "pool_manager", [pools, groups_of]);
-table!(dcm_namespace, "pnfs_manager", [cache_locations]);
+table!(dcm_pnfs_manager, "pnfs_manager", [cache_locations]);
 table!(dcm_transport, "transport", [send, reply]);
 table!(dcm_p2p, "p2p", [start, cancel]);
 table!(dcm_pin_manager, "pin_manager", [move_pins]);
@@ -346,19 +346,19 @@ pub(crate) fn in_callback_of(module: u64) -> bool {
 }
 
 /// One callback table, until the module closes it.
-pub(crate) struct Slot<T: Table> {
+pub(crate) struct TableCell<T: Table> {
     table: RwLock<Option<T>>,
 }
 
 // SAFETY: the header requires every callback and context to be usable from any thread; the
 // library never touches `ctx` itself.
-unsafe impl<T: Table> Send for Slot<T> {}
+unsafe impl<T: Table> Send for TableCell<T> {}
 // SAFETY: as above.
-unsafe impl<T: Table> Sync for Slot<T> {}
+unsafe impl<T: Table> Sync for TableCell<T> {}
 
-impl<T: Table> Slot<T> {
-    fn new(table: T) -> Slot<T> {
-        Slot { table: RwLock::new(Some(table)) }
+impl<T: Table> TableCell<T> {
+    fn new(table: T) -> TableCell<T> {
+        TableCell { table: RwLock::new(Some(table)) }
     }
 
     /// Runs `f` on the table unless it was closed. The read lock is recursive: a callback
@@ -382,7 +382,7 @@ impl<T: Table> Slot<T> {
     }
 }
 
-impl<T: Table> Drop for Slot<T> {
+impl<T: Table> Drop for TableCell<T> {
     fn drop(&mut self) {
         self.close();
     }
@@ -402,12 +402,12 @@ pub(crate) fn completed_by(kind: PendingKind) -> &'static str {
 /// The host of one module: its six callback tables and its outstanding tokens.
 pub(crate) struct CHost {
     module: u64,
-    repository: Slot<dcm_repository>,
-    pool_manager: Slot<dcm_pool_manager>,
-    namespace: Slot<dcm_namespace>,
-    transport: Slot<dcm_transport>,
-    p2p: Slot<dcm_p2p>,
-    pin_manager: Slot<dcm_pin_manager>,
+    repository: TableCell<dcm_repository>,
+    pool_manager: TableCell<dcm_pool_manager>,
+    pnfs_manager: TableCell<dcm_pnfs_manager>,
+    transport: TableCell<dcm_transport>,
+    p2p: TableCell<dcm_p2p>,
+    pin_manager: TableCell<dcm_pin_manager>,
     tokens: PendingTable,
 }
 
@@ -425,12 +425,12 @@ impl CHost {
     pub(crate) fn new(module: u64, host: dcm_host) -> Result<CHost> {
         let chost = CHost {
             module,
-            repository: Slot::new(host.repository),
-            pool_manager: Slot::new(host.pool_manager),
-            namespace: Slot::new(host.pnfs_manager),
-            transport: Slot::new(host.transport),
-            p2p: Slot::new(host.p2p),
-            pin_manager: Slot::new(host.pin_manager),
+            repository: TableCell::new(host.repository),
+            pool_manager: TableCell::new(host.pool_manager),
+            pnfs_manager: TableCell::new(host.pnfs_manager),
+            transport: TableCell::new(host.transport),
+            p2p: TableCell::new(host.p2p),
+            pin_manager: TableCell::new(host.pin_manager),
             tokens: PendingTable::new(),
         };
         let missing = [
@@ -470,7 +470,7 @@ impl CHost {
         self.drain();
         self.repository.close();
         self.pool_manager.close();
-        self.namespace.close();
+        self.pnfs_manager.close();
         self.transport.close();
         self.p2p.close();
         self.pin_manager.close();
@@ -753,11 +753,11 @@ impl host::PoolManager for CHost {
     }
 }
 
-impl host::Namespace for CHost {
+impl host::PnfsManager for CHost {
     fn cache_locations(&self, pnfsid: PnfsId, done: Completion<Vec<String>>) {
         let id = cstring(&pnfsid.to_string());
         self.issue("pnfs_manager.cache_locations", Pending::Locations(done), |token, buf| {
-            self.namespace
+            self.pnfs_manager
                 .call(self.module, |t| {
                     let f = t.cache_locations?;
                     // SAFETY: the host's callback; the string outlives the call.

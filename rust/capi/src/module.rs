@@ -12,7 +12,6 @@ use std::ffi::c_char;
 use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use migration_core::driver::pending::{Pending, PendingKind};
 use migration_core::driver::runtime::{Options, Runtime};
@@ -20,9 +19,8 @@ use migration_core::error::Failure;
 use migration_core::host::{self, Completion, Host, PoolList};
 use migration_core::hotfile::ProtocolInfo;
 use migration_core::input::RepositoryEvent;
-use migration_core::replica::ReplicaState;
 use migration_core::{Config, Error, ErrorKind};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 use crate::callbacks::{CHost, dcm_host, in_callback_of};
 use crate::constants::{DCM_ABI_VERSION, EventKind};
@@ -42,53 +40,11 @@ pub struct dcm_module {
 
 const MAGIC: u64 = 0x6463_6d5f_6d6f_6475; // "dcm_modu"
 
-/// How long `dcm_module_free` waits for the module's threads to stop.
-const THREAD_STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Counts the live threads of one module's runtime, so that freeing it can wait for them.
-#[derive(Default)]
-struct Threads {
-    live: Mutex<usize>,
-    stopped: Condvar,
-}
-
-thread_local! {
-    /// The module whose runtime owns this thread (0: none).
-    static RUNTIME_OF: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-impl Threads {
-    fn started(&self, module: u64) {
-        *self.live.lock() += 1;
-        RUNTIME_OF.with(|r| r.set(module));
-    }
-
-    fn stopping(&self) {
-        let mut live = self.live.lock();
-        *live = live.saturating_sub(1);
-        if *live == 0 {
-            self.stopped.notify_all();
-        }
-    }
-
-    fn wait(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        let mut live = self.live.lock();
-        while *live > 0 {
-            if self.stopped.wait_until(&mut live, deadline).timed_out() {
-                tracing::warn!(target: "migration", threads = *live, "module threads still running after free");
-                return;
-            }
-        }
-    }
-}
-
 /// What a live handle refers to.
 struct ModuleState {
     id: u64,
     runtime: Runtime,
     host: Arc<CHost>,
-    threads: Arc<Threads>,
 }
 
 impl ModuleState {
@@ -96,9 +52,6 @@ impl ModuleState {
     /// the host's tables (each `free` once) and drops outstanding tokens.
     fn close(&self) {
         self.runtime.shutdown();
-        if RUNTIME_OF.with(|r| r.get()) != self.id {
-            self.threads.wait(THREAD_STOP_TIMEOUT);
-        }
         self.host.close();
     }
 }
@@ -267,26 +220,22 @@ pub unsafe extern "C" fn dcm_module_new(
         }
         // SAFETY: caller's contract.
         let (config, worker_threads, seed) = unsafe { settings(config) }?;
-        let threads = Arc::new(Threads::default());
-        let (on_start, on_stop) = (Arc::clone(&threads), Arc::clone(&threads));
         let options = Options {
             worker_threads: worker_threads as usize,
             seed,
             thread_name: format!("{pool}-migration"),
-            on_thread_start: Some(Arc::new(move || on_start.started(id))),
-            on_thread_stop: Some(Arc::new(move || on_stop.stopping())),
             ..Options::default()
         };
         let host = Host {
             repository: Arc::clone(&chost) as Arc<dyn host::Repository>,
             pool_manager: Arc::clone(&chost) as Arc<dyn host::PoolManager>,
-            namespace: Arc::clone(&chost) as Arc<dyn host::Namespace>,
+            pnfs_manager: Arc::clone(&chost) as Arc<dyn host::PnfsManager>,
             transport: Arc::clone(&chost) as Arc<dyn host::Transport>,
             p2p: Arc::clone(&chost) as Arc<dyn host::P2p>,
             pin_manager: Arc::clone(&chost) as Arc<dyn host::PinManager>,
         };
         let runtime = Runtime::start(pool, config, host, options)?;
-        let state = Arc::new(ModuleState { id, runtime, host: chost, threads });
+        let state = Arc::new(ModuleState { id, runtime, host: chost });
         let handle = Box::into_raw(Box::new(dcm_module { magic: MAGIC, id }));
         MODULES.lock().insert(handle as usize, state);
         // SAFETY: checked non-NULL above.
@@ -409,22 +358,11 @@ pub unsafe extern "C" fn dcm_module_repository_event(
         let before = unsafe { entry_from_c(before, "before") }?;
         // SAFETY: caller's contract.
         let after = unsafe { entry_from_c(after, "after") }?.ok_or_else(|| null("after"))?;
-        if let Some(before) = &before
-            && before.pnfsid != after.pnfsid
-        {
-            return Err(invalid(format!("before is {} but after is {}", before.pnfsid, after.pnfsid)));
-        }
         let event = match kind {
-            EventKind::StateChanged => RepositoryEvent::StateChanged {
-                old: before.map_or(ReplicaState::New, |b| b.state),
-                new: after.state,
-                entry: after,
-            },
-            EventKind::StickyChanged => {
-                RepositoryEvent::StickyChanged { old: before.ok_or_else(|| null("before"))?, new: after }
-            }
+            EventKind::StateChanged => RepositoryEvent::state_changed(before, after)?,
+            EventKind::StickyChanged => RepositoryEvent::sticky_changed(before.ok_or_else(|| null("before"))?, after)?,
             EventKind::AccessTimeChanged => {
-                RepositoryEvent::AccessTimeChanged { old: before.ok_or_else(|| null("before"))?, new: after }
+                RepositoryEvent::access_time_changed(before.ok_or_else(|| null("before"))?, after)?
             }
         };
         state.runtime.repository_event(event);
@@ -828,14 +766,10 @@ pub unsafe extern "C" fn dcm_module_report_readers(
         } else {
             // SAFETY: caller's contract.
             let p = unsafe { &*protocol };
-            Some(ProtocolInfo {
-                // SAFETY: caller's contract.
-                protocol: unsafe { str_arg(p.protocol, "protocol.protocol") }?.to_string(),
-                major: p.major,
-                minor: p.minor,
-                // SAFETY: caller's contract.
-                client: unsafe { opt_str_arg(p.client, "protocol.client") }?.map(str::to_string),
-            })
+            // SAFETY: caller's contract.
+            let (name, client) =
+                unsafe { (str_arg(p.protocol, "protocol.protocol")?, opt_str_arg(p.client, "protocol.client")?) };
+            Some(ProtocolInfo::new(name, p.major.into(), p.minor.into(), client.map(str::to_string)))
         };
         state.runtime.call(|module, _| module.report_readers(pnfsid, readers, protocol.as_ref()))?;
         Ok(())
@@ -852,13 +786,15 @@ pub(crate) fn live_modules() -> usize {
 mod tests {
     use super::*;
     use crate::callbacks::{
-        dcm_namespace, dcm_p2p, dcm_pin_manager, dcm_pool_manager, dcm_replica_visitor, dcm_repository, dcm_transport,
+        dcm_p2p, dcm_pin_manager, dcm_pnfs_manager, dcm_pool_manager, dcm_replica_visitor, dcm_repository,
+        dcm_transport,
     };
     use crate::error::{dcm_error_code, dcm_error_free, dcm_error_message};
     use crate::strings::dcm_string_free;
     use crate::types::{dcm_p2p_request, dcm_pin_move, dcm_pool_selection};
     use std::ffi::{CStr, c_void};
     use std::sync::atomic::AtomicUsize;
+    use std::time::{Duration, Instant};
 
     /// A host that answers nothing: it records the tokens it is given and counts frees.
     #[derive(Default)]
@@ -972,7 +908,7 @@ mod tests {
                 free: Some(free),
             },
             pool_manager: dcm_pool_manager { ctx, pools: Some(pools), groups_of: Some(groups_of), free: Some(free) },
-            pnfs_manager: dcm_namespace { ctx, cache_locations: Some(locations), free: Some(free) },
+            pnfs_manager: dcm_pnfs_manager { ctx, cache_locations: Some(locations), free: Some(free) },
             transport: dcm_transport { ctx, send: Some(send), reply: Some(reply), free: Some(free) },
             p2p: dcm_p2p { ctx, start: Some(start), cancel: Some(cancel), free: Some(free) },
             pin_manager: dcm_pin_manager { ctx, move_pins: Some(move_pins), free: Some(free) },

@@ -461,6 +461,91 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "hotfile show", options: &[], args: NO_ARGS, summary: "Show the hot-file settings.", help: "" },
 ];
 
+/// What a `migration copy|move|cache` line creates: a job with that command's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobKind {
+    Copy,
+    Move,
+    Cache,
+}
+
+/// One variant per entry of [`COMMANDS`], so that running a command is an exhaustive match:
+/// a spec without a handler does not compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    NewJob(JobKind),
+    Info,
+    Ls,
+    Clear,
+    Suspend,
+    Resume,
+    Cancel,
+    SetConcurrency,
+    Explain,
+    Metrics,
+    SetBandwidth,
+    SetMaxIncoming,
+    GetMaxIncoming,
+    Retry,
+    SetMaxAttemptsDefault,
+    GetMaxAttemptsDefault,
+    Concurrency,
+    SetConcurrencyDefault,
+    GetConcurrencyDefault,
+    ConcurrencyDefault,
+    SetRefreshDefault,
+    GetRefreshDefault,
+    HotfileSetReplicas,
+    HotfileGetReplicas,
+    HotfileSetThreshold,
+    HotfileGetThreshold,
+    HotfileShow,
+}
+
+/// The command of each entry of [`COMMANDS`], in the table's order (a test checks that each
+/// variant is named after its entry).
+const DISPATCH: [Command; 29] = [
+    Command::NewJob(JobKind::Copy),
+    Command::NewJob(JobKind::Move),
+    Command::NewJob(JobKind::Cache),
+    Command::Info,
+    Command::Ls,
+    Command::Clear,
+    Command::Suspend,
+    Command::Resume,
+    Command::Cancel,
+    Command::SetConcurrency,
+    Command::Explain,
+    Command::Metrics,
+    Command::SetBandwidth,
+    Command::SetMaxIncoming,
+    Command::GetMaxIncoming,
+    Command::Retry,
+    Command::SetMaxAttemptsDefault,
+    Command::GetMaxAttemptsDefault,
+    Command::Concurrency,
+    Command::SetConcurrencyDefault,
+    Command::GetConcurrencyDefault,
+    Command::ConcurrencyDefault,
+    Command::SetRefreshDefault,
+    Command::GetRefreshDefault,
+    Command::HotfileSetReplicas,
+    Command::HotfileGetReplicas,
+    Command::HotfileSetThreshold,
+    Command::HotfileGetThreshold,
+    Command::HotfileShow,
+];
+
+const _: () = assert!(DISPATCH.len() == COMMANDS.len(), "one Command per entry of COMMANDS");
+
+impl Command {
+    /// The command `spec` (an entry of [`COMMANDS`]) describes.
+    fn of(spec: &CommandSpec) -> Command {
+        let index = COMMANDS.iter().position(|c| c.name == spec.name).expect("lookup finds specs in COMMANDS");
+        DISPATCH[index]
+    }
+}
+
 const DEPRECATED_SET: &str = " (Warning: this command is deprecated, please use 'migration set concurrency')";
 
 /// The help page of `name` (e.g. `migration copy`), or the command list when `name` is empty.
@@ -510,17 +595,18 @@ impl Module {
         };
         let args = syntax::parse(spec, &words[n..]).map_err(syntax)?;
         let job_arg = |args: &ParsedArgs| args.arg(0).unwrap_or_default().to_string();
-        match spec.name {
-            "migration copy" | "migration move" | "migration cache" => {
+        let command = Command::of(spec);
+        match command {
+            Command::NewJob(kind) => {
                 let recorded = syntax::normalized(line).map_err(syntax)?;
-                self.create_job(now, spec.name, &args, recorded)
+                self.create_job(now, kind, &args, recorded)
             }
-            "migration info" => {
+            Command::Info => {
                 let job = self.job(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
                 if args.flag("json").unwrap_or(false) {
                     return Ok(to_json(&crate::status::JobStatus::of(job, now)));
                 }
-                let mut text = job.info(now, &clock, &timestamp);
+                let mut text = crate::status::info(job, now, &clock, &timestamp);
                 if job.state() == JobState::Finished {
                     // The pool's recent pace: the fastest of its jobs over their last minute.
                     let rate = self.jobs().filter_map(|j| j.rate(now)).map(|r| r.bytes_per_second).reduce(f64::max);
@@ -528,29 +614,29 @@ impl Module {
                 }
                 Ok(text)
             }
-            "migration ls" if args.flag("json").unwrap_or(false) => {
+            Command::Ls if args.flag("json").unwrap_or(false) => {
                 let jobs: Vec<_> = self.jobs().map(|j| crate::status::JobStatus::of(j, now)).collect();
                 Ok(to_json(&jobs))
             }
-            "migration ls" => Ok(self.jobs().map(|j| format!("{}\n", j.summary())).collect()),
-            "migration clear" => {
+            Command::Ls => Ok(self.jobs().map(|j| format!("{}\n", j.summary())).collect()),
+            Command::Clear => {
                 self.jobs.retain(|_, j| !j.state().is_terminal());
                 Ok(String::new())
             }
-            "migration suspend" => {
+            Command::Suspend => {
                 let key = self.job_key(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
                 let job = self.jobs.get_mut(&key).expect("key just found");
                 job.suspend(now).map_err(|m| Error::new(ErrorKind::State, m))?;
                 Ok(job.summary())
             }
-            "migration resume" => {
+            Command::Resume => {
                 let key = self.job_key(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
                 let mut ctx = self.shared.ctx(now);
                 let job = self.jobs.get_mut(&key).expect("key just found");
                 job.resume(&mut ctx).map_err(|m| Error::new(ErrorKind::State, m))?;
                 Ok(job.summary())
             }
-            "migration cancel" => {
+            Command::Cancel => {
                 let key = self.job_key(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
                 let force = args.flag("force").unwrap_or(false);
                 let mut ctx = self.shared.ctx(now);
@@ -558,21 +644,21 @@ impl Module {
                 job.cancel(force, "\"migration cancel\" admin command", None, &mut ctx);
                 Ok(job.summary())
             }
-            "migration set concurrency" | "migration concurrency" => {
+            Command::SetConcurrency | Command::Concurrency => {
                 let n = decode_int(args.arg(1).unwrap_or_default())?;
                 let key = self.job_key(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
                 let mut ctx = self.shared.ctx(now);
                 let job = self.jobs.get_mut(&key).expect("key just found");
                 job.set_concurrency(n, &mut ctx);
-                let suffix = if spec.name == "migration concurrency" { DEPRECATED_SET } else { "" };
+                let suffix = if command == Command::Concurrency { DEPRECATED_SET } else { "" };
                 Ok(format!("[{}] Concurrency set to {n}{suffix}", job.id))
             }
-            "migration metrics" => Ok(self.metrics()),
-            "migration explain" => {
+            Command::Metrics => Ok(self.metrics()),
+            Command::Explain => {
                 let job = self.job(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
                 Ok(job.explain(self.pool()))
             }
-            "migration set bandwidth" => {
+            Command::SetBandwidth => {
                 let rate = crate::bandwidth::parse_rate(args.arg(1).unwrap_or_default()).map_err(Error::syntax)?;
                 let key = self.job_key(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
                 let mut ctx = self.shared.ctx(now);
@@ -580,40 +666,36 @@ impl Module {
                 job.set_bandwidth(rate, &mut ctx);
                 Ok(format!("[{}] Bandwidth set to {rate} bytes/s", job.id))
             }
-            "migration set max-incoming" => {
+            Command::SetMaxIncoming => {
                 let n = decode_int(args.arg(0).unwrap_or_default())?;
                 self.defaults.max_incoming =
                     u32::try_from(n).map_err(|_| Error::syntax("Maximum incoming copies must not be negative."))?;
                 Ok(format!("Maximum incoming copies set to {n}"))
             }
-            "migration get max-incoming" => {
-                Ok(format!("Current maximum incoming copies: {}", self.defaults.max_incoming))
-            }
-            "migration retry" => {
+            Command::GetMaxIncoming => Ok(format!("Current maximum incoming copies: {}", self.defaults.max_incoming)),
+            Command::Retry => {
                 let key = self.job_key(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
                 let mut ctx = self.shared.ctx(now);
                 let job = self.jobs.get_mut(&key).expect("key just found");
                 let n = job.retry(&mut ctx).map_err(|m| Error::new(ErrorKind::State, m))?;
                 Ok(format!("[{}] {n} quarantined files queued again", job.id))
             }
-            "migration set max-attempts-default" => {
+            Command::SetMaxAttemptsDefault => {
                 let n = decode_int(args.arg(0).unwrap_or_default())?;
                 self.defaults.max_attempts =
                     u32::try_from(n).map_err(|_| Error::syntax("Maximum attempts must not be negative."))?;
                 Ok(format!("Default maximum attempts set to {n}"))
             }
-            "migration get max-attempts-default" => {
+            Command::GetMaxAttemptsDefault => {
                 Ok(format!("Current default maximum attempts: {}", self.defaults.max_attempts))
             }
-            "migration set concurrency-default" => {
+            Command::SetConcurrencyDefault => {
                 let n = decode_int(args.arg(0).unwrap_or_default())?;
                 self.set_concurrency_default(n)?;
                 Ok(format!("Default concurrency set to {n}"))
             }
-            "migration get concurrency-default" => {
-                Ok(format!("Current default concurrency: {}", self.defaults.concurrency))
-            }
-            "migration concurrency-default" => match args.int("set") {
+            Command::GetConcurrencyDefault => Ok(format!("Current default concurrency: {}", self.defaults.concurrency)),
+            Command::ConcurrencyDefault => match args.int("set") {
                 Some(n) => {
                     self.set_concurrency_default(n)?;
                     Ok(format!(
@@ -625,7 +707,7 @@ impl Module {
                     self.defaults.concurrency
                 )),
             },
-            "migration set refresh-default" => {
+            Command::SetRefreshDefault => {
                 let n = decode_long(args.arg(0).unwrap_or_default())?;
                 if n < 1 {
                     return Err(Error::syntax("Default refresh interval must be positive."));
@@ -633,26 +715,23 @@ impl Module {
                 self.defaults.refresh = n as u64;
                 Ok(format!("Default refresh interval set to {n}"))
             }
-            "migration get refresh-default" => {
-                Ok(format!("Current default refresh interval: {}", self.defaults.refresh))
-            }
-            "hotfile set replicas" => {
+            Command::GetRefreshDefault => Ok(format!("Current default refresh interval: {}", self.defaults.refresh)),
+            Command::HotfileSetReplicas => {
                 let n = decode_int(args.arg(0).unwrap_or_default())?;
                 self.defaults.hotfile_replicas = n;
                 Ok(format!("Number of replicas set to {n}"))
             }
-            "hotfile get replicas" => Ok(format!("Current replicas: {}", self.defaults.hotfile_replicas)),
-            "hotfile set threshold" => {
+            Command::HotfileGetReplicas => Ok(format!("Current replicas: {}", self.defaults.hotfile_replicas)),
+            Command::HotfileSetThreshold => {
                 let n = decode_long(args.arg(0).unwrap_or_default())?;
                 self.defaults.hotfile_threshold = n;
                 Ok(format!("Threshold set to {n}"))
             }
-            "hotfile get threshold" => Ok(format!("Current threshold: {}", self.defaults.hotfile_threshold)),
-            "hotfile show" => Ok(format!(
+            Command::HotfileGetThreshold => Ok(format!("Current threshold: {}", self.defaults.hotfile_threshold)),
+            Command::HotfileShow => Ok(format!(
                 "replicas={}  threshold={}",
                 self.defaults.hotfile_replicas, self.defaults.hotfile_threshold
             )),
-            other => Err(Error::new(ErrorKind::Internal, format!("no handler for {other}"))),
         }
     }
 
@@ -666,10 +745,10 @@ impl Module {
 
     /// `migration copy|move|cache`: validates in dCache's order (§2.1), creates the job and
     /// starts it if the pool has started. Nothing changes when validation fails.
-    fn create_job(&mut self, now: Millis, command: &str, args: &ParsedArgs, recorded: String) -> Result<String, Error> {
-        let definition = parse_definition(now, command, args, recorded, self.defaults.refresh)?;
+    fn create_job(&mut self, now: Millis, kind: JobKind, args: &ParsedArgs, recorded: String) -> Result<String, Error> {
+        let definition = parse_definition(now, kind, args, recorded, self.defaults.refresh)?;
         if definition.verify && !self.verifies_checksums() {
-            let hint = if command == "migration move" { " (migration move verifies by default)" } else { "" };
+            let hint = if kind == JobKind::Move { " (migration move verifies by default)" } else { "" };
             return Err(Error::new(
                 ErrorKind::Unsupported,
                 format!("-verify is not available: this pool cannot verify checksums{hint}; use -verify=false"),
@@ -746,15 +825,15 @@ fn decode_long(text: &str) -> Result<i64, Error> {
 /// order of §2.1 so that the first failing check is the one dCache would report.
 fn parse_definition(
     now: Millis,
-    command: &str,
+    kind: JobKind,
     args: &ParsedArgs,
     recorded: String,
     refresh_default: u64,
 ) -> Result<JobDefinition, Error> {
-    let (smode, tmode, pins, verify, atime) = match command {
-        "migration move" => ("delete", "same", "move", true, true),
-        "migration cache" => ("same", "cached", "keep", false, false),
-        _ => ("same", "same", "keep", false, false),
+    let (smode, tmode, pins, verify, atime) = match kind {
+        JobKind::Move => ("delete", "same", "move", true, true),
+        JobKind::Cache => ("same", "cached", "keep", false, false),
+        JobKind::Copy => ("same", "same", "keep", false, false),
     };
     // 1. Framework checks left: PnfsId syntax.
     let pnfsids = match args.list("pnfsid") {
@@ -914,4 +993,25 @@ pub fn timestamp(time: Millis) -> String {
 pub fn clock(time: Millis) -> String {
     let secs = time.div_euclid(1000).rem_euclid(86_400);
     format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `migration set max-incoming` runs `SetMaxIncoming`, `hotfile show` runs `HotfileShow`,
+    /// `migration copy` runs `NewJob(Copy)`: a table reordered without its dispatch fails here.
+    #[test]
+    fn each_command_runs_the_handler_named_after_it() {
+        for (spec, command) in COMMANDS.iter().zip(DISPATCH) {
+            let words = spec.name.strip_prefix("migration ").unwrap_or(spec.name);
+            let camel: String = words.split([' ', '-']).map(|w| w[..1].to_ascii_uppercase() + &w[1..]).collect();
+            let named = match command {
+                Command::NewJob(kind) => format!("{kind:?}"),
+                other => format!("{other:?}"),
+            };
+            assert_eq!(named, camel, "{}", spec.name);
+            assert_eq!(Command::of(spec), command);
+        }
+    }
 }

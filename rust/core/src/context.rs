@@ -6,8 +6,8 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::Millis;
-use crate::effect::{Effect, JobKey, Token};
-use crate::message::{RequestId, WireVersion};
+use crate::effect::{Effect, Inbound, JobKey, Token};
+use crate::message::{Message, Reply, RequestId, WireVersion, encode_as};
 use crate::pnfsid::PnfsId;
 use crate::random::Rng;
 use crate::timers::{TimerKey, Timers};
@@ -211,6 +211,24 @@ impl Ctx<'_> {
         *self.next_token += 1;
         self.requests.insert(token, route);
         token
+    }
+
+    /// Sends `message` to the module of pool `to`; `token` routes its reply, if one is
+    /// expected. Jobs and the server speak in messages; the bytes on the wire are made here.
+    /// The message goes out in this pool's wire version (`migration set wire-version`).
+    pub fn send(&mut self, to: String, message: &Message, token: Option<Token>) {
+        self.send_as(self.wire, to, message, token);
+    }
+
+    /// As [`Ctx::send`], in wire version `wire` (a copy-finished goes out in the version of
+    /// its copy request).
+    pub fn send_as(&mut self, wire: WireVersion, to: String, message: &Message, token: Option<Token>) {
+        self.effects.push(Effect::Send { to, message: encode_as(message, wire), token });
+    }
+
+    /// Answers the inbound request `inbound` with `reply`, in the version it came in.
+    pub fn respond(&mut self, inbound: Inbound, reply: &Reply) {
+        self.effects.push(inbound.respond(reply));
     }
 
     /// The route of an outstanding request, which is no longer outstanding.

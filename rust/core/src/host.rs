@@ -149,8 +149,8 @@ pub trait PoolManager: Send + Sync {
     fn groups_of(&self, pool: &str, done: Completion<Vec<String>>);
 }
 
-/// The namespace (PnfsManager): where replicas of a file exist.
-pub trait Namespace: Send + Sync {
+/// The PnfsManager (dCache's namespace service): where replicas of a file exist.
+pub trait PnfsManager: Send + Sync {
     /// The pools registered as holding a replica of `pnfsid`. A file deleted from the
     /// namespace answers `Failure::Error` with `FILE_NOT_FOUND` (10001).
     fn cache_locations(&self, pnfsid: PnfsId, done: Completion<Vec<String>>);
@@ -218,8 +218,8 @@ pub struct Host {
     pub repository: Arc<dyn Repository>,
     /// The pool manager.
     pub pool_manager: Arc<dyn PoolManager>,
-    /// The namespace.
-    pub namespace: Arc<dyn Namespace>,
+    /// The PnfsManager (namespace).
+    pub pnfs_manager: Arc<dyn PnfsManager>,
     /// Messages to other pools.
     pub transport: Arc<dyn Transport>,
     /// The p2p client.

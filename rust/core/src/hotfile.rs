@@ -27,6 +27,13 @@ pub struct ProtocolInfo {
 }
 
 impl ProtocolInfo {
+    /// The protocol of a read as a binding receives it. A version that is no `u32` (Java has
+    /// no unsigned int) counts as 0.
+    pub fn new(protocol: impl Into<String>, major: i64, minor: i64, client: Option<String>) -> ProtocolInfo {
+        let version = |v: i64| u32::try_from(v).unwrap_or(0);
+        ProtocolInfo { protocol: protocol.into(), major: version(major), minor: version(minor), client }
+    }
+
     /// `<protocol>/<major>` or `<protocol>/<major>.<minor>` (the pool manager's protocol unit).
     pub fn unit(&self) -> String {
         if self.minor == 0 {
@@ -77,5 +84,17 @@ pub fn definition(entry: &ReplicaEntry, protocol: String, net: String, replicas:
         select: SelectionStrategy::Proportional,
         order: None,
         hot_file: Some(HotFileQuery { attributes: entry.attributes(), protocol, net }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_a_binding_cannot_express_as_u32_counts_as_zero() {
+        assert_eq!(ProtocolInfo::new("NFS", 4, 1, None).unit(), "NFS/4.1");
+        assert_eq!(ProtocolInfo::new("DCap", 3, -1, None).unit(), "DCap/3");
+        assert_eq!(ProtocolInfo::new("xrootd", i64::from(u32::MAX) + 1, 0, None).major, 0);
     }
 }

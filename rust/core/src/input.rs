@@ -3,7 +3,7 @@
 //! or reports something the pool saw.
 
 use crate::effect::{ChangePurpose, EntryPurpose, InboundId, JobKey, Token};
-use crate::error::{Failure, Outcome};
+use crate::error::{Error, ErrorKind, Failure, Outcome};
 use crate::host::PoolList;
 use crate::host::RepositoryError;
 use crate::message::RequestId;
@@ -78,6 +78,54 @@ pub enum RepositoryEvent {
     },
 }
 
+impl RepositoryEvent {
+    /// A state change, from the entry before it (`None`: a new replica) and after it.
+    pub fn state_changed(before: Option<ReplicaEntry>, after: ReplicaEntry) -> Result<RepositoryEvent, Error> {
+        if let Some(before) = &before {
+            same_file(before, &after)?;
+        }
+        Ok(RepositoryEvent::StateChanged {
+            old: before.map_or(ReplicaState::New, |b| b.state),
+            new: after.state,
+            entry: after,
+        })
+    }
+
+    /// A change of sticky records.
+    pub fn sticky_changed(old: ReplicaEntry, new: ReplicaEntry) -> Result<RepositoryEvent, Error> {
+        same_file(&old, &new)?;
+        Ok(RepositoryEvent::StickyChanged { old, new })
+    }
+
+    /// A change of the access time.
+    pub fn access_time_changed(old: ReplicaEntry, new: ReplicaEntry) -> Result<RepositoryEvent, Error> {
+        same_file(&old, &new)?;
+        Ok(RepositoryEvent::AccessTimeChanged { old, new })
+    }
+
+    /// Checks an event a binding decoded whole: its entries before and after are one file.
+    /// An event about two files is the host's bug; both bindings refuse it with this error
+    /// rather than let the module act on half of it.
+    pub fn validate(&self) -> Result<(), Error> {
+        match self {
+            RepositoryEvent::StateChanged { .. } => Ok(()),
+            RepositoryEvent::StickyChanged { old, new } | RepositoryEvent::AccessTimeChanged { old, new } => {
+                same_file(old, new)
+            }
+        }
+    }
+}
+
+fn same_file(before: &ReplicaEntry, after: &ReplicaEntry) -> Result<(), Error> {
+    if before.pnfsid != after.pnfsid {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("before is {} but after is {}", before.pnfsid, after.pnfsid),
+        ));
+    }
+    Ok(())
+}
+
 /// Something that happened, fed to the module by its driver.
 #[derive(Debug, Clone)]
 pub enum Input {
@@ -149,6 +197,33 @@ mod tests {
     use crate::error::ReturnCode;
     use crate::job::task_reply_event;
     use crate::task::TaskEvent;
+
+    fn entry(id: &str, state: ReplicaState) -> ReplicaEntry {
+        ReplicaEntry::new(PnfsId::parse(id).expect("valid id"), state, 10, 0)
+    }
+
+    #[test]
+    fn an_event_about_two_files_is_an_invalid_argument() {
+        let (a, b) = (entry("A", ReplicaState::Cached), entry("B", ReplicaState::Cached));
+        for event in [
+            RepositoryEvent::state_changed(Some(a.clone()), b.clone()),
+            RepositoryEvent::sticky_changed(a.clone(), b.clone()),
+            RepositoryEvent::access_time_changed(a.clone(), b.clone()),
+        ] {
+            let e = event.expect_err("two files");
+            assert_eq!(e.kind, ErrorKind::InvalidArgument);
+            assert_eq!(e.message, format!("before is {} but after is {}", a.pnfsid, b.pnfsid));
+        }
+        let decoded = RepositoryEvent::StickyChanged { old: b.clone(), new: a.clone() };
+        let e = decoded.validate().expect_err("two files");
+        assert_eq!(e.message, format!("before is {} but after is {}", b.pnfsid, a.pnfsid));
+        let created = RepositoryEvent::state_changed(None, a.clone()).expect("a new replica");
+        assert_eq!(
+            created,
+            RepositoryEvent::StateChanged { old: ReplicaState::New, new: ReplicaState::Cached, entry: a }
+        );
+        assert!(created.validate().is_ok());
+    }
 
     /// A routing mistake must fail loudly: a copy request "answered" with a pool list would
     /// otherwise read as a successful copy, and a pool list answered with locations as an

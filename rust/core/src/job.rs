@@ -24,7 +24,7 @@ use crate::expr::Value;
 use crate::filter::ReplicaFilter;
 use crate::host::{PinMove, PoolList, PoolSelection, RepositoryError};
 use crate::input::RepositoryEvent;
-use crate::message::{CopyRequest, Message, Reply, RequestId, encode_as};
+use crate::message::{CopyRequest, Message, Reply, RequestId};
 use crate::mode::{ModeState, source_mode_changes};
 use crate::plan::Plan;
 use crate::pnfsid::PnfsId;
@@ -102,6 +102,50 @@ impl JobState {
     }
 }
 
+/// The job's state with the data that belongs to it; [`JobState`] is its name, what operators
+/// and the other modules see.
+#[derive(Debug)]
+enum State {
+    New,
+    /// Scanning the repository.
+    Initializing {
+        scan: Scan,
+    },
+    Running,
+    Sleeping,
+    Paused,
+    Suspended,
+    Stopping,
+    Cancelling {
+        /// Why a plain cancel was given, for the tasks it cancels when its grace period ends
+        /// (`None` while only `-force` cancels came: they cancelled the tasks at once).
+        reason: Option<String>,
+        /// Cancel requests from other pools, answered once the job has ended.
+        replies: Vec<Inbound>,
+    },
+    Cancelled,
+    Finished,
+    Failed,
+}
+
+impl State {
+    fn name(&self) -> JobState {
+        match self {
+            State::New => JobState::New,
+            State::Initializing { .. } => JobState::Initializing,
+            State::Running => JobState::Running,
+            State::Sleeping => JobState::Sleeping,
+            State::Paused => JobState::Paused,
+            State::Suspended => JobState::Suspended,
+            State::Stopping => JobState::Stopping,
+            State::Cancelling { .. } => JobState::Cancelling,
+            State::Cancelled => JobState::Cancelled,
+            State::Finished => JobState::Finished,
+            State::Failed => JobState::Failed,
+        }
+    }
+}
+
 /// A job note (§3.8).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Note {
@@ -144,9 +188,9 @@ pub struct PoolListState {
     pub resolved_group: Option<String>,
 }
 
-/// What occupies a running slot.
+/// How far a running file got: the stage that occupies its running slot.
 #[derive(Debug)]
-enum Slot {
+enum Stage {
     /// The entry is being read to create the task; `cancelled` if removed meanwhile.
     Reading { cancelled: bool },
     /// The task runs.
@@ -160,7 +204,7 @@ enum Slot {
 #[derive(Debug)]
 struct Running {
     size: u64,
-    slot: Slot,
+    stage: Stage,
 }
 
 /// One migration job.
@@ -176,7 +220,7 @@ pub struct Job {
     pub concurrency: i32,
     /// When the job was created.
     pub created: Millis,
-    state: JobState,
+    state: State,
     filter: Arc<ReplicaFilter>,
     params: Arc<TaskParams>,
     queue: JobQueue,
@@ -189,13 +233,8 @@ pub struct Job {
     selectable: Vec<PoolCostInfo>,
     /// Offline targets that pass the name filters.
     offline: Vec<String>,
-    cancel_replies: Vec<Inbound>,
     /// Transient failures since the last completed task or wake-up.
     failures_since_progress: usize,
-    /// Why a plain cancel was given, for the tasks it cancels when its grace period ends.
-    cancel_reason: Option<String>,
-    /// Where the repository scan of an INITIALIZING job stands.
-    scan: Scan,
     /// When it started, and its pace over active time.
     progress: Progress,
     /// Failed attempts per file, and the files no longer retried (`-max-attempts`, 0: none).
@@ -246,7 +285,7 @@ impl Job {
             definition: Arc::new(definition),
             concurrency,
             created,
-            state: JobState::New,
+            state: State::New,
             params,
             queue: JobQueue::new(),
             running: FxHashMap::default(),
@@ -256,10 +295,7 @@ impl Job {
             target_list: PoolListState::default(),
             selectable: Vec::new(),
             offline: Vec::new(),
-            cancel_replies: Vec::new(),
             failures_since_progress: 0,
-            cancel_reason: None,
-            scan: Scan::InFlight { retry: false, loaded_meanwhile: false },
             progress: Progress::default(),
             quarantine: Quarantine::default(),
             max_attempts: 0,
@@ -270,7 +306,7 @@ impl Job {
 
     /// The current state.
     pub fn state(&self) -> JobState {
-        self.state
+        self.state.name()
     }
 
     /// The counters.
@@ -308,8 +344,8 @@ impl Job {
         let mut tasks: Vec<_> = self
             .running
             .iter()
-            .filter_map(|(id, r)| match &r.slot {
-                Slot::Task(t) => Some((t.id, *id, t.state().name(), t.target())),
+            .filter_map(|(id, r)| match &r.stage {
+                Stage::Task(t) => Some((t.id, *id, t.state().name(), t.target())),
                 _ => None,
             })
             .collect();
@@ -321,10 +357,10 @@ impl Job {
 
     /// Starts a `NEW` job: refresh the pool lists and scan the repository (§3.2).
     pub fn start(&mut self, ctx: &mut Ctx<'_>) {
-        if self.state != JobState::New {
+        if self.state() != JobState::New {
             return;
         }
-        self.set_state(JobState::Initializing, ctx.now);
+        self.set_state(State::Initializing { scan: Scan::InFlight { retry: false, loaded_meanwhile: false } }, ctx.now);
         self.progress.start(ctx.now);
         tracing::info!(target: LOG_TARGET, pool = ctx.pool, job = %self.id, "Job {} started: {}", self.id, self.definition.command_line);
         self.refresh(ctx);
@@ -332,7 +368,7 @@ impl Job {
     }
 
     fn scan(&mut self, retry: bool, ctx: &mut Ctx<'_>) {
-        self.scan = Scan::InFlight { retry, loaded_meanwhile: false };
+        self.set_scan(Scan::InFlight { retry, loaded_meanwhile: false });
         ctx.effects.push(Effect::Scan {
             job: self.key,
             filter: Arc::clone(&self.filter),
@@ -341,33 +377,47 @@ impl Job {
         });
     }
 
+    /// Where the scan stands, while INITIALIZING.
+    fn scan_state(&self) -> Option<Scan> {
+        match self.state {
+            State::Initializing { scan } => Some(scan),
+            _ => None,
+        }
+    }
+
+    /// Records where the scan of an INITIALIZING job stands.
+    fn set_scan(&mut self, next: Scan) {
+        if let State::Initializing { scan } = &mut self.state {
+            *scan = next;
+        }
+    }
+
     /// The repository finished loading: a job that found it loading scans it now.
     pub fn repository_loaded(&mut self, ctx: &mut Ctx<'_>) {
-        if self.state != JobState::Initializing {
-            return;
-        }
-        match &mut self.scan {
-            Scan::WaitingForLoad => {
+        match self.scan_state() {
+            Some(Scan::WaitingForLoad) => {
                 ctx.timers.cancel(TimerKey::ScanRetry(self.key));
                 self.scan(true, ctx);
             }
-            Scan::InFlight { loaded_meanwhile, .. } => *loaded_meanwhile = true,
+            Some(Scan::InFlight { retry, .. }) => self.set_scan(Scan::InFlight { retry, loaded_meanwhile: true }),
+            None => {}
         }
     }
 
     /// The retry timer of a job waiting for its repository to load.
     pub fn retry_scan(&mut self, ctx: &mut Ctx<'_>) {
-        if self.state == JobState::Initializing && self.scan == Scan::WaitingForLoad {
+        if self.scan_state() == Some(Scan::WaitingForLoad) {
             self.scan(true, ctx);
         }
     }
 
     /// Starts a `NEW` job with known entries and no scan (hot-file jobs, §3.2).
     pub fn start_with_entries(&mut self, entries: &[ReplicaEntry], ctx: &mut Ctx<'_>) {
-        if self.state != JobState::New {
+        if self.state() != JobState::New {
             return;
         }
-        self.set_state(JobState::Initializing, ctx.now);
+        // No scan: the entries are known.
+        self.set_state(State::Initializing { scan: Scan::InFlight { retry: false, loaded_meanwhile: false } }, ctx.now);
         self.progress.start(ctx.now);
         self.refresh(ctx);
         let filter = Arc::clone(&self.filter);
@@ -382,7 +432,7 @@ impl Job {
     pub fn scanned(&mut self, result: Result<Vec<(PnfsId, u64)>, RepositoryError>, ctx: &mut Ctx<'_>) {
         match result {
             Ok(files) => {
-                if self.state == JobState::Initializing {
+                if self.state() == JobState::Initializing {
                     if self.running.is_empty() {
                         // What `add` does for each file, at once: nothing runs yet and the
                         // scheduler does nothing while initializing, so only the queue and
@@ -397,56 +447,59 @@ impl Job {
                 }
                 self.scan_finished(ctx);
             }
-            Err(RepositoryError::NotLoaded) if self.state == JobState::Initializing => {
+            Err(RepositoryError::NotLoaded) if self.state() == JobState::Initializing => {
                 // dCache's scan ends quietly here and a non-permanent job then finishes with
                 // nothing; a permanent job restored at pool start would copy only what the
                 // load-time events bring. Waiting keeps every job whole: events seen while
                 // loading are queued (permanent jobs), and the scan after loading adds the rest.
-                match self.scan {
-                    Scan::InFlight { loaded_meanwhile: true, .. } => self.scan(true, ctx),
-                    Scan::InFlight { retry, .. } => {
+                match self.scan_state() {
+                    Some(Scan::InFlight { loaded_meanwhile: true, .. }) => self.scan(true, ctx),
+                    Some(Scan::InFlight { retry, .. }) => {
                         if !retry {
                             self.note(ctx, 0, None, "Repository is still loading; waiting for it".to_string());
                         }
-                        self.scan = Scan::WaitingForLoad;
+                        self.set_scan(Scan::WaitingForLoad);
                         ctx.timers.set(TimerKey::ScanRetry(self.key), ctx.now + WAKE_DELAY);
                     }
-                    Scan::WaitingForLoad => {}
+                    Some(Scan::WaitingForLoad) | None => {}
                 }
             }
-            Err(error) if self.state == JobState::Initializing => {
+            Err(error) if self.state() == JobState::Initializing => {
                 self.note(ctx, 0, None, format!("Repository scan failed: {error}"));
-                self.terminate(JobState::Failed, ctx);
+                self.terminate(State::Failed, ctx);
             }
             Err(_) => self.scan_finished(ctx),
         }
     }
 
     fn scan_finished(&mut self, ctx: &mut Ctx<'_>) {
-        match self.state {
-            JobState::Initializing => self.enter(JobState::Running, ctx),
+        match self.state() {
+            JobState::Initializing => self.enter(State::Running, ctx),
             JobState::Cancelling => self.schedule(ctx),
             _ => {}
         }
     }
 
-    /// The one place the state changes; idle states stop the pace's clock.
-    fn set_state(&mut self, next: JobState, now: Millis) {
+    /// The one place the state changes; idle states stop the pace's clock. Returns the state
+    /// left, with its data.
+    fn set_state(&mut self, next: State, now: Millis) -> State {
+        let name = next.name();
         // An ended job keeps the pace it had when it ended.
-        self.progress.set_idle(matches!(next, JobState::Suspended | JobState::Paused) || next.is_terminal(), now);
-        self.state = next;
+        self.progress.set_idle(matches!(name, JobState::Suspended | JobState::Paused) || name.is_terminal(), now);
+        std::mem::replace(&mut self.state, next)
     }
 
     /// Moves to `next`; entering SLEEPING or PAUSED arms the 10 s timer, entering RUNNING runs
     /// the scheduler.
-    fn enter(&mut self, next: JobState, ctx: &mut Ctx<'_>) {
-        if next.is_terminal() {
+    fn enter(&mut self, next: State, ctx: &mut Ctx<'_>) {
+        let name = next.name();
+        if name.is_terminal() {
             self.terminate(next, ctx);
             return;
         }
-        let changed = self.state != next;
+        let changed = self.state() != name;
         self.set_state(next, ctx.now);
-        match next {
+        match name {
             JobState::Sleeping | JobState::Paused if changed => {
                 ctx.timers.set(TimerKey::Wake(self.key), ctx.now + WAKE_DELAY);
             }
@@ -457,11 +510,12 @@ impl Job {
 
     /// Enters a terminal state: the queue is dropped, timers stop, deferred cancel replies
     /// are answered. Running tasks go on; their outcomes are still processed.
-    fn terminate(&mut self, state: JobState, ctx: &mut Ctx<'_>) {
-        if self.state.is_terminal() {
+    fn terminate(&mut self, end: State, ctx: &mut Ctx<'_>) {
+        if self.state().is_terminal() {
             return;
         }
-        self.set_state(state, ctx.now);
+        let state = end.name();
+        let left = self.set_state(end, ctx.now);
         let s = &self.stats;
         tracing::info!(
             target: LOG_TARGET,
@@ -481,12 +535,8 @@ impl Job {
         ctx.timers.cancel(TimerKey::ScanRetry(self.key));
         ctx.timers.cancel(TimerKey::Throttle(self.key));
         ctx.timers.cancel(TimerKey::CancelGrace(self.key));
-        self.answer_cancel_replies(ctx);
-    }
-
-    fn answer_cancel_replies(&mut self, ctx: &mut Ctx<'_>) {
-        for inbound in self.cancel_replies.drain(..) {
-            ctx.effects.push(inbound.respond(&Reply::Ok));
+        if let State::Cancelling { replies, .. } = left {
+            answer_cancel_replies(replies, ctx);
         }
     }
 
@@ -495,26 +545,26 @@ impl Job {
     /// Runs the scheduler rules in order; the first that applies wins.
     pub fn schedule(&mut self, ctx: &mut Ctx<'_>) {
         let nothing_running = self.running.is_empty();
-        match self.state {
+        match self.state() {
             // R3 fixed: terminal states are final.
             s if s.is_terminal() => {}
-            JobState::Cancelling if nothing_running => self.terminate(JobState::Cancelled, ctx),
+            JobState::Cancelling if nothing_running => self.terminate(State::Cancelled, ctx),
             JobState::New | JobState::Initializing => {}
             _ if !self.is_permanent() && self.queue.is_empty() && nothing_running => {
-                self.terminate(JobState::Finished, ctx)
+                self.terminate(State::Finished, ctx)
             }
-            JobState::Stopping if nothing_running => self.terminate(JobState::Finished, ctx),
+            JobState::Stopping if nothing_running => self.terminate(State::Finished, ctx),
             JobState::Running if !self.lists_ready() => {
                 match self.source_list.broken.clone().or_else(|| self.target_list.broken.clone()) {
                     Some(broken) => {
                         self.note(ctx, 0, None, broken);
-                        self.terminate(JobState::Failed, ctx);
+                        self.terminate(State::Failed, ctx);
                     }
                     None => {
                         if self.selectable.is_empty() {
                             self.note_why_no_targets(ctx);
                         }
-                        self.enter(JobState::Sleeping, ctx)
+                        self.enter(State::Sleeping, ctx)
                     }
                 }
             }
@@ -538,14 +588,14 @@ impl Job {
     fn walk_queue(&mut self, ctx: &mut Ctx<'_>) {
         let mut skip = 0;
         let mut throttled = false;
-        while self.state == JobState::Running && (self.running.len() as i64) < i64::from(self.concurrency) {
+        while self.state() == JobState::Running && (self.running.len() as i64) < i64::from(self.concurrency) {
             let Some((pnfsid, size)) = self.queue.iter().nth(skip) else { break };
             if self.definition.stop_when.is_some() && self.evaluate_lifetime(true) {
                 self.stop(ctx);
                 break;
             }
             if self.definition.pause_when.is_some() && self.evaluate_lifetime(false) {
-                self.enter(JobState::Paused, ctx);
+                self.enter(State::Paused, ctx);
                 break;
             }
             // A dry run takes no lock: it changes nothing, and must not make a target busy.
@@ -564,24 +614,24 @@ impl Job {
                 break;
             }
             let (pnfsid, size) = self.queue.take_nth(skip).expect("the file was just seen in the queue");
-            self.running.insert(pnfsid, Running { size, slot: Slot::Reading { cancelled: false } });
+            self.running.insert(pnfsid, Running { size, stage: Stage::Reading { cancelled: false } });
             ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::StartTask { job: self.key, pnfsid }, pnfsid });
         }
         // A job held back by its bandwidth limit keeps running: its timer calls it back.
-        if self.running.is_empty() && self.state == JobState::Running && !throttled {
+        if self.running.is_empty() && self.state() == JobState::Running && !throttled {
             if !self.is_permanent() && self.queue.is_empty() {
-                self.terminate(JobState::Finished, ctx);
+                self.terminate(State::Finished, ctx);
             } else {
-                self.enter(JobState::Sleeping, ctx);
+                self.enter(State::Sleeping, ctx);
             }
         }
     }
 
     fn stop(&mut self, ctx: &mut Ctx<'_>) {
         if self.running.is_empty() {
-            self.terminate(JobState::Finished, ctx);
+            self.terminate(State::Finished, ctx);
         } else {
-            self.set_state(JobState::Stopping, ctx.now);
+            self.set_state(State::Stopping, ctx.now);
         }
     }
 
@@ -613,9 +663,9 @@ impl Job {
 
     /// `migration suspend` (§2.6).
     pub fn suspend(&mut self, now: Millis) -> Result<(), &'static str> {
-        match self.state {
+        match self.state() {
             JobState::Running | JobState::Suspended | JobState::Sleeping | JobState::Paused => {
-                self.set_state(JobState::Suspended, now);
+                self.set_state(State::Suspended, now);
                 Ok(())
             }
             _ => Err("Cannot suspend a job that does not run"),
@@ -624,10 +674,10 @@ impl Job {
 
     /// `migration resume` (§2.6).
     pub fn resume(&mut self, ctx: &mut Ctx<'_>) -> Result<(), &'static str> {
-        if self.state != JobState::Suspended {
+        if self.state() != JobState::Suspended {
             return Err("Cannot resume a job that does not run");
         }
-        self.enter(JobState::Running, ctx);
+        self.enter(State::Running, ctx);
         Ok(())
     }
 
@@ -672,7 +722,7 @@ impl Job {
     /// `max_attempts` tries. A job that finished with quarantined files runs again: that is
     /// the operator's explicit wish, unlike the spontaneous revivals R3 forbids.
     pub fn retry(&mut self, ctx: &mut Ctx<'_>) -> Result<usize, &'static str> {
-        match self.state {
+        match self.state() {
             JobState::Cancelled | JobState::Failed => return Err("Cannot retry files of a cancelled or failed job"),
             JobState::Cancelling | JobState::Stopping => return Err("Cannot retry files of a job that is ending"),
             _ => {}
@@ -682,8 +732,8 @@ impl Job {
         for (pnfsid, size) in files {
             self.queue.push_back(pnfsid, size);
         }
-        if n > 0 && self.state == JobState::Finished {
-            self.set_state(JobState::Running, ctx.now);
+        if n > 0 && self.state() == JobState::Finished {
+            self.set_state(State::Running, ctx.now);
             self.refresh(ctx);
             self.schedule(ctx);
         } else {
@@ -695,22 +745,28 @@ impl Job {
 
     /// `migration cancel` (§3.5); `reply` is answered once the job has ended.
     pub fn cancel(&mut self, force: bool, reason: &str, reply: Option<Inbound>, ctx: &mut Ctx<'_>) {
-        self.cancel_replies.extend(reply);
-        if self.state.is_terminal() {
-            self.answer_cancel_replies(ctx);
+        if self.state().is_terminal() {
+            answer_cancel_replies(reply, ctx);
             return;
         }
-        let scan_pending = self.state == JobState::Initializing && self.scan != Scan::WaitingForLoad;
+        let scan_pending = self.scan_state().is_some_and(|scan| scan != Scan::WaitingForLoad);
+        // A job cancelled again keeps the replies it owes, and its reason if forced now.
+        let (earlier_reason, mut replies) = match &mut self.state {
+            State::Cancelling { reason, replies } => (reason.take(), std::mem::take(replies)),
+            _ => (None, Vec::new()),
+        };
+        replies.extend(reply);
         if !scan_pending && self.running.is_empty() {
             // Also plain for a NEW job (R16).
-            self.terminate(JobState::Cancelled, ctx);
+            self.terminate(State::Cancelled, ctx);
+            answer_cancel_replies(replies, ctx);
             return;
         }
-        self.set_state(JobState::Cancelling, ctx.now);
+        let kept_reason = if force { earlier_reason } else { Some(reason.to_string()) };
+        self.set_state(State::Cancelling { reason: kept_reason, replies }, ctx.now);
         if force {
             self.cancel_running(reason, ctx);
         } else {
-            self.cancel_reason = Some(reason.to_string());
             ctx.timers.cancel(TimerKey::Wake(self.key));
             ctx.timers.set(TimerKey::CancelGrace(self.key), ctx.now + CANCEL_GRACE);
         }
@@ -733,12 +789,12 @@ impl Job {
             return;
         }
         self.stats.total += size;
-        if self.state == JobState::Sleeping && self.failures_since_progress == 0 && self.lists_ready() {
+        if self.state() == JobState::Sleeping && self.failures_since_progress == 0 && self.lists_ready() {
             // An idle permanent job sleeps only because its queue ran dry; dCache lets the new
             // file wait for the next 10 s wake-up, for nothing. A job sleeping after failures
             // keeps its pause.
             ctx.timers.cancel(TimerKey::Wake(self.key));
-            self.enter(JobState::Running, ctx);
+            self.enter(State::Running, ctx);
             return;
         }
         self.schedule(ctx);
@@ -756,11 +812,11 @@ impl Job {
 
     fn cancel_task(&mut self, pnfsid: PnfsId, reason: &str, ctx: &mut Ctx<'_>) {
         let Some(running) = self.running.get_mut(&pnfsid) else { return };
-        match &mut running.slot {
-            Slot::Reading { cancelled } => *cancelled = true,
-            Slot::Task(_) => self.task_event(pnfsid, None, TaskEvent::Cancel(reason.to_string()), ctx),
-            Slot::ApplyingSourceMode { .. } => {}
-            Slot::Locating => {
+        match &mut running.stage {
+            Stage::Reading { cancelled } => *cancelled = true,
+            Stage::Task(_) => self.task_event(pnfsid, None, TaskEvent::Cancel(reason.to_string()), ctx),
+            Stage::ApplyingSourceMode { .. } => {}
+            Stage::Locating => {
                 // Nothing to undo: the answer, when it comes, finds no file.
                 self.release(pnfsid, ctx);
                 self.schedule(ctx);
@@ -770,7 +826,7 @@ impl Job {
 
     /// A repository change (§4); only started, non-terminal jobs listen.
     pub fn repository_event(&mut self, event: &RepositoryEvent, ctx: &mut Ctx<'_>) {
-        if matches!(self.state, JobState::New) || self.state.is_terminal() {
+        if matches!(self.state(), JobState::New) || self.state().is_terminal() {
             return;
         }
         match event {
@@ -804,8 +860,8 @@ impl Job {
     /// The entry read to create a task (scheduler rule 5, sub-steps 5–6).
     pub fn entry_for_task(&mut self, pnfsid: PnfsId, result: Result<Option<ReplicaEntry>, String>, ctx: &mut Ctx<'_>) {
         let Some(running) = self.running.get(&pnfsid) else { return };
-        let cancelled = matches!(running.slot, Slot::Reading { cancelled: true });
-        if !matches!(running.slot, Slot::Reading { .. }) {
+        let cancelled = matches!(running.stage, Stage::Reading { cancelled: true });
+        if !matches!(running.stage, Stage::Reading { .. }) {
             return;
         }
         match result {
@@ -819,7 +875,7 @@ impl Job {
             Err(error) => {
                 self.release(pnfsid, ctx);
                 self.note(ctx, 0, Some(pnfsid), format!("Failed to read the replica: {error}"));
-                self.terminate(JobState::Failed, ctx);
+                self.terminate(State::Failed, ctx);
             }
         }
     }
@@ -828,7 +884,7 @@ impl Job {
     fn locate(&mut self, entry: ReplicaEntry, ctx: &mut Ctx<'_>) {
         let pnfsid = entry.pnfsid;
         if let Some(running) = self.running.get_mut(&pnfsid) {
-            running.slot = Slot::Locating;
+            running.stage = Stage::Locating;
         }
         let token = ctx.request(Route::Plan { job: self.key, pnfsid }, ctx.config.namespace_timeout);
         ctx.effects.push(Effect::QueryLocations { token, pnfsid });
@@ -836,7 +892,7 @@ impl Job {
 
     /// Where a dry run's file is: counted as already on the targets or to be copied.
     pub fn located(&mut self, pnfsid: PnfsId, outcome: Outcome<Vec<String>>, ctx: &mut Ctx<'_>) {
-        let Some(Running { slot: Slot::Locating, size }) = self.running.get(&pnfsid) else { return };
+        let Some(Running { stage: Stage::Locating, size }) = self.running.get(&pnfsid) else { return };
         let size = *size;
         // The copies a task would count (§5.5): on the selectable targets, and for a job that
         // is not eager also on offline targets that pass the name filters.
@@ -904,7 +960,7 @@ impl Job {
         );
         self.stats.attempts += 1;
         if let Some(running) = self.running.get_mut(&pnfsid) {
-            running.slot = Slot::Task(Box::new(task));
+            running.stage = Stage::Task(Box::new(task));
         }
         if !target_state.is_cached_or_precious() {
             // The replica changed state since it was queued (e.g. became BROKEN): dCache
@@ -923,7 +979,7 @@ impl Job {
 
     /// Feeds an event to the running task for `pnfsid` (if `task` is given it must match).
     pub fn task_event(&mut self, pnfsid: PnfsId, task: Option<u64>, event: TaskEvent, ctx: &mut Ctx<'_>) {
-        let Some(Running { slot: Slot::Task(t), .. }) = self.running.get_mut(&pnfsid) else { return };
+        let Some(Running { stage: Stage::Task(t), .. }) = self.running.get_mut(&pnfsid) else { return };
         if task.is_some_and(|id| id != t.id) {
             return;
         }
@@ -958,7 +1014,7 @@ impl Job {
         error: Option<String>,
         ctx: &mut Ctx<'_>,
     ) {
-        let matches = matches!(self.running.get(&pnfsid), Some(Running { slot: Slot::Task(t), .. })
+        let matches = matches!(self.running.get(&pnfsid), Some(Running { stage: Stage::Task(t), .. })
             if t.uuid == uuid && t.target() == Some(from));
         if matches {
             self.task_event(pnfsid, None, TaskEvent::Finished { rc, error }, ctx);
@@ -979,7 +1035,7 @@ impl Job {
                 if confirmed == 0 || trivial {
                     self.complete(pnfsid, task, note, ctx);
                 } else if let Some(running) = self.running.get_mut(&pnfsid) {
-                    running.slot = Slot::ApplyingSourceMode { task, note };
+                    running.stage = Stage::ApplyingSourceMode { task, note };
                     ctx.effects.push(Effect::ReadEntry {
                         purpose: EntryPurpose::SourceMode { job: self.key, pnfsid },
                         pnfsid,
@@ -990,11 +1046,11 @@ impl Job {
                 // Every target is at its `max-incoming`: not the file's fault, so neither a
                 // failure nor an attempt towards quarantine; the job looks again in 10 s.
                 let size = self.release(pnfsid, ctx);
-                if !self.state.is_terminal() {
+                if !self.state().is_terminal() {
                     self.queue.push_back(pnfsid, size);
                 }
-                if self.state == JobState::Running {
-                    self.enter(JobState::Sleeping, ctx);
+                if self.state() == JobState::Running {
+                    self.enter(State::Sleeping, ctx);
                 }
                 self.schedule(ctx);
                 self.note(ctx, task, Some(pnfsid), message);
@@ -1002,7 +1058,7 @@ impl Job {
             TaskResult::Failed { rc, message, permanent } => {
                 self.stats.failures += 1;
                 let size = self.release(pnfsid, ctx);
-                if !permanent && !self.state.is_terminal() {
+                if !permanent && !self.state().is_terminal() {
                     if self.quarantine.failed(pnfsid, size, rc, &message, self.max_attempts) {
                         let text = format!("Quarantined after {} failed attempts", self.max_attempts);
                         self.note(ctx, task, Some(pnfsid), text);
@@ -1026,8 +1082,8 @@ impl Job {
                 } else if no_target {
                     self.note_why_no_targets(ctx);
                 }
-                if (no_target || (!permanent && whole_pass_failed)) && self.state == JobState::Running {
-                    self.enter(JobState::Sleeping, ctx);
+                if (no_target || (!permanent && whole_pass_failed)) && self.state() == JobState::Running {
+                    self.enter(State::Sleeping, ctx);
                 }
                 self.schedule(ctx);
                 self.note(ctx, task, Some(pnfsid), message);
@@ -1046,7 +1102,7 @@ impl Job {
         result: Result<Option<ReplicaEntry>, String>,
         ctx: &mut Ctx<'_>,
     ) {
-        let Some(Running { slot: Slot::ApplyingSourceMode { task, note }, .. }) = self.running.get(&pnfsid) else {
+        let Some(Running { stage: Stage::ApplyingSourceMode { task, note }, .. }) = self.running.get(&pnfsid) else {
             return;
         };
         let (task, note) = (*task, note.clone());
@@ -1067,7 +1123,7 @@ impl Job {
             Ok(None) => self.complete(pnfsid, task, note, ctx),
             Err(error) => {
                 self.note(ctx, task, Some(pnfsid), format!("Failed to apply source mode: {error}"));
-                self.terminate(JobState::Failed, ctx);
+                self.terminate(State::Failed, ctx);
                 self.complete(pnfsid, task, note, ctx);
             }
         }
@@ -1075,14 +1131,14 @@ impl Job {
 
     /// The source mode was applied (or failed).
     pub fn source_mode_applied(&mut self, pnfsid: PnfsId, result: Result<(), RepositoryError>, ctx: &mut Ctx<'_>) {
-        let Some(Running { slot: Slot::ApplyingSourceMode { task, note }, .. }) = self.running.get(&pnfsid) else {
+        let Some(Running { stage: Stage::ApplyingSourceMode { task, note }, .. }) = self.running.get(&pnfsid) else {
             return;
         };
         let (task, note) = (*task, note.clone());
         if let Err(RepositoryError::Other(error)) = result {
             // Vanished replicas and illegal transitions are ignored, anything else fails the job.
             self.note(ctx, task, Some(pnfsid), format!("Failed to apply source mode: {error}"));
-            self.terminate(JobState::Failed, ctx);
+            self.terminate(State::Failed, ctx);
         }
         self.complete(pnfsid, task, note, ctx);
     }
@@ -1122,10 +1178,8 @@ impl Job {
     /// The grace period of a plain cancel is over (#7124): running tasks are cancelled as
     /// `-force` would.
     pub fn cancel_grace_over(&mut self, ctx: &mut Ctx<'_>) {
-        if self.state != JobState::Cancelling {
-            return;
-        }
-        let reason = self.cancel_reason.clone().unwrap_or_default();
+        let State::Cancelling { reason, .. } = &self.state else { return };
+        let reason = reason.clone().unwrap_or_default();
         let text = format!("Cancelled running tasks after waiting {} s for them to finish", CANCEL_GRACE / 1000);
         self.note(ctx, 0, None, text);
         self.cancel_running(&reason, ctx);
@@ -1133,17 +1187,17 @@ impl Job {
 
     /// The 10 s timer of SLEEPING and PAUSED.
     pub fn wake(&mut self, ctx: &mut Ctx<'_>) {
-        match self.state {
+        match self.state() {
             JobState::Sleeping => {
                 self.failures_since_progress = 0;
-                self.enter(JobState::Running, ctx)
+                self.enter(State::Running, ctx)
             }
             JobState::Paused => {
                 if self.evaluate_lifetime(true) {
                     // R4 fixed: a stop is final, the job does not bounce back to RUNNING.
                     self.stop(ctx);
                 } else if !self.evaluate_lifetime(false) {
-                    self.enter(JobState::Running, ctx);
+                    self.enter(State::Running, ctx);
                 } else {
                     // R2 fixed: keep looking every 10 s while paused.
                     ctx.timers.set(TimerKey::Wake(self.key), ctx.now + WAKE_DELAY);
@@ -1155,7 +1209,7 @@ impl Job {
 
     /// Asks for fresh source and target lists, and arms the next refresh (§8.5).
     pub fn refresh(&mut self, ctx: &mut Ctx<'_>) {
-        if self.state.is_terminal() {
+        if self.state().is_terminal() {
             return;
         }
         let source =
@@ -1237,9 +1291,9 @@ impl Job {
     /// A list that became usable wakes a sleeping job at once rather than after 10 s: a
     /// fresh job would otherwise always sleep once before its first task.
     fn wake_if_sleeping(&mut self, ctx: &mut Ctx<'_>) {
-        if self.state == JobState::Sleeping {
+        if self.state() == JobState::Sleeping {
             ctx.timers.cancel(TimerKey::Wake(self.key));
-            self.enter(JobState::Running, ctx);
+            self.enter(State::Running, ctx);
         }
     }
 
@@ -1352,7 +1406,7 @@ impl Job {
 
     /// `[<id>] <STATE padded to 12> <command>`.
     pub fn summary(&self) -> String {
-        format!("[{}] {:<12} {}", self.id, self.state.name(), self.definition.command_line)
+        format!("[{}] {:<12} {}", self.id, self.state().name(), self.definition.command_line)
     }
 
     /// The `Targets` value: pool names, or for group-like targets `pool group g, n pools`
@@ -1390,88 +1444,11 @@ impl Job {
     /// ended job, one with nothing left, or one that has not moved anything yet.
     pub fn eta(&self, now: Millis) -> Option<Millis> {
         let remaining_files = (self.queue.len() + self.running.len()) as u64;
-        if self.state.is_terminal() || remaining_files == 0 {
+        if self.state().is_terminal() || remaining_files == 0 {
             return None;
         }
         let remaining_bytes = self.stats.total.saturating_sub(self.stats.transferred);
         progress::eta(self.rate(now)?, remaining_files, remaining_bytes)
-    }
-
-    /// `migration info` (§2.3) at `now`; `clock` formats a note's time as `HH:MM:SS` and
-    /// `timestamp` the start as a date and time. dCache's lines come first, unchanged; the
-    /// pace (`Started`, `Rate`, `ETA`) follows them.
-    pub fn info(&self, now: Millis, clock: &dyn Fn(Millis) -> String, timestamp: &dyn Fn(Millis) -> String) -> String {
-        let mut out = String::new();
-        let s = &self.stats;
-        let _ = writeln!(out, "Command    : {}", self.definition.command_line);
-        let _ = writeln!(out, "State      : {}", self.state.name());
-        let _ = writeln!(out, "Queued     : {}", self.queue.len());
-        let _ = writeln!(out, "Attempts   : {}", s.attempts);
-        let _ = writeln!(out, "Targets    : {}", self.targets_description());
-        if s.total > 0 {
-            use JobState::*;
-            match self.state {
-                Running | Suspended | Cancelling | Stopping | Sleeping | Paused => {
-                    let pct = (u128::from(s.transferred) * 100 / u128::from(s.total)) as u64;
-                    let _ =
-                        writeln!(out, "Completed  : {} files; {} bytes; {}%", s.completed_files, s.transferred, pct);
-                    let _ = writeln!(out, "Total      : {} bytes", s.total);
-                }
-                Initializing | Finished => {
-                    let _ = writeln!(out, "Completed  : {} files; {} bytes", s.completed_files, s.transferred);
-                    let _ = writeln!(out, "Total      : {} bytes", s.total);
-                }
-                Cancelled | Failed => {
-                    let _ = writeln!(out, "Completed  : {} files; {} bytes", s.completed_files, s.transferred);
-                }
-                New => {}
-            }
-        }
-        let _ = writeln!(out, "Concurrency: {}", self.concurrency);
-        out.push_str("Running tasks:\n");
-        for (id, pnfsid, state, target) in self.running_tasks() {
-            match target {
-                Some(t) => {
-                    let _ = writeln!(out, "[{id}] {pnfsid}: TASK.{state} -> [{t}@local]");
-                }
-                None => {
-                    let _ = writeln!(out, "[{id}] {pnfsid}: TASK.{state}");
-                }
-            }
-        }
-        if !self.notes.is_empty() {
-            out.push_str("Most recent notes:\n");
-            for n in &self.notes {
-                let file = n.pnfsid.map_or_else(|| "-".to_string(), |p| p.to_string());
-                let _ = writeln!(out, "{} [{}] {}: {}", clock(n.time), n.task, file, n.text);
-            }
-        }
-        // The pace of a job that still runs (an ended job's text stays dCache's).
-        if let Some(started) = self.started().filter(|_| !self.state.is_terminal()) {
-            let _ = writeln!(out, "Started    : {}", timestamp(started));
-            let rate = match self.rate(now) {
-                Some(r) => format!("{:.2} files/s; {:.0} bytes/s", r.files_per_second, r.bytes_per_second),
-                None => "-".to_string(),
-            };
-            let _ = writeln!(out, "Rate       : {rate}");
-            let eta = self.eta(now).map_or_else(|| "-".to_string(), progress::duration);
-            let _ = writeln!(out, "ETA        : {eta}");
-            if let Some(rate) = self.bandwidth() {
-                let _ = writeln!(out, "Bandwidth  : {rate} bytes/s");
-            }
-        }
-        if !self.quarantine.is_empty() {
-            let _ = writeln!(
-                out,
-                "Quarantined: {} files (migration retry {} tries them again)",
-                self.quarantine.len(),
-                self.id
-            );
-            for (pnfsid, q) in self.quarantine.files() {
-                let _ = writeln!(out, "{pnfsid}: {} attempts, last: {} (rc={})", q.attempts, q.error, q.rc);
-            }
-        }
-        out
     }
 }
 
@@ -1480,6 +1457,13 @@ impl Job {
 /// would acknowledge without copying. The time stays below the UUID's variant bits.
 fn request_id(rng: &mut crate::random::Rng, now: Millis) -> RequestId {
     RequestId(u128::from_be_bytes(rng.uuid()) ^ u128::from(now.max(0) as u64))
+}
+
+/// Answers `migration cancel` requests of other pools: the job has ended.
+fn answer_cancel_replies(replies: impl IntoIterator<Item = Inbound>, ctx: &mut Ctx<'_>) {
+    for inbound in replies {
+        ctx.respond(inbound, &Reply::Ok);
+    }
 }
 
 /// Turns one task action into effects, requests and timers.
@@ -1507,18 +1491,18 @@ fn perform(job: JobKey, task: &Task, action: TaskAction, ctx: &mut Ctx<'_>) {
                 meta_only: task.params().meta_only || update_only,
             });
             let token = ctx.request(route(TaskReply::Copy), pool_timeout);
-            ctx.effects.push(Effect::Send { to: target, message: encode_as(&message, ctx.wire), token: Some(token) });
+            ctx.send(target, &message, Some(token));
         }
         TaskAction::SendPing { target } => {
             let message = Message::Ping { uuid: task.uuid, source: ctx.pool.to_string(), pnfsid };
             let token = ctx.request(route(TaskReply::Ping), pool_timeout);
-            ctx.effects.push(Effect::Send { to: target, message: encode_as(&message, ctx.wire), token: Some(token) });
+            ctx.send(target, &message, Some(token));
         }
         TaskAction::SendCancel { target: Some(target), reason } => {
             let message =
                 Message::Cancel { uuid: task.uuid, source: ctx.pool.to_string(), pnfsid, reason: Some(reason) };
             let token = ctx.request(route(TaskReply::Cancel), pool_timeout);
-            ctx.effects.push(Effect::Send { to: target, message: encode_as(&message, ctx.wire), token: Some(token) });
+            ctx.send(target, &message, Some(token));
         }
         TaskAction::SendCancel { target: None, .. } => {}
         TaskAction::MovePins { target } => {

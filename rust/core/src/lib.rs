@@ -36,6 +36,8 @@ pub mod status;
 pub mod syntax;
 pub mod target_filter;
 pub mod task;
+#[cfg(any(test, feature = "test-util"))]
+pub mod test_util;
 pub mod timers;
 
 /// Milliseconds since the Unix epoch: every time in the module.

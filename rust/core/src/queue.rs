@@ -30,18 +30,18 @@ const INDEX_MIN: usize = 4096;
 
 /// One queued file, packed: `[len | flags, 18 id bytes]` and the size, little-endian.
 #[derive(Clone, Copy)]
-struct Slot {
+struct PackedFile {
     id: [u8; 19],
     size: [u8; 8],
 }
 
-impl Slot {
-    fn new(id: &PnfsId, size: u64) -> Slot {
+impl PackedFile {
+    fn new(id: &PnfsId, size: u64) -> PackedFile {
         let raw = id.as_bytes();
         let mut packed = [0u8; 19];
         packed[0] = raw.len() as u8;
         packed[1..=raw.len()].copy_from_slice(raw);
-        Slot { id: packed, size: size.to_le_bytes() }
+        PackedFile { id: packed, size: size.to_le_bytes() }
     }
 
     fn is_live(&self) -> bool {
@@ -130,7 +130,7 @@ impl Index {
 
     /// Builds the index of the live slots; later duplicates of an id are killed. Returns the
     /// slots killed.
-    fn build(slots: &mut [Slot], seed: u64) -> (Index, Vec<usize>) {
+    fn build(slots: &mut [PackedFile], seed: u64) -> (Index, Vec<usize>) {
         let mut keys: Vec<u64> = slots
             .iter()
             .enumerate()
@@ -177,7 +177,7 @@ impl Index {
     }
 
     /// The live slot holding `id`.
-    fn find(&self, slots: &[Slot], id: &[u8], seed: u64) -> Option<usize> {
+    fn find(&self, slots: &[PackedFile], id: &[u8], seed: u64) -> Option<usize> {
         if self.positions.is_empty() {
             return None;
         }
@@ -201,7 +201,7 @@ impl Index {
 /// Insertion-ordered set of queued files with their sizes.
 #[derive(Debug)]
 pub struct JobQueue {
-    slots: Vec<Slot>,
+    slots: Vec<PackedFile>,
     /// Slots below `head` are dead.
     head: usize,
     /// Live slots.
@@ -214,7 +214,7 @@ pub struct JobQueue {
     seed: u64,
 }
 
-impl std::fmt::Debug for Slot {
+impl std::fmt::Debug for PackedFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}{}:{}", if self.is_live() { "" } else { "†" }, self.pnfsid(), self.size())
     }
@@ -259,7 +259,7 @@ impl JobQueue {
             return false;
         }
         let slot = self.slot_number();
-        self.slots.push(Slot::new(&id, size));
+        self.slots.push(PackedFile::new(&id, size));
         self.recent.insert(id, slot);
         self.live += 1;
         if self.recent.len() >= INDEX_MIN && self.recent.len() > self.indexed / 4 {
@@ -280,7 +280,7 @@ impl JobQueue {
             self.slots.reserve_exact(lower);
             let mut bytes = 0;
             for (id, size) in files {
-                self.slots.push(Slot::new(&id, size));
+                self.slots.push(PackedFile::new(&id, size));
                 bytes += size;
             }
             let _ = self.slot_number();
@@ -361,7 +361,7 @@ impl JobQueue {
 
     /// Bytes held (capacity of the slots and the index; the hash map's entries estimated).
     pub fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * size_of::<Slot>()
+        self.slots.capacity() * size_of::<PackedFile>()
             + self.index.bytes()
             + self.recent.capacity() * (size_of::<(PnfsId, u32)>() + 1)
     }

@@ -8,21 +8,22 @@ use crate::context::{Ctx, Route};
 use crate::effect::{ChangePurpose, Effect, Inbound};
 use crate::error::{Failure, Outcome, ReturnCode};
 use crate::host::{P2pRequest, RepositoryError};
-use crate::message::{CopyRequest, Message, Reply, RequestId, WireVersion, encode_as};
+use crate::message::{CopyRequest, Message, Reply, RequestId, WireVersion};
 use crate::mode::existing_replica_changes;
 use crate::replica::{ReplicaEntry, ReplicaState};
 
 /// Where a registered request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 enum Phase {
     /// Reading the local entry to choose between transfer and update.
     Inspecting,
     /// A pool-to-pool transfer runs.
     Transferring,
-    /// Verifying the existing replica's checksum (still interruptible).
-    Verifying,
-    /// Changing the existing replica (no longer interruptible).
-    Updating,
+    /// Verifying the checksum of the replica found (still interruptible).
+    Verifying { found: ReplicaEntry },
+    /// Changing the replica found (no longer interruptible); its state before, for the
+    /// "Cannot update" text.
+    Updating { found: ReplicaState },
 }
 
 #[derive(Debug)]
@@ -34,8 +35,6 @@ struct Registered {
     /// The version the request came in, for the copy-finished message.
     wire: WireVersion,
     phase: Phase,
-    /// The state found when inspecting, for the "Cannot update" text.
-    found: Option<ReplicaEntry>,
 }
 
 /// Finished requests remembered so that a duplicated copy request is not executed again.
@@ -51,7 +50,7 @@ pub struct Server {
 
 fn respond(ctx: &mut Ctx<'_>, inbound: Option<Inbound>, reply: Reply) {
     if let Some(inbound) = inbound {
-        ctx.effects.push(inbound.respond(&reply));
+        ctx.respond(inbound, &reply);
     }
 }
 
@@ -105,10 +104,8 @@ impl Server {
             return respond(ctx, inbound, error(ReturnCode::TARGET_BUSY, text));
         }
         let uuid = request.uuid;
-        self.requests.insert(
-            uuid,
-            Registered { request, reply_to: from.to_string(), inbound, wire, phase: Phase::Inspecting, found: None },
-        );
+        self.requests
+            .insert(uuid, Registered { request, reply_to: from.to_string(), inbound, wire, phase: Phase::Inspecting });
         ctx.effects.push(Effect::InspectCopy { request: uuid, pnfsid });
     }
 
@@ -121,7 +118,7 @@ impl Server {
         ctx: &mut Ctx<'_>,
     ) {
         let Some(reg) = self.requests.get_mut(&uuid) else { return };
-        if reg.phase != Phase::Inspecting {
+        if !matches!(reg.phase, Phase::Inspecting) {
             return;
         }
         let inbound = reg.inbound.take();
@@ -160,7 +157,6 @@ impl Server {
             }
             Ok(Some(entry)) => {
                 let pnfsid = entry.pnfsid;
-                reg.found = Some(entry);
                 respond(ctx, inbound, Reply::Ok);
                 if reg.request.verify && !ctx.verifies_checksums {
                     // Updating without the verification the source asked for could let a move
@@ -169,10 +165,10 @@ impl Server {
                         "Cannot verify the checksum of the existing replica: this pool does not verify checksums";
                     self.finish(uuid, Err((ReturnCode::DEFAULT_ERROR_CODE, text.to_string())), ctx);
                 } else if reg.request.verify {
-                    reg.phase = Phase::Verifying;
+                    reg.phase = Phase::Verifying { found: entry };
                     ctx.effects.push(Effect::VerifyChecksum { request: uuid, pnfsid });
                 } else {
-                    self.update(uuid, ctx);
+                    self.update(uuid, &entry, ctx);
                 }
             }
         }
@@ -180,12 +176,12 @@ impl Server {
 
     /// The checksum of the existing replica was verified.
     pub fn verified(&mut self, uuid: RequestId, result: Result<(), Failure>, ctx: &mut Ctx<'_>) {
-        let Some(reg) = self.requests.get(&uuid) else { return };
-        if reg.phase != Phase::Verifying {
-            return;
-        }
+        let Some(Registered { phase: Phase::Verifying { found }, .. }) = self.requests.get(&uuid) else { return };
         match result {
-            Ok(()) => self.update(uuid, ctx),
+            Ok(()) => {
+                let found = found.clone();
+                self.update(uuid, &found, ctx)
+            }
             Err(Failure::Error { code, cause }) => self.finish(uuid, Err((code, cause)), ctx),
             Err(other) => {
                 let text = format!("I/O error during checksum calculation: {other}");
@@ -195,15 +191,14 @@ impl Server {
     }
 
     /// Computes the changes that upgrade the existing replica (§6.3) and applies them.
-    fn update(&mut self, uuid: RequestId, ctx: &mut Ctx<'_>) {
+    fn update(&mut self, uuid: RequestId, found: &ReplicaEntry, ctx: &mut Ctx<'_>) {
         let Some(reg) = self.requests.get_mut(&uuid) else { return };
-        let found = reg.found.as_ref().expect("an update starts from an inspected replica");
         let pnfsid = found.pnfsid;
         match existing_replica_changes(found.state, reg.request.state, &reg.request.sticky, &reg.request.source) {
             Err(e) => self.finish(uuid, Err(e), ctx),
             Ok(changes) if changes.is_empty() => self.finish(uuid, Ok(()), ctx),
             Ok(changes) => {
-                reg.phase = Phase::Updating;
+                reg.phase = Phase::Updating { found: found.state };
                 ctx.effects.push(Effect::Change {
                     purpose: ChangePurpose::ServerUpdate { request: uuid },
                     pnfsid,
@@ -216,7 +211,10 @@ impl Server {
     /// The existing replica was changed.
     pub fn updated(&mut self, uuid: RequestId, result: Result<(), RepositoryError>, ctx: &mut Ctx<'_>) {
         let Some(reg) = self.requests.get(&uuid) else { return };
-        let state = reg.found.as_ref().map_or(ReplicaState::New, |e| e.state);
+        let state = match reg.phase {
+            Phase::Updating { found } => found,
+            _ => ReplicaState::New,
+        };
         let outcome = match result {
             Ok(()) => Ok(()),
             Err(RepositoryError::Other(e)) => Err((ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e)),
@@ -247,25 +245,25 @@ impl Server {
 
     /// A cancel (§6.6): aborts a transfer or an update that is still interruptible.
     pub fn cancel(&mut self, uuid: RequestId, reason: Option<String>, inbound: Option<Inbound>, ctx: &mut Ctx<'_>) {
-        let phase = self.requests.get(&uuid).map(|r| r.phase);
-        match phase {
-            Some(Phase::Transferring) => {
+        let Some(reg) = self.requests.get_mut(&uuid) else {
+            return respond(ctx, inbound, error(ReturnCode::INVALID_ARGS, "No such request"));
+        };
+        match reg.phase {
+            Phase::Transferring => {
                 // The transfer's completion reports the error and unregisters the request.
                 ctx.effects.push(Effect::CancelP2p { id: uuid });
                 respond(ctx, inbound, Reply::Ok);
             }
-            Some(Phase::Inspecting | Phase::Verifying) => {
+            Phase::Inspecting | Phase::Verifying { .. } => {
                 let text = match reason {
                     Some(r) => format!("Task was cancelled: {r}"),
                     None => "Task was cancelled".to_string(),
                 };
-                if let Some(reg) = self.requests.get_mut(&uuid) {
-                    respond(ctx, reg.inbound.take(), error(ReturnCode::DEFAULT_ERROR_CODE, text.clone()));
-                }
+                respond(ctx, reg.inbound.take(), error(ReturnCode::DEFAULT_ERROR_CODE, text.clone()));
                 self.finish(uuid, Err((ReturnCode::DEFAULT_ERROR_CODE, text)), ctx);
                 respond(ctx, inbound, Reply::Ok);
             }
-            Some(Phase::Updating) | None => respond(ctx, inbound, error(ReturnCode::INVALID_ARGS, "No such request")),
+            Phase::Updating { .. } => respond(ctx, inbound, error(ReturnCode::INVALID_ARGS, "No such request")),
         }
     }
 
@@ -290,6 +288,6 @@ impl Server {
             rc,
             error,
         };
-        ctx.effects.push(Effect::Send { to: reg.reply_to, message: encode_as(&message, reg.wire), token: None });
+        ctx.send_as(reg.wire, reg.reply_to, &message, None);
     }
 }

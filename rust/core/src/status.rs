@@ -1,12 +1,15 @@
 //! The module's state as data, for monitoring and a REST frontend (spec §13), and for the
-//! `-json` forms of `migration ls` and `migration info`. The numbers are the ones
-//! `migration info` prints.
+//! `-json` forms of `migration ls` and `migration info`; and the text of `migration info`,
+//! which prints the same numbers.
+
+use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::Millis;
 use crate::job::{Job, JobState, Note, Statistics};
 use crate::module::Module;
-use crate::progress::Rate;
+use crate::progress::{self, Rate};
 
 /// One job.
 #[derive(Debug, Clone, Serialize)]
@@ -138,4 +141,80 @@ impl Module {
             jobs: self.jobs().map(|j| JobStatus::of(j, now)).collect(),
         }
     }
+}
+
+/// `migration info` (§2.3) at `now`; `clock` formats a note's time as `HH:MM:SS` and
+/// `timestamp` the start as a date and time. dCache's lines come first, unchanged; the
+/// pace (`Started`, `Rate`, `ETA`) follows them.
+pub fn info(job: &Job, now: Millis, clock: &dyn Fn(Millis) -> String, timestamp: &dyn Fn(Millis) -> String) -> String {
+    let mut out = String::new();
+    let s = job.statistics();
+    let _ = writeln!(out, "Command    : {}", job.definition.command_line);
+    let _ = writeln!(out, "State      : {}", job.state().name());
+    let _ = writeln!(out, "Queued     : {}", job.queued());
+    let _ = writeln!(out, "Attempts   : {}", s.attempts);
+    let _ = writeln!(out, "Targets    : {}", job.targets_description());
+    if s.total > 0 {
+        use JobState::*;
+        match job.state() {
+            Running | Suspended | Cancelling | Stopping | Sleeping | Paused => {
+                let pct = (u128::from(s.transferred) * 100 / u128::from(s.total)) as u64;
+                let _ = writeln!(out, "Completed  : {} files; {} bytes; {}%", s.completed_files, s.transferred, pct);
+                let _ = writeln!(out, "Total      : {} bytes", s.total);
+            }
+            Initializing | Finished => {
+                let _ = writeln!(out, "Completed  : {} files; {} bytes", s.completed_files, s.transferred);
+                let _ = writeln!(out, "Total      : {} bytes", s.total);
+            }
+            Cancelled | Failed => {
+                let _ = writeln!(out, "Completed  : {} files; {} bytes", s.completed_files, s.transferred);
+            }
+            New => {}
+        }
+    }
+    let _ = writeln!(out, "Concurrency: {}", job.concurrency);
+    out.push_str("Running tasks:\n");
+    for (id, pnfsid, state, target) in job.running_tasks() {
+        match target {
+            Some(t) => {
+                let _ = writeln!(out, "[{id}] {pnfsid}: TASK.{state} -> [{t}@local]");
+            }
+            None => {
+                let _ = writeln!(out, "[{id}] {pnfsid}: TASK.{state}");
+            }
+        }
+    }
+    if job.notes().next().is_some() {
+        out.push_str("Most recent notes:\n");
+        for n in job.notes() {
+            let file = n.pnfsid.map_or_else(|| "-".to_string(), |p| p.to_string());
+            let _ = writeln!(out, "{} [{}] {}: {}", clock(n.time), n.task, file, n.text);
+        }
+    }
+    // The pace of a job that still runs (an ended job's text stays dCache's).
+    if let Some(started) = job.started().filter(|_| !job.state().is_terminal()) {
+        let _ = writeln!(out, "Started    : {}", timestamp(started));
+        let rate = match job.rate(now) {
+            Some(r) => format!("{:.2} files/s; {:.0} bytes/s", r.files_per_second, r.bytes_per_second),
+            None => "-".to_string(),
+        };
+        let _ = writeln!(out, "Rate       : {rate}");
+        let eta = job.eta(now).map_or_else(|| "-".to_string(), progress::duration);
+        let _ = writeln!(out, "ETA        : {eta}");
+        if let Some(rate) = job.bandwidth() {
+            let _ = writeln!(out, "Bandwidth  : {rate} bytes/s");
+        }
+    }
+    if job.quarantined().next().is_some() {
+        let _ = writeln!(
+            out,
+            "Quarantined: {} files (migration retry {} tries them again)",
+            job.quarantined().count(),
+            job.id
+        );
+        for (pnfsid, q) in job.quarantined() {
+            let _ = writeln!(out, "{pnfsid}: {} attempts, last: {} (rc={})", q.attempts, q.error, q.rc);
+        }
+    }
+    out
 }

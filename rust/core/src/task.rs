@@ -712,11 +712,10 @@ impl Task {
                 self.target = Some(target.clone());
                 step.actions.push(TaskAction::SendCopy { target, update_only: true });
             }
-            S::InitiatingCopy if self.unreachable.is_some() => {
-                let (rc, text) = self.unreachable.expect("checked by the guard");
-                self.fail(rc, text, step);
-            }
             S::InitiatingCopy => {
+                if let Some((rc, text)) = self.unreachable {
+                    return self.fail(rc, text, step);
+                }
                 let candidates = self.candidates(step);
                 match self.params.select.select(&candidates, step.rng) {
                     Some(i) => {

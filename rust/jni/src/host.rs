@@ -20,7 +20,7 @@ use jni::{Env, JValue, JValueOwned, JavaVM};
 use migration_core::PnfsId;
 use migration_core::error::{Failure, Outcome, ReturnCode};
 use migration_core::host::{
-    Completion, Host, Namespace, P2p, P2pRequest, PinManager, PinMove, PoolList, PoolManager, PoolSelection,
+    Completion, Host, P2p, P2pRequest, PinManager, PinMove, PnfsManager, PoolList, PoolManager, PoolSelection,
     Repository, RepositoryError, Transport,
 };
 use migration_core::message::RequestId;
@@ -235,7 +235,7 @@ impl JavaHost {
         Host {
             repository: self.clone(),
             pool_manager: self.clone(),
-            namespace: self.clone(),
+            pnfs_manager: self.clone(),
             transport: self.clone(),
             p2p: self.clone(),
             pin_manager: self,
@@ -411,7 +411,7 @@ impl PoolManager for JavaHost {
     }
 }
 
-impl Namespace for JavaHost {
+impl PnfsManager for JavaHost {
     fn cache_locations(&self, pnfsid: PnfsId, done: Completion<Vec<String>>) {
         self.call_async("PnfsManager.getCacheLocations", Pending::Locations(done), |env, cache, bridge, token| {
             let id = jstring(env, &pnfsid.to_string())?;

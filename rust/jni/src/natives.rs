@@ -4,7 +4,7 @@
 //!
 //! Calls may come from inside a host callback (re-entrant): the core queues the work such a
 //! call causes on the calling thread and runs it after the callback returns, and `close()`
-//! does not wait for threads from there, so nothing blocks or panics.
+//! from one of the module's own threads does not wait for them, so nothing blocks or panics.
 
 use std::sync::Arc;
 
@@ -169,6 +169,7 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_repositoryEven
         let mut reader = Reader::new(&event);
         let event = reader.repository_event()?;
         reader.finish()?;
+        event.validate()?;
         module.runtime.repository_event(event);
         Ok(())
     })
@@ -246,12 +247,9 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_reportReaders<
         let protocol = if protocol.is_null() {
             None
         } else {
-            Some(ProtocolInfo {
-                protocol: string(env, &protocol, "protocol")?,
-                major: u32::try_from(major).unwrap_or(0),
-                minor: u32::try_from(minor).unwrap_or(0),
-                client: if client.is_null() { None } else { Some(string(env, &client, "client")?) },
-            })
+            let name = string(env, &protocol, "protocol")?;
+            let client = if client.is_null() { None } else { Some(string(env, &client, "client")?) };
+            Some(ProtocolInfo::new(name, major.into(), minor.into(), client))
         };
         module.runtime.call(|m, _now| m.report_readers(pnfsid, readers, protocol.as_ref()))?;
         Ok(())

@@ -92,16 +92,7 @@ pub fn count(module: u64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use parking_lot::Mutex;
-    use std::sync::Arc;
-
-    type Seen = Arc<Mutex<Vec<Result<Vec<String>, Failure>>>>;
-
-    fn recorder() -> (Seen, Completion<Vec<String>>) {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let s = Arc::clone(&seen);
-        (seen, Completion::new(move |o| s.lock().push(o)))
-    }
+    use migration_core::test_util::recorder;
 
     #[test]
     fn a_token_completes_once() {

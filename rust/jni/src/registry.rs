@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
 
 use jni::objects::JObject;
 use jni::refs::Global;
@@ -18,9 +17,6 @@ use crate::host::JavaHost;
 use crate::pending;
 use crate::threads::{self, Threads};
 
-/// How long `close()` waits for the runtime's threads to detach.
-pub const CLOSE_WAIT: Duration = Duration::from_secs(10);
-
 /// One open module.
 pub struct ModuleHandle {
     /// Its id (the Java handle).
@@ -29,8 +25,6 @@ pub struct ModuleHandle {
     pub pool: String,
     /// The running module.
     pub runtime: Runtime,
-    /// Its attached threads.
-    pub threads: Arc<Threads>,
 }
 
 static MODULES: LazyLock<Mutex<HashMap<u64, Arc<ModuleHandle>>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
@@ -45,7 +39,7 @@ pub fn open(
     seed: Option<u64>,
 ) -> Result<u64, Error> {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let threads = Threads::new(id, pool);
+    let threads = Threads::new(pool);
     let host = JavaHost::new(id, bridge).into_host();
     let (on_start, on_stop) = (Arc::clone(&threads), Arc::clone(&threads));
     let options = Options {
@@ -58,7 +52,7 @@ pub fn open(
         ..Options::default()
     };
     let runtime = Runtime::start(pool, config, host, options)?;
-    let handle = Arc::new(ModuleHandle { id, pool: pool.to_string(), runtime, threads });
+    let handle = Arc::new(ModuleHandle { id, pool: pool.to_string(), runtime });
     MODULES.lock().insert(id, handle);
     tracing::info!(target: "migration::jni", pool, "migration module started");
     Ok(id)
@@ -70,22 +64,15 @@ pub fn get(id: u64) -> Result<Arc<ModuleHandle>, Error> {
 }
 
 /// Closes the module: its jobs are cancelled (`pool shutdown`), its runtime stops, waiting
-/// requests fail, and its threads detach. Waits for the threads unless called from one of
-/// them or from inside a callback (where waiting could deadlock); they then detach on their
-/// own as they exit. `false` if the module was already closed.
+/// requests fail, and its threads detach; `Runtime::shutdown` waits for them, except when
+/// called from one of them (they then detach as they exit). `false` if the module was already
+/// closed.
 pub fn close(id: u64) -> bool {
     let Some(handle) = MODULES.lock().remove(&id) else { return false };
     handle.runtime.shutdown();
     pending::drop_module(id);
-    if handle.threads.is_current() || threads::in_callback() {
-        tracing::debug!(target: "migration::jni", pool = handle.pool, "closed from a callback; threads detach on exit");
-    } else if !handle.threads.wait_stopped(CLOSE_WAIT) {
-        tracing::warn!(
-            target: "migration::jni",
-            pool = handle.pool,
-            live = handle.threads.live(),
-            "runtime threads still attached after close (a callback does not return)"
-        );
+    if threads::in_callback() {
+        tracing::debug!(target: "migration::jni", pool = handle.pool, "closed from a callback");
     }
     tracing::info!(target: "migration::jni", pool = handle.pool, "migration module closed");
     true

@@ -274,7 +274,7 @@ impl Cluster {
         let host = Host {
             repository: Arc::clone(&node.repository) as _,
             pool_manager: Arc::clone(&self.pool_manager) as _,
-            namespace: Arc::clone(&self.namespace) as _,
+            pnfs_manager: Arc::clone(&self.namespace) as _,
             transport: Arc::new(InProcessTransport::new(name, Arc::clone(&self.registry), &self.network)),
             p2p: Arc::clone(&p2p) as _,
             pin_manager: Arc::clone(&self.pin_manager) as _,

@@ -279,7 +279,7 @@ impl PnfsManager {
     }
 }
 
-impl host::Namespace for PnfsManager {
+impl host::PnfsManager for PnfsManager {
     fn cache_locations(&self, pnfsid: PnfsId, done: Completion<Vec<String>>) {
         let outcome = self.locations(&pnfsid).ok_or_else(|| Failure::error(ReturnCode::FILE_NOT_FOUND, "No such file"));
         done.complete(outcome);
@@ -289,7 +289,7 @@ impl host::Namespace for PnfsManager {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use migration_core::host::Namespace as _;
+    use migration_core::host::PnfsManager as _;
     use migration_core::replica::ReplicaState;
     use std::sync::mpsc;
 

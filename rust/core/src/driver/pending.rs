@@ -139,15 +139,7 @@ impl PendingTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-
-    type Seen = Arc<Mutex<Vec<Result<Vec<String>, Failure>>>>;
-
-    fn recorder() -> (Seen, Completion<Vec<String>>) {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let s = Arc::clone(&seen);
-        (seen, Completion::new(move |o| s.lock().push(o)))
-    }
+    use crate::test_util::recorder;
 
     #[test]
     fn a_token_is_taken_once_and_only_by_its_kind() {

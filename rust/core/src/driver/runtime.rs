@@ -7,13 +7,13 @@
 //! handled in a loop, not by recursion: a host that answers synchronously (an instant p2p, an
 //! in-process transport) cannot grow the stack with every file.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use rustc_hash::FxHashMap;
 
@@ -46,9 +46,12 @@ pub struct Options {
     pub thread_name: String,
     /// Called on each runtime thread when it starts (JNI attaches it to the JVM here).
     pub on_thread_start: Option<Arc<dyn Fn() + Send + Sync>>,
-    /// Called on each runtime thread before it stops.
+    /// Called on each runtime thread before it stops; [`Runtime::shutdown`] waits for it.
     pub on_thread_stop: Option<Arc<dyn Fn() + Send + Sync>>,
 }
+
+/// How long [`Runtime::shutdown`] waits for the runtime's threads to stop.
+pub const THREAD_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Default for Options {
     fn default() -> Self {
@@ -92,6 +95,9 @@ thread_local! {
     static PUMP: RefCell<Option<Queue>> = const { RefCell::new(None) };
     /// Emptied effect buffers, handed back to modules so that a step allocates none.
     static SPARE_EFFECTS: RefCell<Vec<Vec<Effect>>> = const { RefCell::new(Vec::new()) };
+    /// The runtime this thread belongs to (0: none), so that a module closed from one of its
+    /// own threads (a host callback) does not wait for itself.
+    static RUNTIME_OF: Cell<u64> = const { Cell::new(0) };
 }
 
 fn spare_effects() -> Vec<Effect> {
@@ -108,11 +114,50 @@ fn recycle_effects(buffer: Vec<Effect>) {
     });
 }
 
+static NEXT_RUNTIME: AtomicU64 = AtomicU64::new(1);
+
+/// The live threads of one runtime. Counted here, after the binding's stop hook, so that
+/// when [`Runtime::shutdown`] returns every hook has run (JNI has detached every thread) and
+/// no binding needs a count of its own.
+struct Threads {
+    id: u64,
+    live: Mutex<usize>,
+    stopped: Condvar,
+}
+
+impl Threads {
+    fn started(&self) {
+        RUNTIME_OF.with(|r| r.set(self.id));
+        *self.live.lock() += 1;
+    }
+
+    fn stopped(&self) {
+        RUNTIME_OF.with(|r| r.set(0));
+        let mut live = self.live.lock();
+        *live = live.saturating_sub(1);
+        if *live == 0 {
+            self.stopped.notify_all();
+        }
+    }
+
+    fn is_current(&self) -> bool {
+        RUNTIME_OF.with(|r| r.get()) == self.id
+    }
+
+    /// Waits until every thread stopped, at most until `deadline`; the threads still alive.
+    fn wait(&self, deadline: Instant) -> usize {
+        let mut live = self.live.lock();
+        while *live > 0 && !self.stopped.wait_until(&mut live, deadline).timed_out() {}
+        *live
+    }
+}
+
 /// A module running in production: commands, messages and repository events go in, the host
 /// is called, timers fire on their own.
 pub struct Runtime {
     inner: Arc<Inner>,
     tokio: Mutex<Option<tokio::runtime::Runtime>>,
+    threads: Arc<Threads>,
 }
 
 impl Runtime {
@@ -122,12 +167,25 @@ impl Runtime {
         config.validate()?;
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         builder.worker_threads(options.worker_threads.max(1)).thread_name(options.thread_name.clone()).enable_time();
-        if let Some(start) = options.on_thread_start.clone() {
-            builder.on_thread_start(move || start());
-        }
-        if let Some(stop) = options.on_thread_stop.clone() {
-            builder.on_thread_stop(move || stop());
-        }
+        let threads = Arc::new(Threads {
+            id: NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed),
+            live: Mutex::new(0),
+            stopped: Condvar::new(),
+        });
+        let (counted, start) = (Arc::clone(&threads), options.on_thread_start.clone());
+        builder.on_thread_start(move || {
+            counted.started();
+            if let Some(start) = &start {
+                start();
+            }
+        });
+        let (counted, stop) = (Arc::clone(&threads), options.on_thread_stop.clone());
+        builder.on_thread_stop(move || {
+            if let Some(stop) = &stop {
+                stop();
+            }
+            counted.stopped();
+        });
         let tokio =
             builder.build().map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the runtime: {e}")))?;
         let seed = options.seed.unwrap_or_else(|| crate::random::Rng::from_entropy().next_u64());
@@ -145,7 +203,7 @@ impl Runtime {
             armed: AtomicI64::new(i64::MAX),
         });
         tokio.spawn(timer_loop(Arc::clone(&inner)));
-        Ok(Runtime { inner, tokio: Mutex::new(Some(tokio)) })
+        Ok(Runtime { inner, tokio: Mutex::new(Some(tokio)), threads })
     }
 
     /// The pool's repository finished loading (after [`Repository::for_each`] answered
@@ -262,8 +320,10 @@ impl Runtime {
 
     /// Cancels every job with force (reason `pool shutdown`, as dCache does when a pool
     /// stops), tells targets to drop running transfers, then stops the timers and the
-    /// runtime's threads. Safe to call more than once and from any thread, including the
-    /// runtime's own.
+    /// runtime's threads, waiting for them (and their `on_thread_stop`) up to
+    /// [`THREAD_STOP_TIMEOUT`]: afterwards a JVM or a C program can exit cleanly. From one of
+    /// the runtime's own threads it does not wait: they stop once the caller returns. Safe to
+    /// call more than once and from any thread.
     pub fn shutdown(&self) {
         if self.is_closed() {
             return;
@@ -279,16 +339,22 @@ impl Runtime {
         self.inner.closed.store(true, Ordering::Release);
         self.inner.wake.notify_one();
         self.inner.inbound.lock().clear();
-        if let Some(tokio) = self.tokio.lock().take() {
-            if tokio::runtime::Handle::try_current().is_ok() {
-                // On a runtime thread (a callback closing the module): blocking here would
-                // panic, so the threads stop in the background.
-                tokio.shutdown_background();
-            } else {
-                // Wait for the threads to stop (and run `on_thread_stop`, where JNI detaches
-                // them), so a JVM or a C program can exit cleanly right after.
-                tokio.shutdown_timeout(Duration::from_secs(10));
-            }
+        let Some(tokio) = self.tokio.lock().take() else { return };
+        if self.threads.is_current() {
+            // A callback closing its own module: waiting would wait for this very thread.
+            tokio.shutdown_background();
+            return;
+        }
+        let deadline = Instant::now() + THREAD_STOP_TIMEOUT;
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // On another runtime's thread, tokio refuses to block; the count waits instead.
+            tokio.shutdown_background();
+        } else {
+            tokio.shutdown_timeout(THREAD_STOP_TIMEOUT);
+        }
+        let live = self.threads.wait(deadline);
+        if live > 0 {
+            tracing::warn!(target: "migration", threads = live, "module threads still running after shutdown (a callback does not return)");
         }
     }
 }
@@ -426,7 +492,7 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
         }
         Effect::QueryLocations { token, pnfsid } => {
             let feed = input_later(inner);
-            host.namespace.cache_locations(
+            host.pnfs_manager.cache_locations(
                 pnfsid,
                 Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(Answer::Locations) })),
             );
@@ -479,14 +545,14 @@ mod tests {
     use crate::driver::memory::MemoryRepository;
     use crate::effect::Token;
     use crate::host::{
-        Namespace, P2p, P2pRequest, PinManager, PinMove, PoolList, PoolManager, PoolSelection, Transport,
+        P2p, P2pRequest, PinManager, PinMove, PnfsManager, PoolList, PoolManager, PoolSelection, Transport,
     };
     use crate::message::RequestId;
     use crate::pnfsid::PnfsId;
 
-    /// A host whose namespace panics; the other services do nothing.
+    /// A host whose PnfsManager panics; the other services do nothing.
     struct Panicky;
-    impl Namespace for Panicky {
+    impl PnfsManager for Panicky {
         fn cache_locations(&self, _: PnfsId, _: Completion<Vec<String>>) {
             panic!("host callback failed");
         }
@@ -510,17 +576,45 @@ mod tests {
         fn move_pins(&self, _: PinMove, _: Completion<()>) {}
     }
 
-    #[test]
-    fn a_panicking_host_callback_does_not_leave_the_thread_stuck() {
-        let host = Host {
+    fn panicky_host() -> Host {
+        Host {
             repository: Arc::new(MemoryRepository::new()),
             pool_manager: Arc::new(Panicky),
-            namespace: Arc::new(Panicky),
+            pnfs_manager: Arc::new(Panicky),
             transport: Arc::new(Panicky),
             p2p: Arc::new(Panicky),
             pin_manager: Arc::new(Panicky),
+        }
+    }
+
+    #[test]
+    fn shutdown_returns_after_every_thread_ran_its_stop_hook() {
+        let started = Arc::new(AtomicU64::new(0));
+        let stopped = Arc::new(AtomicU64::new(0));
+        let (s, t) = (Arc::clone(&started), Arc::clone(&stopped));
+        let options = Options {
+            worker_threads: 3,
+            on_thread_start: Some(Arc::new(move || {
+                s.fetch_add(1, Ordering::SeqCst);
+            })),
+            // A slow hook (JNI detaching from the JVM): the bindings rely on it having run.
+            on_thread_stop: Some(Arc::new(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                t.fetch_add(1, Ordering::SeqCst);
+            })),
+            ..Options::default()
         };
-        let runtime = Runtime::start("pool1", Config::default(), host, Options::default()).expect("starts");
+        let runtime = Runtime::start("pool1", Config::default(), panicky_host(), options).expect("starts");
+        runtime.execute("migration copy pool2").expect("works");
+        runtime.shutdown();
+        assert!(started.load(Ordering::SeqCst) >= 3);
+        assert_eq!(stopped.load(Ordering::SeqCst), started.load(Ordering::SeqCst));
+        assert_eq!(*runtime.threads.live.lock(), 0);
+    }
+
+    #[test]
+    fn a_panicking_host_callback_does_not_leave_the_thread_stuck() {
+        let runtime = Runtime::start("pool1", Config::default(), panicky_host(), Options::default()).expect("starts");
         let query = Effect::QueryLocations { token: Token(1), pnfsid: PnfsId::parse("1").expect("valid") };
         let inner = Arc::clone(&runtime.inner);
         let result =

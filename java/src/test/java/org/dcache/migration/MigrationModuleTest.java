@@ -334,6 +334,23 @@ class MigrationModuleTest
     }
 
     @Test
+    void anEventAboutTwoFilesIsRefusedAsAnInvalidArgument()
+    {
+        Cell pool1 = cluster.pool("pool1").with(replica(1, ReplicaState.CACHED));
+        cluster.start();
+
+        MigrationException e = assertThrows(MigrationException.class, () -> pool1.module.repositoryEvent(
+                RepositoryEvent.stickyChanged(replica(1, ReplicaState.CACHED), replica(2, ReplicaState.CACHED, FOO))));
+        assertEquals(MigrationException.INVALID_ARGUMENT, e.code());
+        assertTrue(e.getMessage().contains("before is " + id(1) + " but after is " + id(2)), e.getMessage());
+        assertThrows(MigrationException.class, () -> pool1.module.repositoryEvent(
+                RepositoryEvent.accessTimeChanged(replica(2, ReplicaState.CACHED), replica(1, ReplicaState.CACHED))));
+        // An event about one file still goes through.
+        pool1.module.repositoryEvent(
+                RepositoryEvent.stickyChanged(replica(1, ReplicaState.CACHED), replica(1, ReplicaState.CACHED, FOO)));
+    }
+
+    @Test
     void sixteenThreadsIssueCommandsAtOnce() throws Exception
     {
         Cell pool1 = cluster.pool("pool1");
