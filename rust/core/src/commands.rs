@@ -8,6 +8,7 @@ use crate::expr::{Expression, Symbols};
 use crate::filter::{Range, ReplicaFilter, StickyFilter};
 use crate::glob::Glob;
 use crate::job::{Job, JobState};
+use crate::message::WireVersion;
 use crate::mode::{Mode, ModeState};
 use crate::module::Module;
 use crate::pnfsid::PnfsId;
@@ -368,6 +369,20 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "",
     },
     CommandSpec {
+        name: "migration set wire-version",
+        options: &[],
+        args: ArgSpec { names: &["VERSION"], required: 1, variadic: false },
+        summary: "Choose the wire format of the requests this pool sends: 1 (JSON) or 2 (binary, the default).",
+        help: "Every pool reads both versions and answers a request in the version it came in. While pools of a release that reads only version 1 remain, set 1 on the upgraded ones; set 2 once every pool reads it (docs/wire.md).",
+    },
+    CommandSpec {
+        name: "migration get wire-version",
+        options: &[],
+        args: NO_ARGS,
+        summary: "Show the wire format of the requests this pool sends.",
+        help: "",
+    },
+    CommandSpec {
         name: "migration retry",
         options: &[],
         args: JOB_ARG,
@@ -486,6 +501,8 @@ enum Command {
     SetBandwidth,
     SetMaxIncoming,
     GetMaxIncoming,
+    SetWireVersion,
+    GetWireVersion,
     Retry,
     SetMaxAttemptsDefault,
     GetMaxAttemptsDefault,
@@ -504,7 +521,7 @@ enum Command {
 
 /// The command of each entry of [`COMMANDS`], in the table's order (a test checks that each
 /// variant is named after its entry).
-const DISPATCH: [Command; 29] = [
+const DISPATCH: [Command; 31] = [
     Command::NewJob(JobKind::Copy),
     Command::NewJob(JobKind::Move),
     Command::NewJob(JobKind::Cache),
@@ -520,6 +537,8 @@ const DISPATCH: [Command; 29] = [
     Command::SetBandwidth,
     Command::SetMaxIncoming,
     Command::GetMaxIncoming,
+    Command::SetWireVersion,
+    Command::GetWireVersion,
     Command::Retry,
     Command::SetMaxAttemptsDefault,
     Command::GetMaxAttemptsDefault,
@@ -673,6 +692,14 @@ impl Module {
                 Ok(format!("Maximum incoming copies set to {n}"))
             }
             Command::GetMaxIncoming => Ok(format!("Current maximum incoming copies: {}", self.defaults.max_incoming)),
+            Command::SetWireVersion => {
+                let text = args.arg(0).unwrap_or_default();
+                let version = u32::try_from(decode_int(text)?).ok().and_then(WireVersion::from_number);
+                let version = version.ok_or_else(|| Error::syntax(format!("Unknown wire version: {text} (1 or 2)")))?;
+                self.shared.wire = version;
+                Ok(format!("Wire version set to {}", version.number()))
+            }
+            Command::GetWireVersion => Ok(format!("Current wire version: {}", self.shared.wire.number())),
             Command::Retry => {
                 let key = self.job_key(&job_arg(&args)).ok_or_else(Error::job_not_found)?;
                 let mut ctx = self.shared.ctx(now);

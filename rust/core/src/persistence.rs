@@ -36,6 +36,9 @@ impl Module {
         if defaults.max_incoming != crate::module::MAX_INCOMING_DEFAULT {
             lines.push(format!("migration set max-incoming {}", defaults.max_incoming));
         }
+        if self.shared.wire != crate::message::WireVersion::default() {
+            lines.push(format!("migration set wire-version {}", self.shared.wire.number()));
+        }
         if defaults.max_attempts != 0 {
             lines.push(format!("migration set max-attempts-default {}", defaults.max_attempts));
         }

@@ -329,3 +329,34 @@ fn a_request_is_answered_in_the_wire_version_it_came_in() {
         }
     }
 }
+
+/// Issue #14: `migration set wire-version 1` makes a pool write version 1 while pools that
+/// read only version 1 remain; it is kept by `save`, and pools of both versions work together.
+#[test]
+fn a_pool_told_to_write_version_1_sends_json_and_works_with_a_version_2_pool() {
+    use migration_core::message::WireVersion;
+    let mut c = two_pools();
+    assert_eq!(ok(&mut c, "pool1", "migration get wire-version"), "Current wire version: 2");
+    assert_eq!(ok(&mut c, "pool1", "migration set wire-version 1"), "Wire version set to 1");
+    let e = err(&mut c, "pool1", "migration set wire-version 3");
+    assert_eq!(e.to_string(), "Unknown wire version: 3 (1 or 2)");
+    assert_eq!(
+        ok(&mut c, "pool1", "migration get wire-version"),
+        "Current wire version: 1",
+        "a refusal changes nothing"
+    );
+    put(&mut c, "pool1", "A", Cached, 40, vec![]);
+    put(&mut c, "pool2", "B", Cached, 40, vec![]);
+    ok(&mut c, "pool1", "migration copy pool2");
+    ok(&mut c, "pool2", "migration copy pool1");
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!((state(&c, "pool1", "1"), state(&c, "pool2", "1")), (JobState::Finished, JobState::Finished));
+    assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Cached));
+    assert_eq!(entry(&c, "pool1", "B").map(|e| e.state), Some(Cached));
+    let sent: Vec<(&str, WireVersion)> = c.copies.iter().map(|s| (s.job.pool.as_str(), s.wire)).collect();
+    assert_eq!(sent, [("pool1", WireVersion::Json), ("pool2", WireVersion::Binary)]);
+    let setup = c.pool("pool1").module.setup_lines();
+    assert!(setup.iter().any(|l| l == "migration set wire-version 1"), "{setup:?}");
+    let setup = c.pool("pool2").module.setup_lines();
+    assert!(!setup.iter().any(|l| l.contains("wire-version")), "the default is not saved: {setup:?}");
+}

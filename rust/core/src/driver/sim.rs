@@ -27,7 +27,7 @@ use crate::error::{Error, Failure, Outcome, ReturnCode};
 use crate::host::{P2pRequest, PinMove, PoolList, PoolSelection, Repository};
 use crate::input::{Answer, Input, RepositoryEvent};
 use crate::job::Job;
-use crate::message::{Message, Reply, RequestId, decode};
+use crate::message::{Message, Reply, RequestId, WireVersion, decode, decode_versioned};
 use crate::module::{Config, Module, Route, TaskReply};
 use crate::pnfsid::PnfsId;
 use crate::pool_info::{PoolCostInfo, PoolInfo};
@@ -137,6 +137,8 @@ pub struct CopySent {
     pub pnfsid: PnfsId,
     /// The request id (the same for every copy request of one task).
     pub uuid: RequestId,
+    /// The wire version it went out in.
+    pub wire: WireVersion,
 }
 
 enum Delivery {
@@ -666,11 +668,11 @@ impl Cluster {
         let Some(Route::Task { job, kind: TaskReply::Copy, .. }) = p.module.request_route(token) else {
             return;
         };
-        if let Ok(Message::Copy(request)) = decode::<Message>(message) {
+        if let Ok((Message::Copy(request), wire)) = decode_versioned::<Message>(message) {
             let job = JobRef { pool: pool.to_string(), incarnation: p.incarnation, key: job };
             let at = self.now;
-            let record =
-                CopySent { at, job, to: to.to_string(), pnfsid: request.attributes.pnfsid, uuid: request.uuid };
+            let (pnfsid, uuid) = (request.attributes.pnfsid, request.uuid);
+            let record = CopySent { at, job, to: to.to_string(), pnfsid, uuid, wire };
             self.copies.push(record);
         }
     }
