@@ -21,7 +21,11 @@ fn peak_rss(pid: u32) -> Option<u64> {
 
 /// Runs item 4.
 pub fn run(options: &Options, rows: &mut Vec<Row>) {
-    let files: u64 = if options.quick { 20_000 } else { 1_000_000 };
+    // MILLION_FILES overrides the count, to look at a stall without waiting for a million.
+    let files: u64 = std::env::var("MILLION_FILES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if options.quick { 20_000 } else { 1_000_000 });
     let binary = match minidcache() {
         Ok(b) => b,
         Err(why) => {
@@ -50,12 +54,14 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
     // `migration info` four times a second while the job runs: the time from sending it to the end
     // of its answer (the echo of the next line), pipe and shell included.
     let mut info_times: Vec<Duration> = Vec::new();
+    let mut slowest: Vec<(Duration, f64)> = Vec::new();
     let info = loop {
         let asked = Instant::now();
         session.send("migration info 1");
         session.send("\\l");
         let info = session.until_echo("\\l");
         info_times.push(asked.elapsed());
+        slowest.push((asked.elapsed(), t0.elapsed().as_secs_f64()));
         if !info.contains("State      : RUNNING\n") && !info.contains("State      : INITIALIZING\n") {
             break info;
         }
@@ -71,6 +77,10 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
     let _ = std::fs::remove_dir_all(&root);
 
     info_times.sort();
+    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    let worst5: Vec<String> =
+        slowest.iter().take(5).map(|(d, at)| format!("{:.1} ms at {at:.1} s", d.as_secs_f64() * 1e3)).collect();
+    println!("  slowest answers of migration info: {}", worst5.join(", "));
     let median = info_times[info_times.len() / 2].as_secs_f64() * 1e3;
     let worst = info_times.last().map_or(0.0, |d| d.as_secs_f64() * 1e3);
     let rss_mib = rss.map_or(f64::NAN, |b| b as f64 / (1 << 20) as f64);
