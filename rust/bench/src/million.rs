@@ -22,10 +22,11 @@ fn peak_rss(pid: u32) -> Option<u64> {
 /// Runs item 4.
 pub fn run(options: &Options, rows: &mut Vec<Row>) {
     // MILLION_FILES overrides the count, to look at a stall without waiting for a million.
-    let files: u64 = std::env::var("MILLION_FILES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(if options.quick { 20_000 } else { 1_000_000 });
+    let files: u64 = std::env::var("MILLION_FILES").ok().and_then(|n| n.parse().ok()).unwrap_or(if options.quick {
+        20_000
+    } else {
+        1_000_000
+    });
     let binary = match minidcache() {
         Ok(b) => b,
         Err(why) => {

@@ -38,7 +38,7 @@ pub(crate) fn invalid(message: impl Into<String>) -> Error {
 }
 
 /// The error of a NULL pointer passed as `what`.
-pub(crate) fn null(what: &str) -> Error {
+pub(crate) fn null(what: impl std::fmt::Display) -> Error {
     invalid(format!("{what} is NULL"))
 }
 

@@ -25,7 +25,7 @@ use parking_lot::Mutex;
 use crate::callbacks::{CHost, dcm_host, in_callback_of};
 use crate::constants::{DCM_ABI_VERSION, EventKind};
 use crate::error::{Result, dcm_error, guard, guard_value, invalid, null};
-use crate::strings::{into_raw_string, opt_str_arg, slice_arg, str_arg, write_out};
+use crate::strings::{Item, into_raw_string, opt_str_arg, slice_arg, str_arg, write_out};
 use crate::types::{
     dcm_failure, dcm_pool_info, dcm_protocol_info, dcm_replica_entry, entry_from_c, failure_from_c, pnfsid_arg,
     strings_from_c,
@@ -540,7 +540,7 @@ pub unsafe extern "C" fn dcm_module_complete_pools(
                 .iter()
                 .enumerate()
                 // SAFETY: each pool is valid (caller's contract).
-                .map(|(i, p)| unsafe { p.copy_in(&format!("pools[{i}]")) })
+                .map(|(i, p)| unsafe { p.copy_in(Item("pools", i, "")) })
                 .collect::<Result<Vec<_>>>()?;
             Ok(PoolList { pools })
         })?;

@@ -7,6 +7,7 @@
 //! and a count; the pointer may be NULL when the count is 0.
 
 use std::ffi::{CString, c_char};
+use std::fmt::Display;
 use std::ptr;
 
 use migration_core::PnfsId;
@@ -17,7 +18,7 @@ use migration_core::replica::{Checksum, FileAttributes, ReplicaEntry, StickyReco
 
 use crate::constants::{FailureKind, Latency, Retention, SelectionKind, State};
 use crate::error::{Result, invalid};
-use crate::strings::{cstring, opt_str_arg, slice_arg, str_arg};
+use crate::strings::{Field, Item, cstring, opt_str_arg, slice_arg, str_arg};
 
 /// A sticky record: `owner` keeps the replica until `expire` (ms since the epoch; -1 never).
 #[repr(C)]
@@ -266,7 +267,7 @@ pub struct dcm_protocol_info {
 // ---------------------------------------------------------------------------------------
 // From C
 
-fn pnfsid(text: &str, what: &str) -> Result<PnfsId> {
+fn pnfsid(text: &str, what: impl Display) -> Result<PnfsId> {
     PnfsId::parse(text).map_err(|e| invalid(format!("{what}: {e}: {text:?}")))
 }
 
@@ -274,7 +275,7 @@ fn pnfsid(text: &str, what: &str) -> Result<PnfsId> {
 ///
 /// # Safety
 /// `p` is NULL or a NUL-terminated string.
-pub(crate) unsafe fn pnfsid_arg(p: *const c_char, what: &str) -> Result<PnfsId> {
+pub(crate) unsafe fn pnfsid_arg(p: *const c_char, what: impl Display + Copy) -> Result<PnfsId> {
     // SAFETY: caller's contract.
     pnfsid(unsafe { str_arg(p, what) }?, what)
 }
@@ -283,18 +284,26 @@ pub(crate) unsafe fn pnfsid_arg(p: *const c_char, what: &str) -> Result<PnfsId> 
 ///
 /// # Safety
 /// `p` is NULL (with `n == 0`) or points to `n` NUL-terminated strings.
-pub(crate) unsafe fn strings_from_c(p: *const *const c_char, n: usize, what: &str) -> Result<Vec<String>> {
+pub(crate) unsafe fn strings_from_c(
+    p: *const *const c_char,
+    n: usize,
+    what: impl Display + Copy,
+) -> Result<Vec<String>> {
     // SAFETY: caller's contract.
     let items = unsafe { slice_arg(p, n, what) }?;
     items
         .iter()
         .enumerate()
         // SAFETY: each element is a NUL-terminated string (caller's contract).
-        .map(|(i, s)| unsafe { str_arg(*s, &format!("{what}[{i}]")) }.map(str::to_string))
+        .map(|(i, s)| unsafe { str_arg(*s, Item(what, i, "")) }.map(str::to_string))
         .collect()
 }
 
-pub(crate) unsafe fn sticky_from_c(p: *const dcm_sticky_record, n: usize, what: &str) -> Result<Vec<StickyRecord>> {
+pub(crate) unsafe fn sticky_from_c(
+    p: *const dcm_sticky_record,
+    n: usize,
+    what: impl Display + Copy,
+) -> Result<Vec<StickyRecord>> {
     // SAFETY: caller's contract.
     let records = unsafe { slice_arg(p, n, what) }?;
     records
@@ -302,13 +311,13 @@ pub(crate) unsafe fn sticky_from_c(p: *const dcm_sticky_record, n: usize, what: 
         .enumerate()
         .map(|(i, r)| {
             // SAFETY: the record's owner is a NUL-terminated string (caller's contract).
-            let owner = unsafe { str_arg(r.owner, &format!("{what}[{i}].owner")) }?;
+            let owner = unsafe { str_arg(r.owner, Item(what, i, ".owner")) }?;
             Ok(StickyRecord::new(owner, r.expire))
         })
         .collect()
 }
 
-unsafe fn checksums_from_c(p: *const dcm_checksum, n: usize, what: &str) -> Result<Vec<Checksum>> {
+unsafe fn checksums_from_c(p: *const dcm_checksum, n: usize, what: impl Display + Copy) -> Result<Vec<Checksum>> {
     // SAFETY: caller's contract.
     let items = unsafe { slice_arg(p, n, what) }?;
     items
@@ -316,14 +325,14 @@ unsafe fn checksums_from_c(p: *const dcm_checksum, n: usize, what: &str) -> Resu
         .enumerate()
         .map(|(i, c)| {
             // SAFETY: both fields are NUL-terminated strings (caller's contract).
-            let kind = unsafe { str_arg(c.kind, &format!("{what}[{i}].kind")) }?;
-            let value = unsafe { str_arg(c.value, &format!("{what}[{i}].value")) }?;
+            let kind = unsafe { str_arg(c.kind, Item(what, i, ".kind")) }?;
+            let value = unsafe { str_arg(c.value, Item(what, i, ".value")) }?;
             Ok(Checksum { kind: kind.to_string(), value: value.to_string() })
         })
         .collect()
 }
 
-unsafe fn owned(p: *const c_char, what: &str) -> Result<Option<String>> {
+unsafe fn owned(p: *const c_char, what: impl Display) -> Result<Option<String>> {
     // SAFETY: caller's contract.
     Ok(unsafe { opt_str_arg(p, what) }?.map(str::to_string))
 }
@@ -333,24 +342,24 @@ impl dcm_replica_entry {
     ///
     /// # Safety
     /// Every pointer is NULL or valid as documented on the struct.
-    pub(crate) unsafe fn copy_in(&self, what: &str) -> Result<ReplicaEntry> {
+    pub(crate) unsafe fn copy_in(&self, what: impl Display + Copy) -> Result<ReplicaEntry> {
         // SAFETY (for the block): the pointers are valid (caller's contract).
         unsafe {
             Ok(ReplicaEntry {
-                pnfsid: pnfsid_arg(self.pnfsid, &format!("{what}.pnfsid"))?,
+                pnfsid: pnfsid_arg(self.pnfsid, Field(what, ".pnfsid"))?,
                 state: State::try_from(self.state).map_err(|e| invalid(format!("{what}.state: {e}")))?.into(),
-                sticky: sticky_from_c(self.sticky, self.sticky_count, &format!("{what}.sticky"))?,
+                sticky: sticky_from_c(self.sticky, self.sticky_count, Field(what, ".sticky"))?,
                 size: self.size,
                 last_access: self.last_access,
-                storage_class: owned(self.storage_class, &format!("{what}.storage_class"))?,
-                cache_class: owned(self.cache_class, &format!("{what}.cache_class"))?,
+                storage_class: owned(self.storage_class, Field(what, ".storage_class"))?,
+                cache_class: owned(self.cache_class, Field(what, ".cache_class"))?,
                 access_latency: Latency::try_from(self.access_latency)
                     .map_err(|e| invalid(format!("{what}.access_latency: {e}")))?
                     .into(),
                 retention_policy: Retention::try_from(self.retention_policy)
                     .map_err(|e| invalid(format!("{what}.retention_policy: {e}")))?
                     .into(),
-                checksums: checksums_from_c(self.checksums, self.checksum_count, &format!("{what}.checksums"))?,
+                checksums: checksums_from_c(self.checksums, self.checksum_count, Field(what, ".checksums"))?,
             })
         }
     }
@@ -413,30 +422,30 @@ impl dcm_pool_info {
     ///
     /// # Safety
     /// Every pointer is NULL or valid as documented on the struct.
-    pub(crate) unsafe fn copy_in(&self, what: &str) -> Result<PoolInfo> {
+    pub(crate) unsafe fn copy_in(&self, what: impl Display + Copy) -> Result<PoolInfo> {
         // SAFETY (for the block): the pointers are valid (caller's contract).
         unsafe {
-            let name = str_arg(self.name, &format!("{what}.name"))?.to_string();
+            let name = str_arg(self.name, Field(what, ".name"))?.to_string();
             if !self.online {
                 return Ok(PoolInfo::Offline { name });
             }
-            let movers = slice_arg(self.movers, self.mover_count, &format!("{what}.movers"))?
+            let movers = slice_arg(self.movers, self.mover_count, Field(what, ".movers"))?
                 .iter()
                 .enumerate()
                 .map(|(i, m)| {
                     Ok(NamedPoolQueueInfo {
-                        name: str_arg(m.name, &format!("{what}.movers[{i}].name"))?.to_string(),
+                        name: str_arg(m.name, Item(Field(what, ".movers"), i, ".name"))?.to_string(),
                         queue: queue(&m.queue),
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let tags = slice_arg(self.tags, self.tag_count, &format!("{what}.tags"))?
+            let tags = slice_arg(self.tags, self.tag_count, Field(what, ".tags"))?
                 .iter()
                 .enumerate()
                 .map(|(i, t)| {
                     Ok((
-                        str_arg(t.name, &format!("{what}.tags[{i}].name"))?.to_string(),
-                        str_arg(t.value, &format!("{what}.tags[{i}].value"))?.to_string(),
+                        str_arg(t.name, Item(Field(what, ".tags"), i, ".name"))?.to_string(),
+                        str_arg(t.value, Item(Field(what, ".tags"), i, ".value"))?.to_string(),
                     ))
                 })
                 .collect::<Result<_>>()?;
@@ -531,21 +540,21 @@ impl dcm_file_attributes {
     ///
     /// # Safety
     /// Every pointer is NULL or valid as documented on the struct.
-    pub(crate) unsafe fn copy_in(&self, what: &str) -> Result<FileAttributes> {
+    pub(crate) unsafe fn copy_in(&self, what: impl Display + Copy) -> Result<FileAttributes> {
         // SAFETY (for the block): the pointers are valid (caller's contract).
         unsafe {
             Ok(FileAttributes {
-                pnfsid: pnfsid_arg(self.pnfsid, &format!("{what}.pnfsid"))?,
+                pnfsid: pnfsid_arg(self.pnfsid, Field(what, ".pnfsid"))?,
                 size: self.size,
-                storage_class: owned(self.storage_class, &format!("{what}.storage_class"))?,
-                cache_class: owned(self.cache_class, &format!("{what}.cache_class"))?,
+                storage_class: owned(self.storage_class, Field(what, ".storage_class"))?,
+                cache_class: owned(self.cache_class, Field(what, ".cache_class"))?,
                 access_latency: Latency::try_from(self.access_latency)
                     .map_err(|e| invalid(format!("{what}.access_latency: {e}")))?
                     .into(),
                 retention_policy: Retention::try_from(self.retention_policy)
                     .map_err(|e| invalid(format!("{what}.retention_policy: {e}")))?
                     .into(),
-                checksums: checksums_from_c(self.checksums, self.checksum_count, &format!("{what}.checksums"))?,
+                checksums: checksums_from_c(self.checksums, self.checksum_count, Field(what, ".checksums"))?,
             })
         }
     }

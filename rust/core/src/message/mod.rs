@@ -24,8 +24,19 @@ pub struct RequestId(pub u128);
 impl fmt::Display for RequestId {
     /// UUID form: `8-4-4-4-12` lower-case hex digits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let h = format!("{:032x}", self.0);
-        write!(f, "{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+        // Digit by digit into one buffer: a C or Java host is handed the id of every transfer.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [b'-'; 36];
+        let mut at = 0;
+        for (i, byte) in self.0.to_be_bytes().iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                at += 1; // the dash already there
+            }
+            text[at] = HEX[usize::from(byte >> 4)];
+            text[at + 1] = HEX[usize::from(byte & 0x0F)];
+            at += 2;
+        }
+        f.write_str(std::str::from_utf8(&text).expect("hex digits and dashes are ASCII"))
     }
 }
 
