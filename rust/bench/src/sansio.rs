@@ -66,8 +66,8 @@ impl Source {
                         let outcome = Ok(Answer::Pools(pools(&selection)));
                         self.module.handle(self.now, Input::Reply { token, outcome });
                     }
-                    Effect::Scan { job, filter, order, now } => {
-                        let result = repository_effects::scan(&self.repo, &filter, order, now);
+                    Effect::Scan { job, filter, order, now, queue_seed } => {
+                        let result = repository_effects::scan_for_queue(&self.repo, &filter, order, now, queue_seed);
                         self.module.handle(self.now, Input::Scanned { job, result });
                     }
                     Effect::ReadEntry { purpose, pnfsid } if reads == Reads::Answer => {

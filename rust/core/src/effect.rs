@@ -97,6 +97,8 @@ pub enum Effect {
         order: Option<Order>,
         /// Evaluation time of `-accessed`.
         now: Millis,
+        /// The key of the job's queue index, to index the files beside the scan.
+        queue_seed: u64,
     },
     /// Read one entry; answer [`Input::Entry`].
     ReadEntry {

@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorKind, Failure, Outcome};
 use crate::host::PoolList;
 use crate::host::RepositoryError;
 use crate::message::RequestId;
-use crate::pnfsid::PnfsId;
+use crate::queue::ScannedFiles;
 use crate::replica::{ReplicaEntry, ReplicaState};
 
 /// The successful answer to a request.
@@ -139,8 +139,8 @@ pub enum Input {
     Scanned {
         /// The job.
         job: JobKey,
-        /// Files or the scan's error.
-        result: Result<Vec<(PnfsId, u64)>, RepositoryError>,
+        /// Files, packed and indexed for the job's queue, or the scan's error.
+        result: Result<ScannedFiles, RepositoryError>,
     },
     /// Result of [`Effect::ReadEntry`] (`None`: no such replica).
     Entry {
@@ -196,6 +196,7 @@ mod tests {
     use crate::context::TaskReply;
     use crate::error::ReturnCode;
     use crate::job::task_reply_event;
+    use crate::pnfsid::PnfsId;
     use crate::task::TaskEvent;
 
     fn entry(id: &str, state: ReplicaState) -> ReplicaEntry {

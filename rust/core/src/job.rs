@@ -31,7 +31,7 @@ use crate::pnfsid::PnfsId;
 use crate::pool_info::{PoolCostInfo, PoolInfo};
 use crate::progress::{self, Progress};
 use crate::quarantine::Quarantine;
-use crate::queue::JobQueue;
+use crate::queue::{JobQueue, ScannedFiles};
 use crate::replica::{ReplicaEntry, ReplicaState};
 use crate::target_filter::{self, Verdict};
 use crate::task::{Targets, Task, TaskAction, TaskEvent, TaskParams, TaskResult};
@@ -374,6 +374,7 @@ impl Job {
             filter: Arc::clone(&self.filter),
             order: self.definition.order,
             now: ctx.now,
+            queue_seed: self.queue.seed(),
         });
     }
 
@@ -429,7 +430,7 @@ impl Job {
     }
 
     /// The result of the initial scan.
-    pub fn scanned(&mut self, result: Result<Vec<(PnfsId, u64)>, RepositoryError>, ctx: &mut Ctx<'_>) {
+    pub fn scanned(&mut self, result: Result<ScannedFiles, RepositoryError>, ctx: &mut Ctx<'_>) {
         match result {
             Ok(files) => {
                 if self.state() == JobState::Initializing {
@@ -437,10 +438,10 @@ impl Job {
                         // What `add` does for each file, at once: nothing runs yet and the
                         // scheduler does nothing while initializing, so only the queue and
                         // the total change. The queue indexes a whole scan in one pass.
-                        let (_, bytes) = self.queue.extend(files);
+                        let (_, bytes) = self.queue.extend_scanned(files);
                         self.stats.total += bytes;
                     } else {
-                        for (id, size) in files {
+                        for (id, size) in files.into_files() {
                             self.add(id, size, ctx);
                         }
                     }

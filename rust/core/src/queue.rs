@@ -90,7 +90,7 @@ fn hash(id: &[u8], seed: u64) -> u32 {
 }
 
 /// Slot numbers sorted by hash, with the first position of each bucket of hashes.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Index {
     /// Slot numbers, ordered by (hash, slot).
     positions: Vec<u32>,
@@ -198,6 +198,51 @@ impl Index {
     }
 }
 
+/// The files of a repository scan, packed and indexed beside the scan, off the module's
+/// lock: indexing a million files takes tens of milliseconds, and holding the lock that long
+/// would stall `migration info` and every message to the pool. A job whose queue is still
+/// empty adopts them whole ([`JobQueue::extend_scanned`]).
+#[derive(Debug, Clone)]
+pub struct ScannedFiles {
+    slots: Vec<PackedFile>,
+    /// Built for `seed` when there are enough files to index; duplicates already dead.
+    index: Option<Index>,
+    seed: u64,
+    live: usize,
+    bytes: u64,
+}
+
+impl ScannedFiles {
+    /// Packs `files` (in queue order) and indexes them for a queue keyed by `seed`.
+    pub fn new(files: Vec<(PnfsId, u64)>, seed: u64) -> ScannedFiles {
+        let mut slots: Vec<PackedFile> = files.iter().map(|(id, size)| PackedFile::new(id, *size)).collect();
+        let mut live = slots.len();
+        let mut bytes: u64 = files.iter().map(|f| f.1).sum();
+        let index = (slots.len() >= INDEX_MIN && u32::try_from(slots.len()).is_ok()).then(|| {
+            let (index, killed) = Index::build(&mut slots, seed);
+            live -= killed.len();
+            bytes -= killed.iter().map(|&n| slots[n].size()).sum::<u64>();
+            index
+        });
+        ScannedFiles { slots, index, seed, live, bytes }
+    }
+
+    /// Number of files (duplicates of the scan counted once).
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether the scan found nothing.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// The files, in queue order.
+    pub fn into_files(self) -> impl Iterator<Item = (PnfsId, u64)> {
+        self.slots.into_iter().filter(|s| s.is_live()).map(|s| (s.pnfsid(), s.size()))
+    }
+}
+
 /// Insertion-ordered set of queued files with their sizes.
 #[derive(Debug)]
 pub struct JobQueue {
@@ -297,6 +342,30 @@ impl JobQueue {
             }
         }
         (self.live - before, bytes)
+    }
+
+    /// The key of this queue's index, for [`ScannedFiles::new`].
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Appends a scan's files, as [`JobQueue::extend`] does; an empty queue takes them with
+    /// their index as they are, in constant time. Returns the files and bytes added.
+    pub fn extend_scanned(&mut self, scanned: ScannedFiles) -> (usize, u64) {
+        if self.slots.is_empty() && scanned.seed == self.seed {
+            if let Some(index) = scanned.index {
+                let (added, bytes) = (scanned.live, scanned.bytes);
+                self.indexed = scanned.slots.len();
+                self.slots = scanned.slots;
+                self.index = index;
+                self.live = added;
+                self.head = 0;
+                self.recent = FxHashMap::default();
+                return (added, bytes);
+            }
+        }
+        let files: Vec<(PnfsId, u64)> = scanned.into_files().collect();
+        self.extend(files)
     }
 
     /// Whether `id` is queued.
@@ -438,6 +507,34 @@ mod tests {
 
     fn long(n: u32) -> PnfsId {
         PnfsId::parse(&format!("{n:036x}")).expect("valid")
+    }
+
+    /// A scan packed and indexed off the lock gives the very queue `extend` builds: same
+    /// order, same duplicates dropped, same membership and bytes; a queue that already holds
+    /// files (load-time events) merges the scan as `extend` does.
+    #[test]
+    fn a_scan_indexed_beside_the_module_is_the_queue_extend_builds() {
+        let mut files: Vec<(PnfsId, u64)> = (0..10_000u32).map(|n| (big(n), u64::from(n))).collect();
+        files.push((big(17), 1_000_000)); // a duplicate, dropped with its bytes
+        let mut by_extend = JobQueue::new();
+        let mut adopted = JobQueue::new();
+        let expected = by_extend.extend(files.clone());
+        let scanned = ScannedFiles::new(files.clone(), adopted.seed());
+        assert_eq!(scanned.len(), 10_000);
+        assert_eq!(adopted.extend_scanned(scanned), expected);
+        assert_eq!(adopted.len(), 10_000);
+        assert!(adopted.recent.is_empty() && adopted.indexed == 10_001, "adopted whole, with its index");
+        assert!(adopted.iter().eq(by_extend.iter()));
+        assert!(adopted.contains(&big(9_999)) && !adopted.contains(&big(10_000)));
+        assert_eq!(adopted.remove(&big(17)), Some(17));
+        assert_eq!(adopted.take_nth(0), Some((big(0), 0)));
+
+        let mut busy = JobQueue::new();
+        busy.push_back(big(5), 5);
+        let scanned = ScannedFiles::new(files, busy.seed());
+        assert_eq!(busy.extend_scanned(scanned), (9_999, expected.1 - 5));
+        assert_eq!(busy.iter().next(), Some((big(5), 5)), "the file queued first stays first");
+        assert_eq!(busy.len(), 10_000);
     }
 
     #[test]

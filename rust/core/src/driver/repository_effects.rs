@@ -7,6 +7,19 @@ use crate::filter::ReplicaFilter;
 use crate::host::{Repository, RepositoryError};
 use crate::mode::RepositoryChange;
 use crate::pnfsid::PnfsId;
+use crate::queue::ScannedFiles;
+
+/// Scans the repository as [`scan`] does and packs and indexes the files for a queue keyed by
+/// `queue_seed`, on the calling thread: the driver's, not under the module's lock.
+pub fn scan_for_queue(
+    repository: &dyn Repository,
+    filter: &ReplicaFilter,
+    order: Option<Order>,
+    now: Millis,
+    queue_seed: u64,
+) -> Result<ScannedFiles, RepositoryError> {
+    scan(repository, filter, order, now).map(|files| ScannedFiles::new(files, queue_seed))
+}
 
 /// Scans the repository (§3.2): every replica passing `filter` at `now`, in repository order
 /// or sorted by `order` (ties keep repository order).

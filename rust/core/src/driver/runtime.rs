@@ -462,11 +462,11 @@ fn reply(inner: &Arc<Inner>, token: crate::effect::Token, map: fn(Vec<u8>) -> An
 fn execute(inner: &Arc<Inner>, effect: Effect) {
     let host = &inner.host;
     match effect {
-        Effect::Scan { job, filter, order, now } => {
+        Effect::Scan { job, filter, order, now, queue_seed } => {
             let repository = Arc::clone(&host.repository);
             let feed = input_later(inner);
             inner.handle.spawn_blocking(move || {
-                let result = repository_effects::scan(repository.as_ref(), &filter, order, now);
+                let result = repository_effects::scan_for_queue(repository.as_ref(), &filter, order, now, queue_seed);
                 feed(Input::Scanned { job, result });
             });
         }

@@ -686,8 +686,8 @@ impl Cluster {
         let repository = Arc::clone(&self.pools[pool].repository);
         let up = self.is_up(pool);
         match effect {
-            Effect::Scan { job, filter, order, now } => {
-                let result = repository_effects::scan(repository.as_ref(), &filter, order, now);
+            Effect::Scan { job, filter, order, now, queue_seed } => {
+                let result = repository_effects::scan_for_queue(repository.as_ref(), &filter, order, now, queue_seed);
                 self.later(pool, 0, Input::Scanned { job, result });
             }
             Effect::ReadEntry { purpose, pnfsid } => {
