@@ -88,6 +88,7 @@ impl TransferPool {
 }
 
 fn worker(receiver: &Mutex<mpsc::Receiver<Job>>, idle: &AtomicUsize, pending: &AtomicUsize) {
+    crate::transport::deliver_on_this_thread();
     loop {
         idle.fetch_add(1, Ordering::AcqRel);
         let job = receiver.lock().recv();

@@ -6,6 +6,14 @@
 //! (a target that refuses them) would then retry forever inside one call: the shell command
 //! that started it would never return. Like a real network, the [`Network`] ends each chain
 //! at a message boundary; messages are delivered in the order they were sent.
+//!
+//! The exception: a message sent from a p2p transfer thread (a transfer finished, the
+//! target answers, the source's job starts its next file and asks the target again) is
+//! delivered on that thread. No shell command waits for a transfer thread, and the core's
+//! runtime handles what the delivery leads to in a loop on the thread rather than by
+//! recursion, so the chain still ends: at the next transfer, which runs on a transfer thread
+//! of its own, or after one pass of failing files, when the job sleeps. This saves two
+//! thread wake-ups per file, which is most of what a migration of small files costs.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Weak};
@@ -18,6 +26,17 @@ use parking_lot::Mutex;
 use crate::pool::Registry;
 
 type Delivery = Box<dyn FnOnce() + Send>;
+
+thread_local! {
+    /// Whether messages sent from this thread are delivered on it (a transfer thread).
+    static INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Messages sent from the calling thread from now on are delivered on it, without the
+/// network thread. Only for threads nothing waits for (the p2p transfer threads).
+pub fn deliver_on_this_thread() {
+    INLINE.with(|inline| inline.set(true));
+}
 
 /// One thread that carries every message and reply between pools, first in, first out.
 pub struct Network {
@@ -40,11 +59,15 @@ impl Network {
         Ok(Arc::new(Network { sender: Mutex::new(Some(sender)), thread: Mutex::new(Some(thread)) }))
     }
 
-    /// Queues a delivery; after [`Network::stop`] it is dropped (with what it carries, so a
-    /// pending completion reports a failure).
+    /// Queues a delivery, or runs it at once on a thread that delivers messages itself;
+    /// after [`Network::stop`] it is dropped (with what it carries, so a pending completion
+    /// reports a failure).
     fn post(&self, delivery: Delivery) {
         let sender = self.sender.lock().clone();
-        if let Some(sender) = sender {
+        let Some(sender) = sender else { return };
+        if INLINE.with(std::cell::Cell::get) {
+            delivery();
+        } else {
             let _ = sender.send(delivery);
         }
     }
@@ -82,7 +105,8 @@ impl host::Transport for InProcessTransport {
         let back = Arc::downgrade(&network);
         network.post(Box::new(move || match registry.get(&to).and_then(|node| node.runtime()) {
             Some(runtime) => {
-                // The answer travels back over the network too.
+                // The answer travels back over the network too (or on the thread that
+                // answers, if that is a transfer thread).
                 let reply = reply.map(|reply| {
                     Completion::new(move |outcome| {
                         if let Some(network) = back.upgrade() {

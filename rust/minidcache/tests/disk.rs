@@ -108,6 +108,25 @@ fn a_strictly_disabled_target_refuses_copies() {
     run(&mut sh, "migration cancel -force 1");
 }
 
+/// Once a transfer finishes, the job's next requests are sent from the transfer thread and
+/// answered on it; a target that refuses them at once must not keep that thread (or the
+/// shell) busy: the files go to the target that accepts them.
+#[test]
+fn refusals_answered_on_a_transfer_thread_send_the_files_to_the_other_target() {
+    let mut sh = session(&["pool1", "pool2", "pool3"]);
+    run(&mut sh, "\\c pool2");
+    run(&mut sh, "pool disable -strict");
+    run(&mut sh, "\\c pool1");
+    run(&mut sh, "populate -files=40 -size=100..2000");
+    run(&mut sh, "migration move -concurrency=2 pool2 pool3");
+    wait_finished(&mut sh, "1");
+    let info = run(&mut sh, "migration info 1");
+    assert!(info.contains("Completed  : 40 files;"), "{info}");
+    assert_eq!(run(&mut sh, "rep ls"), "");
+    assert!(sh.cluster().pool("pool2").expect("pool2").repository.is_empty());
+    assert_eq!(sh.cluster().pool("pool3").expect("pool3").repository.len(), 40);
+}
+
 #[test]
 fn cancelling_a_job_aborts_its_transfer_under_way() {
     let mut sh = session(&["pool1", "pool2"]);
