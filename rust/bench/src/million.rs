@@ -70,7 +70,7 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
     };
     let wall = t0.elapsed().as_secs_f64();
     let rss = peak_rss(session.pid());
-    let moved = std::fs::read_dir(home.join("pool2/data")).map_or(0, |d| count_files(d));
+    let moved = std::fs::read_dir(home.join("pool2/data")).map_or(0, count_files);
     session.quit();
     assert!(info.contains("State      : FINISHED\n"), "{info}");
     assert!(info.contains(&format!("Completed  : {files} files;")), "{info}");
@@ -78,7 +78,7 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
     let _ = std::fs::remove_dir_all(&root);
 
     info_times.sort();
-    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     let worst5: Vec<String> =
         slowest.iter().take(5).map(|(d, at)| format!("{:.1} ms at {at:.1} s", d.as_secs_f64() * 1e3)).collect();
     println!("  slowest answers of migration info: {}", worst5.join(", "));

@@ -12,7 +12,7 @@ use crate::input::{Answer, Input};
 use crate::job::{Job, task_reply_event};
 use crate::message::{Message, Reply, WireVersion, decode_versioned, version_of};
 use crate::replica::ReplicaEntry;
-use crate::server::Server;
+use crate::server::{Admission, Server};
 use crate::task::TaskEvent;
 use crate::timers::TimerKey;
 
@@ -337,7 +337,8 @@ impl Module {
         match message {
             Message::Copy(request) => {
                 let max_incoming = self.defaults.max_incoming as usize;
-                self.server.copy(from, request, reply, wire, accepts, max_incoming, &mut ctx)
+                let admission = Admission { accepts_copies: accepts, max_incoming };
+                self.server.copy(from, request, (reply, wire), admission, &mut ctx)
             }
             Message::Ping { uuid, .. } => self.server.ping(uuid, reply, &mut ctx),
             Message::Cancel { uuid, reason, .. } => self.server.cancel(uuid, reason, reply, &mut ctx),

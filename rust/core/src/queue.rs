@@ -351,18 +351,19 @@ impl JobQueue {
 
     /// Appends a scan's files, as [`JobQueue::extend`] does; an empty queue takes them with
     /// their index as they are, in constant time. Returns the files and bytes added.
-    pub fn extend_scanned(&mut self, scanned: ScannedFiles) -> (usize, u64) {
-        if self.slots.is_empty() && scanned.seed == self.seed {
-            if let Some(index) = scanned.index {
-                let (added, bytes) = (scanned.live, scanned.bytes);
-                self.indexed = scanned.slots.len();
-                self.slots = scanned.slots;
-                self.index = index;
-                self.live = added;
-                self.head = 0;
-                self.recent = FxHashMap::default();
-                return (added, bytes);
-            }
+    pub fn extend_scanned(&mut self, mut scanned: ScannedFiles) -> (usize, u64) {
+        if self.slots.is_empty()
+            && scanned.seed == self.seed
+            && let Some(index) = scanned.index.take()
+        {
+            let (added, bytes) = (scanned.live, scanned.bytes);
+            self.indexed = scanned.slots.len();
+            self.slots = scanned.slots;
+            self.index = index;
+            self.live = added;
+            self.head = 0;
+            self.recent = FxHashMap::default();
+            return (added, bytes);
         }
         let files: Vec<(PnfsId, u64)> = scanned.into_files().collect();
         self.extend(files)

@@ -37,6 +37,16 @@ struct Registered {
     phase: Phase,
 }
 
+/// What the pool admits at the moment: whether it accepts copies at all (its pool mode), and
+/// how many it serves at once (`migration set max-incoming`, 0: no limit).
+#[derive(Debug, Clone, Copy)]
+pub struct Admission {
+    /// The pool mode lets copies in.
+    pub accepts_copies: bool,
+    /// The cap on requests served at once.
+    pub max_incoming: usize,
+}
+
 /// Finished requests remembered so that a duplicated copy request is not executed again.
 const REMEMBERED: usize = 10_000;
 
@@ -69,18 +79,17 @@ impl Server {
         self.requests.is_empty()
     }
 
-    /// A copy request (§6.1). The checks come first; a failing request changes nothing.
-    /// `max_incoming` (0: no limit) caps the requests served at once.
+    /// A copy request (§6.1) that came in wire version `wire`. The checks come first; a
+    /// failing request changes nothing.
     pub fn copy(
         &mut self,
         from: &str,
         request: CopyRequest,
-        inbound: Option<Inbound>,
-        wire: WireVersion,
-        accepts_copies: bool,
-        max_incoming: usize,
+        (inbound, wire): (Option<Inbound>, WireVersion),
+        admission: Admission,
         ctx: &mut Ctx<'_>,
     ) {
+        let Admission { accepts_copies, max_incoming } = admission;
         let pnfsid = request.attributes.pnfsid;
         if !accepts_copies {
             return respond(ctx, inbound, error(ReturnCode::POOL_DISABLED, "Pool is disabled"));
