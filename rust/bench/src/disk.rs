@@ -66,6 +66,15 @@ fn checksum_tree(dir: &Path) -> u64 {
     count
 }
 
+/// Lets the file system settle before a timed part: writes what is dirty and waits for the
+/// journal to commit. ext4 does not reuse the inodes of files deleted in a transaction that has
+/// not committed, and a tool timed right after tens of thousands of deletions (the previous
+/// tool's copy) was measured 2-3 times slower, whichever tool it was.
+fn settle() {
+    let _ = Command::new("sync").status();
+    std::thread::sleep(std::time::Duration::from_secs(6));
+}
+
 fn seconds(f: impl FnOnce()) -> f64 {
     let t0 = Instant::now();
     f();
@@ -159,6 +168,7 @@ fn measure(set: &Set, root: &Path, binary: &Path) -> (f64, f64, Option<f64>) {
 
     // cp -r, then ADLER32 of every copy.
     let copy = root.join("cp");
+    settle();
     let cp = seconds(|| {
         output(Command::new("cp").arg("-r").arg(&data).arg(&copy)).expect("cp works");
         assert_eq!(checksum_tree(&copy), set.files);
@@ -170,6 +180,7 @@ fn measure(set: &Set, root: &Path, binary: &Path) -> (f64, f64, Option<f64>) {
         let staged = root.join("rsync-source");
         output(Command::new("cp").arg("-r").arg(&data).arg(&staged)).expect("cp works");
         let target = root.join("rsync-target");
+        settle();
         let s = seconds(|| {
             let source = format!("{}/", staged.display());
             output(Command::new("rsync").args(["-a", "--remove-source-files", &source]).arg(&target))
@@ -182,6 +193,7 @@ fn measure(set: &Set, root: &Path, binary: &Path) -> (f64, f64, Option<f64>) {
 
     // migration move, from the command to FINISHED (the echo of the command after `wait`).
     let command = format!("migration move -concurrency={} pool2", set.concurrency);
+    settle();
     session.send(&command);
     session.send("wait 1 -timeout=600");
     session.send("migration info 1");
