@@ -337,6 +337,20 @@ impl Pair {
         }
     }
 
+    /// Files per second of `migration move -concurrency=<concurrency> dst` of every file on
+    /// `src`, from the command to FINISHED; checks that every file moved, then stops both.
+    pub fn move_rate(self, concurrency: u32) -> f64 {
+        let files = self.repo.live();
+        let t0 = Instant::now();
+        self.src.execute(&format!("migration move -concurrency={concurrency} dst")).expect("the job starts");
+        self.wait(Duration::from_secs(600), |p| p.state("1").is_some_and(|s| s.is_terminal()));
+        let elapsed = t0.elapsed().as_secs_f64();
+        assert_eq!(self.completed("1"), files, "every file moved");
+        assert_eq!(self.repo.live(), 0, "the source is empty");
+        self.shutdown();
+        files as f64 / elapsed
+    }
+
     /// Stops both runtimes.
     pub fn shutdown(&self) {
         if let Some((_, delayer)) = &self.net.late {

@@ -4,7 +4,7 @@
 //! at concurrency `c` can then at best move `c` files per path latency, the ideal rate; the
 //! figure is how close to it `migration move` comes.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::Options;
 use crate::instant::{Latency, Pair};
@@ -27,13 +27,7 @@ pub fn rate(files: u64, concurrency: u32) -> f64 {
     // dCache's pools have no cap on incoming copies; ours defaults to 100, which would hold
     // concurrency 256 at 100 and measure the cap rather than the module.
     pair.dst.execute("migration set max-incoming 0").expect("the cap is lifted");
-    let t0 = Instant::now();
-    pair.src.execute(&format!("migration move -concurrency={concurrency} dst")).expect("the job starts");
-    pair.wait(Duration::from_secs(600), |p| p.state("1").is_some_and(|s| s.is_terminal()));
-    let elapsed = t0.elapsed().as_secs_f64();
-    assert_eq!(pair.completed("1"), files, "every file moved");
-    pair.shutdown();
-    files as f64 / elapsed
+    pair.move_rate(concurrency)
 }
 
 /// Runs item 2.

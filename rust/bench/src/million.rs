@@ -56,16 +56,15 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
     // end of its answer, pipe and shell included. The answer ends where the echo of the next
     // line begins; that next line is the same command, so nothing else is timed with it.
     const INFO: &str = "migration info 1";
-    let mut info_times: Vec<Duration> = Vec::new();
-    let mut slowest: Vec<(Duration, f64)> = Vec::new();
+    // Each answer's time, and when in the move it was asked (seconds).
+    let mut answers: Vec<(Duration, f64)> = Vec::new();
     let info = loop {
         let asked = Instant::now();
         session.send(INFO);
         session.send(INFO);
         session.until_echo(INFO); // the first one's echo, after the previous poll's second answer
         let info = session.until_echo(INFO); // the first one's answer
-        info_times.push(asked.elapsed());
-        slowest.push((asked.elapsed(), t0.elapsed().as_secs_f64()));
+        answers.push((asked.elapsed(), (asked - t0).as_secs_f64()));
         if !info.contains("State      : RUNNING\n") && !info.contains("State      : INITIALIZING\n") {
             break info;
         }
@@ -79,18 +78,17 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
     assert!(info.contains(&format!("Completed  : {files} files;")), "{info}");
     assert_eq!(moved, files, "every file is on pool2");
 
-    info_times.sort();
-    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
+    answers.sort_by_key(|a| std::cmp::Reverse(a.0));
     let worst5: Vec<String> =
-        slowest.iter().take(5).map(|(d, at)| format!("{:.1} ms at {at:.1} s", d.as_secs_f64() * 1e3)).collect();
+        answers.iter().take(5).map(|(d, at)| format!("{:.1} ms at {at:.1} s", d.as_secs_f64() * 1e3)).collect();
     println!("  slowest answers of migration info: {}", worst5.join(", "));
-    let median = info_times[info_times.len() / 2].as_secs_f64() * 1e3;
-    let worst = info_times.last().map_or(0.0, |d| d.as_secs_f64() * 1e3);
+    let median = answers[answers.len() / 2].0.as_secs_f64() * 1e3;
+    let worst = answers.first().map_or(0.0, |a| a.0.as_secs_f64() * 1e3);
     let rss_mib = rss.map_or(f64::NAN, |b| b as f64 / (1 << 20) as f64);
     println!(
         "  move: {wall:.0} s ({:.0} files/s), peak RSS {rss_mib:.0} MiB, migration info: median {median:.1} ms, worst {worst:.1} ms of {} asked",
         files as f64 / wall,
-        info_times.len()
+        answers.len()
     );
     // Deleting a million files takes minutes: after the figures are out.
     let _ = std::fs::remove_dir_all(&root);

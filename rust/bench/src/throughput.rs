@@ -3,8 +3,6 @@
 //! production `Runtime`), through the C ABI (a C host, `c/bench_host.c`) and through JNI (a
 //! Java host on the facade, `java/jnibench`).
 
-use std::time::{Duration, Instant};
-
 use crate::instant::Pair;
 use crate::table::{Row, Target};
 use crate::{Options, child, java, native};
@@ -14,15 +12,7 @@ pub const CONCURRENCY: [u32; 3] = [1, 16, 64];
 
 /// Files per second of one `migration move` of `files` files at `concurrency`.
 pub fn rust_rate(files: u64, concurrency: u32) -> f64 {
-    let pair = Pair::new(files);
-    let t0 = Instant::now();
-    pair.src.execute(&format!("migration move -concurrency={concurrency} dst")).expect("the job starts");
-    pair.wait(Duration::from_secs(600), |p| p.state("1").is_some_and(|s| s.is_terminal()));
-    let elapsed = t0.elapsed().as_secs_f64();
-    assert_eq!(pair.completed("1"), files, "every file moved");
-    assert_eq!(pair.repo.live(), 0, "the source is empty");
-    pair.shutdown();
-    files as f64 / elapsed
+    Pair::new(files).move_rate(concurrency)
 }
 
 fn files(options: &Options) -> u64 {

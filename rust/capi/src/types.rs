@@ -338,28 +338,48 @@ unsafe fn owned(p: *const c_char, what: impl Display) -> Result<Option<String>> 
 }
 
 impl dcm_replica_entry {
+    /// The file's attributes within the entry, as the C struct that carries them alone.
+    fn file_attributes(&self) -> dcm_file_attributes {
+        dcm_file_attributes {
+            pnfsid: self.pnfsid,
+            size: self.size,
+            storage_class: self.storage_class,
+            cache_class: self.cache_class,
+            access_latency: self.access_latency,
+            retention_policy: self.retention_policy,
+            checksums: self.checksums,
+            checksum_count: self.checksum_count,
+        }
+    }
+
     /// Validates and copies the entry.
     ///
     /// # Safety
     /// Every pointer is NULL or valid as documented on the struct.
     pub(crate) unsafe fn copy_in(&self, what: impl Display + Copy) -> Result<ReplicaEntry> {
-        // SAFETY (for the block): the pointers are valid (caller's contract).
+        // SAFETY (for the block): the pointers are valid (caller's contract), and the
+        // attributes' view points at the same data.
         unsafe {
+            let FileAttributes {
+                pnfsid,
+                size,
+                storage_class,
+                cache_class,
+                access_latency,
+                retention_policy,
+                checksums,
+            } = self.file_attributes().copy_in(what)?;
             Ok(ReplicaEntry {
-                pnfsid: pnfsid_arg(self.pnfsid, Field(what, ".pnfsid"))?,
+                pnfsid,
                 state: State::try_from(self.state).map_err(|e| invalid(format!("{what}.state: {e}")))?.into(),
                 sticky: sticky_from_c(self.sticky, self.sticky_count, Field(what, ".sticky"))?,
-                size: self.size,
+                size,
                 last_access: self.last_access,
-                storage_class: owned(self.storage_class, Field(what, ".storage_class"))?,
-                cache_class: owned(self.cache_class, Field(what, ".cache_class"))?,
-                access_latency: Latency::try_from(self.access_latency)
-                    .map_err(|e| invalid(format!("{what}.access_latency: {e}")))?
-                    .into(),
-                retention_policy: Retention::try_from(self.retention_policy)
-                    .map_err(|e| invalid(format!("{what}.retention_policy: {e}")))?
-                    .into(),
-                checksums: checksums_from_c(self.checksums, self.checksum_count, Field(what, ".checksums"))?,
+                storage_class,
+                cache_class,
+                access_latency,
+                retention_policy,
+                checksums,
             })
         }
     }
