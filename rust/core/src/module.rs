@@ -269,7 +269,7 @@ impl Module {
             }
             Input::Scanned { job, result } => {
                 if let Some(job) = self.jobs.get_mut(&job) {
-                    job.scanned(result, &mut ctx);
+                    job.scanned(result.map(|files| *files), &mut ctx);
                 }
             }
             Input::Entry { purpose, result } => match purpose {
@@ -283,7 +283,9 @@ impl Module {
                         job.entry_for_source_mode(pnfsid, result, &mut ctx);
                     }
                 }
-                EntryPurpose::HotFile { pnfsid } => self.hot_file_entry(now, pnfsid, result),
+                EntryPurpose::HotFile { pnfsid } => {
+                    self.hot_file_entry(now, pnfsid, result.map(|entry| entry.map(|e| *e)))
+                }
             },
             Input::Changed { purpose, result } => match purpose {
                 ChangePurpose::SourceMode { job, pnfsid } => {

@@ -87,7 +87,7 @@ fn a_permanent_job_restored_while_the_repository_loads_copies_everything_and_is_
     for entry in entries.iter().take(2) {
         c.input(
             "pool1",
-            Input::Repository(RepositoryEvent::StateChanged { old: New, new: entry.state, entry: entry.clone() }),
+            Input::repository(RepositoryEvent::StateChanged { old: New, new: entry.state, entry: entry.clone() }),
         );
     }
     c.repository("pool1").set_loading(false);

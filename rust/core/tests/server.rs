@@ -61,7 +61,7 @@ fn answer_entry(
             _ => None,
         })
         .expect("the server reads the local entry");
-    m.handle(NOW, Input::CopyInspected { request, accepts_copies: true, entry: Ok(entry) });
+    m.handle(NOW, Input::copy_inspected(request, true, Ok(entry)));
     m.take_effects()
 }
 
