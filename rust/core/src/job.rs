@@ -244,6 +244,8 @@ pub struct Job {
     bandwidth: Option<TokenBucket>,
     /// `-dry-run`: what the job found instead of copying.
     plan: Option<Plan>,
+    /// An emptied buffer for a task's actions, kept so that feeding a task allocates none.
+    spare_actions: Vec<TaskAction>,
 }
 
 /// The repository scan of an INITIALIZING job, which may find the repository still loading.
@@ -298,6 +300,7 @@ impl Job {
             failures_since_progress: 0,
             progress: Progress::default(),
             quarantine: Quarantine::default(),
+            spare_actions: Vec::new(),
             max_attempts: 0,
             bandwidth: None,
             plan: None,
@@ -987,17 +990,19 @@ impl Job {
             return;
         }
         let task_id = t.id;
-        let mut actions = Vec::new();
+        let mut actions = std::mem::take(&mut self.spare_actions);
         let targets = Targets { online: &self.selectable, offline: &self.offline };
         t.handle(event, targets, ctx.rng, &mut actions);
         let t: &Task = t;
         let mut ended = None;
-        for action in actions {
+        for action in actions.drain(..) {
             match action {
                 TaskAction::Report(result) => ended = Some(result),
                 action => perform(self.key, t, action, ctx),
             }
         }
+        // Given back before the task's end is handled, which may feed the next task.
+        self.spare_actions = actions;
         if let Some(result) = ended {
             ctx.timers.cancel(TimerKey::Task { job: self.key, pnfsid, task: task_id });
             self.task_ended(pnfsid, task_id, result, ctx);
