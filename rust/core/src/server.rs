@@ -286,13 +286,8 @@ impl Server {
             Ok(()) => (ReturnCode::OK, None),
             Err((code, text)) => (code, Some(text)),
         };
-        let message = Message::CopyFinished {
-            uuid,
-            pool: reg.request.source.clone(),
-            pnfsid: reg.request.attributes.pnfsid,
-            rc,
-            error,
-        };
+        let message =
+            Message::CopyFinished { uuid, pool: reg.request.source, pnfsid: reg.request.attributes.pnfsid, rc, error };
         ctx.send_as(reg.wire, reg.reply_to, &message, None);
     }
 }
