@@ -311,7 +311,7 @@ impl Module {
                 match decode_versioned::<Message>(&bytes) {
                     Ok((message, wire)) => {
                         let reply = reply.map(|id| Inbound { id, wire });
-                        self.message(&from, message, reply, wire, accepts, now)
+                        self.message(from, message, reply, wire, accepts, now)
                     }
                     Err(e) => {
                         tracing::warn!(target: "org.dcache.pool.migration.MigrationModuleServer", from, "refusing a malformed message: {e}");
@@ -326,9 +326,10 @@ impl Module {
         }
     }
 
+    /// `from` is owned: a copy request keeps it as the address of its copy-finished message.
     fn message(
         &mut self,
-        from: &str,
+        from: String,
         message: Message,
         reply: Option<Inbound>,
         wire: WireVersion,
@@ -347,7 +348,7 @@ impl Module {
             Message::CopyFinished { uuid, pool, pnfsid, rc, error } => {
                 if pool == *ctx.pool {
                     for job in self.jobs.values_mut() {
-                        job.copy_finished(from, pnfsid, uuid, rc, error.clone(), &mut ctx);
+                        job.copy_finished(&from, pnfsid, uuid, rc, error.clone(), &mut ctx);
                     }
                 }
             }

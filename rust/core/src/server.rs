@@ -84,7 +84,7 @@ impl Server {
     /// failing request changes nothing.
     pub fn copy(
         &mut self,
-        from: &str,
+        from: String,
         request: CopyRequest,
         (inbound, wire): (Option<Inbound>, WireVersion),
         admission: Admission,
@@ -114,8 +114,7 @@ impl Server {
             return respond(ctx, inbound, error(ReturnCode::TARGET_BUSY, text));
         }
         let uuid = request.uuid;
-        self.requests
-            .insert(uuid, Registered { request, reply_to: from.to_string(), inbound, wire, phase: Phase::Inspecting });
+        self.requests.insert(uuid, Registered { request, reply_to: from, inbound, wire, phase: Phase::Inspecting });
         ctx.effects.push(Effect::InspectCopy { request: uuid, pnfsid });
     }
 
