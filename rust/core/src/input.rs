@@ -2,6 +2,7 @@
 //! the repository's [`RepositoryEvent`]s. Each answers an [`Effect`](crate::effect::Effect)
 //! or reports something the pool saw.
 
+use crate::PoolName;
 use crate::effect::{ChangePurpose, EntryPurpose, InboundId, JobKey, Token};
 use crate::error::{Error, ErrorKind, Failure, Outcome};
 use crate::host::PoolList;
@@ -191,7 +192,7 @@ pub enum Input {
     /// Bytes another pool's module sent; `reply` is set when an answer is expected.
     Message {
         /// The sending pool (as the transport knows it).
-        from: String,
+        from: PoolName,
         /// The encoded message.
         bytes: Vec<u8>,
         /// Where the answer goes.

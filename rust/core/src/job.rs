@@ -1509,7 +1509,8 @@ fn perform(job: JobKey, task: &Task, action: TaskAction, ctx: &mut Ctx<'_>) {
         }
         TaskAction::SendCancel { target: None, .. } => {}
         TaskAction::MovePins { target } => {
-            let request = PinMove { pnfsid, pins: task.pins.clone(), source: ctx.pool.to_string(), target };
+            let request =
+                PinMove { pnfsid, pins: task.pins.clone(), source: ctx.pool.to_string(), target: target.to_string() };
             let token = ctx.request(route(TaskReply::PinMove), ctx.config.pin_manager_timeout);
             ctx.effects.push(Effect::MovePins { token, request });
         }

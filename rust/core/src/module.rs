@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::Millis;
 pub use crate::context::{Config, Ctx, ListSlot, Route, Shared, TaskReply};
 use crate::effect::{ChangePurpose, Effect, EntryPurpose, Inbound, JobKey, Token};
 use crate::error::{Failure, Outcome};
@@ -15,6 +14,7 @@ use crate::replica::ReplicaEntry;
 use crate::server::{Admission, Server};
 use crate::task::TaskEvent;
 use crate::timers::TimerKey;
+use crate::{Millis, PoolName};
 
 /// The migration module of one pool.
 #[derive(Debug)]
@@ -314,7 +314,7 @@ impl Module {
                         self.message(from, message, reply, wire, accepts, now)
                     }
                     Err(e) => {
-                        tracing::warn!(target: "org.dcache.pool.migration.MigrationModuleServer", from, "refusing a malformed message: {e}");
+                        tracing::warn!(target: "org.dcache.pool.migration.MigrationModuleServer", from = &*from, "refusing a malformed message: {e}");
                         if let Some(id) = reply {
                             let inbound = Inbound { id, wire: version_of(&bytes) };
                             let reply = Reply::Error { code: crate::error::ReturnCode::INVALID_ARGS, message: e };
@@ -329,7 +329,7 @@ impl Module {
     /// `from` is owned: a copy request keeps it as the address of its copy-finished message.
     fn message(
         &mut self,
-        from: String,
+        from: PoolName,
         message: Message,
         reply: Option<Inbound>,
         wire: WireVersion,

@@ -4,6 +4,7 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::PoolName;
 use crate::context::{Ctx, Route};
 use crate::effect::{ChangePurpose, Effect, Inbound};
 use crate::error::{Failure, Outcome, ReturnCode};
@@ -31,7 +32,7 @@ enum Phase {
 struct Registered {
     request: CopyRequest,
     /// Where the copy-finished message goes: the pool that sent the request.
-    reply_to: String,
+    reply_to: PoolName,
     inbound: Option<Inbound>,
     /// The version the request came in, for the copy-finished message.
     wire: WireVersion,
@@ -84,7 +85,7 @@ impl Server {
     /// failing request changes nothing.
     pub fn copy(
         &mut self,
-        from: String,
+        from: PoolName,
         request: CopyRequest,
         (inbound, wire): (Option<Inbound>, WireVersion),
         admission: Admission,

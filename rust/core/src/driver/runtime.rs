@@ -267,7 +267,7 @@ impl Runtime {
             self.inner.inbound.lock().insert(id, completion);
             id
         });
-        drive(&self.inner, Work::Input(Input::Message { from: from.to_string(), bytes, reply }));
+        drive(&self.inner, Work::Input(Input::Message { from: from.into(), bytes, reply }));
     }
 
     /// Reads the module's state (for `info`, JSON, tests).

@@ -749,19 +749,19 @@ impl Cluster {
                     }
                     return;
                 }
-                if self.faults.unresponsive.contains(&to) || self.lost() {
+                if self.faults.unresponsive.contains(&*to) || self.lost() {
                     return;
                 }
                 let copies = if self.duplicated() { 2 } else { 1 };
-                let (origin_incarnation, to_incarnation) = (self.pools[pool].incarnation, self.pools[&to].incarnation);
+                let (origin_incarnation, to_incarnation) = (self.pools[pool].incarnation, self.pools[&*to].incarnation);
                 for _ in 0..copies {
                     let reply = token.map(|token| {
                         let id = InboundId(self.next_inbound);
                         self.next_inbound += 1;
-                        self.inbound.insert((to.clone(), id), (pool.to_string(), origin_incarnation, token));
+                        self.inbound.insert((to.to_string(), id), (pool.to_string(), origin_incarnation, token));
                         id
                     });
-                    let input = Input::Message { from: pool.to_string(), bytes: message.clone(), reply };
+                    let input = Input::Message { from: pool.into(), bytes: message.clone(), reply };
                     self.over_network(&to, to_incarnation, latency, input);
                 }
             }
