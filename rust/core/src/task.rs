@@ -280,6 +280,18 @@ impl Task {
             .collect()
     }
 
+    /// Selects the pool for a new copy among the candidates.
+    fn choose_target<'a>(&self, step: &mut Step<'a, '_>) -> Option<&'a PoolCostInfo> {
+        let online = step.targets.online;
+        if self.replicas_done.is_empty() && self.busy.is_empty() {
+            // Nothing to leave out (a task's first copy): the candidates are the online pools
+            // as they are, so they need not be collected.
+            return self.params.select.select(online, step.rng).map(|i| &online[i]);
+        }
+        let candidates = self.candidates(step);
+        self.params.select.select(&candidates, step.rng).map(|i| candidates[i])
+    }
+
     /// The file.
     pub fn pnfsid(&self) -> PnfsId {
         self.attributes.pnfsid
@@ -716,10 +728,9 @@ impl Task {
                 if let Some((rc, text)) = self.unreachable {
                     return self.fail(rc, text, step);
                 }
-                let candidates = self.candidates(step);
-                match self.params.select.select(&candidates, step.rng) {
-                    Some(i) => {
-                        let target = PoolName::from(candidates[i].name.as_str());
+                match self.choose_target(step) {
+                    Some(pool) => {
+                        let target = PoolName::from(pool.name.as_str());
                         self.target = Some(target.clone());
                         step.actions.push(TaskAction::SendCopy { target, update_only: false });
                     }
