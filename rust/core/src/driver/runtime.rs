@@ -19,9 +19,9 @@ use rustc_hash::FxHashMap;
 
 use crate::Millis;
 use crate::driver::repository_effects;
-use crate::effect::{Effect, InboundId};
+use crate::effect::{Effect, InboundId, Token};
 use crate::error::{Error, ErrorKind, Outcome};
-use crate::host::{Completion, Host};
+use crate::host::{Completion, Host, Sink};
 use crate::input::{Answer, Input, RepositoryEvent};
 use crate::module::{Config, Module};
 
@@ -455,9 +455,40 @@ fn input_later(inner: &Arc<Inner>) -> impl Fn(Input) + Send + Sync + 'static {
     move |input| drive(&inner, Work::Input(input))
 }
 
-fn reply(inner: &Arc<Inner>, token: crate::effect::Token, map: fn(Vec<u8>) -> Answer) -> Completion<Vec<u8>> {
-    let feed = input_later(inner);
-    Completion::new(move |o: Outcome<Vec<u8>>| feed(Input::Reply { token, outcome: o.map(map) }))
+/// The completion of a request sent with `token` for every file (locations, a message to
+/// another pool, a transfer, a pin move): its outcome comes back as an input, through the
+/// runtime's [`Sink`] of that kind rather than a boxed closure.
+fn reply<T>(inner: &Arc<Inner>, token: Token) -> Completion<T>
+where
+    Inner: Sink<T>,
+{
+    Completion::shared(Arc::clone(inner) as Arc<dyn Sink<T>>, token.0)
+}
+
+/// The answer to a request sent with `token`, as an input.
+fn answered(inner: &Arc<Inner>, token: u64, outcome: Outcome<Answer>) {
+    drive(inner, Work::Input(Input::Reply { token: Token(token), outcome }));
+}
+
+/// Cache locations.
+impl Sink<Vec<String>> for Inner {
+    fn complete(self: Arc<Self>, token: u64, outcome: Outcome<Vec<String>>) {
+        answered(&self, token, outcome.map(Answer::Locations));
+    }
+}
+
+/// A reply message from another pool.
+impl Sink<Vec<u8>> for Inner {
+    fn complete(self: Arc<Self>, token: u64, outcome: Outcome<Vec<u8>>) {
+        answered(&self, token, outcome.map(Answer::Bytes));
+    }
+}
+
+/// A transfer or a pin move.
+impl Sink<()> for Inner {
+    fn complete(self: Arc<Self>, token: u64, outcome: Outcome<()>) {
+        answered(&self, token, outcome.map(|()| Answer::Done));
+    }
 }
 
 /// Executes one effect; never called with the module's lock held.
@@ -493,12 +524,9 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
             });
         }
         Effect::QueryLocations { token, pnfsid } => {
-            let feed = input_later(inner);
-            host.pnfs_manager.cache_locations(
-                pnfsid,
-                Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(Answer::Locations) })),
-            );
+            host.pnfs_manager.cache_locations(pnfsid, reply(inner, token));
         }
+        // Rare (a job's refresh): a closure, since group names and locations share a type.
         Effect::QueryPools { token, selection } => {
             let feed = input_later(inner);
             host.pool_manager.pools(
@@ -514,7 +542,7 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
             );
         }
         Effect::Send { to, message, token } => {
-            let completion = token.map(|token| reply(inner, token, Answer::Bytes));
+            let completion = token.map(|token| reply(inner, token));
             host.transport.send(&to, message, completion);
         }
         Effect::Respond { inbound, reply } => {
@@ -524,18 +552,10 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
             }
         }
         Effect::MovePins { token, request } => {
-            let feed = input_later(inner);
-            host.pin_manager.move_pins(
-                request,
-                Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(|()| Answer::Done) })),
-            );
+            host.pin_manager.move_pins(request, reply(inner, token));
         }
         Effect::StartP2p { token, request } => {
-            let feed = input_later(inner);
-            host.p2p.start(
-                request,
-                Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(|()| Answer::Done) })),
-            );
+            host.p2p.start(request, reply(inner, token));
         }
         Effect::CancelP2p { id } => host.p2p.cancel(id),
     }
