@@ -68,11 +68,11 @@ impl Source {
                     }
                     Effect::Scan { job, filter, order, now, queue_seed } => {
                         let result = repository_effects::scan_for_queue(&self.repo, &filter, order, now, queue_seed);
-                        self.module.handle(self.now, Input::Scanned { job, result });
+                        self.module.handle(self.now, Input::scanned(job, result));
                     }
                     Effect::ReadEntry { purpose, pnfsid } if reads == Reads::Answer => {
                         let result = migration_core::host::Repository::entry(&self.repo, &pnfsid);
-                        self.module.handle(self.now, Input::Entry { purpose, result });
+                        self.module.handle(self.now, Input::entry(purpose, result));
                     }
                     _ => {}
                 }

@@ -5,12 +5,12 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::Millis;
 use crate::effect::{Effect, Inbound, JobKey, Token};
 use crate::message::{Message, Reply, RequestId, WireVersion, encode_as};
 use crate::pnfsid::PnfsId;
 use crate::random::Rng;
 use crate::timers::{TimerKey, Timers};
+use crate::{Millis, PoolName};
 
 /// Timeouts, names and initial defaults (spec §16).
 #[derive(Debug, Clone)]
@@ -216,13 +216,13 @@ impl Ctx<'_> {
     /// Sends `message` to the module of pool `to`; `token` routes its reply, if one is
     /// expected. Jobs and the server speak in messages; the bytes on the wire are made here.
     /// The message goes out in this pool's wire version (`migration set wire-version`).
-    pub fn send(&mut self, to: String, message: &Message, token: Option<Token>) {
+    pub fn send(&mut self, to: PoolName, message: &Message, token: Option<Token>) {
         self.send_as(self.wire, to, message, token);
     }
 
     /// As [`Ctx::send`], in wire version `wire` (a copy-finished goes out in the version of
     /// its copy request).
-    pub fn send_as(&mut self, wire: WireVersion, to: String, message: &Message, token: Option<Token>) {
+    pub fn send_as(&mut self, wire: WireVersion, to: PoolName, message: &Message, token: Option<Token>) {
         self.effects.push(Effect::Send { to, message: encode_as(message, wire), token });
     }
 

@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 
-use crate::Millis;
 use crate::definition::Order;
 use crate::filter::ReplicaFilter;
 use crate::host::{P2pRequest, PinMove, PoolSelection};
 use crate::message::{Reply, RequestId, WireVersion, encode_as};
 use crate::mode::RepositoryChange;
 use crate::pnfsid::PnfsId;
+use crate::{Millis, PoolName};
 
 /// A job's internal identity; unlike its id it is never reused (`-id` may replace a job).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -155,7 +155,7 @@ pub enum Effect {
     /// Send an encoded message to another pool's module; with a token, answer with `Bytes`.
     Send {
         /// The pool.
-        to: String,
+        to: PoolName,
         /// Encoded [`crate::message::Message`].
         message: Vec<u8>,
         /// Present when a reply is expected.

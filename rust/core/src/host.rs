@@ -16,19 +16,48 @@ use crate::replica::{FileAttributes, ReplicaEntry, ReplicaState, StickyRecord};
 /// once, from any thread; dropping it unanswered reports a failure, so a forgetful host
 /// makes a task retry instead of hang.
 pub struct Completion<T> {
-    callback: Option<Box<dyn FnOnce(Outcome<T>) + Send>>,
+    callback: Option<Callback<T>>,
+}
+
+enum Callback<T> {
+    /// A closure (a host's, a test's).
+    Closure(Box<dyn FnOnce(Outcome<T>) + Send>),
+    /// The outcome of one of the module's requests, which the driver routes by the
+    /// request's token. The driver sends several requests per file: sharing its sink
+    /// instead of boxing a closure for each saves an allocation per request.
+    Shared { sink: Arc<dyn Sink<T>>, token: u64 },
+}
+
+/// Where a driver takes the outcomes of the module's requests of one kind.
+pub(crate) trait Sink<T>: Send + Sync {
+    /// The outcome of the request sent with `token`.
+    fn complete(self: Arc<Self>, token: u64, outcome: Outcome<T>);
 }
 
 impl<T> Completion<T> {
     /// A completion that hands the outcome to `callback`.
     pub fn new(callback: impl FnOnce(Outcome<T>) + Send + 'static) -> Self {
-        Completion { callback: Some(Box::new(callback)) }
+        Completion { callback: Some(Callback::Closure(Box::new(callback))) }
+    }
+
+    /// A completion that hands the outcome to `sink` with the request's `token`.
+    pub(crate) fn shared(sink: Arc<dyn Sink<T>>, token: u64) -> Self {
+        Completion { callback: Some(Callback::Shared { sink, token }) }
     }
 
     /// Reports the outcome.
     pub fn complete(mut self, outcome: Outcome<T>) {
         if let Some(callback) = self.callback.take() {
-            callback(outcome);
+            callback.call(outcome);
+        }
+    }
+}
+
+impl<T> Callback<T> {
+    fn call(self, outcome: Outcome<T>) {
+        match self {
+            Callback::Closure(callback) => callback(outcome),
+            Callback::Shared { sink, token } => sink.complete(token, outcome),
         }
     }
 }
@@ -36,7 +65,7 @@ impl<T> Completion<T> {
 impl<T> Drop for Completion<T> {
     fn drop(&mut self) {
         if let Some(callback) = self.callback.take() {
-            callback(Err(Failure::error(
+            callback.call(Err(Failure::error(
                 ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION,
                 "the host dropped the request without answering",
             )));

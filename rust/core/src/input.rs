@@ -2,6 +2,7 @@
 //! the repository's [`RepositoryEvent`]s. Each answers an [`Effect`](crate::effect::Effect)
 //! or reports something the pool saw.
 
+use crate::PoolName;
 use crate::effect::{ChangePurpose, EntryPurpose, InboundId, JobKey, Token};
 use crate::error::{Error, ErrorKind, Failure, Outcome};
 use crate::host::PoolList;
@@ -126,28 +127,37 @@ fn same_file(before: &ReplicaEntry, after: &ReplicaEntry) -> Result<(), Error> {
     Ok(())
 }
 
+/// A repository entry as an [`Input`] carries it: boxed, because a drive step moves its
+/// input several times and an entry alone is twice the size of any other input.
+pub type EntryResult = Result<Option<Box<ReplicaEntry>>, String>;
+
 /// Something that happened, fed to the module by its driver.
+///
+/// Kept small (large payloads are boxed): drivers queue and move inputs by value, and a
+/// move of more than a few cache lines is a `memcpy`.
 #[derive(Debug, Clone)]
 pub enum Input {
     /// The pool finished starting: jobs still `NEW` start.
     PoolStarted,
-    /// A repository change.
-    Repository(RepositoryEvent),
+    /// A repository change (boxed: it holds two entries, and every input is as large as the
+    /// largest).
+    Repository(Box<RepositoryEvent>),
     /// The repository finished loading: jobs waiting for it scan it now.
     RepositoryLoaded,
     /// Result of [`Effect::Scan`]: matching files with their sizes, in queue order.
     Scanned {
         /// The job.
         job: JobKey,
-        /// Files, packed and indexed for the job's queue, or the scan's error.
-        result: Result<ScannedFiles, RepositoryError>,
+        /// Files, packed and indexed for the job's queue, or the scan's error (boxed: one
+        /// scan per job, not worth every input's size).
+        result: Result<Box<ScannedFiles>, RepositoryError>,
     },
     /// Result of [`Effect::ReadEntry`] (`None`: no such replica).
     Entry {
         /// Why it was read.
         purpose: EntryPurpose,
         /// The entry.
-        result: Result<Option<ReplicaEntry>, String>,
+        result: EntryResult,
     },
     /// Result of [`Effect::Change`].
     Changed {
@@ -163,7 +173,7 @@ pub enum Input {
         /// The pool's mode at the time of the request.
         accepts_copies: bool,
         /// The local entry (`None`: no replica); not read when copies are refused.
-        entry: Result<Option<ReplicaEntry>, String>,
+        entry: EntryResult,
     },
     /// Result of [`Effect::VerifyChecksum`].
     Verified {
@@ -182,12 +192,42 @@ pub enum Input {
     /// Bytes another pool's module sent; `reply` is set when an answer is expected.
     Message {
         /// The sending pool (as the transport knows it).
-        from: String,
+        from: PoolName,
         /// The encoded message.
         bytes: Vec<u8>,
         /// Where the answer goes.
         reply: Option<InboundId>,
     },
+}
+
+impl Input {
+    /// [`Input::Repository`] for `event`.
+    pub fn repository(event: RepositoryEvent) -> Input {
+        Input::Repository(Box::new(event))
+    }
+
+    /// [`Input::Scanned`] for a scan's result.
+    pub fn scanned(job: JobKey, result: Result<ScannedFiles, RepositoryError>) -> Input {
+        Input::Scanned { job, result: result.map(Box::new) }
+    }
+
+    /// [`Input::Entry`] for the repository's answer.
+    pub fn entry(purpose: EntryPurpose, result: Result<Option<ReplicaEntry>, String>) -> Input {
+        Input::Entry { purpose, result: boxed(result) }
+    }
+
+    /// [`Input::CopyInspected`] for the pool's mode and the repository's answer.
+    pub fn copy_inspected(
+        request: RequestId,
+        accepts_copies: bool,
+        entry: Result<Option<ReplicaEntry>, String>,
+    ) -> Input {
+        Input::CopyInspected { request, accepts_copies, entry: boxed(entry) }
+    }
+}
+
+fn boxed(result: Result<Option<ReplicaEntry>, String>) -> EntryResult {
+    result.map(|entry| entry.map(Box::new))
 }
 
 #[cfg(test)]

@@ -43,6 +43,10 @@ pub mod timers;
 /// Milliseconds since the Unix epoch: every time in the module.
 pub type Millis = i64;
 
+/// A pool's name where the module passes it on per file (a task's target, a message's
+/// sender and addressee): shared, so that handing it on copies no string.
+pub type PoolName = std::sync::Arc<str>;
+
 pub use error::{Error, ErrorKind, ReturnCode};
 pub use module::{Config, Module};
 pub use pnfsid::PnfsId;

@@ -1,6 +1,7 @@
 //! Source and target modes (`-smode`, `-tmode`, spec §9) and the repository changes they
 //! make: on the source after a successful task, and on the target when a copy already exists.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::Millis;
@@ -110,8 +111,8 @@ pub enum RepositoryChange {
     SetState {
         /// The new state.
         state: ReplicaState,
-        /// Why, in dCache's words.
-        reason: String,
+        /// Why, in dCache's words (mostly a fixed text: not allocated per file).
+        reason: Cow<'static, str>,
     },
     /// Set a sticky record with dCache's `overwrite` semantics (§1.4).
     SetSticky {
@@ -122,8 +123,8 @@ pub enum RepositoryChange {
     },
 }
 
-fn set_state(state: ReplicaState, reason: &str) -> RepositoryChange {
-    RepositoryChange::SetState { state, reason: reason.to_string() }
+fn set_state(state: ReplicaState, reason: impl Into<Cow<'static, str>>) -> RepositoryChange {
+    RepositoryChange::SetState { state, reason: reason.into() }
 }
 
 fn overwrite(record: &StickyRecord) -> RepositoryChange {
@@ -183,7 +184,7 @@ pub fn existing_replica_changes(
     let mut changes = Vec::new();
     match current {
         ReplicaState::Cached if requested == ReplicaState::Precious => {
-            changes.push(set_state(ReplicaState::Precious, &format!("migration request from {source}")));
+            changes.push(set_state(ReplicaState::Precious, format!("migration request from {source}")));
         }
         ReplicaState::Cached | ReplicaState::Precious => {}
         other => {

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::Millis;
 pub use crate::context::{Config, Ctx, ListSlot, Route, Shared, TaskReply};
 use crate::effect::{ChangePurpose, Effect, EntryPurpose, Inbound, JobKey, Token};
 use crate::error::{Failure, Outcome};
@@ -15,6 +14,7 @@ use crate::replica::ReplicaEntry;
 use crate::server::{Admission, Server};
 use crate::task::TaskEvent;
 use crate::timers::TimerKey;
+use crate::{Millis, PoolName};
 
 /// The migration module of one pool.
 #[derive(Debug)]
@@ -269,7 +269,7 @@ impl Module {
             }
             Input::Scanned { job, result } => {
                 if let Some(job) = self.jobs.get_mut(&job) {
-                    job.scanned(result, &mut ctx);
+                    job.scanned(result.map(|files| *files), &mut ctx);
                 }
             }
             Input::Entry { purpose, result } => match purpose {
@@ -283,7 +283,9 @@ impl Module {
                         job.entry_for_source_mode(pnfsid, result, &mut ctx);
                     }
                 }
-                EntryPurpose::HotFile { pnfsid } => self.hot_file_entry(now, pnfsid, result),
+                EntryPurpose::HotFile { pnfsid } => {
+                    self.hot_file_entry(now, pnfsid, result.map(|entry| entry.map(|e| *e)))
+                }
             },
             Input::Changed { purpose, result } => match purpose {
                 ChangePurpose::SourceMode { job, pnfsid } => {
@@ -309,10 +311,10 @@ impl Module {
                 match decode_versioned::<Message>(&bytes) {
                     Ok((message, wire)) => {
                         let reply = reply.map(|id| Inbound { id, wire });
-                        self.message(&from, message, reply, wire, accepts, now)
+                        self.message(from, message, reply, wire, accepts, now)
                     }
                     Err(e) => {
-                        tracing::warn!(target: "org.dcache.pool.migration.MigrationModuleServer", from, "refusing a malformed message: {e}");
+                        tracing::warn!(target: "org.dcache.pool.migration.MigrationModuleServer", from = &*from, "refusing a malformed message: {e}");
                         if let Some(id) = reply {
                             let inbound = Inbound { id, wire: version_of(&bytes) };
                             let reply = Reply::Error { code: crate::error::ReturnCode::INVALID_ARGS, message: e };
@@ -324,9 +326,10 @@ impl Module {
         }
     }
 
+    /// `from` is owned: a copy request keeps it as the address of its copy-finished message.
     fn message(
         &mut self,
-        from: &str,
+        from: PoolName,
         message: Message,
         reply: Option<Inbound>,
         wire: WireVersion,
@@ -345,7 +348,7 @@ impl Module {
             Message::CopyFinished { uuid, pool, pnfsid, rc, error } => {
                 if pool == *ctx.pool {
                     for job in self.jobs.values_mut() {
-                        job.copy_finished(from, pnfsid, uuid, rc, error.clone(), &mut ctx);
+                        job.copy_finished(&from, pnfsid, uuid, rc, error.clone(), &mut ctx);
                     }
                 }
             }

@@ -324,6 +324,19 @@ impl ReplicaEntry {
         }
     }
 
+    /// The attributes sent to a target pool, taken from the entry rather than copied.
+    pub fn into_attributes(self) -> FileAttributes {
+        FileAttributes {
+            pnfsid: self.pnfsid,
+            size: self.size,
+            storage_class: self.storage_class,
+            cache_class: self.cache_class,
+            access_latency: self.access_latency,
+            retention_policy: self.retention_policy,
+            checksums: self.checksums,
+        }
+    }
+
     /// Whether any record is a pin.
     pub fn is_pinned(&self, pin_manager: &str) -> bool {
         self.sticky.iter().any(|r| r.is_pin(pin_manager))

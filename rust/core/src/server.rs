@@ -4,10 +4,12 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::PoolName;
 use crate::context::{Ctx, Route};
 use crate::effect::{ChangePurpose, Effect, Inbound};
 use crate::error::{Failure, Outcome, ReturnCode};
 use crate::host::{P2pRequest, RepositoryError};
+use crate::input::EntryResult;
 use crate::message::{CopyRequest, Message, Reply, RequestId, WireVersion};
 use crate::mode::existing_replica_changes;
 use crate::replica::{ReplicaEntry, ReplicaState};
@@ -30,7 +32,7 @@ enum Phase {
 struct Registered {
     request: CopyRequest,
     /// Where the copy-finished message goes: the pool that sent the request.
-    reply_to: String,
+    reply_to: PoolName,
     inbound: Option<Inbound>,
     /// The version the request came in, for the copy-finished message.
     wire: WireVersion,
@@ -83,7 +85,7 @@ impl Server {
     /// failing request changes nothing.
     pub fn copy(
         &mut self,
-        from: &str,
+        from: PoolName,
         request: CopyRequest,
         (inbound, wire): (Option<Inbound>, WireVersion),
         admission: Admission,
@@ -113,19 +115,12 @@ impl Server {
             return respond(ctx, inbound, error(ReturnCode::TARGET_BUSY, text));
         }
         let uuid = request.uuid;
-        self.requests
-            .insert(uuid, Registered { request, reply_to: from.to_string(), inbound, wire, phase: Phase::Inspecting });
+        self.requests.insert(uuid, Registered { request, reply_to: from, inbound, wire, phase: Phase::Inspecting });
         ctx.effects.push(Effect::InspectCopy { request: uuid, pnfsid });
     }
 
     /// The pool's mode and local entry for a copy request: refuse, transfer or update.
-    pub fn inspected(
-        &mut self,
-        uuid: RequestId,
-        accepts_copies: bool,
-        result: Result<Option<ReplicaEntry>, String>,
-        ctx: &mut Ctx<'_>,
-    ) {
+    pub fn inspected(&mut self, uuid: RequestId, accepts_copies: bool, result: EntryResult, ctx: &mut Ctx<'_>) {
         let Some(reg) = self.requests.get_mut(&uuid) else { return };
         if !matches!(reg.phase, Phase::Inspecting) {
             return;
@@ -137,12 +132,13 @@ impl Server {
             self.requests.remove(&uuid);
             return respond(ctx, inbound, error(ReturnCode::POOL_DISABLED, "Pool is disabled"));
         }
-        match result {
+        // An entry in state NEW is no replica yet.
+        match result.map(|entry| entry.filter(|e| e.state != ReplicaState::New)) {
             Err(e) => {
                 self.requests.remove(&uuid);
                 respond(ctx, inbound, error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e));
             }
-            Ok(None) | Ok(Some(ReplicaEntry { state: ReplicaState::New, .. })) => {
+            Ok(None) => {
                 if reg.request.meta_only {
                     // R13 fixed: the request is unregistered, later pings fail.
                     let text = format!("Pool does not contain {}", reg.request.attributes.pnfsid);
@@ -174,7 +170,7 @@ impl Server {
                         "Cannot verify the checksum of the existing replica: this pool does not verify checksums";
                     self.finish(uuid, Err((ReturnCode::DEFAULT_ERROR_CODE, text.to_string())), ctx);
                 } else if reg.request.verify {
-                    reg.phase = Phase::Verifying { found: entry };
+                    reg.phase = Phase::Verifying { found: *entry };
                     ctx.effects.push(Effect::VerifyChecksum { request: uuid, pnfsid });
                 } else {
                     self.update(uuid, &entry, ctx);
@@ -290,13 +286,8 @@ impl Server {
             Ok(()) => (ReturnCode::OK, None),
             Err((code, text)) => (code, Some(text)),
         };
-        let message = Message::CopyFinished {
-            uuid,
-            pool: reg.request.source.clone(),
-            pnfsid: reg.request.attributes.pnfsid,
-            rc,
-            error,
-        };
+        let message =
+            Message::CopyFinished { uuid, pool: reg.request.source, pnfsid: reg.request.attributes.pnfsid, rc, error };
         ctx.send_as(reg.wire, reg.reply_to, &message, None);
     }
 }

@@ -9,7 +9,6 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::Millis;
 use crate::error::{Failure, Outcome, ReturnCode};
 use crate::message::RequestId;
 use crate::pnfsid::PnfsId;
@@ -17,6 +16,7 @@ use crate::pool_info::PoolCostInfo;
 use crate::random::Rng;
 use crate::replica::{FileAttributes, StickyRecord};
 use crate::selection::SelectionStrategy;
+use crate::{Millis, PoolName};
 
 /// The states of §5.3; printed as `TASK.<name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,26 +130,26 @@ pub enum TaskAction {
     /// Send a copy request to the current target.
     SendCopy {
         /// The pool.
-        target: String,
+        target: PoolName,
         /// The pool is a known location: it may only update its replica, never create one.
         update_only: bool,
     },
     /// Ping the current target.
     SendPing {
         /// The pool.
-        target: String,
+        target: PoolName,
     },
     /// Ask the current target to cancel (the target may be unknown: then nothing is sent).
     SendCancel {
         /// The pool, if any.
-        target: Option<String>,
+        target: Option<PoolName>,
         /// Why.
         reason: String,
     },
     /// Ask the pin manager to move the pins to the current target.
     MovePins {
         /// The pool.
-        target: String,
+        target: PoolName,
     },
     /// Start (or restart) the task's timer.
     StartTimer(Millis),
@@ -217,15 +217,15 @@ pub struct Task {
     pub atime: Option<Millis>,
     params: Arc<TaskParams>,
     state: TaskState,
-    target: Option<String>,
-    locations: VecDeque<String>,
-    replicas_done: Vec<String>,
+    target: Option<PoolName>,
+    locations: VecDeque<PoolName>,
+    replicas_done: Vec<PoolName>,
     confirmed: usize,
     cancel_reason: Option<String>,
     /// A known location that did not answer, skipped for the next one (non-eager only).
     unreachable: Option<(ReturnCode, &'static str)>,
     /// Targets that answered "busy" (`max-incoming`): not asked again by this task.
-    busy: Vec<String>,
+    busy: Vec<PoolName>,
 }
 
 /// Scratch space for one call: where actions go.
@@ -276,8 +276,20 @@ impl Task {
         step.targets
             .online
             .iter()
-            .filter(|p| !self.replicas_done.contains(&p.name) && !self.busy.contains(&p.name))
+            .filter(|p| !self.replicas_done.iter().chain(&self.busy).any(|name| **name == *p.name))
             .collect()
+    }
+
+    /// Selects the pool for a new copy among the candidates.
+    fn choose_target<'a>(&self, step: &mut Step<'a, '_>) -> Option<&'a PoolCostInfo> {
+        let online = step.targets.online;
+        if self.replicas_done.is_empty() && self.busy.is_empty() {
+            // Nothing to leave out (a task's first copy): the candidates are the online pools
+            // as they are, so they need not be collected.
+            return self.params.select.select(online, step.rng).map(|i| &online[i]);
+        }
+        let candidates = self.candidates(step);
+        self.params.select.select(&candidates, step.rng).map(|i| candidates[i])
     }
 
     /// The file.
@@ -301,7 +313,7 @@ impl Task {
     }
 
     /// Pools that confirmed a replica (or reported finishing) for this task.
-    pub fn replicas_done(&self) -> &[String] {
+    pub fn replicas_done(&self) -> &[PoolName] {
         &self.replicas_done
     }
 
@@ -684,14 +696,14 @@ impl Task {
 
     /// Locations: the pools in the namespace answer that are selectable online targets, plus,
     /// unless eager, offline pools that pass the name filters; in target-list order.
-    fn select_locations(&self, pools: &[String], step: &Step<'_, '_>) -> VecDeque<String> {
+    fn select_locations(&self, pools: &[String], step: &Step<'_, '_>) -> VecDeque<PoolName> {
         let holds = |name: &str| pools.iter().any(|p| p == name);
         let online = step.targets.online.iter().map(|p| p.name.as_str());
         let offline = step.targets.offline.iter().map(String::as_str).filter(|_| !self.params.eager);
         let mut locations = VecDeque::new();
         for name in online.chain(offline) {
-            if holds(name) && !locations.iter().any(|l| l == name) {
-                locations.push_back(name.to_string());
+            if holds(name) && !locations.iter().any(|l: &PoolName| **l == *name) {
+                locations.push_back(name.into());
             }
         }
         locations
@@ -716,10 +728,9 @@ impl Task {
                 if let Some((rc, text)) = self.unreachable {
                     return self.fail(rc, text, step);
                 }
-                let candidates = self.candidates(step);
-                match self.params.select.select(&candidates, step.rng) {
-                    Some(i) => {
-                        let target = candidates[i].name.clone();
+                match self.choose_target(step) {
+                    Some(pool) => {
+                        let target = PoolName::from(pool.name.as_str());
                         self.target = Some(target.clone());
                         step.actions.push(TaskAction::SendCopy { target, update_only: false });
                     }
@@ -916,7 +927,7 @@ mod tests {
         f.feed(&mut t, TaskEvent::CopyReply(Ok(())));
         let a = f.feed(&mut t, finished_ok());
         let TaskAction::SendCopy { target, .. } = &a[1] else { panic!("expected a second copy: {a:?}") };
-        assert_ne!(target, &first, "R6: a pool that already has the replica is not chosen again");
+        assert_ne!(&**target, first, "R6: a pool that already has the replica is not chosen again");
     }
 
     #[test]

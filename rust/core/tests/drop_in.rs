@@ -87,7 +87,7 @@ fn a_permanent_job_restored_while_the_repository_loads_copies_everything_and_is_
     for entry in entries.iter().take(2) {
         c.input(
             "pool1",
-            Input::Repository(RepositoryEvent::StateChanged { old: New, new: entry.state, entry: entry.clone() }),
+            Input::repository(RepositoryEvent::StateChanged { old: New, new: entry.state, entry: entry.clone() }),
         );
     }
     c.repository("pool1").set_loading(false);
@@ -347,7 +347,7 @@ fn copy_finished_goes_back_to_a_requester_that_is_not_a_pool() {
             _ => None,
         })
         .expect("copy-finished is sent");
-    assert_eq!(to, "qos-engine@qosDomain");
+    assert_eq!(&*to, "qos-engine@qosDomain");
     assert!(matches!(message, Message::CopyFinished { pool, rc, .. } if pool == "pool1" && rc.0 == 0));
 }
 
@@ -364,7 +364,7 @@ fn an_external_job_cancel_is_answered_when_the_job_has_ended() {
     ok(&mut c, "pool1", "migration copy -id=rebalance pool2");
     c.run_for(1_000);
     let cancel = |forced| Message::CancelJob { job: "rebalance".into(), forced, reason: "rebalancing stopped".into() };
-    let from = "Rebalancer@dCacheDomain".to_string();
+    let from: migration_core::PoolName = "Rebalancer@dCacheDomain".into();
     c.input("pool1", Input::Message { from: from.clone(), bytes: encode(&cancel(false)), reply: Some(InboundId(900)) });
     c.run_for(1_000);
     assert_eq!(state(&c, "pool1", "rebalance"), JobState::Cancelling);

@@ -61,7 +61,7 @@ fn answer_entry(
             _ => None,
         })
         .expect("the server reads the local entry");
-    m.handle(NOW, Input::CopyInspected { request, accepts_copies: true, entry: Ok(entry) });
+    m.handle(NOW, Input::copy_inspected(request, true, Ok(entry)));
     m.take_effects()
 }
 
@@ -233,7 +233,7 @@ fn update_of_replica_in_transfer_fails_with_cannot_update() {
     });
     match finished {
         Some((to, Message::CopyFinished { uuid, pool, rc, error, .. })) => {
-            assert_eq!((to.as_str(), pool.as_str(), uuid), ("pool1", "pool1", RequestId(5)));
+            assert_eq!((&*to, pool.as_str(), uuid), ("pool1", "pool1", RequestId(5)));
             assert_eq!(rc, ReturnCode::DEFAULT_ERROR_CODE);
             assert_eq!(error.as_deref(), Some("Cannot update file in state FROM_POOL"));
         }

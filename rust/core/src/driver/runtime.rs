@@ -19,9 +19,9 @@ use rustc_hash::FxHashMap;
 
 use crate::Millis;
 use crate::driver::repository_effects;
-use crate::effect::{Effect, InboundId};
+use crate::effect::{Effect, InboundId, Token};
 use crate::error::{Error, ErrorKind, Outcome};
-use crate::host::{Completion, Host};
+use crate::host::{Completion, Host, Sink};
 use crate::input::{Answer, Input, RepositoryEvent};
 use crate::module::{Config, Module};
 
@@ -66,8 +66,10 @@ impl Default for Options {
     }
 }
 
+/// One unit of work for [`drive`]. The input is held inline, not boxed: every file passes
+/// through about ten inputs, and a heap allocation each cost more than moving the input.
 enum Work {
-    Input(Box<Input>),
+    Input(Input),
     Effects(Vec<Effect>),
     Timeout,
 }
@@ -241,7 +243,7 @@ impl Runtime {
     /// Feeds an input (repository events, pool start, …).
     pub fn input(&self, input: Input) {
         if !self.inner.closed.load(Ordering::Acquire) {
-            drive(&self.inner, Work::Input(Box::new(input)));
+            drive(&self.inner, Work::Input(input));
         }
     }
 
@@ -252,7 +254,7 @@ impl Runtime {
 
     /// A change in the local repository.
     pub fn repository_event(&self, event: RepositoryEvent) {
-        self.input(Input::Repository(event));
+        self.input(Input::repository(event));
     }
 
     /// Bytes another pool's module sent; `reply` receives the answer, if one is expected.
@@ -265,7 +267,7 @@ impl Runtime {
             self.inner.inbound.lock().insert(id, completion);
             id
         });
-        drive(&self.inner, Work::Input(Box::new(Input::Message { from: from.to_string(), bytes, reply })));
+        drive(&self.inner, Work::Input(Input::Message { from: from.into(), bytes, reply }));
     }
 
     /// Reads the module's state (for `info`, JSON, tests).
@@ -426,7 +428,7 @@ fn step(inner: &Arc<Inner>, work: Work) {
             let now = (inner.clock)();
             let mut effects = spare_effects();
             let mut module = inner.module.lock();
-            module.handle(now, *input);
+            module.handle(now, input);
             if module.next_deadline().is_some_and(|at| at < inner.armed.load(Ordering::Relaxed)) {
                 inner.wake.notify_one();
             }
@@ -450,12 +452,43 @@ fn step(inner: &Arc<Inner>, work: Work) {
 
 fn input_later(inner: &Arc<Inner>) -> impl Fn(Input) + Send + Sync + 'static {
     let inner = Arc::clone(inner);
-    move |input| drive(&inner, Work::Input(Box::new(input)))
+    move |input| drive(&inner, Work::Input(input))
 }
 
-fn reply(inner: &Arc<Inner>, token: crate::effect::Token, map: fn(Vec<u8>) -> Answer) -> Completion<Vec<u8>> {
-    let feed = input_later(inner);
-    Completion::new(move |o: Outcome<Vec<u8>>| feed(Input::Reply { token, outcome: o.map(map) }))
+/// The completion of a request sent with `token` for every file (locations, a message to
+/// another pool, a transfer, a pin move): its outcome comes back as an input, through the
+/// runtime's [`Sink`] of that kind rather than a boxed closure.
+fn reply<T>(inner: &Arc<Inner>, token: Token) -> Completion<T>
+where
+    Inner: Sink<T>,
+{
+    Completion::shared(Arc::clone(inner) as Arc<dyn Sink<T>>, token.0)
+}
+
+/// The answer to a request sent with `token`, as an input.
+fn answered(inner: &Arc<Inner>, token: u64, outcome: Outcome<Answer>) {
+    drive(inner, Work::Input(Input::Reply { token: Token(token), outcome }));
+}
+
+/// Cache locations.
+impl Sink<Vec<String>> for Inner {
+    fn complete(self: Arc<Self>, token: u64, outcome: Outcome<Vec<String>>) {
+        answered(&self, token, outcome.map(Answer::Locations));
+    }
+}
+
+/// A reply message from another pool.
+impl Sink<Vec<u8>> for Inner {
+    fn complete(self: Arc<Self>, token: u64, outcome: Outcome<Vec<u8>>) {
+        answered(&self, token, outcome.map(Answer::Bytes));
+    }
+}
+
+/// A transfer or a pin move.
+impl Sink<()> for Inner {
+    fn complete(self: Arc<Self>, token: u64, outcome: Outcome<()>) {
+        answered(&self, token, outcome.map(|()| Answer::Done));
+    }
 }
 
 /// Executes one effect; never called with the module's lock held.
@@ -467,20 +500,20 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
             let feed = input_later(inner);
             inner.handle.spawn_blocking(move || {
                 let result = repository_effects::scan_for_queue(repository.as_ref(), &filter, order, now, queue_seed);
-                feed(Input::Scanned { job, result });
+                feed(Input::scanned(job, result));
             });
         }
         Effect::ReadEntry { purpose, pnfsid } => {
             let result = host.repository.entry(&pnfsid);
-            drive(inner, Work::Input(Box::new(Input::Entry { purpose, result })));
+            drive(inner, Work::Input(Input::entry(purpose, result)));
         }
         Effect::InspectCopy { request, pnfsid } => {
             let (accepts_copies, entry) = repository_effects::inspect_copy(host.repository.as_ref(), &pnfsid);
-            drive(inner, Work::Input(Box::new(Input::CopyInspected { request, accepts_copies, entry })));
+            drive(inner, Work::Input(Input::copy_inspected(request, accepts_copies, entry)));
         }
         Effect::Change { purpose, pnfsid, changes } => {
             let result = repository_effects::apply_changes(host.repository.as_ref(), &pnfsid, &changes);
-            drive(inner, Work::Input(Box::new(Input::Changed { purpose, result })));
+            drive(inner, Work::Input(Input::Changed { purpose, result }));
         }
         Effect::VerifyChecksum { request, pnfsid } => {
             let repository = Arc::clone(&host.repository);
@@ -491,12 +524,9 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
             });
         }
         Effect::QueryLocations { token, pnfsid } => {
-            let feed = input_later(inner);
-            host.pnfs_manager.cache_locations(
-                pnfsid,
-                Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(Answer::Locations) })),
-            );
+            host.pnfs_manager.cache_locations(pnfsid, reply(inner, token));
         }
+        // Rare (a job's refresh): a closure, since group names and locations share a type.
         Effect::QueryPools { token, selection } => {
             let feed = input_later(inner);
             host.pool_manager.pools(
@@ -512,7 +542,7 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
             );
         }
         Effect::Send { to, message, token } => {
-            let completion = token.map(|token| reply(inner, token, Answer::Bytes));
+            let completion = token.map(|token| reply(inner, token));
             host.transport.send(&to, message, completion);
         }
         Effect::Respond { inbound, reply } => {
@@ -522,18 +552,10 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
             }
         }
         Effect::MovePins { token, request } => {
-            let feed = input_later(inner);
-            host.pin_manager.move_pins(
-                request,
-                Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(|()| Answer::Done) })),
-            );
+            host.pin_manager.move_pins(request, reply(inner, token));
         }
         Effect::StartP2p { token, request } => {
-            let feed = input_later(inner);
-            host.p2p.start(
-                request,
-                Completion::new(move |o| feed(Input::Reply { token, outcome: o.map(|()| Answer::Done) })),
-            );
+            host.p2p.start(request, reply(inner, token));
         }
         Effect::CancelP2p { id } => host.p2p.cancel(id),
     }

@@ -657,7 +657,7 @@ impl Cluster {
             }
             self.history.push((self.now, pool.clone(), event.clone()));
             self.causes.push(cause);
-            self.later(&pool, 0, Input::Repository(event));
+            self.later(&pool, 0, Input::repository(event));
         }
     }
 
@@ -688,15 +688,15 @@ impl Cluster {
         match effect {
             Effect::Scan { job, filter, order, now, queue_seed } => {
                 let result = repository_effects::scan_for_queue(repository.as_ref(), &filter, order, now, queue_seed);
-                self.later(pool, 0, Input::Scanned { job, result });
+                self.later(pool, 0, Input::scanned(job, result));
             }
             Effect::ReadEntry { purpose, pnfsid } => {
                 let result = repository.entry(&pnfsid);
-                self.later(pool, 0, Input::Entry { purpose, result });
+                self.later(pool, 0, Input::entry(purpose, result));
             }
             Effect::InspectCopy { request, pnfsid } => {
                 let (accepts_copies, entry) = repository_effects::inspect_copy(repository.as_ref(), &pnfsid);
-                self.later(pool, 0, Input::CopyInspected { request, accepts_copies, entry });
+                self.later(pool, 0, Input::copy_inspected(request, accepts_copies, entry));
             }
             Effect::Change { purpose, pnfsid, changes } => {
                 *self.cause.lock() = match purpose {
@@ -749,19 +749,19 @@ impl Cluster {
                     }
                     return;
                 }
-                if self.faults.unresponsive.contains(&to) || self.lost() {
+                if self.faults.unresponsive.contains(&*to) || self.lost() {
                     return;
                 }
                 let copies = if self.duplicated() { 2 } else { 1 };
-                let (origin_incarnation, to_incarnation) = (self.pools[pool].incarnation, self.pools[&to].incarnation);
+                let (origin_incarnation, to_incarnation) = (self.pools[pool].incarnation, self.pools[&*to].incarnation);
                 for _ in 0..copies {
                     let reply = token.map(|token| {
                         let id = InboundId(self.next_inbound);
                         self.next_inbound += 1;
-                        self.inbound.insert((to.clone(), id), (pool.to_string(), origin_incarnation, token));
+                        self.inbound.insert((to.to_string(), id), (pool.to_string(), origin_incarnation, token));
                         id
                     });
-                    let input = Input::Message { from: pool.to_string(), bytes: message.clone(), reply };
+                    let input = Input::Message { from: pool.into(), bytes: message.clone(), reply };
                     self.over_network(&to, to_incarnation, latency, input);
                 }
             }
