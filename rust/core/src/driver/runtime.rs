@@ -429,6 +429,15 @@ fn step(inner: &Arc<Inner>, work: Work) {
             let mut effects = spare_effects();
             let mut module = inner.module.lock();
             module.handle(now, input);
+            // The inputs queued behind this one for the same module are handled under the
+            // same lock and clock reading before any effect runs: a file's path is about ten
+            // inputs, and reading the clock and taking the lock for each was a tenth of the
+            // time. The batch is pure computation, so its `now` stays accurate; the effects
+            // still run in order, and what they feed back is queued behind.
+            for _ in 1..INPUT_BATCH {
+                let Some(input) = next_input_for(inner) else { break };
+                module.handle(now, input);
+            }
             if module.next_deadline().is_some_and(|at| at < inner.armed.load(Ordering::Relaxed)) {
                 inner.wake.notify_one();
             }
@@ -448,6 +457,24 @@ fn step(inner: &Arc<Inner>, work: Work) {
         execute(inner, effect);
     }
     recycle_effects(effects);
+}
+
+/// Most inputs handled under one taking of the module's lock.
+const INPUT_BATCH: usize = 32;
+
+/// The next queued work of this thread if it is an input for `inner`'s module.
+fn next_input_for(inner: &Arc<Inner>) -> Option<Input> {
+    PUMP.with(|p| {
+        let mut pump = p.borrow_mut();
+        let queue = pump.as_mut()?;
+        if !matches!(queue.front(), Some((next, Work::Input(_))) if Arc::ptr_eq(next, inner)) {
+            return None;
+        }
+        match queue.pop_front() {
+            Some((_, Work::Input(input))) => Some(input),
+            _ => unreachable!("the front of the queue is an input for this module"),
+        }
+    })
 }
 
 fn input_later(inner: &Arc<Inner>) -> impl Fn(Input) + Send + Sync + 'static {
@@ -632,6 +659,32 @@ mod tests {
         assert!(started.load(Ordering::SeqCst) >= 3);
         assert_eq!(stopped.load(Ordering::SeqCst), started.load(Ordering::SeqCst));
         assert_eq!(*runtime.threads.live.lock(), 0);
+    }
+
+    #[test]
+    fn a_batch_takes_only_the_inputs_queued_next_for_the_same_module() {
+        let a = Runtime::start("pool1", Config::default(), panicky_host(), Options::default()).expect("starts");
+        let b = Runtime::start("pool2", Config::default(), panicky_host(), Options::default()).expect("starts");
+        let (a_inner, b_inner) = (Arc::clone(&a.inner), Arc::clone(&b.inner));
+        let queue: Queue = [
+            (Arc::clone(&a_inner), Work::Input(Input::PoolStarted)),
+            (Arc::clone(&b_inner), Work::Input(Input::RepositoryLoaded)),
+            (Arc::clone(&a_inner), Work::Timeout),
+            (Arc::clone(&a_inner), Work::Input(Input::RepositoryLoaded)),
+        ]
+        .into_iter()
+        .collect();
+        PUMP.with(|p| *p.borrow_mut() = Some(queue));
+        assert!(matches!(next_input_for(&a_inner), Some(Input::PoolStarted)));
+        // Another module's input is next: the batch ends, and nothing is taken out of turn.
+        assert!(next_input_for(&a_inner).is_none());
+        assert!(matches!(next_input_for(&b_inner), Some(Input::RepositoryLoaded)));
+        // A timeout is not an input: it is handled in its own step.
+        assert!(next_input_for(&a_inner).is_none());
+        let left = PUMP.with(|p| p.borrow_mut().take()).expect("still pumping");
+        assert_eq!(left.len(), 2);
+        a.shutdown();
+        b.shutdown();
     }
 
     #[test]
