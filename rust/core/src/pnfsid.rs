@@ -45,8 +45,10 @@ impl PnfsId {
         if text.is_empty() {
             return Err(PnfsIdError::Empty);
         }
-        if let Some(c) = text.chars().find(|c| !c.is_ascii_hexdigit()) {
-            return Err(PnfsIdError::NotHex(c));
+        // Bytes, not chars: every byte before the first non-hex one is ASCII, so that byte
+        // starts a character (ids cross the bindings as text, once or twice per message).
+        if let Some(at) = text.bytes().position(|b| !b.is_ascii_hexdigit()) {
+            return Err(PnfsIdError::NotHex(text[at..].chars().next().expect("a character starts there")));
         }
         let digits = text.len();
         let padded = if digits <= 24 { 24 } else { digits };
@@ -173,6 +175,7 @@ mod tests {
         assert_eq!(PnfsId::parse(&"1".repeat(25)).unwrap_err().to_string(), "Illegal pnfsid string length");
         assert_eq!(PnfsId::parse(&"1".repeat(37)).unwrap_err().to_string(), "Illegal pnfsid string length");
         assert!(matches!(PnfsId::parse("12g4"), Err(PnfsIdError::NotHex('g'))));
+        assert!(matches!(PnfsId::parse("12é4"), Err(PnfsIdError::NotHex('é'))), "a non-ASCII character is named whole");
         assert!(PnfsId::parse(" 12").is_err());
     }
 
