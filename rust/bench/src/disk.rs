@@ -106,12 +106,14 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts `binary` on `home` with pools `pool1` and `pool2` and a large capacity.
-    pub fn start(binary: &Path, home: &Path) -> Session {
+    /// Starts `binary` on `home` with pools `pool1` and `pool2`, a large capacity and the
+    /// `extra` arguments.
+    pub fn start(binary: &Path, home: &Path, extra: &[String]) -> Session {
         let mut child = Command::new(binary)
             .arg("--home")
             .arg(home)
             .args(["--pools", "pool1,pool2", "--capacity", &(64u64 << 30).to_string()])
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -160,7 +162,7 @@ fn measure(set: &Set, root: &Path, binary: &Path) -> (f64, f64, Option<f64>) {
     let _ = std::fs::remove_dir_all(root);
     let home = root.join("home");
     std::fs::create_dir_all(&home).expect("the bench directory can be created");
-    let mut session = Session::start(binary, &home);
+    let mut session = Session::start(binary, &home, &[]);
     session.send("\\c pool1");
     session.send(&format!("populate -files={} -size={}", set.files, set.size));
     session.send("\\l");

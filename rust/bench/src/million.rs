@@ -39,7 +39,12 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
     let home = root.join("home");
     std::fs::create_dir_all(&home).expect("the bench directory can be created");
     println!("a million files end to end: `migration move` of {files} × 1 KiB between two minidcache pools:");
-    let mut session = Session::start(&binary, &home);
+    // MILLION_TRANSFER_THREADS sets minidcache's --transfer-threads (default: twice the cores).
+    let extra: Vec<String> = match std::env::var("MILLION_TRANSFER_THREADS") {
+        Ok(threads) => vec!["--transfer-threads".to_string(), threads],
+        Err(_) => Vec::new(),
+    };
+    let mut session = Session::start(&binary, &home, &extra);
     session.send("\\c pool1");
     let t0 = Instant::now();
     session.send(&format!("populate -files={files} -size=1024"));

@@ -48,14 +48,15 @@ pub fn default_pools() -> Vec<String> {
     (1..=4).map(|i| format!("pool{i}")).collect()
 }
 
-/// Most transfer threads: twice the cores, at least 4 and at most 32. A job's concurrency
-/// above this queues on them, as movers queue on a dCache pool.
+/// The default number of transfer threads: twice the cores, at least 4 and at most 32. A
+/// job's concurrency above it queues on them, as movers queue on a dCache pool.
 ///
 /// A copy here is work for the CPU (page-cache copies, checksums, file creation), so more
 /// threads than cores add no throughput; they only make every runnable thread, the admin
 /// shell's included, wait longer for a core. On a 2-core machine a move of 200 000 small
-/// files ran at 2 800 files/s with 4 threads and at 2 200 with 32.
-pub fn max_transfer_threads() -> usize {
+/// files ran at 2 800 files/s with 4 threads and at 2 200 with 32 (`MILLION_FILES=200000
+/// MILLION_TRANSFER_THREADS=32 migration-bench --only million`).
+pub fn default_transfer_threads() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     (2 * cores).clamp(4, 32)
 }
@@ -75,6 +76,8 @@ pub struct ClusterConfig {
     pub clock: Clock,
     /// Sync data files, directories and database commits to disk (survives power loss).
     pub fsync: bool,
+    /// Most copies running at once, one thread each ([`default_transfer_threads`]).
+    pub transfer_threads: usize,
     /// The migration module's configuration on every pool (dCache's `pool.service.*.timeout`
     /// and `pool.migration.*` properties); a test bed shortens the timeouts.
     pub module: Config,
@@ -90,6 +93,7 @@ impl ClusterConfig {
             seed: 1,
             clock: Arc::new(system_clock),
             fsync: false,
+            transfer_threads: default_transfer_threads(),
             module: Config::default(),
         }
     }
@@ -208,7 +212,7 @@ impl Cluster {
             pool_manager,
             pin_manager,
             network,
-            transfers: TransferPool::new(max_transfer_threads()),
+            transfers: TransferPool::new(config.transfer_threads),
             store,
             runtimes: Mutex::new(Vec::new()),
             p2p: Mutex::new(Vec::new()),

@@ -1,7 +1,7 @@
 //! `minidcache`: the admin shell over several pools kept on disk.
 //!
 //! ```text
-//! minidcache [--home DIR] [--pools pool1,pool2,...] [--capacity BYTES] [--seed N] [--fsync] [--pool-timeout S] [--script FILE]
+//! minidcache [--home DIR] [--pools pool1,pool2,...] [--capacity BYTES] [--seed N] [--fsync] [--pool-timeout S] [--transfer-threads N] [--script FILE]
 //! minidcache demo [--home DIR]
 //! ```
 
@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use minidcache::{Cluster, ClusterConfig, Mode, Shell};
 
 const USAGE: &str =
-    "usage: minidcache [--home DIR] [--pools pool1,pool2,...] [--capacity BYTES] [--seed N] [--fsync] [--pool-timeout S] [--script FILE]
+    "usage: minidcache [--home DIR] [--pools pool1,pool2,...] [--capacity BYTES] [--seed N] [--fsync] [--pool-timeout S] [--transfer-threads N] [--script FILE]
        minidcache demo [--home DIR]
 
 Reads admin commands from the terminal, from standard input, or from FILE.
@@ -26,6 +26,9 @@ Reads admin commands from the terminal, from standard input, or from FILE.
             seconds the migration module waits for another pool's answer (dCache's
             pool.service.pool.timeout, default 60); a target that stopped under way is
             given up after 4 times this (two pings)
+--transfer-threads
+            most copies between pools running at once (default: twice the cores, 4 to 32);
+            a job's copies beyond it wait for a thread
 demo        plays the dCache Book's migration sessions on real files in a new home";
 
 struct Arguments {
@@ -36,6 +39,7 @@ struct Arguments {
     seed: u64,
     fsync: bool,
     pool_timeout: Option<u64>,
+    transfer_threads: Option<usize>,
     script: Option<String>,
 }
 
@@ -48,6 +52,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Arguments>, St
         seed: 1,
         fsync: false,
         pool_timeout: None,
+        transfer_threads: None,
         script: None,
     };
     let mut first = true;
@@ -89,6 +94,12 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Arguments>, St
                 a.pool_timeout =
                     Some(secs.ok_or_else(|| format!("--pool-timeout: not a positive number of seconds: {v}"))?);
             }
+            "--transfer-threads" if !a.demo => {
+                let v = value()?;
+                let threads = v.parse().ok().filter(|n| *n > 0);
+                a.transfer_threads =
+                    Some(threads.ok_or_else(|| format!("--transfer-threads: not a positive number: {v}"))?);
+            }
             "--script" if !a.demo => a.script = Some(value()?),
             other => return Err(format!("unknown argument: {other}")),
         }
@@ -125,6 +136,9 @@ fn main() -> ExitCode {
     config.capacity = arguments.capacity;
     config.seed = arguments.seed;
     config.fsync = arguments.fsync;
+    if let Some(threads) = arguments.transfer_threads {
+        config.transfer_threads = threads;
+    }
     if let Some(secs) = arguments.pool_timeout {
         config.module.pool_timeout = i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     }
@@ -166,6 +180,28 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("minidcache: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(args: &[&str]) -> Result<Option<Arguments>, String> {
+        parse(args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn transfer_threads_must_be_a_positive_number() {
+        let a = parsed(&["--transfer-threads", "3"]).expect("valid").expect("not help");
+        assert_eq!(a.transfer_threads, Some(3));
+        let a = parsed(&["--transfer-threads=8"]).expect("valid").expect("not help");
+        assert_eq!(a.transfer_threads, Some(8));
+        assert_eq!(parsed(&[]).expect("valid").expect("not help").transfer_threads, None);
+        for bad in ["0", "-1", "many"] {
+            let e = parsed(&["--transfer-threads", bad]).err().expect("refused");
+            assert_eq!(e, format!("--transfer-threads: not a positive number: {bad}"));
         }
     }
 }
