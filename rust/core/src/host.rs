@@ -136,6 +136,17 @@ pub trait Repository: Send + Sync {
     /// disable on an I/O fault). Asked on every copy request, because dCache's pool mode has
     /// no listener; `Module::set_accepts_copies(false)` refuses earlier without asking.
     fn accepts_copies(&self) -> bool;
+
+    /// A target's look at a copy request: whether the pool accepts copies and, only if it
+    /// does, its entry of the file (`(false, Ok(None))` when it refuses). A host behind a
+    /// boundary may answer both in one call (the JNI host does: a crossing into Java is the
+    /// dearest part of a file's path there); it must answer as the two calls would.
+    fn inspect_copy(&self, pnfsid: &PnfsId) -> (bool, Result<Option<ReplicaEntry>, String>) {
+        if !self.accepts_copies() {
+            return (false, Ok(None));
+        }
+        (true, self.entry(pnfsid))
+    }
 }
 
 /// Which pools a pool-manager query asks for (§8.1).

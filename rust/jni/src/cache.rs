@@ -49,6 +49,8 @@ pub struct BridgeMethods {
     pub verify_checksum: JMethodID,
     /// `boolean acceptsCopies()`.
     pub accepts_copies: JMethodID,
+    /// `byte[] inspectCopy(String pnfsid)`.
+    pub inspect_copy: JMethodID,
     /// `void pools(byte[] selection, long token)`.
     pub pools: JMethodID,
     /// `void groupsOf(String pool, long token)`.
@@ -106,6 +108,7 @@ pub fn init(env: &mut Env<'_>, natives: &JClass<'_>) -> Result<()> {
         verifies_checksums: env.get_method_id(b, jni_str!("verifiesChecksums"), jni_sig!("()Z"))?,
         verify_checksum: env.get_method_id(b, jni_str!("verifyChecksum"), jni_sig!("(Ljava/lang/String;)V"))?,
         accepts_copies: env.get_method_id(b, jni_str!("acceptsCopies"), jni_sig!("()Z"))?,
+        inspect_copy: env.get_method_id(b, jni_str!("inspectCopy"), jni_sig!("(Ljava/lang/String;)[B"))?,
         pools: env.get_method_id(b, jni_str!("pools"), jni_sig!("([BJ)V"))?,
         groups_of: env.get_method_id(b, jni_str!("groupsOf"), jni_sig!("(Ljava/lang/String;J)V"))?,
         cache_locations: env.get_method_id(b, jni_str!("cacheLocations"), jni_sig!("(Ljava/lang/String;J)V"))?,

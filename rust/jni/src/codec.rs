@@ -596,6 +596,18 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// A target's look at a copy request (`HostBridge.inspectCopy`): whether the pool accepts
+    /// copies, then its entry of the file if it has one. A pool that refuses sends no entry.
+    pub fn inspection(&mut self) -> Decoded<(bool, Option<ReplicaEntry>)> {
+        let accepts = self.bool()?;
+        let has_entry = self.bool()?;
+        if !accepts && has_entry {
+            return Err(DecodeError("an entry from a pool that refuses copies".to_string()));
+        }
+        let entry = if has_entry { Some(self.entry()?) } else { None };
+        Ok((accepts, entry))
+    }
+
     fn uuid(&mut self) -> Decoded<RequestId> {
         let hi = self.i64()? as u64 as u128;
         let lo = self.i64()? as u64 as u128;
@@ -783,6 +795,27 @@ mod tests {
         let mut r = Reader::new(&bytes);
         assert_eq!(r.entry().expect("decodes"), entry());
         r.finish().expect("all read");
+    }
+
+    #[test]
+    fn an_inspection_carries_the_entry_only_from_a_pool_that_accepts_copies() {
+        let inspection = |accepts: bool, e: Option<&ReplicaEntry>| {
+            let mut w = Writer::new();
+            w.bool(accepts);
+            w.bool(e.is_some());
+            if let Some(e) = e {
+                w.entry(e);
+            }
+            let bytes = w.into_bytes();
+            let mut r = Reader::new(&bytes);
+            let decoded = r.inspection();
+            decoded.and_then(|d| r.finish().map(|()| d))
+        };
+        assert_eq!(inspection(true, Some(&entry())).expect("decodes"), (true, Some(entry())));
+        assert_eq!(inspection(true, None).expect("decodes"), (true, None));
+        assert_eq!(inspection(false, None).expect("decodes"), (false, None));
+        let refused = inspection(false, Some(&entry())).expect_err("an entry from a refusing pool is malformed");
+        assert!(refused.0.contains("refuses copies"), "{refused}");
     }
 
     #[test]

@@ -375,6 +375,32 @@ impl Repository for JavaHost {
         })
     }
 
+    /// One crossing instead of two (the pool's mode, then the entry). If Java throws, the two
+    /// questions are asked one by one, so that each failure keeps its own meaning: a pool
+    /// whose mode cannot be read refuses the copy, an entry that cannot be read fails it.
+    fn inspect_copy(&self, pnfsid: &PnfsId) -> (bool, Result<Option<ReplicaEntry>, String>) {
+        let inspected = self.call_java("Repository.inspectCopy", |env, cache, bridge| {
+            let id = jstring(env, &pnfsid.to_string())?;
+            // SAFETY: inspectCopy is (Ljava/lang/String;)[B on HostBridge.
+            let value = unsafe { call(env, bridge, cache.m.inspect_copy, ARRAY, &[JValue::Object(&id).as_jni()])? };
+            let bytes =
+                returned_bytes(env, value)?.ok_or_else(|| CallError::Jni("inspectCopy returned null".into()))?;
+            let mut reader = Reader::new(&bytes);
+            let inspection = reader.inspection()?;
+            reader.finish()?;
+            Ok(inspection)
+        });
+        match inspected {
+            Ok((accepts, entry)) => (accepts, Ok(entry)),
+            Err(_) => {
+                if !self.accepts_copies() {
+                    return (false, Ok(None));
+                }
+                (true, self.entry(pnfsid))
+            }
+        }
+    }
+
     fn verify_checksum(&self, pnfsid: &PnfsId) -> Result<(), Failure> {
         self.call_java("Repository.verifyChecksum", |env, cache, bridge| {
             let id = jstring(env, &pnfsid.to_string())?;

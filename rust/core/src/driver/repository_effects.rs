@@ -60,18 +60,6 @@ pub fn scan(
     }
 }
 
-/// The target's look at a copy request: the pool's mode, then (if it accepts copies) the
-/// local entry.
-pub fn inspect_copy(
-    repository: &dyn Repository,
-    pnfsid: &PnfsId,
-) -> (bool, Result<Option<crate::replica::ReplicaEntry>, String>) {
-    if !repository.accepts_copies() {
-        return (false, Ok(None));
-    }
-    (true, repository.entry(pnfsid))
-}
-
 /// Applies changes in order, stopping at the first error.
 pub fn apply_changes(
     repository: &dyn Repository,

@@ -535,7 +535,7 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
             drive(inner, Work::Input(Input::entry(purpose, result)));
         }
         Effect::InspectCopy { request, pnfsid } => {
-            let (accepts_copies, entry) = repository_effects::inspect_copy(host.repository.as_ref(), &pnfsid);
+            let (accepts_copies, entry) = host.repository.inspect_copy(&pnfsid);
             drive(inner, Work::Input(Input::copy_inspected(request, accepts_copies, entry)));
         }
         Effect::Change { purpose, pnfsid, changes } => {

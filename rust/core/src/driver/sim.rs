@@ -695,7 +695,7 @@ impl Cluster {
                 self.later(pool, 0, Input::entry(purpose, result));
             }
             Effect::InspectCopy { request, pnfsid } => {
-                let (accepts_copies, entry) = repository_effects::inspect_copy(repository.as_ref(), &pnfsid);
+                let (accepts_copies, entry) = repository.inspect_copy(&pnfsid);
                 self.later(pool, 0, Input::copy_inspected(request, accepts_copies, entry));
             }
             Effect::Change { purpose, pnfsid, changes } => {

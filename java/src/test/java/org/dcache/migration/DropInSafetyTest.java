@@ -346,6 +346,28 @@ class DropInSafetyTest
     }
 
     @Test
+    void aTargetWhoseEntryCannotBeReadFailsTheCopyAndTheSourceKeepsItsReplica()
+    {
+        // The target's mode and entry are read in one call into Java: a throwing entry read
+        // must still fail the copy (not pass for "no replica here"), and a move keeps its source.
+        Cell pool1 = cluster.pool("pool1").with(replica(1, ReplicaState.PRECIOUS));
+        Cell pool2 = cluster.pool("pool2");
+        pool2.repository.entryFailure = new IllegalStateException("entry exploded");
+        cluster.start();
+
+        pool1.module.execute("migration move -refresh=1 pool2");
+        String info = awaitInfo(pool1, "1", "entry exploded");
+        assertFalse(inState(info, "FINISHED"), info);
+        assertEquals(0, pool2.p2pStarts.get(), "no transfer without a readable entry");
+        assertNotNull(pool1.repository.getEntry(id(1)), "the source still has its replica");
+
+        pool2.repository.entryFailure = null;
+        awaitJob(pool1, "1", "FINISHED");
+        assertNotNull(pool2.repository.getEntry(id(1)));
+        assertNull(pool1.repository.getEntry(id(1)), "moved once the target could look");
+    }
+
+    @Test
     void setAcceptsCopiesFalseRefusesWithoutAskingTheRepository()
     {
         Cell pool1 = cluster.pool("pool1").with(replica(1, ReplicaState.CACHED));

@@ -27,6 +27,8 @@ final class MemoryRepository implements Repository
     volatile boolean accepts = true;
     /** When set, {@link #acceptsCopies()} throws it (a misbehaving callback). */
     volatile RuntimeException acceptsFailure;
+    /** When set, {@link #getEntry} throws it (a misbehaving callback). */
+    volatile RuntimeException entryFailure;
     /** Times {@link #acceptsCopies()} was asked. */
     final java.util.concurrent.atomic.AtomicInteger acceptsAsked = new java.util.concurrent.atomic.AtomicInteger();
     /** Still loading at pool start: {@link #entries()} throws {@link RepositoryNotLoadedException}. */
@@ -169,6 +171,10 @@ final class MemoryRepository implements Repository
     @Override
     public synchronized ReplicaEntry getEntry(PnfsId id)
     {
+        RuntimeException failure = entryFailure;
+        if (failure != null) {
+            throw failure;
+        }
         return entries.get(id);
     }
 

@@ -94,6 +94,18 @@ public final class HostBridge
         return repository.acceptsCopies();
     }
 
+    /**
+     * A target's look at a copy request in one call: whether the pool accepts copies and,
+     * only if it does, its entry of the file ({@link Codec#encodeInspection}).
+     */
+    byte[] inspectCopy(String pnfsid)
+    {
+        if (!repository.acceptsCopies()) {
+            return Codec.encodeInspection(false, null);
+        }
+        return Codec.encodeInspection(true, repository.getEntry(new PnfsId(pnfsid)));
+    }
+
     void verifyChecksum(String pnfsid) throws ServiceException
     {
         repository.verifyChecksum(new PnfsId(pnfsid));
