@@ -79,8 +79,21 @@ fn slf4j() -> Result<PathBuf, String> {
     if jar.is_file() { Ok(jar) } else { Err("no /usr/share/java/slf4j-api.jar (apt-get install libslf4j-java)".into()) }
 }
 
-/// The JNI throughput bench: files/s for each concurrency, through the Java facade.
-pub fn jni_throughput(library: &Path, files: u64, concurrencies: &[u32]) -> Result<Vec<(u32, f64)>, String> {
+/// What the JNI throughput bench measured at one concurrency.
+pub struct JniRun {
+    /// The concurrency.
+    pub concurrency: u32,
+    /// Files per second.
+    pub rate: f64,
+    /// Calls from the library into Java per file.
+    pub into_java: f64,
+    /// Native calls from Java per file (the bench's polling of `migration info` among them).
+    pub from_java: f64,
+}
+
+/// The JNI throughput bench: files/s and crossings per file for each concurrency, through the
+/// Java facade.
+pub fn jni_throughput(library: &Path, files: u64, concurrencies: &[u32]) -> Result<Vec<JniRun>, String> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let slf4j = slf4j()?;
     let classes = compile(
@@ -97,7 +110,28 @@ pub fn jni_throughput(library: &Path, files: u64, concurrencies: &[u32]) -> Resu
         .arg(files.to_string())
         .args(concurrencies.iter().map(u32::to_string));
     let out = output(&mut command)?;
-    parse_rates(&out)
+    let crossings = parse_crossings(&out);
+    parse_rates(&out)?
+        .into_iter()
+        .map(|(concurrency, rate)| {
+            let &(_, into_java, from_java) = crossings
+                .iter()
+                .find(|(c, _, _)| *c == concurrency)
+                .ok_or_else(|| format!("no crossings for concurrency {concurrency} in the output: {out}"))?;
+            Ok(JniRun { concurrency, rate, into_java, from_java })
+        })
+        .collect()
+}
+
+/// Lines `crossings concurrency into_java from_java`, per file.
+fn parse_crossings(out: &str) -> Vec<(u32, f64, f64)> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix("crossings "))
+        .filter_map(|l| {
+            let mut parts = l.split_whitespace();
+            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+        })
+        .collect()
 }
 
 /// Lines `concurrency files_per_second` (other lines are ignored).
@@ -111,4 +145,17 @@ pub fn parse_rates(out: &str) -> Result<Vec<(u32, f64)>, String> {
         })
         .collect();
     if rates.is_empty() { Err(format!("no rates in the output: {out}")) } else { Ok(rates) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crossings_are_read_per_concurrency_beside_the_rates() {
+        let out = "rate 1 60000\ncrossings 1 10.00 7.01\nnoise\nrate 16 65000\ncrossings 16 9.50 6.90\n";
+        assert_eq!(parse_rates(out).expect("rates"), vec![(1, 60000.0), (16, 65000.0)]);
+        assert_eq!(parse_crossings(out), vec![(1, 10.0, 7.01), (16, 9.5, 6.9)]);
+        assert!(parse_crossings("crossings 1 x 7").is_empty(), "a malformed line is skipped");
+    }
 }

@@ -45,7 +45,19 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
         Err(why) => println!("  C ABI skipped: {why}"),
     }
     match native::library().and_then(|lib| java::jni_throughput(&lib, n, &CONCURRENCY)) {
-        Ok(rates) => report(rows, "JNI", 100_000.0, &rates),
+        Ok(runs) => {
+            let rates: Vec<(u32, f64)> = runs.iter().map(|r| (r.concurrency, r.rate)).collect();
+            report(rows, "JNI", 100_000.0, &rates);
+            // The boundary is the JNI path's dearest step: how often a file crosses it.
+            for r in &runs {
+                println!(
+                    "  JNI   concurrency {:>2}: {:.2} calls into Java and {:.2} native calls from Java per file",
+                    r.concurrency, r.into_java, r.from_java
+                );
+                let name = format!("JNI crossings per file (into Java + from Java), concurrency {}", r.concurrency);
+                rows.push(Row::new("throughput", name, r.into_java + r.from_java, "calls", Target::None));
+            }
+        }
         Err(why) => println!("  JNI skipped: {why}"),
     }
 }

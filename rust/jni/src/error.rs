@@ -76,6 +76,7 @@ pub fn guard<'local, T: Default + 'local>(
     env: &mut EnvUnowned<'local>,
     body: impl FnOnce(&mut Env<'local>) -> NativeResult<T>,
 ) -> T {
+    crate::crossings::from_java();
     env.with_env(body).resolve::<ThrowMigrationException>()
 }
 

@@ -203,6 +203,7 @@ fn returned_bytes(env: &mut Env<'_>, value: JValueOwned<'_>) -> Called<Option<Ve
 /// Runs `f` attached to the JVM, in its own local frame, with panics caught.
 pub fn with_java<T>(what: &str, f: impl FnOnce(&mut Env<'_>, &'static Cache) -> Called<T>) -> Called<T> {
     let _scope = CallbackScope::enter();
+    crate::crossings::into_java();
     let result = catch_unwind(AssertUnwindSafe(|| {
         let vm = JavaVM::singleton()?;
         // The runtime's threads are attached for good when they start, and Java threads are

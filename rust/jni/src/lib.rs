@@ -22,6 +22,7 @@
 
 pub mod cache;
 pub mod codec;
+pub mod crossings;
 pub mod error;
 pub mod host;
 pub mod logging;
@@ -34,4 +35,4 @@ pub mod threads;
 /// The version of the contract between this library and the Java facade: the natives'
 /// signatures, the bridge's methods and the codec. The facade refuses a library whose
 /// `abiVersion()` differs from its own constant (`NativeLibrary.ABI_VERSION`).
-pub const ABI_VERSION: i32 = 4;
+pub const ABI_VERSION: i32 = 5;

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use jni::objects::{JByteArray, JClass, JObject, JString};
+use jni::objects::{JByteArray, JClass, JLongArray, JObject, JString};
 use jni::sys::{jboolean, jint, jlong};
 use jni::{Env, EnvUnowned};
 use migration_core::commands::{self, COMMANDS};
@@ -562,5 +562,20 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_job<'local>(
         let mut w = Writer::new();
         w.job_status(&job);
         Ok(env.byte_array_from_slice(&w.into_bytes())?)
+    })
+}
+
+/// `static native long[] crossings()`: calls from this library into Java and native calls
+/// from Java so far, process-wide ([`crate::crossings`]); this call counts as one of the latter.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dcache_migration_internal_Natives_crossings<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+) -> JLongArray<'local> {
+    guard(&mut env, |env| {
+        let (into_java, from_java) = crate::crossings::counted();
+        let array = env.new_long_array(2)?;
+        array.set_region(env, 0, &[into_java as jlong, from_java as jlong])?;
+        Ok(array)
     })
 }

@@ -23,6 +23,7 @@ import org.dcache.migration.ReplicaEntry;
 import org.dcache.migration.ReplicaState;
 import org.dcache.migration.Repository;
 import org.dcache.migration.RepositoryEvent;
+import org.dcache.migration.internal.Natives;
 
 /**
  * The JNI throughput bench: two pool cells in this JVM, {@code src} with N generated replicas
@@ -261,7 +262,14 @@ public final class JniBench
         }
         for (int a = 1; a < args.length; a++) {
             int concurrency = Integer.parseInt(args[a]);
-            System.out.printf("rate %d %.0f%n", concurrency, run(files, concurrency));
+            long[] before = Natives.crossings();
+            double rate = run(files, concurrency);
+            long[] after = Natives.crossings();
+            System.out.printf("rate %d %.0f%n", concurrency, rate);
+            // Per file, from the library into Java and from Java into it (the start, the
+            // polling of `migration info` and the close included: a few hundred calls).
+            System.out.printf(java.util.Locale.ROOT, "crossings %d %.2f %.2f%n", concurrency,
+                              (after[0] - before[0]) / (double) files, (after[1] - before[1]) / (double) files);
             System.out.flush();
         }
     }

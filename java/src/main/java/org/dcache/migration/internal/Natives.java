@@ -77,6 +77,12 @@ public final class Natives
     /** A command's schema in the codec layout ({@link Codec#decodeCommandSpec}); NOT_FOUND if unknown. */
     public static native byte[] commandSpec(String command);
 
+    /**
+     * Calls from the native library into Java and native calls from Java so far, in this
+     * process (this call is one of the latter): what the throughput bench divides by its files.
+     */
+    public static native long[] crossings();
+
     /** The module's metrics in Prometheus' text format. */
     public static native String metrics(long handle);
 
