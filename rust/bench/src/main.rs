@@ -4,6 +4,7 @@
 //! cargo run --release -p migration-bench                  # everything (a few minutes)
 //! cargo run --release -p migration-bench -- --quick       # smoke run with small sizes (CI)
 //! cargo run --release -p migration-bench -- --only NAME   # start|memory|commands|throughput|latency|scaling|disk|million
+//! cargo run --release -p migration-bench -- --only throughput --repeat 5   # medians of 5 runs taken in turn
 //! ```
 //!
 //! Every benchmark prints its series as it goes; the end is one Markdown table: figure,
@@ -34,12 +35,13 @@ pub struct Options {
     pub quick: bool,
     /// Only this benchmark.
     pub only: Option<String>,
+    /// Runs of the throughput benchmark, taken in turn; its rows are the medians.
+    pub repeat: u32,
 }
 
 const BENCHES: &[&str] = &["start", "memory", "commands", "throughput", "latency", "scaling", "disk", "million"];
 
-const USAGE: &str =
-    "usage: migration-bench [--quick] [--only start|memory|commands|throughput|latency|scaling|disk|million]";
+const USAGE: &str = "usage: migration-bench [--quick] [--only start|memory|commands|throughput|latency|scaling|disk|million] [--repeat N]";
 
 /// Resident set of this process, bytes.
 pub fn rss_bytes() -> u64 {
@@ -71,7 +73,7 @@ pub fn child(args: &[&str]) -> String {
 }
 
 fn parse() -> Result<Options, String> {
-    let mut options = Options { quick: false, only: None };
+    let mut options = Options { quick: false, only: None, repeat: 1 };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -82,6 +84,10 @@ fn parse() -> Result<Options, String> {
                     return Err(format!("unknown benchmark {name}; one of {}", BENCHES.join(", ")));
                 }
                 options.only = Some(name);
+            }
+            "--repeat" => {
+                let n = args.next().ok_or("--repeat needs a number of runs")?;
+                options.repeat = n.parse().ok().filter(|&n| n >= 1).ok_or(format!("--repeat {n}: not a number ≥ 1"))?;
             }
             "--help" | "-h" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),

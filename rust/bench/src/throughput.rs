@@ -19,45 +19,122 @@ fn files(options: &Options) -> u64 {
     if options.quick { 5_000 } else { 200_000 }
 }
 
-fn report(rows: &mut Vec<Row>, via: &str, goal: f64, rates: &[(u32, f64)]) {
-    for &(concurrency, rate) in rates {
-        println!("  {via:<5} concurrency {concurrency:>2}: {rate:>10.0} files/s");
+/// The rates measured for one path, by concurrency, over the runs.
+#[derive(Default)]
+struct Series {
+    rates: Vec<(u32, Vec<f64>)>,
+}
+
+impl Series {
+    fn add(&mut self, concurrency: u32, value: f64) {
+        match self.rates.iter_mut().find(|(c, _)| *c == concurrency) {
+            Some((_, values)) => values.push(value),
+            None => self.rates.push((concurrency, vec![value])),
+        }
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 1 { sorted[mid] } else { (sorted[mid - 1] + sorted[mid]) / 2.0 }
+}
+
+/// Each concurrency's median as a row; with several runs, the spread is printed beside it.
+fn report(rows: &mut Vec<Row>, via: &str, goal: f64, series: &Series) {
+    for (concurrency, rates) in &series.rates {
+        let rate = median(rates);
+        if rates.len() > 1 {
+            let (low, high) = rates.iter().fold((f64::MAX, f64::MIN), |(l, h), &r| (l.min(r), h.max(r)));
+            println!(
+                "  {via:<5} concurrency {concurrency:>2}: median {rate:>8.0} files/s of {} runs ({low:.0}–{high:.0})",
+                rates.len()
+            );
+        }
         let name = format!("move, instant host, {via}, concurrency {concurrency}");
         rows.push(Row::new("throughput", name, rate, "files/s", Target::AtLeast(goal)));
     }
 }
 
-/// Runs item 4.
+/// Runs item 4: with `--repeat N`, N runs of every path taken in turn (Rust, C, JNI, Rust, …),
+/// so that a slow spell of this shared machine falls on all paths alike; the rows are medians.
 pub fn run(options: &Options, rows: &mut Vec<Row>) {
     let n = files(options);
     println!("orchestration throughput, `migration move` of {n} files, instant hosts, job start to FINISHED:");
-    // Each in a child process, as the C and Java hosts are: a fresh heap and fresh threads.
-    let rates: Vec<(u32, f64)> = CONCURRENCY
-        .iter()
-        .map(|&c| {
-            let out = child(&["rate", &n.to_string(), &c.to_string()]);
-            (c, java::parse_rates(&out).expect("the child prints its rate")[0].1)
-        })
-        .collect();
-    report(rows, "Rust", 300_000.0, &rates);
-    match native::library().and_then(|lib| native::c_throughput(&lib, n, &CONCURRENCY).map(|r| (lib, r))) {
-        Ok((_, rates)) => report(rows, "C", 150_000.0, &rates),
-        Err(why) => println!("  C ABI skipped: {why}"),
+    let (mut rust, mut c, mut jni, mut crossings) =
+        (Series::default(), Series::default(), Series::default(), Series::default());
+    let (mut c_skipped, mut jni_skipped) = (None, None);
+    for round in 1..=options.repeat {
+        if options.repeat > 1 {
+            println!("  run {round} of {}:", options.repeat);
+        }
+        // Each in a child process, as the C and Java hosts are: a fresh heap and fresh threads.
+        for &concurrency in &CONCURRENCY {
+            let out = child(&["rate", &n.to_string(), &concurrency.to_string()]);
+            let rate = java::parse_rates(&out).expect("the child prints its rate")[0].1;
+            println!("  Rust  concurrency {concurrency:>2}: {rate:>10.0} files/s");
+            rust.add(concurrency, rate);
+        }
+        match native::library().and_then(|lib| native::c_throughput(&lib, n, &CONCURRENCY)) {
+            Ok(rates) => {
+                for (concurrency, rate) in rates {
+                    println!("  C     concurrency {concurrency:>2}: {rate:>10.0} files/s");
+                    c.add(concurrency, rate);
+                }
+            }
+            Err(why) => c_skipped = Some(why),
+        }
+        match native::library().and_then(|lib| java::jni_throughput(&lib, n, &CONCURRENCY)) {
+            Ok(runs) => {
+                for r in runs {
+                    println!(
+                        "  JNI   concurrency {:>2}: {:>10.0} files/s, {:.2} calls into Java and {:.2} from Java per file",
+                        r.concurrency, r.rate, r.into_java, r.from_java
+                    );
+                    jni.add(r.concurrency, r.rate);
+                    crossings.add(r.concurrency, r.into_java + r.from_java);
+                }
+            }
+            Err(why) => jni_skipped = Some(why),
+        }
     }
-    match native::library().and_then(|lib| java::jni_throughput(&lib, n, &CONCURRENCY)) {
-        Ok(runs) => {
-            let rates: Vec<(u32, f64)> = runs.iter().map(|r| (r.concurrency, r.rate)).collect();
-            report(rows, "JNI", 100_000.0, &rates);
+    report(rows, "Rust", 300_000.0, &rust);
+    match c_skipped {
+        Some(why) => println!("  C ABI skipped: {why}"),
+        None => report(rows, "C", 150_000.0, &c),
+    }
+    match jni_skipped {
+        Some(why) => println!("  JNI skipped: {why}"),
+        None => {
+            report(rows, "JNI", 100_000.0, &jni);
             // The boundary is the JNI path's dearest step: how often a file crosses it.
-            for r in &runs {
-                println!(
-                    "  JNI   concurrency {:>2}: {:.2} calls into Java and {:.2} native calls from Java per file",
-                    r.concurrency, r.into_java, r.from_java
-                );
-                let name = format!("JNI crossings per file (into Java + from Java), concurrency {}", r.concurrency);
-                rows.push(Row::new("throughput", name, r.into_java + r.from_java, "calls", Target::None));
+            for (concurrency, calls) in &crossings.rates {
+                let name = format!("JNI crossings per file (into Java + from Java), concurrency {concurrency}");
+                rows.push(Row::new("throughput", name, median(calls), "calls", Target::None));
             }
         }
-        Err(why) => println!("  JNI skipped: {why}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_is_the_middle_value_or_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&[7.0]), 7.0);
+    }
+
+    #[test]
+    fn a_series_keeps_each_concurrency_apart_in_the_order_first_seen() {
+        let mut s = Series::default();
+        for (c, r) in [(1, 10.0), (16, 20.0), (1, 30.0), (16, 40.0), (64, 5.0)] {
+            s.add(c, r);
+        }
+        assert_eq!(s.rates, vec![(1, vec![10.0, 30.0]), (16, vec![20.0, 40.0]), (64, vec![5.0])]);
     }
 }
