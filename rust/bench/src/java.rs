@@ -91,36 +91,49 @@ pub struct JniRun {
     pub from_java: f64,
 }
 
-/// The JNI throughput bench: files/s and crossings per file for each concurrency, through the
-/// Java facade.
-pub fn jni_throughput(library: &Path, files: u64, concurrencies: &[u32]) -> Result<Vec<JniRun>, String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let slf4j = slf4j()?;
-    let classes = compile(
-        "jnibench",
-        &[root.join("java/src/main/java"), bench_dir().join("jnibench")],
-        &slf4j.display().to_string(),
-    )?;
-    let java = tool("java")?;
-    let classpath = format!("{}:{}", classes.display(), slf4j.display());
-    let mut command = Command::new(java);
-    command
-        .arg(format!("-Ddcache.migration.library={}", library.display()))
-        .args(["-Xmx2g", "--enable-native-access=ALL-UNNAMED", "-cp", &classpath, "JniBench"])
-        .arg(files.to_string())
-        .args(concurrencies.iter().map(u32::to_string));
-    let out = output(&mut command)?;
-    let crossings = parse_crossings(&out);
-    parse_rates(&out)?
-        .into_iter()
-        .map(|(concurrency, rate)| {
-            let &(_, into_java, from_java) = crossings
-                .iter()
-                .find(|(c, _, _)| *c == concurrency)
-                .ok_or_else(|| format!("no crossings for concurrency {concurrency} in the output: {out}"))?;
-            Ok(JniRun { concurrency, rate, into_java, from_java })
-        })
-        .collect()
+/// The JNI throughput bench (`java/jnibench` on the facade), compiled once and run as often
+/// as wanted.
+pub struct JniBench {
+    java: PathBuf,
+    classpath: String,
+    library: PathBuf,
+}
+
+impl JniBench {
+    /// Compiles the facade and the bench against the SLF4J API, for `library`.
+    pub fn build(library: &Path) -> Result<JniBench, String> {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let slf4j = slf4j()?;
+        let classes = compile(
+            "jnibench",
+            &[root.join("java/src/main/java"), bench_dir().join("jnibench")],
+            &slf4j.display().to_string(),
+        )?;
+        let classpath = format!("{}:{}", classes.display(), slf4j.display());
+        Ok(JniBench { java: tool("java")?, classpath, library: library.to_path_buf() })
+    }
+
+    /// Files/s and crossings per file for each concurrency, in a fresh JVM.
+    pub fn run(&self, files: u64, concurrencies: &[u32]) -> Result<Vec<JniRun>, String> {
+        let mut command = Command::new(&self.java);
+        command
+            .arg(format!("-Ddcache.migration.library={}", self.library.display()))
+            .args(["-Xmx2g", "--enable-native-access=ALL-UNNAMED", "-cp", &self.classpath, "JniBench"])
+            .arg(files.to_string())
+            .args(concurrencies.iter().map(u32::to_string));
+        let out = output(&mut command)?;
+        let crossings = parse_crossings(&out);
+        parse_rates(&out)?
+            .into_iter()
+            .map(|(concurrency, rate)| {
+                let &(_, into_java, from_java) = crossings
+                    .iter()
+                    .find(|(c, _, _)| *c == concurrency)
+                    .ok_or_else(|| format!("no crossings for concurrency {concurrency} in the output: {out}"))?;
+                Ok(JniRun { concurrency, rate, into_java, from_java })
+            })
+            .collect()
+    }
 }
 
 /// Lines `crossings concurrency into_java from_java`, per file.

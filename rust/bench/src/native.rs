@@ -30,23 +30,35 @@ fn compiler() -> Result<String, String> {
     }
 }
 
-/// Files per second of the C bench host for each concurrency.
-pub fn c_throughput(library: &std::path::Path, files: u64, concurrencies: &[u32]) -> Result<Vec<(u32, f64)>, String> {
-    let cc = compiler()?;
-    let exe = work_dir().join("bench_host");
-    let dir = library.parent().ok_or("the library has no directory")?;
-    let mut compile = Command::new(cc);
-    compile
-        .args(["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread"])
-        .arg(format!("-I{}", root().join("include").display()))
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("c/bench_host.c"))
-        .arg(format!("-L{}", dir.display()))
-        .arg("-ldcache_migration")
-        .arg(format!("-Wl,-rpath,{}", dir.display()))
-        .arg("-o")
-        .arg(&exe);
-    output(&mut compile)?;
-    let mut run = Command::new(&exe);
-    run.arg(files.to_string()).args(concurrencies.iter().map(u32::to_string));
-    crate::java::parse_rates(&output(&mut run)?)
+/// The C bench host, compiled once against the library and run as often as wanted.
+pub struct CBench {
+    exe: PathBuf,
+}
+
+impl CBench {
+    /// Compiles `c/bench_host.c` against `library`.
+    pub fn build(library: &std::path::Path) -> Result<CBench, String> {
+        let cc = compiler()?;
+        let exe = work_dir().join("bench_host");
+        let dir = library.parent().ok_or("the library has no directory")?;
+        let mut compile = Command::new(cc);
+        compile
+            .args(["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread"])
+            .arg(format!("-I{}", root().join("include").display()))
+            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("c/bench_host.c"))
+            .arg(format!("-L{}", dir.display()))
+            .arg("-ldcache_migration")
+            .arg(format!("-Wl,-rpath,{}", dir.display()))
+            .arg("-o")
+            .arg(&exe);
+        output(&mut compile)?;
+        Ok(CBench { exe })
+    }
+
+    /// Files per second for each concurrency.
+    pub fn run(&self, files: u64, concurrencies: &[u32]) -> Result<Vec<(u32, f64)>, String> {
+        let mut run = Command::new(&self.exe);
+        run.arg(files.to_string()).args(concurrencies.iter().map(u32::to_string));
+        crate::java::parse_rates(&output(&mut run)?)
+    }
 }

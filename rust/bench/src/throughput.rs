@@ -65,7 +65,11 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
     println!("orchestration throughput, `migration move` of {n} files, instant hosts, job start to FINISHED:");
     let (mut rust, mut c, mut jni, mut crossings) =
         (Series::default(), Series::default(), Series::default(), Series::default());
-    let (mut c_skipped, mut jni_skipped) = (None, None);
+    // Built once for all runs: the library, the C host and the Java classes.
+    let library = native::library();
+    let c_bench = library.clone().and_then(|lib| native::CBench::build(&lib));
+    let jni_bench = library.and_then(|lib| java::JniBench::build(&lib));
+    let (mut c_skipped, mut jni_skipped) = (c_bench.as_ref().err().cloned(), jni_bench.as_ref().err().cloned());
     for round in 1..=options.repeat {
         if options.repeat > 1 {
             println!("  run {round} of {}:", options.repeat);
@@ -77,27 +81,31 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
             println!("  Rust  concurrency {concurrency:>2}: {rate:>10.0} files/s");
             rust.add(concurrency, rate);
         }
-        match native::library().and_then(|lib| native::c_throughput(&lib, n, &CONCURRENCY)) {
-            Ok(rates) => {
-                for (concurrency, rate) in rates {
-                    println!("  C     concurrency {concurrency:>2}: {rate:>10.0} files/s");
-                    c.add(concurrency, rate);
+        if let Ok(bench) = &c_bench {
+            match bench.run(n, &CONCURRENCY) {
+                Ok(rates) => {
+                    for (concurrency, rate) in rates {
+                        println!("  C     concurrency {concurrency:>2}: {rate:>10.0} files/s");
+                        c.add(concurrency, rate);
+                    }
                 }
+                Err(why) => c_skipped = Some(why),
             }
-            Err(why) => c_skipped = Some(why),
         }
-        match native::library().and_then(|lib| java::jni_throughput(&lib, n, &CONCURRENCY)) {
-            Ok(runs) => {
-                for r in runs {
-                    println!(
-                        "  JNI   concurrency {:>2}: {:>10.0} files/s, {:.2} calls into Java and {:.2} from Java per file",
-                        r.concurrency, r.rate, r.into_java, r.from_java
-                    );
-                    jni.add(r.concurrency, r.rate);
-                    crossings.add(r.concurrency, r.into_java + r.from_java);
+        if let Ok(bench) = &jni_bench {
+            match bench.run(n, &CONCURRENCY) {
+                Ok(runs) => {
+                    for r in runs {
+                        println!(
+                            "  JNI   concurrency {:>2}: {:>10.0} files/s, {:.2} calls into Java and {:.2} from Java per file",
+                            r.concurrency, r.rate, r.into_java, r.from_java
+                        );
+                        jni.add(r.concurrency, r.rate);
+                        crossings.add(r.concurrency, r.into_java + r.from_java);
+                    }
                 }
+                Err(why) => jni_skipped = Some(why),
             }
-            Err(why) => jni_skipped = Some(why),
         }
     }
     report(rows, "Rust", 300_000.0, &rust);

@@ -142,11 +142,20 @@ pub trait Repository: Send + Sync {
     /// boundary may answer both in one call (the JNI host does: a crossing into Java is the
     /// dearest part of a file's path there); it must answer as the two calls would.
     fn inspect_copy(&self, pnfsid: &PnfsId) -> (bool, Result<Option<ReplicaEntry>, String>) {
-        if !self.accepts_copies() {
-            return (false, Ok(None));
-        }
-        (true, self.entry(pnfsid))
+        inspect_copy_separately(self, pnfsid)
     }
+}
+
+/// [`Repository::inspect_copy`] as its two questions, one after the other: the default, and
+/// what a host that answers both at once falls back to when that fails.
+pub fn inspect_copy_separately<R: Repository + ?Sized>(
+    repository: &R,
+    pnfsid: &PnfsId,
+) -> (bool, Result<Option<ReplicaEntry>, String>) {
+    if !repository.accepts_copies() {
+        return (false, Ok(None));
+    }
+    (true, repository.entry(pnfsid))
 }
 
 /// Which pools a pool-manager query asks for (§8.1).

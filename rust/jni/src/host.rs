@@ -21,7 +21,7 @@ use migration_core::PnfsId;
 use migration_core::error::{Failure, Outcome, ReturnCode};
 use migration_core::host::{
     Completion, Host, P2p, P2pRequest, PinManager, PinMove, PnfsManager, PoolList, PoolManager, PoolSelection,
-    Repository, RepositoryError, Transport,
+    Repository, RepositoryError, Transport, inspect_copy_separately,
 };
 use migration_core::message::RequestId;
 use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};
@@ -393,12 +393,7 @@ impl Repository for JavaHost {
         });
         match inspected {
             Ok((accepts, entry)) => (accepts, Ok(entry)),
-            Err(_) => {
-                if !self.accepts_copies() {
-                    return (false, Ok(None));
-                }
-                (true, self.entry(pnfsid))
-            }
+            Err(_) => inspect_copy_separately(self, pnfsid),
         }
     }
 

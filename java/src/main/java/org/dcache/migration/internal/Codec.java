@@ -1,18 +1,16 @@
 package org.dcache.migration.internal;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.OptionalDouble;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
@@ -69,88 +67,9 @@ public final class Codec
         T read(DataInputStream in) throws IOException;
     }
 
-    /**
-     * A growable byte buffer without the locking of {@link java.io.ByteArrayOutputStream},
-     * whose every {@code write} is synchronized: {@link DataOutputStream} writes an int as
-     * four single bytes, and an entry crossing to the native library is some forty writes.
-     */
-    private static final class Buffer extends OutputStream
-    {
-        private byte[] bytes = new byte[128];
-        private int length;
-
-        private void ensure(int more)
-        {
-            if (length + more > bytes.length) {
-                bytes = Arrays.copyOf(bytes, Math.max(bytes.length * 2, length + more));
-            }
-        }
-
-        @Override
-        public void write(int b)
-        {
-            ensure(1);
-            bytes[length++] = (byte) b;
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len)
-        {
-            Objects.checkFromIndexSize(off, len, b.length);
-            ensure(len);
-            System.arraycopy(b, off, bytes, length, len);
-            length += len;
-        }
-
-        byte[] toByteArray()
-        {
-            return Arrays.copyOf(bytes, length);
-        }
-    }
-
-    /** Reads a byte array, without the locking of {@link java.io.ByteArrayInputStream}. */
-    private static final class Source extends InputStream
-    {
-        private final byte[] bytes;
-        private int position;
-
-        Source(byte[] bytes)
-        {
-            this.bytes = bytes;
-        }
-
-        @Override
-        public int read()
-        {
-            return position < bytes.length ? bytes[position++] & 0xFF : -1;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len)
-        {
-            Objects.checkFromIndexSize(off, len, b.length);
-            if (len == 0) {
-                return 0;
-            }
-            int n = Math.min(len, bytes.length - position);
-            if (n <= 0) {
-                return -1;
-            }
-            System.arraycopy(bytes, position, b, off, n);
-            position += n;
-            return n;
-        }
-
-        @Override
-        public int available()
-        {
-            return bytes.length - position;
-        }
-    }
-
     static byte[] encode(Encoder encoder)
     {
-        Buffer bytes = new Buffer();
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             encoder.write(out);
         } catch (IOException e) {
@@ -161,7 +80,7 @@ public final class Codec
 
     static <T> T decode(byte[] bytes, Decoder<T> decoder)
     {
-        try (DataInputStream in = new DataInputStream(new Source(bytes))) {
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
             T value = decoder.read(in);
             if (in.available() != 0) {
                 throw new IllegalArgumentException("trailing bytes in a value from the native library");
