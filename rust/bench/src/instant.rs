@@ -11,7 +11,7 @@
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use migration_core::Config;
+use migration_core::{Config, PoolName};
 use migration_core::driver::runtime::{Options, Runtime};
 use migration_core::error::Failure;
 use migration_core::host::{
@@ -148,7 +148,7 @@ impl Net {
 }
 
 struct Services {
-    me: &'static str,
+    me: PoolName,
     net: Arc<Net>,
 }
 
@@ -182,12 +182,12 @@ impl Transport for Services {
             return;
         };
         if self.net.late.is_none() {
-            return runtime.deliver(self.me, message, reply);
+            return runtime.deliver(self.me.clone(), message, reply);
         }
         // The answer travels back as late as the message went.
         let net = Arc::clone(&self.net);
         let reply = reply.map(|reply| Completion::new(move |answer| net.after_message(move || reply.complete(answer))));
-        let me = self.me;
+        let me = self.me.clone();
         self.net.after_message(move || runtime.deliver(me, message, reply));
     }
 }
@@ -241,7 +241,7 @@ impl Repository for Empty {
 }
 
 fn host(me: &'static str, net: &Arc<Net>, repository: Arc<dyn Repository>) -> Host {
-    let services = Arc::new(Services { me, net: Arc::clone(net) });
+    let services = Arc::new(Services { me: PoolName::from(me), net: Arc::clone(net) });
     Host {
         repository,
         pool_manager: services.clone(),

@@ -160,8 +160,12 @@ pub fn proportional_weights<P: Borrow<PoolCostInfo>>(candidates: &[P]) -> Vec<f6
 fn select_proportional<P: Borrow<PoolCostInfo>>(candidates: &[P], rng: &mut Rng) -> Option<usize> {
     let is_open = |i: &usize| !is_full_for_proportional(candidates[*i].borrow());
     let open = (0..candidates.len()).filter(is_open).count();
-    if open == 0 {
-        return None;
+    match open {
+        0 => return None,
+        // Whatever its weight, the only open pool is the one the wheel stops at: no weights
+        // to compute and nothing to draw (a job with one target pool does this per file).
+        1 => return (0..candidates.len()).find(is_open),
+        _ => {}
     }
     let weights = proportional_weights(candidates);
     let total: f64 = weights.iter().sum();
@@ -330,6 +334,25 @@ mod tests {
         let mut rng = Rng::seeded(5);
         assert_eq!(SelectionStrategy::Proportional.select(&[&p], &mut rng), None);
         assert_eq!(SelectionStrategy::Random.select(&[&p], &mut rng), Some(0));
+    }
+
+    #[test]
+    fn the_only_open_pool_is_picked_without_a_draw() {
+        let mut full = pool("full", 10 << 30);
+        full.space.gap = 20 << 30;
+        // An open pool of weight 0 (no free space, only fresh removable space) counts too.
+        let mut weightless = PoolCostInfo::simple("weightless", TIB, 0, 1 << 30);
+        weightless.space.lru = 0;
+        assert_eq!(proportional_weights(&[&weightless]), vec![0.0]);
+        for (pools, expected) in [
+            (vec![full.clone(), pool("open", 1 << 30), full.clone()], 1),
+            (vec![full.clone(), weightless], 1),
+            (vec![pool("alone", 1 << 30)], 0),
+        ] {
+            let mut rng = Rng::seeded(8);
+            assert_eq!(SelectionStrategy::Proportional.select(&pools, &mut rng), Some(expected));
+            assert_eq!(rng.next_u64(), Rng::seeded(8).next_u64(), "nothing was drawn");
+        }
     }
 
     #[test]

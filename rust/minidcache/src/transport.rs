@@ -19,6 +19,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 
+use migration_core::PoolName;
 use migration_core::error::Failure;
 use migration_core::host::{self, Completion};
 use parking_lot::Mutex;
@@ -86,7 +87,7 @@ impl Network {
 
 /// The transport of one pool (it knows its own name, the sender of everything it sends).
 pub struct InProcessTransport {
-    from: String,
+    from: PoolName,
     registry: Arc<Registry>,
     network: Weak<Network>,
 }
@@ -94,7 +95,7 @@ pub struct InProcessTransport {
 impl InProcessTransport {
     /// The transport of pool `from`.
     pub fn new(from: &str, registry: Arc<Registry>, network: &Arc<Network>) -> InProcessTransport {
-        InProcessTransport { from: from.to_string(), registry, network: Arc::downgrade(network) }
+        InProcessTransport { from: PoolName::from(from), registry, network: Arc::downgrade(network) }
     }
 }
 
@@ -114,7 +115,7 @@ impl host::Transport for InProcessTransport {
                         }
                     })
                 });
-                runtime.deliver(&from, message, reply);
+                runtime.deliver(from, message, reply);
             }
             None => {
                 if let Some(reply) = reply {

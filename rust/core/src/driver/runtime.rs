@@ -17,7 +17,7 @@ use parking_lot::{Condvar, Mutex};
 
 use rustc_hash::FxHashMap;
 
-use crate::Millis;
+use crate::{Millis, PoolName};
 use crate::driver::repository_effects;
 use crate::effect::{Effect, InboundId, Token};
 use crate::error::{Error, ErrorKind, Outcome};
@@ -258,7 +258,9 @@ impl Runtime {
     }
 
     /// Bytes another pool's module sent; `reply` receives the answer, if one is expected.
-    pub fn deliver(&self, from: &str, bytes: Vec<u8>, reply: Option<Completion<Vec<u8>>>) {
+    /// A host that keeps its peers' names as [`PoolName`]s passes a clone, which saves
+    /// copying the name for every message.
+    pub fn deliver(&self, from: impl Into<PoolName>, bytes: Vec<u8>, reply: Option<Completion<Vec<u8>>>) {
         if self.inner.closed.load(Ordering::Acquire) {
             return; // dropping `reply` reports a failure to the sender
         }
