@@ -191,7 +191,7 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_deliver<'local
         let from = string(env, &from, "from")?;
         let message = bytes(env, &message, "message")?;
         let reply = if reply.is_null() { None } else { Some(host::java_reply(env.new_global_ref(&reply)?)) };
-        module.runtime.deliver(&from, message, reply);
+        module.runtime.deliver(from, message, reply);
         Ok(())
     })
 }
