@@ -11,7 +11,6 @@
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use migration_core::{Config, PoolName};
 use migration_core::driver::runtime::{Options, Runtime};
 use migration_core::error::Failure;
 use migration_core::host::{
@@ -23,6 +22,7 @@ use migration_core::message::RequestId;
 use migration_core::pnfsid::PnfsId;
 use migration_core::pool_info::{PoolCostInfo, PoolInfo};
 use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};
+use migration_core::{Config, PoolName};
 
 use crate::repo::BenchRepository;
 

@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release -p migration-bench                  # everything (a few minutes)
 //! cargo run --release -p migration-bench -- --quick       # smoke run with small sizes (CI)
-//! cargo run --release -p migration-bench -- --only NAME   # start|memory|commands|throughput|latency|scaling|disk|million
+//! cargo run --release -p migration-bench -- --only NAME   # start|memory|commands|throughput|latency|scaling|disk|copy|million
 //! cargo run --release -p migration-bench -- --only throughput --repeat 5   # medians of 5 runs taken in turn
 //! ```
 //!
@@ -12,6 +12,7 @@
 //! skipped with a printed reason when the tool is missing.
 
 mod commands;
+mod copy;
 mod disk;
 mod instant;
 mod java;
@@ -39,9 +40,10 @@ pub struct Options {
     pub repeat: u32,
 }
 
-const BENCHES: &[&str] = &["start", "memory", "commands", "throughput", "latency", "scaling", "disk", "million"];
+const BENCHES: &[&str] =
+    &["start", "memory", "commands", "throughput", "latency", "scaling", "disk", "copy", "million"];
 
-const USAGE: &str = "usage: migration-bench [--quick] [--only start|memory|commands|throughput|latency|scaling|disk|million] [--repeat N]";
+const USAGE: &str = "usage: migration-bench [--quick] [--only start|memory|commands|throughput|latency|scaling|disk|copy|million] [--repeat N]";
 
 /// Resident set of this process, bytes.
 pub fn rss_bytes() -> u64 {
@@ -166,6 +168,9 @@ fn main() -> ExitCode {
     }
     if wanted("disk") {
         disk::run(&options, &mut rows);
+    }
+    if wanted("copy") {
+        copy::run(&options, &mut rows);
     }
     // Minutes and gigabytes: only when asked for by name.
     if options.only.as_deref() == Some("million") {

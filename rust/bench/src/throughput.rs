@@ -35,7 +35,7 @@ impl Series {
 }
 
 /// The median of `values` (the mean of the middle two for an even count).
-fn median(values: &[f64]) -> f64 {
+pub(crate) fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let mid = sorted.len() / 2;

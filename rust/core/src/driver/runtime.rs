@@ -17,13 +17,13 @@ use parking_lot::{Condvar, Mutex};
 
 use rustc_hash::FxHashMap;
 
-use crate::{Millis, PoolName};
 use crate::driver::repository_effects;
 use crate::effect::{Effect, InboundId, Token};
 use crate::error::{Error, ErrorKind, Outcome};
 use crate::host::{Completion, Host, Sink};
 use crate::input::{Answer, Input, RepositoryEvent};
 use crate::module::{Config, Module};
+use crate::{Millis, PoolName};
 
 /// A clock in ms since the epoch.
 pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;
