@@ -20,7 +20,7 @@ use minidcache::adler32::Adler32;
 use minidcache::p2p::copy_with_checksum;
 
 use crate::Options;
-use crate::start::work_dir;
+use crate::start::{data_dir, describe};
 use crate::table::{Row, Target};
 use crate::throughput::median;
 
@@ -73,7 +73,7 @@ fn timed(copier: Copier, sources: &[PathBuf], targets: &Path, size: u64, expecte
 pub fn run(options: &Options, rows: &mut Vec<Row>) {
     let (files, rounds) = if options.quick { (16, 1) } else { (256, 9) };
     let size: u64 = 1 << 20;
-    let root = work_dir().join("copy");
+    let root = data_dir().join("copy");
     let _ = std::fs::remove_dir_all(&root);
     let (sources_dir, targets) = (root.join("source"), root.join("target"));
     std::fs::create_dir_all(&sources_dir).and_then(|()| std::fs::create_dir_all(&targets)).expect("bench directories");
@@ -88,6 +88,7 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
         })
         .collect();
     println!("copying a replica's bytes with its ADLER32, {files} × 1 MiB, {rounds} rounds in turn, MB/s:");
+    println!("  in {}", describe(&data_dir()));
     let ways: [(&str, Copier); 2] =
         [("read, sum, write (p2p)", read_sum_write), ("copy_file_range, read back", kernel_copy_then_read)];
     let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::Options;
-use crate::start::{output, work_dir};
+use crate::start::{data_dir, describe, output};
 use crate::table::{Row, Target};
 
 /// One data set: `files` files of `size` bytes, and the move's concurrency.
@@ -68,10 +68,13 @@ fn checksum_tree(dir: &Path) -> u64 {
     count
 }
 
-/// Lets the file system settle before a timed part: writes what is dirty and waits for the
-/// journal to commit. ext4 does not reuse the inodes of files deleted in a transaction that has
-/// not committed, and a tool timed right after tens of thousands of deletions (the previous
-/// tool's copy) was measured 2-3 times slower, whichever tool it was.
+/// Lets the file system settle before a timed part: writes what is dirty and waits for a
+/// journal to commit (ext4 commits every 5 s). A tool timed right after tens of thousands of
+/// deletions (the previous tool's copy) was measured 2-3 times slower, whichever tool it was.
+/// On an ext4 without a journal (this project's machine) that does not settle: there, ext4
+/// skips every inode freed in the last 60 s when it creates a file (`recently_deleted`), so
+/// the disk rows vary with what ran in the minute before; `MIGRATION_BENCH_DIR` can put the
+/// files on another file system.
 fn settle() {
     let _ = Command::new("sync").status();
     std::thread::sleep(std::time::Duration::from_secs(6));
@@ -235,8 +238,9 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
             return;
         }
     };
-    let root: PathBuf = work_dir().join("disk");
+    let root: PathBuf = data_dir().join("disk");
     println!("real data in minidcache (two on-disk pools, same disk), MB/s, same files for each:");
+    println!("  in {}", describe(&data_dir()));
     for set in &sets {
         let (moved, cp, rsync) = measure(set, &root, &binary);
         let label = format!("{} × {}", set.files, if set.size >= 1 << 20 { "1 MiB" } else { "4 KiB" });

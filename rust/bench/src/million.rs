@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::Options;
 use crate::disk::{Session, minidcache};
-use crate::start::work_dir;
+use crate::start::{data_dir, describe};
 use crate::table::{Row, Target};
 
 /// Peak resident set of process `pid`, in bytes.
@@ -34,11 +34,12 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
             return;
         }
     };
-    let root: PathBuf = work_dir().join("million");
+    let root: PathBuf = data_dir().join("million");
     let _ = std::fs::remove_dir_all(&root);
     let home = root.join("home");
     std::fs::create_dir_all(&home).expect("the bench directory can be created");
     println!("a million files end to end: `migration move` of {files} × 1 KiB between two minidcache pools:");
+    println!("  in {}", describe(&data_dir()));
     // MILLION_TRANSFER_THREADS sets minidcache's --transfer-threads (default: twice the cores).
     let extra: Vec<String> = match std::env::var("MILLION_TRANSFER_THREADS") {
         Ok(threads) => vec!["--transfer-threads".to_string(), threads],

@@ -5,7 +5,7 @@
 //! `Module` directly (see `sansio`) and reports the time from the command to RUNNING with the
 //! full queue, and the resident set before and after.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::sansio::{Reads, Source};
@@ -133,6 +133,43 @@ pub fn work_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
     std::fs::create_dir_all(&dir).expect("target/bench can be created");
     dir
+}
+
+/// Where the benchmarks that write files (disk, copy, million) put them: `MIGRATION_BENCH_DIR`
+/// if set, else [`work_dir`]. The file system matters as much as the code: without a journal,
+/// ext4 skips every inode freed in the last minute when it creates a file, so a move that
+/// deletes as it creates slows down the longer it runs (see the README).
+pub fn data_dir() -> PathBuf {
+    match std::env::var_os("MIGRATION_BENCH_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).expect("MIGRATION_BENCH_DIR can be created");
+            dir
+        }
+        None => work_dir(),
+    }
+}
+
+/// `dir`, its file system and device, and for ext4 whether it has a journal (a journalled
+/// ext4 has an entry in `/proc/fs/jbd2`), for the lines that report figures measured there.
+pub fn describe(dir: &Path) -> String {
+    let df = output(Command::new("df").args(["--output=fstype,source"]).arg(dir)).unwrap_or_default();
+    let Some((fstype, source)) = df.lines().nth(1).and_then(|l| l.split_once(char::is_whitespace)) else {
+        return dir.display().to_string();
+    };
+    let source = source.trim();
+    let journal = if fstype == "ext4" {
+        let device = source.trim_start_matches("/dev/");
+        let journalled = std::fs::read_dir("/proc/fs/jbd2")
+            .map(|entries| {
+                entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with(&format!("{device}-")))
+            })
+            .unwrap_or(false);
+        if journalled { ", with a journal" } else { ", without a journal" }
+    } else {
+        ""
+    };
+    format!("{} ({fstype} on {source}{journal})", dir.display())
 }
 
 /// Runs a command; its stdout, or why it failed.
