@@ -798,6 +798,7 @@ fn reserve(node: &PoolNode, pnfsid: PnfsId, size: u64) -> Result<Reservation, Er
     node.repository.reserve(pnfsid, size, node.capacity()).map_err(|e| match e {
         ReserveError::Full => Error::new(ErrorKind::State, format!("Pool {} is full", node.name)),
         ReserveError::Exists => Error::new(ErrorKind::State, format!("Replica already exists: {pnfsid}")),
+        ReserveError::Io(e) => io_error(format!("cannot write {pnfsid}"), e),
     })
 }
 
@@ -805,13 +806,13 @@ fn io_error(what: impl std::fmt::Display, e: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Host, format!("{what}: {e}"))
 }
 
-/// Files written per database transaction by `populate`.
-const POPULATE_BATCH: usize = 500;
+/// Files written per database transaction by `populate`. Each holds its data file open until
+/// the commit names it, so this also bounds the descriptors a `populate` keeps open.
+const POPULATE_BATCH: usize = 256;
 
-/// Writes `size` bytes of the stream of `seed` to `path`; returns their ADLER32.
-fn write_random(path: &std::path::Path, size: u64, seed: u64, buffer: &mut Vec<u8>) -> std::io::Result<Adler32> {
+/// Writes `size` bytes of the stream of `seed` to `file`; returns their ADLER32.
+fn write_random(mut file: &File, size: u64, seed: u64, buffer: &mut Vec<u8>) -> std::io::Result<Adler32> {
     let mut rng = migration_core::random::Rng::seeded(seed);
-    let mut file = File::create(path)?;
     let mut sum = Adler32::new();
     let mut left = size;
     while left > 0 {
@@ -872,7 +873,7 @@ fn populate(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<Str
         let mut batch = Vec::with_capacity(chunk.len());
         for (pnfsid, (size, seed)) in chunk {
             let reservation = reserve(node, **pnfsid, *size)?;
-            let sum = write_random(reservation.path(), *size, *seed, &mut buffer)
+            let sum = write_random(reservation.file(), *size, *seed, &mut buffer)
                 .map_err(|e| io_error(format!("cannot write {pnfsid}"), e))?;
             batch.push((reservation, template.entry(**pnfsid, *size, &sum)));
             bytes += size;
@@ -892,10 +893,8 @@ fn put(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, 
     let size = input.metadata().map_err(|e| io_error(text, e))?.len();
     let pnfsid = cluster.namespace().allocate(1)?[0];
     let reservation = reserve(node, pnfsid, size)?;
-    let mut output = File::create(reservation.path()).map_err(|e| io_error(format!("cannot write {pnfsid}"), e))?;
-    let (sum, length) = copy_with_checksum(&mut input, size, &mut output, &AtomicBool::new(false))
+    let (sum, length) = copy_with_checksum(&mut input, size, &mut reservation.file(), &AtomicBool::new(false))
         .map_err(|f| Error::new(ErrorKind::Host, f.to_string()))?;
-    drop(output);
     let entry = template.entry(pnfsid, length, &sum);
     cluster.namespace().create(vec![entry.attributes()])?;
     node.repository.commit(vec![(reservation, entry)]).map_err(|e| io_error("cannot store the file", e))?;

@@ -7,7 +7,6 @@
 //! the source replica alone. A transfer checks between buffers whether it was cancelled.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak, mpsc};
@@ -195,14 +194,12 @@ impl Inner {
             ReserveError::Full => {
                 failure(ReturnCode::ERROR_IO_DISK, format!("Pool {} has no space for {pnfsid}", self.pool))
             }
+            ReserveError::Io(e) => failure(ReturnCode::ERROR_IO_DISK, format!("Cannot create {pnfsid}: {e}")),
         })?;
         let (_serving, _receiving) = (Active::new(&source.counters.serving), Active::new(&target.counters.receiving));
-        let mut output = File::create(reservation.path())
-            .map_err(|e| failure(ReturnCode::ERROR_IO_DISK, format!("Cannot create {pnfsid}: {e}")))?;
-        let copied = copy_with_checksum(&mut input, original.size, &mut output, cancelled);
+        let copied = copy_with_checksum(&mut input, original.size, &mut reservation.file(), cancelled);
         // A source stopped under way is a broken connection to it, not a cancel.
         let (sum, length) = copied.map_err(|f| if source.is_running() { f } else { Failure::NoRoute })?;
-        drop(output);
         if length != original.size {
             return Err(failure(
                 ReturnCode::FILE_CORRUPTED,

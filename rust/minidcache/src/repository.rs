@@ -5,9 +5,11 @@
 //!
 //! Durability, against a crash of the process (see [`crate::store`] for power loss):
 //!
-//! * a new replica is written to `<pnfsid>.tmp`, renamed to `<pnfsid>`, and only then is its
-//!   row committed; it becomes visible (index, events) once the commit is done. The row is
-//!   the commit point: on start, `*.tmp` files and data files without a row are deleted.
+//! * a new replica is written to a file without a name (or, where the file system cannot do
+//!   that, to `<pnfsid>.tmp`; see [`crate::new_file`]), which is named `<pnfsid>` once
+//!   complete, and only then is its row committed; it becomes visible (index, events) once
+//!   the commit is done. The row is the commit point: on start, `*.tmp` files and data files
+//!   without a row are deleted.
 //! * a removal unlinks the data file, then deletes the row; on start, a row whose data file
 //!   is missing is dropped. Either way a replica is there whole or not at all.
 //! * state and sticky changes wait for their commit, as dCache's repository does; access
@@ -32,6 +34,7 @@ use parking_lot::{Mutex, RwLock};
 use rusqlite::{Connection, params};
 
 use crate::adler32::Adler32;
+use crate::new_file::{self, NewFile};
 use crate::store::{self, Store};
 
 type Listener = Arc<dyn Fn(RepositoryEvent) + Send + Sync>;
@@ -63,6 +66,8 @@ pub struct LoadReport {
 pub struct DiskRepository {
     pool: String,
     data: PathBuf,
+    /// Whether new data files can be written without a name here ([`crate::new_file`]).
+    unnamed_files: bool,
     fsync: bool,
     store: Store,
     index: RwLock<Index>,
@@ -71,19 +76,19 @@ pub struct DiskRepository {
     refuses_copies: std::sync::atomic::AtomicBool,
 }
 
-/// A replica being written: its temporary file, and the id reserved in the index. Dropping
-/// it without [`DiskRepository::commit`] deletes the file and frees the id.
+/// A replica being written: its new data file, and the id reserved in the index. Dropping
+/// it without [`DiskRepository::commit`] discards the file and frees the id.
 pub struct Reservation {
     repository: Arc<DiskRepository>,
     pnfsid: PnfsId,
-    tmp: PathBuf,
-    committed: bool,
+    /// Taken by the commit that names it.
+    file: Option<NewFile>,
 }
 
 impl Reservation {
     /// The file to write the data to.
-    pub fn path(&self) -> &Path {
-        &self.tmp
+    pub fn file(&self) -> &File {
+        self.file.as_ref().expect("a reservation's file is there until it is committed").file()
     }
 
     /// The replica's id.
@@ -94,8 +99,9 @@ impl Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.tmp);
+        // Still holding its file: not committed.
+        if let Some(file) = self.file.take() {
+            file.discard();
             self.repository.index.write().reserved.remove(&self.pnfsid);
         }
     }
@@ -108,6 +114,8 @@ pub enum ReserveError {
     Exists,
     /// Not enough free space.
     Full,
+    /// The data file cannot be created.
+    Io(String),
 }
 
 const SCHEMA: &str = "
@@ -299,9 +307,12 @@ impl DiskRepository {
             Box::new(move || sync_dir(&data)) as store::BeforeCommit
         });
         let store = Store::start(pool, connection, before_commit)?;
+        // The probe's name is no replica's (ids are hex) and is deleted again at once.
+        let unnamed_files = new_file::unnamed_files_work(&data, ".unnamed-file-probe");
         let repository = DiskRepository {
             pool: pool.to_string(),
             data,
+            unnamed_files,
             fsync,
             store,
             index: RwLock::new(index),
@@ -359,29 +370,40 @@ impl DiskRepository {
         }
         index.reserved.insert(pnfsid, size);
         drop(index);
-        let tmp = self.data.join(format!("{pnfsid}.tmp"));
-        Ok(Reservation { repository: Arc::clone(self), pnfsid, tmp, committed: false })
+        // Created after the index lock is released: a file system call is slow next to it.
+        let mut reservation = Reservation { repository: Arc::clone(self), pnfsid, file: None };
+        let file = NewFile::create(&self.data, &format!("{pnfsid}.tmp"), self.unnamed_files)
+            .map_err(|e| ReserveError::Io(e.to_string()))?;
+        reservation.file = Some(file);
+        Ok(reservation)
     }
 
-    /// Makes written replicas visible: each temporary file is synced (with `--fsync`) and
-    /// renamed, then all rows are committed in one transaction, then the replicas enter the
-    /// index and are reported. `entries` pairs each reservation with the replica's entry.
+    /// Makes written replicas visible: each new file is synced (with `--fsync`) and named,
+    /// then all rows are committed in one transaction, then the replicas enter the index and
+    /// are reported. `entries` pairs each reservation with the replica's entry.
     pub fn commit(&self, batch: Vec<(Reservation, ReplicaEntry)>) -> io::Result<()> {
         let mut entries = Vec::with_capacity(batch.len());
-        let mut reservations: Vec<Reservation> = Vec::with_capacity(batch.len());
-        for (reservation, entry) in batch {
+        let mut named: Vec<Reservation> = Vec::with_capacity(batch.len());
+        for (mut reservation, entry) in batch {
             debug_assert_eq!(reservation.pnfsid, entry.pnfsid);
-            let placed = if self.fsync { File::open(&reservation.tmp).and_then(|f| f.sync_all()) } else { Ok(()) }
-                .and_then(|()| std::fs::rename(&reservation.tmp, self.data_path(&reservation.pnfsid)));
-            if let Err(e) = placed {
-                // Nothing of the batch becomes visible: take back what was renamed already.
-                for r in &reservations {
-                    let _ = std::fs::remove_file(self.data_path(&r.pnfsid));
+            // From here the file is this commit's: named, or discarded if naming fails.
+            let file = reservation.file.take().expect("a reservation is committed once");
+            let synced = if self.fsync { file.file().sync_all() } else { Ok(()) };
+            let placed = match synced {
+                Ok(()) => file.name(&self.data_path(&reservation.pnfsid)),
+                Err(e) => {
+                    file.discard();
+                    Err(e)
                 }
+            };
+            named.push(reservation);
+            if let Err(e) = placed {
+                // Nothing of the batch becomes visible. The reservations not reached yet
+                // discard their files when the batch is dropped.
+                self.take_back(&named);
                 return Err(e);
             }
             entries.push(entry);
-            reservations.push(reservation);
         }
         // Sequence numbers are taken now so that rows and index agree on repository order.
         let seqs: Vec<u64> = {
@@ -391,16 +413,13 @@ impl DiskRepository {
         let rows: Vec<(u64, ReplicaEntry)> = seqs.iter().copied().zip(entries.iter().cloned()).collect();
         let written = self.store.write(move |c| rows.iter().try_for_each(|(seq, e)| write_row(c, *seq, e)));
         if let Err(e) = written {
-            for r in &reservations {
-                let _ = std::fs::remove_file(self.data_path(&r.pnfsid));
-            }
+            self.take_back(&named);
             return Err(io::Error::other(e));
         }
         {
             let mut index = self.index.write();
-            for ((mut reservation, entry), seq) in reservations.into_iter().zip(entries.iter()).zip(seqs) {
+            for ((reservation, entry), seq) in named.into_iter().zip(entries.iter()).zip(seqs) {
                 index.reserved.remove(&reservation.pnfsid);
-                reservation.committed = true;
                 index.replicas.insert_at(seq, entry.clone());
             }
         }
@@ -408,6 +427,18 @@ impl DiskRepository {
             self.notify(RepositoryEvent::StateChanged { old: ReplicaState::New, new: entry.state, entry });
         }
         Ok(())
+    }
+
+    /// Takes back a commit that failed: the data files it named are deleted (a failed one has
+    /// none) and the ids it reserved are free again.
+    fn take_back(&self, reservations: &[Reservation]) {
+        for r in reservations {
+            let _ = std::fs::remove_file(self.data_path(&r.pnfsid));
+        }
+        let mut index = self.index.write();
+        for r in reservations {
+            index.reserved.remove(&r.pnfsid);
+        }
     }
 
     /// Removes a sticky record outright (the pin manager moving or releasing a pin).
@@ -597,6 +628,8 @@ impl Repository for DiskRepository {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
 
     fn id(n: u32) -> PnfsId {
@@ -605,7 +638,7 @@ mod tests {
 
     fn store(repository: &Arc<DiskRepository>, n: u32, data: &[u8]) {
         let reservation = repository.reserve(id(n), data.len() as u64, u64::MAX).expect("reserved");
-        std::fs::write(reservation.path(), data).expect("written");
+        reservation.file().write_all(data).expect("written");
         let mut entry = ReplicaEntry::new(id(n), ReplicaState::Precious, data.len() as u64, 7);
         entry.storage_class = Some("a:b@osm".to_string());
         entry.checksums = vec![Checksum { kind: "ADLER32".into(), value: crate::adler32::Adler32::new().hex() }];
@@ -650,12 +683,29 @@ mod tests {
     }
 
     #[test]
+    fn a_reservation_given_up_leaves_no_file_and_frees_its_id() {
+        let dir = std::env::temp_dir().join(format!("minidcache-give-up-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
+        let reservation = repository.reserve(id(1), 4, u64::MAX).expect("reserved");
+        reservation.file().write_all(b"half").expect("written");
+        assert_eq!(repository.reserve(id(1), 4, u64::MAX).err(), Some(ReserveError::Exists));
+        drop(reservation);
+        assert_eq!(std::fs::read_dir(dir.join("data")).expect("dir").count(), 0, "no file, named or not");
+        assert!(repository.entries().is_empty());
+        store(&repository, 1, b"whole");
+        assert_eq!(std::fs::read(repository.data_path(&id(1))).expect("data"), b"whole");
+        repository.close();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
     fn verification_reads_the_data_back() {
         let dir = std::env::temp_dir().join(format!("minidcache-verify-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
         let reservation = repository.reserve(id(1), 5, u64::MAX).expect("reserved");
-        std::fs::write(reservation.path(), b"hello").expect("written");
+        reservation.file().write_all(b"hello").expect("written");
         let mut entry = ReplicaEntry::new(id(1), ReplicaState::Cached, 5, 0);
         entry.checksums =
             vec![Checksum { kind: "ADLER32".into(), value: format!("{:08x}", crate::adler32::adler32(b"hello")) }];
