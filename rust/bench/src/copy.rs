@@ -10,7 +10,6 @@
 //! reflinks (ext4) it and `copy_file_range` are the same in-kernel splice.
 
 use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
@@ -18,44 +17,36 @@ use std::time::Instant;
 
 use minidcache::adler32::Adler32;
 use minidcache::p2p::copy_with_checksum;
+use minidcache::repository::checksum_file;
 
 use crate::Options;
 use crate::start::{data_dir, describe};
 use crate::table::{Row, Target};
 use crate::throughput::median;
 
-/// One way of copying a file and summing its bytes; returns the ADLER32.
-type Copier = fn(&Path, &Path, u64) -> std::io::Result<u32>;
+/// One way of copying a file and summing its bytes; returns the ADLER32 as dCache prints it.
+type Copier = fn(&Path, &Path, u64) -> std::io::Result<String>;
 
 /// What minidcache's p2p does: one pass, read → ADLER32 → write.
-fn read_sum_write(source: &Path, target: &Path, size: u64) -> std::io::Result<u32> {
+fn read_sum_write(source: &Path, target: &Path, size: u64) -> std::io::Result<String> {
     let (mut input, mut output) = (File::open(source)?, File::create(target)?);
     let (sum, _) = copy_with_checksum(&mut input, size, &mut output, &AtomicBool::new(false))
         .map_err(|f| std::io::Error::other(format!("{f:?}")))?;
-    Ok(sum.value())
+    Ok(sum.hex())
 }
 
 /// The kernel copies (`std::io::copy` between two files is `copy_file_range` on Linux), then
-/// the copy is read back for its ADLER32.
-fn kernel_copy_then_read(source: &Path, target: &Path, size: u64) -> std::io::Result<u32> {
+/// the copy is read back for its ADLER32, as minidcache's checksum verification reads it.
+fn kernel_copy_then_read(source: &Path, target: &Path, _size: u64) -> std::io::Result<String> {
     let (mut input, mut output) = (File::open(source)?, File::create(target)?);
     std::io::copy(&mut input, &mut output)?;
     drop(output);
-    let mut copy = File::open(target)?;
-    let mut buffer = vec![0u8; (size as usize).saturating_add(1).clamp(4096, 1 << 20)];
-    let mut sum = Adler32::new();
-    loop {
-        let n = copy.read(&mut buffer)?;
-        if n == 0 {
-            return Ok(sum.value());
-        }
-        sum.update(&buffer[..n]);
-    }
+    checksum_file(target).map(|(sum, _)| sum)
 }
 
 /// MB/s of copying every file of `sources` into `targets` with `copier`; the copies are
 /// removed afterwards. Every copy's sum must be `expected`.
-fn timed(copier: Copier, sources: &[PathBuf], targets: &Path, size: u64, expected: u32) -> f64 {
+fn timed(copier: Copier, sources: &[PathBuf], targets: &Path, size: u64, expected: &str) -> f64 {
     let _ = Command::new("sync").status();
     let start = Instant::now();
     for (i, source) in sources.iter().enumerate() {
@@ -94,7 +85,7 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
     let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for round in 1..=rounds {
         for (i, (name, copier)) in ways.iter().enumerate() {
-            let rate = timed(*copier, &sources, &targets, size, expected.value());
+            let rate = timed(*copier, &sources, &targets, size, &expected.hex());
             println!("  round {round}: {name:28} {rate:7.0}");
             rates[i].push(rate);
         }

@@ -1065,10 +1065,15 @@ mod tests {
         assert_eq!(code(unsafe { dcm_module_free(m) }), 0);
     }
     fn wait_for(m: *mut dcm_module, line: &CStr, expected: &str) -> String {
+        wait_until(m, line, |out| out.contains(expected))
+    }
+
+    /// `line`'s output once `done` holds for it, or after 10 s.
+    fn wait_until(m: *mut dcm_module, line: &CStr, done: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let out = execute(m, line).unwrap_or_else(|(_, e)| e);
-            if out.contains(expected) || Instant::now() > deadline {
+            if done(&out) || Instant::now() > deadline {
                 return out;
             }
             std::thread::sleep(Duration::from_millis(5));
@@ -1131,13 +1136,8 @@ mod tests {
         // An empty repository: the plain job finishes, the permanent one runs on.
         assert!(wait_for(m, c"migration info 2", "FINISHED").contains("State      : FINISHED"));
         // Job 1 scans on its own: job 2's end does not mean job 1 has left INITIALIZING yet.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut info = execute(m, c"migration info 1").expect("job 1");
-        while info.contains("INITIALIZING") && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-            info = execute(m, c"migration info 1").expect("job 1");
-        }
-        assert!(!info.contains("INITIALIZING"), "{info}");
+        let info = wait_until(m, c"migration info 1", |out| !out.contains("INITIALIZING"));
+        assert!(info.contains("Command    : migration copy -permanent pool2") && !info.contains("INITIALIZING"), "{info}");
         assert_eq!(code(unsafe { dcm_module_free(m) }), 0);
     }
 }

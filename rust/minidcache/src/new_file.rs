@@ -81,9 +81,10 @@ impl NewFile {
 }
 
 /// Whether files can be written unnamed in `dir` and linked in: tried once, with a file that
-/// is linked under `probe` and deleted again.
+/// is linked under `probe` and deleted again (as is one a crash left there).
 pub fn unnamed_files_work(dir: &Path, probe: &str) -> bool {
     let path = dir.join(probe);
+    let _ = std::fs::remove_file(&path);
     let works = open_unnamed(dir).and_then(|file| link(&file, &path)).is_ok();
     let _ = std::fs::remove_file(&path);
     works
@@ -169,7 +170,11 @@ mod tests {
     #[test]
     fn the_probe_leaves_nothing_behind() {
         let dir = dir("probe");
-        let _ = unnamed_files_work(&dir, ".probe");
+        let works = unnamed_files_work(&dir, ".probe");
+        assert!(names(&dir).is_empty());
+        // A probe file left by a crash neither changes the answer nor stays.
+        std::fs::write(dir.join(".probe"), b"left").expect("a leftover probe");
+        assert_eq!(unnamed_files_work(&dir, ".probe"), works);
         assert!(names(&dir).is_empty());
         assert!(!unnamed_files_work(&dir.join("missing"), ".probe"), "no directory, no unnamed files");
         std::fs::remove_dir_all(&dir).expect("cleanup");

@@ -261,6 +261,9 @@ impl DiskRepository {
         connection.execute_batch(SCHEMA).map_err(sql_error)?;
         let rows = load_rows(&connection).map_err(sql_error)?;
 
+        // Before the data files are listed, so that a probe file a crash left is not counted
+        // as an incomplete replica. Its name is no replica's (ids are hex).
+        let unnamed_files = new_file::unnamed_files_work(&data, ".unnamed-file-probe");
         let mut report = LoadReport::default();
         // Every file of the data directory; what is not claimed by a row is deleted below.
         // Names only: a data file is renamed into place complete, so its size needs no check
@@ -307,8 +310,6 @@ impl DiskRepository {
             Box::new(move || sync_dir(&data)) as store::BeforeCommit
         });
         let store = Store::start(pool, connection, before_commit)?;
-        // The probe's name is no replica's (ids are hex) and is deleted again at once.
-        let unnamed_files = new_file::unnamed_files_work(&data, ".unnamed-file-probe");
         let repository = DiskRepository {
             pool: pool.to_string(),
             data,
@@ -370,7 +371,9 @@ impl DiskRepository {
         }
         index.reserved.insert(pnfsid, size);
         drop(index);
-        // Created after the index lock is released: a file system call is slow next to it.
+        // The file is created after the index lock is released (a file system call is slow next
+        // to it), into a reservation that already exists, so that a failure frees the id as the
+        // reservation drops.
         let mut reservation = Reservation { repository: Arc::clone(self), pnfsid, file: None };
         let file = NewFile::create(&self.data, &format!("{pnfsid}.tmp"), self.unnamed_files)
             .map_err(|e| ReserveError::Io(e.to_string()))?;
