@@ -1137,7 +1137,10 @@ mod tests {
         assert!(wait_for(m, c"migration info 2", "FINISHED").contains("State      : FINISHED"));
         // Job 1 scans on its own: job 2's end does not mean job 1 has left INITIALIZING yet.
         let info = wait_until(m, c"migration info 1", |out| !out.contains("INITIALIZING"));
-        assert!(info.contains("Command    : migration copy -permanent pool2") && !info.contains("INITIALIZING"), "{info}");
+        assert!(
+            info.contains("Command    : migration copy -permanent pool2") && !info.contains("INITIALIZING"),
+            "{info}"
+        );
         assert_eq!(code(unsafe { dcm_module_free(m) }), 0);
     }
 }
