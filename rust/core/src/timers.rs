@@ -1,7 +1,8 @@
 //! The module's timers. The module never reads a clock: callers pass `now`, ask for the next
 //! deadline and feed it back when it passes (as quinn-proto does), so simulated time works.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use rustc_hash::FxHashMap;
 
@@ -37,48 +38,65 @@ pub enum TimerKey {
 
 /// A set of timers, each key armed at most once.
 ///
-/// The queue is ordered by deadline and then by arming order, so that comparing two entries
-/// is comparing two numbers, not two keys: every request a task sends arms a timer and
-/// disarms it when answered.
+/// Every request a task sends arms a timer and disarms it when answered, so arming and
+/// disarming are what must be cheap; a timer rarely fires. The deadlines are a binary heap
+/// of small entries, from which disarming removes nothing: an entry whose arming is no longer
+/// in `keys` is dead and is skipped when it comes to the top. Pushing a deadline later than
+/// all the others (the usual case: every request waits the same time) is one comparison,
+/// where a B-tree of deadlines allocated, split and merged nodes on both sides.
 #[derive(Debug, Default)]
 pub struct Timers {
-    queue: BTreeMap<(Millis, u64), TimerKey>,
-    armed: FxHashMap<TimerKey, (Millis, u64)>,
+    /// (deadline, arming), earliest first and in arming order among equal deadlines, with
+    /// the disarmed entries left in. Kept so that the top, if any, is live, and at most about
+    /// twice as long as `keys`.
+    queue: BinaryHeap<Reverse<(Millis, u64)>>,
+    /// The key of each live arming.
+    keys: FxHashMap<u64, TimerKey>,
+    /// The live arming of each armed key.
+    armed: FxHashMap<TimerKey, u64>,
     next_arming: u64,
 }
+
+/// Entries the queue may hold beyond twice the armed timers before it drops the dead ones.
+const SLACK: usize = 64;
 
 impl Timers {
     /// Arms `key` at `at`, replacing an earlier arming.
     pub fn set(&mut self, key: TimerKey, at: Millis) {
-        let slot = (at, self.next_arming);
+        let arming = self.next_arming;
         self.next_arming += 1;
-        if let Some(old) = self.armed.insert(key, slot) {
-            self.queue.remove(&old);
+        self.keys.insert(arming, key);
+        self.queue.push(Reverse((at, arming)));
+        if let Some(replaced) = self.armed.insert(key, arming) {
+            self.keys.remove(&replaced);
+            self.forget_disarmed();
         }
-        self.queue.insert(slot, key);
     }
 
     /// Disarms `key`.
     pub fn cancel(&mut self, key: TimerKey) {
-        if let Some(slot) = self.armed.remove(&key) {
-            self.queue.remove(&slot);
+        if let Some(arming) = self.armed.remove(&key) {
+            self.keys.remove(&arming);
+            self.forget_disarmed();
         }
     }
 
     /// The earliest deadline.
     pub fn next_deadline(&self) -> Option<Millis> {
-        self.queue.first_key_value().map(|((at, _), _)| *at)
+        self.queue.peek().map(|Reverse((at, _))| *at)
     }
 
     /// Removes and returns a timer due at `now`, earliest first (in arming order among
     /// timers due at the same time).
     pub fn pop_due(&mut self, now: Millis) -> Option<TimerKey> {
-        let (&(at, _), _) = self.queue.first_key_value()?;
+        let &Reverse((at, arming)) = self.queue.peek()?;
         if at > now {
             return None;
         }
-        let (_, key) = self.queue.pop_first()?;
+        self.queue.pop();
+        let key = self.keys.remove(&arming).expect("the queue's top is live");
         self.armed.remove(&key);
+        self.forget_disarmed();
         Some(key)
     }
 
@@ -90,6 +108,19 @@ impl Timers {
     /// Whether no timer is armed.
     pub fn is_empty(&self) -> bool {
         self.armed.is_empty()
+    }
+
+    /// Restores the queue's promises after a timer was disarmed, re-armed or fired: its top
+    /// is live, and dead entries are dropped once they outnumber the live ones (each entry is
+    /// dropped at most once, so this costs a constant per arming).
+    fn forget_disarmed(&mut self) {
+        let keys = &self.keys;
+        if self.queue.len() > 2 * keys.len() + SLACK {
+            self.queue.retain(|Reverse((_, arming))| keys.contains_key(arming));
+        }
+        while self.queue.peek().is_some_and(|Reverse((_, arming))| !keys.contains_key(arming)) {
+            self.queue.pop();
+        }
     }
 }
 
@@ -110,5 +141,93 @@ mod tests {
         assert_eq!(t.pop_due(9), None);
         assert_eq!(t.pop_due(10), Some(TimerKey::Wake(JobKey(2))));
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn disarmed_timers_do_not_pile_up() {
+        let mut t = Timers::default();
+        t.set(TimerKey::Wake(JobKey(0)), 1_000_000);
+        for i in 0..100_000u64 {
+            t.set(TimerKey::Reply(Token(i)), i as Millis + 1_000);
+            t.cancel(TimerKey::Reply(Token(i)));
+            t.set(TimerKey::Refresh(JobKey(1)), i as Millis + 2_000);
+        }
+        assert_eq!(t.len(), 2);
+        assert!(t.queue.len() <= 2 * t.len() + SLACK, "{} entries for 2 timers", t.queue.len());
+        assert_eq!(t.next_deadline(), Some(99_999 + 2_000));
+        assert_eq!(t.pop_due(i64::MAX), Some(TimerKey::Refresh(JobKey(1))));
+        assert_eq!(t.pop_due(i64::MAX), Some(TimerKey::Wake(JobKey(0))));
+        assert_eq!(t.pop_due(i64::MAX), None);
+        assert_eq!(t.next_deadline(), None);
+    }
+
+    /// What the timers must do, written the obvious way.
+    #[derive(Default)]
+    struct Model {
+        armed: Vec<(Millis, u64, TimerKey)>,
+        next: u64,
+    }
+
+    impl Model {
+        fn set(&mut self, key: TimerKey, at: Millis) {
+            self.cancel(key);
+            self.armed.push((at, self.next, key));
+            self.next += 1;
+        }
+        fn cancel(&mut self, key: TimerKey) {
+            self.armed.retain(|(_, _, k)| *k != key);
+        }
+        fn next_deadline(&self) -> Option<Millis> {
+            self.armed.iter().map(|(at, _, _)| *at).min()
+        }
+        fn pop_due(&mut self, now: Millis) -> Option<TimerKey> {
+            let first = self
+                .armed
+                .iter()
+                .enumerate()
+                .filter(|(_, (at, _, _))| *at <= now)
+                .min_by_key(|(_, (at, n, _))| (*at, *n))?
+                .0;
+            Some(self.armed.remove(first).2)
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Set(u64, Millis),
+        Cancel(u64),
+        Pop(Millis),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0..12u64, 0..50 as Millis).prop_map(|(k, at)| Op::Set(k, at)),
+            (0..12u64).prop_map(Op::Cancel),
+            (0..60 as Millis).prop_map(Op::Pop),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn timers_behave_like_a_list_of_armed_keys(ops in proptest::collection::vec(op(), 0..400)) {
+            let mut t = Timers::default();
+            let mut m = Model::default();
+            for op in ops {
+                match op {
+                    Op::Set(k, at) => {
+                        t.set(TimerKey::Wake(JobKey(k)), at);
+                        m.set(TimerKey::Wake(JobKey(k)), at);
+                    }
+                    Op::Cancel(k) => {
+                        t.cancel(TimerKey::Wake(JobKey(k)));
+                        m.cancel(TimerKey::Wake(JobKey(k)));
+                    }
+                    Op::Pop(now) => proptest::prop_assert_eq!(t.pop_due(now), m.pop_due(now)),
+                }
+                proptest::prop_assert_eq!(t.next_deadline(), m.next_deadline());
+                proptest::prop_assert_eq!(t.len(), m.armed.len());
+            }
+        }
     }
 }
