@@ -29,7 +29,7 @@ use crate::constants::{RepositoryStatus, State};
 use migration_core::driver::pending::{Pending, PendingKind, PendingTable, TakeError};
 
 use crate::error::{Result, invalid};
-use crate::strings::{ErrBuf, cstring};
+use crate::strings::{CPnfsId, ErrBuf, cstring};
 use crate::types::{
     OwnedFailure, OwnedP2pRequest, OwnedPinMove, OwnedSelection, dcm_failure, dcm_p2p_request, dcm_pin_move,
     dcm_pool_selection, dcm_replica_entry,
@@ -639,7 +639,7 @@ impl Repository for CHost {
     }
 
     fn entry(&self, pnfsid: &PnfsId) -> std::result::Result<Option<ReplicaEntry>, String> {
-        let id = cstring(&pnfsid.to_string());
+        let id = CPnfsId::new(pnfsid);
         let mut receive = Receive::default();
         let mut buf = ErrBuf::new();
         let rc = self
@@ -669,7 +669,7 @@ impl Repository for CHost {
         state: ReplicaState,
         reason: &str,
     ) -> std::result::Result<(), RepositoryError> {
-        let id = cstring(&pnfsid.to_string());
+        let id = CPnfsId::new(pnfsid);
         let reason = cstring(reason);
         let mut buf = ErrBuf::new();
         let status = self
@@ -690,7 +690,7 @@ impl Repository for CHost {
         record: &StickyRecord,
         overwrite: bool,
     ) -> std::result::Result<(), RepositoryError> {
-        let id = cstring(&pnfsid.to_string());
+        let id = CPnfsId::new(pnfsid);
         let owner = cstring(&record.owner);
         let mut buf = ErrBuf::new();
         let status = self
@@ -706,7 +706,7 @@ impl Repository for CHost {
     }
 
     fn verify_checksum(&self, pnfsid: &PnfsId) -> std::result::Result<(), Failure> {
-        let id = cstring(&pnfsid.to_string());
+        let id = CPnfsId::new(pnfsid);
         let mut buf = ErrBuf::new();
         let unexpected = |text: String| Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, text);
         let rc = self
@@ -755,7 +755,7 @@ impl host::PoolManager for CHost {
 
 impl host::PnfsManager for CHost {
     fn cache_locations(&self, pnfsid: PnfsId, done: Completion<Vec<String>>) {
-        let id = cstring(&pnfsid.to_string());
+        let id = CPnfsId::new(&pnfsid);
         self.issue("pnfs_manager.cache_locations", Pending::Locations(done), |token, buf| {
             self.pnfs_manager
                 .call(self.module, |t| {

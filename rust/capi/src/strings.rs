@@ -6,6 +6,8 @@ use std::ffi::{CStr, CString, c_char};
 use std::fmt::{self, Display};
 use std::{ptr, slice};
 
+use migration_core::PnfsId;
+
 use crate::error::{Result, guard_value, invalid, null};
 use crate::live::Live;
 
@@ -16,6 +18,29 @@ static STRINGS: Live = Live::new();
 pub(crate) fn cstring(text: &str) -> CString {
     CString::new(text)
         .unwrap_or_else(|_| CString::new(text.replace('\0', "\u{FFFD}")).expect("every NUL was just replaced"))
+}
+
+/// A PNFS id as a C string, held inline: a callback that names a file gets its id without an
+/// allocation (several such calls are made for each file moved).
+pub(crate) struct CPnfsId([u8; 37]);
+
+impl CPnfsId {
+    pub(crate) fn new(id: &PnfsId) -> CPnfsId {
+        let text = id.text();
+        let mut c = [0u8; 37];
+        c[..text.as_bytes().len()].copy_from_slice(text.as_bytes());
+        CPnfsId(c)
+    }
+
+    /// The string; valid while `self` is neither moved nor dropped.
+    pub(crate) fn as_ptr(&self) -> *const c_char {
+        self.0.as_ptr().cast()
+    }
+}
+
+/// A PNFS id as an owned C string, for structures whose views outlive a move of the owner.
+pub(crate) fn pnfsid_cstring(id: &PnfsId) -> CString {
+    CString::new(id.text().as_bytes()).expect("hex digits are not NUL")
 }
 
 /// Hands an owned string to C; the caller frees it with `dcm_string_free`.
@@ -168,6 +193,16 @@ mod tests {
             let mut foreign = *b"abc\0";
             dcm_string_free(foreign.as_mut_ptr().cast());
             dcm_string_free(ptr::null_mut());
+        }
+    }
+
+    #[test]
+    fn ids_become_c_strings_in_their_canonical_form() {
+        for text in ["0000a1b2c3d4e5f6a7b8c9d0", "000060d40698b4bf4be284666ed29cc826c7"] {
+            let id = PnfsId::parse(text).expect("valid");
+            let inline = CPnfsId::new(&id);
+            assert_eq!(unsafe { CStr::from_ptr(inline.as_ptr()) }.to_str(), Ok(text.to_ascii_uppercase().as_str()));
+            assert_eq!(pnfsid_cstring(&id).to_str(), Ok(text.to_ascii_uppercase().as_str()));
         }
     }
 

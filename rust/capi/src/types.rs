@@ -18,7 +18,7 @@ use migration_core::replica::{Checksum, FileAttributes, ReplicaEntry, StickyReco
 
 use crate::constants::{FailureKind, Latency, Retention, SelectionKind, State};
 use crate::error::{Result, invalid};
-use crate::strings::{Field, Item, cstring, opt_str_arg, slice_arg, str_arg};
+use crate::strings::{Field, Item, cstring, opt_str_arg, pnfsid_cstring, slice_arg, str_arg};
 
 /// A sticky record: `owner` keeps the replica until `expire` (ms since the epoch; -1 never).
 #[repr(C)]
@@ -611,7 +611,7 @@ impl OwnedAttributes {
         let text: Vec<(CString, CString)> = a.checksums.iter().map(|c| (cstring(&c.kind), cstring(&c.value))).collect();
         let checksums = text.iter().map(|(k, v)| dcm_checksum { kind: k.as_ptr(), value: v.as_ptr() }).collect();
         OwnedAttributes {
-            pnfsid: cstring(&a.pnfsid.to_string()),
+            pnfsid: pnfsid_cstring(&a.pnfsid),
             size: a.size,
             storage_class: a.storage_class.as_deref().map(cstring),
             cache_class: a.cache_class.as_deref().map(cstring),
@@ -686,7 +686,7 @@ pub(crate) struct OwnedPinMove {
 impl OwnedPinMove {
     pub(crate) fn new(m: &PinMove) -> OwnedPinMove {
         OwnedPinMove {
-            pnfsid: cstring(&m.pnfsid.to_string()),
+            pnfsid: pnfsid_cstring(&m.pnfsid),
             pins: OwnedSticky::new(&m.pins),
             source: cstring(&m.source),
             target: cstring(&m.target),

@@ -42,6 +42,14 @@ impl PnfsId {
     /// Parses 1–24 or exactly 36 hex digits, case-insensitively; short forms are left-padded
     /// with `0` to 24 digits.
     pub fn parse(text: &str) -> Result<PnfsId, PnfsIdError> {
+        match PnfsId::parse_full_length(text.as_bytes()) {
+            Some(id) => Ok(id),
+            None => PnfsId::parse_padded(text),
+        }
+    }
+
+    /// Any text `parse` accepts, and dCache's message for any it does not.
+    fn parse_padded(text: &str) -> Result<PnfsId, PnfsIdError> {
         if text.is_empty() {
             return Err(PnfsIdError::Empty);
         }
@@ -67,6 +75,35 @@ impl PnfsId {
         Ok(PnfsId { len: (padded / 2) as u8, bytes })
     }
 
+    /// The usual text, 24 or 36 hex digits, in one pass over it; `None` for anything else,
+    /// which the general path then pads or rejects with dCache's message. Ids cross the
+    /// bindings as text, several times for each file moved.
+    fn parse_full_length(text: &[u8]) -> Option<PnfsId> {
+        if text.len() != 24 && text.len() != 36 {
+            return None;
+        }
+        let mut bytes = [0u8; 18];
+        for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
+            let (high, low) = (HEX_VALUE[usize::from(pair[0])], HEX_VALUE[usize::from(pair[1])]);
+            if (high | low) > 0x0F {
+                return None;
+            }
+            *byte = (high << 4) | low;
+        }
+        Some(PnfsId { len: (text.len() / 2) as u8, bytes })
+    }
+
+    /// The canonical text (upper-case hex, 24 or 36 digits), without allocating.
+    pub fn text(&self) -> PnfsIdText {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let mut text = [0u8; 36];
+        for (pair, b) in text.chunks_exact_mut(2).zip(self.as_bytes()) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0x0F)];
+        }
+        PnfsIdText { len: 2 * self.len, text }
+    }
+
     /// Builds an id from raw bytes (12 or 18 of them).
     pub fn from_bytes(raw: &[u8]) -> Result<PnfsId, PnfsIdError> {
         if raw.len() != 12 && raw.len() != 18 {
@@ -83,6 +120,42 @@ impl PnfsId {
     }
 }
 
+/// The value of each byte as a hex digit, 0xFF for a byte that is not one.
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [0xFF; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b as u8 {
+            digit @ b'0'..=b'9' => digit - b'0',
+            digit @ b'a'..=b'f' => digit - b'a' + 10,
+            digit @ b'A'..=b'F' => digit - b'A' + 10,
+            _ => 0xFF,
+        };
+        b += 1;
+    }
+    table
+};
+
+/// An id's canonical text, held inline: the bindings hand ids to their hosts as text, and a
+/// `String` for each was an allocation and a free.
+#[derive(Clone, Copy)]
+pub struct PnfsIdText {
+    len: u8,
+    text: [u8; 36],
+}
+
+impl PnfsIdText {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).expect("hex digits are ASCII")
+    }
+
+    /// The text's bytes (ASCII hex digits), without checking them again.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.text[..usize::from(self.len)]
+    }
+}
+
 fn nibble(digit: u8) -> u8 {
     match digit {
         b'0'..=b'9' => digit - b'0',
@@ -94,15 +167,7 @@ fn nibble(digit: u8) -> u8 {
 impl fmt::Display for PnfsId {
     /// Canonical form: upper-case hex, 24 or 36 digits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // One write of the whole text rather than a formatted write per byte: ids are
-        // printed into every message a pool sends.
-        const HEX: &[u8; 16] = b"0123456789ABCDEF";
-        let mut text = [0u8; 36];
-        for (i, b) in self.as_bytes().iter().enumerate() {
-            text[2 * i] = HEX[usize::from(b >> 4)];
-            text[2 * i + 1] = HEX[usize::from(b & 0x0F)];
-        }
-        f.write_str(std::str::from_utf8(&text[..2 * self.as_bytes().len()]).expect("hex digits are ASCII"))
+        f.write_str(self.text().as_str())
     }
 }
 
@@ -177,6 +242,23 @@ mod tests {
         assert!(matches!(PnfsId::parse("12g4"), Err(PnfsIdError::NotHex('g'))));
         assert!(matches!(PnfsId::parse("12é4"), Err(PnfsIdError::NotHex('é'))), "a non-ASCII character is named whole");
         assert!(PnfsId::parse(" 12").is_err());
+    }
+
+    proptest::proptest! {
+        /// The one-pass parse of full-length ids agrees with the general path on every text
+        /// of 24 or 36 characters drawn from hex digits and a few bytes that are not.
+        #[test]
+        fn full_length_ids_parse_as_the_general_path_does(
+            text in "[0-9a-fA-FgG/: é]{24}|[0-9a-fA-F]{36}|[0-9a-fA-F]{23}[^0-9a-fA-F]"
+        ) {
+            let general = PnfsId::parse_padded(&text);
+            proptest::prop_assert_eq!(PnfsId::parse(&text), general.clone());
+            if let Ok(id) = general {
+                let canonical = id.text();
+                proptest::prop_assert_eq!(canonical.as_str(), text.to_ascii_uppercase());
+                proptest::prop_assert_eq!(id.to_string(), text.to_ascii_uppercase());
+            }
+        }
     }
 
     #[test]
