@@ -13,6 +13,7 @@ use migration_core::host::{P2pRequest, PinMove, PoolList, PoolSelection};
 use migration_core::input::RepositoryEvent;
 use migration_core::job::{JobState, Note};
 use migration_core::message::{CopyRequest, Message, Reply, RequestId};
+use migration_core::pnfsid::PnfsIdText;
 use migration_core::pool_info::{NamedPoolQueueInfo, PoolCostInfo, PoolInfo, PoolQueueInfo, PoolQueues, PoolSpaceInfo};
 use migration_core::replica::{
     AccessLatency, Checksum, FileAttributes, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord,
@@ -106,7 +107,7 @@ impl Writer {
 
     /// File attributes.
     pub fn attributes(&mut self, a: &FileAttributes) {
-        self.str(&a.pnfsid.to_string());
+        self.str(a.pnfsid.text().as_str());
         self.i64(a.size as i64);
         self.opt_str(a.storage_class.as_deref());
         self.opt_str(a.cache_class.as_deref());
@@ -185,7 +186,7 @@ impl Writer {
 
     /// A pin-move request.
     pub fn pin_move(&mut self, r: &PinMove) {
-        self.str(&r.pnfsid.to_string());
+        self.str(r.pnfsid.text().as_str());
         self.sticky(&r.pins);
         self.str(&r.source);
         self.str(&r.target);
@@ -212,20 +213,20 @@ impl Writer {
                 self.i32(1);
                 self.uuid(*uuid);
                 self.str(source);
-                self.str(&pnfsid.to_string());
+                self.str(pnfsid.text().as_str());
             }
             Message::Cancel { uuid, source, pnfsid, reason } => {
                 self.i32(2);
                 self.uuid(*uuid);
                 self.str(source);
-                self.str(&pnfsid.to_string());
+                self.str(pnfsid.text().as_str());
                 self.opt_str(reason.as_deref());
             }
             Message::CopyFinished { uuid, pool, pnfsid, rc, error } => {
                 self.i32(3);
                 self.uuid(*uuid);
                 self.str(pool);
-                self.str(&pnfsid.to_string());
+                self.str(pnfsid.text().as_str());
                 self.i32(rc.0);
                 self.opt_str(error.as_deref());
             }
@@ -280,7 +281,7 @@ impl Writer {
     fn note(&mut self, n: &Note) {
         self.i64(n.time);
         self.i64(n.task as i64);
-        self.opt_str(n.pnfsid.map(|p| p.to_string()).as_deref());
+        self.opt_str(n.pnfsid.map(|p| p.text()).as_ref().map(PnfsIdText::as_str));
         self.str(&n.text);
     }
 
@@ -521,13 +522,18 @@ impl<'a> Reader<'a> {
     }
 
     fn opt_str(&mut self) -> Decoded<Option<String>> {
+        Ok(self.opt_borrowed_str()?.map(str::to_owned))
+    }
+
+    /// A string left in the buffer, for values parsed from text (ids) that need no copy.
+    fn opt_borrowed_str(&mut self) -> Decoded<Option<&'a str>> {
         let n = self.i32()?;
         if n == -1 {
             return Ok(None);
         }
         let n = usize::try_from(n).map_err(|_| DecodeError(format!("bad string length {n}")))?;
         let bytes = self.take(n)?;
-        String::from_utf8(bytes.to_vec()).map(Some).map_err(|_| DecodeError("string is not UTF-8".to_string()))
+        std::str::from_utf8(bytes).map(Some).map_err(|_| DecodeError("string is not UTF-8".to_string()))
     }
 
     /// A list of strings.
@@ -536,8 +542,8 @@ impl<'a> Reader<'a> {
     }
 
     fn pnfsid(&mut self) -> Decoded<PnfsId> {
-        let text = self.str()?;
-        PnfsId::parse(&text).map_err(|e| DecodeError(format!("{text}: {e}")))
+        let text = self.opt_borrowed_str()?.ok_or_else(|| DecodeError("null string".to_string()))?;
+        PnfsId::parse(text).map_err(|e| DecodeError(format!("{text}: {e}")))
     }
 
     fn state(&mut self) -> Decoded<ReplicaState> {

@@ -303,7 +303,7 @@ impl Repository for JavaHost {
 
     fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
         self.call_java("Repository.getEntry", |env, cache, bridge| {
-            let id = jstring(env, &pnfsid.to_string())?;
+            let id = jstring(env, pnfsid.text().as_str())?;
             // SAFETY: entry is (Ljava/lang/String;)[B on HostBridge.
             let value = unsafe { call(env, bridge, cache.m.entry, ARRAY, &[JValue::Object(&id).as_jni()])? };
             match returned_bytes(env, value)? {
@@ -321,7 +321,7 @@ impl Repository for JavaHost {
 
     fn set_state(&self, pnfsid: &PnfsId, state: ReplicaState, reason: &str) -> Result<(), RepositoryError> {
         self.call_java("Repository.setState", |env, cache, bridge| {
-            let id = jstring(env, &pnfsid.to_string())?;
+            let id = jstring(env, pnfsid.text().as_str())?;
             let why = jstring(env, reason)?;
             let args = [
                 JValue::Object(&id).as_jni(),
@@ -337,7 +337,7 @@ impl Repository for JavaHost {
 
     fn set_sticky(&self, pnfsid: &PnfsId, record: &StickyRecord, overwrite: bool) -> Result<(), RepositoryError> {
         self.call_java("Repository.setSticky", |env, cache, bridge| {
-            let id = jstring(env, &pnfsid.to_string())?;
+            let id = jstring(env, pnfsid.text().as_str())?;
             let owner = jstring(env, &record.owner)?;
             let args = [
                 JValue::Object(&id).as_jni(),
@@ -381,7 +381,7 @@ impl Repository for JavaHost {
     /// whose mode cannot be read refuses the copy, an entry that cannot be read fails it.
     fn inspect_copy(&self, pnfsid: &PnfsId) -> (bool, Result<Option<ReplicaEntry>, String>) {
         let inspected = self.call_java("Repository.inspectCopy", |env, cache, bridge| {
-            let id = jstring(env, &pnfsid.to_string())?;
+            let id = jstring(env, pnfsid.text().as_str())?;
             // SAFETY: inspectCopy is (Ljava/lang/String;)[B on HostBridge.
             let value = unsafe { call(env, bridge, cache.m.inspect_copy, ARRAY, &[JValue::Object(&id).as_jni()])? };
             let bytes =
@@ -399,7 +399,7 @@ impl Repository for JavaHost {
 
     fn verify_checksum(&self, pnfsid: &PnfsId) -> Result<(), Failure> {
         self.call_java("Repository.verifyChecksum", |env, cache, bridge| {
-            let id = jstring(env, &pnfsid.to_string())?;
+            let id = jstring(env, pnfsid.text().as_str())?;
             // SAFETY: verifyChecksum is (Ljava/lang/String;)V on HostBridge.
             unsafe { call(env, bridge, cache.m.verify_checksum, VOID, &[JValue::Object(&id).as_jni()])? };
             Ok(())
@@ -436,7 +436,7 @@ impl PoolManager for JavaHost {
 impl PnfsManager for JavaHost {
     fn cache_locations(&self, pnfsid: PnfsId, done: Completion<Vec<String>>) {
         self.call_async("PnfsManager.getCacheLocations", Pending::Locations(done), |env, cache, bridge, token| {
-            let id = jstring(env, &pnfsid.to_string())?;
+            let id = jstring(env, pnfsid.text().as_str())?;
             let args = [JValue::Object(&id).as_jni(), JValue::Long(token).as_jni()];
             // SAFETY: cacheLocations is (Ljava/lang/String;J)V on HostBridge.
             unsafe { call(env, bridge, cache.m.cache_locations, VOID, &args)? };
