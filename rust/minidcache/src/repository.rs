@@ -48,6 +48,11 @@ struct Index {
     replicas: ReplicaIndex,
     /// Replicas being written (not visible yet), with their sizes.
     reserved: HashMap<PnfsId, u64>,
+    /// Removed replicas whose data file is being deleted. The unlink runs outside the lock
+    /// (it is slow next to everything done under it, and every reader of the index waited
+    /// for it); until it is done the id cannot be reserved, so a new replica's file is never
+    /// the one deleted.
+    unlinking: HashSet<PnfsId>,
 }
 
 /// What opening a repository found and cleaned up.
@@ -362,7 +367,8 @@ impl DiskRepository {
     /// `capacity`.
     pub fn reserve(self: &Arc<Self>, pnfsid: PnfsId, size: u64, capacity: u64) -> Result<Reservation, ReserveError> {
         let mut index = self.index.write();
-        if index.replicas.contains(&pnfsid) || index.reserved.contains_key(&pnfsid) {
+        if index.replicas.contains(&pnfsid) || index.reserved.contains_key(&pnfsid) || index.unlinking.contains(&pnfsid)
+        {
             return Err(ReserveError::Exists);
         }
         let reserved: u64 = index.reserved.values().sum();
@@ -566,8 +572,11 @@ impl Repository for DiskRepository {
         let mut index = self.index.write();
         let Some(change) = index.replicas.set_state(pnfsid, state)? else { return Ok(()) };
         if state == ReplicaState::Removed {
-            // Unlinked under the lock, so that a new replica of the same id (reserved under
-            // the same lock) cannot be hit. The unlink is the removal's commit point.
+            // The unlink is the removal's commit point. The id stays out of reach of `reserve`
+            // until the file is gone and its row's deletion is queued (ahead of any row of a
+            // new replica of the id).
+            index.unlinking.insert(*pnfsid);
+            drop(index);
             if let Err(e) = std::fs::remove_file(self.data_path(pnfsid))
                 && e.kind() != io::ErrorKind::NotFound
             {
@@ -575,7 +584,7 @@ impl Repository for DiskRepository {
             }
             let id = *pnfsid;
             self.store.submit(move |c| delete_row(c, &id));
-            drop(index);
+            self.index.write().unlinking.remove(pnfsid);
             self.notify(change.event);
             return Ok(());
         }
@@ -681,6 +690,45 @@ mod tests {
         assert_eq!(two.storage_class.as_deref(), Some("a:b@osm"));
         assert_eq!(std::fs::read_dir(dir.join("data")).expect("dir").count(), 1);
         assert_eq!(repository.used(), 3);
+        repository.close();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn an_id_whose_old_file_is_being_deleted_cannot_be_reserved() {
+        let dir = std::env::temp_dir().join(format!("minidcache-unlinking-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
+        // What a removal holds while it deletes the file outside the lock.
+        repository.index.write().unlinking.insert(id(1));
+        assert_eq!(repository.reserve(id(1), 3, u64::MAX).err(), Some(ReserveError::Exists));
+        repository.index.write().unlinking.remove(&id(1));
+
+        // A removal racing a new replica of the same id never deletes the new one's data.
+        for round in 0..100 {
+            store(&repository, 1, b"old");
+            let remover = {
+                let repository = Arc::clone(&repository);
+                std::thread::spawn(move || repository.set_state(&id(1), ReplicaState::Removed, "test"))
+            };
+            let reservation = loop {
+                match repository.reserve(id(1), 3, u64::MAX) {
+                    Ok(reservation) => break reservation,
+                    Err(ReserveError::Exists) => std::thread::yield_now(),
+                    Err(e) => panic!("round {round}: {e:?}"),
+                }
+            };
+            reservation.file().write_all(b"new").expect("written");
+            let entry = ReplicaEntry::new(id(1), ReplicaState::Precious, 3, 7);
+            repository.commit(vec![(reservation, entry)]).expect("committed");
+            remover.join().expect("no panic").expect("removed");
+            assert_eq!(
+                std::fs::read(repository.data_path(&id(1))).unwrap_or_else(|e| panic!("round {round}: {e}")),
+                b"new"
+            );
+            assert!(repository.index.read().unlinking.is_empty());
+            repository.set_state(&id(1), ReplicaState::Removed, "test").expect("removed");
+        }
         repository.close();
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
