@@ -461,12 +461,13 @@ impl JobQueue {
             for b in 0..index.buckets.len() - 1 {
                 let (lo, hi) = (index.buckets[b] as usize, index.buckets[b + 1] as usize);
                 index.buckets[b] = kept as u32;
+                // Without a branch: in hash order, dead and live slots alternate at random,
+                // and a mispredicted branch per position was most of the compaction's time
+                // (5.4 of 6.4 ms for a million-file queue, all of it under the module's lock).
                 for i in lo..hi {
                     let p = index.positions[i];
-                    if p >= cut {
-                        index.positions[kept] = p - cut;
-                        kept += 1;
-                    }
+                    index.positions[kept] = p.wrapping_sub(cut);
+                    kept += usize::from(p >= cut);
                 }
             }
             *index.buckets.last_mut().expect("a bucket directory has an end") = kept as u32;
@@ -587,9 +588,17 @@ mod tests {
             assert!(q.push_back(big(n), u64::from(n)), "recent files, beside the index");
         }
         let full = q.heap_bytes();
+        let mut compactions = 0;
         for n in 0..40_000 {
+            let slots = q.slots.len();
             assert_eq!(q.take_nth(0), Some((big(n), u64::from(n))));
+            if q.slots.len() < slots {
+                compactions += 1;
+                // Right after the compaction, including the file now at the head.
+                assert!((n + 1..50_100).all(|m| q.contains(&big(m))), "every remaining file is found");
+            }
         }
+        assert_eq!(compactions, 1);
         assert_eq!(q.head, q.slots.len() - q.live, "only a dead prefix since the last compaction");
         assert!(q.slots.len() <= 25_000, "compacted: {} slots", q.slots.len());
         assert!(q.heap_bytes() < full / 2, "compacted: {} of {full}", q.heap_bytes());
