@@ -123,6 +123,8 @@ fn main() -> ExitCode {
         match argv.get(2).map(String::as_str) {
             Some("start") => start::child_main(&argv[3..]),
             Some("scaling") => scaling::child_main(&argv[3..]),
+            // The pauses of a queue's compactions: `--child compaction FILES`.
+            Some("compaction") => scaling::compaction_main(&argv[3..]),
             // For profiling: `perf record migration-bench --child rate FILES CONCURRENCY`.
             Some("rate") => {
                 let files = argv[3].parse().expect("a file count");

@@ -7,6 +7,8 @@
 use std::time::{Duration, Instant};
 
 use migration_core::job::JobState;
+use migration_core::pnfsid::PnfsId;
+use migration_core::queue::{JobQueue, ScannedFiles};
 
 use crate::instant::Pair;
 use crate::table::{Row, Target};
@@ -28,6 +30,27 @@ pub fn child_main(args: &[String]) {
     let micros = t0.elapsed().as_secs_f64() * 1e6 / done as f64;
     pair.shutdown();
     println!("{micros} {queued}");
+}
+
+/// `--child compaction N`: takes every file of an N-file queue in order, as a move does, and
+/// prints each take slower than 1 ms with its position, then the slowest. The slow ones are
+/// the compactions of the dead prefix, which run under the module's lock during a job.
+pub fn compaction_main(args: &[String]) {
+    let n: u64 = args[0].parse().expect("a queue length");
+    let files = (0..n).map(|i| (PnfsId::parse(&format!("{i:024X}")).expect("a valid id"), 1024)).collect();
+    let mut queue = JobQueue::new();
+    queue.extend_scanned(ScannedFiles::new(files, queue.seed()));
+    let mut slowest = (Duration::ZERO, 0);
+    for i in 0..n {
+        let t0 = Instant::now();
+        queue.take_nth(0).expect("a file left");
+        let took = t0.elapsed();
+        if took > Duration::from_millis(1) {
+            println!("take {i}: {:.2} ms", took.as_secs_f64() * 1e3);
+        }
+        slowest = slowest.max((took, i));
+    }
+    println!("slowest take: {:.2} ms at file {}", slowest.0.as_secs_f64() * 1e3, slowest.1);
 }
 
 /// Runs item 6.

@@ -67,7 +67,7 @@ impl PnfsId {
         // message a pool receives).
         let pad = padded - digits;
         let text = text.as_bytes();
-        let digit = |p: usize| if p < pad { 0 } else { nibble(text[p - pad]) };
+        let digit = |p: usize| if p < pad { 0 } else { HEX_VALUE[usize::from(text[p - pad])] };
         let mut bytes = [0u8; 18];
         for (i, byte) in bytes.iter_mut().enumerate().take(padded / 2) {
             *byte = (digit(2 * i) << 4) | digit(2 * i + 1);
@@ -153,14 +153,6 @@ impl PnfsIdText {
     /// The text's bytes (ASCII hex digits), without checking them again.
     pub fn as_bytes(&self) -> &[u8] {
         &self.text[..usize::from(self.len)]
-    }
-}
-
-fn nibble(digit: u8) -> u8 {
-    match digit {
-        b'0'..=b'9' => digit - b'0',
-        b'a'..=b'f' => digit - b'a' + 10,
-        _ => digit - b'A' + 10,
     }
 }
 

@@ -149,8 +149,13 @@ fn no_such_pool(name: &str) -> Error {
 }
 
 impl Cluster {
-    /// Opens the home, loads and starts the pools.
+    /// Opens the home, loads and starts the pools (on a thread of their own: `bulk`).
     pub fn new(config: ClusterConfig) -> Result<Cluster, Error> {
+        crate::bulk::on_its_own_thread("start", move || Cluster::load(config))
+            .map_err(|e| host_error("cannot start the cluster's loading thread", e))?
+    }
+
+    fn load(config: ClusterConfig) -> Result<Cluster, Error> {
         let home = Home::open(&config.home)?;
         let db = |e: rusqlite::Error| host_error(&format!("{}", home.database().display()), e);
         let connection = store::open(&home.database(), config.fsync).map_err(db)?;
@@ -417,7 +422,10 @@ impl Cluster {
         if stopped.is_running() {
             return Ok(None);
         }
-        let (node, mut notes) = self.open_node(name, stopped.capacity(), stopped.generation() + 1)?;
+        let (node, mut notes) = crate::bulk::on_its_own_thread("start", || {
+            self.open_node(name, stopped.capacity(), stopped.generation() + 1)
+        })
+        .map_err(|e| host_error(&format!("cannot start {name}"), e))??;
         self.registry.replace(Arc::clone(&node));
         // Pins released while the pool was down lose their sticky records now, as dCache's
         // pin manager clears them once the pool answers again.

@@ -867,11 +867,7 @@ fn populate(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<Str
         return Err(Error::new(ErrorKind::State, format!("Pool {} is full", node.name)));
     }
     let ids = cluster.namespace().allocate(plan.len() as u64)?;
-    // The files' entries live on in the pool and the namespace, and whichever thread moves or
-    // deletes them later frees them. Made on a thread of their own, they are not the shell's:
-    // glibc returns a chunk freed by another thread to the arena that allocated it, and the
-    // shell's next large allocation (any `migration info`) would first merge every such chunk,
-    // a million-file move's worth of them (1–65 ms an answer, 80 % of it `malloc_consolidate`).
+    // The entries live on in the pool and the namespace: made off the shell's thread (`bulk`).
     let write = || -> Result<u64, Error> {
         let mut buffer = Vec::with_capacity(BUFFER);
         let mut bytes = 0u64;
@@ -889,14 +885,8 @@ fn populate(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<Str
         }
         Ok(bytes)
     };
-    let bytes = std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("populate".into())
-            .spawn_scoped(scope, write)
-            .map_err(|e| io_error("cannot start populate's thread", e))?
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })?;
+    let bytes =
+        crate::bulk::on_its_own_thread("populate", write).map_err(|e| io_error("cannot start populate", e))??;
     Ok(format!("Created {files} files ({bytes} bytes)"))
 }
 

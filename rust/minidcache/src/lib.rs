@@ -6,6 +6,7 @@
 //! It is a host like any other: it uses the core only through the host traits.
 
 pub mod adler32;
+pub mod bulk;
 pub mod cell;
 pub mod cluster;
 pub mod commands;

@@ -1,0 +1,27 @@
+#!/bin/bash
+# Times one `migration move` between two minidcache pools, as the README's side-by-side
+# comparisons of two builds were made: populate FILES files of SIZE bytes on pool1, let the
+# file system settle, then time `migration move -concurrency=C pool2` until `migration info 1`
+# answers. Run it alternately with two builds' binaries to compare them.
+#
+# usage: time-move.sh MINIDCACHE DIR FILES SIZE [CONCURRENCY]   (DIR is deleted and made anew)
+set -euo pipefail
+binary=$1 dir=$2 files=$3 size=$4 concurrency=${5:-4}
+rm -rf "$dir" && mkdir -p "$dir/home"
+fifo="$dir/in" out="$dir/out"
+mkfifo "$fifo"
+exec 3<>"$fifo"
+"$binary" --home "$dir/home" --pools pool1,pool2 --capacity $((64 << 30)) <"$fifo" >"$out" 2>&1 &
+pid=$!
+printf '%s\n' '\c pool1' "populate -files=$files -size=$size" '\l' >&3
+until grep -q '> \\l' "$out"; do sleep 0.2; done
+sync && sleep 6
+start=$(date +%s.%N)
+printf '%s\n' "migration move -concurrency=$concurrency pool2" 'wait 1 -timeout=3600' 'migration info 1' >&3
+until grep -q 'State      : ' "$out"; do sleep 0.05; done
+end=$(date +%s.%N)
+grep -E 'State|Completed' "$out"
+awk -v a="$start" -v b="$end" 'BEGIN { printf "move: %.2f s\n", b - a }'
+printf '%s\n' '\q' '\q' >&3
+wait "$pid" || true
+rm -rf "$dir"
