@@ -4,199 +4,35 @@
 //! A job may queue every replica of a pool, tens of millions, so the queue is laid out for
 //! memory (about 31 bytes per file, against ~155 for dCache's `LinkedHashSet` + `HashMap`):
 //!
-//! * `slots`: the files in queue order, packed: the id's 19 bytes (length byte + 18) and the
-//!   size's 8, no padding. A file that leaves is only marked dead (a flag in the length
-//!   byte); the dead prefix is skipped by `head`, and the vector is compacted once dead slots
-//!   outnumber the live ones.
-//! * `index`: the membership index over the slots below `indexed`, built in one go (a radix
-//!   sort, no per-file allocation) when many files arrive at once, as from the initial scan:
-//!   slot numbers sorted by a seeded hash of the id, with a small directory of bucket starts.
-//!   4 bytes per file plus < 0.25 for the directory; a lookup is a binary search within one
-//!   bucket of ~16–32 slots.
+//! * `slots` ([`slots`]): the files in queue order, packed: the id's 19 bytes (length byte +
+//!   18) and the size's 8, no padding, in chunks. A file that leaves is only marked dead (a
+//!   flag in the length byte); the dead prefix is skipped by `head`.
+//! * `index` ([`index`]): the membership index over the slots below `indexed`, built in one
+//!   go when many files arrive at once, as from the initial scan.
 //! * `recent`: a plain hash map for the files added one at a time after the index was built
 //!   (re-queued failures, a permanent job's new replicas). When it grows past a quarter of
 //!   the indexed files, everything is re-indexed, so its cost stays amortised.
+//!
+//! Once dead slots outnumber the live ones, the queue is compacted. A job taking files in
+//! order leaves only a dead prefix: its whole chunks are dropped once the index has been
+//! rewritten without them, a few buckets per take ([`index::Purge`]), so that no take holds
+//! the module's lock for long (a million-file queue's compaction in one go was 2–4 ms, and
+//! tens of ms when the thread was descheduled in the middle). Dead slots elsewhere (removals,
+//! skipped locked files) need a full rebuild.
+
+mod index;
+mod slots;
 
 use std::hash::BuildHasher;
 
 use rustc_hash::FxHashMap;
 
 use crate::pnfsid::PnfsId;
+use index::{Index, Purge};
+use slots::{CHUNK, PackedFile, Slots};
 
-/// Flag in a slot's length byte: the file left the queue.
-const DEAD: u8 = 0x80;
 /// Below this many files the queue keeps only the hash map (no index).
 const INDEX_MIN: usize = 4096;
-
-/// One queued file, packed: `[len | flags, 18 id bytes]` and the size, little-endian.
-#[derive(Clone, Copy)]
-struct PackedFile {
-    id: [u8; 19],
-    size: [u8; 8],
-}
-
-impl PackedFile {
-    fn new(id: &PnfsId, size: u64) -> PackedFile {
-        let raw = id.as_bytes();
-        let mut packed = [0u8; 19];
-        packed[0] = raw.len() as u8;
-        packed[1..=raw.len()].copy_from_slice(raw);
-        PackedFile { id: packed, size: size.to_le_bytes() }
-    }
-
-    fn is_live(&self) -> bool {
-        self.id[0] & DEAD == 0
-    }
-
-    fn kill(&mut self) {
-        self.id[0] |= DEAD;
-    }
-
-    fn len(&self) -> usize {
-        usize::from(self.id[0] & !DEAD)
-    }
-
-    fn pnfsid(&self) -> PnfsId {
-        PnfsId::from_bytes(&self.id[1..=self.len()]).expect("a slot holds a valid id")
-    }
-
-    fn size(&self) -> u64 {
-        u64::from_le_bytes(self.size)
-    }
-
-    /// Whether the slot holds `id` (dead or alive).
-    fn holds(&self, id: &[u8]) -> bool {
-        self.len() == id.len() && &self.id[1..=id.len()] == id
-    }
-
-    fn hash(&self, seed: u64) -> u32 {
-        hash(&self.id[1..=self.len()], seed)
-    }
-}
-
-/// A seeded 32-bit hash of an id's bytes (12 or 18 of them).
-fn hash(id: &[u8], seed: u64) -> u32 {
-    let mut padded = [0u8; 24];
-    padded[..id.len()].copy_from_slice(id);
-    padded[23] = id.len() as u8;
-    let word = |i: usize| u64::from_le_bytes(padded[i..i + 8].try_into().expect("8 bytes"));
-    let fold = |a: u64, b: u64| {
-        let product = u128::from(a) * u128::from(b);
-        (product as u64) ^ ((product >> 64) as u64)
-    };
-    let h = fold(word(0) ^ seed, word(8) ^ 0x9E37_79B9_7F4A_7C15);
-    let h = fold(h ^ word(16), 0xD6E8_FEB8_6659_FD93 ^ seed);
-    (h >> 32) as u32 ^ h as u32
-}
-
-/// Slot numbers sorted by hash, with the first position of each bucket of hashes.
-#[derive(Debug, Default, Clone)]
-struct Index {
-    /// Slot numbers, ordered by (hash, slot).
-    positions: Vec<u32>,
-    /// `buckets[b]..buckets[b + 1]`: the positions whose hash starts with the bits of `b`.
-    buckets: Vec<u32>,
-    /// `32 - bits` of the bucket number.
-    shift: u32,
-}
-
-impl Index {
-    /// Sorts `(hash << 32 | slot)` keys by hash (stable, so equal hashes keep slot order).
-    fn sort(keys: &mut Vec<u64>) {
-        let mut spare = vec![0u64; keys.len()];
-        for pass in 0..4 {
-            let shift = 32 + pass * 8;
-            let mut counts = [0usize; 256];
-            for key in keys.iter() {
-                counts[((key >> shift) & 0xFF) as usize] += 1;
-            }
-            if counts.contains(&keys.len()) {
-                continue; // every key has the same digit here
-            }
-            let mut start = 0;
-            for count in counts.iter_mut() {
-                let c = *count;
-                *count = start;
-                start += c;
-            }
-            for &key in keys.iter() {
-                let digit = ((key >> shift) & 0xFF) as usize;
-                spare[counts[digit]] = key;
-                counts[digit] += 1;
-            }
-            std::mem::swap(keys, &mut spare);
-        }
-    }
-
-    /// Builds the index of the live slots; later duplicates of an id are killed. Returns the
-    /// slots killed.
-    fn build(slots: &mut [PackedFile], seed: u64) -> (Index, Vec<usize>) {
-        let mut keys: Vec<u64> = slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.is_live())
-            .map(|(i, s)| u64::from(s.hash(seed)) << 32 | i as u64)
-            .collect();
-        Index::sort(&mut keys);
-        // Equal ids have equal hashes, so a duplicate sits in the run of its hash, after the
-        // first occurrence (the sort is stable).
-        let mut killed = Vec::new();
-        let mut run = 0;
-        while run < keys.len() {
-            let mut end = run + 1;
-            while end < keys.len() && keys[end] >> 32 == keys[run] >> 32 {
-                end += 1;
-            }
-            for later in run + 1..end {
-                let slot = (keys[later] & 0xFFFF_FFFF) as usize;
-                let id = slots[slot].id;
-                let seen = (run..later).any(|k| {
-                    let earlier = &slots[(keys[k] & 0xFFFF_FFFF) as usize];
-                    earlier.is_live() && earlier.id == id
-                });
-                if seen {
-                    slots[slot].kill();
-                    killed.push(slot);
-                }
-            }
-            run = end;
-        }
-        // About 16–32 ids per bucket: a 4-byte directory entry per bucket costs < 0.25 byte
-        // per id, and a lookup binary-searches 4–5 of them.
-        let bits = (usize::BITS - (keys.len() / 16).max(1).leading_zeros() - 1).min(28);
-        let shift = 32 - bits;
-        let mut buckets = vec![0u32; (1usize << bits) + 1];
-        for key in &keys {
-            buckets[((key >> 32) >> shift) as usize + 1] += 1;
-        }
-        for b in 1..buckets.len() {
-            buckets[b] += buckets[b - 1];
-        }
-        let positions = keys.iter().map(|k| *k as u32).collect();
-        (Index { positions, buckets, shift }, killed)
-    }
-
-    /// The live slot holding `id`.
-    fn find(&self, slots: &[PackedFile], id: &[u8], seed: u64) -> Option<usize> {
-        if self.positions.is_empty() {
-            return None;
-        }
-        let h = hash(id, seed);
-        let bucket = (u64::from(h) >> self.shift) as usize;
-        let (lo, hi) = (self.buckets[bucket] as usize, self.buckets[bucket + 1] as usize);
-        let range = &self.positions[lo..hi];
-        let first = range.partition_point(|&p| slots[p as usize].hash(seed) < h);
-        range[first..]
-            .iter()
-            .map(|&p| p as usize)
-            .take_while(|&p| slots[p].hash(seed) == h)
-            .find(|&p| slots[p].is_live() && slots[p].holds(id))
-    }
-
-    fn bytes(&self) -> usize {
-        (self.positions.capacity() + self.buckets.capacity()) * 4
-    }
-}
 
 /// The files of a repository scan, packed and indexed beside the scan, off the module's
 /// lock: indexing a million files takes tens of milliseconds, and holding the lock that long
@@ -204,7 +40,7 @@ impl Index {
 /// empty adopts them whole ([`JobQueue::extend_scanned`]).
 #[derive(Debug, Clone)]
 pub struct ScannedFiles {
-    slots: Vec<PackedFile>,
+    slots: Slots,
     /// Built for `seed` when there are enough files to index; duplicates already dead.
     index: Option<Index>,
     seed: u64,
@@ -215,13 +51,13 @@ pub struct ScannedFiles {
 impl ScannedFiles {
     /// Packs `files` (in queue order) and indexes them for a queue keyed by `seed`.
     pub fn new(files: Vec<(PnfsId, u64)>, seed: u64) -> ScannedFiles {
-        let mut slots: Vec<PackedFile> = files.iter().map(|(id, size)| PackedFile::new(id, *size)).collect();
+        let mut slots: Slots = files.iter().map(|(id, size)| PackedFile::new(id, *size)).collect();
         let mut live = slots.len();
         let mut bytes: u64 = files.iter().map(|f| f.1).sum();
         let index = (slots.len() >= INDEX_MIN && u32::try_from(slots.len()).is_ok()).then(|| {
             let (index, killed) = Index::build(&mut slots, seed);
             live -= killed.len();
-            bytes -= killed.iter().map(|&n| slots[n].size()).sum::<u64>();
+            bytes -= killed.iter().map(|&n| slots.get(n).size()).sum::<u64>();
             index
         });
         ScannedFiles { slots, index, seed, live, bytes }
@@ -239,14 +75,15 @@ impl ScannedFiles {
 
     /// The files, in queue order.
     pub fn into_files(self) -> impl Iterator<Item = (PnfsId, u64)> {
-        self.slots.into_iter().filter(|s| s.is_live()).map(|s| (s.pnfsid(), s.size()))
+        let files: Vec<_> = self.slots.iter_from(0).filter(|s| s.is_live()).map(|s| (s.pnfsid(), s.size())).collect();
+        files.into_iter()
     }
 }
 
 /// Insertion-ordered set of queued files with their sizes.
 #[derive(Debug)]
 pub struct JobQueue {
-    slots: Vec<PackedFile>,
+    slots: Slots,
     /// Slots below `head` are dead.
     head: usize,
     /// Live slots.
@@ -256,24 +93,21 @@ pub struct JobQueue {
     indexed: usize,
     /// Membership of the live slots from `indexed` on.
     recent: FxHashMap<PnfsId, u32>,
+    /// The index being rewritten without the dead prefix, whose chunks go when it is done.
+    purge: Option<Purge>,
     seed: u64,
-}
-
-impl std::fmt::Debug for PackedFile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}{}:{}", if self.is_live() { "" } else { "†" }, self.pnfsid(), self.size())
-    }
 }
 
 impl Default for JobQueue {
     fn default() -> Self {
         JobQueue {
-            slots: Vec::new(),
+            slots: Slots::default(),
             head: 0,
             live: 0,
             index: Index::default(),
             indexed: 0,
             recent: FxHashMap::default(),
+            purge: None,
             // The index's hash is keyed per queue, like std's maps, so that no set of ids
             // can be chosen to fill one bucket.
             seed: std::collections::hash_map::RandomState::new().hash_one(0x6d69_6772_6174_6531u64),
@@ -289,9 +123,10 @@ impl JobQueue {
 
     fn find(&self, id: &PnfsId) -> Option<usize> {
         if let Some(&slot) = self.recent.get(id) {
+            debug_assert!(self.slots.get(slot as usize).holds(id.as_bytes()), "{id} maps to slot {slot}");
             return Some(slot as usize);
         }
-        self.index.find(&self.slots[..self.indexed], id.as_bytes(), self.seed)
+        self.index.find(&self.slots, id.as_bytes(), self.seed)
     }
 
     fn slot_number(&self) -> u32 {
@@ -322,7 +157,6 @@ impl JobQueue {
         let before = self.live;
         let (lower, _) = files.size_hint();
         if lower >= INDEX_MIN {
-            self.slots.reserve_exact(lower);
             let mut bytes = 0;
             for (id, size) in files {
                 self.slots.push(PackedFile::new(&id, size));
@@ -357,12 +191,14 @@ impl JobQueue {
             && let Some(index) = scanned.index.take()
         {
             let (added, bytes) = (scanned.live, scanned.bytes);
-            self.indexed = scanned.slots.len();
-            self.slots = scanned.slots;
-            self.index = index;
-            self.live = added;
-            self.head = 0;
-            self.recent = FxHashMap::default();
+            *self = JobQueue {
+                indexed: scanned.slots.len(),
+                slots: scanned.slots,
+                index,
+                live: added,
+                seed: self.seed,
+                ..JobQueue::default()
+            };
             return (added, bytes);
         }
         let files: Vec<(PnfsId, u64)> = scanned.into_files().collect();
@@ -386,7 +222,7 @@ impl JobQueue {
 
     /// Marks slot `n` dead and keeps the bookkeeping; returns the file.
     fn take_slot(&mut self, n: usize) -> (PnfsId, u64) {
-        let slot = &mut self.slots[n];
+        let slot = self.slots.get_mut(n);
         slot.kill();
         let (id, size) = (slot.pnfsid(), slot.size());
         if n >= self.indexed {
@@ -395,14 +231,18 @@ impl JobQueue {
         self.live -= 1;
         if self.live == 0 {
             self.clear();
+            return (id, size);
+        }
+        while self.head < self.slots.len() && !self.slots.get(self.head).is_live() {
+            self.head += 1;
+        }
+        if self.purge.is_some() {
+            self.continue_purge();
         } else {
-            while self.head < self.slots.len() && !self.slots[self.head].is_live() {
-                self.head += 1;
-            }
             let dead = self.slots.len() - self.live;
             if dead > self.live + INDEX_MIN {
                 if self.head == dead {
-                    self.drop_dead_prefix();
+                    self.start_purge();
                 } else {
                     self.rebuild();
                 }
@@ -419,13 +259,13 @@ impl JobQueue {
 
     /// The queued files from the head, in order.
     pub fn iter(&self) -> impl Iterator<Item = (PnfsId, u64)> + '_ {
-        self.slots[self.head..].iter().filter(|s| s.is_live()).map(|s| (s.pnfsid(), s.size()))
+        self.slots.iter_from(self.head).filter(|s| s.is_live()).map(|s| (s.pnfsid(), s.size()))
     }
 
     /// Removes and returns the `skip`-th queued file from the head (0 = head); used to take
     /// the first file that is not locked.
     pub fn take_nth(&mut self, skip: usize) -> Option<(PnfsId, u64)> {
-        let n = (self.head..self.slots.len()).filter(|&n| self.slots[n].is_live()).nth(skip)?;
+        let n = (self.head..self.slots.len()).filter(|&n| self.slots.get(n).is_live()).nth(skip)?;
         Some(self.take_slot(n))
     }
 
@@ -436,9 +276,36 @@ impl JobQueue {
 
     /// Bytes held (capacity of the slots and the index; the hash map's entries estimated).
     pub fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * size_of::<PackedFile>()
+        self.slots.heap_bytes()
             + self.index.bytes()
+            + self.purge.as_ref().map_or(0, Purge::bytes)
             + self.recent.capacity() * (size_of::<(PnfsId, u32)>() + 1)
+    }
+
+    /// Begins dropping the dead prefix's whole chunks (every dead slot is below `head`, as a
+    /// job taking files in order leaves them).
+    fn start_purge(&mut self) {
+        let cut = self.head / CHUNK * CHUNK;
+        self.purge = Some(self.index.start_purge(cut));
+        self.continue_purge();
+    }
+
+    /// Rewrites a few more buckets of the index; once all are, swaps the index and drops the
+    /// chunks below the cut, renumbering what refers to slots.
+    fn continue_purge(&mut self) {
+        let purge = self.purge.as_mut().expect("a purge under way");
+        let cut = purge.cut as usize;
+        let purged = if self.index.is_empty() { Some(Index::default()) } else { self.index.purge_step(purge) };
+        let Some(purged) = purged else { return };
+        self.purge = None;
+        self.index = purged;
+        self.slots.drop_chunks(cut / CHUNK);
+        self.head -= cut;
+        self.indexed = self.indexed.saturating_sub(cut);
+        // Recent files are live, so above the head and the cut.
+        for slot in self.recent.values_mut() {
+            *slot -= cut as u32;
+        }
     }
 
     /// Compacts the slots and indexes all of them.
@@ -446,51 +313,17 @@ impl JobQueue {
         self.rebuild_from(self.slots.len());
     }
 
-    /// Compaction when every dead slot is below `head`, as a job taking files in order
-    /// leaves them: the live slots move down by `head` and the index keeps its order, so it
-    /// is renumbered in one pass instead of rebuilt (a sort that held the module's lock for
-    /// tens of milliseconds at a million files).
-    fn drop_dead_prefix(&mut self) {
-        let head = self.head;
-        let cut = u32::try_from(head).expect("slot numbers fit in u32");
-        self.slots.drain(..head);
-        self.slots.shrink_to_fit();
-        let index = &mut self.index;
-        if !index.positions.is_empty() {
-            let mut kept = 0;
-            for b in 0..index.buckets.len() - 1 {
-                let (lo, hi) = (index.buckets[b] as usize, index.buckets[b + 1] as usize);
-                index.buckets[b] = kept as u32;
-                // Without a branch: in hash order, dead and live slots alternate at random,
-                // and a mispredicted branch per position was most of the compaction's time
-                // (`migration-bench --child compaction 1000000`: 7.5–10 ms with the branch,
-                // about 3 without, all of it under the module's lock during a job).
-                for i in lo..hi {
-                    let p = index.positions[i];
-                    index.positions[kept] = p.wrapping_sub(cut);
-                    kept += usize::from(p >= cut);
-                }
-            }
-            *index.buckets.last_mut().expect("a bucket directory has an end") = kept as u32;
-            index.positions.truncate(kept);
-            index.positions.shrink_to_fit();
-        }
-        self.indexed = self.indexed.saturating_sub(head);
-        for slot in self.recent.values_mut() {
-            *slot -= cut;
-        }
-        self.head = 0;
-    }
-
     /// Compacts the slots and indexes them (or, when few, maps them); slots from `fresh` on
     /// were appended without a membership check, so later duplicates among them and of older
     /// files are killed. Returns the files killed so.
     fn rebuild_from(&mut self, fresh: usize) -> Vec<(PnfsId, u64)> {
+        // A purge under way is overtaken: the compaction drops every dead slot.
+        self.purge = None;
         let mut fresh = fresh;
         if self.live < self.slots.len() {
-            let mut kept = Vec::with_capacity(self.live);
+            let mut kept = Slots::default();
             let mut renumbered_fresh = None;
-            for (n, slot) in self.slots.iter().enumerate() {
+            for (n, slot) in self.slots.iter_from(0).enumerate() {
                 if n >= fresh && renumbered_fresh.is_none() {
                     renumbered_fresh = Some(kept.len());
                 }
@@ -508,16 +341,16 @@ impl JobQueue {
             let (index, dead) = Index::build(&mut self.slots, self.seed);
             self.index = index;
             self.indexed = self.slots.len();
-            killed.extend(dead.into_iter().map(|n| (self.slots[n].pnfsid(), self.slots[n].size())));
+            killed.extend(dead.into_iter().map(|n| (self.slots.get(n).pnfsid(), self.slots.get(n).size())));
         } else {
             self.index = Index::default();
             self.indexed = 0;
             for n in 0..self.slots.len() {
-                let id = self.slots[n].pnfsid();
+                let id = self.slots.get(n).pnfsid();
                 let duplicate = n >= fresh && self.recent.contains_key(&id);
                 if duplicate {
-                    self.slots[n].kill();
-                    killed.push((id, self.slots[n].size()));
+                    self.slots.get_mut(n).kill();
+                    killed.push((id, self.slots.get(n).size()));
                 } else {
                     self.recent.insert(id, n as u32);
                 }
@@ -527,7 +360,7 @@ impl JobQueue {
         if self.live == 0 {
             self.clear();
         } else {
-            while !self.slots[self.head].is_live() {
+            while !self.slots.get(self.head).is_live() {
                 self.head += 1;
             }
         }
@@ -579,29 +412,40 @@ mod tests {
         assert_eq!(busy.len(), 10_000);
     }
 
-    /// Taking files in order compacts by renumbering the index, not rebuilding it: every
-    /// remaining file, indexed or recent, is still found, in order, and the taken ones not.
+    /// Taking files in order drops the dead prefix's whole chunks once the index has been
+    /// rewritten without them, a few buckets per take: while the old index answers and right
+    /// after the swap, every remaining file, indexed or recent, is found, and the taken not.
     #[test]
-    fn taking_in_order_renumbers_the_index() {
+    fn taking_in_order_drops_the_dead_prefix_a_few_buckets_per_take() {
         let mut q = JobQueue::new();
         q.extend((0..50_000).map(|n| (big(n), u64::from(n))));
         for n in 50_000..50_100 {
             assert!(q.push_back(big(n), u64::from(n)), "recent files, beside the index");
         }
         let full = q.heap_bytes();
-        let mut compactions = 0;
+        let (mut compactions, mut takes_while_purging) = (0, 0);
         for n in 0..40_000 {
             let slots = q.slots.len();
             assert_eq!(q.take_nth(0), Some((big(n), u64::from(n))));
+            if q.purge.is_some() {
+                takes_while_purging += 1;
+                assert!(q.contains(&big(n + 1)) && q.contains(&big(49_999)) && q.contains(&big(50_099)));
+                assert!(!q.contains(&big(n)) && !q.contains(&big(n / 2)));
+            }
             if q.slots.len() < slots {
                 compactions += 1;
-                // Right after the compaction, including the file now at the head.
+                assert_eq!((slots - q.slots.len()) % CHUNK, 0, "whole chunks dropped");
+                // Right after the swap, including the file now at the head.
                 assert!((n + 1..50_100).all(|m| q.contains(&big(m))), "every remaining file is found");
+                assert!(!(0..=n).step_by(97).any(|m| q.contains(&big(m))), "no taken file is");
             }
         }
-        assert_eq!(compactions, 1);
+        assert!(compactions >= 1);
+        // The first purge rewrites 50 000 positions at 4096 a step, so it spans 12 takes; a
+        // purge done under one take would leave none.
+        assert!(takes_while_purging >= 11, "{takes_while_purging} takes in {compactions} purges");
         assert_eq!(q.head, q.slots.len() - q.live, "only a dead prefix since the last compaction");
-        assert!(q.slots.len() <= 25_000, "compacted: {} slots", q.slots.len());
+        assert!(q.slots.len() <= 2 * q.live + INDEX_MIN, "compacted: {} slots", q.slots.len());
         assert!(q.heap_bytes() < full / 2, "compacted: {} of {full}", q.heap_bytes());
         assert!((40_000..50_100).all(|n| q.contains(&big(n))), "every remaining file is found");
         assert!(!(0..40_000).step_by(97).any(|n| q.contains(&big(n))), "no taken file is");
@@ -611,6 +455,118 @@ mod tests {
         assert!(!q.push_back(big(49_999), 1), "still a duplicate");
         assert!(q.push_back(big(45_000), 7), "gone, so it can come back");
         assert_eq!(q.len(), 10_099);
+    }
+
+    /// The purge cuts at a chunk boundary below the head; when the head is on the boundary
+    /// itself, the head's file is the first kept.
+    #[test]
+    fn a_cut_on_the_head_keeps_the_head() {
+        let total = 3 * CHUNK as u32 - 1;
+        let mut q = JobQueue::new();
+        q.extend((0..total).map(|n| (big(n), 1)));
+        // 8192 dead > 4095 live + 4096: the compaction starts as the head reaches slot 8192.
+        for n in 0..2 * CHUNK as u32 {
+            assert_eq!(q.take_nth(0), Some((big(n), 1)));
+        }
+        assert_eq!(q.purge.as_ref().map(|p| p.cut), Some(2 * CHUNK as u32));
+        while q.purge.is_some() {
+            assert!(q.push_back(big(total + q.len() as u32), 2), "adds do not advance a purge");
+            let last = q.iter().last().expect("files left");
+            assert_eq!(q.remove(&last.0), Some(2), "but removals do");
+        }
+        assert_eq!(q.head, 0);
+        assert!(q.slots.len() < 2 * CHUNK, "two chunks dropped: {} slots", q.slots.len());
+        assert!((2 * CHUNK as u32..total).all(|n| q.contains(&big(n))), "the head and every file after it");
+    }
+
+    /// Between a purge's steps come every other operation: single adds, duplicates, removals
+    /// (from the middle, and of files added one at a time), small and bulk extends (a bulk
+    /// one overtakes the purge with a full rebuild). The queue matches a model throughout,
+    /// and purges run to their end.
+    #[test]
+    fn a_purge_under_way_stays_correct_through_every_other_operation() {
+        let mut rng = 0x9e37_79b9_u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut q = JobQueue::new();
+        let mut model: std::collections::VecDeque<(PnfsId, u64)> = std::collections::VecDeque::new();
+        let mut fresh = 0;
+        let (mut purges_ended, mut operations_during_purges) = (0, 0);
+        for round in 0..150_000 {
+            let purging = q.purge.is_some();
+            let pick = next();
+            if !purging && model.len() < 2_000 {
+                let files: Vec<_> = (fresh..fresh + 12_000).map(|n| (big(n), 1)).collect();
+                assert_eq!(q.extend(files.clone()), (12_000, 12_000));
+                model.extend(files);
+                fresh += 12_000;
+                continue;
+            }
+            if purging {
+                operations_during_purges += 1;
+            }
+            // During a purge, every operation, with takes rare so that many come between its
+            // steps; between purges, only what keeps every dead slot in the prefix.
+            let operation = match pick % 32 {
+                k if purging && k < 30 => k % 7,
+                0 | 1 => 0,
+                _ => 7,
+            };
+            match operation {
+                0 | 1 => {
+                    assert!(q.push_back(big(fresh), 2));
+                    model.push_back((big(fresh), 2));
+                    fresh += 1;
+                }
+                2 => {
+                    let (id, _) = model[(next() % model.len() as u64) as usize];
+                    assert!(!q.push_back(id, 3), "{id} is queued");
+                }
+                3 if pick % 3 == 0 => {
+                    // Mostly the last file: added one at a time, it is in the hash map.
+                    let at = if next() % 4 == 0 { (next() % model.len() as u64) as usize } else { model.len() - 1 };
+                    let (id, size) = model.remove(at).expect("in range");
+                    assert_eq!(q.remove(&id), Some(size));
+                }
+                4 => assert_eq!(q.remove(&big(fresh + 1_000_000)), None),
+                5 => {
+                    let files: Vec<_> = (fresh..fresh + 10).map(|n| (big(n), 4)).collect();
+                    assert_eq!(q.extend(files.clone()), (10, 40));
+                    model.extend(files);
+                    fresh += 10;
+                }
+                6 if pick % 5 == 0 => {
+                    // A bulk extend with a duplicate of a queued file, which stays where it is.
+                    let mut files: Vec<_> = (fresh..fresh + 5_000).map(|n| (big(n), 5)).collect();
+                    files.extend(model.front().copied());
+                    assert_eq!(q.extend(files.clone()).0, 5_000);
+                    model.extend(files.into_iter().take(5_000));
+                    fresh += 5_000;
+                }
+                _ => assert_eq!(q.take_nth(0), model.pop_front()),
+            }
+            if purging && q.purge.is_none() {
+                purges_ended += 1;
+                // The last file was added one at a time: its slot number was renumbered.
+                let (id, size) = model.pop_back().expect("files left");
+                assert_eq!(q.remove(&id), Some(size), "round {round}: {id} after the purge");
+            }
+            assert_eq!(q.len(), model.len());
+            if let (Some(first), Some(last)) = (model.front(), model.back()) {
+                assert!(q.contains(&first.0) && q.contains(&last.0));
+                assert!(q.contains(&model[(next() % model.len() as u64) as usize].0));
+            }
+            if round % 10_000 == 0 || (purging && q.purge.is_none()) {
+                assert!(q.iter().eq(model.iter().copied()), "round {round}: the queue in order");
+                assert!(model.iter().all(|(id, _)| q.contains(id)), "round {round}: every file found");
+            }
+        }
+        assert!(purges_ended >= 8, "{purges_ended} purges ended");
+        assert!(operations_during_purges >= 80, "{operations_during_purges} operations during purges");
     }
 
     #[test]

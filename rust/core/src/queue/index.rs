@@ -1,0 +1,184 @@
+//! The membership index over a queue's slots, and its purge of a dead prefix a few buckets
+//! at a time.
+//!
+//! Slot numbers sorted by a seeded hash of the id, with a small directory of bucket starts:
+//! 4 bytes per file plus < 0.25 for the directory; a lookup is a binary search within one
+//! bucket of ~16–32 slots. It is built in one go (a radix sort, no per-file allocation).
+
+use super::slots::{Slots, hash};
+
+/// Slot numbers sorted by hash, with the first position of each bucket of hashes.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Index {
+    /// Slot numbers, ordered by (hash, slot).
+    positions: Vec<u32>,
+    /// `buckets[b]..buckets[b + 1]`: the positions whose hash starts with the bits of `b`.
+    buckets: Vec<u32>,
+    /// `32 - bits` of the bucket number.
+    shift: u32,
+}
+
+/// Positions a purge step rewrites at least (whole buckets): about 4 µs of work, so that
+/// no take holds the module's lock long while a million-file index is purged.
+const PURGE_STEP: usize = 4096;
+
+impl Index {
+    /// Sorts `(hash << 32 | slot)` keys by hash (stable, so equal hashes keep slot order).
+    fn sort(keys: &mut Vec<u64>) {
+        let mut spare = vec![0u64; keys.len()];
+        for pass in 0..4 {
+            let shift = 32 + pass * 8;
+            let mut counts = [0usize; 256];
+            for key in keys.iter() {
+                counts[((key >> shift) & 0xFF) as usize] += 1;
+            }
+            if counts.contains(&keys.len()) {
+                continue; // every key has the same digit here
+            }
+            let mut start = 0;
+            for count in counts.iter_mut() {
+                let c = *count;
+                *count = start;
+                start += c;
+            }
+            for &key in keys.iter() {
+                let digit = ((key >> shift) & 0xFF) as usize;
+                spare[counts[digit]] = key;
+                counts[digit] += 1;
+            }
+            std::mem::swap(keys, &mut spare);
+        }
+    }
+
+    /// Builds the index of the live slots; later duplicates of an id are killed. Returns the
+    /// slots killed.
+    pub(super) fn build(slots: &mut Slots, seed: u64) -> (Index, Vec<usize>) {
+        let mut keys: Vec<u64> = slots
+            .iter_from(0)
+            .enumerate()
+            .filter(|(_, s)| s.is_live())
+            .map(|(i, s)| u64::from(s.hash(seed)) << 32 | i as u64)
+            .collect();
+        Index::sort(&mut keys);
+        // Equal ids have equal hashes, so a duplicate sits in the run of its hash, after the
+        // first occurrence (the sort is stable).
+        let mut killed = Vec::new();
+        let mut run = 0;
+        while run < keys.len() {
+            let mut end = run + 1;
+            while end < keys.len() && keys[end] >> 32 == keys[run] >> 32 {
+                end += 1;
+            }
+            for later in run + 1..end {
+                let slot = (keys[later] & 0xFFFF_FFFF) as usize;
+                let file = *slots.get(slot);
+                let seen = (run..later).any(|k| {
+                    let earlier = slots.get((keys[k] & 0xFFFF_FFFF) as usize);
+                    earlier.is_live() && earlier.same_id(&file)
+                });
+                if seen {
+                    slots.get_mut(slot).kill();
+                    killed.push(slot);
+                }
+            }
+            run = end;
+        }
+        // About 16–32 ids per bucket: a 4-byte directory entry per bucket costs < 0.25 byte
+        // per id, and a lookup binary-searches 4–5 of them.
+        let bits = (usize::BITS - (keys.len() / 16).max(1).leading_zeros() - 1).min(28);
+        let shift = 32 - bits;
+        let mut buckets = vec![0u32; (1usize << bits) + 1];
+        for key in &keys {
+            buckets[((key >> 32) >> shift) as usize + 1] += 1;
+        }
+        for b in 1..buckets.len() {
+            buckets[b] += buckets[b - 1];
+        }
+        let positions = keys.iter().map(|k| *k as u32).collect();
+        (Index { positions, buckets, shift }, killed)
+    }
+
+    /// The live slot holding `id`.
+    pub(super) fn find(&self, slots: &Slots, id: &[u8], seed: u64) -> Option<usize> {
+        if self.positions.is_empty() {
+            return None;
+        }
+        let h = hash(id, seed);
+        let bucket = (u64::from(h) >> self.shift) as usize;
+        let (lo, hi) = (self.buckets[bucket] as usize, self.buckets[bucket + 1] as usize);
+        let range = &self.positions[lo..hi];
+        let hash_at = |p: u32| slots.get(p as usize).hash(seed);
+        let first = range.partition_point(|&p| hash_at(p) < h);
+        range[first..]
+            .iter()
+            .take_while(|&&p| hash_at(p) == h)
+            .map(|&p| p as usize)
+            .find(|&p| slots.get(p).is_live() && slots.get(p).holds(id))
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+
+    pub(super) fn bytes(&self) -> usize {
+        (self.positions.capacity() + self.buckets.capacity()) * 4
+    }
+
+    /// Starts rewriting this index without the slots below `cut`, numbered from `cut`.
+    pub(super) fn start_purge(&self, cut: usize) -> Purge {
+        Purge {
+            cut: u32::try_from(cut).expect("slot numbers fit in u32"),
+            bucket: 0,
+            // Zeroed pages come from the kernel untouched; those past the kept positions
+            // are given back when the purge ends.
+            positions: vec![0; self.positions.len()],
+            kept: 0,
+            buckets: vec![0; self.buckets.len()],
+        }
+    }
+
+    /// Rewrites the next buckets of `purge`; returns the purged index once the last is done.
+    pub(super) fn purge_step(&self, purge: &mut Purge) -> Option<Index> {
+        let last = self.buckets.len() - 1;
+        let mut rewritten = 0;
+        while purge.bucket < last && rewritten < PURGE_STEP {
+            let (lo, hi) = (self.buckets[purge.bucket] as usize, self.buckets[purge.bucket + 1] as usize);
+            purge.buckets[purge.bucket] = purge.kept as u32;
+            // Without a branch: in hash order, dead and live slots alternate at random, and
+            // a mispredicted branch per position was most of a compaction's time.
+            for &p in &self.positions[lo..hi] {
+                purge.positions[purge.kept] = p.wrapping_sub(purge.cut);
+                purge.kept += usize::from(p >= purge.cut);
+            }
+            rewritten += hi - lo;
+            purge.bucket += 1;
+        }
+        if purge.bucket < last {
+            return None;
+        }
+        purge.buckets[last] = purge.kept as u32;
+        let mut positions = std::mem::take(&mut purge.positions);
+        positions.truncate(purge.kept);
+        positions.shrink_to_fit();
+        Some(Index { positions, buckets: std::mem::take(&mut purge.buckets), shift: self.shift })
+    }
+}
+
+/// An index being rewritten without a dead prefix of slots, renumbered, while the old one
+/// still answers every lookup (the slots stay until the purge ends).
+#[derive(Debug)]
+pub(super) struct Purge {
+    /// The first slot kept: a chunk boundary.
+    pub(super) cut: u32,
+    /// The next bucket of the old index to rewrite.
+    bucket: usize,
+    positions: Vec<u32>,
+    kept: usize,
+    buckets: Vec<u32>,
+}
+
+impl Purge {
+    pub(super) fn bytes(&self) -> usize {
+        (self.positions.capacity() + self.buckets.capacity()) * 4
+    }
+}
