@@ -3,6 +3,7 @@
 //! (tokio in production, the simulator in tests) executes effects against the host and feeds
 //! the results back as inputs.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use crate::definition::Order;
@@ -83,9 +84,43 @@ pub enum ChangePurpose {
     },
 }
 
+/// Memory the module let go of, for its driver to free once the module's lock is released.
+///
+/// A large free can make glibc merge every small chunk that other threads have freed into the
+/// same arena: in minidcache, after `populate` had made a million files' entries on one thread,
+/// such a merge took 50–185 ms when a job's queue dropped its dead prefix, and under the
+/// module's lock it stalled `migration info` and every message for as long. A clone shares
+/// the memory, which is freed with the last one.
+#[derive(Clone)]
+pub struct Released {
+    #[expect(dead_code, reason = "held only to be dropped")]
+    memory: Arc<dyn Any + Send + Sync>,
+    bytes: usize,
+}
+
+impl Released {
+    /// Wraps `memory`, which holds about `bytes` of heap.
+    pub fn new(memory: impl Any + Send + Sync, bytes: usize) -> Released {
+        Released { memory: Arc::new(memory), bytes }
+    }
+
+    /// The heap it holds, roughly.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl std::fmt::Debug for Released {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Released({} bytes)", self.bytes)
+    }
+}
+
 /// Something the module asks its driver to do.
 #[derive(Debug, Clone)]
 pub enum Effect {
+    /// Drop this memory after the module's lock is released; there is nothing to answer.
+    Release(Released),
     /// Scan the repository: every entry passing `filter` at `now`, in repository order or
     /// sorted by `order`; answer [`Input::Scanned`].
     Scan {

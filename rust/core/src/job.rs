@@ -534,6 +534,7 @@ impl Job {
             s.attempts
         );
         self.queue.clear();
+        self.release_queue_memory(ctx);
         ctx.timers.cancel(TimerKey::Wake(self.key));
         ctx.timers.cancel(TimerKey::Refresh(self.key));
         ctx.timers.cancel(TimerKey::ScanRetry(self.key));
@@ -618,6 +619,7 @@ impl Job {
                 break;
             }
             let (pnfsid, size) = self.queue.take_nth(skip).expect("the file was just seen in the queue");
+            self.release_queue_memory(ctx);
             self.running.insert(pnfsid, Running { size, stage: Stage::Reading { cancelled: false } });
             ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::StartTask { job: self.key, pnfsid }, pnfsid });
         }
@@ -736,6 +738,7 @@ impl Job {
         for (pnfsid, size) in files {
             self.queue.push_back(pnfsid, size);
         }
+        self.release_queue_memory(ctx);
         if n > 0 && self.state() == JobState::Finished {
             self.set_state(State::Running, ctx.now);
             self.refresh(ctx);
@@ -792,6 +795,7 @@ impl Job {
         if self.running.contains_key(&pnfsid) || !self.queue.push_back(pnfsid, size) {
             return;
         }
+        self.release_queue_memory(ctx);
         self.stats.total += size;
         if self.state() == JobState::Sleeping && self.failures_since_progress == 0 && self.lists_ready() {
             // An idle permanent job sleeps only because its queue ran dry; dCache lets the new
@@ -804,6 +808,15 @@ impl Job {
         self.schedule(ctx);
     }
 
+    /// Hands the memory the queue let go of to the driver, which frees it after the module's
+    /// lock is released ([`Effect::Release`]); called after every change to the queue that
+    /// can compact or empty it.
+    fn release_queue_memory(&mut self, ctx: &mut Ctx<'_>) {
+        for memory in self.queue.take_released() {
+            ctx.effects.push(Effect::Release(memory));
+        }
+    }
+
     /// Drops a file: cancels its running task, or takes it out of the queue.
     fn remove(&mut self, pnfsid: PnfsId, reason: &str, ctx: &mut Ctx<'_>) {
         self.quarantine.forget(&pnfsid);
@@ -811,6 +824,7 @@ impl Job {
             self.cancel_task(pnfsid, reason, ctx);
         } else {
             self.queue.remove(&pnfsid);
+            self.release_queue_memory(ctx);
         }
     }
 
@@ -842,6 +856,7 @@ impl Job {
                     // matching; only deletion does.
                     if !self.running.contains_key(&entry.pnfsid) {
                         self.queue.remove(&entry.pnfsid);
+                        self.release_queue_memory(ctx);
                     }
                 } else if self.is_permanent() {
                     self.add(entry.pnfsid, entry.size, ctx);
@@ -851,6 +866,7 @@ impl Job {
                 if !self.filter.matches(new, ctx.now) {
                     if !self.running.contains_key(&new.pnfsid) {
                         self.queue.remove(&new.pnfsid);
+                        self.release_queue_memory(ctx);
                     }
                 } else if self.is_permanent() && !self.filter.matches(old, ctx.now) {
                     self.add(new.pnfsid, new.size, ctx);
@@ -1056,6 +1072,7 @@ impl Job {
                 let size = self.release(pnfsid, ctx);
                 if !self.state().is_terminal() {
                     self.queue.push_back(pnfsid, size);
+                    self.release_queue_memory(ctx);
                 }
                 if self.state() == JobState::Running {
                     self.enter(State::Sleeping, ctx);
@@ -1072,6 +1089,7 @@ impl Job {
                         self.note(ctx, task, Some(pnfsid), text);
                     } else {
                         self.queue.push_back(pnfsid, size);
+                        self.release_queue_memory(ctx);
                         self.failures_since_progress += 1;
                     }
                 }

@@ -587,6 +587,8 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
             host.p2p.start(request, reply(inner, token));
         }
         Effect::CancelP2p { id } => host.p2p.cancel(id),
+        // The lock is released by now (see `step`): dropping it here is the point.
+        Effect::Release(memory) => drop(memory),
     }
 }
 

@@ -807,6 +807,7 @@ impl Cluster {
                     self.schedule(0, Delivery::P2pDone { pool: pool.to_string(), id });
                 }
             }
+            Effect::Release(memory) => drop(memory),
         }
     }
 
@@ -1074,6 +1075,7 @@ fn describe_effect(effect: &Effect) -> String {
             records(&request.sticky)
         ),
         Effect::CancelP2p { id } => format!("cancel p2p {}", short(*id)),
+        Effect::Release(memory) => format!("release {} bytes", memory.bytes()),
     }
 }
 

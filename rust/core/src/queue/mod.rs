@@ -27,12 +27,18 @@ use std::hash::BuildHasher;
 
 use rustc_hash::FxHashMap;
 
+use crate::effect::Released;
 use crate::pnfsid::PnfsId;
 use index::{Index, Purge};
 use slots::{CHUNK, PackedFile, Slots};
 
 /// Below this many files the queue keeps only the hash map (no index).
 const INDEX_MIN: usize = 4096;
+
+/// Memory let go of from this size on is handed to the driver to free after the module's
+/// lock ([`Released`]): glibc's threshold (`FASTBIN_CONSOLIDATION_THRESHOLD`) above which a
+/// free first merges the small chunks other threads freed into the same arena.
+const RELEASE_LATER: usize = 64 * 1024;
 
 /// The files of a repository scan, packed and indexed beside the scan, off the module's
 /// lock: indexing a million files takes tens of milliseconds, and holding the lock that long
@@ -95,6 +101,8 @@ pub struct JobQueue {
     recent: FxHashMap<PnfsId, u32>,
     /// The index being rewritten without the dead prefix, whose chunks go when it is done.
     purge: Option<Purge>,
+    /// Large memory let go of, for the job to hand to the driver ([`JobQueue::take_released`]).
+    released: Vec<Released>,
     seed: u64,
 }
 
@@ -108,6 +116,7 @@ impl Default for JobQueue {
             indexed: 0,
             recent: FxHashMap::default(),
             purge: None,
+            released: Vec::new(),
             // The index's hash is keyed per queue, like std's maps, so that no set of ids
             // can be chosen to fill one bucket.
             seed: std::collections::hash_map::RandomState::new().hash_one(0x6d69_6772_6174_6531u64),
@@ -192,6 +201,7 @@ impl JobQueue {
         {
             let (added, bytes) = (scanned.live, scanned.bytes);
             *self = JobQueue {
+                released: std::mem::take(&mut self.released),
                 indexed: scanned.slots.len(),
                 slots: scanned.slots,
                 index,
@@ -271,7 +281,22 @@ impl JobQueue {
 
     /// Drops everything.
     pub fn clear(&mut self) {
-        *self = JobQueue { seed: self.seed, ..JobQueue::default() };
+        let released = std::mem::take(&mut self.released);
+        let old = std::mem::replace(self, JobQueue { released, seed: self.seed, ..JobQueue::default() });
+        let bytes = old.heap_bytes();
+        self.release(old, bytes);
+    }
+
+    /// The large memory the queue let go of since the last call, to be freed after the
+    /// module's lock is released ([`Released`]); smaller pieces were freed at once.
+    pub fn take_released(&mut self) -> Vec<Released> {
+        std::mem::take(&mut self.released)
+    }
+
+    fn release(&mut self, memory: impl std::any::Any + Send + Sync, bytes: usize) {
+        if bytes >= RELEASE_LATER {
+            self.released.push(Released::new(memory, bytes));
+        }
     }
 
     /// Bytes held (capacity of the slots and the index; the hash map's entries estimated).
@@ -298,8 +323,10 @@ impl JobQueue {
         let purged = if self.index.is_empty() { Some(Index::default()) } else { self.index.purge_step(purge) };
         let Some(purged) = purged else { return };
         self.purge = None;
-        self.index = purged;
-        self.slots.drop_chunks(cut / CHUNK);
+        let old = std::mem::replace(&mut self.index, purged);
+        let chunks = self.slots.drop_chunks(cut / CHUNK);
+        let bytes = old.bytes() + chunks.iter().map(|c| c.capacity() * size_of::<PackedFile>()).sum::<usize>();
+        self.release((old, chunks), bytes);
         self.head -= cut;
         self.indexed = self.indexed.saturating_sub(cut);
         // Recent files are live, so above the head and the cut.
@@ -318,7 +345,10 @@ impl JobQueue {
     /// files are killed. Returns the files killed so.
     fn rebuild_from(&mut self, fresh: usize) -> Vec<(PnfsId, u64)> {
         // A purge under way is overtaken: the compaction drops every dead slot.
-        self.purge = None;
+        if let Some(purge) = self.purge.take() {
+            let bytes = purge.bytes();
+            self.release(purge, bytes);
+        }
         let mut fresh = fresh;
         if self.live < self.slots.len() {
             let mut kept = Slots::default();
@@ -332,10 +362,14 @@ impl JobQueue {
                 }
             }
             fresh = renumbered_fresh.unwrap_or(kept.len());
-            self.slots = kept;
+            let old = std::mem::replace(&mut self.slots, kept);
+            let bytes = old.heap_bytes();
+            self.release(old, bytes);
         }
         self.head = 0;
-        self.recent = FxHashMap::default();
+        let old = (std::mem::take(&mut self.recent), std::mem::take(&mut self.index));
+        let bytes = old.0.capacity() * (size_of::<(PnfsId, u32)>() + 1) + old.1.bytes();
+        self.release(old, bytes);
         let mut killed = Vec::new();
         if self.slots.len() >= INDEX_MIN {
             let (index, dead) = Index::build(&mut self.slots, self.seed);
@@ -455,6 +489,31 @@ mod tests {
         assert!(!q.push_back(big(49_999), 1), "still a duplicate");
         assert!(q.push_back(big(45_000), 7), "gone, so it can come back");
         assert_eq!(q.len(), 10_099);
+    }
+
+    /// What a compaction or a clear drops from 64 KiB on is handed out, not freed, so that
+    /// the driver can free it after the module's lock; smaller pieces are freed at once.
+    #[test]
+    fn large_memory_let_go_of_is_handed_out() {
+        let mut q = JobQueue::new();
+        q.extend((0..20_000).map(|n| (big(n), 1)));
+        let mut handed_out = 0;
+        for _ in 0..15_000 {
+            q.take_nth(0).expect("files left");
+            handed_out += q.take_released().iter().map(Released::bytes).sum::<usize>();
+        }
+        let chunks = 2 * CHUNK * size_of::<PackedFile>();
+        assert!(handed_out >= chunks, "{handed_out} bytes handed out, {chunks} in the chunks dropped");
+        let held = q.heap_bytes();
+        q.clear();
+        let released = q.take_released();
+        assert_eq!(released.iter().map(Released::bytes).sum::<usize>(), held, "the whole queue");
+        assert!(q.take_released().is_empty(), "handed out once");
+
+        let mut small = JobQueue::new();
+        small.extend((0..100).map(|n| (big(n), 1)));
+        small.clear();
+        assert!(small.take_released().is_empty(), "a small queue is freed at once");
     }
 
     /// The purge cuts at a chunk boundary below the head; when the head is on the boundary

@@ -132,10 +132,10 @@ impl Slots {
             .flat_map(move |(i, chunk)| &chunk[if i == 0 { offset } else { 0 }..])
     }
 
-    /// Frees the first `count` chunks; slot `count * CHUNK` becomes slot 0.
-    pub(super) fn drop_chunks(&mut self, count: usize) {
-        self.chunks.drain(..count);
+    /// Takes out the first `count` chunks; slot `count * CHUNK` becomes slot 0.
+    pub(super) fn drop_chunks(&mut self, count: usize) -> Vec<Vec<PackedFile>> {
         self.len -= count * CHUNK;
+        self.chunks.drain(..count).collect()
     }
 
     pub(super) fn heap_bytes(&self) -> usize {
