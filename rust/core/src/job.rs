@@ -444,9 +444,10 @@ impl Job {
                         let (_, bytes) = self.queue.extend_scanned(files);
                         self.stats.total += bytes;
                     } else {
-                        for (id, size) in files.into_files() {
+                        for (id, size) in files.files() {
                             self.add(id, size, ctx);
                         }
+                        ctx.effects.extend(files.release().map(Effect::Release));
                     }
                 }
                 self.scan_finished(ctx);

@@ -80,11 +80,41 @@ impl ScannedFiles {
     }
 
     /// The files, in queue order.
-    pub fn into_files(self) -> impl Iterator<Item = (PnfsId, u64)> {
-        let files: Vec<_> = self.slots.iter_from(0).filter(|s| s.is_live()).map(|s| (s.pnfsid(), s.size())).collect();
-        files.into_iter()
+    pub fn files(&self) -> impl ExactSizeIterator<Item = (PnfsId, u64)> + '_ {
+        let live = self.slots.iter_from(0).filter(|s| s.is_live()).map(|s| (s.pnfsid(), s.size()));
+        Exactly { files: live, left: self.live }
+    }
+
+    /// Its memory, once its files were taken one by one, for the driver to free after the
+    /// module's lock when it is large ([`Released`]); `None` when it was freed at once.
+    pub fn release(self) -> Option<Released> {
+        let bytes = self.slots.heap_bytes() + self.index.as_ref().map_or(0, Index::bytes);
+        (bytes >= RELEASE_LATER).then(|| Released::new(self, bytes))
     }
 }
+
+/// The live files of a scan, whose number is known: [`JobQueue::extend`] indexes a long
+/// iterator in one pass.
+struct Exactly<I> {
+    files: I,
+    left: usize,
+}
+
+impl<I: Iterator<Item = (PnfsId, u64)>> Iterator for Exactly<I> {
+    type Item = (PnfsId, u64);
+
+    fn next(&mut self) -> Option<(PnfsId, u64)> {
+        let file = self.files.next()?;
+        self.left -= 1;
+        Some(file)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<I: Iterator<Item = (PnfsId, u64)>> ExactSizeIterator for Exactly<I> {}
 
 /// Insertion-ordered set of queued files with their sizes.
 #[derive(Debug)]
@@ -211,8 +241,11 @@ impl JobQueue {
             };
             return (added, bytes);
         }
-        let files: Vec<(PnfsId, u64)> = scanned.into_files().collect();
-        self.extend(files)
+        let added = self.extend(scanned.files());
+        if let Some(memory) = scanned.release() {
+            self.released.push(memory);
+        }
+        added
     }
 
     /// Whether `id` is queued.
@@ -442,6 +475,8 @@ mod tests {
         busy.push_back(big(5), 5);
         let scanned = ScannedFiles::new(files, busy.seed());
         assert_eq!(busy.extend_scanned(scanned), (9_999, expected.1 - 5));
+        let released: usize = busy.take_released().iter().map(Released::bytes).sum();
+        assert!(released >= 10_000 * size_of::<PackedFile>(), "the scan's slots, to be freed after the lock");
         assert_eq!(busy.iter().next(), Some((big(5), 5)), "the file queued first stays first");
         assert_eq!(busy.len(), 10_000);
     }
