@@ -5,7 +5,7 @@
 //! 4 bytes per file plus < 0.25 for the directory; a lookup is a binary search within one
 //! bucket of ~16–32 slots. It is built in one go (a radix sort, no per-file allocation).
 
-use super::slots::{Slots, hash};
+use super::slots::{CHUNK, Slots, hash};
 
 /// Slot numbers sorted by hash, with the first position of each bucket of hashes.
 #[derive(Debug, Default, Clone)]
@@ -53,12 +53,12 @@ impl Index {
     /// Builds the index of the live slots; later duplicates of an id are killed. Returns the
     /// slots killed.
     pub(super) fn build(slots: &mut Slots, seed: u64) -> (Index, Vec<usize>) {
-        let mut keys: Vec<u64> = slots
-            .iter_from(0)
-            .enumerate()
-            .filter(|(_, s)| s.is_live())
-            .map(|(i, s)| u64::from(s.hash(seed)) << 32 | i as u64)
-            .collect();
+        let mut keys: Vec<u64> = Vec::with_capacity(slots.len());
+        for (c, chunk) in slots.chunks().iter().enumerate() {
+            let first = c * CHUNK;
+            let live = chunk.iter().enumerate().filter(|(_, s)| s.is_live());
+            keys.extend(live.map(|(i, s)| u64::from(s.hash(seed)) << 32 | (first + i) as u64));
+        }
         Index::sort(&mut keys);
         // Equal ids have equal hashes, so a duplicate sits in the run of its hash, after the
         // first occurrence (the sort is stable).

@@ -57,7 +57,7 @@ pub struct ScannedFiles {
 impl ScannedFiles {
     /// Packs `files` (in queue order) and indexes them for a queue keyed by `seed`.
     pub fn new(files: Vec<(PnfsId, u64)>, seed: u64) -> ScannedFiles {
-        let mut slots: Slots = files.iter().map(|(id, size)| PackedFile::new(id, *size)).collect();
+        let mut slots = Slots::pack(&files);
         let mut live = slots.len();
         let mut bytes: u64 = files.iter().map(|f| f.1).sum();
         let index = (slots.len() >= INDEX_MIN && u32::try_from(slots.len()).is_ok()).then(|| {

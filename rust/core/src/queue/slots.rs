@@ -92,6 +92,15 @@ pub(super) struct Slots {
 }
 
 impl Slots {
+    /// Packs `files`, a chunk at a time (a scan of millions is packed in one pass per chunk).
+    pub(super) fn pack(files: &[(PnfsId, u64)]) -> Slots {
+        let chunks: Vec<Vec<PackedFile>> = files
+            .chunks(CHUNK)
+            .map(|chunk| chunk.iter().map(|(id, size)| PackedFile::new(id, *size)).collect())
+            .collect();
+        Slots { chunks, len: files.len() }
+    }
+
     pub(super) fn len(&self) -> usize {
         self.len
     }
@@ -121,6 +130,11 @@ impl Slots {
         self.len += 1;
     }
 
+    /// The chunks, in order: chunk `c` holds slots `c * CHUNK` on.
+    pub(super) fn chunks(&self) -> &[Vec<PackedFile>] {
+        &self.chunks
+    }
+
     /// The slots from `n` on, in order.
     pub(super) fn iter_from(&self, n: usize) -> impl Iterator<Item = &PackedFile> {
         let (first, offset) = (n / CHUNK, n % CHUNK);
@@ -144,27 +158,26 @@ impl Slots {
     }
 }
 
-impl FromIterator<PackedFile> for Slots {
-    fn from_iter<I: IntoIterator<Item = PackedFile>>(files: I) -> Slots {
-        let mut slots = Slots::default();
-        for file in files {
-            slots.push(file);
-        }
-        slots
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn id(n: u32) -> PnfsId {
+        PnfsId::parse(&format!("{n:024x}")).expect("valid")
+    }
+
     fn file(n: u32) -> PackedFile {
-        PackedFile::new(&PnfsId::parse(&format!("{n:024x}")).expect("valid"), u64::from(n))
+        PackedFile::new(&id(n), u64::from(n))
     }
 
     #[test]
     fn slots_across_chunks_keep_their_order_and_numbers() {
-        let mut slots: Slots = (0..3 * CHUNK as u32 + 5).map(file).collect();
+        let files: Vec<(PnfsId, u64)> = (0..3 * CHUNK as u32 + 5).map(|n| (id(n), u64::from(n))).collect();
+        let mut slots = Slots::pack(&files);
+        let mut pushed = Slots::default();
+        files.iter().for_each(|(id, size)| pushed.push(PackedFile::new(id, *size)));
+        assert!(slots.iter_from(0).map(|f| f.pnfsid()).eq(pushed.iter_from(0).map(|f| f.pnfsid())));
+        assert!(pushed.chunks[..3].iter().all(|c| c.capacity() == CHUNK), "pushes leave no slack in full chunks");
         assert_eq!(slots.len(), 3 * CHUNK + 5);
         assert_eq!(slots.get(CHUNK).size(), CHUNK as u64);
         assert!(slots.iter_from(CHUNK - 1).map(|f| f.size()).eq(CHUNK as u64 - 1..3 * CHUNK as u64 + 5));
