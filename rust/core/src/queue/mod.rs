@@ -4,10 +4,10 @@
 //! A job may queue every replica of a pool, tens of millions, so the queue is laid out for
 //! memory (about 31 bytes per file, against ~155 for dCache's `LinkedHashSet` + `HashMap`):
 //!
-//! * `slots` ([`slots`]): the files in queue order, packed: the id's 19 bytes (length byte +
+//! * `slots` (`slots.rs`): the files in queue order, packed: the id's 19 bytes (length byte +
 //!   18) and the size's 8, no padding, in chunks. A file that leaves is only marked dead (a
 //!   flag in the length byte); the dead prefix is skipped by `head`.
-//! * `index` ([`index`]): the membership index over the slots below `indexed`, built in one
+//! * `index` (`index.rs`): the membership index over the slots below `indexed`, built in one
 //!   go when many files arrive at once, as from the initial scan.
 //! * `recent`: a plain hash map for the files added one at a time after the index was built
 //!   (re-queued failures, a permanent job's new replicas). When it grows past a quarter of
@@ -15,10 +15,11 @@
 //!
 //! Once dead slots outnumber the live ones, the queue is compacted. A job taking files in
 //! order leaves only a dead prefix: its whole chunks are dropped once the index has been
-//! rewritten without them, a few buckets per take ([`index::Purge`]), so that no take holds
-//! the module's lock for long (a million-file queue's compaction in one go was 2–4 ms, and
-//! tens of ms when the thread was descheduled in the middle). Dead slots elsewhere (removals,
-//! skipped locked files) need a full rebuild.
+//! rewritten without them, a few buckets per take (`index::Purge`), so that no take holds
+//! the module's lock for long (a million-file queue's compaction in one go took 2–4 ms).
+//! Dead slots elsewhere (removals, skipped locked files) need a full rebuild. Whatever large
+//! memory a compaction or a clear lets go of is not freed here but handed out
+//! ([`JobQueue::take_released`]), for the driver to free after the module's lock.
 
 mod index;
 mod slots;
