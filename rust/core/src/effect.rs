@@ -119,8 +119,6 @@ impl std::fmt::Debug for Released {
 /// Something the module asks its driver to do.
 #[derive(Debug, Clone)]
 pub enum Effect {
-    /// Drop this memory after the module's lock is released; there is nothing to answer.
-    Release(Released),
     /// Scan the repository: every entry passing `filter` at `now`, in repository order or
     /// sorted by `order`; answer [`Input::Scanned`].
     Scan {
@@ -222,4 +220,6 @@ pub enum Effect {
         /// The transfer.
         id: RequestId,
     },
+    /// Drop this memory after the module's lock is released; there is nothing to answer.
+    Release(Released),
 }
