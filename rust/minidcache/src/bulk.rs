@@ -8,7 +8,9 @@
 //! goes, so every `migration info` (which makes such a request) merged a move's worth of
 //! them: 59 % of the shell's time in a profile of a 400 000-file move, answers of 1–2 ms with
 //! a median and up to tens of milliseconds. Made on a short-lived thread, they come from that
-//! thread's arena instead.
+//! thread's arena instead. That arena passes to the next thread started (in a move, the
+//! scan's), and a large free into it still merges the backlog, wherever it happens: the
+//! migration module therefore frees its large memory after its lock (`Effect::Release`).
 
 /// Runs `work` on a thread named `name` and returns its result (an error if no thread can be
 /// started); a panic in it is resumed here.

@@ -41,6 +41,11 @@ const INDEX_MIN: usize = 4096;
 /// free first merges the small chunks other threads freed into the same arena.
 const RELEASE_LATER: usize = 64 * 1024;
 
+/// The heap of the map of recent files, estimated: its entries and their control bytes.
+fn map_bytes(recent: &FxHashMap<PnfsId, u32>) -> usize {
+    recent.capacity() * (size_of::<(PnfsId, u32)>() + 1)
+}
+
 /// The files of a repository scan, packed and indexed beside the scan, off the module's
 /// lock: indexing a million files takes tens of milliseconds, and holding the lock that long
 /// would stall `migration info` and every message to the pool. A job whose queue is still
@@ -338,7 +343,7 @@ impl JobQueue {
         self.slots.heap_bytes()
             + self.index.bytes()
             + self.purge.as_ref().map_or(0, Purge::bytes)
-            + self.recent.capacity() * (size_of::<(PnfsId, u32)>() + 1)
+            + map_bytes(&self.recent)
     }
 
     /// Begins dropping the dead prefix's whole chunks (every dead slot is below `head`, as a
@@ -358,9 +363,9 @@ impl JobQueue {
         let Some(purged) = purged else { return };
         self.purge = None;
         let old = std::mem::replace(&mut self.index, purged);
-        let chunks = self.slots.drop_chunks(cut / CHUNK);
-        let bytes = old.bytes() + chunks.iter().map(|c| c.capacity() * size_of::<PackedFile>()).sum::<usize>();
-        self.release((old, chunks), bytes);
+        let dropped = self.slots.split_off_chunks(cut / CHUNK);
+        let bytes = old.bytes() + dropped.heap_bytes();
+        self.release((old, dropped), bytes);
         self.head -= cut;
         self.indexed = self.indexed.saturating_sub(cut);
         // Recent files are live, so above the head and the cut.
@@ -402,7 +407,7 @@ impl JobQueue {
         }
         self.head = 0;
         let old = (std::mem::take(&mut self.recent), std::mem::take(&mut self.index));
-        let bytes = old.0.capacity() * (size_of::<(PnfsId, u32)>() + 1) + old.1.bytes();
+        let bytes = map_bytes(&old.0) + old.1.bytes();
         self.release(old, bytes);
         let mut killed = Vec::new();
         if self.slots.len() >= INDEX_MIN {

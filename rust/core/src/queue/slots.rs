@@ -146,10 +146,10 @@ impl Slots {
             .flat_map(move |(i, chunk)| &chunk[if i == 0 { offset } else { 0 }..])
     }
 
-    /// Takes out the first `count` chunks; slot `count * CHUNK` becomes slot 0.
-    pub(super) fn drop_chunks(&mut self, count: usize) -> Vec<Vec<PackedFile>> {
+    /// Takes out the first `count` chunks, which are full; slot `count * CHUNK` becomes slot 0.
+    pub(super) fn split_off_chunks(&mut self, count: usize) -> Slots {
         self.len -= count * CHUNK;
-        self.chunks.drain(..count).collect()
+        Slots { chunks: self.chunks.drain(..count).collect(), len: count * CHUNK }
     }
 
     pub(super) fn heap_bytes(&self) -> usize {
@@ -183,7 +183,8 @@ mod tests {
         assert!(slots.iter_from(CHUNK - 1).map(|f| f.size()).eq(CHUNK as u64 - 1..3 * CHUNK as u64 + 5));
         assert_eq!(slots.iter_from(3 * CHUNK + 5).count(), 0);
         assert!(slots.chunks[..3].iter().all(|c| c.capacity() == CHUNK), "no slack in full chunks");
-        slots.drop_chunks(2);
+        let front = slots.split_off_chunks(2);
+        assert_eq!((front.len(), front.get(2 * CHUNK - 1).size()), (2 * CHUNK, 2 * CHUNK as u64 - 1));
         assert_eq!(slots.len(), CHUNK + 5);
         assert_eq!(slots.get(0).size(), 2 * CHUNK as u64, "renumbered from the first chunk kept");
         slots.get_mut(CHUNK + 4).kill();
