@@ -12,14 +12,14 @@ use crate::host::{P2pRequest, RepositoryError};
 use crate::input::EntryResult;
 use crate::message::{CopyRequest, Message, Reply, RequestId, WireVersion};
 use crate::mode::existing_replica_changes;
-use crate::replica::{ReplicaEntry, ReplicaState};
+use crate::replica::{FileAttributes, ReplicaEntry, ReplicaState};
 
 /// Where a registered request stands.
 #[derive(Debug)]
 enum Phase {
     /// Reading the local entry to choose between transfer and update.
     Inspecting,
-    /// A pool-to-pool transfer runs.
+    /// A pool-to-pool transfer runs; the request's attributes and sticky records went to it.
     Transferring,
     /// Verifying the checksum of the replica found (still interruptible).
     Verifying { found: ReplicaEntry },
@@ -146,13 +146,16 @@ impl Server {
                     return respond(ctx, inbound, error(ReturnCode::FILE_NOT_IN_REPOSITORY, text));
                 }
                 reg.phase = Phase::Transferring;
-                let r = &reg.request;
+                // From here on the request needs only its source and file id, to report how
+                // it ended: its attributes and sticky records move to the transfer.
+                let r = &mut reg.request;
+                let pnfsid = r.attributes.pnfsid;
                 let p2p = P2pRequest {
                     id: uuid,
                     source: r.source.clone(),
-                    attributes: r.attributes.clone(),
+                    attributes: std::mem::replace(&mut r.attributes, FileAttributes::only_id(pnfsid)),
                     state: r.state,
-                    sticky: r.sticky.clone(),
+                    sticky: std::mem::take(&mut r.sticky),
                     atime: r.atime,
                     force_source_mode: r.force_source_mode,
                 };
