@@ -52,12 +52,37 @@ pub struct Admission {
 /// Finished requests remembered so that a duplicated copy request is not executed again.
 const REMEMBERED: usize = 10_000;
 
+/// The requests finished lately: the last [`REMEMBERED`] at least, twice that at most.
+///
+/// Two generations of a set, rather than one set and a list in finishing order: forgetting
+/// the oldest request at every finish looked its id up in a random bucket of a set of ten
+/// thousand, a cache miss that took a twentieth of a file's time when files went one at a
+/// time. Adding an id reads only the set's control bytes, and a generation is dropped whole.
+#[derive(Debug, Default)]
+struct Remembered {
+    current: FxHashSet<RequestId>,
+    previous: FxHashSet<RequestId>,
+}
+
+impl Remembered {
+    fn insert(&mut self, uuid: RequestId) {
+        if self.current.len() == REMEMBERED {
+            std::mem::swap(&mut self.current, &mut self.previous);
+            self.current.clear();
+        }
+        self.current.insert(uuid);
+    }
+
+    fn contains(&self, uuid: &RequestId) -> bool {
+        self.current.contains(uuid) || self.previous.contains(uuid)
+    }
+}
+
 /// The requests this pool currently serves.
 #[derive(Debug, Default)]
 pub struct Server {
     requests: FxHashMap<RequestId, Registered>,
-    finished: std::collections::VecDeque<RequestId>,
-    finished_index: FxHashSet<RequestId>,
+    finished: Remembered,
 }
 
 fn respond(ctx: &mut Ctx<'_>, inbound: Option<Inbound>, reply: Reply) {
@@ -104,7 +129,7 @@ impl Server {
         if !request.state.is_cached_or_precious() {
             return respond(ctx, inbound, error(ReturnCode::INVALID_ARGS, "State must be either CACHED or PRECIOUS"));
         }
-        if self.requests.contains_key(&request.uuid) || self.finished_index.contains(&request.uuid) {
+        if self.requests.contains_key(&request.uuid) || self.finished.contains(&request.uuid) {
             // A duplicated request: the work is under way or done. Doing it again would leave
             // a copy the source never counts (found by migration-sim with duplicated messages).
             return respond(ctx, inbound, Reply::Ok);
@@ -278,13 +303,7 @@ impl Server {
     /// Unregisters the request and tells the source how it ended (§6.2).
     fn finish(&mut self, uuid: RequestId, result: Result<(), (ReturnCode, String)>, ctx: &mut Ctx<'_>) {
         let Some(reg) = self.requests.remove(&uuid) else { return };
-        if self.finished.len() == REMEMBERED
-            && let Some(oldest) = self.finished.pop_front()
-        {
-            self.finished_index.remove(&oldest);
-        }
-        self.finished.push_back(uuid);
-        self.finished_index.insert(uuid);
+        self.finished.insert(uuid);
         let (rc, error) = match result {
             Ok(()) => (ReturnCode::OK, None),
             Err((code, text)) => (code, Some(text)),
@@ -292,5 +311,25 @@ impl Server {
         let message =
             Message::CopyFinished { uuid, pool: reg.request.source, pnfsid: reg.request.attributes.pnfsid, rc, error };
         ctx.send_as(reg.wire, reg.reply_to, &message, None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_finished_requests_are_remembered_and_the_oldest_forgotten() {
+        let mut finished = Remembered::default();
+        let total = 3 * REMEMBERED as u128 + 17;
+        for id in 0..total {
+            finished.insert(RequestId(id));
+            assert!(finished.current.len() + finished.previous.len() <= 2 * REMEMBERED);
+        }
+        for id in total - REMEMBERED as u128..total {
+            assert!(finished.contains(&RequestId(id)), "{id} finished among the last {REMEMBERED}");
+        }
+        assert!(!finished.contains(&RequestId(0)));
+        assert!(!finished.contains(&RequestId(total - 2 * REMEMBERED as u128 - 1)));
     }
 }
