@@ -196,7 +196,7 @@ impl dcm_message {
                     let state = State::try_from(self.state).map_err(|e| invalid(format!("message.state: {e}")))?;
                     Message::Copy(CopyRequest {
                         uuid: uuid_arg(self.uuid, "message.uuid")?,
-                        source: str_arg(self.pool, "message.pool")?.to_string(),
+                        source: str_arg(self.pool, "message.pool")?.into(),
                         attributes: self.attributes.copy_in("message.attributes")?,
                         state: state.into(),
                         sticky: sticky_from_c(self.sticky, self.sticky_count, "message.sticky")?,
@@ -208,18 +208,18 @@ impl dcm_message {
                 }
                 MessageKind::Ping => Message::Ping {
                     uuid: uuid_arg(self.uuid, "message.uuid")?,
-                    source: str_arg(self.pool, "message.pool")?.to_string(),
+                    source: str_arg(self.pool, "message.pool")?.into(),
                     pnfsid: pnfsid_arg(self.attributes.pnfsid, "message.attributes.pnfsid")?,
                 },
                 MessageKind::Cancel => Message::Cancel {
                     uuid: uuid_arg(self.uuid, "message.uuid")?,
-                    source: str_arg(self.pool, "message.pool")?.to_string(),
+                    source: str_arg(self.pool, "message.pool")?.into(),
                     pnfsid: pnfsid_arg(self.attributes.pnfsid, "message.attributes.pnfsid")?,
                     reason: opt_str_arg(self.reason, "message.reason")?.map(str::to_string),
                 },
                 MessageKind::CopyFinished => Message::CopyFinished {
                     uuid: uuid_arg(self.uuid, "message.uuid")?,
-                    pool: str_arg(self.pool, "message.pool")?.to_string(),
+                    pool: str_arg(self.pool, "message.pool")?.into(),
                     pnfsid: pnfsid_arg(self.attributes.pnfsid, "message.attributes.pnfsid")?,
                     rc: ReturnCode(self.return_code),
                     error: opt_str_arg(self.error_message, "message.error_message")?.map(str::to_string),

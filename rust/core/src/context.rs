@@ -152,7 +152,7 @@ pub enum Route {
 #[derive(Debug)]
 pub struct Shared {
     /// This pool's name.
-    pub pool: String,
+    pub pool: PoolName,
     /// Configuration.
     pub config: Config,
     /// Files a local task works on (shared by all jobs and consulted by the server).
@@ -177,7 +177,7 @@ pub struct Ctx<'a> {
     /// The time of the event.
     pub now: Millis,
     /// This pool's name.
-    pub pool: &'a str,
+    pub pool: &'a PoolName,
     /// Configuration.
     pub config: &'a Config,
     /// Where effects go.
@@ -247,7 +247,7 @@ impl Ctx<'_> {
 impl Shared {
     pub(crate) fn new(pool: String, config: Config, seed: u64) -> Shared {
         Shared {
-            pool,
+            pool: pool.into(),
             config,
             locks: FxHashSet::default(),
             timers: Timers::default(),

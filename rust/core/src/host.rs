@@ -5,12 +5,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::Millis;
 use crate::error::{Failure, Outcome, ReturnCode};
 use crate::message::RequestId;
 use crate::pnfsid::PnfsId;
 use crate::pool_info::PoolInfo;
 use crate::replica::{FileAttributes, ReplicaEntry, ReplicaState, StickyRecord};
+use crate::{Millis, PoolName};
 
 /// The one-shot answer to an asynchronous host call. Call [`Completion::complete`] exactly
 /// once, from any thread; dropping it unanswered reports a failure, so a forgetful host
@@ -218,7 +218,7 @@ pub struct P2pRequest {
     /// Identifies the transfer; used to cancel it.
     pub id: RequestId,
     /// The pool that has the data.
-    pub source: String,
+    pub source: PoolName,
     /// The file.
     pub attributes: FileAttributes,
     /// Final state of the new replica.

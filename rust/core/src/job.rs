@@ -365,7 +365,7 @@ impl Job {
         }
         self.set_state(State::Initializing { scan: Scan::InFlight { retry: false, loaded_meanwhile: false } }, ctx.now);
         self.progress.start(ctx.now);
-        tracing::info!(target: LOG_TARGET, pool = ctx.pool, job = %self.id, "Job {} started: {}", self.id, self.definition.command_line);
+        tracing::info!(target: LOG_TARGET, pool = &**ctx.pool, job = %self.id, "Job {} started: {}", self.id, self.definition.command_line);
         self.refresh(ctx);
         self.scan(false, ctx);
     }
@@ -524,7 +524,7 @@ impl Job {
         let s = &self.stats;
         tracing::info!(
             target: LOG_TARGET,
-            pool = ctx.pool,
+            pool = &**ctx.pool,
             job = %self.id,
             "Job {} {}: {} files, {} of {} bytes, {} attempts",
             self.id,
@@ -1188,7 +1188,7 @@ impl Job {
 
     fn note(&mut self, ctx: &Ctx<'_>, task: u64, pnfsid: Option<PnfsId>, text: String) {
         let file = pnfsid.map_or_else(|| "-".to_string(), |p| p.to_string());
-        tracing::info!(target: LOG_TARGET, pool = ctx.pool, job = %self.id, "[{task}] {file}: {text}");
+        tracing::info!(target: LOG_TARGET, pool = &**ctx.pool, job = %self.id, "[{task}] {file}: {text}");
         if self.notes.len() == MAX_NOTES {
             self.notes.pop_front();
         }
@@ -1387,7 +1387,7 @@ impl Job {
         if !self.source_list.valid || !self.target_list.valid {
             return;
         }
-        let Some(source) = self.source_info().filter(|s| s.name == ctx.pool) else { return };
+        let Some(source) = self.source_info().filter(|s| *s.name == **ctx.pool) else { return };
         let reasons: Vec<String> =
             self.reasons(source).into_iter().map(|(name, reason)| format!("{name} {reason}")).collect();
         let text = if reasons.is_empty() {
@@ -1501,7 +1501,7 @@ fn perform(job: JobKey, task: &Task, action: TaskAction, ctx: &mut Ctx<'_>) {
         TaskAction::SendCopy { target, update_only } => {
             let message = Message::Copy(CopyRequest {
                 uuid: task.uuid,
-                source: ctx.pool.to_string(),
+                source: ctx.pool.clone(),
                 attributes: task.attributes.clone(),
                 state: task.target_state,
                 sticky: task.target_sticky.clone(),
@@ -1516,13 +1516,12 @@ fn perform(job: JobKey, task: &Task, action: TaskAction, ctx: &mut Ctx<'_>) {
             ctx.send(target, &message, Some(token));
         }
         TaskAction::SendPing { target } => {
-            let message = Message::Ping { uuid: task.uuid, source: ctx.pool.to_string(), pnfsid };
+            let message = Message::Ping { uuid: task.uuid, source: ctx.pool.clone(), pnfsid };
             let token = ctx.request(route(TaskReply::Ping), pool_timeout);
             ctx.send(target, &message, Some(token));
         }
         TaskAction::SendCancel { target: Some(target), reason } => {
-            let message =
-                Message::Cancel { uuid: task.uuid, source: ctx.pool.to_string(), pnfsid, reason: Some(reason) };
+            let message = Message::Cancel { uuid: task.uuid, source: ctx.pool.clone(), pnfsid, reason: Some(reason) };
             let token = ctx.request(route(TaskReply::Cancel), pool_timeout);
             ctx.send(target, &message, Some(token));
         }

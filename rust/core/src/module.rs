@@ -9,7 +9,7 @@ use crate::effect::{ChangePurpose, Effect, EntryPurpose, Inbound, JobKey, Token}
 use crate::error::{Failure, Outcome};
 use crate::input::{Answer, Input};
 use crate::job::{Job, task_reply_event};
-use crate::message::{Message, Reply, WireVersion, decode_versioned, version_of};
+use crate::message::{Message, Reply, WireVersion, decode_naming, version_of};
 use crate::replica::ReplicaEntry;
 use crate::server::{Admission, Server};
 use crate::task::TaskEvent;
@@ -308,7 +308,7 @@ impl Module {
             }
             Input::Message { from, bytes, reply } => {
                 let accepts = self.accepts_copies;
-                match decode_versioned::<Message>(&bytes) {
+                match decode_naming::<Message>(&bytes, &[&from, ctx.pool]) {
                     Ok((message, wire)) => {
                         let reply = reply.map(|id| Inbound { id, wire });
                         self.message(from, message, reply, wire, accepts, now)

@@ -311,7 +311,7 @@ fn copy_finished_goes_back_to_a_requester_that_is_not_a_pool() {
     let mut m = Module::new("pool2", Config::default(), 1);
     let request = CopyRequest {
         uuid: RequestId(42),
-        source: "pool1".to_string(),
+        source: "pool1".into(),
         attributes: migration_core::driver::sim::replica("A", Cached, 40, now, vec![]).attributes(),
         state: Cached,
         sticky: vec![],
@@ -333,7 +333,7 @@ fn copy_finished_goes_back_to_a_requester_that_is_not_a_pool() {
             _ => None,
         })
         .expect("a transfer starts");
-    assert_eq!(p2p.1, "pool1", "the data comes from the source pool, not from the requester");
+    assert_eq!(&*p2p.1, "pool1", "the data comes from the source pool, not from the requester");
     assert!(effects.iter().any(
         |e| matches!(e, Effect::Respond { inbound: InboundId(1), reply } if decode::<Reply>(reply) == Ok(Reply::Ok))
     ));
@@ -348,7 +348,7 @@ fn copy_finished_goes_back_to_a_requester_that_is_not_a_pool() {
         })
         .expect("copy-finished is sent");
     assert_eq!(&*to, "qos-engine@qosDomain");
-    assert!(matches!(message, Message::CopyFinished { pool, rc, .. } if pool == "pool1" && rc.0 == 0));
+    assert!(matches!(message, Message::CopyFinished { pool, rc, .. } if &*pool == "pool1" && rc.0 == 0));
 }
 
 /// The Rebalancer's job-cancel message: answered only once the job has ended.

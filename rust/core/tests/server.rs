@@ -17,7 +17,7 @@ const NOW: i64 = 1_700_000_000_000;
 fn copy_request(uuid: u128, state: ReplicaState, meta_only: bool) -> CopyRequest {
     CopyRequest {
         uuid: RequestId(uuid),
-        source: "pool1".to_string(),
+        source: "pool1".into(),
         attributes: replica("A", Cached, 40, NOW, vec![]).attributes(),
         state,
         sticky: vec![],
@@ -233,7 +233,7 @@ fn update_of_replica_in_transfer_fails_with_cannot_update() {
     });
     match finished {
         Some((to, Message::CopyFinished { uuid, pool, rc, error, .. })) => {
-            assert_eq!((&*to, pool.as_str(), uuid), ("pool1", "pool1", RequestId(5)));
+            assert_eq!((&*to, &*pool, uuid), ("pool1", "pool1", RequestId(5)));
             assert_eq!(rc, ReturnCode::DEFAULT_ERROR_CODE);
             assert_eq!(error.as_deref(), Some("Cannot update file in state FROM_POOL"));
         }

@@ -636,7 +636,7 @@ impl<'a> Reader<'a> {
                 let meta_only = self.bool()?;
                 Message::Copy(CopyRequest {
                     uuid,
-                    source,
+                    source: source.into(),
                     attributes,
                     state,
                     sticky,
@@ -646,16 +646,16 @@ impl<'a> Reader<'a> {
                     meta_only,
                 })
             }
-            1 => Message::Ping { uuid: self.uuid()?, source: self.str()?, pnfsid: self.pnfsid()? },
+            1 => Message::Ping { uuid: self.uuid()?, source: self.str()?.into(), pnfsid: self.pnfsid()? },
             2 => Message::Cancel {
                 uuid: self.uuid()?,
-                source: self.str()?,
+                source: self.str()?.into(),
                 pnfsid: self.pnfsid()?,
                 reason: self.opt_str()?,
             },
             3 => Message::CopyFinished {
                 uuid: self.uuid()?,
-                pool: self.str()?,
+                pool: self.str()?.into(),
                 pnfsid: self.pnfsid()?,
                 rc: ReturnCode(self.i32()?),
                 error: self.opt_str()?,
@@ -898,7 +898,7 @@ mod tests {
     fn p2p_request_keeps_the_whole_uuid() {
         let r = P2pRequest {
             id: RequestId(u128::MAX - 5),
-            source: "pool1".to_string(),
+            source: "pool1".into(),
             attributes: entry().attributes(),
             state: ReplicaState::Cached,
             sticky: vec![],

@@ -101,7 +101,7 @@ fn worker(receiver: &Mutex<mpsc::Receiver<Job>>, idle: &AtomicUsize, pending: &A
 }
 
 /// Transfers under way on one pool, by request, with their cancel flags and source pools.
-type Running = Mutex<HashMap<RequestId, (Arc<AtomicBool>, String)>>;
+type Running = Mutex<HashMap<RequestId, (Arc<AtomicBool>, migration_core::PoolName)>>;
 
 struct Inner {
     pool: String,
@@ -282,14 +282,14 @@ impl P2pClient {
 
     /// Cancels the transfers that read from `source` (that pool stops).
     pub fn cancel_from(&self, source: &str) {
-        for (flag, _) in self.inner.running.lock().values().filter(|(_, s)| s == source) {
+        for (flag, _) in self.inner.running.lock().values().filter(|(_, s)| **s == *source) {
             flag.store(true, Ordering::Release);
         }
     }
 
     /// Transfers under way (queued or running), all of them or those reading from `source`.
     pub fn running(&self, source: Option<&str>) -> usize {
-        self.inner.running.lock().values().filter(|(_, s)| source.is_none_or(|source| s == source)).count()
+        self.inner.running.lock().values().filter(|(_, s)| source.is_none_or(|source| **s == *source)).count()
     }
 }
 

@@ -105,50 +105,12 @@ struct Inner {
     armed: AtomicI64,
 }
 
-/// Work waiting to be handled on this thread, with the module it is for (an index into
-/// [`Pump::modules`]).
-type Queue = VecDeque<(usize, Work)>;
-
-/// What a thread that drives modules has queued.
-struct Pump {
-    /// The module whose drive started the pump, index 0 in the queue. Only its address is
-    /// kept, to compare: that drive holds the module until the pump stops.
-    first: *const Inner,
-    /// Every other module with work queued here, from index 1: a peer the host hands bytes
-    /// to inline, seldom more than one. The queue names modules by index, so that queuing
-    /// and taking work costs no reference count: its two atomic operations a step were a
-    /// third of the driver's own time at concurrency 1.
-    others: Vec<Arc<Inner>>,
-    queue: Queue,
-}
-
-impl Pump {
-    /// The index of `inner`, which joins `others` if it is new.
-    fn index_of(&mut self, inner: &Arc<Inner>) -> usize {
-        if Arc::as_ptr(inner) == self.first {
-            return 0;
-        }
-        match self.others.iter().position(|m| Arc::ptr_eq(m, inner)) {
-            Some(i) => i + 1,
-            None => {
-                self.others.push(Arc::clone(inner));
-                self.others.len()
-            }
-        }
-    }
-
-    /// Whether the module at `index` is `inner`.
-    fn is(&self, index: usize, inner: &Arc<Inner>) -> bool {
-        match index {
-            0 => Arc::as_ptr(inner) == self.first,
-            i => Arc::ptr_eq(&self.others[i - 1], inner),
-        }
-    }
-}
+/// Work waiting to be handled on this thread, with the module it is for.
+type Queue = VecDeque<(Arc<Inner>, Work)>;
 
 thread_local! {
     /// Work queued on this thread while it drives a module; `None` when it drives none.
-    static PUMP: RefCell<Option<Pump>> = const { RefCell::new(None) };
+    static PUMP: RefCell<Option<Queue>> = const { RefCell::new(None) };
     /// The queue's buffer between two drives: a file's path enters [`drive`] afresh about
     /// twice (a transfer's completion, a message from the other pool), and allocating the
     /// queue each time was a tenth of the allocations per file.
@@ -456,23 +418,22 @@ const SPARE_QUEUE_CAPACITY: usize = 1024;
 /// Handles `work` and everything it leads to, on this thread, without recursion.
 fn drive(inner: &Arc<Inner>, work: Work) {
     let queued = PUMP.with(|p| match p.borrow_mut().as_mut() {
-        Some(pump) => {
-            let module = pump.index_of(inner);
-            pump.queue.push_back((module, work));
+        Some(queue) => {
+            queue.push_back((Arc::clone(inner), work));
             None
         }
         None => Some(work),
     });
     let Some(first) = queued else { return };
     let queue = SPARE_QUEUE.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    PUMP.with(|p| *p.borrow_mut() = Some(Pump { first: Arc::as_ptr(inner), others: Vec::new(), queue }));
+    PUMP.with(|p| *p.borrow_mut() = Some(queue));
     // Even if a host callback panics through here (a binding catches it further up), this
     // thread must not be left looking like it drives a module: its later work would be queued
     // and never handled.
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
-            let Some(Pump { queue, .. }) = PUMP.with(|p| p.borrow_mut().take()) else { return };
+            let Some(queue) = PUMP.with(|p| p.borrow_mut().take()) else { return };
             // Work left behind by a panic is dropped here, outside both borrows; a queue
             // swollen by a burst is not kept.
             if queue.is_empty() && queue.capacity() <= SPARE_QUEUE_CAPACITY {
@@ -481,23 +442,10 @@ fn drive(inner: &Arc<Inner>, work: Work) {
         }
     }
     let _reset = Reset;
-    step(inner, first);
-    // The pump's other modules, as this loop holds them while it steps (every drive a step
-    // causes borrows the pump again); a module that joined the pump joins here when its
-    // first work comes up.
-    let mut others: Vec<Arc<Inner>> = Vec::new();
-    loop {
-        let next = PUMP.with(|p| {
-            let mut pump = p.borrow_mut();
-            let pump = pump.as_mut().expect("still pumping");
-            let (module, work) = pump.queue.pop_front()?;
-            if module > others.len() {
-                others.extend_from_slice(&pump.others[others.len()..]);
-            }
-            Some((module, work))
-        });
-        let Some((module, work)) = next else { break };
-        step(if module == 0 { inner } else { &others[module - 1] }, work);
+    let mut next = Some((Arc::clone(inner), first));
+    while let Some((inner, work)) = next {
+        step(&inner, work);
+        next = PUMP.with(|p| p.borrow_mut().as_mut().and_then(VecDeque::pop_front));
     }
 }
 
@@ -549,11 +497,11 @@ const INPUT_BATCH: usize = 32;
 fn next_input_for(inner: &Arc<Inner>) -> Option<Input> {
     PUMP.with(|p| {
         let mut pump = p.borrow_mut();
-        let pump = pump.as_mut()?;
-        if !matches!(pump.queue.front(), Some((next, Work::Input(_))) if pump.is(*next, inner)) {
+        let queue = pump.as_mut()?;
+        if !matches!(queue.front(), Some((next, Work::Input(_))) if Arc::ptr_eq(next, inner)) {
             return None;
         }
-        match pump.queue.pop_front() {
+        match queue.pop_front() {
             Some((_, Work::Input(input))) => Some(input),
             _ => unreachable!("the front of the queue is an input for this module"),
         }
@@ -759,39 +707,19 @@ mod tests {
     }
 
     #[test]
-    fn a_pump_names_each_module_by_one_index() {
-        let runtimes: Vec<Runtime> = (1..=3)
-            .map(|i| Runtime::start(&format!("pool{i}"), Config::default(), panicky_host(), Options::default()))
-            .collect::<Result<_, _>>()
-            .expect("starts");
-        let [a, b, c] = [0, 1, 2].map(|i| Arc::clone(&runtimes[i].inner));
-        let mut pump = Pump { first: Arc::as_ptr(&a), others: Vec::new(), queue: Queue::new() };
-        assert_eq!(pump.index_of(&a), 0);
-        assert_eq!(pump.index_of(&b), 1);
-        assert_eq!(pump.index_of(&c), 2);
-        assert_eq!(pump.index_of(&b), 1, "a module joins once");
-        assert_eq!(pump.others.len(), 2);
-        assert!(pump.is(0, &a) && pump.is(1, &b) && pump.is(2, &c));
-        assert!(!pump.is(0, &b) && !pump.is(2, &b));
-        drop(pump);
-        runtimes.iter().for_each(Runtime::shutdown);
-    }
-
-    #[test]
     fn a_batch_takes_only_the_inputs_queued_next_for_the_same_module() {
         let a = Runtime::start("pool1", Config::default(), panicky_host(), Options::default()).expect("starts");
         let b = Runtime::start("pool2", Config::default(), panicky_host(), Options::default()).expect("starts");
         let (a_inner, b_inner) = (Arc::clone(&a.inner), Arc::clone(&b.inner));
         let queue: Queue = [
-            (0, Work::Input(Input::PoolStarted)),
-            (1, Work::Input(Input::RepositoryLoaded)),
-            (0, Work::Timeout),
-            (0, Work::Input(Input::RepositoryLoaded)),
+            (Arc::clone(&a_inner), Work::Input(Input::PoolStarted)),
+            (Arc::clone(&b_inner), Work::Input(Input::RepositoryLoaded)),
+            (Arc::clone(&a_inner), Work::Timeout),
+            (Arc::clone(&a_inner), Work::Input(Input::RepositoryLoaded)),
         ]
         .into_iter()
         .collect();
-        let (first, others) = (Arc::as_ptr(&a_inner), vec![Arc::clone(&b_inner)]);
-        PUMP.with(|p| *p.borrow_mut() = Some(Pump { first, others, queue }));
+        PUMP.with(|p| *p.borrow_mut() = Some(queue));
         assert!(matches!(next_input_for(&a_inner), Some(Input::PoolStarted)));
         // Another module's input is next: the batch ends, and nothing is taken out of turn.
         assert!(next_input_for(&a_inner).is_none());
@@ -799,7 +727,7 @@ mod tests {
         // A timeout is not an input: it is handled in its own step.
         assert!(next_input_for(&a_inner).is_none());
         let left = PUMP.with(|p| p.borrow_mut().take()).expect("still pumping");
-        assert_eq!(left.queue.len(), 2);
+        assert_eq!(left.len(), 2);
         a.shutdown();
         b.shutdown();
     }

@@ -340,7 +340,7 @@ impl Cluster {
 
     fn break_transfers(&mut self, pool: &str, what: &str) {
         for ((target, _), t) in self.transfers.iter_mut() {
-            if t.broken.is_none() && (target == pool || t.request.source == pool) {
+            if t.broken.is_none() && (target == pool || *t.request.source == *pool) {
                 t.broken = Some(format!("Pool {pool} {what} during the transfer"));
             }
         }
@@ -851,7 +851,7 @@ impl Cluster {
         if let Some(broken) = &transfer.broken {
             return Err(Failure::error(ReturnCode::ERROR_IO_DISK, broken.clone()));
         }
-        let source = match self.pools.get(&r.source) {
+        let source = match self.pools.get(&*r.source) {
             Some(p) if p.online && !p.crashed => p,
             _ => {
                 return Err(Failure::error(

@@ -10,6 +10,7 @@
 //! an optional value a 0/1 byte before it, a list a varint count before its items, a request
 //! id 16 bytes most significant first, a PNFS id its length (12 or 18) and raw bytes.
 
+use crate::PoolName;
 use crate::error::ReturnCode;
 use crate::pnfsid::PnfsId;
 use crate::replica::{AccessLatency, Checksum, FileAttributes, ReplicaState, RetentionPolicy, StickyRecord};
@@ -43,8 +44,8 @@ pub(super) fn encode<T: Wire>(body: &T) -> Vec<u8> {
     out.0
 }
 
-pub(super) fn decode<T: Wire>(bytes: &[u8]) -> Result<T, String> {
-    let mut input = Reader { bytes, at: 0 };
+pub(super) fn decode<T: Wire>(bytes: &[u8], known: &[&PoolName]) -> Result<T, String> {
+    let mut input = Reader { bytes, at: 0, known };
     input.u8()?; // the magic, checked by `is_binary`
     let version = input.u8()?;
     if version != VERSION {
@@ -118,6 +119,9 @@ impl Writer {
 pub struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// Pool names a message is likely to carry (its sender's, the receiver's own), handed out
+    /// again rather than allocated anew for every message.
+    known: &'a [&'a PoolName],
 }
 
 fn malformed(what: &str) -> String {
@@ -179,6 +183,15 @@ impl<'a> Reader<'a> {
         let n = self.len()?;
         let bytes = self.take(n)?;
         std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| malformed("a string is not UTF-8"))
+    }
+
+    fn pool_name(&mut self) -> Result<PoolName, String> {
+        let n = self.len()?;
+        let bytes = self.take(n)?;
+        if let Some(name) = self.known.iter().find(|name| name.as_bytes() == bytes) {
+            return Ok(PoolName::clone(name));
+        }
+        std::str::from_utf8(bytes).map(PoolName::from).map_err(|_| malformed("a string is not UTF-8"))
     }
 
     fn option<T>(&mut self, read: impl FnOnce(&mut Reader<'a>) -> Result<T, String>) -> Result<Option<T>, String> {
@@ -327,7 +340,7 @@ impl Wire for Message {
         Ok(match input.u8()? {
             COPY => Message::Copy(CopyRequest {
                 uuid: input.uuid()?,
-                source: input.str()?,
+                source: input.pool_name()?,
                 attributes: read_attributes(input)?,
                 state: state_of(input.u8()?)?,
                 sticky: input.list(|i| Ok(StickyRecord { owner: i.str()?, expire: i.signed()? }))?,
@@ -336,16 +349,16 @@ impl Wire for Message {
                 atime: input.option(Reader::signed)?,
                 meta_only: input.bool()?,
             }),
-            PING => Message::Ping { uuid: input.uuid()?, source: input.str()?, pnfsid: input.pnfsid()? },
+            PING => Message::Ping { uuid: input.uuid()?, source: input.pool_name()?, pnfsid: input.pnfsid()? },
             CANCEL => Message::Cancel {
                 uuid: input.uuid()?,
-                source: input.str()?,
+                source: input.pool_name()?,
                 pnfsid: input.pnfsid()?,
                 reason: input.option(Reader::str)?,
             },
             COPY_FINISHED => Message::CopyFinished {
                 uuid: input.uuid()?,
-                pool: input.str()?,
+                pool: input.pool_name()?,
                 pnfsid: input.pnfsid()?,
                 rc: ReturnCode(input.i32()?),
                 error: input.option(Reader::str)?,

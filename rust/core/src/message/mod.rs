@@ -11,10 +11,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Millis;
 use crate::error::{Failure, ReturnCode};
 use crate::pnfsid::PnfsId;
 use crate::replica::{FileAttributes, ReplicaState, StickyRecord};
+use crate::{Millis, PoolName};
 
 /// Identifies one copy request on the target (dCache's request UUID).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -65,7 +65,7 @@ pub enum Message {
         /// The request.
         uuid: RequestId,
         /// The requesting pool.
-        source: String,
+        source: PoolName,
         /// The file (not checked by the target).
         pnfsid: PnfsId,
     },
@@ -74,7 +74,7 @@ pub enum Message {
         /// The request.
         uuid: RequestId,
         /// The requesting pool.
-        source: String,
+        source: PoolName,
         /// The file.
         pnfsid: PnfsId,
         /// Why, if known.
@@ -85,7 +85,7 @@ pub enum Message {
         /// The request.
         uuid: RequestId,
         /// The source pool as named in the request.
-        pool: String,
+        pool: PoolName,
         /// The file.
         pnfsid: PnfsId,
         /// 0 on success.
@@ -110,7 +110,7 @@ pub struct CopyRequest {
     /// Identifies the request.
     pub uuid: RequestId,
     /// The source pool's name.
-    pub source: String,
+    pub source: PoolName,
     /// What the target needs to create the replica.
     pub attributes: FileAttributes,
     /// `CACHED` or `PRECIOUS`.
@@ -205,8 +205,14 @@ pub fn version_of(bytes: &[u8]) -> WireVersion {
 
 /// As [`decode`], also saying which version the bytes were in (to answer in it).
 pub fn decode_versioned<T: Wire>(bytes: &[u8]) -> Result<(T, WireVersion), String> {
+    decode_naming(bytes, &[])
+}
+
+/// Decodes `bytes` as [`decode_versioned`] does; a pool name in them that is one of `known`
+/// (the sender's, the receiver's own) comes out as a clone of it instead of a new string.
+pub fn decode_naming<T: Wire>(bytes: &[u8], known: &[&PoolName]) -> Result<(T, WireVersion), String> {
     if binary::is_binary(bytes) {
-        binary::decode(bytes).map(|body| (body, WireVersion::Binary))
+        binary::decode(bytes, known).map(|body| (body, WireVersion::Binary))
     } else {
         json::decode(bytes).map(|body| (body, WireVersion::Json))
     }
@@ -242,6 +248,36 @@ mod tests {
         assert_eq!(decode::<Message>(&encode(&m)), Ok(m));
         assert!(decode::<Message>(b"\xff\x00garbage").is_err());
         assert!(decode::<Message>(br#"{"v":99,"body":"Ok"}"#).is_err());
+    }
+
+    #[test]
+    fn a_known_pool_name_is_handed_out_again_and_any_other_read_as_sent() {
+        let id = PnfsId::parse("1").expect("valid");
+        let (sender, receiver): (PoolName, PoolName) = ("pool1".into(), "pool2".into());
+        let known = [&sender, &receiver];
+        let ping = Message::Ping { uuid: RequestId(7), source: "pool1".into(), pnfsid: id };
+        let finished = |pool: &str| Message::CopyFinished {
+            uuid: RequestId(8),
+            pool: pool.into(),
+            pnfsid: id,
+            rc: ReturnCode::OK,
+            error: None,
+        };
+        let Ok((Message::Ping { source, .. }, _)) = decode_naming(&encode(&ping), &known) else { panic!("a ping") };
+        assert!(std::sync::Arc::ptr_eq(&source, &sender), "the sender's name is not copied");
+        let Ok((Message::CopyFinished { pool, .. }, _)) = decode_naming(&encode(&finished("pool2")), &known) else {
+            panic!("a copy-finished message")
+        };
+        assert!(std::sync::Arc::ptr_eq(&pool, &receiver), "the receiver's own name is not copied");
+        // Other names, one of them starting like a known one, are read as they were sent.
+        for other in ["pool3", "pool22", "pool"] {
+            assert_eq!(decode_naming::<Message>(&encode(&finished(other)), &known).map(|m| m.0), Ok(finished(other)));
+        }
+        // Bytes that are no UTF-8 stay an error, known names or not.
+        let mut garbled = encode(&finished("pool\u{e9}"));
+        let at = garbled.windows(2).position(|w| w == [0xc3, 0xa9]).expect("the name is in the message");
+        garbled[at] = 0xff;
+        assert!(decode_naming::<Message>(&garbled, &known).is_err());
     }
 
     /// The examples of `docs/wire.md`: version 1 must keep reading and writing exactly these.
