@@ -183,7 +183,10 @@ public final class JobStatus
         return notes;
     }
 
-    /** When the job was created, ms since the epoch. */
+    /**
+     * When the job was created, ms since the epoch. The module's times come from the kernel's
+     * coarse clock, which may be up to a tick (1–10 ms) behind {@link System#currentTimeMillis()}.
+     */
     public long created()
     {
         return created;
