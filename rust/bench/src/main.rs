@@ -125,6 +125,8 @@ fn main() -> ExitCode {
             Some("scaling") => scaling::child_main(&argv[3..]),
             // The pauses of a queue's compactions: `--child compaction FILES`.
             Some("compaction") => scaling::compaction_main(&argv[3..]),
+            // The cost of a reading of the runtime's clock: `--child clock`.
+            Some("clock") => throughput::clock_main(),
             // For profiling: `perf record migration-bench --child rate FILES CONCURRENCY`.
             Some("rate") => {
                 let files = argv[3].parse().expect("a file count");

@@ -15,6 +15,36 @@ pub fn rust_rate(files: u64, concurrency: u32) -> f64 {
     Pair::new(files).move_rate(concurrency)
 }
 
+/// `--child clock`: what a reading of the runtime's clock costs, against the precise wall
+/// clock it replaced (the runtime reads one a step), and the step of the runtime's clock.
+pub fn clock_main() {
+    use migration_core::driver::runtime::system_clock;
+    use std::time::{Instant, SystemTime, UNIX_EPOCH};
+    const READINGS: u32 = 5_000_000;
+    let precise = || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let time = |read: &dyn Fn() -> i64| {
+        let t0 = Instant::now();
+        let sum = (0..READINGS).fold(0i64, |sum, _| sum.wrapping_add(std::hint::black_box(read())));
+        (t0.elapsed().as_nanos() as f64 / f64::from(READINGS), sum)
+    };
+    let (coarse_ns, _) = time(&system_clock);
+    let (precise_ns, _) = time(&precise);
+    // The smallest advance of the runtime's clock: its tick, in ms.
+    let mut steps = Vec::new();
+    let mut last = system_clock();
+    while steps.len() < 20 {
+        let now = system_clock();
+        if now != last {
+            steps.push(now - last);
+            last = now;
+        }
+    }
+    let tick = steps.iter().min().copied().unwrap_or(0);
+    println!(
+        "clock: runtime {coarse_ns:.1} ns a reading, precise {precise_ns:.1} ns; the runtime's clock advances by {tick} ms"
+    );
+}
+
 fn files(options: &Options) -> u64 {
     if options.quick { 5_000 } else { 200_000 }
 }

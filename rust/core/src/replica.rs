@@ -269,22 +269,6 @@ pub struct FileAttributes {
     pub checksums: Vec<Checksum>,
 }
 
-impl FileAttributes {
-    /// Attributes that name the file and nothing more: what is left of a copy request once
-    /// its attributes have moved on to the transfer.
-    pub fn only_id(pnfsid: PnfsId) -> FileAttributes {
-        FileAttributes {
-            pnfsid,
-            size: 0,
-            storage_class: None,
-            cache_class: None,
-            access_latency: None,
-            retention_policy: None,
-            checksums: Vec::new(),
-        }
-    }
-}
-
 /// A snapshot of a repository entry: what filters select on and what a task copies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicaEntry {

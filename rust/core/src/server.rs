@@ -12,7 +12,7 @@ use crate::host::{P2pRequest, RepositoryError};
 use crate::input::EntryResult;
 use crate::message::{CopyRequest, Message, Reply, RequestId, WireVersion};
 use crate::mode::existing_replica_changes;
-use crate::replica::{FileAttributes, ReplicaEntry, ReplicaState};
+use crate::replica::{ReplicaEntry, ReplicaState};
 
 /// Where a registered request stands.
 #[derive(Debug)]
@@ -178,7 +178,10 @@ impl Server {
                 let p2p = P2pRequest {
                     id: uuid,
                     source: r.source.clone(),
-                    attributes: std::mem::replace(&mut r.attributes, FileAttributes::only_id(pnfsid)),
+                    attributes: std::mem::replace(
+                        &mut r.attributes,
+                        ReplicaEntry::new(pnfsid, ReplicaState::New, 0, 0).into_attributes(),
+                    ),
                     state: r.state,
                     sticky: std::mem::take(&mut r.sticky),
                     atime: r.atime,

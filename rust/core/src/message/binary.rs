@@ -179,19 +179,21 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| malformed("a length exceeds the message"))
     }
 
-    fn str(&mut self) -> Result<String, String> {
+    fn text(&mut self) -> Result<&'a str, String> {
         let n = self.len()?;
-        let bytes = self.take(n)?;
-        std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| malformed("a string is not UTF-8"))
+        std::str::from_utf8(self.take(n)?).map_err(|_| malformed("a string is not UTF-8"))
+    }
+
+    fn str(&mut self) -> Result<String, String> {
+        self.text().map(str::to_owned)
     }
 
     fn pool_name(&mut self) -> Result<PoolName, String> {
-        let n = self.len()?;
-        let bytes = self.take(n)?;
-        if let Some(name) = self.known.iter().find(|name| name.as_bytes() == bytes) {
-            return Ok(PoolName::clone(name));
-        }
-        std::str::from_utf8(bytes).map(PoolName::from).map_err(|_| malformed("a string is not UTF-8"))
+        let text = self.text()?;
+        Ok(match self.known.iter().find(|&&name| &**name == text) {
+            Some(name) => PoolName::clone(name),
+            None => PoolName::from(text),
+        })
     }
 
     fn option<T>(&mut self, read: impl FnOnce(&mut Reader<'a>) -> Result<T, String>) -> Result<Option<T>, String> {
