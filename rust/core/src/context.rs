@@ -3,13 +3,14 @@
 //! go. A leaf: the module owns it and lends it out as a [`Ctx`]; jobs and the server use it
 //! without knowing the module.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 
 use crate::effect::{Effect, Inbound, JobKey, Token};
 use crate::message::{Message, Reply, RequestId, WireVersion, encode_as};
 use crate::pnfsid::PnfsId;
 use crate::random::Rng;
-use crate::timers::{TimerKey, Timers};
+use crate::requests::Outstanding;
+use crate::timers::Timers;
 use crate::{Millis, PoolName};
 
 /// Timeouts, names and initial defaults (spec §16).
@@ -159,15 +160,14 @@ pub struct Shared {
     pub locks: FxHashSet<PnfsId>,
     /// Armed timers.
     pub timers: Timers,
-    /// Outstanding requests.
-    requests: FxHashMap<Token, Route>,
+    /// Outstanding requests, with their deadlines.
+    requests: Outstanding<Route>,
     /// Randomness for selection and request ids.
     pub rng: Rng,
     /// Whether the repository can verify checksums (`-verify`).
     pub verifies_checksums: bool,
     /// The wire version of the requests this pool sends (`migration set wire-version`).
     pub wire: WireVersion,
-    next_token: u64,
     next_task_id: u64,
     effects: Vec<Effect>,
 }
@@ -192,25 +192,19 @@ pub struct Ctx<'a> {
     pub verifies_checksums: bool,
     /// The wire version of the requests this pool sends.
     pub wire: WireVersion,
-    requests: &'a mut FxHashMap<Token, Route>,
-    next_token: &'a mut u64,
+    requests: &'a mut Outstanding<Route>,
     next_task_id: &'a mut u64,
 }
 
 impl Ctx<'_> {
     /// Registers an outstanding request that times out after `timeout`.
     pub fn request(&mut self, route: Route, timeout: Millis) -> Token {
-        let token = self.request_untimed(route);
-        self.timers.set(TimerKey::Reply(token), self.now.saturating_add(timeout));
-        token
+        self.requests.register(route, Some(self.now.saturating_add(timeout)))
     }
 
     /// Registers an outstanding request without a timeout (a p2p transfer may take hours).
     pub fn request_untimed(&mut self, route: Route) -> Token {
-        let token = Token(*self.next_token);
-        *self.next_token += 1;
-        self.requests.insert(token, route);
-        token
+        self.requests.register(route, None)
     }
 
     /// Sends `message` to the module of pool `to`; `token` routes its reply, if one is
@@ -233,7 +227,13 @@ impl Ctx<'_> {
 
     /// The route of an outstanding request, which is no longer outstanding.
     pub fn take_route(&mut self, token: Token) -> Option<Route> {
-        self.requests.remove(&token)
+        self.requests.take(token)
+    }
+
+    /// The route of a request that timed out at `now` or before, earliest first; it is no
+    /// longer outstanding.
+    pub fn take_timed_out(&mut self, now: Millis) -> Option<Route> {
+        self.requests.pop_due(now)
     }
 
     /// The next task id (one counter for all jobs of the pool, starting at 0).
@@ -251,11 +251,10 @@ impl Shared {
             config,
             locks: FxHashSet::default(),
             timers: Timers::default(),
-            requests: FxHashMap::default(),
+            requests: Outstanding::default(),
             rng: Rng::seeded(seed),
             verifies_checksums: true,
             wire: WireVersion::default(),
-            next_token: 1,
             next_task_id: 0,
             effects: Vec::new(),
         }
@@ -263,7 +262,15 @@ impl Shared {
 
     /// Where the answer to an outstanding request goes.
     pub fn route(&self, token: Token) -> Option<Route> {
-        self.requests.get(&token).copied()
+        self.requests.route(token)
+    }
+
+    /// The earliest deadline: of a timer, or of a request's answer.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        match (self.timers.next_deadline(), self.requests.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Takes the effects produced so far.
@@ -289,7 +296,6 @@ impl Shared {
             verifies_checksums: self.verifies_checksums,
             wire: self.wire,
             requests: &mut self.requests,
-            next_token: &mut self.next_token,
             next_task_id: &mut self.next_task_id,
         }
     }

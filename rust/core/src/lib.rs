@@ -30,6 +30,7 @@ pub mod quarantine;
 pub mod queue;
 pub mod random;
 pub mod replica;
+pub mod requests;
 pub mod selection;
 pub mod server;
 pub mod status;

@@ -137,7 +137,7 @@ impl Module {
 
     /// The earliest timer deadline, if any.
     pub fn next_deadline(&self) -> Option<Millis> {
-        self.shared.timers.next_deadline()
+        self.shared.next_deadline()
     }
 
     /// The jobs, in creation order (dry runs are not jobs: `migration info dry-run-N` shows
@@ -199,15 +199,18 @@ impl Module {
         self.prune_hot_file_jobs();
     }
 
+    /// Fires what is due, earliest first: requests that time out and timers. At the same
+    /// deadline the requests go first.
     fn fire_timers(&mut self, now: Millis) {
-        while let Some(key) = self.shared.timers.pop_due(now) {
+        loop {
+            let timer_due = self.shared.timers.next_deadline().filter(|&at| at <= now);
             let mut ctx = self.shared.ctx(now);
+            if let Some(route) = ctx.take_timed_out(timer_due.unwrap_or(now)) {
+                route_answer(&mut self.jobs, &mut self.server, route, Err(Failure::Timeout), &mut ctx);
+                continue;
+            }
+            let Some(key) = ctx.timers.pop_due(now) else { break };
             match key {
-                TimerKey::Reply(token) => {
-                    if let Some(route) = ctx.take_route(token) {
-                        route_answer(&mut self.jobs, &mut self.server, route, Err(Failure::Timeout), &mut ctx);
-                    }
-                }
                 TimerKey::Task { job, pnfsid, task } => {
                     if let Some(job) = self.jobs.get_mut(&job) {
                         job.task_event(pnfsid, Some(task), TaskEvent::Timer, &mut ctx);
@@ -302,7 +305,6 @@ impl Module {
             Input::Reply { token, outcome } => {
                 // A reply for a request that timed out or whose task ended is dropped.
                 if let Some(route) = ctx.take_route(token) {
-                    ctx.timers.cancel(TimerKey::Reply(token));
                     route_answer(&mut self.jobs, &mut self.server, route, outcome, &mut ctx);
                 }
             }

@@ -7,14 +7,12 @@ use std::collections::BinaryHeap;
 use rustc_hash::FxHashMap;
 
 use crate::Millis;
-use crate::effect::{JobKey, Token};
+use crate::effect::JobKey;
 use crate::pnfsid::PnfsId;
 
 /// What a timer is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TimerKey {
-    /// No answer to a request in time: it times out.
-    Reply(Token),
     /// A task's own timer (ping period, dead timeout, …).
     Task {
         /// The job.
@@ -38,11 +36,12 @@ pub enum TimerKey {
 
 /// A set of timers, each key armed at most once.
 ///
-/// Every request a task sends arms a timer and disarms it when answered, so arming and
-/// disarming are what must be cheap; a timer rarely fires. The deadlines are a binary heap
+/// A task arms its timer and disarms it at every step, so arming and disarming are what
+/// must be cheap; a timer rarely fires. (Requests wait for their answers in `requests.rs`,
+/// which needs no keys since a request's deadline never moves.) The deadlines are a binary heap
 /// of small entries, from which disarming removes nothing: an entry whose arming is no longer
 /// in `keys` is dead and is skipped when it comes to the top. Pushing a deadline later than
-/// all the others (the usual case: every request waits the same time) is one comparison,
+/// all the others (the usual case: a task's timer waits one of a few fixed times) is one comparison,
 /// where a B-tree of deadlines allocated, split and merged nodes on both sides.
 #[derive(Debug, Default)]
 pub struct Timers {
@@ -148,8 +147,8 @@ mod tests {
         let mut t = Timers::default();
         t.set(TimerKey::Wake(JobKey(0)), 1_000_000);
         for i in 0..100_000u64 {
-            t.set(TimerKey::Reply(Token(i)), i as Millis + 1_000);
-            t.cancel(TimerKey::Reply(Token(i)));
+            t.set(TimerKey::Throttle(JobKey(i + 2)), i as Millis + 1_000);
+            t.cancel(TimerKey::Throttle(JobKey(i + 2)));
             t.set(TimerKey::Refresh(JobKey(1)), i as Millis + 2_000);
         }
         assert_eq!(t.len(), 2);
