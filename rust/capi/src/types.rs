@@ -471,7 +471,7 @@ impl dcm_pool_info {
                 .collect::<Result<_>>()?;
             let s = &self.space;
             Ok(PoolInfo::Online(PoolCostInfo {
-                name,
+                name: name.into(),
                 space: PoolSpaceInfo {
                     total: s.total,
                     free: s.free,

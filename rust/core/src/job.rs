@@ -917,7 +917,7 @@ impl Job {
         // The copies a task would count (§5.5): on the selectable targets, and for a job that
         // is not eager also on offline targets that pass the name filters.
         let counted = |pool: &String| {
-            self.selectable.iter().any(|p| &p.name == pool) || (!self.definition.eager && self.offline.contains(pool))
+            self.selectable.iter().any(|p| *p.name == **pool) || (!self.definition.eager && self.offline.contains(pool))
         };
         let replicas = self.params.replicas;
         if let Some(plan) = self.plan.as_mut() {
@@ -1323,7 +1323,7 @@ impl Job {
     fn filter_targets(&mut self, source_pool: &str) {
         self.selectable.clear();
         self.offline.clear();
-        let Some(source) = self.source_info().filter(|s| s.name == source_pool) else { return };
+        let Some(source) = self.source_info().filter(|s| *s.name == *source_pool) else { return };
         for (pool, verdict) in target_filter::classify(&self.definition, source, &self.target_list.pools) {
             match (pool, verdict) {
                 (PoolInfo::Online(info), Verdict::Target) => self.selectable.push(info.clone()),
@@ -1345,7 +1345,7 @@ impl Job {
             let _ = writeln!(out, "No targets: the pool manager has not answered yet");
             return out;
         }
-        let Some(source) = self.source_info().filter(|s| s.name == source_pool) else {
+        let Some(source) = self.source_info().filter(|s| *s.name == *source_pool) else {
             let _ = writeln!(out, "No targets: the pool manager reports the source pool {source_pool} offline");
             return out;
         };
@@ -1420,7 +1420,7 @@ impl Job {
         self.selectable
             .iter()
             .zip(weights)
-            .map(|(p, w)| (p.name.clone(), if sum > 0.0 { w / sum } else { 0.0 }))
+            .map(|(p, w)| (p.name.to_string(), if sum > 0.0 { w / sum } else { 0.0 }))
             .collect()
     }
 
@@ -1441,14 +1441,14 @@ impl Job {
         let count = if n == 1 { "1 pool".to_string() } else { format!("{n} pools") };
         let names = || self.definition.targets.join(", ");
         match self.definition.target_kind {
-            TargetKind::Pool => self.selectable.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(","),
+            TargetKind::Pool => self.selectable.iter().map(|p| &*p.name).collect::<Vec<_>>().join(","),
             TargetKind::PoolGroup => {
                 let groups = self.target_list.resolved_group.clone().unwrap_or_else(names);
                 format!("pool group {groups}, {count}")
             }
             TargetKind::Link => format!("link {}, {count}", names()),
             TargetKind::Hsm => format!("hsm {}, {count}", names()),
-            TargetKind::Readers => self.selectable.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(","),
+            TargetKind::Readers => self.selectable.iter().map(|p| &*p.name).collect::<Vec<_>>().join(","),
         }
     }
 

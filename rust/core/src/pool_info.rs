@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::PoolName;
+
 /// Performance cost reported when a pool has neither a store queue nor any
 /// named mover queue (dCache's sentinel for "no idea": effectively unusable).
 pub const NO_QUEUES_COST: f64 = 1_000_000.0;
@@ -102,7 +104,7 @@ impl PoolQueues {
 #[serde(rename_all = "camelCase")]
 pub struct PoolCostInfo {
     /// Pool name.
-    pub name: String,
+    pub name: PoolName,
     /// Space figures.
     pub space: PoolSpaceInfo,
     /// Queue counters.
@@ -120,7 +122,7 @@ impl PoolCostInfo {
     /// simulations: precious 0, gap 0, breakEven 0.7, lru 0 s, no store,
     /// restore or p2p queues, one named mover queue `regular` with
     /// maxActive 100 and nothing active or queued, moverCostFactor 0.5.
-    pub fn simple(name: impl Into<String>, total: u64, free: u64, removable: u64) -> PoolCostInfo {
+    pub fn simple(name: impl Into<PoolName>, total: u64, free: u64, removable: u64) -> PoolCostInfo {
         PoolCostInfo {
             name: name.into(),
             space: PoolSpaceInfo { total, free, precious: 0, removable, gap: 0, break_even: 0.7, lru: 0 },
@@ -227,7 +229,7 @@ mod tests {
     #[test]
     fn simple_pool_has_documented_defaults() {
         let p = PoolCostInfo::simple("pool1", 1000, 400, 100);
-        assert_eq!(p.name, "pool1");
+        assert_eq!(&*p.name, "pool1");
         assert_eq!(p.space.total, 1000);
         assert_eq!(p.space.free, 400);
         assert_eq!(p.space.removable, 100);

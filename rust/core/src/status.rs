@@ -106,7 +106,7 @@ impl JobStatus {
             queued: job.queued(),
             statistics: s,
             percent: (s.total > 0).then(|| (u128::from(s.transferred) * 100 / u128::from(s.total)) as u64),
-            targets: job.targets().iter().map(|p| p.name.clone()).collect(),
+            targets: job.targets().iter().map(|p| p.name.to_string()).collect(),
             targets_description: job.targets_description(),
             running_tasks: job
                 .running_tasks()

@@ -58,7 +58,7 @@ pub fn classify<'a>(
     pools: &'a [PoolInfo],
 ) -> Vec<(&'a PoolInfo, Verdict)> {
     let by_name = |name: &str| -> Option<Verdict> {
-        if name == source.name {
+        if name == &*source.name {
             return Some(Verdict::Source);
         }
         if let Some(glob) = definition.exclude.iter().find(|g| g.matches(name)) {
@@ -114,7 +114,7 @@ fn by_expression(definition: &JobDefinition, source: &PoolCostInfo, target: &Poo
 /// `source.*`/`target.*` values of a pool (§10.5).
 pub fn pool_symbol(field: &str, pool: &PoolCostInfo) -> Option<Value> {
     Some(match field {
-        "name" => Value::String(pool.name.clone()),
+        "name" => Value::String(pool.name.to_string()),
         "cpuCost" => Value::Double(pool.cpu_cost()),
         "free" => Value::Double(pool.space.free as f64),
         "total" => Value::Double(pool.space.total as f64),

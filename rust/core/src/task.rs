@@ -698,7 +698,7 @@ impl Task {
     /// unless eager, offline pools that pass the name filters; in target-list order.
     fn select_locations(&self, pools: &[String], step: &Step<'_, '_>) -> VecDeque<PoolName> {
         let holds = |name: &str| pools.iter().any(|p| p == name);
-        let online = step.targets.online.iter().map(|p| p.name.as_str());
+        let online = step.targets.online.iter().map(|p| &*p.name);
         let offline = step.targets.offline.iter().map(String::as_str).filter(|_| !self.params.eager);
         let mut locations = VecDeque::new();
         for name in online.chain(offline) {
@@ -730,7 +730,7 @@ impl Task {
                 }
                 match self.choose_target(step) {
                     Some(pool) => {
-                        let target = PoolName::from(pool.name.as_str());
+                        let target = pool.name.clone();
                         self.target = Some(target.clone());
                         step.actions.push(TaskAction::SendCopy { target, update_only: false });
                     }

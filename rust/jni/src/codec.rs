@@ -723,7 +723,7 @@ impl<'a> Reader<'a> {
         };
         let mover_cost_factor = self.f64()?;
         let tags = (0..self.count()?).map(|_| Ok((self.str()?, self.str()?))).collect::<Decoded<BTreeMap<_, _>>>()?;
-        Ok(PoolInfo::Online(PoolCostInfo { name, space, queues, mover_cost_factor, tags }))
+        Ok(PoolInfo::Online(PoolCostInfo { name: name.into(), space, queues, mover_cost_factor, tags }))
     }
 
     /// A pool list.

@@ -988,7 +988,7 @@ fn describe_outcome(outcome: &Outcome<Answer>) -> String {
                 .pools
                 .iter()
                 .map(|p| match p {
-                    PoolInfo::Online(i) => i.name.clone(),
+                    PoolInfo::Online(i) => i.name.to_string(),
                     PoolInfo::Offline { name } => format!("{name}(offline)"),
                 })
                 .collect();
