@@ -15,10 +15,7 @@ use rustc_hash::FxHashMap;
 
 use crate::Millis;
 use crate::effect::Token;
-
-/// Entries the deadline queue may hold beyond twice the outstanding requests before it drops
-/// those of answered ones.
-const SLACK: usize = 64;
+use crate::timers::drop_dead;
 
 /// The outstanding requests, each with where its answer goes: a `Route` (`context.rs`).
 #[derive(Debug)]
@@ -90,16 +87,10 @@ impl<Route: Copy> Outstanding<Route> {
     }
 
     /// Restores the deadline queue's promises after a request left: its top is outstanding,
-    /// and the entries of answered requests are dropped once they outnumber the rest (each
-    /// entry is dropped at most once, so this costs a constant per request).
+    /// and the entries of answered requests do not pile up.
     fn forget_answered(&mut self) {
         let routes = &self.routes;
-        if self.deadlines.len() > 2 * routes.len() + SLACK {
-            self.deadlines.retain(|Reverse((_, token))| routes.contains_key(token));
-        }
-        while self.deadlines.peek().is_some_and(|Reverse((_, token))| !routes.contains_key(token)) {
-            self.deadlines.pop();
-        }
+        drop_dead(&mut self.deadlines, routes.len(), |token| routes.contains_key(token));
     }
 }
 
@@ -145,7 +136,12 @@ mod tests {
             let token = r.register(route(1), Some(i + 1_000));
             assert_eq!(r.take(token), Some(route(1)));
         }
-        assert!(r.deadlines.len() <= 2 * r.len() + SLACK, "{} entries for {} requests", r.deadlines.len(), r.len());
+        assert!(
+            r.deadlines.len() <= 2 * r.len() + crate::timers::SLACK,
+            "{} entries for {} requests",
+            r.deadlines.len(),
+            r.len()
+        );
         assert_eq!(r.next_deadline(), Some(1_000_000));
         assert_eq!(r.pop_due(i64::MAX), Some(route(0)));
         assert_eq!(r.take(first), None, "a request that timed out cannot be answered");

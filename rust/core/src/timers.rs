@@ -56,8 +56,8 @@ pub struct Timers {
     next_arming: u64,
 }
 
-/// Entries the queue may hold beyond twice the armed timers before it drops the dead ones.
-const SLACK: usize = 64;
+/// Entries a deadline queue may hold beyond twice its live ones before it drops the dead ones.
+pub(crate) const SLACK: usize = 64;
 
 impl Timers {
     /// Arms `key` at `at`, replacing an earlier arming.
@@ -109,17 +109,27 @@ impl Timers {
         self.armed.is_empty()
     }
 
-    /// Restores the queue's promises after a timer was disarmed, re-armed or fired: its top
-    /// is live, and dead entries are dropped once they outnumber the live ones (each entry is
-    /// dropped at most once, so this costs a constant per arming).
+    /// Restores the queue's promises after a timer was disarmed, re-armed or fired.
     fn forget_disarmed(&mut self) {
         let keys = &self.keys;
-        if self.queue.len() > 2 * keys.len() + SLACK {
-            self.queue.retain(|Reverse((_, arming))| keys.contains_key(arming));
-        }
-        while self.queue.peek().is_some_and(|Reverse((_, arming))| !keys.contains_key(arming)) {
-            self.queue.pop();
-        }
+        drop_dead(&mut self.queue, keys.len(), |arming| keys.contains_key(arming));
+    }
+}
+
+/// Restores the promises of a deadline queue from which entries are not removed but left to
+/// die (the timers' armings, the requests' tokens): its top, if any, is live, and the dead
+/// entries are dropped once they outnumber the `live` ones (each entry is dropped at most
+/// once, so this costs a constant per entry).
+pub(crate) fn drop_dead<K: Ord>(
+    queue: &mut BinaryHeap<Reverse<(Millis, K)>>,
+    live: usize,
+    is_live: impl Fn(&K) -> bool,
+) {
+    if queue.len() > 2 * live + SLACK {
+        queue.retain(|Reverse((_, key))| is_live(key));
+    }
+    while queue.peek().is_some_and(|Reverse((_, key))| !is_live(key)) {
+        queue.pop();
     }
 }
 
