@@ -445,9 +445,9 @@ impl dcm_pool_info {
     pub(crate) unsafe fn copy_in(&self, what: impl Display + Copy) -> Result<PoolInfo> {
         // SAFETY (for the block): the pointers are valid (caller's contract).
         unsafe {
-            let name = str_arg(self.name, Field(what, ".name"))?.to_string();
+            let name = str_arg(self.name, Field(what, ".name"))?;
             if !self.online {
-                return Ok(PoolInfo::Offline { name });
+                return Ok(PoolInfo::Offline { name: name.to_string() });
             }
             let movers = slice_arg(self.movers, self.mover_count, Field(what, ".movers"))?
                 .iter()

@@ -267,10 +267,7 @@ impl Shared {
 
     /// The earliest deadline: of a timer, or of a request's answer.
     pub fn next_deadline(&self) -> Option<Millis> {
-        match (self.timers.next_deadline(), self.requests.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.timers.next_deadline(), self.requests.next_deadline()].into_iter().flatten().min()
     }
 
     /// Takes the effects produced so far.

@@ -1,7 +1,7 @@
 //! The pool's outstanding requests: where the answer to each goes, and when it times out.
 //!
-//! Every file sends a few requests (its locations, the copy request, the target's
-//! copy-finished message), and each is registered and taken out again when answered, so
+//! Every file makes a few requests (its locations and its copy request on the source, the
+//! transfer on the target), and each is registered and taken out again when answered, so
 //! both must be cheap; a request rarely times out. A request's deadline is kept here beside
 //! its route, not as a keyed timer (`timers.rs`): tokens are never reused and a request's
 //! deadline never moves, so an entry of the deadline queue is live exactly while its token
@@ -76,16 +76,6 @@ impl<Route: Copy> Outstanding<Route> {
         Some(route)
     }
 
-    /// Number of outstanding requests, timed or not.
-    pub fn len(&self) -> usize {
-        self.routes.len()
-    }
-
-    /// Whether no request is outstanding.
-    pub fn is_empty(&self) -> bool {
-        self.routes.is_empty()
-    }
-
     /// Restores the deadline queue's promises after a request left: its top is outstanding,
     /// and the entries of answered requests do not pile up.
     fn forget_answered(&mut self) {
@@ -123,9 +113,9 @@ mod tests {
         assert_eq!(r.take(late), Some(route(1)));
         assert_eq!(r.next_deadline(), None, "only the untimed request is left");
         assert_eq!(r.route(untimed), Some(route(3)));
-        assert_eq!(r.len(), 1);
+        assert_eq!(r.routes.len(), 1);
         assert_eq!(r.take(untimed), Some(route(3)));
-        assert!(r.is_empty());
+        assert!(r.routes.is_empty());
     }
 
     #[test]
@@ -137,10 +127,10 @@ mod tests {
             assert_eq!(r.take(token), Some(route(1)));
         }
         assert!(
-            r.deadlines.len() <= 2 * r.len() + crate::timers::SLACK,
+            r.deadlines.len() <= 2 * r.routes.len() + crate::timers::SLACK,
             "{} entries for {} requests",
             r.deadlines.len(),
-            r.len()
+            r.routes.len()
         );
         assert_eq!(r.next_deadline(), Some(1_000_000));
         assert_eq!(r.pop_due(i64::MAX), Some(route(0)));
@@ -215,7 +205,7 @@ mod tests {
                     Op::Pop(now) => proptest::prop_assert_eq!(r.pop_due(now), m.pop_due(now)),
                 }
                 proptest::prop_assert_eq!(r.next_deadline(), m.next_deadline());
-                proptest::prop_assert_eq!(r.len(), m.outstanding.len());
+                proptest::prop_assert_eq!(r.routes.len(), m.outstanding.len());
             }
         }
     }
