@@ -4,6 +4,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use jni::errors::{Error as JniCallError, ErrorPolicy};
 use jni::objects::{JString, JThrowable};
@@ -13,6 +14,8 @@ use migration_core::{Error, ErrorKind};
 
 use crate::cache;
 use crate::codec::DecodeError;
+use crate::host::CallError;
+use crate::raw::{Jni, NativeCall};
 
 /// Why a native method failed.
 #[derive(Debug)]
@@ -35,6 +38,12 @@ impl From<JniCallError> for NativeError {
 impl From<Error> for NativeError {
     fn from(e: Error) -> Self {
         NativeError::Module(e)
+    }
+}
+
+impl From<CallError> for NativeError {
+    fn from(e: CallError) -> Self {
+        NativeError::Module(Error::new(ErrorKind::Internal, e.text()))
     }
 }
 
@@ -77,7 +86,34 @@ pub fn guard<'local, T: Default + 'local>(
     body: impl FnOnce(&mut Env<'local>) -> NativeResult<T>,
 ) -> T {
     crate::crossings::from_java();
+    // SAFETY: `env` is the env this native method was called with, and the guard drops
+    // before the method returns.
+    let _call = unsafe { crate::raw::NativeCall::enter(env.as_raw()) };
     env.with_env(body).resolve::<ThrowMigrationException>()
+}
+
+/// [`guard`] for the natives on a file's path (`deliver`, `repositoryEvent`, `completeOk`):
+/// the same contract, with the body on the raw env ([`crate::raw`]), whose calls skip jni-rs's
+/// per-call bookkeeping. jni-rs's `Env` is made only to throw an error or a caught panic.
+pub fn guard_raw<'local, T: Default + 'local>(
+    env: &mut EnvUnowned<'local>,
+    body: impl FnOnce(&Jni) -> NativeResult<T>,
+) -> T {
+    crate::crossings::from_java();
+    let raw = env.as_raw();
+    // SAFETY: `raw` is the env this native method was called with, attached to this thread,
+    // with no exception pending on entry; both guards drop before the method returns.
+    let _call = unsafe { NativeCall::enter(raw) };
+    let jni = unsafe { Jni::new(raw) };
+    match catch_unwind(AssertUnwindSafe(|| body(&jni))) {
+        Ok(Ok(value)) => value,
+        Ok(Err(e)) => env.with_env(|_| Err::<T, _>(e)).resolve::<ThrowMigrationException>(),
+        // Raised again inside jni-rs's guard, so that one policy turns every panic into an
+        // exception (`resume_unwind` does not run the panic hook a second time).
+        Err(payload) => {
+            env.with_env(|_| -> NativeResult<T> { resume_unwind(payload) }).resolve::<ThrowMigrationException>()
+        }
+    }
 }
 
 /// The error policy of [`guard`].

@@ -2,21 +2,21 @@
 //! pool's services (the repository, pool manager, PnfsManager, cell transport, p2p client and
 //! pin manager interfaces of the facade).
 //!
-//! Every call into Java goes through [`JavaHost::call_java`]: the thread is attached (a no-op
-//! for the runtime's threads, attached at start, and for Java threads calling in), a local
-//! frame is pushed, a panic is caught, and every JNI call is checked for a pending exception,
-//! which is cleared and turned into a [`CallError`]. The core then treats it like any other
+//! Every call into Java goes through [`with_java`], on the JNI function table ([`raw`]): the
+//! thread is attached (it already is on the runtime's threads and on Java threads calling in),
+//! a panic is caught, the arguments' local references are deleted after the call, and a
+//! pending exception is cleared and turned into a [`CallError`]. The core then treats it like any other
 //! failure of that service: a failed request is noted by the job and retried, a failed
 //! repository change is reported, a lost one-way message is logged.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use jni::objects::{JByteArray, JObject, JString};
-use jni::refs::Global;
-use jni::signature::{JavaType, Primitive, ReturnType};
+use jni::JavaVM;
+use jni::ids::{JMethodID, JStaticMethodID};
+use jni::objects::JObject;
+use jni::refs::{Global, Reference};
 use jni::sys::{jlong, jvalue};
-use jni::{Env, JValue, JValueOwned, JavaVM};
 use migration_core::PnfsId;
 use migration_core::error::{Failure, Outcome, ReturnCode};
 use migration_core::host::{
@@ -30,6 +30,7 @@ use crate::cache::{self, Cache};
 use crate::codec::{self, Reader, Writer};
 use crate::error::panic_message;
 use crate::pending::{self, Pending};
+use crate::raw::{self, GlobalRef, Jni, Method, Returned, Returns};
 use crate::threads::CallbackScope;
 
 /// Where a Java exception came from, as `HostBridge.describe` classifies it.
@@ -113,106 +114,38 @@ impl CallError {
 
 type Called<T> = Result<T, CallError>;
 
-const VOID: ReturnType = JavaType::Primitive(Primitive::Void);
-const BOOLEAN: ReturnType = JavaType::Primitive(Primitive::Boolean);
-const OBJECT: ReturnType = JavaType::Object;
-const ARRAY: ReturnType = JavaType::Array;
-
-/// Checks a JNI result: a pending Java exception is cleared and described.
-fn checked<T>(env: &mut Env<'_>, result: jni::errors::Result<T>) -> Called<T> {
-    match result {
-        Ok(v) => Ok(v),
-        Err(e) => match env.exception_occurred() {
-            Some(throwable) => {
-                env.exception_clear();
-                Err(describe(env, &throwable))
-            }
-            None => Err(e.into()),
-        },
-    }
-}
-
-/// Asks `HostBridge.describe` what a throwable is; never leaves an exception pending.
-fn describe(env: &mut Env<'_>, throwable: &JObject<'_>) -> CallError {
-    let described = env.with_local_frame(4, |env| -> jni::errors::Result<CallError> {
-        let cache = cache::get()?;
-        let args = [JValue::Object(throwable).as_jni()];
-        // SAFETY: `describe` is a static method of the bridge class with signature
-        // (Ljava/lang/Throwable;)[B, and the argument is a Throwable.
-        let bytes = unsafe { env.call_static_method_unchecked(&cache.bridge, cache.m.describe, ARRAY, &args)? }.l()?;
-        let bytes = env.convert_byte_array(env.cast_local::<JByteArray>(bytes)?)?;
-        let mut r = Reader::new(&bytes);
-        let (kind, code, text) = match (r.i32(), r.i32(), r.str()) {
-            (Ok(k), Ok(c), Ok(t)) => (k, c, t),
-            _ => return Ok(CallError::Jni("a Java callback threw an exception that cannot be described".into())),
-        };
-        let kind = match kind {
-            1 => ThrownKind::Service,
-            2 => ThrownKind::Repository,
-            3 => ThrownKind::NotLoaded,
-            _ => ThrownKind::Other,
-        };
-        Ok(CallError::Thrown { kind, code, text })
-    });
-    described.unwrap_or_else(|e| {
-        if env.exception_check() {
-            env.exception_clear();
-        }
-        CallError::Jni(format!("a Java callback threw, and describing it failed: {e}"))
-    })
-}
-
-/// Calls an instance method of `obj` by its cached id.
-///
-/// # Safety
-/// `method` must be a method of `obj`'s class whose signature matches `ret` and `args`.
-unsafe fn call<'local>(
-    env: &mut Env<'local>,
-    obj: &JObject<'_>,
-    method: jni::objects::JMethodID,
-    ret: ReturnType,
-    args: &[jvalue],
-) -> Called<JValueOwned<'local>> {
-    // SAFETY: guaranteed by the caller.
-    let result = unsafe { env.call_method_unchecked(obj, method, ret, args) };
-    checked(env, result)
-}
-
-/// A Java string argument.
-fn jstring<'local>(env: &mut Env<'local>, s: &str) -> Called<JString<'local>> {
-    let r = JString::new(env, s);
-    checked(env, r)
-}
-
-/// A Java byte array argument.
-fn jbytes<'local>(env: &mut Env<'local>, b: &[u8]) -> Called<JByteArray<'local>> {
-    let r = env.byte_array_from_slice(b);
-    checked(env, r)
+/// A static method of the bridge class.
+fn on_class(cache: &Cache, method: JStaticMethodID) -> Method {
+    Method::Static(raw::bridge_class(cache), method.into_raw())
 }
 
 /// The bytes of a returned `byte[]`, `None` for null.
-fn returned_bytes(env: &mut Env<'_>, value: JValueOwned<'_>) -> Called<Option<Vec<u8>>> {
-    let obj = value.l()?;
-    if obj.is_null() {
-        return Ok(None);
+fn returned_bytes(jni: &Jni, returned: Returned<'_>) -> Option<Vec<u8>> {
+    match returned {
+        Returned::Object(Some(array)) => Some(jni.read_bytes(&array)),
+        _ => None,
     }
-    let array = env.cast_local::<JByteArray>(obj)?;
-    Ok(Some(env.convert_byte_array(&array)?))
 }
 
-/// Runs `f` attached to the JVM, in its own local frame, with panics caught.
-pub fn with_java<T>(what: &str, f: impl FnOnce(&mut Env<'_>, &'static Cache) -> Called<T>) -> Called<T> {
+/// Runs `f` attached to the JVM, with panics caught.
+///
+/// On the runtime's threads (attached for good when they start) and on Java threads inside a
+/// native call, the thread's env is known and used as it is (see [`raw`]). Any other thread
+/// is attached only for this call, so that no stray non-daemon thread keeps the JVM alive.
+pub fn with_java<T>(what: &str, f: impl FnOnce(&Jni, &'static Cache) -> Called<T>) -> Called<T> {
     let _scope = CallbackScope::enter();
     crate::crossings::into_java();
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let vm = JavaVM::singleton()?;
-        // The runtime's threads are attached for good when they start, and Java threads are
-        // attached anyway: for them this is a cheap no-op. Any other thread is attached only
-        // for this call, so that no stray non-daemon thread keeps the JVM alive.
-        vm.attach_current_thread_for_scope(|env| -> Called<T> {
-            let cache = cache::get()?;
-            f(env, cache)
-        })
+        let cache = cache::get()?;
+        match Jni::current() {
+            Some(jni) => f(&jni, cache),
+            None => JavaVM::singleton()?.attach_current_thread_for_scope(|env| {
+                // SAFETY: the scope keeps the env attached to this thread while `f` runs, and
+                // it returned early if an exception was pending.
+                let jni = unsafe { Jni::new(env.get_raw()) };
+                f(&jni, cache)
+            }),
+        }
     }));
     result.unwrap_or_else(|payload| {
         Err(CallError::Jni(format!("panic while calling {what}: {}", panic_message(payload.as_ref()))))
@@ -243,24 +176,16 @@ impl JavaHost {
         }
     }
 
-    fn call_java<T>(
-        &self,
-        what: &str,
-        f: impl FnOnce(&mut Env<'_>, &'static Cache, &JObject<'_>) -> Called<T>,
-    ) -> Called<T> {
-        with_java(what, |env, cache| f(env, cache, &self.bridge))
+    /// An instance method of this module's bridge.
+    fn bridge(&self, method: JMethodID) -> Method {
+        Method::Instance(self.bridge.as_raw(), method.into_raw())
     }
 
     /// Registers `pending`, then calls Java with its token; if Java throws, the request fails
     /// with the exception (unless Java already answered it).
-    fn call_async(
-        &self,
-        what: &str,
-        pending: Pending,
-        f: impl FnOnce(&mut Env<'_>, &'static Cache, &JObject<'_>, jlong) -> Called<()>,
-    ) {
+    fn call_async(&self, what: &str, pending: Pending, f: impl FnOnce(&Jni, &'static Cache, jvalue) -> Called<()>) {
         let token = pending::register(self.module, pending);
-        let result = self.call_java(what, |env, cache, bridge| f(env, cache, bridge, token as jlong));
+        let result = with_java(what, |jni, cache| f(jni, cache, jvalue { j: token as jlong }));
         if let Err(e) = result {
             tracing::warn!(target: "migration::jni", "{what} failed: {}", e.text());
             if let Some(pending) = pending::take(token) {
@@ -274,27 +199,24 @@ fn state_ordinal(state: ReplicaState) -> i32 {
     ReplicaState::ALL.iter().position(|s| *s == state).unwrap_or(0) as i32
 }
 
+// SAFETY, for every `jni.call` below: the comment above it names the bridge method and its
+// signature (resolved with that signature in `cache::init`), and the arguments and the
+// return kind match it.
 impl Repository for JavaHost {
     fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError> {
-        self.call_java("Repository.entries", |env, cache, bridge| {
-            // SAFETY: openScan is ()Ljava/lang/Object; on HostBridge.
-            let scan = unsafe { call(env, bridge, cache.m.open_scan, OBJECT, &[])? }.l()?;
+        with_java("Repository.entries", |jni, cache| {
+            // openScan: ()Ljava/lang/Object;
+            let scan = unsafe { jni.call(self.bridge(cache.m.open_scan), Returns::Object, &[])? };
+            let Returned::Object(Some(scan)) = scan else { return Ok(()) };
             loop {
-                let more = env.with_local_frame(4, |env| -> Called<bool> {
-                    let args = [JValue::Object(&scan).as_jni()];
-                    // SAFETY: nextBatch is (Ljava/lang/Object;)[B on HostBridge.
-                    let batch = unsafe { call(env, bridge, cache.m.next_batch, ARRAY, &args)? };
-                    let Some(bytes) = returned_bytes(env, batch)? else { return Ok(false) };
-                    let mut reader = Reader::new(&bytes);
-                    for entry in reader.entries()? {
-                        if !visit(&entry) {
-                            return Ok(false);
-                        }
+                // nextBatch: (Ljava/lang/Object;)[B
+                let batch = unsafe { jni.call(self.bridge(cache.m.next_batch), Returns::Object, &[scan.arg()])? };
+                let Some(bytes) = returned_bytes(jni, batch) else { return Ok(()) };
+                let mut reader = Reader::new(&bytes);
+                for entry in reader.entries()? {
+                    if !visit(&entry) {
+                        return Ok(());
                     }
-                    Ok(true)
-                })?;
-                if !more {
-                    return Ok(());
                 }
             }
         })
@@ -302,11 +224,11 @@ impl Repository for JavaHost {
     }
 
     fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
-        self.call_java("Repository.getEntry", |env, cache, bridge| {
-            let id = jstring(env, pnfsid.text().as_str())?;
-            // SAFETY: entry is (Ljava/lang/String;)[B on HostBridge.
-            let value = unsafe { call(env, bridge, cache.m.entry, ARRAY, &[JValue::Object(&id).as_jni()])? };
-            match returned_bytes(env, value)? {
+        with_java("Repository.getEntry", |jni, cache| {
+            let id = jni.string(pnfsid.text().as_str())?;
+            // entry: (Ljava/lang/String;)[B
+            let returned = unsafe { jni.call(self.bridge(cache.m.entry), Returns::Object, &[id.arg()])? };
+            match returned_bytes(jni, returned) {
                 None => Ok(None),
                 Some(bytes) => {
                     let mut reader = Reader::new(&bytes);
@@ -320,42 +242,34 @@ impl Repository for JavaHost {
     }
 
     fn set_state(&self, pnfsid: &PnfsId, state: ReplicaState, reason: &str) -> Result<(), RepositoryError> {
-        self.call_java("Repository.setState", |env, cache, bridge| {
-            let id = jstring(env, pnfsid.text().as_str())?;
-            let why = jstring(env, reason)?;
-            let args = [
-                JValue::Object(&id).as_jni(),
-                JValue::Int(state_ordinal(state)).as_jni(),
-                JValue::Object(&why).as_jni(),
-            ];
-            // SAFETY: setState is (Ljava/lang/String;ILjava/lang/String;)V on HostBridge.
-            unsafe { call(env, bridge, cache.m.set_state, VOID, &args)? };
+        with_java("Repository.setState", |jni, cache| {
+            let id = jni.string(pnfsid.text().as_str())?;
+            let why = jni.string(reason)?;
+            // setState: (Ljava/lang/String;ILjava/lang/String;)V
+            let args = [id.arg(), jvalue { i: state_ordinal(state) }, why.arg()];
+            unsafe { jni.call(self.bridge(cache.m.set_state), Returns::Void, &args)? };
             Ok(())
         })
         .map_err(|e| e.repository())
     }
 
     fn set_sticky(&self, pnfsid: &PnfsId, record: &StickyRecord, overwrite: bool) -> Result<(), RepositoryError> {
-        self.call_java("Repository.setSticky", |env, cache, bridge| {
-            let id = jstring(env, pnfsid.text().as_str())?;
-            let owner = jstring(env, &record.owner)?;
-            let args = [
-                JValue::Object(&id).as_jni(),
-                JValue::Object(&owner).as_jni(),
-                JValue::Long(record.expire).as_jni(),
-                JValue::Bool(overwrite).as_jni(),
-            ];
-            // SAFETY: setSticky is (Ljava/lang/String;Ljava/lang/String;JZ)V on HostBridge.
-            unsafe { call(env, bridge, cache.m.set_sticky, VOID, &args)? };
+        with_java("Repository.setSticky", |jni, cache| {
+            let id = jni.string(pnfsid.text().as_str())?;
+            let owner = jni.string(&record.owner)?;
+            // setSticky: (Ljava/lang/String;Ljava/lang/String;JZ)V
+            let args = [id.arg(), owner.arg(), jvalue { j: record.expire }, jvalue { z: overwrite }];
+            unsafe { jni.call(self.bridge(cache.m.set_sticky), Returns::Void, &args)? };
             Ok(())
         })
         .map_err(|e| e.repository())
     }
 
     fn verifies_checksums(&self) -> bool {
-        let result = self.call_java("Repository.verifiesChecksums", |env, cache, bridge| {
-            // SAFETY: verifiesChecksums is ()Z on HostBridge.
-            Ok(unsafe { call(env, bridge, cache.m.verifies_checksums, BOOLEAN, &[])? }.z()?)
+        let result = with_java("Repository.verifiesChecksums", |jni, cache| {
+            // verifiesChecksums: ()Z
+            let returned = unsafe { jni.call(self.bridge(cache.m.verifies_checksums), Returns::Boolean, &[])? };
+            Ok(matches!(returned, Returned::Boolean(true)))
         });
         result.unwrap_or_else(|e| {
             // A host that cannot say is treated as one that cannot verify: -verify is refused.
@@ -365,9 +279,10 @@ impl Repository for JavaHost {
     }
 
     fn accepts_copies(&self) -> bool {
-        let result = self.call_java("Repository.acceptsCopies", |env, cache, bridge| {
-            // SAFETY: acceptsCopies is ()Z on HostBridge.
-            Ok(unsafe { call(env, bridge, cache.m.accepts_copies, BOOLEAN, &[])? }.z()?)
+        let result = with_java("Repository.acceptsCopies", |jni, cache| {
+            // acceptsCopies: ()Z
+            let returned = unsafe { jni.call(self.bridge(cache.m.accepts_copies), Returns::Boolean, &[])? };
+            Ok(matches!(returned, Returned::Boolean(true)))
         });
         result.unwrap_or_else(|e| {
             // Refusing is safe: the source notes "Pool is disabled" and tries again later.
@@ -380,12 +295,12 @@ impl Repository for JavaHost {
     /// questions are asked one by one, so that each failure keeps its own meaning: a pool
     /// whose mode cannot be read refuses the copy, an entry that cannot be read fails it.
     fn inspect_copy(&self, pnfsid: &PnfsId) -> (bool, Result<Option<ReplicaEntry>, String>) {
-        let inspected = self.call_java("Repository.inspectCopy", |env, cache, bridge| {
-            let id = jstring(env, pnfsid.text().as_str())?;
-            // SAFETY: inspectCopy is (Ljava/lang/String;)[B on HostBridge.
-            let value = unsafe { call(env, bridge, cache.m.inspect_copy, ARRAY, &[JValue::Object(&id).as_jni()])? };
+        let inspected = with_java("Repository.inspectCopy", |jni, cache| {
+            let id = jni.string(pnfsid.text().as_str())?;
+            // inspectCopy: (Ljava/lang/String;)[B
+            let returned = unsafe { jni.call(self.bridge(cache.m.inspect_copy), Returns::Object, &[id.arg()])? };
             let bytes =
-                returned_bytes(env, value)?.ok_or_else(|| CallError::Jni("inspectCopy returned null".into()))?;
+                returned_bytes(jni, returned).ok_or_else(|| CallError::Jni("inspectCopy returned null".into()))?;
             let mut reader = Reader::new(&bytes);
             let inspection = reader.inspection()?;
             reader.finish()?;
@@ -398,10 +313,10 @@ impl Repository for JavaHost {
     }
 
     fn verify_checksum(&self, pnfsid: &PnfsId) -> Result<(), Failure> {
-        self.call_java("Repository.verifyChecksum", |env, cache, bridge| {
-            let id = jstring(env, pnfsid.text().as_str())?;
-            // SAFETY: verifyChecksum is (Ljava/lang/String;)V on HostBridge.
-            unsafe { call(env, bridge, cache.m.verify_checksum, VOID, &[JValue::Object(&id).as_jni()])? };
+        with_java("Repository.verifyChecksum", |jni, cache| {
+            let id = jni.string(pnfsid.text().as_str())?;
+            // verifyChecksum: (Ljava/lang/String;)V
+            unsafe { jni.call(self.bridge(cache.m.verify_checksum), Returns::Void, &[id.arg()])? };
             Ok(())
         })
         .map_err(|e| e.failure())
@@ -413,21 +328,19 @@ impl PoolManager for JavaHost {
         let mut w = Writer::new();
         w.selection(&selection);
         let bytes = w.into_bytes();
-        self.call_async("PoolManager.pools", Pending::Pools(done), |env, cache, bridge, token| {
-            let selection = jbytes(env, &bytes)?;
-            let args = [JValue::Object(&selection).as_jni(), JValue::Long(token).as_jni()];
-            // SAFETY: pools is ([BJ)V on HostBridge.
-            unsafe { call(env, bridge, cache.m.pools, VOID, &args)? };
+        self.call_async("PoolManager.pools", Pending::Pools(done), |jni, cache, token| {
+            let selection = jni.bytes(&bytes)?;
+            // pools: ([BJ)V
+            unsafe { jni.call(self.bridge(cache.m.pools), Returns::Void, &[selection.arg(), token])? };
             Ok(())
         });
     }
 
     fn groups_of(&self, pool: &str, done: Completion<Vec<String>>) {
-        self.call_async("PoolManager.groupsOf", Pending::Groups(done), |env, cache, bridge, token| {
-            let pool = jstring(env, pool)?;
-            let args = [JValue::Object(&pool).as_jni(), JValue::Long(token).as_jni()];
-            // SAFETY: groupsOf is (Ljava/lang/String;J)V on HostBridge.
-            unsafe { call(env, bridge, cache.m.groups_of, VOID, &args)? };
+        self.call_async("PoolManager.groupsOf", Pending::Groups(done), |jni, cache, token| {
+            let pool = jni.string(pool)?;
+            // groupsOf: (Ljava/lang/String;J)V
+            unsafe { jni.call(self.bridge(cache.m.groups_of), Returns::Void, &[pool.arg(), token])? };
             Ok(())
         });
     }
@@ -435,11 +348,10 @@ impl PoolManager for JavaHost {
 
 impl PnfsManager for JavaHost {
     fn cache_locations(&self, pnfsid: PnfsId, done: Completion<Vec<String>>) {
-        self.call_async("PnfsManager.getCacheLocations", Pending::Locations(done), |env, cache, bridge, token| {
-            let id = jstring(env, pnfsid.text().as_str())?;
-            let args = [JValue::Object(&id).as_jni(), JValue::Long(token).as_jni()];
-            // SAFETY: cacheLocations is (Ljava/lang/String;J)V on HostBridge.
-            unsafe { call(env, bridge, cache.m.cache_locations, VOID, &args)? };
+        self.call_async("PnfsManager.getCacheLocations", Pending::Locations(done), |jni, cache, token| {
+            let id = jni.string(pnfsid.text().as_str())?;
+            // cacheLocations: (Ljava/lang/String;J)V
+            unsafe { jni.call(self.bridge(cache.m.cache_locations), Returns::Void, &[id.arg(), token])? };
             Ok(())
         });
     }
@@ -447,18 +359,17 @@ impl PnfsManager for JavaHost {
 
 impl Transport for JavaHost {
     fn send(&self, to: &str, message: Vec<u8>, reply: Option<Completion<Vec<u8>>>) {
-        let send = |env: &mut Env<'_>, cache: &'static Cache, bridge: &JObject<'_>, token: jlong| -> Called<()> {
-            let to = jstring(env, to)?;
-            let bytes = jbytes(env, &message)?;
-            let args = [JValue::Object(&to).as_jni(), JValue::Object(&bytes).as_jni(), JValue::Long(token).as_jni()];
-            // SAFETY: send is (Ljava/lang/String;[BJ)V on HostBridge.
-            unsafe { call(env, bridge, cache.m.send, VOID, &args)? };
+        let send = |jni: &Jni, cache: &'static Cache, token: jvalue| -> Called<()> {
+            let to = jni.string(to)?;
+            let bytes = jni.bytes(&message)?;
+            // send: (Ljava/lang/String;[BJ)V
+            unsafe { jni.call(self.bridge(cache.m.send), Returns::Void, &[to.arg(), bytes.arg(), token])? };
             Ok(())
         };
         match reply {
             Some(reply) => self.call_async("CellTransport.send", Pending::Message(reply), send),
             None => {
-                if let Err(e) = self.call_java("CellTransport.send", |env, cache, bridge| send(env, cache, bridge, 0)) {
+                if let Err(e) = with_java("CellTransport.send", |jni, cache| send(jni, cache, jvalue { j: 0 })) {
                     tracing::warn!(target: "migration::jni", to, "a one-way message was lost: {}", e.text());
                 }
             }
@@ -471,20 +382,19 @@ impl P2p for JavaHost {
         let mut w = Writer::new();
         w.p2p(&request);
         let bytes = w.into_bytes();
-        self.call_async("P2pClient.start", Pending::Done(done), |env, cache, bridge, token| {
-            let request = jbytes(env, &bytes)?;
-            let args = [JValue::Object(&request).as_jni(), JValue::Long(token).as_jni()];
-            // SAFETY: p2pStart is ([BJ)V on HostBridge.
-            unsafe { call(env, bridge, cache.m.p2p_start, VOID, &args)? };
+        self.call_async("P2pClient.start", Pending::Done(done), |jni, cache, token| {
+            let request = jni.bytes(&bytes)?;
+            // p2pStart: ([BJ)V
+            unsafe { jni.call(self.bridge(cache.m.p2p_start), Returns::Void, &[request.arg(), token])? };
             Ok(())
         });
     }
 
     fn cancel(&self, id: RequestId) {
-        let result = self.call_java("P2pClient.cancel", |env, cache, bridge| {
-            let args = [JValue::Long((id.0 >> 64) as i64).as_jni(), JValue::Long(id.0 as i64).as_jni()];
-            // SAFETY: p2pCancel is (JJ)V on HostBridge.
-            unsafe { call(env, bridge, cache.m.p2p_cancel, VOID, &args)? };
+        let result = with_java("P2pClient.cancel", |jni, cache| {
+            // p2pCancel: (JJ)V
+            let args = [jvalue { j: (id.0 >> 64) as i64 }, jvalue { j: id.0 as i64 }];
+            unsafe { jni.call(self.bridge(cache.m.p2p_cancel), Returns::Void, &args)? };
             Ok(())
         });
         if let Err(e) = result {
@@ -498,11 +408,10 @@ impl PinManager for JavaHost {
         let mut w = Writer::new();
         w.pin_move(&request);
         let bytes = w.into_bytes();
-        self.call_async("PinManager.movePins", Pending::Done(done), |env, cache, bridge, token| {
-            let request = jbytes(env, &bytes)?;
-            let args = [JValue::Object(&request).as_jni(), JValue::Long(token).as_jni()];
-            // SAFETY: movePins is ([BJ)V on HostBridge.
-            unsafe { call(env, bridge, cache.m.move_pins, VOID, &args)? };
+        self.call_async("PinManager.movePins", Pending::Done(done), |jni, cache, token| {
+            let request = jni.bytes(&bytes)?;
+            // movePins: ([BJ)V
+            unsafe { jni.call(self.bridge(cache.m.move_pins), Returns::Void, &[request.arg(), token])? };
             Ok(())
         });
     }
@@ -510,30 +419,23 @@ impl PinManager for JavaHost {
 
 /// The core's view of a Java `Completion<byte[]>` given to `deliver`: the module's answer to
 /// an inbound request goes to it (a failure if the module drops the request unanswered).
-pub fn java_reply(completion: Global<JObject<'static>>) -> Completion<Vec<u8>> {
+pub fn java_reply(completion: GlobalRef) -> Completion<Vec<u8>> {
     Completion::new(move |outcome: Outcome<Vec<u8>>| {
-        let result = with_java("Completion (reply)", |env, cache| {
+        let result = with_java("Completion (reply)", |jni, cache| {
+            let completion = completion.arg();
             match &outcome {
                 Ok(bytes) => {
-                    let bytes = jbytes(env, bytes)?;
-                    let args = [JValue::Object(&completion).as_jni(), JValue::Object(&bytes).as_jni()];
-                    // SAFETY: reply is static (Ljava/lang/Object;[B)V on HostBridge.
-                    let r = unsafe { env.call_static_method_unchecked(&cache.bridge, cache.m.reply, VOID, &args) };
-                    checked(env, r)?;
+                    let bytes = jni.bytes(bytes)?;
+                    // reply: static (Ljava/lang/Object;[B)V
+                    let args = [completion, bytes.arg()];
+                    unsafe { jni.call(on_class(cache, cache.m.reply), Returns::Void, &args)? };
                 }
                 Err(failure) => {
                     let (kind, code, text) = codec::failure_parts(failure);
-                    let text = jstring(env, &text)?;
-                    let args = [
-                        JValue::Object(&completion).as_jni(),
-                        JValue::Int(kind).as_jni(),
-                        JValue::Int(code).as_jni(),
-                        JValue::Object(&text).as_jni(),
-                    ];
-                    // SAFETY: replyFailed is static (Ljava/lang/Object;IILjava/lang/String;)V.
-                    let r =
-                        unsafe { env.call_static_method_unchecked(&cache.bridge, cache.m.reply_failed, VOID, &args) };
-                    checked(env, r)?;
+                    let text = jni.string(&text)?;
+                    // replyFailed: static (Ljava/lang/Object;IILjava/lang/String;)V
+                    let args = [completion, jvalue { i: kind }, jvalue { i: code }, text.arg()];
+                    unsafe { jni.call(on_class(cache, cache.m.reply_failed), Returns::Void, &args)? };
                 }
             }
             Ok(())

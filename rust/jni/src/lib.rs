@@ -29,6 +29,7 @@ pub mod logging;
 pub mod messages;
 pub mod natives;
 pub mod pending;
+pub mod raw;
 pub mod registry;
 pub mod threads;
 

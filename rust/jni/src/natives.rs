@@ -17,7 +17,8 @@ use migration_core::status::JobStatus;
 use migration_core::{ErrorKind, PnfsId};
 
 use crate::codec::{self, Reader, Writer};
-use crate::error::{NativeResult, guard, invalid};
+use crate::error::{NativeResult, guard, guard_raw, invalid};
+use crate::raw::Jni;
 use crate::registry::{self, ModuleHandle};
 use crate::{ABI_VERSION, cache, host, logging, messages, pending};
 
@@ -33,6 +34,15 @@ fn bytes(env: &Env<'_>, b: &JByteArray<'_>, what: &str) -> NativeResult<Vec<u8>>
         return Err(invalid(format!("{what} must not be null")));
     }
     Ok(env.convert_byte_array(b)?)
+}
+
+/// [`bytes`] on the raw env, for the natives on a file's path.
+fn raw_bytes(jni: &Jni, b: &JByteArray<'_>, what: &str) -> NativeResult<Vec<u8>> {
+    if b.is_null() {
+        return Err(invalid(format!("{what} must not be null")));
+    }
+    // SAFETY: a non-null `byte[]` argument of the native call.
+    Ok(unsafe { jni.byte_array(b.as_raw()) })
 }
 
 fn module(handle: jlong) -> NativeResult<Arc<ModuleHandle>> {
@@ -163,9 +173,9 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_repositoryEven
     handle: jlong,
     event: JByteArray<'local>,
 ) {
-    guard(&mut env, |env| {
+    guard_raw(&mut env, |jni| {
         let module = module(handle)?;
-        let event = bytes(env, &event, "event")?;
+        let event = raw_bytes(jni, &event, "event")?;
         let mut reader = Reader::new(&event);
         let event = reader.repository_event()?;
         reader.finish()?;
@@ -186,11 +196,17 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_deliver<'local
     message: JByteArray<'local>,
     reply: JObject<'local>,
 ) {
-    guard(&mut env, |env| {
+    guard_raw(&mut env, |jni| {
         let module = module(handle)?;
-        let from = string(env, &from, "from")?;
-        let message = bytes(env, &message, "message")?;
-        let reply = if reply.is_null() { None } else { Some(host::java_reply(env.new_global_ref(&reply)?)) };
+        if from.is_null() {
+            return Err(invalid("from must not be null"));
+        }
+        // SAFETY: a non-null `String` argument of this call.
+        let from = unsafe { jni.read_string(from.as_raw()) };
+        let message = raw_bytes(jni, &message, "message")?;
+        // SAFETY: a live argument of this call.
+        let reply =
+            if reply.is_null() { None } else { Some(host::java_reply(unsafe { jni.new_global(reply.as_raw())? })) };
         module.runtime.deliver(from, message, reply);
         Ok(())
     })
@@ -418,8 +434,9 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_completeOk<'lo
     token: jlong,
     payload: JByteArray<'local>,
 ) -> jboolean {
-    guard(&mut env, |env| {
-        let payload = if payload.is_null() { Vec::new() } else { env.convert_byte_array(&payload)? };
+    guard_raw(&mut env, |jni| {
+        // SAFETY: a non-null `byte[]` argument of this call.
+        let payload = if payload.is_null() { Vec::new() } else { unsafe { jni.byte_array(payload.as_raw()) } };
         Ok(pending::complete_ok(token as u64, &payload)?)
     })
 }

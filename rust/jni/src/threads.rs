@@ -36,7 +36,11 @@ impl Threads {
             vm.attach_current_thread_with_config(
                 || AttachConfig::new().thread_name(&jname),
                 Some(8),
-                crate::cache::set_context_class_loader,
+                |env| {
+                    // SAFETY: this thread stays attached until `on_stop`, which forgets it first.
+                    unsafe { crate::raw::remember(env.get_raw()) };
+                    crate::cache::set_context_class_loader(env)
+                },
             )
         });
         if let Err(e) = attached {
@@ -46,6 +50,7 @@ impl Threads {
 
     /// Runs on each runtime thread before it exits: detach it.
     pub fn on_stop(&self) {
+        crate::raw::forget();
         if let Ok(vm) = JavaVM::singleton()
             && let Err(e) = vm.detach_current_thread()
         {

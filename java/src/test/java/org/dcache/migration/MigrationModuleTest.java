@@ -131,6 +131,29 @@ class MigrationModuleTest
         }
     }
 
+    /**
+     * Strings cross the boundary on two paths: ASCII as it is, anything else converted to and
+     * from the JVM's modified UTF-8 (a character outside the Basic Multilingual Plane is a
+     * surrogate pair there). Pool names and a sticky owner of both kinds survive a move.
+     */
+    @Test
+    void namesOutsideAsciiSurviveTheCrossingBothWays()
+    {
+        StickyRecord owner = new StickyRecord("b\u00fcro-\uD834\uDD1E", StickyRecord.NEVER_EXPIRES);
+        Cell source = cluster.pool("quelle-\u00e9").with(replica(1, ReplicaState.PRECIOUS, owner));
+        Cell target = cluster.pool("ziel-\uD834\uDD1E");
+        cluster.start();
+
+        source.module.execute("migration move " + target.name);
+        awaitJob(source, "1", "FINISHED");
+
+        ReplicaEntry copy = target.repository.getEntry(id(1));
+        assertNotNull(copy, "the copy arrived on " + target.name);
+        assertEquals(Set.of(owner), sticky(copy));
+        assertEquals(Set.of(target.name), cluster.namespace.get(id(1)));
+        assertNull(source.repository.getEntry(id(1)), "the source was removed after the copy");
+    }
+
     @Test
     void moveWithPinsMoveMovesThePinAndDeletesTheSource()
     {
