@@ -1,9 +1,6 @@
 package org.dcache.migration.internal;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -45,7 +42,7 @@ import org.dcache.migration.messages.RequestMessage;
 
 /**
  * The byte format of values crossing to the native library, mirrored by {@code codec.rs}:
- * big-endian {@link DataOutputStream} primitives; strings as an int length and UTF-8 bytes
+ * big-endian primitives ({@link CodecOutput}, {@link CodecInput}); strings as an int length and UTF-8 bytes
  * ({@code -1} for null); lists as an int count and the items; enums as their ordinals.
  * Internal: public only for the facade.
  */
@@ -58,29 +55,30 @@ public final class Codec
     /** Builds one encoded value. */
     interface Encoder
     {
-        void write(DataOutputStream out) throws IOException;
+        void write(CodecOutput out) throws IOException;
     }
 
     /** Reads one encoded value. */
     interface Decoder<T>
     {
-        T read(DataInputStream in) throws IOException;
+        T read(CodecInput in) throws IOException;
     }
 
     static byte[] encode(Encoder encoder)
     {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (DataOutputStream out = new DataOutputStream(bytes)) {
+        CodecOutput out = new CodecOutput();
+        try {
             encoder.write(out);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        return bytes.toByteArray();
+        return out.toByteArray();
     }
 
     static <T> T decode(byte[] bytes, Decoder<T> decoder)
     {
-        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
+        try {
+            CodecInput in = new CodecInput(bytes);
             T value = decoder.read(in);
             if (in.available() != 0) {
                 throw new IllegalArgumentException("trailing bytes in a value from the native library");
@@ -91,7 +89,7 @@ public final class Codec
         }
     }
 
-    static void writeString(DataOutputStream out, String s) throws IOException
+    static void writeString(CodecOutput out, String s) throws IOException
     {
         if (s == null) {
             out.writeInt(-1);
@@ -102,18 +100,21 @@ public final class Codec
         }
     }
 
-    static String readString(DataInputStream in) throws IOException
+    static String readString(CodecInput in) throws IOException
     {
         int n = in.readInt();
         if (n == -1) {
             return null;
+        }
+        if (n < 0 || n > in.available()) {
+            throw new EOFException("a string of " + n + " bytes in a value from the native library");
         }
         byte[] b = new byte[n];
         in.readFully(b);
         return new String(b, StandardCharsets.UTF_8);
     }
 
-    static void writeStrings(DataOutputStream out, Collection<String> strings) throws IOException
+    static void writeStrings(CodecOutput out, Collection<String> strings) throws IOException
     {
         out.writeInt(strings.size());
         for (String s : strings) {
@@ -121,7 +122,7 @@ public final class Codec
         }
     }
 
-    static List<String> readStrings(DataInputStream in) throws IOException
+    static List<String> readStrings(CodecInput in) throws IOException
     {
         int n = in.readInt();
         List<String> list = new ArrayList<>(n);
@@ -131,7 +132,7 @@ public final class Codec
         return list;
     }
 
-    private static void writeSticky(DataOutputStream out, List<StickyRecord> records) throws IOException
+    private static void writeSticky(CodecOutput out, List<StickyRecord> records) throws IOException
     {
         out.writeInt(records.size());
         for (StickyRecord r : records) {
@@ -140,7 +141,7 @@ public final class Codec
         }
     }
 
-    private static List<StickyRecord> readSticky(DataInputStream in) throws IOException
+    private static List<StickyRecord> readSticky(CodecInput in) throws IOException
     {
         int n = in.readInt();
         List<StickyRecord> list = new ArrayList<>(n);
@@ -150,12 +151,12 @@ public final class Codec
         return list;
     }
 
-    private static ReplicaState readState(DataInputStream in) throws IOException
+    private static ReplicaState readState(CodecInput in) throws IOException
     {
         return ReplicaState.values()[in.readInt()];
     }
 
-    static void writeAttributes(DataOutputStream out, FileAttributes a) throws IOException
+    static void writeAttributes(CodecOutput out, FileAttributes a) throws IOException
     {
         writeString(out, a.pnfsId().toString());
         out.writeLong(a.size());
@@ -170,7 +171,7 @@ public final class Codec
         }
     }
 
-    static FileAttributes readAttributes(DataInputStream in) throws IOException
+    static FileAttributes readAttributes(CodecInput in) throws IOException
     {
         PnfsId id = new PnfsId(readString(in));
         long size = in.readLong();
@@ -187,7 +188,7 @@ public final class Codec
                                   rp < 0 ? null : RetentionPolicy.values()[rp], checksums);
     }
 
-    static void writeEntry(DataOutputStream out, ReplicaEntry e) throws IOException
+    static void writeEntry(CodecOutput out, ReplicaEntry e) throws IOException
     {
         writeAttributes(out, e.attributes());
         out.writeInt(e.state().ordinal());
@@ -241,7 +242,7 @@ public final class Codec
         return encode(out -> writeStrings(out, strings));
     }
 
-    private static void writeQueue(DataOutputStream out, PoolCostInfo.QueueInfo q) throws IOException
+    private static void writeQueue(CodecOutput out, PoolCostInfo.QueueInfo q) throws IOException
     {
         out.writeInt(q.active);
         out.writeInt(q.maxActive);
@@ -250,7 +251,7 @@ public final class Codec
         out.writeInt(q.writers);
     }
 
-    private static void writeOptionalQueue(DataOutputStream out, PoolCostInfo.QueueInfo q) throws IOException
+    private static void writeOptionalQueue(CodecOutput out, PoolCostInfo.QueueInfo q) throws IOException
     {
         out.writeBoolean(q != null);
         writeQueue(out, q == null ? new PoolCostInfo.QueueInfo(0, 0, 0, 0, 0) : q);
@@ -371,13 +372,13 @@ public final class Codec
     private static final int COPY_FINISHED = 3;
     private static final int JOB_CANCEL = 4;
 
-    private static void writeUuid(DataOutputStream out, UUID uuid) throws IOException
+    private static void writeUuid(CodecOutput out, UUID uuid) throws IOException
     {
         out.writeLong(uuid.getMostSignificantBits());
         out.writeLong(uuid.getLeastSignificantBits());
     }
 
-    private static void writeRequest(DataOutputStream out, int kind, RequestMessage m) throws IOException
+    private static void writeRequest(CodecOutput out, int kind, RequestMessage m) throws IOException
     {
         out.writeInt(kind);
         writeUuid(out, m.getUUID());
@@ -477,7 +478,7 @@ public final class Codec
 
     // ---- Job status (Writer::job_status in codec.rs) -------------------------------------
 
-    private static JobStatus readJobStatus(DataInputStream in) throws IOException
+    private static JobStatus readJobStatus(CodecInput in) throws IOException
     {
         String id = readString(in);
         JobState state = JobState.values()[in.readInt()];
@@ -530,7 +531,7 @@ public final class Codec
     }
 
     /** A presence flag, then a long (0 when absent): {@code Writer::opt_i64}. */
-    private static OptionalLong readOptionalLong(DataInputStream in) throws IOException
+    private static OptionalLong readOptionalLong(CodecInput in) throws IOException
     {
         boolean present = in.readBoolean();
         long value = in.readLong();
