@@ -12,6 +12,8 @@
 //!   kept as global references, so calls work from the runtime's own threads too.
 //! * [`host`]: the six host traits backed by one Java object (`HostBridge`). Every call checks
 //!   for and clears a pending Java exception and turns it into an error the job records.
+//! * [`raw`]: the calls into Java and the natives on a file's path, made on the JNI function
+//!   table itself (one exception check per call, local references deleted as they drop).
 //! * [`pending`]: asynchronous host calls waiting for Java to complete them, by token.
 //! * [`threads`]: the runtime's threads are attached once, named, and detached when they stop.
 //! * [`logging`]: `tracing` events go through a bounded channel to one Java thread that hands

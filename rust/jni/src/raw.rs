@@ -311,14 +311,12 @@ impl Jni {
             Ok(cache) => cache,
             Err(e) => return CallError::Jni(format!("a Java callback threw before the cache was set: {e}")),
         };
-        let describe = Method::Static(bridge_class(cache), cache.m.describe.into_raw());
+        let (class, method) = (bridge_class(cache), cache.m.describe.into_raw());
         let f = self.fns();
         // SAFETY: `describe` is static (Ljava/lang/Throwable;)[B on HostBridge. It is called
         // directly rather than through `call`, which would describe its exception in turn.
         let bytes = unsafe {
-            let Method::Static(class, method) = describe else { unreachable!() };
-            let returned = (f.CallStaticObjectMethodA)(self.env, class, method, [throwable.arg()].as_ptr());
-            let returned = self.local(returned);
+            let returned = self.local((f.CallStaticObjectMethodA)(self.env, class, method, [throwable.arg()].as_ptr()));
             if (f.ExceptionCheck)(self.env) {
                 (f.ExceptionClear)(self.env);
                 return CallError::Jni("a Java callback threw, and describing it threw too".into());
