@@ -119,10 +119,10 @@ fn on_class(cache: &Cache, method: JStaticMethodID) -> Method {
     Method::Static(raw::bridge_class(cache), method.into_raw())
 }
 
-/// The bytes of a returned `byte[]`, `None` for null.
-fn returned_bytes(jni: &Jni, returned: Returned<'_>) -> Option<Vec<u8>> {
+/// The bytes a call with [`Returns::Bytes`] returned, `None` for null.
+fn returned_bytes(returned: Returned<'_>) -> Option<Vec<u8>> {
     match returned {
-        Returned::Object(Some(array)) => Some(jni.read_bytes(&array)),
+        Returned::Bytes(bytes) => bytes,
         _ => None,
     }
 }
@@ -210,8 +210,8 @@ impl Repository for JavaHost {
             let Returned::Object(Some(scan)) = scan else { return Ok(()) };
             loop {
                 // nextBatch: (Ljava/lang/Object;)[B
-                let batch = unsafe { jni.call(self.bridge(cache.m.next_batch), Returns::Object, &[scan.arg()])? };
-                let Some(bytes) = returned_bytes(jni, batch) else { return Ok(()) };
+                let batch = unsafe { jni.call(self.bridge(cache.m.next_batch), Returns::Bytes, &[scan.arg()])? };
+                let Some(bytes) = returned_bytes(batch) else { return Ok(()) };
                 let mut reader = Reader::new(&bytes);
                 for entry in reader.entries()? {
                     if !visit(&entry) {
@@ -227,8 +227,8 @@ impl Repository for JavaHost {
         with_java("Repository.getEntry", |jni, cache| {
             let id = jni.string(pnfsid.text().as_str())?;
             // entry: (Ljava/lang/String;)[B
-            let returned = unsafe { jni.call(self.bridge(cache.m.entry), Returns::Object, &[id.arg()])? };
-            match returned_bytes(jni, returned) {
+            let returned = unsafe { jni.call(self.bridge(cache.m.entry), Returns::Bytes, &[id.arg()])? };
+            match returned_bytes(returned) {
                 None => Ok(None),
                 Some(bytes) => {
                     let mut reader = Reader::new(&bytes);
@@ -298,9 +298,8 @@ impl Repository for JavaHost {
         let inspected = with_java("Repository.inspectCopy", |jni, cache| {
             let id = jni.string(pnfsid.text().as_str())?;
             // inspectCopy: (Ljava/lang/String;)[B
-            let returned = unsafe { jni.call(self.bridge(cache.m.inspect_copy), Returns::Object, &[id.arg()])? };
-            let bytes =
-                returned_bytes(jni, returned).ok_or_else(|| CallError::Jni("inspectCopy returned null".into()))?;
+            let returned = unsafe { jni.call(self.bridge(cache.m.inspect_copy), Returns::Bytes, &[id.arg()])? };
+            let bytes = returned_bytes(returned).ok_or_else(|| CallError::Jni("inspectCopy returned null".into()))?;
             let mut reader = Reader::new(&bytes);
             let inspection = reader.inspection()?;
             reader.finish()?;

@@ -83,11 +83,6 @@ pub struct Local<'a> {
 }
 
 impl Local<'_> {
-    /// The reference, for an argument.
-    pub fn raw(&self) -> jobject {
-        self.obj
-    }
-
     /// As a method argument.
     pub fn arg(&self) -> jvalue {
         jvalue { l: self.obj }
@@ -110,6 +105,8 @@ pub enum Returns {
     Void,
     Boolean,
     Object,
+    /// A `byte[]`, read into Rust as the call returns.
+    Bytes,
 }
 
 /// What a method returned.
@@ -118,6 +115,8 @@ pub enum Returned<'a> {
     Boolean(bool),
     /// `None` for null.
     Object(Option<Local<'a>>),
+    /// `None` for null.
+    Bytes(Option<Vec<u8>>),
 }
 
 /// The method a call targets.
@@ -193,12 +192,6 @@ impl Jni {
     }
 
     /// The contents of a `byte[]`.
-    pub fn read_bytes(&self, array: &Local<'_>) -> Vec<u8> {
-        // SAFETY: a `Local` from a method declared to return `byte[]` is a live byte array.
-        unsafe { self.byte_array(array.obj) }
-    }
-
-    /// The contents of a `byte[]`.
     ///
     /// # Safety
     /// `array` must be a live, non-null reference to a `byte[]`.
@@ -271,7 +264,7 @@ impl Jni {
                 (Method::Instance(o, m), Returns::Boolean) => {
                     Returned::Boolean((f.CallBooleanMethodA)(self.env, o, m, a))
                 }
-                (Method::Instance(o, m), Returns::Object) => {
+                (Method::Instance(o, m), Returns::Object | Returns::Bytes) => {
                     Returned::Object(self.local((f.CallObjectMethodA)(self.env, o, m, a)))
                 }
                 (Method::Static(c, m), Returns::Void) => {
@@ -281,15 +274,21 @@ impl Jni {
                 (Method::Static(c, m), Returns::Boolean) => {
                     Returned::Boolean((f.CallStaticBooleanMethodA)(self.env, c, m, a))
                 }
-                (Method::Static(c, m), Returns::Object) => {
+                (Method::Static(c, m), Returns::Object | Returns::Bytes) => {
                     Returned::Object(self.local((f.CallStaticObjectMethodA)(self.env, c, m, a)))
                 }
             }
         };
-        match self.thrown() {
-            Some(e) => Err(e),
-            None => Ok(returned),
+        if let Some(e) = self.thrown() {
+            return Err(e);
         }
+        Ok(match (returns, returned) {
+            // SAFETY: the method returns `byte[]` (guaranteed by the caller).
+            (Returns::Bytes, Returned::Object(array)) => {
+                Returned::Bytes(array.map(|array| unsafe { self.byte_array(array.obj) }))
+            }
+            (_, returned) => returned,
+        })
     }
 
     /// If a Java exception is pending: clears it and says what it was.
@@ -301,8 +300,10 @@ impl Jni {
         }
         let throwable = unsafe { (self.fns().ExceptionOccurred)(self.env) };
         unsafe { (self.fns().ExceptionClear)(self.env) };
-        let throwable = self.local(throwable)?;
-        Some(self.describe(&throwable))
+        Some(match self.local(throwable) {
+            Some(throwable) => self.describe(&throwable),
+            None => CallError::Jni("a Java exception was pending but could not be read".into()),
+        })
     }
 
     /// Asks `HostBridge.describe` what a throwable is; never leaves an exception pending.
@@ -321,7 +322,7 @@ impl Jni {
                 (f.ExceptionClear)(self.env);
                 return CallError::Jni("a Java callback threw, and describing it threw too".into());
             }
-            returned.map(|array| self.read_bytes(&array))
+            returned.map(|array| self.byte_array(array.obj))
         };
         let Some(bytes) = bytes else {
             return CallError::Jni("a Java callback threw an exception that cannot be described".into());
