@@ -33,29 +33,30 @@ pub struct Cache {
 
 /// Method ids of `HostBridge` (instance methods unless marked static).
 pub struct BridgeMethods {
-    /// `byte[] entry(String pnfsid)`.
+    /// `byte[] entry(long high, long low, int tail)`: a PnfsId as [`crate::host::pnfsid_args`]
+    /// passes it, as every id below.
     pub entry: JMethodID,
     /// `Object openScan()`.
     pub open_scan: JMethodID,
     /// `byte[] nextBatch(Object scan)`.
     pub next_batch: JMethodID,
-    /// `void setState(String pnfsid, int state, String reason)`.
+    /// `void setState(<id>, int state, String reason)`.
     pub set_state: JMethodID,
-    /// `void setSticky(String pnfsid, String owner, long expire, boolean overwrite)`.
+    /// `void setSticky(<id>, String owner, long expire, boolean overwrite)`.
     pub set_sticky: JMethodID,
     /// `boolean verifiesChecksums()`.
     pub verifies_checksums: JMethodID,
-    /// `void verifyChecksum(String pnfsid)`.
+    /// `void verifyChecksum(<id>)`.
     pub verify_checksum: JMethodID,
     /// `boolean acceptsCopies()`.
     pub accepts_copies: JMethodID,
-    /// `byte[] inspectCopy(String pnfsid)`.
+    /// `byte[] inspectCopy(<id>)`.
     pub inspect_copy: JMethodID,
     /// `void pools(byte[] selection, long token)`.
     pub pools: JMethodID,
     /// `void groupsOf(String pool, long token)`.
     pub groups_of: JMethodID,
-    /// `void cacheLocations(String pnfsid, long token)`.
+    /// `void cacheLocations(<id>, long token)`.
     pub cache_locations: JMethodID,
     /// `void send(String to, byte[] message, long token)`.
     pub send: JMethodID,
@@ -96,22 +97,18 @@ pub fn init(env: &mut Env<'_>, natives: &JClass<'_>) -> Result<()> {
 
     let b = &bridge;
     let m = BridgeMethods {
-        entry: env.get_method_id(b, jni_str!("entry"), jni_sig!("(Ljava/lang/String;)[B"))?,
+        entry: env.get_method_id(b, jni_str!("entry"), jni_sig!("(JJI)[B"))?,
         open_scan: env.get_method_id(b, jni_str!("openScan"), jni_sig!("()Ljava/lang/Object;"))?,
         next_batch: env.get_method_id(b, jni_str!("nextBatch"), jni_sig!("(Ljava/lang/Object;)[B"))?,
-        set_state: env.get_method_id(b, jni_str!("setState"), jni_sig!("(Ljava/lang/String;ILjava/lang/String;)V"))?,
-        set_sticky: env.get_method_id(
-            b,
-            jni_str!("setSticky"),
-            jni_sig!("(Ljava/lang/String;Ljava/lang/String;JZ)V"),
-        )?,
+        set_state: env.get_method_id(b, jni_str!("setState"), jni_sig!("(JJIILjava/lang/String;)V"))?,
+        set_sticky: env.get_method_id(b, jni_str!("setSticky"), jni_sig!("(JJILjava/lang/String;JZ)V"))?,
         verifies_checksums: env.get_method_id(b, jni_str!("verifiesChecksums"), jni_sig!("()Z"))?,
-        verify_checksum: env.get_method_id(b, jni_str!("verifyChecksum"), jni_sig!("(Ljava/lang/String;)V"))?,
+        verify_checksum: env.get_method_id(b, jni_str!("verifyChecksum"), jni_sig!("(JJI)V"))?,
         accepts_copies: env.get_method_id(b, jni_str!("acceptsCopies"), jni_sig!("()Z"))?,
-        inspect_copy: env.get_method_id(b, jni_str!("inspectCopy"), jni_sig!("(Ljava/lang/String;)[B"))?,
+        inspect_copy: env.get_method_id(b, jni_str!("inspectCopy"), jni_sig!("(JJI)[B"))?,
         pools: env.get_method_id(b, jni_str!("pools"), jni_sig!("([BJ)V"))?,
         groups_of: env.get_method_id(b, jni_str!("groupsOf"), jni_sig!("(Ljava/lang/String;J)V"))?,
-        cache_locations: env.get_method_id(b, jni_str!("cacheLocations"), jni_sig!("(Ljava/lang/String;J)V"))?,
+        cache_locations: env.get_method_id(b, jni_str!("cacheLocations"), jni_sig!("(JJIJ)V"))?,
         send: env.get_method_id(b, jni_str!("send"), jni_sig!("(Ljava/lang/String;[BJ)V"))?,
         p2p_start: env.get_method_id(b, jni_str!("p2pStart"), jni_sig!("([BJ)V"))?,
         p2p_cancel: env.get_method_id(b, jni_str!("p2pCancel"), jni_sig!("(JJ)V"))?,

@@ -195,6 +195,21 @@ impl JavaHost {
     }
 }
 
+/// A PnfsId as three arguments `(long high, long low, int tail)`: its first eight bytes, the
+/// next eight (zero after its end), and its length in bytes above its last two (an id has 12
+/// or 18). Java builds the id from them (`HostBridge.pnfsId`): a `String` made here would cost
+/// a JNI allocation for each of the five calls a file makes with an id.
+pub fn pnfsid_args(id: &PnfsId) -> [jvalue; 3] {
+    let bytes = id.as_bytes();
+    let mut padded = [0u8; 18];
+    padded[..bytes.len()].copy_from_slice(bytes);
+    let [h0, h1, h2, h3, h4, h5, h6, h7, l0, l1, l2, l3, l4, l5, l6, l7, t0, t1] = padded;
+    let high = i64::from_be_bytes([h0, h1, h2, h3, h4, h5, h6, h7]);
+    let low = i64::from_be_bytes([l0, l1, l2, l3, l4, l5, l6, l7]);
+    let tail = (bytes.len() as i32) << 16 | i32::from(t0) << 8 | i32::from(t1);
+    [jvalue { j: high }, jvalue { j: low }, jvalue { i: tail }]
+}
+
 fn state_ordinal(state: ReplicaState) -> i32 {
     ReplicaState::ALL.iter().position(|s| *s == state).unwrap_or(0) as i32
 }
@@ -225,9 +240,8 @@ impl Repository for JavaHost {
 
     fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
         with_java("Repository.getEntry", |jni, cache| {
-            let id = jni.string(pnfsid.text().as_str())?;
-            // entry: (Ljava/lang/String;)[B
-            let returned = unsafe { jni.call(self.bridge(cache.m.entry), Returns::Bytes, &[id.arg()])? };
+            // entry: (JJI)[B
+            let returned = unsafe { jni.call(self.bridge(cache.m.entry), Returns::Bytes, &pnfsid_args(pnfsid))? };
             match returned_bytes(returned) {
                 None => Ok(None),
                 Some(bytes) => {
@@ -243,10 +257,10 @@ impl Repository for JavaHost {
 
     fn set_state(&self, pnfsid: &PnfsId, state: ReplicaState, reason: &str) -> Result<(), RepositoryError> {
         with_java("Repository.setState", |jni, cache| {
-            let id = jni.string(pnfsid.text().as_str())?;
-            let why = jni.string(reason)?;
-            // setState: (Ljava/lang/String;ILjava/lang/String;)V
-            let args = [id.arg(), jvalue { i: state_ordinal(state) }, why.arg()];
+            let why = jni.interned(reason)?;
+            // setState: (JJIILjava/lang/String;)V
+            let [high, low, tail] = pnfsid_args(pnfsid);
+            let args = [high, low, tail, jvalue { i: state_ordinal(state) }, why.arg()];
             unsafe { jni.call(self.bridge(cache.m.set_state), Returns::Void, &args)? };
             Ok(())
         })
@@ -255,10 +269,10 @@ impl Repository for JavaHost {
 
     fn set_sticky(&self, pnfsid: &PnfsId, record: &StickyRecord, overwrite: bool) -> Result<(), RepositoryError> {
         with_java("Repository.setSticky", |jni, cache| {
-            let id = jni.string(pnfsid.text().as_str())?;
             let owner = jni.string(&record.owner)?;
-            // setSticky: (Ljava/lang/String;Ljava/lang/String;JZ)V
-            let args = [id.arg(), owner.arg(), jvalue { j: record.expire }, jvalue { z: overwrite }];
+            // setSticky: (JJILjava/lang/String;JZ)V
+            let [high, low, tail] = pnfsid_args(pnfsid);
+            let args = [high, low, tail, owner.arg(), jvalue { j: record.expire }, jvalue { z: overwrite }];
             unsafe { jni.call(self.bridge(cache.m.set_sticky), Returns::Void, &args)? };
             Ok(())
         })
@@ -296,9 +310,9 @@ impl Repository for JavaHost {
     /// whose mode cannot be read refuses the copy, an entry that cannot be read fails it.
     fn inspect_copy(&self, pnfsid: &PnfsId) -> (bool, Result<Option<ReplicaEntry>, String>) {
         let inspected = with_java("Repository.inspectCopy", |jni, cache| {
-            let id = jni.string(pnfsid.text().as_str())?;
-            // inspectCopy: (Ljava/lang/String;)[B
-            let returned = unsafe { jni.call(self.bridge(cache.m.inspect_copy), Returns::Bytes, &[id.arg()])? };
+            // inspectCopy: (JJI)[B
+            let inspect = self.bridge(cache.m.inspect_copy);
+            let returned = unsafe { jni.call(inspect, Returns::Bytes, &pnfsid_args(pnfsid))? };
             let bytes = returned_bytes(returned).ok_or_else(|| CallError::Jni("inspectCopy returned null".into()))?;
             let mut reader = Reader::new(&bytes);
             let inspection = reader.inspection()?;
@@ -313,9 +327,8 @@ impl Repository for JavaHost {
 
     fn verify_checksum(&self, pnfsid: &PnfsId) -> Result<(), Failure> {
         with_java("Repository.verifyChecksum", |jni, cache| {
-            let id = jni.string(pnfsid.text().as_str())?;
-            // verifyChecksum: (Ljava/lang/String;)V
-            unsafe { jni.call(self.bridge(cache.m.verify_checksum), Returns::Void, &[id.arg()])? };
+            // verifyChecksum: (JJI)V
+            unsafe { jni.call(self.bridge(cache.m.verify_checksum), Returns::Void, &pnfsid_args(pnfsid))? };
             Ok(())
         })
         .map_err(|e| e.failure())
@@ -348,9 +361,9 @@ impl PoolManager for JavaHost {
 impl PnfsManager for JavaHost {
     fn cache_locations(&self, pnfsid: PnfsId, done: Completion<Vec<String>>) {
         self.call_async("PnfsManager.getCacheLocations", Pending::Locations(done), |jni, cache, token| {
-            let id = jni.string(pnfsid.text().as_str())?;
-            // cacheLocations: (Ljava/lang/String;J)V
-            unsafe { jni.call(self.bridge(cache.m.cache_locations), Returns::Void, &[id.arg(), token])? };
+            // cacheLocations: (JJIJ)V
+            let [high, low, tail] = pnfsid_args(&pnfsid);
+            unsafe { jni.call(self.bridge(cache.m.cache_locations), Returns::Void, &[high, low, tail, token])? };
             Ok(())
         });
     }
@@ -359,7 +372,7 @@ impl PnfsManager for JavaHost {
 impl Transport for JavaHost {
     fn send(&self, to: &str, message: Vec<u8>, reply: Option<Completion<Vec<u8>>>) {
         let send = |jni: &Jni, cache: &'static Cache, token: jvalue| -> Called<()> {
-            let to = jni.string(to)?;
+            let to = jni.interned(to)?;
             let bytes = jni.bytes(&message)?;
             // send: (Ljava/lang/String;[BJ)V
             unsafe { jni.call(self.bridge(cache.m.send), Returns::Void, &[to.arg(), bytes.arg(), token])? };
@@ -448,6 +461,18 @@ pub fn java_reply(completion: GlobalRef) -> Completion<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_crosses_as_two_longs_and_a_tail() {
+        let unpack = |args: [jvalue; 3]| unsafe { (args[0].j, args[1].j, args[2].i) };
+        let short = PnfsId::parse("0000ABCDEF0123456789ABCD").unwrap();
+        assert_eq!(unpack(pnfsid_args(&short)), (0x0000_ABCD_EF01_2345, 0x6789_ABCD_0000_0000, 12 << 16));
+        let long = PnfsId::parse("00001234567890ABCDEF1122334455667788").unwrap();
+        assert_eq!(
+            unpack(pnfsid_args(&long)),
+            (0x0000_1234_5678_90AB, 0xCDEF_1122_3344_5566u64 as i64, 18 << 16 | 0x7788)
+        );
+    }
 
     #[test]
     fn service_exceptions_keep_their_return_code() {

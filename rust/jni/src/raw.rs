@@ -20,6 +20,10 @@
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ptr;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
 
 use jni::strings::{JNIStr, JNIString};
 use jni::sys::{self, jboolean, jbyte, jmethodID, jobject, jsize, jvalue};
@@ -33,6 +37,14 @@ thread_local! {
     /// threads, for the length of a native call on any other thread. Null when unknown.
     static ENV: Cell<*mut sys::JNIEnv> = const { Cell::new(ptr::null_mut()) };
 }
+
+/// Java strings for the few texts that cross again and again (the pools messages go to, the
+/// reasons of state changes), each made once and shared as a global reference. Bounded: at
+/// [`INTERNED_MAX`] texts it starts again, so a stream of ever new texts cannot grow it.
+static INTERNED: Mutex<Option<FxHashMap<Box<str>, Arc<GlobalRef>>>> = Mutex::new(None);
+
+/// Most texts [`INTERNED`] keeps.
+const INTERNED_MAX: usize = 256;
 
 /// Notes that the current thread is attached with `env` for as long as it stays attached (a
 /// runtime thread); [`forget`] undoes it before the thread detaches.
@@ -176,6 +188,26 @@ impl Jni {
             unsafe { (self.fns().NewStringUTF)(self.env, converted.as_ptr()) }
         };
         self.local(obj).ok_or_else(|| self.thrown().unwrap_or_else(|| CallError::Jni("NewStringUTF failed".into())))
+    }
+
+    /// A Java string with the text `s`, shared with every other call that passes the same text
+    /// (see [`INTERNED`]): for texts of which there are few, such as pool names.
+    pub fn interned(&self, s: &str) -> Called<Arc<GlobalRef>> {
+        if let Some(found) = INTERNED.lock().as_ref().and_then(|texts| texts.get(s).cloned()) {
+            return Ok(found);
+        }
+        let local = self.string(s)?;
+        // SAFETY: `local` is a live local reference of this thread.
+        let global = Arc::new(unsafe { self.new_global(local.obj)? });
+        let mut texts = INTERNED.lock();
+        let texts = texts.get_or_insert_with(FxHashMap::default);
+        if texts.len() >= INTERNED_MAX {
+            // Deleting the global references calls nothing in Java; a caller still holding one
+            // keeps it alive through its `Arc`.
+            texts.clear();
+        }
+        texts.insert(s.into(), Arc::clone(&global));
+        Ok(global)
     }
 
     /// A Java `byte[]` holding `bytes`.

@@ -154,6 +154,27 @@ class MigrationModuleTest
         assertNull(source.repository.getEntry(id(1)), "the source was removed after the copy");
     }
 
+    /** Ids of 36 digits (Chimera's) cross the bridge as well as the 24-digit ones above. */
+    @Test
+    void aChimeraIdOfThirtySixDigitsIsMoved()
+    {
+        PnfsId chimera = new PnfsId("00001234567890ABCDEF1122334455667788");
+        ReplicaEntry file = new ReplicaEntry(new FileAttributes(chimera, 4711).withStorageClass("atlas:raw@osm"),
+                                             ReplicaState.PRECIOUS, List.of(FOO), 1_600_000_000_000L);
+        Cell pool1 = cluster.pool("pool1").with(file);
+        Cell pool2 = cluster.pool("pool2");
+        cluster.start();
+
+        pool1.module.execute("migration move pool2");
+        awaitJob(pool1, "1", "FINISHED");
+
+        ReplicaEntry copy = pool2.repository.getEntry(chimera);
+        assertNotNull(copy, "the copy of " + chimera);
+        assertEquals(file.attributes(), copy.attributes());
+        assertEquals(Set.of(FOO), sticky(copy));
+        assertNull(pool1.repository.getEntry(chimera), "the source was removed after the copy");
+    }
+
     @Test
     void moveWithPinsMoveMovesThePinAndDeletesTheSource()
     {

@@ -49,9 +49,33 @@ public final class HostBridge
         this.pinManager = Objects.requireNonNull(pinManager, "pinManager");
     }
 
-    byte[] entry(String pnfsid)
+    /**
+     * The id the native library passes as {@code (high, low, tail)}: the id's first eight
+     * bytes, the next eight (zero after its end), and its length in bytes above its last two
+     * (for an id of 18). Built here from primitives rather than passed as a {@code String},
+     * which the library would have to make through JNI for each of the five calls a file
+     * makes with an id.
+     */
+    static PnfsId pnfsId(long high, long low, int tail)
     {
-        ReplicaEntry entry = repository.getEntry(new PnfsId(pnfsid));
+        int length = tail >>> 16;
+        if (length != 12 && length != 18) {
+            throw new IllegalArgumentException("a PNFS id of " + length + " bytes from the native library");
+        }
+        char[] text = new char[2 * length];
+        for (int i = 0; i < length; i++) {
+            int b = i < 8 ? (int) (high >>> (56 - 8 * i)) : i < 16 ? (int) (low >>> (120 - 8 * i)) : tail >>> (136 - 8 * i);
+            text[2 * i] = HEX[b >>> 4 & 0xF];
+            text[2 * i + 1] = HEX[b & 0xF];
+        }
+        return new PnfsId(new String(text));
+    }
+
+    private static final char[] HEX = "0123456789ABCDEF".toCharArray();
+
+    byte[] entry(long high, long low, int tail)
+    {
+        ReplicaEntry entry = repository.getEntry(pnfsId(high, low, tail));
         return entry == null ? null : Codec.encodeEntry(entry);
     }
 
@@ -74,14 +98,15 @@ public final class HostBridge
         return Codec.encodeEntries(batch);
     }
 
-    void setState(String pnfsid, int state, String reason) throws RepositoryException
+    void setState(long high, long low, int tail, int state, String reason) throws RepositoryException
     {
-        repository.setState(new PnfsId(pnfsid), ReplicaState.values()[state], reason);
+        repository.setState(pnfsId(high, low, tail), ReplicaState.values()[state], reason);
     }
 
-    void setSticky(String pnfsid, String owner, long expire, boolean overwrite) throws RepositoryException
+    void setSticky(long high, long low, int tail, String owner, long expire, boolean overwrite)
+            throws RepositoryException
     {
-        repository.setSticky(new PnfsId(pnfsid), owner, expire, overwrite);
+        repository.setSticky(pnfsId(high, low, tail), owner, expire, overwrite);
     }
 
     boolean verifiesChecksums()
@@ -98,17 +123,17 @@ public final class HostBridge
      * A target's look at a copy request in one call: whether the pool accepts copies and,
      * only if it does, its entry of the file ({@link Codec#encodeInspection}).
      */
-    byte[] inspectCopy(String pnfsid)
+    byte[] inspectCopy(long high, long low, int tail)
     {
         if (!repository.acceptsCopies()) {
             return Codec.encodeInspection(false, null);
         }
-        return Codec.encodeInspection(true, repository.getEntry(new PnfsId(pnfsid)));
+        return Codec.encodeInspection(true, repository.getEntry(pnfsId(high, low, tail)));
     }
 
-    void verifyChecksum(String pnfsid) throws ServiceException
+    void verifyChecksum(long high, long low, int tail) throws ServiceException
     {
-        repository.verifyChecksum(new PnfsId(pnfsid));
+        repository.verifyChecksum(pnfsId(high, low, tail));
     }
 
     void pools(byte[] selection, long token)
@@ -121,9 +146,9 @@ public final class HostBridge
         poolManager.groupsOf(pool, NativeCompletion.strings(token));
     }
 
-    void cacheLocations(String pnfsid, long token)
+    void cacheLocations(long high, long low, int tail, long token)
     {
-        pnfsManager.getCacheLocations(new PnfsId(pnfsid), NativeCompletion.strings(token));
+        pnfsManager.getCacheLocations(pnfsId(high, low, tail), NativeCompletion.strings(token));
     }
 
     void send(String to, byte[] message, long token)
