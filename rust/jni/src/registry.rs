@@ -3,7 +3,6 @@
 //! flight keeps its module alive through an `Arc` while `close()` removes it from the table,
 //! so closing concurrently with other calls is safe.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
@@ -12,6 +11,7 @@ use jni::refs::Global;
 use migration_core::driver::runtime::{Options, Runtime};
 use migration_core::{Config, Error, ErrorKind};
 use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
 
 use crate::host::JavaHost;
 use crate::pending;
@@ -27,7 +27,7 @@ pub struct ModuleHandle {
     pub runtime: Runtime,
 }
 
-static MODULES: LazyLock<Mutex<HashMap<u64, Arc<ModuleHandle>>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+static MODULES: LazyLock<Mutex<FxHashMap<u64, Arc<ModuleHandle>>>> = LazyLock::new(|| Mutex::new(FxHashMap::default()));
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Starts the module of `pool`, whose services `bridge` (a `HostBridge`) provides.

@@ -21,18 +21,36 @@ public final class PnfsId implements Comparable<PnfsId>
         if (id == null || id.isEmpty()) {
             throw new IllegalArgumentException("Empty PnfsId");
         }
-        for (int i = 0; i < id.length(); i++) {
-            if (Character.digit(id.charAt(i), 16) < 0) {
-                throw new IllegalArgumentException("Illegal pnfsid character: " + id.charAt(i));
-            }
-        }
-        String upper = id.toUpperCase(Locale.ROOT);
+        String upper = isCanonical(id) ? id : checkedUpperCase(id);
         if (upper.length() < 24) {
             upper = "0".repeat(24 - upper.length()) + upper;
         } else if (upper.length() != 24 && upper.length() != 36) {
             throw new IllegalArgumentException("Illegal pnfsid string length");
         }
         this.id = upper;
+    }
+
+    /** Whether every character is one of 0-9 and A-F: the common case, with nothing to convert. */
+    private static boolean isCanonical(String id)
+    {
+        for (int i = 0; i < id.length(); i++) {
+            char c = id.charAt(i);
+            if ((c < '0' || c > '9') && (c < 'A' || c > 'F')) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Any other id: each character must be a hexadecimal digit, and the id is upper-cased. */
+    private static String checkedUpperCase(String id)
+    {
+        for (int i = 0; i < id.length(); i++) {
+            if (Character.digit(id.charAt(i), 16) < 0) {
+                throw new IllegalArgumentException("Illegal pnfsid character: " + id.charAt(i));
+            }
+        }
+        return id.toUpperCase(Locale.ROOT);
     }
 
     @Override

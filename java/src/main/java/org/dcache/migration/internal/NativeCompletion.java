@@ -2,6 +2,7 @@ package org.dcache.migration.internal;
 
 import java.lang.ref.Cleaner;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 
@@ -60,14 +61,16 @@ public final class NativeCompletion<T> implements Completion<T>
         return new NativeCompletion<>(token, Codec::encodePools);
     }
 
+    /** The library copies the bytes before {@code completeOk} returns, so they are not cloned. */
     static NativeCompletion<byte[]> bytes(long token)
     {
-        return new NativeCompletion<>(token, b -> b.clone());
+        return new NativeCompletion<>(token, b -> Objects.requireNonNull(b, "a reply must not be null"));
     }
 
+    /** No payload: {@code completeOk} takes null as an empty one, without reading an array. */
     static NativeCompletion<Void> done(long token)
     {
-        return new NativeCompletion<>(token, v -> new byte[0]);
+        return new NativeCompletion<>(token, v -> null);
     }
 
     private void claim()
