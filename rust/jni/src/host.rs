@@ -5,9 +5,9 @@
 //! Every call into Java goes through [`with_java`], on the JNI function table ([`raw`]): the
 //! thread is attached (it already is on the runtime's threads and on Java threads calling in),
 //! a panic is caught, the arguments' local references are deleted after the call, and a
-//! pending exception is cleared and turned into a [`CallError`]. The core then treats it like any other
-//! failure of that service: a failed request is noted by the job and retried, a failed
-//! repository change is reported, a lost one-way message is logged.
+//! pending exception is cleared and turned into a [`CallError`]. The core then treats it like
+//! any other failure of that service: a failed request is noted by the job and retried, a
+//! failed repository change is reported, a lost one-way message is logged.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
