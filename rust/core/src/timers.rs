@@ -36,13 +36,13 @@ pub enum TimerKey {
 
 /// A set of timers, each key armed at most once.
 ///
-/// A task arms its timer and disarms it at every step, so arming and disarming are what
-/// must be cheap; a timer rarely fires. (Requests wait for their answers in `requests.rs`,
-/// which needs no keys since a request's deadline never moves.) The deadlines are a binary heap
-/// of small entries, from which disarming removes nothing: an entry whose arming is no longer
-/// in `keys` is dead and is skipped when it comes to the top. Pushing a deadline later than
-/// all the others (the usual case: a task's timer waits one of a few fixed times) is one comparison,
-/// where a B-tree of deadlines allocated, split and merged nodes on both sides.
+/// A task arms its timer and disarms it at every step, so arming and disarming are what must
+/// be cheap; a timer rarely fires. (Requests wait for their answers in `requests.rs`, which
+/// needs no keys since a request's deadline never moves.) The deadlines are a binary heap of
+/// small entries, from which disarming removes nothing: an entry whose arming is no longer in
+/// `keys` is dead and is skipped when it comes to the top. Pushing a deadline later than all
+/// the others (the usual case: a task's timer waits one of a few fixed times) is one
+/// comparison, where a B-tree of deadlines allocated, split and merged nodes on both sides.
 #[derive(Debug, Default)]
 pub struct Timers {
     /// (deadline, arming), earliest first and in arming order among equal deadlines, with

@@ -85,11 +85,17 @@ pub fn guard<'local, T: Default + 'local>(
     env: &mut EnvUnowned<'local>,
     body: impl FnOnce(&mut Env<'local>) -> NativeResult<T>,
 ) -> T {
-    crate::crossings::from_java();
-    // SAFETY: `env` is the env this native method was called with, and the guard drops
-    // before the method returns.
-    let _call = unsafe { crate::raw::NativeCall::enter(env.as_raw()) };
+    let _call = enter(env);
     env.with_env(body).resolve::<ThrowMigrationException>()
+}
+
+/// What every native method does first: count the crossing, and note the thread's env for
+/// the call's length so that calls into Java made inside it use it ([`crate::raw`]).
+fn enter(env: &EnvUnowned<'_>) -> NativeCall {
+    crate::crossings::from_java();
+    // SAFETY: `env` is the env this native method was called with; the caller keeps the guard
+    // only until the method returns.
+    unsafe { NativeCall::enter(env.as_raw()) }
 }
 
 /// [`guard`] for the natives on a file's path (`deliver`, `repositoryEvent`, `completeOk`):
@@ -99,12 +105,10 @@ pub fn guard_raw<'local, T: Default + 'local>(
     env: &mut EnvUnowned<'local>,
     body: impl FnOnce(&Jni) -> NativeResult<T>,
 ) -> T {
-    crate::crossings::from_java();
-    let raw = env.as_raw();
-    // SAFETY: `raw` is the env this native method was called with, attached to this thread,
-    // with no exception pending on entry; both guards drop before the method returns.
-    let _call = unsafe { NativeCall::enter(raw) };
-    let jni = unsafe { Jni::new(raw) };
+    let _call = enter(env);
+    // SAFETY: the env this native method was called with, attached to this thread, with no
+    // exception pending on entry; `jni` is dropped before the method returns.
+    let jni = unsafe { Jni::new(env.as_raw()) };
     match catch_unwind(AssertUnwindSafe(|| body(&jni))) {
         Ok(Ok(value)) => value,
         Ok(Err(e)) => env.with_env(|_| Err::<T, _>(e)).resolve::<ThrowMigrationException>(),

@@ -12,7 +12,6 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use jni::JavaVM;
 use jni::ids::{JMethodID, JStaticMethodID};
 use jni::objects::JObject;
 use jni::refs::{Global, Reference};
@@ -130,22 +129,14 @@ fn returned_bytes(returned: Returned<'_>) -> Option<Vec<u8>> {
 /// Runs `f` attached to the JVM, with panics caught.
 ///
 /// On the runtime's threads (attached for good when they start) and on Java threads inside a
-/// native call, the thread's env is known and used as it is (see [`raw`]). Any other thread
-/// is attached only for this call, so that no stray non-daemon thread keeps the JVM alive.
+/// native call, the thread's env is known and used as it is; any other thread is attached
+/// for this call only ([`raw::attached`]).
 pub fn with_java<T>(what: &str, f: impl FnOnce(&Jni, &'static Cache) -> Called<T>) -> Called<T> {
     let _scope = CallbackScope::enter();
     crate::crossings::into_java();
     let result = catch_unwind(AssertUnwindSafe(|| {
         let cache = cache::get()?;
-        match Jni::current() {
-            Some(jni) => f(&jni, cache),
-            None => JavaVM::singleton()?.attach_current_thread_for_scope(|env| {
-                // SAFETY: the scope keeps the env attached to this thread while `f` runs, and
-                // it returned early if an exception was pending.
-                let jni = unsafe { Jni::new(env.get_raw()) };
-                f(&jni, cache)
-            }),
-        }
+        raw::attached(|jni| f(jni, cache))
     }));
     result.unwrap_or_else(|payload| {
         Err(CallError::Jni(format!("panic while calling {what}: {}", panic_message(payload.as_ref()))))

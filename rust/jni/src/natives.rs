@@ -36,6 +36,15 @@ fn bytes(env: &Env<'_>, b: &JByteArray<'_>, what: &str) -> NativeResult<Vec<u8>>
     Ok(env.convert_byte_array(b)?)
 }
 
+/// [`string`] on the raw env, for the natives on a file's path.
+fn raw_string(jni: &Jni, s: &JString<'_>, what: &str) -> NativeResult<String> {
+    if s.is_null() {
+        return Err(invalid(format!("{what} must not be null")));
+    }
+    // SAFETY: a non-null `String` argument of the native call.
+    Ok(unsafe { jni.read_string(s.as_raw()) })
+}
+
 /// [`bytes`] on the raw env, for the natives on a file's path.
 fn raw_bytes(jni: &Jni, b: &JByteArray<'_>, what: &str) -> NativeResult<Vec<u8>> {
     if b.is_null() {
@@ -198,11 +207,7 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_deliver<'local
 ) {
     guard_raw(&mut env, |jni| {
         let module = module(handle)?;
-        if from.is_null() {
-            return Err(invalid("from must not be null"));
-        }
-        // SAFETY: a non-null `String` argument of this call.
-        let from = unsafe { jni.read_string(from.as_raw()) };
+        let from = raw_string(jni, &from, "from")?;
         let message = raw_bytes(jni, &message, "message")?;
         // SAFETY: a live argument of this call.
         let reply =

@@ -393,21 +393,27 @@ impl GlobalRef {
 impl Drop for GlobalRef {
     fn drop(&mut self) {
         let global = self.0;
-        // SAFETY (both): `global` is a live global reference, deleted only here, on an env
-        // attached to this thread; DeleteGlobalRef may be called with an exception pending.
-        match Jni::current() {
-            Some(jni) => unsafe { (jni.fns().DeleteGlobalRef)(jni.env, global) },
-            None => {
-                // The JVM exists: this reference was made by it. Failing to attach leaks it.
-                if let Ok(vm) = jni::JavaVM::singleton() {
-                    let _ = vm.attach_current_thread_for_scope(|env| -> jni::errors::Result<()> {
-                        let env = env.get_raw();
-                        unsafe { ((**env).v1_2.DeleteGlobalRef)(env, global) };
-                        Ok(())
-                    });
-                }
-            }
-        }
+        // Failing to attach (the JVM is going away) leaks the reference.
+        let _ = attached(|jni| {
+            // SAFETY: `global` is a live global reference, deleted only here;
+            // DeleteGlobalRef may be called with an exception pending.
+            unsafe { (jni.fns().DeleteGlobalRef)(jni.env, global) };
+            Ok(())
+        });
+    }
+}
+
+/// Runs `f` on this thread's env: the one noted for it (see [`Jni::current`]), or else an
+/// attachment for the call only, so that no stray non-daemon thread keeps the JVM alive.
+pub fn attached<T>(f: impl FnOnce(&Jni) -> Called<T>) -> Called<T> {
+    match Jni::current() {
+        Some(jni) => f(&jni),
+        None => jni::JavaVM::singleton()?.attach_current_thread_for_scope(|env| {
+            // SAFETY: the scope keeps the env attached to this thread while `f` runs, and it
+            // returned early if an exception was pending.
+            let jni = unsafe { Jni::new(env.get_raw()) };
+            f(&jni)
+        }),
     }
 }
 
