@@ -2,7 +2,7 @@
 //! queue length (1k … 10M) a child process starts `migration move -concurrency=16` over that
 //! many replicas on the production `Runtime` with instant hosts, waits until the job runs
 //! with its queue filled, then times the next K files (K = 20k, or half the queue when
-//! shorter).
+//! shorter). The series is taken nine times, the lengths in turn (see [`run`]).
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use migration_core::queue::{JobQueue, ScannedFiles};
 
 use crate::instant::Pair;
 use crate::table::{Row, Target};
+use crate::throughput::median;
 use crate::{Options, child};
 
 /// `--child scaling N`: prints `µs-per-task queued-at-start`.
@@ -54,30 +55,43 @@ pub fn compaction_main(args: &[String]) {
     println!("slowest take: {:.2} ms at file {}", slowest.0.as_secs_f64() * 1e3, slowest.1);
 }
 
+/// Rounds of the series: every queue length once per round, the lengths in turn.
+const ROUNDS: usize = 9;
+
 /// Runs item 6.
+///
+/// This machine's speed drifts by 30 % and more over minutes, longer than a series takes, so
+/// the lengths are measured in turn, once per round, rather than each several times in a
+/// row: a slow spell then falls on every length alike instead of on whichever was being
+/// measured. The ratio is the median of the rounds' own ratios (each compares two children
+/// run seconds apart); each length's printed cost is the median of its rounds.
 pub fn run(options: &Options, rows: &mut Vec<Row>) {
     let lengths: &[u64] =
         if options.quick { &[1_000, 10_000, 100_000] } else { &[1_000, 10_000, 100_000, 1_000_000, 10_000_000] };
-    println!("per-task cost against queue length (Runtime, instant hosts, move -concurrency=16):");
-    println!("  {:>12} {:>14} {:>12}", "replicas", "queued", "µs/task");
-    let mut series = Vec::new();
-    for &n in lengths {
-        // The best of two runs: the least disturbed by other work on the machine.
-        let best = (0..2)
-            .map(|_| {
-                let out = child(&["scaling", &n.to_string()]);
-                let mut fields = out.split_whitespace();
-                let micros: f64 = fields.next().and_then(|f| f.parse().ok()).expect("µs per task");
-                let queued: u64 = fields.next().and_then(|f| f.parse().ok()).expect("queued");
-                (micros, queued)
-            })
-            .min_by(|a, b| a.0.total_cmp(&b.0))
-            .expect("two runs");
-        println!("  {:>12} {:>14} {:>12.2}", n, best.1, best.0);
-        series.push((n, best.0));
+    let rounds = if options.quick { 1 } else { ROUNDS };
+    println!("per-task cost against queue length (Runtime, instant hosts, move -concurrency=16, {rounds} rounds):");
+    // micros[round][length]
+    let mut micros = vec![Vec::with_capacity(lengths.len()); rounds];
+    let mut queued = vec![0; lengths.len()];
+    for round in &mut micros {
+        for (i, &n) in lengths.iter().enumerate() {
+            let out = child(&["scaling", &n.to_string()]);
+            let mut fields = out.split_whitespace();
+            round.push(fields.next().and_then(|f| f.parse::<f64>().ok()).expect("µs per task"));
+            queued[i] = fields.next().and_then(|f| f.parse().ok()).expect("queued");
+        }
     }
-    let base = series.iter().find(|s| s.0 == 10_000).map_or(series[0].1, |s| s.1);
-    let (largest, cost) = *series.last().expect("lengths");
-    let name = format!("µs/task with {} queued ÷ with 10k queued", crate::short(largest));
-    rows.push(Row::new("scaling", name, cost / base, "×", Target::AtMost(1.5)));
+    println!("  {:>12} {:>14} {:>12}   {}", "replicas", "queued", "µs/task", "each round");
+    for (i, &n) in lengths.iter().enumerate() {
+        let each: Vec<f64> = micros.iter().map(|round| round[i]).collect();
+        let listed = each.iter().map(|m| format!("{m:.2}")).collect::<Vec<_>>().join(" ");
+        println!("  {:>12} {:>14} {:>12.2}   {listed}", n, queued[i], median(&each));
+    }
+    let base = lengths.iter().position(|&n| n == 10_000).unwrap_or(0);
+    let largest = lengths.len() - 1;
+    let ratios: Vec<f64> = micros.iter().map(|round| round[largest] / round[base]).collect();
+    let ratio = median(&ratios);
+    let name =
+        format!("µs/task with {} queued ÷ with {} queued", crate::short(lengths[largest]), crate::short(lengths[base]));
+    rows.push(Row::new("scaling", name, ratio, "×", Target::AtMost(1.5)));
 }
