@@ -2,7 +2,7 @@
 //! queue length (1k … 10M) a child process starts `migration move -concurrency=16` over that
 //! many replicas on the production `Runtime` with instant hosts, waits until the job runs
 //! with its queue filled, then times the next K files (K = 20k, or half the queue when
-//! shorter). The series is taken nine times, the lengths in turn (see [`run`]).
+//! shorter). The series is taken in nine passes, the lengths in turn (see [`run`]).
 
 use std::time::{Duration, Instant};
 
@@ -55,41 +55,41 @@ pub fn compaction_main(args: &[String]) {
     println!("slowest take: {:.2} ms at file {}", slowest.0.as_secs_f64() * 1e3, slowest.1);
 }
 
-/// Rounds of the series: every queue length once per round, the lengths in turn.
-const ROUNDS: usize = 9;
+/// Passes over the series: every queue length once per pass, the lengths in turn.
+const PASSES: usize = 9;
 
 /// Runs item 6.
 ///
 /// This machine's speed drifts by 30 % and more over minutes, longer than a series takes, so
-/// the lengths are measured in turn, once per round, rather than each several times in a
+/// the lengths are measured in turn, once per pass, rather than each several times in a
 /// row: a slow spell then falls on every length alike instead of on whichever was being
-/// measured. The ratio is the median of the rounds' own ratios (each compares two children
-/// run seconds apart); each length's printed cost is the median of its rounds.
+/// measured. The ratio is the median of the passes' own ratios (each compares two children
+/// run seconds apart); each length's printed cost is the median of its passes.
 pub fn run(options: &Options, rows: &mut Vec<Row>) {
     let lengths: &[u64] =
         if options.quick { &[1_000, 10_000, 100_000] } else { &[1_000, 10_000, 100_000, 1_000_000, 10_000_000] };
-    let rounds = if options.quick { 1 } else { ROUNDS };
-    println!("per-task cost against queue length (Runtime, instant hosts, move -concurrency=16, {rounds} rounds):");
-    // micros[round][length]
-    let mut micros = vec![Vec::with_capacity(lengths.len()); rounds];
+    let passes = if options.quick { 1 } else { PASSES };
+    println!("per-task cost against queue length (Runtime, instant hosts, move -concurrency=16, {passes} passes):");
+    // micros[pass][length]
+    let mut micros = vec![Vec::with_capacity(lengths.len()); passes];
     let mut queued = vec![0; lengths.len()];
-    for round in &mut micros {
+    for pass in &mut micros {
         for (i, &n) in lengths.iter().enumerate() {
             let out = child(&["scaling", &n.to_string()]);
             let mut fields = out.split_whitespace();
-            round.push(fields.next().and_then(|f| f.parse::<f64>().ok()).expect("µs per task"));
+            pass.push(fields.next().and_then(|f| f.parse::<f64>().ok()).expect("µs per task"));
             queued[i] = fields.next().and_then(|f| f.parse().ok()).expect("queued");
         }
     }
-    println!("  {:>12} {:>14} {:>12}   {}", "replicas", "queued", "µs/task", "each round");
+    println!("  {:>12} {:>14} {:>12}   {}", "replicas", "queued", "µs/task", "each pass");
     for (i, &n) in lengths.iter().enumerate() {
-        let each: Vec<f64> = micros.iter().map(|round| round[i]).collect();
+        let each: Vec<f64> = micros.iter().map(|pass| pass[i]).collect();
         let listed = each.iter().map(|m| format!("{m:.2}")).collect::<Vec<_>>().join(" ");
         println!("  {:>12} {:>14} {:>12.2}   {listed}", n, queued[i], median(&each));
     }
     let base = lengths.iter().position(|&n| n == 10_000).unwrap_or(0);
     let largest = lengths.len() - 1;
-    let ratios: Vec<f64> = micros.iter().map(|round| round[largest] / round[base]).collect();
+    let ratios: Vec<f64> = micros.iter().map(|pass| pass[largest] / pass[base]).collect();
     let ratio = median(&ratios);
     let name =
         format!("µs/task with {} queued ÷ with {} queued", crate::short(lengths[largest]), crate::short(lengths[base]));
