@@ -81,7 +81,7 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
             queued[i] = fields.next().and_then(|f| f.parse().ok()).expect("queued");
         }
     }
-    println!("  {:>12} {:>14} {:>12}   {}", "replicas", "queued", "µs/task", "each pass");
+    println!("  {:>12} {:>14} {:>12}   each pass", "replicas", "queued", "µs/task");
     for (i, &n) in lengths.iter().enumerate() {
         let each: Vec<f64> = micros.iter().map(|pass| pass[i]).collect();
         let listed = each.iter().map(|m| format!("{m:.2}")).collect::<Vec<_>>().join(" ");
