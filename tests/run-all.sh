@@ -6,18 +6,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each step's header says how long the run has taken so far, to show where CI time goes.
+step() { echo "== $1 (at ${SECONDS} s)"; }
+
 [ "${SKIP_INSTALL:-0}" = 1 ] || ./tests/install-deps.sh
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-echo "== cargo fmt --check"
+step "cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "== cargo clippy (warnings are errors)"
+step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-echo "== cargo test"
+step "cargo test"
 set +e
 cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
@@ -25,7 +28,7 @@ set -e
 
 # Seeded fault simulations: every invariant checked after every step (a failing seed is
 # printed with the command that replays it).
-echo "== migration-sim (300 seeds)"
+step "migration-sim (300 seeds)"
 set +e
 cargo run --release --quiet -p migration-sim -- --seeds 300 2>&1 | tee -a "$log"
 sim_status=${PIPESTATUS[0]}
@@ -33,7 +36,7 @@ set -e
 [ "$sim_status" -eq 0 ] || status=$sim_status
 
 # A smoke run of every benchmark (small sizes, no figures asserted), so they cannot rot.
-echo "== migration-bench --quick"
+step "migration-bench --quick"
 set +e
 cargo run --release --quiet -p migration-bench -- --quick 2>&1 | tee "$log.bench"
 bench_status=${PIPESTATUS[0]}
@@ -44,9 +47,9 @@ rm -f "$log.bench"
 # The Java facade's JUnit tests, through Gradle (builds the native library itself).
 java_status=0
 if [ "${SKIP_JAVA:-0}" = 1 ]; then
-  echo "== gradle test: skipped (SKIP_JAVA=1)"
+  step "gradle test: skipped (SKIP_JAVA=1)"
 else
-  echo "== gradle test (JUnit 5, -Xcheck:jni)"
+  step "gradle test (JUnit 5, -Xcheck:jni)"
   export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}
   set +e
   gradle --offline --no-daemon --quiet test 2>&1 | tee -a "$log"
@@ -60,6 +63,7 @@ failed=$(grep -oE '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
 ignored=$(grep -oE '[0-9]+ ignored;' "$log" | awk '{s+=$1} END {print s+0}')
 junit_passed=$(grep -oE '\[ +[0-9]+ tests successful' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
 junit_failed=$(grep -oE '\[ +[0-9]+ tests failed' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
+echo "== done (at ${SECONDS} s)"
 echo "${passed} Rust tests passed, ${junit_passed} JUnit tests passed"
 echo "$((passed + junit_passed)) passed, $((failed + junit_failed)) failed, ${ignored} skipped"
 [ "$status" -eq 0 ] && [ "$java_status" -eq 0 ]
