@@ -25,7 +25,7 @@ use migration_core::host::{
 use migration_core::message::RequestId;
 use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};
 
-use crate::cache::{self, Cache};
+use crate::cache::{self, BridgeMethods, Cache};
 use crate::codec::{self, Reader, Writer};
 use crate::error::panic_message;
 use crate::pending::{self, Pending};
@@ -172,6 +172,21 @@ impl JavaHost {
         Method::Instance(self.bridge.as_raw(), method.into_raw())
     }
 
+    /// A yes-or-no question to the bridge (a `()Z` method); `false` when Java cannot answer,
+    /// logged with what that means (`otherwise`).
+    fn ask(&self, what: &str, method: fn(&BridgeMethods) -> JMethodID, otherwise: &str) -> bool {
+        let result = with_java(what, |jni, cache| {
+            // SAFETY: the method is ()Z on HostBridge (the callers pick `verifiesChecksums` or
+            // `acceptsCopies`).
+            let returned = unsafe { jni.call(self.bridge(method(&cache.m)), Returns::Boolean, &[])? };
+            Ok(matches!(returned, Returned::Boolean(true)))
+        });
+        result.unwrap_or_else(|e| {
+            tracing::warn!(target: "migration::jni", "{what} failed, {otherwise}: {}", e.text());
+            false
+        })
+    }
+
     /// Registers `pending`, then calls Java with its token; if Java throws, the request fails
     /// with the exception (unless Java already answered it).
     fn call_async(&self, what: &str, pending: Pending, f: impl FnOnce(&Jni, &'static Cache, jvalue) -> Called<()>) {
@@ -271,29 +286,13 @@ impl Repository for JavaHost {
     }
 
     fn verifies_checksums(&self) -> bool {
-        let result = with_java("Repository.verifiesChecksums", |jni, cache| {
-            // verifiesChecksums: ()Z
-            let returned = unsafe { jni.call(self.bridge(cache.m.verifies_checksums), Returns::Boolean, &[])? };
-            Ok(matches!(returned, Returned::Boolean(true)))
-        });
-        result.unwrap_or_else(|e| {
-            // A host that cannot say is treated as one that cannot verify: -verify is refused.
-            tracing::warn!(target: "migration::jni", "Repository.verifiesChecksums failed, assuming false: {}", e.text());
-            false
-        })
+        // A host that cannot say is treated as one that cannot verify: -verify is refused.
+        self.ask("Repository.verifiesChecksums", |m| m.verifies_checksums, "assuming false")
     }
 
     fn accepts_copies(&self) -> bool {
-        let result = with_java("Repository.acceptsCopies", |jni, cache| {
-            // acceptsCopies: ()Z
-            let returned = unsafe { jni.call(self.bridge(cache.m.accepts_copies), Returns::Boolean, &[])? };
-            Ok(matches!(returned, Returned::Boolean(true)))
-        });
-        result.unwrap_or_else(|e| {
-            // Refusing is safe: the source notes "Pool is disabled" and tries again later.
-            tracing::warn!(target: "migration::jni", "Repository.acceptsCopies failed, refusing the copy: {}", e.text());
-            false
-        })
+        // Refusing is safe: the source notes "Pool is disabled" and tries again later.
+        self.ask("Repository.acceptsCopies", |m| m.accepts_copies, "refusing the copy")
     }
 
     /// One crossing instead of two (the pool's mode, then the entry). If Java throws, the two
