@@ -26,6 +26,13 @@ use crate::repository::{BUFFER, ReserveError, adler32_of};
 
 type Job = Box<dyn FnOnce() + Send>;
 
+thread_local! {
+    /// On a transfer thread: which [`TransferPool`] it serves (the address of the pool's
+    /// receiver; 0 elsewhere) and the job it runs next, before it looks at the queue.
+    static NEXT: (std::cell::Cell<usize>, std::cell::RefCell<Option<Job>>) =
+        const { (std::cell::Cell::new(0), std::cell::RefCell::new(None)) };
+}
+
 /// Threads that run transfers: they are started when every thread is busy, up to a limit,
 /// so a job's concurrency decides how many transfers run at once.
 pub struct TransferPool {
@@ -54,8 +61,16 @@ impl TransferPool {
     }
 
     /// Runs `job` on a transfer thread. After [`TransferPool::stop`] the job is dropped.
+    ///
+    /// A job spawned by a job of this pool (a finished transfer whose answer, delivered on
+    /// its thread, led the source to ask for the next file) runs next on the same thread,
+    /// once the spawning job ends, as long as that thread has no other job waiting to run
+    /// next. Handing it to an idle thread instead would cost a wake-up and a context switch
+    /// for every file, while the spawning thread goes to sleep with nothing left to do.
     pub fn spawn(&self, job: impl FnOnce() + Send + 'static) {
         let Some(sender) = self.sender.lock().clone() else { return };
+        let job: Job = Box::new(job);
+        let Some(job) = self.keep_for_this_thread(job) else { return };
         let mut threads = self.threads.lock();
         // More jobs waiting than threads waiting: one more thread, up to the limit.
         let pending = self.pending.fetch_add(1, Ordering::AcqRel) + 1;
@@ -69,9 +84,26 @@ impl TransferPool {
             }
         }
         drop(threads);
-        if sender.send(Box::new(job)).is_err() {
+        if sender.send(job).is_err() {
             self.pending.fetch_sub(1, Ordering::AcqRel);
         }
+    }
+
+    /// Keeps `job` as the calling thread's next one if the thread is one of this pool's and
+    /// has none yet; gives it back otherwise.
+    fn keep_for_this_thread(&self, job: Job) -> Option<Job> {
+        NEXT.with(|(pool, next)| {
+            let mut next = next.borrow_mut();
+            if pool.get() != self.id() || next.is_some() {
+                return Some(job);
+            }
+            *next = Some(job);
+            None
+        })
+    }
+
+    fn id(&self) -> usize {
+        Arc::as_ptr(&self.receiver) as usize
     }
 
     /// Lets the threads finish what is queued, then joins them. Safe to call more than once.
@@ -86,14 +118,21 @@ impl TransferPool {
     }
 }
 
-fn worker(receiver: &Mutex<mpsc::Receiver<Job>>, idle: &AtomicUsize, pending: &AtomicUsize) {
+fn worker(receiver: &Arc<Mutex<mpsc::Receiver<Job>>>, idle: &AtomicUsize, pending: &AtomicUsize) {
     crate::transport::deliver_on_this_thread();
+    NEXT.with(|(pool, _)| pool.set(Arc::as_ptr(receiver) as usize));
     loop {
-        idle.fetch_add(1, Ordering::AcqRel);
-        let job = receiver.lock().recv();
-        idle.fetch_sub(1, Ordering::AcqRel);
-        let Ok(job) = job else { return };
-        pending.fetch_sub(1, Ordering::AcqRel);
+        let job = match NEXT.with(|(_, next)| next.borrow_mut().take()) {
+            Some(job) => job,
+            None => {
+                idle.fetch_add(1, Ordering::AcqRel);
+                let job = receiver.lock().recv();
+                idle.fetch_sub(1, Ordering::AcqRel);
+                let Ok(job) = job else { return };
+                pending.fetch_sub(1, Ordering::AcqRel);
+                job
+            }
+        };
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
             tracing::error!(target: "minidcache", "a transfer panicked");
         }
@@ -348,6 +387,32 @@ mod tests {
         }
         barrier.wait();
         assert!((0..4).all(|_| rx.recv().expect("done")));
+        pool.stop();
+    }
+
+    #[test]
+    fn a_job_spawned_by_a_job_runs_next_on_its_thread_and_a_second_one_is_queued() {
+        let pool = TransferPool::new(4);
+        let (tx, rx) = mpsc::channel();
+        let spawner = Arc::clone(&pool);
+        pool.spawn(move || {
+            let first_ended = Arc::new(AtomicBool::new(false));
+            let me = std::thread::current().id();
+            let (ended, next) = (Arc::clone(&first_ended), tx.clone());
+            spawner.spawn(move || {
+                next.send(("next", std::thread::current().id() == me, ended.load(Ordering::Acquire)))
+                    .expect("receiver");
+            });
+            // The thread's next job is taken: this one waits in the queue for any thread.
+            let queued = tx.clone();
+            spawner.spawn(move || queued.send(("queued", true, true)).expect("receiver"));
+            // The job kept for this thread cannot start before this one has ended.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            first_ended.store(true, Ordering::Release);
+        });
+        let mut seen: Vec<_> = (0..2).map(|_| rx.recv().expect("both ran")).collect();
+        seen.sort();
+        assert_eq!(seen, [("next", true, true), ("queued", true, true)]);
         pool.stop();
     }
 }

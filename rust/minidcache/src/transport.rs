@@ -11,8 +11,9 @@
 //! target answers, the source's job starts its next file and asks the target again) is
 //! delivered on that thread. No shell command waits for a transfer thread, and the core's
 //! runtime handles what the delivery leads to in a loop on the thread rather than by
-//! recursion, so the chain still ends: at the next transfer, which runs on a transfer thread
-//! of its own, or after one pass of failing files, when the job sleeps. This saves two
+//! recursion, so the chain still ends: at the next transfer, which runs as a job of its own
+//! (next on the same thread, once this one has ended: see [`crate::p2p::TransferPool::spawn`]),
+//! or after one pass of failing files, when the job sleeps. This saves two
 //! thread wake-ups per file, which is most of what a migration of small files costs.
 
 use std::sync::mpsc;
