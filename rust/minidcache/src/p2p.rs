@@ -64,9 +64,11 @@ impl TransferPool {
     ///
     /// A job spawned by a job of this pool (a finished transfer whose answer, delivered on
     /// its thread, led the source to ask for the next file) runs next on the same thread,
-    /// once the spawning job ends, as long as that thread has no other job waiting to run
-    /// next. Handing it to an idle thread instead would cost a wake-up and a context switch
-    /// for every file, while the spawning thread goes to sleep with nothing left to do.
+    /// once the spawning job ends, when no job is queued and the thread has none kept yet.
+    /// Handing it to an idle thread instead would cost a wake-up and a context switch for
+    /// every file, while the spawning thread goes to sleep with nothing left to do. Behind
+    /// queued jobs it queues too: first come, first served, so that a job with more
+    /// transfers than threads cannot keep its oldest waiting while newer ones jump ahead.
     pub fn spawn(&self, job: impl FnOnce() + Send + 'static) {
         let Some(sender) = self.sender.lock().clone() else { return };
         let job: Job = Box::new(job);
@@ -89,12 +91,12 @@ impl TransferPool {
         }
     }
 
-    /// Keeps `job` as the calling thread's next one if the thread is one of this pool's and
-    /// has none yet; gives it back otherwise.
+    /// Keeps `job` as the calling thread's next one if the thread is one of this pool's, has
+    /// none yet and no job is queued; gives it back otherwise.
     fn keep_for_this_thread(&self, job: Job) -> Option<Job> {
         NEXT.with(|(pool, next)| {
             let mut next = next.borrow_mut();
-            if pool.get() != self.id() || next.is_some() {
+            if pool.get() != self.id() || next.is_some() || self.pending.load(Ordering::Acquire) > 0 {
                 return Some(job);
             }
             *next = Some(job);
@@ -413,6 +415,27 @@ mod tests {
         let mut seen: Vec<_> = (0..2).map(|_| rx.recv().expect("both ran")).collect();
         seen.sort();
         assert_eq!(seen, [("next", true, true), ("queued", true, true)]);
+        pool.stop();
+    }
+
+    #[test]
+    fn a_job_spawned_by_a_job_waits_behind_the_queued_ones() {
+        let pool = TransferPool::new(1);
+        let (order, ran) = mpsc::channel();
+        let runs = Arc::new(Barrier::new(2));
+        let (spawner, log, queued) = (Arc::clone(&pool), order.clone(), Arc::clone(&runs));
+        pool.spawn(move || {
+            log.send("first").expect("receiver");
+            // The one thread is busy: the test's second job waits in the queue.
+            queued.wait();
+            queued.wait();
+            spawner.spawn(move || log.send("spawned by the first").expect("receiver"));
+        });
+        runs.wait();
+        pool.spawn(move || order.send("queued before").expect("receiver"));
+        runs.wait();
+        let seen: Vec<_> = (0..3).map(|_| ran.recv().expect("all three ran")).collect();
+        assert_eq!(seen, ["first", "queued before", "spawned by the first"]);
         pool.stop();
     }
 }
