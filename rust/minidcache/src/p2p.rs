@@ -105,7 +105,7 @@ impl TransferPool {
     }
 
     fn id(&self) -> usize {
-        Arc::as_ptr(&self.receiver) as usize
+        pool_id(&self.receiver)
     }
 
     /// Lets the threads finish what is queued, then joins them. Safe to call more than once.
@@ -120,9 +120,15 @@ impl TransferPool {
     }
 }
 
+/// What a transfer thread knows its pool by: the address of the queue's receiver, which the
+/// pool and its threads share for as long as any of them lives.
+fn pool_id(receiver: &Arc<Mutex<mpsc::Receiver<Job>>>) -> usize {
+    Arc::as_ptr(receiver) as usize
+}
+
 fn worker(receiver: &Arc<Mutex<mpsc::Receiver<Job>>>, idle: &AtomicUsize, pending: &AtomicUsize) {
     crate::transport::deliver_on_this_thread();
-    NEXT.with(|(pool, _)| pool.set(Arc::as_ptr(receiver) as usize));
+    NEXT.with(|(pool, _)| pool.set(pool_id(receiver)));
     loop {
         let job = match NEXT.with(|(_, next)| next.borrow_mut().take()) {
             Some(job) => job,
