@@ -63,7 +63,7 @@ failed=$(grep -oE '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
 ignored=$(grep -oE '[0-9]+ ignored;' "$log" | awk '{s+=$1} END {print s+0}')
 junit_passed=$(grep -oE '\[ +[0-9]+ tests successful' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
 junit_failed=$(grep -oE '\[ +[0-9]+ tests failed' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
-echo "== done (at ${SECONDS} s)"
+step "done"
 echo "${passed} Rust tests passed, ${junit_passed} JUnit tests passed"
 echo "$((passed + junit_passed)) passed, $((failed + junit_failed)) failed, ${ignored} skipped"
 [ "$status" -eq 0 ] && [ "$java_status" -eq 0 ]

@@ -2,7 +2,9 @@
 # Times one `migration move` between two minidcache pools, as the README's side-by-side
 # comparisons of two builds were made: populate FILES files of SIZE bytes on pool1, let the
 # file system settle, then time `migration move -concurrency=C pool2` until `migration info 1`
-# answers. Run it alternately with two builds' binaries to compare them.
+# answers, and the CPU time minidcache used meanwhile (user + system, from /proc/PID/stat),
+# which tells a move that waits from one that computes. Run it alternately with two builds'
+# binaries to compare them.
 #
 # usage: time-move.sh MINIDCACHE DIR FILES SIZE [CONCURRENCY]   (DIR is deleted and made anew)
 set -euo pipefail
@@ -16,12 +18,18 @@ pid=$!
 printf '%s\n' '\c pool1' "populate -files=$files -size=$size" '\l' >&3
 until grep -q '> \\l' "$out"; do sleep 0.2; done
 sync && sleep 6
+# utime + stime, fields 14 and 15 of /proc/PID/stat, in clock ticks (the command name, field
+# 2, has no spaces here).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+cpu0=$(cpu_ticks)
 start=$(date +%s.%N)
 printf '%s\n' "migration move -concurrency=$concurrency pool2" 'wait 1 -timeout=3600' 'migration info 1' >&3
 until grep -q 'State      : ' "$out"; do sleep 0.05; done
 end=$(date +%s.%N)
+cpu1=$(cpu_ticks)
 grep -E 'State|Completed' "$out"
-awk -v a="$start" -v b="$end" 'BEGIN { printf "move: %.2f s\n", b - a }'
+awk -v a="$start" -v b="$end" -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" \
+  'BEGIN { printf "move: %.2f s, minidcache CPU %.2f s\n", b - a, t / hz }'
 printf '%s\n' '\q' '\q' >&3
 wait "$pid" || true
 rm -rf "$dir"

@@ -408,19 +408,19 @@ mod tests {
             let me = std::thread::current().id();
             let (ended, next) = (Arc::clone(&first_ended), tx.clone());
             spawner.spawn(move || {
-                next.send(("next", std::thread::current().id() == me, ended.load(Ordering::Acquire)))
-                    .expect("receiver");
+                let (same_thread, after_it) = (std::thread::current().id() == me, ended.load(Ordering::Acquire));
+                next.send(("next", Some((same_thread, after_it)))).expect("receiver");
             });
             // The thread's next job is taken: this one waits in the queue for any thread.
             let queued = tx.clone();
-            spawner.spawn(move || queued.send(("queued", true, true)).expect("receiver"));
+            spawner.spawn(move || queued.send(("queued", None)).expect("receiver"));
             // The job kept for this thread cannot start before this one has ended.
             std::thread::sleep(std::time::Duration::from_millis(20));
             first_ended.store(true, Ordering::Release);
         });
         let mut seen: Vec<_> = (0..2).map(|_| rx.recv().expect("both ran")).collect();
         seen.sort();
-        assert_eq!(seen, [("next", true, true), ("queued", true, true)]);
+        assert_eq!(seen, [("next", Some((true, true))), ("queued", None)]);
         pool.stop();
     }
 
