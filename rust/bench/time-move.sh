@@ -12,6 +12,7 @@ binary=$1 dir=$2 files=$3 size=$4 concurrency=${5:-4}
 rm -rf "$dir" && mkdir -p "$dir/home"
 fifo="$dir/in" out="$dir/out"
 mkfifo "$fifo"
+: >"$out"
 exec 3<>"$fifo"
 "$binary" --home "$dir/home" --pools pool1,pool2 --capacity $((64 << 30)) <"$fifo" >"$out" 2>&1 &
 pid=$!

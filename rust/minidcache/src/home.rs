@@ -9,7 +9,7 @@
 //!   io/                where relative paths of `put` and `get` point
 //!   <pool>/
 //!     meta.db          the pool's replicas: state, sticky records, attributes, checksums
-//!     data/<pnfsid>    replica data, one file each; `<pnfsid>.tmp` while being written
+//!     data/<pnfsid>    replica data, one file each (a replica once its row in meta.db is)
 //!     setup            the pool's setup, written by `save`, replayed on start
 //!     tags             the pool's tags (`pool set tag`), written at once
 //! ```

@@ -14,7 +14,6 @@ pub mod demo;
 pub mod home;
 pub mod local_cell;
 pub mod namespace;
-pub mod new_file;
 pub mod p2p;
 pub mod pin_manager;
 pub mod pool;
