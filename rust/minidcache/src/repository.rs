@@ -51,12 +51,16 @@ struct Index {
     replicas: ReplicaIndex,
     /// Replicas being written (not visible yet), with their sizes.
     reserved: HashMap<PnfsId, u64>,
-    /// Removed replicas whose data file is being deleted. The unlink runs outside the lock
-    /// (it is slow next to everything done under it, and every reader of the index waited
-    /// for it); until it is done the id cannot be reserved, so a new replica's file is never
-    /// the one deleted.
-    unlinking: HashSet<PnfsId>,
 }
+
+/// Removed replicas whose data file or row is still being deleted; their ids cannot be
+/// reserved. The unlink runs outside the index lock (it is slow next to everything done under
+/// it, and every reader of the index waited for it), so without this a new replica's file
+/// could be the one deleted. The row's deletion is written behind, and a new replica's file
+/// has the old one's name, so until that deletion is committed a crash could leave the old
+/// row beside the new, perhaps half-written, file, and the pool would load the pair as a
+/// replica. Shared with the closure that frees the id once the deletion is committed.
+type Deleting = Arc<Mutex<HashSet<PnfsId>>>;
 
 /// What opening a repository found and cleaned up.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -77,6 +81,8 @@ pub struct DiskRepository {
     fsync: bool,
     store: Store,
     index: RwLock<Index>,
+    /// Taken after the index lock where both are held.
+    deleting: Deleting,
     listener: Mutex<Option<Listener>>,
     /// The pool's mode as the migration server asks it: disabled for p2p-client.
     refuses_copies: std::sync::atomic::AtomicBool,
@@ -321,6 +327,7 @@ impl DiskRepository {
             fsync,
             store,
             index: RwLock::new(index),
+            deleting: Deleting::default(),
             listener: Mutex::new(None),
             refuses_copies: Default::default(),
         };
@@ -366,7 +373,9 @@ impl DiskRepository {
     /// `capacity`.
     pub fn reserve(self: &Arc<Self>, pnfsid: PnfsId, size: u64, capacity: u64) -> Result<Reservation, ReserveError> {
         let mut index = self.index.write();
-        if index.replicas.contains(&pnfsid) || index.reserved.contains_key(&pnfsid) || index.unlinking.contains(&pnfsid)
+        if index.replicas.contains(&pnfsid)
+            || index.reserved.contains_key(&pnfsid)
+            || self.deleting.lock().contains(&pnfsid)
         {
             return Err(ReserveError::Exists);
         }
@@ -553,19 +562,30 @@ impl Repository for DiskRepository {
         let mut index = self.index.write();
         let Some(change) = index.replicas.set_state(pnfsid, state)? else { return Ok(()) };
         if state == ReplicaState::Removed {
-            // The unlink is the removal's commit point. The id stays out of reach of `reserve`
-            // until the file is gone and its row's deletion is queued (ahead of any row of a
-            // new replica of the id).
-            index.unlinking.insert(*pnfsid);
+            // The unlink is the removal's commit point (a row without data is dropped on
+            // start). The id stays out of reach of `reserve` until the file is gone and the
+            // row's deletion is committed ([`Deleting`]).
+            self.deleting.lock().insert(*pnfsid);
             drop(index);
             if let Err(e) = std::fs::remove_file(self.data_path(pnfsid))
                 && e.kind() != io::ErrorKind::NotFound
             {
                 tracing::error!(target: "minidcache", pool = %self.pool, %pnfsid, "cannot delete data: {e}");
             }
-            let id = *pnfsid;
-            self.store.submit(move |c| delete_row(c, &id));
-            self.index.write().unlinking.remove(pnfsid);
+            let (id, deleting, pool) = (*pnfsid, Arc::clone(&self.deleting), self.pool.clone());
+            self.store.submit_then(
+                move |c| delete_row(c, &id),
+                move |deleted| match deleted {
+                    Ok(()) => {
+                        deleting.lock().remove(&id);
+                    }
+                    // Kept out of reach until the next start drops the row (its data is gone).
+                    Err(e) => tracing::error!(
+                        target: "minidcache", %pool, pnfsid = %id,
+                        "cannot delete the row of a removed replica, which cannot be written here again until the pool restarts: {e}"
+                    ),
+                },
+            );
             self.notify(change.event);
             return Ok(());
         }
@@ -681,9 +701,9 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
         // What a removal holds while it deletes the file outside the lock.
-        repository.index.write().unlinking.insert(id(1));
+        repository.deleting.lock().insert(id(1));
         assert_eq!(repository.reserve(id(1), 3, u64::MAX).err(), Some(ReserveError::Exists));
-        repository.index.write().unlinking.remove(&id(1));
+        repository.deleting.lock().remove(&id(1));
 
         // A removal racing a new replica of the same id never deletes the new one's data. The
         // window between the index change and the unlink is too narrow for these rounds to
@@ -710,9 +730,38 @@ mod tests {
                 std::fs::read(repository.data_path(&id(1))).unwrap_or_else(|e| panic!("round {round}: {e}")),
                 b"new"
             );
-            assert!(repository.index.read().unlinking.is_empty());
+            assert!(repository.deleting.lock().is_empty());
             repository.set_state(&id(1), ReplicaState::Removed, "test").expect("removed");
+            repository.flush();
         }
+        repository.close();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn an_id_whose_old_row_is_not_deleted_yet_cannot_be_reserved() {
+        let dir = std::env::temp_dir().join(format!("minidcache-row-deleting-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
+        store(&repository, 1, b"old");
+        // A transaction held open by the test: nothing queued behind it is committed.
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (began, has_begun) = std::sync::mpsc::channel::<()>();
+        repository.store.submit(move |_| {
+            began.send(()).expect("the test listens");
+            released.recv().expect("the test releases");
+            Ok(())
+        });
+        has_begun.recv().expect("the transaction began");
+        repository.set_state(&id(1), ReplicaState::Removed, "test").expect("removed");
+        assert!(!repository.data_path(&id(1)).exists(), "the data is gone at once");
+        // The old row is still in the database: a new file under the id's name could be
+        // loaded with it after a crash.
+        assert_eq!(repository.reserve(id(1), 3, u64::MAX).err(), Some(ReserveError::Exists));
+        release.send(()).expect("released");
+        repository.flush();
+        store(&repository, 1, b"new");
+        assert_eq!(std::fs::read(repository.data_path(&id(1))).expect("data"), b"new");
         repository.close();
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }

@@ -33,9 +33,22 @@ pub type BeforeCommit = Box<dyn Fn() + Send>;
 /// Where a waiting writer finds the result of its change.
 type Slot = Arc<Mutex<Option<Result<(), String>>>>;
 
+/// What to run once a change is committed (or has failed), on the committing thread.
+pub type Then = Box<dyn FnOnce(Result<(), String>) + Send>;
+
 struct Op {
     work: Work,
-    done: Option<Slot>,
+    done: Done,
+}
+
+/// Who hears that a change is committed.
+enum Done {
+    /// Nobody: written behind.
+    Nobody,
+    /// A writer waiting for it.
+    Waiting(Slot),
+    /// A closure.
+    Then(Then),
 }
 
 /// Most operations in one transaction.
@@ -120,8 +133,8 @@ fn commit(connection: &Connection, before_commit: Option<&(dyn Fn() + Send)>, ba
         if let Err(e) = &result {
             tracing::error!(target: "minidcache", "database write failed: {e}");
         }
-        if let Some(done) = op.done {
-            waiting.push((done, result));
+        if !matches!(op.done, Done::Nobody) {
+            waiting.push((op.done, result));
         }
     }
     let committed = match began {
@@ -131,8 +144,15 @@ fn commit(connection: &Connection, before_commit: Option<&(dyn Fn() + Send)>, ba
         }),
         Err(e) => Err(e.to_string()),
     };
+    // In queue order, so that a writer who waits for a later change finds the earlier ones'
+    // closures run.
     for (done, result) in waiting {
-        *done.lock() = Some(committed.clone().and(result));
+        let result = committed.clone().and(result);
+        match done {
+            Done::Waiting(slot) => *slot.lock() = Some(result),
+            Done::Then(then) => then(result),
+            Done::Nobody => {}
+        }
     }
 }
 
@@ -170,7 +190,21 @@ impl Store {
     /// Queues `work` without waiting for its commit. Changes are committed in the order they
     /// were queued.
     pub fn submit(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static) {
-        if !self.shared.push(Op { work: Box::new(work), done: None }) {
+        if !self.shared.push(Op { work: Box::new(work), done: Done::Nobody }) {
+            tracing::error!(target: "minidcache", store = %self.name, "database closed: a change was dropped");
+        }
+    }
+
+    /// Queues `work` without waiting for its commit, and runs `then` with the outcome once the
+    /// transaction is committed or has failed. `then` runs on the committing thread with the
+    /// database held: it must be short and must not use this store. Not run if the store is
+    /// closed.
+    pub fn submit_then(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
+        then: impl FnOnce(Result<(), String>) + Send + 'static,
+    ) {
+        if !self.shared.push(Op { work: Box::new(work), done: Done::Then(Box::new(then)) }) {
             tracing::error!(target: "minidcache", store = %self.name, "database closed: a change was dropped");
         }
     }
@@ -179,7 +213,7 @@ impl Store {
     /// queued, on this thread unless another one is doing so already).
     pub fn write(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static) -> Result<(), String> {
         let slot: Slot = Arc::new(Mutex::new(None));
-        if !self.shared.push(Op { work: Box::new(work), done: Some(Arc::clone(&slot)) }) {
+        if !self.shared.push(Op { work: Box::new(work), done: Done::Waiting(Arc::clone(&slot)) }) {
             return Err(format!("the database of {} is closed", self.name));
         }
         loop {
@@ -236,14 +270,31 @@ mod tests {
         for n in 0..100 {
             store.submit(move |c| c.execute("INSERT INTO t VALUES (?1)", [n]).map(|_| ()));
         }
-        store.write(|c| c.execute("INSERT INTO t VALUES (100)", []).map(|_| ())).expect("committed");
+        let (sender, outcomes) = std::sync::mpsc::channel();
+        store.submit_then(
+            |c| c.execute("INSERT INTO t VALUES (100)", []).map(|_| ()),
+            move |result| sender.send(result).expect("the test listens"),
+        );
+        store.write(|c| c.execute("INSERT INTO t VALUES (101)", []).map(|_| ())).expect("committed");
+        assert_eq!(
+            outcomes.try_recv(),
+            Ok(Ok(())),
+            "an earlier change's closure has run once a later one is committed"
+        );
+        let (sender, outcomes) = std::sync::mpsc::channel();
+        store.submit_then(
+            |c| c.execute("INSERT INTO nowhere VALUES (1)", []).map(|_| ()),
+            move |result| sender.send(result).expect("the test listens"),
+        );
+        store.flush().expect("flushed");
+        assert!(matches!(outcomes.try_recv(), Ok(Err(e)) if e.contains("nowhere")), "a failure reaches the closure");
         let failed = store.write(|c| c.execute("INSERT INTO nowhere VALUES (1)", []).map(|_| ()));
         assert!(failed.is_err());
         store.close();
         let check = open(&path, false).expect("reopen");
         let (count, max): (i64, i64) =
             check.query_row("SELECT COUNT(*), MAX(n) FROM t", [], |r| Ok((r.get(0)?, r.get(1)?))).expect("query");
-        assert_eq!((count, max), (101, 100));
+        assert_eq!((count, max), (102, 101));
         drop(check);
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
