@@ -9,10 +9,12 @@
 //!   name as a dCache pool creates its files, and only once the file is complete is its row
 //!   committed; it becomes visible (index, events) once the commit is done. The row is the
 //!   commit point: on start, data files without a row are deleted, so a file cut short by a
-//!   crash never becomes a replica. Naming the file only once complete (unnamed with
-//!   `O_TMPFILE` and linked in, from the fifth to the twelfth round; a temporary name and a
-//!   rename before that) bought nothing the row does not give, and cost a second operation
-//!   on the data directory per file (the link: 15 % of a 4 KiB move's samples).
+//!   crash never becomes a replica, and a removed replica's id is not reserved again until
+//!   its row's deletion is committed ([`Deleting`]), so a new file never meets an old row.
+//!   Naming the file only once complete (unnamed with `O_TMPFILE` and linked in, from the
+//!   fifth to the twelfth round; a temporary name and a rename before that) bought nothing
+//!   more, and cost a second operation on the data directory per file (the link: 15 % of a
+//!   4 KiB move's samples).
 //! * a removal unlinks the data file, then deletes the row; on start, a row whose data file
 //!   is missing is dropped. Either way a replica is there whole or not at all.
 //! * state and sticky changes wait for their commit, as dCache's repository does; access

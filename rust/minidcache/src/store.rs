@@ -5,6 +5,8 @@
 //! nobody waits for (access times, cache locations) are committed by a background thread a
 //! few milliseconds later, many at a time. Many small changes made at the same time (one per
 //! file of a migration job) so cost one commit, not one each.
+//! A change nobody waits for can still say what to do once it is committed ([`Store::submit_then`]):
+//! a pool frees a removed replica's id that way.
 //!
 //! Every change goes through one queue, so changes are committed in the order they were
 //! queued, whoever commits them.
