@@ -164,9 +164,22 @@ impl Session {
     }
 }
 
+/// Deletes a bench's directory left by an earlier run, unless a minidcache still runs on the
+/// home in it (another bench started meanwhile, whose pools would lose their files under it).
+pub fn clear(root: &Path) {
+    let lock = std::fs::File::options().write(true).open(root.join("home").join("lock"));
+    if let Ok(lock) = lock
+        && let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock()
+    {
+        eprintln!("{} is in use by a minidcache of another bench run: not deleting it", root.display());
+        std::process::exit(1);
+    }
+    let _ = std::fs::remove_dir_all(root);
+}
+
 /// Runs one data set; returns (move, cp+ADLER32, rsync) in MB/s (rsync `None` when missing).
 fn measure(set: &Set, root: &Path, binary: &Path) -> (f64, f64, Option<f64>) {
-    let _ = std::fs::remove_dir_all(root);
+    clear(root);
     let home = root.join("home");
     std::fs::create_dir_all(&home).expect("the bench directory can be created");
     let mut session = Session::start(binary, &home, &[]);
