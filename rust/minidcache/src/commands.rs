@@ -807,7 +807,7 @@ fn io_error(what: impl std::fmt::Display, e: impl std::fmt::Display) -> Error {
 }
 
 /// Files written per database transaction by `populate`. Each holds its data file open until
-/// the commit names it, so this also bounds the descriptors a `populate` keeps open.
+/// the commit, so this also bounds the descriptors a `populate` keeps open.
 const POPULATE_BATCH: usize = 256;
 
 /// Writes `size` bytes of the stream of `seed` to `file`; returns their ADLER32.

@@ -198,8 +198,8 @@ impl PnfsManager {
             let (id, pool) = (entry.pnfsid.to_string(), pool.to_string());
             // Queued under the lock: the database sees the changes in the order we made them.
             self.store.submit(move |c| {
-                if let Some(attributes) = created {
-                    write_file(c, &attributes)?;
+                if let Some(attributes) = &created {
+                    write_file(c, attributes)?;
                 }
                 c.prepare_cached("INSERT OR IGNORE INTO locations (pnfsid, pool) VALUES (?1, ?2)")?
                     .execute(params![id, pool])

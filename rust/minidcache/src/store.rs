@@ -25,8 +25,10 @@ use std::thread::JoinHandle;
 use parking_lot::{Condvar, Mutex};
 use rusqlite::Connection;
 
-/// Statements to run inside a transaction.
-pub type Work = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
+/// Statements to run inside a transaction. A change is all or nothing, so it may run twice:
+/// once with the others of its batch and, if one of them fails, again alone (see
+/// [`commit`]). It must touch nothing but the database.
+pub type Work = Box<dyn Fn(&Connection) -> rusqlite::Result<()> + Send>;
 
 /// Called before each commit (with `--fsync`: sync data directories, so that the files a
 /// transaction refers to are on disk before it is).
@@ -120,42 +122,47 @@ impl Shared {
     }
 }
 
+/// Commits a batch, each change whole or not at all. The batch is one transaction; if a change
+/// in it fails, that transaction is rolled back and every change runs again in a transaction of
+/// its own, so that a failure takes back its own change whole (a row written before the
+/// statement that failed included) and nothing else. The second pass costs nothing unless a
+/// change fails.
 fn commit(connection: &Connection, before_commit: Option<&(dyn Fn() + Send)>, batch: Vec<Op>) {
     if let Some(hook) = before_commit {
         hook();
     }
-    let mut waiting = Vec::with_capacity(batch.len());
-    let began = connection.execute_batch("BEGIN IMMEDIATE");
-    for op in batch {
-        // A failing statement undoes itself only; the others of the batch still commit.
-        let result = match &began {
-            Ok(()) => (op.work)(connection).map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(e) = &result {
-            tracing::error!(target: "minidcache", "database write failed: {e}");
-        }
-        if !matches!(op.done, Done::Nobody) {
-            waiting.push((op.done, result));
-        }
-    }
-    let committed = match began {
-        Ok(()) => connection.execute_batch("COMMIT").map_err(|e| {
-            let _ = connection.execute_batch("ROLLBACK");
-            e.to_string()
-        }),
-        Err(e) => Err(e.to_string()),
+    let results: Vec<Result<(), String>> = match transaction(connection, batch.iter().map(|op| &op.work)) {
+        Ok(()) => vec![Ok(()); batch.len()],
+        Err(_) => batch
+            .iter()
+            .map(|op| {
+                let result = transaction(connection, std::iter::once(&op.work));
+                if let Err(e) = &result {
+                    tracing::error!(target: "minidcache", "database write failed: {e}");
+                }
+                result
+            })
+            .collect(),
     };
     // In queue order, so that a writer who waits for a later change finds the earlier ones'
     // closures run.
-    for (done, result) in waiting {
-        let result = committed.clone().and(result);
-        match done {
+    for (op, result) in batch.into_iter().zip(results) {
+        match op.done {
             Done::Waiting(slot) => *slot.lock() = Some(result),
             Done::Then(then) => then(result),
             Done::Nobody => {}
         }
     }
+}
+
+/// Runs `works` in one transaction: all committed, or all rolled back on the first error.
+fn transaction<'a>(connection: &Connection, mut works: impl Iterator<Item = &'a Work>) -> Result<(), String> {
+    connection.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+    let done = works.try_for_each(|work| work(connection)).and_then(|()| connection.execute_batch("COMMIT"));
+    done.map_err(|e| {
+        let _ = connection.execute_batch("ROLLBACK");
+        e.to_string()
+    })
 }
 
 fn background(shared: &Shared) {
@@ -191,7 +198,7 @@ impl Store {
 
     /// Queues `work` without waiting for its commit. Changes are committed in the order they
     /// were queued.
-    pub fn submit(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static) {
+    pub fn submit(&self, work: impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static) {
         if !self.shared.push(Op { work: Box::new(work), done: Done::Nobody }) {
             tracing::error!(target: "minidcache", store = %self.name, "database closed: a change was dropped");
         }
@@ -203,7 +210,7 @@ impl Store {
     /// closed.
     pub fn submit_then(
         &self,
-        work: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
+        work: impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static,
         then: impl FnOnce(Result<(), String>) + Send + 'static,
     ) {
         if !self.shared.push(Op { work: Box::new(work), done: Done::Then(Box::new(then)) }) {
@@ -213,24 +220,16 @@ impl Store {
 
     /// Queues `work` and returns once it is committed (committing it, and whatever else is
     /// queued, on this thread unless another one is doing so already).
-    pub fn write(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static) -> Result<(), String> {
+    pub fn write(&self, work: impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static) -> Result<(), String> {
+        self.queue(work).wait()
+    }
+
+    /// Queues `work`, to be waited for with [`Pending::wait`]: queued under a caller's lock,
+    /// the change keeps its place among that lock's changes, and the wait happens outside it.
+    pub fn queue(&self, work: impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static) -> Pending<'_> {
         let slot: Slot = Arc::new(Mutex::new(None));
-        if !self.shared.push(Op { work: Box::new(work), done: Done::Waiting(Arc::clone(&slot)) }) {
-            return Err(format!("the database of {} is closed", self.name));
-        }
-        loop {
-            if let Some(result) = slot.lock().take() {
-                return result;
-            }
-            // Blocks while another thread commits (possibly our change too).
-            self.shared.commit_queued();
-            if let Some(result) = slot.lock().take() {
-                return result;
-            }
-            if self.shared.connection.lock().is_none() {
-                return Err(format!("the database of {} is closed", self.name));
-            }
-        }
+        let queued = self.shared.push(Op { work: Box::new(work), done: Done::Waiting(Arc::clone(&slot)) });
+        Pending { store: self, slot: queued.then_some(slot) }
     }
 
     /// Waits until everything queued so far is committed.
@@ -248,6 +247,43 @@ impl Store {
         self.shared.commit_queued();
         // Dropping the connection checkpoints the WAL into the database file.
         self.shared.connection.lock().take();
+    }
+}
+
+impl Store {
+    /// Changes queued and not yet taken by a committer.
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
+        self.shared.queue.lock().ops.len()
+    }
+}
+
+/// A change queued with [`Store::queue`].
+#[must_use = "a queued change's outcome is known only by waiting for it"]
+pub struct Pending<'a> {
+    store: &'a Store,
+    /// `None` if the store was closed and the change dropped.
+    slot: Option<Slot>,
+}
+
+impl Pending<'_> {
+    /// Returns once the change is committed or has failed.
+    pub fn wait(self) -> Result<(), String> {
+        let closed = || Err(format!("the database of {} is closed", self.store.name));
+        let Some(slot) = self.slot else { return closed() };
+        loop {
+            if let Some(result) = slot.lock().take() {
+                return result;
+            }
+            // Blocks while another thread commits (possibly our change too).
+            self.store.shared.commit_queued();
+            if let Some(result) = slot.lock().take() {
+                return result;
+            }
+            if self.store.shared.connection.lock().is_none() {
+                return closed();
+            }
+        }
     }
 }
 
@@ -297,6 +333,46 @@ mod tests {
         let (count, max): (i64, i64) =
             check.query_row("SELECT COUNT(*), MAX(n) FROM t", [], |r| Ok((r.get(0)?, r.get(1)?))).expect("query");
         assert_eq!((count, max), (102, 101));
+        drop(check);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn a_change_that_fails_in_a_batch_is_taken_back_whole_and_only_it() {
+        let dir = std::env::temp_dir().join(format!("minidcache-store-batch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("t.db");
+        let connection = open(&path, false).expect("open");
+        connection.execute_batch("CREATE TABLE t (n INTEGER)").expect("table");
+        let store = Store::start("t", connection, None).expect("start");
+        // A transaction held open, so that the three changes below queue up behind it and
+        // are committed as one batch.
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (began, has_begun) = std::sync::mpsc::channel::<()>();
+        store.submit(move |_| {
+            let _ = began.send(());
+            released.recv().expect("the test releases");
+            Ok(())
+        });
+        has_begun.recv().expect("the transaction began");
+        let insert = |n: i64| move |c: &Connection| c.execute("INSERT INTO t VALUES (?1)", [n]).map(|_| ());
+        let first = store.queue(insert(1));
+        // Its first statement succeeds, its second fails: neither may stay.
+        let failing = store.queue(|c| {
+            c.execute("INSERT INTO t VALUES (2)", [])?;
+            c.execute("INSERT INTO nowhere VALUES (2)", []).map(|_| ())
+        });
+        let last = store.queue(insert(3));
+        release.send(()).expect("released");
+        assert_eq!(first.wait(), Ok(()));
+        assert!(failing.wait().is_err());
+        assert_eq!(last.wait(), Ok(()));
+        store.close();
+        let check = open(&path, false).expect("reopen");
+        let mut rows = check.prepare("SELECT n FROM t ORDER BY n").expect("query");
+        let ns: Vec<i64> = rows.query_map([], |r| r.get(0)).expect("rows").map(|n| n.expect("n")).collect();
+        assert_eq!(ns, [1, 3]);
+        drop(rows);
         drop(check);
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
