@@ -780,21 +780,14 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
         store(&repository, 1, b"old");
-        // A transaction held open by the test: nothing queued behind it is committed.
-        let (release, released) = std::sync::mpsc::channel::<()>();
-        let (began, has_begun) = std::sync::mpsc::channel::<()>();
-        repository.store.submit(move |_| {
-            began.send(()).expect("the test listens");
-            released.recv().expect("the test releases");
-            Ok(())
-        });
-        has_begun.recv().expect("the transaction began");
+        // Nothing queued behind the held transaction is committed.
+        let held = repository.store.hold();
         repository.set_state(&id(1), ReplicaState::Removed, "test").expect("removed");
         assert!(!repository.data_path(&id(1)).exists(), "the data is gone at once");
         // The old row is still in the database: a new file under the id's name could be
         // loaded with it after a crash.
         assert_eq!(repository.reserve(id(1), 3, u64::MAX).err(), Some(ReserveError::Exists));
-        release.send(()).expect("released");
+        drop(held);
         repository.flush();
         store(&repository, 1, b"new");
         assert_eq!(std::fs::read(repository.data_path(&id(1))).expect("data"), b"new");
@@ -808,15 +801,8 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
         store(&repository, 1, b"one");
-        // A transaction held open: what is queued behind it stays in the queue.
-        let (release, released) = std::sync::mpsc::channel::<()>();
-        let (began, has_begun) = std::sync::mpsc::channel::<()>();
-        repository.store.submit(move |_| {
-            let _ = began.send(());
-            released.recv().expect("the test releases");
-            Ok(())
-        });
-        has_begun.recv().expect("the transaction began");
+        // What is queued behind the held transaction stays in the queue.
+        let held = repository.store.hold();
         let pinner = {
             let repository = Arc::clone(&repository);
             std::thread::spawn(move || repository.set_sticky(&id(1), &StickyRecord::new("pin", -1), true))
@@ -831,7 +817,7 @@ mod tests {
         }
         assert_eq!(repository.store.queued(), 1, "the sticky change's row is queued");
         repository.set_state(&id(1), ReplicaState::Removed, "test").expect("removed");
-        release.send(()).expect("released");
+        drop(held);
         pinner.join().expect("no panic").expect("pinned");
         repository.close();
         let (repository, report) = DiskRepository::open("p", &dir, false).expect("reopens");

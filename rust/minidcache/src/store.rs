@@ -250,11 +250,25 @@ impl Store {
     }
 }
 
+#[cfg(test)]
 impl Store {
     /// Changes queued and not yet taken by a committer.
-    #[cfg(test)]
     pub(crate) fn queued(&self) -> usize {
         self.shared.queue.lock().ops.len()
+    }
+
+    /// Holds a transaction open until the returned sender is dropped: what is queued
+    /// meanwhile stays in the queue, and is then committed as one batch.
+    pub(crate) fn hold(&self) -> std::sync::mpsc::Sender<()> {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (began, has_begun) = std::sync::mpsc::channel::<()>();
+        self.submit(move |_| {
+            let _ = began.send(());
+            let _ = released.recv();
+            Ok(())
+        });
+        has_begun.recv().expect("the held transaction began");
+        release
     }
 }
 
@@ -345,16 +359,9 @@ mod tests {
         let connection = open(&path, false).expect("open");
         connection.execute_batch("CREATE TABLE t (n INTEGER)").expect("table");
         let store = Store::start("t", connection, None).expect("start");
-        // A transaction held open, so that the three changes below queue up behind it and
-        // are committed as one batch.
-        let (release, released) = std::sync::mpsc::channel::<()>();
-        let (began, has_begun) = std::sync::mpsc::channel::<()>();
-        store.submit(move |_| {
-            let _ = began.send(());
-            released.recv().expect("the test releases");
-            Ok(())
-        });
-        has_begun.recv().expect("the transaction began");
+        // The three changes below queue up behind a held transaction and are committed as
+        // one batch.
+        let held = store.hold();
         let insert = |n: i64| move |c: &Connection| c.execute("INSERT INTO t VALUES (?1)", [n]).map(|_| ());
         let first = store.queue(insert(1));
         // Its first statement succeeds, its second fails: neither may stay.
@@ -363,7 +370,7 @@ mod tests {
             c.execute("INSERT INTO nowhere VALUES (2)", []).map(|_| ())
         });
         let last = store.queue(insert(3));
-        release.send(()).expect("released");
+        drop(held);
         assert_eq!(first.wait(), Ok(()));
         assert!(failing.wait().is_err());
         assert_eq!(last.wait(), Ok(()));
