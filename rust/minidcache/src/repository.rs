@@ -38,7 +38,7 @@ use migration_core::host::{Repository, RepositoryError};
 use migration_core::input::RepositoryEvent;
 use migration_core::replica::{AccessLatency, Checksum, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord};
 use migration_core::{Millis, PnfsId};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 use rusqlite::{Connection, params};
 
 use crate::adler32::Adler32;
@@ -80,7 +80,8 @@ pub struct LoadReport {
 
 /// A pool's repository on disk.
 pub struct DiskRepository {
-    pool: String,
+    /// Shared with the closures that log a removal's failure.
+    pool: Arc<str>,
     data: PathBuf,
     fsync: bool,
     store: Store,
@@ -224,6 +225,12 @@ fn write_sticky(c: &Connection, e: &ReplicaEntry) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The write of a changed entry's row.
+fn row_write(change: &Change) -> impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static {
+    let (seq, entry) = (change.seq, changed_entry(&change.event).clone());
+    move |c| write_row(c, seq, &entry)
+}
+
 fn delete_row(c: &Connection, pnfsid: &PnfsId) -> rusqlite::Result<()> {
     let id = pnfsid.to_string();
     c.prepare_cached("DELETE FROM sticky WHERE pnfsid = ?1")?.execute([&id])?;
@@ -334,7 +341,7 @@ impl DiskRepository {
         });
         let store = Store::start(pool, connection, before_commit)?;
         let repository = DiskRepository {
-            pool: pool.to_string(),
+            pool: pool.into(),
             data,
             fsync,
             store,
@@ -461,10 +468,7 @@ impl DiskRepository {
     pub fn remove_sticky(&self, pnfsid: &PnfsId, owner: &str) -> bool {
         let mut index = self.index.write();
         let Some(change) = index.replicas.remove_sticky(pnfsid, owner) else { return false };
-        let written = self.queue_row(&change);
-        drop(index);
-        self.wait_for(written);
-        self.notify(change.event);
+        self.write_row_and_notify(index, change);
         true
     }
 
@@ -475,26 +479,23 @@ impl DiskRepository {
             let Some(change) = index.replicas.touch(pnfsid, last_access) else { return };
             // Queued under the lock, so that the rows reach the database in the order of the
             // changes.
-            let (seq, row) = (change.seq, changed_entry(&change.event).clone());
-            self.store.submit(move |c| write_row(c, seq, &row));
+            self.store.submit(row_write(&change));
             change
         };
         self.notify(change.event);
     }
 
-    /// Queues the changed entry's row. Called under the index lock that made the change, so
-    /// that rows reach the database in the order of the changes: a write queued after the
-    /// lock is let go could land after a removal's deletion of the row and bring it back.
-    fn queue_row(&self, change: &Change) -> store::Pending<'_> {
-        let (seq, entry) = (change.seq, changed_entry(&change.event).clone());
-        self.store.queue(move |c| write_row(c, seq, &entry))
-    }
-
-    /// Waits, outside the index lock, for a row queued by [`Self::queue_row`].
-    fn wait_for(&self, written: store::Pending<'_>) {
+    /// Writes the row of a change made under `index` and reports the change. The row is
+    /// queued before the lock is let go, so that rows reach the database in the order of the
+    /// changes (a write queued after it could land after a removal's deletion of the row and
+    /// bring it back); its commit is waited for outside the lock, as dCache's repository waits.
+    fn write_row_and_notify(&self, index: RwLockWriteGuard<'_, Index>, change: Change) {
+        let written = self.store.queue(row_write(&change));
+        drop(index);
         if let Err(e) = written.wait() {
             tracing::error!(target: "minidcache", pool = %self.pool, "cannot write metadata: {e}");
         }
+        self.notify(change.event);
     }
 
     /// Number of replicas.
@@ -604,7 +605,7 @@ impl Repository for DiskRepository {
             {
                 tracing::error!(target: "minidcache", pool = %self.pool, %pnfsid, "cannot delete data: {e}");
             }
-            let (id, deleting, pool) = (*pnfsid, Arc::clone(&self.deleting), self.pool.clone());
+            let (id, deleting, pool) = (*pnfsid, Arc::clone(&self.deleting), Arc::clone(&self.pool));
             self.store.submit_then(
                 move |c| delete_row(c, &id),
                 move |deleted| match deleted {
@@ -622,20 +623,14 @@ impl Repository for DiskRepository {
             self.notify(change.event);
             return Ok(());
         }
-        let written = self.queue_row(&change);
-        drop(index);
-        self.wait_for(written);
-        self.notify(change.event);
+        self.write_row_and_notify(index, change);
         Ok(())
     }
 
     fn set_sticky(&self, pnfsid: &PnfsId, record: &StickyRecord, overwrite: bool) -> Result<(), RepositoryError> {
         let mut index = self.index.write();
         let Some(change) = index.replicas.set_sticky(pnfsid, record, overwrite)? else { return Ok(()) };
-        let written = self.queue_row(&change);
-        drop(index);
-        self.wait_for(written);
-        self.notify(change.event);
+        self.write_row_and_notify(index, change);
         Ok(())
     }
 
@@ -684,6 +679,13 @@ mod tests {
         PnfsId::parse(&format!("0001{n:020X}")).expect("valid")
     }
 
+    /// An empty directory for one test's repository.
+    fn fresh_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("minidcache-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
     fn store(repository: &Arc<DiskRepository>, n: u32, data: &[u8]) {
         let reservation = repository.reserve(id(n), data.len() as u64, u64::MAX).expect("reserved");
         reservation.file().write_all(data).expect("written");
@@ -695,8 +697,7 @@ mod tests {
 
     #[test]
     fn a_restart_keeps_complete_replicas_and_discards_the_rest() {
-        let dir = std::env::temp_dir().join(format!("minidcache-repository-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh_dir("repository");
         {
             let (repository, report) = DiskRepository::open("p", &dir, false).expect("opens");
             assert_eq!(report, LoadReport::default());
@@ -732,8 +733,7 @@ mod tests {
 
     #[test]
     fn an_id_whose_old_file_is_being_deleted_cannot_be_reserved() {
-        let dir = std::env::temp_dir().join(format!("minidcache-unlinking-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh_dir("unlinking");
         let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
         // What a removal holds while it deletes the file outside the lock.
         repository.deleting.lock().insert(id(1));
@@ -776,8 +776,7 @@ mod tests {
 
     #[test]
     fn an_id_whose_old_row_is_not_deleted_yet_cannot_be_reserved() {
-        let dir = std::env::temp_dir().join(format!("minidcache-row-deleting-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh_dir("row-deleting");
         let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
         store(&repository, 1, b"old");
         // Nothing queued behind the held transaction is committed.
@@ -797,8 +796,7 @@ mod tests {
 
     #[test]
     fn a_change_is_queued_before_its_lock_is_let_go_so_a_removal_cannot_overtake_it() {
-        let dir = std::env::temp_dir().join(format!("minidcache-change-order-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh_dir("change-order");
         let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
         store(&repository, 1, b"one");
         // What is queued behind the held transaction stays in the queue.
@@ -828,8 +826,7 @@ mod tests {
 
     #[test]
     fn a_closed_repository_neither_creates_nor_deletes_data_files() {
-        let dir = std::env::temp_dir().join(format!("minidcache-closed-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh_dir("closed");
         let (old, _) = DiskRepository::open("p", &dir, false).expect("opens");
         let straggler = old.reserve(id(1), 4, u64::MAX).expect("reserved");
         old.close();
@@ -847,8 +844,7 @@ mod tests {
 
     #[test]
     fn a_reservation_given_up_leaves_no_file_and_frees_its_id() {
-        let dir = std::env::temp_dir().join(format!("minidcache-give-up-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh_dir("give-up");
         let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
         let reservation = repository.reserve(id(1), 4, u64::MAX).expect("reserved");
         reservation.file().write_all(b"half").expect("written");
@@ -864,8 +860,7 @@ mod tests {
 
     #[test]
     fn a_file_that_cannot_be_created_frees_its_id() {
-        let dir = std::env::temp_dir().join(format!("minidcache-no-file-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh_dir("no-file");
         let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
         std::fs::remove_dir(dir.join("data")).expect("the data directory goes");
         assert!(matches!(repository.reserve(id(1), 4, 4), Err(ReserveError::Io(_))));
@@ -879,8 +874,7 @@ mod tests {
 
     #[test]
     fn a_commit_that_fails_leaves_no_file_and_frees_its_ids() {
-        let dir = std::env::temp_dir().join(format!("minidcache-failed-commit-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh_dir("failed-commit");
         let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
         let reservation = repository.reserve(id(1), 4, u64::MAX).expect("reserved");
         reservation.file().write_all(b"half").expect("written");
@@ -904,8 +898,7 @@ mod tests {
     fn with_fsync_replicas_are_synced_and_survive_a_restart() {
         // Power loss cannot be simulated here; this runs the `--fsync` path (each file synced
         // before its row, the data directory before each commit) through a restart.
-        let dir = std::env::temp_dir().join(format!("minidcache-fsync-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh_dir("fsync");
         {
             let (repository, _) = DiskRepository::open("p", &dir, true).expect("opens");
             store(&repository, 1, b"one");
@@ -922,8 +915,7 @@ mod tests {
 
     #[test]
     fn verification_reads_the_data_back() {
-        let dir = std::env::temp_dir().join(format!("minidcache-verify-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh_dir("verify");
         let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
         let reservation = repository.reserve(id(1), 5, u64::MAX).expect("reserved");
         reservation.file().write_all(b"hello").expect("written");

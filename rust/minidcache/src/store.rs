@@ -199,9 +199,7 @@ impl Store {
     /// Queues `work` without waiting for its commit. Changes are committed in the order they
     /// were queued.
     pub fn submit(&self, work: impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static) {
-        if !self.shared.push(Op { work: Box::new(work), done: Done::Nobody }) {
-            tracing::error!(target: "minidcache", store = %self.name, "database closed: a change was dropped");
-        }
+        self.push_unwaited(Op { work: Box::new(work), done: Done::Nobody });
     }
 
     /// Queues `work` without waiting for its commit, and runs `then` with the outcome once the
@@ -213,7 +211,12 @@ impl Store {
         work: impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static,
         then: impl FnOnce(Result<(), String>) + Send + 'static,
     ) {
-        if !self.shared.push(Op { work: Box::new(work), done: Done::Then(Box::new(then)) }) {
+        self.push_unwaited(Op { work: Box::new(work), done: Done::Then(Box::new(then)) });
+    }
+
+    /// Queues a change nobody waits for; if the store is closed, says so in the log.
+    fn push_unwaited(&self, op: Op) {
+        if !self.shared.push(op) {
             tracing::error!(target: "minidcache", store = %self.name, "database closed: a change was dropped");
         }
     }
@@ -311,14 +314,19 @@ impl Drop for Store {
 mod tests {
     use super::*;
 
-    #[test]
-    fn writes_are_committed_in_order_and_visible_to_a_new_connection() {
-        let dir = std::env::temp_dir().join(format!("minidcache-store-{}", std::process::id()));
+    /// A store on a new database `<dir>/t.db` with one table `t (n INTEGER)`.
+    fn table_store(name: &str) -> (std::path::PathBuf, std::path::PathBuf, Store) {
+        let dir = std::env::temp_dir().join(format!("minidcache-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("t.db");
         let connection = open(&path, false).expect("open");
         connection.execute_batch("CREATE TABLE t (n INTEGER)").expect("table");
-        let store = Store::start("t", connection, None).expect("start");
+        (dir, path, Store::start("t", connection, None).expect("start"))
+    }
+
+    #[test]
+    fn writes_are_committed_in_order_and_visible_to_a_new_connection() {
+        let (dir, path, store) = table_store("store");
         for n in 0..100 {
             store.submit(move |c| c.execute("INSERT INTO t VALUES (?1)", [n]).map(|_| ()));
         }
@@ -353,12 +361,7 @@ mod tests {
 
     #[test]
     fn a_change_that_fails_in_a_batch_is_taken_back_whole_and_only_it() {
-        let dir = std::env::temp_dir().join(format!("minidcache-store-batch-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let path = dir.join("t.db");
-        let connection = open(&path, false).expect("open");
-        connection.execute_batch("CREATE TABLE t (n INTEGER)").expect("table");
-        let store = Store::start("t", connection, None).expect("start");
+        let (dir, path, store) = table_store("store-batch");
         // The three changes below queue up behind a held transaction and are committed as
         // one batch.
         let held = store.hold();
