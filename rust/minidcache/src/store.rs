@@ -17,7 +17,9 @@
 //! database. With `--fsync` (`synchronous=FULL`) every commit is on the disk before anyone is
 //! told it happened.
 
+use std::any::Any;
 use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -149,20 +151,37 @@ fn commit(connection: &Connection, before_commit: Option<&(dyn Fn() + Send)>, ba
     for (op, result) in batch.into_iter().zip(results) {
         match op.done {
             Done::Waiting(slot) => *slot.lock() = Some(result),
-            Done::Then(then) => then(result),
+            // A closure that panics must not keep the outcomes after it from their writers.
+            Done::Then(then) => {
+                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| then(result))) {
+                    tracing::error!(target: "minidcache", "a closure run after a commit panicked: {}", panic_message(&*panic));
+                }
+            }
             Done::Nobody => {}
         }
     }
 }
 
 /// Runs `works` in one transaction: all committed, or all rolled back on the first error.
+/// A change that panics fails like one that returns an error: left to unwind, it would leave
+/// the transaction open (every later change would then fail) and its batch's writers waiting
+/// for an outcome that never comes.
 fn transaction<'a>(connection: &Connection, mut works: impl Iterator<Item = &'a Work>) -> Result<(), String> {
     connection.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
-    let done = works.try_for_each(|work| work(connection)).and_then(|()| connection.execute_batch("COMMIT"));
-    done.map_err(|e| {
+    let done = works
+        .try_for_each(|work| match catch_unwind(AssertUnwindSafe(|| work(connection))) {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(panic) => Err(format!("a database change panicked: {}", panic_message(&*panic))),
+        })
+        .and_then(|()| connection.execute_batch("COMMIT").map_err(|e| e.to_string()));
+    done.inspect_err(|_| {
         let _ = connection.execute_batch("ROLLBACK");
-        e.to_string()
     })
+}
+
+/// The message a panic was raised with, if it was a string.
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str)).unwrap_or("")
 }
 
 fn background(shared: &Shared) {
@@ -382,6 +401,42 @@ mod tests {
         let mut rows = check.prepare("SELECT n FROM t ORDER BY n").expect("query");
         let ns: Vec<i64> = rows.query_map([], |r| r.get(0)).expect("rows").map(|n| n.expect("n")).collect();
         assert_eq!(ns, [1, 3]);
+        drop(rows);
+        drop(check);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+    #[test]
+    fn a_change_or_closure_that_panics_fails_alone_and_the_store_goes_on() {
+        let (dir, path, store) = table_store("store-panic");
+        let store = Arc::new(store);
+        // On its own thread, so that a lost outcome (a writer waiting for ever) fails the
+        // test instead of hanging it.
+        let (sender, outcomes) = std::sync::mpsc::channel();
+        let writer = Arc::clone(&store);
+        std::thread::spawn(move || {
+            let held = writer.hold();
+            let insert = |n: i64| move |c: &Connection| c.execute("INSERT INTO t VALUES (?1)", [n]).map(|_| ());
+            let first = writer.queue(insert(1));
+            let panicking = writer.queue(|c| {
+                c.execute("INSERT INTO t VALUES (2)", [])?;
+                panic!("a bug in a change");
+            });
+            writer.submit_then(insert(3), |_| panic!("a bug in a closure"));
+            let last = writer.queue(insert(4));
+            drop(held);
+            let waited = [first.wait(), panicking.wait(), last.wait(), writer.write(insert(5))];
+            sender.send(waited).expect("the test listens");
+        });
+        let waited = outcomes.recv_timeout(std::time::Duration::from_secs(60)).expect("every writer hears its outcome");
+        assert_eq!(waited[0], Ok(()));
+        assert!(matches!(&waited[1], Err(e) if e.contains("a bug in a change")), "{:?}", waited[1]);
+        assert_eq!(waited[2], Ok(()), "the outcome after a panicking closure reaches its writer");
+        assert_eq!(waited[3], Ok(()), "no transaction was left open");
+        store.close();
+        let check = open(&path, false).expect("reopen");
+        let mut rows = check.prepare("SELECT n FROM t ORDER BY n").expect("query");
+        let ns: Vec<i64> = rows.query_map([], |r| r.get(0)).expect("rows").map(|n| n.expect("n")).collect();
+        assert_eq!(ns, [1, 3, 4, 5]);
         drop(rows);
         drop(check);
         std::fs::remove_dir_all(&dir).expect("cleanup");
