@@ -1,5 +1,5 @@
 //! Driving the sans-IO [`Module`] directly, on this thread, against a [`BenchRepository`]:
-//! the scan runs exactly as the production driver runs it (`driver::repository_effects::scan`), pool lists
+//! the scan runs exactly as the production driver runs it (`driver::repository_effects::scan_for_queue`), pool lists
 //! answer at once, and requests that should stay outstanding (entry reads, location queries)
 //! are held or answered as the benchmark asks.
 

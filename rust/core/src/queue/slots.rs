@@ -130,6 +130,16 @@ impl Slots {
         self.len += 1;
     }
 
+    /// Appends a slot, allocating its chunk whole: a scan fills every chunk but its last, so
+    /// growing each by doubling, as [`Slots::push`] does, would only copy it.
+    pub(super) fn push_into_whole_chunk(&mut self, file: PackedFile) {
+        if self.len.is_multiple_of(CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        self.chunks.last_mut().expect("a chunk with room").push(file);
+        self.len += 1;
+    }
+
     /// The chunks, in order: chunk `c` holds slots `c * CHUNK` on.
     pub(super) fn chunks(&self) -> &[Vec<PackedFile>] {
         &self.chunks
