@@ -1,5 +1,5 @@
 #!/bin/bash
-# Times one `migration move` between two minidcache pools, as the README's side-by-side
+# Times one `migration move` between two minidcache pools, as docs/performance.md's side-by-side
 # comparisons of two builds were made: populate FILES files of SIZE bytes on pool1, let the
 # file system settle, then time `migration move -concurrency=C pool2` until `migration info 1`
 # answers, and the CPU time minidcache used meanwhile (user + system, from /proc/PID/stat),
