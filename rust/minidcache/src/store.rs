@@ -405,6 +405,7 @@ mod tests {
         drop(check);
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
+
     #[test]
     fn a_change_or_closure_that_panics_fails_alone_and_the_store_goes_on() {
         let (dir, path, store) = table_store("store-panic");
