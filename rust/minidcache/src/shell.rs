@@ -217,11 +217,7 @@ impl Shell {
 /// internal error instead of ending the session.
 fn guarded(command: impl FnOnce() -> Result<String, Error>) -> Result<String, Error> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(command)).unwrap_or_else(|panic| {
-        let text = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("unknown panic");
+        let text = crate::panics::message(&*panic).unwrap_or("unknown panic");
         Err(Error::new(ErrorKind::Internal, format!("Internal error: {text}")))
     })
 }

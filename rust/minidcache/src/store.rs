@@ -17,7 +17,6 @@
 //! database. With `--fsync` (`synchronous=FULL`) every commit is on the disk before anyone is
 //! told it happened.
 
-use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -26,6 +25,8 @@ use std::thread::JoinHandle;
 
 use parking_lot::{Condvar, Mutex};
 use rusqlite::Connection;
+
+use crate::panics;
 
 /// Statements to run inside a transaction. A change is all or nothing, so it may run twice:
 /// once with the others of its batch and, if one of them fails, again alone (see
@@ -154,7 +155,7 @@ fn commit(connection: &Connection, before_commit: Option<&(dyn Fn() + Send)>, ba
             // A closure that panics must not keep the outcomes after it from their writers.
             Done::Then(then) => {
                 if let Err(panic) = catch_unwind(AssertUnwindSafe(|| then(result))) {
-                    tracing::error!(target: "minidcache", "a closure run after a commit panicked: {}", panic_message(&*panic));
+                    tracing::error!(target: "minidcache", "a closure run after a commit panicked: {}", panics::message(&*panic).unwrap_or("no message"));
                 }
             }
             Done::Nobody => {}
@@ -171,17 +172,14 @@ fn transaction<'a>(connection: &Connection, mut works: impl Iterator<Item = &'a 
     let done = works
         .try_for_each(|work| match catch_unwind(AssertUnwindSafe(|| work(connection))) {
             Ok(result) => result.map_err(|e| e.to_string()),
-            Err(panic) => Err(format!("a database change panicked: {}", panic_message(&*panic))),
+            Err(panic) => {
+                Err(format!("a database change panicked: {}", panics::message(&*panic).unwrap_or("no message")))
+            }
         })
         .and_then(|()| connection.execute_batch("COMMIT").map_err(|e| e.to_string()));
     done.inspect_err(|_| {
         let _ = connection.execute_batch("ROLLBACK");
     })
-}
-
-/// The message a panic was raised with, if it was a string.
-fn panic_message(panic: &(dyn Any + Send)) -> &str {
-    panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str)).unwrap_or("")
 }
 
 fn background(shared: &Shared) {
