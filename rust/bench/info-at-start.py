@@ -1,24 +1,37 @@
 #!/usr/bin/env python3
-"""Times `migration info 1` every 20 ms during the first seconds of a `migration move`, where
-`--only million` asks only four times a second: populate FILES files of 1 KiB on pool1, start
-`migration move -concurrency=16 pool2` at once (as `--only million` does), and ask until
+"""Times a command every 20 ms during the first seconds of a migration job on a pool of FILES
+files, where `--only million` asks `migration info` only four times a second: populate FILES
+files of 1 KiB on pool1, start the job at once (by default `migration move -concurrency=16
+pool2`, as `--only million` does), and time the command (by default `migration info 1`) until
 SECONDS have passed. Prints the slowest answers, each with when it was asked and the job's
-state then, and the median. docs/performance.md's fourteenth round found the scan's stall with
-it (34-44 ms answers while INITIALIZING, 2-6 ms after the fix).
+state then, and the median.
 
-usage: info-at-start.py MINIDCACHE DIR [FILES [SECONDS]]   (DIR is deleted and made anew)
+docs/performance.md's fourteenth round found the scan's stall with the default command (34-44
+ms answers while INITIALIZING, 2-6 ms after the fix), and its fifteenth round a write held up by
+the whole scan with `--job 'migration copy -concurrency=1 pool2' --probe 'populate -files=1
+-size=1024'` (514 ms, then at most one batch of the scan).
+
+usage: info-at-start.py MINIDCACHE DIR [FILES [SECONDS]] [--job COMMAND] [--probe COMMAND]
+       (DIR is deleted and made anew)
 """
+import argparse
 import shutil
 import subprocess
 import sys
 import time
 
-binary, root = sys.argv[1], sys.argv[2]
-files = int(sys.argv[3]) if len(sys.argv) > 3 else 1_000_000
-seconds = float(sys.argv[4]) if len(sys.argv) > 4 else 4.0
-shutil.rmtree(root, ignore_errors=True)
+arguments = argparse.ArgumentParser(usage=__doc__.rsplit("usage: ", 1)[1])
+arguments.add_argument("binary")
+arguments.add_argument("root")
+arguments.add_argument("files", nargs="?", type=int, default=1_000_000)
+arguments.add_argument("seconds", nargs="?", type=float, default=4.0)
+arguments.add_argument("--job", default="migration move -concurrency=16 pool2")
+arguments.add_argument("--probe", default="migration info 1")
+options = arguments.parse_args()
+
+shutil.rmtree(options.root, ignore_errors=True)
 shell = subprocess.Popen(
-    [binary, "--home", f"{root}/home", "--pools", "pool1,pool2", "--capacity", str(64 << 30)],
+    [options.binary, "--home", f"{options.root}/home", "--pools", "pool1,pool2", "--capacity", str(64 << 30)],
     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
 
 
@@ -37,33 +50,41 @@ def until_echo(command):
     sys.exit(f"minidcache ended before `{command}`")
 
 
-send("\\c pool1")
-send(f"populate -files={files} -size=1024")
-send("\\l")
-until_echo("\\l")
-send("migration move -concurrency=16 pool2")
-send("\\l")
-until_echo("\\l")
-INFO = "migration info 1"
-answers = []  # (milliseconds, seconds into the move, state)
-start = time.monotonic()
-while time.monotonic() - start < seconds:
+def timed(command):
+    """Runs `command` and returns its output and how long it took: the answer ends where the
+    echo of the next command begins (as `--only million` reads it)."""
     asked = time.monotonic()
-    # As `--only million` does: the answer ends where the echo of the same command begins.
+    send(command)
     send(INFO)
-    send(INFO)
-    until_echo(INFO)
-    info = until_echo(INFO)
-    took = time.monotonic() - asked
+    until_echo(command)
+    output = until_echo(INFO)
+    return output, time.monotonic() - asked
+
+
+INFO = "migration info 1"
+send("\\c pool1")
+send(f"populate -files={options.files} -size=1024")
+send("\\l")
+until_echo("\\l")
+send(options.job)
+send("\\l")
+until_echo("\\l")
+answers = []  # (milliseconds, seconds into the job, state)
+start = time.monotonic()
+while time.monotonic() - start < options.seconds:
+    at = time.monotonic() - start
+    _, took = timed(options.probe)
+    info, _ = timed(INFO)
     state = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("State")), "?")
-    answers.append((took * 1e3, asked - start, state))
+    answers.append((took * 1e3, at, state))
     time.sleep(0.02)
 send("migration cancel -force 1")
 send("\\q")
 send("\\q")
 shell.stdin.close()
 shell.wait()
-shutil.rmtree(root, ignore_errors=True)
+shutil.rmtree(options.root, ignore_errors=True)
+print(f"`{options.probe}` after `{options.job}` on {options.files} replicas:")
 for took, at, state in sorted(answers, reverse=True)[:5]:
     print(f"{took:6.1f} ms at {at:5.2f} s, {state}")
 print(f"median {sorted(a[0] for a in answers)[len(answers) // 2]:.2f} ms of {len(answers)} answers")

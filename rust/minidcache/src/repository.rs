@@ -32,13 +32,13 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use migration_core::driver::replica_index::{Change, ReplicaIndex};
+use migration_core::driver::replica_index::{Change, ReplicaIndex, visit_in_batches};
 use migration_core::error::{Failure, ReturnCode};
 use migration_core::host::{Repository, RepositoryError};
 use migration_core::input::RepositoryEvent;
 use migration_core::replica::{AccessLatency, Checksum, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord};
 use migration_core::{Millis, PnfsId};
-use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use rusqlite::{Connection, params};
 
 use crate::adler32::Adler32;
@@ -583,7 +583,7 @@ fn sync_dir(dir: &Path) {
 impl Repository for DiskRepository {
     fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError> {
         // The index is loaded from disk before the pool starts, so it is never "loading".
-        self.index.read().replicas.for_each(visit);
+        visit_in_batches(|| RwLockReadGuard::map(self.index.read(), |index| &index.replicas), visit);
         Ok(())
     }
 
@@ -727,6 +727,52 @@ mod tests {
         assert_eq!(two.storage_class.as_deref(), Some("a:b@osm"));
         assert_eq!(std::fs::read_dir(dir.join("data")).expect("dir").count(), 1);
         assert_eq!(repository.used(), 3);
+        repository.close();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn a_write_waits_for_one_batch_of_a_scan_not_for_the_whole_scan() {
+        use migration_core::driver::replica_index::VISIT_BATCH;
+
+        let dir = fresh_dir("scan-batches");
+        let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
+        let count = 3 * VISIT_BATCH as u32;
+        let replicas = (0..count)
+            .map(|n| {
+                let reservation = repository.reserve(id(n), 0, u64::MAX).expect("reserved");
+                (reservation, ReplicaEntry::new(id(n), ReplicaState::Cached, 0, 7))
+            })
+            .collect();
+        repository.commit(replicas).expect("committed");
+        let last = id(count - 1);
+        let mut writer = None;
+        let mut visited = Vec::new();
+        repository
+            .for_each(&mut |entry| {
+                if visited.is_empty() {
+                    let writing = Arc::clone(&repository);
+                    writer = Some(std::thread::spawn(move || {
+                        writing.set_sticky(&last, &StickyRecord::new("pin", -1), true).expect("sticky");
+                    }));
+                    // parking_lot marks the lock as exclusively locked as soon as a writer
+                    // waits for its readers to leave: from then on the writer is in line.
+                    let waited = std::time::Instant::now();
+                    while !repository.index.is_locked_exclusive() {
+                        assert!(waited.elapsed().as_secs() < 60, "the writer never came");
+                        std::thread::yield_now();
+                    }
+                }
+                visited.push(entry.clone());
+                true
+            })
+            .expect("scanned");
+        assert_eq!(visited.len(), count as usize, "every replica visited");
+        // Had the scan held the lock throughout, the write would have waited for its end, and
+        // the last replica would have been visited without the record.
+        let seen = visited.last().expect("visited");
+        assert_eq!((seen.pnfsid, seen.sticky.len()), (last, 1), "the write went in between two batches");
+        writer.expect("spawned").join().expect("no panic");
         repository.close();
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }

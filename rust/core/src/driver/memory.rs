@@ -13,7 +13,7 @@ use crate::input::RepositoryEvent;
 use crate::pnfsid::PnfsId;
 use crate::replica::{ReplicaEntry, ReplicaState, StickyRecord};
 
-use super::replica_index::ReplicaIndex;
+use super::replica_index::{ReplicaIndex, visit_in_batches};
 
 type Listener = Arc<dyn Fn(RepositoryEvent) + Send + Sync>;
 
@@ -136,7 +136,7 @@ impl Repository for MemoryRepository {
         if self.loading.load(Ordering::SeqCst) {
             return Err(RepositoryError::NotLoaded);
         }
-        self.entries.read().for_each(visit);
+        visit_in_batches(|| self.entries.read(), visit);
         Ok(())
     }
 

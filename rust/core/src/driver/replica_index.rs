@@ -6,6 +6,7 @@
 //! own storage beside it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::{Bound, Deref};
 
 use crate::Millis;
 use crate::host::RepositoryError;
@@ -96,15 +97,6 @@ impl ReplicaIndex {
     /// Every entry, in repository order.
     pub fn entries(&self) -> Vec<ReplicaEntry> {
         self.order.values().map(|id| self.by_id[id].1.clone()).collect()
-    }
-
-    /// Visits the entries in repository order until `visit` returns `false`.
-    pub fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) {
-        for id in self.order.values() {
-            if !visit(&self.by_id[id].1) {
-                break;
-            }
-        }
     }
 
     /// Bytes of the replicas held.
@@ -198,6 +190,36 @@ impl ReplicaIndex {
     }
 }
 
+/// How many replicas [`visit_in_batches`] visits under one holding of the lock.
+pub const VISIT_BATCH: usize = 1024;
+
+/// Visits the replicas of an index that a repository keeps under a lock, in repository order,
+/// until `visit` returns `false`, taking the lock anew (`read`) for each [`VISIT_BATCH`] of
+/// them. A job's scan visits every replica of the pool: holding the lock for all of them in
+/// one piece kept each write to the pool waiting for the whole scan (half a second for a
+/// million replicas in minidcache); now a write waits for one batch at most. As in dCache,
+/// whose scan takes the list of ids and then reads each replica's entry on its own, a replica
+/// changed during the scan is visited as its batch finds it, one removed before its batch is
+/// not visited, and one added before the last batch is (it comes last in repository order).
+pub fn visit_in_batches<G: Deref<Target = ReplicaIndex>>(
+    mut read: impl FnMut() -> G,
+    visit: &mut dyn FnMut(&ReplicaEntry) -> bool,
+) {
+    let mut after = Bound::Unbounded;
+    loop {
+        let index = read();
+        let mut batch = index.order.range((after, Bound::Unbounded));
+        for _ in 0..VISIT_BATCH {
+            let Some((&seq, id)) = batch.next() else { return };
+            if !visit(&index.by_id[id].1) {
+                return;
+            }
+            after = Bound::Excluded(seq);
+        }
+        // The guard drops here: writers waiting for the lock go before the next batch.
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +230,57 @@ mod tests {
 
     fn entry(n: u8, state: ReplicaState, size: u64) -> ReplicaEntry {
         ReplicaEntry::new(id(n), state, size, 0)
+    }
+
+    #[test]
+    fn a_visit_in_batches_takes_the_lock_per_batch_and_sees_changes_made_between_them() {
+        let big_id = |n: u32| {
+            let mut bytes = [0; 12];
+            bytes[8..].copy_from_slice(&n.to_be_bytes());
+            PnfsId::from_bytes(&bytes).expect("a valid id")
+        };
+        let lock = parking_lot::RwLock::new(ReplicaIndex::new());
+        let count = 2 * VISIT_BATCH as u32 + 10;
+        for n in 0..count {
+            lock.write().upsert(ReplicaEntry::new(big_id(n), ReplicaState::Cached, 1, 0));
+        }
+        let mut reads = 0;
+        let mut visited = Vec::new();
+        visit_in_batches(
+            || {
+                reads += 1;
+                if reads == 2 {
+                    // Between the first and second batch: one replica not visited yet leaves,
+                    // one visited already changes, and a new one comes.
+                    let mut index = lock.write();
+                    index.set_state(&big_id(count - 1), ReplicaState::Removed).expect("removed");
+                    index.upsert(ReplicaEntry::new(big_id(0), ReplicaState::Precious, 1, 0));
+                    index.upsert(ReplicaEntry::new(big_id(count), ReplicaState::Cached, 1, 0));
+                }
+                lock.read()
+            },
+            &mut |entry| {
+                visited.push(entry.pnfsid);
+                true
+            },
+        );
+        assert_eq!(reads, 3, "one holding of the lock for each batch of {VISIT_BATCH}");
+        let expected: Vec<PnfsId> = (0..count - 1).chain([count]).map(big_id).collect();
+        assert_eq!(visited, expected, "repository order; the removed one skipped, the new one last");
+
+        let mut seen = 0;
+        reads = 0;
+        visit_in_batches(
+            || {
+                reads += 1;
+                lock.read()
+            },
+            &mut |_| {
+                seen += 1;
+                seen < 3
+            },
+        );
+        assert_eq!((seen, reads), (3, 1), "a visit that stops reads no further");
     }
 
     #[test]
