@@ -4,6 +4,7 @@
 pub mod memory;
 pub mod pending;
 pub mod replica_index;
+mod replica_space;
 pub mod repository_effects;
 pub mod runtime;
 pub mod sim;

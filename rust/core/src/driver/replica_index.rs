@@ -14,6 +14,8 @@ use crate::input::RepositoryEvent;
 use crate::pnfsid::PnfsId;
 use crate::replica::{self, ReplicaEntry, ReplicaState, StickyRecord, Transition};
 
+use super::replica_space::ReplicaSpace;
+
 /// A change made to the index: the event to report, and the sequence number of the replica
 /// (its place in repository order, the key a repository on disk stores it under).
 #[derive(Debug, Clone)]
@@ -31,8 +33,8 @@ pub struct ReplicaIndex {
     order: BTreeMap<u64, PnfsId>,
     by_id: HashMap<PnfsId, (u64, ReplicaEntry)>,
     next_seq: u64,
-    /// Bytes of the replicas held.
-    used: u64,
+    /// What the replicas held take, by kind.
+    space: ReplicaSpace,
 }
 
 impl ReplicaIndex {
@@ -56,11 +58,13 @@ impl ReplicaIndex {
 
     /// Adds a replica at sequence number `seq`, replacing an entry with the same id.
     pub fn insert_at(&mut self, seq: u64, entry: ReplicaEntry) {
-        self.used += entry.size;
-        self.order.insert(seq, entry.pnfsid);
-        if let Some((_, old)) = self.by_id.insert(entry.pnfsid, (seq, entry)) {
-            self.used -= old.size;
+        // The old entry is counted out first: both may be the same sticky replica.
+        if let Some((old_seq, old)) = self.by_id.get(&entry.pnfsid) {
+            self.space.remove(*old_seq, old);
         }
+        self.space.add(seq, &entry);
+        self.order.insert(seq, entry.pnfsid);
+        self.by_id.insert(entry.pnfsid, (seq, entry));
     }
 
     /// Adds a replica, or replaces the entry with its id in its place; returns the state the
@@ -101,26 +105,18 @@ impl ReplicaIndex {
 
     /// Bytes of the replicas held.
     pub fn used(&self) -> u64 {
-        self.used
+        self.space.used()
     }
 
     /// Bytes of precious replicas.
     pub fn precious(&self) -> u64 {
-        self.by_id.values().filter(|(_, e)| e.state == ReplicaState::Precious).map(|(_, e)| e.size).sum()
+        self.space.precious()
     }
 
     /// Bytes of cached replicas without a valid sticky record at `now` (what garbage
     /// collection may remove), and the access time of the least recently used of them.
     pub fn removable(&self, now: Millis) -> (u64, Option<Millis>) {
-        let mut bytes = 0;
-        let mut oldest: Option<Millis> = None;
-        for (_, e) in self.by_id.values() {
-            if e.state == ReplicaState::Cached && !e.sticky.iter().any(|r| r.is_valid_at(now)) {
-                bytes += e.size;
-                oldest = Some(oldest.map_or(e.last_access, |o| o.min(e.last_access)));
-            }
-        }
-        (bytes, oldest)
+        self.space.removable(now, |id| &self.by_id[id].1)
     }
 
     /// Moves a replica to `state` if dCache allows the transition (`None`: it is in that state
@@ -140,12 +136,14 @@ impl ReplicaIndex {
         if state == ReplicaState::Removed {
             let (seq, mut entry) = self.by_id.remove(pnfsid).expect("state was read above");
             self.order.remove(&seq);
-            self.used -= entry.size;
+            self.space.remove(seq, &entry);
             entry.state = ReplicaState::Removed;
             return Ok(Some(Change { seq, event: RepositoryEvent::StateChanged { old: current, new: state, entry } }));
         }
         let (seq, entry) = self.by_id.get_mut(pnfsid).expect("state was read above");
+        self.space.remove(*seq, entry);
         entry.state = state;
+        self.space.add(*seq, entry);
         let event = RepositoryEvent::StateChanged { old: current, new: state, entry: entry.clone() };
         Ok(Some(Change { seq: *seq, event }))
     }
@@ -165,6 +163,8 @@ impl ReplicaIndex {
         if !changed {
             return Ok(None);
         }
+        self.space.remove(*seq, &old);
+        self.space.add(*seq, entry);
         Ok(Some(Change { seq: *seq, event: RepositoryEvent::StickyChanged { old, new: entry.clone() } }))
     }
 
@@ -178,6 +178,8 @@ impl ReplicaIndex {
         if entry.sticky.len() == before {
             return None;
         }
+        self.space.remove(*seq, &old);
+        self.space.add(*seq, entry);
         Some(Change { seq: *seq, event: RepositoryEvent::StickyChanged { old, new: entry.clone() } })
     }
 
@@ -186,6 +188,8 @@ impl ReplicaIndex {
         let (seq, entry) = self.by_id.get_mut(pnfsid)?;
         let old = entry.clone();
         entry.last_access = last_access;
+        self.space.remove(*seq, &old);
+        self.space.add(*seq, entry);
         Some(Change { seq: *seq, event: RepositoryEvent::AccessTimeChanged { old, new: entry.clone() } })
     }
 }
@@ -281,6 +285,85 @@ mod tests {
             },
         );
         assert_eq!((seen, reads), (3, 1), "a visit that stops reads no further");
+    }
+
+    /// A change made to an index in the property below.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Upsert { n: u8, state: ReplicaState, size: u64, access: Millis, sticky: Option<(u8, Millis)> },
+        SetState { n: u8, state: ReplicaState },
+        SetSticky { n: u8, owner: u8, expire: Millis, overwrite: bool },
+        RemoveSticky { n: u8, owner: u8 },
+        Touch { n: u8, access: Millis },
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        let state = prop_oneof![
+            Just(ReplicaState::Cached),
+            Just(ReplicaState::Precious),
+            Just(ReplicaState::Broken),
+            Just(ReplicaState::Removed),
+        ];
+        // An expiry of -1 never expires; the others fall on either side of the times asked.
+        let expire = prop_oneof![Just(-1), 0..100i64];
+        prop_oneof![
+            (0..8u8, state.clone(), 0..100u64, 0..50i64, proptest::option::of((0..2u8, expire.clone())))
+                .prop_map(|(n, state, size, access, sticky)| Step::Upsert { n, state, size, access, sticky }),
+            (0..8u8, state).prop_map(|(n, state)| Step::SetState { n, state }),
+            (0..8u8, 0..2u8, expire, any::<bool>()).prop_map(|(n, owner, expire, overwrite)| Step::SetSticky {
+                n,
+                owner,
+                expire,
+                overwrite
+            }),
+            (0..8u8, 0..2u8).prop_map(|(n, owner)| Step::RemoveSticky { n, owner }),
+            (0..8u8, 0..50i64).prop_map(|(n, access)| Step::Touch { n, access }),
+        ]
+    }
+
+    /// The space figures counted replica by replica, as they were before they were kept up to
+    /// date: used, precious, and removable bytes with the oldest removable access time.
+    fn counted(index: &ReplicaIndex, now: Millis) -> (u64, u64, (u64, Option<Millis>)) {
+        let entries = index.entries();
+        let used = entries.iter().map(|e| e.size).sum();
+        let precious = entries.iter().filter(|e| e.state == ReplicaState::Precious).map(|e| e.size).sum();
+        let removable: Vec<&ReplicaEntry> = entries
+            .iter()
+            .filter(|e| e.state == ReplicaState::Cached && !e.sticky.iter().any(|r| r.is_valid_at(now)))
+            .collect();
+        let bytes = removable.iter().map(|e| e.size).sum();
+        (used, precious, (bytes, removable.iter().map(|e| e.last_access).min()))
+    }
+
+    proptest::proptest! {
+        /// However replicas come, change and go, the space figures kept up to date are the
+        /// ones counted replica by replica, at any time asked.
+        #[test]
+        fn space_kept_up_to_date_is_space_counted(steps in proptest::collection::vec(step(), 0..60), now in 0..120i64) {
+            let mut index = ReplicaIndex::new();
+            let owner = |o: u8| ["lhcb", "PinManager-1"][usize::from(o)];
+            for step in steps {
+                // Refusals (illegal transitions, absent replicas) are part of the sequence.
+                match step {
+                    Step::Upsert { n, state, size, access, sticky } => {
+                        let mut entry = ReplicaEntry::new(id(n), state, size, access);
+                        entry.sticky = sticky.map(|(o, expire)| StickyRecord::new(owner(o), expire)).into_iter().collect();
+                        index.upsert(entry);
+                    }
+                    Step::SetState { n, state } => drop(index.set_state(&id(n), state)),
+                    Step::SetSticky { n, owner: o, expire, overwrite } => {
+                        drop(index.set_sticky(&id(n), &StickyRecord::new(owner(o), expire), overwrite));
+                    }
+                    Step::RemoveSticky { n, owner: o } => drop(index.remove_sticky(&id(n), owner(o))),
+                    Step::Touch { n, access } => drop(index.touch(&id(n), access)),
+                }
+                let (used, precious, removable) = counted(&index, now);
+                proptest::prop_assert_eq!(index.used(), used);
+                proptest::prop_assert_eq!(index.precious(), precious);
+                proptest::prop_assert_eq!(index.removable(now), removable);
+            }
+        }
     }
 
     #[test]
