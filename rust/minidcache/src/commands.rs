@@ -1016,17 +1016,23 @@ pub fn human(bytes: u64) -> String {
 fn info(cluster: &Cluster, node: &PoolNode) -> String {
     use std::sync::atomic::Ordering::Relaxed;
     let now = cluster.now();
-    let entries = node.repository.entries();
-    let precious = entries.iter().filter(|e| e.state == ReplicaState::Precious).count();
-    let sticky = entries.iter().filter(|e| e.sticky.iter().any(|r| r.is_valid_at(now))).count();
-    let used: u64 = entries.iter().map(|e| e.size).sum();
+    // Counted in the scan's batches, without a copy of every entry: writes to the pool go on
+    // meanwhile.
+    let (mut files, mut precious, mut sticky, mut used) = (0, 0, 0, 0);
+    let _ = node.repository.for_each(&mut |e| {
+        files += 1;
+        precious += usize::from(e.state == ReplicaState::Precious);
+        sticky += usize::from(e.sticky.iter().any(|r| r.is_valid_at(now)));
+        used += e.size;
+        true
+    });
     let total = node.capacity();
     let (removable, _) = node.repository.removable(now);
     let c = &node.counters;
     let hsms = node.hsms();
     let mut out = String::new();
     let _ = writeln!(out, "Pool       : {} ({})", node.name, node.mode().describe());
-    let _ = writeln!(out, "Files      : {} ({precious} precious, {sticky} sticky)", entries.len());
+    let _ = writeln!(out, "Files      : {files} ({precious} precious, {sticky} sticky)");
     let _ = writeln!(out, "Bytes      : {used} ({})", human(used));
     let _ = writeln!(out, "Free       : {} of {}", total.saturating_sub(node.repository.used()), total);
     let _ = writeln!(out, "Removable  : {removable}");
