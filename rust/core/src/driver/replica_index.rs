@@ -61,6 +61,9 @@ impl ReplicaIndex {
         // The old entry is counted out first: both may be the same sticky replica.
         if let Some((old_seq, old)) = self.by_id.get(&entry.pnfsid) {
             self.space.remove(*old_seq, old);
+            if *old_seq != seq {
+                self.order.remove(old_seq);
+            }
         }
         self.space.add(seq, &entry);
         self.order.insert(seq, entry.pnfsid);
@@ -374,6 +377,9 @@ mod tests {
         assert_eq!(index.upsert(entry(2, ReplicaState::Precious, 20)), ReplicaState::Cached);
         let ids: Vec<PnfsId> = index.entries().iter().map(|e| e.pnfsid).collect();
         assert_eq!(ids, [id(2), id(1)], "a replacement keeps its place");
+        index.insert_at(7, entry(1, ReplicaState::Precious, 5));
+        let ids: Vec<PnfsId> = index.entries().iter().map(|e| e.pnfsid).collect();
+        assert_eq!(ids, [id(2), id(1)], "a replacement at another place leaves its old one");
         assert_eq!((index.used(), index.precious()), (25, 25));
         let removed = index.set_state(&id(2), ReplicaState::Removed).expect("legal").expect("changed");
         assert_eq!(removed.seq, 0);
