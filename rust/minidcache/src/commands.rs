@@ -1017,7 +1017,8 @@ fn info(cluster: &Cluster, node: &PoolNode) -> String {
     use std::sync::atomic::Ordering::Relaxed;
     let now = cluster.now();
     // Counted in the scan's batches, without a copy of every entry: writes to the pool go on
-    // meanwhile.
+    // meanwhile. (A disk repository's scan cannot fail: its index is loaded before the pool
+    // starts.)
     let (mut files, mut precious, mut sticky, mut used) = (0, 0, 0, 0);
     let _ = node.repository.for_each(&mut |e| {
         files += 1;
