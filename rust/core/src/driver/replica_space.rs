@@ -7,11 +7,9 @@
 
 use std::collections::BTreeSet;
 
-use rustc_hash::FxHashSet;
-
 use crate::Millis;
 use crate::pnfsid::PnfsId;
-use crate::replica::{ReplicaEntry, ReplicaState};
+use crate::replica::{NEVER_EXPIRES, ReplicaEntry, ReplicaState};
 
 /// The space totals of the replicas in an index. Each replica is added as it enters the index
 /// or after it changes, and taken away as it leaves or before it changes, with its sequence
@@ -27,9 +25,17 @@ pub struct ReplicaSpace {
     unpinned: BTreeSet<(Millis, u64)>,
     /// Bytes of the replicas in `unpinned`.
     unpinned_bytes: u64,
-    /// Cached replicas with sticky records: removable once every record has expired, which
-    /// only the time of asking can tell. Few in most pools.
-    sticky: FxHashSet<PnfsId>,
+    /// Cached replicas with sticky records, by the time their last record expires: those
+    /// that have expired by the time of asking are removable too. A pool whose replicas are
+    /// all pinned for ever answers without visiting them.
+    sticky: BTreeSet<(Millis, PnfsId)>,
+}
+
+/// When the last of a replica's sticky records expires (`Millis::MAX`: never); it is
+/// removable from then on.
+fn sticky_until(entry: &ReplicaEntry) -> Millis {
+    let until = |expire: Millis| if expire == NEVER_EXPIRES { Millis::MAX } else { expire };
+    entry.sticky.iter().map(|r| until(r.expire)).max().unwrap_or(Millis::MIN)
 }
 
 impl ReplicaSpace {
@@ -43,7 +49,7 @@ impl ReplicaSpace {
                 self.unpinned_bytes += entry.size;
             }
             ReplicaState::Cached => {
-                self.sticky.insert(entry.pnfsid);
+                self.sticky.insert((sticky_until(entry), entry.pnfsid));
             }
             _ => {}
         }
@@ -59,7 +65,7 @@ impl ReplicaSpace {
                 self.unpinned_bytes -= entry.size;
             }
             ReplicaState::Cached => {
-                self.sticky.remove(&entry.pnfsid);
+                self.sticky.remove(&(sticky_until(entry), entry.pnfsid));
             }
             _ => {}
         }
@@ -80,12 +86,11 @@ impl ReplicaSpace {
     pub fn removable<'a>(&self, now: Millis, entry: impl Fn(&PnfsId) -> &'a ReplicaEntry) -> (u64, Option<Millis>) {
         let mut bytes = self.unpinned_bytes;
         let mut oldest = self.unpinned.first().map(|(last_access, _)| *last_access);
-        for id in &self.sticky {
+        // A record is valid at `now` until its expiry, and no longer at it.
+        for (_, id) in self.sticky.iter().take_while(|(until, _)| *until <= now) {
             let e = entry(id);
-            if !e.sticky.iter().any(|r| r.is_valid_at(now)) {
-                bytes += e.size;
-                oldest = Some(oldest.map_or(e.last_access, |o| o.min(e.last_access)));
-            }
+            bytes += e.size;
+            oldest = Some(oldest.map_or(e.last_access, |o| o.min(e.last_access)));
         }
         (bytes, oldest)
     }
