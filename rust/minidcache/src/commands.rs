@@ -611,7 +611,14 @@ fn rep_ls(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<Strin
     use crate::replica_listing::{self as listing, Flags, SizeUnit};
     let now = cluster.now();
     let entries = if args.args().is_empty() {
-        node.repository.entries()
+        // Copied in the scan's batches, not under one holding of the index's lock: writes to
+        // the pool go on meanwhile. (A disk repository's scan cannot fail.)
+        let mut entries = Vec::with_capacity(node.repository.replica_count().unwrap_or(0));
+        let _ = node.repository.for_each(&mut |e| {
+            entries.push(e.clone());
+            true
+        });
+        entries
     } else {
         let mut entries = Vec::new();
         for text in args.args() {
