@@ -4,7 +4,9 @@ files, where `--only million` asks `migration info` only four times a second: po
 files of 1 KiB on pool1, start the job at once (by default `migration move -concurrency=16
 pool2`, as `--only million` does), and time the command (by default `migration info 1`) until
 SECONDS have passed. Prints the slowest answers, each with when it was asked and the job's
-state then, and the median.
+state then (read by a `migration info 1` sent right after it), the median, and the first
+lines of the command's first answer (so that a command minidcache refuses shows). Commands are
+matched by their echo, so give them without leading or trailing blanks.
 
 docs/performance.md's fourteenth round found the scan's stall with the default command (34-44
 ms answers while INITIALIZING, 2-6 ms after the fix), and its fifteenth round a write held up by
@@ -70,10 +72,12 @@ send(options.job)
 send("\\l")
 until_echo("\\l")
 answers = []  # (milliseconds, seconds into the job, state)
+first = None  # the probe's first answer, printed so that a refused command shows
 start = time.monotonic()
 while time.monotonic() - start < options.seconds:
     at = time.monotonic() - start
-    _, took = timed(options.probe)
+    output, took = timed(options.probe)
+    first = output if first is None else first
     info, _ = timed(INFO)
     state = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("State")), "?")
     answers.append((took * 1e3, at, state))
@@ -84,7 +88,8 @@ send("\\q")
 shell.stdin.close()
 shell.wait()
 shutil.rmtree(options.root, ignore_errors=True)
-print(f"`{options.probe}` after `{options.job}` on {options.files} replicas:")
+print(f"`{options.probe}` after `{options.job}` on {options.files} replicas; its first answer:")
+print("".join(f"  | {line}\n" for line in (first or "").splitlines()[:3]), end="")
 for took, at, state in sorted(answers, reverse=True)[:5]:
     print(f"{took:6.1f} ms at {at:5.2f} s, {state}")
 print(f"median {sorted(a[0] for a in answers)[len(answers) // 2]:.2f} ms of {len(answers)} answers")

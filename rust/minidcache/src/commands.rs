@@ -1026,7 +1026,7 @@ fn info(cluster: &Cluster, node: &PoolNode) -> String {
     // Counted in the scan's batches, without a copy of every entry: writes to the pool go on
     // meanwhile. (A disk repository's scan cannot fail: its index is loaded before the pool
     // starts.)
-    let (mut files, mut precious, mut sticky, mut used) = (0, 0, 0, 0);
+    let (mut files, mut precious, mut sticky, mut used) = (0usize, 0usize, 0usize, 0u64);
     let _ = node.repository.for_each(&mut |e| {
         files += 1;
         precious += usize::from(e.state == ReplicaState::Precious);

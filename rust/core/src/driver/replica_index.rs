@@ -205,9 +205,13 @@ pub const VISIT_BATCH: usize = 1024;
 /// them. A job's scan visits every replica of the pool: holding the lock for all of them in
 /// one piece kept each write to the pool waiting for the whole scan (half a second for a
 /// million replicas in minidcache); now a write waits for one batch at most. As in dCache,
-/// whose scan takes the list of ids and then reads each replica's entry on its own, a replica
-/// changed during the scan is visited as its batch finds it, one removed before its batch is
-/// not visited, and one added before the last batch is (it comes last in repository order).
+/// whose scan walks a live view of the ids and reads each replica's entry on its own, a
+/// replica changed during the scan is visited as its batch finds it, one removed before its
+/// batch is not visited, and one added before the last batch is (it comes last in repository
+/// order), where dCache's view may or may not show it.
+///
+/// `visit` runs with the lock held: it must not take that lock itself (asking the repository
+/// for an entry, say), since a writer waiting in between would then keep both waiting.
 pub fn visit_in_batches<G: Deref<Target = ReplicaIndex>>(
     mut read: impl FnMut() -> G,
     visit: &mut dyn FnMut(&ReplicaEntry) -> bool,
@@ -293,11 +297,33 @@ mod tests {
     /// A change made to an index in the property below.
     #[derive(Debug, Clone)]
     enum Step {
-        Upsert { n: u8, state: ReplicaState, size: u64, access: Millis, sticky: Option<(u8, Millis)> },
-        SetState { n: u8, state: ReplicaState },
-        SetSticky { n: u8, owner: u8, expire: Millis, overwrite: bool },
-        RemoveSticky { n: u8, owner: u8 },
-        Touch { n: u8, access: Millis },
+        /// `elsewhere`: put at a new sequence number (as loading may) instead of in its place.
+        Upsert {
+            n: u8,
+            state: ReplicaState,
+            size: u64,
+            access: Millis,
+            sticky: Option<(u8, Millis)>,
+            elsewhere: bool,
+        },
+        SetState {
+            n: u8,
+            state: ReplicaState,
+        },
+        SetSticky {
+            n: u8,
+            owner: u8,
+            expire: Millis,
+            overwrite: bool,
+        },
+        RemoveSticky {
+            n: u8,
+            owner: u8,
+        },
+        Touch {
+            n: u8,
+            access: Millis,
+        },
     }
 
     fn step() -> impl proptest::strategy::Strategy<Value = Step> {
@@ -311,8 +337,15 @@ mod tests {
         // An expiry of -1 never expires; the others fall before, on and after the times asked.
         let expire = prop_oneof![Just(-1), 0..10i64];
         prop_oneof![
-            (0..8u8, state.clone(), 0..100u64, 0..50i64, proptest::option::of((0..2u8, expire.clone())))
-                .prop_map(|(n, state, size, access, sticky)| Step::Upsert { n, state, size, access, sticky }),
+            (0..8u8, state.clone(), 0..100u64, 0..50i64, proptest::option::of((0..2u8, expire.clone())), any::<bool>())
+                .prop_map(|(n, state, size, access, sticky, elsewhere)| Step::Upsert {
+                    n,
+                    state,
+                    size,
+                    access,
+                    sticky,
+                    elsewhere
+                }),
             (0..8u8, state).prop_map(|(n, state)| Step::SetState { n, state }),
             (0..8u8, 0..2u8, expire, any::<bool>()).prop_map(|(n, owner, expire, overwrite)| Step::SetSticky {
                 n,
@@ -349,10 +382,15 @@ mod tests {
             for step in steps {
                 // Refusals (illegal transitions, absent replicas) are part of the sequence.
                 match step {
-                    Step::Upsert { n, state, size, access, sticky } => {
+                    Step::Upsert { n, state, size, access, sticky, elsewhere } => {
                         let mut entry = ReplicaEntry::new(id(n), state, size, access);
                         entry.sticky = sticky.map(|(o, expire)| StickyRecord::new(owner(o), expire)).into_iter().collect();
-                        index.upsert(entry);
+                        if elsewhere {
+                            let seq = index.take_seq();
+                            index.insert_at(seq, entry);
+                        } else {
+                            index.upsert(entry);
+                        }
                     }
                     Step::SetState { n, state } => drop(index.set_state(&id(n), state)),
                     Step::SetSticky { n, owner: o, expire, overwrite } => {

@@ -26,8 +26,11 @@ pub struct ReplicaSpace {
     /// Bytes of the replicas in `unpinned`.
     unpinned_bytes: u64,
     /// Cached replicas with sticky records, by the time their last record expires: those
-    /// that have expired by the time of asking are removable too. A pool whose replicas are
-    /// all pinned for ever answers without visiting them.
+    /// that have expired by the time of asking are removable too, and are visited at each
+    /// asking. A pool whose replicas are all pinned for ever answers without visiting them;
+    /// expired records are never dropped here, so replicas whose records all expired (after a
+    /// move with `-smode=removable` of sticky replicas, say) are visited every time, as every
+    /// replica was before these figures were kept.
     sticky: BTreeSet<(Millis, PnfsId)>,
 }
 
@@ -61,11 +64,13 @@ impl ReplicaSpace {
         match entry.state {
             ReplicaState::Precious => self.precious -= entry.size,
             ReplicaState::Cached if entry.sticky.is_empty() => {
-                self.unpinned.remove(&(entry.last_access, seq));
+                let held = self.unpinned.remove(&(entry.last_access, seq));
+                debug_assert!(held, "{} counted out as it was not counted in", entry.pnfsid);
                 self.unpinned_bytes -= entry.size;
             }
             ReplicaState::Cached => {
-                self.sticky.remove(&(sticky_until(entry), entry.pnfsid));
+                let held = self.sticky.remove(&(sticky_until(entry), entry.pnfsid));
+                debug_assert!(held, "{} counted out as it was not counted in", entry.pnfsid);
             }
             _ => {}
         }
