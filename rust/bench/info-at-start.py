@@ -6,14 +6,16 @@ pool2`, as `--only million` does), and time the command (by default `migration i
 SECONDS have passed. Prints the slowest answers, each with when it was asked and the job's
 state then (read by a `migration info 1` sent right after it), the median, and the first
 lines of the command's first answer (so that a command minidcache refuses shows). Commands are
-matched by their echo, so give them without leading or trailing blanks.
+matched by their echo, so give them without leading or trailing blanks. Also prints
+minidcache's resident memory once the files are populated (`--state cached` populates cached
+replicas instead of precious ones).
 
 docs/performance.md's fourteenth round found the scan's stall with the default command (34-44
 ms answers while INITIALIZING, 2-6 ms after the fix), and its fifteenth round a write held up by
 the whole scan with `--job 'migration copy -concurrency=1 pool2' --probe 'populate -files=1
 -size=1024'` (514 ms, then at most one batch of the scan).
 
-usage: info-at-start.py MINIDCACHE DIR [FILES [SECONDS]] [--job COMMAND] [--probe COMMAND]
+usage: info-at-start.py MINIDCACHE DIR [FILES [SECONDS]] [--job COMMAND] [--probe COMMAND] [--state STATE]
        (DIR is deleted and made anew)
 """
 import argparse
@@ -29,6 +31,7 @@ arguments.add_argument("files", nargs="?", type=int, default=1_000_000)
 arguments.add_argument("seconds", nargs="?", type=float, default=4.0)
 arguments.add_argument("--job", default="migration move -concurrency=16 pool2")
 arguments.add_argument("--probe", default="migration info 1")
+arguments.add_argument("--state", default="precious", choices=["precious", "cached"])
 options = arguments.parse_args()
 
 shutil.rmtree(options.root, ignore_errors=True)
@@ -65,9 +68,11 @@ def timed(command):
 
 INFO = "migration info 1"
 send("\\c pool1")
-send(f"populate -files={options.files} -size=1024")
+send(f"populate -files={options.files} -size=1024 -state={options.state}")
 send("\\l")
 until_echo("\\l")
+with open(f"/proc/{shell.pid}/status") as status:
+    resident = next(line.split(":", 1)[1].strip() for line in status if line.startswith("VmRSS"))
 send(options.job)
 send("\\l")
 until_echo("\\l")
@@ -78,7 +83,7 @@ while time.monotonic() - start < options.seconds:
     at = time.monotonic() - start
     output, took = timed(options.probe)
     first = output if first is None else first
-    info, _ = timed(INFO)
+    info = output if options.probe == INFO else timed(INFO)[0]
     state = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("State")), "?")
     answers.append((took * 1e3, at, state))
     time.sleep(0.02)
@@ -88,8 +93,10 @@ send("\\q")
 shell.stdin.close()
 shell.wait()
 shutil.rmtree(options.root, ignore_errors=True)
+print(f"minidcache's VmRSS after populating {options.files} {options.state} replicas: {resident}")
 print(f"`{options.probe}` after `{options.job}` on {options.files} replicas; its first answer:")
 print("".join(f"  | {line}\n" for line in (first or "").splitlines()[:3]), end="")
 for took, at, state in sorted(answers, reverse=True)[:5]:
     print(f"{took:6.1f} ms at {at:5.2f} s, {state}")
-print(f"median {sorted(a[0] for a in answers)[len(answers) // 2]:.2f} ms of {len(answers)} answers")
+if answers:
+    print(f"median {sorted(a[0] for a in answers)[len(answers) // 2]:.2f} ms of {len(answers)} answers")

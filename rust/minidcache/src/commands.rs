@@ -611,14 +611,7 @@ fn rep_ls(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<Strin
     use crate::replica_listing::{self as listing, Flags, SizeUnit};
     let now = cluster.now();
     let entries = if args.args().is_empty() {
-        // Copied in the scan's batches, not under one holding of the index's lock: writes to
-        // the pool go on meanwhile. (A disk repository's scan cannot fail.)
-        let mut entries = Vec::with_capacity(node.repository.replica_count().unwrap_or(0));
-        let _ = node.repository.for_each(&mut |e| {
-            entries.push(e.clone());
-            true
-        });
-        entries
+        node.repository.entries()
     } else {
         let mut entries = Vec::new();
         for text in args.args() {
@@ -1023,11 +1016,9 @@ pub fn human(bytes: u64) -> String {
 fn info(cluster: &Cluster, node: &PoolNode) -> String {
     use std::sync::atomic::Ordering::Relaxed;
     let now = cluster.now();
-    // Counted in the scan's batches, without a copy of every entry: writes to the pool go on
-    // meanwhile. (A disk repository's scan cannot fail: its index is loaded before the pool
-    // starts.)
+    // Counted batch by batch, without a copy of every entry.
     let (mut files, mut precious, mut sticky, mut used) = (0usize, 0usize, 0usize, 0u64);
-    let _ = node.repository.for_each(&mut |e| {
+    node.repository.visit(&mut |e| {
         files += 1;
         precious += usize::from(e.state == ReplicaState::Precious);
         sticky += usize::from(e.sticky.iter().any(|r| r.is_valid_at(now)));

@@ -508,9 +508,21 @@ impl DiskRepository {
         self.len() == 0
     }
 
-    /// Every entry, in repository order.
+    /// Visits the replicas in repository order until `visit` returns `false`, holding the
+    /// index's lock for one batch at a time ([`visit_in_batches`]), so that writes to the
+    /// pool go on meanwhile. It cannot fail: the index is loaded before the pool starts.
+    pub fn visit(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) {
+        visit_in_batches(|| RwLockReadGuard::map(self.index.read(), |index| &index.replicas), visit);
+    }
+
+    /// Every entry, in repository order, copied batch by batch ([`DiskRepository::visit`]).
     pub fn entries(&self) -> Vec<ReplicaEntry> {
-        self.index.read().replicas.entries()
+        let mut entries = Vec::with_capacity(self.len());
+        self.visit(&mut |entry| {
+            entries.push(entry.clone());
+            true
+        });
+        entries
     }
 
     /// Bytes of replicas, plus bytes reserved by transfers under way.
@@ -583,12 +595,12 @@ fn sync_dir(dir: &Path) {
 impl Repository for DiskRepository {
     fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError> {
         // The index is loaded from disk before the pool starts, so it is never "loading".
-        visit_in_batches(|| RwLockReadGuard::map(self.index.read(), |index| &index.replicas), visit);
+        self.visit(visit);
         Ok(())
     }
 
     fn replica_count(&self) -> Option<usize> {
-        Some(self.index.read().replicas.len())
+        Some(self.len())
     }
 
     fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {

@@ -166,8 +166,7 @@ impl ReplicaIndex {
         if !changed {
             return Ok(None);
         }
-        self.space.remove(*seq, &old);
-        self.space.add(*seq, entry);
+        self.space.change(*seq, &old, entry);
         Ok(Some(Change { seq: *seq, event: RepositoryEvent::StickyChanged { old, new: entry.clone() } }))
     }
 
@@ -181,8 +180,7 @@ impl ReplicaIndex {
         if entry.sticky.len() == before {
             return None;
         }
-        self.space.remove(*seq, &old);
-        self.space.add(*seq, entry);
+        self.space.change(*seq, &old, entry);
         Some(Change { seq: *seq, event: RepositoryEvent::StickyChanged { old, new: entry.clone() } })
     }
 
@@ -191,8 +189,7 @@ impl ReplicaIndex {
         let (seq, entry) = self.by_id.get_mut(pnfsid)?;
         let old = entry.clone();
         entry.last_access = last_access;
-        self.space.remove(*seq, &old);
-        self.space.add(*seq, entry);
+        self.space.change(*seq, &old, entry);
         Some(Change { seq: *seq, event: RepositoryEvent::AccessTimeChanged { old, new: entry.clone() } })
     }
 }

@@ -76,6 +76,12 @@ impl ReplicaSpace {
         }
     }
 
+    /// Counts a replica that changed in place: out as it was, in as it is.
+    pub fn change(&mut self, seq: u64, old: &ReplicaEntry, new: &ReplicaEntry) {
+        self.remove(seq, old);
+        self.add(seq, new);
+    }
+
     /// Bytes of all replicas.
     pub fn used(&self) -> u64 {
         self.used
