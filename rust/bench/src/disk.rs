@@ -96,6 +96,10 @@ pub fn have(tool: &str) -> bool {
 
 /// The minidcache binary as it stands, built in release mode.
 pub fn minidcache() -> Result<PathBuf, String> {
+    // MIGRATION_BENCH_MINIDCACHE names a binary to run instead, to compare two builds in turn.
+    if let Some(binary) = std::env::var_os("MIGRATION_BENCH_MINIDCACHE") {
+        return Ok(PathBuf::from(binary));
+    }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     output(Command::new(cargo).current_dir(&root).args(["build", "--release", "--quiet", "-p", "minidcache"]))

@@ -89,10 +89,12 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
         answers.iter().take(5).map(|(d, at)| format!("{:.1} ms at {at:.1} s", d.as_secs_f64() * 1e3)).collect();
     println!("  slowest answers of migration info: {}", worst5.join(", "));
     let median = answers[answers.len() / 2].0.as_secs_f64() * 1e3;
+    // The answer that 99 % of the others were at least as fast as.
+    let p99 = answers[answers.len() / 100].0.as_secs_f64() * 1e3;
     let worst = answers.first().map_or(0.0, |a| a.0.as_secs_f64() * 1e3);
     let rss_mib = rss.map_or(f64::NAN, |b| b as f64 / (1 << 20) as f64);
     println!(
-        "  move: {wall:.0} s ({:.0} files/s), peak RSS {rss_mib:.0} MiB, migration info: median {median:.1} ms, worst {worst:.1} ms of {} asked",
+        "  move: {wall:.0} s ({:.0} files/s), peak RSS {rss_mib:.0} MiB, migration info: median {median:.1} ms, 99th percentile {p99:.1} ms, worst {worst:.1} ms of {} asked",
         files as f64 / wall,
         answers.len()
     );

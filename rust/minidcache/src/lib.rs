@@ -20,6 +20,7 @@ pub mod pin_manager;
 pub mod pool;
 pub mod pool_manager;
 pub mod pool_manager_cell;
+pub mod priority;
 pub mod protocol;
 pub mod replica_listing;
 pub mod repository;

@@ -127,6 +127,7 @@ fn pool_id(receiver: &Arc<Mutex<mpsc::Receiver<Job>>>) -> usize {
 }
 
 fn worker(receiver: &Arc<Mutex<mpsc::Receiver<Job>>>, idle: &AtomicUsize, pending: &AtomicUsize) {
+    crate::priority::run_in_background();
     crate::transport::deliver_on_this_thread();
     NEXT.with(|(pool, _)| pool.set(pool_id(receiver)));
     loop {

@@ -183,6 +183,7 @@ fn transaction<'a>(connection: &Connection, mut works: impl Iterator<Item = &'a 
 }
 
 fn background(shared: &Shared) {
+    crate::priority::run_in_background();
     loop {
         {
             let mut queue = shared.queue.lock();
