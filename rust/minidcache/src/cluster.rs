@@ -276,6 +276,11 @@ impl Cluster {
                 runtime.repository_event(event);
             }
         });
+        // After the listener, so that the first sweep's changes (records that expired while the
+        // pool was down) go where every change goes.
+        node.repository
+            .start_sweeping(Arc::clone(&self.clock))
+            .map_err(|e| host_error(&format!("cannot start pool {name}'s sticky sweeper"), e))?;
         Ok((node, notes))
     }
 

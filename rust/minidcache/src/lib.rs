@@ -26,6 +26,7 @@ pub mod replica_listing;
 pub mod repository;
 pub mod selection_unit;
 pub mod shell;
+pub mod sticky_sweep;
 pub mod store;
 pub mod tags;
 pub mod transport;

@@ -32,7 +32,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use migration_core::driver::replica_index::{Change, ReplicaIndex, visit_in_batches};
+use migration_core::driver::replica_index::{Change, ReplicaIndex, VISIT_BATCH, visit_in_batches};
+use migration_core::driver::runtime::Clock;
 use migration_core::error::{Failure, ReturnCode};
 use migration_core::host::{Repository, RepositoryError};
 use migration_core::input::RepositoryEvent;
@@ -42,6 +43,7 @@ use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use rusqlite::{Connection, params};
 
 use crate::adler32::Adler32;
+use crate::sticky_sweep::{Expiring, Sweeper};
 use crate::store::{self, Store};
 
 type Listener = Arc<dyn Fn(RepositoryEvent) + Send + Sync>;
@@ -96,6 +98,8 @@ pub struct DiskRepository {
     /// so long); such a straggler must neither create nor delete files under names that now
     /// belong to the new one.
     closed: std::sync::atomic::AtomicBool,
+    /// Drops sticky records as they expire, once started ([`Self::start_sweeping`]).
+    sweeper: Sweeper,
 }
 
 /// A replica being written: its new data file, and the id reserved in the index. Dropping
@@ -350,6 +354,7 @@ impl DiskRepository {
             listener: Mutex::new(None),
             refuses_copies: Default::default(),
             closed: Default::default(),
+            sweeper: Sweeper::default(),
         };
         Ok((Arc::new(repository), report))
     }
@@ -365,6 +370,7 @@ impl DiskRepository {
     }
 
     fn notify(&self, event: RepositoryEvent) {
+        self.sweeper.saw(changed_entry(&event));
         let listener = self.listener.lock().clone();
         if let Some(listener) = listener {
             listener(event);
@@ -472,6 +478,13 @@ impl DiskRepository {
         true
     }
 
+    /// Drops sticky records as they expire, on a thread of the pool's ([`crate::sticky_sweep`])
+    /// that reads the time from `clock`, until the repository is closed. Without it, expired
+    /// records stay until [`Expiring::expire_sticky`] is called.
+    pub fn start_sweeping(self: &Arc<Self>, clock: Clock) -> io::Result<()> {
+        self.sweeper.start(Arc::downgrade(self), &self.pool, clock)
+    }
+
     /// Changes the access time (written behind: an access time may be lost in a crash).
     pub fn touch(&self, pnfsid: &PnfsId, last_access: Millis) {
         let change = {
@@ -552,12 +565,46 @@ impl DiskRepository {
     /// Commits what is queued and closes the database. What is reserved and not committed
     /// stays on disk for the next start's sweep.
     pub fn close(&self) {
+        self.sweeper.stop();
         self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
         self.store.close();
     }
 
     fn is_closed(&self) -> bool {
         self.closed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Expiring for DiskRepository {
+    /// Each replica's row is written and its sticky change reported, one batch of replicas
+    /// under one holding of the index lock at a time.
+    fn expire_sticky(&self, now: Millis) {
+        loop {
+            if self.is_closed() {
+                return;
+            }
+            let mut index = self.index.write();
+            let changes = index.replicas.expire_sticky(now, VISIT_BATCH);
+            // Queued under the lock, as every row write is, so that they keep its order.
+            let written: Vec<_> = changes.iter().map(|change| self.store.queue(row_write(change))).collect();
+            drop(index);
+            for pending in written {
+                if let Err(e) = pending.wait() {
+                    tracing::error!(target: "minidcache", pool = %self.pool, "cannot write metadata: {e}");
+                }
+            }
+            let more = changes.len() == VISIT_BATCH;
+            for change in changes {
+                self.notify(change.event);
+            }
+            if !more {
+                return;
+            }
+        }
+    }
+
+    fn next_sticky_expiry(&self) -> Option<Millis> {
+        self.index.read().replicas.next_sticky_expiry()
     }
 }
 
@@ -744,6 +791,67 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.join("data")).expect("dir").count(), 1);
         assert_eq!(repository.used(), 3);
         assert_eq!(repository.replica_count(), Some(1), "what a sorted scan sizes its vector by");
+        repository.close();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn expired_sticky_records_are_dropped_written_and_reported() {
+        let dir = fresh_dir("expiry");
+        {
+            let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
+            store(&repository, 1, b"one");
+            store(&repository, 2, b"two");
+            repository.set_sticky(&id(1), &StickyRecord::new("lhcb", 1000), true).expect("sticky");
+            repository.set_sticky(&id(1), &StickyRecord::new("atlas", -1), true).expect("sticky");
+            repository.set_sticky(&id(2), &StickyRecord::new("PinManager-4", 2000), true).expect("sticky");
+            let events = Arc::new(Mutex::new(Vec::new()));
+            let heard = Arc::clone(&events);
+            repository.set_listener(move |event| heard.lock().push(event));
+            assert_eq!(repository.next_sticky_expiry(), Some(1000));
+
+            repository.expire_sticky(999);
+            assert!(events.lock().is_empty(), "nothing has expired yet");
+            repository.expire_sticky(1000);
+            let heard = std::mem::take(&mut *events.lock());
+            assert_eq!(heard.len(), 1, "{heard:?}");
+            let RepositoryEvent::StickyChanged { old, new } = &heard[0] else { panic!("{heard:?}") };
+            assert_eq!((old.pnfsid, old.sticky.len()), (id(1), 2));
+            assert_eq!(new.sticky, [StickyRecord::new("atlas", -1)]);
+            assert_eq!(repository.next_sticky_expiry(), Some(2000));
+            repository.close();
+        }
+        let (repository, _) = DiskRepository::open("p", &dir, false).expect("reopens");
+        let sticky: Vec<Vec<StickyRecord>> = repository.entries().into_iter().map(|e| e.sticky).collect();
+        assert_eq!(
+            sticky,
+            [vec![StickyRecord::new("atlas", -1)], vec![StickyRecord::new("PinManager-4", 2000)]],
+            "the dropped record is gone from the database too"
+        );
+        repository.close();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn the_sweeper_wakes_for_a_record_that_expires_sooner_and_drops_it_when_it_expires() {
+        let dir = fresh_dir("sweeper");
+        let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
+        store(&repository, 1, b"one");
+        let clock: Clock = Arc::new(migration_core::driver::runtime::system_clock);
+        // With no record to expire, the sweeper sleeps for a minute; the record set below
+        // expires long before that, so only its wakeup lets it go in time.
+        repository.start_sweeping(Arc::clone(&clock)).expect("sweeper");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let expire = clock() + 300;
+        repository.set_sticky(&id(1), &StickyRecord::new("lhcb", expire), true).expect("sticky");
+        let gone = |r: &DiskRepository| r.entry(&id(1)).expect("entry").is_some_and(|e| e.sticky.is_empty());
+        let started = std::time::Instant::now();
+        while !gone(&repository) && started.elapsed() < std::time::Duration::from_secs(20) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let seen = clock();
+        assert!(gone(&repository), "the record is dropped once it expires, not a minute later");
+        assert!(seen >= expire, "not before it expires: seen at {seen}, expires at {expire}");
         repository.close();
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }

@@ -256,6 +256,43 @@ fn sticky_records_are_set_and_removed_from_the_shell() {
     assert_eq!(run(&mut sh, "rep ls"), format!("{one} <C----------L(0)[0]> 10 si={{a:b@osm}}\n"));
 }
 
+/// Waits (up to 20 s) until `pnfsid` on `pool` carries no sticky record; whether it does not.
+fn sticky_records_leave(sh: &Session, pool: &str, pnfsid: PnfsId) -> bool {
+    let records = || {
+        let node = sh.cluster().pool(pool).expect("the pool runs");
+        node.repository.entries().into_iter().find(|e| e.pnfsid == pnfsid).map(|e| e.sticky.len())
+    };
+    let started = std::time::Instant::now();
+    while records() != Some(0) && started.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    records() == Some(0)
+}
+
+#[test]
+fn an_expired_sticky_record_leaves_its_replica_as_in_dcache_also_while_the_pool_was_down() {
+    let mut sh = shell(&["pool1", "pool2"]);
+    run(&mut sh, "\\c pool1");
+    run(&mut sh, "populate -files=2 -size=10 -state=cached");
+    let (one, two) = (id(1), id(2));
+    assert_eq!(run(&mut sh, &format!("rep set sticky {one} on -o=alice -l=1")), "");
+    assert!(run(&mut sh, &format!("rep sticky ls {one}")).starts_with("alice : expires "));
+    assert!(sticky_records_leave(&sh, "pool1", one), "the record leaves once it expires");
+    // Expired records still count for a -sticky filter (§1.4) until they leave: after that, a
+    // job for alice's replicas finds none.
+    run(&mut sh, "migration copy -sticky=alice pool2");
+    assert_eq!(run(&mut sh, "wait 1"), "[1] FINISHED     migration copy -sticky=alice pool2\n");
+    assert!(run(&mut sh, "migration info 1").contains("Attempts   : 0\n"), "no replica of alice's is left");
+
+    // A record that expires while its pool is down leaves as the pool starts.
+    assert_eq!(run(&mut sh, &format!("rep set sticky {two} on -o=alice -l=1")), "");
+    run(&mut sh, "\\q");
+    assert_eq!(run(&mut sh, "dcache stop pool1"), "Stopping pool1 done\n");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(run(&mut sh, "dcache start pool1"), "Starting pool1 done\n");
+    assert!(sticky_records_leave(&sh, "pool1", two), "the record leaves as the pool starts");
+}
+
 #[test]
 fn unpin_removes_the_pin_and_its_sticky_record() {
     let mut sh = shell(&["pool1", "pool2"]);

@@ -8,3 +8,4 @@ mod replica_space;
 pub mod repository_effects;
 pub mod runtime;
 pub mod sim;
+mod sticky_expiry;

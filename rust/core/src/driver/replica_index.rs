@@ -15,6 +15,7 @@ use crate::pnfsid::PnfsId;
 use crate::replica::{self, ReplicaEntry, ReplicaState, StickyRecord, Transition};
 
 use super::replica_space::ReplicaSpace;
+use super::sticky_expiry::StickyExpiry;
 
 /// A change made to the index: the event to report, and the sequence number of the replica
 /// (its place in repository order, the key a repository on disk stores it under).
@@ -35,6 +36,8 @@ pub struct ReplicaIndex {
     next_seq: u64,
     /// What the replicas held take, by kind.
     space: ReplicaSpace,
+    /// When the replicas' sticky records expire.
+    expiry: StickyExpiry,
 }
 
 impl ReplicaIndex {
@@ -61,11 +64,13 @@ impl ReplicaIndex {
         // The old entry is counted out first: both may be the same sticky replica.
         if let Some((old_seq, old)) = self.by_id.get(&entry.pnfsid) {
             self.space.remove(*old_seq, old);
+            self.expiry.remove(old);
             if *old_seq != seq {
                 self.order.remove(old_seq);
             }
         }
         self.space.add(seq, &entry);
+        self.expiry.add(&entry);
         self.order.insert(seq, entry.pnfsid);
         self.by_id.insert(entry.pnfsid, (seq, entry));
     }
@@ -140,6 +145,7 @@ impl ReplicaIndex {
             let (seq, mut entry) = self.by_id.remove(pnfsid).expect("state was read above");
             self.order.remove(&seq);
             self.space.remove(seq, &entry);
+            self.expiry.remove(&entry);
             entry.state = ReplicaState::Removed;
             return Ok(Some(Change { seq, event: RepositoryEvent::StateChanged { old: current, new: state, entry } }));
         }
@@ -167,6 +173,7 @@ impl ReplicaIndex {
             return Ok(None);
         }
         self.space.change(*seq, &old, entry);
+        self.expiry.change(&old, entry);
         Ok(Some(Change { seq: *seq, event: RepositoryEvent::StickyChanged { old, new: entry.clone() } }))
     }
 
@@ -181,7 +188,31 @@ impl ReplicaIndex {
             return None;
         }
         self.space.change(*seq, &old, entry);
+        self.expiry.change(&old, entry);
         Some(Change { seq: *seq, event: RepositoryEvent::StickyChanged { old, new: entry.clone() } })
+    }
+
+    /// When the first sticky record of any replica expires (`None`: none of them expires).
+    pub fn next_sticky_expiry(&self) -> Option<Millis> {
+        self.expiry.next()
+    }
+
+    /// Drops the sticky records that have expired at `now` from up to `limit` replicas, those
+    /// whose records expired first, as dCache's repository does when a record's time comes:
+    /// one sticky change for each replica. Records that never expire stay, and so does the
+    /// replica, sticky or not.
+    pub fn expire_sticky(&mut self, now: Millis, limit: usize) -> Vec<Change> {
+        let due = self.expiry.due(now, limit);
+        let mut changes = Vec::with_capacity(due.len());
+        for pnfsid in due {
+            let (seq, entry) = self.by_id.get_mut(&pnfsid).expect("a replica counted in is in the index");
+            let old = entry.clone();
+            entry.sticky.retain(|r| r.is_valid_at(now));
+            self.space.change(*seq, &old, entry);
+            self.expiry.change(&old, entry);
+            changes.push(Change { seq: *seq, event: RepositoryEvent::StickyChanged { old, new: entry.clone() } });
+        }
+        changes
     }
 
     /// Changes a replica's access time; `None`: there is no such replica.
@@ -321,6 +352,11 @@ mod tests {
             n: u8,
             access: Millis,
         },
+        /// The records expired at `at` are dropped, from at most `limit` replicas.
+        Expire {
+            at: Millis,
+            limit: usize,
+        },
     }
 
     fn step() -> impl proptest::strategy::Strategy<Value = Step> {
@@ -352,6 +388,7 @@ mod tests {
             }),
             (0..8u8, 0..2u8).prop_map(|(n, owner)| Step::RemoveSticky { n, owner }),
             (0..8u8, 0..50i64).prop_map(|(n, access)| Step::Touch { n, access }),
+            (0..12i64, 1..4usize).prop_map(|(at, limit)| Step::Expire { at, limit }),
         ]
     }
 
@@ -369,9 +406,15 @@ mod tests {
         (used, precious, (bytes, removable.iter().map(|e| e.last_access).min()))
     }
 
+    /// When the first record that expires does, counted replica by replica.
+    fn first_expiry_counted(index: &ReplicaIndex) -> Option<Millis> {
+        index.entries().iter().flat_map(|e| e.sticky.iter().map(|r| r.expire)).filter(|&t| t != -1).min()
+    }
+
     proptest::proptest! {
-        /// However replicas come, change and go, the space figures kept up to date are the
-        /// ones counted replica by replica, at any time asked.
+        /// However replicas come, change and go, and their records expire, the space figures
+        /// kept up to date are the ones counted replica by replica, at any time asked, and so
+        /// is the time the next record expires.
         #[test]
         fn space_kept_up_to_date_is_space_counted(steps in proptest::collection::vec(step(), 0..60), now in 0..12i64) {
             let mut index = ReplicaIndex::new();
@@ -395,7 +438,25 @@ mod tests {
                     }
                     Step::RemoveSticky { n, owner: o } => drop(index.remove_sticky(&id(n), owner(o))),
                     Step::Touch { n, access } => drop(index.touch(&id(n), access)),
+                    Step::Expire { at, limit } => {
+                        let before = index.entries();
+                        let changes = index.expire_sticky(at, limit);
+                        let due = before.iter().filter(|e| e.sticky.iter().any(|r| !r.is_valid_at(at))).count();
+                        proptest::prop_assert_eq!(changes.len(), due.min(limit));
+                        for change in changes {
+                            let RepositoryEvent::StickyChanged { old, new } = change.event else {
+                                return Err(proptest::test_runner::TestCaseError::fail("not a sticky change"));
+                            };
+                            let kept: Vec<StickyRecord> = old.sticky.iter().filter(|r| r.is_valid_at(at)).cloned().collect();
+                            proptest::prop_assert_eq!(&new.sticky, &kept);
+                            proptest::prop_assert_eq!(index.get(&new.pnfsid), Some(&new));
+                        }
+                        if due <= limit {
+                            proptest::prop_assert!(first_expiry_counted(&index).is_none_or(|t| t > at));
+                        }
+                    }
                 }
+                proptest::prop_assert_eq!(index.next_sticky_expiry(), first_expiry_counted(&index));
                 let (used, precious, removable) = counted(&index, now);
                 proptest::prop_assert_eq!(index.used(), used);
                 proptest::prop_assert_eq!(index.precious(), precious);
@@ -421,6 +482,42 @@ mod tests {
         assert!(matches!(removed.event, RepositoryEvent::StateChanged { new: ReplicaState::Removed, .. }));
         assert_eq!((index.len(), index.used()), (1, 5));
         assert_eq!(index.take_seq(), 2);
+    }
+
+    #[test]
+    fn expired_sticky_records_are_dropped_first_expired_first_and_the_others_kept() {
+        let mut index = ReplicaIndex::new();
+        let mut early = entry(1, ReplicaState::Cached, 10);
+        early.sticky = vec![StickyRecord::new("lhcb", 5), StickyRecord::new("atlas", -1)];
+        let mut late = entry(2, ReplicaState::Cached, 20);
+        late.sticky = vec![StickyRecord::new("lhcb", 7), StickyRecord::new("PinManager-3", 9)];
+        let mut pinned = entry(3, ReplicaState::Precious, 40);
+        pinned.sticky = vec![StickyRecord::new("system", -1)];
+        for e in [early, late, pinned] {
+            index.upsert(e);
+        }
+        assert_eq!(index.next_sticky_expiry(), Some(5));
+        assert!(index.expire_sticky(4, 10).is_empty(), "nothing has expired before 5");
+
+        // At 7 both have a record expired (valid until its expiry, not at it); one at a time,
+        // the one whose record expired first first.
+        let first = index.expire_sticky(7, 1);
+        assert_eq!(first.len(), 1);
+        let RepositoryEvent::StickyChanged { old, new } = &first[0].event else { panic!("{:?}", first[0].event) };
+        assert_eq!((old.pnfsid, old.sticky.len()), (id(1), 2));
+        assert_eq!(new.sticky, [StickyRecord::new("atlas", -1)], "the record that never expires stays");
+        assert_eq!(index.next_sticky_expiry(), Some(7));
+        assert_eq!(index.removable(7), (0, None), "still pinned by atlas");
+
+        let second = index.expire_sticky(7, 10);
+        assert_eq!(second.len(), 1);
+        assert_eq!(index.get(&id(2)).map(|e| e.sticky.clone()), Some(vec![StickyRecord::new("PinManager-3", 9)]));
+        assert_eq!(index.next_sticky_expiry(), Some(9));
+        assert_eq!(index.expire_sticky(9, 10).len(), 1);
+        assert!(index.get(&id(2)).is_some_and(|e| e.sticky.is_empty()), "the replica stays, without records");
+        assert_eq!(index.next_sticky_expiry(), None, "the one left never expires");
+        assert_eq!(index.removable(9), (20, Some(0)));
+        assert_eq!((index.len(), index.used(), index.precious()), (3, 70, 40));
     }
 
     #[test]

@@ -27,10 +27,10 @@ pub struct ReplicaSpace {
     unpinned_bytes: u64,
     /// Cached replicas with sticky records, by the time their last record expires: those
     /// that have expired by the time of asking are removable too, and are visited at each
-    /// asking. A pool whose replicas are all pinned for ever answers without visiting them;
-    /// expired records are never dropped here, so replicas whose records all expired (after a
-    /// move with `-smode=removable` of sticky replicas, say) are visited every time, as every
-    /// replica was before these figures were kept.
+    /// asking. A pool whose replicas are all pinned for ever answers without visiting them.
+    /// Expired records stay until the repository drops them
+    /// ([`super::replica_index::ReplicaIndex::expire_sticky`]; minidcache does as they expire,
+    /// as dCache does), and until then their replicas are visited every time.
     sticky: BTreeSet<(Millis, PnfsId)>,
 }
 
