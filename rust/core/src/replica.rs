@@ -311,6 +311,11 @@ impl ReplicaEntry {
         }
     }
 
+    /// When the first of its sticky records that expire does so (`None`: none of them does).
+    pub fn first_expiry(&self) -> Option<Millis> {
+        self.sticky.iter().map(|r| r.expire).filter(|&expire| expire != NEVER_EXPIRES).min()
+    }
+
     /// The attributes sent to a target pool.
     pub fn attributes(&self) -> FileAttributes {
         FileAttributes {

@@ -276,11 +276,12 @@ impl Cluster {
                 runtime.repository_event(event);
             }
         });
-        // After the listener, so that the first sweep's changes (records that expired while the
-        // pool was down) go where every change goes.
+        // After the listener, so that the records that expired while the pool was down leave
+        // with their rows written and the namespace told; no runtime is bound yet to hear
+        // them, and jobs scan the repository when they start anyway.
         node.repository
-            .start_sweeping(Arc::clone(&self.clock))
-            .map_err(|e| host_error(&format!("cannot start pool {name}'s sticky sweeper"), e))?;
+            .start_expiring(Arc::clone(&self.clock))
+            .map_err(|e| host_error(&format!("cannot start pool {name}'s sticky expiry"), e))?;
         Ok((node, notes))
     }
 

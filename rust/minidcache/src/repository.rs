@@ -32,7 +32,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use migration_core::driver::replica_index::{Change, ReplicaIndex, VISIT_BATCH, visit_in_batches};
+use migration_core::driver::replica_index::{Change, ReplicaIndex, visit_in_batches};
 use migration_core::driver::runtime::Clock;
 use migration_core::error::{Failure, ReturnCode};
 use migration_core::host::{Repository, RepositoryError};
@@ -43,7 +43,7 @@ use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use rusqlite::{Connection, params};
 
 use crate::adler32::Adler32;
-use crate::sticky_sweep::{Expiring, Sweeper};
+use crate::expirer::{Expirer, Expiring};
 use crate::store::{self, Store};
 
 type Listener = Arc<dyn Fn(RepositoryEvent) + Send + Sync>;
@@ -98,8 +98,8 @@ pub struct DiskRepository {
     /// so long); such a straggler must neither create nor delete files under names that now
     /// belong to the new one.
     closed: std::sync::atomic::AtomicBool,
-    /// Drops sticky records as they expire, once started ([`Self::start_sweeping`]).
-    sweeper: Sweeper,
+    /// Drops sticky records as they expire, once started ([`Self::start_expiring`]).
+    expirer: Expirer,
 }
 
 /// A replica being written: its new data file, and the id reserved in the index. Dropping
@@ -354,7 +354,7 @@ impl DiskRepository {
             listener: Mutex::new(None),
             refuses_copies: Default::default(),
             closed: Default::default(),
-            sweeper: Sweeper::default(),
+            expirer: Expirer::default(),
         };
         Ok((Arc::new(repository), report))
     }
@@ -370,7 +370,7 @@ impl DiskRepository {
     }
 
     fn notify(&self, event: RepositoryEvent) {
-        self.sweeper.saw(changed_entry(&event));
+        self.expirer.changed(changed_entry(&event));
         let listener = self.listener.lock().clone();
         if let Some(listener) = listener {
             listener(event);
@@ -478,11 +478,11 @@ impl DiskRepository {
         true
     }
 
-    /// Drops sticky records as they expire, on a thread of the pool's ([`crate::sticky_sweep`])
+    /// Drops sticky records as they expire, on a thread of the pool's ([`crate::expirer`])
     /// that reads the time from `clock`, until the repository is closed. Without it, expired
     /// records stay until [`Expiring::expire_sticky`] is called.
-    pub fn start_sweeping(self: &Arc<Self>, clock: Clock) -> io::Result<()> {
-        self.sweeper.start(Arc::downgrade(self), &self.pool, clock)
+    pub fn start_expiring(self: &Arc<Self>, clock: Clock) -> io::Result<()> {
+        self.expirer.start(Arc::downgrade(self), &self.pool, clock)
     }
 
     /// Changes the access time (written behind: an access time may be lost in a crash).
@@ -565,7 +565,7 @@ impl DiskRepository {
     /// Commits what is queued and closes the database. What is reserved and not committed
     /// stays on disk for the next start's sweep.
     pub fn close(&self) {
-        self.sweeper.stop();
+        self.expirer.stop();
         self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
         self.store.close();
     }
@@ -575,32 +575,32 @@ impl DiskRepository {
     }
 }
 
+/// How many replicas lose their expired sticky records under one holding of the index's lock
+/// (as many as a scan visits under one: a write to the pool waits for one batch at most).
+const EXPIRY_BATCH: usize = 1024;
+
 impl Expiring for DiskRepository {
-    /// Each replica's row is written and its sticky change reported, one batch of replicas
-    /// under one holding of the index lock at a time.
-    fn expire_sticky(&self, now: Millis) {
-        loop {
-            if self.is_closed() {
-                return;
-            }
-            let mut index = self.index.write();
-            let changes = index.replicas.expire_sticky(now, VISIT_BATCH);
-            // Queued under the lock, as every row write is, so that they keep its order.
-            let written: Vec<_> = changes.iter().map(|change| self.store.queue(row_write(change))).collect();
-            drop(index);
-            for pending in written {
-                if let Err(e) = pending.wait() {
-                    tracing::error!(target: "minidcache", pool = %self.pool, "cannot write metadata: {e}");
-                }
-            }
-            let more = changes.len() == VISIT_BATCH;
-            for change in changes {
-                self.notify(change.event);
-            }
-            if !more {
-                return;
+    /// Each replica's row is written before its sticky change is reported.
+    fn expire_sticky(&self, now: Millis) -> bool {
+        // Most wakeups find nothing due: the read lock tells, and writers go on meanwhile.
+        if self.is_closed() || self.next_sticky_expiry().is_none_or(|next| next > now) {
+            return false;
+        }
+        let mut index = self.index.write();
+        let changes = index.replicas.expire_sticky(now, EXPIRY_BATCH);
+        let more = index.replicas.next_sticky_expiry().is_some_and(|next| next <= now);
+        // Queued under the lock, as every row write is, so that they keep its order.
+        let written: Vec<_> = changes.iter().map(|change| self.store.queue(row_write(change))).collect();
+        drop(index);
+        for pending in written {
+            if let Err(e) = pending.wait() {
+                tracing::error!(target: "minidcache", pool = %self.pool, "cannot write metadata: {e}");
             }
         }
+        for change in changes {
+            self.notify(change.event);
+        }
+        more
     }
 
     fn next_sticky_expiry(&self) -> Option<Millis> {
@@ -810,9 +810,9 @@ mod tests {
             repository.set_listener(move |event| heard.lock().push(event));
             assert_eq!(repository.next_sticky_expiry(), Some(1000));
 
-            repository.expire_sticky(999);
+            assert!(!repository.expire_sticky(999));
             assert!(events.lock().is_empty(), "nothing has expired yet");
-            repository.expire_sticky(1000);
+            assert!(!repository.expire_sticky(1000), "nothing more is due at 1000");
             let heard = std::mem::take(&mut *events.lock());
             assert_eq!(heard.len(), 1, "{heard:?}");
             let RepositoryEvent::StickyChanged { old, new } = &heard[0] else { panic!("{heard:?}") };
@@ -833,15 +833,19 @@ mod tests {
     }
 
     #[test]
-    fn the_sweeper_wakes_for_a_record_that_expires_sooner_and_drops_it_when_it_expires() {
-        let dir = fresh_dir("sweeper");
+    fn the_expirer_wakes_for_a_record_that_expires_sooner_and_drops_it_once_it_expired() {
+        let dir = fresh_dir("expirer");
         let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
         store(&repository, 1, b"one");
         let clock: Clock = Arc::new(migration_core::driver::runtime::system_clock);
-        // With no record to expire, the sweeper sleeps for a minute; the record set below
+        repository.start_expiring(Arc::clone(&clock)).expect("expirer");
+        // With no record to expire, the expirer sleeps for a minute; the record set below
         // expires long before that, so only its wakeup lets it go in time.
-        repository.start_sweeping(Arc::clone(&clock)).expect("sweeper");
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        while !repository.expirer.sleeping() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "the expirer sleeps");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         let expire = clock() + 300;
         repository.set_sticky(&id(1), &StickyRecord::new("lhcb", expire), true).expect("sticky");
         let gone = |r: &DiskRepository| r.entry(&id(1)).expect("entry").is_some_and(|e| e.sticky.is_empty());
@@ -853,6 +857,7 @@ mod tests {
         assert!(gone(&repository), "the record is dropped once it expires, not a minute later");
         assert!(seen >= expire, "not before it expires: seen at {seen}, expires at {expire}");
         repository.close();
+        assert!(!repository.expirer.sleeping(), "close stops the expirer");
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 

@@ -275,7 +275,7 @@ fn an_expired_sticky_record_leaves_its_replica_as_in_dcache_also_while_the_pool_
     run(&mut sh, "\\c pool1");
     run(&mut sh, "populate -files=2 -size=10 -state=cached");
     let (one, two) = (id(1), id(2));
-    assert_eq!(run(&mut sh, &format!("rep set sticky {one} on -o=alice -l=1")), "");
+    assert_eq!(run(&mut sh, &format!("rep set sticky {one} on -o=alice -l=3")), "");
     assert!(run(&mut sh, &format!("rep sticky ls {one}")).starts_with("alice : expires "));
     assert!(sticky_records_leave(&sh, "pool1", one), "the record leaves once it expires");
     // Expired records still count for a -sticky filter (§1.4) until they leave: after that, a
@@ -285,10 +285,16 @@ fn an_expired_sticky_record_leaves_its_replica_as_in_dcache_also_while_the_pool_
     assert!(run(&mut sh, "migration info 1").contains("Attempts   : 0\n"), "no replica of alice's is left");
 
     // A record that expires while its pool is down leaves as the pool starts.
-    assert_eq!(run(&mut sh, &format!("rep set sticky {two} on -o=alice -l=1")), "");
+    assert_eq!(run(&mut sh, &format!("rep set sticky {two} on -o=alice -l=3")), "");
+    let node = sh.cluster().pool("pool1").expect("pool1");
     run(&mut sh, "\\q");
     assert_eq!(run(&mut sh, "dcache stop pool1"), "Stopping pool1 done\n");
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let record = node.repository.entries().into_iter().find(|e| e.pnfsid == two).expect("two").sticky;
+    assert_eq!(record.len(), 1, "stopped before the record expired");
+    drop(node);
+    while sh.cluster().now() <= record[0].expire {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert_eq!(run(&mut sh, "dcache start pool1"), "Starting pool1 done\n");
     assert!(sticky_records_leave(&sh, "pool1", two), "the record leaves as the pool starts");
 }

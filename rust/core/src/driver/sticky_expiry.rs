@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use crate::Millis;
 use crate::pnfsid::PnfsId;
-use crate::replica::{NEVER_EXPIRES, ReplicaEntry};
+use crate::replica::ReplicaEntry;
 
 /// The replicas whose sticky records expire, by the time the first of them does.
 #[derive(Debug, Default)]
@@ -15,22 +15,17 @@ pub struct StickyExpiry {
     due: BTreeSet<(Millis, PnfsId)>,
 }
 
-/// When the first of a replica's records that expire does so (`None`: none of them expires).
-fn first_expiry(entry: &ReplicaEntry) -> Option<Millis> {
-    entry.sticky.iter().map(|r| r.expire).filter(|&expire| expire != NEVER_EXPIRES).min()
-}
-
 impl StickyExpiry {
     /// Counts a replica in.
     pub fn add(&mut self, entry: &ReplicaEntry) {
-        if let Some(at) = first_expiry(entry) {
+        if let Some(at) = entry.first_expiry() {
             self.due.insert((at, entry.pnfsid));
         }
     }
 
     /// Counts a replica out, as it was when it was counted in.
     pub fn remove(&mut self, entry: &ReplicaEntry) {
-        if let Some(at) = first_expiry(entry) {
+        if let Some(at) = entry.first_expiry() {
             let held = self.due.remove(&(at, entry.pnfsid));
             debug_assert!(held, "{} counted out as it was not counted in", entry.pnfsid);
         }
