@@ -8,7 +8,9 @@ state then (read by a `migration info 1` sent right after it), the median, and t
 lines of the command's first answer (so that a command minidcache refuses shows). Commands are
 matched by their echo, so give them without leading or trailing blanks. Also prints
 minidcache's resident memory once the files are populated (`--state cached` populates cached
-replicas instead of precious ones).
+replicas instead of precious ones; `--sticky 'lhcb(1)'` gives each a sticky record, here one
+that expires after a second, and `--settle S` waits S seconds between the populate and the
+job, for the records to expire and leave).
 
 docs/performance.md's fourteenth round found the scan's stall with the default command (34-44
 ms answers while INITIALIZING, 2-6 ms after the fix), and its fifteenth round a write held up by
@@ -16,6 +18,7 @@ the whole scan with `--job 'migration copy -concurrency=1 pool2' --probe 'popula
 -size=1024'` (514 ms, then at most one batch of the scan).
 
 usage: info-at-start.py MINIDCACHE DIR [FILES [SECONDS]] [--job COMMAND] [--probe COMMAND] [--state STATE]
+                          [--sticky OWNER[(SECONDS)]] [--settle SECONDS]
        (DIR is deleted and made anew)
 """
 import argparse
@@ -32,6 +35,8 @@ arguments.add_argument("seconds", nargs="?", type=float, default=4.0)
 arguments.add_argument("--job", default="migration move -concurrency=16 pool2")
 arguments.add_argument("--probe", default="migration info 1")
 arguments.add_argument("--state", default="precious", choices=["precious", "cached"])
+arguments.add_argument("--sticky")
+arguments.add_argument("--settle", type=float, default=0.0)
 options = arguments.parse_args()
 
 shutil.rmtree(options.root, ignore_errors=True)
@@ -68,9 +73,11 @@ def timed(command):
 
 INFO = "migration info 1"
 send("\\c pool1")
-send(f"populate -files={options.files} -size=1024 -state={options.state}")
+sticky = f" -sticky={options.sticky}" if options.sticky else ""
+send(f"populate -files={options.files} -size=1024 -state={options.state}{sticky}")
 send("\\l")
 until_echo("\\l")
+time.sleep(options.settle)
 with open(f"/proc/{shell.pid}/status") as status:
     resident = next(line.split(":", 1)[1].strip() for line in status if line.startswith("VmRSS"))
 send(options.job)
