@@ -28,7 +28,7 @@ const LONGEST_SLEEP: Duration = Duration::from_secs(60);
 /// How long after an expiry the thread wakes for it (and then drops every record expired by
 /// then): dCache's repository runs its expiry task a second late
 /// (`EXPIRATION_CLOCKSHIFT_EXTRA_TIME`), to allow for small shifts of the clock.
-pub const CLOCK_SHIFT: Millis = 1000;
+const CLOCK_SHIFT: Millis = 1000;
 
 /// A repository whose sticky records expire.
 pub trait Expiring: Send + Sync {

@@ -408,7 +408,7 @@ mod tests {
 
     /// When the first record that expires does, counted replica by replica.
     fn first_expiry_counted(index: &ReplicaIndex) -> Option<Millis> {
-        index.entries().iter().flat_map(|e| e.sticky.iter().map(|r| r.expire)).filter(|&t| t != -1).min()
+        index.entries().iter().filter_map(ReplicaEntry::first_expiry).min()
     }
 
     proptest::proptest! {
