@@ -175,6 +175,47 @@ class MigrationModuleTest
         assertNull(pool1.repository.getEntry(chimera), "the source was removed after the copy");
     }
 
+    /**
+     * A sorted job asks the repository how many replicas it holds, once, to size its list; a
+     * job in repository order does not ask, and a callback that throws costs the sorted job
+     * nothing but the sizing.
+     */
+    @Test
+    void aSortedJobAsksTheRepositoryForItsSizeOnceAndSurvivesAFailingAnswer()
+    {
+        Cell pool1 = cluster.pool("pool1");
+        for (int n = 1; n <= 6; n++) {
+            pool1.with(replica(n, ReplicaState.PRECIOUS)); // sizes grow with n
+        }
+        Cell plain = cluster.pool("plain");
+        Cell sorted = cluster.pool("sorted");
+        Cell failing = cluster.pool("failing");
+        cluster.start();
+
+        pool1.module.execute("migration copy plain");
+        awaitJob(pool1, "1", "FINISHED");
+        assertEquals(0, pool1.repository.replicaCountAsked.get(), "repository order needs no size");
+
+        pool1.module.execute("migration copy -order=-size -concurrency=1 sorted");
+        awaitJob(pool1, "2", "FINISHED");
+        assertEquals(1, pool1.repository.replicaCountAsked.get(), "asked once, at the scan");
+        assertEquals(List.of(id(6), id(5), id(4), id(3), id(2), id(1)), ids(sorted),
+                     "copied largest first, in the order of the sorted scan");
+
+        pool1.repository.replicaCountFailure = new IllegalStateException("no count today");
+        pool1.module.execute("migration copy -order=size -concurrency=1 failing");
+        awaitJob(pool1, "3", "FINISHED");
+        assertEquals(2, pool1.repository.replicaCountAsked.get());
+        assertEquals(List.of(id(1), id(2), id(3), id(4), id(5), id(6)), ids(failing));
+    }
+
+    private static List<PnfsId> ids(Cell pool)
+    {
+        List<PnfsId> ids = new ArrayList<>();
+        pool.repository.entries().forEachRemaining(e -> ids.add(e.pnfsId()));
+        return ids;
+    }
+
     @Test
     void moveWithPinsMoveMovesThePinAndDeletesTheSource()
     {
