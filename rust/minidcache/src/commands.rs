@@ -11,6 +11,7 @@ use std::io::Write as _;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use migration_core::driver::replica_index::ReplicaCounts;
 use migration_core::host::Repository as _;
 use migration_core::hotfile::ProtocolInfo;
 use migration_core::replica::{
@@ -1016,15 +1017,7 @@ pub fn human(bytes: u64) -> String {
 fn info(cluster: &Cluster, node: &PoolNode) -> String {
     use std::sync::atomic::Ordering::Relaxed;
     let now = cluster.now();
-    // Counted batch by batch, without a copy of every entry.
-    let (mut files, mut precious, mut sticky, mut used) = (0usize, 0usize, 0usize, 0u64);
-    node.repository.visit(&mut |e| {
-        files += 1;
-        precious += usize::from(e.state == ReplicaState::Precious);
-        sticky += usize::from(e.sticky.iter().any(|r| r.is_valid_at(now)));
-        used += e.size;
-        true
-    });
+    let ReplicaCounts { files, precious, sticky, bytes: used } = node.repository.counts(now);
     let total = node.capacity();
     let (removable, _) = node.repository.removable(now);
     let c = &node.counters;

@@ -32,7 +32,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use migration_core::driver::replica_index::{Change, ReplicaIndex, visit_in_batches};
+use migration_core::driver::replica_index::{Change, ReplicaCounts, ReplicaIndex, visit_in_batches};
 use migration_core::driver::runtime::Clock;
 use migration_core::error::{Failure, ReturnCode};
 use migration_core::host::{Repository, RepositoryError};
@@ -547,6 +547,11 @@ impl DiskRepository {
     /// Bytes of precious replicas.
     pub fn precious(&self) -> u64 {
         self.index.read().replicas.precious()
+    }
+
+    /// How many replicas there are of each kind, at `now` (kept up to date: no pass).
+    pub fn counts(&self, now: Millis) -> ReplicaCounts {
+        self.index.read().replicas.counts(now)
     }
 
     /// Bytes of cached replicas without a valid sticky record at `now`, and the access time

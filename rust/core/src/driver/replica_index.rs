@@ -27,6 +27,19 @@ pub struct Change {
     pub event: RepositoryEvent,
 }
 
+/// How many replicas a pool holds, of each kind its `info` shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplicaCounts {
+    /// Every replica.
+    pub files: usize,
+    /// Precious replicas.
+    pub precious: usize,
+    /// Replicas with a sticky record valid at the time asked.
+    pub sticky: usize,
+    /// Bytes of every replica.
+    pub bytes: u64,
+}
+
 /// Replicas by id, in repository order (the order they were added in).
 #[derive(Debug, Default)]
 pub struct ReplicaIndex {
@@ -119,6 +132,20 @@ impl ReplicaIndex {
     /// Bytes of precious replicas.
     pub fn precious(&self) -> u64 {
         self.space.precious()
+    }
+
+    /// How many replicas there are of each kind a pool's `info` shows, at `now`. Kept up to
+    /// date, but for the replicas whose records have all expired and not yet been dropped
+    /// ([`ReplicaIndex::expire_sticky`]), which are looked at one by one.
+    pub fn counts(&self, now: Millis) -> ReplicaCounts {
+        let expired =
+            self.expiry.expired(now).filter(|id| !self.by_id[*id].1.sticky.iter().any(|r| r.is_valid_at(now))).count();
+        ReplicaCounts {
+            files: self.len(),
+            precious: self.space.precious_files(),
+            sticky: self.space.sticky_files() - expired,
+            bytes: self.space.used(),
+        }
     }
 
     /// Bytes of cached replicas without a valid sticky record at `now` (what garbage
@@ -406,6 +433,17 @@ mod tests {
         (used, precious, (bytes, removable.iter().map(|e| e.last_access).min()))
     }
 
+    /// The counts of a pool's `info`, counted replica by replica.
+    fn counts_counted(index: &ReplicaIndex, now: Millis) -> ReplicaCounts {
+        let entries = index.entries();
+        ReplicaCounts {
+            files: entries.len(),
+            precious: entries.iter().filter(|e| e.state == ReplicaState::Precious).count(),
+            sticky: entries.iter().filter(|e| e.sticky.iter().any(|r| r.is_valid_at(now))).count(),
+            bytes: entries.iter().map(|e| e.size).sum(),
+        }
+    }
+
     /// When the first record that expires does, counted replica by replica.
     fn first_expiry_counted(index: &ReplicaIndex) -> Option<Millis> {
         index.entries().iter().filter_map(ReplicaEntry::first_expiry).min()
@@ -413,8 +451,8 @@ mod tests {
 
     proptest::proptest! {
         /// However replicas come, change and go, and their records expire, the space figures
-        /// kept up to date are the ones counted replica by replica, at any time asked, and so
-        /// is the time the next record expires.
+        /// and the counts kept up to date are the ones counted replica by replica, at any time
+        /// asked, and so is the time the next record expires.
         #[test]
         fn space_kept_up_to_date_is_space_counted(steps in proptest::collection::vec(step(), 0..60), now in 0..12i64) {
             let mut index = ReplicaIndex::new();
@@ -475,6 +513,7 @@ mod tests {
                 proptest::prop_assert_eq!(index.used(), used);
                 proptest::prop_assert_eq!(index.precious(), precious);
                 proptest::prop_assert_eq!(index.removable(now), removable);
+                proptest::prop_assert_eq!(index.counts(now), counts_counted(&index, now));
             }
         }
     }

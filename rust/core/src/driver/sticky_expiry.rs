@@ -45,6 +45,11 @@ impl StickyExpiry {
     /// Up to `limit` replicas with a record expired at `now` (a record is valid until its
     /// expiry, not at it), those whose records expired first first.
     pub fn due(&self, now: Millis, limit: usize) -> Vec<PnfsId> {
-        self.due.iter().take_while(|(at, _)| *at <= now).take(limit).map(|(_, id)| *id).collect()
+        self.expired(now).take(limit).copied().collect()
+    }
+
+    /// Every replica with a record expired at `now`, those whose records expired first first.
+    pub fn expired(&self, now: Millis) -> impl Iterator<Item = &PnfsId> {
+        self.due.iter().take_while(move |(at, _)| *at <= now).map(|(_, id)| id)
     }
 }
