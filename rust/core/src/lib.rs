@@ -28,6 +28,7 @@ pub mod pool_info;
 pub mod progress;
 pub mod quarantine;
 pub mod queue;
+mod radix;
 pub mod random;
 pub mod replica;
 pub mod requests;

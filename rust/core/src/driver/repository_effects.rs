@@ -8,6 +8,7 @@ use crate::host::{Repository, RepositoryError};
 use crate::mode::RepositoryChange;
 use crate::pnfsid::PnfsId;
 use crate::queue::{ScanCollector, ScannedFiles};
+use crate::radix;
 
 /// Scans the repository (§3.2), and packs and indexes the files for a queue keyed by
 /// `queue_seed`, on the calling thread: the driver's, not under the module's lock.
@@ -51,15 +52,25 @@ fn scan(
         }
         true
     })?;
-    // A stable sort keeps repository order among equal keys.
-    match order {
-        Order::Size => files.sort_by_key(|f| f.1),
-        Order::SizeDescending => files.sort_by_key(|f| std::cmp::Reverse(f.1)),
-        Order::Lru => files.sort_by_key(|f| f.2),
-        Order::LruDescending => files.sort_by_key(|f| std::cmp::Reverse(f.2)),
-    }
+    // Stable, so ties keep repository order, and linear in the number of files (`radix`).
+    // Descending orders sort by the complement of the key. (Sorting only each file's key and
+    // place in the scan, 16 bytes instead of 40, and then taking the files in that order was
+    // tried: the random reads of the last step made a 10M start 13 % slower.)
+    let key: fn(&(PnfsId, u64, Millis)) -> u64 = match order {
+        Order::Size => |f| f.1,
+        Order::SizeDescending => |f| !f.1,
+        Order::Lru => |f| time_key(f.2),
+        Order::LruDescending => |f| !time_key(f.2),
+    };
+    radix::sort_by_key(&mut files, key);
     files.iter().for_each(|(id, size, _)| collected.push(id, *size));
     Ok(collected)
+}
+
+/// A time as an unsigned key in the same order: the sign bit flipped, so that times before
+/// 1970 (negative) come before the others.
+fn time_key(time: Millis) -> u64 {
+    time as u64 ^ 1 << 63
 }
 
 /// Applies changes in order, stopping at the first error.
@@ -75,4 +86,46 @@ pub fn apply_changes(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::memory::MemoryRepository;
+    use crate::replica::{ReplicaEntry, ReplicaState};
+
+    fn id(n: u16) -> PnfsId {
+        let [high, low] = n.to_be_bytes();
+        PnfsId::from_bytes(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, high, low]).expect("a valid id")
+    }
+
+    /// The ids of a sorted scan, in the order it queues them.
+    fn scanned(repository: &MemoryRepository, order: Order) -> Vec<u16> {
+        let files = scan_for_queue(repository, &ReplicaFilter::default(), Some(order), 0, 7).expect("a scan");
+        files.files().map(|(id, _)| u16::from_be_bytes([id.as_bytes()[10], id.as_bytes()[11]])).collect()
+    }
+
+    #[test]
+    fn a_sorted_scan_orders_by_size_or_access_time_and_keeps_repository_order_among_ties() {
+        // Access times before 1970 are negative and come first in LRU order; sizes and times
+        // repeat, and the ties must come out in repository order (ids 1, 2, … as inserted).
+        // 400 files: enough for the radix sort rather than its fallback for small inputs.
+        let times = [5, -3, 5, i64::MIN, 0, -3, i64::MAX, 1];
+        let sizes = [2, 1, 2, 0, 1 << 40, 1, 3, 2];
+        let files: Vec<(u16, u64, i64)> =
+            (1..=400u16).map(|n| (n, sizes[n as usize % 8], times[n as usize % 8])).collect();
+        let repository = MemoryRepository::new();
+        for &(n, size, time) in &files {
+            repository.insert(ReplicaEntry::new(id(n), ReplicaState::Cached, size, time));
+        }
+        let expected = |key: fn(&(u16, u64, i64)) -> i128| {
+            let mut sorted = files.clone();
+            sorted.sort_by_key(key); // stable
+            sorted.iter().map(|f| f.0).collect::<Vec<u16>>()
+        };
+        assert_eq!(scanned(&repository, Order::Size), expected(|f| i128::from(f.1)));
+        assert_eq!(scanned(&repository, Order::SizeDescending), expected(|f| -i128::from(f.1)));
+        assert_eq!(scanned(&repository, Order::Lru), expected(|f| i128::from(f.2)));
+        assert_eq!(scanned(&repository, Order::LruDescending), expected(|f| -i128::from(f.2)));
+    }
 }

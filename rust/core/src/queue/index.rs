@@ -23,33 +23,6 @@ pub(super) struct Index {
 const PURGE_STEP: usize = 4096;
 
 impl Index {
-    /// Sorts `(hash << 32 | slot)` keys by hash (stable, so equal hashes keep slot order).
-    fn sort(keys: &mut Vec<u64>) {
-        let mut spare = vec![0u64; keys.len()];
-        for pass in 0..4 {
-            let shift = 32 + pass * 8;
-            let mut counts = [0usize; 256];
-            for key in keys.iter() {
-                counts[((key >> shift) & 0xFF) as usize] += 1;
-            }
-            if counts.contains(&keys.len()) {
-                continue; // every key has the same digit here
-            }
-            let mut start = 0;
-            for count in counts.iter_mut() {
-                let c = *count;
-                *count = start;
-                start += c;
-            }
-            for &key in keys.iter() {
-                let digit = ((key >> shift) & 0xFF) as usize;
-                spare[counts[digit]] = key;
-                counts[digit] += 1;
-            }
-            std::mem::swap(keys, &mut spare);
-        }
-    }
-
     /// Builds the index of the live slots; later duplicates of an id are killed. Returns the
     /// slots killed.
     pub(super) fn build(slots: &mut Slots, seed: u64) -> (Index, Vec<usize>) {
@@ -59,7 +32,8 @@ impl Index {
             let live = chunk.iter().enumerate().filter(|(_, s)| s.is_live());
             keys.extend(live.map(|(i, s)| u64::from(s.hash(seed)) << 32 | (first + i) as u64));
         }
-        Index::sort(&mut keys);
+        // Stable, so equal hashes keep slot order.
+        crate::radix::sort_by_key(&mut keys, |key| key >> 32);
         // Equal ids have equal hashes, so a duplicate sits in the run of its hash, after the
         // first occurrence (the sort is stable).
         let mut killed = Vec::new();
