@@ -266,29 +266,38 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
     println!("real data in minidcache (two on-disk pools, same disk), MB/s, same files for each:");
     println!("  in {}", describe(&data_dir()));
     for set in &sets {
-        let (moved, cp, rsync) = measure(set, &root, &binary);
         let files = format!("{} × {}", set.files, if set.size >= 1 << 20 { "1 MiB" } else { "4 KiB" });
+        // With `--repeat N`, N rounds of the three tools in turn: a slow spell of the disk
+        // falls on one round, and each row is the median of its rounds' ratios.
+        let (mut to_cp, mut to_rsync) = (Vec::new(), Vec::new());
+        for round in 1..=options.repeat {
+            let (moved, cp, rsync) = measure(set, &root, &binary);
+            let rsync_text = rsync.map_or("skipped (no rsync)".to_string(), |r| format!("{r:.0} MB/s"));
+            let of = if options.repeat > 1 { format!(" (round {round} of {})", options.repeat) } else { String::new() };
+            println!(
+                "  {files:<16} migration move -concurrency={}: {moved:>7.0} MB/s   cp -r + ADLER32: {cp:>7.0} MB/s   rsync: {rsync_text}{of}",
+                set.concurrency
+            );
+            to_cp.push(moved / cp);
+            to_rsync.extend(rsync.map(|r| moved / r));
+        }
         // A set shown for information is named with its concurrency, unlike the targets' sets.
         let label = match set.goals {
             Some(_) => files.clone(),
             None => format!("{files} at concurrency {}", set.concurrency),
         };
-        let rsync_text = rsync.map_or("skipped (no rsync)".to_string(), |r| format!("{r:.0} MB/s"));
-        println!(
-            "  {files:<16} migration move -concurrency={}: {moved:>7.0} MB/s   cp -r + ADLER32: {cp:>7.0} MB/s   rsync: {rsync_text}",
-            set.concurrency
-        );
         // The goals are set for the full sizes; a quick run only checks that it all works.
         let goal = |g: fn(&Goals) -> f64| match &set.goals {
             Some(goals) if !options.quick => Target::AtLeast(g(goals)),
             _ => Target::None,
         };
-        rows.push(Row::new("disk", format!("move {label} ÷ cp -r + ADLER32"), moved / cp, "×", goal(|g| g.cp)));
-        if let Some(rsync) = rsync {
+        let median = crate::throughput::median;
+        rows.push(Row::new("disk", format!("move {label} ÷ cp -r + ADLER32"), median(&to_cp), "×", goal(|g| g.cp)));
+        if !to_rsync.is_empty() {
             rows.push(Row::new(
                 "disk",
                 format!("move {label} ÷ rsync -a --remove-source-files"),
-                moved / rsync,
+                median(&to_rsync),
                 "×",
                 goal(|g| g.rsync),
             ));

@@ -5,6 +5,7 @@
 //! cargo run --release -p migration-bench -- --quick       # smoke run with small sizes (CI)
 //! cargo run --release -p migration-bench -- --only NAME   # start|memory|commands|throughput|latency|scaling|disk|copy|million
 //! cargo run --release -p migration-bench -- --only throughput --repeat 5   # medians of 5 runs taken in turn
+//! cargo run --release -p migration-bench -- --only disk --repeat 3         # medians of 3 rounds of the tools in turn
 //! ```
 //!
 //! Every benchmark prints its series as it goes; the end is one Markdown table: figure,

@@ -84,6 +84,9 @@ pub struct Store {
     name: String,
 }
 
+/// Pages of WAL after which SQLite checkpoints it into the database (its default: 1 000).
+const WAL_PAGES: u32 = 8192;
+
 /// Opens (creating if needed) the database at `path` with minidcache's settings.
 pub fn open(path: &Path, fsync: bool) -> rusqlite::Result<Connection> {
     let connection = Connection::open(path)?;
@@ -92,6 +95,13 @@ pub fn open(path: &Path, fsync: bool) -> rusqlite::Result<Connection> {
     connection.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" })?;
+    // SQLite copies the WAL into the database once it holds this many pages, and syncs both
+    // files to the disk each time, stopping this database's commits meanwhile. At its default
+    // of 1 000 pages, a pool moving 20 000 small files did it every few hundred commits: 189
+    // fsyncs in a move of 20 000 × 4 KiB, 39 at 8 192 pages (a WAL of up to 32 MiB), and the
+    // move 12 % quicker on a journalled ext4 (docs/performance.md, seventeenth round). Only
+    // the cost changes: a commit is as durable either way (see the module's doc).
+    connection.pragma_update(None, "wal_autocheckpoint", WAL_PAGES)?;
     connection.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(connection)
 }
