@@ -267,7 +267,7 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
     println!("  in {}", describe(&data_dir()));
     for set in &sets {
         let files = format!("{} × {}", set.files, if set.size >= 1 << 20 { "1 MiB" } else { "4 KiB" });
-        // With `--repeat N`, N rounds of the three tools in turn: a slow spell of the disk
+        // With `--repeat N`, N rounds of the three tools in turn (`measure`: cp, rsync, move): a slow spell of the disk
         // falls on one round, and each row is the median of its rounds' ratios.
         let (mut to_cp, mut to_rsync) = (Vec::new(), Vec::new());
         for round in 1..=options.repeat {

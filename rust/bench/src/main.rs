@@ -5,7 +5,7 @@
 //! cargo run --release -p migration-bench -- --quick       # smoke run with small sizes (CI)
 //! cargo run --release -p migration-bench -- --only NAME   # start|memory|commands|throughput|latency|scaling|disk|copy|million
 //! cargo run --release -p migration-bench -- --only throughput --repeat 5   # medians of 5 runs taken in turn
-//! cargo run --release -p migration-bench -- --only disk --repeat 3         # medians of 3 rounds of the tools in turn
+//! cargo run --release -p migration-bench -- --only disk --repeat 3         # medians of 3 rounds of cp, rsync and the move
 //! ```
 //!
 //! Every benchmark prints its series as it goes; the end is one Markdown table: figure,
@@ -37,7 +37,8 @@ pub struct Options {
     pub quick: bool,
     /// Only this benchmark.
     pub only: Option<String>,
-    /// Runs of the throughput benchmark, taken in turn; its rows are the medians.
+    /// Runs of the throughput benchmark and rounds of the disk one, taken in turn; their rows
+    /// are the medians.
     pub repeat: u32,
 }
 

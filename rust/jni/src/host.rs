@@ -244,8 +244,10 @@ impl Repository for JavaHost {
         .map_err(|e| e.scan())
     }
 
-    /// Asked once at the start of a sorted scan. Java answers -1 when it does not know; an
-    /// exception counts as not knowing, since a wrong size only costs the scan a reallocation.
+    /// Asked at the start of each sorted scan. Java answers -1 when it does not know; an
+    /// exception counts as not knowing. A wrong count costs time or memory reserved and not
+    /// used, never a file: the scan lists what the repository holds, and a count too large to
+    /// reserve is ignored (`repository_effects`).
     fn replica_count(&self) -> Option<usize> {
         let counted = with_java("Repository.replicaCount", |jni, cache| {
             // replicaCount: ()J

@@ -135,8 +135,9 @@ impl ReplicaIndex {
     }
 
     /// How many replicas there are of each kind a pool's `info` shows, at `now`. Kept up to
-    /// date, but for the replicas whose records have all expired and not yet been dropped
-    /// ([`ReplicaIndex::expire_sticky`]), which are looked at one by one.
+    /// date, but for the replicas with a record expired and not yet dropped
+    /// ([`ReplicaIndex::expire_sticky`]), which are looked at one by one: those without a
+    /// valid record left are not sticky any more.
     pub fn counts(&self, now: Millis) -> ReplicaCounts {
         let expired =
             self.expiry.expired(now).filter(|id| !self.by_id[*id].1.sticky.iter().any(|r| r.is_valid_at(now))).count();

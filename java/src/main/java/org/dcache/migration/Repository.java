@@ -27,11 +27,14 @@ public interface Repository
 
     /**
      * How many replicas the pool holds, or -1 when it cannot say without counting them (the
-     * default). Asked once at the start of a job with {@code -order=...}: the job's scan then
+     * default). Asked at the start of each scan of a job with {@code -order=...} (once, unless
+     * the repository was still loading and the scan is tried again): the scan then
      * makes its list of files at that size once instead of growing it. Each time a list grows
      * the native allocator copies it holding a lock that other native threads of the pool's
      * JVM may wait for, tens of milliseconds for the last copies of a million files. The figure
-     * may be out of date by the time the scan runs; an exception counts as -1. dCache's
+     * may be out of date by the time the scan runs: too small, the list grows; too large, the
+     * memory is reserved and not used (a count too large to reserve is ignored). An exception
+     * counts as -1. dCache's
      * {@code Repository} has no count of its own (its iterator walks a copy of the store's
      * index, whose size {@code pool info} prints), so an adapter answers only where it holds
      * such a collection; counting by iterating would cost as much as the scan.

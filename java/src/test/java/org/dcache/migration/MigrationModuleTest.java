@@ -203,10 +203,10 @@ class MigrationModuleTest
                      "copied largest first, in the order of the sorted scan");
 
         pool1.repository.replicaCountFailure = new IllegalStateException("no count today");
-        pool1.module.execute("migration copy -order=size -concurrency=1 failing");
+        pool1.module.execute("migration copy -order=-size -concurrency=1 failing");
         awaitJob(pool1, "3", "FINISHED");
         assertEquals(2, pool1.repository.replicaCountAsked.get());
-        assertEquals(List.of(id(1), id(2), id(3), id(4), id(5), id(6)), ids(failing));
+        assertEquals(List.of(id(6), id(5), id(4), id(3), id(2), id(1)), ids(failing), "sorted all the same");
     }
 
     private static List<PnfsId> ids(Cell pool)
