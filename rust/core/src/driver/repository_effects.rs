@@ -1,6 +1,8 @@
 //! Executing the module's local-repository effects: the initial scan and applying changes.
 //! Shared by every driver, so that the simulator runs exactly what production runs.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use crate::Millis;
 use crate::definition::Order;
 use crate::filter::ReplicaFilter;
@@ -19,7 +21,16 @@ pub fn scan_for_queue(
     now: Millis,
     queue_seed: u64,
 ) -> Result<ScannedFiles, RepositoryError> {
-    scan(repository, filter, order, now).map(|files| files.finish(queue_seed))
+    // A panic in the host's scan (or in this one) would end the driver's thread without an
+    // answer, and the job would wait in INITIALIZING for ever; it fails the job instead.
+    let scanned = catch_unwind(AssertUnwindSafe(|| scan(repository, filter, order, now)));
+    match scanned {
+        Ok(files) => files.map(|files| files.finish(queue_seed)),
+        Err(panic) => {
+            let what = panic.downcast_ref::<&str>().copied().or(panic.downcast_ref::<String>().map(String::as_str));
+            Err(RepositoryError::Other(format!("the scan panicked: {}", what.unwrap_or("no message"))))
+        }
+    }
 }
 
 /// Every replica passing `filter` at `now`, in repository order or sorted by `order` (ties
@@ -172,5 +183,41 @@ mod tests {
             .expect("a scan");
         let sizes: Vec<u64> = files.files().map(|(_, size)| size).collect();
         assert_eq!(sizes, [1, 2, 3]);
+    }
+
+    /// A repository whose scan panics, as a host's bug may make it.
+    struct Panicking;
+
+    impl Repository for Panicking {
+        fn for_each(&self, _: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError> {
+            panic!("the host's index is corrupt")
+        }
+        fn entry(&self, _: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
+            Ok(None)
+        }
+        fn set_state(&self, _: &PnfsId, _: ReplicaState, _: &str) -> Result<(), RepositoryError> {
+            unreachable!("a scan changes nothing")
+        }
+        fn set_sticky(&self, _: &PnfsId, _: &crate::replica::StickyRecord, _: bool) -> Result<(), RepositoryError> {
+            unreachable!("a scan changes nothing")
+        }
+        fn verifies_checksums(&self) -> bool {
+            true
+        }
+        fn verify_checksum(&self, _: &PnfsId) -> Result<(), crate::error::Failure> {
+            Ok(())
+        }
+        fn accepts_copies(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn a_scan_that_panics_is_an_error_the_job_can_fail_with() {
+        for order in [None, Some(Order::Lru)] {
+            let scanned = scan_for_queue(&Panicking, &ReplicaFilter::default(), order, 0, 7);
+            let Err(RepositoryError::Other(message)) = scanned else { panic!("an error, not {scanned:?}") };
+            assert_eq!(message, "the scan panicked: the host's index is corrupt");
+        }
     }
 }
