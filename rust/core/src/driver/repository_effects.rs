@@ -143,18 +143,23 @@ mod tests {
         assert_eq!(scanned(&repository, Order::LruDescending), expected(|f| -i128::from(f.2)));
     }
 
-    /// A repository that overstates its count, as a host's adapter may.
-    struct Overcounting(MemoryRepository);
+    /// A repository that misbehaves as a host's may: it overstates its count, or its scan
+    /// panics (with `panics`).
+    struct Misbehaving {
+        replicas: MemoryRepository,
+        panics: bool,
+    }
 
-    impl Repository for Overcounting {
+    impl Repository for Misbehaving {
         fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError> {
-            self.0.for_each(visit)
+            assert!(!self.panics, "the host's index is corrupt");
+            self.replicas.for_each(visit)
         }
         fn replica_count(&self) -> Option<usize> {
             Some(usize::MAX)
         }
         fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
-            self.0.entry(pnfsid)
+            self.replicas.entry(pnfsid)
         }
         fn set_state(&self, _: &PnfsId, _: ReplicaState, _: &str) -> Result<(), RepositoryError> {
             unreachable!("a scan changes nothing")
@@ -175,47 +180,21 @@ mod tests {
 
     #[test]
     fn a_count_too_large_to_reserve_is_ignored_and_the_scan_still_sorts() {
-        let repository = MemoryRepository::new();
+        let replicas = MemoryRepository::new();
         for n in [3u16, 1, 2] {
-            repository.insert(ReplicaEntry::new(id(n), ReplicaState::Cached, u64::from(n), 0));
+            replicas.insert(ReplicaEntry::new(id(n), ReplicaState::Cached, u64::from(n), 0));
         }
-        let files = scan_for_queue(&Overcounting(repository), &ReplicaFilter::default(), Some(Order::Size), 0, 7)
-            .expect("a scan");
+        let repository = Misbehaving { replicas, panics: false };
+        let files = scan_for_queue(&repository, &ReplicaFilter::default(), Some(Order::Size), 0, 7).expect("a scan");
         let sizes: Vec<u64> = files.files().map(|(_, size)| size).collect();
         assert_eq!(sizes, [1, 2, 3]);
     }
 
-    /// A repository whose scan panics, as a host's bug may make it.
-    struct Panicking;
-
-    impl Repository for Panicking {
-        fn for_each(&self, _: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError> {
-            panic!("the host's index is corrupt")
-        }
-        fn entry(&self, _: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
-            Ok(None)
-        }
-        fn set_state(&self, _: &PnfsId, _: ReplicaState, _: &str) -> Result<(), RepositoryError> {
-            unreachable!("a scan changes nothing")
-        }
-        fn set_sticky(&self, _: &PnfsId, _: &crate::replica::StickyRecord, _: bool) -> Result<(), RepositoryError> {
-            unreachable!("a scan changes nothing")
-        }
-        fn verifies_checksums(&self) -> bool {
-            true
-        }
-        fn verify_checksum(&self, _: &PnfsId) -> Result<(), crate::error::Failure> {
-            Ok(())
-        }
-        fn accepts_copies(&self) -> bool {
-            true
-        }
-    }
-
     #[test]
     fn a_scan_that_panics_is_an_error_the_job_can_fail_with() {
+        let repository = Misbehaving { replicas: MemoryRepository::new(), panics: true };
         for order in [None, Some(Order::Lru)] {
-            let scanned = scan_for_queue(&Panicking, &ReplicaFilter::default(), order, 0, 7);
+            let scanned = scan_for_queue(&repository, &ReplicaFilter::default(), order, 0, 7);
             let Err(RepositoryError::Other(message)) = scanned else { panic!("an error, not {scanned:?}") };
             assert_eq!(message, "the scan panicked: the host's index is corrupt");
         }
