@@ -43,11 +43,7 @@ pub(crate) fn null(what: impl std::fmt::Display) -> Error {
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
-    let text = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_string());
+    let text = migration_core::error::panic_message(payload).unwrap_or("unknown panic");
     format!("internal error (panic): {text}")
 }
 

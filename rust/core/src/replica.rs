@@ -311,6 +311,13 @@ impl ReplicaEntry {
         }
     }
 
+    /// Whether a sticky record of it is valid at `now`: what makes it sticky (dCache's `X`
+    /// flag, `rep ls -l=s`, a pool's count of sticky files), where an expired record that has
+    /// not been dropped yet does not.
+    pub fn is_sticky_at(&self, now: Millis) -> bool {
+        self.sticky.iter().any(|r| r.is_valid_at(now))
+    }
+
     /// When the first of its sticky records that expire does so (`None`: none of them does).
     pub fn first_expiry(&self) -> Option<Millis> {
         self.sticky.iter().map(|r| r.expire).filter(|&expire| expire != NEVER_EXPIRES).min()

@@ -5,8 +5,11 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::error::Outcome;
-use crate::host::Completion;
+use crate::driver::memory::MemoryRepository;
+use crate::error::{Failure, Outcome};
+use crate::host::{Completion, Repository, RepositoryError};
+use crate::pnfsid::PnfsId;
+use crate::replica::{ReplicaEntry, ReplicaState, StickyRecord};
 
 /// The outcomes a [`recorder`]'s completion received, in order.
 pub type Seen<T> = Arc<Mutex<Vec<Outcome<T>>>>;
@@ -17,4 +20,44 @@ pub fn recorder<T: Send + 'static>() -> (Seen<T>, Completion<T>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = Arc::clone(&seen);
     (seen, Completion::new(move |o| s.lock().push(o)))
+}
+
+/// A repository that misbehaves as a host's may: it states a count of its own (`count`, where
+/// the replicas held would give theirs), its scan panics (`scan_panics`), or its checksum
+/// verification does (`verify_panics`). Everything else is `replicas`'.
+#[derive(Default)]
+pub struct MisbehavingRepository {
+    pub replicas: MemoryRepository,
+    pub count: Option<usize>,
+    pub scan_panics: bool,
+    pub verify_panics: bool,
+}
+
+impl Repository for MisbehavingRepository {
+    fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError> {
+        assert!(!self.scan_panics, "the host's index is corrupt");
+        self.replicas.for_each(visit)
+    }
+    fn replica_count(&self) -> Option<usize> {
+        self.count.or_else(|| self.replicas.replica_count())
+    }
+    fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
+        self.replicas.entry(pnfsid)
+    }
+    fn set_state(&self, pnfsid: &PnfsId, state: ReplicaState, reason: &str) -> Result<(), RepositoryError> {
+        self.replicas.set_state(pnfsid, state, reason)
+    }
+    fn set_sticky(&self, pnfsid: &PnfsId, record: &StickyRecord, overwrite: bool) -> Result<(), RepositoryError> {
+        self.replicas.set_sticky(pnfsid, record, overwrite)
+    }
+    fn verifies_checksums(&self) -> bool {
+        self.replicas.verifies_checksums()
+    }
+    fn verify_checksum(&self, pnfsid: &PnfsId) -> Result<(), Failure> {
+        assert!(!self.verify_panics, "the checksum module is broken");
+        self.replicas.verify_checksum(pnfsid)
+    }
+    fn accepts_copies(&self) -> bool {
+        self.replicas.accepts_copies()
+    }
 }

@@ -71,13 +71,7 @@ pub fn invalid(message: impl Into<String>) -> NativeError {
 
 /// The text of a panic payload.
 pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
-    }
+    migration_core::error::panic_message(payload).unwrap_or("non-string panic payload").to_string()
 }
 
 /// Runs a native method body: the one place where errors and panics become Java exceptions.

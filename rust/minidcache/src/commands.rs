@@ -654,7 +654,7 @@ fn rep_rm(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<Strin
     let entry = node.repository.entry(&pnfsid).map_err(|e| Error::new(ErrorKind::Host, e))?;
     let entry = entry.ok_or_else(|| not_in_repository(&pnfsid))?;
     if !args.flag("force").unwrap_or(false) {
-        let sticky = entry.sticky.iter().any(|r| r.is_valid_at(cluster.now()));
+        let sticky = entry.is_sticky_at(cluster.now());
         let why = match (entry.state == ReplicaState::Precious, sticky) {
             (true, _) => Some("precious"),
             (false, true) => Some("sticky"),

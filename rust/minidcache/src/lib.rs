@@ -16,7 +16,6 @@ pub mod home;
 pub mod local_cell;
 pub mod namespace;
 pub mod p2p;
-pub mod panics;
 pub mod pin_manager;
 pub mod pool;
 pub mod pool_manager;

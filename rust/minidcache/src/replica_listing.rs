@@ -26,7 +26,7 @@ pub fn line(entry: &ReplicaEntry, now: Millis, links: u32) -> String {
         '-', // to store: no longer used by dCache
         flag(s == ReplicaState::Removed, 'R'),
         flag(s == ReplicaState::Destroyed, 'D'),
-        flag(is_sticky(entry, now), 'X'),
+        flag(entry.is_sticky_at(now), 'X'),
         flag(s == ReplicaState::Broken, 'E'),
         '-', // unused
     ]
@@ -34,10 +34,6 @@ pub fn line(entry: &ReplicaEntry, now: Millis, links: u32) -> String {
     .collect();
     // L(<locks>)[<links>]: dCache always prints 0 locks.
     format!("{} <{flags}L(0)[{links}]> {} si={{{}}}", entry.pnfsid, entry.size, storage_class(entry))
-}
-
-fn is_sticky(entry: &ReplicaEntry, now: Millis) -> bool {
-    entry.sticky.iter().any(|r| r.is_valid_at(now))
 }
 
 fn storage_class(entry: &ReplicaEntry) -> &str {
@@ -82,7 +78,7 @@ impl Flags {
         !self.any
             || (self.not_cached && s != ReplicaState::Cached)
             || (self.precious && s == ReplicaState::Precious)
-            || (self.sticky && is_sticky(entry, now))
+            || (self.sticky && entry.is_sticky_at(now))
             || (self.broken && s == ReplicaState::Broken)
             || (self.cached && s == ReplicaState::Cached)
             || (self.used && links > 0)
@@ -159,7 +155,7 @@ pub fn statistics(entries: &[ReplicaEntry], now: Millis, unit: SizeUnit) -> Stri
         c.bytes += e.size;
         c.files += 1;
         let precious = e.state == ReplicaState::Precious;
-        let sticky = is_sticky(e, now);
+        let sticky = e.is_sticky_at(now);
         if precious {
             c.precious_bytes += e.size;
             c.precious_files += 1;

@@ -217,7 +217,7 @@ impl Shell {
 /// internal error instead of ending the session.
 fn guarded(command: impl FnOnce() -> Result<String, Error>) -> Result<String, Error> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(command)).unwrap_or_else(|panic| {
-        let text = crate::panics::message(&*panic).unwrap_or("unknown panic");
+        let text = migration_core::error::panic_message(&*panic).unwrap_or("unknown panic");
         Err(Error::new(ErrorKind::Internal, format!("Internal error: {text}")))
     })
 }

@@ -26,7 +26,7 @@ use std::thread::JoinHandle;
 use parking_lot::{Condvar, Mutex};
 use rusqlite::Connection;
 
-use crate::panics;
+use migration_core::error::panic_message;
 
 /// Statements to run inside a transaction. A change is all or nothing, so it may run twice:
 /// once with the others of its batch and, if one of them fails, again alone (see
@@ -169,7 +169,7 @@ fn commit(connection: &Connection, before_commit: Option<&(dyn Fn() + Send)>, ba
             // A closure that panics must not keep the outcomes after it from their writers.
             Done::Then(then) => {
                 if let Err(panic) = catch_unwind(AssertUnwindSafe(|| then(result))) {
-                    tracing::error!(target: "minidcache", "a closure run after a commit panicked: {}", panics::message(&*panic).unwrap_or("no message"));
+                    tracing::error!(target: "minidcache", "a closure run after a commit panicked: {}", panic_message(&*panic).unwrap_or("no message"));
                 }
             }
             Done::Nobody => {}
@@ -187,7 +187,7 @@ fn transaction<'a>(connection: &Connection, mut works: impl Iterator<Item = &'a 
         .try_for_each(|work| match catch_unwind(AssertUnwindSafe(|| work(connection))) {
             Ok(result) => result.map_err(|e| e.to_string()),
             Err(panic) => {
-                Err(format!("a database change panicked: {}", panics::message(&*panic).unwrap_or("no message")))
+                Err(format!("a database change panicked: {}", panic_message(&*panic).unwrap_or("no message")))
             }
         })
         .and_then(|()| connection.execute_batch("COMMIT").map_err(|e| e.to_string()));

@@ -139,8 +139,7 @@ impl ReplicaIndex {
     /// ([`ReplicaIndex::expire_sticky`]), which are looked at one by one: those without a
     /// valid record left are not sticky any more.
     pub fn counts(&self, now: Millis) -> ReplicaCounts {
-        let expired =
-            self.expiry.expired(now).filter(|id| !self.by_id[*id].1.sticky.iter().any(|r| r.is_valid_at(now))).count();
+        let expired = self.expiry.expired(now).filter(|id| !self.by_id[*id].1.is_sticky_at(now)).count();
         ReplicaCounts {
             files: self.len(),
             precious: self.space.precious_files(),
@@ -426,10 +425,8 @@ mod tests {
         let entries = index.entries();
         let used = entries.iter().map(|e| e.size).sum();
         let precious = entries.iter().filter(|e| e.state == ReplicaState::Precious).map(|e| e.size).sum();
-        let removable: Vec<&ReplicaEntry> = entries
-            .iter()
-            .filter(|e| e.state == ReplicaState::Cached && !e.sticky.iter().any(|r| r.is_valid_at(now)))
-            .collect();
+        let removable: Vec<&ReplicaEntry> =
+            entries.iter().filter(|e| e.state == ReplicaState::Cached && !e.is_sticky_at(now)).collect();
         let bytes = removable.iter().map(|e| e.size).sum();
         (used, precious, (bytes, removable.iter().map(|e| e.last_access).min()))
     }
@@ -440,7 +437,7 @@ mod tests {
         ReplicaCounts {
             files: entries.len(),
             precious: entries.iter().filter(|e| e.state == ReplicaState::Precious).count(),
-            sticky: entries.iter().filter(|e| e.sticky.iter().any(|r| r.is_valid_at(now))).count(),
+            sticky: entries.iter().filter(|e| e.is_sticky_at(now)).count(),
             bytes: entries.iter().map(|e| e.size).sum(),
         }
     }

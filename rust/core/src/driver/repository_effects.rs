@@ -1,8 +1,6 @@
 //! Executing the module's local-repository effects: the initial scan and applying changes.
 //! Shared by every driver, so that the simulator runs exactly what production runs.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use crate::Millis;
 use crate::definition::Order;
 use crate::filter::ReplicaFilter;
@@ -21,16 +19,7 @@ pub fn scan_for_queue(
     now: Millis,
     queue_seed: u64,
 ) -> Result<ScannedFiles, RepositoryError> {
-    // A panic in the host's scan (or in this one) would end the driver's thread without an
-    // answer, and the job would wait in INITIALIZING for ever; it fails the job instead.
-    let scanned = catch_unwind(AssertUnwindSafe(|| scan(repository, filter, order, now)));
-    match scanned {
-        Ok(files) => files.map(|files| files.finish(queue_seed)),
-        Err(panic) => {
-            let what = panic.downcast_ref::<&str>().copied().or(panic.downcast_ref::<String>().map(String::as_str));
-            Err(RepositoryError::Other(format!("the scan panicked: {}", what.unwrap_or("no message"))))
-        }
-    }
+    scan(repository, filter, order, now).map(|files| files.finish(queue_seed))
 }
 
 /// Every replica passing `filter` at `now`, in repository order or sorted by `order` (ties
@@ -107,6 +96,7 @@ mod tests {
     use super::*;
     use crate::driver::memory::MemoryRepository;
     use crate::replica::{ReplicaEntry, ReplicaState};
+    use crate::test_util::MisbehavingRepository;
 
     fn id(n: u16) -> PnfsId {
         let [high, low] = n.to_be_bytes();
@@ -143,60 +133,14 @@ mod tests {
         assert_eq!(scanned(&repository, Order::LruDescending), expected(|f| -i128::from(f.2)));
     }
 
-    /// A repository that misbehaves as a host's may: it overstates its count, or its scan
-    /// panics (with `panics`).
-    struct Misbehaving {
-        replicas: MemoryRepository,
-        panics: bool,
-    }
-
-    impl Repository for Misbehaving {
-        fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError> {
-            assert!(!self.panics, "the host's index is corrupt");
-            self.replicas.for_each(visit)
-        }
-        fn replica_count(&self) -> Option<usize> {
-            Some(usize::MAX)
-        }
-        fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
-            self.replicas.entry(pnfsid)
-        }
-        fn set_state(&self, _: &PnfsId, _: ReplicaState, _: &str) -> Result<(), RepositoryError> {
-            unreachable!("a scan changes nothing")
-        }
-        fn set_sticky(&self, _: &PnfsId, _: &crate::replica::StickyRecord, _: bool) -> Result<(), RepositoryError> {
-            unreachable!("a scan changes nothing")
-        }
-        fn verifies_checksums(&self) -> bool {
-            true
-        }
-        fn verify_checksum(&self, _: &PnfsId) -> Result<(), crate::error::Failure> {
-            Ok(())
-        }
-        fn accepts_copies(&self) -> bool {
-            true
-        }
-    }
-
     #[test]
     fn a_count_too_large_to_reserve_is_ignored_and_the_scan_still_sorts() {
-        let replicas = MemoryRepository::new();
+        let repository = MisbehavingRepository { count: Some(usize::MAX), ..MisbehavingRepository::default() };
         for n in [3u16, 1, 2] {
-            replicas.insert(ReplicaEntry::new(id(n), ReplicaState::Cached, u64::from(n), 0));
+            repository.replicas.insert(ReplicaEntry::new(id(n), ReplicaState::Cached, u64::from(n), 0));
         }
-        let repository = Misbehaving { replicas, panics: false };
         let files = scan_for_queue(&repository, &ReplicaFilter::default(), Some(Order::Size), 0, 7).expect("a scan");
         let sizes: Vec<u64> = files.files().map(|(_, size)| size).collect();
         assert_eq!(sizes, [1, 2, 3]);
-    }
-
-    #[test]
-    fn a_scan_that_panics_is_an_error_the_job_can_fail_with() {
-        let repository = Misbehaving { replicas: MemoryRepository::new(), panics: true };
-        for order in [None, Some(Order::Lru)] {
-            let scanned = scan_for_queue(&repository, &ReplicaFilter::default(), order, 0, 7);
-            let Err(RepositoryError::Other(message)) = scanned else { panic!("an error, not {scanned:?}") };
-            assert_eq!(message, "the scan panicked: the host's index is corrupt");
-        }
     }
 }

@@ -19,8 +19,8 @@ use rustc_hash::FxHashMap;
 
 use crate::driver::repository_effects;
 use crate::effect::{Effect, InboundId, Token};
-use crate::error::{Error, ErrorKind, Outcome};
-use crate::host::{Completion, Host, Sink};
+use crate::error::{Error, ErrorKind, Failure, Outcome, ReturnCode};
+use crate::host::{Completion, Host, RepositoryError, Sink};
 use crate::input::{Answer, Input, RepositoryEvent};
 use crate::module::{Config, Module};
 use crate::{Millis, PoolName};
@@ -496,6 +496,23 @@ fn next_input_for(inner: &Arc<Inner>) -> Option<Input> {
     })
 }
 
+/// Runs `work`, a slow call to the host, on a blocking thread and feeds the input it returns.
+/// If it panics (a host's bug), `failed` makes the input from the panic's message instead:
+/// otherwise what waits for it (a job's scan, a copy request's verification) would wait for
+/// ever.
+fn run_blocking(
+    inner: &Arc<Inner>,
+    work: impl FnOnce() -> Input + Send + 'static,
+    failed: impl FnOnce(&str) -> Input + Send + 'static,
+) {
+    let feed = input_later(inner);
+    inner.handle.spawn_blocking(move || {
+        let input = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+            .unwrap_or_else(|panic| failed(crate::error::panic_message(&*panic).unwrap_or("no message")));
+        feed(input);
+    });
+}
+
 fn input_later(inner: &Arc<Inner>) -> impl Fn(Input) + Send + Sync + 'static {
     let inner = Arc::clone(inner);
     move |input| drive(&inner, Work::Input(input))
@@ -543,11 +560,15 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
     match effect {
         Effect::Scan { job, filter, order, now, queue_seed } => {
             let repository = Arc::clone(&host.repository);
-            let feed = input_later(inner);
-            inner.handle.spawn_blocking(move || {
-                let result = repository_effects::scan_for_queue(repository.as_ref(), &filter, order, now, queue_seed);
-                feed(Input::scanned(job, result));
-            });
+            run_blocking(
+                inner,
+                move || {
+                    let result =
+                        repository_effects::scan_for_queue(repository.as_ref(), &filter, order, now, queue_seed);
+                    Input::scanned(job, result)
+                },
+                move |panic| Input::scanned(job, Err(RepositoryError::Other(format!("the scan panicked: {panic}")))),
+            );
         }
         Effect::ReadEntry { purpose, pnfsid } => {
             let result = host.repository.entry(&pnfsid);
@@ -563,11 +584,17 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
         }
         Effect::VerifyChecksum { request, pnfsid } => {
             let repository = Arc::clone(&host.repository);
-            let feed = input_later(inner);
-            inner.handle.spawn_blocking(move || {
-                let result = repository.verify_checksum(&pnfsid);
-                feed(Input::Verified { request, result });
-            });
+            run_blocking(
+                inner,
+                move || Input::Verified { request, result: repository.verify_checksum(&pnfsid) },
+                move |panic| {
+                    let cause = format!("the checksum verification panicked: {panic}");
+                    Input::Verified {
+                        request,
+                        result: Err(Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, cause)),
+                    }
+                },
+            );
         }
         Effect::QueryLocations { token, pnfsid } => {
             host.pnfs_manager.cache_locations(pnfsid, reply(inner, token));
@@ -718,6 +745,24 @@ mod tests {
         assert_eq!(left.len(), 2);
         a.shutdown();
         b.shutdown();
+    }
+
+    #[test]
+    fn a_scan_that_panics_fails_its_job_instead_of_leaving_it_initializing() {
+        let repository = crate::test_util::MisbehavingRepository { scan_panics: true, ..Default::default() };
+        let host = Host { repository: Arc::new(repository), ..panicky_host() };
+        let runtime = Runtime::start("pool1", Config::default(), host, Options::default()).expect("starts");
+        runtime.pool_started();
+        runtime.execute("migration copy pool2").expect("works");
+        let started = Instant::now();
+        let mut info = runtime.execute("migration info 1").expect("the job");
+        while !info.contains("FAILED") && started.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(10));
+            info = runtime.execute("migration info 1").expect("the job");
+        }
+        assert!(info.contains("State      : FAILED"), "{info}");
+        assert!(info.contains("Repository scan failed: the scan panicked: the host's index is corrupt"), "{info}");
+        runtime.shutdown();
     }
 
     #[test]
