@@ -17,35 +17,71 @@ pub fn sort_by_key<T: Copy>(items: &mut Vec<T>, key: impl Fn(&T) -> u64) {
         items.sort_by_key(|item| key(item));
         return;
     }
-    // How many keys have each value of each byte, all bytes counted in one pass.
-    let mut counts = [[0usize; 256]; 8];
-    for item in items.iter() {
-        let k = key(item);
-        for (byte, count) in counts.iter_mut().enumerate() {
-            count[(k >> (8 * byte)) as usize & 0xFF] += 1;
-        }
-    }
+    let mut counts = count_bytes(items, &key);
     let mut spare: Vec<T> = Vec::new();
     for (byte, count) in counts.iter_mut().enumerate() {
         if count.contains(&items.len()) {
             continue; // every key has the same value in this byte: nothing to reorder
         }
-        // Each value's first place in the output; items then go there in input order: stable.
-        let mut next = 0;
-        for slot in count.iter_mut() {
-            let n = *slot;
-            *slot = next;
-            next += n;
-        }
         if spare.is_empty() {
             spare = items.clone();
         }
-        for item in items.iter() {
-            let value = (key(item) >> (8 * byte)) as usize & 0xFF;
-            spare[count[value]] = *item;
-            count[value] += 1;
-        }
+        scatter(items, &mut spare, byte, count, &key);
         std::mem::swap(items, &mut spare);
+    }
+}
+
+/// [`sort_by_key`] within a slice, with `scratch` (as long as `items`) as working space: for
+/// sorting many parts of one large vector without allocating for each.
+pub fn sort_slice_by_key<T: Copy>(items: &mut [T], scratch: &mut [T], key: impl Fn(&T) -> u64) {
+    assert_eq!(items.len(), scratch.len(), "scratch as long as the items");
+    if items.len() < SMALL {
+        items.sort_by_key(|item| key(item));
+        return;
+    }
+    let mut counts = count_bytes(items, &key);
+    let mut in_scratch = false;
+    for (byte, count) in counts.iter_mut().enumerate() {
+        if count.contains(&items.len()) {
+            continue;
+        }
+        if in_scratch {
+            scatter(scratch, items, byte, count, &key);
+        } else {
+            scatter(items, scratch, byte, count, &key);
+        }
+        in_scratch = !in_scratch;
+    }
+    if in_scratch {
+        items.copy_from_slice(scratch);
+    }
+}
+
+/// How many keys have each value of each byte, all bytes counted in one pass.
+fn count_bytes<T>(items: &[T], key: &impl Fn(&T) -> u64) -> [[usize; 256]; 8] {
+    let mut counts = [[0usize; 256]; 8];
+    for item in items {
+        let k = key(item);
+        for (byte, count) in counts.iter_mut().enumerate() {
+            count[(k >> (8 * byte)) as usize & 0xFF] += 1;
+        }
+    }
+    counts
+}
+
+/// One pass: `from` into `to` in the order of `byte` of the key, equal values in input order.
+fn scatter<T: Copy>(from: &[T], to: &mut [T], byte: usize, count: &mut [usize; 256], key: &impl Fn(&T) -> u64) {
+    // Each value's first place in the output; items then go there in input order: stable.
+    let mut next = 0;
+    for slot in count.iter_mut() {
+        let n = *slot;
+        *slot = next;
+        next += n;
+    }
+    for item in from {
+        let value = (key(item) >> (8 * byte)) as usize & 0xFF;
+        to[count[value]] = *item;
+        count[value] += 1;
     }
 }
 
@@ -67,6 +103,21 @@ mod tests {
             let mut expected = items.clone();
             expected.sort_by_key(|item| item.0);
             sort_by_key(&mut items, |item| item.0);
+            proptest::prop_assert_eq!(items, expected);
+        }
+
+        /// The same within a slice, whether its passes end in the slice or in the scratch.
+        #[test]
+        fn sorts_a_slice_as_the_stable_sort_does(
+            keys in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..2000),
+            narrow in 0u32..64,
+        ) {
+            let mut items: Vec<(u64, usize)> =
+                keys.iter().enumerate().map(|(i, k)| (k >> narrow, i)).collect();
+            let mut expected = items.clone();
+            expected.sort_by_key(|item| item.0);
+            let mut scratch = vec![(0, 0); items.len()];
+            sort_slice_by_key(&mut items, &mut scratch, |item| item.0);
             proptest::prop_assert_eq!(items, expected);
         }
     }
