@@ -5,7 +5,9 @@
 //! A comparison sort moves each item about log₂ n times, more for every doubling of the
 //! repository, where this moves it once per differing byte: three passes for sizes of up to
 //! 16 MB, five or six for access times spread over years (docs/performance.md, seventeenth
-//! round, has what it saved).
+//! round, has what it saved). Both callers part many items by their keys' top bits first and
+//! sort each part here, within the cache (`queue::sorting`, `queue::index`): a pass over
+//! memory the cache does not hold costs several passes over memory it does.
 
 /// Below this many items the standard library's stable sort is quicker: a radix sort's
 /// counting costs a fixed 16 KiB of counters whatever the number of items.

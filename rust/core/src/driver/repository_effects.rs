@@ -7,8 +7,8 @@ use crate::filter::ReplicaFilter;
 use crate::host::{Repository, RepositoryError};
 use crate::mode::RepositoryChange;
 use crate::pnfsid::PnfsId;
-use crate::queue::{ScanCollector, ScannedFiles};
-use crate::radix;
+use crate::queue::{ScanCollector, ScannedFiles, SortingCollector};
+use crate::replica::ReplicaEntry;
 
 /// Scans the repository (§3.2), and packs and indexes the files for a queue keyed by
 /// `queue_seed`, on the calling thread: the driver's, not under the module's lock.
@@ -40,34 +40,26 @@ fn scan(
         })?;
         return Ok(collected);
     };
-    // Sorting needs the files in one vector. Grown, its reallocations would hold up the
-    // threads of its glibc arena, the shell's among them, as [`ScanCollector`] says, so it is
-    // made once at the size the repository gives, where it gives one. (Gathering the files in
-    // chunks and then moving them into a vector of the exact size was tried: it made a
-    // 10M-replica `-order=size` start 13 % slower, 2.24 against 1.97 s, and is not in.)
-    // The count comes from the host: a wrong one must cost no more than memory reserved and
-    // not used, so a count too large to reserve is ignored and the vector grows.
-    let mut files = Vec::new();
-    let _ = files.try_reserve_exact(repository.replica_count().unwrap_or(0));
+    // Gathered in chunks, so that no vector of them all is reallocated as it grows (that
+    // held up the threads of its glibc arena, the shell's among them, as [`ScanCollector`]
+    // says) and the sort reuses their memory (`queue::sorting`).
+    let mut files = SortingCollector::default();
+    // Descending orders sort by the complement of the key. (Sorting only each file's key and
+    // place in the scan, and then taking the files in that order, was tried: the random reads
+    // of the last step made a 10M start 13 % slower.)
+    let key = |entry: &ReplicaEntry| match order {
+        Order::Size => entry.size,
+        Order::SizeDescending => !entry.size,
+        Order::Lru => time_key(entry.last_access),
+        Order::LruDescending => !time_key(entry.last_access),
+    };
     repository.for_each(&mut |entry| {
         if filter.matches(entry, now) {
-            files.push((entry.pnfsid, entry.size, entry.last_access));
+            files.push(&entry.pnfsid, entry.size, key(entry));
         }
         true
     })?;
-    // Stable, so ties keep repository order, and linear in the number of files (`radix`).
-    // Descending orders sort by the complement of the key. (Sorting only each file's key and
-    // place in the scan, 16 bytes instead of 40, and then taking the files in that order was
-    // tried: the random reads of the last step made a 10M start 13 % slower.)
-    // A closure per order rather than one function pointer, so that each key is inlined.
-    match order {
-        Order::Size => radix::sort_by_key(&mut files, |f| f.1),
-        Order::SizeDescending => radix::sort_by_key(&mut files, |f| !f.1),
-        Order::Lru => radix::sort_by_key(&mut files, |f| time_key(f.2)),
-        Order::LruDescending => radix::sort_by_key(&mut files, |f| !time_key(f.2)),
-    }
-    files.iter().for_each(|(id, size, _)| collected.push(id, *size));
-    Ok(collected)
+    Ok(files.sorted())
 }
 
 /// A time as an unsigned key in the same order: the sign bit flipped, so that times before

@@ -23,6 +23,7 @@
 
 mod index;
 mod slots;
+mod sorting;
 
 use std::hash::BuildHasher;
 
@@ -32,6 +33,7 @@ use crate::effect::Released;
 use crate::pnfsid::PnfsId;
 use index::{Index, Purge};
 use slots::{CHUNK, PackedFile, Slots};
+pub use sorting::SortingCollector;
 
 /// Below this many files the queue keeps only the hash map (no index).
 const INDEX_MIN: usize = 4096;
