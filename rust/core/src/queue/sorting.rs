@@ -37,20 +37,64 @@ const PART: usize = 4096;
 /// At most 2⁸ parts: a part is chosen by eight bits of the key.
 const MOST_PART_BITS: u32 = 8;
 
-/// Keyed files in chunks of [`CHUNK`].
+/// Keyed files in chunks of [`CHUNK`], with what parting them needs to know of their keys.
 #[derive(Default)]
-struct Chunks(Vec<Vec<Keyed>>);
+struct Part {
+    chunks: Vec<Vec<Keyed>>,
+    len: usize,
+    /// The first file's key, and the bits in which any key differs from it.
+    first_key: u64,
+    differing: u64,
+}
 
-impl Chunks {
+impl Part {
     fn push(&mut self, keyed: Keyed) {
-        match self.0.last_mut() {
+        if self.len == 0 {
+            self.first_key = keyed.key();
+        }
+        self.differing |= keyed.key() ^ self.first_key;
+        self.len += 1;
+        match self.chunks.last_mut() {
             Some(chunk) if chunk.len() < CHUNK => chunk.push(keyed),
             _ => {
                 let mut chunk = Vec::with_capacity(CHUNK);
                 chunk.push(keyed);
-                self.0.push(chunk);
+                self.chunks.push(chunk);
             }
         }
+    }
+
+    /// Hands the files to `take` in the order of their keys, equal keys in the order they
+    /// came, a slice at a time; `scratch` is where a part small enough is sorted.
+    fn sort(self, scratch: &mut Vec<Keyed>, take: &mut impl FnMut(&[Keyed])) {
+        if self.differing == 0 {
+            // One key: already in order.
+            self.chunks.iter().for_each(|chunk| take(chunk));
+            return;
+        }
+        let bits = (self.len / PART).checked_ilog2().unwrap_or(0).min(MOST_PART_BITS);
+        if bits == 0 {
+            scratch.clear();
+            scratch.reserve(self.len);
+            // Each chunk is freed as soon as it is copied.
+            self.chunks.into_iter().for_each(|chunk| scratch.extend_from_slice(&chunk));
+            crate::radix::sort_by_key(scratch, Keyed::key);
+            take(scratch);
+            return;
+        }
+        // Parted by the highest `bits` bits in which the keys differ: an even spread of keys
+        // makes parts of about `PART` files wherever its bits are (sizes up to 1 MB differ in
+        // 20). A part that takes more (keys bunched) is parted again by the bits below, in
+        // which alone its keys differ: no part is sorted whole unless it is small.
+        let shift = (u64::BITS - self.differing.leading_zeros()).saturating_sub(bits);
+        let mask = (1 << bits) - 1;
+        let mut parts: Vec<Part> = (0..=mask).map(|_| Part::default()).collect();
+        for chunk in self.chunks {
+            for keyed in chunk {
+                parts[(keyed.key() >> shift) as usize & mask].push(keyed);
+            }
+        }
+        parts.into_iter().for_each(|part| part.sort(scratch, take));
     }
 }
 
@@ -59,69 +103,27 @@ impl Chunks {
 /// [`sorted`]: SortingCollector::sorted
 #[derive(Default)]
 pub struct SortingCollector {
-    files: Chunks,
-    len: usize,
-    /// The first file's key, and the bits in which any key differs from it.
-    first_key: u64,
-    differing: u64,
+    files: Part,
 }
 
 impl SortingCollector {
     /// Appends a file with the key it sorts by.
     pub fn push(&mut self, id: &PnfsId, size: u64, key: u64) {
-        if self.len == 0 {
-            self.first_key = key;
-        }
-        self.differing |= key ^ self.first_key;
         self.files.push(Keyed { file: PackedFile::new(id, size), key: key.to_le_bytes() });
-        self.len += 1;
     }
 
     /// The files in the order of their keys, equal keys in the order they came (stable), and
     /// linear in their number (`radix`).
     pub fn sorted(self) -> ScanCollector {
         let mut collected = ScanCollector { slots: Slots::default(), bytes: 0 };
-        let mut take = |sorted: &[Keyed]| {
+        self.files.sort(&mut Vec::new(), &mut |sorted: &[Keyed]| {
             for keyed in sorted {
                 collected.bytes += keyed.file.size();
                 collected.slots.push_into_whole_chunk(keyed.file);
             }
-        };
-        let mut part = Vec::new();
-        let part_bits = (self.len / PART).checked_ilog2().unwrap_or(0).min(MOST_PART_BITS);
-        if part_bits == 0 || self.differing == 0 {
-            sort(self.files, &mut part);
-            take(&part);
-            return collected;
-        }
-        // Parted by the highest `part_bits` bits in which the keys differ: an even spread of
-        // keys makes parts of about `PART` files, wherever its bits are (sizes up to 1 MB
-        // differ in 20).
-        let shift = (u64::BITS - self.differing.leading_zeros()).saturating_sub(part_bits);
-        let mask = (1 << part_bits) - 1;
-        let mut parts: Vec<Chunks> = (0..=mask).map(|_| Chunks::default()).collect();
-        for chunk in self.files.0 {
-            for keyed in chunk {
-                parts[(keyed.key() >> shift) as usize & mask].push(keyed);
-            }
-        }
-        for chunks in parts {
-            sort(chunks, &mut part);
-            take(&part);
-        }
+        });
         collected
     }
-}
-
-/// Moves `chunks` into `into` (emptied first), freeing each chunk as it goes, and sorts them
-/// there by key, stably.
-fn sort(chunks: Chunks, into: &mut Vec<Keyed>) {
-    into.clear();
-    into.reserve(chunks.0.iter().map(Vec::len).sum());
-    for chunk in chunks.0 {
-        into.extend_from_slice(&chunk);
-    }
-    crate::radix::sort_by_key(into, Keyed::key);
 }
 
 #[cfg(test)]
@@ -167,5 +169,7 @@ mod tests {
         sorts_as_the_stable_sort_does(n, |r| r >> 1 ^ 1 << 63);
         // One key for all: nothing differs.
         sorts_as_the_stable_sort_does(n, |_| 42);
+        // Bunched: nearly all keys in one part, parted again below, and a few far above.
+        sorts_as_the_stable_sort_does(n, |r| if r % 100 == 0 { 1 << 50 | r >> 40 } else { r % 5000 });
     }
 }
