@@ -131,10 +131,6 @@ impl Repository for BenchRepository {
         Ok(())
     }
 
-    fn replica_count(&self) -> Option<usize> {
-        usize::try_from(self.live()).ok()
-    }
-
     fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
         Ok(index(pnfsid).filter(|&i| i < self.n && !self.is_deleted(i)).map(|i| {
             let mut entry = self.template();

@@ -112,15 +112,6 @@ pub trait Repository: Send + Sync {
     /// then wait for it instead of failing.
     fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError>;
 
-    /// How many replicas the repository holds, where it knows without counting them. A sorted
-    /// scan (`-order=…`) sizes its vector from it once, instead of growing it: each time a
-    /// vector grows, glibc copies it holding its arena's lock, and the threads sharing that
-    /// arena wait (minidcache's shell answered `migration info` in 53 ms at the start of a
-    /// sorted move of a million replicas). `None` (the default): the vector grows.
-    fn replica_count(&self) -> Option<usize> {
-        None
-    }
-
     /// The entry of one replica, `None` if there is no such replica.
     fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String>;
 

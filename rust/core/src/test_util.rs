@@ -22,13 +22,11 @@ pub fn recorder<T: Send + 'static>() -> (Seen<T>, Completion<T>) {
     (seen, Completion::new(move |o| s.lock().push(o)))
 }
 
-/// A repository that misbehaves as a host's may: it states a count of its own (`count`, where
-/// the replicas held would give theirs), its scan panics (`scan_panics`), or its checksum
-/// verification does (`verify_panics`). Everything else is `replicas`'.
+/// A repository that misbehaves as a host's may: its scan panics (`scan_panics`), or its
+/// checksum verification does (`verify_panics`). Everything else is `replicas`'.
 #[derive(Default)]
 pub struct MisbehavingRepository {
     pub replicas: MemoryRepository,
-    pub count: Option<usize>,
     pub scan_panics: bool,
     pub verify_panics: bool,
 }
@@ -37,9 +35,6 @@ impl Repository for MisbehavingRepository {
     fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError> {
         assert!(!self.scan_panics, "the host's index is corrupt");
         self.replicas.for_each(visit)
-    }
-    fn replica_count(&self) -> Option<usize> {
-        self.count.or_else(|| self.replicas.replica_count())
     }
     fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
         self.replicas.entry(pnfsid)

@@ -40,8 +40,6 @@ pub struct BridgeMethods {
     pub open_scan: JMethodID,
     /// `byte[] nextBatch(Object scan)`.
     pub next_batch: JMethodID,
-    /// `long replicaCount()`.
-    pub replica_count: JMethodID,
     /// `void setState(<id>, int state, String reason)`.
     pub set_state: JMethodID,
     /// `void setSticky(<id>, String owner, long expire, boolean overwrite)`.
@@ -102,7 +100,6 @@ pub fn init(env: &mut Env<'_>, natives: &JClass<'_>) -> Result<()> {
         entry: env.get_method_id(b, jni_str!("entry"), jni_sig!("(JJI)[B"))?,
         open_scan: env.get_method_id(b, jni_str!("openScan"), jni_sig!("()Ljava/lang/Object;"))?,
         next_batch: env.get_method_id(b, jni_str!("nextBatch"), jni_sig!("(Ljava/lang/Object;)[B"))?,
-        replica_count: env.get_method_id(b, jni_str!("replicaCount"), jni_sig!("()J"))?,
         set_state: env.get_method_id(b, jni_str!("setState"), jni_sig!("(JJIILjava/lang/String;)V"))?,
         set_sticky: env.get_method_id(b, jni_str!("setSticky"), jni_sig!("(JJILjava/lang/String;JZ)V"))?,
         verifies_checksums: env.get_method_id(b, jni_str!("verifiesChecksums"), jni_sig!("()Z"))?,

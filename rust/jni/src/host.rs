@@ -244,25 +244,6 @@ impl Repository for JavaHost {
         .map_err(|e| e.scan())
     }
 
-    /// Asked at the start of each sorted scan. Java answers -1 when it does not know; an
-    /// exception counts as not knowing. A wrong count costs time or memory reserved and not
-    /// used, never a file: the scan lists what the repository holds, and a count too large to
-    /// reserve is ignored (`repository_effects`).
-    fn replica_count(&self) -> Option<usize> {
-        let counted = with_java("Repository.replicaCount", |jni, cache| {
-            // replicaCount: ()J
-            let returned = unsafe { jni.call(self.bridge(cache.m.replica_count), Returns::Long, &[])? };
-            Ok(match returned {
-                Returned::Long(n) => usize::try_from(n).ok(),
-                _ => None,
-            })
-        });
-        counted.unwrap_or_else(|e| {
-            tracing::warn!(target: "migration::jni", "Repository.replicaCount failed, the scan grows its list: {}", e.text());
-            None
-        })
-    }
-
     fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
         with_java("Repository.getEntry", |jni, cache| {
             // entry: (JJI)[B

@@ -116,7 +116,6 @@ impl Drop for Local<'_> {
 pub enum Returns {
     Void,
     Boolean,
-    Long,
     Object,
     /// A `byte[]`, read into Rust as the call returns.
     Bytes,
@@ -126,7 +125,6 @@ pub enum Returns {
 pub enum Returned<'a> {
     Void,
     Boolean(bool),
-    Long(i64),
     /// `None` for null.
     Object(Option<Local<'a>>),
     /// `None` for null.
@@ -298,7 +296,6 @@ impl Jni {
                 (Method::Instance(o, m), Returns::Boolean) => {
                     Returned::Boolean((f.CallBooleanMethodA)(self.env, o, m, a))
                 }
-                (Method::Instance(o, m), Returns::Long) => Returned::Long((f.CallLongMethodA)(self.env, o, m, a)),
                 (Method::Instance(o, m), Returns::Object | Returns::Bytes) => {
                     Returned::Object(self.local((f.CallObjectMethodA)(self.env, o, m, a)))
                 }
@@ -309,7 +306,6 @@ impl Jni {
                 (Method::Static(c, m), Returns::Boolean) => {
                     Returned::Boolean((f.CallStaticBooleanMethodA)(self.env, c, m, a))
                 }
-                (Method::Static(c, m), Returns::Long) => Returned::Long((f.CallStaticLongMethodA)(self.env, c, m, a)),
                 (Method::Static(c, m), Returns::Object | Returns::Bytes) => {
                     Returned::Object(self.local((f.CallStaticObjectMethodA)(self.env, c, m, a)))
                 }

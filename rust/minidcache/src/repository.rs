@@ -651,10 +651,6 @@ impl Repository for DiskRepository {
         Ok(())
     }
 
-    fn replica_count(&self) -> Option<usize> {
-        Some(self.len())
-    }
-
     fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
         Ok(self.index.read().replicas.get(pnfsid).cloned())
     }
@@ -795,7 +791,6 @@ mod tests {
         assert_eq!(two.storage_class.as_deref(), Some("a:b@osm"));
         assert_eq!(std::fs::read_dir(dir.join("data")).expect("dir").count(), 1);
         assert_eq!(repository.used(), 3);
-        assert_eq!(repository.replica_count(), Some(1), "what a sorted scan sizes its vector by");
         repository.close();
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }

@@ -140,10 +140,6 @@ impl Repository for MemoryRepository {
         Ok(())
     }
 
-    fn replica_count(&self) -> Option<usize> {
-        Some(self.entries.read().len())
-    }
-
     fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
         Ok(self.entries.read().get(pnfsid).cloned())
     }

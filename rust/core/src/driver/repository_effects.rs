@@ -88,7 +88,6 @@ mod tests {
     use super::*;
     use crate::driver::memory::MemoryRepository;
     use crate::replica::{ReplicaEntry, ReplicaState};
-    use crate::test_util::MisbehavingRepository;
 
     fn id(n: u16) -> PnfsId {
         let [high, low] = n.to_be_bytes();
@@ -123,16 +122,5 @@ mod tests {
         assert_eq!(scanned(&repository, Order::SizeDescending), expected(|f| -i128::from(f.1)));
         assert_eq!(scanned(&repository, Order::Lru), expected(|f| i128::from(f.2)));
         assert_eq!(scanned(&repository, Order::LruDescending), expected(|f| -i128::from(f.2)));
-    }
-
-    #[test]
-    fn a_count_too_large_to_reserve_is_ignored_and_the_scan_still_sorts() {
-        let repository = MisbehavingRepository { count: Some(usize::MAX), ..MisbehavingRepository::default() };
-        for n in [3u16, 1, 2] {
-            repository.replicas.insert(ReplicaEntry::new(id(n), ReplicaState::Cached, u64::from(n), 0));
-        }
-        let files = scan_for_queue(&repository, &ReplicaFilter::default(), Some(Order::Size), 0, 7).expect("a scan");
-        let sizes: Vec<u64> = files.files().map(|(_, size)| size).collect();
-        assert_eq!(sizes, [1, 2, 3]);
     }
 }

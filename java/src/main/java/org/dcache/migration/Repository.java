@@ -7,9 +7,9 @@ import java.util.Iterator;
  * makes them from its own threads, never while holding a lock, so an implementation may call
  * back into the module. Changes must be reported with {@link MigrationModule#repositoryEvent}.
  *
- * <p>There are no defaults but {@link #replicaCount()}: each other method answers a question
- * whose wrong answer loses data (a move deletes its source on the strength of a verification
- * nobody did) or puts replicas on a pool that should not take them.
+ * <p>There are no defaults: each method answers a question whose wrong answer loses data (a
+ * move deletes its source on the strength of a verification nobody did) or puts replicas on a
+ * pool that should not take them.
  */
 public interface Repository
 {
@@ -24,25 +24,6 @@ public interface Repository
      * fails the job's scan.
      */
     Iterator<ReplicaEntry> entries();
-
-    /**
-     * How many replicas the pool holds, or -1 when it cannot say without counting them (the
-     * default). Asked at the start of each scan of a job with {@code -order=...} (once, unless
-     * the repository was still loading and the scan is tried again): the scan then
-     * makes its list of files at that size once instead of growing it. Each time a list grows
-     * the native allocator copies it holding a lock that other native threads of the pool's
-     * JVM may wait for, tens of milliseconds for the last copies of a million files. The figure
-     * may be out of date by the time the scan runs: too small, the list grows; too large, the
-     * memory is reserved and not used (a count too large to reserve is ignored). An exception
-     * counts as -1. dCache's
-     * {@code Repository} has no count of its own (its iterator walks a copy of the store's
-     * index, whose size {@code pool info} prints), so an adapter answers only where it holds
-     * such a collection; counting by iterating would cost as much as the scan.
-     */
-    default long replicaCount()
-    {
-        return -1;
-    }
 
     /** The entry of a replica, or null if the pool has none. */
     ReplicaEntry getEntry(PnfsId id);

@@ -42,10 +42,6 @@ final class MemoryRepository implements Repository
     volatile boolean loadingAsDCache;
     /** When set, {@link #entries()} throws it (a broken repository). */
     volatile RuntimeException scanFailure;
-    /** Times {@link #replicaCount()} was asked. */
-    final java.util.concurrent.atomic.AtomicInteger replicaCountAsked = new java.util.concurrent.atomic.AtomicInteger();
-    /** When set, {@link #replicaCount()} throws it (a misbehaving callback). */
-    volatile RuntimeException replicaCountFailure;
 
     void setListener(Consumer<RepositoryEvent> listener)
     {
@@ -107,16 +103,6 @@ final class MemoryRepository implements Repository
     synchronized int size()
     {
         return entries.size();
-    }
-
-    @Override
-    public long replicaCount()
-    {
-        replicaCountAsked.incrementAndGet();
-        if (replicaCountFailure != null) {
-            throw replicaCountFailure;
-        }
-        return size();
     }
 
     @Override

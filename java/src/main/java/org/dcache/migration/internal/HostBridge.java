@@ -109,11 +109,6 @@ public final class HostBridge
         repository.setSticky(pnfsId(high, low, tail), owner, expire, overwrite);
     }
 
-    long replicaCount()
-    {
-        return repository.replicaCount();
-    }
-
     boolean verifiesChecksums()
     {
         return repository.verifiesChecksums();
