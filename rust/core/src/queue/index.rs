@@ -224,6 +224,7 @@ impl Purge {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pnfsid::PnfsId;
     use crate::random::Rng;
 
     /// `n` keys as `build` makes them, slots in order, with hashes drawn from `distinct`
@@ -236,6 +237,41 @@ mod tests {
                 u64::from(hash) << 32 | slot
             })
             .collect()
+    }
+
+    #[test]
+    fn an_index_holds_each_id_at_its_first_slot_in_hash_order_and_kills_the_later_ones() {
+        // Below and well above 256 keys a part; every seventh file repeats an earlier id.
+        for n in [5000usize, 300_000] {
+            let mut rng = Rng::seeded(n as u64);
+            let ids: Vec<PnfsId> = (0..n)
+                .map(|i| {
+                    let source = if i % 7 == 6 { (rng.next_u64() % i as u64) as usize } else { i };
+                    PnfsId::parse(&format!("{:024x}", source.wrapping_mul(0x9E37_79B9) ^ 0x5A5A)).expect("valid")
+                })
+                .collect();
+            let files: Vec<(PnfsId, u64)> = ids.iter().map(|id| (*id, 1)).collect();
+            let mut slots = Slots::pack(&files);
+            let seed = 42;
+            let (index, killed) = Index::build(&mut slots, seed);
+            let key = |p: u32| (slots.get(p as usize).hash(seed), p);
+            assert!(index.positions.windows(2).all(|w| key(w[0]) < key(w[1])), "in hash order, equal hashes by slot");
+            let mut first = std::collections::HashMap::new();
+            let mut later = Vec::new();
+            for (slot, id) in ids.iter().enumerate() {
+                if first.contains_key(id) {
+                    later.push(slot);
+                } else {
+                    first.insert(*id, slot);
+                }
+            }
+            let mut killed = killed;
+            killed.sort_unstable();
+            assert_eq!(killed, later, "{n} files: the later slots of each id");
+            for (id, slot) in &first {
+                assert_eq!(index.find(&slots, id.as_bytes(), seed), Some(*slot));
+            }
+        }
     }
 
     #[test]
