@@ -33,43 +33,42 @@ impl Index {
             let live = chunk.iter().enumerate().filter(|(_, s)| s.is_live());
             keys.extend(live.map(|(i, s)| u64::from(s.hash(seed)) << 32 | (first + i) as u64));
         }
-        sort_by_hash(&mut keys);
-        // Equal ids have equal hashes, so a duplicate sits in the run of its hash, after the
-        // first occurrence (the sort is stable).
-        let mut killed = Vec::new();
-        let mut run = 0;
-        while run < keys.len() {
-            let mut end = run + 1;
-            while end < keys.len() && keys[end] >> 32 == keys[run] >> 32 {
-                end += 1;
-            }
-            for later in run + 1..end {
-                let slot = (keys[later] & 0xFFFF_FFFF) as usize;
-                let file = *slots.get(slot);
-                let seen = (run..later).any(|k| {
-                    let earlier = slots.get((keys[k] & 0xFFFF_FFFF) as usize);
-                    earlier.is_live() && earlier.same_id(&file)
-                });
-                if seen {
-                    slots.get_mut(slot).kill();
-                    killed.push(slot);
-                }
-            }
-            run = end;
-        }
         // About 16–32 ids per bucket: a 4-byte directory entry per bucket costs < 0.25 byte
         // per id, and a lookup binary-searches 4–5 of them.
         let bits = (usize::BITS - (keys.len() / 16).max(1).leading_zeros() - 1).min(28);
-        let shift = 32 - bits;
-        let mut buckets = vec![0u32; (1usize << bits) + 1];
-        for key in &keys {
-            buckets[((key >> 32) >> shift) as usize + 1] += 1;
+        let mut built = Built {
+            index: Index {
+                positions: Vec::with_capacity(keys.len()),
+                buckets: vec![0; (1 << bits) + 1],
+                shift: 32 - bits,
+            },
+            killed: Vec::new(),
+        };
+        if keys.len() < PART_FROM {
+            crate::radix::sort_by_key(&mut keys, |key| key >> 40);
+            built.add(&mut keys, slots);
+        } else {
+            // Parted by the hash's top byte, each part sorted and indexed while it is in the
+            // cache: at 10M ids, passes over all the keys were half of building the index.
+            let (mut parts, starts) = part_by_top_byte(keys);
+            let largest = starts.windows(2).map(|part| part[1] - part[0]).max().unwrap_or(0);
+            let mut scratch = vec![0; largest];
+            for part in starts.windows(2) {
+                let part = &mut parts[part[0]..part[1]];
+                let scratch = &mut scratch[..part.len()];
+                // By the hash's next two bytes, [`Built::add`] ordering the few keys whose
+                // top three bytes are equal; a part so large that such runs are long (more
+                // than 2³² ids in all) is sorted by all three.
+                let low_bits = if part.len() > 1 << 24 { 0 } else { 8 };
+                crate::radix::sort_slice_by_key(part, scratch, |key| (key >> 32 & 0xFF_FFFF) >> low_bits);
+                built.add(part, slots);
+            }
         }
+        let buckets = &mut built.index.buckets;
         for b in 1..buckets.len() {
             buckets[b] += buckets[b - 1];
         }
-        let positions = keys.iter().map(|k| *k as u32).collect();
-        (Index { positions, buckets, shift }, killed)
+        (built.index, built.killed)
     }
 
     /// The live slot holding `id`.
@@ -138,35 +137,36 @@ impl Index {
     }
 }
 
-/// Up to this many ids, the keys are sorted by radix on their hashes' top three bytes only,
-/// and [`order_runs`] orders the runs of equal top bytes: about one key in 2²⁴ ÷ ids shares
-/// its run, so that pass moves few keys, where a fourth radix pass would move them all.
-const TOP_BYTES_UP_TO: usize = 1 << 26;
-
-/// From this many keys (2 MiB of them, the cache of a core) on, the keys are first parted by
-/// their top byte, so that each part is sorted within the cache: at 10M ids the radix passes
-/// over the whole vector were half of building the index.
+/// From this many keys (2 MiB of them, the cache of a core) on, the keys are parted by their
+/// hashes' top byte, and each part sorted and indexed on its own.
 const PART_FROM: usize = 1 << 18;
 
-/// Sorts `hash << 32 | slot` keys by hash, stably: equal hashes keep slot order.
-fn sort_by_hash(keys: &mut Vec<u64>) {
-    if keys.len() > TOP_BYTES_UP_TO {
-        crate::radix::sort_by_key(keys, |key| key >> 32);
-        return;
-    }
-    if keys.len() < PART_FROM {
-        crate::radix::sort_by_key(keys, |key| key >> 40);
-    } else {
-        sort_in_parts_by_top_bytes(keys);
-    }
-    order_runs(keys);
+/// An index being built from keys sorted by hash a part at a time, parts in hash order.
+struct Built {
+    index: Index,
+    killed: Vec<usize>,
 }
 
-/// Sorts the keys by their hashes' top three bytes: parted by the first, each part then by
-/// the next two, with the input's memory as the parts' scratch.
-fn sort_in_parts_by_top_bytes(keys: &mut Vec<u64>) {
+impl Built {
+    /// Adds `keys`, the next keys in hash order: sorted by radix on their hashes' top three
+    /// bytes (the rest are ordered here), equal top bytes in slot order.
+    fn add(&mut self, keys: &mut [u64], slots: &mut Slots) {
+        order_runs(keys);
+        kill_duplicates(keys, slots, &mut self.killed);
+        let index = &mut self.index;
+        for key in keys.iter() {
+            index.buckets[((key >> 32) >> index.shift) as usize + 1] += 1;
+        }
+        index.positions.extend(keys.iter().map(|&key| key as u32));
+    }
+}
+
+/// The keys parted by their hashes' top byte, each part in the keys' order, and where each
+/// part starts (and the last ends). The keys' memory is given back before the parts are
+/// sorted.
+fn part_by_top_byte(keys: Vec<u64>) -> (Vec<u64>, [usize; 257]) {
     let mut starts = [0usize; 257];
-    for key in keys.iter() {
+    for key in &keys {
         starts[(key >> 56) as usize + 1] += 1;
     }
     for b in 1..starts.len() {
@@ -175,16 +175,38 @@ fn sort_in_parts_by_top_bytes(keys: &mut Vec<u64>) {
     // Zeroed pages come from the kernel untouched, not written twice.
     let mut parts = vec![0u64; keys.len()];
     let mut next = starts;
-    for &key in keys.iter() {
+    for key in keys {
         let part = (key >> 56) as usize;
         parts[next[part]] = key;
         next[part] += 1;
     }
-    for part in starts.windows(2) {
-        let range = part[0]..part[1];
-        crate::radix::sort_slice_by_key(&mut parts[range.clone()], &mut keys[range], |key| key >> 40 & 0xFFFF);
+    (parts, starts)
+}
+
+/// Kills the later slots of each id among `keys`, sorted by hash with equal hashes in slot
+/// order: equal ids have equal hashes, so a duplicate sits in the run of its hash, after the
+/// first occurrence.
+fn kill_duplicates(keys: &[u64], slots: &mut Slots, killed: &mut Vec<usize>) {
+    let mut run = 0;
+    while run < keys.len() {
+        let mut end = run + 1;
+        while end < keys.len() && keys[end] >> 32 == keys[run] >> 32 {
+            end += 1;
+        }
+        for later in run + 1..end {
+            let slot = (keys[later] & 0xFFFF_FFFF) as usize;
+            let file = *slots.get(slot);
+            let seen = (run..later).any(|k| {
+                let earlier = slots.get((keys[k] & 0xFFFF_FFFF) as usize);
+                earlier.is_live() && earlier.same_id(&file)
+            });
+            if seen {
+                slots.get_mut(slot).kill();
+                killed.push(slot);
+            }
+        }
+        run = end;
     }
-    *keys = parts;
 }
 
 /// Orders keys sorted by their hashes' top bytes by the whole hash: an insertion sort, which
@@ -227,18 +249,6 @@ mod tests {
     use crate::pnfsid::PnfsId;
     use crate::random::Rng;
 
-    /// `n` keys as `build` makes them, slots in order, with hashes drawn from `distinct`
-    /// values spread over all 32 bits, so that equal hashes (and equal top bytes) occur.
-    fn keys(n: usize, distinct: u64, seed: u64) -> Vec<u64> {
-        let mut rng = Rng::seeded(seed);
-        (0..n as u64)
-            .map(|slot| {
-                let hash = ((rng.next_u64() % distinct) as u32).wrapping_mul(0x9E37_79B9);
-                u64::from(hash) << 32 | slot
-            })
-            .collect()
-    }
-
     #[test]
     fn an_index_holds_each_id_at_its_first_slot_in_hash_order_and_kills_the_later_ones() {
         // Below and well above 256 keys a part; every seventh file repeats an earlier id.
@@ -270,20 +280,6 @@ mod tests {
             assert_eq!(killed, later, "{n} files: the later slots of each id");
             for (id, slot) in &first {
                 assert_eq!(index.find(&slots, id.as_bytes(), seed), Some(*slot));
-            }
-        }
-    }
-
-    #[test]
-    fn keys_sort_by_hash_with_equal_hashes_in_slot_order_at_every_size() {
-        // Below the radix sort's threshold, sorted on the top bytes, and parted first.
-        for n in [100, 5000, PART_FROM + 12_345] {
-            for distinct in [n as u64 / 4, 1 << 32] {
-                let mut sorted = keys(n, distinct, n as u64 ^ distinct);
-                let mut expected = sorted.clone();
-                expected.sort_by_key(|key| key >> 32);
-                sort_by_hash(&mut sorted);
-                assert!(sorted == expected, "{n} keys of {distinct} hashes");
             }
         }
     }
