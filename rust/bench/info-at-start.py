@@ -10,14 +10,15 @@ matched by their echo, so give them without leading or trailing blanks. Also pri
 minidcache's resident memory once the files are populated (`--state cached` populates cached
 replicas instead of precious ones; `--sticky 'lhcb(1)'` gives each a sticky record, here one
 that expires after a second, and `--settle S` waits S seconds between the populate and the
-job, for the records to expire and leave).
+job, for the records to expire and leave). `--size 1000..4000` populates sizes spread over a
+range instead of 1 KiB each, so that a job with `-order=size` has keys to sort.
 
 docs/performance.md's fourteenth round found the scan's stall with the default command (34-44
 ms answers while INITIALIZING, 2-6 ms after the fix), and its fifteenth round a write held up by
 the whole scan with `--job 'migration copy -concurrency=1 pool2' --probe 'populate -files=1
 -size=1024'` (514 ms, then at most one batch of the scan).
 
-usage: info-at-start.py MINIDCACHE DIR [FILES [SECONDS]] [--job COMMAND] [--probe COMMAND] [--state STATE]
+usage: info-at-start.py MINIDCACHE DIR [FILES [SECONDS]] [--job COMMAND] [--probe COMMAND] [--state STATE] [--size N|MIN..MAX]
                           [--sticky OWNER[(SECONDS)]] [--settle SECONDS]
        (DIR is deleted and made anew)
 """
@@ -35,6 +36,7 @@ arguments.add_argument("seconds", nargs="?", type=float, default=4.0)
 arguments.add_argument("--job", default="migration move -concurrency=16 pool2")
 arguments.add_argument("--probe", default="migration info 1")
 arguments.add_argument("--state", default="precious", choices=["precious", "cached"])
+arguments.add_argument("--size", default="1024", help="populate's -size: n or min..max (a sorted job's keys differ only if the sizes do)")
 arguments.add_argument("--sticky")
 arguments.add_argument("--settle", type=float, default=0.0)
 options = arguments.parse_args()
@@ -74,7 +76,7 @@ def timed(command):
 INFO = "migration info 1"
 send("\\c pool1")
 sticky = f" -sticky={options.sticky}" if options.sticky else ""
-send(f"populate -files={options.files} -size=1024 -state={options.state}{sticky}")
+send(f"populate -files={options.files} -size={options.size} -state={options.state}{sticky}")
 send("\\l")
 until_echo("\\l")
 time.sleep(options.settle)

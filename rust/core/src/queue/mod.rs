@@ -118,8 +118,13 @@ pub struct ScanCollector {
 impl ScanCollector {
     /// Appends a file, in queue order.
     pub fn push(&mut self, id: &PnfsId, size: u64) {
-        self.slots.push_into_whole_chunk(PackedFile::new(id, size));
-        self.bytes += size;
+        self.push_packed(PackedFile::new(id, size));
+    }
+
+    /// Appends a packed file, in queue order.
+    fn push_packed(&mut self, file: PackedFile) {
+        self.bytes += file.size();
+        self.slots.push_into_whole_chunk(file);
     }
 
     /// The files, indexed for a queue keyed by `seed`.

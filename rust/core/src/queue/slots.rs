@@ -12,7 +12,8 @@ const DEAD: u8 = 0x80;
 /// Slots per chunk: 108 KiB of files, small next to a large queue, freed in one go.
 pub(super) const CHUNK: usize = 4096;
 
-/// One queued file, packed: `[len | flags, 18 id bytes]` and the size, little-endian.
+/// One queued file, packed: `[len | flags, 18 id bytes]` and the size, little-endian. The id
+/// bytes after its length are zero: [`PackedFile::hash`] and `same_id` read them.
 #[derive(Clone, Copy)]
 pub(super) struct PackedFile {
     id: [u8; 19],

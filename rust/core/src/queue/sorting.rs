@@ -1,14 +1,14 @@
 //! A sorted repository scan's files (`-order=size|lru`): gathered packed, as the queue keeps
 //! them, each beside its sort key; then sorted, and moved into the queue's chunks.
 //!
-//! Many files are sorted in parts: parted by the highest eight bits in which their keys
+//! Many files are sorted in parts: parted by the highest (up to eight) bits in which their keys
 //! differ, each part then sorted by radix within the cache, and the parts taken in order. The
 //! files stay in chunks throughout, each freed as soon as its files have moved on, so that the
 //! parts are made in the memory the scan touched and the queue's chunks in the parts' memory.
 //! At 10M files the page faults of new memory were a third of a sorted start.
 
 use super::ScanCollector;
-use super::slots::{PackedFile, Slots};
+use super::slots::PackedFile;
 use crate::pnfsid::PnfsId;
 
 /// A file and its sort key, little-endian: 35 bytes with no padding, where the
@@ -30,7 +30,7 @@ impl Keyed {
 /// takes it.
 const CHUNK: usize = 3000;
 
-/// The files of a part, about, where they are many: 140 KB of them, which with the sort's
+/// The files of a part, about, where they are many: 140 KiB of them, which with the sort's
 /// working copy fits a core's cache, and enough that the radix sort's fixed costs are small.
 const PART: usize = 4096;
 
@@ -68,8 +68,8 @@ impl Part {
     /// came, a slice at a time; `scratch` is where a part small enough is sorted.
     fn sort(self, scratch: &mut Vec<Keyed>, take: &mut impl FnMut(&[Keyed])) {
         if self.differing == 0 {
-            // One key: already in order.
-            self.chunks.iter().for_each(|chunk| take(chunk));
+            // One key: already in order. Each chunk is freed once it is taken.
+            self.chunks.into_iter().for_each(|chunk| take(&chunk));
             return;
         }
         let bits = (self.len / PART).checked_ilog2().unwrap_or(0).min(MOST_PART_BITS);
@@ -82,10 +82,11 @@ impl Part {
             take(scratch);
             return;
         }
-        // Parted by the highest `bits` bits in which the keys differ: an even spread of keys
-        // makes parts of about `PART` files wherever its bits are (sizes up to 1 MB differ in
-        // 20). A part that takes more (keys bunched) is parted again by the bits below, in
-        // which alone its keys differ: no part is sorted whole unless it is small.
+        // Parted by the highest `bits` bits in which the keys differ, wherever they are (sizes
+        // up to 1 MB differ in 20): an even spread of keys makes parts of about `PART` files,
+        // up to 2⁸ parts. A part that still holds many (from 2²¹ files, or keys bunched) is
+        // parted again by the bits below, in which alone its keys differ: no part is sorted
+        // whole unless it is small. (At 10M files: 256 parts of 39 000, each parted in 8.)
         let shift = (u64::BITS - self.differing.leading_zeros()).saturating_sub(bits);
         let mask = (1 << bits) - 1;
         let mut parts: Vec<Part> = (0..=mask).map(|_| Part::default()).collect();
@@ -115,12 +116,9 @@ impl SortingCollector {
     /// The files in the order of their keys, equal keys in the order they came (stable), and
     /// linear in their number (`radix`).
     pub fn sorted(self) -> ScanCollector {
-        let mut collected = ScanCollector { slots: Slots::default(), bytes: 0 };
+        let mut collected = ScanCollector::default();
         self.files.sort(&mut Vec::new(), &mut |sorted: &[Keyed]| {
-            for keyed in sorted {
-                collected.bytes += keyed.file.size();
-                collected.slots.push_into_whole_chunk(keyed.file);
-            }
+            sorted.iter().for_each(|keyed| collected.push_packed(keyed.file));
         });
         collected
     }
@@ -147,6 +145,7 @@ mod tests {
         let mut expected: Vec<u64> = (0..n).collect();
         expected.sort_by_key(|&i| keys[i as usize]);
         assert_eq!(scanned.len(), n as usize);
+        assert_eq!(scanned.bytes, n * n.saturating_sub(1) / 2, "every size counted once");
         let files: Vec<(PnfsId, u64)> = scanned.files().collect();
         assert!(files.iter().map(|f| f.1).eq(expected.iter().copied()), "sorted by key, stably");
         assert!(files.iter().all(|(file, i)| *file == id(*i)), "each id with its size");
@@ -155,6 +154,11 @@ mod tests {
     #[test]
     fn few_files_come_out_by_key_with_equal_keys_in_scan_order() {
         sorts_as_the_stable_sort_does(1000, |r| (r % 7) << 40);
+    }
+
+    #[test]
+    fn no_files_come_out_as_none() {
+        sorts_as_the_stable_sort_does(0, |r| r);
     }
 
     #[test]
@@ -167,6 +171,8 @@ mod tests {
         sorts_as_the_stable_sort_does(n, |r| (r % 3) << 40);
         // Times with the sign bit flipped, as `-order=lru` makes them, over the top bits.
         sorts_as_the_stable_sort_does(n, |r| r >> 1 ^ 1 << 63);
+        // Keys over all 64 bits, the top one included.
+        sorts_as_the_stable_sort_does(n, |r| r);
         // One key for all: nothing differs.
         sorts_as_the_stable_sort_does(n, |_| 42);
         // Bunched: nearly all keys in one part, parted again below, and a few far above.
