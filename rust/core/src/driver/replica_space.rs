@@ -1,10 +1,9 @@
-//! What a pool's replicas take of its space, by kind, and how many of each kind there
-//! are, kept up to date as each replica changes: a pool's cost information (precious and
-//! removable bytes, the age of its least recently used removable replica) is asked for each
-//! pool listed to a job, and counting it
-//! replica by replica held the pool's index for 20-30 ms a million replicas, with every write
-//! to the pool waiting behind it. dCache's pools keep the same figures up to date too (their
-//! sweeper holds the removable replicas in access order).
+//! What a pool's replicas take of its space, by kind, and how many of each kind there are,
+//! kept up to date as each replica changes: a pool's cost information (precious and removable
+//! bytes, the age of its least recently used removable replica) is asked for each pool listed
+//! to a job, and counting it replica by replica held the pool's index for 20-30 ms a million
+//! replicas, with every write to the pool waiting behind it. dCache's pools keep the same
+//! figures up to date too (their sweeper holds the removable replicas in access order).
 
 use std::collections::BTreeSet;
 

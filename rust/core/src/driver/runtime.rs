@@ -765,6 +765,56 @@ mod tests {
         runtime.shutdown();
     }
 
+    /// Records the messages a module sends.
+    struct Sent(Arc<Mutex<Vec<Vec<u8>>>>);
+    impl Transport for Sent {
+        fn send(&self, _: &str, message: Vec<u8>, _: Option<Completion<Vec<u8>>>) {
+            self.0.lock().push(message);
+        }
+    }
+
+    #[test]
+    fn a_checksum_verification_that_panics_fails_its_copy_request_instead_of_leaving_it_waiting() {
+        use crate::message::{CopyRequest, Message, decode, encode};
+        use crate::replica::ReplicaState;
+        // The target holds the replica, so a request that asks for verification verifies it.
+        let existing = crate::driver::sim::replica("A", ReplicaState::Cached, 40, 0, vec![]);
+        let repository = crate::test_util::MisbehavingRepository { verify_panics: true, ..Default::default() };
+        repository.replicas.insert(existing.clone());
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let transport = Arc::new(Sent(Arc::clone(&sent)));
+        let host = Host { repository: Arc::new(repository), transport, ..panicky_host() };
+        let runtime = Runtime::start("pool2", Config::default(), host, Options::default()).expect("starts");
+        runtime.pool_started();
+        let request = CopyRequest {
+            uuid: RequestId(7),
+            source: "pool1".into(),
+            attributes: existing.attributes(),
+            state: ReplicaState::Cached,
+            sticky: vec![],
+            verify: true,
+            force_source_mode: false,
+            atime: None,
+            meta_only: false,
+        };
+        runtime.deliver("pool1", encode(&Message::Copy(request)), None);
+        let finished = || {
+            sent.lock().iter().find_map(|bytes| match decode::<Message>(bytes) {
+                Ok(Message::CopyFinished { rc, error, .. }) => Some((rc, error)),
+                _ => None,
+            })
+        };
+        let started = Instant::now();
+        while finished().is_none() && started.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let (rc, error) = finished().expect("the request finished");
+        assert_eq!(rc, ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION);
+        let error = error.expect("an error text");
+        assert!(error.contains("the checksum verification panicked: the checksum module is broken"), "{error}");
+        runtime.shutdown();
+    }
+
     #[test]
     fn a_panicking_host_callback_does_not_leave_the_thread_stuck() {
         let runtime = Runtime::start("pool1", Config::default(), panicky_host(), Options::default()).expect("starts");
