@@ -63,23 +63,32 @@ impl Part {
             }
         }
     }
+}
 
-    /// Hands the files to `take` in the order of their keys, equal keys in the order they
-    /// came, a slice at a time; `scratch` is where a part small enough is sorted.
-    fn sort(self, scratch: &mut Vec<Keyed>, take: &mut impl FnMut(&[Keyed])) {
-        if self.differing == 0 {
+/// Sorts parts: the files a part is sorted whole at, and where those are sorted.
+struct Sorter {
+    /// [`PART`], but for tests, which take the paths of many files with few.
+    files_per_part: usize,
+    scratch: Vec<Keyed>,
+}
+
+impl Sorter {
+    /// Hands `part`'s files to `take` in the order of their keys, equal keys in the order
+    /// they came, a slice at a time.
+    fn sort(&mut self, part: Part, take: &mut impl FnMut(&[Keyed])) {
+        if part.differing == 0 {
             // One key: already in order. Each chunk is freed once it is taken.
-            self.chunks.into_iter().for_each(|chunk| take(&chunk));
+            part.chunks.into_iter().for_each(|chunk| take(&chunk));
             return;
         }
-        let bits = (self.len / PART).checked_ilog2().unwrap_or(0).min(MOST_PART_BITS);
+        let bits = (part.len / self.files_per_part).checked_ilog2().unwrap_or(0).min(MOST_PART_BITS);
         if bits == 0 {
-            scratch.clear();
-            scratch.reserve(self.len);
+            self.scratch.clear();
+            self.scratch.reserve(part.len);
             // Each chunk is freed as soon as it is copied.
-            self.chunks.into_iter().for_each(|chunk| scratch.extend_from_slice(&chunk));
-            crate::radix::sort_by_key(scratch, Keyed::key);
-            take(scratch);
+            part.chunks.into_iter().for_each(|chunk| self.scratch.extend_from_slice(&chunk));
+            crate::radix::sort_by_key(&mut self.scratch, Keyed::key);
+            take(&self.scratch);
             return;
         }
         // Parted by the highest `bits` bits in which the keys differ, wherever they are (sizes
@@ -87,15 +96,15 @@ impl Part {
         // up to 2⁸ parts. A part that still holds many (from 2²¹ files, or keys bunched) is
         // parted again by the bits below, in which alone its keys differ: no part is sorted
         // whole unless it is small. (At 10M files: 256 parts of 39 000, each parted in 8.)
-        let shift = (u64::BITS - self.differing.leading_zeros()).saturating_sub(bits);
+        let shift = (u64::BITS - part.differing.leading_zeros()).saturating_sub(bits);
         let mask = (1 << bits) - 1;
         let mut parts: Vec<Part> = (0..=mask).map(|_| Part::default()).collect();
-        for chunk in self.chunks {
+        for chunk in part.chunks {
             for keyed in chunk {
                 parts[(keyed.key() >> shift) as usize & mask].push(keyed);
             }
         }
-        parts.into_iter().for_each(|part| part.sort(scratch, take));
+        parts.into_iter().for_each(|part| self.sort(part, take));
     }
 }
 
@@ -116,8 +125,13 @@ impl SortingCollector {
     /// The files in the order of their keys, equal keys in the order they came (stable), and
     /// linear in their number (`radix`).
     pub fn sorted(self) -> ScanCollector {
+        self.sorted_in_parts_of(PART)
+    }
+
+    fn sorted_in_parts_of(self, files_per_part: usize) -> ScanCollector {
         let mut collected = ScanCollector::default();
-        self.files.sort(&mut Vec::new(), &mut |sorted: &[Keyed]| {
+        let mut sorter = Sorter { files_per_part, scratch: Vec::new() };
+        sorter.sort(self.files, &mut |sorted: &[Keyed]| {
             sorted.iter().for_each(|keyed| collected.push_packed(keyed.file));
         });
         collected
@@ -136,12 +150,17 @@ mod tests {
     /// Sorts `n` files whose keys `key` makes from a random number, and checks them against
     /// the standard library's stable sort.
     fn sorts_as_the_stable_sort_does(n: u64, key: impl Fn(u64) -> u64) {
+        sorts_in_parts_as_the_stable_sort_does(n, PART, key);
+    }
+
+    /// The same, with parts sorted whole from `files_per_part` files.
+    fn sorts_in_parts_as_the_stable_sort_does(n: u64, files_per_part: usize, key: impl Fn(u64) -> u64) {
         let mut rng = Rng::seeded(n);
         let keys: Vec<u64> = (0..n).map(|_| key(rng.next_u64())).collect();
         let mut sorting = SortingCollector::default();
         // The size is the file's number, so that the order shows in the sizes.
         keys.iter().enumerate().for_each(|(i, k)| sorting.push(&id(i as u64), i as u64, *k));
-        let scanned = sorting.sorted().finish(1);
+        let scanned = sorting.sorted_in_parts_of(files_per_part).finish(1);
         let mut expected: Vec<u64> = (0..n).collect();
         expected.sort_by_key(|&i| keys[i as usize]);
         assert_eq!(scanned.len(), n as usize);
@@ -177,5 +196,18 @@ mod tests {
         sorts_as_the_stable_sort_does(n, |_| 42);
         // Bunched: nearly all keys in one part, parted again below, and a few far above.
         sorts_as_the_stable_sort_does(n, |r| if r % 100 == 0 { 1 << 50 | r >> 40 } else { r % 5000 });
+    }
+
+    #[test]
+    fn so_many_files_that_eight_bits_make_large_parts_are_parted_again() {
+        // 2⁹ parts' worth and more: parted by eight bits at most, each part again by the
+        // bits below (with 4 096 files a part, that takes 2²¹ files and more).
+        let files_per_part = 4;
+        let n = (files_per_part << (MOST_PART_BITS + 3)) as u64 + 100;
+        sorts_in_parts_as_the_stable_sort_does(n, files_per_part, |r| 1000 + r % 1_000_000);
+        sorts_in_parts_as_the_stable_sort_does(n, files_per_part, |r| r);
+        sorts_in_parts_as_the_stable_sort_does(n, files_per_part, |r| (r % 3) << 40);
+        // Runs of equal keys among many distinct ones, each run's files in scan order.
+        sorts_in_parts_as_the_stable_sort_does(n, files_per_part, |r| r % 700);
     }
 }
