@@ -27,6 +27,11 @@ impl Index {
     /// Builds the index of the live slots; later duplicates of an id are killed. Returns the
     /// slots killed.
     pub(super) fn build(slots: &mut Slots, seed: u64) -> (Index, Vec<usize>) {
+        Index::build_with(slots, seed, LONG_PART)
+    }
+
+    /// [`Index::build`], parts of more than `long_part` keys sorted by all three bytes.
+    fn build_with(slots: &mut Slots, seed: u64, long_part: usize) -> (Index, Vec<usize>) {
         let mut keys: Vec<u64> = Vec::with_capacity(slots.len());
         for (c, chunk) in slots.chunks().iter().enumerate() {
             let first = c * CHUNK;
@@ -57,9 +62,9 @@ impl Index {
                 let part = &mut parts[part[0]..part[1]];
                 let scratch = &mut scratch[..part.len()];
                 // By the hash's next two bytes, [`Built::add`] ordering the few keys whose
-                // top three bytes are equal; a part so large that such runs are long (more
-                // than 2³² ids in all) is sorted by all three.
-                let dropped_bits = if part.len() > 1 << 24 { 0 } else { 8 };
+                // top three bytes are equal; a part so large that such runs are long is
+                // sorted by all three.
+                let dropped_bits = if part.len() > long_part { 0 } else { 8 };
                 crate::radix::sort_slice_by_key(part, scratch, |key| (key >> 32 & 0xFF_FFFF) >> dropped_bits);
                 built.add(part, slots);
             }
@@ -140,6 +145,10 @@ impl Index {
 /// From this many keys (2 MiB of them, the cache of a core) on, the keys are parted by their
 /// hashes' top byte, and each part sorted and indexed on its own.
 const PART_FROM: usize = 1 << 18;
+
+/// From this many keys in a part of the top byte (more than 2³² ids in all), the insertion
+/// pass's runs would be long, and the part is sorted by the hash's next three bytes, not two.
+const LONG_PART: usize = 1 << 24;
 
 /// An index being built from keys sorted by hash a part at a time, parts in hash order.
 struct Built {
@@ -251,9 +260,10 @@ mod tests {
 
     #[test]
     fn an_index_holds_each_id_at_its_first_slot_in_hash_order_and_kills_the_later_ones() {
-        // 5 000 keys sorted whole, 300 000 parted; about every seventh file repeats an
-        // earlier id.
-        for n in [5000usize, 300_000] {
+        // 5 000 keys sorted whole, 300 000 parted, and 300 000 parted with every part
+        // taken as long (sorted by three bytes: a part of 2²⁴ ids and more); about every
+        // seventh file repeats an earlier id.
+        for (n, long_part) in [(5000usize, LONG_PART), (300_000, LONG_PART), (300_000, 0)] {
             let mut rng = Rng::seeded(n as u64);
             let ids: Vec<PnfsId> = (0..n)
                 .map(|i| {
@@ -264,7 +274,7 @@ mod tests {
             let files: Vec<(PnfsId, u64)> = ids.iter().map(|id| (*id, 1)).collect();
             let mut slots = Slots::pack(&files);
             let seed = 42;
-            let (index, killed) = Index::build(&mut slots, seed);
+            let (index, killed) = Index::build_with(&mut slots, seed, long_part);
             let key = |p: u32| (slots.get(p as usize).hash(seed), p);
             assert!(index.positions.windows(2).all(|w| key(w[0]) < key(w[1])), "in hash order, equal hashes by slot");
             let mut first = std::collections::HashMap::new();
