@@ -13,6 +13,10 @@
 //!   (re-queued failures, a permanent job's new replicas). When it grows past a quarter of
 //!   the indexed files, everything is re-indexed, so its cost stays amortised.
 //!
+//! A repository scan's files are packed as they come and indexed beside the module's lock
+//! (`scan.rs`; a sorted scan's are sorted first, `sorting.rs`), and an empty queue adopts
+//! them whole.
+//!
 //! Once dead slots outnumber the live ones, the queue is compacted. A job taking files in
 //! order leaves only a dead prefix: its whole chunks are dropped once the index has been
 //! rewritten without them, a few buckets per take (`index::Purge`), so that no take holds
@@ -22,6 +26,7 @@
 //! ([`JobQueue::take_released`]), for the driver to free after the module's lock.
 
 mod index;
+mod scan;
 mod slots;
 mod sorting;
 
@@ -32,6 +37,7 @@ use rustc_hash::FxHashMap;
 use crate::effect::Released;
 use crate::pnfsid::PnfsId;
 use index::{Index, Purge};
+pub use scan::{ScanCollector, ScannedFiles};
 use slots::{CHUNK, PackedFile, Slots};
 pub use sorting::SortingCollector;
 
@@ -47,114 +53,6 @@ const RELEASE_LATER: usize = 64 * 1024;
 fn map_bytes(recent: &FxHashMap<PnfsId, u32>) -> usize {
     recent.capacity() * (size_of::<(PnfsId, u32)>() + 1)
 }
-
-/// The files of a repository scan, packed and indexed beside the scan, off the module's
-/// lock: indexing a million files takes tens of milliseconds, and holding the lock that long
-/// would stall `migration info` and every message to the pool. A job whose queue is still
-/// empty adopts them whole ([`JobQueue::extend_scanned`]).
-#[derive(Debug, Clone)]
-pub struct ScannedFiles {
-    slots: Slots,
-    /// Built for `seed` when there are enough files to index; duplicates already dead.
-    index: Option<Index>,
-    seed: u64,
-    live: usize,
-    bytes: u64,
-}
-
-impl ScannedFiles {
-    /// Packs `files` (in queue order) and indexes them for a queue keyed by `seed`.
-    pub fn new(files: Vec<(PnfsId, u64)>, seed: u64) -> ScannedFiles {
-        ScannedFiles::index(Slots::pack(&files), files.iter().map(|f| f.1).sum(), seed)
-    }
-
-    /// Indexes packed files of `bytes` in all.
-    fn index(mut slots: Slots, mut bytes: u64, seed: u64) -> ScannedFiles {
-        let mut live = slots.len();
-        let index = (slots.len() >= INDEX_MIN && u32::try_from(slots.len()).is_ok()).then(|| {
-            let (index, killed) = Index::build(&mut slots, seed);
-            live -= killed.len();
-            bytes -= killed.iter().map(|&n| slots.get(n).size()).sum::<u64>();
-            index
-        });
-        ScannedFiles { slots, index, seed, live, bytes }
-    }
-
-    /// Number of files (duplicates of the scan counted once).
-    pub fn len(&self) -> usize {
-        self.live
-    }
-
-    /// Whether the scan found nothing.
-    pub fn is_empty(&self) -> bool {
-        self.live == 0
-    }
-
-    /// The files, in queue order.
-    pub fn files(&self) -> impl ExactSizeIterator<Item = (PnfsId, u64)> + '_ {
-        let live = self.slots.iter_from(0).filter(|s| s.is_live()).map(|s| (s.pnfsid(), s.size()));
-        Exactly { files: live, left: self.live }
-    }
-
-    /// Its memory, once its files were taken one by one, for the driver to free after the
-    /// module's lock when it is large ([`Released`]); `None` when it was freed at once.
-    pub fn release(self) -> Option<Released> {
-        let bytes = self.slots.heap_bytes() + self.index.as_ref().map_or(0, Index::bytes);
-        (bytes >= RELEASE_LATER).then(|| Released::new(self, bytes))
-    }
-}
-
-/// A repository scan's files as they come, packed into the queue's chunks at once. Gathered
-/// in one vector instead, a scan of a million files reallocated it by doubling, and glibc
-/// copies a reallocated block below its mmap threshold (up to 32 MiB) with its arena's lock
-/// held: the threads sharing that arena, the admin shell's among them, waited for the copy
-/// and its page faults (`migration info` answered in 40 ms at the start of a million-file move).
-#[derive(Debug, Default)]
-pub struct ScanCollector {
-    slots: Slots,
-    bytes: u64,
-}
-
-impl ScanCollector {
-    /// Appends a file, in queue order.
-    pub fn push(&mut self, id: &PnfsId, size: u64) {
-        self.push_packed(PackedFile::new(id, size));
-    }
-
-    /// Appends a packed file, in queue order.
-    fn push_packed(&mut self, file: PackedFile) {
-        self.bytes += file.size();
-        self.slots.push_into_whole_chunk(file);
-    }
-
-    /// The files, indexed for a queue keyed by `seed`.
-    pub fn finish(self, seed: u64) -> ScannedFiles {
-        ScannedFiles::index(self.slots, self.bytes, seed)
-    }
-}
-
-/// The live files of a scan, whose number is known: [`JobQueue::extend`] indexes a long
-/// iterator in one pass.
-struct Exactly<I> {
-    files: I,
-    left: usize,
-}
-
-impl<I: Iterator<Item = (PnfsId, u64)>> Iterator for Exactly<I> {
-    type Item = (PnfsId, u64);
-
-    fn next(&mut self) -> Option<(PnfsId, u64)> {
-        let file = self.files.next()?;
-        self.left -= 1;
-        Some(file)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
-    }
-}
-
-impl<I: Iterator<Item = (PnfsId, u64)>> ExactSizeIterator for Exactly<I> {}
 
 /// Insertion-ordered set of queued files with their sizes.
 #[derive(Debug)]
