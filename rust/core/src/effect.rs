@@ -120,7 +120,7 @@ impl std::fmt::Debug for Released {
 #[derive(Debug, Clone)]
 pub enum Effect {
     /// Scan the repository: every entry passing `filter` at `now`, in repository order or
-    /// sorted by `order`; answer [`Input::Scanned`].
+    /// sorted by `order`; answer [`Input::Scanned`](crate::input::Input::Scanned).
     Scan {
         /// The job.
         job: JobKey,
@@ -133,14 +133,14 @@ pub enum Effect {
         /// The key of the job's queue index, to index the files beside the scan.
         queue_seed: u64,
     },
-    /// Read one entry; answer [`Input::Entry`].
+    /// Read one entry; answer [`Input::Entry`](crate::input::Input::Entry).
     ReadEntry {
         /// Why.
         purpose: EntryPurpose,
         /// The file.
         pnfsid: PnfsId,
     },
-    /// Apply changes in order, stopping at the first error; answer [`Input::Changed`].
+    /// Apply changes in order, stopping at the first error; answer [`Input::Changed`](crate::input::Input::Changed).
     Change {
         /// Why.
         purpose: ChangePurpose,
@@ -150,21 +150,21 @@ pub enum Effect {
         changes: Vec<RepositoryChange>,
     },
     /// On the target, for a copy request: ask the pool's mode and, if it accepts copies, read
-    /// the local entry; answer [`Input::CopyInspected`].
+    /// the local entry; answer [`Input::CopyInspected`](crate::input::Input::CopyInspected).
     InspectCopy {
         /// The copy request.
         request: RequestId,
         /// The file.
         pnfsid: PnfsId,
     },
-    /// Verify a replica's checksum (may be slow); answer [`Input::Verified`].
+    /// Verify a replica's checksum (may be slow); answer [`Input::Verified`](crate::input::Input::Verified).
     VerifyChecksum {
         /// The copy request.
         request: RequestId,
         /// The file.
         pnfsid: PnfsId,
     },
-    /// Ask the namespace for cache locations; answer [`Input::Reply`] with `Locations`.
+    /// Ask the namespace for cache locations; answer [`Input::Reply`](crate::input::Input::Reply) with `Locations`.
     QueryLocations {
         /// Answer token.
         token: Token,

@@ -144,7 +144,7 @@ pub enum Input {
     Repository(Box<RepositoryEvent>),
     /// The repository finished loading: jobs waiting for it scan it now.
     RepositoryLoaded,
-    /// Result of [`Effect::Scan`]: matching files with their sizes, in queue order.
+    /// Result of [`Effect::Scan`](crate::effect::Effect::Scan): matching files with their sizes, in queue order.
     Scanned {
         /// The job.
         job: JobKey,
@@ -152,21 +152,21 @@ pub enum Input {
         /// scan per job, not worth every input's size).
         result: Result<Box<ScannedFiles>, RepositoryError>,
     },
-    /// Result of [`Effect::ReadEntry`] (`None`: no such replica).
+    /// Result of [`Effect::ReadEntry`](crate::effect::Effect::ReadEntry) (`None`: no such replica).
     Entry {
         /// Why it was read.
         purpose: EntryPurpose,
         /// The entry.
         result: EntryResult,
     },
-    /// Result of [`Effect::Change`].
+    /// Result of [`Effect::Change`](crate::effect::Effect::Change).
     Changed {
         /// Why.
         purpose: ChangePurpose,
         /// The first error, if any.
         result: Result<(), RepositoryError>,
     },
-    /// Result of [`Effect::InspectCopy`].
+    /// Result of [`Effect::InspectCopy`](crate::effect::Effect::InspectCopy).
     CopyInspected {
         /// The copy request.
         request: RequestId,
@@ -175,7 +175,7 @@ pub enum Input {
         /// The local entry (`None`: no replica); not read when copies are refused.
         entry: EntryResult,
     },
-    /// Result of [`Effect::VerifyChecksum`].
+    /// Result of [`Effect::VerifyChecksum`](crate::effect::Effect::VerifyChecksum).
     Verified {
         /// The copy request.
         request: RequestId,

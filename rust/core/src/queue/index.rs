@@ -146,8 +146,9 @@ impl Index {
 /// hashes' top byte, and each part sorted and indexed on its own.
 const PART_FROM: usize = 1 << 18;
 
-/// From this many keys in a part of the top byte (more than 2³² ids in all), the insertion
-/// pass's runs would be long, and the part is sorted by the hash's next three bytes, not two.
+/// A part of the top byte with more keys than this (more than 2³² ids in all, which the
+/// queue's 32-bit slot numbers leave only to a skewed hash) would leave the insertion pass
+/// long runs, and is sorted by the hash's next three bytes, not two.
 const LONG_PART: usize = 1 << 24;
 
 /// An index being built from keys sorted by hash a part at a time, parts in hash order.
@@ -261,8 +262,9 @@ mod tests {
     #[test]
     fn an_index_holds_each_id_at_its_first_slot_in_hash_order_and_kills_the_later_ones() {
         // 5 000 keys sorted whole, 300 000 parted, and 300 000 parted with every part
-        // taken as long (sorted by three bytes: a part of 2²⁴ ids and more); about every
-        // seventh file repeats an earlier id.
+        // taken as long (sorted by three bytes, as a part of more than 2²⁴ ids is: a test of
+        // that path's running, since the insertion pass orders whatever the radix sort
+        // leaves); about every seventh file repeats an earlier id.
         for (n, long_part) in [(5000usize, LONG_PART), (300_000, LONG_PART), (300_000, 0)] {
             let mut rng = Rng::seeded(n as u64);
             let ids: Vec<PnfsId> = (0..n)

@@ -428,7 +428,7 @@ mod tests {
         let (mut packed, mut collected) = (JobQueue::new(), JobQueue::new());
         let mut collector = ScanCollector::default();
         files.iter().for_each(|(id, size)| collector.push(id, *size));
-        assert!(collector.slots.chunks().iter().all(|chunk| chunk.capacity() == CHUNK));
+        assert!(collector.slots().chunks().iter().all(|chunk| chunk.capacity() == CHUNK));
         let expected = packed.extend_scanned(ScannedFiles::new(files, packed.seed()));
         assert_eq!(collected.extend_scanned(collector.finish(collected.seed())), expected);
         assert_eq!(expected.0, 2 * CHUNK + 7);

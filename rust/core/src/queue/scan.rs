@@ -11,7 +11,7 @@ use crate::pnfsid::PnfsId;
 /// The files of a repository scan, packed and indexed beside the scan, off the module's
 /// lock: indexing a million files takes tens of milliseconds, and holding the lock that long
 /// would stall `migration info` and every message to the pool. A job whose queue is still
-/// empty adopts them whole ([`JobQueue::extend_scanned`]).
+/// empty adopts them whole ([`JobQueue::extend_scanned`](super::JobQueue::extend_scanned)).
 #[derive(Debug, Clone)]
 pub struct ScannedFiles {
     pub(super) slots: Slots,
@@ -71,7 +71,7 @@ impl ScannedFiles {
 /// and its page faults (`migration info` answered in 40 ms at the start of a million-file move).
 #[derive(Debug, Default)]
 pub struct ScanCollector {
-    pub(super) slots: Slots,
+    slots: Slots,
     bytes: u64,
 }
 
@@ -87,13 +87,19 @@ impl ScanCollector {
         self.slots.push_into_whole_chunk(file);
     }
 
+    /// The chunks filled so far, for tests.
+    #[cfg(test)]
+    pub(super) fn slots(&self) -> &Slots {
+        &self.slots
+    }
+
     /// The files, indexed for a queue keyed by `seed`.
     pub fn finish(self, seed: u64) -> ScannedFiles {
         ScannedFiles::index(self.slots, self.bytes, seed)
     }
 }
 
-/// The live files of a scan, whose number is known: [`JobQueue::extend`] indexes a long
+/// The live files of a scan, whose number is known: [`JobQueue::extend`](super::JobQueue::extend) indexes a long
 /// iterator in one pass.
 struct Exactly<I> {
     files: I,

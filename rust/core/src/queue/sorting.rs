@@ -65,9 +65,10 @@ impl Part {
     }
 }
 
-/// Sorts parts: the files a part is sorted whole at, and where those are sorted.
+/// Sorts parts: how many files make a part, and where the small parts are sorted.
 struct Sorter {
-    /// [`PART`], but for tests, which take the paths of many files with few.
+    /// [`PART`], but for tests, which take the paths of many files with few: a part of fewer
+    /// than twice as many is sorted whole.
     files_per_part: usize,
     scratch: Vec<Keyed>,
 }
@@ -92,7 +93,7 @@ impl Sorter {
             return;
         }
         // Parted by the highest `bits` bits in which the keys differ, wherever they are (sizes
-        // up to 1 MB differ in 20): an even spread of keys makes parts of about `PART` files,
+        // up to 1 MB differ in 20): an even spread of keys makes parts of about `files_per_part`,
         // up to 2⁸ parts. A part that still holds many (from 2²¹ files, or keys bunched) is
         // parted again by the bits below, in which alone its keys differ: no part is sorted
         // whole unless it is small. (At 10M files: 256 parts of 39 000, each parted in 8.)
@@ -153,7 +154,7 @@ mod tests {
         sorts_in_parts_as_the_stable_sort_does(n, PART, key);
     }
 
-    /// The same, with parts sorted whole from `files_per_part` files.
+    /// The same, with parts of about `files_per_part` files (sorted whole below twice as many).
     fn sorts_in_parts_as_the_stable_sort_does(n: u64, files_per_part: usize, key: impl Fn(u64) -> u64) {
         let mut rng = Rng::seeded(n);
         let keys: Vec<u64> = (0..n).map(|_| key(rng.next_u64())).collect();
