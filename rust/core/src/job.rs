@@ -25,7 +25,7 @@ use crate::filter::ReplicaFilter;
 use crate::host::{PinMove, PoolList, PoolSelection, RepositoryError};
 use crate::input::{EntryResult, RepositoryEvent};
 use crate::message::{CopyRequest, Message, Reply, RequestId};
-use crate::mode::{ModeState, source_mode_changes};
+use crate::mode::{Copied, ModeState, outgrown_copies, source_mode_changes};
 use crate::plan::Plan;
 use crate::pnfsid::PnfsId;
 use crate::pool_info::{PoolCostInfo, PoolInfo};
@@ -195,8 +195,10 @@ enum Stage {
     Reading { cancelled: bool },
     /// The task runs.
     Task(Box<Task>),
-    /// The task succeeded; the source mode is being applied.
-    ApplyingSourceMode { task: u64, note: Option<String> },
+    /// The task succeeded; the source mode is being applied. `copied` is what the copies
+    /// were asked to be, kept where the source mode could leave the source more volatile
+    /// than them (`-tmode=same`).
+    ApplyingSourceMode { task: u64, note: Option<String>, copied: Option<Copied> },
     /// A dry run asks the namespace where the file is; nothing else happens to it.
     Locating,
 }
@@ -1060,7 +1062,15 @@ impl Job {
                 if confirmed == 0 || trivial {
                     self.complete(pnfsid, task, note, ctx);
                 } else if let Some(running) = self.running.get_mut(&pnfsid) {
-                    running.stage = Stage::ApplyingSourceMode { task, note };
+                    let copied = match &mut running.stage {
+                        Stage::Task(t)
+                            if self.definition.target_mode.state == ModeState::Same && mode.may_lower_source() =>
+                        {
+                            Some(Copied { state: t.target_state, sticky: std::mem::take(&mut t.target_sticky) })
+                        }
+                        _ => None,
+                    };
+                    running.stage = Stage::ApplyingSourceMode { task, note, copied };
                     ctx.effects.push(Effect::ReadEntry {
                         purpose: EntryPurpose::SourceMode { job: self.key, pnfsid },
                         pnfsid,
@@ -1124,11 +1134,17 @@ impl Job {
 
     /// The source entry read to apply the source mode.
     pub fn entry_for_source_mode(&mut self, pnfsid: PnfsId, result: EntryResult, ctx: &mut Ctx<'_>) {
-        let Some(Running { stage: Stage::ApplyingSourceMode { task, note }, .. }) = self.running.get(&pnfsid) else {
+        let Some(Running { stage: Stage::ApplyingSourceMode { task, note, copied }, .. }) = self.running.get(&pnfsid)
+        else {
             return;
         };
         let (task, note) = (*task, note.clone());
+        let outgrown = match (&result, copied) {
+            (Ok(Some(entry)), Some(copied)) => outgrown_copies(copied, entry, &ctx.config.pin_manager, ctx.now),
+            _ => None,
+        };
         match result {
+            Ok(Some(entry)) if let Some(why) = outgrown => self.keep_outgrown_source(&entry, task, why, ctx),
             Ok(Some(entry)) => {
                 let changes = source_mode_changes(&self.definition.source_mode, &entry, &ctx.config.pin_manager);
                 if changes.is_empty() {
@@ -1151,9 +1167,32 @@ impl Job {
         }
     }
 
+    /// Leaves a source replica that became more durable than its copies while they were made
+    /// ([`outgrown_copies`]) as it is.
+    fn keep_outgrown_source(&mut self, entry: &ReplicaEntry, task: u64, why: String, ctx: &mut Ctx<'_>) {
+        let pnfsid = entry.pnfsid;
+        if self.state().is_terminal() {
+            self.complete(pnfsid, task, Some(format!("Source kept: {why}")), ctx);
+        } else if self.filter.matches(entry, ctx.now) {
+            // Once more, so that the copies are made what the source is now (a target
+            // upgrades a replica it holds, §6.3); the source mode follows that pass.
+            let size = self.release(pnfsid, ctx);
+            self.queue.push_back(pnfsid, size);
+            self.release_queue_memory(ctx);
+            self.schedule(ctx);
+            self.note(ctx, task, Some(pnfsid), format!("Source kept and file queued again: {why}"));
+        } else {
+            // The job leaves it, as it leaves a file that stops matching while queued; the
+            // copies stay as extra copies.
+            let text = format!("Source kept: {why}, and it no longer matches the job's filter");
+            self.complete(pnfsid, task, Some(text), ctx);
+        }
+    }
+
     /// The source mode was applied (or failed).
     pub fn source_mode_applied(&mut self, pnfsid: PnfsId, result: Result<(), RepositoryError>, ctx: &mut Ctx<'_>) {
-        let Some(Running { stage: Stage::ApplyingSourceMode { task, note }, .. }) = self.running.get(&pnfsid) else {
+        let Some(Running { stage: Stage::ApplyingSourceMode { task, note, .. }, .. }) = self.running.get(&pnfsid)
+        else {
             return;
         };
         let (task, note) = (*task, note.clone());

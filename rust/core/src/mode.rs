@@ -173,6 +173,45 @@ fn mode_changes(mode: &Mode, entry: &ReplicaEntry, pin_manager: &str) -> Vec<Rep
     }
 }
 
+/// What a task's copies were asked to be under `-tmode=same`: the source replica's state and
+/// (pins aside) sticky records as the task read them, with the mode's own records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    /// The state the targets were asked for.
+    pub state: ReplicaState,
+    /// The sticky records the targets were asked for.
+    pub sticky: Vec<StickyRecord>,
+}
+
+impl Mode {
+    /// Whether this source mode can leave the source more volatile than it was: cached,
+    /// unsticky or gone.
+    pub fn may_lower_source(&self) -> bool {
+        matches!(self.state, ModeState::Cached | ModeState::Removable | ModeState::Delete)
+    }
+}
+
+/// Why the source replica, as read now, is more durable than the copies a `-tmode=same` task
+/// made of it, if it is: made precious, or given a sticky record (not a pin) the copies were
+/// not asked for or were asked for shorter, while it was copied. dCache applies the source
+/// mode regardless (§9.4), so that a move could leave a file that had just become precious
+/// only as cached copies; here the source is left as it is instead, and the copies are
+/// brought up to date first (`Job::entry_for_source_mode`).
+pub fn outgrown_copies(copied: &Copied, entry: &ReplicaEntry, pin_manager: &str, now: Millis) -> Option<String> {
+    if entry.state == ReplicaState::Precious && copied.state != ReplicaState::Precious {
+        return Some("it became precious while it was copied".to_string());
+    }
+    let lasts_as_long = |asked: &StickyRecord, held: &StickyRecord| {
+        asked.expire == NEVER_EXPIRES || (held.expire != NEVER_EXPIRES && asked.expire >= held.expire)
+    };
+    let uncovered = entry
+        .sticky
+        .iter()
+        .filter(|held| !held.is_pin(pin_manager) && held.is_valid_at(now))
+        .find(|held| !copied.sticky.iter().any(|asked| asked.owner == held.owner && lasts_as_long(asked, held)))?;
+    Some(format!("its sticky record of {} changed while it was copied", uncovered.owner))
+}
+
 /// What the target does to a replica it already has (§6.3): only upgrade cached to precious
 /// and only extend sticky records, so the replica never becomes more volatile.
 pub fn existing_replica_changes(
@@ -282,5 +321,45 @@ mod tests {
             existing_replica_changes(ReplicaState::FromPool, ReplicaState::Cached, &[], "p"),
             Err((ReturnCode::DEFAULT_ERROR_CODE, "Cannot update file in state FROM_POOL".into()))
         );
+    }
+
+    #[test]
+    fn a_source_outgrows_its_copies_by_becoming_precious_or_stickier_than_they_were_asked_to_be() {
+        let copied = |state, sticky: Vec<StickyRecord>| Copied { state, sticky };
+        let source = |state, sticky: Vec<StickyRecord>| {
+            let mut entry = ReplicaEntry::new(PnfsId::parse("0000AAAA").expect("valid"), state, 1, 0);
+            entry.sticky = sticky;
+            entry
+        };
+        let (never, later, sooner) =
+            (StickyRecord::new("a", -1), StickyRecord::new("a", NOW + 10), StickyRecord::new("a", NOW + 5));
+        let outgrown = |c: &Copied, e: &ReplicaEntry| outgrown_copies(c, e, "PinManager", NOW);
+        let cached = ReplicaState::Cached;
+        let precious = ReplicaState::Precious;
+
+        assert_eq!(outgrown(&copied(cached, vec![]), &source(cached, vec![])), None);
+        assert_eq!(
+            outgrown(&copied(precious, vec![]), &source(cached, vec![])),
+            None,
+            "flushed meanwhile: less durable"
+        );
+        assert!(outgrown(&copied(cached, vec![]), &source(precious, vec![])).is_some_and(|w| w.contains("precious")));
+        // Sticky records: covered by one of the same owner lasting as long, or never expiring.
+        assert_eq!(outgrown(&copied(cached, vec![later.clone()]), &source(cached, vec![sooner.clone()])), None);
+        assert_eq!(outgrown(&copied(cached, vec![never.clone()]), &source(cached, vec![later.clone()])), None);
+        assert!(outgrown(&copied(cached, vec![sooner.clone()]), &source(cached, vec![later.clone()])).is_some());
+        assert!(outgrown(&copied(cached, vec![later.clone()]), &source(cached, vec![never.clone()])).is_some());
+        let other = StickyRecord::new("b", -1);
+        assert!(
+            outgrown(&copied(cached, vec![never.clone()]), &source(cached, vec![other]))
+                .is_some_and(|w| w.contains(" b "))
+        );
+        // Pins move through the pin manager, and an expired record keeps nothing.
+        assert_eq!(
+            outgrown(&copied(cached, vec![]), &source(cached, vec![StickyRecord::new("PinManager-1", -1)])),
+            None
+        );
+        assert_eq!(outgrown(&copied(cached, vec![]), &source(cached, vec![StickyRecord::new("x", NOW)])), None);
+        assert_eq!(outgrown(&copied(cached, vec![]), &source(cached, vec![StickyRecord::new("x", 0)])), None);
     }
 }

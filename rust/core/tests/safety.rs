@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use migration_core::host::Repository as _;
 use migration_core::job::JobState;
 use migration_core::replica::ReplicaState::{Cached, Precious};
 
@@ -192,4 +193,92 @@ fn move_never_deletes_source_while_target_refuses() {
     assert!(!state(&c, "pool1", "1").is_terminal());
     assert_eq!(entry(&c, "pool1", "A").map(|e| e.state), Some(Precious));
     assert!(!was_removed(&c, "pool1", "A"));
+}
+
+/// A move's source that becomes precious while it is copied as cached is not deleted after
+/// that copy: the file is queued again, the next pass makes the target's copy precious, and
+/// only then is the source deleted. dCache deletes it at once (§9.4 reads the source only
+/// then), which leaves a file not yet on tape as one cached, collectable copy.
+#[test]
+fn a_source_made_precious_during_its_copy_is_deleted_only_once_the_copy_is_precious() {
+    let mut c = two_pools();
+    c.bandwidth = 1_000;
+    put(&mut c, "pool1", "A", Cached, 100_000_000, vec![]);
+    ok(&mut c, "pool1", "migration move pool2");
+    c.run_for(1_000);
+    assert!(entry(&c, "pool2", "A").is_none(), "still being copied");
+    c.repository("pool1").set_state(&id("A"), Precious, "test").expect("cached -> precious");
+    flush(&mut c, "pool1");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Precious), "the copy made precious");
+    assert!(entry(&c, "pool1", "A").is_none(), "then the source deleted");
+    assert_eq!(c.job("pool1", "1").statistics().attempts, 2);
+    assert_eq!(c.job("pool1", "1").statistics().completed_files, 1);
+    let notes = notes(&c, "pool1", "1");
+    assert!(
+        notes.iter().any(|n| n.contains("Source kept and file queued again: it became precious while it was copied")),
+        "{notes:?}"
+    );
+}
+
+/// The same for a sticky record given to the source while it is copied: the copy gets it
+/// before the source goes.
+#[test]
+fn a_source_made_sticky_during_its_copy_is_deleted_only_once_the_copy_is_sticky() {
+    let mut c = two_pools();
+    c.bandwidth = 1_000;
+    put(&mut c, "pool1", "A", Cached, 100_000_000, vec![]);
+    ok(&mut c, "pool1", "migration move pool2");
+    c.run_for(1_000);
+    c.repository("pool1").set_sticky(&id("A"), &sticky("keeper", -1), true).expect("sticky");
+    flush(&mut c, "pool1");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    let copy = entry(&c, "pool2", "A").expect("copied");
+    assert_eq!(record(&copy, "keeper"), Some(sticky("keeper", -1)), "the copy made sticky");
+    assert!(entry(&c, "pool1", "A").is_none(), "then the source deleted");
+    assert_eq!(c.job("pool1", "1").statistics().attempts, 2);
+}
+
+/// A source that becomes precious while it is copied and so leaves the job's filter
+/// (`-state=cached`) is left as it is, precious: the job does not move it, as it would not
+/// have had it been precious at the start, and the cached copy stays as an extra copy.
+#[test]
+fn a_source_made_precious_during_its_copy_and_no_longer_matching_is_kept() {
+    let mut c = two_pools();
+    c.bandwidth = 1_000;
+    put(&mut c, "pool1", "A", Cached, 100_000_000, vec![]);
+    ok(&mut c, "pool1", "migration move -state=cached pool2");
+    c.run_for(1_000);
+    c.repository("pool1").set_state(&id("A"), Precious, "test").expect("cached -> precious");
+    flush(&mut c, "pool1");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    assert_eq!(entry(&c, "pool1", "A").map(|e| e.state), Some(Precious), "the source kept, precious");
+    assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Cached), "the copy made before");
+    assert_eq!(c.job("pool1", "1").statistics().attempts, 1);
+    let notes = notes(&c, "pool1", "1");
+    assert!(notes.iter().any(|n| n.contains("no longer matches the job's filter")), "{notes:?}");
+}
+
+/// An explicit `-tmode=cached` asks for cached copies whatever the source's state, so a
+/// source made precious during its copy is moved as a precious one would be: deleted.
+#[test]
+fn an_explicit_cached_target_mode_moves_a_source_made_precious_during_its_copy() {
+    let mut c = two_pools();
+    c.bandwidth = 1_000;
+    put(&mut c, "pool1", "A", Cached, 100_000_000, vec![]);
+    ok(&mut c, "pool1", "migration move -tmode=cached pool2");
+    c.run_for(1_000);
+    c.repository("pool1").set_state(&id("A"), Precious, "test").expect("cached -> precious");
+    flush(&mut c, "pool1");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Cached));
+    assert!(entry(&c, "pool1", "A").is_none(), "deleted, as the operator asked");
+    assert_eq!(c.job("pool1", "1").statistics().attempts, 1);
 }
