@@ -53,6 +53,10 @@ pub mod names {
     pub const CONFIRMED_COPY: &str = "source removed only after a confirmed copy";
     /// Precious never becomes cached except by a job's source mode on its own pool.
     pub const NO_DOWNGRADE: &str = "no replica becomes more volatile (state)";
+    /// A job's source mode takes a file's precious replica (deleted or made cached) only while
+    /// another pool holds a precious one, or once the file is on tape, or when the job asked
+    /// for cached copies (`-tmode=cached`).
+    pub const PRECIOUS_KEPT: &str = "a precious file keeps a precious replica until it is on tape";
     /// Sticky records only grow, except the source mode's documented changes.
     pub const STICKY_EXTENDED: &str = "no replica becomes more volatile (sticky records)";
     /// Pins are never removed, shortened or copied by a migration job; a pinned source is
@@ -88,6 +92,7 @@ struct SpecInfo {
     eager: bool,
     smode: SourceMode,
     smode_owners: Vec<String>,
+    tmode_cached: bool,
     /// When its first run was created.
     first_start: Option<Millis>,
 }
@@ -98,6 +103,8 @@ pub struct Checker {
     next_copy: usize,
     model: HashMap<PnfsId, BTreeMap<String, Held>>,
     deleted: BTreeSet<PnfsId>,
+    /// Files flushed to tape (a precious replica made cached from outside).
+    on_tape: BTreeSet<PnfsId>,
     uuid_spec: HashMap<RequestId, usize>,
     runs: HashMap<JobRef, usize>,
     specs: Vec<SpecInfo>,
@@ -129,6 +136,7 @@ impl Checker {
                 eager: s.eager,
                 smode: s.smode,
                 smode_owners: s.smode_owners.clone(),
+                tmode_cached: s.tmode_cached,
                 first_start: None,
             })
             .collect();
@@ -137,6 +145,7 @@ impl Checker {
             next_copy: 0,
             model: HashMap::new(),
             deleted: BTreeSet::new(),
+            on_tape: BTreeSet::new(),
             uuid_spec: HashMap::new(),
             runs: HashMap::new(),
             specs,
@@ -193,6 +202,16 @@ impl Checker {
             .map_or(0, |m| m.iter().filter(|(p, h)| p.as_str() != except && h.state.is_cached_or_precious()).count())
     }
 
+    /// Whether a source mode may take the precious replica of `file` on `pool` now.
+    fn precious_elsewhere(&self, file: &PnfsId, pool: &str, cause: &Cause) -> bool {
+        self.on_tape.contains(file)
+            || self.spec_of(cause).is_some_and(|s| s.tmode_cached)
+            || self
+                .model
+                .get(file)
+                .is_some_and(|m| m.iter().any(|(p, h)| p.as_str() != pool && h.state == ReplicaState::Precious))
+    }
+
     fn spec_of(&self, cause: &Cause) -> Option<&SpecInfo> {
         match cause {
             Cause::SourceMode { job } => self.runs.get(job).map(|&s| &self.specs[s]),
@@ -237,6 +256,10 @@ impl Checker {
                             let text = "the source mode deleted the source while no other pool held a complete replica";
                             return Err(violation(CONFIRMED_COPY, file, text.to_string()));
                         }
+                        if *old == ReplicaState::Precious && !self.precious_elsewhere(&file, pool, cause) {
+                            let text = "the source mode deleted a precious source with no precious copy elsewhere";
+                            return Err(violation(PRECIOUS_KEPT, file, text.to_string()));
+                        }
                     }
                     Cause::External if self.deleted.contains(&file) => {}
                     _ => {
@@ -277,6 +300,15 @@ impl Checker {
                     }
                     Some(_) => {
                         if *old == ReplicaState::Precious && *new == ReplicaState::Cached {
+                            if matches!(cause, Cause::External) {
+                                self.on_tape.insert(file);
+                            } else if matches!(cause, Cause::SourceMode { .. })
+                                && !self.precious_elsewhere(&file, pool, cause)
+                            {
+                                let text =
+                                    "the source mode made a precious source cached with no precious copy elsewhere";
+                                return Err(violation(PRECIOUS_KEPT, file, text.to_string()));
+                            }
                             let allowed = match cause {
                                 Cause::External => true,
                                 Cause::SourceMode { .. } => self.spec_of(cause).is_some_and(|s| {

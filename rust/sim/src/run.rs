@@ -236,6 +236,15 @@ impl Run<'_> {
                     self.c.flush_events();
                 }
             }
+            Action::Precious(f) => {
+                let id = self.file(f);
+                let holders = self.holders(id, |e| e.state == ReplicaState::Cached);
+                if !holders.is_empty() {
+                    let pool = &holders[self.rng.below(holders.len())];
+                    let _ = self.c.repository(pool).set_state(&id, ReplicaState::Precious, "rep set precious");
+                    self.c.flush_events();
+                }
+            }
             Action::Sticky(f) => {
                 let id = self.file(f);
                 let holders = self.holders(id, |e| e.state.is_cached_or_precious());

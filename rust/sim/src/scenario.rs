@@ -72,6 +72,8 @@ pub struct JobSpec {
     pub smode: SourceMode,
     /// Owners listed in `-smode` (the source mode may overwrite them, even shorten them).
     pub smode_owners: Vec<String>,
+    /// `-tmode=cached`: copies are cached whatever the source's state.
+    pub tmode_cached: bool,
 }
 
 /// Something that happens at a moment of the fault window.
@@ -103,6 +105,8 @@ pub enum Action {
     Delete(usize),
     /// A precious replica of a file is flushed to tape and becomes cached.
     Flush(usize),
+    /// A cached replica of a file is made precious (an operator's `rep set precious`).
+    Precious(usize),
     /// A sticky record of a replica is set, extended or removed (not a pin).
     Sticky(usize),
     /// A pin is added to a replica of a file.
@@ -335,6 +339,15 @@ impl Scenario {
                 actions.push((t, Action::Cancel(s, force)));
             }
         }
+        // Drawn after everything else, so that the scenarios of earlier builds' seeds keep
+        // all they had.
+        if g.chance(0.3) {
+            for _ in 0..g.between(1, 5) {
+                let f = g.rng.below(n_files);
+                let t = at(&mut g);
+                actions.push((t, Action::Precious(f)));
+            }
+        }
         actions.push((START + window, Action::EndFaults));
         // Stable: actions at the same time keep their generation order.
         actions.sort_by_key(|(t, _)| *t);
@@ -406,8 +419,11 @@ fn spec(g: &mut Gen, pool: usize, pools: usize, targets: Option<Vec<usize>>, ver
         }
         line.push_str(&format!(" -smode={value}"));
     }
+    // `migration cache` makes cached copies unless told otherwise.
+    let mut tmode_cached = verb == "cache";
     if g.chance(0.4) {
         let mut value = g.pick(&["same", "cached", "precious"]).to_string();
+        tmode_cached = value == "cached";
         if g.chance(0.3) {
             let owner = g.pick(&["foo", "hold"]);
             value.push_str(&format!("+{owner}{}", g.lifetime()));
@@ -453,7 +469,7 @@ fn spec(g: &mut Gen, pool: usize, pools: usize, targets: Option<Vec<usize>>, ver
         line.push(' ');
         line.push_str(&pool_name(*t));
     }
-    JobSpec { pool, line, targets, replicas, eager, permanent, smode, smode_owners }
+    JobSpec { pool, line, targets, replicas, eager, permanent, smode, smode_owners, tmode_cached }
 }
 
 impl fmt::Display for Scenario {
@@ -582,6 +598,7 @@ impl Scenario {
                 Action::Cancel(s, force) => spec_index(*s).map(|s| Action::Cancel(s, *force)),
                 Action::Delete(f) => file_index(*f).map(Action::Delete),
                 Action::Flush(f) => file_index(*f).map(Action::Flush),
+                Action::Precious(f) => file_index(*f).map(Action::Precious),
                 Action::Sticky(f) => file_index(*f).map(Action::Sticky),
                 Action::Pin(f) => file_index(*f).map(Action::Pin),
                 Action::Unpin(f) => file_index(*f).map(Action::Unpin),
