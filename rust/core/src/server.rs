@@ -23,6 +23,8 @@ enum Phase {
     Transferring,
     /// Verifying the checksum of the replica found (still interruptible).
     Verifying { found: ReplicaEntry },
+    /// Reading the local entry again after its checksum was verified (still interruptible).
+    Rechecking,
     /// Changing the replica found (no longer interruptible); its state before, for the
     /// "Cannot update" text.
     Updating { found: ReplicaState },
@@ -147,8 +149,10 @@ impl Server {
     /// The pool's mode and local entry for a copy request: refuse, transfer or update.
     pub fn inspected(&mut self, uuid: RequestId, accepts_copies: bool, result: EntryResult, ctx: &mut Ctx<'_>) {
         let Some(reg) = self.requests.get_mut(&uuid) else { return };
-        if !matches!(reg.phase, Phase::Inspecting) {
-            return;
+        match reg.phase {
+            Phase::Inspecting => {}
+            Phase::Rechecking => return self.rechecked(uuid, accepts_copies, result, ctx),
+            _ => return,
         }
         let inbound = reg.inbound.take();
         if !accepts_copies {
@@ -212,17 +216,40 @@ impl Server {
 
     /// The checksum of the existing replica was verified.
     pub fn verified(&mut self, uuid: RequestId, result: Result<(), Failure>, ctx: &mut Ctx<'_>) {
-        let Some(Registered { phase: Phase::Verifying { found }, .. }) = self.requests.get(&uuid) else { return };
+        let Some(reg) = self.requests.get_mut(&uuid) else { return };
+        let Phase::Verifying { found } = &reg.phase else { return };
         match result {
             Ok(()) => {
-                let found = found.clone();
-                self.update(uuid, &found, ctx)
+                // Read again before it is confirmed: a verification can take minutes, and a
+                // replica removed meanwhile, reported as held, would have its source delete
+                // the last copy (dCache answers from the entry it read before verifying).
+                let pnfsid = found.pnfsid;
+                reg.phase = Phase::Rechecking;
+                ctx.effects.push(Effect::InspectCopy { request: uuid, pnfsid });
             }
             Err(Failure::Error { code, cause }) => self.finish(uuid, Err((code, cause)), ctx),
             Err(other) => {
                 let text = format!("I/O error during checksum calculation: {other}");
                 self.finish(uuid, Err((ReturnCode::ERROR_IO_DISK, text)), ctx)
             }
+        }
+    }
+
+    /// The local entry, read again after its checksum was verified: the replica as it is now
+    /// is upgraded and confirmed, or the request fails.
+    fn rechecked(&mut self, uuid: RequestId, accepts_copies: bool, result: EntryResult, ctx: &mut Ctx<'_>) {
+        let Some(reg) = self.requests.get(&uuid) else { return };
+        let pnfsid = reg.request.attributes.pnfsid;
+        match result.map(|entry| entry.filter(|e| e.state != ReplicaState::New)) {
+            _ if !accepts_copies => {
+                self.finish(uuid, Err((ReturnCode::POOL_DISABLED, "Pool is disabled".to_string())), ctx);
+            }
+            Err(e) => self.finish(uuid, Err((ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e)), ctx),
+            Ok(None) => {
+                let text = format!("{pnfsid} was removed while its checksum was verified");
+                self.finish(uuid, Err((ReturnCode::FILE_NOT_IN_REPOSITORY, text)), ctx);
+            }
+            Ok(Some(entry)) => self.update(uuid, &entry, ctx),
         }
     }
 
@@ -290,7 +317,7 @@ impl Server {
                 ctx.effects.push(Effect::CancelP2p { id: uuid });
                 respond(ctx, inbound, Reply::Ok);
             }
-            Phase::Inspecting | Phase::Verifying { .. } => {
+            Phase::Inspecting | Phase::Verifying { .. } | Phase::Rechecking => {
                 let text = match reason {
                     Some(r) => format!("Task was cancelled: {r}"),
                     None => "Task was cancelled".to_string(),

@@ -360,3 +360,57 @@ fn a_pool_told_to_write_version_1_sends_json_and_works_with_a_version_2_pool() {
     let setup = c.pool("pool2").module.setup_lines();
     assert!(!setup.iter().any(|l| l.contains("wire-version")), "the default is not saved: {setup:?}");
 }
+
+/// The copy-finished message among `effects`, as (rc, error).
+fn copy_finished(effects: &[Effect]) -> Option<(ReturnCode, Option<String>)> {
+    effects.iter().find_map(|e| match e {
+        Effect::Send { message, token: None, .. } => match decode::<Message>(message).expect("message") {
+            Message::CopyFinished { rc, error, .. } => Some((rc, error)),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// The request the server asks to verify among `effects`.
+fn verification(effects: &[Effect]) -> RequestId {
+    effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::VerifyChecksum { request, .. } => Some(*request),
+            _ => None,
+        })
+        .expect("the server verifies the replica it holds")
+}
+
+/// A target that holds the file and is asked to verify it reads its replica again once the
+/// checksum is verified, and confirms the replica only if it is still there: one removed
+/// during a long verification (evicted, `rep rm`) fails the request, so that the source keeps
+/// its own. dCache confirms from the entry it read before verifying.
+#[test]
+fn a_replica_removed_while_its_checksum_is_verified_is_not_confirmed() {
+    for (still_there, expected) in [
+        (Some(replica("A", Cached, 40, NOW, vec![])), Some((ReturnCode::OK, None))),
+        (
+            None,
+            Some((
+                ReturnCode::FILE_NOT_IN_REPOSITORY,
+                Some(format!("{} was removed while its checksum was verified", pid("A"))),
+            )),
+        ),
+    ] {
+        let mut m = Module::new("pool2", Config::default(), 1);
+        m.set_verifies_checksums(true);
+        let request = CopyRequest { verify: true, ..copy_request(9, Cached, false) };
+        let effects = send(&mut m, &Message::Copy(request), 1);
+        let effects = answer_entry(&mut m, &effects, Some(replica("A", Cached, 40, NOW, vec![])));
+        assert_eq!(reply_to(&effects, 1), Some(Reply::Ok));
+        let uuid = verification(&effects);
+        m.handle(NOW, Input::Verified { request: uuid, result: Ok(()) });
+        let effects = m.take_effects();
+        assert_eq!(copy_finished(&effects), None, "not confirmed before the replica is read again");
+        let effects = answer_entry(&mut m, &effects, still_there);
+        assert_eq!(copy_finished(&effects), expected);
+        assert_eq!(m.server_requests(), 0);
+    }
+}
