@@ -1171,8 +1171,12 @@ impl Job {
     /// ([`outgrown_copies`]) as it is.
     fn keep_outgrown_source(&mut self, entry: &ReplicaEntry, task: u64, why: String, ctx: &mut Ctx<'_>) {
         let pnfsid = entry.pnfsid;
-        if self.state().is_terminal() {
-            self.complete(pnfsid, task, Some(format!("Source kept: {why}")), ctx);
+        let ending = self.state().is_terminal() || matches!(self.state(), JobState::Cancelling | JobState::Stopping);
+        if ending {
+            // No next pass to bring the copies up to date: the file leaves the job unmoved.
+            self.release(pnfsid, ctx);
+            self.schedule(ctx);
+            self.note(ctx, task, Some(pnfsid), format!("Source kept: {why}"));
         } else if self.filter.matches(entry, ctx.now) {
             // Once more, so that the copies are made what the source is now (a target
             // upgrades a replica it holds, §6.3); the source mode follows that pass.

@@ -282,3 +282,25 @@ fn an_explicit_cached_target_mode_moves_a_source_made_precious_during_its_copy()
     assert!(entry(&c, "pool1", "A").is_none(), "deleted, as the operator asked");
     assert_eq!(c.job("pool1", "1").statistics().attempts, 1);
 }
+
+/// A cancelled job has no next pass to bring the copies up to date: a source made precious
+/// during its copy is kept, and the file leaves the job unmoved.
+#[test]
+fn a_cancelled_move_keeps_a_source_made_precious_during_its_copy() {
+    let mut c = two_pools();
+    c.bandwidth = 1_000;
+    put(&mut c, "pool1", "A", Cached, 100_000_000, vec![]);
+    ok(&mut c, "pool1", "migration move pool2");
+    c.run_for(1_000);
+    c.repository("pool1").set_state(&id("A"), Precious, "test").expect("cached -> precious");
+    flush(&mut c, "pool1");
+    ok(&mut c, "pool1", "migration cancel 1");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    assert_eq!(state(&c, "pool1", "1"), JobState::Cancelled);
+    assert_eq!(entry(&c, "pool1", "A").map(|e| e.state), Some(Precious), "the source kept, precious");
+    assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Cached), "the copy made before");
+    let notes = notes(&c, "pool1", "1");
+    assert!(notes.iter().any(|n| n.ends_with("Source kept: it became precious while it was copied")), "{notes:?}");
+    assert_eq!(c.job("pool1", "1").statistics().completed_files, 0);
+}

@@ -54,8 +54,8 @@ pub mod names {
     /// Precious never becomes cached except by a job's source mode on its own pool.
     pub const NO_DOWNGRADE: &str = "no replica becomes more volatile (state)";
     /// A job's source mode takes a file's precious replica (deleted or made cached) only while
-    /// another pool holds a precious one, or once the file is on tape, or when the job asked
-    /// for cached copies (`-tmode=cached`).
+    /// another pool holds a precious one, or once the file is on tape, or when the job (or an
+    /// earlier one on the file) asked for cached copies (`-tmode=cached`).
     pub const PRECIOUS_KEPT: &str = "a precious file keeps a precious replica until it is on tape";
     /// Sticky records only grow, except the source mode's documented changes.
     pub const STICKY_EXTENDED: &str = "no replica becomes more volatile (sticky records)";
@@ -103,8 +103,10 @@ pub struct Checker {
     next_copy: usize,
     model: HashMap<PnfsId, BTreeMap<String, Held>>,
     deleted: BTreeSet<PnfsId>,
-    /// Files flushed to tape (a precious replica made cached from outside).
-    on_tape: BTreeSet<PnfsId>,
+    /// Files flushed to tape (a precious replica made cached from outside), or whose precious
+    /// replica a job asking for cached copies made cached or deleted: no job need keep one
+    /// precious any more.
+    released: BTreeSet<PnfsId>,
     uuid_spec: HashMap<RequestId, usize>,
     runs: HashMap<JobRef, usize>,
     specs: Vec<SpecInfo>,
@@ -145,7 +147,7 @@ impl Checker {
             next_copy: 0,
             model: HashMap::new(),
             deleted: BTreeSet::new(),
-            on_tape: BTreeSet::new(),
+            released: BTreeSet::new(),
             uuid_spec: HashMap::new(),
             runs: HashMap::new(),
             specs,
@@ -204,7 +206,7 @@ impl Checker {
 
     /// Whether a source mode may take the precious replica of `file` on `pool` now.
     fn precious_elsewhere(&self, file: &PnfsId, pool: &str, cause: &Cause) -> bool {
-        self.on_tape.contains(file)
+        self.released.contains(file)
             || self.spec_of(cause).is_some_and(|s| s.tmode_cached)
             || self
                 .model
@@ -260,6 +262,9 @@ impl Checker {
                             let text = "the source mode deleted a precious source with no precious copy elsewhere";
                             return Err(violation(PRECIOUS_KEPT, file, text.to_string()));
                         }
+                        if *old == ReplicaState::Precious && spec.tmode_cached {
+                            self.released.insert(file);
+                        }
                     }
                     Cause::External if self.deleted.contains(&file) => {}
                     _ => {
@@ -301,13 +306,16 @@ impl Checker {
                     Some(_) => {
                         if *old == ReplicaState::Precious && *new == ReplicaState::Cached {
                             if matches!(cause, Cause::External) {
-                                self.on_tape.insert(file);
-                            } else if matches!(cause, Cause::SourceMode { .. })
-                                && !self.precious_elsewhere(&file, pool, cause)
-                            {
-                                let text =
-                                    "the source mode made a precious source cached with no precious copy elsewhere";
-                                return Err(violation(PRECIOUS_KEPT, file, text.to_string()));
+                                self.released.insert(file);
+                            } else if matches!(cause, Cause::SourceMode { .. }) {
+                                if !self.precious_elsewhere(&file, pool, cause) {
+                                    let text =
+                                        "the source mode made a precious source cached with no precious copy elsewhere";
+                                    return Err(violation(PRECIOUS_KEPT, file, text.to_string()));
+                                }
+                                if self.spec_of(cause).is_some_and(|s| s.tmode_cached) {
+                                    self.released.insert(file);
+                                }
                             }
                             let allowed = match cause {
                                 Cause::External => true,

@@ -239,8 +239,9 @@ impl Run<'_> {
             Action::Precious(f) => {
                 let id = self.file(f);
                 let holders = self.holders(id, |e| e.state == ReplicaState::Cached);
-                if !holders.is_empty() {
-                    let pool = &holders[self.rng.below(holders.len())];
+                // The first holder, drawing nothing: the run's later draws stay those of the
+                // seeds before this action existed.
+                if let Some(pool) = holders.first() {
                     let _ = self.c.repository(pool).set_state(&id, ReplicaState::Precious, "rep set precious");
                     self.c.flush_events();
                 }
