@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use migration_core::driver::sim::Cluster;
 use migration_core::host::Repository as _;
 use migration_core::job::JobState;
 use migration_core::replica::ReplicaState::{Cached, Precious};
@@ -195,20 +196,33 @@ fn move_never_deletes_source_while_target_refuses() {
     assert!(!was_removed(&c, "pool1", "A"));
 }
 
+/// Two pools, a cached file of 100 MB on pool1, and the job `line` one second into its copy
+/// (at 1 MB/s).
+fn copying(line: &str) -> Cluster {
+    let mut c = two_pools();
+    c.bandwidth = 1_000;
+    put(&mut c, "pool1", "A", Cached, 100_000_000, vec![]);
+    ok(&mut c, "pool1", line);
+    c.run_for(1_000);
+    assert!(entry(&c, "pool2", "A").is_none(), "still being copied");
+    c
+}
+
+/// [`copying`], with the source made precious during the copy.
+fn made_precious_during_its_copy(line: &str) -> Cluster {
+    let mut c = copying(line);
+    c.repository("pool1").set_state(&id("A"), Precious, "test").expect("cached -> precious");
+    flush(&mut c, "pool1");
+    c
+}
+
 /// A move's source that becomes precious while it is copied as cached is not deleted after
 /// that copy: the file is queued again, the next pass makes the target's copy precious, and
 /// only then is the source deleted. dCache deletes it at once (§9.4 reads the source only
 /// then), which leaves a file not yet on tape as one cached, collectable copy.
 #[test]
 fn a_source_made_precious_during_its_copy_is_deleted_only_once_the_copy_is_precious() {
-    let mut c = two_pools();
-    c.bandwidth = 1_000;
-    put(&mut c, "pool1", "A", Cached, 100_000_000, vec![]);
-    ok(&mut c, "pool1", "migration move pool2");
-    c.run_for(1_000);
-    assert!(entry(&c, "pool2", "A").is_none(), "still being copied");
-    c.repository("pool1").set_state(&id("A"), Precious, "test").expect("cached -> precious");
-    flush(&mut c, "pool1");
+    let mut c = made_precious_during_its_copy("migration move pool2");
     assert!(c.run_until_jobs_end(HOUR));
 
     assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
@@ -227,11 +241,7 @@ fn a_source_made_precious_during_its_copy_is_deleted_only_once_the_copy_is_preci
 /// before the source goes.
 #[test]
 fn a_source_made_sticky_during_its_copy_is_deleted_only_once_the_copy_is_sticky() {
-    let mut c = two_pools();
-    c.bandwidth = 1_000;
-    put(&mut c, "pool1", "A", Cached, 100_000_000, vec![]);
-    ok(&mut c, "pool1", "migration move pool2");
-    c.run_for(1_000);
+    let mut c = copying("migration move pool2");
     c.repository("pool1").set_sticky(&id("A"), &sticky("keeper", -1), true).expect("sticky");
     flush(&mut c, "pool1");
     assert!(c.run_until_jobs_end(HOUR));
@@ -248,13 +258,7 @@ fn a_source_made_sticky_during_its_copy_is_deleted_only_once_the_copy_is_sticky(
 /// have had it been precious at the start, and the cached copy stays as an extra copy.
 #[test]
 fn a_source_made_precious_during_its_copy_and_no_longer_matching_is_kept() {
-    let mut c = two_pools();
-    c.bandwidth = 1_000;
-    put(&mut c, "pool1", "A", Cached, 100_000_000, vec![]);
-    ok(&mut c, "pool1", "migration move -state=cached pool2");
-    c.run_for(1_000);
-    c.repository("pool1").set_state(&id("A"), Precious, "test").expect("cached -> precious");
-    flush(&mut c, "pool1");
+    let mut c = made_precious_during_its_copy("migration move -state=cached pool2");
     assert!(c.run_until_jobs_end(HOUR));
 
     assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
@@ -269,13 +273,7 @@ fn a_source_made_precious_during_its_copy_and_no_longer_matching_is_kept() {
 /// source made precious during its copy is moved as a precious one would be: deleted.
 #[test]
 fn an_explicit_cached_target_mode_moves_a_source_made_precious_during_its_copy() {
-    let mut c = two_pools();
-    c.bandwidth = 1_000;
-    put(&mut c, "pool1", "A", Cached, 100_000_000, vec![]);
-    ok(&mut c, "pool1", "migration move -tmode=cached pool2");
-    c.run_for(1_000);
-    c.repository("pool1").set_state(&id("A"), Precious, "test").expect("cached -> precious");
-    flush(&mut c, "pool1");
+    let mut c = made_precious_during_its_copy("migration move -tmode=cached pool2");
     assert!(c.run_until_jobs_end(HOUR));
 
     assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Cached));
@@ -287,13 +285,7 @@ fn an_explicit_cached_target_mode_moves_a_source_made_precious_during_its_copy()
 /// during its copy is kept, and the file leaves the job unmoved.
 #[test]
 fn a_cancelled_move_keeps_a_source_made_precious_during_its_copy() {
-    let mut c = two_pools();
-    c.bandwidth = 1_000;
-    put(&mut c, "pool1", "A", Cached, 100_000_000, vec![]);
-    ok(&mut c, "pool1", "migration move pool2");
-    c.run_for(1_000);
-    c.repository("pool1").set_state(&id("A"), Precious, "test").expect("cached -> precious");
-    flush(&mut c, "pool1");
+    let mut c = made_precious_during_its_copy("migration move pool2");
     ok(&mut c, "pool1", "migration cancel 1");
     assert!(c.run_until_jobs_end(HOUR));
 
