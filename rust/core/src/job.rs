@@ -1082,8 +1082,7 @@ impl Job {
                 // failure nor an attempt towards quarantine; the job looks again in 10 s.
                 let size = self.release(pnfsid, ctx);
                 if !self.state().is_terminal() {
-                    self.queue.push_back(pnfsid, size);
-                    self.release_queue_memory(ctx);
+                    self.queue_again(pnfsid, size, ctx);
                 }
                 if self.state() == JobState::Running {
                     self.enter(State::Sleeping, ctx);
@@ -1099,8 +1098,7 @@ impl Job {
                         let text = format!("Quarantined after {} failed attempts", self.max_attempts);
                         self.note(ctx, task, Some(pnfsid), text);
                     } else {
-                        self.queue.push_back(pnfsid, size);
-                        self.release_queue_memory(ctx);
+                        self.queue_again(pnfsid, size, ctx);
                         self.failures_since_progress += 1;
                     }
                 }
@@ -1181,8 +1179,7 @@ impl Job {
             // Once more, so that the copies are made what the source is now (a target
             // upgrades a replica it holds, §6.3); the source mode follows that pass.
             let size = self.release(pnfsid, ctx);
-            self.queue.push_back(pnfsid, size);
-            self.release_queue_memory(ctx);
+            self.queue_again(pnfsid, size, ctx);
             self.schedule(ctx);
             self.note(ctx, task, Some(pnfsid), format!("Source kept and file queued again: {why}"));
         } else {
@@ -1219,6 +1216,12 @@ impl Job {
         if let Some(note) = note {
             self.note(ctx, task, Some(pnfsid), note);
         }
+    }
+
+    /// Puts a file that left the running set at the end of the queue, for another attempt.
+    fn queue_again(&mut self, pnfsid: PnfsId, size: u64, ctx: &mut Ctx<'_>) {
+        self.queue.push_back(pnfsid, size);
+        self.release_queue_memory(ctx);
     }
 
     /// Takes the file out of the running set and releases its lock; returns its size.

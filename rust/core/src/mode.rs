@@ -201,14 +201,10 @@ pub fn outgrown_copies(copied: &Copied, entry: &ReplicaEntry, pin_manager: &str,
     if entry.state == ReplicaState::Precious && copied.state != ReplicaState::Precious {
         return Some("it became precious while it was copied".to_string());
     }
-    let lasts_as_long = |asked: &StickyRecord, held: &StickyRecord| {
-        asked.expire == NEVER_EXPIRES || (held.expire != NEVER_EXPIRES && asked.expire >= held.expire)
-    };
-    let uncovered = entry
-        .sticky
-        .iter()
-        .filter(|held| !held.is_pin(pin_manager) && held.is_valid_at(now))
-        .find(|held| !copied.sticky.iter().any(|asked| asked.owner == held.owner && lasts_as_long(asked, held)))?;
+    let uncovered =
+        entry.sticky.iter().filter(|held| !held.is_pin(pin_manager) && held.is_valid_at(now)).find(|held| {
+            !copied.sticky.iter().any(|asked| asked.owner == held.owner && asked.until() >= held.until())
+        })?;
     Some(format!("its sticky record of {} changed while it was copied", uncovered.owner))
 }
 

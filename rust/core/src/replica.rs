@@ -113,6 +113,11 @@ impl StickyRecord {
         StickyRecord { owner: owner.into(), expire }
     }
 
+    /// When it expires, as an order: a record that never expires last (`Millis::MAX`).
+    pub fn until(&self) -> Millis {
+        if self.expire == NEVER_EXPIRES { Millis::MAX } else { self.expire }
+    }
+
     /// Valid at time `t` iff it never expires or expires after `t`.
     pub fn is_valid_at(&self, t: Millis) -> bool {
         self.expire == NEVER_EXPIRES || self.expire > t

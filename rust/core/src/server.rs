@@ -22,7 +22,7 @@ enum Phase {
     /// A pool-to-pool transfer runs; the request's attributes and sticky records went to it.
     Transferring,
     /// Verifying the checksum of the replica found (still interruptible).
-    Verifying { found: ReplicaEntry },
+    Verifying,
     /// Reading the local entry again after its checksum was verified (still interruptible).
     Rechecking,
     /// Changing the replica found (no longer interruptible); its state before, for the
@@ -97,6 +97,11 @@ fn error(code: ReturnCode, message: impl Into<String>) -> Reply {
     Reply::Error { code, message: message.into() }
 }
 
+/// The replica a read of the local entry found: an entry in state NEW is no replica yet.
+fn replica_in(result: EntryResult) -> EntryResult {
+    result.map(|entry| entry.filter(|e| e.state != ReplicaState::New))
+}
+
 impl Server {
     /// Number of registered requests (`serverRequests`, §6.7).
     pub fn len(&self) -> usize {
@@ -161,8 +166,7 @@ impl Server {
             self.requests.remove(&uuid);
             return respond(ctx, inbound, error(ReturnCode::POOL_DISABLED, "Pool is disabled"));
         }
-        // An entry in state NEW is no replica yet.
-        match result.map(|entry| entry.filter(|e| e.state != ReplicaState::New)) {
+        match replica_in(result) {
             Err(e) => {
                 self.requests.remove(&uuid);
                 respond(ctx, inbound, error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e));
@@ -205,7 +209,7 @@ impl Server {
                         "Cannot verify the checksum of the existing replica: this pool does not verify checksums";
                     self.finish(uuid, Err((ReturnCode::DEFAULT_ERROR_CODE, text.to_string())), ctx);
                 } else if reg.request.verify {
-                    reg.phase = Phase::Verifying { found: *entry };
+                    reg.phase = Phase::Verifying;
                     ctx.effects.push(Effect::VerifyChecksum { request: uuid, pnfsid });
                 } else {
                     self.update(uuid, &entry, ctx);
@@ -217,13 +221,15 @@ impl Server {
     /// The checksum of the existing replica was verified.
     pub fn verified(&mut self, uuid: RequestId, result: Result<(), Failure>, ctx: &mut Ctx<'_>) {
         let Some(reg) = self.requests.get_mut(&uuid) else { return };
-        let Phase::Verifying { found } = &reg.phase else { return };
+        if !matches!(reg.phase, Phase::Verifying) {
+            return;
+        }
         match result {
             Ok(()) => {
                 // Read again before it is confirmed: a verification can take minutes, and a
                 // replica removed meanwhile, reported as held, would have its source delete
                 // the last copy (dCache answers from the entry it read before verifying).
-                let pnfsid = found.pnfsid;
+                let pnfsid = reg.request.attributes.pnfsid;
                 reg.phase = Phase::Rechecking;
                 ctx.effects.push(Effect::InspectCopy { request: uuid, pnfsid });
             }
@@ -240,7 +246,7 @@ impl Server {
     fn rechecked(&mut self, uuid: RequestId, accepts_copies: bool, result: EntryResult, ctx: &mut Ctx<'_>) {
         let Some(reg) = self.requests.get(&uuid) else { return };
         let pnfsid = reg.request.attributes.pnfsid;
-        match result.map(|entry| entry.filter(|e| e.state != ReplicaState::New)) {
+        match replica_in(result) {
             _ if !accepts_copies => {
                 self.finish(uuid, Err((ReturnCode::POOL_DISABLED, "Pool is disabled".to_string())), ctx);
             }
@@ -317,7 +323,7 @@ impl Server {
                 ctx.effects.push(Effect::CancelP2p { id: uuid });
                 respond(ctx, inbound, Reply::Ok);
             }
-            Phase::Inspecting | Phase::Verifying { .. } | Phase::Rechecking => {
+            Phase::Inspecting | Phase::Verifying | Phase::Rechecking => {
                 let text = match reason {
                     Some(r) => format!("Task was cancelled: {r}"),
                     None => "Task was cancelled".to_string(),

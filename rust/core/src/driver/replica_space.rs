@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use crate::Millis;
 use crate::pnfsid::PnfsId;
-use crate::replica::{NEVER_EXPIRES, ReplicaEntry, ReplicaState};
+use crate::replica::{ReplicaEntry, ReplicaState, StickyRecord};
 
 /// The space totals of the replicas in an index. Each replica is added as it enters the index
 /// or after it changes, and taken away as it leaves or before it changes, with its sequence
@@ -41,8 +41,7 @@ pub struct ReplicaSpace {
 /// When the last of a replica's sticky records expires (`Millis::MAX`: never); it is
 /// removable from then on.
 fn sticky_until(entry: &ReplicaEntry) -> Millis {
-    let until = |expire: Millis| if expire == NEVER_EXPIRES { Millis::MAX } else { expire };
-    entry.sticky.iter().map(|r| until(r.expire)).max().unwrap_or(Millis::MIN)
+    entry.sticky.iter().map(StickyRecord::until).max().unwrap_or(Millis::MIN)
 }
 
 impl ReplicaSpace {
