@@ -9,7 +9,7 @@ use crate::error::{Failure, Outcome, ReturnCode};
 use crate::message::RequestId;
 use crate::pnfsid::PnfsId;
 use crate::pool_info::PoolInfo;
-use crate::replica::{FileAttributes, ReplicaEntry, ReplicaState, StickyRecord};
+use crate::replica::{FileAttributes, ReplicaEntry, ReplicaState, Seen, StickyRecord};
 use crate::{Millis, PoolName};
 
 /// The one-shot answer to an asynchronous host call. Call [`Completion::complete`] exactly
@@ -90,6 +90,9 @@ pub enum RepositoryError {
     NotLoaded,
     /// The state change is not allowed from the replica's state.
     IllegalTransition(String),
+    /// The replica changed after the module read it, so a change decided on that read was
+    /// not made ([`Repository::remove_if_unchanged`]).
+    Changed,
     /// Anything else (I/O error, …).
     Other(String),
 }
@@ -99,6 +102,7 @@ impl fmt::Display for RepositoryError {
         match self {
             RepositoryError::NotFound => f.write_str("replica not found"),
             RepositoryError::NotLoaded => f.write_str("the repository is still loading"),
+            RepositoryError::Changed => f.write_str("the replica changed after it was read"),
             RepositoryError::IllegalTransition(m) | RepositoryError::Other(m) => f.write_str(m),
         }
     }
@@ -143,6 +147,35 @@ pub trait Repository: Send + Sync {
     /// dearest part of a file's path there); it must answer as the two calls would.
     fn inspect_copy(&self, pnfsid: &PnfsId) -> (bool, Result<Option<ReplicaEntry>, String>) {
         inspect_copy_separately(self, pnfsid)
+    }
+
+    /// Removes a replica only if it is still as `seen` (its state and sticky records when the
+    /// module read it, and decided on them to delete it); [`RepositoryError::Changed`] if it
+    /// is not, and then nothing changes. A move deletes its source this way, so that a pin, a
+    /// sticky record or a state set after the module's look is never lost with the replica:
+    /// the module reads the entry again and decides anew.
+    ///
+    /// The look and the removal must be one step, under the repository's lock. The default
+    /// ([`remove_if_unchanged_in_two_steps`]) makes them two calls, one right after the
+    /// other: a change between the two is still lost. A host that can hold its lock across
+    /// both should override it, as minidcache's and the in-memory repository do.
+    fn remove_if_unchanged(&self, pnfsid: &PnfsId, seen: &Seen, reason: &str) -> Result<(), RepositoryError> {
+        remove_if_unchanged_in_two_steps(self, pnfsid, seen, reason)
+    }
+}
+
+/// [`Repository::remove_if_unchanged`] as a read and then a removal: the default for a host
+/// that cannot do both at once.
+pub fn remove_if_unchanged_in_two_steps<R: Repository + ?Sized>(
+    repository: &R,
+    pnfsid: &PnfsId,
+    seen: &Seen,
+    reason: &str,
+) -> Result<(), RepositoryError> {
+    match repository.entry(pnfsid).map_err(RepositoryError::Other)? {
+        None => Err(RepositoryError::NotFound),
+        Some(entry) if !seen.matches(&entry) => Err(RepositoryError::Changed),
+        Some(_) => repository.set_state(pnfsid, ReplicaState::Removed, reason),
     }
 }
 

@@ -1197,6 +1197,13 @@ impl Job {
             return;
         };
         let (task, note) = (*task, note.clone());
+        if let Err(RepositoryError::Changed) = result {
+            // Pinned, made precious or sticky between the read and the removal: the replica
+            // stayed, and what the source mode does to it is decided again on a new read
+            // (which also asks whether it outgrew its copies).
+            ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::SourceMode { job: self.key, pnfsid }, pnfsid });
+            return;
+        }
         if let Err(RepositoryError::Other(error)) = result {
             // Vanished replicas and illegal transitions are ignored, anything else fails the job.
             self.note(ctx, task, Some(pnfsid), format!("Failed to apply source mode: {error}"));

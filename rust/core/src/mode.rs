@@ -6,7 +6,7 @@ use std::fmt;
 
 use crate::Millis;
 use crate::error::ReturnCode;
-use crate::replica::{NEVER_EXPIRES, ReplicaEntry, ReplicaState, StickyRecord};
+use crate::replica::{NEVER_EXPIRES, ReplicaEntry, ReplicaState, Seen, StickyRecord};
 
 /// The state part of a mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +114,14 @@ pub enum RepositoryChange {
         /// Why, in dCache's words (mostly a fixed text: not allocated per file).
         reason: Cow<'static, str>,
     },
+    /// Delete the replica if it is still as `seen`, the entry the decision was made on
+    /// ([`Repository::remove_if_unchanged`](crate::host::Repository::remove_if_unchanged)).
+    Remove {
+        /// The state and sticky records of the entry read.
+        seen: Seen,
+        /// Why, as for [`RepositoryChange::SetState`].
+        reason: Cow<'static, str>,
+    },
     /// Set a sticky record with dCache's `overwrite` semantics (§1.4).
     SetSticky {
         /// The record.
@@ -155,8 +163,9 @@ fn mode_changes(mode: &Mode, entry: &ReplicaEntry, pin_manager: &str) -> Vec<Rep
             .into_iter()
             .chain(listed)
             .collect(),
+        // Only if still unpinned when it goes: a pin set after the read keeps the replica.
         ModeState::Delete if !entry.is_pinned(pin_manager) => {
-            vec![set_state(ReplicaState::Removed, "migration job deleting source")]
+            vec![RepositoryChange::Remove { seen: Seen::of(entry), reason: "migration job deleting source".into() }]
         }
         ModeState::Removable | ModeState::Delete => {
             let expire_others = entry
@@ -283,7 +292,8 @@ mod tests {
         let mut e = pinned_precious();
         e.sticky.retain(|r| !r.is_pin("PinManager"));
         let changes = source_mode_changes(&Mode::plain(ModeState::Delete), &e, "PinManager");
-        assert_eq!(changes, vec![set_state(ReplicaState::Removed, "migration job deleting source")]);
+        let seen = Seen { state: ReplicaState::Precious, sticky: vec![StickyRecord::new("foobar", -1)] };
+        assert_eq!(changes, vec![RepositoryChange::Remove { seen, reason: "migration job deleting source".into() }]);
     }
 
     #[test]

@@ -360,10 +360,63 @@ impl ReplicaEntry {
     }
 }
 
+/// A replica as a decision about it saw it: its state and sticky records. What a removal is
+/// conditional on ([`Repository::remove_if_unchanged`](crate::host::Repository::remove_if_unchanged)):
+/// a pin, a sticky record or a state that came after the look changes the decision, where
+/// the access time, which every read moves, does not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// The state.
+    pub state: ReplicaState,
+    /// The sticky records, pins included.
+    pub sticky: Vec<StickyRecord>,
+}
+
+impl Seen {
+    /// What `entry` shows.
+    pub fn of(entry: &ReplicaEntry) -> Seen {
+        Seen { state: entry.state, sticky: entry.sticky.clone() }
+    }
+
+    /// Whether `entry` is still as seen: the same state and the same sticky records, in any
+    /// order (a repository keeps one record an owner).
+    pub fn matches(&self, entry: &ReplicaEntry) -> bool {
+        entry.state == self.state
+            && entry.sticky.len() == self.sticky.len()
+            && entry.sticky.iter().all(|record| self.sticky.contains(record))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use ReplicaState::*;
+
+    #[test]
+    fn a_replica_is_as_seen_while_its_state_and_sticky_records_are() {
+        let id = PnfsId::from_bytes(&[7; 12]).expect("an id");
+        let mut entry = ReplicaEntry::new(id, Cached, 10, 1_000);
+        entry.sticky = vec![StickyRecord::new("a", -1), StickyRecord::new("b", 5_000)];
+        let seen = Seen::of(&entry);
+
+        let mut read_again = entry.clone();
+        read_again.last_access = 2_000;
+        read_again.sticky.reverse();
+        assert!(seen.matches(&read_again), "access time and record order do not count");
+
+        let changed = |change: fn(&mut ReplicaEntry)| {
+            let mut e = entry.clone();
+            change(&mut e);
+            seen.matches(&e)
+        };
+        assert!(!changed(|e| e.state = Precious));
+        assert!(!changed(|e| e.sticky.push(StickyRecord::new("PinManager-1", -1))), "a pin added");
+        assert!(!changed(|e| e.sticky[1].expire = 9_000), "a record extended");
+        assert!(!changed(|e| e.sticky[1] = StickyRecord::new("c", 5_000)), "as many records, not the same");
+        assert!(!changed(|e| {
+            e.sticky.pop();
+        }));
+    }
 
     #[test]
     fn only_complete_replicas_change_state_freely() {

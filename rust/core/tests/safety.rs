@@ -8,6 +8,7 @@ use common::*;
 use migration_core::driver::sim::Cluster;
 use migration_core::host::Repository as _;
 use migration_core::job::JobState;
+use migration_core::mode::RepositoryChange;
 use migration_core::replica::ReplicaState::{Cached, Precious};
 
 /// R5: `move` in `limit` mode with the only target absent completes with the truncation note
@@ -295,4 +296,47 @@ fn a_cancelled_move_keeps_a_source_made_precious_during_its_copy() {
     let notes = notes(&c, "pool1", "1");
     assert!(notes.iter().any(|n| n.ends_with("Source kept: it became precious while it was copied")), "{notes:?}");
     assert_eq!(c.job("pool1", "1").statistics().completed_files, 0);
+}
+
+/// A move of `A` whose source replica gets `change` right after the module read it to apply
+/// the source mode: between the module's look and its removal of the replica.
+fn changed_between_look_and_removal(change: RepositoryChange) -> Cluster {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Cached, 40, vec![]);
+    c.faults.changed_after_source_read.insert(id("A"), change);
+    ok(&mut c, "pool1", "migration move pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+    assert!(c.faults.changed_after_source_read.is_empty(), "the change was made");
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    c
+}
+
+/// A pin that comes between the module's look at a move's source and its removal keeps the
+/// replica: the removal is conditional on the replica being as seen, and the source mode is
+/// decided again on a new look, which finds the pin (a pinned source becomes removable).
+/// With a plain removal the pinned replica went, and the pin with it.
+#[test]
+fn a_pin_set_between_the_look_and_the_removal_keeps_the_source() {
+    let pin = sticky("PinManager-7", -1);
+    let c = changed_between_look_and_removal(RepositoryChange::SetSticky { record: pin.clone(), overwrite: true });
+
+    let source = entry(&c, "pool1", "A").expect("the pinned source kept");
+    assert_eq!(source.state, Cached);
+    assert_eq!(record(&source, "PinManager-7"), Some(pin), "the pin kept");
+    assert!(!was_removed(&c, "pool1", "A"));
+    assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Cached), "the copy");
+    assert_eq!(c.job("pool1", "1").statistics().completed_files, 1);
+}
+
+/// A source made precious between the look and the removal is not deleted either: the new
+/// look finds that it outgrew its cached copy, and the file goes round again.
+#[test]
+fn a_source_made_precious_between_the_look_and_the_removal_is_deleted_only_once_the_copy_is_precious() {
+    let reason = "an operator".into();
+    let c = changed_between_look_and_removal(RepositoryChange::SetState { state: Precious, reason });
+
+    assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Precious), "the copy made precious");
+    assert!(entry(&c, "pool1", "A").is_none(), "then the source deleted");
+    assert_eq!(c.job("pool1", "1").statistics().attempts, 2);
+    assert_eq!(c.job("pool1", "1").statistics().completed_files, 1);
 }

@@ -37,7 +37,9 @@ use migration_core::driver::runtime::Clock;
 use migration_core::error::{Failure, ReturnCode};
 use migration_core::host::{Repository, RepositoryError};
 use migration_core::input::RepositoryEvent;
-use migration_core::replica::{AccessLatency, Checksum, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord};
+use migration_core::replica::{
+    AccessLatency, Checksum, ReplicaEntry, ReplicaState, RetentionPolicy, Seen, StickyRecord,
+};
 use migration_core::{Millis, PnfsId};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use rusqlite::{Connection, params};
@@ -511,6 +513,36 @@ impl DiskRepository {
         self.notify(change.event);
     }
 
+    /// Finishes a removal the index has made (`change`): deletes the data and the row.
+    fn removed(&self, pnfsid: &PnfsId, index: RwLockWriteGuard<'_, Index>, change: Change) {
+        // The unlink is the removal's commit point (a row without data is dropped on
+        // start). The id stays out of reach of `reserve` until the file is gone and the
+        // row's deletion is committed ([`Deleting`]).
+        self.deleting.lock().insert(*pnfsid);
+        drop(index);
+        if let Err(e) = std::fs::remove_file(self.data_path(pnfsid))
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::error!(target: "minidcache", pool = %self.pool, %pnfsid, "cannot delete data: {e}");
+        }
+        let (id, deleting, pool) = (*pnfsid, Arc::clone(&self.deleting), Arc::clone(&self.pool));
+        self.store.submit_then(
+            move |c| delete_row(c, &id),
+            move |deleted| match deleted {
+                Ok(()) => {
+                    deleting.lock().remove(&id);
+                }
+                // Kept out of reach until the next start, which drops the row if the file is
+                // gone (or keeps the replica if its unlink failed too: it was not removed).
+                Err(e) => tracing::error!(
+                    target: "minidcache", %pool, pnfsid = %id,
+                    "cannot delete the row of a removed replica, which cannot be written here again until the pool restarts: {e}"
+                ),
+            },
+        );
+        self.notify(change.event);
+    }
+
     /// Number of replicas.
     pub fn len(&self) -> usize {
         self.index.read().replicas.len()
@@ -659,35 +691,20 @@ impl Repository for DiskRepository {
         let mut index = self.index.write();
         let Some(change) = index.replicas.set_state(pnfsid, state)? else { return Ok(()) };
         if state == ReplicaState::Removed {
-            // The unlink is the removal's commit point (a row without data is dropped on
-            // start). The id stays out of reach of `reserve` until the file is gone and the
-            // row's deletion is committed ([`Deleting`]).
-            self.deleting.lock().insert(*pnfsid);
-            drop(index);
-            if let Err(e) = std::fs::remove_file(self.data_path(pnfsid))
-                && e.kind() != io::ErrorKind::NotFound
-            {
-                tracing::error!(target: "minidcache", pool = %self.pool, %pnfsid, "cannot delete data: {e}");
-            }
-            let (id, deleting, pool) = (*pnfsid, Arc::clone(&self.deleting), Arc::clone(&self.pool));
-            self.store.submit_then(
-                move |c| delete_row(c, &id),
-                move |deleted| match deleted {
-                    Ok(()) => {
-                        deleting.lock().remove(&id);
-                    }
-                    // Kept out of reach until the next start, which drops the row if the file is
-                    // gone (or keeps the replica if its unlink failed too: it was not removed).
-                    Err(e) => tracing::error!(
-                        target: "minidcache", %pool, pnfsid = %id,
-                        "cannot delete the row of a removed replica, which cannot be written here again until the pool restarts: {e}"
-                    ),
-                },
-            );
-            self.notify(change.event);
+            self.removed(pnfsid, index, change);
             return Ok(());
         }
         self.write_row_and_notify(index, change);
+        Ok(())
+    }
+
+    fn remove_if_unchanged(&self, pnfsid: &PnfsId, seen: &Seen, _reason: &str) -> Result<(), RepositoryError> {
+        // The look and the removal under one hold of the index's lock, which a pin (or any
+        // other change) takes too.
+        let mut index = self.index.write();
+        if let Some(change) = index.replicas.remove_if_unchanged(pnfsid, seen)? {
+            self.removed(pnfsid, index, change);
+        }
         Ok(())
     }
 
@@ -793,6 +810,33 @@ mod tests {
         assert_eq!(repository.used(), 3);
         repository.close();
         std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    /// A move's removal of its source, conditional on the replica being as the module saw it:
+    /// a pin set since keeps data and row (after a restart too); unchanged, both go.
+    #[test]
+    fn a_replica_is_removed_only_if_it_is_as_seen() {
+        let dir = fresh_dir("remove-if-unchanged");
+        {
+            let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
+            store(&repository, 1, b"one");
+            store(&repository, 2, b"two");
+            let seen = |n| Seen::of(&repository.entry(&id(n)).expect("entry").expect("there"));
+            let (seen1, seen2) = (seen(1), seen(2));
+            repository.set_sticky(&id(1), &StickyRecord::new("PinManager-3", -1), true).expect("pinned");
+
+            assert_eq!(repository.remove_if_unchanged(&id(1), &seen1, "test"), Err(RepositoryError::Changed));
+            assert!(repository.data_path(&id(1)).exists(), "the pinned replica's data kept");
+            assert_eq!(repository.remove_if_unchanged(&id(2), &seen2, "test"), Ok(()));
+            assert!(!repository.data_path(&id(2)).exists(), "an unchanged replica's data deleted");
+            assert_eq!(repository.entry(&id(2)), Ok(None));
+            repository.close();
+        }
+        let (repository, report) = DiskRepository::open("p", &dir, false).expect("reopens");
+        assert_eq!(report.replicas, 1);
+        let kept = repository.entry(&id(1)).expect("entry").expect("kept");
+        assert!(kept.is_pinned("PinManager"), "{kept:?}");
+        repository.close();
     }
 
     #[test]

@@ -7,6 +7,7 @@ use migration_core::driver::sim::{Cluster, START};
 use migration_core::host::Repository;
 use migration_core::input::Input;
 use migration_core::job::JobState;
+use migration_core::mode::RepositoryChange;
 use migration_core::random::Rng;
 use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};
 use migration_core::{Config, Millis, PnfsId};
@@ -245,6 +246,19 @@ impl Run<'_> {
                     let _ = self.c.repository(pool).set_state(&id, ReplicaState::Precious, "rep set precious");
                     self.c.flush_events();
                 }
+            }
+            // Armed now, made by the cluster right after the job's look (drawing nothing).
+            Action::PinAfterLook(f) => {
+                let id = self.file(f);
+                let record = StickyRecord::new(format!("PinManager-look-{id}"), -1);
+                let change = RepositoryChange::SetSticky { record, overwrite: true };
+                self.c.faults.changed_after_source_read.insert(id, change);
+            }
+            Action::PreciousAfterLook(f) => {
+                let id = self.file(f);
+                let change =
+                    RepositoryChange::SetState { state: ReplicaState::Precious, reason: "rep set precious".into() };
+                self.c.faults.changed_after_source_read.insert(id, change);
             }
             Action::Sticky(f) => {
                 let id = self.file(f);

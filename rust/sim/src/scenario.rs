@@ -107,6 +107,11 @@ pub enum Action {
     Flush(usize),
     /// A cached replica of a file is made precious (an operator's `rep set precious`).
     Precious(usize),
+    /// The next time a job reads a replica of the file to apply its source mode, the replica
+    /// is pinned right after that look, before the job changes it.
+    PinAfterLook(usize),
+    /// The same, the replica made precious (if it is cached).
+    PreciousAfterLook(usize),
     /// A sticky record of a replica is set, extended or removed (not a pin).
     Sticky(usize),
     /// A pin is added to a replica of a file.
@@ -346,6 +351,15 @@ impl Scenario {
                 let f = g.rng.below(n_files);
                 let t = at(&mut g);
                 actions.push((t, Action::Precious(f)));
+            }
+        }
+        // After those, for the same reason.
+        if g.chance(0.3) {
+            for _ in 0..g.between(1, 5) {
+                let f = g.rng.below(n_files);
+                let t = at(&mut g);
+                let action = if g.chance(0.5) { Action::PinAfterLook(f) } else { Action::PreciousAfterLook(f) };
+                actions.push((t, action));
             }
         }
         actions.push((START + window, Action::EndFaults));
@@ -599,6 +613,8 @@ impl Scenario {
                 Action::Delete(f) => file_index(*f).map(Action::Delete),
                 Action::Flush(f) => file_index(*f).map(Action::Flush),
                 Action::Precious(f) => file_index(*f).map(Action::Precious),
+                Action::PinAfterLook(f) => file_index(*f).map(Action::PinAfterLook),
+                Action::PreciousAfterLook(f) => file_index(*f).map(Action::PreciousAfterLook),
                 Action::Sticky(f) => file_index(*f).map(Action::Sticky),
                 Action::Pin(f) => file_index(*f).map(Action::Pin),
                 Action::Unpin(f) => file_index(*f).map(Action::Unpin),

@@ -22,12 +22,13 @@ use parking_lot::Mutex;
 use crate::Millis;
 use crate::driver::memory::MemoryRepository;
 use crate::driver::repository_effects;
-use crate::effect::{ChangePurpose, Effect, InboundId, JobKey, Token};
+use crate::effect::{ChangePurpose, Effect, EntryPurpose, InboundId, JobKey, Token};
 use crate::error::{Error, Failure, Outcome, ReturnCode};
 use crate::host::{P2pRequest, PinMove, PoolList, PoolSelection, Repository};
 use crate::input::{Answer, Input, RepositoryEvent};
 use crate::job::Job;
 use crate::message::{Message, Reply, RequestId, WireVersion, decode, decode_versioned};
+use crate::mode::RepositoryChange;
 use crate::module::{Config, Module, Route, TaskReply};
 use crate::pnfsid::PnfsId;
 use crate::pool_info::{PoolCostInfo, PoolInfo};
@@ -87,6 +88,10 @@ pub struct Faults {
     /// Pools the pool manager reports offline although they run and answer (right after a
     /// pool start, before the pool manager has heard from them).
     pub unknown_to_pool_manager: BTreeSet<String>,
+    /// Changes made to a file's replica right after its module read it to apply a source
+    /// mode, once: a pin, a sticky record or a state that comes between the module's look and
+    /// its change of the replica.
+    pub changed_after_source_read: BTreeMap<PnfsId, RepositoryChange>,
 }
 
 /// Names a job across pool restarts: keys restart at 1 in a rebuilt module.
@@ -692,6 +697,11 @@ impl Cluster {
             }
             Effect::ReadEntry { purpose, pnfsid } => {
                 let result = repository.entry(&pnfsid);
+                if let EntryPurpose::SourceMode { .. } = purpose
+                    && let Some(change) = self.faults.changed_after_source_read.remove(&pnfsid)
+                {
+                    let _ = repository_effects::apply_changes(repository.as_ref(), &pnfsid, &[change]);
+                }
                 self.later(pool, 0, Input::entry(purpose, result));
             }
             Effect::InspectCopy { request, pnfsid } => {
