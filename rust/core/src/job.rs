@@ -188,6 +188,10 @@ pub struct PoolListState {
     pub resolved_group: Option<String>,
 }
 
+/// Removals of a source refused because it had changed since it was read, after which the
+/// job leaves the source as it is ([`Job::source_mode_applied`]).
+const MAX_CHANGED_REMOVALS: u8 = 3;
+
 /// How far a running file got: the stage that occupies its running slot.
 #[derive(Debug)]
 enum Stage {
@@ -197,8 +201,9 @@ enum Stage {
     Task(Box<Task>),
     /// The task succeeded; the source mode is being applied. `copied` is what the copies
     /// were asked to be, kept where the source mode could leave the source more volatile
-    /// than them (`-tmode=same`).
-    ApplyingSourceMode { task: u64, note: Option<String>, copied: Option<Copied> },
+    /// than them (`-tmode=same`). `changed` counts the removals refused because the replica
+    /// had changed since it was read.
+    ApplyingSourceMode { task: u64, note: Option<String>, copied: Option<Copied>, changed: u8 },
     /// A dry run asks the namespace where the file is; nothing else happens to it.
     Locating,
 }
@@ -1070,7 +1075,7 @@ impl Job {
                         }
                         _ => None,
                     };
-                    running.stage = Stage::ApplyingSourceMode { task, note, copied };
+                    running.stage = Stage::ApplyingSourceMode { task, note, copied, changed: 0 };
                     ctx.effects.push(Effect::ReadEntry {
                         purpose: EntryPurpose::SourceMode { job: self.key, pnfsid },
                         pnfsid,
@@ -1132,7 +1137,7 @@ impl Job {
 
     /// The source entry read to apply the source mode.
     pub fn entry_for_source_mode(&mut self, pnfsid: PnfsId, result: EntryResult, ctx: &mut Ctx<'_>) {
-        let Some(Running { stage: Stage::ApplyingSourceMode { task, note, copied }, .. }) = self.running.get(&pnfsid)
+        let Some(Running { stage: Stage::ApplyingSourceMode { task, note, copied, .. }, .. }) = self.running.get(&pnfsid)
         else {
             return;
         };
@@ -1192,16 +1197,26 @@ impl Job {
 
     /// The source mode was applied (or failed).
     pub fn source_mode_applied(&mut self, pnfsid: PnfsId, result: Result<(), RepositoryError>, ctx: &mut Ctx<'_>) {
-        let Some(Running { stage: Stage::ApplyingSourceMode { task, note, .. }, .. }) = self.running.get(&pnfsid)
+        let Some(Running { stage: Stage::ApplyingSourceMode { task, note, changed, .. }, .. }) =
+            self.running.get_mut(&pnfsid)
         else {
             return;
         };
         let (task, note) = (*task, note.clone());
         if let Err(RepositoryError::Changed) = result {
-            // Pinned, made precious or sticky between the read and the removal: the replica
-            // stayed, and what the source mode does to it is decided again on a new read
-            // (which also asks whether it outgrew its copies).
-            ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::SourceMode { job: self.key, pnfsid }, pnfsid });
+            *changed += 1;
+            if *changed < MAX_CHANGED_REMOVALS {
+                // Pinned, made precious or sticky between the read and the removal: the
+                // replica stayed, and what the source mode does to it is decided again on a
+                // new read (which also asks whether it outgrew its copies).
+                let purpose = EntryPurpose::SourceMode { job: self.key, pnfsid };
+                ctx.effects.push(Effect::ReadEntry { purpose, pnfsid });
+                return;
+            }
+            // A replica that changes under every look (or a host that refuses every removal)
+            // is left as it is rather than looked at for ever; its copies stay as extra ones.
+            let text = format!("Source kept: it changed each of the {MAX_CHANGED_REMOVALS} times it was to be deleted");
+            self.complete(pnfsid, task, Some(text), ctx);
             return;
         }
         if let Err(RepositoryError::Other(error)) = result {

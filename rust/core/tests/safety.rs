@@ -298,13 +298,13 @@ fn a_cancelled_move_keeps_a_source_made_precious_during_its_copy() {
     assert_eq!(c.job("pool1", "1").statistics().completed_files, 0);
 }
 
-/// A move of `A` whose source replica gets `change` right after the module read it to apply
-/// the source mode: between the module's look and its removal of the replica.
-fn changed_between_look_and_removal(change: RepositoryChange) -> Cluster {
+/// `migration move` (with `options`) of `A`, whose source replica gets `changes` right after
+/// the module's looks to apply the source mode, one a look: between a look and the removal.
+fn changed_between_look_and_removal(options: &str, changes: Vec<RepositoryChange>) -> Cluster {
     let mut c = two_pools();
     put(&mut c, "pool1", "A", Cached, 40, vec![]);
-    c.faults.changed_after_source_read.insert(id("A"), change);
-    ok(&mut c, "pool1", "migration move pool2");
+    c.faults.changed_after_source_read.insert(id("A"), changes.into());
+    ok(&mut c, "pool1", &format!("migration move {options}pool2"));
     assert!(c.run_until_jobs_end(HOUR));
     assert!(c.faults.changed_after_source_read.is_empty(), "the change was made");
     assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
@@ -318,7 +318,7 @@ fn changed_between_look_and_removal(change: RepositoryChange) -> Cluster {
 #[test]
 fn a_pin_set_between_the_look_and_the_removal_keeps_the_source() {
     let pin = sticky("PinManager-7", -1);
-    let c = changed_between_look_and_removal(RepositoryChange::SetSticky { record: pin.clone(), overwrite: true });
+    let c = changed_between_look_and_removal("", vec![RepositoryChange::SetSticky { record: pin.clone(), overwrite: true }]);
 
     let source = entry(&c, "pool1", "A").expect("the pinned source kept");
     assert_eq!(source.state, Cached);
@@ -333,10 +333,26 @@ fn a_pin_set_between_the_look_and_the_removal_keeps_the_source() {
 #[test]
 fn a_source_made_precious_between_the_look_and_the_removal_is_deleted_only_once_the_copy_is_precious() {
     let reason = "an operator".into();
-    let c = changed_between_look_and_removal(RepositoryChange::SetState { state: Precious, reason });
+    let c = changed_between_look_and_removal("", vec![RepositoryChange::SetState { state: Precious, reason }]);
 
     assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Precious), "the copy made precious");
     assert!(entry(&c, "pool1", "A").is_none(), "then the source deleted");
     assert_eq!(c.job("pool1", "1").statistics().attempts, 2);
     assert_eq!(c.job("pool1", "1").statistics().completed_files, 1);
 }
+
+/// A source that changes under every look (here a new sticky record each time; with
+/// `-tmode=cached` that does not send the file round again) is not looked at for ever: after
+/// three refused removals it is kept, with a note, and its copy stays as an extra one.
+#[test]
+fn a_source_that_changes_under_every_look_is_kept_after_three() {
+    let record = |owner: &str| RepositoryChange::SetSticky { record: sticky(owner, -1), overwrite: true };
+    let c = changed_between_look_and_removal("-tmode=cached ", vec![record("a"), record("b"), record("c")]);
+
+    let source = entry(&c, "pool1", "A").expect("the source kept");
+    assert_eq!(source.sticky.len(), 3, "{source:?}");
+    assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Cached), "the copy");
+    let notes = notes(&c, "pool1", "1");
+    assert!(notes.iter().any(|n| n.ends_with("Source kept: it changed each of the 3 times it was to be deleted")), "{notes:?}");
+}
+

@@ -42,6 +42,8 @@ pub struct BridgeMethods {
     pub next_batch: JMethodID,
     /// `void setState(<id>, int state, String reason)`.
     pub set_state: JMethodID,
+    /// `boolean removeIfUnchanged(<id>, int state, byte[] sticky, String reason)`.
+    pub remove_if_unchanged: JMethodID,
     /// `void setSticky(<id>, String owner, long expire, boolean overwrite)`.
     pub set_sticky: JMethodID,
     /// `boolean verifiesChecksums()`.
@@ -101,6 +103,11 @@ pub fn init(env: &mut Env<'_>, natives: &JClass<'_>) -> Result<()> {
         open_scan: env.get_method_id(b, jni_str!("openScan"), jni_sig!("()Ljava/lang/Object;"))?,
         next_batch: env.get_method_id(b, jni_str!("nextBatch"), jni_sig!("(Ljava/lang/Object;)[B"))?,
         set_state: env.get_method_id(b, jni_str!("setState"), jni_sig!("(JJIILjava/lang/String;)V"))?,
+        remove_if_unchanged: env.get_method_id(
+            b,
+            jni_str!("removeIfUnchanged"),
+            jni_sig!("(JJII[BLjava/lang/String;)Z"),
+        )?,
         set_sticky: env.get_method_id(b, jni_str!("setSticky"), jni_sig!("(JJILjava/lang/String;JZ)V"))?,
         verifies_checksums: env.get_method_id(b, jni_str!("verifiesChecksums"), jni_sig!("()Z"))?,
         verify_checksum: env.get_method_id(b, jni_str!("verifyChecksum"), jni_sig!("(JJI)V"))?,

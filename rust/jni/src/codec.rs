@@ -97,7 +97,8 @@ impl Writer {
         self.i32(ordinal as i32);
     }
 
-    fn sticky(&mut self, records: &[StickyRecord]) {
+    /// Sticky records: a count, then each owner and expiry.
+    pub fn sticky(&mut self, records: &[StickyRecord]) {
         self.len(records.len());
         for r in records {
             self.str(&r.owner);

@@ -23,7 +23,7 @@ use migration_core::host::{
     Repository, RepositoryError, Transport, inspect_copy_separately,
 };
 use migration_core::message::RequestId;
-use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};
+use migration_core::replica::{ReplicaEntry, ReplicaState, Seen, StickyRecord};
 
 use crate::cache::{self, BridgeMethods, Cache};
 use crate::codec::{self, Reader, Writer};
@@ -271,6 +271,28 @@ impl Repository for JavaHost {
             Ok(())
         })
         .map_err(|e| e.repository())
+    }
+
+    /// One crossing, as the removal it replaces: Java looks and removes under its own lock.
+    fn remove_if_unchanged(&self, pnfsid: &PnfsId, seen: &Seen, reason: &str) -> Result<(), RepositoryError> {
+        // Most replicas hold no record: nothing to encode, and Java takes null for none.
+        let sticky = (!seen.sticky.is_empty()).then(|| {
+            let mut w = Writer::new();
+            w.sticky(&seen.sticky);
+            w.into_bytes()
+        });
+        let removed = with_java("Repository.removeIfUnchanged", |jni, cache| {
+            let records = sticky.as_deref().map(|bytes| jni.bytes(bytes)).transpose()?;
+            let why = jni.interned(reason)?;
+            // removeIfUnchanged: (JJII[BLjava/lang/String;)Z
+            let [high, low, tail] = pnfsid_args(pnfsid);
+            let records = records.as_ref().map_or(jvalue { l: std::ptr::null_mut() }, |r| r.arg());
+            let args = [high, low, tail, jvalue { i: state_ordinal(seen.state) }, records, why.arg()];
+            let returned = unsafe { jni.call(self.bridge(cache.m.remove_if_unchanged), Returns::Boolean, &args)? };
+            Ok(matches!(returned, Returned::Boolean(true)))
+        })
+        .map_err(|e| e.repository())?;
+        if removed { Ok(()) } else { Err(RepositoryError::Changed) }
     }
 
     fn set_sticky(&self, pnfsid: &PnfsId, record: &StickyRecord, overwrite: bool) -> Result<(), RepositoryError> {

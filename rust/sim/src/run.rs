@@ -252,13 +252,13 @@ impl Run<'_> {
                 let id = self.file(f);
                 let record = StickyRecord::new(format!("PinManager-look-{id}"), -1);
                 let change = RepositoryChange::SetSticky { record, overwrite: true };
-                self.c.faults.changed_after_source_read.insert(id, change);
+                self.c.faults.changed_after_source_read.entry(id).or_default().push_back(change);
             }
             Action::PreciousAfterLook(f) => {
                 let id = self.file(f);
                 let change =
                     RepositoryChange::SetState { state: ReplicaState::Precious, reason: "rep set precious".into() };
-                self.c.faults.changed_after_source_read.insert(id, change);
+                self.c.faults.changed_after_source_read.entry(id).or_default().push_back(change);
             }
             Action::Sticky(f) => {
                 let id = self.file(f);

@@ -23,6 +23,7 @@ import org.dcache.migration.ReplicaEntry;
 import org.dcache.migration.ReplicaState;
 import org.dcache.migration.Repository;
 import org.dcache.migration.RepositoryEvent;
+import org.dcache.migration.StickyRecord;
 import org.dcache.migration.internal.Natives;
 
 /**
@@ -124,6 +125,17 @@ public final class JniBench
         {
             long i = index(id);
             return i >= 0 && i < n && !isDeleted(i) ? entry(id, i) : null;
+        }
+
+        @Override
+        public boolean removeIfUnchanged(PnfsId id, ReplicaState state, List<StickyRecord> sticky, String reason)
+        {
+            // Every replica here is precious with no record, and nothing but a removal changes one.
+            if (state != ReplicaState.PRECIOUS || !sticky.isEmpty()) {
+                return false;
+            }
+            setState(id, ReplicaState.REMOVED, reason);
+            return true;
         }
 
         @Override

@@ -13,7 +13,7 @@
 //! module did from what the scenario did. [`Cluster::step`] runs one event at a time.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -89,9 +89,10 @@ pub struct Faults {
     /// pool start, before the pool manager has heard from them).
     pub unknown_to_pool_manager: BTreeSet<String>,
     /// Changes made to a file's replica right after its module read it to apply a source
-    /// mode, once: a pin, a sticky record or a state that comes between the module's look and
-    /// its change of the replica.
-    pub changed_after_source_read: BTreeMap<PnfsId, RepositoryChange>,
+    /// mode, the first after the next such read, the second after the one after, and so on:
+    /// a pin, a sticky record or a state that comes between the module's look and its change
+    /// of the replica.
+    pub changed_after_source_read: BTreeMap<PnfsId, VecDeque<RepositoryChange>>,
 }
 
 /// Names a job across pool restarts: keys restart at 1 in a rebuilt module.
@@ -698,9 +699,14 @@ impl Cluster {
             Effect::ReadEntry { purpose, pnfsid } => {
                 let result = repository.entry(&pnfsid);
                 if let EntryPurpose::SourceMode { .. } = purpose
-                    && let Some(change) = self.faults.changed_after_source_read.remove(&pnfsid)
+                    && let Some(changes) = self.faults.changed_after_source_read.get_mut(&pnfsid)
                 {
-                    let _ = repository_effects::apply_changes(repository.as_ref(), &pnfsid, &[change]);
+                    if let Some(change) = changes.pop_front() {
+                        let _ = repository_effects::apply_changes(repository.as_ref(), &pnfsid, &[change]);
+                    }
+                    if changes.is_empty() {
+                        self.faults.changed_after_source_read.remove(&pnfsid);
+                    }
                 }
                 self.later(pool, 0, Input::entry(purpose, result));
             }

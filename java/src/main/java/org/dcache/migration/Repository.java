@@ -1,6 +1,7 @@
 package org.dcache.migration;
 
 import java.util.Iterator;
+import java.util.List;
 
 /**
  * The pool's repository as the module sees it. Calls are synchronous and local; the module
@@ -30,6 +31,19 @@ public interface Repository
 
     /** Changes a replica's state (dCache's legal transitions; {@code REMOVED} deletes it). */
     void setState(PnfsId id, ReplicaState state, String reason) throws RepositoryException;
+
+    /**
+     * Deletes a replica only if it is still in {@code state} with exactly the sticky records
+     * {@code sticky} (owners and expiries, in any order), and returns true; returns false, and
+     * changes nothing, if it is not. The module read the replica so and decided on that to
+     * delete it (a move deleting its source). The look and the removal must be one step, under
+     * the lock that guards the replica's changes (in dCache, the replica's record update), so
+     * that a pin, a state or a sticky record set since is never lost with the replica: on
+     * false the module reads it again and decides anew. A replica that is gone throws
+     * {@code NOT_FOUND}, as {@link #setState} does.
+     */
+    boolean removeIfUnchanged(PnfsId id, ReplicaState state, List<StickyRecord> sticky, String reason)
+            throws RepositoryException;
 
     /**
      * Sets a sticky record with dCache's semantics: with {@code overwrite} the record of that

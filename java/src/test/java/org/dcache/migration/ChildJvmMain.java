@@ -70,6 +70,12 @@ public final class ChildJvmMain
             }
 
             @Override
+            public boolean removeIfUnchanged(PnfsId id, ReplicaState state, List<StickyRecord> sticky, String reason)
+            {
+                return false;
+            }
+
+            @Override
             public void setSticky(PnfsId id, String owner, long expire, boolean overwrite)
             {
             }

@@ -29,6 +29,10 @@ final class MemoryRepository implements Repository
     volatile RuntimeException acceptsFailure;
     /** When set, {@link #getEntry} throws it (a misbehaving callback). */
     volatile RuntimeException entryFailure;
+
+    /** When set, {@link #removeIfUnchanged} runs it first, once: a change that comes after
+     * the module's look at a replica and before its removal. */
+    volatile Runnable beforeConditionalRemoval;
     /** Times {@link #acceptsCopies()} was asked. */
     final java.util.concurrent.atomic.AtomicInteger acceptsAsked = new java.util.concurrent.atomic.AtomicInteger();
     /** Still loading at pool start: {@link #entries()} throws {@link RepositoryNotLoadedException}. */
@@ -212,6 +216,32 @@ final class MemoryRepository implements Repository
             event = RepositoryEvent.stateChanged(current, state, after);
         }
         listener.accept(event);
+    }
+
+    @Override
+    public boolean removeIfUnchanged(PnfsId id, ReplicaState state, List<StickyRecord> sticky, String reason)
+            throws RepositoryException
+    {
+        Runnable meanwhile = beforeConditionalRemoval;
+        if (meanwhile != null) {
+            beforeConditionalRemoval = null;
+            meanwhile.run();
+        }
+        RepositoryEvent event;
+        synchronized (this) {
+            ReplicaEntry entry = entries.get(id);
+            if (entry == null) {
+                throw new RepositoryException(RepositoryException.Reason.NOT_FOUND, "replica not found: " + id);
+            }
+            List<StickyRecord> held = entry.stickyRecords();
+            if (entry.state() != state || held.size() != sticky.size() || !held.containsAll(sticky)) {
+                return false;
+            }
+            entries.remove(id);
+            event = RepositoryEvent.stateChanged(state, ReplicaState.REMOVED, entry.withState(ReplicaState.REMOVED));
+        }
+        listener.accept(event);
+        return true;
     }
 
     @Override

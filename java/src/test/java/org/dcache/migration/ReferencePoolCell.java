@@ -376,6 +376,13 @@ final class ReferencePoolCell implements CellLifeCycleAware, CellSetupProvider, 
         }
 
         @Override
+        public boolean removeIfUnchanged(PnfsId id, ReplicaState state, List<StickyRecord> sticky, String reason)
+                throws RepositoryException
+        {
+            return repository.removeIfUnchanged(id, state, sticky, reason);
+        }
+
+        @Override
         public void setSticky(PnfsId id, String owner, long expire, boolean overwrite) throws RepositoryException
         {
             repository.setSticky(id, owner, expire, overwrite);

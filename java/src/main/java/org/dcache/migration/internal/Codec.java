@@ -326,6 +326,11 @@ public final class Codec
         });
     }
 
+    static List<StickyRecord> decodeSticky(byte[] bytes)
+    {
+        return decode(bytes, Codec::readSticky);
+    }
+
     static PinMove decodePinMove(byte[] bytes)
     {
         return decode(bytes, in -> new PinMove(new PnfsId(readString(in)), readSticky(in), readString(in), readString(in)));

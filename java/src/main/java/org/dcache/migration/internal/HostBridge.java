@@ -19,6 +19,7 @@ import org.dcache.migration.Repository;
 import org.dcache.migration.RepositoryException;
 import org.dcache.migration.RepositoryNotLoadedException;
 import org.dcache.migration.ServiceException;
+import org.dcache.migration.StickyRecord;
 
 /**
  * The Java side of every host call of one module: the native library calls these methods
@@ -101,6 +102,14 @@ public final class HostBridge
     void setState(long high, long low, int tail, int state, String reason) throws RepositoryException
     {
         repository.setState(pnfsId(high, low, tail), ReplicaState.values()[state], reason);
+    }
+
+    /** {@code sticky}: the records in the codec layout, or null for none. */
+    boolean removeIfUnchanged(long high, long low, int tail, int state, byte[] sticky, String reason)
+            throws RepositoryException
+    {
+        List<StickyRecord> records = sticky == null ? List.of() : Codec.decodeSticky(sticky);
+        return repository.removeIfUnchanged(pnfsId(high, low, tail), ReplicaState.values()[state], records, reason);
     }
 
     void setSticky(long high, long low, int tail, String owner, long expire, boolean overwrite)
