@@ -29,6 +29,10 @@
  * Enumerations cross as integers (the DCM_* constants); an unknown value is
  * DCM_ERROR_INVALID_ARGUMENT. Check dcm_abi_version() == DCM_ABI_VERSION at start-up.
  *
+ * Version 3: struct dcm_repository ends with remove_if_unchanged (after free, so that an
+ * initializer of version 2 still compiles, and leaves it NULL), with the status
+ * DCM_REPOSITORY_CHANGED; dcm_host's layout changed with it.
+ *
  * Changes that keep DCM_ABI_VERSION (same layout, same symbols; only source changes):
  * - The PnfsManager's callback table is struct dcm_pnfs_manager (was dcm_namespace), the
  *   name dCache gives the service and that dcm_host's field pnfs_manager already had.
@@ -49,7 +53,7 @@
  * The version of this ABI. A host checks `dcm_abi_version() == DCM_ABI_VERSION` at
  * start-up: a library with another version has incompatible structs or functions.
  */
-#define DCM_ABI_VERSION 2
+#define DCM_ABI_VERSION 3
 
 /**
  * Error code: a malformed command line or invalid option value; nothing changed.
@@ -220,6 +224,12 @@
  * `dcm_module_repository_loaded`.
  */
 #define DCM_REPOSITORY_NOT_LOADED 4
+
+/**
+ * Repository status, from `remove_if_unchanged` only: the replica is not as the module saw
+ * it, and nothing changed.
+ */
+#define DCM_REPOSITORY_CHANGED 5
 
 /**
  * Message kind: create or update a replica (dCache's `PoolMigrationCopyReplicaMessage`).
@@ -592,6 +602,25 @@ typedef struct dcm_repository {
      * Releases `ctx` (may be NULL).
      */
     dcm_free_fn free;
+    /**
+     * Deletes the replica only if it is still in `state` (`DCM_STATE_*`) with exactly the
+     * `sticky_count` records of `sticky` (owners and expiries, in any order), and returns
+     * `DCM_REPOSITORY_OK`; returns `DCM_REPOSITORY_CHANGED`, changing nothing, if it is not.
+     * The module read the replica so and decided on that to delete it (a move deleting its
+     * source). Look and remove in one step, under the lock that guards the replica's
+     * changes, so that a pin set since is never lost with the replica: on
+     * `DCM_REPOSITORY_CHANGED` the module reads it again and decides anew. Report the
+     * removal as `set_state` does. NULL: the module calls `entry`, then `set_state` with
+     * `DCM_STATE_REMOVED`, and a change between the two calls is lost.
+     */
+    int32_t (*remove_if_unchanged)(void *ctx,
+                                   const char *pnfsid,
+                                   int32_t state,
+                                   const struct dcm_sticky_record *sticky,
+                                   size_t sticky_count,
+                                   const char *reason,
+                                   char *errbuf,
+                                   size_t errbuf_size);
 } dcm_repository;
 
 /**

@@ -317,10 +317,8 @@ static int complete_state(int32_t s) {
     return s == DCM_STATE_CACHED || s == DCM_STATE_PRECIOUS || s == DCM_STATE_BROKEN;
 }
 
-static int32_t repo_set_state(void *ctx, const char *pnfsid, int32_t state, const char *reason, char *errbuf,
-                              size_t size) {
-    pool *p = ctx;
-    (void)reason;
+/* The failures a test injects into the changes of a file (0: none). */
+static int32_t injected_failure(pool *p, const char *pnfsid, char *errbuf, size_t size) {
     if (strcmp(pnfsid, p->stuck) == 0) {
         snprintf(errbuf, size, "injected repository failure: %s is stuck", pnfsid);
         return DCM_REPOSITORY_ILLEGAL_TRANSITION;
@@ -329,6 +327,30 @@ static int32_t repo_set_state(void *ctx, const char *pnfsid, int32_t state, cons
         snprintf(errbuf, size, "injected repository failure: disk of %s is gone", pnfsid);
         return DCM_REPOSITORY_OTHER;
     }
+    return DCM_REPOSITORY_OK;
+}
+
+/* Removes replica i, with the pool's lock held by the caller; releases it and reports. */
+static void remove_and_unlock(pool *p, long i, const char *pnfsid) {
+    replica before = p->replicas[i];
+    replica after = before;
+    after.state = DCM_STATE_REMOVED;
+    unsigned char *gone = before.data;
+    memmove(&p->replicas[i], &p->replicas[i + 1], (p->count - (size_t)i - 1) * sizeof *p->replicas);
+    p->count--;
+    pthread_mutex_unlock(&p->lock);
+    before.data = after.data = NULL; /* the views never read data */
+    ns_location(p->cluster, pnfsid, p->index, 0);
+    report(p, DCM_EVENT_STATE_CHANGED, &before, &after);
+    free(gone);
+}
+
+static int32_t repo_set_state(void *ctx, const char *pnfsid, int32_t state, const char *reason, char *errbuf,
+                              size_t size) {
+    pool *p = ctx;
+    (void)reason;
+    int32_t injected = injected_failure(p, pnfsid, errbuf, size);
+    if (injected != DCM_REPOSITORY_OK) return injected;
     pthread_mutex_lock(&p->lock);
     long i = find(p, pnfsid);
     int32_t current = i >= 0 ? p->replicas[i].state : DCM_STATE_NEW;
@@ -341,22 +363,50 @@ static int32_t repo_set_state(void *ctx, const char *pnfsid, int32_t state, cons
         snprintf(errbuf, size, "Illegal state transition %d -> %d", current, state);
         return i < 0 ? DCM_REPOSITORY_NOT_FOUND : DCM_REPOSITORY_ILLEGAL_TRANSITION;
     }
-    replica before = p->replicas[i];
-    replica after = before;
-    after.state = state;
-    unsigned char *gone = NULL;
     if (state == DCM_STATE_REMOVED) {
-        gone = before.data;
-        memmove(&p->replicas[i], &p->replicas[i + 1], (p->count - (size_t)i - 1) * sizeof *p->replicas);
-        p->count--;
-    } else {
-        p->replicas[i].state = state;
+        remove_and_unlock(p, i, pnfsid);
+        return DCM_REPOSITORY_OK;
     }
+    replica before = p->replicas[i];
+    p->replicas[i].state = state;
+    replica after = p->replicas[i];
     pthread_mutex_unlock(&p->lock);
-    before.data = after.data = NULL; /* the views never read data */
-    if (state == DCM_STATE_REMOVED) ns_location(p->cluster, pnfsid, p->index, 0);
+    before.data = after.data = NULL;
     report(p, DCM_EVENT_STATE_CHANGED, &before, &after);
-    free(gone);
+    return DCM_REPOSITORY_OK;
+}
+
+/* Whether r is in state with exactly the records seen (any order; one record an owner). */
+static int as_seen(const replica *r, int32_t state, const dcm_sticky_record *seen, size_t seen_count) {
+    if (r->state != state || r->nsticky != seen_count) return 0;
+    for (size_t k = 0; k < seen_count; k++) {
+        int found = 0;
+        for (size_t j = 0; j < r->nsticky && !found; j++)
+            found = strcmp(r->sticky[j].owner, seen[k].owner) == 0 && r->sticky[j].expire == seen[k].expire;
+        if (!found) return 0;
+    }
+    return 1;
+}
+
+/* The look and the removal under one hold of the pool's lock. */
+static int32_t repo_remove_if_unchanged(void *ctx, const char *pnfsid, int32_t state, const dcm_sticky_record *seen,
+                                        size_t seen_count, const char *reason, char *errbuf, size_t size) {
+    pool *p = ctx;
+    (void)reason;
+    int32_t injected = injected_failure(p, pnfsid, errbuf, size);
+    if (injected != DCM_REPOSITORY_OK) return injected;
+    pthread_mutex_lock(&p->lock);
+    long i = find(p, pnfsid);
+    if (i < 0) {
+        pthread_mutex_unlock(&p->lock);
+        snprintf(errbuf, size, "no replica of %s", pnfsid);
+        return DCM_REPOSITORY_NOT_FOUND;
+    }
+    if (!as_seen(&p->replicas[i], state, seen, seen_count)) {
+        pthread_mutex_unlock(&p->lock);
+        return DCM_REPOSITORY_CHANGED;
+    }
+    remove_and_unlock(p, i, pnfsid);
     return DCM_REPOSITORY_OK;
 }
 
@@ -761,8 +811,15 @@ static void free_pin_manager(void *ctx) { atomic_fetch_add(&((pool *)ctx)->frees
 static dcm_host host_of(pool *p) {
     dcm_host h;
     memset(&h, 0, sizeof h);
-    h.repository = (dcm_repository){p, repo_for_each, repo_entry, repo_set_state, repo_set_sticky,
-                                     repo_verify_checksum, repo_accepts_copies, free_repository};
+    h.repository = (dcm_repository){p,
+                                     repo_for_each,
+                                     repo_entry,
+                                     repo_set_state,
+                                     repo_set_sticky,
+                                     repo_verify_checksum,
+                                     repo_accepts_copies,
+                                     free_repository,
+                                     repo_remove_if_unchanged};
     h.pool_manager = (dcm_pool_manager){p, pm_pools, pm_groups_of, free_pool_manager};
     h.pnfs_manager = (dcm_pnfs_manager){p, ns_cache_locations, free_namespace};
     h.transport = (dcm_transport){p, tp_send, tp_reply, free_transport};

@@ -140,6 +140,14 @@ static int32_t repo_set_state(void *ctx, const char *pnfsid, int32_t state, cons
     return DCM_REPOSITORY_OK;
 }
 
+/* Every replica here is precious with no record, and nothing but a removal changes one. */
+static int32_t repo_remove_if_unchanged(void *ctx, const char *pnfsid, int32_t state, const dcm_sticky_record *sticky,
+                                        size_t sticky_count, const char *reason, char *err, size_t size) {
+    (void)sticky;
+    if (state != DCM_STATE_PRECIOUS || sticky_count != 0) return DCM_REPOSITORY_CHANGED;
+    return repo_set_state(ctx, pnfsid, DCM_STATE_REMOVED, reason, err, size);
+}
+
 static int32_t repo_set_sticky(void *ctx, const char *pnfsid, const char *owner, int64_t expire, bool overwrite,
                                char *err, size_t size) {
     (void)ctx, (void)pnfsid, (void)owner, (void)expire, (void)overwrite, (void)err, (void)size;
@@ -237,7 +245,8 @@ static void p2p_cancel(void *ctx, const char *id) { (void)ctx, (void)id; }
 static dcm_module *start(pool *p) {
     dcm_host h;
     memset(&h, 0, sizeof h);
-    h.repository = (dcm_repository){p, repo_for_each, repo_entry, repo_set_state, repo_set_sticky, repo_verify, NULL, NULL};
+    h.repository = (dcm_repository){p,           repo_for_each, repo_entry, repo_set_state, repo_set_sticky, repo_verify,
+                                     NULL,        NULL,          repo_remove_if_unchanged};
     h.pool_manager = (dcm_pool_manager){p, pm_pools, pm_groups, NULL};
     h.pnfs_manager = (dcm_pnfs_manager){p, ns_locations, NULL};
     h.transport = (dcm_transport){p, tp_send, tp_reply, NULL};

@@ -22,7 +22,7 @@ use migration_core::host::{
     self, Completion, P2pRequest, PinMove, PoolList, PoolSelection, Repository, RepositoryError,
 };
 use migration_core::message::RequestId;
-use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};
+use migration_core::replica::{ReplicaEntry, ReplicaState, Seen, StickyRecord};
 use parking_lot::RwLock;
 
 use crate::constants::{RepositoryStatus, State};
@@ -32,7 +32,7 @@ use crate::error::{Result, invalid};
 use crate::strings::{CPnfsId, ErrBuf, cstring};
 use crate::types::{
     OwnedFailure, OwnedP2pRequest, OwnedPinMove, OwnedSelection, dcm_failure, dcm_p2p_request, dcm_pin_move,
-    dcm_pool_selection, dcm_replica_entry,
+    dcm_pool_selection, dcm_replica_entry, dcm_sticky_record,
 };
 
 /// Releases a callback table's context; called exactly once, when the module is freed (or
@@ -119,6 +119,27 @@ pub struct dcm_repository {
     pub accepts_copies: Option<unsafe extern "C" fn(ctx: *mut c_void) -> bool>,
     /// Releases `ctx` (may be NULL).
     pub free: dcm_free_fn,
+    /// Deletes the replica only if it is still in `state` (`DCM_STATE_*`) with exactly the
+    /// `sticky_count` records of `sticky` (owners and expiries, in any order), and returns
+    /// `DCM_REPOSITORY_OK`; returns `DCM_REPOSITORY_CHANGED`, changing nothing, if it is not.
+    /// The module read the replica so and decided on that to delete it (a move deleting its
+    /// source). Look and remove in one step, under the lock that guards the replica's
+    /// changes, so that a pin set since is never lost with the replica: on
+    /// `DCM_REPOSITORY_CHANGED` the module reads it again and decides anew. Report the
+    /// removal as `set_state` does. NULL: the module calls `entry`, then `set_state` with
+    /// `DCM_STATE_REMOVED`, and a change between the two calls is lost.
+    pub remove_if_unchanged: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            pnfsid: *const c_char,
+            state: i32,
+            sticky: *const dcm_sticky_record,
+            sticky_count: usize,
+            reason: *const c_char,
+            errbuf: *mut c_char,
+            errbuf_size: usize,
+        ) -> i32,
+    >,
 }
 
 /// The pool manager. Both calls are asynchronous: answer `token` with
@@ -593,6 +614,7 @@ fn repository_error(status: i32, buf: &ErrBuf, what: &str) -> RepositoryError {
         Ok(RepositoryStatus::IllegalTransition) => RepositoryError::IllegalTransition(message()),
         Ok(RepositoryStatus::Other) => RepositoryError::Other(message()),
         Ok(RepositoryStatus::NotLoaded) => RepositoryError::NotLoaded,
+        Ok(RepositoryStatus::Changed) => RepositoryError::Changed,
         Err(e) => RepositoryError::Other(format!("{what}: {}: {}", e.message, message())),
     }
 }
@@ -682,6 +704,47 @@ impl Repository for CHost {
             .unwrap_or_else(|| Err(closed_text("repository.set_state")))
             .map_err(RepositoryError::Other)?;
         if status == 0 { Ok(()) } else { Err(repository_error(status, &buf, "set_state")) }
+    }
+
+    fn remove_if_unchanged(
+        &self,
+        pnfsid: &PnfsId,
+        seen: &Seen,
+        reason: &str,
+    ) -> std::result::Result<(), RepositoryError> {
+        let in_one_step = self.repository.call(self.module, |t| t.remove_if_unchanged.is_some());
+        if in_one_step != Some(true) {
+            return host::remove_if_unchanged_in_two_steps(self, pnfsid, seen, reason);
+        }
+        let id = CPnfsId::new(pnfsid);
+        let reason = cstring(reason);
+        let owners: Vec<CString> = seen.sticky.iter().map(|r| cstring(&r.owner)).collect();
+        let records: Vec<dcm_sticky_record> = (owners.iter().zip(&seen.sticky))
+            .map(|(owner, r)| dcm_sticky_record { owner: owner.as_ptr(), expire: r.expire })
+            .collect();
+        let mut buf = ErrBuf::new();
+        let status = self
+            .repository
+            .call(self.module, |t| {
+                let f = t.remove_if_unchanged.ok_or_else(|| missing_text("repository.remove_if_unchanged"))?;
+                let state = State::from(seen.state).code();
+                // SAFETY: the host's callback with strings and records that outlive the call.
+                Ok(unsafe {
+                    f(
+                        t.ctx,
+                        id.as_ptr(),
+                        state,
+                        records.as_ptr(),
+                        records.len(),
+                        reason.as_ptr(),
+                        buf.ptr(),
+                        buf.size(),
+                    )
+                })
+            })
+            .unwrap_or_else(|| Err(closed_text("repository.remove_if_unchanged")))
+            .map_err(RepositoryError::Other)?;
+        if status == 0 { Ok(()) } else { Err(repository_error(status, &buf, "remove_if_unchanged")) }
     }
 
     fn set_sticky(

@@ -8,7 +8,7 @@ use crate::error::invalid;
 
 /// The version of this ABI. A host checks `dcm_abi_version() == DCM_ABI_VERSION` at
 /// start-up: a library with another version has incompatible structs or functions.
-pub const DCM_ABI_VERSION: u32 = 2;
+pub const DCM_ABI_VERSION: u32 = 3;
 
 /// Error code: a malformed command line or invalid option value; nothing changed.
 pub const DCM_ERROR_SYNTAX: u32 = 1;
@@ -86,6 +86,9 @@ pub const DCM_REPOSITORY_OTHER: i32 = 3;
 /// report each replica as a state change while loading, then call
 /// `dcm_module_repository_loaded`.
 pub const DCM_REPOSITORY_NOT_LOADED: i32 = 4;
+/// Repository status, from `remove_if_unchanged` only: the replica is not as the module saw
+/// it, and nothing changed.
+pub const DCM_REPOSITORY_CHANGED: i32 = 5;
 
 /// Message kind: create or update a replica (dCache's `PoolMigrationCopyReplicaMessage`).
 pub const DCM_MESSAGE_COPY: i32 = 0;
@@ -233,6 +236,7 @@ c_enum!(
         IllegalTransition = DCM_REPOSITORY_ILLEGAL_TRANSITION,
         Other = DCM_REPOSITORY_OTHER,
         NotLoaded = DCM_REPOSITORY_NOT_LOADED,
+        Changed = DCM_REPOSITORY_CHANGED,
     }
 );
 
@@ -398,7 +402,8 @@ mod tests {
         assert!(EventKind::try_from(99).is_err());
         assert!(SelectionKind::try_from(5).is_err());
         assert_eq!(RepositoryStatus::try_from(4), Ok(RepositoryStatus::NotLoaded));
-        assert!(RepositoryStatus::try_from(5).is_err());
+        assert_eq!(RepositoryStatus::try_from(5), Ok(RepositoryStatus::Changed));
+        assert!(RepositoryStatus::try_from(6).is_err());
         assert_eq!(Latency::try_from(2).map(Option::<AccessLatency>::from), Ok(Some(AccessLatency::Nearline)));
         assert_eq!(Retention::try_from(0).map(Option::<RetentionPolicy>::from), Ok(None));
     }

@@ -1137,7 +1137,8 @@ impl Job {
 
     /// The source entry read to apply the source mode.
     pub fn entry_for_source_mode(&mut self, pnfsid: PnfsId, result: EntryResult, ctx: &mut Ctx<'_>) {
-        let Some(Running { stage: Stage::ApplyingSourceMode { task, note, copied, .. }, .. }) = self.running.get(&pnfsid)
+        let Some(Running { stage: Stage::ApplyingSourceMode { task, note, copied, .. }, .. }) =
+            self.running.get(&pnfsid)
         else {
             return;
         };

@@ -318,7 +318,10 @@ fn changed_between_look_and_removal(options: &str, changes: Vec<RepositoryChange
 #[test]
 fn a_pin_set_between_the_look_and_the_removal_keeps_the_source() {
     let pin = sticky("PinManager-7", -1);
-    let c = changed_between_look_and_removal("", vec![RepositoryChange::SetSticky { record: pin.clone(), overwrite: true }]);
+    let c = changed_between_look_and_removal(
+        "",
+        vec![RepositoryChange::SetSticky { record: pin.clone(), overwrite: true }],
+    );
 
     let source = entry(&c, "pool1", "A").expect("the pinned source kept");
     assert_eq!(source.state, Cached);
@@ -353,6 +356,8 @@ fn a_source_that_changes_under_every_look_is_kept_after_three() {
     assert_eq!(source.sticky.len(), 3, "{source:?}");
     assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Cached), "the copy");
     let notes = notes(&c, "pool1", "1");
-    assert!(notes.iter().any(|n| n.ends_with("Source kept: it changed each of the 3 times it was to be deleted")), "{notes:?}");
+    assert!(
+        notes.iter().any(|n| n.ends_with("Source kept: it changed each of the 3 times it was to be deleted")),
+        "{notes:?}"
+    );
 }
-
