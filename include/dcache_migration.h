@@ -33,7 +33,7 @@
  * initializer of version 2 still compiles, and leaves it NULL), with the status
  * DCM_REPOSITORY_CHANGED; dcm_host's layout changed with it.
  *
- * Changes that keep DCM_ABI_VERSION (same layout, same symbols; only source changes):
+ * Changes that kept DCM_ABI_VERSION 2 (same layout, same symbols; only source changes):
  * - The PnfsManager's callback table is struct dcm_pnfs_manager (was dcm_namespace), the
  *   name dCache gives the service and that dcm_host's field pnfs_manager already had.
  */
@@ -610,8 +610,9 @@ typedef struct dcm_repository {
      * source). Look and remove in one step, under the lock that guards the replica's
      * changes, so that a pin set since is never lost with the replica: on
      * `DCM_REPOSITORY_CHANGED` the module reads it again and decides anew. Report the
-     * removal as `set_state` does. NULL: the module calls `entry`, then `set_state` with
-     * `DCM_STATE_REMOVED`, and a change between the two calls is lost.
+     * removal as `set_state` does. `sticky` is NULL when `sticky_count` is 0. NULL: the
+     * module calls `entry`, then `set_state` with `DCM_STATE_REMOVED`, and a change between
+     * the two calls is lost.
      */
     int32_t (*remove_if_unchanged)(void *ctx,
                                    const char *pnfsid,
@@ -929,7 +930,8 @@ typedef struct dcm_pin_manager {
 
 /**
  * Every service a module needs from its pool. `dcm_module_new` copies the struct and takes
- * ownership of every `ctx` in it; every callback except `free` is required.
+ * ownership of every `ctx` in it; every callback is required except `free` and those a
+ * table says may be NULL.
  */
 typedef struct dcm_host {
     /**

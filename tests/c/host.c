@@ -79,6 +79,7 @@ typedef struct pool {
     atomic_int fail_sends;  /* refuse this many sends from now on */
     char stuck[ID_LEN];     /* set_state of this file is an illegal transition */
     char broken[ID_LEN];    /* set_state of this file fails with DCM_REPOSITORY_OTHER */
+    char pin_at_removal[ID_LEN]; /* remove_if_unchanged pins this file first, once */
     atomic_int disabled;    /* the pool's mode: refuses copies (answered by accepts_copies) */
     atomic_int loading;     /* the repository is still loading: for_each cannot list it */
 } pool;
@@ -402,8 +403,20 @@ static int32_t repo_remove_if_unchanged(void *ctx, const char *pnfsid, int32_t s
         snprintf(errbuf, size, "no replica of %s", pnfsid);
         return DCM_REPOSITORY_NOT_FOUND;
     }
-    if (!as_seen(&p->replicas[i], state, seen, seen_count)) {
+    replica *r = &p->replicas[i];
+    replica before = *r;
+    int pinned = strcmp(pnfsid, p->pin_at_removal) == 0 && r->nsticky < MAX_STICKY;
+    if (pinned) {
+        /* The pin manager, after the module's look and before its removal. */
+        snprintf(r->sticky[r->nsticky].owner, sizeof r->sticky[0].owner, "%s-late", PIN_OWNER);
+        r->sticky[r->nsticky++].expire = -1;
+        p->pin_at_removal[0] = '\0';
+    }
+    if (!as_seen(r, state, seen, seen_count)) {
+        replica after = *r;
         pthread_mutex_unlock(&p->lock);
+        before.data = after.data = NULL;
+        if (pinned) report(p, DCM_EVENT_STICKY_CHANGED, &before, &after);
         return DCM_REPOSITORY_CHANGED;
     }
     remove_and_unlock(p, i, pnfsid);
@@ -819,7 +832,8 @@ static dcm_host host_of(pool *p) {
                                      repo_verify_checksum,
                                      repo_accepts_copies,
                                      free_repository,
-                                     repo_remove_if_unchanged};
+                                     /* pool3 leaves it NULL: entry, then set_state */
+                                     p->index == 2 ? NULL : repo_remove_if_unchanged};
     h.pool_manager = (dcm_pool_manager){p, pm_pools, pm_groups_of, free_pool_manager};
     h.pnfs_manager = (dcm_pnfs_manager){p, ns_cache_locations, free_namespace};
     h.transport = (dcm_transport){p, tp_send, tp_reply, free_transport};
@@ -1031,6 +1045,47 @@ static int move_files(cluster *c, unsigned nfiles) {
         CHECK(strstr(info, "Failed to apply source mode: injected repository failure") != NULL, "noted: %s", info);
         dcm_string_free(info);
     }
+
+    /* A pin set between the module's look at a source and its removal keeps the source: the
+     * removal is refused (DCM_REPOSITORY_CHANGED), and the module, reading it again, finds the
+     * pin and makes the replica removable instead. */
+    char late[ID_LEN];
+    unsigned n = (nfiles + 4) % 10 == 0 ? nfiles + 5 : nfiles + 4; /* not pinned by populate */
+    make_id(late, n);
+    populate(c, p1, n, 0);
+    copy_text(p1->pin_at_removal, sizeof p1->pin_at_removal, late);
+    snprintf(line, sizeof line, "migration move -pnfsid=%s pool2", late);
+    if (!start_job(p1, line, job)) return 0;
+    end = wait_job(p1, job, &info);
+    CHECK(end != NULL && strcmp(end, "FINISHED") == 0, "move of a file pinned at its removal ended %s",
+          end ? end : "(not)");
+    dcm_string_free(info);
+    CHECK(p1->pin_at_removal[0] == '\0', "the removal of %s was asked", late);
+    pthread_mutex_lock(&p1->lock);
+    long at = find(p1, late);
+    int kept = at >= 0 && p1->replicas[at].state == DCM_STATE_CACHED && p1->replicas[at].nsticky >= 1 &&
+               strcmp(p1->replicas[at].sticky[p1->replicas[at].nsticky - 1].owner, PIN_OWNER "-late") == 0;
+    pthread_mutex_unlock(&p1->lock);
+    CHECK(kept, "%s kept on pool1, cached, with the late pin", late);
+
+    /* pool3 leaves remove_if_unchanged NULL: its module deletes a moved source with `entry`,
+     * then `set_state`, as with a host of ABI version 2. */
+    pool *p2 = &c->pools[1], *p3 = &c->pools[2];
+    char plain[ID_LEN];
+    unsigned m = (n + 1) % 10 == 0 ? n + 2 : n + 1; /* not pinned by populate */
+    make_id(plain, m);
+    populate(c, p3, m, 0);
+    snprintf(line, sizeof line, "migration move -pnfsid=%s pool2", plain);
+    if (!start_job(p3, line, job)) return 0;
+    end = wait_job(p3, job, &info);
+    CHECK(end != NULL && strcmp(end, "FINISHED") == 0, "move from pool3 ended %s", end ? end : "(not)");
+    dcm_string_free(info);
+    pthread_mutex_lock(&p3->lock);
+    CHECK(find(p3, plain) < 0, "%s deleted from pool3 without remove_if_unchanged", plain);
+    pthread_mutex_unlock(&p3->lock);
+    pthread_mutex_lock(&p2->lock);
+    CHECK(find(p2, plain) >= 0, "%s moved to pool2", plain);
+    pthread_mutex_unlock(&p2->lock);
     return 1;
 }
 

@@ -31,8 +31,8 @@ use migration_core::driver::pending::{Pending, PendingKind, PendingTable, TakeEr
 use crate::error::{Result, invalid};
 use crate::strings::{CPnfsId, ErrBuf, cstring};
 use crate::types::{
-    OwnedFailure, OwnedP2pRequest, OwnedPinMove, OwnedSelection, dcm_failure, dcm_p2p_request, dcm_pin_move,
-    dcm_pool_selection, dcm_replica_entry, dcm_sticky_record,
+    OwnedFailure, OwnedP2pRequest, OwnedPinMove, OwnedSelection, OwnedSticky, dcm_failure, dcm_p2p_request,
+    dcm_pin_move, dcm_pool_selection, dcm_replica_entry, dcm_sticky_record,
 };
 
 /// Releases a callback table's context; called exactly once, when the module is freed (or
@@ -126,8 +126,9 @@ pub struct dcm_repository {
     /// source). Look and remove in one step, under the lock that guards the replica's
     /// changes, so that a pin set since is never lost with the replica: on
     /// `DCM_REPOSITORY_CHANGED` the module reads it again and decides anew. Report the
-    /// removal as `set_state` does. NULL: the module calls `entry`, then `set_state` with
-    /// `DCM_STATE_REMOVED`, and a change between the two calls is lost.
+    /// removal as `set_state` does. `sticky` is NULL when `sticky_count` is 0. NULL: the
+    /// module calls `entry`, then `set_state` with `DCM_STATE_REMOVED`, and a change between
+    /// the two calls is lost.
     pub remove_if_unchanged: Option<
         unsafe extern "C" fn(
             ctx: *mut c_void,
@@ -285,7 +286,8 @@ pub struct dcm_pin_manager {
 }
 
 /// Every service a module needs from its pool. `dcm_module_new` copies the struct and takes
-/// ownership of every `ctx` in it; every callback except `free` is required.
+/// ownership of every `ctx` in it; every callback is required except `free` and those a
+/// table says may be NULL.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct dcm_host {
@@ -332,7 +334,8 @@ macro_rules! table {
     };
 }
 
-// `verify_checksum` and `accepts_copies` may be NULL: each NULL has a documented meaning.
+// `verify_checksum`, `accepts_copies` and `remove_if_unchanged` may be NULL: each NULL has a
+// documented meaning.
 table!(dcm_repository, "repository", [for_each, entry, set_state, set_sticky]);
 table!(dcm_pool_manager, "pool_manager", [pools, groups_of]);
 table!(dcm_pnfs_manager, "pnfs_manager", [cache_locations]);
@@ -614,7 +617,11 @@ fn repository_error(status: i32, buf: &ErrBuf, what: &str) -> RepositoryError {
         Ok(RepositoryStatus::IllegalTransition) => RepositoryError::IllegalTransition(message()),
         Ok(RepositoryStatus::Other) => RepositoryError::Other(message()),
         Ok(RepositoryStatus::NotLoaded) => RepositoryError::NotLoaded,
-        Ok(RepositoryStatus::Changed) => RepositoryError::Changed,
+        // Only `remove_if_unchanged` answers it, and maps it itself: from another call it is no
+        // answer that call can give.
+        Ok(RepositoryStatus::Changed) => {
+            RepositoryError::Other(format!("{what} answered DCM_REPOSITORY_CHANGED: {}", message()))
+        }
         Err(e) => RepositoryError::Other(format!("{what}: {}: {}", e.message, message())),
     }
 }
@@ -712,39 +719,29 @@ impl Repository for CHost {
         seen: &Seen,
         reason: &str,
     ) -> std::result::Result<(), RepositoryError> {
-        let in_one_step = self.repository.call(self.module, |t| t.remove_if_unchanged.is_some());
-        if in_one_step != Some(true) {
+        let Some(Some(f)) = self.repository.call(self.module, |t| t.remove_if_unchanged) else {
+            // NULL (or a closed module, which the first call of the two reports).
             return host::remove_if_unchanged_in_two_steps(self, pnfsid, seen, reason);
-        }
+        };
         let id = CPnfsId::new(pnfsid);
         let reason = cstring(reason);
-        let owners: Vec<CString> = seen.sticky.iter().map(|r| cstring(&r.owner)).collect();
-        let records: Vec<dcm_sticky_record> = (owners.iter().zip(&seen.sticky))
-            .map(|(owner, r)| dcm_sticky_record { owner: owner.as_ptr(), expire: r.expire })
-            .collect();
+        let records = OwnedSticky::new(&seen.sticky);
         let mut buf = ErrBuf::new();
         let status = self
             .repository
             .call(self.module, |t| {
-                let f = t.remove_if_unchanged.ok_or_else(|| missing_text("repository.remove_if_unchanged"))?;
                 let state = State::from(seen.state).code();
                 // SAFETY: the host's callback with strings and records that outlive the call.
-                Ok(unsafe {
-                    f(
-                        t.ctx,
-                        id.as_ptr(),
-                        state,
-                        records.as_ptr(),
-                        records.len(),
-                        reason.as_ptr(),
-                        buf.ptr(),
-                        buf.size(),
-                    )
-                })
+                unsafe {
+                    f(t.ctx, id.as_ptr(), state, records.ptr(), records.len(), reason.as_ptr(), buf.ptr(), buf.size())
+                }
             })
-            .unwrap_or_else(|| Err(closed_text("repository.remove_if_unchanged")))
-            .map_err(RepositoryError::Other)?;
-        if status == 0 { Ok(()) } else { Err(repository_error(status, &buf, "remove_if_unchanged")) }
+            .ok_or_else(|| RepositoryError::Other(closed_text("repository.remove_if_unchanged")))?;
+        match status {
+            0 => Ok(()),
+            crate::constants::DCM_REPOSITORY_CHANGED => Err(RepositoryError::Changed),
+            _ => Err(repository_error(status, &buf, "remove_if_unchanged")),
+        }
     }
 
     fn set_sticky(

@@ -1217,7 +1217,8 @@ impl Job {
             // A replica that changes under every look (or a host that refuses every removal)
             // is left as it is rather than looked at for ever; its copies stay as extra ones.
             let text = format!("Source kept: it changed each of the {MAX_CHANGED_REMOVALS} times it was to be deleted");
-            self.complete(pnfsid, task, Some(text), ctx);
+            self.note(ctx, task, Some(pnfsid), text);
+            self.complete(pnfsid, task, note, ctx);
             return;
         }
         if let Err(RepositoryError::Other(error)) = result {

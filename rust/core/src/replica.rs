@@ -379,11 +379,13 @@ impl Seen {
     }
 
     /// Whether `entry` is still as seen: the same state and the same sticky records, in any
-    /// order (a repository keeps one record an owner).
+    /// order. Each list is looked for in the other, so that a host that lists an owner twice
+    /// is not taken for unchanged.
     pub fn matches(&self, entry: &ReplicaEntry) -> bool {
         entry.state == self.state
             && entry.sticky.len() == self.sticky.len()
             && entry.sticky.iter().all(|record| self.sticky.contains(record))
+            && self.sticky.iter().all(|record| entry.sticky.contains(record))
     }
 }
 
@@ -413,6 +415,7 @@ mod tests {
         assert!(!changed(|e| e.sticky.push(StickyRecord::new("PinManager-1", -1))), "a pin added");
         assert!(!changed(|e| e.sticky[1].expire = 9_000), "a record extended");
         assert!(!changed(|e| e.sticky[1] = StickyRecord::new("c", 5_000)), "as many records, not the same");
+        assert!(!changed(|e| e.sticky[1] = StickyRecord::new("a", -1)), "an owner listed twice");
         assert!(!changed(|e| {
             e.sticky.pop();
         }));

@@ -45,6 +45,14 @@ impl Repository for MisbehavingRepository {
     fn set_sticky(&self, pnfsid: &PnfsId, record: &StickyRecord, overwrite: bool) -> Result<(), RepositoryError> {
         self.replicas.set_sticky(pnfsid, record, overwrite)
     }
+    fn remove_if_unchanged(
+        &self,
+        pnfsid: &PnfsId,
+        seen: &crate::replica::Seen,
+        reason: &str,
+    ) -> Result<(), RepositoryError> {
+        self.replicas.remove_if_unchanged(pnfsid, seen, reason)
+    }
     fn verifies_checksums(&self) -> bool {
         self.replicas.verifies_checksums()
     }

@@ -514,7 +514,7 @@ impl DiskRepository {
     }
 
     /// Finishes a removal the index has made (`change`): deletes the data and the row.
-    fn removed(&self, pnfsid: &PnfsId, index: RwLockWriteGuard<'_, Index>, change: Change) {
+    fn finish_removal(&self, pnfsid: &PnfsId, index: RwLockWriteGuard<'_, Index>, change: Change) {
         // The unlink is the removal's commit point (a row without data is dropped on
         // start). The id stays out of reach of `reserve` until the file is gone and the
         // row's deletion is committed ([`Deleting`]).
@@ -691,7 +691,7 @@ impl Repository for DiskRepository {
         let mut index = self.index.write();
         let Some(change) = index.replicas.set_state(pnfsid, state)? else { return Ok(()) };
         if state == ReplicaState::Removed {
-            self.removed(pnfsid, index, change);
+            self.finish_removal(pnfsid, index, change);
             return Ok(());
         }
         self.write_row_and_notify(index, change);
@@ -703,7 +703,7 @@ impl Repository for DiskRepository {
         // other change) takes too.
         let mut index = self.index.write();
         if let Some(change) = index.replicas.remove_if_unchanged(pnfsid, seen)? {
-            self.removed(pnfsid, index, change);
+            self.finish_removal(pnfsid, index, change);
         }
         Ok(())
     }
