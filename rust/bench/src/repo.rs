@@ -13,7 +13,7 @@ use migration_core::error::Failure;
 use migration_core::host::{Repository, RepositoryError};
 use migration_core::input::RepositoryEvent;
 use migration_core::pnfsid::PnfsId;
-use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};
+use migration_core::replica::{ReplicaEntry, ReplicaState, Seen, StickyRecord};
 
 /// The storage class of every generated replica.
 pub const STORAGE_CLASS: &str = "atlas:raw@osm";
@@ -157,6 +157,15 @@ impl Repository for BenchRepository {
             ReplicaState::Precious => Ok(()),
             _ => Err(RepositoryError::IllegalTransition(format!("bench replicas stay precious, not {state}"))),
         }
+    }
+
+    /// Every replica here is precious with no record, and nothing but a removal changes one:
+    /// the look is a comparison with that, as the bench's Java and C hosts make it too.
+    fn remove_if_unchanged(&self, pnfsid: &PnfsId, seen: &Seen, reason: &str) -> Result<(), RepositoryError> {
+        if seen.state != ReplicaState::Precious || !seen.sticky.is_empty() {
+            return Err(RepositoryError::Changed);
+        }
+        self.set_state(pnfsid, ReplicaState::Removed, reason)
     }
 
     fn set_sticky(&self, _: &PnfsId, _: &StickyRecord, _: bool) -> Result<(), RepositoryError> {

@@ -719,24 +719,22 @@ impl Repository for CHost {
         seen: &Seen,
         reason: &str,
     ) -> std::result::Result<(), RepositoryError> {
-        let Some(Some(f)) = self.repository.call(self.module, |t| t.remove_if_unchanged) else {
-            // NULL (or a closed module, which the first call of the two reports).
-            return host::remove_if_unchanged_in_two_steps(self, pnfsid, seen, reason);
-        };
         let id = CPnfsId::new(pnfsid);
-        let reason = cstring(reason);
+        let reason_text = cstring(reason);
         let records = OwnedSticky::new(&seen.sticky);
         let mut buf = ErrBuf::new();
-        let status = self
+        let called = self
             .repository
             .call(self.module, |t| {
+                let f = t.remove_if_unchanged?;
                 let state = State::from(seen.state).code();
+                let (id, reason) = (id.as_ptr(), reason_text.as_ptr());
                 // SAFETY: the host's callback with strings and records that outlive the call.
-                unsafe {
-                    f(t.ctx, id.as_ptr(), state, records.ptr(), records.len(), reason.as_ptr(), buf.ptr(), buf.size())
-                }
+                Some(unsafe { f(t.ctx, id, state, records.ptr(), records.len(), reason, buf.ptr(), buf.size()) })
             })
             .ok_or_else(|| RepositoryError::Other(closed_text("repository.remove_if_unchanged")))?;
+        // NULL: the two calls of a host that cannot look and remove at once.
+        let Some(status) = called else { return host::remove_if_unchanged_in_two_steps(self, pnfsid, seen, reason) };
         match status {
             0 => Ok(()),
             crate::constants::DCM_REPOSITORY_CHANGED => Err(RepositoryError::Changed),
