@@ -361,3 +361,28 @@ fn a_source_that_changes_under_every_look_is_kept_after_three() {
         "{notes:?}"
     );
 }
+
+/// A pin move that fails half way (one of two pins moved to the target, the other still on
+/// the source) fails the task: the source, still pinned, is not deleted. The file is tried
+/// again, the remaining pin moves, and only then does the source go, with both pins on the
+/// copy and none lost.
+#[test]
+fn a_pin_move_that_fails_half_way_keeps_the_source_until_every_pin_has_moved() {
+    let mut c = two_pools();
+    let pins = [sticky("PinManager-1", -1), sticky("PinManager-2", -1)];
+    put(&mut c, "pool1", "A", Precious, 40, pins.to_vec());
+    c.faults.pin_moves_failing_half_way = 1;
+    ok(&mut c, "pool1", "migration move -pins=move pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    assert_eq!(c.faults.pin_moves_failing_half_way, 0, "a pin move failed half way");
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    assert_eq!(c.job("pool1", "1").statistics().attempts, 2);
+    assert!(entry(&c, "pool1", "A").is_none(), "deleted once both pins had moved");
+    let copy = entry(&c, "pool2", "A").expect("the copy");
+    for pin in pins {
+        assert_eq!(record(&copy, &pin.owner), Some(pin.clone()), "{} on the copy", pin.owner);
+    }
+    let notes = notes(&c, "pool1", "1");
+    assert!(notes.iter().any(|n| n.contains("the pin manager failed half way")), "{notes:?}");
+}

@@ -70,6 +70,9 @@ pub struct Faults {
     pub namespace_down: bool,
     /// The pin manager does not answer (pin moves time out).
     pub pin_manager_down: bool,
+    /// The next this many pin moves of more than one pin fail after moving the first: the
+    /// pin manager stops half way.
+    pub pin_moves_failing_half_way: u32,
     /// Probability that a message between pools (request or reply) is lost.
     pub lose_messages: f64,
     /// Probability that a message between pools (request, reply, copy-finished) or an answer
@@ -614,7 +617,12 @@ impl Cluster {
             return Err(Failure::error(ReturnCode::FILE_NOT_IN_REPOSITORY, text));
         }
         let Ok(Some(on_source)) = source.entry(&request.pnfsid) else { return Ok(()) };
-        for pin in &request.pins {
+        let half_way = request.pins.len() > 1 && self.faults.pin_moves_failing_half_way > 0;
+        for (moved, pin) in request.pins.iter().enumerate() {
+            if half_way && moved == 1 {
+                self.faults.pin_moves_failing_half_way -= 1;
+                return Err(Failure::error(ReturnCode::DEFAULT_ERROR_CODE, "the pin manager failed half way"));
+            }
             let Some(current) = on_source.sticky.iter().find(|r| r.owner == pin.owner) else { continue };
             target
                 .set_sticky(&request.pnfsid, current, true)
