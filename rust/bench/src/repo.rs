@@ -13,7 +13,7 @@ use migration_core::error::Failure;
 use migration_core::host::{Repository, RepositoryError};
 use migration_core::input::RepositoryEvent;
 use migration_core::pnfsid::PnfsId;
-use migration_core::replica::{ReplicaEntry, ReplicaState, Seen, StickyRecord};
+use migration_core::replica::{Durability, ReplicaEntry, ReplicaState, StickyRecord};
 
 /// The storage class of every generated replica.
 pub const STORAGE_CLASS: &str = "atlas:raw@osm";
@@ -161,7 +161,7 @@ impl Repository for BenchRepository {
 
     /// Every replica here is precious with no record, and nothing but a removal changes one:
     /// the look is a comparison with that, as the bench's Java and C hosts make it too.
-    fn remove_if_unchanged(&self, pnfsid: &PnfsId, seen: &Seen, reason: &str) -> Result<(), RepositoryError> {
+    fn remove_if_unchanged(&self, pnfsid: &PnfsId, seen: &Durability, reason: &str) -> Result<(), RepositoryError> {
         if seen.state != ReplicaState::Precious || !seen.sticky.is_empty() {
             return Err(RepositoryError::Changed);
         }

@@ -22,7 +22,7 @@ use migration_core::host::{
     self, Completion, P2pRequest, PinMove, PoolList, PoolSelection, Repository, RepositoryError,
 };
 use migration_core::message::RequestId;
-use migration_core::replica::{ReplicaEntry, ReplicaState, Seen, StickyRecord};
+use migration_core::replica::{Durability, ReplicaEntry, ReplicaState, StickyRecord};
 use parking_lot::RwLock;
 
 use crate::constants::{RepositoryStatus, State};
@@ -716,7 +716,7 @@ impl Repository for CHost {
     fn remove_if_unchanged(
         &self,
         pnfsid: &PnfsId,
-        seen: &Seen,
+        seen: &Durability,
         reason: &str,
     ) -> std::result::Result<(), RepositoryError> {
         let id = CPnfsId::new(pnfsid);

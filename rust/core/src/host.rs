@@ -9,7 +9,7 @@ use crate::error::{Failure, Outcome, ReturnCode};
 use crate::message::RequestId;
 use crate::pnfsid::PnfsId;
 use crate::pool_info::PoolInfo;
-use crate::replica::{FileAttributes, ReplicaEntry, ReplicaState, Seen, StickyRecord};
+use crate::replica::{Durability, FileAttributes, ReplicaEntry, ReplicaState, StickyRecord};
 use crate::{Millis, PoolName};
 
 /// The one-shot answer to an asynchronous host call. Call [`Completion::complete`] exactly
@@ -159,7 +159,7 @@ pub trait Repository: Send + Sync {
     /// ([`remove_if_unchanged_in_two_steps`]) makes them two calls, one right after the
     /// other: a change between the two is still lost. A host that can hold its lock across
     /// both should override it, as minidcache's and the in-memory repository do.
-    fn remove_if_unchanged(&self, pnfsid: &PnfsId, seen: &Seen, reason: &str) -> Result<(), RepositoryError> {
+    fn remove_if_unchanged(&self, pnfsid: &PnfsId, seen: &Durability, reason: &str) -> Result<(), RepositoryError> {
         remove_if_unchanged_in_two_steps(self, pnfsid, seen, reason)
     }
 }
@@ -169,7 +169,7 @@ pub trait Repository: Send + Sync {
 pub fn remove_if_unchanged_in_two_steps<R: Repository + ?Sized>(
     repository: &R,
     pnfsid: &PnfsId,
-    seen: &Seen,
+    seen: &Durability,
     reason: &str,
 ) -> Result<(), RepositoryError> {
     match repository.entry(pnfsid).map_err(RepositoryError::Other)? {

@@ -25,14 +25,14 @@ use crate::filter::ReplicaFilter;
 use crate::host::{PinMove, PoolList, PoolSelection, RepositoryError};
 use crate::input::{EntryResult, RepositoryEvent};
 use crate::message::{CopyRequest, Message, Reply, RequestId};
-use crate::mode::{Copied, ModeState, outgrown_copies, source_mode_changes};
+use crate::mode::{ModeState, outgrown_copies, source_mode_changes};
 use crate::plan::Plan;
 use crate::pnfsid::PnfsId;
 use crate::pool_info::{PoolCostInfo, PoolInfo};
 use crate::progress::{self, Progress};
 use crate::quarantine::Quarantine;
 use crate::queue::{JobQueue, ScannedFiles};
-use crate::replica::{ReplicaEntry, ReplicaState};
+use crate::replica::{Durability, ReplicaEntry, ReplicaState};
 use crate::target_filter::{self, Verdict};
 use crate::task::{Targets, Task, TaskAction, TaskEvent, TaskParams, TaskResult};
 use crate::timers::TimerKey;
@@ -203,7 +203,7 @@ enum Stage {
     /// were asked to be, kept where the source mode could leave the source more volatile
     /// than them (`-tmode=same`). `changed` counts the removals refused because the replica
     /// had changed since it was read.
-    ApplyingSourceMode { task: u64, note: Option<String>, copied: Option<Copied>, changed: u8 },
+    ApplyingSourceMode { task: u64, note: Option<String>, copied: Option<Durability>, changed: u8 },
     /// A dry run asks the namespace where the file is; nothing else happens to it.
     Locating,
 }
@@ -1071,15 +1071,12 @@ impl Job {
                         Stage::Task(t)
                             if self.definition.target_mode.state == ModeState::Same && mode.may_lower_source() =>
                         {
-                            Some(Copied { state: t.target_state, sticky: std::mem::take(&mut t.target_sticky) })
+                            Some(Durability { state: t.target_state, sticky: std::mem::take(&mut t.target_sticky) })
                         }
                         _ => None,
                     };
                     running.stage = Stage::ApplyingSourceMode { task, note, copied, changed: 0 };
-                    ctx.effects.push(Effect::ReadEntry {
-                        purpose: EntryPurpose::SourceMode { job: self.key, pnfsid },
-                        pnfsid,
-                    });
+                    self.read_source(pnfsid, ctx);
                 }
             }
             TaskResult::Failed { rc, message, .. } if rc == ReturnCode::TARGET_BUSY => {
@@ -1133,6 +1130,11 @@ impl Job {
                 self.schedule(ctx);
             }
         }
+    }
+
+    /// Reads the source replica to apply the source mode to it ([`Job::entry_for_source_mode`]).
+    fn read_source(&self, pnfsid: PnfsId, ctx: &mut Ctx<'_>) {
+        ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::SourceMode { job: self.key, pnfsid }, pnfsid });
     }
 
     /// The source entry read to apply the source mode.
@@ -1210,8 +1212,7 @@ impl Job {
                 // Pinned, made precious or sticky between the read and the removal: the
                 // replica stayed, and what the source mode does to it is decided again on a
                 // new read (which also asks whether it outgrew its copies).
-                let purpose = EntryPurpose::SourceMode { job: self.key, pnfsid };
-                ctx.effects.push(Effect::ReadEntry { purpose, pnfsid });
+                self.read_source(pnfsid, ctx);
                 return;
             }
             // A replica that changes under every look (or a host that refuses every removal)

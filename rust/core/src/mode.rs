@@ -6,7 +6,7 @@ use std::fmt;
 
 use crate::Millis;
 use crate::error::ReturnCode;
-use crate::replica::{NEVER_EXPIRES, ReplicaEntry, ReplicaState, Seen, StickyRecord};
+use crate::replica::{Durability, NEVER_EXPIRES, ReplicaEntry, ReplicaState, StickyRecord};
 
 /// The state part of a mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +118,7 @@ pub enum RepositoryChange {
     /// ([`Repository::remove_if_unchanged`](crate::host::Repository::remove_if_unchanged)).
     Remove {
         /// The state and sticky records of the entry read.
-        seen: Seen,
+        seen: Durability,
         /// Why, as for [`RepositoryChange::SetState`].
         reason: Cow<'static, str>,
     },
@@ -165,7 +165,10 @@ fn mode_changes(mode: &Mode, entry: &ReplicaEntry, pin_manager: &str) -> Vec<Rep
             .collect(),
         // Only if still unpinned when it goes: a pin set after the read keeps the replica.
         ModeState::Delete if !entry.is_pinned(pin_manager) => {
-            vec![RepositoryChange::Remove { seen: Seen::of(entry), reason: "migration job deleting source".into() }]
+            vec![RepositoryChange::Remove {
+                seen: Durability::of(entry),
+                reason: "migration job deleting source".into(),
+            }]
         }
         ModeState::Removable | ModeState::Delete => {
             let expire_others = entry
@@ -182,16 +185,6 @@ fn mode_changes(mode: &Mode, entry: &ReplicaEntry, pin_manager: &str) -> Vec<Rep
     }
 }
 
-/// What a task's copies were asked to be under `-tmode=same`: the source replica's state and
-/// (pins aside) sticky records as the task read them, with the mode's own records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Copied {
-    /// The state the targets were asked for.
-    pub state: ReplicaState,
-    /// The sticky records the targets were asked for.
-    pub sticky: Vec<StickyRecord>,
-}
-
 impl Mode {
     /// Whether this source mode can leave the source more volatile than it was: cached,
     /// unsticky or gone.
@@ -206,7 +199,10 @@ impl Mode {
 /// mode regardless (§9.4), so that a move could leave a file that had just become precious
 /// only as cached copies; here the source is left as it is instead, and the copies are
 /// brought up to date first (`Job::entry_for_source_mode`).
-pub fn outgrown_copies(copied: &Copied, entry: &ReplicaEntry, pin_manager: &str, now: Millis) -> Option<String> {
+///
+/// `copied` is what the copies were asked to be under `-tmode=same`: the source's state and
+/// (pins aside) sticky records as the task read them, with the mode's own records.
+pub fn outgrown_copies(copied: &Durability, entry: &ReplicaEntry, pin_manager: &str, now: Millis) -> Option<String> {
     if entry.state == ReplicaState::Precious && copied.state != ReplicaState::Precious {
         return Some("it became precious while it was copied".to_string());
     }
@@ -292,7 +288,7 @@ mod tests {
         let mut e = pinned_precious();
         e.sticky.retain(|r| !r.is_pin("PinManager"));
         let changes = source_mode_changes(&Mode::plain(ModeState::Delete), &e, "PinManager");
-        let seen = Seen { state: ReplicaState::Precious, sticky: vec![StickyRecord::new("foobar", -1)] };
+        let seen = Durability { state: ReplicaState::Precious, sticky: vec![StickyRecord::new("foobar", -1)] };
         assert_eq!(changes, vec![RepositoryChange::Remove { seen, reason: "migration job deleting source".into() }]);
     }
 
@@ -331,7 +327,7 @@ mod tests {
 
     #[test]
     fn a_source_outgrows_its_copies_by_becoming_precious_or_stickier_than_they_were_asked_to_be() {
-        let copied = |state, sticky: Vec<StickyRecord>| Copied { state, sticky };
+        let copied = |state, sticky: Vec<StickyRecord>| Durability { state, sticky };
         let source = |state, sticky: Vec<StickyRecord>| {
             let mut entry = ReplicaEntry::new(PnfsId::parse("0000AAAA").expect("valid"), state, 1, 0);
             entry.sticky = sticky;
@@ -339,7 +335,7 @@ mod tests {
         };
         let (never, later, sooner) =
             (StickyRecord::new("a", -1), StickyRecord::new("a", NOW + 10), StickyRecord::new("a", NOW + 5));
-        let outgrown = |c: &Copied, e: &ReplicaEntry| outgrown_copies(c, e, "PinManager", NOW);
+        let outgrown = |c: &Durability, e: &ReplicaEntry| outgrown_copies(c, e, "PinManager", NOW);
         let cached = ReplicaState::Cached;
         let precious = ReplicaState::Precious;
 

@@ -360,25 +360,26 @@ impl ReplicaEntry {
     }
 }
 
-/// A replica as a decision about it saw it: its state and sticky records. What a removal is
-/// conditional on ([`Repository::remove_if_unchanged`](crate::host::Repository::remove_if_unchanged)):
-/// a pin, a sticky record or a state that came after the look changes the decision, where
-/// the access time, which every read moves, does not.
+/// What keeps a replica on its pool: its state and sticky records. The module decides on
+/// it, and compares it later: a removal happens only if the replica's is still the one the
+/// decision was made on ([`Repository::remove_if_unchanged`](crate::host::Repository::remove_if_unchanged);
+/// the access time, which every read moves, does not count), and a move's source is not
+/// lowered below what its copies were asked to be ([`crate::mode::outgrown_copies`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Seen {
+pub struct Durability {
     /// The state.
     pub state: ReplicaState,
-    /// The sticky records, pins included.
+    /// The sticky records (a source's pins included; a copy is never asked for pins).
     pub sticky: Vec<StickyRecord>,
 }
 
-impl Seen {
-    /// What `entry` shows.
-    pub fn of(entry: &ReplicaEntry) -> Seen {
-        Seen { state: entry.state, sticky: entry.sticky.clone() }
+impl Durability {
+    /// What `entry` has.
+    pub fn of(entry: &ReplicaEntry) -> Durability {
+        Durability { state: entry.state, sticky: entry.sticky.clone() }
     }
 
-    /// Whether `entry` is still as seen: the same state and the same sticky records, in any
+    /// Whether `entry` still has this: the same state and the same sticky records, in any
     /// order. Each list is looked for in the other, so that a host that lists an owner twice
     /// is not taken for unchanged.
     pub fn matches(&self, entry: &ReplicaEntry) -> bool {
@@ -399,7 +400,7 @@ mod tests {
         let id = PnfsId::from_bytes(&[7; 12]).expect("an id");
         let mut entry = ReplicaEntry::new(id, Cached, 10, 1_000);
         entry.sticky = vec![StickyRecord::new("a", -1), StickyRecord::new("b", 5_000)];
-        let seen = Seen::of(&entry);
+        let seen = Durability::of(&entry);
 
         let mut read_again = entry.clone();
         read_again.last_access = 2_000;

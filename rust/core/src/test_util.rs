@@ -48,7 +48,7 @@ impl Repository for MisbehavingRepository {
     fn remove_if_unchanged(
         &self,
         pnfsid: &PnfsId,
-        seen: &crate::replica::Seen,
+        seen: &crate::replica::Durability,
         reason: &str,
     ) -> Result<(), RepositoryError> {
         self.replicas.remove_if_unchanged(pnfsid, seen, reason)

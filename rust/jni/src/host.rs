@@ -23,7 +23,7 @@ use migration_core::host::{
     Repository, RepositoryError, Transport, inspect_copy_separately,
 };
 use migration_core::message::RequestId;
-use migration_core::replica::{ReplicaEntry, ReplicaState, Seen, StickyRecord};
+use migration_core::replica::{Durability, ReplicaEntry, ReplicaState, StickyRecord};
 
 use crate::cache::{self, BridgeMethods, Cache};
 use crate::codec::{self, Reader, Writer};
@@ -274,7 +274,7 @@ impl Repository for JavaHost {
     }
 
     /// One crossing, as the removal it replaces: Java looks and removes under its own lock.
-    fn remove_if_unchanged(&self, pnfsid: &PnfsId, seen: &Seen, reason: &str) -> Result<(), RepositoryError> {
+    fn remove_if_unchanged(&self, pnfsid: &PnfsId, seen: &Durability, reason: &str) -> Result<(), RepositoryError> {
         // Most replicas hold no record: nothing to encode, and Java takes null for none.
         let sticky = (!seen.sticky.is_empty()).then(|| {
             let mut w = Writer::new();

@@ -38,7 +38,7 @@ use migration_core::error::{Failure, ReturnCode};
 use migration_core::host::{Repository, RepositoryError};
 use migration_core::input::RepositoryEvent;
 use migration_core::replica::{
-    AccessLatency, Checksum, ReplicaEntry, ReplicaState, RetentionPolicy, Seen, StickyRecord,
+    AccessLatency, Checksum, Durability, ReplicaEntry, ReplicaState, RetentionPolicy, StickyRecord,
 };
 use migration_core::{Millis, PnfsId};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -698,7 +698,7 @@ impl Repository for DiskRepository {
         Ok(())
     }
 
-    fn remove_if_unchanged(&self, pnfsid: &PnfsId, seen: &Seen, _reason: &str) -> Result<(), RepositoryError> {
+    fn remove_if_unchanged(&self, pnfsid: &PnfsId, seen: &Durability, _reason: &str) -> Result<(), RepositoryError> {
         // The look and the removal under one hold of the index's lock, which a pin (or any
         // other change) takes too.
         let mut index = self.index.write();
@@ -821,7 +821,7 @@ mod tests {
             let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
             store(&repository, 1, b"one");
             store(&repository, 2, b"two");
-            let seen = |n| Seen::of(&repository.entry(&id(n)).expect("entry").expect("there"));
+            let seen = |n| Durability::of(&repository.entry(&id(n)).expect("entry").expect("there"));
             let (seen1, seen2) = (seen(1), seen(2));
             repository.set_sticky(&id(1), &StickyRecord::new("PinManager-3", -1), true).expect("pinned");
 

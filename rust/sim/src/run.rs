@@ -179,6 +179,13 @@ impl Run<'_> {
         self.s.files[i].id
     }
 
+    /// Arms `change` of file `f`'s replica, which the cluster makes right after the next time
+    /// a job reads it to apply its source mode (drawing nothing).
+    fn after_next_look(&mut self, f: usize, change: impl FnOnce(PnfsId) -> RepositoryChange) {
+        let id = self.file(f);
+        self.c.faults.changed_after_source_read.entry(id).or_default().push_back(change(id));
+    }
+
     fn act(&mut self, action: &Action) -> Result<(), Violation> {
         match *action {
             Action::Start(spec) => self.start(spec)?,
@@ -247,19 +254,14 @@ impl Run<'_> {
                     self.c.flush_events();
                 }
             }
-            // Armed now, made by the cluster right after the job's look (drawing nothing).
-            Action::PinAfterLook(f) => {
-                let id = self.file(f);
+            Action::PinAfterLook(f) => self.after_next_look(f, |id| {
                 let record = StickyRecord::new(format!("PinManager-look-{id}"), -1);
-                let change = RepositoryChange::SetSticky { record, overwrite: true };
-                self.c.faults.changed_after_source_read.entry(id).or_default().push_back(change);
-            }
-            Action::PreciousAfterLook(f) => {
-                let id = self.file(f);
-                let change =
-                    RepositoryChange::SetState { state: ReplicaState::Precious, reason: "rep set precious".into() };
-                self.c.faults.changed_after_source_read.entry(id).or_default().push_back(change);
-            }
+                RepositoryChange::SetSticky { record, overwrite: true }
+            }),
+            Action::PreciousAfterLook(f) => self.after_next_look(f, |_| RepositoryChange::SetState {
+                state: ReplicaState::Precious,
+                reason: "rep set precious".into(),
+            }),
             Action::Sticky(f) => {
                 let id = self.file(f);
                 let holders = self.holders(id, |e| e.state.is_cached_or_precious());

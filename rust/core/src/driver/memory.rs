@@ -11,7 +11,7 @@ use crate::error::Failure;
 use crate::host::{Repository, RepositoryError};
 use crate::input::RepositoryEvent;
 use crate::pnfsid::PnfsId;
-use crate::replica::{ReplicaEntry, ReplicaState, Seen, StickyRecord};
+use crate::replica::{Durability, ReplicaEntry, ReplicaState, StickyRecord};
 
 use super::replica_index::{ReplicaIndex, visit_in_batches};
 
@@ -152,7 +152,7 @@ impl Repository for MemoryRepository {
         Ok(())
     }
 
-    fn remove_if_unchanged(&self, pnfsid: &PnfsId, seen: &Seen, _reason: &str) -> Result<(), RepositoryError> {
+    fn remove_if_unchanged(&self, pnfsid: &PnfsId, seen: &Durability, _reason: &str) -> Result<(), RepositoryError> {
         let change = self.entries.write().remove_if_unchanged(pnfsid, seen)?;
         if let Some(change) = change {
             self.notify(change.event);
@@ -193,7 +193,7 @@ mod tests {
     /// hold a lock across a look and a change, answer alike.
     #[test]
     fn a_replica_is_removed_only_if_it_is_as_seen() {
-        type Remove = fn(&MemoryRepository, &PnfsId, &Seen) -> Result<(), RepositoryError>;
+        type Remove = fn(&MemoryRepository, &PnfsId, &Durability) -> Result<(), RepositoryError>;
         let in_one_step: Remove = |r, id, seen| r.remove_if_unchanged(id, seen, "test");
         let in_two_steps: Remove = |r, id, seen| remove_if_unchanged_in_two_steps(r, id, seen, "test");
         for remove in [in_one_step, in_two_steps] {
@@ -201,13 +201,13 @@ mod tests {
             let id = PnfsId::from_bytes(&[1; 12]).expect("an id");
             let entry = ReplicaEntry::new(id, ReplicaState::Cached, 10, 0);
             repository.insert(entry.clone());
-            let seen = Seen::of(&entry);
+            let seen = Durability::of(&entry);
 
             repository.set_sticky(&id, &StickyRecord::new("PinManager-1", -1), true).expect("pinned");
             assert_eq!(remove(&repository, &id, &seen), Err(RepositoryError::Changed));
             assert!(repository.entry(&id).expect("read").is_some_and(|e| e.is_pinned("PinManager")), "kept");
 
-            let pinned = Seen::of(&repository.entry(&id).expect("read").expect("there"));
+            let pinned = Durability::of(&repository.entry(&id).expect("read").expect("there"));
             assert_eq!(remove(&repository, &id, &pinned), Ok(()));
             assert_eq!(repository.entry(&id), Ok(None), "removed as seen");
             assert_eq!(remove(&repository, &id, &pinned), Err(RepositoryError::NotFound));

@@ -12,7 +12,7 @@ use crate::Millis;
 use crate::host::RepositoryError;
 use crate::input::RepositoryEvent;
 use crate::pnfsid::PnfsId;
-use crate::replica::{self, ReplicaEntry, ReplicaState, Seen, StickyRecord, Transition};
+use crate::replica::{self, Durability, ReplicaEntry, ReplicaState, StickyRecord, Transition};
 
 use super::replica_space::ReplicaSpace;
 use super::sticky_expiry::StickyExpiry;
@@ -186,7 +186,11 @@ impl ReplicaIndex {
 
     /// Removes a replica if it is still as `seen` (see
     /// [`Repository::remove_if_unchanged`](crate::host::Repository::remove_if_unchanged)).
-    pub fn remove_if_unchanged(&mut self, pnfsid: &PnfsId, seen: &Seen) -> Result<Option<Change>, RepositoryError> {
+    pub fn remove_if_unchanged(
+        &mut self,
+        pnfsid: &PnfsId,
+        seen: &Durability,
+    ) -> Result<Option<Change>, RepositoryError> {
         match self.by_id.get(pnfsid) {
             None => Err(RepositoryError::NotFound),
             Some((_, entry)) if !seen.matches(entry) => Err(RepositoryError::Changed),
