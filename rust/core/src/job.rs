@@ -960,16 +960,16 @@ impl Job {
         let definition = Arc::clone(&self.definition);
         let pin_manager = ctx.config.pin_manager.as_str();
         let pnfsid = entry.pnfsid;
-        let target_state = match definition.target_mode.state {
+        let state = match definition.target_mode.state {
             ModeState::Cached => ReplicaState::Cached,
             ModeState::Precious => ReplicaState::Precious,
             _ => entry.state,
         };
-        let mut target_sticky = Vec::new();
+        let mut sticky = Vec::new();
         if definition.target_mode.state == ModeState::Same {
-            target_sticky.extend(entry.sticky.iter().filter(|r| !r.is_pin(pin_manager)).cloned());
+            sticky.extend(entry.sticky.iter().filter(|r| !r.is_pin(pin_manager)).cloned());
         }
-        target_sticky.extend(definition.target_mode.sticky.iter().cloned());
+        sticky.extend(definition.target_mode.sticky.iter().cloned());
         let pins = if definition.move_pins {
             entry.sticky.iter().filter(|r| r.is_pin(pin_manager)).cloned().collect()
         } else {
@@ -982,8 +982,7 @@ impl Job {
             task_id,
             uuid,
             entry.into_attributes(),
-            target_state,
-            target_sticky,
+            Durability { state, sticky },
             pins,
             atime,
             Arc::clone(&self.params),
@@ -992,10 +991,10 @@ impl Job {
         if let Some(running) = self.running.get_mut(&pnfsid) {
             running.stage = Stage::Task(Box::new(task));
         }
-        if !target_state.is_cached_or_precious() {
+        if !state.is_cached_or_precious() {
             // The replica changed state since it was queued (e.g. became BROKEN): dCache
             // would send a request every target refuses, forever. Drop it with a note.
-            let text = format!("Cannot migrate a replica in state {target_state}");
+            let text = format!("Cannot migrate a replica in state {state}");
             self.task_ended(
                 pnfsid,
                 task_id,
@@ -1071,7 +1070,7 @@ impl Job {
                         Stage::Task(t)
                             if self.definition.target_mode.state == ModeState::Same && mode.may_lower_source() =>
                         {
-                            Some(Durability { state: t.target_state, sticky: std::mem::take(&mut t.target_sticky) })
+                            Some(Durability { state: t.copies.state, sticky: std::mem::take(&mut t.copies.sticky) })
                         }
                         _ => None,
                     };
@@ -1574,8 +1573,8 @@ fn perform(job: JobKey, task: &Task, action: TaskAction, ctx: &mut Ctx<'_>) {
                 uuid: task.uuid,
                 source: ctx.pool.clone(),
                 attributes: task.attributes.clone(),
-                state: task.target_state,
-                sticky: task.target_sticky.clone(),
+                state: task.copies.state,
+                sticky: task.copies.sticky.clone(),
                 verify: task.params().verify,
                 force_source_mode: task.params().force_source_mode,
                 atime: task.atime,

@@ -14,7 +14,7 @@ use crate::message::RequestId;
 use crate::pnfsid::PnfsId;
 use crate::pool_info::PoolCostInfo;
 use crate::random::Rng;
-use crate::replica::{FileAttributes, StickyRecord};
+use crate::replica::{Durability, FileAttributes, StickyRecord};
 use crate::selection::SelectionStrategy;
 use crate::{Millis, PoolName};
 
@@ -207,10 +207,8 @@ pub struct Task {
     pub uuid: RequestId,
     /// What the target needs to create the replica.
     pub attributes: FileAttributes,
-    /// State of the target replica.
-    pub target_state: crate::replica::ReplicaState,
-    /// Sticky records for the target replica.
-    pub target_sticky: Vec<StickyRecord>,
+    /// What each copy is asked to be: its state and sticky records.
+    pub copies: Durability,
     /// Pins to move (`-pins=move`); empty otherwise.
     pub pins: Vec<StickyRecord>,
     /// The source's access time (`-atime`).
@@ -239,13 +237,11 @@ struct Step<'a, 'b> {
 
 impl Task {
     /// A task in state `Queued`.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: u64,
         uuid: RequestId,
         attributes: FileAttributes,
-        target_state: crate::replica::ReplicaState,
-        target_sticky: Vec<StickyRecord>,
+        copies: Durability,
         pins: Vec<StickyRecord>,
         atime: Option<Millis>,
         params: Arc<TaskParams>,
@@ -254,8 +250,7 @@ impl Task {
             id,
             uuid,
             attributes,
-            target_state,
-            target_sticky,
+            copies,
             pins,
             atime,
             params,
@@ -812,7 +807,15 @@ mod tests {
     fn task(p: Arc<TaskParams>, pins: Vec<StickyRecord>) -> Task {
         let pnfsid = PnfsId::parse("A").expect("valid");
         let entry = crate::replica::ReplicaEntry::new(pnfsid, ReplicaState::Precious, 10, 0);
-        Task::new(7, RequestId(1), entry.attributes(), ReplicaState::Precious, vec![], pins, None, p)
+        Task::new(
+            7,
+            RequestId(1),
+            entry.attributes(),
+            Durability { state: ReplicaState::Precious, sticky: vec![] },
+            pins,
+            None,
+            p,
+        )
     }
 
     struct Fixture {
