@@ -17,8 +17,10 @@ exec 3<>"$fifo" 4<>"$replies"
 "$binary" --home "$dir/home" --pools pool1,pool2 --capacity $((64 << 30)) <"$fifo" >"$replies" 2>&1 &
 pid=$!
 # await TEXT: reads minidcache's replies into $out until a line holds TEXT, blocked until
-# each line comes (polling the output for it took the cores the move needs).
-await() { local line; while read -r -u 4 line; do echo "$line" >>"$out"; [[ $line == *"$1"* ]] && return; done; }
+# each line comes (polling the output for it took the cores the move needs). Fails if no line
+# comes for an hour: this script holds the pipe open too, so a minidcache that died would
+# otherwise leave it waiting for ever.
+await() { local line; while read -r -t 3600 -u 4 line; do echo "$line" >>"$out"; [[ $line == *"$1"* ]] && return; done; return 1; }
 printf '%s\n' '\c pool1' "populate -files=$files -size=$size" '\l' >&3
 await '> \l'
 sync && sleep 6
@@ -29,7 +31,7 @@ cpu0=$(cpu_ticks)
 start=$(date +%s.%N)
 printf '%s\n' "migration move -concurrency=$concurrency pool2" 'wait 1 -timeout=3600' >&3
 await '> wait 1'
-read -r -u 4 finished # the job's state once it is over: "[1] FINISHED ..."
+read -r -t 3600 -u 4 finished # the job's state once it is over: "[1] FINISHED ..."
 end=$(date +%s.%N)
 echo "$finished" >>"$out"
 cpu1=$(cpu_ticks)
