@@ -217,12 +217,15 @@ const WRITEBACK_COMMITS: u64 = WAL_PAGES as u64 / 8;
 /// Writes a database's WAL back to the disk ahead of SQLite's checkpoints.
 ///
 /// A checkpoint (every [`WAL_PAGES`] pages) first syncs the WAL, holding the connection
-/// meanwhile: with up to 32 MiB of it dirty, that sync took 34–42 ms on a journalled ext4,
-/// three times in a 20 000 × 4 KiB move, and every transfer waiting to commit its replica
-/// waited as long. Syncing the same file through a descriptor of our own, on the background
-/// thread and without the connection, writes those pages while commits go on; the
-/// checkpoint's sync then writes only what came since. It changes nothing SQLite relies on:
-/// the pages written are the ones the checkpoint would have written. Not used with
+/// meanwhile. That sync writes the dirty WAL and then flushes the device, and a flush has to
+/// write out everything written to the device since the last one, the pool's data files
+/// included. On the benchmark's journalled ext4 it took 34–42 ms, three times in a 20 000 × 4
+/// KiB move, and every transfer waiting to commit its replica waited as long. Syncing the same
+/// file through a descriptor of our own, on the background thread and without the connection,
+/// does that work in smaller parts while commits go on, and the checkpoint's sync finds little
+/// left. The flush is what matters: `sync_file_range`, which writes the pages without it,
+/// gained nothing (docs/performance.md, twenty-first round). It changes nothing SQLite relies
+/// on: it only makes durable sooner what the checkpoint would have. Not used with
 /// `synchronous=FULL`, where every commit syncs the WAL itself.
 struct WalWriteback {
     /// `<database>-wal`, opened once it exists.
