@@ -161,6 +161,9 @@ fn main() -> ExitCode {
         eprintln!("minidcache: {note}");
     }
     let history = cluster.home().history();
+    // Every thread of the pools is started by now; those a command starts later (a pool's,
+    // at `dcache start`) get the default slice back.
+    minidcache::priority::run_in_short_slices();
     let mut shell = Shell::new(cluster);
     let result = match &arguments.script {
         Some(path) => match std::fs::File::open(path) {

@@ -14,6 +14,63 @@
 //! transfer thread starts inherit its priority (the module's blocking threads, which scan and
 //! verify checksums, may be among them); a command waiting for the module's lock may then wait
 //! for such a thread to get a core.
+//!
+//! Threads of the same priority are another matter: on a file system over a loop device, the
+//! kernel's workers that write the pools' files held a core for 10–40 ms at a time, and the
+//! shell waited behind them. The shell's thread therefore asks for the shortest time slice
+//! ([`run_in_short_slices`]), which lets it go first when it wakes without taking more of the
+//! cores over time.
+
+/// The time slice the shell's thread asks the scheduler for: the shortest Linux grants.
+pub const SHELL_SLICE_NS: u64 = 100_000;
+
+/// Asks the scheduler to run the calling thread, the shell's, in slices of [`SHELL_SLICE_NS`]
+/// instead of the default few milliseconds, and to start the threads and processes it creates
+/// with the default again (`migration-bench` calls it too, on the thread that reads the
+/// shell's answers). Linux's scheduler (EEVDF, from 6.6; a thread's own slice from 6.12) gives a
+/// thread with a shorter slice an earlier deadline, so when the shell wakes with a command it
+/// runs before threads of the same priority that want the core for longer: the kernel's
+/// workers that write back the pools' files, on a machine whose cores are busy. The nice value
+/// stays as it was; what the shell gets over time does not change, only how soon it gets it.
+/// Older kernels ignore the slice. A failure is logged and changes nothing.
+pub fn run_in_short_slices() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: getpriority takes and returns plain integers.
+        let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        let attr = SchedAttr {
+            size: std::mem::size_of::<SchedAttr>() as u32,
+            policy: libc::SCHED_OTHER as u32,
+            flags: libc::SCHED_FLAG_RESET_ON_FORK as u64,
+            nice,
+            runtime: SHELL_SLICE_NS,
+            ..SchedAttr::default()
+        };
+        // SAFETY: `attr` is a `struct sched_attr` of the size it declares, alive for the call;
+        // the kernel only reads it.
+        if unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) } != 0 {
+            let error = std::io::Error::last_os_error();
+            tracing::warn!(target: "minidcache", "cannot shorten the shell's time slice: {error}");
+        }
+    }
+}
+
+/// The kernel's `struct sched_attr` as its first version has it (`SCHED_ATTR_SIZE_VER0`),
+/// which the C library does not declare.
+#[cfg(target_os = "linux")]
+#[repr(C)]
+#[derive(Debug, Default)]
+struct SchedAttr {
+    size: u32,
+    policy: u32,
+    flags: u64,
+    nice: i32,
+    priority: u32,
+    /// For a thread of the normal policy, its slice in nanoseconds (0: the default).
+    runtime: u64,
+    deadline: u64,
+    period: u64,
+}
 
 /// How many steps nicer than the process's main thread a background thread runs.
 pub const BACKGROUND_NICE: i32 = 5;
@@ -45,6 +102,39 @@ pub fn run_in_background() {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+
+    /// The calling thread's scheduling attributes, as the kernel reports them.
+    fn own_attr() -> SchedAttr {
+        let mut attr = SchedAttr::default();
+        // SAFETY: `attr` is writable and as large as the size passed.
+        let done = unsafe {
+            libc::syscall(libc::SYS_sched_getattr, 0, &mut attr as *mut SchedAttr, std::mem::size_of::<SchedAttr>(), 0)
+        };
+        assert_eq!(done, 0, "sched_getattr: {}", std::io::Error::last_os_error());
+        attr
+    }
+
+    #[test]
+    fn the_shell_runs_in_short_slices_and_the_threads_it_starts_do_not() {
+        let (before, shell, started) = std::thread::spawn(|| {
+            let before = own_attr();
+            run_in_short_slices();
+            let shell = own_attr();
+            let started = std::thread::spawn(own_attr).join().expect("the inner thread");
+            (before, shell, started)
+        })
+        .join()
+        .expect("the thread");
+        assert_eq!(shell.nice, before.nice, "the nice value stays");
+        assert_eq!(shell.flags & libc::SCHED_FLAG_RESET_ON_FORK as u64, libc::SCHED_FLAG_RESET_ON_FORK as u64);
+        if before.runtime == 0 {
+            eprintln!("this kernel reports no slice for normal threads (before 6.12): nothing more to check");
+            return;
+        }
+        assert_eq!(shell.runtime, SHELL_SLICE_NS);
+        assert_eq!(started.runtime, before.runtime, "a thread the shell starts has the default slice");
+        assert_eq!(started.flags & libc::SCHED_FLAG_RESET_ON_FORK as u64, 0);
+    }
 
     fn own_nice() -> i32 {
         // SAFETY: as in `run_in_background`.

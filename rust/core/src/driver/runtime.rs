@@ -106,6 +106,20 @@ struct Inner {
     armed: AtomicI64,
 }
 
+impl Inner {
+    /// Wakes the timer loop if `module`, locked by the caller, now has a deadline earlier than
+    /// the one the loop sleeps until. A later deadline or none needs no wake-up: the loop
+    /// looks again when it wakes. Waking it for every command cost more than a futex call: on
+    /// a machine with every core busy, the woken thread took the core of the shell that had
+    /// just woken it, and an operator's `migration info` waited for the core to come back
+    /// (docs/performance.md, the twenty-second round).
+    fn rearm_if_earlier(&self, module: &Module) {
+        if module.next_deadline().is_some_and(|at| at < self.armed.load(Ordering::Relaxed)) {
+            self.wake.notify_one();
+        }
+    }
+}
+
 /// Work waiting to be handled on this thread, with the module it is for.
 type Queue = VecDeque<(Arc<Inner>, Work)>;
 
@@ -240,9 +254,9 @@ impl Runtime {
         let (result, effects) = {
             let mut module = self.inner.module.lock();
             let result = module.execute(now, line);
+            self.inner.rearm_if_earlier(&module);
             (result, module.take_effects())
         };
-        self.inner.wake.notify_one();
         self.hand_off(effects);
         result
     }
@@ -302,9 +316,9 @@ impl Runtime {
         let (result, effects) = {
             let mut module = self.inner.module.lock();
             let result = f(&mut module, now);
+            self.inner.rearm_if_earlier(&module);
             (result, module.take_effects())
         };
-        self.inner.wake.notify_one();
         self.hand_off(effects);
         Ok(result)
     }
@@ -312,8 +326,9 @@ impl Runtime {
     /// Changes the module's state directly when it causes no effects (e.g. whether the pool
     /// accepts copies); prefer [`Runtime::call`] otherwise.
     pub fn with_module_mut<R>(&self, f: impl FnOnce(&mut Module) -> R) -> R {
-        let r = f(&mut self.inner.module.lock());
-        self.inner.wake.notify_one();
+        let mut module = self.inner.module.lock();
+        let r = f(&mut module);
+        self.inner.rearm_if_earlier(&module);
         r
     }
 
@@ -457,9 +472,7 @@ fn step(inner: &Arc<Inner>, work: Work) {
                 let Some(input) = next_input_for(inner) else { break };
                 module.handle(now, input);
             }
-            if module.next_deadline().is_some_and(|at| at < inner.armed.load(Ordering::Relaxed)) {
-                inner.wake.notify_one();
-            }
+            inner.rearm_if_earlier(&module);
             module.take_effects_into(&mut effects);
             effects
         }
@@ -707,6 +720,51 @@ mod tests {
         assert!(started.load(Ordering::SeqCst) >= 3);
         assert_eq!(stopped.load(Ordering::SeqCst), started.load(Ordering::SeqCst));
         assert_eq!(*runtime.threads.live.lock(), 0);
+    }
+
+    #[test]
+    fn a_command_wakes_the_timer_loop_only_for_an_earlier_deadline() {
+        // A job that finds the repository still loading keeps a deadline: its next scan.
+        let repository = Arc::new(MemoryRepository::new());
+        repository.set_loading(true);
+        let host = Host { repository, ..panicky_host() };
+        let runtime = Runtime::start("pool1", Config::default(), host, Options::default()).expect("starts");
+        runtime.pool_started();
+        runtime.execute("migration copy pool2").expect("works");
+        let armed = || runtime.inner.armed.load(Ordering::Relaxed);
+        let next = || runtime.with_module(Module::next_deadline).unwrap_or(i64::MAX);
+        // Whether the loop, within 5 s (half the time to the job's next scan), sleeps until
+        // the module's next deadline.
+        let looked = || {
+            let give_up = Instant::now() + Duration::from_secs(5);
+            while armed() != next() && Instant::now() < give_up {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            armed() == next()
+        };
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while next() == i64::MAX {
+            assert!(Instant::now() < give_up, "the job has no deadline");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(looked(), "the loop sleeps until the job's deadline");
+
+        // The loop is taken to sleep until earlier than that: commands that arm nothing earlier
+        // leave it asleep (a loop that wakes writes the deadline it finds over this one).
+        const EARLIER: i64 = 42;
+        runtime.inner.armed.store(EARLIER, Ordering::Relaxed);
+        for _ in 0..10 {
+            runtime.execute("migration ls").expect("works");
+            runtime.call(|module, _| module.jobs().count()).expect("works");
+            runtime.with_module_mut(|module| module.set_accepts_copies(true));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(armed(), EARLIER, "a command woke the loop with nothing earlier to wait for");
+
+        // The loop is taken to sleep without a deadline: a command wakes it to look.
+        runtime.inner.armed.store(i64::MAX, Ordering::Relaxed);
+        runtime.execute("migration ls").expect("works");
+        assert!(looked() && armed() < i64::MAX, "the command did not wake the loop");
     }
 
     #[test]
