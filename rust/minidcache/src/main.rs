@@ -55,9 +55,11 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Arguments>, St
         transfer_threads: None,
         script: None,
     };
-    let mut first = true;
+    // The shell's own options, which `demo` does not take, as given: refused together at
+    // the end, wherever `demo` stands among them.
+    let mut shell_only: Vec<String> = Vec::new();
     while let Some(arg) = args.next() {
-        if std::mem::take(&mut first) && arg == "demo" {
+        if arg == "demo" {
             a.demo = true;
             continue;
         }
@@ -68,10 +70,13 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Arguments>, St
         if name == "--help" || name == "-h" {
             return Ok(None);
         }
+        if name != "--home" {
+            shell_only.push(name.clone());
+        }
         let mut value = || inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{name} needs a value"));
         match name.as_str() {
             "--home" => a.home = Some(PathBuf::from(value()?)),
-            "--pools" if !a.demo => {
+            "--pools" => {
                 let pools: Vec<String> =
                     value()?.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect();
                 if pools.is_empty() {
@@ -79,30 +84,33 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Arguments>, St
                 }
                 a.pools = Some(pools);
             }
-            "--capacity" if !a.demo => {
+            "--capacity" => {
                 let v = value()?;
                 a.capacity = Some(v.parse().map_err(|_| format!("--capacity: not a number of bytes: {v}"))?);
             }
-            "--seed" if !a.demo => {
+            "--seed" => {
                 let v = value()?;
                 a.seed = v.parse().map_err(|_| format!("--seed: not a number: {v}"))?;
             }
-            "--fsync" if !a.demo => a.fsync = true,
-            "--pool-timeout" if !a.demo => {
+            "--fsync" => a.fsync = true,
+            "--pool-timeout" => {
                 let v = value()?;
                 let secs = v.parse().ok().filter(|s| *s > 0);
                 a.pool_timeout =
                     Some(secs.ok_or_else(|| format!("--pool-timeout: not a positive number of seconds: {v}"))?);
             }
-            "--transfer-threads" if !a.demo => {
+            "--transfer-threads" => {
                 let v = value()?;
                 let threads = v.parse().ok().filter(|n| *n > 0);
                 a.transfer_threads =
                     Some(threads.ok_or_else(|| format!("--transfer-threads: not a positive number: {v}"))?);
             }
-            "--script" if !a.demo => a.script = Some(value()?),
+            "--script" => a.script = Some(value()?),
             other => return Err(format!("unknown argument: {other}")),
         }
+    }
+    if a.demo && !shell_only.is_empty() {
+        return Err(format!("demo takes only --home, not {}", shell_only.join(", ")));
     }
     Ok(Some(a))
 }
@@ -206,5 +214,24 @@ mod tests {
             let e = parsed(&["--transfer-threads", bad]).err().expect("refused");
             assert_eq!(e, format!("--transfer-threads: not a positive number: {bad}"));
         }
+    }
+
+    #[test]
+    fn demo_takes_its_home_before_or_after_it_and_nothing_of_the_shells() {
+        for args in [&["demo", "--home", "/tmp/h"][..], &["--home", "/tmp/h", "demo"], &["--home=/tmp/h", "demo"]] {
+            let a = parsed(args).expect("valid").expect("not help");
+            assert!(a.demo, "{args:?}");
+            assert_eq!(a.home, Some(PathBuf::from("/tmp/h")), "{args:?}");
+        }
+        assert!(parsed(&["demo"]).expect("valid").expect("not help").demo);
+        // A home named `demo` is a home, not the command.
+        let a = parsed(&["--home", "demo"]).expect("valid").expect("not help");
+        assert!(!a.demo);
+        assert_eq!(a.home, Some(PathBuf::from("demo")));
+        let e = parsed(&["--pools", "a,b", "demo", "--fsync"]).err().expect("refused");
+        assert_eq!(e, "demo takes only --home, not --pools, --fsync");
+        let e = parsed(&["demo", "--seed=3"]).err().expect("refused");
+        assert_eq!(e, "demo takes only --home, not --seed");
+        assert_eq!(parsed(&["demo", "--bogus"]).err().expect("refused"), "unknown argument: --bogus");
     }
 }
