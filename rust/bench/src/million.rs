@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::Options;
 use crate::disk::{Session, clear, minidcache};
-use crate::start::{data_dir, describe};
+use crate::start::{data_dir, describe, memory_note};
 use crate::table::{Row, Target};
 
 /// Peak resident set of process `pid`, in bytes.
@@ -40,6 +40,9 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
     std::fs::create_dir_all(&home).expect("the bench directory can be created");
     println!("a million files end to end: `migration move` of {files} × 1 KiB between two minidcache pools:");
     println!("  in {}", describe(&data_dir()));
+    if let Some(note) = memory_note() {
+        println!("  {note}");
+    }
     // MILLION_TRANSFER_THREADS sets minidcache's --transfer-threads (default: twice the cores).
     let extra: Vec<String> = match std::env::var("MILLION_TRANSFER_THREADS") {
         Ok(threads) => vec!["--transfer-threads".to_string(), threads],

@@ -172,6 +172,27 @@ pub fn describe(dir: &Path) -> String {
     format!("{} ({fstype} on {source}{journal})", dir.display())
 }
 
+/// A line for the reports of figures that new memory slows, when this machine hands freed
+/// memory back to its host: a virtio balloon that offers free page reporting (feature bit 5).
+/// Writing memory the host took back costs a fault in the host too, 30–60 µs a page on the
+/// project's machine (README, "So does the machine's memory").
+pub fn memory_note() -> Option<String> {
+    let devices = std::fs::read_dir("/sys/bus/virtio/devices").ok()?;
+    let reporting = devices.flatten().any(|device| {
+        let read = |name: &str| std::fs::read_to_string(device.path().join(name)).unwrap_or_default();
+        read("device").trim() == "0x0005" && read("features").as_bytes().get(5) == Some(&b'1')
+    });
+    if !reporting {
+        return None;
+    }
+    let parameter = |name: &str| std::fs::read_to_string(format!("/sys/module/page_reporting/parameters/{name}")).ok();
+    let delay =
+        parameter("min_free_ms").map(|ms| format!(" (page_reporting min_free_ms={})", ms.trim())).unwrap_or_default();
+    Some(format!(
+        "this machine hands freed memory back to its host{delay}: a program that takes new memory may wait for it (README)"
+    ))
+}
+
 /// Runs a command; its stdout, or why it failed.
 pub fn output(command: &mut Command) -> Result<String, String> {
     let out = command.output().map_err(|e| format!("cannot run {command:?}: {e}"))?;
