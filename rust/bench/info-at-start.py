@@ -123,8 +123,8 @@ while time.monotonic() - start < options.seconds:
     info = output if options.probe == INFO else timed(INFO)[0]
     state = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("State")), "?")
     answers.append((took * 1e3, at, state))
-    if state not in ("INITIALIZING", "RUNNING"):
-        break  # the job is over: nothing more to wait for
+    if state in ("FINISHED", "CANCELLED", "FAILED"):
+        break  # the job is over (a SLEEPING or SUSPENDED one is not): nothing more to wait for
     time.sleep(0.02)
 send("migration cancel -force 1")
 send("\\q")

@@ -20,7 +20,7 @@ use minidcache::p2p::copy_with_checksum;
 use minidcache::repository::checksum_file;
 
 use crate::Options;
-use crate::start::{data_dir, describe, memory_note};
+use crate::start::{data_dir, print_where_files_are};
 use crate::table::{Row, Target};
 use crate::throughput::median;
 
@@ -79,10 +79,7 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
         })
         .collect();
     println!("copying a replica's bytes with its ADLER32, {files} × 1 MiB, {rounds} rounds in turn, MB/s:");
-    println!("  in {}", describe(&data_dir()));
-    if let Some(note) = memory_note() {
-        println!("  {note}");
-    }
+    print_where_files_are();
     let ways: [(&str, Copier); 2] =
         [("read, sum, write (p2p)", read_sum_write), ("copy_file_range, read back", kernel_copy_then_read)];
     let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];

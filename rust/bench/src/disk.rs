@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::Options;
-use crate::start::{data_dir, describe, memory_note, output};
+use crate::start::{data_dir, output, print_where_files_are};
 use crate::table::{Row, Target};
 
 /// One data set: `files` files of `size` bytes, and the move's concurrency.
@@ -264,10 +264,7 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
     };
     let root: PathBuf = data_dir().join("disk");
     println!("real data in minidcache (two on-disk pools, same disk), MB/s, same files for each:");
-    println!("  in {}", describe(&data_dir()));
-    if let Some(note) = memory_note() {
-        println!("  {note}");
-    }
+    print_where_files_are();
     for set in &sets {
         let files = format!("{} × {}", set.files, if set.size >= 1 << 20 { "1 MiB" } else { "4 KiB" });
         // With `--repeat N`, N rounds of the three tools in turn (`measure`: cp, rsync, move): a slow spell of the disk

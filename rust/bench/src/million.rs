@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::Options;
 use crate::disk::{Session, clear, minidcache};
-use crate::start::{data_dir, describe, memory_note};
+use crate::start::{data_dir, print_where_files_are};
 use crate::table::{Row, Target};
 
 /// Peak resident set of process `pid`, in bytes.
@@ -39,10 +39,7 @@ pub fn run(options: &Options, rows: &mut Vec<Row>) {
     let home = root.join("home");
     std::fs::create_dir_all(&home).expect("the bench directory can be created");
     println!("a million files end to end: `migration move` of {files} × 1 KiB between two minidcache pools:");
-    println!("  in {}", describe(&data_dir()));
-    if let Some(note) = memory_note() {
-        println!("  {note}");
-    }
+    print_where_files_are();
     // MILLION_TRANSFER_THREADS sets minidcache's --transfer-threads (default: twice the cores).
     let extra: Vec<String> = match std::env::var("MILLION_TRANSFER_THREADS") {
         Ok(threads) => vec!["--transfer-threads".to_string(), threads],

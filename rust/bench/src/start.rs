@@ -150,9 +150,19 @@ pub fn data_dir() -> PathBuf {
     }
 }
 
+/// The lines that say where the disk, copy and million benchmarks put their files and what
+/// about that machine the figures depend on: the file system, and whether the machine hands
+/// freed memory back to its host.
+pub fn print_where_files_are() {
+    println!("  in {}", describe(&data_dir()));
+    if let Some(note) = memory_note() {
+        println!("  {note}");
+    }
+}
+
 /// `dir`, its file system and device, and for ext4 whether it has a journal (a journalled
 /// ext4 has an entry in `/proc/fs/jbd2`), for the lines that report figures measured there.
-pub fn describe(dir: &Path) -> String {
+fn describe(dir: &Path) -> String {
     let df = output(Command::new("df").args(["--output=fstype,source"]).arg(dir)).unwrap_or_default();
     let Some((fstype, source)) = df.lines().nth(1).and_then(|l| l.split_once(char::is_whitespace)) else {
         return dir.display().to_string();
@@ -176,7 +186,7 @@ pub fn describe(dir: &Path) -> String {
 /// memory back to its host: a virtio balloon that offers free page reporting (feature bit 5).
 /// Writing memory the host took back costs a fault in the host too, 30–60 µs a page on the
 /// project's machine (README, "So does the machine's memory").
-pub fn memory_note() -> Option<String> {
+fn memory_note() -> Option<String> {
     let devices = std::fs::read_dir("/sys/bus/virtio/devices").ok()?;
     let reporting = devices.flatten().any(|device| {
         let read = |name: &str| std::fs::read_to_string(device.path().join(name)).unwrap_or_default();
