@@ -1,13 +1,13 @@
-//! The host's services as C callback tables (`dcm_host`), and [`CHost`], which implements the
+//! The host's services as C callback tables (`dcm_host`), and `CHost`, which implements the
 //! core's six host traits over them.
 //!
 //! Each table is `{ void *ctx; callbacks…; void (*free)(void *ctx) }`. A table lives in a
-//! [`TableCell`]: callbacks run under its read lock, and closing the module takes the write lock,
+//! `TableCell`: callbacks run under its read lock, and closing the module takes the write lock,
 //! so `free` runs exactly once and only after every callback in flight has returned; after
 //! that no callback is called again.
 //!
 //! Asynchronous requests (p2p, messages, pin moves, location and pool queries) get a token
-//! from [`CHost`]'s table of outstanding completions; the host answers with a
+//! from `CHost`'s table of outstanding completions; the host answers with a
 //! `dcm_module_complete*` function. A callback that refuses to start a request (returns a
 //! non-zero code) fails the request at once, as if the service had answered with that code.
 

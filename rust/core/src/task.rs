@@ -2,7 +2,7 @@
 //! (spec §5). It does no I/O: [`Task::handle`] takes an event and pushes [`TaskAction`]s that
 //! the job turns into messages, queries and timers.
 //!
-//! Every transition is in the one `match` of [`Task::transition`]; guards of one event are
+//! Every transition is in the one `match` of `Task::transition`; guards of one event are
 //! tried in the order the spec lists them. Events that a state does not list are ignored, so
 //! late or duplicated replies are harmless.
 

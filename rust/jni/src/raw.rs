@@ -191,7 +191,7 @@ impl Jni {
     }
 
     /// A Java string with the text `s`, shared with every other call that passes the same text
-    /// (see [`INTERNED`]): for texts of which there are few, such as pool names.
+    /// (see `INTERNED`): for texts of which there are few, such as pool names.
     pub fn interned(&self, s: &str) -> Called<Arc<GlobalRef>> {
         if let Some(found) = INTERNED.lock().as_ref().and_then(|texts| texts.get(s).cloned()) {
             return Ok(found);

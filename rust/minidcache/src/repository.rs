@@ -10,7 +10,7 @@
 //!   committed; it becomes visible (index, events) once the commit is done. The row is the
 //!   commit point: on start, data files without a row are deleted, so a file cut short by a
 //!   crash never becomes a replica, and a removed replica's id is not reserved again until
-//!   its row's deletion is committed ([`Deleting`]), so a new file never meets an old row.
+//!   its row's deletion is committed (`Deleting`), so a new file never meets an old row.
 //!   For that, every row write is all or nothing ([`crate::store`]) and is queued under the
 //!   index lock of its change, so no write of a removed replica's row lands after the row's
 //!   deletion. Naming the file only once complete (unnamed with `O_TMPFILE` and linked in,

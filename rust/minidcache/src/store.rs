@@ -18,7 +18,7 @@
 //! told it happened.
 //!
 //! With `synchronous=NORMAL` the background thread also writes the WAL back to the disk as
-//! it grows ([`WalWriteback`]), so that a checkpoint, which syncs the WAL while it holds the
+//! it grows (`WalWriteback`), so that a checkpoint, which syncs the WAL while it holds the
 //! connection, finds little left to write.
 
 use std::collections::VecDeque;
@@ -38,7 +38,7 @@ use migration_core::error::panic_message;
 
 /// Statements to run inside a transaction. A change is all or nothing, so it may run twice:
 /// once with the others of its batch and, if one of them fails, again alone (see
-/// [`commit`]). It must touch nothing but the database.
+/// `commit`). It must touch nothing but the database.
 pub type Work = Box<dyn Fn(&Connection) -> rusqlite::Result<()> + Send>;
 
 /// Called before each commit (with `--fsync`: sync data directories, so that the files a

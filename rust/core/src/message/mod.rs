@@ -1,7 +1,7 @@
 //! Messages between the migration modules of two pools (spec §5.7, §6) and the job-cancel
 //! message other dCache services send. The host carries them as opaque bytes; the format is
-//! ours and versioned (`docs/wire.md`): version 1 is JSON ([`json`]), version 2 a compact
-//! binary form ([`binary`]). Every version is read; a pool writes the one it is told to, and
+//! ours and versioned (`docs/wire.md`): version 1 is JSON (`json.rs`), version 2 a compact
+//! binary form (`binary.rs`). Every version is read; a pool writes the one it is told to, and
 //! answers a request in the version the request came in.
 
 mod binary;

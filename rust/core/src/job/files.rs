@@ -1,0 +1,112 @@
+//! The job's files (§3.6): queueing and dropping them, and following the repository's
+//! changes (§4).
+
+use super::{Job, JobState, Stage, State};
+use crate::context::Ctx;
+use crate::effect::Effect;
+use crate::input::RepositoryEvent;
+use crate::pnfsid::PnfsId;
+use crate::replica::ReplicaState;
+use crate::task::TaskEvent;
+use crate::timers::TimerKey;
+
+impl Job {
+    /// Enqueues a file unless it is queued or running.
+    pub(super) fn add(&mut self, pnfsid: PnfsId, size: u64, ctx: &mut Ctx<'_>) {
+        if self.running.contains_key(&pnfsid) || !self.queue.push_back(pnfsid, size) {
+            return;
+        }
+        self.release_queue_memory(ctx);
+        self.stats.total += size;
+        if self.state() == JobState::Sleeping && self.failures_since_progress == 0 && self.lists_ready() {
+            // An idle permanent job sleeps only because its queue ran dry; dCache lets the new
+            // file wait for the next 10 s wake-up, for nothing. A job sleeping after failures
+            // keeps its pause.
+            ctx.timers.cancel(TimerKey::Wake(self.key));
+            self.enter(State::Running, ctx);
+            return;
+        }
+        self.schedule(ctx);
+    }
+
+    /// Hands the memory the queue let go of to the driver, which frees it after the module's
+    /// lock is released ([`Effect::Release`]); called after every change to the queue that
+    /// can compact or empty it.
+    pub(super) fn release_queue_memory(&mut self, ctx: &mut Ctx<'_>) {
+        for memory in self.queue.take_released() {
+            ctx.effects.push(Effect::Release(memory));
+        }
+    }
+
+    /// Drops a file: cancels its running task, or takes it out of the queue.
+    pub(super) fn remove(&mut self, pnfsid: PnfsId, reason: &str, ctx: &mut Ctx<'_>) {
+        self.quarantine.forget(&pnfsid);
+        if self.running.contains_key(&pnfsid) {
+            self.cancel_task(pnfsid, reason, ctx);
+        } else {
+            self.queue.remove(&pnfsid);
+            self.release_queue_memory(ctx);
+        }
+    }
+
+    pub(super) fn cancel_task(&mut self, pnfsid: PnfsId, reason: &str, ctx: &mut Ctx<'_>) {
+        let Some(running) = self.running.get_mut(&pnfsid) else { return };
+        match &mut running.stage {
+            Stage::Reading { cancelled } => *cancelled = true,
+            Stage::Task(_) => self.task_event(pnfsid, None, TaskEvent::Cancel(reason.to_string()), ctx),
+            Stage::ApplyingSourceMode { .. } => {}
+            Stage::Locating => {
+                // Nothing to undo: the answer, when it comes, finds no file.
+                self.release(pnfsid, ctx);
+                self.schedule(ctx);
+            }
+        }
+    }
+
+    /// A repository change (§4); only started, non-terminal jobs listen.
+    pub fn repository_event(&mut self, event: &RepositoryEvent, ctx: &mut Ctx<'_>) {
+        if matches!(self.state(), JobState::New) || self.state().is_terminal() {
+            return;
+        }
+        match event {
+            RepositoryEvent::StateChanged { new, entry, .. } => {
+                if *new == ReplicaState::Removed {
+                    self.remove(entry.pnfsid, "replica deleted", ctx);
+                } else if !self.filter.matches(entry, ctx.now) {
+                    // dCache does not cancel a running transfer when the replica merely stops
+                    // matching; only deletion does.
+                    if !self.running.contains_key(&entry.pnfsid) {
+                        self.queue.remove(&entry.pnfsid);
+                        self.release_queue_memory(ctx);
+                    }
+                } else if self.is_permanent() {
+                    self.add(entry.pnfsid, entry.size, ctx);
+                }
+            }
+            RepositoryEvent::StickyChanged { old, new } | RepositoryEvent::AccessTimeChanged { old, new } => {
+                if !self.filter.matches(new, ctx.now) {
+                    if !self.running.contains_key(&new.pnfsid) {
+                        self.queue.remove(&new.pnfsid);
+                        self.release_queue_memory(ctx);
+                    }
+                } else if self.is_permanent() && !self.filter.matches(old, ctx.now) {
+                    self.add(new.pnfsid, new.size, ctx);
+                }
+            }
+        }
+    }
+
+    /// Puts a file that left the running set at the end of the queue, for another attempt.
+    pub(super) fn queue_again(&mut self, pnfsid: PnfsId, size: u64, ctx: &mut Ctx<'_>) {
+        self.queue.push_back(pnfsid, size);
+        self.release_queue_memory(ctx);
+    }
+
+    /// Takes the file out of the running set and releases its lock; returns its size.
+    pub(super) fn release(&mut self, pnfsid: PnfsId, ctx: &mut Ctx<'_>) -> u64 {
+        if self.plan.is_none() {
+            ctx.locks.remove(&pnfsid);
+        }
+        self.running.remove(&pnfsid).map_or(0, |r| r.size)
+    }
+}

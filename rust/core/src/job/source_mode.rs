@@ -1,0 +1,115 @@
+//! The source mode (§9), applied once a task's copies are confirmed. A source is read again
+//! first, and a move removes it only if it is still as that read found it.
+
+use super::{Job, JobState, Running, Stage, State};
+use crate::context::Ctx;
+use crate::effect::{ChangePurpose, Effect, EntryPurpose};
+use crate::host::RepositoryError;
+use crate::input::EntryResult;
+use crate::mode::{outgrown_copies, source_mode_changes};
+use crate::pnfsid::PnfsId;
+use crate::replica::ReplicaEntry;
+
+/// Removals of a source refused because it had changed since it was read, after which the
+/// job leaves the source as it is ([`Job::source_mode_applied`]).
+const MAX_CHANGED_REMOVALS: u8 = 3;
+
+impl Job {
+    /// Reads the source replica to apply the source mode to it ([`Job::entry_for_source_mode`]).
+    pub(super) fn read_source(&self, pnfsid: PnfsId, ctx: &mut Ctx<'_>) {
+        ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::SourceMode { job: self.key, pnfsid }, pnfsid });
+    }
+
+    /// The source entry read to apply the source mode.
+    pub fn entry_for_source_mode(&mut self, pnfsid: PnfsId, result: EntryResult, ctx: &mut Ctx<'_>) {
+        let Some(Running { stage: Stage::ApplyingSourceMode { task, note, copied, .. }, .. }) =
+            self.running.get(&pnfsid)
+        else {
+            return;
+        };
+        let (task, note) = (*task, note.clone());
+        let outgrown = match (&result, copied) {
+            (Ok(Some(entry)), Some(copied)) => outgrown_copies(copied, entry, &ctx.config.pin_manager, ctx.now),
+            _ => None,
+        };
+        match result {
+            Ok(Some(entry)) if let Some(why) = outgrown => self.keep_outgrown_source(&entry, task, why, ctx),
+            Ok(Some(entry)) => {
+                let changes = source_mode_changes(&self.definition.source_mode, &entry, &ctx.config.pin_manager);
+                if changes.is_empty() {
+                    self.complete(pnfsid, task, note, ctx);
+                } else {
+                    ctx.effects.push(Effect::Change {
+                        purpose: ChangePurpose::SourceMode { job: self.key, pnfsid },
+                        pnfsid,
+                        changes,
+                    });
+                }
+            }
+            // The replica vanished: nothing to change.
+            Ok(None) => self.complete(pnfsid, task, note, ctx),
+            Err(error) => {
+                self.note(ctx, task, Some(pnfsid), format!("Failed to apply source mode: {error}"));
+                self.terminate(State::Failed, ctx);
+                self.complete(pnfsid, task, note, ctx);
+            }
+        }
+    }
+
+    /// Leaves a source replica that became more durable than its copies while they were made
+    /// ([`outgrown_copies`]) as it is.
+    pub(super) fn keep_outgrown_source(&mut self, entry: &ReplicaEntry, task: u64, why: String, ctx: &mut Ctx<'_>) {
+        let pnfsid = entry.pnfsid;
+        let ending = self.state().is_terminal() || matches!(self.state(), JobState::Cancelling | JobState::Stopping);
+        if ending {
+            // No next pass to bring the copies up to date: the file leaves the job unmoved.
+            self.release(pnfsid, ctx);
+            self.schedule(ctx);
+            self.note(ctx, task, Some(pnfsid), format!("Source kept: {why}"));
+        } else if self.filter.matches(entry, ctx.now) {
+            // Once more, so that the copies are made what the source is now (a target
+            // upgrades a replica it holds, §6.3); the source mode follows that pass.
+            let size = self.release(pnfsid, ctx);
+            self.queue_again(pnfsid, size, ctx);
+            self.schedule(ctx);
+            self.note(ctx, task, Some(pnfsid), format!("Source kept and file queued again: {why}"));
+        } else {
+            // The job leaves it, as it leaves a file that stops matching while queued; the
+            // copies stay as extra copies.
+            let text = format!("Source kept: {why}, and it no longer matches the job's filter");
+            self.complete(pnfsid, task, Some(text), ctx);
+        }
+    }
+
+    /// The source mode was applied (or failed).
+    pub fn source_mode_applied(&mut self, pnfsid: PnfsId, result: Result<(), RepositoryError>, ctx: &mut Ctx<'_>) {
+        let Some(Running { stage: Stage::ApplyingSourceMode { task, note, changed, .. }, .. }) =
+            self.running.get_mut(&pnfsid)
+        else {
+            return;
+        };
+        let (task, note) = (*task, note.clone());
+        if let Err(RepositoryError::Changed) = result {
+            *changed += 1;
+            if *changed < MAX_CHANGED_REMOVALS {
+                // Pinned, made precious or sticky between the read and the removal: the
+                // replica stayed, and what the source mode does to it is decided again on a
+                // new read (which also asks whether it outgrew its copies).
+                self.read_source(pnfsid, ctx);
+                return;
+            }
+            // A replica that changes under every look (or a host that refuses every removal)
+            // is left as it is rather than looked at for ever; its copies stay as extra ones.
+            let text = format!("Source kept: it changed each of the {MAX_CHANGED_REMOVALS} times it was to be deleted");
+            self.note(ctx, task, Some(pnfsid), text);
+            self.complete(pnfsid, task, note, ctx);
+            return;
+        }
+        if let Err(RepositoryError::Other(error)) = result {
+            // Vanished replicas and illegal transitions are ignored, anything else fails the job.
+            self.note(ctx, task, Some(pnfsid), format!("Failed to apply source mode: {error}"));
+            self.terminate(State::Failed, ctx);
+        }
+        self.complete(pnfsid, task, note, ctx);
+    }
+}
