@@ -126,8 +126,14 @@ impl Shared {
         if queue.closed {
             return false;
         }
+        // A writer who waits commits its change itself; only changes nobody waits for need the
+        // background committer, and waking it for the others would cost a wake-up (of the
+        // other core, often) for a thread that then finds nothing to do.
+        let wake = !matches!(op.done, Done::Waiting(_));
         queue.ops.push_back(op);
-        self.pending.notify_one();
+        if wake {
+            self.pending.notify_one();
+        }
         true
     }
 
