@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the project: formatting, lints, the Rust tests of every crate (the C host
-# among them) and the Java facade's JUnit tests.
+# Runs every test of the project: formatting, lints, the API documentation's links, the Rust
+# tests of every crate (the C host among them) and the Java facade's JUnit tests.
 # This is the README's test command (.ci/run calls it). It first installs what a fresh Debian
 # machine lacks (tests/install-deps.sh; SKIP_INSTALL=1 skips that, SKIP_JAVA=1 the JUnit run).
 set -euo pipefail
@@ -19,6 +19,11 @@ cargo fmt --all -- --check
 
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo doc (warnings are errors)"
+# A doc link that no longer resolves, or that points public documentation at a private item,
+# fails here rather than leaving a broken link for the next reader.
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 step "cargo test"
 set +e
