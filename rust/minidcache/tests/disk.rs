@@ -351,6 +351,12 @@ fn rep_commands_filter_remove_and_change_state() {
     assert_eq!(data, HashSet::from(["000100000000000000000002".to_string(), "000100000000000000000003".to_string()]));
     run(&mut sh, "\\c PnfsManager");
     assert_eq!(run(&mut sh, "cacheinfoof 000100000000000000000004"), "", "the location went with the replica");
+    for command in ["cacheinfoof", "storageinfoof"] {
+        let out = run(&mut sh, &format!("{command} 0001000000000000000000FF"));
+        assert!(out.contains("No such file: 0001000000000000000000FF"), "{command}: {out}");
+        let out = run(&mut sh, &format!("{command} 00010000000000000000000G"));
+        assert!(out.contains("Illegal pnfsid character: G"), "{command}: {out}");
+    }
 }
 
 #[test]
