@@ -837,6 +837,7 @@ mod tests {
         let kept = repository.entry(&id(1)).expect("entry").expect("kept");
         assert!(kept.is_pinned("PinManager"), "{kept:?}");
         repository.close();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
     #[test]
