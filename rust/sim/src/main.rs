@@ -174,7 +174,7 @@ mod tests {
 
     /// Seeds on which the runner once found a violation, with the minimal scenario it shrank
     /// each to. Each fails on a build without the fix named.
-    const FOUND: [(u64, &str, &str); 3] = [
+    const FOUND: [(u64, &str, &str); 4] = [
         // A non-eager task skipped an unreachable known copy and later created one copy too
         // many (`Task::skip_unreachable`).
         (1788, "files=26;actions=2,3,7,10,12,14,16;specs=2;faults=", "replicas beyond -replicas"),
@@ -182,6 +182,14 @@ mod tests {
         (247, "files=90,93;actions=0,1;specs=0,1;faults=", "uncounted copy on a location"),
         // A duplicated copy request was executed again after it had finished (`Server::finished`).
         (6974, "files=75,78,79;actions=0;specs=0;faults=duplicate,delay,fail_p2p", "duplicated request"),
+        // Two pools moving the same file to each other refused each other's copy (the file
+        // locked on the target) and retried in step every 10 s, for ever (the wake-up's jitter
+        // after `Replica is locked on target pool`, `LOCKED_JITTER`).
+        (
+            28956,
+            "files=2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,20;actions=0,1,2,3,5,6,8,10,11,14,17,18,20,24,27,30;specs=0,1,2;faults=",
+            "lockstep retries of a locked file",
+        ),
     ];
 
     #[test]

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use super::{Job, JobState, Running, Stage, State, request_id};
+use super::{Job, JobState, Running, Stage, State, WAKE_DELAY, request_id};
+use crate::Millis;
 use crate::context::{Ctx, Route, TaskReply};
 use crate::effect::{Effect, JobKey};
 use crate::error::{Failure, Outcome, ReturnCode};
@@ -15,6 +16,9 @@ use crate::pnfsid::PnfsId;
 use crate::replica::{Durability, ReplicaEntry, ReplicaState};
 use crate::task::{Targets, Task, TaskAction, TaskEvent, TaskResult};
 use crate::timers::TimerKey;
+
+/// The most a job whose file was locked on its target sleeps beyond [`WAKE_DELAY`].
+const LOCKED_JITTER: Millis = 2_000;
 
 impl Job {
     /// The entry read to create a task (scheduler rule 5, sub-steps 5–6).
@@ -207,6 +211,14 @@ impl Job {
                 }
                 if (no_target || (!permanent && whole_pass_failed)) && self.state() == JobState::Running {
                     self.enter(State::Sleeping, ctx);
+                    if rc == ReturnCode::LOCKED {
+                        // Two pools moving the same file to each other refuse each other's copy
+                        // while their own task holds the file, so both fail at the same moment;
+                        // waking both exactly 10 s later would repeat that for ever (found by
+                        // the simulator). A random extra of up to 2 s sets their tries apart.
+                        let jitter = ctx.rng.below(LOCKED_JITTER as usize) as Millis;
+                        ctx.timers.set(TimerKey::Wake(self.key), ctx.now + WAKE_DELAY + jitter);
+                    }
                 }
                 self.schedule(ctx);
                 self.note(ctx, task, Some(pnfsid), message);
