@@ -227,6 +227,9 @@ fn with_a_cap_of_two_and_ten_sources_no_target_ever_serves_more_than_two_copies(
     for t in ["t1", "t2"] {
         assert_eq!(ok(&mut c, t, "migration set max-incoming 2"), "Maximum incoming copies set to 2");
     }
+    let refused = err(&mut c, "t1", "migration set max-incoming -- -1");
+    assert_eq!(refused.message, "Maximum incoming copies must not be negative.");
+    assert_eq!(ok(&mut c, "t1", "migration get max-incoming"), "Current maximum incoming copies: 2", "unchanged");
     for (i, s) in sources.iter().enumerate() {
         for f in 0..5 {
             put(&mut c, s, &format!("{:X}", 0x100 * (i + 1) + f), Precious, 20_000_000, vec![]);

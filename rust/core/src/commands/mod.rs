@@ -228,9 +228,8 @@ impl Module {
                 Ok(format!("[{}] Bandwidth set to {rate} bytes/s", job.id))
             }
             Command::SetMaxIncoming => {
-                let n = decode_int(args.arg(0).unwrap_or_default())?;
-                self.defaults.max_incoming =
-                    u32::try_from(n).map_err(|_| Error::syntax("Maximum incoming copies must not be negative."))?;
+                let n = decode_count(args.arg(0).unwrap_or_default(), "Maximum incoming copies must not be negative.")?;
+                self.defaults.max_incoming = n;
                 Ok(format!("Maximum incoming copies set to {n}"))
             }
             Command::GetMaxIncoming => Ok(format!("Current maximum incoming copies: {}", self.defaults.max_incoming)),
@@ -250,9 +249,8 @@ impl Module {
                 Ok(format!("[{}] {n} quarantined files queued again", job.id))
             }
             Command::SetMaxAttemptsDefault => {
-                let n = decode_int(args.arg(0).unwrap_or_default())?;
-                self.defaults.max_attempts =
-                    u32::try_from(n).map_err(|_| Error::syntax("Maximum attempts must not be negative."))?;
+                let n = decode_count(args.arg(0).unwrap_or_default(), "Maximum attempts must not be negative.")?;
+                self.defaults.max_attempts = n;
                 Ok(format!("Default maximum attempts set to {n}"))
             }
             Command::GetMaxAttemptsDefault => {
@@ -384,6 +382,11 @@ impl Module {
 
 fn decode_int(text: &str) -> Result<i32, Error> {
     syntax::decode_int(text).map_err(syntax)
+}
+
+/// A count set by a command: an int, refused with `negative` below 0.
+fn decode_count(text: &str, negative: &'static str) -> Result<u32, Error> {
+    u32::try_from(decode_int(text)?).map_err(|_| Error::syntax(negative))
 }
 
 fn decode_long(text: &str) -> Result<i64, Error> {
