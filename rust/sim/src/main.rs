@@ -4,7 +4,8 @@
 //! `S..S+N` (default `1..101`). Each seed generates pools, files, jobs and a fault timeline;
 //! the run checks the invariants after every step. A violation prints the seed, the
 //! invariant, the time, file and pool, and the command that replays it exactly; the exit
-//! status is then 1. `--trace` prints the scenario and the event trace of each seed run
+//! status is then 1. Runs whose permanent jobs feed each other may stop at the step budget in
+//! a configuration loop, which is no violation; the summary lists their seeds. `--trace` prints the scenario and the event trace of each seed run
 //! (use it with `--seeds 1`).
 
 mod check;
@@ -12,6 +13,7 @@ mod run;
 mod scenario;
 mod shrink;
 
+use migration_core::driver::sim::START;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let (mut steps, mut jobs) = (0u64, 0u64);
     let mut failed = Vec::new();
+    let mut looped = Vec::new();
     let mut coverage: std::collections::BTreeMap<String, u64> = Default::default();
     for seed in args.from..args.from.saturating_add(args.seeds) {
         let generated = Scenario::generate(seed);
@@ -113,7 +116,17 @@ fn main() -> ExitCode {
                 for (k, v) in &stats.coverage {
                     *coverage.entry(k.clone()).or_default() += v;
                 }
-                if args.verbose {
+                if let Some(at) = stats.looped_at {
+                    looped.push(seed);
+                    if args.verbose {
+                        let t = at - START;
+                        println!(
+                            "seed {seed}: stopped at t={}.{:03}s in a configuration loop (permanent jobs feeding each other)",
+                            t / 1000,
+                            t % 1000
+                        );
+                    }
+                } else if args.verbose {
                     println!(
                         "seed {seed}: ok, {} steps, {} jobs, {} ms",
                         stats.steps,
@@ -160,6 +173,12 @@ fn main() -> ExitCode {
         human(jobs),
         failed.len()
     );
+    if !looped.is_empty() {
+        println!(
+            "of them {} stopped at the step budget in a configuration loop, permanent jobs undoing each other's work as dCache's would (invariants held until then): {looped:?}",
+            looped.len()
+        );
+    }
     if failed.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -200,6 +219,42 @@ mod tests {
             let outcome = run::run(&scenario, false, None);
             assert!(outcome.result.is_ok(), "seed {seed} ({what}): {:?}", outcome.result.err().map(|v| v.to_string()));
         }
+    }
+
+    /// Seed 39525 runs, on pool5, `migration cache -smode=precious -permanent …` and `migration
+    /// move -smode=cached+keep -permanent …`: each job's source mode makes a file match the
+    /// other, which copies it again, for ever, as dCache's jobs would.
+    const LOOPING_SEED: u64 = 39525;
+
+    #[test]
+    fn a_configuration_loop_stops_at_the_budget_without_a_violation() {
+        let scenario = Scenario::generate(LOOPING_SEED);
+        assert!(scenario.permanent_feedback());
+        let budget = run::Budget { steps: 400_000, window: 100_000 };
+        let outcome = run::run_within(&scenario, false, None, budget);
+        let stats = outcome.result.unwrap_or_else(|v| panic!("seed {LOOPING_SEED}: {v}"));
+        assert!(stats.looped_at.is_some(), "seed {LOOPING_SEED} ended within {} steps", stats.steps);
+        assert_eq!(stats.steps, budget.steps + 1);
+    }
+
+    #[test]
+    fn a_runaway_is_a_violation_unless_permanent_jobs_feed_each_other_and_complete_tasks() {
+        // Seed 1 has no permanent job and takes 3 717 steps.
+        let scenario = Scenario::generate(1);
+        assert!(!scenario.permanent_feedback());
+        let outcome = run::run_within(&scenario, false, None, run::Budget { steps: 1_000, window: 500 });
+        let violation = outcome.result.expect_err("a runaway");
+        assert_eq!(violation.detail, "more than 1000 steps: a loop without progress");
+
+        // A loop of permanent jobs, stopped before a whole window of steps was measured: no
+        // completed task is seen, so it is reported as a loop without progress.
+        let scenario = Scenario::generate(LOOPING_SEED);
+        let outcome = run::run_within(&scenario, false, None, run::Budget { steps: 1_000, window: 2_000 });
+        let violation = outcome.result.expect_err("a runaway");
+        assert_eq!(
+            violation.detail,
+            "more than 1000 steps, and no task completed in the last 2000 of them: a loop without progress"
+        );
     }
 
     #[test]

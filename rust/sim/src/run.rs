@@ -17,8 +17,22 @@ use crate::scenario::{Action, HOUR, MINUTE, Scenario, pool_name};
 
 /// A pool's normal capacity.
 const CAPACITY: u64 = 1_000_000_000_000;
-/// A run taking more steps than this is a runaway (a loop without progress in time).
-const MAX_STEPS: u64 = 5_000_000;
+/// How many steps a run may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// A run taking more steps than this is a runaway (a loop without progress in time),
+    /// unless its permanent jobs feed each other and were still completing tasks (a
+    /// configuration loop).
+    pub steps: u64,
+    /// How many steps back from the end of the budget to look for completed tasks.
+    pub window: u64,
+}
+
+impl Budget {
+    /// The budget of every run of `migration-sim`.
+    pub const RUN: Budget = Budget { steps: 5_000_000, window: 500_000 };
+}
+
 /// How long jobs have to end once the faults stop.
 const DRAIN: Millis = 6 * HOUR;
 
@@ -31,6 +45,25 @@ pub struct Stats {
     pub jobs: u64,
     /// What the run exercised: actions that met running tasks, task failure notes, job ends.
     pub coverage: BTreeMap<String, u64>,
+    /// The run stopped at the step budget in a configuration loop, at this simulated time:
+    /// permanent jobs that feed each other (`Scenario::permanent_feedback`) moved files back
+    /// and forth, completing tasks all along, as dCache's jobs would. The invariants held at
+    /// every step until then; the rest of the timeline and the end checks did not run.
+    pub looped_at: Option<Millis>,
+}
+
+/// Why a run stopped before the end of its scenario.
+enum Halt {
+    /// An invariant failed.
+    Violated(Violation),
+    /// The step budget ran out in a configuration loop (see `Stats::looped_at`).
+    ConfigurationLoop,
+}
+
+impl From<Violation> for Halt {
+    fn from(v: Violation) -> Self {
+        Halt::Violated(v)
+    }
 }
 
 /// The result of a run: its statistics or the first violation, and the trace if asked for.
@@ -56,10 +89,21 @@ struct Run<'a> {
     /// Keep only this many trace lines.
     tail: Option<usize>,
     coverage: BTreeMap<String, u64>,
+    budget: Budget,
+    /// The scenario's permanent jobs feed each other (`Scenario::permanent_feedback`).
+    feedback: bool,
+    /// Tasks completed by the jobs alive at the last step that was a multiple of the budget's
+    /// window, and at the one before.
+    completed_marks: (u64, u64),
 }
 
 /// Runs a scenario.
 pub fn run(s: &Scenario, trace: bool, tail: Option<usize>) -> Outcome {
+    run_within(s, trace, tail, Budget::RUN)
+}
+
+/// Runs a scenario within `budget`.
+pub fn run_within(s: &Scenario, trace: bool, tail: Option<usize>, budget: Budget) -> Outcome {
     let mut c = Cluster::new(s.seed, Config::default());
     if trace {
         c.trace = Some(Vec::new());
@@ -88,16 +132,28 @@ pub fn run(s: &Scenario, trace: bool, tail: Option<usize>) -> Outcome {
         pins: 0,
         tail,
         coverage: BTreeMap::new(),
+        budget,
+        feedback: s.permanent_feedback(),
+        completed_marks: (0, 0),
     };
-    let result = run.all();
+    let halt = run.all();
     let mut trace = run.c.trace.take();
     if let (Some(tail), Some(trace)) = (tail, trace.as_mut())
         && trace.len() > tail
     {
         trace.drain(..trace.len() - tail);
     }
-    let stats = Stats { steps: run.c.steps, jobs: run.jobs, coverage: std::mem::take(&mut run.coverage) };
-    Outcome { result: result.map(|()| stats), trace }
+    let mut stats =
+        Stats { steps: run.c.steps, jobs: run.jobs, coverage: std::mem::take(&mut run.coverage), looped_at: None };
+    let result = match halt {
+        Ok(()) => Ok(stats),
+        Err(Halt::ConfigurationLoop) => {
+            stats.looped_at = Some(run.c.now());
+            Ok(stats)
+        }
+        Err(Halt::Violated(v)) => Err(v),
+    };
+    Outcome { result, trace }
 }
 
 fn internal(c: &Cluster, detail: String) -> Violation {
@@ -105,7 +161,7 @@ fn internal(c: &Cluster, detail: String) -> Violation {
 }
 
 impl Run<'_> {
-    fn all(&mut self) -> Result<(), Violation> {
+    fn all(&mut self) -> Result<(), Halt> {
         self.setup()?;
         let actions = self.s.actions.clone();
         for (at, action) in actions {
@@ -123,7 +179,7 @@ impl Run<'_> {
         self.finish()
     }
 
-    fn setup(&mut self) -> Result<(), Violation> {
+    fn setup(&mut self) -> Result<(), Halt> {
         for file in &self.s.files {
             for (pool, state, sticky) in &file.replicas {
                 let mut entry = ReplicaEntry::new(file.id, *state, file.size, START - HOUR);
@@ -142,11 +198,11 @@ impl Run<'_> {
         self.c.faults.fail_p2p = f.fail_p2p;
         self.c.faults.corrupt_transfers = f.corrupt.iter().map(|&i| self.s.files[i].id).collect();
         self.c.start();
-        self.check.after_step(&self.c)
+        Ok(self.check.after_step(&self.c)?)
     }
 
     /// Runs every event due up to `until`, checking after each.
-    fn advance(&mut self, until: Millis) -> Result<(), Violation> {
+    fn advance(&mut self, until: Millis) -> Result<(), Halt> {
         while self.c.step(until) {
             self.check.after_step(&self.c)?;
             if let (Some(tail), Some(trace)) = (self.tail, self.c.trace.as_mut())
@@ -154,16 +210,38 @@ impl Run<'_> {
             {
                 trace.drain(..trace.len() - tail);
             }
-            if self.c.steps > MAX_STEPS {
-                return Err(internal(&self.c, format!("more than {MAX_STEPS} steps: a loop without progress")));
+            if self.c.steps.is_multiple_of(self.budget.window) {
+                self.completed_marks = (self.completed_marks.1, self.completed());
+            }
+            if self.c.steps > self.budget.steps {
+                return Err(self.over_budget());
             }
         }
         self.c.run_until(until);
         Ok(())
     }
 
+    /// Tasks completed by the jobs the pools hold now.
+    fn completed(&self) -> u64 {
+        self.c.pools.values().flat_map(|p| p.module.jobs()).map(|j| j.statistics().completed_files).sum()
+    }
+
+    /// The step budget ran out: a configuration loop if the scenario's permanent jobs feed each
+    /// other and tasks completed within the budget's last window of steps; otherwise a loop
+    /// without progress, such as jobs retrying in step for ever.
+    fn over_budget(&self) -> Halt {
+        let Budget { steps, window } = self.budget;
+        let (before, last) = self.completed_marks;
+        if self.feedback && last > before {
+            return Halt::ConfigurationLoop;
+        }
+        let why =
+            if self.feedback { format!(", and no task completed in the last {window} of them") } else { String::new() };
+        internal(&self.c, format!("more than {steps} steps{why}: a loop without progress")).into()
+    }
+
     /// Runs until `done` holds or `deadline` passes; returns whether it held.
-    fn advance_while(&mut self, deadline: Millis, done: impl Fn(&Cluster) -> bool) -> Result<bool, Violation> {
+    fn advance_while(&mut self, deadline: Millis, done: impl Fn(&Cluster) -> bool) -> Result<bool, Halt> {
         loop {
             if done(&self.c) {
                 return Ok(true);
@@ -186,7 +264,7 @@ impl Run<'_> {
         self.c.faults.changed_after_source_read.entry(id).or_default().push_back(change(id));
     }
 
-    fn act(&mut self, action: &Action) -> Result<(), Violation> {
+    fn act(&mut self, action: &Action) -> Result<(), Halt> {
         match *action {
             Action::Start(spec) => self.start(spec)?,
             Action::Cancel(spec, force) => {
@@ -346,7 +424,7 @@ impl Run<'_> {
             .collect()
     }
 
-    fn start(&mut self, spec: usize) -> Result<(), Violation> {
+    fn start(&mut self, spec: usize) -> Result<(), Halt> {
         let s = &self.s.specs[spec];
         let pool = pool_name(s.pool);
         if self.c.pool(&pool).crashed {
@@ -361,7 +439,7 @@ impl Run<'_> {
         let (first, verb, rest) = (words.next().unwrap_or(""), words.next().unwrap_or(""), words.next().unwrap_or(""));
         let line = format!("{first} {verb} -id={id} {rest}");
         if let Err(e) = self.c.execute(&pool, &line) {
-            return Err(internal(&self.c, format!("`{line}` was refused: {e:?}")));
+            return Err(internal(&self.c, format!("`{line}` was refused: {e:?}")).into());
         }
         let job = self.c.job_ref(&pool, &id).expect("the job was just created");
         self.check.register(job, spec, self.c.now());
@@ -400,7 +478,7 @@ impl Run<'_> {
         }
     }
 
-    fn restart(&mut self, p: usize) -> Result<(), Violation> {
+    fn restart(&mut self, p: usize) -> Result<(), Halt> {
         let name = pool_name(p);
         self.crash(p);
         // The pool comes back with its repository still loading: the restored permanent jobs
@@ -408,7 +486,7 @@ impl Run<'_> {
         self.c.repository(&name).set_loading(true);
         let errors = self.c.restart(&name);
         if !errors.is_empty() {
-            return Err(internal(&self.c, format!("saved setup of {name} failed to replay: {errors:?}")));
+            return Err(internal(&self.c, format!("saved setup of {name} failed to replay: {errors:?}")).into());
         }
         // Permanent jobs come back from the setup, under their saved ids.
         for (spec, s) in self.s.specs.iter().enumerate() {
@@ -432,15 +510,15 @@ impl Run<'_> {
         self.check.after_step(&self.c)?;
         self.c.repository(&name).set_loading(false);
         self.c.input(&name, Input::RepositoryLoaded);
-        self.check.after_step(&self.c)
+        Ok(self.check.after_step(&self.c)?)
     }
 
-    fn finish(&mut self) -> Result<(), Violation> {
+    fn finish(&mut self) -> Result<(), Halt> {
         // Jobs end; permanent jobs work off their queues, unless permanent jobs feed each
         // other (pool A's job copies to pool B whose permanent job copies back to A): every
         // change one makes re-adds the file to the other, for ever, by configuration.
         let deadline = self.c.now() + DRAIN;
-        let cycle = self.s.permanent_feedback();
+        let cycle = self.feedback;
         let settled = move |c: &Cluster| {
             c.pools.values().flat_map(|p| p.module.jobs()).all(|j| {
                 j.state().is_terminal()
@@ -451,9 +529,11 @@ impl Run<'_> {
         };
         let ended = self.advance_while(deadline, settled)?;
         if !ended {
-            return Err(self.unended(
-                "a job did not end (or a permanent job did not work off its queue) within 6 h after the faults stopped",
-            ));
+            return Err(self
+                .unended(
+                    "a job did not end (or a permanent job did not work off its queue) within 6 h after the faults stopped",
+                )
+                .into());
         }
         // Nothing happens any more: permanent jobs must go idle, not migrate the same files
         // again and again.
@@ -471,7 +551,7 @@ impl Run<'_> {
         }
         if after > before {
             let detail = format!("permanent jobs started {} tasks in an hour without any change", after - before);
-            return Err(Violation { invariant: names::IDLE, time: self.c.now(), pool: None, file: None, detail });
+            return Err(Violation { invariant: names::IDLE, time: self.c.now(), pool: None, file: None, detail }.into());
         }
         // Permanent jobs never end by themselves: the operator cancels them, and they must end.
         for (spec, s) in self.s.specs.iter().enumerate() {
@@ -485,7 +565,7 @@ impl Run<'_> {
         let deadline = self.c.now() + HOUR;
         let all_ended = |c: &Cluster| c.pools.values().all(|p| p.module.jobs().all(|j| j.state().is_terminal()));
         if !self.advance_while(deadline, all_ended)? {
-            return Err(self.unended("a cancelled permanent job did not end within 1 h"));
+            return Err(self.unended("a cancelled permanent job did not end within 1 h").into());
         }
         // Let what is still in flight (late answers, transfers of failed jobs) settle.
         let deadline = self.c.now() + HOUR;
@@ -505,7 +585,7 @@ impl Run<'_> {
                 *self.coverage.entry(format!("note {kind}")).or_default() += 1;
             }
         }
-        self.check.at_end(&self.c)
+        Ok(self.check.at_end(&self.c)?)
     }
 
     fn unended(&self, what: &str) -> Violation {
