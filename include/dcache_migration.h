@@ -8,7 +8,8 @@
  *
  * Errors: a fallible function returns a dcm_error pointer, NULL on success. The error
  * has a stable numeric code (DCM_ERROR_*) and a message; free it with dcm_error_free.
- * Results come back through out-parameters, which are set to NULL/0 when the call fails.
+ * Results come back through out-parameters, written on success. After a failure they are
+ * left as they were, unless the function's documentation says it sets them to NULL.
  *
  * Memory: strings passed in are borrowed for the duration of the call and must be valid
  * UTF-8 (else DCM_ERROR_INVALID_ARGUMENT). Strings returned are owned by the caller and
@@ -388,7 +389,7 @@ typedef struct dcm_module dcm_module;
  */
 typedef struct dcm_config {
     /**
-     * Threads of the module's runtime (at least 1; default 2).
+     * Threads of the module's runtime (1 to 256; default 2).
      */
     uint32_t worker_threads;
     /**
@@ -1756,10 +1757,11 @@ struct dcm_error *dcm_reply_decode(const uint8_t *bytes,
 
 /**
  * Frees bytes from `dcm_message_encode` or `dcm_reply_encode`; `len` is the length they came
- * with. NULL, and a pointer that is not a live buffer (freed already), are ignored.
+ * with. NULL, and a pointer that is not a live buffer (freed already), are ignored. The
+ * buffer is freed with the length it was handed out with, so a wrong `len` does no harm.
  *
  * # Safety
- * Any pointer value is accepted; only live buffers are freed, and `len` must be theirs.
+ * Any pointer value and any `len` are accepted; only live buffers are freed.
  */
 void dcm_bytes_free(uint8_t *bytes, size_t len);
 

@@ -67,7 +67,8 @@ impl Source {
                         self.module.handle(self.now, Input::Reply { token, outcome });
                     }
                     Effect::Scan { job, filter, order, now, queue_seed } => {
-                        let result = repository_effects::scan_for_queue(&self.repo, &filter, order, now, queue_seed);
+                        let result =
+                            repository_effects::scan_for_queue(&self.repo, &filter, order, now, queue_seed, &|| false);
                         self.module.handle(self.now, Input::scanned(job, result));
                     }
                     Effect::ReadEntry { purpose, pnfsid } if reads == Reads::Answer => {

@@ -3,8 +3,11 @@
 //! resilience service that speaks dCache's messages copies fields instead of parsing our
 //! bytes. The bytes stay the wire format of `docs/wire.md`; these functions only translate.
 
+use std::collections::BTreeMap;
 use std::ffi::{CString, c_char};
 use std::ptr;
+
+use parking_lot::Mutex;
 
 use migration_core::error::ReturnCode;
 use migration_core::message::{CopyRequest, Message, Reply, RequestId, decode, encode};
@@ -76,7 +79,9 @@ pub struct dcm_decoded_message {
 }
 
 static DECODED: Live = Live::new();
-static BUFFERS: Live = Live::new();
+/// The live buffers handed out, by address, with their lengths: a buffer is freed with the
+/// length it was made with, whatever length the caller passes back.
+static BUFFERS: Mutex<BTreeMap<usize, usize>> = Mutex::new(BTreeMap::new());
 
 fn text(holder: &mut Vec<CString>, value: &str) -> *const c_char {
     let c = cstring(value);
@@ -237,7 +242,7 @@ impl dcm_message {
 fn give_bytes(bytes: Vec<u8>, out: *mut *mut u8, len: *mut usize) {
     let n = bytes.len();
     let p = Box::into_raw(bytes.into_boxed_slice()) as *mut u8;
-    BUFFERS.insert(p);
+    BUFFERS.lock().insert(p as usize, n);
     // SAFETY: the caller checked both out-pointers for NULL.
     unsafe {
         *out = p;
@@ -398,17 +403,20 @@ pub unsafe extern "C" fn dcm_reply_decode(
 }
 
 /// Frees bytes from `dcm_message_encode` or `dcm_reply_encode`; `len` is the length they came
-/// with. NULL, and a pointer that is not a live buffer (freed already), are ignored.
+/// with. NULL, and a pointer that is not a live buffer (freed already), are ignored. The
+/// buffer is freed with the length it was handed out with, so a wrong `len` does no harm.
 ///
 /// # Safety
-/// Any pointer value is accepted; only live buffers are freed, and `len` must be theirs.
+/// Any pointer value and any `len` are accepted; only live buffers are freed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dcm_bytes_free(bytes: *mut u8, len: usize) {
+    let _ = len;
     guard_value((), || {
-        if BUFFERS.remove(bytes) {
-            // SAFETY: it was live, so it came from `give_bytes` with this length (caller's
-            // contract); removing it made this the only free.
-            drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(bytes, len)) });
+        let live = BUFFERS.lock().remove(&(bytes as usize));
+        if let Some(n) = live {
+            // SAFETY: it was live, so it came from `give_bytes` with length `n`; removing it
+            // made this the only free.
+            drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(bytes, n)) });
         }
     })
 }
@@ -432,8 +440,10 @@ mod tests {
         let e = unsafe { dcm_message_encode(view, &mut out, &mut len) };
         assert!(e.is_null(), "{:?}", unsafe { CStr::from_ptr(dcm_error_message(e)) });
         let again = decode::<Message>(unsafe { std::slice::from_raw_parts(out, len) }).expect("ours");
+        assert_eq!(BUFFERS.lock().get(&(out as usize)), Some(&len), "handed out, with its length");
         unsafe {
-            dcm_bytes_free(out, len);
+            // A wrong length: the buffer is freed with its own.
+            dcm_bytes_free(out, len + 1);
             dcm_bytes_free(out, len); // a second free is ignored
             dcm_decoded_message_free(decoded);
             dcm_decoded_message_free(decoded);

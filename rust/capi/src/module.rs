@@ -88,7 +88,7 @@ pub extern "C" fn dcm_abi_version() -> u32 {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct dcm_config {
-    /// Threads of the module's runtime (at least 1; default 2).
+    /// Threads of the module's runtime (1 to 256; default 2).
     pub worker_threads: u32,
     /// Seed of the module's randomness (target selection); 0 draws one from entropy.
     pub seed: u64,

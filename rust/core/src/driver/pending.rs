@@ -1,9 +1,14 @@
 //! Host calls waiting for a binding's host to answer them by token (the C ABI's
-//! `dcm_module_complete*`, Java's `Completion` objects). One table serves both bindings: a
-//! token is taken out before it is completed, so it completes at most once, the lock is never
-//! held while a completion runs, and a closed module's tokens fail into the closed module.
+//! `dcm_module_complete*`, Java's `Completion` objects). The JNI binding keeps one table for
+//! all modules, the C ABI one per module. A token is taken out before it is completed, so it
+//! completes at most once, the lock is never held while a completion runs, and a closed
+//! module's tokens fail into the closed module. Tokens are unique in the process, whichever
+//! table issues them: a host that completes a freed module's token through the module that
+//! replaced it (a pool restarted while a transfer ran) gets an error, not another request's
+//! completion.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -78,10 +83,12 @@ struct Entry {
 
 #[derive(Default)]
 struct Table {
-    last: u64,
     /// Tokens grow, so new entries go to the end.
     entries: BTreeMap<u64, Entry>,
 }
+
+/// The last token issued by any table.
+static LAST_TOKEN: AtomicU64 = AtomicU64::new(0);
 
 /// Outstanding host calls by token (never 0), each with the module that owns it.
 #[derive(Default)]
@@ -92,14 +99,14 @@ pub struct PendingTable {
 impl PendingTable {
     /// An empty table (usable in a `static`).
     pub const fn new() -> PendingTable {
-        PendingTable { table: Mutex::new(Table { last: 0, entries: BTreeMap::new() }) }
+        PendingTable { table: Mutex::new(Table { entries: BTreeMap::new() }) }
     }
 
     /// Registers a call of module `owner`; returns its token.
     pub fn register(&self, owner: u64, pending: Pending) -> u64 {
         let mut table = self.table.lock();
-        table.last += 1;
-        let token = table.last;
+        // Drawn under the table's lock, so that each table's tokens still grow.
+        let token = LAST_TOKEN.fetch_add(1, Ordering::Relaxed) + 1;
         table.entries.insert(token, Entry { owner, pending });
         token
     }
@@ -156,6 +163,21 @@ mod tests {
         assert!(matches!(table.take_kind(token, PendingKind::Locations), Err(TakeError::Unknown)));
         assert!(table.take(token).is_none());
         assert_eq!(*seen.lock(), vec![Ok(vec!["pool2".to_string()])]);
+    }
+
+    #[test]
+    fn a_token_of_one_table_is_unknown_to_another() {
+        // A C module's table, and the one of the module that replaced it after a restart.
+        let (freed, replacement) = (PendingTable::new(), PendingTable::new());
+        let (_, a) = recorder();
+        let (seen, b) = recorder();
+        let stale = freed.register(1, Pending::Done(a));
+        let live = replacement.register(2, Pending::Done(b));
+        freed.drop_owner(1);
+        assert_ne!(stale, live);
+        assert!(matches!(replacement.take_kind(stale, PendingKind::Done), Err(TakeError::Unknown)));
+        assert_eq!(replacement.count(2), 1, "the live call is still outstanding");
+        assert!(seen.lock().is_empty());
     }
 
     #[test]

@@ -11,15 +11,19 @@ use crate::queue::{ScanCollector, ScannedFiles, SortingCollector};
 use crate::replica::ReplicaEntry;
 
 /// Scans the repository (§3.2), and packs and indexes the files for a queue keyed by
-/// `queue_seed`, on the calling thread: the driver's, not under the module's lock.
+/// `queue_seed`, on the calling thread: the driver's, not under the module's lock. The scan
+/// stops early, with an error, once `closed` says the module was closed: a scan of millions
+/// of replicas would otherwise keep its thread (attached to a JVM, say) busy for seconds for
+/// nobody.
 pub fn scan_for_queue(
     repository: &dyn Repository,
     filter: &ReplicaFilter,
     order: Option<Order>,
     now: Millis,
     queue_seed: u64,
+    closed: &dyn Fn() -> bool,
 ) -> Result<ScannedFiles, RepositoryError> {
-    scan(repository, filter, order, now).map(|files| files.finish(queue_seed))
+    scan(repository, filter, order, now, closed).map(|files| files.finish(queue_seed))
 }
 
 /// Every replica passing `filter` at `now`, in repository order or sorted by `order` (ties
@@ -29,16 +33,18 @@ fn scan(
     filter: &ReplicaFilter,
     order: Option<Order>,
     now: Millis,
+    closed: &dyn Fn() -> bool,
 ) -> Result<ScanCollector, RepositoryError> {
+    let stopped = || RepositoryError::Other("the module was closed during the scan".into());
     let mut collected = ScanCollector::default();
     let Some(order) = order else {
         repository.for_each(&mut |entry| {
             if filter.matches(entry, now) {
                 collected.push(&entry.pnfsid, entry.size);
             }
-            true
+            !closed()
         })?;
-        return Ok(collected);
+        return if closed() { Err(stopped()) } else { Ok(collected) };
     };
     // Gathered in chunks, so that no vector of them all is reallocated as it grows (that
     // held up the threads of its glibc arena, the shell's among them, as [`ScanCollector`]
@@ -57,8 +63,11 @@ fn scan(
         if filter.matches(entry, now) {
             files.push(&entry.pnfsid, entry.size, key(entry));
         }
-        true
+        !closed()
     })?;
+    if closed() {
+        return Err(stopped());
+    }
     Ok(files.sorted())
 }
 
@@ -97,7 +106,8 @@ mod tests {
 
     /// The ids of a sorted scan, in the order it queues them.
     fn scanned(repository: &MemoryRepository, order: Order) -> Vec<u16> {
-        let files = scan_for_queue(repository, &ReplicaFilter::default(), Some(order), 0, 7).expect("a scan");
+        let files =
+            scan_for_queue(repository, &ReplicaFilter::default(), Some(order), 0, 7, &|| false).expect("a scan");
         files.files().map(|(id, _)| u16::from_be_bytes([id.as_bytes()[10], id.as_bytes()[11]])).collect()
     }
 
@@ -123,5 +133,26 @@ mod tests {
         assert_eq!(scanned(&repository, Order::SizeDescending), expected(|f| -i128::from(f.1)));
         assert_eq!(scanned(&repository, Order::Lru), expected(|f| i128::from(f.2)));
         assert_eq!(scanned(&repository, Order::LruDescending), expected(|f| -i128::from(f.2)));
+    }
+
+    #[test]
+    fn a_scan_stops_once_the_module_is_closed() {
+        let repository = MemoryRepository::new();
+        for n in 1..=1000u16 {
+            repository.insert(ReplicaEntry::new(id(n), ReplicaState::Cached, 1, 0));
+        }
+        for order in [None, Some(Order::Size)] {
+            // The scan asks after each replica it reads, and once at its end; the module closes
+            // as the 10th replica is read.
+            let asked = std::cell::Cell::new(0);
+            let closed = || {
+                asked.set(asked.get() + 1);
+                asked.get() >= 10
+            };
+            let result = scan(&repository, &ReplicaFilter::default(), order, 0, &closed);
+            let error = result.err().map(|e| e.to_string());
+            assert_eq!(error.as_deref(), Some("the module was closed during the scan"), "{order:?}");
+            assert_eq!(asked.get(), 11, "{order:?}: the scan went on after the module closed");
+        }
     }
 }

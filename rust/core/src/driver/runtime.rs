@@ -295,11 +295,21 @@ impl Runtime {
         if self.inner.closed.load(Ordering::Acquire) {
             return; // dropping `reply` reports a failure to the sender
         }
-        let reply = reply.map(|completion| {
-            let id = InboundId(self.inner.next_inbound.fetch_add(1, Ordering::Relaxed));
-            self.inner.inbound.lock().insert(id, completion);
-            id
-        });
+        let reply = match reply {
+            Some(completion) => {
+                let id = InboundId(self.inner.next_inbound.fetch_add(1, Ordering::Relaxed));
+                self.inner.inbound.lock().insert(id, completion);
+                // A shutdown since the check above has cleared the table already, and would
+                // leave this one unanswered until the module is dropped: fail it now.
+                if self.inner.closed.load(Ordering::Acquire) {
+                    let late = self.inner.inbound.lock().remove(&id);
+                    drop(late);
+                    return;
+                }
+                Some(id)
+            }
+            None => None,
+        };
         drive(&self.inner, Work::Input(Input::Message { from: from.into(), bytes, reply }));
     }
 
@@ -371,7 +381,7 @@ impl Runtime {
             module.shutdown(now);
             module.take_effects()
         };
-        drive(&self.inner, Work::Effects(effects));
+        drive_now(&self.inner, Work::Effects(effects));
         self.inner.closed.store(true, Ordering::Release);
         self.inner.wake.notify_one();
         self.inner.inbound.lock().clear();
@@ -450,6 +460,24 @@ fn drive(inner: &Arc<Inner>, work: Work) {
         step(&inner, work);
         next = PUMP.with(|p| p.borrow_mut().as_mut().and_then(VecDeque::pop_front));
     }
+}
+
+/// Handles `work` and everything it leads to before returning, even on a thread that is
+/// already driving (inside a host callback of this or another module), where [`drive`] would
+/// only queue it. A module that shuts down from there is closed when its effects come up in
+/// that queue, so they would be dropped: its jobs' cancel messages would never go out.
+fn drive_now(inner: &Arc<Inner>, work: Work) {
+    let outer = PUMP.with(|p| p.borrow_mut().take());
+    // Put back whatever happens, as `drive`'s own guard does: the outer loop goes on with it.
+    struct Restore(Option<Queue>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            PUMP.with(|p| *p.borrow_mut() = outer);
+        }
+    }
+    let _restore = Restore(outer);
+    drive(inner, work);
 }
 
 fn step(inner: &Arc<Inner>, work: Work) {
@@ -573,11 +601,19 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
     match effect {
         Effect::Scan { job, filter, order, now, queue_seed } => {
             let repository = Arc::clone(&host.repository);
+            let scanning = Arc::clone(inner);
             run_blocking(
                 inner,
                 move || {
-                    let result =
-                        repository_effects::scan_for_queue(repository.as_ref(), &filter, order, now, queue_seed);
+                    let closed = || scanning.closed.load(Ordering::Relaxed);
+                    let result = repository_effects::scan_for_queue(
+                        repository.as_ref(),
+                        &filter,
+                        order,
+                        now,
+                        queue_seed,
+                        &closed,
+                    );
                     Input::scanned(job, result)
                 },
                 move |panic| Input::scanned(job, Err(RepositoryError::Other(format!("the scan panicked: {panic}")))),
@@ -871,6 +907,71 @@ mod tests {
         let error = error.expect("an error text");
         assert!(error.contains("the checksum verification panicked: the checksum module is broken"), "{error}");
         runtime.shutdown();
+    }
+
+    /// Answers every pool query with the pools asked for, online; knows no file's locations.
+    struct Pools;
+    impl PoolManager for Pools {
+        fn pools(&self, selection: PoolSelection, done: Completion<PoolList>) {
+            let names = match selection {
+                PoolSelection::Names(names) => names,
+                _ => Vec::new(),
+            };
+            let online =
+                |n| crate::pool_info::PoolInfo::Online(crate::pool_info::PoolCostInfo::simple(n, 1 << 40, 1 << 39, 0));
+            done.complete(Ok(PoolList { pools: names.into_iter().map(online).collect() }));
+        }
+        fn groups_of(&self, _: &str, done: Completion<Vec<String>>) {
+            done.complete(Ok(Vec::new()));
+        }
+    }
+    impl PnfsManager for Pools {
+        fn cache_locations(&self, _: PnfsId, done: Completion<Vec<String>>) {
+            done.complete(Ok(Vec::new()));
+        }
+    }
+
+    /// Records the messages a module sends, and keeps their requests waiting for an answer.
+    struct Unanswered(Arc<Mutex<Vec<Vec<u8>>>>, Mutex<Vec<Completion<Vec<u8>>>>);
+    impl Transport for Unanswered {
+        fn send(&self, _: &str, message: Vec<u8>, reply: Option<Completion<Vec<u8>>>) {
+            self.0.lock().push(message);
+            self.1.lock().extend(reply);
+        }
+    }
+
+    #[test]
+    fn a_module_shut_down_from_inside_a_callback_still_tells_its_targets() {
+        use crate::message::{Message, decode};
+        use crate::replica::ReplicaState;
+        let repository = MemoryRepository::new();
+        repository.insert(crate::driver::sim::replica("A", ReplicaState::Cached, 40, 0, vec![]));
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let host = Host {
+            repository: Arc::new(repository),
+            pool_manager: Arc::new(Pools),
+            pnfs_manager: Arc::new(Pools),
+            transport: Arc::new(Unanswered(Arc::clone(&sent), Mutex::new(Vec::new()))),
+            ..panicky_host()
+        };
+        let runtime = Runtime::start("pool1", Config::default(), host, Options::default()).expect("starts");
+        runtime.pool_started();
+        runtime.execute("migration move pool2").expect("works");
+        let sent_one = |wanted: fn(&Message) -> bool| {
+            sent.lock().iter().any(|bytes| decode::<Message>(bytes).is_ok_and(|m| wanted(&m)))
+        };
+        let started = Instant::now();
+        while !sent_one(|m| matches!(m, Message::Copy(_))) {
+            assert!(started.elapsed() < Duration::from_secs(20), "no copy request was sent");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // This thread is inside a host callback of another module: it is driving that module,
+        // and work handed to `drive` would wait in its queue.
+        PUMP.with(|p| *p.borrow_mut() = Some(VecDeque::new()));
+        runtime.shutdown();
+        let left = PUMP.with(|p| p.borrow_mut().take()).expect("the outer loop's queue is back");
+        assert!(left.is_empty(), "the shutdown left its work in the outer queue, where it would be dropped");
+        assert!(sent_one(|m| matches!(m, Message::Cancel { .. })), "the target was not told to drop its transfer");
     }
 
     #[test]

@@ -309,6 +309,16 @@ impl Cluster {
         Some(JobRef { pool: pool.to_string(), incarnation: p.incarnation, key: job.key })
     }
 
+    /// Whether `job`, in the incarnation it ran in, still has a task waiting on copy request
+    /// `uuid` (false once the pool has crashed or restarted since).
+    pub fn task_waits_for(&self, job: &JobRef, uuid: RequestId) -> bool {
+        self.pools.get(&job.pool).is_some_and(|p| {
+            p.incarnation == job.incarnation
+                && !p.crashed
+                && p.module.jobs.get(&job.key).is_some_and(|j| j.has_task_for_request(uuid))
+        })
+    }
+
     /// Puts a replica on a pool and registers it in the namespace.
     pub fn add_replica(&mut self, pool: &str, entry: ReplicaEntry) {
         self.namespace.entry(entry.pnfsid).or_default().insert(pool.to_string());
@@ -701,7 +711,8 @@ impl Cluster {
         let up = self.is_up(pool);
         match effect {
             Effect::Scan { job, filter, order, now, queue_seed } => {
-                let result = repository_effects::scan_for_queue(repository.as_ref(), &filter, order, now, queue_seed);
+                let result =
+                    repository_effects::scan_for_queue(repository.as_ref(), &filter, order, now, queue_seed, &|| false);
                 self.later(pool, 0, Input::scanned(job, result));
             }
             Effect::ReadEntry { purpose, pnfsid } => {

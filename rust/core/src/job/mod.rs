@@ -346,6 +346,13 @@ impl Job {
         self.definition.permanent
     }
 
+    /// Whether one of the job's tasks still waits on the copy request `uuid`. A copy made later
+    /// for a request no task waits on is an orphan: its task gave up on it (a timeout, a lost
+    /// message) and the target went on.
+    pub fn has_task_for_request(&self, uuid: RequestId) -> bool {
+        self.running.values().any(|r| matches!(&r.stage, Stage::Task(t) if t.uuid == uuid))
+    }
+
     /// Running tasks as `(task id, pnfsid, state name, target)`, by task id.
     pub fn running_tasks(&self) -> Vec<(u64, PnfsId, &'static str, Option<&str>)> {
         let mut tasks: Vec<_> = self

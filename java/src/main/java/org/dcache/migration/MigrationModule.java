@@ -277,8 +277,10 @@ public final class MigrationModule implements AutoCloseable
 
     /**
      * Cancels every job ({@code pool shutdown}), stops the module's threads and detaches them
-     * from the JVM. Idempotent and thread-safe; called from inside one of the module's
-     * callbacks it does not wait for the threads.
+     * from the JVM. Idempotent and thread-safe, also from inside a callback (of this module or
+     * another): the cancel messages go out through the callbacks before it returns. On one of
+     * the module's own threads it does not wait for them to stop; on any other thread it waits
+     * up to 10 s.
      */
     @Override
     public void close()

@@ -7,7 +7,10 @@ import org.slf4j.LoggerFactory;
  * The Java end of the module's logging: one daemon thread ({@code migration-log}) waits in
  * native code for the module's {@code tracing} events and logs each with the SLF4J logger
  * named after its target ({@code migration}, {@code migration::jni}, …). The events reach it
- * through a bounded channel; the native side never calls Java from inside the logger.
+ * through a bounded channel; the native side never calls Java from inside the logger. The
+ * most detailed level forwarded is the one enabled for the {@code migration} logger when the
+ * library loads: a later change of levels, or a more detailed level for one of its children,
+ * does not bring more events.
  */
 final class NativeLog
 {
