@@ -108,11 +108,14 @@ pub struct Checker {
     /// precious any more.
     released: BTreeSet<PnfsId>,
     uuid_spec: HashMap<RequestId, usize>,
+    /// The job whose task sent each copy request.
+    uuid_job: HashMap<RequestId, JobRef>,
     runs: HashMap<JobRef, usize>,
     specs: Vec<SpecInfo>,
-    /// Whether the `-replicas` bound applies in this run: lost messages and hung pools leave
-    /// orphan transfers behind and refusing targets make new copies legitimately (§5.5).
-    replicas_bound: bool,
+    /// How the `-replicas` bound is checked in this run.
+    replicas_bound: ReplicasBound,
+    /// Copies made for requests their task had given up on, not counted against `-replicas`.
+    pub orphans: u64,
     /// Pins the scenario holds: `(file, owner)` → still pinned.
     pins: BTreeMap<(PnfsId, String), bool>,
 }
@@ -126,10 +129,22 @@ fn lifetime(expire: Millis) -> i128 {
     if expire == -1 { i128::MAX } else { i128::from(expire) }
 }
 
+/// How a run checks the `-replicas` bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicasBound {
+    /// Every copy made for a job's requests counts.
+    Every,
+    /// A copy made for a request its task had already given up on (an orphan) does not count:
+    /// lost messages, hung or offline pools and crashed sources leave such requests running on
+    /// their targets, as in dCache, and the task's next try may pick another target.
+    ExceptOrphans,
+    /// Not checked: refusing targets make new copies legitimately (§5.5).
+    Off,
+}
+
 impl Checker {
-    /// A checker for these specs; `replicas_bound` says whether the `-replicas` bound is
-    /// checked in this run.
-    pub fn new(specs: &[JobSpec], replicas_bound: bool) -> Checker {
+    /// A checker for these specs, checking the `-replicas` bound as `replicas_bound` says.
+    pub fn new(specs: &[JobSpec], replicas_bound: ReplicasBound) -> Checker {
         let specs = specs
             .iter()
             .map(|s| SpecInfo {
@@ -149,9 +164,11 @@ impl Checker {
             deleted: BTreeSet::new(),
             released: BTreeSet::new(),
             uuid_spec: HashMap::new(),
+            uuid_job: HashMap::new(),
             runs: HashMap::new(),
             specs,
             replicas_bound,
+            orphans: 0,
             pins: BTreeMap::new(),
         }
     }
@@ -187,13 +204,14 @@ impl Checker {
             self.next_copy += 1;
             if let Some(&spec) = self.runs.get(&copy.job) {
                 self.uuid_spec.insert(copy.uuid, spec);
+                self.uuid_job.insert(copy.uuid, copy.job.clone());
             }
         }
         while self.next_event < c.history.len() {
             let i = self.next_event;
             self.next_event += 1;
             let (time, pool, event) = &c.history[i];
-            self.event(*time, pool, event, &c.causes[i])?;
+            self.event(c, *time, pool, event, &c.causes[i])?;
         }
         Ok(())
     }
@@ -221,7 +239,14 @@ impl Checker {
         }
     }
 
-    fn event(&mut self, time: Millis, pool: &str, event: &RepositoryEvent, cause: &Cause) -> Result<(), Violation> {
+    fn event(
+        &mut self,
+        c: &Cluster,
+        time: Millis,
+        pool: &str,
+        event: &RepositoryEvent,
+        cause: &Cause,
+    ) -> Result<(), Violation> {
         let violation = |invariant, file: PnfsId, detail: String| Violation {
             invariant,
             time,
@@ -282,6 +307,10 @@ impl Checker {
                     None => {
                         // A new replica.
                         let born_by = match cause {
+                            Cause::Transfer { request } if self.orphan(c, *request) => {
+                                self.orphans += 1;
+                                None
+                            }
                             Cause::Transfer { request } => self.uuid_spec.get(request).copied(),
                             Cause::External => None,
                             other => {
@@ -398,12 +427,19 @@ impl Checker {
         Ok(())
     }
 
+    /// Whether a copy made now for `request` is an orphan that the run does not count against
+    /// `-replicas`.
+    fn orphan(&self, c: &Cluster, request: RequestId) -> bool {
+        self.replicas_bound == ReplicasBound::ExceptOrphans
+            && self.uuid_job.get(&request).is_some_and(|job| !c.task_waits_for(job, request))
+    }
+
     /// At the creation of a copy by `spec` on `pool`: on the spec's targets, the replicas that
     /// existed when the spec first ran plus those the spec made never exceed
     /// `max(replicas, pre-existing)`.
     fn check_replicas(&self, time: Millis, pool: &str, file: PnfsId, spec: usize) -> Result<(), Violation> {
         let info = &self.specs[spec];
-        if !self.replicas_bound || info.eager || !info.targets.contains(pool) {
+        if self.replicas_bound == ReplicasBound::Off || info.eager || !info.targets.contains(pool) {
             return Ok(());
         }
         let first = info.first_start.unwrap_or(time);

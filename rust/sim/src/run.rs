@@ -12,7 +12,7 @@ use migration_core::random::Rng;
 use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};
 use migration_core::{Config, Millis, PnfsId};
 
-use crate::check::{Checker, Violation, names, quiescent};
+use crate::check::{Checker, ReplicasBound, Violation, names, quiescent};
 use crate::scenario::{Action, HOUR, MINUTE, Scenario, pool_name};
 
 /// A pool's normal capacity.
@@ -112,13 +112,25 @@ pub fn run_within(s: &Scenario, trace: bool, tail: Option<usize>, budget: Budget
         c.add_pool(&pool_name(p));
     }
     c.bandwidth = s.bandwidth;
-    // Lost messages, hung pools and crashed sources leave orphan requests: a copy request in
-    // flight when its source lost track of it (a reply lost, a pool that stopped answering,
-    // the source crashing) may still complete on its target later, as in dCache. That copy
-    // is one replica more, never one less, so the bound is not checked in those runs (seed
-    // 2789: the source crashed with a delayed copy request to pool2 in flight).
-    let replicas_bound = s.faults.lose == 0.0
-        && !s.actions.iter().any(|(_, a)| matches!(a, Action::Hang(..) | Action::Refuse(..) | Action::Crash(..)));
+    // Lost messages, hung or offline pools and crashed sources leave orphan requests: a copy
+    // request in flight when its task lost track of it (a reply lost or undeliverable, a pool
+    // that stopped answering, the source crashing) may still complete on its target later, as
+    // in dCache, after the task's next try made a copy elsewhere. That copy is one replica
+    // more, never one less, so in those runs it is not counted against `-replicas`; every other
+    // copy is (seed 2789: the source crashed with a delayed copy request to pool2 in flight;
+    // seed 185496: the source went offline while its copy request ran, so the target's answer
+    // and the source's cancel were both undeliverable).
+    let orphans_possible = s.faults.lose > 0.0
+        || s.actions.iter().any(|(_, a)| {
+            matches!(a, Action::Hang(..) | Action::Offline(..) | Action::Crash(..) | Action::Restart(..))
+        });
+    let replicas_bound = if s.actions.iter().any(|(_, a)| matches!(a, Action::Refuse(..))) {
+        ReplicasBound::Off
+    } else if orphans_possible {
+        ReplicasBound::ExceptOrphans
+    } else {
+        ReplicasBound::Every
+    };
     let mut run = Run {
         s,
         c,
@@ -137,6 +149,11 @@ pub fn run_within(s: &Scenario, trace: bool, tail: Option<usize>, budget: Budget
         completed_marks: (0, 0),
     };
     let halt = run.all();
+    *run.coverage.entry(format!("runs with the -replicas bound {replicas_bound:?}")).or_default() += 1;
+    if run.check.orphans > 0 {
+        *run.coverage.entry("copies of orphan requests (not counted against -replicas)".into()).or_default() +=
+            run.check.orphans;
+    }
     let mut trace = run.c.trace.take();
     if let (Some(tail), Some(trace)) = (tail, trace.as_mut())
         && trace.len() > tail
