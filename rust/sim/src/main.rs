@@ -221,6 +221,18 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_copy_made_for_a_request_its_task_gave_up_is_not_counted_against_replicas() {
+        // Seed 185496: pool5 goes offline while its copy request to pool3 runs; the answer and
+        // the cancel are undeliverable, the task's next try copies to pool1, and pool3's copy
+        // completes later. Counted, that orphan made two copies of a `-replicas=1` job.
+        let outcome = run::run(&Scenario::generate(185496), false, None);
+        let stats = outcome.result.unwrap_or_else(|v| panic!("seed 185496: {v}"));
+        let orphans = stats.coverage.get("copies of orphan requests (not counted against -replicas)");
+        assert!(orphans.is_some_and(|&n| n >= 1), "{:?}", stats.coverage);
+        assert_eq!(stats.coverage.get("runs with the -replicas bound ExceptOrphans"), Some(&1));
+    }
+
     /// Seed 39525 runs, on pool5, `migration cache -smode=precious -permanent …` and `migration
     /// move -smode=cached+keep -permanent …`: each job's source mode makes a file match the
     /// other, which copies it again, for ever, as dCache's jobs would.
