@@ -26,6 +26,9 @@ pub fn scan_for_queue(
     scan(repository, filter, order, now, closed).map(|files| files.finish(queue_seed))
 }
 
+/// How many replicas a scan reads between two looks at whether its module was closed.
+const CLOSED_EVERY: usize = 1024;
+
 /// Every replica passing `filter` at `now`, in repository order or sorted by `order` (ties
 /// keep repository order).
 fn scan(
@@ -36,13 +39,20 @@ fn scan(
     closed: &dyn Fn() -> bool,
 ) -> Result<ScanCollector, RepositoryError> {
     let stopped = || RepositoryError::Other("the module was closed during the scan".into());
+    // Asked once every `CLOSED_EVERY` replicas, not for each: it is a call through a pointer,
+    // and a start of 10M replicas takes about 70 ns a replica in all.
+    let mut read = 0usize;
+    let mut go_on = || {
+        read += 1;
+        !read.is_multiple_of(CLOSED_EVERY) || !closed()
+    };
     let mut collected = ScanCollector::default();
     let Some(order) = order else {
         repository.for_each(&mut |entry| {
             if filter.matches(entry, now) {
                 collected.push(&entry.pnfsid, entry.size);
             }
-            !closed()
+            go_on()
         })?;
         return if closed() { Err(stopped()) } else { Ok(collected) };
     };
@@ -63,7 +73,7 @@ fn scan(
         if filter.matches(entry, now) {
             files.push(&entry.pnfsid, entry.size, key(entry));
         }
-        !closed()
+        go_on()
     })?;
     if closed() {
         return Err(stopped());
@@ -138,21 +148,22 @@ mod tests {
     #[test]
     fn a_scan_stops_once_the_module_is_closed() {
         let repository = MemoryRepository::new();
-        for n in 1..=1000u16 {
+        for n in 1..=5000u16 {
             repository.insert(ReplicaEntry::new(id(n), ReplicaState::Cached, 1, 0));
         }
         for order in [None, Some(Order::Size)] {
-            // The scan asks after each replica it reads, and once at its end; the module closes
-            // as the 10th replica is read.
+            // The scan asks every `CLOSED_EVERY` replicas, and once at its end; the module
+            // closes between its first and its second look.
             let asked = std::cell::Cell::new(0);
             let closed = || {
                 asked.set(asked.get() + 1);
-                asked.get() >= 10
+                asked.get() >= 2
             };
             let result = scan(&repository, &ReplicaFilter::default(), order, 0, &closed);
             let error = result.err().map(|e| e.to_string());
             assert_eq!(error.as_deref(), Some("the module was closed during the scan"), "{order:?}");
-            assert_eq!(asked.get(), 11, "{order:?}: the scan went on after the module closed");
+            // Without the looks, 5000 replicas would make 4 of them and the last one.
+            assert_eq!(asked.get(), 3, "{order:?}: the scan went on after the module closed");
         }
     }
 }
