@@ -605,6 +605,14 @@ impl Task {
             (S::Cancelling, E::Finished { rc, .. }) => {
                 if rc != ReturnCode::OK {
                     self.enter(S::Cancelled, step)
+                } else if self.needs_more_replicas() && (self.more_replicas_possible(step) || self.params.meta_only) {
+                    // Fewer copies than `-replicas` asks for, and no more to come: the source
+                    // stays as it is and the copy as an extra one. dCache completes the task,
+                    // and a cancelled `move -replicas=2` deleted its source with one copy.
+                    self.enter(S::Cancelled, step)
+                } else if self.needs_more_replicas() {
+                    // `-target-deficit-mode=limit` with no other target: as many as there can be.
+                    self.done_with_note(step)
                 } else if self.must_move_pins() {
                     let text =
                         format!("Cancelling task ({}) failed (data migrated but still pins to move)", self.reason());

@@ -386,3 +386,28 @@ fn a_pin_move_that_fails_half_way_keeps_the_source_until_every_pin_has_moved() {
     let notes = notes(&c, "pool1", "1");
     assert!(notes.iter().any(|n| n.contains("the pin manager failed half way")), "{notes:?}");
 }
+
+/// A `move -replicas=2` cancelled with force after its first copy is made, while that copy's
+/// copy-finished message is on its way: the task learns of the copy in `Cancelling`. dCache
+/// then completes the task and applies the source mode, so the source is deleted with one copy
+/// of the two the operator asked for; here the task ends cancelled, the source stays as it
+/// is, and the copy stays as an extra one.
+#[test]
+fn a_move_cancelled_with_fewer_copies_than_replicas_keeps_its_source() {
+    let mut c = cluster(1, &["pool1", "pool2", "pool3"]);
+    c.start();
+    c.bandwidth = 1_000; // 2 MB take 2 s
+    put(&mut c, "pool1", "A", Precious, 2_000_000, vec![]);
+    ok(&mut c, "pool1", "migration move -replicas=2 pool2 pool3");
+    // The step that makes the first copy sends its copy-finished message, which arrives a few
+    // milliseconds later.
+    let copies = |c: &Cluster| ["pool2", "pool3"].iter().filter(|p| entry(c, p, "A").is_some()).count();
+    assert!(run_until(&mut c, HOUR, 1, |c| copies(c) == 1), "no copy was made");
+    ok(&mut c, "pool1", "migration cancel -force 1");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    assert_eq!(state(&c, "pool1", "1"), JobState::Cancelled);
+    assert!(!was_removed(&c, "pool1", "A"), "the source went with one copy of the two asked for");
+    assert_eq!(entry(&c, "pool1", "A").map(|e| e.state), Some(Precious));
+    assert_eq!(copies(&c), 1, "the copy made stays");
+}

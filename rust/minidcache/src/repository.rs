@@ -476,7 +476,8 @@ impl DiskRepository {
     pub fn remove_sticky(&self, pnfsid: &PnfsId, owner: &str) -> bool {
         let mut index = self.index.write();
         let Some(change) = index.replicas.remove_sticky(pnfsid, owner) else { return false };
-        self.write_row_and_notify(index, change);
+        // A row not written brings the record back at the next start: a pin kept, not lost.
+        let _ = self.write_row_and_notify(index, change);
         true
     }
 
@@ -504,13 +505,24 @@ impl DiskRepository {
     /// queued before the lock is let go, so that rows reach the database in the order of the
     /// changes (a write queued after it could land after a removal's deletion of the row and
     /// bring it back); its commit is waited for outside the lock, as dCache's repository waits.
-    fn write_row_and_notify(&self, index: RwLockWriteGuard<'_, Index>, change: Change) {
+    /// A row that cannot be written fails the change (see [`Self::metadata_failed`]).
+    fn write_row_and_notify(&self, index: RwLockWriteGuard<'_, Index>, change: Change) -> Result<(), RepositoryError> {
         let written = self.store.queue(row_write(&change));
         drop(index);
-        if let Err(e) = written.wait() {
-            tracing::error!(target: "minidcache", pool = %self.pool, "cannot write metadata: {e}");
-        }
+        let result = written.wait().map_err(|e| self.metadata_failed(&e));
         self.notify(change.event);
+        result
+    }
+
+    /// A row could not be written: the change lives in memory only, and a restart would take
+    /// it back. The caller is told, so that nothing is decided on it (a target whose upgrade
+    /// to precious was not written must not confirm a move, whose source would then delete its
+    /// replica), and the pool refuses copies from then on, as a dCache pool disables itself
+    /// when its metadata store fails.
+    fn metadata_failed(&self, error: &str) -> RepositoryError {
+        tracing::error!(target: "minidcache", pool = %self.pool, "cannot write metadata: {error}; the pool refuses copies until it is restarted");
+        self.set_accepts_copies(false);
+        RepositoryError::Other(format!("cannot write metadata: {error}"))
     }
 
     /// Finishes a removal the index has made (`change`): deletes the data and the row.
@@ -631,7 +643,8 @@ impl Expiring for DiskRepository {
         drop(index);
         for pending in written {
             if let Err(e) = pending.wait() {
-                tracing::error!(target: "minidcache", pool = %self.pool, "cannot write metadata: {e}");
+                // The record comes back at the next start, to expire again.
+                self.metadata_failed(&e);
             }
         }
         for change in changes {
@@ -694,8 +707,7 @@ impl Repository for DiskRepository {
             self.finish_removal(pnfsid, index, change);
             return Ok(());
         }
-        self.write_row_and_notify(index, change);
-        Ok(())
+        self.write_row_and_notify(index, change)
     }
 
     fn remove_if_unchanged(&self, pnfsid: &PnfsId, seen: &Durability, _reason: &str) -> Result<(), RepositoryError> {
@@ -711,8 +723,7 @@ impl Repository for DiskRepository {
     fn set_sticky(&self, pnfsid: &PnfsId, record: &StickyRecord, overwrite: bool) -> Result<(), RepositoryError> {
         let mut index = self.index.write();
         let Some(change) = index.replicas.set_sticky(pnfsid, record, overwrite)? else { return Ok(()) };
-        self.write_row_and_notify(index, change);
-        Ok(())
+        self.write_row_and_notify(index, change)
     }
 
     fn verifies_checksums(&self) -> bool {
@@ -1111,6 +1122,27 @@ mod tests {
         // taken back with it, so a new file of the id can never meet it after a crash.
         let (repository, report) = DiskRepository::open("p", &dir, false).expect("reopens");
         assert_eq!(report, LoadReport::default());
+        repository.close();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn a_change_whose_row_cannot_be_written_fails_and_the_pool_refuses_copies() {
+        let dir = fresh_dir("failed-row");
+        let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
+        store(&repository, 1, b"one");
+        assert!(repository.accepts_copies());
+        // Without the table every row's write (which rewrites its sticky records) fails.
+        repository.store.write(|c| c.execute_batch("DROP TABLE sticky")).expect("dropped");
+        // A target upgrading its cached replica for a move: the move must not be confirmed.
+        let upgrade = repository.set_state(&id(1), ReplicaState::Precious, "test");
+        assert!(
+            matches!(&upgrade, Err(RepositoryError::Other(e)) if e.starts_with("cannot write metadata")),
+            "{upgrade:?}"
+        );
+        let pin = repository.set_sticky(&id(1), &StickyRecord::new("PinManager-1", -1), true);
+        assert!(pin.is_err(), "a pin that a restart would take back is refused: {pin:?}");
+        assert!(!repository.accepts_copies(), "the pool refuses copies from now on");
         repository.close();
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
