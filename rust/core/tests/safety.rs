@@ -270,6 +270,26 @@ fn a_source_made_precious_during_its_copy_and_no_longer_matching_is_kept() {
     assert!(notes.iter().any(|n| n.contains("no longer matches the job's filter")), "{notes:?}");
 }
 
+/// The same with an explicit `-tmode=cached`, which the outgrowing check leaves alone: the
+/// job takes cached replicas only, so the source made precious during its copy is kept, not
+/// lowered to leave the file on a cached copy before it reaches tape (found by a review).
+#[test]
+fn an_explicit_cached_target_mode_keeps_a_source_made_precious_outside_the_filter() {
+    for line in
+        ["migration move -state=cached -tmode=cached pool2", "migration cache -state=cached -smode=removable pool2"]
+    {
+        let mut c = made_precious_during_its_copy(line);
+        assert!(c.run_until_jobs_end(HOUR));
+
+        assert_eq!(state(&c, "pool1", "1"), JobState::Finished, "{line}");
+        assert_eq!(entry(&c, "pool1", "A").map(|e| e.state), Some(Precious), "{line}: the source kept");
+        assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Cached), "{line}: the copy made before");
+        let notes = notes(&c, "pool1", "1");
+        let kept = "Source kept: it became precious while it was copied, and it no longer matches the job's filter";
+        assert!(notes.iter().any(|n| n.contains(kept)), "{line}: {notes:?}");
+    }
+}
+
 /// An explicit `-tmode=cached` asks for cached copies whatever the source's state, so a
 /// source made precious during its copy is moved as a precious one would be: deleted.
 #[test]

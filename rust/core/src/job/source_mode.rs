@@ -8,7 +8,7 @@ use crate::host::RepositoryError;
 use crate::input::EntryResult;
 use crate::mode::{outgrown_copies, source_mode_changes};
 use crate::pnfsid::PnfsId;
-use crate::replica::ReplicaEntry;
+use crate::replica::{ReplicaEntry, ReplicaState};
 
 /// Removals of a source refused because it had changed since it was read, after which the
 /// job leaves the source as it is ([`Job::source_mode_applied`]).
@@ -34,6 +34,15 @@ impl Job {
         };
         match result {
             Ok(Some(entry)) if let Some(why) = outgrown => self.keep_outgrown_source(&entry, task, why, ctx),
+            Ok(Some(entry)) if self.became_precious_outside_filter(&entry) => {
+                // Copied as the cached replica it was, under an explicit `-tmode` that the
+                // outgrowing check above leaves alone; but the job was told to take no precious
+                // replica (`-state=cached`), and lowering this one could leave the file on
+                // cached copies only, before it reaches tape.
+                let text =
+                    "Source kept: it became precious while it was copied, and it no longer matches the job's filter";
+                self.complete(pnfsid, task, Some(text.to_string()), ctx);
+            }
             Ok(Some(entry)) => {
                 let changes = source_mode_changes(&self.definition.source_mode, &entry, &ctx.config.pin_manager);
                 if changes.is_empty() {
@@ -54,6 +63,14 @@ impl Job {
                 self.complete(pnfsid, task, note, ctx);
             }
         }
+    }
+
+    /// Whether the source is precious now although the job's `-state` filter takes cached
+    /// replicas only, and its source mode could lower it.
+    fn became_precious_outside_filter(&self, entry: &ReplicaEntry) -> bool {
+        entry.state == ReplicaState::Precious
+            && self.filter.state.is_some_and(|wanted| wanted != ReplicaState::Precious)
+            && self.definition.source_mode.may_lower_source()
     }
 
     /// Leaves a source replica that became more durable than its copies while they were made

@@ -51,6 +51,7 @@ impl Job {
         let definition = Arc::clone(&self.definition);
         let pin_manager = ctx.config.pin_manager.as_str();
         let pnfsid = entry.pnfsid;
+        let source_state = entry.state;
         let state = match definition.target_mode.state {
             ModeState::Cached => ReplicaState::Cached,
             ModeState::Precious => ReplicaState::Precious,
@@ -82,10 +83,11 @@ impl Job {
         if let Some(running) = self.running.get_mut(&pnfsid) {
             running.stage = Stage::Task(Box::new(task));
         }
-        if !state.is_cached_or_precious() {
+        if !source_state.is_cached_or_precious() {
             // The replica changed state since it was queued (e.g. became BROKEN): dCache
-            // would send a request every target refuses, forever. Drop it with a note.
-            let text = format!("Cannot migrate a replica in state {state}");
+            // would send a request every target refuses, forever, and with an explicit
+            // `-tmode` would then apply the source mode to it. Drop it with a note.
+            let text = format!("Cannot migrate a replica in state {source_state}");
             self.task_ended(
                 pnfsid,
                 task_id,
