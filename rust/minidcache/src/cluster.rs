@@ -236,6 +236,11 @@ impl Cluster {
             cluster.pool_manager.pool_added(name);
             nodes.push(node);
         }
+        // Pins released while a pool was down (or while minidcache was not running) lose
+        // their sticky records, as at `dcache start` of a pool.
+        for node in &nodes {
+            cluster.pin_manager.pool_started(node);
+        }
         let mut runtimes = Vec::new();
         for node in &nodes {
             runtimes.push(cluster.start_runtime(node)?);

@@ -171,8 +171,7 @@ impl PinManager {
                 .into_iter()
                 .flat_map(|e| e.sticky.into_iter().map(move |r| (e.pnfsid, r.owner)))
                 .filter(|(pnfsid, owner)| {
-                    let id = owner.strip_prefix(&format!("{CELL}-")).and_then(|n| n.parse::<u64>().ok());
-                    id.is_some_and(|id| {
+                    pin_id(owner).is_some_and(|id| {
                         !t.pins.iter().any(|p| p.id == id && p.pnfsid == *pnfsid && p.pool == node.name)
                     })
                 })
@@ -189,33 +188,67 @@ impl PinManager {
         self.table.lock().pins.clone()
     }
 
+    /// Moves each pin of `request` from its source to its target: the target's record first,
+    /// then the table, then the source's record, so that a crash between two steps leaves the
+    /// record on the pool the table names (the other one is cleared when its pool starts,
+    /// [`PinManager::pool_started`]), never on no pool. A record the table does not hold on the
+    /// source any more (a pin released since the task read the replica) is only cleared on the
+    /// source (§9.5).
     fn move_one(&self, request: &PinMove) -> Result<(), Failure> {
         let source = self.registry.running(&request.source).ok_or(Failure::NoRoute)?;
         let target = self.registry.running(&request.target).ok_or(Failure::NoRoute)?;
         for record in &request.pins {
+            let id = pin_id(&record.owner);
+            let on_source = |p: &Pin| Some(p.id) == id && p.pnfsid == request.pnfsid && p.pool == request.source;
+            if !self.table.lock().pins.iter().any(on_source) {
+                source.repository.remove_sticky(&request.pnfsid, &record.owner);
+                continue;
+            }
+            // Never call a repository with the table locked: its listener drives a pool's module.
             target.repository.set_sticky(&request.pnfsid, record, true).map_err(|e| {
                 Failure::error(
                     ReturnCode::FILE_NOT_IN_REPOSITORY,
                     format!("Cannot pin {} on {}: {e}", request.pnfsid, request.target),
                 )
             })?;
-            source.repository.remove_sticky(&request.pnfsid, &record.owner);
-            let id = record.owner.strip_prefix(&format!("{CELL}-")).and_then(|n| n.parse::<u64>().ok());
-            let moved: Vec<Pin> = {
+            // The table is saved under its lock, so that an `unpin` meanwhile either finds the
+            // pin on the target or has removed it before.
+            let moved = {
                 let mut t = self.table.lock();
-                t.pins
-                    .iter_mut()
-                    .filter(|p| Some(p.id) == id && p.pnfsid == request.pnfsid)
-                    .map(|pin| {
+                match t.pins.iter_mut().find(|p| on_source(p)) {
+                    None => None,
+                    Some(pin) => {
                         pin.pool = request.target.clone();
-                        pin.clone()
-                    })
-                    .collect()
+                        let saved = self.save(vec![pin.clone()]);
+                        if saved.is_err() {
+                            pin.pool = request.source.clone();
+                        }
+                        Some(saved)
+                    }
+                }
             };
-            self.save(moved).map_err(|e| Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e.message))?;
+            match moved {
+                Some(Ok(())) => {
+                    source.repository.remove_sticky(&request.pnfsid, &record.owner);
+                }
+                Some(Err(e)) => {
+                    target.repository.remove_sticky(&request.pnfsid, &record.owner);
+                    return Err(Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e.message));
+                }
+                None => {
+                    // Released while its record was set on the target.
+                    target.repository.remove_sticky(&request.pnfsid, &record.owner);
+                    source.repository.remove_sticky(&request.pnfsid, &record.owner);
+                }
+            }
         }
         Ok(())
     }
+}
+
+/// The pin id of a sticky record's owner (`PinManager-<id>`).
+fn pin_id(owner: &str) -> Option<u64> {
+    owner.strip_prefix(&format!("{CELL}-")).and_then(|n| n.parse::<u64>().ok())
 }
 
 impl host::PinManager for PinManager {

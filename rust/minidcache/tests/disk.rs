@@ -563,3 +563,56 @@ fn a_move_killed_again_and_again_loses_nothing() {
 
     assert_everything_moved_intact(&home, &originals);
 }
+
+/// A pin released while the pool it was on is down keeps its sticky record there; the record
+/// goes when the pool starts, also when the whole of minidcache starts again.
+#[test]
+fn a_pin_released_while_its_pool_was_down_loses_its_record_at_the_next_start() {
+    let home = TempHome::new();
+    let pools = ["pool1", "pool2"];
+    let one = "000100000000000000000001";
+    {
+        let mut sh = open(home.path(), &pools);
+        run(&mut sh, "\\c pool2");
+        run(&mut sh, "populate -files=1 -size=10");
+        run(&mut sh, "\\c PinManager");
+        assert_eq!(run(&mut sh, &format!("pin {one} -1")), "1\n");
+        run(&mut sh, "\\q");
+        assert_eq!(run(&mut sh, "dcache stop pool2"), "Stopping pool2 done\n");
+        run(&mut sh, "\\c PinManager");
+        assert_eq!(run(&mut sh, &format!("unpin {one}")), "");
+    }
+    let sh = open(home.path(), &pools);
+    let entries = sh.cluster().pool("pool2").expect("pool2").repository.entries();
+    assert_eq!(entries.len(), 1);
+    assert!(entries[0].sticky.is_empty(), "the released pin's record stayed: {:?}", entries[0].sticky);
+}
+
+/// A pin move that lists a pin released since the job read the replica clears the record on
+/// the source and does not bring it to the target (§9.5).
+#[test]
+fn a_pin_released_before_its_move_is_not_brought_to_the_target() {
+    use migration_core::host::{Completion, PinManager as _, PinMove};
+    use migration_core::replica::{NEVER_EXPIRES, StickyRecord};
+    let mut sh = session(&["pool1", "pool2"]);
+    run(&mut sh, "\\c pool1");
+    run(&mut sh, "populate -files=1 -size=10");
+    run(&mut sh, "migration copy pool2");
+    wait_finished(&mut sh, "1");
+    let one = migration_core::PnfsId::parse("000100000000000000000001").expect("valid");
+    run(&mut sh, "\\c PinManager");
+    assert_eq!(run(&mut sh, &format!("pin {one} -1")), "1\n");
+    // The job read the replica with its pin; then the pin was released.
+    let record = StickyRecord::new("PinManager-1", NEVER_EXPIRES);
+    assert_eq!(run(&mut sh, &format!("unpin {one}")), "");
+    let (sender, outcome) = std::sync::mpsc::channel();
+    let request = PinMove { pnfsid: one, pins: vec![record], source: "pool1".into(), target: "pool2".into() };
+    sh.cluster().pin_manager().move_pins(request, Completion::new(move |o| sender.send(o).expect("sent")));
+    assert!(outcome.recv().expect("answered").is_ok());
+    for pool in ["pool1", "pool2"] {
+        let entries = sh.cluster().pool(pool).expect("pool").repository.entries();
+        assert!(entries[0].sticky.is_empty(), "{pool}: {:?}", entries[0].sticky);
+    }
+    run(&mut sh, "\\c PinManager");
+    assert_eq!(run(&mut sh, "ls"), "");
+}
