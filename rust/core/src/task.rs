@@ -602,26 +602,7 @@ impl Task {
                 let text = format!("Cancelling task ({}) failed (no response from {})", self.reason(), self.t());
                 self.fail(ReturnCode::TIMEOUT, &text, step)
             }
-            (S::Cancelling, E::Finished { rc, .. }) => {
-                if rc != ReturnCode::OK {
-                    self.enter(S::Cancelled, step)
-                } else if self.needs_more_replicas() && (self.more_replicas_possible(step) || self.params.meta_only) {
-                    // Fewer copies than `-replicas` asks for, and no more to come: the source
-                    // stays as it is and the copy as an extra one. dCache completes the task,
-                    // and a cancelled `move -replicas=2` deleted its source with one copy.
-                    self.enter(S::Cancelled, step)
-                } else if self.needs_more_replicas() {
-                    // `-target-deficit-mode=limit` with no other target: as many as there can be.
-                    self.done_with_note(step)
-                } else if self.must_move_pins() {
-                    let text =
-                        format!("Cancelling task ({}) failed (data migrated but still pins to move)", self.reason());
-                    self.fail(ReturnCode::DEFAULT_ERROR_CODE, &text, step)
-                } else {
-                    // The copy made it after all: done, and the source mode is applied.
-                    self.done(step)
-                }
-            }
+            (S::Cancelling, E::Finished { rc, .. }) => self.finished_while_cancelling(rc, step),
             (S::Cancelling, E::CancelReply(Err(Failure::NoRoute))) => {
                 let text = format!("Cancelling task ({}) failed (no route)", self.reason());
                 self.fail(ReturnCode::SERVICE_UNAVAILABLE, &text, step)
@@ -656,6 +637,27 @@ impl Task {
         }
     }
 
+    /// A target's final word while cancelling.
+    fn finished_while_cancelling(&mut self, rc: ReturnCode, step: &mut Step<'_, '_>) {
+        if rc != ReturnCode::OK {
+            self.enter(TaskState::Cancelled, step)
+        } else if self.needs_more_replicas() && (self.more_replicas_possible(step) || self.params.meta_only) {
+            // Fewer copies than `-replicas` asks for, and no more to come: the source stays as
+            // it is and the copy as an extra one. dCache completes the task, and a cancelled
+            // `move -replicas=2` deleted its source with one copy.
+            self.enter(TaskState::Cancelled, step)
+        } else if self.needs_more_replicas() {
+            // `-target-deficit-mode=limit` with no other target: as many as there can be.
+            self.done_with_note(step)
+        } else if self.must_move_pins() {
+            let text = format!("Cancelling task ({}) failed (data migrated but still pins to move)", self.reason());
+            self.fail(ReturnCode::DEFAULT_ERROR_CODE, &text, step)
+        } else {
+            // The copy made it after all: done, and the source mode is applied.
+            self.done(step)
+        }
+    }
+
     /// The rows shared by Copying, Pinging, NoResponse and WaitingForCopyFinishedMessage.
     fn finished_while_copying(
         &mut self,
@@ -664,6 +666,11 @@ impl Task {
         permanent: bool,
         step: &mut Step<'_, '_>,
     ) {
+        if self.state == TaskState::WaitingForCopyFinishedMessage && self.cancel_reason.is_some() {
+            // The cancel this state ignored (as dCache does) takes effect with the final word;
+            // it is remembered as given, so no later one would.
+            return self.finished_while_cancelling(rc, step);
+        }
         let meta_only = self.params.meta_only;
         if rc != ReturnCode::OK {
             self.transfer_failed(rc, error, permanent, step)

@@ -431,3 +431,33 @@ fn a_move_cancelled_with_fewer_copies_than_replicas_keeps_its_source() {
     assert_eq!(entry(&c, "pool1", "A").map(|e| e.state), Some(Precious));
     assert_eq!(copies(&c), 1, "the copy made stays");
 }
+
+/// A `move -replicas=2` whose copy request went unanswered waits for the target's final word
+/// (`WaitingForCopyFinishedMessage`), where a cancel is ignored, as in dCache. When that word
+/// is a success, the cancel takes effect: the task ends cancelled with its one copy, and asks
+/// no second target (before, the cancel was remembered as done, so the task went on copying
+/// and every later cancel, `-force` included, was dropped).
+#[test]
+fn a_cancel_met_while_waiting_for_the_final_word_takes_effect_once_it_comes() {
+    let mut c = cluster(1, &["pool1", "pool2", "pool3"]);
+    c.start();
+    c.bandwidth = 1_000; // 100 MB take 100 s: longer than a request's timeout (60 s)
+    put(&mut c, "pool1", "A", Precious, 100_000_000, vec![]);
+    ok(&mut c, "pool1", "migration move -replicas=2 pool2 pool3");
+    let in_state = |c: &Cluster, wanted: &str| c.job("pool1", "1").running_tasks().iter().any(|t| t.2 == wanted);
+    assert!(run_until(&mut c, HOUR, 1, |c| in_state(c, "InitiatingCopy")));
+    // The request is on its way; the target stops answering (it still copies), so the
+    // request times out, and the cancel sent then is lost too.
+    let target = c.job("pool1", "1").running_tasks()[0].3.expect("a target").to_string();
+    c.faults.unresponsive.insert(target.clone());
+    assert!(run_until(&mut c, HOUR, 100, |c| in_state(c, "WaitingForCopyFinishedMessage")));
+    c.faults.unresponsive.remove(&target);
+    ok(&mut c, "pool1", "migration cancel -force 1");
+    assert!(in_state(&c, "WaitingForCopyFinishedMessage"), "the cancel is ignored there");
+    assert!(c.run_until_jobs_end(HOUR));
+
+    assert_eq!(state(&c, "pool1", "1"), JobState::Cancelled);
+    assert_eq!(entry(&c, "pool1", "A").map(|e| e.state), Some(Precious), "the source kept");
+    let copies = ["pool2", "pool3"].iter().filter(|p| entry(&c, p, "A").is_some()).count();
+    assert_eq!(copies, 1, "no second copy for a cancelled job");
+}
