@@ -461,3 +461,25 @@ fn a_cancel_met_while_waiting_for_the_final_word_takes_effect_once_it_comes() {
     let copies = ["pool2", "pool3"].iter().filter(|p| entry(&c, p, "A").is_some()).count();
     assert_eq!(copies, 1, "no second copy for a cancelled job");
 }
+
+/// A replica found BROKEN when its task is to start (it broke after it was queued) gets no
+/// task, whatever the target mode: with an explicit `-tmode=cached` the check looked at the
+/// copies' state instead of the replica's, and the broken replica was copied and then deleted
+/// by the source mode.
+#[test]
+fn a_replica_broken_before_its_task_starts_is_left_alone_under_an_explicit_target_mode() {
+    use migration_core::replica::ReplicaState::Broken;
+    for line in ["migration move -tmode=cached pool2", "migration move pool2"] {
+        let mut c = two_pools();
+        put(&mut c, "pool1", "A", Cached, 40, vec![]);
+        let broken = RepositoryChange::SetState { state: Broken, reason: "disk error".into() };
+        c.faults.changed_before_task_read.insert(id("A"), broken);
+        ok(&mut c, "pool1", line);
+        assert!(c.run_until_jobs_end(HOUR), "{line}");
+
+        assert_eq!(entry(&c, "pool1", "A").map(|e| e.state), Some(Broken), "{line}: the source left alone");
+        assert!(entry(&c, "pool2", "A").is_none(), "{line}: not copied");
+        let notes = notes(&c, "pool1", "1");
+        assert!(notes.iter().any(|n| n.contains("Cannot migrate a replica in state BROKEN")), "{line}: {notes:?}");
+    }
+}

@@ -96,6 +96,10 @@ pub struct Faults {
     /// a pin, a sticky record or a state that comes between the module's look and its change
     /// of the replica.
     pub changed_after_source_read: BTreeMap<PnfsId, VecDeque<RepositoryChange>>,
+    /// A change made to a file's replica right before the next read that starts a task for
+    /// it: a state that comes between the file's queueing and its task (a replica found
+    /// BROKEN, say).
+    pub changed_before_task_read: BTreeMap<PnfsId, RepositoryChange>,
 }
 
 /// Names a job across pool restarts: keys restart at 1 in a rebuilt module.
@@ -716,6 +720,11 @@ impl Cluster {
                 self.later(pool, 0, Input::scanned(job, result));
             }
             Effect::ReadEntry { purpose, pnfsid } => {
+                if let EntryPurpose::StartTask { .. } = purpose
+                    && let Some(change) = self.faults.changed_before_task_read.remove(&pnfsid)
+                {
+                    let _ = repository_effects::apply_changes(repository.as_ref(), &pnfsid, &[change]);
+                }
                 let result = repository.entry(&pnfsid);
                 if let EntryPurpose::SourceMode { .. } = purpose
                     && let Some(changes) = self.faults.changed_after_source_read.get_mut(&pnfsid)
