@@ -642,9 +642,10 @@ impl Task {
         if rc != ReturnCode::OK {
             self.enter(TaskState::Cancelled, step)
         } else if self.needs_more_replicas() && (self.more_replicas_possible(step) || self.params.meta_only) {
-            // Fewer copies than `-replicas` asks for, and no more to come: the source stays as
-            // it is and the copy as an extra one. dCache completes the task, and a cancelled
-            // `move -replicas=2` deleted its source with one copy.
+            // Fewer copies than `-replicas` asks for; more could be made, but the task is
+            // cancelled, so none will be. The source stays as it is and the copy as an extra
+            // one. dCache completes the task: a cancelled `move -replicas=2` deleted its source
+            // with one copy.
             self.enter(TaskState::Cancelled, step)
         } else if self.needs_more_replicas() {
             // `-target-deficit-mode=limit` with no other target: as many as there can be.

@@ -288,6 +288,11 @@ fn an_explicit_cached_target_mode_keeps_a_source_made_precious_outside_the_filte
         let kept = "Source kept: it became precious while it was copied, and it no longer matches the job's filter";
         assert!(notes.iter().any(|n| n.contains(kept)), "{line}: {notes:?}");
     }
+    // Precious copies leave the file precious elsewhere: the source goes, as asked.
+    let mut c = made_precious_during_its_copy("migration move -state=cached -tmode=precious pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Precious));
+    assert!(entry(&c, "pool1", "A").is_none(), "deleted, as the operator asked");
 }
 
 /// An explicit `-tmode=cached` asks for cached copies whatever the source's state, so a

@@ -197,52 +197,60 @@ impl PinManager {
     fn move_one(&self, request: &PinMove) -> Result<(), Failure> {
         let source = self.registry.running(&request.source).ok_or(Failure::NoRoute)?;
         let target = self.registry.running(&request.target).ok_or(Failure::NoRoute)?;
-        for record in &request.pins {
-            let id = pin_id(&record.owner);
-            let on_source = |p: &Pin| Some(p.id) == id && p.pnfsid == request.pnfsid && p.pool == request.source;
-            if !self.table.lock().pins.iter().any(on_source) {
-                source.repository.remove_sticky(&request.pnfsid, &record.owner);
-                continue;
+        request.pins.iter().try_for_each(|record| self.move_pin(request, record, &source, &target))
+    }
+
+    /// Moves one pin of `request` (see [`PinManager::move_one`]).
+    fn move_pin(
+        &self,
+        request: &PinMove,
+        record: &StickyRecord,
+        source: &PoolNode,
+        target: &PoolNode,
+    ) -> Result<(), Failure> {
+        let (pnfsid, owner) = (&request.pnfsid, record.owner.as_str());
+        let id = pin_id(owner);
+        let on_source = |p: &Pin| Some(p.id) == id && p.pnfsid == *pnfsid && p.pool == request.source;
+        if !self.table.lock().pins.iter().any(on_source) {
+            source.repository.remove_sticky(pnfsid, owner);
+            return Ok(());
+        }
+        // Never call a repository with the table locked: its listener drives a pool's module.
+        target.repository.set_sticky(pnfsid, record, true).map_err(|e| {
+            Failure::error(
+                ReturnCode::FILE_NOT_IN_REPOSITORY,
+                format!("Cannot pin {pnfsid} on {}: {e}", request.target),
+            )
+        })?;
+        // The table is saved under its lock, so that an `unpin` meanwhile either finds the pin
+        // on the target or has removed it before.
+        let moved = {
+            let mut t = self.table.lock();
+            t.pins.iter_mut().find(|p| on_source(p)).map(|pin| {
+                pin.pool = request.target.clone();
+                let saved = self.save(vec![pin.clone()]);
+                if saved.is_err() {
+                    pin.pool = request.source.clone();
+                }
+                saved
+            })
+        };
+        match moved {
+            Some(Ok(())) => {
+                source.repository.remove_sticky(pnfsid, owner);
+                Ok(())
             }
-            // Never call a repository with the table locked: its listener drives a pool's module.
-            target.repository.set_sticky(&request.pnfsid, record, true).map_err(|e| {
-                Failure::error(
-                    ReturnCode::FILE_NOT_IN_REPOSITORY,
-                    format!("Cannot pin {} on {}: {e}", request.pnfsid, request.target),
-                )
-            })?;
-            // The table is saved under its lock, so that an `unpin` meanwhile either finds the
-            // pin on the target or has removed it before.
-            let moved = {
-                let mut t = self.table.lock();
-                match t.pins.iter_mut().find(|p| on_source(p)) {
-                    None => None,
-                    Some(pin) => {
-                        pin.pool = request.target.clone();
-                        let saved = self.save(vec![pin.clone()]);
-                        if saved.is_err() {
-                            pin.pool = request.source.clone();
-                        }
-                        Some(saved)
-                    }
-                }
-            };
-            match moved {
-                Some(Ok(())) => {
-                    source.repository.remove_sticky(&request.pnfsid, &record.owner);
-                }
-                Some(Err(e)) => {
-                    target.repository.remove_sticky(&request.pnfsid, &record.owner);
-                    return Err(Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e.message));
-                }
-                None => {
-                    // Released while its record was set on the target.
-                    target.repository.remove_sticky(&request.pnfsid, &record.owner);
-                    source.repository.remove_sticky(&request.pnfsid, &record.owner);
-                }
+            Some(Err(e)) => {
+                target.repository.remove_sticky(pnfsid, owner);
+                Err(Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e.message))
+            }
+            None => {
+                // Released while its record was set on the target.
+                target.repository.remove_sticky(pnfsid, owner);
+                source.repository.remove_sticky(pnfsid, owner);
+                Ok(())
             }
         }
-        Ok(())
     }
 }
 

@@ -95,6 +95,9 @@ pub struct DiskRepository {
     listener: Mutex<Option<Listener>>,
     /// The pool's mode as the migration server asks it: disabled for p2p-client.
     refuses_copies: std::sync::atomic::AtomicBool,
+    /// A metadata row could not be written ([`Self::metadata_failed`]): copies are refused
+    /// until the pool starts again, whatever its mode says.
+    metadata_failed: std::sync::atomic::AtomicBool,
     /// Set by [`Self::close`]. A pool that is stopped and started again opens its directory
     /// anew while a transfer of the old one may still run (`dcache stop` waits for them only
     /// so long); such a straggler must neither create nor delete files under names that now
@@ -355,6 +358,7 @@ impl DiskRepository {
             deleting: Deleting::default(),
             listener: Mutex::new(None),
             refuses_copies: Default::default(),
+            metadata_failed: Default::default(),
             closed: Default::default(),
             expirer: Expirer::default(),
         };
@@ -364,6 +368,11 @@ impl DiskRepository {
     /// Sets the pool's mode as the migration server sees it on each copy request.
     pub fn set_accepts_copies(&self, accepts: bool) {
         self.refuses_copies.store(!accepts, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether a metadata row could not be written since the pool started.
+    pub fn has_failed_metadata(&self) -> bool {
+        self.metadata_failed.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Sets who hears about changes.
@@ -514,14 +523,16 @@ impl DiskRepository {
         result
     }
 
-    /// A row could not be written: the change lives in memory only, and a restart would take
-    /// it back. The caller is told, so that nothing is decided on it (a target whose upgrade
-    /// to precious was not written must not confirm a move, whose source would then delete its
-    /// replica), and the pool refuses copies from then on, as a dCache pool disables itself
-    /// when its metadata store fails.
+    /// A row could not be written: the change lives in memory only (it is reported as made,
+    /// and a restart takes it back). The caller is told, so that nothing is decided on it (a
+    /// target whose upgrade to precious was not written must not confirm a move, whose source
+    /// would then delete its replica), and the pool refuses copies until it starts again, as a
+    /// dCache pool disables itself when its metadata store fails; `pool enable` does not
+    /// change that.
     fn metadata_failed(&self, error: &str) -> RepositoryError {
-        tracing::error!(target: "minidcache", pool = %self.pool, "cannot write metadata: {error}; the pool refuses copies until it is restarted");
-        self.set_accepts_copies(false);
+        let pool = &self.pool;
+        tracing::error!(target: "minidcache", %pool, "cannot write metadata: {error}; copies are refused until a restart");
+        self.metadata_failed.store(true, std::sync::atomic::Ordering::SeqCst);
         RepositoryError::Other(format!("cannot write metadata: {error}"))
     }
 
@@ -731,7 +742,7 @@ impl Repository for DiskRepository {
     }
 
     fn accepts_copies(&self) -> bool {
-        !self.refuses_copies.load(std::sync::atomic::Ordering::SeqCst)
+        !self.refuses_copies.load(std::sync::atomic::Ordering::SeqCst) && !self.has_failed_metadata()
     }
 
     fn verify_checksum(&self, pnfsid: &PnfsId) -> Result<(), Failure> {
@@ -1143,6 +1154,8 @@ mod tests {
         let pin = repository.set_sticky(&id(1), &StickyRecord::new("PinManager-1", -1), true);
         assert!(pin.is_err(), "a pin that a restart would take back is refused: {pin:?}");
         assert!(!repository.accepts_copies(), "the pool refuses copies from now on");
+        repository.set_accepts_copies(true); // `pool enable`
+        assert!(!repository.accepts_copies(), "also once enabled again");
         repository.close();
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }

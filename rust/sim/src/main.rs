@@ -5,8 +5,8 @@
 //! the run checks the invariants after every step. A violation prints the seed, the
 //! invariant, the time, file and pool, and the command that replays it exactly; the exit
 //! status is then 1. Runs whose permanent jobs feed each other may stop at the step budget in
-//! a configuration loop, which is no violation; the summary lists their seeds. `--trace` prints the scenario and the event trace of each seed run
-//! (use it with `--seeds 1`).
+//! a configuration loop, which is no violation; the summary lists their seeds. `--trace`
+//! prints the scenario and the event trace of each seed run (use it with `--seeds 1`).
 
 mod check;
 mod run;
@@ -175,7 +175,8 @@ fn main() -> ExitCode {
     );
     if !looped.is_empty() {
         println!(
-            "of them {} stopped at the step budget in a configuration loop, permanent jobs undoing each other's work as dCache's would (invariants held until then): {looped:?}",
+            "of them {} stopped at the step budget in a configuration loop, permanent jobs undoing \
+             each other's work as dCache's would (invariants held until then): {looped:?}",
             looped.len()
         );
     }
@@ -230,7 +231,7 @@ mod tests {
         let stats = outcome.result.unwrap_or_else(|v| panic!("seed 185496: {v}"));
         let orphans = stats.coverage.get("copies of orphan requests (not counted against -replicas)");
         assert!(orphans.is_some_and(|&n| n >= 1), "{:?}", stats.coverage);
-        assert_eq!(stats.coverage.get("runs with the -replicas bound ExceptOrphans"), Some(&1));
+        assert_eq!(stats.coverage.get("runs with the -replicas bound checked except on orphan copies"), Some(&1));
     }
 
     /// Seed 39525 runs, on pool5, `migration cache -smode=precious -permanent …` and `migration

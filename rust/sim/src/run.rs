@@ -52,6 +52,14 @@ pub struct Stats {
     pub looped_at: Option<Millis>,
 }
 
+/// Tasks completed by the permanent jobs alive at the last two steps that were multiples of
+/// the budget's window.
+#[derive(Debug, Clone, Copy, Default)]
+struct Marks {
+    previous: u64,
+    last: u64,
+}
+
 /// Why a run stopped before the end of its scenario.
 enum Halt {
     /// An invariant failed.
@@ -92,9 +100,8 @@ struct Run<'a> {
     budget: Budget,
     /// The scenario's permanent jobs feed each other (`Scenario::permanent_feedback`).
     feedback: bool,
-    /// Tasks completed by the jobs alive at the last step that was a multiple of the budget's
-    /// window, and at the one before.
-    completed_marks: (u64, u64),
+    /// Tasks completed by permanent jobs, counted every `budget.window` steps.
+    completed: Marks,
 }
 
 /// Runs a scenario.
@@ -146,10 +153,15 @@ pub fn run_within(s: &Scenario, trace: bool, tail: Option<usize>, budget: Budget
         coverage: BTreeMap::new(),
         budget,
         feedback: s.permanent_feedback(),
-        completed_marks: (0, 0),
+        completed: Marks::default(),
     };
     let halt = run.all();
-    *run.coverage.entry(format!("runs with the -replicas bound {replicas_bound:?}")).or_default() += 1;
+    let bound = match replicas_bound {
+        ReplicasBound::Every => "checked on every copy",
+        ReplicasBound::ExceptOrphans => "checked except on orphan copies",
+        ReplicasBound::Off => "not checked (refusing targets)",
+    };
+    *run.coverage.entry(format!("runs with the -replicas bound {bound}")).or_default() += 1;
     if run.check.orphans > 0 {
         *run.coverage.entry("copies of orphan requests (not counted against -replicas)".into()).or_default() +=
             run.check.orphans;
@@ -228,7 +240,7 @@ impl Run<'_> {
                 trace.drain(..trace.len() - tail);
             }
             if self.c.steps.is_multiple_of(self.budget.window) {
-                self.completed_marks = (self.completed_marks.1, self.completed());
+                self.completed = Marks { previous: self.completed.last, last: self.completed_by_permanent_jobs() };
             }
             if self.c.steps > self.budget.steps {
                 return Err(self.over_budget());
@@ -238,18 +250,21 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Tasks completed by the jobs the pools hold now.
-    fn completed(&self) -> u64 {
-        self.c.pools.values().flat_map(|p| p.module.jobs()).map(|j| j.statistics().completed_files).sum()
+    /// Tasks completed by the permanent jobs the pools hold now.
+    fn completed_by_permanent_jobs(&self) -> u64 {
+        let jobs = self.c.pools.values().flat_map(|p| p.module.jobs());
+        jobs.filter(|j| j.is_permanent()).map(|j| j.statistics().completed_files).sum()
     }
 
     /// The step budget ran out: a configuration loop if the scenario's permanent jobs feed each
-    /// other and tasks completed within the budget's last window of steps; otherwise a loop
+    /// other and completed tasks within the budget's last window of steps; otherwise a loop
     /// without progress, such as jobs retrying in step for ever.
     fn over_budget(&self) -> Halt {
         let Budget { steps, window } = self.budget;
-        let (before, last) = self.completed_marks;
-        if self.feedback && last > before {
+        // Only the permanent jobs' completions count. Another job still running then is not
+        // looked at (in 3 of the 10 loops in 400 000 seeds one is; why was not looked into), so
+        // a livelock of its own would pass for the loop.
+        if self.feedback && self.completed.last > self.completed.previous {
             return Halt::ConfigurationLoop;
         }
         let why =

@@ -162,7 +162,7 @@ mod tests {
             let result = scan(&repository, &ReplicaFilter::default(), order, 0, &closed);
             let error = result.err().map(|e| e.to_string());
             assert_eq!(error.as_deref(), Some("the module was closed during the scan"), "{order:?}");
-            // Without the looks, 5000 replicas would make 4 of them and the last one.
+            // Had the scan gone on to the end, it would have asked 5 times.
             assert_eq!(asked.get(), 3, "{order:?}: the scan went on after the module closed");
         }
     }

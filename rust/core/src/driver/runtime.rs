@@ -514,6 +514,12 @@ fn step(inner: &Arc<Inner>, work: Work) {
         }
     };
     for effect in effects.drain(..) {
+        // Closed by the callback of an effect before (its shutdown sent every task's cancel
+        // then): the rest are not run, so that no copy request follows the cancel of its task
+        // to the target and starts a copy nobody waits for.
+        if inner.closed.load(Ordering::Acquire) {
+            continue;
+        }
         execute(inner, effect);
     }
     recycle_effects(effects);

@@ -6,7 +6,7 @@ use crate::context::Ctx;
 use crate::effect::{ChangePurpose, Effect, EntryPurpose};
 use crate::host::RepositoryError;
 use crate::input::EntryResult;
-use crate::mode::{outgrown_copies, source_mode_changes};
+use crate::mode::{ModeState, outgrown_copies, source_mode_changes};
 use crate::pnfsid::PnfsId;
 use crate::replica::{ReplicaEntry, ReplicaState};
 
@@ -35,10 +35,10 @@ impl Job {
         match result {
             Ok(Some(entry)) if let Some(why) = outgrown => self.keep_outgrown_source(&entry, task, why, ctx),
             Ok(Some(entry)) if self.became_precious_outside_filter(&entry) => {
-                // Copied as the cached replica it was, under an explicit `-tmode` that the
-                // outgrowing check above leaves alone; but the job was told to take no precious
-                // replica (`-state=cached`), and lowering this one could leave the file on
-                // cached copies only, before it reaches tape.
+                // Copied as cached under an explicit `-tmode=cached`, which the outgrowing
+                // check above leaves alone; but the job was told to take no precious replica
+                // (`-state=cached`), and lowering this one could leave the file on cached
+                // copies only, before it reaches tape.
                 let text =
                     "Source kept: it became precious while it was copied, and it no longer matches the job's filter";
                 self.complete(pnfsid, task, Some(text.to_string()), ctx);
@@ -66,10 +66,11 @@ impl Job {
     }
 
     /// Whether the source is precious now although the job's `-state` filter takes cached
-    /// replicas only, and its source mode could lower it.
+    /// replicas only, its copies were asked to be cached, and its source mode could lower it.
     fn became_precious_outside_filter(&self, entry: &ReplicaEntry) -> bool {
         entry.state == ReplicaState::Precious
             && self.filter.state.is_some_and(|wanted| wanted != ReplicaState::Precious)
+            && self.definition.target_mode.state == ModeState::Cached
             && self.definition.source_mode.may_lower_source()
     }
 

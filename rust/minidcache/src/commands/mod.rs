@@ -283,7 +283,8 @@ fn info(cluster: &Cluster, node: &PoolNode) -> String {
     let c = &node.counters;
     let hsms = node.hsms();
     let mut out = String::new();
-    let _ = writeln!(out, "Pool       : {} ({})", node.name, node.mode().describe());
+    let failed = if node.repository.has_failed_metadata() { "; metadata not written, refusing copies" } else { "" };
+    let _ = writeln!(out, "Pool       : {} ({}{failed})", node.name, node.mode().describe());
     let _ = writeln!(out, "Files      : {files} ({precious} precious, {sticky} sticky)");
     let _ = writeln!(out, "Bytes      : {used} ({})", human(used));
     let _ = writeln!(out, "Free       : {} of {}", total.saturating_sub(node.repository.used()), total);
