@@ -41,7 +41,7 @@ impl Module {
             if !self.jobs[&key].state().is_terminal() {
                 return;
             }
-            self.jobs.remove(&key);
+            self.remove_job(key);
         }
         let defaults = self.defaults();
         let definition = hotfile::definition(&entry, protocol, net, defaults.hotfile_replicas, defaults.refresh);
@@ -68,8 +68,8 @@ impl Module {
             .collect();
         // Keys grow with creation time, so the first ones are the oldest.
         let excess = finished.len().saturating_sub(MAX_FINISHED_HOT_FILE_JOBS);
-        for key in &finished[..excess] {
-            self.jobs.remove(key);
+        for &key in &finished[..excess] {
+            self.remove_job(key);
         }
         self.hot_jobs = self.jobs.values().filter(|j| j.id.starts_with("hotfile-")).count();
     }

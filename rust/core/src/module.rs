@@ -161,6 +161,18 @@ impl Module {
         self.shared.locks.len()
     }
 
+    /// Removes a job and releases the locks of the files it still has running. A job that
+    /// failed may have tasks still under way (§3.5); dropping it without its locks would keep
+    /// those files locked for every other job, and refused to incoming copies (10020), until
+    /// the pool restarts. Their later answers find no job and are ignored.
+    pub(crate) fn remove_job(&mut self, key: JobKey) {
+        if let Some(job) = self.jobs.remove(&key) {
+            for pnfsid in job.locked_files() {
+                self.shared.locks.remove(pnfsid);
+            }
+        }
+    }
+
     /// Whether this pool accepts copies from other pools (a `-strict`-disabled pool does not).
     /// `false` refuses copy requests at once; `true` still asks the repository's
     /// [`crate::host::Repository::accepts_copies`] for each request.

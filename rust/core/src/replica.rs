@@ -189,8 +189,10 @@ pub fn set_sticky(
 #[serde(rename_all = "lowercase")]
 pub enum AccessLatency {
     /// On disk.
+    #[serde(alias = "ONLINE")]
     Online,
     /// May have to come from tape.
+    #[serde(alias = "NEARLINE")]
     Nearline,
 }
 
@@ -199,10 +201,13 @@ pub enum AccessLatency {
 #[serde(rename_all = "lowercase")]
 pub enum RetentionPolicy {
     /// Written to tape.
+    #[serde(alias = "CUSTODIAL")]
     Custodial,
     /// Disk copies only.
+    #[serde(alias = "REPLICA")]
     Replica,
     /// Scratch output.
+    #[serde(alias = "OUTPUT")]
     Output,
 }
 

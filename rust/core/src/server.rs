@@ -136,6 +136,13 @@ impl Server {
         if !request.state.is_cached_or_precious() {
             return respond(ctx, inbound, error(ReturnCode::INVALID_ARGS, "State must be either CACHED or PRECIOUS"));
         }
+        if let Some(record) = request.sticky.iter().find(|r| r.owner.is_empty() || r.expire < -1) {
+            // Refused whole, before anything is changed: an update applies the records one by
+            // one, and one the repository refuses half-way would leave the others applied, and
+            // the request failing the same way on every retry with the wrong reason.
+            let text = format!("Invalid sticky record: owner '{}', expire {}", record.owner, record.expire);
+            return respond(ctx, inbound, error(ReturnCode::INVALID_ARGS, text));
+        }
         if self.requests.contains_key(&request.uuid) || self.finished.contains(&request.uuid) {
             // A duplicated request: the work is under way or done. Doing it again would leave
             // a copy the source never counts (found by migration-sim with duplicated messages).

@@ -241,6 +241,23 @@ fn cancel_ends_a_job_whose_transfers_wait_for_space() {
     assert_eq!(c.pool("pool1").module.locked_files(), 0);
 }
 
+/// The same with the plain cancel repeated every 5 minutes: the grace runs from the first.
+/// Catches: re-arming the grace timer on every plain cancel (the job then never ends).
+#[test]
+fn a_repeated_plain_cancel_does_not_put_off_the_end_of_the_grace() {
+    let mut c = move_to_targets_that_fill_up();
+    let cancelled = |c: &Cluster| state(c, "pool1", "1") == JobState::Cancelled;
+    ok(&mut c, "pool1", "migration cancel 1");
+    for _ in 0..4 {
+        if step_until(&mut c, 5 * MINUTE, cancelled) {
+            break;
+        }
+        ok(&mut c, "pool1", "migration cancel 1");
+    }
+    assert!(cancelled(&c), "still cancelling 20 minutes after the first cancel");
+    assert_eq!(c.pool("pool1").module.locked_files(), 0);
+}
+
 /// dCache #1983: one file that always failed was retried in a tight loop, thousands of times a
 /// minute, while the rest of the job went on. Here the only copy of A sits on an offline target
 /// (non-eager: retried, never copied elsewhere), B takes ten minutes to copy: A is retried at

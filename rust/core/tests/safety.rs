@@ -488,3 +488,28 @@ fn a_replica_broken_before_its_task_starts_is_left_alone_under_an_explicit_targe
         assert!(notes.iter().any(|n| n.contains("Cannot migrate a replica in state BROKEN")), "{line}: {notes:?}");
     }
 }
+
+/// A job fails while one of its tasks is still under way (§3.5: a read error of another file
+/// fails it), and `migration clear` removes it then: the running file's lock goes with the job.
+/// It stayed, so every later job met `File is locked` on that file, and the pool refused
+/// incoming copies of it, until a restart.
+#[test]
+fn clearing_a_failed_job_with_a_task_under_way_releases_its_file() {
+    let mut c = cluster(1, &["pool1", "pool2", "pool3"]);
+    c.start();
+    c.bandwidth = 1_000; // 2 MB take 2 s
+    put(&mut c, "pool1", "A", Cached, 2_000_000, vec![]);
+    put(&mut c, "pool1", "B", Cached, 40, vec![]);
+    c.faults.failing_task_reads.insert(id("B"));
+    ok(&mut c, "pool1", "migration copy -concurrency=2 pool2");
+    assert!(run_until(&mut c, HOUR, 1, |c| state(c, "pool1", "1") == JobState::Failed));
+    assert_eq!(c.job("pool1", "1").running_tasks().len(), 1, "A's task is still under way");
+    ok(&mut c, "pool1", "migration clear");
+    assert_eq!(ok(&mut c, "pool1", "migration ls"), "");
+    assert_eq!(c.pool("pool1").module.locked_files(), 0, "A's lock went with its job");
+
+    ok(&mut c, "pool1", "migration copy pool3");
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(state(&c, "pool1", "2"), JobState::Finished);
+    assert!(entry(&c, "pool3", "A").is_some() && entry(&c, "pool3", "B").is_some());
+}

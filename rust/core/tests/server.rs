@@ -98,6 +98,26 @@ fn disabled_server_answers_104() {
     assert_eq!(m.server_requests(), 0);
 }
 
+/// A copy request with a sticky record no repository takes (an empty owner, an expiry below
+/// -1) is refused whole with 10015 before anything is registered or changed: an update that
+/// set the state and then failed on the record would have been half made.
+#[test]
+fn a_copy_request_with_an_invalid_sticky_record_is_refused_whole() {
+    use migration_core::replica::StickyRecord;
+    for (record, text) in [
+        (StickyRecord::new("b", -5), "Invalid sticky record: owner 'b', expire -5"),
+        (StickyRecord::new("", -1), "Invalid sticky record: owner '', expire -1"),
+    ] {
+        let mut m = Module::new("pool2", Config::default(), 1);
+        let mut request = copy_request(7, Precious, false);
+        request.sticky = vec![StickyRecord::new("a", -1), record];
+        let effects = send(&mut m, &Message::Copy(request), 1);
+        assert_eq!(reply_to(&effects, 1), Some(error(ReturnCode::INVALID_ARGS, text)));
+        assert_eq!(m.server_requests(), 0);
+        assert!(!effects.iter().any(|e| matches!(e, Effect::InspectCopy { .. } | Effect::Change { .. })));
+    }
+}
+
 /// Two pools moving the same file to each other: each target is busy with its own task on
 /// the file and answers `Target file is busy`; no replica is lost, and once one job is
 /// cancelled the other completes.

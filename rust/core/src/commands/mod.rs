@@ -6,6 +6,7 @@
 //! `migration copy|move|cache` become a job's definition is in `definition.rs`.
 
 use crate::Millis;
+use crate::effect::JobKey;
 use crate::error::{Error, ErrorKind};
 use crate::job::{Job, JobState};
 use crate::message::WireVersion;
@@ -181,7 +182,11 @@ impl Module {
             }
             Command::Ls => Ok(self.jobs().map(|j| format!("{}\n", j.summary())).collect()),
             Command::Clear => {
-                self.jobs.retain(|_, j| !j.state().is_terminal());
+                let ended: Vec<JobKey> =
+                    self.jobs.iter().filter(|(_, j)| j.state().is_terminal()).map(|(k, _)| *k).collect();
+                for key in ended {
+                    self.remove_job(key);
+                }
                 Ok(String::new())
             }
             Command::Suspend => {
@@ -367,9 +372,7 @@ impl Module {
     fn claim_id(&mut self, id: &str) -> Result<String, Error> {
         let Some(key) = self.job_key(id) else { return Ok(id.to_string()) };
         match self.jobs[&key].state() {
-            s if s.is_terminal() => {
-                self.jobs.remove(&key);
-            }
+            s if s.is_terminal() => self.remove_job(key),
             JobState::Cancelling => {
                 let fresh = self.next_free_number();
                 self.jobs.get_mut(&key).expect("key just found").id = fresh;

@@ -100,6 +100,8 @@ pub struct Faults {
     /// it: a state that comes between the file's queueing and its task (a replica found
     /// BROKEN, say).
     pub changed_before_task_read: BTreeMap<PnfsId, RepositoryChange>,
+    /// Files whose next read to start a task fails (an I/O error of the repository).
+    pub failing_task_reads: BTreeSet<PnfsId>,
 }
 
 /// Names a job across pool restarts: keys restart at 1 in a rebuilt module.
@@ -725,7 +727,9 @@ impl Cluster {
                 {
                     let _ = repository_effects::apply_changes(repository.as_ref(), &pnfsid, &[change]);
                 }
-                let result = repository.entry(&pnfsid);
+                let fails =
+                    matches!(purpose, EntryPurpose::StartTask { .. }) && self.faults.failing_task_reads.remove(&pnfsid);
+                let result = if fails { Err("I/O error".to_string()) } else { repository.entry(&pnfsid) };
                 if let EntryPurpose::SourceMode { .. } = purpose
                     && let Some(changes) = self.faults.changed_after_source_read.get_mut(&pnfsid)
                 {

@@ -353,6 +353,11 @@ impl Job {
         self.running.values().any(|r| matches!(&r.stage, Stage::Task(t) if t.uuid == uuid))
     }
 
+    /// The files this job holds locked: those it has running, unless it is a dry run.
+    pub(crate) fn locked_files(&self) -> impl Iterator<Item = &PnfsId> {
+        self.running.keys().filter(|_| self.plan.is_none())
+    }
+
     /// Running tasks as `(task id, pnfsid, state name, target)`, by task id.
     pub fn running_tasks(&self) -> Vec<(u64, PnfsId, &'static str, Option<&str>)> {
         let mut tasks: Vec<_> = self

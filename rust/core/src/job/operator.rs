@@ -100,6 +100,7 @@ impl Job {
             return;
         }
         let scan_pending = self.scan_state().is_some_and(|scan| scan != Scan::WaitingForLoad);
+        let was_cancelling = matches!(self.state, State::Cancelling { .. });
         // A job cancelled again keeps the replies it owes, and its reason if forced now.
         let (earlier_reason, mut replies) = match &mut self.state {
             State::Cancelling { reason, replies } => (reason.take(), std::mem::take(replies)),
@@ -116,7 +117,9 @@ impl Job {
         self.set_state(State::Cancelling { reason: kept_reason, replies }, ctx.now);
         if force {
             self.cancel_running(reason, ctx);
-        } else {
+        } else if !was_cancelling {
+            // Armed once: a plain cancel repeated (an operator retyping it, a service resending
+            // its message) within the grace would otherwise put off its end for ever.
             ctx.timers.cancel(TimerKey::Wake(self.key));
             ctx.timers.set(TimerKey::CancelGrace(self.key), ctx.now + CANCEL_GRACE);
         }

@@ -280,6 +280,27 @@ mod tests {
         assert!(decode_naming::<Message>(&garbled, &known).is_err());
     }
 
+    /// Version 1 writes access latency and retention policy in lower case and reads the
+    /// upper-case spellings too (dCache's names), so a writer that follows either is read.
+    #[test]
+    fn latency_and_policy_are_written_in_lower_case_and_read_in_either() {
+        use crate::replica::{AccessLatency, RetentionPolicy};
+        let copy = |latency: &str, policy: &str| {
+            format!(
+                r#"{{"v":1,"body":{{"Copy":{{"uuid":1,"source":"pool1","attributes":{{"pnfsid":"0000000000000000000000A1","size":40,"storage_class":null,"cache_class":null,"access_latency":"{latency}","retention_policy":"{policy}","checksums":[]}},"state":"CACHED","sticky":[],"verify":false,"force_source_mode":false,"atime":null,"meta_only":false}}}}}}"#
+            )
+        };
+        for (latency, policy) in [("nearline", "custodial"), ("NEARLINE", "CUSTODIAL")] {
+            let Ok(Message::Copy(request)) = decode::<Message>(copy(latency, policy).as_bytes()) else {
+                panic!("{latency} {policy} read")
+            };
+            assert_eq!(request.attributes.access_latency, Some(AccessLatency::Nearline));
+            assert_eq!(request.attributes.retention_policy, Some(RetentionPolicy::Custodial));
+            let written = String::from_utf8(encode_as(&Message::Copy(request), WireVersion::Json)).expect("utf-8");
+            assert_eq!(written, copy("nearline", "custodial"));
+        }
+    }
+
     /// The examples of `docs/wire.md`: version 1 must keep reading and writing exactly these.
     #[test]
     fn version_1_is_what_the_wire_page_shows() {
