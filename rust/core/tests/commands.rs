@@ -691,6 +691,28 @@ fn file_locked_by_another_job_gets_note_and_stays_queued() {
     assert!(entry(&c, "pool3", "A").is_some(), "copied once the lock was released");
 }
 
+/// A locked file at the head of the queue goes to its end: the files behind it are taken
+/// first, and it once they are (its lock long released by then). Left at the head, every file
+/// taken after it left a dead slot that each later walk stepped over.
+#[test]
+fn a_locked_file_goes_to_the_end_of_the_queue() {
+    let mut c = cluster(1, &["pool1", "pool2", "pool3"]);
+    c.start();
+    c.bandwidth = 1_000;
+    put(&mut c, "pool1", "A", Cached, 2_000_000, vec![]); // 2 s
+    for f in ["B", "C", "D"] {
+        put(&mut c, "pool1", f, Cached, 4_000_000, vec![]); // 4 s each
+    }
+    ok(&mut c, "pool1", "migration copy -pnfsid=A pool2");
+    c.run_for(500);
+    ok(&mut c, "pool1", "migration copy -concurrency=1 pool3");
+    assert!(c.run_until_jobs_end(HOUR));
+    let order = creation_order(&c, "pool3");
+    let names: Vec<PnfsId> = ["B", "C", "D", "A"].iter().map(|f| id(f)).collect();
+    assert_eq!(order, names, "A, locked when the walk met it, came last");
+    assert_eq!(c.pool("pool1").module.locked_files(), 0);
+}
+
 #[test]
 fn at_most_fifteen_notes_are_kept() {
     let mut c = small();

@@ -481,10 +481,14 @@ impl Job {
 
     /// Rule 5: start tasks from the head of the queue while slots are free.
     fn walk_queue(&mut self, ctx: &mut Ctx<'_>) {
-        let mut skip = 0;
         let mut throttled = false;
+        // Files found locked in this walk, each sent to the end of the queue once.
+        let mut locked = 0;
         while self.state() == JobState::Running && (self.running.len() as i64) < i64::from(self.concurrency) {
-            let Some((pnfsid, size)) = self.queue.iter().nth(skip) else { break };
+            if locked > 0 && locked >= self.queue.len() {
+                break; // every file left is locked by another job
+            }
+            let Some((pnfsid, size)) = self.queue.iter().next() else { break };
             if self.definition.stop_when.is_some() && self.evaluate_lifetime(true) {
                 self.stop(ctx);
                 break;
@@ -495,9 +499,15 @@ impl Job {
             }
             // A dry run takes no lock: it changes nothing, and must not make a target busy.
             if self.plan.is_none() && !ctx.locks.insert(pnfsid) {
-                // Another job of this pool works on the file; leave it queued.
+                // Another job of this pool works on the file: it goes to the end of the queue
+                // and is tried again after the others. dCache leaves it in place; here every
+                // file taken after it would leave a dead slot behind it for each later walk to
+                // step over, quadratic in a large queue while the file stays locked.
                 self.note(ctx, 0, Some(pnfsid), "File is locked".to_string());
-                skip += 1;
+                let (pnfsid, size) = self.queue.take_nth(0).expect("the file was just seen in the queue");
+                self.queue.push_back(pnfsid, size);
+                self.release_queue_memory(ctx);
+                locked += 1;
                 continue;
             }
             if let Some(Err(wait)) = self.bandwidth.as_mut().map(|b| b.take(size, ctx.now)) {
@@ -508,7 +518,7 @@ impl Job {
                 throttled = true;
                 break;
             }
-            let (pnfsid, size) = self.queue.take_nth(skip).expect("the file was just seen in the queue");
+            let (pnfsid, size) = self.queue.take_nth(0).expect("the file was just seen in the queue");
             self.release_queue_memory(ctx);
             self.running.insert(pnfsid, Running { size, stage: Stage::Reading { cancelled: false } });
             ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::StartTask { job: self.key, pnfsid }, pnfsid });
