@@ -66,6 +66,11 @@ impl Quarantine {
         self.files.iter()
     }
 
+    /// Whether `pnfsid` is quarantined.
+    pub fn holds(&self, pnfsid: &PnfsId) -> bool {
+        self.files.contains_key(pnfsid)
+    }
+
     /// Number of quarantined files.
     pub fn len(&self) -> usize {
         self.files.len()

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use migration_core::ErrorKind;
 use migration_core::job::JobState;
-use migration_core::replica::ReplicaState::Precious;
+use migration_core::replica::ReplicaState::{Cached, Precious};
 
 // ── Repeated options ───────────────────────────────────────────────────────────────────
 
@@ -148,6 +148,33 @@ fn a_file_that_always_fails_is_quarantined_after_n_attempts_and_the_job_finishes
     assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
     assert!(entry(&c, "pool2", "A").is_some() && entry(&c, "pool2", "B").is_some());
     assert!(!full_info(&mut c, "pool1", "1").contains("Quarantined: "));
+}
+
+/// A permanent job's quarantined file stays out when a change of its replica matches the job
+/// again: it waits for `migration retry`. It was queued again while still listed as
+/// quarantined, and retried with the next change.
+#[test]
+fn a_quarantined_file_of_a_permanent_job_waits_for_retry_when_its_replica_changes() {
+    use migration_core::host::Repository as _;
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Cached, 10, vec![]);
+    c.faults.fail_p2p = 1.0;
+    ok(&mut c, "pool1", "migration copy -permanent -max-attempts=1 pool2");
+    c.run_for(MINUTE);
+    assert_eq!(c.job("pool1", "1").statistics().attempts, 1);
+    assert!(full_info(&mut c, "pool1", "1").contains("Quarantined: 1 files"));
+
+    // `rep set precious`: a state change a permanent job hears as a file to migrate.
+    c.repository("pool1").set_state(&id("A"), Precious, "rep set precious").expect("precious");
+    flush(&mut c, "pool1");
+    c.run_for(MINUTE);
+    assert_eq!(c.job("pool1", "1").queued(), 0, "not queued again");
+    assert_eq!(c.job("pool1", "1").statistics().attempts, 1, "not tried again");
+
+    c.faults.fail_p2p = 0.0;
+    assert_eq!(ok(&mut c, "pool1", "migration retry 1"), "[1] 1 quarantined files queued again");
+    c.run_for(MINUTE);
+    assert!(entry(&c, "pool2", "A").is_some());
 }
 
 #[test]

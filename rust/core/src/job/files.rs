@@ -11,9 +11,11 @@ use crate::task::TaskEvent;
 use crate::timers::TimerKey;
 
 impl Job {
-    /// Enqueues a file unless it is queued or running.
+    /// Enqueues a file unless it is queued, running or quarantined (a quarantined file waits
+    /// for `migration retry`, also when a change of its replica makes a permanent job add it
+    /// again).
     pub(super) fn add(&mut self, pnfsid: PnfsId, size: u64, ctx: &mut Ctx<'_>) {
-        if self.running.contains_key(&pnfsid) || !self.queue.push_back(pnfsid, size) {
+        if self.running.contains_key(&pnfsid) || self.quarantine.holds(&pnfsid) || !self.queue.push_back(pnfsid, size) {
             return;
         }
         self.release_queue_memory(ctx);

@@ -79,7 +79,9 @@ impl Job {
         let files = self.quarantine.release_all();
         let n = files.len();
         for (pnfsid, size) in files {
-            self.queue.push_back(pnfsid, size);
+            if !self.running.contains_key(&pnfsid) {
+                self.queue.push_back(pnfsid, size);
+            }
         }
         self.release_queue_memory(ctx);
         if n > 0 && self.state() == JobState::Finished {
