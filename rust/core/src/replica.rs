@@ -138,6 +138,19 @@ pub enum StickyError {
     Removed,
     /// `expire < -1`.
     InvalidExpire(Millis),
+    /// An empty owner.
+    NoOwner,
+}
+
+/// Whether `owner` and `expire` make a sticky record any repository takes.
+pub fn check_sticky(owner: &str, expire: Millis) -> Result<(), StickyError> {
+    if owner.is_empty() {
+        return Err(StickyError::NoOwner);
+    }
+    if expire < NEVER_EXPIRES {
+        return Err(StickyError::InvalidExpire(expire));
+    }
+    Ok(())
 }
 
 impl fmt::Display for StickyError {
@@ -146,6 +159,7 @@ impl fmt::Display for StickyError {
             StickyError::Incomplete => f.write_str("File is incomplete"),
             StickyError::Removed => f.write_str("File has been removed"),
             StickyError::InvalidExpire(e) => write!(f, "Illegal expiration time: {e}"),
+            StickyError::NoOwner => f.write_str("A sticky record needs an owner"),
         }
     }
 }
@@ -167,9 +181,7 @@ pub fn set_sticky(
         ReplicaState::Removed | ReplicaState::Destroyed => return Err(StickyError::Removed),
         _ => return Err(StickyError::Incomplete),
     }
-    if expire < NEVER_EXPIRES {
-        return Err(StickyError::InvalidExpire(expire));
-    }
+    check_sticky(owner, expire)?;
     match records.iter_mut().find(|r| r.owner == owner) {
         Some(existing) if existing.expire == expire => Ok(false),
         Some(existing) if !overwrite && existing.is_valid_at(expire) => Ok(false),

@@ -12,7 +12,7 @@ use crate::host::{P2pRequest, RepositoryError};
 use crate::input::EntryResult;
 use crate::message::{CopyRequest, Message, Reply, RequestId, WireVersion};
 use crate::mode::existing_replica_changes;
-use crate::replica::{ReplicaEntry, ReplicaState};
+use crate::replica::{ReplicaEntry, ReplicaState, check_sticky};
 
 /// Where a registered request stands.
 #[derive(Debug)]
@@ -136,12 +136,11 @@ impl Server {
         if !request.state.is_cached_or_precious() {
             return respond(ctx, inbound, error(ReturnCode::INVALID_ARGS, "State must be either CACHED or PRECIOUS"));
         }
-        if let Some(record) = request.sticky.iter().find(|r| r.owner.is_empty() || r.expire < -1) {
+        if let Some(e) = request.sticky.iter().find_map(|r| check_sticky(&r.owner, r.expire).err()) {
             // Refused whole, before anything is changed: an update applies the records one by
             // one, and one the repository refuses half-way would leave the others applied, and
             // the request failing the same way on every retry with the wrong reason.
-            let text = format!("Invalid sticky record: owner '{}', expire {}", record.owner, record.expire);
-            return respond(ctx, inbound, error(ReturnCode::INVALID_ARGS, text));
+            return respond(ctx, inbound, error(ReturnCode::INVALID_ARGS, format!("Invalid sticky record: {e}")));
         }
         if self.requests.contains_key(&request.uuid) || self.finished.contains(&request.uuid) {
             // A duplicated request: the work is under way or done. Doing it again would leave

@@ -105,8 +105,8 @@ fn disabled_server_answers_104() {
 fn a_copy_request_with_an_invalid_sticky_record_is_refused_whole() {
     use migration_core::replica::StickyRecord;
     for (record, text) in [
-        (StickyRecord::new("b", -5), "Invalid sticky record: owner 'b', expire -5"),
-        (StickyRecord::new("", -1), "Invalid sticky record: owner '', expire -1"),
+        (StickyRecord::new("b", -5), "Invalid sticky record: Illegal expiration time: -5"),
+        (StickyRecord::new("", -1), "Invalid sticky record: A sticky record needs an owner"),
     ] {
         let mut m = Module::new("pool2", Config::default(), 1);
         let mut request = copy_request(7, Precious, false);

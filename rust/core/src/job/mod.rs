@@ -355,7 +355,7 @@ impl Job {
 
     /// The files this job holds locked: those it has running, unless it is a dry run.
     pub(crate) fn locked_files(&self) -> impl Iterator<Item = &PnfsId> {
-        self.running.keys().filter(|_| self.plan.is_none())
+        self.plan.is_none().then(|| self.running.keys()).into_iter().flatten()
     }
 
     /// Running tasks as `(task id, pnfsid, state name, target)`, by task id.

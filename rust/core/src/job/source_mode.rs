@@ -30,19 +30,17 @@ impl Job {
         let (task, note) = (*task, note.clone());
         let outgrown = match (&result, copied) {
             (Ok(Some(entry)), Some(copied)) => outgrown_copies(copied, entry, &ctx.config.pin_manager, ctx.now),
+            // Copied as cached under an explicit `-tmode=cached`, whose copies are not kept
+            // for the check above; but a job told to take no precious replica (`-state=cached`)
+            // that lowered this one could leave the file on cached copies only, before it
+            // reaches tape. It no longer matches the filter, so the job leaves it.
+            (Ok(Some(entry)), None) if self.became_precious_outside_filter(entry) => {
+                Some("it became precious while it was copied".to_string())
+            }
             _ => None,
         };
         match result {
             Ok(Some(entry)) if let Some(why) = outgrown => self.keep_outgrown_source(&entry, task, why, ctx),
-            Ok(Some(entry)) if self.became_precious_outside_filter(&entry) => {
-                // Copied as cached under an explicit `-tmode=cached`, which the outgrowing
-                // check above leaves alone; but the job was told to take no precious replica
-                // (`-state=cached`), and lowering this one could leave the file on cached
-                // copies only, before it reaches tape.
-                let text =
-                    "Source kept: it became precious while it was copied, and it no longer matches the job's filter";
-                self.complete(pnfsid, task, Some(text.to_string()), ctx);
-            }
             Ok(Some(entry)) => {
                 let changes = source_mode_changes(&self.definition.source_mode, &entry, &ctx.config.pin_manager);
                 if changes.is_empty() {
