@@ -1,6 +1,8 @@
 //! What the embedding pool provides: one trait per service a dCache pool talks to (design,
 //! "The host"). Calls that can take long complete asynchronously through a [`Completion`];
 //! the module never holds a lock while it calls a host, so a host may call back into it.
+//! A call that panics (a bug in a host written in Rust) fails what waited for it, as an error
+//! would, and is logged; the module's other work goes on.
 
 use std::fmt;
 use std::sync::Arc;

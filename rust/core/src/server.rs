@@ -51,10 +51,12 @@ pub struct Admission {
     pub max_incoming: usize,
 }
 
-/// Finished requests remembered so that a duplicated copy request is not executed again.
+/// Requests finished or refused, remembered so that a duplicated copy request is not executed
+/// again.
 const REMEMBERED: usize = 10_000;
 
-/// The requests finished lately: the last [`REMEMBERED`] at least, twice that at most.
+/// The requests finished or refused lately: the last [`REMEMBERED`] at least, twice that at
+/// most.
 ///
 /// Two generations of a set, rather than one set and a list in finishing order: forgetting
 /// the oldest request at every finish looked its id up in a random bucket of a set of ten
@@ -84,6 +86,10 @@ impl Remembered {
 #[derive(Debug, Default)]
 pub struct Server {
     requests: FxHashMap<RequestId, Registered>,
+    /// Requests this pool is done with, as finished or as refused. A task never asks the same
+    /// pool twice with one id (it fails, and its retry is a new task with a new id), so a
+    /// request seen again is a duplicate; one refused while the pool was busy or disabled and
+    /// executed when its duplicate came later would leave a copy its source never counts.
     finished: Remembered,
 }
 
@@ -124,35 +130,39 @@ impl Server {
         ctx: &mut Ctx<'_>,
     ) {
         let Admission { accepts_copies, max_incoming } = admission;
+        let uuid = request.uuid;
         let pnfsid = request.attributes.pnfsid;
+        if self.requests.contains_key(&uuid) || self.finished.contains(&uuid) {
+            // A duplicated request: the work is under way, done or refused. Doing it again
+            // would leave a copy the source never counts (found by migration-sim with
+            // duplicated messages). The source's wait was answered by the first one; this
+            // answer only acknowledges.
+            return respond(ctx, inbound, Reply::Ok);
+        }
         if !accepts_copies {
-            return respond(ctx, inbound, error(ReturnCode::POOL_DISABLED, "Pool is disabled"));
+            return self.refuse(uuid, inbound, error(ReturnCode::POOL_DISABLED, "Pool is disabled"), ctx);
         }
         if ctx.locks.contains(&pnfsid) {
             // A local task works on the same file: two pools moving files to each other must
             // not lose a replica.
-            return respond(ctx, inbound, error(ReturnCode::LOCKED, "Target file is busy"));
+            return self.refuse(uuid, inbound, error(ReturnCode::LOCKED, "Target file is busy"), ctx);
         }
         if !request.state.is_cached_or_precious() {
-            return respond(ctx, inbound, error(ReturnCode::INVALID_ARGS, "State must be either CACHED or PRECIOUS"));
+            let reply = error(ReturnCode::INVALID_ARGS, "State must be either CACHED or PRECIOUS");
+            return self.refuse(uuid, inbound, reply, ctx);
         }
         if let Some(e) = request.sticky.iter().find_map(|r| check_sticky(&r.owner, r.expire).err()) {
             // Refused whole, before anything is changed: an update applies the records one by
             // one, and one the repository refuses half-way would leave the others applied, and
             // the request failing the same way on every retry with the wrong reason.
-            return respond(ctx, inbound, error(ReturnCode::INVALID_ARGS, format!("Invalid sticky record: {e}")));
-        }
-        if self.requests.contains_key(&request.uuid) || self.finished.contains(&request.uuid) {
-            // A duplicated request: the work is under way or done. Doing it again would leave
-            // a copy the source never counts (found by migration-sim with duplicated messages).
-            return respond(ctx, inbound, Reply::Ok);
+            let reply = error(ReturnCode::INVALID_ARGS, format!("Invalid sticky record: {e}"));
+            return self.refuse(uuid, inbound, reply, ctx);
         }
         if max_incoming > 0 && self.requests.len() >= max_incoming {
             // dCache #7578: without a cap, 400 transfers from many sources landed on one pool.
             let text = format!("Target is busy: {max_incoming} incoming copies at once");
-            return respond(ctx, inbound, error(ReturnCode::TARGET_BUSY, text));
+            return self.refuse(uuid, inbound, error(ReturnCode::TARGET_BUSY, text), ctx);
         }
-        let uuid = request.uuid;
         self.requests.insert(uuid, Registered { request, reply_to: from, inbound, wire, phase: Phase::Inspecting });
         ctx.effects.push(Effect::InspectCopy { request: uuid, pnfsid });
     }
@@ -169,20 +179,15 @@ impl Server {
         if !accepts_copies {
             // The pool was disabled without telling the module (an automatic disable after
             // an I/O fault): the host's answer counts, as dCache checks its mode per request.
-            self.requests.remove(&uuid);
-            return respond(ctx, inbound, error(ReturnCode::POOL_DISABLED, "Pool is disabled"));
+            return self.refuse(uuid, inbound, error(ReturnCode::POOL_DISABLED, "Pool is disabled"), ctx);
         }
         match replica_in(result) {
-            Err(e) => {
-                self.requests.remove(&uuid);
-                respond(ctx, inbound, error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e));
-            }
+            Err(e) => self.refuse(uuid, inbound, error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e), ctx),
             Ok(None) => {
                 if reg.request.meta_only {
                     // R13 fixed: the request is unregistered, later pings fail.
                     let text = format!("Pool does not contain {}", reg.request.attributes.pnfsid);
-                    self.requests.remove(&uuid);
-                    return respond(ctx, inbound, error(ReturnCode::FILE_NOT_IN_REPOSITORY, text));
+                    return self.refuse(uuid, inbound, error(ReturnCode::FILE_NOT_IN_REPOSITORY, text), ctx);
                 }
                 reg.phase = Phase::Transferring;
                 // From here on the request needs only its source and file id, to report how
@@ -340,6 +345,14 @@ impl Server {
             }
             Phase::Updating { .. } => respond(ctx, inbound, error(ReturnCode::INVALID_ARGS, "No such request")),
         }
+    }
+
+    /// Answers a copy request with a refusal, unregistering it if it was registered, and
+    /// remembers it so that a duplicate is not executed.
+    fn refuse(&mut self, uuid: RequestId, inbound: Option<Inbound>, reply: Reply, ctx: &mut Ctx<'_>) {
+        self.requests.remove(&uuid);
+        self.finished.insert(uuid);
+        respond(ctx, inbound, reply);
     }
 
     /// Unregisters the request and tells the source how it ended (§6.2).

@@ -29,6 +29,7 @@ pub struct MisbehavingRepository {
     pub replicas: MemoryRepository,
     pub scan_panics: bool,
     pub verify_panics: bool,
+    pub read_panics: bool,
 }
 
 impl Repository for MisbehavingRepository {
@@ -37,6 +38,7 @@ impl Repository for MisbehavingRepository {
         self.replicas.for_each(visit)
     }
     fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
+        assert!(!self.read_panics, "the repository's database is gone");
         self.replicas.entry(pnfsid)
     }
     fn set_state(&self, pnfsid: &PnfsId, state: ReplicaState, reason: &str) -> Result<(), RepositoryError> {

@@ -98,6 +98,54 @@ fn disabled_server_answers_104() {
     assert_eq!(m.server_requests(), 0);
 }
 
+/// A request refused while the pool was disabled, whose duplicate comes after the pool is
+/// enabled again, is not executed then: its source failed the task on the refusal, and a copy
+/// made now would be one it never counts. A new request for the same file is served.
+///
+/// Catches: `Server` remembering only the requests it finished, not those it refused.
+#[test]
+fn a_duplicate_of_a_refused_request_is_not_executed_later() {
+    let mut m = Module::new("pool2", Config::default(), 1);
+    m.set_accepts_copies(false);
+    let request = Message::Copy(copy_request(7, Cached, false));
+    let effects = send(&mut m, &request, 1);
+    assert_eq!(reply_to(&effects, 1), Some(error(ReturnCode::POOL_DISABLED, "Pool is disabled")));
+
+    m.set_accepts_copies(true);
+    let effects = send(&mut m, &request, 2);
+    assert_eq!(m.server_requests(), 0, "the duplicate registers nothing");
+    assert!(!effects.iter().any(|e| matches!(e, Effect::InspectCopy { .. } | Effect::StartP2p { .. })), "{effects:?}");
+
+    let effects = send(&mut m, &Message::Copy(copy_request(8, Cached, false)), 3);
+    assert_eq!(m.server_requests(), 1, "a new request is served");
+    let effects = answer_entry(&mut m, &effects, None);
+    assert_eq!(reply_to(&effects, 3), Some(Reply::Ok));
+    assert!(effects.iter().any(|e| matches!(e, Effect::StartP2p { .. })));
+}
+
+/// The same after a refusal that came once the local entry was read (the host said the pool
+/// was disabled): the duplicate does not start the transfer.
+#[test]
+fn a_duplicate_of_a_request_refused_after_the_entry_was_read_is_not_executed() {
+    let mut m = Module::new("pool2", Config::default(), 1);
+    let request = Message::Copy(copy_request(7, Cached, false));
+    let effects = send(&mut m, &request, 1);
+    let uuid = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::InspectCopy { request, .. } => Some(*request),
+            _ => None,
+        })
+        .expect("the server reads the local entry");
+    m.handle(NOW, Input::copy_inspected(uuid, false, Ok(None)));
+    let effects = m.take_effects();
+    assert_eq!(reply_to(&effects, 1), Some(error(ReturnCode::POOL_DISABLED, "Pool is disabled")));
+
+    let effects = send(&mut m, &request, 2);
+    assert_eq!(m.server_requests(), 0);
+    assert!(!effects.iter().any(|e| matches!(e, Effect::InspectCopy { .. } | Effect::StartP2p { .. })), "{effects:?}");
+}
+
 /// A copy request with a sticky record no repository takes (an empty owner, an expiry below
 /// -1) is refused whole with 10015 before anything is registered or changed: an update that
 /// set the state and then failed on the record would have been half made.

@@ -514,7 +514,7 @@ fn step(inner: &Arc<Inner>, work: Work) {
         }
     };
     for effect in effects.drain(..) {
-        execute(inner, effect);
+        execute_caught(inner, effect);
         // Closed by this effect's callback (its shutdown sent every task's cancel then): the
         // rest are dropped, so that no copy request follows the cancel of its task to the
         // target and starts a copy nobody waits for. (Looked at after the effect, not before:
@@ -603,6 +603,27 @@ impl Sink<()> for Inner {
     }
 }
 
+/// Executes one effect, containing a panic of the host's (a bug in a host written in Rust):
+/// it is logged, and what waited for the call is answered with an error, by the call's input
+/// for a call answered at once (see [`host_call`]) and by the dropped [`Completion`] for one
+/// answered later. Let through, it would unwind out of [`drive`] and drop the work queued
+/// behind (other files' replies, a timer's whole round), leaving a copy request registered or
+/// a task waiting for ever.
+fn execute_caught(inner: &Arc<Inner>, effect: Effect) {
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute(inner, effect))) {
+        let message = crate::error::panic_message(&*panic).unwrap_or("no message");
+        tracing::error!(target: "migration", "a host callback panicked: {message}");
+    }
+}
+
+/// A call to the host answered at once, whose panic becomes an error text for its input.
+fn host_call<T>(what: &str, call: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|panic| {
+        let message = crate::error::panic_message(&*panic).unwrap_or("no message");
+        format!("the {what} panicked: {message}")
+    })
+}
+
 /// Executes one effect; never called with the module's lock held.
 fn execute(inner: &Arc<Inner>, effect: Effect) {
     let host = &inner.host;
@@ -628,15 +649,19 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
             );
         }
         Effect::ReadEntry { purpose, pnfsid } => {
-            let result = host.repository.entry(&pnfsid);
+            let result = host_call("repository's read", || host.repository.entry(&pnfsid)).and_then(|r| r);
             drive(inner, Work::Input(Input::entry(purpose, result)));
         }
         Effect::InspectCopy { request, pnfsid } => {
-            let (accepts_copies, entry) = host.repository.inspect_copy(&pnfsid);
+            let (accepts_copies, entry) = host_call("repository's read", || host.repository.inspect_copy(&pnfsid))
+                .unwrap_or_else(|e| (true, Err(e)));
             drive(inner, Work::Input(Input::copy_inspected(request, accepts_copies, entry)));
         }
         Effect::Change { purpose, pnfsid, changes } => {
-            let result = repository_effects::apply_changes(host.repository.as_ref(), &pnfsid, &changes);
+            let result = host_call("repository's change", || {
+                repository_effects::apply_changes(host.repository.as_ref(), &pnfsid, &changes)
+            })
+            .unwrap_or_else(|e| Err(RepositoryError::Other(e)));
             drive(inner, Work::Input(Input::Changed { purpose, result }));
         }
         Effect::VerifyChecksum { request, pnfsid } => {
@@ -697,7 +722,6 @@ fn execute(inner: &Arc<Inner>, effect: Effect) {
 mod tests {
     use super::*;
     use crate::driver::memory::MemoryRepository;
-    use crate::effect::Token;
     use crate::host::{
         P2p, P2pRequest, PinManager, PinMove, PnfsManager, PoolList, PoolManager, PoolSelection, Transport,
     };
@@ -982,21 +1006,71 @@ mod tests {
         assert!(sent_one(|m| matches!(m, Message::Cancel { .. })), "the target was not told to drop its transfer");
     }
 
+    /// Waits up to 20 s for `done`.
+    fn wait_for(done: impl Fn() -> bool) -> bool {
+        let started = Instant::now();
+        while !done() && started.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        done()
+    }
+
     #[test]
-    fn a_panicking_host_callback_does_not_leave_the_thread_stuck() {
-        let runtime = Runtime::start("pool1", Config::default(), panicky_host(), Options::default()).expect("starts");
-        let query = Effect::QueryLocations { token: Token(1), pnfsid: PnfsId::parse("1").expect("valid") };
-        let inner = Arc::clone(&runtime.inner);
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drive(&inner, Work::Effects(vec![query]))));
-        assert!(result.is_err(), "the host's panic reaches the caller");
-        // Fails without the reset guard: the queue would still be set, and this command's
-        // work would be queued on this thread and never handled.
+    fn a_host_callback_that_panics_fails_what_waited_for_it_and_the_work_queued_behind_goes_on() {
+        // The pnfs manager panics when asked for a file's locations, with the completion in
+        // its hands: the task waiting for the answer fails with the dropped completion's text.
+        let repository = MemoryRepository::new();
+        repository.insert(crate::driver::sim::replica("A", crate::replica::ReplicaState::Cached, 40, 0, vec![]));
+        let host = Host { repository: Arc::new(repository), pool_manager: Arc::new(Pools), ..panicky_host() };
+        let runtime = Runtime::start("pool1", Config::default(), host, Options::default()).expect("starts");
+        runtime.pool_started();
+        runtime.execute("migration copy pool2").expect("the panic does not reach the command");
+        let info = || runtime.execute("migration info 1").expect("the job");
+        assert!(wait_for(|| info().contains("the host dropped the request without answering")), "{}", info());
+        // The thread that ran the callback is not left looking like it drives a module (its
+        // later work would be queued and never handled).
         assert!(PUMP.with(|p| p.borrow().is_none()));
         assert_eq!(
             runtime.execute("migration get concurrency-default").expect("works"),
             "Current default concurrency: 1"
         );
+        runtime.shutdown();
+    }
+
+    #[test]
+    fn a_repository_read_that_panics_refuses_its_copy_request_instead_of_leaving_it_registered() {
+        use crate::message::{CopyRequest, Message, Reply, decode, encode};
+        use crate::replica::ReplicaState;
+        let repository = crate::test_util::MisbehavingRepository { read_panics: true, ..Default::default() };
+        let runtime = Runtime::start(
+            "pool2",
+            Config::default(),
+            Host { repository: Arc::new(repository), ..panicky_host() },
+            Options::default(),
+        )
+        .expect("starts");
+        runtime.pool_started();
+        let request = CopyRequest {
+            uuid: RequestId(7),
+            source: "pool1".into(),
+            attributes: crate::driver::sim::replica("A", ReplicaState::Cached, 40, 0, vec![]).attributes(),
+            state: ReplicaState::Cached,
+            sticky: vec![],
+            verify: false,
+            force_source_mode: false,
+            atime: None,
+            meta_only: false,
+        };
+        let answer = Arc::new(Mutex::new(None));
+        let answered = Arc::clone(&answer);
+        let reply = Completion::new(move |outcome: Outcome<Vec<u8>>| *answered.lock() = Some(outcome));
+        runtime.deliver("pool1", encode(&Message::Copy(request)), Some(reply));
+        assert!(wait_for(|| answer.lock().is_some()), "the request was not answered");
+        let bytes = answer.lock().take().expect("answered").expect("a reply message");
+        let Ok(Reply::Error { code, message }) = decode::<Reply>(&bytes) else { panic!("not a refusal") };
+        assert_eq!(code, ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION);
+        assert_eq!(message, "the repository's read panicked: the repository's database is gone");
+        assert_eq!(runtime.with_module(Module::server_requests), 0, "nothing left registered for pings to find");
         runtime.shutdown();
     }
 }
