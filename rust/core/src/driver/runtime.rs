@@ -445,9 +445,8 @@ fn drive(inner: &Arc<Inner>, work: Work) {
     });
     let Some(first) = queued else { return };
     PUMP.with(|p| *p.borrow_mut() = Some(VecDeque::new()));
-    // Even if a host callback panics through here (a binding catches it further up), this
-    // thread must not be left looking like it drives a module: its later work would be queued
-    // and never handled.
+    // However the loop below ends, this thread must not be left looking like it drives a
+    // module: its later work would be queued and never handled.
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
@@ -456,10 +455,28 @@ fn drive(inner: &Arc<Inner>, work: Work) {
     }
     let _reset = Reset;
     let mut next = Some((Arc::clone(inner), first));
-    while let Some((inner, work)) = next {
-        step(&inner, work);
-        next = PUMP.with(|p| p.borrow_mut().as_mut().and_then(VecDeque::pop_front));
+    // A host callback that panics (a bug in a host written in Rust) is caught here, once per
+    // call into the module rather than once per effect (a catch around each effect cost 1.7 %
+    // more instructions in the instant-host bench), and the loop goes on with the work queued:
+    // let through, the panic would drop it all (other files' replies, a timer's whole round).
+    // What waited for the call is answered with an error: by its input for a call answered at
+    // once ([`host_call`]), by the dropped [`Completion`] for one answered later; the effects
+    // after it are queued again by [`Rest`].
+    while let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        while let Some((inner, work)) = next {
+            step(&inner, work);
+            next = queued_work();
+        }
+    })) {
+        let message = crate::error::panic_message(&*panic).unwrap_or("no message");
+        tracing::error!(target: "migration", "a panic while driving the module (a host callback's, most likely): {message}");
+        next = queued_work();
     }
+}
+
+/// The next work queued on this thread.
+fn queued_work() -> Option<(Arc<Inner>, Work)> {
+    PUMP.with(|p| p.borrow_mut().as_mut().and_then(VecDeque::pop_front))
 }
 
 /// Handles `work` and everything it leads to before returning, even on a thread that is
@@ -513,8 +530,9 @@ fn step(inner: &Arc<Inner>, work: Work) {
             effects
         }
     };
-    for effect in effects.drain(..) {
-        execute_caught(inner, effect);
+    let mut rest = Rest { inner, effects: effects.drain(..) };
+    for effect in rest.effects.by_ref() {
+        execute(inner, effect);
         // Closed by this effect's callback (its shutdown sent every task's cancel then): the
         // rest are dropped, so that no copy request follows the cancel of its task to the
         // target and starts a copy nobody waits for. (Looked at after the effect, not before:
@@ -524,7 +542,29 @@ fn step(inner: &Arc<Inner>, work: Work) {
             break;
         }
     }
+    drop(rest);
     recycle_effects(effects);
+}
+
+/// The effects of a step not yet executed. If a host callback panics while one runs, they are
+/// queued again, first, as the driving loop catches the panic and goes on ([`drive`]):
+/// dropped, a transfer's start would leave its copy request registered for ever.
+struct Rest<'a> {
+    inner: &'a Arc<Inner>,
+    effects: std::vec::Drain<'a, Effect>,
+}
+
+impl Drop for Rest<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() && self.effects.len() > 0 {
+            let rest = Work::Effects(self.effects.by_ref().collect());
+            PUMP.with(|p| {
+                if let Some(queue) = p.borrow_mut().as_mut() {
+                    queue.push_front((Arc::clone(self.inner), rest));
+                }
+            });
+        }
+    }
 }
 
 /// Most inputs handled under one taking of the module's lock.
@@ -600,19 +640,6 @@ impl Sink<Vec<u8>> for Inner {
 impl Sink<()> for Inner {
     fn complete(self: Arc<Self>, token: u64, outcome: Outcome<()>) {
         answered(&self, token, outcome.map(|()| Answer::Done));
-    }
-}
-
-/// Executes one effect, containing a panic of the host's (a bug in a host written in Rust):
-/// it is logged, and what waited for the call is answered with an error, by the call's input
-/// for a call answered at once (see [`host_call`]) and by the dropped [`Completion`] for one
-/// answered later. Let through, it would unwind out of [`drive`] and drop the work queued
-/// behind (other files' replies, a timer's whole round), leaving a copy request registered or
-/// a task waiting for ever.
-fn execute_caught(inner: &Arc<Inner>, effect: Effect) {
-    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute(inner, effect))) {
-        let message = crate::error::panic_message(&*panic).unwrap_or("no message");
-        tracing::error!(target: "migration", "a host callback panicked: {message}");
     }
 }
 
@@ -1034,6 +1061,20 @@ mod tests {
             runtime.execute("migration get concurrency-default").expect("works"),
             "Current default concurrency: 1"
         );
+        runtime.shutdown();
+    }
+
+    #[test]
+    fn the_effects_after_one_whose_callback_panics_still_run() {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let host = Host { transport: Arc::new(Sent(Arc::clone(&sent))), ..panicky_host() };
+        let runtime = Runtime::start("pool1", Config::default(), host, Options::default()).expect("starts");
+        let query =
+            Effect::QueryLocations { token: crate::effect::Token(1), pnfsid: PnfsId::parse("1").expect("valid") };
+        let message = Effect::Send { to: "pool2".into(), message: b"after".to_vec(), token: None };
+        drive(&runtime.inner, Work::Effects(vec![query, message]));
+        assert_eq!(*sent.lock(), vec![b"after".to_vec()], "the send after the panicking query was dropped");
+        assert!(PUMP.with(|p| p.borrow().is_none()));
         runtime.shutdown();
     }
 
