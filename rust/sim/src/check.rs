@@ -51,6 +51,9 @@ pub mod names {
     pub const LAST_REPLICA: &str = "no file loses its last replica";
     /// A migration job removes a source only while another pool holds a complete replica.
     pub const CONFIRMED_COPY: &str = "source removed only after a confirmed copy";
+    /// A move in `-target-deficit-mode=wait` removes its source only after as many pools as
+    /// `-replicas` asks for confirmed the task's copy.
+    pub const ALL_COPIES_CONFIRMED: &str = "source removed only after -replicas confirmed copies";
     /// Precious never becomes cached except by a job's source mode on its own pool.
     pub const NO_DOWNGRADE: &str = "no replica becomes more volatile (state)";
     /// A job's source mode takes a file's precious replica (deleted or made cached) only while
@@ -89,6 +92,7 @@ struct Held {
 struct SpecInfo {
     targets: BTreeSet<String>,
     replicas: usize,
+    wait: bool,
     eager: bool,
     smode: SourceMode,
     smode_owners: Vec<String>,
@@ -110,6 +114,11 @@ pub struct Checker {
     uuid_spec: HashMap<RequestId, usize>,
     /// The job whose task sent each copy request.
     uuid_job: HashMap<RequestId, JobRef>,
+    /// The request id of the last task of each job on each file.
+    last_task: HashMap<(JobRef, PnfsId), RequestId>,
+    next_confirmation: usize,
+    /// The pools whose copy-finished message with success for a request reached its source.
+    confirmed: HashMap<RequestId, BTreeSet<String>>,
     runs: HashMap<JobRef, usize>,
     specs: Vec<SpecInfo>,
     /// How the `-replicas` bound is checked in this run.
@@ -150,6 +159,7 @@ impl Checker {
             .map(|s| SpecInfo {
                 targets: s.targets.iter().map(|&t| pool_name(t)).collect(),
                 replicas: s.replicas,
+                wait: s.wait,
                 eager: s.eager,
                 smode: s.smode,
                 smode_owners: s.smode_owners.clone(),
@@ -165,6 +175,9 @@ impl Checker {
             released: BTreeSet::new(),
             uuid_spec: HashMap::new(),
             uuid_job: HashMap::new(),
+            last_task: HashMap::new(),
+            next_confirmation: 0,
+            confirmed: HashMap::new(),
             runs: HashMap::new(),
             specs,
             replicas_bound,
@@ -206,6 +219,14 @@ impl Checker {
                 self.uuid_spec.insert(copy.uuid, spec);
                 self.uuid_job.insert(copy.uuid, copy.job.clone());
             }
+            self.last_task.insert((copy.job.clone(), copy.pnfsid), copy.uuid);
+        }
+        // Before the repository's events: the confirmation that lets a source go arrives in
+        // the step that removes it.
+        while self.next_confirmation < c.confirmations.len() {
+            let confirmation = &c.confirmations[self.next_confirmation];
+            self.next_confirmation += 1;
+            self.confirmed.entry(confirmation.uuid).or_default().insert(confirmation.from.clone());
         }
         while self.next_event < c.history.len() {
             let i = self.next_event;
@@ -282,6 +303,18 @@ impl Checker {
                         if others == 0 {
                             let text = "the source mode deleted the source while no other pool held a complete replica";
                             return Err(violation(CONFIRMED_COPY, file, text.to_string()));
+                        }
+                        if spec.wait {
+                            let Cause::SourceMode { job } = cause else { unreachable!("matched above") };
+                            let task = self.last_task.get(&(job.clone(), file));
+                            let confirmed = task.and_then(|uuid| self.confirmed.get(uuid)).map_or(0, BTreeSet::len);
+                            if confirmed < spec.replicas {
+                                let text = format!(
+                                    "the source mode deleted the source after {confirmed} of -replicas={} copies were confirmed",
+                                    spec.replicas
+                                );
+                                return Err(violation(ALL_COPIES_CONFIRMED, file, text));
+                            }
                         }
                         if *old == ReplicaState::Precious && !self.precious_elsewhere(&file, pool, cause) {
                             let text = "the source mode deleted a precious source with no precious copy elsewhere";

@@ -194,7 +194,7 @@ mod tests {
 
     /// Seeds on which the runner once found a violation, with the minimal scenario it shrank
     /// each to. Each fails on a build without the fix named.
-    const FOUND: [(u64, &str, &str); 4] = [
+    const FOUND: [(u64, &str, &str); 5] = [
         // A non-eager task skipped an unreachable known copy and later created one copy too
         // many (`Task::skip_unreachable`).
         (1788, "files=26;actions=2,3,7,10,12,14,16;specs=2;faults=", "replicas beyond -replicas"),
@@ -210,6 +210,10 @@ mod tests {
             "files=2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,20;actions=0,1,2,3,5,6,8,10,11,14,17,18,20,24,27,30;specs=0,1,2;faults=",
             "lockstep retries of a locked file",
         ),
+        // A cancelled `move -replicas=3` deleted its source with one copy confirmed, as
+        // dCache's does (`Task::finished_while_cancelling`); found by the invariant that a
+        // source goes only after -replicas confirmations, once dCache's behaviour was put back.
+        (19809, "files=44,45,51,54,66,67,73;actions=1,3;specs=2;faults=delay", "a cancelled move with too few copies"),
     ];
 
     #[test]

@@ -64,6 +64,8 @@ pub struct JobSpec {
     pub targets: Vec<usize>,
     /// `-replicas`.
     pub replicas: usize,
+    /// `-target-deficit-mode=wait` (the default): a task waits for all `replicas` copies.
+    pub wait: bool,
     /// `-eager`.
     pub eager: bool,
     /// `-permanent`.
@@ -483,7 +485,7 @@ fn spec(g: &mut Gen, pool: usize, pools: usize, targets: Option<Vec<usize>>, ver
         line.push(' ');
         line.push_str(&pool_name(*t));
     }
-    JobSpec { pool, line, targets, replicas, eager, permanent, smode, smode_owners, tmode_cached }
+    JobSpec { pool, line, targets, replicas, wait, eager, permanent, smode, smode_owners, tmode_cached }
 }
 
 impl fmt::Display for Scenario {

@@ -156,6 +156,20 @@ pub struct CopySent {
     pub wire: WireVersion,
 }
 
+/// A copy-finished message reporting success that reached the pool it was sent to (recorded
+/// for invariant checks): what lets a task count a copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyConfirmed {
+    /// When it arrived.
+    pub at: Millis,
+    /// The pool it arrived at: the task's source.
+    pub pool: String,
+    /// The pool that sent it: the target that holds the copy.
+    pub from: String,
+    /// The request id of the task.
+    pub uuid: RequestId,
+}
+
 enum Delivery {
     /// An input for a pool; `network` inputs are dropped while the pool is offline.
     Input {
@@ -222,6 +236,8 @@ pub struct Cluster {
     pub causes: Vec<Cause>,
     /// Every copy request a task sent, in order.
     pub copies: Vec<CopySent>,
+    /// Every copy-finished message with success that reached its pool, in order.
+    pub confirmations: Vec<CopyConfirmed>,
     /// Events processed by [`Cluster::step`].
     pub steps: u64,
     /// When set, a readable line for every event, effect and repository change.
@@ -254,6 +270,7 @@ impl Cluster {
             history: Vec::new(),
             causes: Vec::new(),
             copies: Vec::new(),
+            confirmations: Vec::new(),
             steps: 0,
             trace: None,
         }
@@ -592,6 +609,9 @@ impl Cluster {
                 if p.crashed || p.incarnation != incarnation || (network && !p.online) {
                     return;
                 }
+                if let Input::Message { from, bytes, .. } = &input {
+                    self.record_confirmation(&pool, from, bytes);
+                }
                 self.input(&pool, input);
             }
             Delivery::P2pDone { pool, id } => self.finish_transfer(&pool, id),
@@ -688,6 +708,14 @@ impl Cluster {
             self.history.push((self.now, pool.clone(), event.clone()));
             self.causes.push(cause);
             self.later(&pool, 0, Input::repository(event));
+        }
+    }
+
+    /// Records the copy-finished messages with success that reach a pool.
+    fn record_confirmation(&mut self, pool: &str, from: &str, message: &[u8]) {
+        if let Ok((Message::CopyFinished { uuid, rc: ReturnCode::OK, .. }, _)) = decode_versioned::<Message>(message) {
+            let (at, pool, from) = (self.now, pool.to_string(), from.to_string());
+            self.confirmations.push(CopyConfirmed { at, pool, from, uuid });
         }
     }
 
