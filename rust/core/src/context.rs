@@ -169,6 +169,9 @@ pub struct Shared {
     /// The wire version of the requests this pool sends (`migration set wire-version`).
     pub wire: WireVersion,
     next_task_id: u64,
+    /// How many jobs have ended, ever: the module looks for finished hot-file jobs to drop
+    /// only after one did.
+    pub jobs_ended: u64,
     effects: Vec<Effect>,
 }
 
@@ -194,6 +197,7 @@ pub struct Ctx<'a> {
     pub wire: WireVersion,
     requests: &'a mut Outstanding<Route>,
     next_task_id: &'a mut u64,
+    jobs_ended: &'a mut u64,
 }
 
 impl Ctx<'_> {
@@ -236,6 +240,11 @@ impl Ctx<'_> {
         self.requests.pop_due(now)
     }
 
+    /// Counts a job that ended.
+    pub fn job_ended(&mut self) {
+        *self.jobs_ended += 1;
+    }
+
     /// The next task id (one counter for all jobs of the pool, starting at 0).
     pub fn next_task_id(&mut self) -> u64 {
         let id = *self.next_task_id;
@@ -256,6 +265,7 @@ impl Shared {
             verifies_checksums: true,
             wire: WireVersion::default(),
             next_task_id: 0,
+            jobs_ended: 0,
             effects: Vec::new(),
         }
     }
@@ -294,6 +304,7 @@ impl Shared {
             wire: self.wire,
             requests: &mut self.requests,
             next_task_id: &mut self.next_task_id,
+            jobs_ended: &mut self.jobs_ended,
         }
     }
 }

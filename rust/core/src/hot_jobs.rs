@@ -54,12 +54,15 @@ impl Module {
     }
 
     /// Keeps the newest [`MAX_FINISHED_HOT_FILE_JOBS`] terminal hot-file jobs. dCache prunes
-    /// only when it creates the next hot-file job; we also prune when one ends, so the list
-    /// never holds more than the limit. Cheap: nothing is scanned until there could be more.
+    /// only when it creates the next hot-file job; we prune when a job ends, so the list never
+    /// holds more than the limit. Cheap: the jobs are scanned only after one ended while there
+    /// could be too many (called after every input, a scan each time cost O(jobs) per input
+    /// while more than the limit ran at once).
     pub(crate) fn prune_hot_file_jobs(&mut self) {
-        if self.hot_jobs <= MAX_FINISHED_HOT_FILE_JOBS {
+        if self.hot_jobs <= MAX_FINISHED_HOT_FILE_JOBS || self.hot_pruned_at == self.shared.jobs_ended {
             return;
         }
+        self.hot_pruned_at = self.shared.jobs_ended;
         let finished: Vec<JobKey> = self
             .jobs
             .iter()

@@ -31,6 +31,9 @@ pub struct Module {
     pub(crate) hot_reports: crate::hotfile::PendingReports,
     /// Hot-file jobs in the list (an upper bound; exact after each prune).
     pub(crate) hot_jobs: usize,
+    /// [`Shared::jobs_ended`](crate::context::Shared::jobs_ended) when the finished hot-file
+    /// jobs were last pruned.
+    pub(crate) hot_pruned_at: u64,
 }
 
 /// Values changeable at run time with `migration set …` and `hotfile set …`.
@@ -76,6 +79,7 @@ impl Module {
             defaults,
             hot_reports: Default::default(),
             hot_jobs: 0,
+            hot_pruned_at: 0,
         }
     }
 

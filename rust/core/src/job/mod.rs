@@ -410,6 +410,7 @@ impl Job {
         }
         let state = end.name();
         let left = self.set_state(end, ctx.now);
+        ctx.job_ended();
         let s = &self.stats;
         tracing::info!(
             target: LOG_TARGET,
