@@ -86,10 +86,13 @@ impl Remembered {
 #[derive(Debug, Default)]
 pub struct Server {
     requests: FxHashMap<RequestId, Registered>,
-    /// Requests this pool is done with, as finished or as refused. A task never asks the same
-    /// pool twice with one id (it fails, and its retry is a new task with a new id), so a
-    /// request seen again is a duplicate; one refused while the pool was busy or disabled and
-    /// executed when its duplicate came later would leave a copy its source never counts.
+    /// Requests this pool is done with: finished, or refused copies. A task asks one pool for
+    /// at most one copy with its id (a refused copy fails the task, and its retry is a new
+    /// task with a new id), so a copy request seen again is a duplicate; one refused while the
+    /// pool was busy or disabled and executed when its duplicate came later would leave a copy
+    /// its source never counts. A refused update (`meta_only`) is not remembered: a task whose
+    /// known location turned out not to hold the file goes on to ask for a copy, and may ask
+    /// the same pool with the same id.
     finished: Remembered,
 }
 
@@ -130,7 +133,7 @@ impl Server {
         ctx: &mut Ctx<'_>,
     ) {
         let Admission { accepts_copies, max_incoming } = admission;
-        let uuid = request.uuid;
+        let (uuid, meta_only) = (request.uuid, request.meta_only);
         let pnfsid = request.attributes.pnfsid;
         if self.requests.contains_key(&uuid) || self.finished.contains(&uuid) {
             // A duplicated request: the work is under way, done or refused. Doing it again
@@ -140,28 +143,28 @@ impl Server {
             return respond(ctx, inbound, Reply::Ok);
         }
         if !accepts_copies {
-            return self.refuse(uuid, inbound, error(ReturnCode::POOL_DISABLED, "Pool is disabled"), ctx);
+            return self.refuse((uuid, meta_only), inbound, error(ReturnCode::POOL_DISABLED, "Pool is disabled"), ctx);
         }
         if ctx.locks.contains(&pnfsid) {
             // A local task works on the same file: two pools moving files to each other must
             // not lose a replica.
-            return self.refuse(uuid, inbound, error(ReturnCode::LOCKED, "Target file is busy"), ctx);
+            return self.refuse((uuid, meta_only), inbound, error(ReturnCode::LOCKED, "Target file is busy"), ctx);
         }
         if !request.state.is_cached_or_precious() {
             let reply = error(ReturnCode::INVALID_ARGS, "State must be either CACHED or PRECIOUS");
-            return self.refuse(uuid, inbound, reply, ctx);
+            return self.refuse((uuid, meta_only), inbound, reply, ctx);
         }
         if let Some(e) = request.sticky.iter().find_map(|r| check_sticky(&r.owner, r.expire).err()) {
             // Refused whole, before anything is changed: an update applies the records one by
             // one, and one the repository refuses half-way would leave the others applied, and
             // the request failing the same way on every retry with the wrong reason.
             let reply = error(ReturnCode::INVALID_ARGS, format!("Invalid sticky record: {e}"));
-            return self.refuse(uuid, inbound, reply, ctx);
+            return self.refuse((uuid, meta_only), inbound, reply, ctx);
         }
         if max_incoming > 0 && self.requests.len() >= max_incoming {
             // dCache #7578: without a cap, 400 transfers from many sources landed on one pool.
             let text = format!("Target is busy: {max_incoming} incoming copies at once");
-            return self.refuse(uuid, inbound, error(ReturnCode::TARGET_BUSY, text), ctx);
+            return self.refuse((uuid, meta_only), inbound, error(ReturnCode::TARGET_BUSY, text), ctx);
         }
         self.requests.insert(uuid, Registered { request, reply_to: from, inbound, wire, phase: Phase::Inspecting });
         ctx.effects.push(Effect::InspectCopy { request: uuid, pnfsid });
@@ -176,18 +179,24 @@ impl Server {
             _ => return,
         }
         let inbound = reg.inbound.take();
+        let meta_only = reg.request.meta_only;
         if !accepts_copies {
             // The pool was disabled without telling the module (an automatic disable after
             // an I/O fault): the host's answer counts, as dCache checks its mode per request.
-            return self.refuse(uuid, inbound, error(ReturnCode::POOL_DISABLED, "Pool is disabled"), ctx);
+            return self.refuse((uuid, meta_only), inbound, error(ReturnCode::POOL_DISABLED, "Pool is disabled"), ctx);
         }
         match replica_in(result) {
-            Err(e) => self.refuse(uuid, inbound, error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e), ctx),
+            Err(e) => self.refuse((uuid, meta_only), inbound, error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e), ctx),
             Ok(None) => {
                 if reg.request.meta_only {
                     // R13 fixed: the request is unregistered, later pings fail.
                     let text = format!("Pool does not contain {}", reg.request.attributes.pnfsid);
-                    return self.refuse(uuid, inbound, error(ReturnCode::FILE_NOT_IN_REPOSITORY, text), ctx);
+                    return self.refuse(
+                        (uuid, meta_only),
+                        inbound,
+                        error(ReturnCode::FILE_NOT_IN_REPOSITORY, text),
+                        ctx,
+                    );
                 }
                 reg.phase = Phase::Transferring;
                 // From here on the request needs only its source and file id, to report how
@@ -347,11 +356,19 @@ impl Server {
         }
     }
 
-    /// Answers a copy request with a refusal, unregistering it if it was registered, and
-    /// remembers it so that a duplicate is not executed.
-    fn refuse(&mut self, uuid: RequestId, inbound: Option<Inbound>, reply: Reply, ctx: &mut Ctx<'_>) {
+    /// Answers a request with a refusal, unregistering it if it was registered; a refused
+    /// copy (not an update, `meta_only`) is remembered so that a duplicate is not executed.
+    fn refuse(
+        &mut self,
+        (uuid, meta_only): (RequestId, bool),
+        inbound: Option<Inbound>,
+        reply: Reply,
+        ctx: &mut Ctx<'_>,
+    ) {
         self.requests.remove(&uuid);
-        self.finished.insert(uuid);
+        if !meta_only {
+            self.finished.insert(uuid);
+        }
         respond(ctx, inbound, reply);
     }
 

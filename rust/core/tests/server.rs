@@ -123,6 +123,39 @@ fn a_duplicate_of_a_refused_request_is_not_executed_later() {
     assert!(effects.iter().any(|e| matches!(e, Effect::StartP2p { .. })));
 }
 
+/// A refused update is not remembered: a task whose known location turned out not to hold
+/// the file asks the same pool for a copy with the same id, and that copy is served.
+///
+/// Catches: `Server::refuse` remembering refused updates (`meta_only`) as it does copies.
+#[test]
+fn a_copy_after_a_refused_update_with_the_same_id_is_served() {
+    let mut m = Module::new("pool2", Config::default(), 1);
+    let effects = send(&mut m, &Message::Copy(copy_request(7, Cached, true)), 1);
+    let effects = answer_entry(&mut m, &effects, None);
+    let text = format!("Pool does not contain {}", pid("A"));
+    assert_eq!(reply_to(&effects, 1), Some(error(ReturnCode::FILE_NOT_IN_REPOSITORY, &text)));
+
+    let effects = send(&mut m, &Message::Copy(copy_request(7, Cached, false)), 2);
+    assert_eq!(m.server_requests(), 1, "the copy is registered");
+    let effects = answer_entry(&mut m, &effects, None);
+    assert_eq!(reply_to(&effects, 2), Some(Reply::Ok));
+    assert!(effects.iter().any(|e| matches!(e, Effect::StartP2p { .. })), "{effects:?}");
+}
+
+/// The same through the cluster: the namespace names the only target as a location it is
+/// not; the task's update is refused, and its copy to the same pool completes the job.
+#[test]
+fn a_stale_location_on_the_only_target_is_copied_to() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Cached, 40, vec![]);
+    c.namespace.get_mut(&id("A")).expect("registered").insert("pool2".to_string());
+    ok(&mut c, "pool1", "migration copy pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    assert_eq!(c.job("pool1", "1").statistics().attempts, 1, "copied at the first attempt");
+    assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Cached));
+}
+
 /// The same after a refusal that came once the local entry was read (the host said the pool
 /// was disabled): the duplicate does not start the transfer.
 #[test]

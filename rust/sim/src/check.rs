@@ -51,8 +51,8 @@ pub mod names {
     pub const LAST_REPLICA: &str = "no file loses its last replica";
     /// A migration job removes a source only while another pool holds a complete replica.
     pub const CONFIRMED_COPY: &str = "source removed only after a confirmed copy";
-    /// A move in `-target-deficit-mode=wait` removes its source only after as many pools as
-    /// `-replicas` asks for confirmed the task's copy.
+    /// A move removes its source only after a pool confirmed the task's copy, and in
+    /// `-target-deficit-mode=wait` only after as many pools as `-replicas` asks for did.
     pub const ALL_COPIES_CONFIRMED: &str = "source removed only after -replicas confirmed copies";
     /// Precious never becomes cached except by a job's source mode on its own pool.
     pub const NO_DOWNGRADE: &str = "no replica becomes more volatile (state)";
@@ -304,17 +304,19 @@ impl Checker {
                             let text = "the source mode deleted the source while no other pool held a complete replica";
                             return Err(violation(CONFIRMED_COPY, file, text.to_string()));
                         }
-                        if spec.wait {
-                            let Cause::SourceMode { job } = cause else { unreachable!("matched above") };
-                            let task = self.last_task.get(&(job.clone(), file));
-                            let confirmed = task.and_then(|uuid| self.confirmed.get(uuid)).map_or(0, BTreeSet::len);
-                            if confirmed < spec.replicas {
-                                let text = format!(
-                                    "the source mode deleted the source after {confirmed} of -replicas={} copies were confirmed",
-                                    spec.replicas
-                                );
-                                return Err(violation(ALL_COPIES_CONFIRMED, file, text));
-                            }
+                        // In limit mode a task may end with fewer copies than asked for, but
+                        // never with none confirmed.
+                        let needed = if spec.wait { spec.replicas } else { 1 };
+                        let Cause::SourceMode { job } = cause else { unreachable!("matched above") };
+                        let task = self.last_task.get(&(job.clone(), file));
+                        let confirmed = task.and_then(|uuid| self.confirmed.get(uuid)).map_or(0, BTreeSet::len);
+                        if confirmed < needed {
+                            let text = format!(
+                                "the source mode deleted the source after {confirmed} confirmed copies (-replicas={}, {} mode)",
+                                spec.replicas,
+                                if spec.wait { "wait" } else { "limit" }
+                            );
+                            return Err(violation(ALL_COPIES_CONFIRMED, file, text));
                         }
                         if *old == ReplicaState::Precious && !self.precious_elsewhere(&file, pool, cause) {
                             let text = "the source mode deleted a precious source with no precious copy elsewhere";
