@@ -63,17 +63,13 @@ impl Module {
             return;
         }
         self.hot_pruned_at = self.shared.jobs_ended;
-        let finished: Vec<JobKey> = self
-            .jobs
-            .iter()
-            .filter(|(_, j)| j.id.starts_with("hotfile-") && j.state().is_terminal())
-            .map(|(k, _)| *k)
-            .collect();
+        let finished: Vec<JobKey> =
+            self.jobs.iter().filter(|(_, j)| j.is_hot_file() && j.state().is_terminal()).map(|(k, _)| *k).collect();
         // Keys grow with creation time, so the first ones are the oldest.
         let excess = finished.len().saturating_sub(MAX_FINISHED_HOT_FILE_JOBS);
         for &key in &finished[..excess] {
             self.remove_job(key);
         }
-        self.hot_jobs = self.jobs.values().filter(|j| j.id.starts_with("hotfile-")).count();
+        self.hot_jobs = self.jobs.values().filter(|j| j.is_hot_file()).count();
     }
 }

@@ -203,6 +203,7 @@ impl Module {
         for job in self.jobs.values_mut() {
             job.cancel(true, "pool shutdown", None, &mut ctx);
         }
+        self.prune_hot_file_jobs();
     }
 
     pub(crate) fn job_key(&self, id: &str) -> Option<JobKey> {

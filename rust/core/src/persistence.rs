@@ -77,7 +77,9 @@ impl Module {
                 }
             }
         }
-        self.replay(now, lines)
+        let errors = self.replay(now, lines);
+        self.prune_hot_file_jobs();
+        errors
     }
 
     /// Checks setup lines without executing them (dCache runs a setup on a side-effect-free

@@ -90,10 +90,12 @@ pub struct Server {
     /// at most one copy with its id (a refused copy fails the task, and its retry is a new
     /// task with a new id), so a copy request seen again is a duplicate; one refused while the
     /// pool was busy or disabled and executed when its duplicate came later would leave a copy
-    /// its source never counts. A refused update (`meta_only`) is not remembered: a task whose
-    /// known location turned out not to hold the file goes on to ask for a copy, and may ask
-    /// the same pool with the same id.
+    /// its source never counts.
     finished: Remembered,
+    /// Refused updates (`meta_only`), apart: a task whose known location turned out not to
+    /// hold the file goes on to ask for a copy, and may ask the same pool with the same id.
+    /// Only a duplicate of the update is not run again.
+    refused_updates: Remembered,
 }
 
 fn respond(ctx: &mut Ctx<'_>, inbound: Option<Inbound>, reply: Reply) {
@@ -135,7 +137,24 @@ impl Server {
         let Admission { accepts_copies, max_incoming } = admission;
         let (uuid, meta_only) = (request.uuid, request.meta_only);
         let pnfsid = request.attributes.pnfsid;
-        if self.requests.contains_key(&uuid) || self.finished.contains(&uuid) {
+        if !meta_only && let Some(reg) = self.requests.get_mut(&uuid) {
+            if reg.request.meta_only && matches!(reg.phase, Phase::Inspecting) {
+                // The task asked this pool to update a replica it was told of, gave up waiting
+                // (`-eager`) or met a duplicate of that update here, and now asks for a copy:
+                // the update becomes the copy, so that a missing replica is transferred rather
+                // than refused with no copy to follow. Past inspecting, the replica was found,
+                // and the update's finished message is the copy's answer.
+                respond(ctx, reg.inbound.take(), Reply::Ok);
+                reg.request = request;
+                reg.inbound = inbound;
+                reg.wire = wire;
+                return;
+            }
+        }
+        if self.requests.contains_key(&uuid)
+            || self.finished.contains(&uuid)
+            || (meta_only && self.refused_updates.contains(&uuid))
+        {
             // A duplicated request: the work is under way, done or refused. Doing it again
             // would leave a copy the source never counts (found by migration-sim with
             // duplicated messages). The source's wait was answered by the first one; this
@@ -356,8 +375,8 @@ impl Server {
         }
     }
 
-    /// Answers a request with a refusal, unregistering it if it was registered; a refused
-    /// copy (not an update, `meta_only`) is remembered so that a duplicate is not executed.
+    /// Answers a request with a refusal, unregistering it if it was registered, and remembers
+    /// it so that a duplicate is not executed.
     fn refuse(
         &mut self,
         (uuid, meta_only): (RequestId, bool),
@@ -366,7 +385,9 @@ impl Server {
         ctx: &mut Ctx<'_>,
     ) {
         self.requests.remove(&uuid);
-        if !meta_only {
+        if meta_only {
+            self.refused_updates.insert(uuid);
+        } else {
             self.finished.insert(uuid);
         }
         respond(ctx, inbound, reply);

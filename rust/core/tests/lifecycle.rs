@@ -180,6 +180,31 @@ fn the_fifty_first_finished_hot_file_job_evicts_the_oldest() {
     assert!(jobs.contains(&format!("hotfile-{}", id(51))));
 }
 
+/// A job an operator named `hotfile-…` is not a hot-file job: the cap on finished hot-file
+/// jobs neither counts nor removes it.
+///
+/// Catches: the cap telling hot-file jobs by their id's prefix.
+#[test]
+fn a_job_named_like_a_hot_file_job_is_not_pruned_with_them() {
+    let mut c = cluster(&["pool1", "pool2"]);
+    let now = c.now();
+    for n in 1..=52 {
+        c.add_replica("pool1", replica(&id(n), ReplicaState::Precious, 10, now, vec![]));
+    }
+    c.start();
+    c.execute("pool1", &format!("migration copy -id=hotfile-mine -pnfsid={} pool2", id(52))).expect("valid");
+    assert!(c.run_until_jobs_end(60_000));
+    c.execute("pool1", "hotfile set threshold 1").expect("valid");
+    for n in 1..=51 {
+        hot(&mut c, &id(n), 1);
+        assert!(c.run_until_jobs_end(60_000));
+    }
+    let jobs: Vec<String> = c.pool("pool1").module.jobs().map(|j| j.id.clone()).collect();
+    assert!(jobs.iter().any(|j| j == "hotfile-mine"), "the operator's job was pruned: {jobs:?}");
+    assert_eq!(jobs.len(), 51, "50 hot-file jobs and the operator's");
+    assert!(!jobs.contains(&format!("hotfile-{}", id(1))), "the oldest hot-file job was evicted");
+}
+
 #[test]
 fn json_status_parses_and_matches_migration_info() {
     let mut c = cluster(&["pool1", "pool2"]);

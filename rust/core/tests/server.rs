@@ -142,6 +142,42 @@ fn a_copy_after_a_refused_update_with_the_same_id_is_served() {
     assert!(effects.iter().any(|e| matches!(e, Effect::StartP2p { .. })), "{effects:?}");
 }
 
+/// A duplicate of a refused update is not run again, and the copy that follows with the same
+/// id is still served.
+#[test]
+fn a_duplicate_of_a_refused_update_is_not_run_again() {
+    let mut m = Module::new("pool2", Config::default(), 1);
+    let update = Message::Copy(copy_request(7, Cached, true));
+    let effects = send(&mut m, &update, 1);
+    answer_entry(&mut m, &effects, None);
+    let effects = send(&mut m, &update, 2);
+    assert_eq!(m.server_requests(), 0, "the duplicate registers nothing");
+    assert!(!effects.iter().any(|e| matches!(e, Effect::InspectCopy { .. })), "{effects:?}");
+
+    let effects = send(&mut m, &Message::Copy(copy_request(7, Cached, false)), 3);
+    let effects = answer_entry(&mut m, &effects, None);
+    assert_eq!(reply_to(&effects, 3), Some(Reply::Ok));
+    assert!(effects.iter().any(|e| matches!(e, Effect::StartP2p { .. })), "{effects:?}");
+}
+
+/// A copy that arrives while an update with the same id is still being looked up (the task
+/// gave up waiting for the update's answer, `-eager`) turns the update into the copy: the
+/// replica missing, it is transferred, instead of the update being refused with no copy to
+/// follow.
+///
+/// Catches: `Server::copy` answering the copy as a duplicate of the update.
+#[test]
+fn a_copy_that_meets_its_update_still_being_looked_up_becomes_the_request() {
+    let mut m = Module::new("pool2", Config::default(), 1);
+    let effects = send(&mut m, &Message::Copy(copy_request(7, Cached, true)), 1);
+    let copy = send(&mut m, &Message::Copy(copy_request(7, Cached, false)), 2);
+    assert_eq!(reply_to(&copy, 1), Some(Reply::Ok), "the update's sender is answered");
+    assert_eq!(m.server_requests(), 1);
+    let effects = answer_entry(&mut m, &effects, None);
+    assert_eq!(reply_to(&effects, 2), Some(Reply::Ok));
+    assert!(effects.iter().any(|e| matches!(e, Effect::StartP2p { .. })), "{effects:?}");
+}
+
 /// The same through the cluster: the namespace names the only target as a location it is
 /// not; the task's update is refused, and its copy to the same pool completes the job.
 #[test]

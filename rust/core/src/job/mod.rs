@@ -346,6 +346,12 @@ impl Job {
         self.definition.permanent
     }
 
+    /// Whether the job was made by a hot file's reads (§12), not by a command: only those
+    /// count against the cap of finished hot-file jobs, whatever an operator named a job.
+    pub fn is_hot_file(&self) -> bool {
+        self.definition.hot_file.is_some()
+    }
+
     /// Whether one of the job's tasks still waits on the copy request `uuid`. A copy made later
     /// for a request no task waits on is an orphan: its task gave up on it (a timeout, a lost
     /// message) and the target went on.
