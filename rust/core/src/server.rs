@@ -137,19 +137,21 @@ impl Server {
         let Admission { accepts_copies, max_incoming } = admission;
         let (uuid, meta_only) = (request.uuid, request.meta_only);
         let pnfsid = request.attributes.pnfsid;
-        if !meta_only && let Some(reg) = self.requests.get_mut(&uuid) {
-            if reg.request.meta_only && matches!(reg.phase, Phase::Inspecting) {
-                // The task asked this pool to update a replica it was told of, gave up waiting
-                // (`-eager`) or met a duplicate of that update here, and now asks for a copy:
-                // the update becomes the copy, so that a missing replica is transferred rather
-                // than refused with no copy to follow. Past inspecting, the replica was found,
-                // and the update's finished message is the copy's answer.
-                respond(ctx, reg.inbound.take(), Reply::Ok);
-                reg.request = request;
-                reg.inbound = inbound;
-                reg.wire = wire;
-                return;
-            }
+        if !meta_only
+            && let Some(reg) = self.requests.get_mut(&uuid)
+            && reg.request.meta_only
+            && matches!(reg.phase, Phase::Inspecting)
+        {
+            // The task asked this pool to update a replica it was told of, gave up waiting
+            // (`-eager`) or met a duplicate of that update here, and now asks for a copy: the
+            // update becomes the copy, so that a missing replica is transferred rather than
+            // refused with no copy to follow. Past inspecting, the replica was found, and the
+            // update's finished message is the copy's answer.
+            respond(ctx, reg.inbound.take(), Reply::Ok);
+            reg.request = request;
+            reg.inbound = inbound;
+            reg.wire = wire;
+            return;
         }
         if self.requests.contains_key(&uuid)
             || self.finished.contains(&uuid)
