@@ -137,30 +137,27 @@ impl Server {
         let Admission { accepts_copies, max_incoming } = admission;
         let (uuid, meta_only) = (request.uuid, request.meta_only);
         let pnfsid = request.attributes.pnfsid;
-        if !meta_only
-            && let Some(reg) = self.requests.get_mut(&uuid)
-            && reg.request.meta_only
-            && matches!(reg.phase, Phase::Inspecting)
-        {
-            // The task asked this pool to update a replica it was told of, gave up waiting
-            // (`-eager`) or met a duplicate of that update here, and now asks for a copy: the
-            // update becomes the copy, so that a missing replica is transferred rather than
-            // refused with no copy to follow. Past inspecting, the replica was found, and the
-            // update's finished message is the copy's answer.
-            respond(ctx, reg.inbound.take(), Reply::Ok);
-            reg.request = request;
-            reg.inbound = inbound;
-            reg.wire = wire;
-            return;
+        if let Some(reg) = self.requests.get_mut(&uuid) {
+            if !meta_only && reg.request.meta_only && matches!(reg.phase, Phase::Inspecting) {
+                // The task asked this pool to update a replica it was told of, gave up waiting
+                // for the answer (`-eager`), and now asks for a copy: the update becomes the
+                // copy, so that a missing replica is transferred rather than refused with no
+                // copy to follow. Past inspecting, the replica was found, and the update's
+                // finished message is the copy's answer.
+                respond(ctx, reg.inbound.take(), Reply::Ok);
+                reg.request = request;
+                reg.inbound = inbound;
+                reg.wire = wire;
+                return;
+            }
+            // A duplicated request whose work is under way (see below).
+            return respond(ctx, inbound, Reply::Ok);
         }
-        if self.requests.contains_key(&uuid)
-            || self.finished.contains(&uuid)
-            || (meta_only && self.refused_updates.contains(&uuid))
-        {
-            // A duplicated request: the work is under way, done or refused. Doing it again
-            // would leave a copy the source never counts (found by migration-sim with
-            // duplicated messages). The source's wait was answered by the first one; this
-            // answer only acknowledges.
+        if self.finished.contains(&uuid) || (meta_only && self.refused_updates.contains(&uuid)) {
+            // A duplicated request: the work is done or was refused. Doing it again would
+            // leave a copy the source never counts (found by migration-sim with duplicated
+            // messages). The source's wait was answered by the first one; this answer only
+            // acknowledges.
             return respond(ctx, inbound, Reply::Ok);
         }
         if !accepts_copies {
