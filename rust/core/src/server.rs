@@ -108,6 +108,26 @@ fn error(code: ReturnCode, message: impl Into<String>) -> Reply {
     Reply::Error { code, message: message.into() }
 }
 
+/// The checks of a copy request that need nothing but the request and the pool's locks: the
+/// refusal, if it fails one.
+fn check(request: &CopyRequest, ctx: &Ctx<'_>) -> Result<(), Reply> {
+    if ctx.locks.contains(&request.attributes.pnfsid) {
+        // A local task works on the same file: two pools moving files to each other must not
+        // lose a replica.
+        return Err(error(ReturnCode::LOCKED, "Target file is busy"));
+    }
+    if !request.state.is_cached_or_precious() {
+        return Err(error(ReturnCode::INVALID_ARGS, "State must be either CACHED or PRECIOUS"));
+    }
+    if let Some(e) = request.sticky.iter().find_map(|r| check_sticky(&r.owner, r.expire).err()) {
+        // Refused whole, before anything is changed: an update applies the records one by one,
+        // and one the repository refuses half-way would leave the others applied, and the
+        // request failing the same way on every retry with the wrong reason.
+        return Err(error(ReturnCode::INVALID_ARGS, format!("Invalid sticky record: {e}")));
+    }
+    Ok(())
+}
+
 /// The replica a read of the local entry found: an entry in state NEW is no replica yet.
 fn replica_in(result: EntryResult) -> EntryResult {
     result.map(|entry| entry.filter(|e| e.state != ReplicaState::New))
@@ -138,20 +158,30 @@ impl Server {
         let (uuid, meta_only) = (request.uuid, request.meta_only);
         let pnfsid = request.attributes.pnfsid;
         if let Some(reg) = self.requests.get_mut(&uuid) {
-            if !meta_only && reg.request.meta_only && matches!(reg.phase, Phase::Inspecting) {
-                // The task asked this pool to update a replica it was told of, gave up waiting
-                // for the answer (`-eager`), and now asks for a copy: the update becomes the
-                // copy, so that a missing replica is transferred rather than refused with no
-                // copy to follow. Past inspecting, the replica was found, and the update's
-                // finished message is the copy's answer.
-                respond(ctx, reg.inbound.take(), Reply::Ok);
-                reg.request = request;
-                reg.inbound = inbound;
-                reg.wire = wire;
-                return;
+            let becomes_the_copy = !meta_only
+                && reg.request.meta_only
+                && matches!(reg.phase, Phase::Inspecting)
+                && reg.reply_to == from
+                && reg.request.attributes.pnfsid == pnfsid;
+            if !becomes_the_copy {
+                // A duplicated request whose work is under way (see below). An update past
+                // inspecting found the replica, and its finished message answers the copy too;
+                // if the replica went meanwhile, the task fails and its retry asks anew.
+                return respond(ctx, inbound, Reply::Ok);
             }
-            // A duplicated request whose work is under way (see below).
-            return respond(ctx, inbound, Reply::Ok);
+            // The task asked this pool to update a replica it was told of, gave up waiting for
+            // the answer (`-eager`), and now asks for a copy: the update becomes the copy, so
+            // that a missing replica is transferred rather than refused with no copy to
+            // follow. The copy is checked as a new one would be; refused, it leaves the
+            // update as it was.
+            if let Err(reply) = check(&request, ctx) {
+                return respond(ctx, inbound, reply);
+            }
+            respond(ctx, reg.inbound.take(), Reply::Ok);
+            reg.request = request;
+            reg.inbound = inbound;
+            reg.wire = wire;
+            return;
         }
         if self.finished.contains(&uuid) || (meta_only && self.refused_updates.contains(&uuid)) {
             // A duplicated request: the work is done or was refused. Doing it again would
@@ -163,20 +193,7 @@ impl Server {
         if !accepts_copies {
             return self.refuse((uuid, meta_only), inbound, error(ReturnCode::POOL_DISABLED, "Pool is disabled"), ctx);
         }
-        if ctx.locks.contains(&pnfsid) {
-            // A local task works on the same file: two pools moving files to each other must
-            // not lose a replica.
-            return self.refuse((uuid, meta_only), inbound, error(ReturnCode::LOCKED, "Target file is busy"), ctx);
-        }
-        if !request.state.is_cached_or_precious() {
-            let reply = error(ReturnCode::INVALID_ARGS, "State must be either CACHED or PRECIOUS");
-            return self.refuse((uuid, meta_only), inbound, reply, ctx);
-        }
-        if let Some(e) = request.sticky.iter().find_map(|r| check_sticky(&r.owner, r.expire).err()) {
-            // Refused whole, before anything is changed: an update applies the records one by
-            // one, and one the repository refuses half-way would leave the others applied, and
-            // the request failing the same way on every retry with the wrong reason.
-            let reply = error(ReturnCode::INVALID_ARGS, format!("Invalid sticky record: {e}"));
+        if let Err(reply) = check(&request, ctx) {
             return self.refuse((uuid, meta_only), inbound, reply, ctx);
         }
         if max_incoming > 0 && self.requests.len() >= max_incoming {

@@ -178,6 +178,25 @@ fn a_copy_that_meets_its_update_still_being_looked_up_becomes_the_request() {
     assert!(effects.iter().any(|e| matches!(e, Effect::StartP2p { .. })), "{effects:?}");
 }
 
+/// The copy that would turn an update into a copy is checked as a new request: refused, it
+/// leaves the update as it was, and the update alone never transfers.
+#[test]
+fn a_copy_that_meets_its_update_is_checked_as_a_new_request() {
+    use migration_core::replica::StickyRecord;
+    let mut m = Module::new("pool2", Config::default(), 1);
+    let effects = send(&mut m, &Message::Copy(copy_request(7, Cached, true)), 1);
+    let mut copy = copy_request(7, Cached, false);
+    copy.sticky = vec![StickyRecord::new("", -1)];
+    let refused = send(&mut m, &Message::Copy(copy), 2);
+    let text = "Invalid sticky record: A sticky record needs an owner";
+    assert_eq!(reply_to(&refused, 2), Some(error(ReturnCode::INVALID_ARGS, text)));
+    assert_eq!(m.server_requests(), 1, "the update is still registered");
+    let effects = answer_entry(&mut m, &effects, None);
+    let text = format!("Pool does not contain {}", pid("A"));
+    assert_eq!(reply_to(&effects, 1), Some(error(ReturnCode::FILE_NOT_IN_REPOSITORY, &text)));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::StartP2p { .. })), "{effects:?}");
+}
+
 /// The same through the cluster: the namespace names the only target as a location it is
 /// not; the task's update is refused, and its copy to the same pool completes the job.
 #[test]
