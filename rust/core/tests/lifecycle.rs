@@ -161,6 +161,17 @@ fn hot_file_below_the_threshold_does_nothing_and_above_it_gets_replicas() {
     assert_eq!(c.repository("pool1").entries()[0].state, ReplicaState::Precious, "source unchanged");
 }
 
+/// Makes files 1..=`files` hot on pool1 (threshold 1) one after the other, each job run to its
+/// end, and lists pool1's jobs afterwards.
+fn jobs_after_hot_files(c: &mut Cluster, files: u32) -> Vec<String> {
+    c.execute("pool1", "hotfile set threshold 1").expect("valid");
+    for n in 1..=files {
+        hot(c, &id(n), 1);
+        assert!(c.run_until_jobs_end(60_000));
+    }
+    c.pool("pool1").module.jobs().map(|j| j.id.clone()).collect()
+}
+
 #[test]
 fn the_fifty_first_finished_hot_file_job_evicts_the_oldest() {
     let mut c = cluster(&["pool1", "pool2"]);
@@ -169,12 +180,7 @@ fn the_fifty_first_finished_hot_file_job_evicts_the_oldest() {
         c.add_replica("pool1", replica(&id(n), ReplicaState::Precious, 10, now, vec![]));
     }
     c.start();
-    c.execute("pool1", "hotfile set threshold 1").expect("valid");
-    for n in 1..=51 {
-        hot(&mut c, &id(n), 1);
-        assert!(c.run_until_jobs_end(60_000));
-    }
-    let jobs: Vec<String> = c.pool("pool1").module.jobs().map(|j| j.id.clone()).collect();
+    let jobs = jobs_after_hot_files(&mut c, 51);
     assert_eq!(jobs.len(), 50);
     assert!(!jobs.contains(&format!("hotfile-{}", id(1))), "the oldest was evicted");
     assert!(jobs.contains(&format!("hotfile-{}", id(51))));
@@ -194,12 +200,7 @@ fn a_job_named_like_a_hot_file_job_is_not_pruned_with_them() {
     c.start();
     c.execute("pool1", &format!("migration copy -id=hotfile-mine -pnfsid={} pool2", id(52))).expect("valid");
     assert!(c.run_until_jobs_end(60_000));
-    c.execute("pool1", "hotfile set threshold 1").expect("valid");
-    for n in 1..=51 {
-        hot(&mut c, &id(n), 1);
-        assert!(c.run_until_jobs_end(60_000));
-    }
-    let jobs: Vec<String> = c.pool("pool1").module.jobs().map(|j| j.id.clone()).collect();
+    let jobs = jobs_after_hot_files(&mut c, 51);
     assert!(jobs.iter().any(|j| j == "hotfile-mine"), "the operator's job was pruned: {jobs:?}");
     assert_eq!(jobs.len(), 51, "50 hot-file jobs and the operator's");
     assert!(!jobs.contains(&format!("hotfile-{}", id(1))), "the oldest hot-file job was evicted");

@@ -48,21 +48,35 @@ fn error(code: ReturnCode, message: &str) -> Reply {
     Reply::Error { code, message: message.to_string() }
 }
 
+/// The request whose local entry the server asked for.
+fn inspection(effects: &[Effect]) -> RequestId {
+    effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::InspectCopy { request, .. } => Some(*request),
+            _ => None,
+        })
+        .expect("the server reads the local entry")
+}
+
 /// Feeds the local entry the server asked for.
 fn answer_entry(
     m: &mut Module,
     effects: &[Effect],
     entry: Option<migration_core::replica::ReplicaEntry>,
 ) -> Vec<Effect> {
-    let request = effects
-        .iter()
-        .find_map(|e| match e {
-            Effect::InspectCopy { request, .. } => Some(*request),
-            _ => None,
-        })
-        .expect("the server reads the local entry");
-    m.handle(NOW, Input::copy_inspected(request, true, Ok(entry)));
+    m.handle(NOW, Input::copy_inspected(inspection(effects), true, Ok(entry)));
     m.take_effects()
+}
+
+/// Whether `effects` start a pool-to-pool transfer.
+fn starts_transfer(effects: &[Effect]) -> bool {
+    effects.iter().any(|e| matches!(e, Effect::StartP2p { .. }))
+}
+
+/// Whether `effects` act on a copy request: read the local entry or start a transfer.
+fn acts(effects: &[Effect]) -> bool {
+    starts_transfer(effects) || effects.iter().any(|e| matches!(e, Effect::InspectCopy { .. }))
 }
 
 /// A target disabled for p2p (`pool disable -strict`) refuses with `Pool is disabled`; the
@@ -114,13 +128,13 @@ fn a_duplicate_of_a_refused_request_is_not_executed_later() {
     m.set_accepts_copies(true);
     let effects = send(&mut m, &request, 2);
     assert_eq!(m.server_requests(), 0, "the duplicate registers nothing");
-    assert!(!effects.iter().any(|e| matches!(e, Effect::InspectCopy { .. } | Effect::StartP2p { .. })), "{effects:?}");
+    assert!(!acts(&effects), "{effects:?}");
 
     let effects = send(&mut m, &Message::Copy(copy_request(8, Cached, false)), 3);
     assert_eq!(m.server_requests(), 1, "a new request is served");
     let effects = answer_entry(&mut m, &effects, None);
     assert_eq!(reply_to(&effects, 3), Some(Reply::Ok));
-    assert!(effects.iter().any(|e| matches!(e, Effect::StartP2p { .. })));
+    assert!(starts_transfer(&effects));
 }
 
 /// A refused update is not remembered: a task whose known location turned out not to hold
@@ -139,7 +153,7 @@ fn a_copy_after_a_refused_update_with_the_same_id_is_served() {
     assert_eq!(m.server_requests(), 1, "the copy is registered");
     let effects = answer_entry(&mut m, &effects, None);
     assert_eq!(reply_to(&effects, 2), Some(Reply::Ok));
-    assert!(effects.iter().any(|e| matches!(e, Effect::StartP2p { .. })), "{effects:?}");
+    assert!(starts_transfer(&effects), "{effects:?}");
 }
 
 /// A duplicate of a refused update is not run again, and the copy that follows with the same
@@ -152,12 +166,12 @@ fn a_duplicate_of_a_refused_update_is_not_run_again() {
     answer_entry(&mut m, &effects, None);
     let effects = send(&mut m, &update, 2);
     assert_eq!(m.server_requests(), 0, "the duplicate registers nothing");
-    assert!(!effects.iter().any(|e| matches!(e, Effect::InspectCopy { .. })), "{effects:?}");
+    assert!(!acts(&effects), "{effects:?}");
 
     let effects = send(&mut m, &Message::Copy(copy_request(7, Cached, false)), 3);
     let effects = answer_entry(&mut m, &effects, None);
     assert_eq!(reply_to(&effects, 3), Some(Reply::Ok));
-    assert!(effects.iter().any(|e| matches!(e, Effect::StartP2p { .. })), "{effects:?}");
+    assert!(starts_transfer(&effects), "{effects:?}");
 }
 
 /// A copy that arrives while an update with the same id is still being looked up (the task
@@ -175,7 +189,7 @@ fn a_copy_that_meets_its_update_still_being_looked_up_becomes_the_request() {
     assert_eq!(m.server_requests(), 1);
     let effects = answer_entry(&mut m, &effects, None);
     assert_eq!(reply_to(&effects, 2), Some(Reply::Ok));
-    assert!(effects.iter().any(|e| matches!(e, Effect::StartP2p { .. })), "{effects:?}");
+    assert!(starts_transfer(&effects), "{effects:?}");
 }
 
 /// The copy that would turn an update into a copy is checked as a new request: refused, it
@@ -194,7 +208,7 @@ fn a_copy_that_meets_its_update_is_checked_as_a_new_request() {
     let effects = answer_entry(&mut m, &effects, None);
     let text = format!("Pool does not contain {}", pid("A"));
     assert_eq!(reply_to(&effects, 1), Some(error(ReturnCode::FILE_NOT_IN_REPOSITORY, &text)));
-    assert!(!effects.iter().any(|e| matches!(e, Effect::StartP2p { .. })), "{effects:?}");
+    assert!(!starts_transfer(&effects), "{effects:?}");
 }
 
 /// The same through the cluster: the namespace names the only target as a location it is
@@ -218,20 +232,13 @@ fn a_duplicate_of_a_request_refused_after_the_entry_was_read_is_not_executed() {
     let mut m = Module::new("pool2", Config::default(), 1);
     let request = Message::Copy(copy_request(7, Cached, false));
     let effects = send(&mut m, &request, 1);
-    let uuid = effects
-        .iter()
-        .find_map(|e| match e {
-            Effect::InspectCopy { request, .. } => Some(*request),
-            _ => None,
-        })
-        .expect("the server reads the local entry");
-    m.handle(NOW, Input::copy_inspected(uuid, false, Ok(None)));
+    m.handle(NOW, Input::copy_inspected(inspection(&effects), false, Ok(None)));
     let effects = m.take_effects();
     assert_eq!(reply_to(&effects, 1), Some(error(ReturnCode::POOL_DISABLED, "Pool is disabled")));
 
     let effects = send(&mut m, &request, 2);
     assert_eq!(m.server_requests(), 0);
-    assert!(!effects.iter().any(|e| matches!(e, Effect::InspectCopy { .. } | Effect::StartP2p { .. })), "{effects:?}");
+    assert!(!acts(&effects), "{effects:?}");
 }
 
 /// A copy request with a sticky record no repository takes (an empty owner, an expiry below

@@ -284,7 +284,7 @@ impl Checker {
                 }
                 let others = self.complete_elsewhere(&file, pool);
                 match cause {
-                    Cause::SourceMode { .. } => {
+                    Cause::SourceMode { job } => {
                         let Some(spec) = self.spec_of(cause) else {
                             return Err(violation(
                                 CONFIRMED_COPY,
@@ -307,7 +307,6 @@ impl Checker {
                         // In limit mode a task may end with fewer copies than asked for, but
                         // never with none confirmed.
                         let needed = if spec.wait { spec.replicas } else { 1 };
-                        let Cause::SourceMode { job } = cause else { unreachable!("matched above") };
                         let task = self.last_task.get(&(job.clone(), file));
                         let confirmed = task.and_then(|uuid| self.confirmed.get(uuid)).map_or(0, BTreeSet::len);
                         if confirmed < needed {

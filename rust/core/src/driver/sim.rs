@@ -160,13 +160,9 @@ pub struct CopySent {
 /// for invariant checks): what lets a task count a copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopyConfirmed {
-    /// When it arrived.
-    pub at: Millis,
-    /// The pool it arrived at: the task's source.
-    pub pool: String,
     /// The pool that sent it: the target that holds the copy.
     pub from: String,
-    /// The request id of the task.
+    /// The request id of the task (unique to it, so the pool it reached is the task's).
     pub uuid: RequestId,
 }
 
@@ -610,7 +606,7 @@ impl Cluster {
                     return;
                 }
                 if let Input::Message { from, bytes, .. } = &input {
-                    self.record_confirmation(&pool, from, bytes);
+                    self.record_confirmation(from, bytes);
                 }
                 self.input(&pool, input);
             }
@@ -712,10 +708,9 @@ impl Cluster {
     }
 
     /// Records the copy-finished messages with success that reach a pool.
-    fn record_confirmation(&mut self, pool: &str, from: &str, message: &[u8]) {
+    fn record_confirmation(&mut self, from: &str, message: &[u8]) {
         if let Ok((Message::CopyFinished { uuid, rc: ReturnCode::OK, .. }, _)) = decode_versioned::<Message>(message) {
-            let (at, pool, from) = (self.now, pool.to_string(), from.to_string());
-            self.confirmations.push(CopyConfirmed { at, pool, from, uuid });
+            self.confirmations.push(CopyConfirmed { from: from.to_string(), uuid });
         }
     }
 
