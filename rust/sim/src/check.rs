@@ -117,8 +117,11 @@ pub struct Checker {
     /// The request id of the last task of each job on each file.
     last_task: HashMap<(JobRef, PnfsId), RequestId>,
     next_confirmation: usize,
-    /// The pools whose copy-finished message with success for a request reached its source.
+    /// The pools whose copy-finished message with success for a request reached its source
+    /// while the task waited for that pool.
     confirmed: HashMap<RequestId, BTreeSet<String>>,
+    /// The pool each request id's last copy request went to: the task's current target.
+    target: HashMap<RequestId, String>,
     runs: HashMap<JobRef, usize>,
     specs: Vec<SpecInfo>,
     /// How the `-replicas` bound is checked in this run.
@@ -178,6 +181,7 @@ impl Checker {
             last_task: HashMap::new(),
             next_confirmation: 0,
             confirmed: HashMap::new(),
+            target: HashMap::new(),
             runs: HashMap::new(),
             specs,
             replicas_bound,
@@ -212,22 +216,21 @@ impl Checker {
 
     /// Judges everything that happened since the last call.
     pub fn after_step(&mut self, c: &Cluster) -> Result<(), Violation> {
-        while self.next_copy < c.copies.len() {
-            let copy = &c.copies[self.next_copy];
-            self.next_copy += 1;
-            if let Some(&spec) = self.runs.get(&copy.job) {
-                self.uuid_spec.insert(copy.uuid, spec);
-                self.uuid_job.insert(copy.uuid, copy.job.clone());
-            }
-            self.last_task.insert((copy.job.clone(), copy.pnfsid), copy.uuid);
-        }
         // Before the repository's events: the confirmation that lets a source go arrives in
-        // the step that removes it.
+        // the step that removes it. Copies and confirmations are taken in the order they
+        // happened, so that each confirmation meets the target its task had then.
         while self.next_confirmation < c.confirmations.len() {
             let confirmation = &c.confirmations[self.next_confirmation];
             self.next_confirmation += 1;
-            self.confirmed.entry(confirmation.uuid).or_default().insert(confirmation.from.clone());
+            self.take_copies(c, confirmation.copies_sent);
+            // A task counts only its current target's confirmation: one from a pool it gave
+            // up on (timed out, then asked another) is late and ignored, and must not make up
+            // for a copy the task never had confirmed.
+            if self.target.get(&confirmation.uuid) == Some(&confirmation.from) {
+                self.confirmed.entry(confirmation.uuid).or_default().insert(confirmation.from.clone());
+            }
         }
+        self.take_copies(c, c.copies.len());
         while self.next_event < c.history.len() {
             let i = self.next_event;
             self.next_event += 1;
@@ -235,6 +238,20 @@ impl Checker {
             self.event(c, *time, pool, event, &c.causes[i])?;
         }
         Ok(())
+    }
+
+    /// Takes the copy requests sent before the `upto`-th.
+    fn take_copies(&mut self, c: &Cluster, upto: usize) {
+        while self.next_copy < upto {
+            let copy = &c.copies[self.next_copy];
+            self.next_copy += 1;
+            if let Some(&spec) = self.runs.get(&copy.job) {
+                self.uuid_spec.insert(copy.uuid, spec);
+                self.uuid_job.insert(copy.uuid, copy.job.clone());
+            }
+            self.last_task.insert((copy.job.clone(), copy.pnfsid), copy.uuid);
+            self.target.insert(copy.uuid, copy.to.clone());
+        }
     }
 
     fn complete_elsewhere(&self, file: &PnfsId, except: &str) -> usize {

@@ -164,6 +164,9 @@ pub struct CopyConfirmed {
     pub from: String,
     /// The request id of the task (unique to it, so the pool it reached is the task's).
     pub uuid: RequestId,
+    /// How many copy requests had been sent when it arrived ([`Cluster::copies`]'s length):
+    /// the last of them with this request id names the pool the task was waiting for then.
+    pub copies_sent: usize,
 }
 
 enum Delivery {
@@ -710,7 +713,8 @@ impl Cluster {
     /// Records the copy-finished messages with success that reach a pool.
     fn record_confirmation(&mut self, from: &str, message: &[u8]) {
         if let Ok((Message::CopyFinished { uuid, rc: ReturnCode::OK, .. }, _)) = decode_versioned::<Message>(message) {
-            self.confirmations.push(CopyConfirmed { from: from.to_string(), uuid });
+            let copies_sent = self.copies.len();
+            self.confirmations.push(CopyConfirmed { from: from.to_string(), uuid, copies_sent });
         }
     }
 
