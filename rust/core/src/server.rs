@@ -415,6 +415,10 @@ impl Server {
         self.finished.insert(uuid);
         let (rc, error) = match result {
             Ok(()) => (ReturnCode::OK, None),
+            // A host that fails with return code 0 (a Java `fail(0, …)`, a `ServiceException`
+            // built with 0) still failed: sent as is, the source would read 0 as success,
+            // count the copy and, in a move, delete the only good replica.
+            Err((ReturnCode::OK, text)) => (ReturnCode::DEFAULT_ERROR_CODE, Some(text)),
             Err((code, text)) => (code, Some(text)),
         };
         let message =

@@ -577,3 +577,36 @@ fn a_replica_removed_while_its_checksum_is_verified_is_not_confirmed() {
         assert_eq!(m.server_requests(), 0);
     }
 }
+
+/// A host that reports a failure with return code 0, dCache's success (a Java p2p client's
+/// `fail(0, "disk full")`, a checksum check throwing a `ServiceException` with code 0), has
+/// its request finished as failed: the source must not count the copy it never got.
+#[test]
+fn a_failure_reported_with_return_code_0_is_not_sent_as_success() {
+    use migration_core::error::Failure;
+    // The transfer.
+    let mut m = Module::new("pool2", Config::default(), 1);
+    let effects = send(&mut m, &Message::Copy(copy_request(9, Cached, false)), 1);
+    let effects = answer_entry(&mut m, &effects, None);
+    let token = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::StartP2p { token, .. } => Some(*token),
+            _ => None,
+        })
+        .expect("a transfer");
+    m.handle(NOW, Input::Reply { token, outcome: Err(Failure::error(ReturnCode::OK, "disk full")) });
+    let finished = copy_finished(&m.take_effects());
+    assert_eq!(finished, Some((ReturnCode::DEFAULT_ERROR_CODE, Some("disk full".to_string()))));
+    // The verification of a replica the target holds.
+    let mut m = Module::new("pool2", Config::default(), 1);
+    m.set_verifies_checksums(true);
+    let request = CopyRequest { verify: true, ..copy_request(10, Cached, false) };
+    let effects = send(&mut m, &Message::Copy(request), 1);
+    let effects = answer_entry(&mut m, &effects, Some(replica("A", Cached, 40, NOW, vec![])));
+    let uuid = verification(&effects);
+    m.handle(NOW, Input::Verified { request: uuid, result: Err(Failure::error(ReturnCode::OK, "Checksum mismatch")) });
+    let finished = copy_finished(&m.take_effects());
+    assert_eq!(finished, Some((ReturnCode::DEFAULT_ERROR_CODE, Some("Checksum mismatch".to_string()))));
+    assert_eq!(m.server_requests(), 0);
+}
