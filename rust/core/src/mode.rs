@@ -146,9 +146,15 @@ fn overwrite(record: &StickyRecord) -> RepositoryChange {
 /// change, and a permanent job re-adds a replica on every state change, so a permanent
 /// `-smode=cached` job would migrate every file again every 10 s, for ever (found by the
 /// fault simulation, `migration-sim`).
+///
+/// Nor is the state of a replica that is neither cached nor precious changed: one that turned
+/// BROKEN while it was copied (a failed read, a checksum found wrong) would be made readable
+/// again, as CACHED or even PRECIOUS and flushed to tape. dCache sets it regardless; a task
+/// refuses to start on a BROKEN replica, and a target to update one, for the same reason.
 pub fn source_mode_changes(mode: &Mode, entry: &ReplicaEntry, pin_manager: &str) -> Vec<RepositoryChange> {
     let mut changes = mode_changes(mode, entry, pin_manager);
-    changes.retain(|c| !matches!(c, RepositoryChange::SetState { state, .. } if *state == entry.state));
+    let settable = entry.state.is_cached_or_precious();
+    changes.retain(|c| !matches!(c, RepositoryChange::SetState { state, .. } if !settable || *state == entry.state));
     changes
 }
 
@@ -280,6 +286,24 @@ mod tests {
                 RepositoryChange::SetSticky { record: StickyRecord::new("foobar", 0), overwrite: true },
                 set_state(ReplicaState::Cached, "migration job making source removable"),
             ]
+        );
+    }
+
+    /// A source that turned BROKEN while it was copied stays BROKEN whatever the source mode:
+    /// made cached or precious it would be read (or flushed to tape) again.
+    #[test]
+    fn a_broken_source_keeps_its_state() {
+        let mut broken = pinned_precious();
+        broken.state = ReplicaState::Broken;
+        for state in [ModeState::Cached, ModeState::Precious, ModeState::Removable, ModeState::Delete] {
+            let changes = source_mode_changes(&Mode::plain(state), &broken, "PinManager");
+            assert!(!changes.iter().any(|c| matches!(c, RepositoryChange::SetState { .. })), "{state:?}: {changes:?}");
+        }
+        // Its records are still what the mode says (the foobar record expires, the pin stays).
+        let changes = source_mode_changes(&Mode::plain(ModeState::Removable), &broken, "PinManager");
+        assert_eq!(
+            changes,
+            vec![RepositoryChange::SetSticky { record: StickyRecord::new("foobar", 0), overwrite: true }]
         );
     }
 

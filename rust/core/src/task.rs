@@ -626,6 +626,15 @@ impl Task {
     /// `copy_nopools`: raised after entering InitiatingCopy without a selectable pool.
     fn transition_no_pools(&mut self, step: &mut Step<'_, '_>) {
         match self.state {
+            TaskState::InitiatingCopy | TaskState::WaitingForCopyReplicaReply if !self.busy.is_empty() => {
+                // Left without a target only because some said they were busy (one refused a
+                // copy before another took one): not a target deficit, which in limit mode
+                // would end the task with fewer copies and delete the source, but the same
+                // wait as when every target is busy. The file comes back in 10 s and its
+                // copies made so far are found as locations.
+                let text = format!("All target pools are busy ({} of them)", self.busy.len());
+                self.fail(ReturnCode::TARGET_BUSY, &text, step)
+            }
             TaskState::InitiatingCopy | TaskState::WaitingForCopyReplicaReply => {
                 if !self.params.wait_for_targets {
                     self.done_with_note(step)
@@ -751,13 +760,13 @@ impl Task {
                     }
                 }
             }
-            S::Copying => step.actions.push(TaskAction::StartTimer(2 * t)),
+            S::Copying => step.actions.push(TaskAction::StartTimer(t.saturating_mul(2))),
             S::Pinging => {
                 if let Some(target) = self.target.clone() {
                     step.actions.push(TaskAction::SendPing { target });
                 }
             }
-            S::NoResponse => step.actions.push(TaskAction::StartTimer(2 * t)),
+            S::NoResponse => step.actions.push(TaskAction::StartTimer(t.saturating_mul(2))),
             S::WaitingForCopyFinishedMessage => step.actions.push(TaskAction::StartTimer(t)),
             S::MovingPin => {
                 let target = self.target.clone().expect("pins move only after a confirmed copy");
@@ -876,6 +885,45 @@ mod tests {
             vec![TaskAction::StopTimer, TaskAction::Report(TaskResult::Completed { note: None, confirmed: 1 })]
         );
         assert_eq!(t.state(), TaskState::Done);
+    }
+
+    /// `-replicas=2` on two targets, the first busy when asked: after the other's copy the
+    /// task is out of targets only because of the busy one, which is a wait, not the limit
+    /// of `-target-deficit-mode=limit` (which would end the task with one copy and let a
+    /// move delete its source) nor a deficit counted as a failure in wait mode.
+    #[test]
+    fn a_target_busy_once_is_waited_for_not_counted_as_missing() {
+        for wait in [false, true] {
+            let mut f = Fixture::new(&["pool2", "pool3"], &[]);
+            let mut t = task(params(2, wait, false, false), vec![]);
+            f.feed(&mut t, TaskEvent::Start);
+            f.feed(&mut t, TaskEvent::Locations(Ok(vec![])));
+            let first = t.target().expect("a target").to_string();
+            let busy = Failure::Error { code: ReturnCode::TARGET_BUSY, cause: "busy".into() };
+            f.feed(&mut t, TaskEvent::CopyReply(Err(busy)));
+            let second = t.target().expect("the other target").to_string();
+            assert_ne!(first, second);
+            f.feed(&mut t, TaskEvent::CopyReply(Ok(())));
+            let a = f.feed(&mut t, finished_ok());
+            match a.last() {
+                Some(TaskAction::Report(TaskResult::Failed { rc, permanent: false, .. })) => {
+                    assert_eq!(*rc, ReturnCode::TARGET_BUSY, "wait={wait}: {a:?}")
+                }
+                other => panic!("wait={wait}: the task waits for the busy target, not {other:?}"),
+            }
+        }
+    }
+
+    /// A host that sets the pool timeout to "never" (`i64::MAX` ms) gets timers that never
+    /// fire, not ones that wrap round and fire at once (or a panic in a debug build).
+    #[test]
+    fn a_pool_timeout_of_never_does_not_overflow() {
+        let mut f = Fixture::new(&["pool2"], &[]);
+        let never = Arc::new(TaskParams { pool_timeout: i64::MAX, ..(*params(1, true, false, false)).clone() });
+        let mut t = task(never, vec![]);
+        f.feed(&mut t, TaskEvent::Start);
+        f.feed(&mut t, TaskEvent::Locations(Ok(vec![])));
+        assert_eq!(f.feed(&mut t, TaskEvent::CopyReply(Ok(()))), vec![TaskAction::StartTimer(i64::MAX)]);
     }
 
     #[test]

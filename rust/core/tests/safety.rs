@@ -489,6 +489,25 @@ fn a_replica_broken_before_its_task_starts_is_left_alone_under_an_explicit_targe
     }
 }
 
+/// A job fails on one file's read while another file's entry is being read (`-concurrency=2`):
+/// the second file gets no task, so a FAILED `move` does not go on copying and deleting.
+#[test]
+fn a_job_failed_while_another_entry_was_read_starts_no_task_for_it() {
+    let mut c = cluster(1, &["pool1", "pool2"]);
+    c.start();
+    put(&mut c, "pool1", "A", Cached, 40, vec![]);
+    put(&mut c, "pool1", "B", Cached, 40, vec![]);
+    c.faults.failing_task_reads.insert(id("A"));
+    ok(&mut c, "pool1", "migration move -concurrency=2 pool2");
+    // Until its last file is done with, not only until it ended.
+    assert!(run_until(&mut c, HOUR, 1, |c| state(c, "pool1", "1") == JobState::Failed
+        && c.job("pool1", "1").running_tasks().is_empty()
+        && c.pool("pool1").module.locked_files() == 0));
+    assert_eq!(state(&c, "pool1", "1"), JobState::Failed);
+    assert!(entry(&c, "pool1", "B").is_some(), "B's source stays");
+    assert!(entry(&c, "pool2", "B").is_none(), "B is not copied");
+}
+
 /// A job fails while one of its tasks is still under way (§3.5: a read error of another file
 /// fails it), and `migration clear` removes it then: the running file's lock goes with the job.
 /// It stayed, so every later job met `File is locked` on that file, and the pool refused

@@ -24,7 +24,10 @@ impl Job {
     /// The entry read to create a task (scheduler rule 5, sub-steps 5–6).
     pub fn entry_for_task(&mut self, pnfsid: PnfsId, result: EntryResult, ctx: &mut Ctx<'_>) {
         let Some(running) = self.running.get(&pnfsid) else { return };
-        let cancelled = matches!(running.stage, Stage::Reading { cancelled: true });
+        // A job that ended while the entry was read (another file's read failed it) starts
+        // no more tasks: a FAILED move that went on moving and deleting files would not be
+        // what its state says. dCache's walk stops at the failure.
+        let cancelled = matches!(running.stage, Stage::Reading { cancelled: true }) || self.state().is_terminal();
         if !matches!(running.stage, Stage::Reading { .. }) {
             return;
         }
@@ -291,7 +294,7 @@ fn perform(job: JobKey, task: &Task, action: TaskAction, ctx: &mut Ctx<'_>) {
             ctx.effects.push(Effect::MovePins { token, request });
         }
         TaskAction::StartTimer(after) => {
-            ctx.timers.set(TimerKey::Task { job, pnfsid, task: task.id }, ctx.now + after);
+            ctx.timers.set(TimerKey::Task { job, pnfsid, task: task.id }, ctx.now.saturating_add(after));
         }
         TaskAction::StopTimer => ctx.timers.cancel(TimerKey::Task { job, pnfsid, task: task.id }),
         TaskAction::Report(_) => unreachable!("reports are handled by the job"),
