@@ -164,6 +164,18 @@ impl fmt::Display for StickyError {
     }
 }
 
+/// The records a new replica in `state` gets from a copy request's list, applied as a
+/// repository applies them one by one: one per owner, extended, never shortened (a request may
+/// list an owner twice, e.g. `-tmode=same+foo` on a source that has `foo`). Invalid records
+/// are left out; a target refuses a request that carries one before it copies.
+pub fn sticky_as_applied(state: ReplicaState, listed: &[StickyRecord]) -> Vec<StickyRecord> {
+    let mut records = Vec::with_capacity(listed.len());
+    for record in listed {
+        let _ = set_sticky(state, &mut records, &record.owner, record.expire, false);
+    }
+    records
+}
+
 /// Applies `set_sticky(owner, expire, overwrite)` to a replica's records with dCache's rules
 /// ("extend, never shorten" unless `overwrite`); returns whether anything changed.
 ///

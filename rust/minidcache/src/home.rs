@@ -44,8 +44,20 @@ pub fn default_home() -> PathBuf {
     std::env::temp_dir().join("minidcache")
 }
 
-/// Names in the home's top level that belong to minidcache itself.
-const RESERVED: &[&str] = &["lock", "minidcache.db", "poolmanager.conf", "history", "io"];
+/// Names in the home's top level that belong to minidcache itself, with the files SQLite
+/// keeps beside its database and the temporary name `poolmanager.conf` is written under
+/// ([`write_atomically`]): a pool's directory by one of those names would stop them.
+const RESERVED: &[&str] = &[
+    "lock",
+    "minidcache.db",
+    "minidcache.db-wal",
+    "minidcache.db-shm",
+    "minidcache.db-journal",
+    "poolmanager.conf",
+    "poolmanager.tmp",
+    "history",
+    "io",
+];
 
 impl Home {
     /// Opens (creating it if needed) the home at `path` and locks it.
@@ -216,7 +228,9 @@ mod tests {
     fn pool_names_are_plain_directory_names() {
         assert!(check_pool_name("pool1").is_ok());
         assert!(check_pool_name("cache_pool-2.a").is_ok());
-        for bad in ["", "..", ".hidden", "a/b", "io", "lock", "PinManager", "a b"] {
+        for bad in
+            ["", "..", ".hidden", "a/b", "io", "lock", "PinManager", "a b", "minidcache.db-wal", "poolmanager.tmp"]
+        {
             assert!(check_pool_name(bad).is_err(), "{bad}");
         }
     }

@@ -282,7 +282,10 @@ impl Inner {
         let entry = ReplicaEntry {
             pnfsid,
             state: request.state,
-            sticky: request.sticky.clone(),
+            // One record per owner, as `rep set sticky` would leave them: a list naming an
+            // owner twice kept both in memory while the database's row per owner kept the
+            // last, so a restart changed the replica's records.
+            sticky: migration_core::replica::sticky_as_applied(request.state, &request.sticky),
             size: original.size,
             last_access: request.atime.unwrap_or_else(|| (self.clock)()),
             storage_class: a.storage_class.clone().or(original.storage_class),
@@ -347,7 +350,14 @@ impl host::P2p for P2pClient {
         self.inner.running.lock().insert(request.id, (Arc::clone(&cancelled), request.source.clone()));
         let inner = Arc::clone(&self.inner);
         self.transfers.spawn(move || {
-            let outcome = inner.transfer(&request, &cancelled);
+            // Caught here rather than only by the worker, so that the transfer still leaves
+            // the list of those under way: left there, a stop of either pool would wait its
+            // whole timeout for it, and the task learns why it failed.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.transfer(&request, &cancelled)))
+                .unwrap_or_else(|panic| {
+                    let why = migration_core::error::panic_message(&*panic).unwrap_or("no message");
+                    Err(failure(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, format!("The transfer panicked: {why}")))
+                });
             inner.running.lock().remove(&request.id);
             if let Err(failure) = &outcome {
                 tracing::debug!(target: "minidcache", pool = %inner.pool, pnfsid = %request.attributes.pnfsid, "p2p failed: {failure}");

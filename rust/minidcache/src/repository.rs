@@ -26,6 +26,7 @@
 //! `MemoryRepository` does.
 
 use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
@@ -307,9 +308,17 @@ impl DiskRepository {
         // Every file of the data directory; what is not claimed by a row is deleted below.
         // Names only: a file whose row was committed was complete by then, so its size needs no
         // check (and 20 000 stat calls would slow every start).
-        let mut files: HashSet<String> = HashSet::new();
+        // Only regular files: a directory (`lost+found` where `data` is a mount point) is none
+        // of the repository's, and deleting it would fail the start of every pool. Names are
+        // kept as the OS gives them, so that one that is not UTF-8 is deleted by its own name.
+        let mut files: HashSet<OsString> = HashSet::new();
         for item in std::fs::read_dir(&data)? {
-            files.insert(item?.file_name().to_string_lossy().into_owned());
+            let item = item?;
+            if item.file_type()?.is_file() {
+                files.insert(item.file_name());
+            } else {
+                tracing::warn!(target: "minidcache", pool, path = %item.path().display(), "not a file: left alone");
+            }
         }
         let mut index = Index::default();
         let mut dropped = Vec::new();
@@ -324,7 +333,7 @@ impl DiskRepository {
                 dropped.push(id);
                 continue;
             };
-            if files.remove(&id) {
+            if files.remove(OsStr::new(&id)) {
                 index.replicas.insert_at(seq, entry);
             } else {
                 report.missing += 1;
@@ -694,10 +703,8 @@ fn changed_entry(event: &RepositoryEvent) -> &ReplicaEntry {
     }
 }
 
-fn sync_dir(dir: &Path) {
-    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
-        tracing::error!(target: "minidcache", "cannot sync {}: {e}", dir.display());
-    }
+fn sync_dir(dir: &Path) -> Result<(), String> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| format!("cannot sync {}: {e}", dir.display()))
 }
 
 impl Repository for DiskRepository {
@@ -830,6 +837,30 @@ mod tests {
         assert_eq!(two.storage_class.as_deref(), Some("a:b@osm"));
         assert_eq!(std::fs::read_dir(dir.join("data")).expect("dir").count(), 1);
         assert_eq!(repository.used(), 3);
+        repository.close();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    /// What else a data directory may hold does not stop a pool from starting: a directory
+    /// (`lost+found` on a mount point) is left alone, and a file whose name is not UTF-8 is
+    /// deleted like any file without a row. Either made `open` fail, and with it every pool.
+    #[test]
+    fn a_directory_or_an_odd_name_in_the_data_directory_does_not_stop_a_start() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = fresh_dir("odd-entries");
+        {
+            let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
+            store(&repository, 1, b"one");
+            repository.close();
+        }
+        std::fs::create_dir(dir.join("data").join("lost+found")).expect("a directory");
+        let odd = dir.join("data").join(OsStr::from_bytes(b"part\xff"));
+        std::fs::write(&odd, b"?").expect("a name that is not UTF-8");
+        let (repository, report) = DiskRepository::open("p", &dir, false).expect("reopens");
+        assert_eq!(report, LoadReport { replicas: 1, incomplete: 1, missing: 0 });
+        assert!(dir.join("data").join("lost+found").is_dir(), "the directory is left alone");
+        assert!(!odd.exists(), "the odd file is deleted");
+        assert_eq!(repository.entries().len(), 1);
         repository.close();
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }

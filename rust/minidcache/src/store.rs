@@ -42,8 +42,9 @@ use migration_core::error::panic_message;
 pub type Work = Box<dyn Fn(&Connection) -> rusqlite::Result<()> + Send>;
 
 /// Called before each commit (with `--fsync`: sync data directories, so that the files a
-/// transaction refers to are on disk before it is).
-pub type BeforeCommit = Box<dyn Fn() + Send>;
+/// transaction refers to are on disk before it is). If it fails, so does every change of the
+/// batch, uncommitted: a row must not be durable before its file's name is.
+pub type BeforeCommit = Box<dyn Fn() -> Result<(), String> + Send>;
 
 /// Where a waiting writer finds the result of its change.
 type Slot = Arc<Mutex<Option<Result<(), String>>>>;
@@ -161,22 +162,14 @@ impl Shared {
 /// its own, so that a failure takes back its own change whole (a row written before the
 /// statement that failed included) and nothing else. The second pass costs nothing unless a
 /// change fails.
-fn commit(connection: &Connection, before_commit: Option<&(dyn Fn() + Send)>, batch: Vec<Op>) {
-    if let Some(hook) = before_commit {
-        hook();
-    }
-    let results: Vec<Result<(), String>> = match transaction(connection, batch.iter().map(|op| &op.work)) {
-        Ok(()) => vec![Ok(()); batch.len()],
-        Err(_) => batch
-            .iter()
-            .map(|op| {
-                let result = transaction(connection, std::iter::once(&op.work));
-                if let Err(e) = &result {
-                    tracing::error!(target: "minidcache", "database write failed: {e}");
-                }
-                result
-            })
-            .collect(),
+fn commit(connection: &Connection, before_commit: Option<&(dyn Fn() -> Result<(), String> + Send)>, batch: Vec<Op>) {
+    let prepared = before_commit.map_or(Ok(()), |hook| hook());
+    let results: Vec<Result<(), String>> = match prepared {
+        Err(e) => {
+            tracing::error!(target: "minidcache", "database write refused: {e}");
+            vec![Err(e); batch.len()]
+        }
+        Ok(()) => committed(connection, &batch),
     };
     // In queue order, so that a writer who waits for a later change finds the earlier ones'
     // closures run.
@@ -191,6 +184,23 @@ fn commit(connection: &Connection, before_commit: Option<&(dyn Fn() + Send)>, ba
             }
             Done::Nobody => {}
         }
+    }
+}
+
+/// The batch in one transaction, or each change in one of its own if that fails.
+fn committed(connection: &Connection, batch: &[Op]) -> Vec<Result<(), String>> {
+    match transaction(connection, batch.iter().map(|op| &op.work)) {
+        Ok(()) => vec![Ok(()); batch.len()],
+        Err(_) => batch
+            .iter()
+            .map(|op| {
+                let result = transaction(connection, std::iter::once(&op.work));
+                if let Err(e) = &result {
+                    tracing::error!(target: "minidcache", "database write failed: {e}");
+                }
+                result
+            })
+            .collect(),
     }
 }
 
@@ -437,6 +447,42 @@ mod tests {
         let connection = open(&path, false).expect("open");
         connection.execute_batch("CREATE TABLE t (n INTEGER)").expect("table");
         (dir, path, Store::start("t", connection, None).expect("start"))
+    }
+
+    /// With `--fsync`, a data directory that cannot be synced fails the batch, and nothing of
+    /// it is committed: its rows would be durable before the names of their files. It was
+    /// logged and committed regardless. Once the sync works again, so do writes.
+    #[test]
+    fn a_failing_sync_before_the_commit_fails_the_batch_and_commits_nothing() {
+        let dir = std::env::temp_dir().join(format!("minidcache-sync-fails-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("t.db");
+        let connection = open(&path, false).expect("open");
+        connection.execute_batch("CREATE TABLE t (n INTEGER)").expect("table");
+        let failing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let hook = {
+            let failing = Arc::clone(&failing);
+            Box::new(move || match failing.load(std::sync::atomic::Ordering::Acquire) {
+                true => Err("cannot sync data: Input/output error".to_string()),
+                false => Ok(()),
+            }) as BeforeCommit
+        };
+        let store = Store::start("t", connection, Some(hook)).expect("start");
+        let written = store.write(|c| c.execute("INSERT INTO t VALUES (1)", []).map(|_| ()));
+        assert_eq!(written, Err("cannot sync data: Input/output error".to_string()));
+        failing.store(false, std::sync::atomic::Ordering::Release);
+        store.write(|c| c.execute("INSERT INTO t VALUES (2)", []).map(|_| ())).expect("committed");
+        store.close();
+        let check = Connection::open(&path).expect("reopen");
+        let rows: Vec<i64> = check
+            .prepare("SELECT n FROM t")
+            .expect("select")
+            .query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("values");
+        assert_eq!(rows, [2]);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
     #[test]

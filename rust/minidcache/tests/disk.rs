@@ -616,3 +616,28 @@ fn a_pin_released_before_its_move_is_not_brought_to_the_target() {
     run(&mut sh, "\\c PinManager");
     assert_eq!(run(&mut sh, "ls"), "");
 }
+
+/// A copy request that lists an owner twice (`-tmode=same+lhcb(3600)` on a replica sticky
+/// for `lhcb` for ever) makes a replica with one `lhcb` record, the longer, and a restart
+/// brings back the same: the database keeps one row per owner, and the replica had two records
+/// in memory, the shorter one's row on disk, so it lost its stickiness an hour after a restart.
+#[test]
+fn a_copy_listing_an_owner_twice_makes_one_record_that_survives_a_restart() {
+    let home = TempHome::new();
+    let pools = ["pool1", "pool2"];
+    let one = "000100000000000000000001";
+    let records = |sh: &Shell| sh.cluster().pool("pool2").expect("pool2").repository.entries()[0].sticky.clone();
+    let before = {
+        let mut sh = open(home.path(), &pools);
+        run(&mut sh, "\\c pool1");
+        run(&mut sh, "populate -files=1 -size=10 -state=cached -sticky=lhcb");
+        run(&mut sh, "migration copy -tmode=same+lhcb(3600) pool2");
+        wait_finished(&mut sh, "1");
+        let before = records(&sh);
+        assert_eq!(before.len(), 1, "{one}: {before:?}");
+        assert!(before[0].owner == "lhcb" && before[0].expire == migration_core::replica::NEVER_EXPIRES, "{before:?}");
+        before
+    };
+    let sh = open(home.path(), &pools);
+    assert_eq!(records(&sh), before);
+}

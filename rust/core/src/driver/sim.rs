@@ -950,13 +950,7 @@ impl Cluster {
         }
         let mut entry = original.clone();
         entry.state = r.state;
-        // The new replica gets the records as a repository applies them: one per owner,
-        // extended, never shortened (a request may list an owner twice, e.g. `-tmode=same+foo`
-        // on a source that has `foo`).
-        entry.sticky = Vec::new();
-        for record in &r.sticky {
-            let _ = crate::replica::set_sticky(r.state, &mut entry.sticky, &record.owner, record.expire, false);
-        }
+        entry.sticky = crate::replica::sticky_as_applied(r.state, &r.sticky);
         entry.last_access = r.atime.unwrap_or(self.now);
         target.repository.insert(entry);
         Ok(())
