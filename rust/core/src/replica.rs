@@ -284,12 +284,25 @@ pub struct Checksum {
     pub value: String,
 }
 
+/// The largest file size: dCache's sizes are Java `long`s, so a larger one in a message is
+/// malformed, refused as it is decoded rather than wrapped to a negative size in Java.
+pub const MAX_FILE_SIZE: u64 = i64::MAX as u64;
+
+fn size_of_a_file<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let size = <u64 as serde::Deserialize>::deserialize(d)?;
+    if size > MAX_FILE_SIZE {
+        return Err(serde::de::Error::custom(format!("file size {size} is larger than {MAX_FILE_SIZE}")));
+    }
+    Ok(size)
+}
+
 /// The file attributes a task sends to the target so that it can create the replica.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FileAttributes {
     /// The file.
     pub pnfsid: PnfsId,
-    /// Size in bytes.
+    /// Size in bytes; at most `i64::MAX`, a Java `long`, which a decoded message is held to.
+    #[serde(deserialize_with = "size_of_a_file")]
     pub size: u64,
     /// Storage class, e.g. `atlas:default@osm`.
     pub storage_class: Option<String>,

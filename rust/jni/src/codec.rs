@@ -109,7 +109,7 @@ impl Writer {
     /// File attributes.
     pub fn attributes(&mut self, a: &FileAttributes) {
         self.str(a.pnfsid.text().as_str());
-        self.i64(a.size as i64);
+        self.i64(i64::try_from(a.size).unwrap_or(i64::MAX));
         self.opt_str(a.storage_class.as_deref());
         self.opt_str(a.cache_class.as_deref());
         self.i32(match a.access_latency {

@@ -26,7 +26,36 @@ fn string(env: &Env<'_>, s: &JString<'_>, what: &str) -> NativeResult<String> {
     if s.is_null() {
         return Err(invalid(format!("{what} must not be null")));
     }
-    Ok(s.try_to_string(env)?)
+    let chars = s.mutf8_chars(env)?;
+    // Refused rather than made lossy, as jni-rs would: "\uD800" and "\uDBFF" would both come
+    // out as U+FFFD, so a job named by one would answer to the other.
+    if has_unpaired_surrogate(chars.to_bytes()) {
+        return Err(invalid(format!("{what} is not valid Unicode (it holds an unpaired surrogate)")));
+    }
+    Ok(chars.to_str().into_owned())
+}
+
+/// Whether modified UTF-8 `bytes` encode a UTF-16 surrogate without its other half. A surrogate
+/// is three bytes, `ED A0..AF xx` for the high half and `ED B0..BF xx` for the low; `ED` only
+/// ever leads a character, so each is found by looking for it.
+fn has_unpaired_surrogate(bytes: &[u8]) -> bool {
+    let half = |at: usize, range: std::ops::RangeInclusive<u8>| {
+        bytes.get(at) == Some(&0xED) && bytes.get(at + 1).is_some_and(|b| range.contains(b))
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        if half(i, 0xA0..=0xAF) {
+            if !half(i + 3, 0xB0..=0xBF) {
+                return true;
+            }
+            i += 6;
+        } else if half(i, 0xB0..=0xBF) {
+            return true;
+        } else {
+            i += 1;
+        }
+    }
+    false
 }
 
 fn bytes(env: &Env<'_>, b: &JByteArray<'_>, what: &str) -> NativeResult<Vec<u8>> {
@@ -600,4 +629,27 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_crossings<'loc
         array.set_region(env, 0, &[into_java as jlong, from_java as jlong])?;
         Ok(array)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_unpaired_surrogate;
+
+    #[test]
+    fn unpaired_surrogates_are_found_and_pairs_and_other_characters_pass() {
+        let smiley = [0xED, 0xA0, 0xBD, 0xED, 0xB8, 0x80]; // U+1F600 as a surrogate pair
+        let high = [0xED, 0xA0, 0x80]; // U+D800 alone
+        let low = [0xED, 0xB0, 0x80]; // U+DC00 alone
+        let below = [0xED, 0x9F, 0xBF]; // U+D7FF, the last character before the surrogates
+        assert!(!has_unpaired_surrogate(b"migration copy -id=job pool2"));
+        assert!(!has_unpaired_surrogate(&smiley));
+        assert!(!has_unpaired_surrogate(&below));
+        assert!(!has_unpaired_surrogate(&[b"a".as_slice(), &smiley, b"b"].concat()));
+        assert!(has_unpaired_surrogate(&high));
+        assert!(has_unpaired_surrogate(&low));
+        assert!(has_unpaired_surrogate(&[b"-id=".as_slice(), &high, b" pool2"].concat()));
+        assert!(has_unpaired_surrogate(&[high.as_slice(), &high].concat()), "two highs are no pair");
+        assert!(has_unpaired_surrogate(&[low.as_slice(), &high].concat()), "the wrong order is no pair");
+        assert!(has_unpaired_surrogate(&[smiley.as_slice(), &low].concat()));
+    }
 }

@@ -272,7 +272,12 @@ fn write_attributes(out: &mut Writer, a: &FileAttributes) {
 fn read_attributes(input: &mut Reader<'_>) -> Result<FileAttributes, String> {
     Ok(FileAttributes {
         pnfsid: input.pnfsid()?,
-        size: input.varint()?,
+        size: match input.varint()? {
+            size if size > crate::replica::MAX_FILE_SIZE => {
+                return Err(malformed(&format!("file size {size} is larger than {}", crate::replica::MAX_FILE_SIZE)));
+            }
+            size => size,
+        },
         storage_class: input.option(Reader::str)?,
         cache_class: input.option(Reader::str)?,
         access_latency: input.option(|i| match i.u8()? {

@@ -325,6 +325,24 @@ mod tests {
         );
     }
 
+    /// A file size beyond a Java `long` is malformed in both wire versions: Java would read
+    /// it as a negative size. The largest one is read as sent.
+    #[test]
+    fn a_file_size_beyond_a_java_long_is_refused() {
+        for version in [WireVersion::Binary, WireVersion::Json] {
+            for (size, fits) in [(crate::replica::MAX_FILE_SIZE, true), (1 << 63, false), (u64::MAX, false)] {
+                let Message::Copy(mut request) = examples().remove(0) else { unreachable!("the first is a copy") };
+                request.attributes.size = size;
+                let decoded = decode::<Message>(&encode_as(&Message::Copy(request.clone()), version));
+                match decoded {
+                    Ok(Message::Copy(back)) if fits => assert_eq!(back, request),
+                    Err(e) if !fits => assert!(e.contains(&format!("file size {size} is larger than")), "{e}"),
+                    other => panic!("{version:?}, size {size}: {other:?}"),
+                }
+            }
+        }
+    }
+
     fn examples() -> Vec<Message> {
         let id = PnfsId::parse("A1").expect("valid");
         let long = PnfsId::parse(&"B".repeat(36)).expect("valid");

@@ -17,7 +17,11 @@ public interface Completion<T>
     /** Success. */
     void complete(T value);
 
-    /** The service answered with an error: a dCache return code and its text. */
+    /**
+     * The service answered with an error: a dCache return code and its text. A return code of 0,
+     * dCache's success, is taken as {@link ServiceException#DEFAULT_ERROR_CODE}: the request
+     * failed all the same, and a target never reports such a copy as made.
+     */
     void fail(int returnCode, String message);
 
     /** No answer in time. */

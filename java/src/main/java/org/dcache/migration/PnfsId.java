@@ -46,8 +46,12 @@ public final class PnfsId implements Comparable<PnfsId>
     private static String checkedUpperCase(String id)
     {
         for (int i = 0; i < id.length(); i++) {
-            if (Character.digit(id.charAt(i), 16) < 0) {
-                throw new IllegalArgumentException("Illegal pnfsid character: " + id.charAt(i));
+            // ASCII only: Character.digit also takes full-width and other scripts' digits,
+            // which the library refuses, and one such id would fail a whole scan.
+            char c = id.charAt(i);
+            boolean hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+            if (!hex) {
+                throw new IllegalArgumentException("Illegal pnfsid character: " + c);
             }
         }
         return id.toUpperCase(Locale.ROOT);

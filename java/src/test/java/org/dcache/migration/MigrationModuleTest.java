@@ -352,6 +352,50 @@ class MigrationModuleTest
         assertTrue(pool1.module.execute("migration ls").contains("[1] FINISHED"));
     }
 
+    /**
+     * A completion whose answer throws an {@link Error} while it is encoded (here an
+     * AssertionError from the list's own iterator) still fails its request: it was claimed
+     * before encoding, so neither the cleaner nor a second completion would have answered it,
+     * and the request stayed pending until the module closed.
+     */
+    @Test
+    void anAnswerThatThrowsAnErrorWhileEncodedFailsItsRequest()
+    {
+        Cell pool1 = cluster.pool("pool1").with(replica(1, ReplicaState.CACHED));
+        Cell pool2 = cluster.pool("pool2");
+        cluster.start();
+        cluster.brokenLocationLists.set(1);
+
+        pool1.module.execute("migration copy pool2");
+        String info = awaitJob(pool1, "1", "FINISHED");
+
+        assertTrue(info.contains("a list that cannot be read"), info);
+        assertEquals(1, pool2.repository.size(), "copied on the second attempt");
+        await("no waiting requests", Duration.ofSeconds(10), () -> pool1.module.pendingRequests() == 0);
+    }
+
+    /**
+     * A p2p client that fails a transfer with return code 0 (dCache's success) has failed all
+     * the same: the move keeps its source, and copies it on the next attempt. Reported to the
+     * source as success, the copy would have been counted and the only replica deleted.
+     */
+    @Test
+    void aTransferFailedWithReturnCode0DoesNotLetAMoveDeleteItsSource()
+    {
+        Cell pool1 = cluster.pool("pool1").with(replica(1, ReplicaState.PRECIOUS));
+        Cell pool2 = cluster.pool("pool2");
+        pool2.p2pFailuresWithCode0.set(1);
+        cluster.start();
+
+        pool1.module.execute("migration move pool2");
+        String info = awaitJob(pool1, "1", "FINISHED");
+
+        assertTrue(info.contains("disk full"), info);
+        assertEquals(2, pool2.p2pStarts.get(), "the failed transfer was tried again");
+        assertEquals(ReplicaState.PRECIOUS, pool2.repository.getEntry(id(1)).state());
+        assertNull(pool1.repository.getEntry(id(1)), "moved once the copy was made");
+    }
+
     @Test
     void aMalformedMessageIsAnsweredWithAnError()
     {
@@ -430,6 +474,26 @@ class MigrationModuleTest
                      assertThrows(MigrationException.class, () -> Natives.help(null)).code());
         // The other pool is unaffected.
         assertEquals("", cluster.cells.get("pool2").module.execute("migration ls"));
+    }
+
+    /**
+     * A command holding half of a surrogate pair is refused, not made lossy: as U+FFFD, the
+     * ids U+D800 and U+DBFF would be one job's. A whole pair goes through.
+     */
+    @Test
+    void aCommandWithAnUnpairedSurrogateIsRefusedAndNothingIsCreated()
+    {
+        Cell pool1 = cluster.pool("pool1").with(replica(1, ReplicaState.CACHED));
+        cluster.pool("pool2");
+        cluster.start();
+
+        MigrationException e = assertThrows(MigrationException.class,
+                () -> pool1.module.execute("migration copy -id=\uD800 pool2"));
+        assertEquals(MigrationException.INVALID_ARGUMENT, e.code());
+        assertTrue(e.getMessage().contains("unpaired surrogate"), e.getMessage());
+        assertEquals("", pool1.module.execute("migration ls"));
+        String created = pool1.module.execute("migration copy -id=\uD83D\uDE00 pool2");
+        assertTrue(created.contains("\uD83D\uDE00"), created);
     }
 
     @Test

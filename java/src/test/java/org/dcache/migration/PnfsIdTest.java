@@ -28,5 +28,9 @@ class PnfsIdTest
         assertThrows(IllegalArgumentException.class, () -> new PnfsId("0000ABCDEF01234-6789ABCD"));
         assertThrows(IllegalArgumentException.class, () -> new PnfsId("0000ABCDEF0123456789ABCD0"));
         assertThrows(IllegalArgumentException.class, () -> new PnfsId("0".repeat(37)));
+        // Digits of other scripts, which Character.digit takes and the library does not: a
+        // full-width one, an Arabic-Indic one.
+        assertThrows(IllegalArgumentException.class, () -> new PnfsId("\uFF11"));
+        assertThrows(IllegalArgumentException.class, () -> new PnfsId("0000ABCDEF0123456789ABC\u0661"));
     }
 }

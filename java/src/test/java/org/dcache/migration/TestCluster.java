@@ -44,6 +44,8 @@ final class TestCluster implements AutoCloseable
     });
     /** The namespace throws this many times before it answers (a misbehaving callback). */
     final AtomicInteger namespaceFailures = new AtomicInteger();
+    /** Location answers whose list throws an {@link AssertionError} as it is read. */
+    final AtomicInteger brokenLocationLists = new AtomicInteger();
     /**
      * The network carries typed messages, as a bridge to dCache's message classes would: each
      * message is decoded into its class and encoded again before delivery, and so is each reply.
@@ -159,6 +161,8 @@ final class TestCluster implements AutoCloseable
         final Map<UUID, Runnable> heldTransfers = new ConcurrentHashMap<>();
         final Map<UUID, Completion<Void>> transferCompletions = new ConcurrentHashMap<>();
         final AtomicInteger p2pStarts = new AtomicInteger();
+        /** Transfers that fail with return code 0, dCache's success, without copying anything. */
+        final AtomicInteger p2pFailuresWithCode0 = new AtomicInteger();
         /** The transport throws this many times before it sends (a misbehaving callback). */
         final AtomicInteger sendFailures = new AtomicInteger();
         /** Readers that make a file hot. */
@@ -290,6 +294,19 @@ final class TestCluster implements AutoCloseable
                     Set<String> locations = cluster.namespace.get(id);
                     if (locations == null) {
                         done.fail(ServiceException.FILE_NOT_FOUND, "No such file or directory " + id);
+                    } else if (cluster.brokenLocationLists.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                        try {
+                            done.complete(new ArrayList<String>(locations)
+                            {
+                                @Override
+                                public java.util.Iterator<String> iterator()
+                                {
+                                    throw new AssertionError("a list that cannot be read");
+                                }
+                            });
+                        } catch (AssertionError expected) {
+                            // Thrown back to the caller once the request is failed.
+                        }
                     } else {
                         done.complete(new ArrayList<>(locations));
                     }
@@ -403,6 +420,10 @@ final class TestCluster implements AutoCloseable
                 }
                 if (repository.getEntry(id) != null) {
                     done.fail(ServiceException.FILE_IN_CACHE, "Replica already exists");
+                    return;
+                }
+                if (p2pFailuresWithCode0.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                    done.fail(0, "disk full");
                     return;
                 }
                 OptionalLong atime = request.accessTime();

@@ -88,7 +88,10 @@ public final class NativeCompletion<T> implements Completion<T>
         byte[] payload;
         try {
             payload = encoder.apply(value);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // Claimed already, so neither a second completion nor the cleaner would answer it:
+            // an Error (an OutOfMemoryError while encoding, an AssertionError from the value's
+            // own iterator) must fail the request too, or it would wait for ever.
             Natives.completeFailure(token.token, 0, ServiceException.UNEXPECTED_SYSTEM_EXCEPTION,
                                     "invalid answer: " + e);
             throw e;
