@@ -504,7 +504,12 @@ impl CHost {
     /// Registers `pending` under a new token and calls `start` with it. A non-zero code from
     /// the callback (or a closed table) fails the request at once.
     fn issue(&self, what: &str, pending: Pending, start: impl FnOnce(u64, &mut ErrBuf) -> Option<i32>) {
-        let token = self.tokens.register(self.module, pending);
+        let token = match self.tokens.register(self.module, pending) {
+            Ok(token) => token,
+            Err(pending) => {
+                return pending.fail(Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, closed_text(what)));
+            }
+        };
         let mut buf = ErrBuf::new();
         let failure = match start(token, &mut buf) {
             Some(0) => return,

@@ -190,7 +190,14 @@ impl JavaHost {
     /// Registers `pending`, then calls Java with its token; if Java throws, the request fails
     /// with the exception (unless Java already answered it).
     fn call_async(&self, what: &str, pending: Pending, f: impl FnOnce(&Jni, &'static Cache, jvalue) -> Called<()>) {
-        let token = pending::register(self.module, pending);
+        let token = match pending::register(self.module, pending) {
+            Ok(token) => token,
+            Err(pending) => {
+                // Closed while this thread was on its way here: Java is not called.
+                let text = format!("{what}: the migration module is closed");
+                return pending.fail(Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, text));
+            }
+        };
         let result = with_java(what, |jni, cache| f(jni, cache, jvalue { j: token as jlong }));
         if let Err(e) = result {
             tracing::warn!(target: "migration::jni", "{what} failed: {}", e.text());

@@ -48,8 +48,9 @@ fn complete_with(pending: Pending, payload: &[u8]) -> Result<(), DecodeError> {
 /// Java holds only tokens, not module handles: one table for every module of the process.
 static TABLE: PendingTable = PendingTable::new();
 
-/// Registers a completion of `module`; returns its token (never 0).
-pub fn register(module: u64, pending: Pending) -> u64 {
+/// Registers a completion of `module`; returns its token (never 0), or gives it back if the
+/// module is closed.
+pub fn register(module: u64, pending: Pending) -> Result<u64, Pending> {
     TABLE.register(module, pending)
 }
 
@@ -97,7 +98,7 @@ mod tests {
     #[test]
     fn a_token_completes_once() {
         let (seen, completion) = recorder();
-        let token = register(900, Pending::Locations(completion));
+        let token = register(900, Pending::Locations(completion)).expect("registered");
         let mut payload = Vec::new();
         payload.extend_from_slice(&1i32.to_be_bytes());
         payload.extend_from_slice(&5i32.to_be_bytes());
@@ -111,7 +112,7 @@ mod tests {
     #[test]
     fn a_malformed_answer_fails_the_request() {
         let (seen, completion) = recorder();
-        let token = register(901, Pending::Groups(completion));
+        let token = register(901, Pending::Groups(completion)).expect("registered");
         assert!(complete_ok(token, &[1, 2]).is_err());
         assert!(matches!(seen.lock()[0], Err(Failure::Error { .. })));
     }
@@ -119,7 +120,7 @@ mod tests {
     #[test]
     fn closing_a_module_fails_its_requests() {
         let (seen, completion) = recorder();
-        register(902, Pending::Locations(completion));
+        register(902, Pending::Locations(completion)).expect("registered");
         assert_eq!(count(902), 1);
         drop_module(902);
         assert_eq!(count(902), 0);

@@ -7,7 +7,7 @@
 //! replaced it (a pool restarted while a transfer ran) gets an error, not another request's
 //! completion.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
@@ -67,6 +67,13 @@ impl Pending {
     }
 }
 
+/// Its kind only: the completion inside has nothing to show.
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Pending").field(&self.kind()).finish()
+    }
+}
+
 /// Why a token could not be taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TakeError {
@@ -85,6 +92,9 @@ struct Entry {
 struct Table {
     /// Tokens grow, so new entries go to the end.
     entries: BTreeMap<u64, Entry>,
+    /// Modules whose calls were dropped: they register none any more (module ids are never
+    /// reused, so one closed stays closed).
+    closed: BTreeSet<u64>,
 }
 
 /// The last token issued by any table.
@@ -99,16 +109,22 @@ pub struct PendingTable {
 impl PendingTable {
     /// An empty table (usable in a `static`).
     pub const fn new() -> PendingTable {
-        PendingTable { table: Mutex::new(Table { entries: BTreeMap::new() }) }
+        PendingTable { table: Mutex::new(Table { entries: BTreeMap::new(), closed: BTreeSet::new() }) }
     }
 
-    /// Registers a call of module `owner`; returns its token.
-    pub fn register(&self, owner: u64, pending: Pending) -> u64 {
+    /// Registers a call of module `owner`; returns its token, or gives the call back if the
+    /// module's calls were dropped ([`PendingTable::drop_owner`]). A call registered after that
+    /// (by a thread of the module still running while it closes) would stay in the table, with
+    /// the module it keeps alive, until the host answered it, if ever.
+    pub fn register(&self, owner: u64, pending: Pending) -> Result<u64, Pending> {
         let mut table = self.table.lock();
+        if table.closed.contains(&owner) {
+            return Err(pending);
+        }
         // Drawn under the table's lock, so that each table's tokens still grow.
         let token = LAST_TOKEN.fetch_add(1, Ordering::Relaxed) + 1;
         table.entries.insert(token, Entry { owner, pending });
-        token
+        Ok(token)
     }
 
     /// Takes a call out, whatever it waits for.
@@ -126,10 +142,12 @@ impl PendingTable {
         }
     }
 
-    /// Drops every call of module `owner`: each fails into the (closed) module.
+    /// Drops every call of module `owner`: each fails into the (closed) module. Later calls
+    /// of it are refused.
     pub fn drop_owner(&self, owner: u64) {
         let dropped: Vec<Entry> = {
             let mut table = self.table.lock();
+            table.closed.insert(owner);
             let tokens: Vec<u64> = table.entries.iter().filter(|(_, e)| e.owner == owner).map(|(t, _)| *t).collect();
             tokens.into_iter().filter_map(|t| table.entries.remove(&t)).collect()
         };
@@ -152,7 +170,7 @@ mod tests {
     fn a_token_is_taken_once_and_only_by_its_kind() {
         let table = PendingTable::new();
         let (seen, completion) = recorder();
-        let token = table.register(7, Pending::Locations(completion));
+        let token = table.register(7, Pending::Locations(completion)).expect("registered");
         assert_ne!(token, 0);
         assert_eq!(
             table.take_kind(token, PendingKind::Pools).err(),
@@ -171,8 +189,8 @@ mod tests {
         let (freed, replacement) = (PendingTable::new(), PendingTable::new());
         let (_, a) = recorder();
         let (seen, b) = recorder();
-        let stale = freed.register(1, Pending::Done(a));
-        let live = replacement.register(2, Pending::Done(b));
+        let stale = freed.register(1, Pending::Done(a)).expect("registered");
+        let live = replacement.register(2, Pending::Done(b)).expect("registered");
         freed.drop_owner(1);
         assert_ne!(stale, live);
         assert!(matches!(replacement.take_kind(stale, PendingKind::Done), Err(TakeError::Unknown)));
@@ -185,13 +203,27 @@ mod tests {
         let table = PendingTable::new();
         let (seen, a) = recorder();
         let (other, b) = recorder();
-        table.register(1, Pending::Groups(a));
-        let kept = table.register(2, Pending::Groups(b));
+        table.register(1, Pending::Groups(a)).expect("registered");
+        let kept = table.register(2, Pending::Groups(b)).expect("registered");
         table.drop_owner(1);
         assert_eq!((table.count(1), table.count(2)), (0, 1));
         assert!(matches!(seen.lock()[0], Err(Failure::Error { .. })), "a dropped completion reports a failure");
         assert!(other.lock().is_empty());
         table.take(kept).expect("still there").fail(Failure::Timeout);
         assert_eq!(*other.lock(), vec![Err(Failure::Timeout)]);
+    }
+
+    /// A call a closing module's thread makes after its calls were dropped is given back, not
+    /// kept: nothing would drop it again, and it would keep the module alive until the host
+    /// answered it.
+    #[test]
+    fn a_closed_module_registers_no_more_calls() {
+        let table = PendingTable::new();
+        table.drop_owner(1);
+        let (_, late) = recorder();
+        let Err(Pending::Done(_)) = table.register(1, Pending::Done(late)) else { panic!("refused") };
+        assert_eq!(table.count(1), 0);
+        let (_, other) = recorder();
+        assert!(table.register(2, Pending::Done(other)).is_ok(), "other modules are not affected");
     }
 }
