@@ -632,7 +632,7 @@ impl Task {
                 // would end the task with fewer copies and delete the source, but the same
                 // wait as when every target is busy. The file comes back in 10 s and its
                 // copies made so far are found as locations.
-                let text = format!("All target pools are busy ({} of them)", self.busy.len());
+                let text = format!("No target left but busy ones ({} busy)", self.busy.len());
                 self.fail(ReturnCode::TARGET_BUSY, &text, step)
             }
             TaskState::InitiatingCopy | TaskState::WaitingForCopyReplicaReply => {

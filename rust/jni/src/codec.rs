@@ -762,10 +762,12 @@ impl<'a> Reader<'a> {
 }
 
 /// How a Java completion failed: `0` an error reply with a code, `1` a timeout, `2` no route.
+/// Code 0 is dCache's success, so an error with it is taken as the default error code.
 pub fn failure(kind: i32, code: i32, message: String) -> Failure {
     match kind {
         1 => Failure::Timeout,
         2 => Failure::NoRoute,
+        _ if code == 0 => Failure::Error { code: ReturnCode::DEFAULT_ERROR_CODE, cause: message },
         _ => Failure::Error { code: ReturnCode(code), cause: message },
     }
 }
@@ -783,6 +785,15 @@ pub fn failure_parts(failure: &Failure) -> (i32, i32, String) {
 mod tests {
     use super::*;
     use migration_core::message::RequestId;
+
+    /// Code 0 is dCache's success: a Java failure with it is the default error, never a reply
+    /// that reads as success.
+    #[test]
+    fn a_java_failure_with_return_code_0_is_the_default_error() {
+        assert_eq!(failure(0, 0, "disk full".into()), Failure::error(ReturnCode::DEFAULT_ERROR_CODE, "disk full"));
+        assert_eq!(failure(0, 10011, "x".into()), Failure::error(ReturnCode(10011), "x"));
+        assert_eq!(failure(1, 0, "x".into()), Failure::Timeout);
+    }
 
     fn entry() -> ReplicaEntry {
         let mut e = ReplicaEntry::new(PnfsId::parse("0000AB").expect("valid"), ReplicaState::Precious, 40, 1234);

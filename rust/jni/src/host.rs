@@ -85,6 +85,10 @@ impl CallError {
     /// is dCache's unexpected-exception code.
     pub fn failure(&self) -> Failure {
         match self {
+            CallError::Thrown { kind: ThrownKind::Service, code: 0, text } => {
+                // A ServiceException built with dCache's success code still failed.
+                Failure::error(ReturnCode::DEFAULT_ERROR_CODE, text)
+            }
             CallError::Thrown { kind: ThrownKind::Service, code, text } => Failure::error(ReturnCode(*code), text),
             other => Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, other.text()),
         }

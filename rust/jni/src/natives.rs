@@ -22,17 +22,28 @@ use crate::raw::Jni;
 use crate::registry::{self, ModuleHandle};
 use crate::{ABI_VERSION, cache, host, logging, messages, pending};
 
+/// A string that names something (a command line, a job id, a pool, a file): refused if it holds
+/// half of a surrogate pair, rather than made lossy as jni-rs would: "\uD800" and "\uDBFF"
+/// would both come out as U+FFFD, so a job named by one would answer to the other.
 fn string(env: &Env<'_>, s: &JString<'_>, what: &str) -> NativeResult<String> {
     if s.is_null() {
         return Err(invalid(format!("{what} must not be null")));
     }
     let chars = s.mutf8_chars(env)?;
-    // Refused rather than made lossy, as jni-rs would: "\uD800" and "\uDBFF" would both come
-    // out as U+FFFD, so a job named by one would answer to the other.
     if has_unpaired_surrogate(chars.to_bytes()) {
         return Err(invalid(format!("{what} is not valid Unicode (it holds an unpaired surrogate)")));
     }
     Ok(chars.to_str().into_owned())
+}
+
+/// A free text (an error message, a client's description): taken lossily, never refused. A
+/// completion's message refused would leave its request unanswered for ever (the Java side
+/// claimed it before calling), and a text cut inside an emoji is still worth reading.
+fn text(env: &Env<'_>, s: &JString<'_>, what: &str) -> NativeResult<String> {
+    if s.is_null() {
+        return Err(invalid(format!("{what} must not be null")));
+    }
+    Ok(s.try_to_string(env)?)
 }
 
 /// Whether modified UTF-8 `bytes` encode a UTF-16 surrogate without its other half. A surrogate
@@ -292,13 +303,13 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_reportReaders<
 ) {
     guard(&mut env, |env| {
         let module = module(handle)?;
-        let text = string(env, &pnfsid, "pnfsid")?;
-        let pnfsid = PnfsId::parse(&text).map_err(|e| invalid(format!("{text}: {e}")))?;
+        let id = string(env, &pnfsid, "pnfsid")?;
+        let pnfsid = PnfsId::parse(&id).map_err(|e| invalid(format!("{id}: {e}")))?;
         let protocol = if protocol.is_null() {
             None
         } else {
-            let name = string(env, &protocol, "protocol")?;
-            let client = if client.is_null() { None } else { Some(string(env, &client, "client")?) };
+            let name = text(env, &protocol, "protocol")?;
+            let client = if client.is_null() { None } else { Some(text(env, &client, "client")?) };
             Some(ProtocolInfo::new(name, major.into(), minor.into(), client))
         };
         module.runtime.call(|m, _now| m.report_readers(pnfsid, readers, protocol.as_ref()))?;
@@ -487,7 +498,7 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_completeFailur
     message: JString<'local>,
 ) -> jboolean {
     guard(&mut env, |env| {
-        let message = if message.is_null() { String::new() } else { string(env, &message, "message")? };
+        let message = if message.is_null() { String::new() } else { text(env, &message, "message")? };
         Ok(pending::complete_failure(token as u64, codec::failure(kind, code, message)))
     })
 }

@@ -314,7 +314,9 @@ impl DiskRepository {
         let mut files: HashSet<OsString> = HashSet::new();
         for item in std::fs::read_dir(&data)? {
             let item = item?;
-            if item.file_type()?.is_file() {
+            // A link to a file (data moved by hand) counts as one: its replica is kept.
+            let kind = item.file_type()?;
+            if kind.is_file() || (kind.is_symlink() && std::fs::metadata(item.path()).is_ok_and(|m| m.is_file())) {
                 files.insert(item.file_name());
             } else {
                 tracing::warn!(target: "minidcache", pool, path = %item.path().display(), "not a file: left alone");
@@ -472,7 +474,7 @@ impl DiskRepository {
         };
         let rows: Vec<(u64, ReplicaEntry)> = seqs.iter().copied().zip(entries.iter().cloned()).collect();
         self.store
-            .write(move |c| rows.iter().try_for_each(|(seq, e)| write_row(c, *seq, e)))
+            .write_naming_files(move |c| rows.iter().try_for_each(|(seq, e)| write_row(c, *seq, e)))
             .map_err(io::Error::other)?;
         // Committed: the files are the replicas' now, closed outside the lock.
         let files: Vec<Option<File>> = reservations.into_iter().map(|mut r| r.file.take()).collect();
@@ -843,7 +845,8 @@ mod tests {
 
     /// What else a data directory may hold does not stop a pool from starting: a directory
     /// (`lost+found` on a mount point) is left alone, and a file whose name is not UTF-8 is
-    /// deleted like any file without a row. Either made `open` fail, and with it every pool.
+    /// deleted like any file without a row. Either made `open` fail, and with it every pool. A
+    /// link to a replica's data is the replica's file.
     #[test]
     fn a_directory_or_an_odd_name_in_the_data_directory_does_not_stop_a_start() {
         use std::os::unix::ffi::OsStrExt;
@@ -853,6 +856,10 @@ mod tests {
             store(&repository, 1, b"one");
             repository.close();
         }
+        // Its data moved by hand, with a link left in its place: still the replica's.
+        let moved = dir.join("moved-data");
+        std::fs::rename(dir.join("data").join(id(1).to_string()), &moved).expect("moved");
+        std::os::unix::fs::symlink(&moved, dir.join("data").join(id(1).to_string())).expect("linked");
         std::fs::create_dir(dir.join("data").join("lost+found")).expect("a directory");
         let odd = dir.join("data").join(OsStr::from_bytes(b"part\xff"));
         std::fs::write(&odd, b"?").expect("a name that is not UTF-8");

@@ -41,9 +41,10 @@ use migration_core::error::panic_message;
 /// `commit`). It must touch nothing but the database.
 pub type Work = Box<dyn Fn(&Connection) -> rusqlite::Result<()> + Send>;
 
-/// Called before each commit (with `--fsync`: sync data directories, so that the files a
-/// transaction refers to are on disk before it is). If it fails, so does every change of the
-/// batch, uncommitted: a row must not be durable before its file's name is.
+/// Called before a commit whose batch names files just written (with `--fsync`: sync the data
+/// directory, so that the files a transaction refers to are on disk before it is). If it fails,
+/// so do those changes, uncommitted: a row must not be durable before its file's name is. The
+/// batch's other changes (a state, a sticky record, a deletion) are committed as ever.
 pub type BeforeCommit = Box<dyn Fn() -> Result<(), String> + Send>;
 
 /// Where a waiting writer finds the result of its change.
@@ -55,6 +56,9 @@ pub type Then = Box<dyn FnOnce(Result<(), String>) + Send>;
 struct Op {
     work: Work,
     done: Done,
+    /// Whether its rows name files just written ([`Store::write_naming_files`]), whose names
+    /// must be on the disk before the rows are ([`BeforeCommit`]).
+    names_files: bool,
 }
 
 /// Who hears that a change is committed.
@@ -163,13 +167,24 @@ impl Shared {
 /// statement that failed included) and nothing else. The second pass costs nothing unless a
 /// change fails.
 fn commit(connection: &Connection, before_commit: Option<&(dyn Fn() -> Result<(), String> + Send)>, batch: Vec<Op>) {
-    let prepared = before_commit.map_or(Ok(()), |hook| hook());
-    let results: Vec<Result<(), String>> = match prepared {
+    let synced = match before_commit {
+        Some(hook) if batch.iter().any(|op| op.names_files) => hook(),
+        _ => Ok(()),
+    };
+    let results: Vec<Result<(), String>> = match synced {
+        Ok(()) => committed(connection, &batch.iter().collect::<Vec<_>>()),
         Err(e) => {
-            tracing::error!(target: "minidcache", "database write refused: {e}");
-            vec![Err(e); batch.len()]
+            tracing::error!(target: "minidcache", "new replicas not committed: {e}");
+            let others: Vec<&Op> = batch.iter().filter(|op| !op.names_files).collect();
+            let mut committed_others = committed(connection, &others).into_iter();
+            batch
+                .iter()
+                .map(|op| match op.names_files {
+                    true => Err(e.clone()),
+                    false => committed_others.next().expect("one result for each of the others"),
+                })
+                .collect()
         }
-        Ok(()) => committed(connection, &batch),
     };
     // In queue order, so that a writer who waits for a later change finds the earlier ones'
     // closures run.
@@ -188,7 +203,10 @@ fn commit(connection: &Connection, before_commit: Option<&(dyn Fn() -> Result<()
 }
 
 /// The batch in one transaction, or each change in one of its own if that fails.
-fn committed(connection: &Connection, batch: &[Op]) -> Vec<Result<(), String>> {
+fn committed(connection: &Connection, batch: &[&Op]) -> Vec<Result<(), String>> {
+    if batch.is_empty() {
+        return Vec::new();
+    }
     match transaction(connection, batch.iter().map(|op| &op.work)) {
         Ok(()) => vec![Ok(()); batch.len()],
         Err(_) => batch
@@ -324,7 +342,7 @@ impl Store {
     /// Queues `work` without waiting for its commit. Changes are committed in the order they
     /// were queued.
     pub fn submit(&self, work: impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static) {
-        self.push_unwaited(Op { work: Box::new(work), done: Done::Nobody });
+        self.push_unwaited(Op { work: Box::new(work), done: Done::Nobody, names_files: false });
     }
 
     /// Queues `work` without waiting for its commit, and runs `then` with the outcome once the
@@ -336,7 +354,7 @@ impl Store {
         work: impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static,
         then: impl FnOnce(Result<(), String>) + Send + 'static,
     ) {
-        self.push_unwaited(Op { work: Box::new(work), done: Done::Then(Box::new(then)) });
+        self.push_unwaited(Op { work: Box::new(work), done: Done::Then(Box::new(then)), names_files: false });
     }
 
     /// Queues a change nobody waits for; if the store is closed, says so in the log.
@@ -355,8 +373,25 @@ impl Store {
     /// Queues `work`, to be waited for with [`Pending::wait`]: queued under a caller's lock,
     /// the change keeps its place among that lock's changes, and the wait happens outside it.
     pub fn queue(&self, work: impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static) -> Pending<'_> {
+        self.queue_op(work, false)
+    }
+
+    /// [`Store::write`] for rows that name files just written: with a [`BeforeCommit`], they
+    /// are committed only once it succeeded.
+    pub fn write_naming_files(
+        &self,
+        work: impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static,
+    ) -> Result<(), String> {
+        self.queue_op(work, true).wait()
+    }
+
+    fn queue_op(
+        &self,
+        work: impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static,
+        names_files: bool,
+    ) -> Pending<'_> {
         let slot: Slot = Arc::new(Mutex::new(None));
-        let queued = self.shared.push(Op { work: Box::new(work), done: Done::Waiting(Arc::clone(&slot)) });
+        let queued = self.shared.push(Op { work: Box::new(work), done: Done::Waiting(Arc::clone(&slot)), names_files });
         Pending { store: self, slot: queued.then_some(slot) }
     }
 
@@ -449,9 +484,10 @@ mod tests {
         (dir, path, Store::start("t", connection, None).expect("start"))
     }
 
-    /// With `--fsync`, a data directory that cannot be synced fails the batch, and nothing of
-    /// it is committed: its rows would be durable before the names of their files. It was
-    /// logged and committed regardless. Once the sync works again, so do writes.
+    /// With `--fsync`, a data directory that cannot be synced fails the rows that name new
+    /// files, uncommitted: they would be durable before the names of their files. They were
+    /// committed regardless, the failure only logged. Other rows are committed, and once the
+    /// sync works again, so are new replicas'.
     #[test]
     fn a_failing_sync_before_the_commit_fails_the_batch_and_commits_nothing() {
         let dir = std::env::temp_dir().join(format!("minidcache-sync-fails-{}", std::process::id()));
@@ -468,10 +504,12 @@ mod tests {
             }) as BeforeCommit
         };
         let store = Store::start("t", connection, Some(hook)).expect("start");
-        let written = store.write(|c| c.execute("INSERT INTO t VALUES (1)", []).map(|_| ()));
+        let written = store.write_naming_files(|c| c.execute("INSERT INTO t VALUES (1)", []).map(|_| ()));
         assert_eq!(written, Err("cannot sync data: Input/output error".to_string()));
-        failing.store(false, std::sync::atomic::Ordering::Release);
+        // A change that names no new file does not wait for the sync.
         store.write(|c| c.execute("INSERT INTO t VALUES (2)", []).map(|_| ())).expect("committed");
+        failing.store(false, std::sync::atomic::Ordering::Release);
+        store.write_naming_files(|c| c.execute("INSERT INTO t VALUES (3)", []).map(|_| ())).expect("committed");
         store.close();
         let check = Connection::open(&path).expect("reopen");
         let rows: Vec<i64> = check
@@ -481,7 +519,7 @@ mod tests {
             .expect("rows")
             .collect::<Result<_, _>>()
             .expect("values");
-        assert_eq!(rows, [2]);
+        assert_eq!(rows, [2, 3]);
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 

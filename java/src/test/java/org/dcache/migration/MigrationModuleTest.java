@@ -377,7 +377,9 @@ class MigrationModuleTest
     /**
      * A p2p client that fails a transfer with return code 0 (dCache's success) has failed all
      * the same: the move keeps its source, and copies it on the next attempt. Reported to the
-     * source as success, the copy would have been counted and the only replica deleted.
+     * source as success, the copy would have been counted and the only replica deleted. Its
+     * message, cut inside an emoji, is read lossily: refused, it would leave the transfer
+     * unanswered for ever.
      */
     @Test
     void aTransferFailedWithReturnCode0DoesNotLetAMoveDeleteItsSource()

@@ -161,7 +161,10 @@ final class TestCluster implements AutoCloseable
         final Map<UUID, Runnable> heldTransfers = new ConcurrentHashMap<>();
         final Map<UUID, Completion<Void>> transferCompletions = new ConcurrentHashMap<>();
         final AtomicInteger p2pStarts = new AtomicInteger();
-        /** Transfers that fail with return code 0, dCache's success, without copying anything. */
+        /**
+         * Transfers that fail with return code 0, dCache's success, without copying anything,
+         * and a message cut in the middle of an emoji (half of a surrogate pair).
+         */
         final AtomicInteger p2pFailuresWithCode0 = new AtomicInteger();
         /** The transport throws this many times before it sends (a misbehaving callback). */
         final AtomicInteger sendFailures = new AtomicInteger();
@@ -423,7 +426,7 @@ final class TestCluster implements AutoCloseable
                     return;
                 }
                 if (p2pFailuresWithCode0.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
-                    done.fail(0, "disk full");
+                    done.fail(0, "disk full \uD83D");
                     return;
                 }
                 OptionalLong atime = request.accessTime();
