@@ -1715,7 +1715,9 @@ void dcm_decoded_message_free(struct dcm_decoded_message *message);
  * it with `dcm_bytes_free`) and `*len`.
  *
  * Errors: `DCM_ERROR_INVALID_ARGUMENT` for NULL pointers, an unknown kind, a malformed UUID,
- * PNFS id or state, or invalid UTF-8 (nothing is written then).
+ * PNFS id or state, invalid UTF-8, a file size above `INT64_MAX`, or a `COPY_FINISHED` with
+ * `return_code` 0 (success) and an `error_message`: a failure must carry its code (nothing is
+ * written then).
  *
  * Threads: any.
  *
@@ -1731,7 +1733,8 @@ struct dcm_error *dcm_message_encode(const struct dcm_message *message,
  * Encodes the answer to a request: success when `return_code` is 0, else dCache's error
  * with `error_message` (NULL: empty). Free `*bytes` with `dcm_bytes_free`.
  *
- * Errors: `DCM_ERROR_INVALID_ARGUMENT` for NULL out-pointers or invalid UTF-8.
+ * Errors: `DCM_ERROR_INVALID_ARGUMENT` for NULL out-pointers, invalid UTF-8, or
+ * `return_code` 0 with a non-empty `error_message` (a failure must carry its code).
  *
  * # Safety
  * `error_message` is NULL or a NUL-terminated string; `bytes` and `len` are valid for a write.

@@ -621,7 +621,12 @@ fn repository_error(status: i32, buf: &ErrBuf, what: &str) -> RepositoryError {
         Ok(RepositoryStatus::NotFound) => RepositoryError::NotFound,
         Ok(RepositoryStatus::IllegalTransition) => RepositoryError::IllegalTransition(message()),
         Ok(RepositoryStatus::Other) => RepositoryError::Other(message()),
-        Ok(RepositoryStatus::NotLoaded) => RepositoryError::NotLoaded,
+        // Only a scan may answer that the repository is still loading (`for_each`, which
+        // maps it itself); from a change it would read as "nothing to change" (the replica
+        // gone), so that a move whose removal was never made would report the file moved.
+        Ok(RepositoryStatus::NotLoaded) => {
+            RepositoryError::Other(format!("{what} answered DCM_REPOSITORY_NOT_LOADED: {}", message()))
+        }
         // Only `remove_if_unchanged` answers it, and maps it itself: from another call it is no
         // answer that call can give.
         Ok(RepositoryStatus::Changed) => {
@@ -907,5 +912,23 @@ impl host::PinManager for CHost {
                 })
                 .flatten()
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// "Still loading" answers a scan only: from a change it read as the replica being gone,
+    /// and a move whose removal was never made reported the file moved.
+    #[test]
+    fn not_loaded_from_a_change_is_an_error() {
+        let buf = ErrBuf::new();
+        for what in ["set_state", "set_sticky", "remove_if_unchanged"] {
+            match repository_error(4, &buf, what) {
+                RepositoryError::Other(text) => assert!(text.contains("DCM_REPOSITORY_NOT_LOADED"), "{text}"),
+                other => panic!("{what}: {other:?}"),
+            }
+        }
     }
 }

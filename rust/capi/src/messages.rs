@@ -226,7 +226,16 @@ impl dcm_message {
                     uuid: uuid_arg(self.uuid, "message.uuid")?,
                     pool: str_arg(self.pool, "message.pool")?.into(),
                     pnfsid: pnfsid_arg(self.attributes.pnfsid, "message.attributes.pnfsid")?,
-                    rc: ReturnCode(self.return_code),
+                    rc: match (self.return_code, opt_str_arg(self.error_message, "message.error_message")?) {
+                        // A failure's text with dCache's success code: encoded as is, its source
+                        // would count the copy, and a move delete its only good replica.
+                        (0, Some(text)) => {
+                            return Err(invalid(format!(
+                                "message.return_code is 0 (success) but message.error_message is set ({text})"
+                            )));
+                        }
+                        (code, _) => ReturnCode(code),
+                    },
                     error: opt_str_arg(self.error_message, "message.error_message")?.map(str::to_string),
                 },
                 MessageKind::JobCancel => Message::CancelJob {
@@ -316,7 +325,9 @@ pub unsafe extern "C" fn dcm_decoded_message_free(message: *mut dcm_decoded_mess
 /// it with `dcm_bytes_free`) and `*len`.
 ///
 /// Errors: `DCM_ERROR_INVALID_ARGUMENT` for NULL pointers, an unknown kind, a malformed UUID,
-/// PNFS id or state, or invalid UTF-8 (nothing is written then).
+/// PNFS id or state, invalid UTF-8, a file size above `INT64_MAX`, or a `COPY_FINISHED` with
+/// `return_code` 0 (success) and an `error_message`: a failure must carry its code (nothing is
+/// written then).
 ///
 /// Threads: any.
 ///
@@ -345,7 +356,8 @@ pub unsafe extern "C" fn dcm_message_encode(
 /// Encodes the answer to a request: success when `return_code` is 0, else dCache's error
 /// with `error_message` (NULL: empty). Free `*bytes` with `dcm_bytes_free`.
 ///
-/// Errors: `DCM_ERROR_INVALID_ARGUMENT` for NULL out-pointers or invalid UTF-8.
+/// Errors: `DCM_ERROR_INVALID_ARGUMENT` for NULL out-pointers, invalid UTF-8, or
+/// `return_code` 0 with a non-empty `error_message` (a failure must carry its code).
 ///
 /// # Safety
 /// `error_message` is NULL or a NUL-terminated string; `bytes` and `len` are valid for a write.
@@ -362,6 +374,9 @@ pub unsafe extern "C" fn dcm_reply_encode(
         // SAFETY: caller's contract.
         let text = unsafe { opt_str_arg(error_message, "error_message") }?.unwrap_or_default();
         let reply = match return_code {
+            0 if !text.is_empty() => {
+                return Err(invalid(format!("return_code is 0 (success) but error_message is set ({text})")));
+            }
             0 => Reply::Ok,
             code => Reply::Error { code: ReturnCode(code), message: text.to_string() },
         };
@@ -541,6 +556,52 @@ mod tests {
         let e = unsafe { dcm_message_encode(ptr::null(), &mut out, &mut len) };
         assert_eq!(unsafe { dcm_error_code(e) }, crate::DCM_ERROR_INVALID_ARGUMENT);
         unsafe { dcm_error_free(e) };
+    }
+
+    /// A copy-finished message or a reply with return code 0 (success) and an error text is a
+    /// failure mislabelled: encoded, its source would count a copy that was never made.
+    #[test]
+    fn success_with_an_error_text_is_refused() {
+        let message =
+            |e: *mut dcm_error| unsafe { CStr::from_ptr(dcm_error_message(e)) }.to_string_lossy().into_owned();
+        let mut m = blank(MessageKind::CopyFinished);
+        m.uuid = c"01234567-89ab-cdef-0011-223344556677".as_ptr();
+        m.pool = c"pool1".as_ptr();
+        m.attributes.pnfsid = c"A1".as_ptr();
+        m.error_message = c"transfer failed".as_ptr();
+        let (mut out, mut len) = (ptr::null_mut(), 0);
+        let e = unsafe { dcm_message_encode(&m, &mut out, &mut len) };
+        assert!(message(e).contains("return_code is 0 (success) but message.error_message is set"), "{}", message(e));
+        assert!(out.is_null());
+        unsafe { dcm_error_free(e) };
+        m.return_code = 666;
+        assert!(unsafe { dcm_message_encode(&m, &mut out, &mut len) }.is_null(), "a failure with its code");
+        unsafe { dcm_bytes_free(out, len) };
+
+        let e = unsafe { dcm_reply_encode(0, c"no such request".as_ptr(), &mut out, &mut len) };
+        assert!(message(e).contains("return_code is 0 (success) but error_message is set"), "{}", message(e));
+        unsafe { dcm_error_free(e) };
+        assert!(unsafe { dcm_reply_encode(0, c"".as_ptr(), &mut out, &mut len) }.is_null(), "success, no text");
+        unsafe { dcm_bytes_free(out, len) };
+    }
+
+    /// A file size beyond a Java long is refused as the message is encoded: no pool would
+    /// decode it.
+    #[test]
+    fn a_file_size_beyond_a_java_long_is_refused() {
+        let mut m = blank(MessageKind::Copy);
+        m.state = crate::DCM_STATE_PRECIOUS;
+        m.uuid = c"01234567-89ab-cdef-0011-223344556677".as_ptr();
+        m.pool = c"pool1".as_ptr();
+        m.attributes.pnfsid = c"A1".as_ptr();
+        m.attributes.size = 1 << 63;
+        let (mut out, mut len) = (ptr::null_mut(), 0);
+        let e = unsafe { dcm_message_encode(&m, &mut out, &mut len) };
+        assert_eq!(unsafe { dcm_error_code(e) }, crate::DCM_ERROR_INVALID_ARGUMENT);
+        unsafe { dcm_error_free(e) };
+        m.attributes.size = migration_core::replica::MAX_FILE_SIZE;
+        assert!(unsafe { dcm_message_encode(&m, &mut out, &mut len) }.is_null());
+        unsafe { dcm_bytes_free(out, len) };
     }
 
     #[test]

@@ -989,6 +989,29 @@ mod tests {
         let e = unsafe { dcm_module_new(c"pool1".as_ptr(), &host(&r), &config, &mut m) };
         assert_eq!(message(e), "config.pool_timeout must be positive, not 0");
         assert_eq!(r.frees.load(Ordering::SeqCst), 6);
+
+        // A default refresh beyond a Java int would be read as a negative one, and every job
+        // without -refresh refused.
+        let r = Recorder::default();
+        assert_eq!(code(unsafe { dcm_config_default(&mut config) }), 0);
+        config.refresh_default_s = 1 << 63;
+        let e = unsafe { dcm_module_new(c"pool1".as_ptr(), &host(&r), &config, &mut m) };
+        assert_eq!(message(e), format!("config.refresh_default must be at most {}, not {}", i32::MAX, 1u64 << 63));
+        assert!(m.is_null());
+    }
+
+    /// A count no array can have (a negative `int` passed as `size_t`) is an invalid argument,
+    /// not an abort of the process (debug) or undefined behaviour (release).
+    #[test]
+    fn an_impossible_count_is_an_invalid_argument() {
+        let r = Recorder::default();
+        let m = new_module(&r);
+        let e = unsafe { dcm_module_deliver(m, c"pool2".as_ptr(), b"x".as_ptr(), usize::MAX, 0) };
+        assert_eq!(code(e), ErrorKind::InvalidArgument.code());
+        let groups = [c"g".as_ptr()];
+        let e = unsafe { dcm_module_complete_groups(m, 1, groups.as_ptr(), usize::MAX / 2, ptr::null()) };
+        assert_eq!(code(e), ErrorKind::InvalidArgument.code());
+        unsafe { dcm_error_free(dcm_module_free(m)) };
     }
 
     #[test]

@@ -105,6 +105,15 @@ pub(crate) unsafe fn slice_arg<'a, T>(p: *const T, len: usize, what: impl Displa
     if p.is_null() {
         return Err(invalid(format!("{what} is NULL but its count is {len}")));
     }
+    // A count no array can have (a negative `int` passed as `size_t`) or a misaligned array is
+    // refused here: `from_raw_parts` would abort the process in a debug build, and be undefined
+    // behaviour in a release one.
+    if len > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
+        return Err(invalid(format!("{what} has a count of {len}, more than any array can hold")));
+    }
+    if !p.is_aligned() {
+        return Err(invalid(format!("{what} is not aligned for its type")));
+    }
     // SAFETY: caller's contract.
     Ok(unsafe { slice::from_raw_parts(p, len) })
 }

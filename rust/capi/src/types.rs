@@ -562,6 +562,14 @@ impl dcm_file_attributes {
     /// Every pointer is NULL or valid as documented on the struct.
     pub(crate) unsafe fn copy_in(&self, what: impl Display + Copy) -> Result<FileAttributes> {
         // SAFETY (for the block): the pointers are valid (caller's contract).
+        if self.size > migration_core::replica::MAX_FILE_SIZE {
+            // dCache's sizes are Java longs: no pool would decode a message with this one.
+            return Err(invalid(format!(
+                "{what}.size is {}, more than a file can have ({})",
+                self.size,
+                migration_core::replica::MAX_FILE_SIZE
+            )));
+        }
         unsafe {
             Ok(FileAttributes {
                 pnfsid: pnfsid_arg(self.pnfsid, Field(what, ".pnfsid"))?,

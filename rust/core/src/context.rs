@@ -74,6 +74,15 @@ impl Config {
         if self.refresh_default < 1 {
             return invalid("config.refresh_default must be positive, not 0".to_string());
         }
+        // Seconds in a Java int, as dCache's `-refresh`: a larger default would be read back as
+        // a negative refresh, and every job without `-refresh` refused.
+        if self.refresh_default > i32::MAX as u64 {
+            return invalid(format!(
+                "config.refresh_default must be at most {}, not {}",
+                i32::MAX,
+                self.refresh_default
+            ));
+        }
         if self.pin_manager.is_empty() {
             return invalid("config.pin_manager is empty".to_string());
         }
