@@ -53,10 +53,25 @@ impl Module {
                     | JobState::Suspended
             );
             if job.is_permanent() && saved {
-                lines.push(with_id(&job.definition.command_line, &job.id));
-                lines.push(format!("migration set concurrency {} {}", syntax::escape(&job.id), job.concurrency));
-                if let Some(rate) = job.bandwidth() {
-                    lines.push(format!("migration set bandwidth {} {rate}", syntax::escape(&job.id)));
+                let mut line = with_id(&job.definition.command_line, &job.id);
+                // A limit of attempts taken from the default when the job was made: the saved
+                // default (above) may be another by now.
+                if job.max_attempts() != defaults.max_attempts && !has_option(&line, "max-attempts") {
+                    line = with_option(&line, "max-attempts", &job.max_attempts().to_string());
+                }
+                lines.push(line);
+                // A negative value only after `--`, where it does not read as an option (the
+                // line dCache writes otherwise, so that its setup stays readable by dCache).
+                let end_of_options = if job.concurrency < 0 { "-- " } else { "" };
+                let id = syntax::escape(&job.id);
+                lines.push(format!("migration set concurrency {id} {end_of_options}{}", job.concurrency));
+                match job.bandwidth() {
+                    Some(rate) => lines.push(format!("migration set bandwidth {} {rate}", syntax::escape(&job.id))),
+                    // Removed since: the command line's -bandwidth would bring it back.
+                    None if has_option(&job.definition.command_line, "bandwidth") => {
+                        lines.push(format!("migration set bandwidth {} 0", syntax::escape(&job.id)))
+                    }
+                    None => {}
                 }
             }
         }
@@ -113,18 +128,27 @@ impl Module {
 
 /// Inserts `-id=<id>` after the command name unless the line already names an id.
 fn with_id(line: &str, id: &str) -> String {
-    let has_id = syntax::tokenize(line)
-        .map(|words| words.iter().any(|w| w.option_parts().is_some_and(|(name, _)| name == "id")))
-        .unwrap_or(false);
-    if has_id {
+    if has_option(line, "id") {
         return line.to_string();
     }
+    with_option(line, "id", id)
+}
+
+/// Whether the recorded command `line` gives option `-name`.
+fn has_option(line: &str, name: &str) -> bool {
+    syntax::tokenize(line)
+        .map(|words| words.iter().any(|w| w.option_parts().is_some_and(|(option, _)| option == name)))
+        .unwrap_or(false)
+}
+
+/// `line` with `-name=value` after the command's name.
+fn with_option(line: &str, name: &str, value: &str) -> String {
     // Recorded lines start with the two words of the command name (`migration copy`).
     let mut words = line.splitn(3, ' ');
     let (first, second, rest) = (words.next().unwrap_or(""), words.next().unwrap_or(""), words.next());
     match rest {
-        Some(rest) => format!("{first} {second} -id={} {rest}", syntax::escape(id)),
-        None => format!("{first} {second} -id={}", syntax::escape(id)),
+        Some(rest) => format!("{first} {second} -{name}={} {rest}", syntax::escape(value)),
+        None => format!("{first} {second} -{name}={}", syntax::escape(value)),
     }
 }
 

@@ -451,4 +451,14 @@ fn a_dry_run_changes_nothing_and_predicts_what_the_job_then_does() {
         err(&mut c, "pool1", "migration copy -dry-run -permanent pool2").message,
         "A dry run plans the files that match now; it cannot be permanent"
     );
+
+    // An operator's job named like the next dry run keeps its name to itself: the dry run
+    // takes the next free one, and each answers to its own.
+    let job = ok(&mut c, "pool1", "migration copy -id=dry-run-5 -state=cached pool2");
+    assert!(job.starts_with("[dry-run-5] "), "{job}");
+    let plan = ok(&mut c, "pool1", "migration copy -dry-run pool2 pool3");
+    assert!(plan.starts_with("[dry-run-6] "), "{plan}");
+    // Named by the operator, a dry run keeps the name.
+    let named = ok(&mut c, "pool1", "migration copy -dry-run -id=plan pool2 pool3");
+    assert!(named.starts_with("[plan] "), "{named}");
 }

@@ -79,6 +79,29 @@ fn save_writes_permanent_jobs_with_their_id_and_changed_defaults_only() {
     );
 }
 
+/// What an operator changed after a permanent job was made comes back after a restart: a
+/// bandwidth limit removed (the command line's `-bandwidth` brought it back), a limit of
+/// attempts taken from a default that changed since (the job came back with the new one), and
+/// a negative concurrency (saved as a line that read `-1` as an option).
+#[test]
+fn a_restart_keeps_what_was_changed_after_a_permanent_job_was_made() {
+    let mut c = cluster(&["pool1", "pool2"]);
+    c.start();
+    c.execute("pool1", "migration set max-attempts-default 3").expect("valid");
+    c.execute("pool1", "migration copy -permanent -id=slow -bandwidth=1M pool2").expect("valid");
+    c.execute("pool1", "migration set max-attempts-default 0").expect("valid");
+    c.execute("pool1", "migration set bandwidth slow 0").expect("valid");
+    c.execute("pool1", "migration set concurrency slow -- -1").expect("valid");
+    assert_eq!(c.job("pool1", "slow").max_attempts(), 3);
+
+    let errors = c.restart("pool1");
+    assert!(errors.is_empty(), "{errors:?}");
+    let job = c.job("pool1", "slow");
+    assert_eq!(job.bandwidth(), None, "the limit stays removed");
+    assert_eq!(job.max_attempts(), 3, "the job's own limit");
+    assert_eq!(job.concurrency, -1);
+}
+
 #[test]
 fn reload_restores_the_permanent_job_once_with_its_id_command_and_concurrency() {
     let mut c = cluster(&["pool1", "pool2"]);

@@ -228,6 +228,23 @@ fn paused_job_shows_paused_and_resumes_when_expression_turns_false() {
     assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
 }
 
+/// A paused job whose files all went while it was paused (deleted here) finishes at its next
+/// look, as dCache's does passing through RUNNING; it stayed PAUSED for as long as its
+/// expression held, for ever with `-pause-when=true`.
+#[test]
+fn a_paused_job_whose_files_went_finishes() {
+    let mut c = cluster(1, &["pool1", "pool2"]);
+    c.start();
+    put(&mut c, "pool1", "A", Cached, 40, vec![]);
+    ok(&mut c, "pool1", "migration copy -pause-when=true pool2");
+    c.run_for(MINUTE);
+    assert_eq!(state(&c, "pool1", "1"), JobState::Paused);
+    c.delete_file(&id("A"));
+    c.run_for(MINUTE);
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    assert_eq!(entry(&c, "pool2", "A"), None);
+}
+
 /// R1 fixed: `queue.bytes` is the bytes not yet transferred. After A (60 of 110 bytes) it is
 /// 50, so `-stop-when=queue.bytes<100` stops the job before B.
 #[test]

@@ -340,8 +340,15 @@ impl Module {
             return Err(Error::syntax("A dry run plans the files that match now; it cannot be permanent"));
         }
         let id = match args.string("id") {
-            // A dry run is not a job: it takes no job number and no job's id.
-            _ if dry_run => format!("dry-run-{}", self.next_key),
+            // A dry run is not a job: it takes no job number, and is named after its key unless
+            // an operator's job has that name already (it would answer to the dry run's id).
+            None if dry_run => {
+                let mut n = self.next_key;
+                while self.job_key(&format!("dry-run-{n}")).is_some() {
+                    n += 1;
+                }
+                format!("dry-run-{n}")
+            }
             None => self.next_free_number(),
             Some(id) => self.claim_id(id)?,
         };

@@ -19,7 +19,7 @@ impl Job {
             return;
         }
         self.release_queue_memory(ctx);
-        self.stats.total += size;
+        self.stats.total = self.stats.total.saturating_add(size);
         if self.state() == JobState::Sleeping && self.failures_since_progress == 0 && self.lists_ready() {
             // An idle permanent job sleeps only because its queue ran dry; dCache lets the new
             // file wait for the next 10 s wake-up, for nothing. A job sleeping after failures

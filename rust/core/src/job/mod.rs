@@ -607,6 +607,11 @@ impl Job {
                 if self.evaluate_lifetime(true) {
                     // R4 fixed: a stop is final, the job does not bounce back to RUNNING.
                     self.stop(ctx);
+                } else if !self.is_permanent() && self.queue.is_empty() && self.running.is_empty() {
+                    // Its files went while it was paused (deleted, or no longer matching): it
+                    // is done, as the scheduler's rule 2 would find, which dCache reaches by
+                    // passing through RUNNING every 10 s. Kept paused, it never ended.
+                    self.terminate(State::Finished, ctx);
                 } else if !self.evaluate_lifetime(false) {
                     self.enter(State::Running, ctx);
                 } else {

@@ -56,6 +56,11 @@ impl Job {
         self.bandwidth.as_ref().map(TokenBucket::rate)
     }
 
+    /// Failed attempts after which a file is quarantined (0: never).
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
     /// Files that failed `max_attempts` times in a row wait in quarantine instead of being
     /// retried for ever (0: no limit, dCache's behaviour).
     pub fn set_max_attempts(&mut self, max_attempts: u32) {

@@ -96,7 +96,7 @@ impl Job {
                         // scheduler does nothing while initializing, so only the queue and
                         // the total change. The queue indexes a whole scan in one pass.
                         let (_, bytes) = self.queue.extend_scanned(files);
-                        self.stats.total += bytes;
+                        self.stats.total = self.stats.total.saturating_add(bytes);
                     } else {
                         for (id, size) in files.files() {
                             self.add(id, size, ctx);

@@ -240,7 +240,7 @@ impl Job {
         self.quarantine.forget(&pnfsid);
         let size = self.release(pnfsid, ctx);
         self.stats.completed_files += 1;
-        self.stats.transferred += size;
+        self.stats.transferred = self.stats.transferred.saturating_add(size);
         self.progress.completed(ctx.now, self.stats.completed_files, self.stats.transferred);
         self.schedule(ctx);
         if let Some(note) = note {

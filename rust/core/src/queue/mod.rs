@@ -134,22 +134,22 @@ impl JobQueue {
         let before = self.live;
         let (lower, _) = files.size_hint();
         if lower >= INDEX_MIN {
-            let mut bytes = 0;
+            let mut bytes: u64 = 0;
             for (id, size) in files {
                 self.slots.push(PackedFile::new(&id, size));
-                bytes += size;
+                bytes = bytes.saturating_add(size);
             }
             let _ = self.slot_number();
             self.live += self.slots.len() - first;
             // Re-indexing kills later duplicates, also of files queued before.
             let killed = self.rebuild_from(first);
-            let killed_bytes: u64 = killed.iter().map(|s| s.1).sum();
-            return (self.live - before, bytes - killed_bytes);
+            let killed_bytes = killed.iter().fold(0u64, |sum, s| sum.saturating_add(s.1));
+            return (self.live - before, bytes.saturating_sub(killed_bytes));
         }
-        let mut bytes = 0;
+        let mut bytes: u64 = 0;
         for (id, size) in files {
             if self.push_back(id, size) {
-                bytes += size;
+                bytes = bytes.saturating_add(size);
             }
         }
         (self.live - before, bytes)
