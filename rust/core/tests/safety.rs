@@ -489,6 +489,31 @@ fn a_replica_broken_before_its_task_starts_is_left_alone_under_an_explicit_targe
     }
 }
 
+/// A replica that stops matching the job's filter while the initial scan runs (made cached
+/// under `-state=precious`, or given a record `-sticky` excludes) is not moved: the scan read
+/// it before the change, and its stale result queued it. One removed meanwhile is not queued
+/// either. dCache adds each entry under the job's lock with its listener registered.
+#[test]
+fn a_replica_that_stops_matching_while_the_scan_runs_is_not_moved() {
+    let mut c = cluster(1, &["pool1", "pool2"]);
+    c.start();
+    for file in ["A", "B", "C"] {
+        put(&mut c, "pool1", file, Precious, 40, vec![]);
+    }
+    let cached = RepositoryChange::SetState { state: Cached, reason: "flushed".into() };
+    c.faults.changed_during_scan.insert(id("A"), cached);
+    let removed =
+        RepositoryChange::SetState { state: migration_core::replica::ReplicaState::Removed, reason: "rep rm".into() };
+    c.faults.changed_during_scan.insert(id("B"), removed);
+    ok(&mut c, "pool1", "migration move -state=precious pool2");
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    assert_eq!(entry(&c, "pool1", "A").map(|e| e.state), Some(Cached), "A stays where it is");
+    assert!(entry(&c, "pool2", "A").is_none(), "A is not copied");
+    assert!(entry(&c, "pool2", "C").is_some() && entry(&c, "pool1", "C").is_none(), "C is moved");
+    assert_eq!(c.job("pool1", "1").statistics().attempts, 1, "one task: C's");
+}
+
 /// A job fails on one file's read while another file's entry is being read (`-concurrency=2`):
 /// the second file gets no task, so a FAILED `move` does not go on copying and deleting.
 #[test]

@@ -102,6 +102,9 @@ pub struct Faults {
     pub changed_before_task_read: BTreeMap<PnfsId, RepositoryChange>,
     /// Files whose next read to start a task fails (an I/O error of the repository).
     pub failing_task_reads: BTreeSet<PnfsId>,
+    /// Changes made to replicas after the next scan read the repository and before its result
+    /// reaches the job: a scan runs outside the module's lock, for minutes on a large pool.
+    pub changed_during_scan: BTreeMap<PnfsId, RepositoryChange>,
 }
 
 /// Names a job across pool restarts: keys restart at 1 in a rebuilt module.
@@ -746,6 +749,12 @@ impl Cluster {
             Effect::Scan { job, filter, order, now, queue_seed } => {
                 let result =
                     repository_effects::scan_for_queue(repository.as_ref(), &filter, order, now, queue_seed, &|| false);
+                // Their events reach the job before the scan's result, as they would while a
+                // long scan runs.
+                for (pnfsid, change) in std::mem::take(&mut self.faults.changed_during_scan) {
+                    let _ = repository_effects::apply_changes(repository.as_ref(), &pnfsid, &[change]);
+                }
+                self.flush_repository_events();
                 self.later(pool, 0, Input::scanned(job, result));
             }
             Effect::ReadEntry { purpose, pnfsid } => {

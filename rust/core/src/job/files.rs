@@ -1,7 +1,7 @@
 //! The job's files (§3.6): queueing and dropping them, and following the repository's
 //! changes (§4).
 
-use super::{Job, JobState, Stage, State};
+use super::{Job, JobState, Scan, Stage, State};
 use crate::context::Ctx;
 use crate::effect::Effect;
 use crate::input::RepositoryEvent;
@@ -69,6 +69,17 @@ impl Job {
     pub fn repository_event(&mut self, event: &RepositoryEvent, ctx: &mut Ctx<'_>) {
         if matches!(self.state(), JobState::New) || self.state().is_terminal() {
             return;
+        }
+        if matches!(self.scan_state(), Some(Scan::InFlight { .. })) {
+            let (pnfsid, matches) = match event {
+                RepositoryEvent::StateChanged { new, entry, .. } => {
+                    (entry.pnfsid, *new != ReplicaState::Removed && self.filter.matches(entry, ctx.now))
+                }
+                RepositoryEvent::StickyChanged { new, .. } | RepositoryEvent::AccessTimeChanged { new, .. } => {
+                    (new.pnfsid, self.filter.matches(new, ctx.now))
+                }
+            };
+            self.changed_while_scanning.insert(pnfsid, matches);
         }
         match event {
             RepositoryEvent::StateChanged { new, entry, .. } => {

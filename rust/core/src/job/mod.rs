@@ -260,6 +260,11 @@ pub struct Job {
     bandwidth: Option<TokenBucket>,
     /// `-dry-run`: what the job found instead of copying.
     plan: Option<Plan>,
+    /// Files whose replica changed while the initial scan ran, and whether each still matched
+    /// the filter after its last change (removed: no). The scan reads the repository without
+    /// the module's lock, so its result can be older than these events; a file that stopped
+    /// matching meanwhile is taken out of it ([`Job::scanned`]).
+    changed_while_scanning: FxHashMap<PnfsId, bool>,
     /// An emptied buffer for a task's actions, kept so that feeding a task allocates none.
     spare_actions: Vec<TaskAction>,
 }
@@ -308,6 +313,7 @@ impl Job {
             max_attempts: 0,
             bandwidth: None,
             plan: None,
+            changed_while_scanning: FxHashMap::default(),
         }
     }
 

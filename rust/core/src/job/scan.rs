@@ -26,6 +26,8 @@ impl Job {
 
     pub(super) fn scan(&mut self, retry: bool, ctx: &mut Ctx<'_>) {
         self.set_scan(Scan::InFlight { retry, loaded_meanwhile: false });
+        // A new scan reads the repository as it is now: earlier changes are in it.
+        self.changed_while_scanning.clear();
         ctx.effects.push(Effect::Scan {
             job: self.key,
             filter: Arc::clone(&self.filter),
@@ -103,6 +105,7 @@ impl Job {
                         }
                         ctx.effects.extend(files.release().map(Effect::Release));
                     }
+                    self.drop_files_that_left_while_scanning(ctx);
                 }
                 self.scan_finished(ctx);
             }
@@ -129,6 +132,19 @@ impl Job {
             }
             Err(_) => self.scan_finished(ctx),
         }
+    }
+
+    /// Takes out of the queue the files the scan found that stopped matching, or were removed,
+    /// while it ran: it read them before their change. dCache adds each entry under the job's
+    /// lock with its listener registered, so no change slips between its read and its add.
+    fn drop_files_that_left_while_scanning(&mut self, ctx: &mut Ctx<'_>) {
+        let changed = std::mem::take(&mut self.changed_while_scanning);
+        for (pnfsid, matches) in changed {
+            if !matches && !self.running.contains_key(&pnfsid) {
+                self.queue.remove(&pnfsid);
+            }
+        }
+        self.release_queue_memory(ctx);
     }
 
     pub(super) fn scan_finished(&mut self, ctx: &mut Ctx<'_>) {
