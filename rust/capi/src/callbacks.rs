@@ -396,13 +396,22 @@ impl<T: Table> TableCell<T> {
 
     /// Waits for the callbacks in flight, then calls `free` (once, ever).
     fn close(&self) {
-        let table = self.table.write().take();
-        if let Some(table) = table
-            && let Some(free) = table.free_fn()
-        {
-            // SAFETY: `free` and `ctx` come from the host, which handed them over for this.
-            unsafe { free(table.ctx()) };
-        }
+        free(self.take());
+    }
+
+    /// Waits for the callbacks in flight and takes the table out: none is called again.
+    fn take(&self) -> Option<T> {
+        self.table.write().take()
+    }
+}
+
+/// Calls the table's `free`, if it has one.
+fn free<T: Table>(table: Option<T>) {
+    if let Some(table) = table
+        && let Some(free) = table.free_fn()
+    {
+        // SAFETY: `free` and `ctx` come from the host, which handed them over for this.
+        unsafe { free(table.ctx()) };
     }
 }
 
@@ -492,12 +501,21 @@ impl CHost {
     /// the outstanding tokens. Callbacks are never called again.
     pub(crate) fn close(&self) {
         self.drain();
-        self.repository.close();
-        self.pool_manager.close();
-        self.pnfs_manager.close();
-        self.transport.close();
-        self.p2p.close();
-        self.pin_manager.close();
+        // Every table is closed, its callbacks in flight returned, before any `free` runs: a
+        // host may give several tables one context, which any of their `free`s may release
+        // while another table's callback still used it.
+        let repository = self.repository.take();
+        let pool_manager = self.pool_manager.take();
+        let pnfs_manager = self.pnfs_manager.take();
+        let transport = self.transport.take();
+        let p2p = self.p2p.take();
+        let pin_manager = self.pin_manager.take();
+        free(repository);
+        free(pool_manager);
+        free(pnfs_manager);
+        free(transport);
+        free(p2p);
+        free(pin_manager);
         self.drain();
     }
 

@@ -245,8 +245,9 @@ pub unsafe extern "C" fn dcm_module_new(
 }
 
 /// Frees a module: cancels its jobs (reason `pool shutdown`, telling targets to drop their
-/// transfers), stops its threads, calls each host table's `free` once (after callbacks in
-/// flight have returned) and drops outstanding tokens; completing them later is an error.
+/// transfers), stops its threads, calls each host table's `free` once (after the callbacks in
+/// flight of every table have returned, so that tables may share one context) and drops
+/// outstanding tokens; completing them later is an error.
 /// When it returns, no callback of the module runs any more.
 ///
 /// Errors: `DCM_ERROR_INVALID_ARGUMENT` for NULL; `DCM_ERROR_CLOSED` when freed already
