@@ -446,6 +446,13 @@ impl Task {
             (S::UpdatingExistingFile, E::CopyReply(Err(Failure::Error { code, cause }))) => {
                 if code == ReturnCode::LOCKED {
                     self.fail(code, "Replica is locked on target pool", step)
+                } else if code == ReturnCode::TARGET_BUSY {
+                    // The pool holding a copy is at its `max-incoming`: the copy is still
+                    // there, so a new one elsewhere would be one too many (found by
+                    // migration-sim once its pools had a cap). The file waits, as when every
+                    // target is busy.
+                    let text = format!("Pool {} failed ({cause})", self.t());
+                    self.fail(code, &text, step)
                 } else if self.has_more_locations() {
                     self.enter(S::UpdatingExistingFile, step)
                 } else if !meta_only && self.more_replicas_possible(step) {
@@ -924,6 +931,26 @@ mod tests {
         f.feed(&mut t, TaskEvent::Start);
         f.feed(&mut t, TaskEvent::Locations(Ok(vec![])));
         assert_eq!(f.feed(&mut t, TaskEvent::CopyReply(Ok(()))), vec![TaskAction::StartTimer(i64::MAX)]);
+    }
+
+    /// The pool holding a copy answers the update busy (at its `max-incoming`): the file
+    /// waits rather than being copied to another pool, which would make one copy too many.
+    #[test]
+    fn a_busy_answer_to_an_update_is_waited_for_not_copied_around() {
+        let mut f = Fixture::new(&["pool2", "pool3"], &[]);
+        let mut t = task(params(1, true, false, false), vec![]);
+        f.feed(&mut t, TaskEvent::Start);
+        f.feed(&mut t, TaskEvent::Locations(Ok(vec!["pool1".into(), "pool3".into()])));
+        assert_eq!(t.state(), TaskState::UpdatingExistingFile);
+        let busy = Failure::Error { code: ReturnCode::TARGET_BUSY, cause: "Target is busy".into() };
+        let a = f.feed(&mut t, TaskEvent::CopyReply(Err(busy)));
+        assert!(!a.iter().any(|a| matches!(a, TaskAction::SendCopy { .. })), "no copy elsewhere: {a:?}");
+        match a.last() {
+            Some(TaskAction::Report(TaskResult::Failed { rc, permanent: false, .. })) => {
+                assert_eq!(*rc, ReturnCode::TARGET_BUSY)
+            }
+            other => panic!("the task waits for the busy pool, not {other:?}"),
+        }
     }
 
     #[test]

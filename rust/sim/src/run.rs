@@ -118,6 +118,9 @@ pub fn run_within(s: &Scenario, trace: bool, tail: Option<usize>, budget: Budget
     for p in 0..s.pools {
         c.add_pool(&pool_name(p));
     }
+    for (p, n) in &s.max_incoming {
+        c.execute(&pool_name(*p), &format!("migration set max-incoming {n}")).expect("a valid limit");
+    }
     c.bandwidth = s.bandwidth;
     // Lost messages, hung or offline pools and crashed sources leave orphan requests: a copy
     // request in flight when its task lost track of it (a reply lost or undeliverable, a pool

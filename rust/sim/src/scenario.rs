@@ -148,6 +148,9 @@ pub struct Scenario {
     pub pools: usize,
     /// Transfer speed, bytes per ms.
     pub bandwidth: u64,
+    /// `migration set max-incoming` of each pool that sets one (a target at its limit answers
+    /// busy, 10099): the busy paths of tasks and jobs.
+    pub max_incoming: Vec<(usize, u32)>,
     /// The files.
     pub files: Vec<FileSpec>,
     /// The jobs.
@@ -367,7 +370,16 @@ impl Scenario {
         actions.push((START + window, Action::EndFaults));
         // Stable: actions at the same time keep their generation order.
         actions.sort_by_key(|(t, _)| *t);
-        Scenario { seed, pools, bandwidth, files, specs, faults, actions }
+        // Drawn last, so that every draw above stays that of the seeds before it existed.
+        let mut max_incoming = Vec::new();
+        if g.chance(0.3) {
+            for p in 0..pools {
+                if g.chance(0.5) {
+                    max_incoming.push((p, g.between(1, 2) as u32));
+                }
+            }
+        }
+        Scenario { seed, pools, bandwidth, max_incoming, files, specs, faults, actions }
     }
 }
 
@@ -498,6 +510,9 @@ impl fmt::Display for Scenario {
             self.bandwidth,
             self.files.len()
         )?;
+        for (p, n) in &self.max_incoming {
+            writeln!(f, "  {}: migration set max-incoming {n}", pool_name(*p))?;
+        }
         for (i, s) in self.specs.iter().enumerate() {
             writeln!(f, "  job spec {i}: on {}: {}", pool_name(s.pool), s.line)?;
         }
@@ -626,6 +641,15 @@ impl Scenario {
                 actions.push((*t, a));
             }
         }
-        Scenario { seed: self.seed, pools: self.pools, bandwidth: self.bandwidth, files, specs, faults, actions }
+        Scenario {
+            seed: self.seed,
+            pools: self.pools,
+            bandwidth: self.bandwidth,
+            max_incoming: self.max_incoming.clone(),
+            files,
+            specs,
+            faults,
+            actions,
+        }
     }
 }
