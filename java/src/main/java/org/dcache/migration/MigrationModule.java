@@ -363,35 +363,35 @@ public final class MigrationModule implements AutoCloseable
         /** {@code pool.service.pool.timeout}: requests to other pools (default 60 s). */
         public Builder poolTimeout(Duration timeout)
         {
-            this.poolTimeout = timeout;
+            this.poolTimeout = java.util.Objects.requireNonNull(timeout, "poolTimeout");
             return this;
         }
 
         /** {@code pool.service.pnfsmanager.timeout} (default 300 s). */
         public Builder pnfsManagerTimeout(Duration timeout)
         {
-            this.pnfsManagerTimeout = timeout;
+            this.pnfsManagerTimeout = java.util.Objects.requireNonNull(timeout, "pnfsManagerTimeout");
             return this;
         }
 
         /** {@code pool.service.poolmanager.timeout} (default 120 s). */
         public Builder poolManagerTimeout(Duration timeout)
         {
-            this.poolManagerTimeout = timeout;
+            this.poolManagerTimeout = java.util.Objects.requireNonNull(timeout, "poolManagerTimeout");
             return this;
         }
 
         /** {@code pool.service.pinmanager.timeout} (default 120 s). */
         public Builder pinManagerTimeout(Duration timeout)
         {
-            this.pinManagerTimeout = timeout;
+            this.pinManagerTimeout = java.util.Objects.requireNonNull(timeout, "pinManagerTimeout");
             return this;
         }
 
         /** {@code pool.service.pinmanager}: sticky records whose owner starts with it are pins. */
         public Builder pinManagerName(String name)
         {
-            this.pinManagerName = name;
+            this.pinManagerName = java.util.Objects.requireNonNull(name, "pinManagerName");
             return this;
         }
 

@@ -75,9 +75,26 @@ public final class PnfsId implements Comparable<PnfsId>
         return id.hashCode();
     }
 
+    /**
+     * dCache's order: the ids' bytes compared as signed values, then the shorter first, so that
+     * bytes 0x80 to 0xFF sort before 0x00 to 0x7F, as in the module's own queue order.
+     */
     @Override
     public int compareTo(PnfsId other)
     {
-        return id.compareTo(other.id);
+        int bytes = Math.min(id.length(), other.id.length()) / 2;
+        for (int i = 0; i < bytes; i++) {
+            int c = Byte.compare(byteAt(i), other.byteAt(i));
+            if (c != 0) {
+                return c;
+            }
+        }
+        return Integer.compare(id.length(), other.id.length());
+    }
+
+    /** The {@code i}-th byte of the id, as Java's signed byte. */
+    private byte byteAt(int i)
+    {
+        return (byte) (Character.digit(id.charAt(2 * i), 16) << 4 | Character.digit(id.charAt(2 * i + 1), 16));
     }
 }

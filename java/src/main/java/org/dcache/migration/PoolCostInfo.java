@@ -26,6 +26,13 @@ public final class PoolCostInfo
 
         public SpaceInfo(long total, long free, long precious, long removable, long gap, double breakEven, long lru)
         {
+            // Refused here, with the figure's name: the library would refuse the whole answer
+            // of the pool manager for one negative figure.
+            nonNegative(total, "total");
+            nonNegative(free, "free");
+            nonNegative(precious, "precious");
+            nonNegative(removable, "removable");
+            nonNegative(gap, "gap");
             this.total = total;
             this.free = free;
             this.precious = precious;
@@ -47,6 +54,11 @@ public final class PoolCostInfo
 
         public QueueInfo(int active, int maxActive, int queued, int readers, int writers)
         {
+            nonNegative(active, "active");
+            nonNegative(maxActive, "maxActive");
+            nonNegative(queued, "queued");
+            nonNegative(readers, "readers");
+            nonNegative(writers, "writers");
             this.active = active;
             this.maxActive = maxActive;
             this.queued = queued;
@@ -143,5 +155,12 @@ public final class PoolCostInfo
     public Map<String, String> tags()
     {
         return tags;
+    }
+
+    private static void nonNegative(long value, String what)
+    {
+        if (value < 0) {
+            throw new IllegalArgumentException(what + " must not be negative, not " + value);
+        }
     }
 }

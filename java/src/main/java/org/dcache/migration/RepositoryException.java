@@ -21,7 +21,8 @@ public class RepositoryException extends Exception
     public RepositoryException(Reason reason, String message)
     {
         super(message);
-        this.reason = reason;
+        // Without a reason the module could not tell a vanished replica from a failure.
+        this.reason = java.util.Objects.requireNonNull(reason, "reason");
     }
 
     public Reason reason()

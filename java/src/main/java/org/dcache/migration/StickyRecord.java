@@ -18,6 +18,9 @@ public final class StickyRecord
     public StickyRecord(String owner, long expire)
     {
         this.owner = Objects.requireNonNull(owner, "owner");
+        if (expire < NEVER_EXPIRES) {
+            throw new IllegalArgumentException("expire must be -1 (never) or a time in ms, not " + expire);
+        }
         this.expire = expire;
     }
 

@@ -2,6 +2,7 @@ package org.dcache.migration;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
@@ -32,5 +33,33 @@ class PnfsIdTest
         // full-width one, an Arabic-Indic one.
         assertThrows(IllegalArgumentException.class, () -> new PnfsId("\uFF11"));
         assertThrows(IllegalArgumentException.class, () -> new PnfsId("0000ABCDEF0123456789ABC\u0661"));
+    }
+
+    /** dCache's order: bytes compared as signed values (0x80 before 0x00), then length. */
+    @Test
+    void idsSortAsDCacheSortsThem()
+    {
+        PnfsId high = new PnfsId("80" + "0".repeat(22));
+        PnfsId low = new PnfsId("0".repeat(24));
+        PnfsId longer = new PnfsId("0".repeat(36));
+        assertTrue(high.compareTo(low) < 0, "0x80 is negative as a byte");
+        assertTrue(low.compareTo(high) > 0);
+        assertTrue(low.compareTo(longer) < 0, "the shorter first when one is the other's start");
+        assertEquals(0, low.compareTo(new PnfsId("0")));
+        assertTrue(new PnfsId("01").compareTo(new PnfsId("7F")) < 0);
+        assertTrue(new PnfsId("FF").compareTo(new PnfsId("01")) < 0, "0xFF is -1");
+    }
+
+    /** Values the library would refuse later, or misread, are refused where they are made. */
+    @Test
+    void valuesAreCheckedWhereTheyAreMade()
+    {
+        assertThrows(IllegalArgumentException.class, () -> new StickyRecord("o", -2));
+        new StickyRecord("o", StickyRecord.NEVER_EXPIRES);
+        new StickyRecord("o", 0);
+        assertThrows(IllegalArgumentException.class, () -> new PoolCostInfo.SpaceInfo(10, -1, 0, 0, 0, 0.7, 0));
+        assertThrows(IllegalArgumentException.class, () -> new PoolCostInfo.QueueInfo(0, 1, -1, 0, 0));
+        NullPointerException e = assertThrows(NullPointerException.class, () -> new RepositoryException(null, "x"));
+        assertEquals("reason", e.getMessage());
     }
 }
