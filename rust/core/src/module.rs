@@ -370,6 +370,11 @@ impl Module {
                         job.copy_finished(&from, pnfsid, uuid, rc, error.clone(), &mut ctx);
                     }
                 }
+                // One-way in dCache; a host that delivers it with a reply slot still gets an
+                // answer, or its sender would wait until this pool shut down.
+                if let Some(inbound) = reply {
+                    ctx.effects.push(inbound.respond(&Reply::Ok));
+                }
             }
             Message::CancelJob { job, forced, reason } => match self.jobs.values_mut().find(|j| j.id == job) {
                 Some(job) => {

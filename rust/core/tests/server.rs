@@ -610,3 +610,20 @@ fn a_failure_reported_with_return_code_0_is_not_sent_as_success() {
     assert_eq!(finished, Some((ReturnCode::DEFAULT_ERROR_CODE, Some("Checksum mismatch".to_string()))));
     assert_eq!(m.server_requests(), 0);
 }
+
+/// A copy-finished message is one-way, but one delivered with a reply slot (a host that
+/// passes one for every message) is answered, so that its sender does not wait until this
+/// pool shuts down.
+#[test]
+fn a_copy_finished_message_delivered_with_a_reply_slot_is_answered() {
+    let mut m = Module::new("pool1", Config::default(), 1);
+    let finished = Message::CopyFinished {
+        uuid: RequestId(5),
+        pool: "pool1".into(),
+        pnfsid: id("A"),
+        rc: ReturnCode::OK,
+        error: None,
+    };
+    let effects = send(&mut m, &finished, 7);
+    assert_eq!(reply_to(&effects, 7), Some(Reply::Ok));
+}

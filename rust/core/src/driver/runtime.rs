@@ -100,6 +100,10 @@ struct Inner {
     inbound: Mutex<FxHashMap<InboundId, Completion<Vec<u8>>>>,
     next_inbound: AtomicU64,
     closed: AtomicBool,
+    /// Set when `shutdown` begins, before the jobs' cancels go out: from then on no command,
+    /// input or message from another pool is taken, so that nothing starts that the
+    /// shutdown would not cancel.
+    closing: AtomicBool,
     /// The deadline the timer loop sleeps until (`i64::MAX`: none), written and read under
     /// the module's lock. Only an earlier deadline needs to wake it: waking it for every
     /// request (each arms a reply timer) cost a futex wake-up and a context switch per step.
@@ -233,6 +237,7 @@ impl Runtime {
             inbound: Mutex::new(FxHashMap::default()),
             next_inbound: AtomicU64::new(1),
             closed: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             armed: AtomicI64::new(i64::MAX),
         });
         tokio.spawn(timer_loop(Arc::clone(&inner)));
@@ -250,9 +255,10 @@ impl Runtime {
     /// Executes one admin command line.
     pub fn execute(&self, line: &str) -> Result<String, Error> {
         self.check_open()?;
-        let now = (self.inner.clock)();
         let (result, effects) = {
             let mut module = self.inner.module.lock();
+            // Read once the lock is held: a wait for it would otherwise arm timers early.
+            let now = (self.inner.clock)();
             let result = module.execute(now, line);
             self.inner.rearm_if_earlier(&module);
             (result, module.take_effects())
@@ -273,7 +279,7 @@ impl Runtime {
 
     /// Feeds an input (repository events, pool start, …).
     pub fn input(&self, input: Input) {
-        if !self.inner.closed.load(Ordering::Acquire) {
+        if !self.inner.closing.load(Ordering::Acquire) {
             drive(&self.inner, Work::Input(input));
         }
     }
@@ -292,7 +298,7 @@ impl Runtime {
     /// A host that keeps its peers' names as [`PoolName`]s passes a clone, which saves
     /// copying the name for every message.
     pub fn deliver(&self, from: impl Into<PoolName>, bytes: Vec<u8>, reply: Option<Completion<Vec<u8>>>) {
-        if self.inner.closed.load(Ordering::Acquire) {
+        if self.inner.closing.load(Ordering::Acquire) {
             return; // dropping `reply` reports a failure to the sender
         }
         let reply = match reply {
@@ -301,7 +307,7 @@ impl Runtime {
                 self.inner.inbound.lock().insert(id, completion);
                 // A shutdown since the check above has cleared the table already, and would
                 // leave this one unanswered until the module is dropped: fail it now.
-                if self.inner.closed.load(Ordering::Acquire) {
+                if self.inner.closing.load(Ordering::Acquire) {
                     let late = self.inner.inbound.lock().remove(&id);
                     drop(late);
                     return;
@@ -322,9 +328,9 @@ impl Runtime {
     /// `Module::report_readers`, `Module::reload`, `Module::set_accepts_copies`).
     pub fn call<R>(&self, f: impl FnOnce(&mut Module, Millis) -> R) -> Result<R, Error> {
         self.check_open()?;
-        let now = (self.inner.clock)();
         let (result, effects) = {
             let mut module = self.inner.module.lock();
+            let now = (self.inner.clock)();
             let result = f(&mut module, now);
             self.inner.rearm_if_earlier(&module);
             (result, module.take_effects())
@@ -358,7 +364,7 @@ impl Runtime {
     }
 
     fn check_open(&self) -> Result<(), Error> {
-        if self.inner.closed.load(Ordering::Acquire) {
+        if self.inner.closing.load(Ordering::Acquire) {
             return Err(Error::new(ErrorKind::Closed, "the migration module is closed"));
         }
         Ok(())
@@ -371,20 +377,22 @@ impl Runtime {
     /// the runtime's own threads it does not wait: they stop once the caller returns. Safe to
     /// call more than once and from any thread.
     pub fn shutdown(&self) {
-        if self.is_closed() {
+        if self.inner.closing.swap(true, Ordering::AcqRel) {
             return;
         }
         // Inline, not handed off: the cancel requests to targets go out before the runtime stops.
-        let now = (self.inner.clock)();
         let effects = {
             let mut module = self.inner.module.lock();
-            module.shutdown(now);
+            module.shutdown((self.inner.clock)());
             module.take_effects()
         };
         drive_now(&self.inner, Work::Effects(effects));
         self.inner.closed.store(true, Ordering::Release);
         self.inner.wake.notify_one();
-        self.inner.inbound.lock().clear();
+        // Failed outside the lock: a completion's callback is the host's (a reply sent back
+        // through its transport), and may take its own locks or deliver to this module.
+        let unanswered = std::mem::take(&mut *self.inner.inbound.lock());
+        drop(unanswered);
         let Some(tokio) = self.tokio.lock().take() else { return };
         if self.threads.is_current() {
             // A callback closing its own module: waiting would wait for this very thread.
@@ -429,7 +437,15 @@ async fn timer_loop(inner: Arc<Inner>) {
                     _ = inner.wake.notified() => {}
                 }
             }
-            None => inner.wake.notified().await,
+            // Looked at again within a minute even when nothing is armed: a deadline armed by
+            // a batch that panicked before re-arming the loop would otherwise wait for the
+            // next unrelated input.
+            None => {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                    _ = inner.wake.notified() => {}
+                }
+            }
         }
     }
 }
@@ -504,9 +520,11 @@ fn step(inner: &Arc<Inner>, work: Work) {
     let mut effects = match work {
         Work::Effects(effects) => effects,
         Work::Input(input) => {
-            let now = (inner.clock)();
             let mut effects = spare_effects();
             let mut module = inner.module.lock();
+            // Read once the lock is held: a wait for it (behind another batch, a command)
+            // would otherwise arm this batch's timers early by as long.
+            let now = (inner.clock)();
             module.handle(now, input);
             // The inputs queued behind this one for the same module are handled under the
             // same lock and clock reading before any effect runs: a file's path is about ten
@@ -522,9 +540,9 @@ fn step(inner: &Arc<Inner>, work: Work) {
             effects
         }
         Work::Timeout => {
-            let now = (inner.clock)();
             let mut effects = spare_effects();
             let mut module = inner.module.lock();
+            let now = (inner.clock)();
             module.handle_timeout(now);
             module.take_effects_into(&mut effects);
             effects
@@ -1031,6 +1049,62 @@ mod tests {
         let left = PUMP.with(|p| p.borrow_mut().take()).expect("the outer loop's queue is back");
         assert!(left.is_empty(), "the shutdown left its work in the outer queue, where it would be dropped");
         assert!(sent_one(|m| matches!(m, Message::Cancel { .. })), "the target was not told to drop its transfer");
+    }
+
+    /// Records what it sends; when it sends a cancel, runs a command on its own module, as a
+    /// host thread might while the pool shuts down.
+    struct CommandDuringCancel {
+        sent: Arc<Mutex<Vec<Vec<u8>>>>,
+        runtime: Arc<std::sync::OnceLock<std::sync::Weak<Runtime>>>,
+        answer: Arc<Mutex<Option<Result<String, Error>>>>,
+        /// Requests kept waiting, as [`Unanswered`] keeps them: the copy stays under way.
+        waiting: Mutex<Vec<Completion<Vec<u8>>>>,
+    }
+    impl Transport for CommandDuringCancel {
+        fn send(&self, _: &str, message: Vec<u8>, reply: Option<Completion<Vec<u8>>>) {
+            use crate::message::{Message, decode};
+            let cancel = matches!(decode::<Message>(&message), Ok(Message::Cancel { .. }));
+            self.sent.lock().push(message);
+            self.waiting.lock().extend(reply);
+            if cancel && let Some(runtime) = self.runtime.get().and_then(std::sync::Weak::upgrade) {
+                let answer = runtime.execute("migration copy pool2");
+                self.answer.lock().get_or_insert(answer);
+            }
+        }
+    }
+
+    /// A command that arrives while the shutdown sends its cancels is refused: accepted, its
+    /// job would start after the jobs were cancelled, and nothing would cancel it.
+    #[test]
+    fn a_command_during_shutdown_is_refused() {
+        use crate::message::{Message, decode};
+        use crate::replica::ReplicaState;
+        let repository = MemoryRepository::new();
+        repository.insert(crate::driver::sim::replica("A", ReplicaState::Cached, 40, 0, vec![]));
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let handle = Arc::new(std::sync::OnceLock::new());
+        let answer = Arc::new(Mutex::new(None));
+        let transport = CommandDuringCancel {
+            sent: Arc::clone(&sent),
+            runtime: Arc::clone(&handle),
+            answer: Arc::clone(&answer),
+            waiting: Mutex::new(Vec::new()),
+        };
+        let host = Host {
+            repository: Arc::new(repository),
+            pool_manager: Arc::new(Pools),
+            pnfs_manager: Arc::new(Pools),
+            transport: Arc::new(transport),
+            ..panicky_host()
+        };
+        let runtime = Arc::new(Runtime::start("pool1", Config::default(), host, Options::default()).expect("starts"));
+        handle.set(Arc::downgrade(&runtime)).expect("set once");
+        runtime.pool_started();
+        runtime.execute("migration move pool2").expect("works");
+        assert!(wait_for(|| sent.lock().iter().any(|b| matches!(decode::<Message>(b), Ok(Message::Copy(_))))));
+        runtime.shutdown();
+        let answer = answer.lock().take().expect("the command ran during the shutdown");
+        assert_eq!(answer.map_err(|e| e.kind), Err(ErrorKind::Closed));
     }
 
     /// Waits up to 20 s for `done`.

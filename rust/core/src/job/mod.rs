@@ -527,7 +527,7 @@ impl Job {
                 if self.plan.is_none() {
                     ctx.locks.remove(&pnfsid);
                 }
-                ctx.timers.set(TimerKey::Throttle(self.key), ctx.now + wait);
+                ctx.timers.set(TimerKey::Throttle(self.key), ctx.now.saturating_add(wait));
                 throttled = true;
                 break;
             }
