@@ -4,6 +4,8 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 import org.dcache.migration.internal.Codec;
@@ -280,16 +282,35 @@ public final class MigrationModule implements AutoCloseable
      * from the JVM. Idempotent and thread-safe, also from inside a callback (of this module or
      * another): the cancel messages go out through the callbacks before it returns. On one of
      * the module's own threads it does not wait for them to stop; on any other thread it waits
-     * up to 10 s.
+     * up to 10 s, also when another thread's {@code close()} is under way.
      */
     @Override
     public void close()
     {
         long h = handle.getAndSet(0);
         if (h != 0) {
-            Natives.close(h);
+            try {
+                Natives.close(h);
+            } finally {
+                closed.countDown();
+            }
+        } else if (!Thread.currentThread().getName().startsWith("migration-" + pool + "-")) {
+            // Another thread's close is under way: returning now would let the caller tear down
+            // what the module's threads still call (a pool's repository, its endpoint). A
+            // thread of the module itself must not wait: the close waits for it.
+            try {
+                closed.await(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
+
+    /** Counted down once the close that took the handle has returned. */
+    private final CountDownLatch closed = new CountDownLatch(1);
+
+    /** Longer than the library's own wait for the module's threads (10 s). */
+    private static final long CLOSE_WAIT_SECONDS = 15;
 
     @Override
     public String toString()

@@ -434,6 +434,31 @@ class MigrationModuleTest
         assertTrue(answer.get().startsWith("reply of "), answer.get()); // an encoded error reply
     }
 
+    /**
+     * A second close() while the first is still stopping the module waits for it: returning at
+     * once, its caller would tear down what the module's threads still call (a pool's
+     * repository in the middle of a scan, say).
+     */
+    @Test
+    void aSecondCloseWaitsForTheFirstToFinish() throws Exception
+    {
+        Cell pool1 = cluster.pool("pool1").with(replica(1, ReplicaState.CACHED));
+        cluster.pool("pool2");
+        cluster.start();
+        MigrationModule module = pool1.module;
+        pool1.repository.scanDelay = 2000;
+        module.execute("migration copy pool2");
+        await("a scan", Duration.ofSeconds(5), () -> pool1.repository.scans.get() > 0);
+
+        Thread first = new Thread(module::close, "first closer");
+        first.start();
+        await("the first close to take the module", Duration.ofSeconds(5), module::isClosed);
+        module.close();
+
+        assertTrue(threadsOf("pool1").isEmpty(), "the module's threads still ran: " + threadsOf("pool1"));
+        first.join(20_000);
+    }
+
     @Test
     void useAfterCloseThrowsAndCloseIsIdempotent() throws Exception
     {
