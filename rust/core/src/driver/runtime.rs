@@ -348,7 +348,8 @@ impl Runtime {
         r
     }
 
-    /// Whether [`Runtime::shutdown`] was called.
+    /// Whether [`Runtime::shutdown`] has sent the jobs' cancels and closed the module (while
+    /// it is still sending them, commands are already refused but this is false).
     pub fn is_closed(&self) -> bool {
         self.inner.closed.load(Ordering::Acquire)
     }

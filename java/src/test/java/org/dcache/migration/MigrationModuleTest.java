@@ -435,6 +435,23 @@ class MigrationModuleTest
     }
 
     /**
+     * pool1's module with one replica, its runtime's threads attached, and one of them inside a
+     * repository scan that takes {@code delayMillis} (a `migration copy pool2` just started).
+     */
+    private MigrationModule moduleInASlowScan(long delayMillis)
+    {
+        Cell pool1 = cluster.pool("pool1").with(replica(1, ReplicaState.CACHED));
+        cluster.pool("pool2");
+        cluster.start();
+        await("the runtime's threads to be attached under their names", Duration.ofSeconds(5),
+              () -> !threadsOf("pool1").isEmpty());
+        pool1.repository.scanDelay = delayMillis;
+        pool1.module.execute("migration copy pool2");
+        await("a scan", Duration.ofSeconds(5), () -> pool1.repository.scans.get() > 0);
+        return pool1.module;
+    }
+
+    /**
      * A second close() while the first is still stopping the module waits for it: returning at
      * once, its caller would tear down what the module's threads still call (a pool's
      * repository in the middle of a scan, say).
@@ -442,13 +459,7 @@ class MigrationModuleTest
     @Test
     void aSecondCloseWaitsForTheFirstToFinish() throws Exception
     {
-        Cell pool1 = cluster.pool("pool1").with(replica(1, ReplicaState.CACHED));
-        cluster.pool("pool2");
-        cluster.start();
-        MigrationModule module = pool1.module;
-        pool1.repository.scanDelay = 2000;
-        module.execute("migration copy pool2");
-        await("a scan", Duration.ofSeconds(5), () -> pool1.repository.scans.get() > 0);
+        MigrationModule module = moduleInASlowScan(2000);
 
         Thread first = new Thread(module::close, "first closer");
         first.start();
@@ -462,16 +473,8 @@ class MigrationModuleTest
     @Test
     void useAfterCloseThrowsAndCloseIsIdempotent() throws Exception
     {
-        Cell pool1 = cluster.pool("pool1").with(replica(1, ReplicaState.CACHED));
-        cluster.pool("pool2");
-        cluster.start();
-        MigrationModule module = pool1.module;
-        await("the runtime's threads to be attached under their names", Duration.ofSeconds(5),
-              () -> !threadsOf("pool1").isEmpty());
-        // One of them is busy in a slow callback while the module closes.
-        pool1.repository.scanDelay = 300;
-        module.execute("migration copy pool2");
-        await("a scan", Duration.ofSeconds(5), () -> pool1.repository.scans.get() > 0);
+        // One of the runtime's threads is busy in a slow callback while the module closes.
+        MigrationModule module = moduleInASlowScan(300);
 
         ExecutorService closers = Executors.newFixedThreadPool(4);
         List<Future<?>> closes = new ArrayList<>();
