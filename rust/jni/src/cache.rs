@@ -40,6 +40,8 @@ pub struct BridgeMethods {
     pub open_scan: JMethodID,
     /// `byte[] nextBatch(Object scan)`.
     pub next_batch: JMethodID,
+    /// `void closeScan(Object scan)`.
+    pub close_scan: JMethodID,
     /// `void setState(<id>, int state, String reason)`.
     pub set_state: JMethodID,
     /// `boolean removeIfUnchanged(<id>, int state, byte[] sticky, String reason)`.
@@ -102,6 +104,7 @@ pub fn init(env: &mut Env<'_>, natives: &JClass<'_>) -> Result<()> {
         entry: env.get_method_id(b, jni_str!("entry"), jni_sig!("(JJI)[B"))?,
         open_scan: env.get_method_id(b, jni_str!("openScan"), jni_sig!("()Ljava/lang/Object;"))?,
         next_batch: env.get_method_id(b, jni_str!("nextBatch"), jni_sig!("(Ljava/lang/Object;)[B"))?,
+        close_scan: env.get_method_id(b, jni_str!("closeScan"), jni_sig!("(Ljava/lang/Object;)V"))?,
         set_state: env.get_method_id(b, jni_str!("setState"), jni_sig!("(JJIILjava/lang/String;)V"))?,
         remove_if_unchanged: env.get_method_id(
             b,

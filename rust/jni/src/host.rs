@@ -240,7 +240,7 @@ impl Repository for JavaHost {
             // openScan: ()Ljava/lang/Object;
             let scan = unsafe { jni.call(self.bridge(cache.m.open_scan), Returns::Object, &[])? };
             let Returned::Object(Some(scan)) = scan else { return Ok(()) };
-            loop {
+            let visited = (|| loop {
                 // nextBatch: (Ljava/lang/Object;)[B
                 let batch = unsafe { jni.call(self.bridge(cache.m.next_batch), Returns::Bytes, &[scan.arg()])? };
                 let Some(bytes) = returned_bytes(batch) else { return Ok(()) };
@@ -250,7 +250,15 @@ impl Repository for JavaHost {
                         return Ok(());
                     }
                 }
+            })();
+            // However the scan ended (its end, a stop, an exception from the iterator, bytes
+            // that did not decode), an iterator holding a cursor or a file is closed: an
+            // abandoned one would keep it until the collector found it.
+            // closeScan: (Ljava/lang/Object;)V
+            if let Err(e) = unsafe { jni.call(self.bridge(cache.m.close_scan), Returns::Void, &[scan.arg()]) } {
+                tracing::warn!(target: "migration::jni", "closing the repository's iterator failed: {}", e.text());
             }
+            visited
         })
         .map_err(|e| e.scan())
     }

@@ -23,6 +23,10 @@ public interface Repository
      * Report each replica loaded meanwhile with {@link MigrationModule#repositoryEvent} and
      * call {@link MigrationModule#repositoryLoaded()} when loading is done. Any other exception
      * fails the job's scan.
+     *
+     * <p>An iterator that holds a resource may implement {@link AutoCloseable}: the module
+     * closes it once the scan is over, whether it reached the end, stopped early (the module
+     * closing) or failed.
      */
     Iterator<ReplicaEntry> entries();
 

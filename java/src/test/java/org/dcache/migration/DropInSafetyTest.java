@@ -289,6 +289,28 @@ class DropInSafetyTest
     }
 
     @Test
+    void theRepositorysIteratorIsClosedOnceItsScanIsOver()
+    {
+        Cell pool1 = cluster.pool("pool1").with(replica(1, ReplicaState.CACHED), replica(2, ReplicaState.CACHED));
+        Cell pool2 = cluster.pool("pool2");
+        cluster.start();
+
+        pool1.module.execute("migration copy pool2");
+        awaitJob(pool1, "1", "FINISHED");
+        assertEquals(2, pool2.repository.size());
+        assertEquals(1, pool1.repository.iteratorsOpened.get());
+        assertEquals(1, pool1.repository.iteratorsClosed.get(), "closed at the scan's end");
+
+        // An iterator that throws midway is closed too, and the job fails with its exception.
+        pool1.repository.iteratorFailure = new RuntimeException("cursor lost");
+        pool1.module.execute("migration copy pool2");
+        String info = awaitJob(pool1, "2", "FAILED");
+        assertTrue(info.contains("cursor lost"), info);
+        assertEquals(2, pool1.repository.iteratorsOpened.get());
+        assertEquals(2, pool1.repository.iteratorsClosed.get(), "closed after its exception");
+    }
+
+    @Test
     void aPlainIllegalStateExceptionIsNotTakenForLoading()
     {
         // dCache's own repository throws IllegalStateException while loading; the host must

@@ -46,6 +46,11 @@ final class MemoryRepository implements Repository
     volatile boolean loadingAsDCache;
     /** When set, {@link #entries()} throws it (a broken repository). */
     volatile RuntimeException scanFailure;
+    /** When set, the iterator's {@code next()} throws it after the first entry (a lazy scan that breaks). */
+    volatile RuntimeException iteratorFailure;
+    /** Iterators {@link #entries()} returned (each an {@link AutoCloseable}), and how many were closed. */
+    final java.util.concurrent.atomic.AtomicInteger iteratorsOpened = new java.util.concurrent.atomic.AtomicInteger();
+    final java.util.concurrent.atomic.AtomicInteger iteratorsClosed = new java.util.concurrent.atomic.AtomicInteger();
 
     void setListener(Consumer<RepositoryEvent> listener)
     {
@@ -127,26 +132,46 @@ final class MemoryRepository implements Repository
         synchronized (this) {
             snapshot = new ArrayList<>(entries.values()).iterator();
         }
-        if (!loadingInIterator) {
-            return snapshot;
-        }
-        return new Iterator<ReplicaEntry>()
-        {
-            @Override
-            public boolean hasNext()
-            {
-                if (loading) {
-                    throw stillLoading();
-                }
-                return snapshot.hasNext();
-            }
+        iteratorsOpened.incrementAndGet();
+        return new Scan(snapshot);
+    }
 
-            @Override
-            public ReplicaEntry next()
-            {
-                return snapshot.next();
+    /** A repository's iterator that holds a resource (a cursor), so closes. */
+    private final class Scan implements Iterator<ReplicaEntry>, AutoCloseable
+    {
+        private final Iterator<ReplicaEntry> snapshot;
+        private int returned;
+
+        Scan(Iterator<ReplicaEntry> snapshot)
+        {
+            this.snapshot = snapshot;
+        }
+
+        @Override
+        public boolean hasNext()
+        {
+            if (loading && loadingInIterator) {
+                throw stillLoading();
             }
-        };
+            return snapshot.hasNext();
+        }
+
+        @Override
+        public ReplicaEntry next()
+        {
+            RuntimeException failure = iteratorFailure;
+            if (failure != null && returned > 0) {
+                throw failure;
+            }
+            returned++;
+            return snapshot.next();
+        }
+
+        @Override
+        public void close()
+        {
+            iteratorsClosed.incrementAndGet();
+        }
     }
 
     @Override

@@ -99,6 +99,18 @@ public final class HostBridge
         return Codec.encodeEntries(batch);
     }
 
+    /**
+     * Called once a scan is over, however it ended: an iterator that holds a resource (a
+     * database cursor, an open directory) and says so by being {@link AutoCloseable} is closed.
+     * An exception from {@code close()} is logged by the library; the scan's result stands.
+     */
+    void closeScan(Object scan) throws Exception
+    {
+        if (scan instanceof AutoCloseable) {
+            ((AutoCloseable) scan).close();
+        }
+    }
+
     void setState(long high, long low, int tail, int state, String reason) throws RepositoryException
     {
         repository.setState(pnfsId(high, low, tail), ReplicaState.values()[state], reason);
