@@ -130,7 +130,8 @@ pub fn eta(rate: Rate, remaining_files: u64, remaining_bytes: u64) -> Option<Mil
 
 /// `42s`, `3m07s`, `2h05m00s`, `3d04h00m`.
 pub fn duration(ms: Millis) -> String {
-    let s = (ms.max(0) + 500) / 1000;
+    // Saturating: an ETA from a rate of a byte a day can be as long as a Millis holds.
+    let s = ms.max(0).saturating_add(500) / 1000;
     match s {
         s if s < 60 => format!("{s}s"),
         s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
@@ -208,5 +209,9 @@ mod tests {
         assert_eq!(duration(187_000), "3m07s");
         assert_eq!(duration(7_500_000), "2h05m00s");
         assert_eq!(duration(273_600_000), "3d04h00m");
+        // An ETA from a rate of a byte a day saturates instead of overflowing.
+        let eta = eta(Rate { bytes_per_second: 1.0 / 86_400.0, files_per_second: 0.0 }, 1, 300 << 30);
+        assert_eq!(eta, Some(Millis::MAX));
+        assert_eq!(duration(Millis::MAX), "106751991167d07h12m", "i64::MAX ms");
     }
 }

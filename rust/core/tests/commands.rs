@@ -409,6 +409,22 @@ fn explicit_id_of_running_job_is_refused() {
 }
 
 #[test]
+fn a_dry_run_never_takes_a_jobs_id() {
+    let mut c = slow();
+    ok(&mut c, "pool1", "migration copy -id=x pool2");
+    c.run_for(1_000);
+    ok(&mut c, "pool1", "migration cancel x");
+    assert_eq!(state(&c, "pool1", "x"), JobState::Cancelling);
+    // A cancelling job (renamed by a real job's -id) and a terminal one (replaced by it).
+    refused(&mut c, "migration copy -dry-run -id=x pool2", "Job id is already in use: x");
+    assert_eq!(state(&c, "pool1", "x"), JobState::Cancelling, "not renamed");
+    c.run_for(HOUR);
+    assert!(state(&c, "pool1", "x").is_terminal());
+    refused(&mut c, "migration copy -dry-run -id=x pool2", "Job id is already in use: x");
+    assert!(ok(&mut c, "pool1", "migration ls").contains("[x]"), "still listed");
+}
+
+#[test]
 fn explicit_id_of_cancelling_job_moves_old_job_to_new_number() {
     let mut c = slow();
     ok(&mut c, "pool1", "migration copy -id=x pool2");
@@ -507,6 +523,9 @@ fn default_refresh_set_and_get() {
     assert_eq!(ok(&mut c, "pool1", "migration set refresh-default 60"), "Default refresh interval set to 60");
     assert_eq!(ok(&mut c, "pool1", "migration get refresh-default"), "Current default refresh interval: 60");
     refused(&mut c, "migration set refresh-default 0", "Default refresh interval must be positive.");
+    // An int in dCache: a larger value would be saved where dCache cannot read it back.
+    refused(&mut c, "migration set refresh-default 3000000000", "For input string: \"3000000000\"");
+    refused(&mut c, "migration copy -refresh=3000000000 pool2", "For input string: \"3000000000\"");
     ok(&mut c, "pool1", "migration copy pool2");
     assert_eq!(c.job("pool1", "1").definition.refresh_secs, 60);
 }

@@ -118,7 +118,7 @@ pub(super) fn parse_definition(
         return Err(Error::syntax(format!("{tmode_text}: Invalid value")));
     }
     // R12 fixed: a non-positive refresh is refused before anything is created.
-    let refresh = args.long("refresh").unwrap_or(refresh_default as i64);
+    let refresh = args.int("refresh").map_or(refresh_default as i64, i64::from);
     if refresh <= 0 {
         return Err(Error::syntax("Refresh interval must be positive."));
     }

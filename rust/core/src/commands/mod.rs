@@ -280,7 +280,8 @@ impl Module {
                 )),
             },
             Command::SetRefreshDefault => {
-                let n = decode_long(args.arg(0).unwrap_or_default())?;
+                // An int, as dCache's: a larger value would be saved where dCache cannot read it.
+                let n = decode_int(args.arg(0).unwrap_or_default())?;
                 if n < 1 {
                     return Err(Error::syntax("Default refresh interval must be positive."));
                 }
@@ -350,6 +351,10 @@ impl Module {
                 format!("dry-run-{n}")
             }
             None => self.next_free_number(),
+            // A dry run changes nothing: it never replaces or renames a job to take its id.
+            Some(id) if dry_run && self.job_key(id).is_some() => {
+                return Err(Error::syntax(format!("Job id is already in use: {id}")));
+            }
             Some(id) => self.claim_id(id)?,
         };
         let mut job = Job::new(self.new_job_key(), id, definition, concurrency, now, self.shared.config.pool_timeout);

@@ -4,7 +4,7 @@
 use crate::syntax::{self, ArgSpec, CommandSpec, OptionKind, OptionSpec};
 
 use OptionKind::String as Text;
-use OptionKind::{Enum, Flag, Int, List, Long};
+use OptionKind::{Enum, Flag, Int, List};
 
 const fn opt(name: &'static str, kind: OptionKind, value_name: &'static str, help: &'static str) -> OptionSpec {
     syntax::opt(name, kind, value_name, help).in_category(category_of(name))
@@ -198,7 +198,7 @@ const JOB_OPTIONS: &[OptionSpec] = &[
     ),
     opt(
         "refresh",
-        Long,
+        Int,
         "<seconds>",
         "How often the pool lists are refreshed (default: the module default, see 'migration get refresh-default').",
     ),
