@@ -53,12 +53,10 @@ pub(crate) enum Node {
     Bool(bool),
     /// A symbol such as `target.free`, resolved when evaluated.
     Ident(String),
-    /// One or more prefix `+`/`-`; kept even when it does not negate because
-    /// `+'a'` is still a type error.
-    Sign {
-        negate: bool,
-        operand: Box<Node>,
-    },
+    /// A run of prefix signs with an odd number of `-`. A run that does not
+    /// negate leaves no node, as in dCache, whose parser adds its `UMINUS` only
+    /// then: `+true` and `--'a' =~ 'a'` are well typed there and here.
+    Neg(Box<Node>),
     Not(Box<Node>),
     Binary {
         op: BinaryOp,

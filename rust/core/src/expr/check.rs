@@ -11,6 +11,20 @@ use super::java_regex;
 use super::symbols::Symbols;
 use super::value::Type;
 
+/// Refuses an invalid literal pattern that a conditional may choose (`name =~ (c ? '(' : 'a')`):
+/// it would fail only when chosen, and a pattern that fails to compile matches nothing, so it
+/// would leave out every pool without a word (spec R10 wants it refused when parsed).
+fn check_literal_patterns(pattern: &Node) -> Result<(), ExprError> {
+    match pattern {
+        Node::Str(text) => java_regex::compile(text).map(drop).map_err(|e| ExprError::regex(&e)),
+        Node::Conditional { then, otherwise, .. } => {
+            check_literal_patterns(then)?;
+            check_literal_patterns(otherwise)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The type of `node`; fills in compiled literal patterns on the way.
 pub(crate) fn check(node: &mut Node, symbols: &Symbols) -> Result<Type, ExprError> {
     match node {
@@ -18,7 +32,7 @@ pub(crate) fn check(node: &mut Node, symbols: &Symbols) -> Result<Type, ExprErro
         Node::Str(_) => Ok(Type::String),
         Node::Bool(_) => Ok(Type::Boolean),
         Node::Ident(name) => symbols.get(name).ok_or_else(|| ExprError::unknown_identifier(name)),
-        Node::Sign { operand, .. } => {
+        Node::Neg(operand) => {
             expect(Type::Double, operand, symbols)?;
             Ok(Type::Double)
         }
@@ -45,9 +59,9 @@ pub(crate) fn check(node: &mut Node, symbols: &Symbols) -> Result<Type, ExprErro
         Node::Match { subject, pattern, compiled, .. } => {
             expect(Type::String, subject, symbols)?;
             expect(Type::String, pattern, symbols)?;
-            if let Node::Str(text) = pattern.as_ref() {
-                let regex = java_regex::compile(text).map_err(|e| ExprError::regex(&e))?;
-                *compiled = Some(regex);
+            match pattern.as_ref() {
+                Node::Str(text) => *compiled = Some(java_regex::compile(text).map_err(|e| ExprError::regex(&e))?),
+                other => check_literal_patterns(other)?,
             }
             Ok(Type::Boolean)
         }
@@ -128,7 +142,11 @@ mod tests {
             assert_eq!(error(&format!("'a' {op} 'b' == 'ab'")), DOUBLE_FOUND_STRING);
         }
         assert_eq!(error("-'a' == 1"), DOUBLE_FOUND_STRING);
-        assert_eq!(error("+true"), DOUBLE_FOUND_BOOLEAN);
+        // Only a negating run of signs is an operator (dCache's UMINUS); the others vanish.
+        assert_eq!(error("--'a' == 1"), DOUBLE_FOUND_STRING, "as 'a' == 1");
+        ok("+true");
+        ok("--(source.name =~ 'p.*')");
+        ok("- -'a' =~ 'a'");
     }
 
     #[test]
@@ -187,6 +205,11 @@ mod tests {
             "Invalid expression: unsupported regular expression: possessive quantifier at position 2 in 'a*+'"
         );
         ok("source.name =~ target.name");
-        ok("source.name =~ (true ? '(' : 'a')");
+        assert_eq!(
+            error("source.name =~ (true ? 'a' : (false ? 'b' : 'pool('))"),
+            "Invalid expression: invalid regular expression: unclosed group at position 5 in 'pool('",
+            "a literal a conditional may choose"
+        );
+        ok("source.name =~ (true ? target.name : 'a')");
     }
 }

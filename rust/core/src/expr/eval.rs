@@ -18,10 +18,7 @@ pub(crate) fn eval(node: &Node, env: Env) -> Option<Value> {
         Node::Str(value) => Value::String(value.clone()),
         Node::Bool(value) => Value::Boolean(*value),
         Node::Ident(name) => env(name)?,
-        Node::Sign { negate, operand } => {
-            let value = double(operand, env)?;
-            Value::Double(if *negate { -value } else { value })
-        }
+        Node::Neg(operand) => Value::Double(-double(operand, env)?),
         Node::Not(operand) => Value::Boolean(!boolean(operand, env)?),
         Node::Binary { op, left, right } => binary(*op, left, right, env)?,
         Node::Match { negate, subject, pattern, compiled } => {
@@ -60,8 +57,14 @@ fn binary(op: BinaryOp, left: &Node, right: &Node, env: Env) -> Option<Value> {
         BinaryOp::Div => arithmetic(|a, b| a / b),
         // Truncated remainder with the sign of the dividend, like Java's %.
         BinaryOp::Rem => arithmetic(|a, b| a % b),
-        BinaryOp::Pow => arithmetic(f64::powf),
+        BinaryOp::Pow => arithmetic(java_pow),
     }
+}
+
+/// Java's `Math.pow`, which differs from C's `pow` (and `f64::powf`) in two cases: a NaN
+/// exponent gives NaN even for base 1, and a base of ±1 to an infinite power is NaN, not 1.
+fn java_pow(base: f64, exponent: f64) -> f64 {
+    if exponent.is_nan() || (base.abs() == 1.0 && exponent.is_infinite()) { f64::NAN } else { base.powf(exponent) }
 }
 
 /// Exact equality; dCache's boolean `==` is always true, ours compares.
@@ -157,6 +160,19 @@ mod tests {
         assert!(number("1 % 0").is_nan());
         assert!(!truth("0 / 0 == 0 / 0"));
         assert!(truth("0 / 0 != 0 / 0"));
+    }
+
+    #[test]
+    fn power_follows_java_for_nan_and_infinite_exponents() {
+        // C's pow gives 1 for both; Java's Math.pow gives NaN.
+        assert!(number("1 ** (0 / 0)").is_nan());
+        assert!(number("(-1) ** (1 / 0)").is_nan());
+        assert!(number("1 ** (-1 / 0)").is_nan());
+        assert!(!truth("1 ** (0 / 0) == 1"));
+        // Where the two agree: a zero exponent gives 1 even for a NaN base.
+        assert_eq!(number("(0 / 0) ** 0"), 1.0);
+        assert_eq!(number("2 ** (1 / 0)"), f64::INFINITY);
+        assert_eq!(number("0.5 ** (1 / 0)"), 0.0);
     }
 
     #[test]

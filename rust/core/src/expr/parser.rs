@@ -191,21 +191,19 @@ impl Parser<'_> {
     /// and an exponent cannot carry a sign.
     fn factor(&mut self) -> Parse {
         let start = self.lexer.pos();
-        let mut signed = false;
         let mut negate = false;
         while let Some(minus) = self.lexer.eat_sign() {
-            signed = true;
             negate ^= minus;
         }
         match self.primary(false) {
-            Ok(base) => self.powers(base, signed.then_some(negate), start),
+            Ok(base) => self.powers(base, negate, start),
             error => error,
         }
     }
 
     /// After the base: `(** primary)*`, then the sign if any.
     #[inline(never)]
-    fn powers(&mut self, mut base: Parsed, negate: Option<bool>, start: usize) -> Parse {
+    fn powers(&mut self, mut base: Parsed, negate: bool, start: usize) -> Parse {
         let pow = Infix::Binary(BinaryOp::Pow);
         loop {
             let at = self.lexer.pos();
@@ -217,11 +215,10 @@ impl Parser<'_> {
             let node = Node::Binary { op: BinaryOp::Pow, left: Box::new(base.node), right: Box::new(exponent.node) };
             base = Self::build(node, depth, at)?;
         }
-        let Some(negate) = negate else {
+        if !negate {
             return Ok(base);
-        };
-        let node = Node::Sign { negate, operand: Box::new(base.node) };
-        Self::build(node, base.depth, start)
+        }
+        Self::build(Node::Neg(Box::new(base.node)), base.depth, start)
     }
 
     /// Level 11: literal, identifier or `( expression )`.
@@ -274,9 +271,7 @@ mod tests {
             Node::Str(s) => format!("'{s}'"),
             Node::Bool(b) => b.to_string(),
             Node::Ident(name) => name.clone(),
-            Node::Sign { negate, operand } => {
-                format!("({} {})", if *negate { "neg" } else { "pos" }, shape(operand))
-            }
+            Node::Neg(operand) => format!("(neg {})", shape(operand)),
             Node::Not(operand) => format!("(not {})", shape(operand)),
             Node::Binary { op, left, right } => {
                 format!("({op:?} {} {})", shape(left), shape(right))
@@ -397,9 +392,9 @@ mod tests {
 
     #[test]
     fn unary_signs_negate_iff_odd_number_of_minuses() {
-        assert_eq!(tree("--1"), "(pos 1)");
+        assert_eq!(tree("--1"), "1");
         assert_eq!(tree("-+-+-1"), "(neg 1)");
-        assert_eq!(tree("+1"), "(pos 1)");
+        assert_eq!(tree("+1"), "1");
         assert_eq!(tree("1 - -1"), "(Sub 1 (neg 1))");
     }
 
