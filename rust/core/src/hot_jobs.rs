@@ -19,6 +19,11 @@ impl Module {
         if self.job(&job_id(&pnfsid)).is_some_and(|j| !j.state().is_terminal()) {
             return;
         }
+        // Its entry is being read for an earlier report, whose answer makes the job: each read
+        // of a hot file would otherwise read its entry once more until then.
+        if self.hot_reports.contains_key(&pnfsid) {
+            return;
+        }
         let protocol_unit = protocol.map_or_else(|| "*/*".to_string(), ProtocolInfo::unit);
         let net_unit = protocol.and_then(|p| p.client.clone()).unwrap_or_default();
         self.hot_reports.insert(pnfsid, (protocol_unit, net_unit));
@@ -71,5 +76,33 @@ impl Module {
             self.remove_job(key);
         }
         self.hot_jobs = self.jobs.values().filter(|j| j.is_hot_file()).count();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::context::Config;
+    use crate::effect::{Effect, EntryPurpose};
+    use crate::module::Module;
+    use crate::pnfsid::PnfsId;
+
+    fn hot_file_reads(effects: &[Effect]) -> usize {
+        effects.iter().filter(|e| matches!(e, Effect::ReadEntry { purpose: EntryPurpose::HotFile { .. }, .. })).count()
+    }
+
+    #[test]
+    fn reports_while_the_entry_is_read_ask_for_it_once() {
+        let mut module = Module::new("pool1", Config::default(), 1);
+        let threshold = module.defaults().hotfile_threshold;
+        let file = PnfsId::parse("00000000000000000000000A").expect("valid");
+        for readers in threshold..threshold + 5 {
+            module.report_readers(file, readers, None);
+        }
+        assert_eq!(hot_file_reads(&module.take_effects()), 1, "one read until it is answered");
+
+        // Answered (the replica is gone): the next report reads again.
+        module.hot_file_entry(0, file, Ok(None));
+        module.report_readers(file, threshold, None);
+        assert_eq!(hot_file_reads(&module.take_effects()), 1);
     }
 }
