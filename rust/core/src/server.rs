@@ -342,6 +342,12 @@ impl Server {
         let outcome = match result {
             Ok(()) => Ok(()),
             Err(RepositoryError::Other(e)) => Err((ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e)),
+            // Gone since it was read: what dCache's repository answers then (its setSticky
+            // throws FileNotInCacheException), not a state it no longer has.
+            Err(RepositoryError::NotFound) => {
+                let pnfsid = reg.request.attributes.pnfsid;
+                Err((ReturnCode::FILE_NOT_IN_REPOSITORY, format!("{pnfsid} was removed before it could be updated")))
+            }
             Err(_) => Err((ReturnCode::DEFAULT_ERROR_CODE, format!("Cannot update file in state {state}"))),
         };
         self.finish(uuid, outcome, ctx);

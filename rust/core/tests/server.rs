@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use migration_core::driver::sim::replica;
 use migration_core::effect::{Effect, InboundId};
+use migration_core::host::RepositoryError;
 use migration_core::input::Input;
 use migration_core::job::JobState;
 use migration_core::message::{CopyRequest, Message, Reply, RequestId, decode, encode};
@@ -399,6 +400,35 @@ fn update_of_replica_in_transfer_fails_with_cannot_update() {
             assert_eq!((&*to, &*pool, uuid), ("pool1", "pool1", RequestId(5)));
             assert_eq!(rc, ReturnCode::DEFAULT_ERROR_CODE);
             assert_eq!(error.as_deref(), Some("Cannot update file in state FROM_POOL"));
+        }
+        other => panic!("expected a copy-finished message, got {other:?}"),
+    }
+    assert_eq!(m.server_requests(), 0);
+}
+
+/// §6.3: a replica removed between the target's look and its update is reported as not in
+/// the repository (10007, as dCache's repository answers), not as a state it no longer has.
+#[test]
+fn update_of_a_replica_removed_meanwhile_fails_with_not_in_repository() {
+    let mut m = Module::new("pool2", Config::default(), 1);
+    let effects = send(&mut m, &Message::Copy(copy_request(5, Precious, false)), 1);
+    let effects = answer_entry(&mut m, &effects, Some(replica("A", Cached, 40, NOW, vec![])));
+    let purpose = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Change { purpose, .. } => Some(*purpose),
+            _ => None,
+        })
+        .expect("the cached replica is to be made precious");
+    m.handle(NOW, Input::Changed { purpose, result: Err(RepositoryError::NotFound) });
+    let finished = m.take_effects().into_iter().find_map(|e| match e {
+        Effect::Send { message, token: None, .. } => decode::<Message>(&message).ok(),
+        _ => None,
+    });
+    match finished {
+        Some(Message::CopyFinished { rc, error, .. }) => {
+            assert_eq!(rc, ReturnCode::FILE_NOT_IN_REPOSITORY);
+            assert_eq!(error, Some(format!("{} was removed before it could be updated", id("A"))));
         }
         other => panic!("expected a copy-finished message, got {other:?}"),
     }
