@@ -166,6 +166,8 @@ fn framework_errors_come_before_command_checks() {
     assert_ne!(e.message, "Permanent jobs cannot be ordered", "PnfsId syntax is a framework check");
     refused(&mut c, "migration info", "Argument 1 is required");
     refused(&mut c, "migration info 1 2", "Too many arguments: 2");
+    // The empty piece of a list is kept, as dCache keeps it, and refused as a PnfsId there.
+    refused(&mut c, "migration copy -pnfsid=A, pool2", "Empty PnfsId");
 }
 
 #[test]

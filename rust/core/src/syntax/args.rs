@@ -192,9 +192,11 @@ fn programming_error(message: std::fmt::Arguments<'_>) {
 
 /// Parses the words following the command name against `spec`.
 ///
-/// Errors are reported in dCache's order: unknown options, then the argument count, then
-/// option values in order of appearance. A single-valued option given more than once keeps
-/// its last value (every occurrence is still validated); list options accumulate.
+/// Errors are reported in this order: unknown options, then the argument count, then option
+/// values in order of appearance. dCache's order differs (values and arguments in the order
+/// its command class declares them, the argument count and unknown options last), which shows
+/// only in which error a line with several reports first. A single-valued option given more
+/// than once with another value is refused; list options accumulate.
 pub fn parse(spec: &CommandSpec, words: &[Word]) -> Result<ParsedArgs, CommandLineError> {
     let mut options = Vec::new();
     let mut args = Vec::new();
@@ -258,7 +260,11 @@ pub fn parse(spec: &CommandSpec, words: &[Word]) -> Result<ParsedArgs, CommandLi
                 *slot = Some(Value::Text(value.clone()));
             }
             OptionKind::List => {
-                let elements = value.split(',').filter(|e| !e.is_empty());
+                // As dCache's SplittingOptionHandler: an empty occurrence (a bare `-sticky`)
+                // adds nothing, but the empty pieces of any other are kept, for what reads
+                // them to judge: `-pnfsid=A,` is refused and `-include=,` matches no pool, as
+                // there, instead of meaning `-pnfsid=A` and no `-include` at all.
+                let elements = value.split(',').filter(|_| !value.is_empty());
                 match slot {
                     Some(Value::List(list)) => list.extend(elements.map(str::to_string)),
                     _ => *slot = Some(Value::List(elements.map(str::to_string).collect())),
@@ -696,9 +702,9 @@ mod tests {
     }
 
     #[test]
-    fn list_occurrences_concatenate_without_empty_elements() {
+    fn list_occurrences_concatenate_keeping_empty_pieces_of_non_empty_ones() {
         let parsed = ok(&COPY, "-sticky=a,,b -sticky -sticky=,c,");
-        assert_eq!(parsed.list("sticky"), Some(&["a", "b", "c"].map(String::from)[..]));
+        assert_eq!(parsed.list("sticky"), Some(&["a", "", "b", "", "c", ""].map(String::from)[..]));
     }
 
     #[test]
