@@ -149,12 +149,21 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Only the shortest form is read, as the writer writes it: a tenth byte beyond the 64th
+    /// bit, or a last byte of 0 after the first, would let several byte strings mean one
+    /// number (and the tenth, shifted out, turn a refused size into 0).
     fn varint(&mut self) -> Result<u64, String> {
         let mut n = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.u8()?;
+            if shift == 63 && b > 1 {
+                return Err(malformed("a number is larger than 64 bits"));
+            }
             n |= u64::from(b & 0x7F) << shift;
             if b & 0x80 == 0 {
+                if b == 0 && shift > 0 {
+                    return Err(malformed("a number is not in its shortest form"));
+                }
                 return Ok(n);
             }
         }
@@ -296,6 +305,10 @@ fn read_attributes(input: &mut Reader<'_>) -> Result<FileAttributes, String> {
 }
 
 impl Wire for Message {
+    fn check(&self) -> Result<(), String> {
+        self.check_codes()
+    }
+
     fn write_binary(&self, out: &mut Writer) {
         match self {
             Message::Copy(r) => {
@@ -377,6 +390,10 @@ impl Wire for Message {
 }
 
 impl Wire for Reply {
+    fn check(&self) -> Result<(), String> {
+        self.check_codes()
+    }
+
     fn write_binary(&self, out: &mut Writer) {
         match self {
             Reply::Ok => out.u8(OK),

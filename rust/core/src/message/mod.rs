@@ -176,6 +176,12 @@ pub trait Wire: Sized + Serialize + for<'de> Deserialize<'de> {
     fn write_binary(&self, out: &mut binary::Writer);
     #[doc(hidden)]
     fn read_binary(input: &mut binary::Reader<'_>) -> Result<Self, String>;
+    /// Refuses what no encoder of ours writes and readers would take differently, in either
+    /// version.
+    #[doc(hidden)]
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Encodes a message or reply in the newest version ([`WireVersion::default`]).
@@ -211,10 +217,39 @@ pub fn decode_versioned<T: Wire>(bytes: &[u8]) -> Result<(T, WireVersion), Strin
 /// Decodes `bytes` as [`decode_versioned`] does; a pool name in them that is one of `known`
 /// (the sender's, the receiver's own) comes out as a clone of it instead of a new string.
 pub fn decode_naming<T: Wire>(bytes: &[u8], known: &[&PoolName]) -> Result<(T, WireVersion), String> {
-    if binary::is_binary(bytes) {
+    let decoded = if binary::is_binary(bytes) {
         binary::decode(bytes, known).map(|body| (body, WireVersion::Binary))
     } else {
-        json::decode(bytes).map(|body| (body, WireVersion::Json))
+        json::decode(bytes).map(|body: T| (body, WireVersion::Json))
+    }?;
+    decoded.0.check()?;
+    Ok(decoded)
+}
+
+/// Return code 0 is success to every reader (dCache's, a Java bridge's, a C host's), so a
+/// failure carrying it would be counted as a copy by some and not by others. Our encoders
+/// never write one; from anyone else it is refused as malformed rather than guessed at.
+fn refuse_failed_success(what: &str) -> Result<(), String> {
+    Err(format!("malformed message: {what} with return code 0 and an error text"))
+}
+
+impl Message {
+    fn check_codes(&self) -> Result<(), String> {
+        match self {
+            Message::CopyFinished { rc, error: Some(_), .. } if *rc == ReturnCode::OK => {
+                refuse_failed_success("a copy-finished message")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Reply {
+    fn check_codes(&self) -> Result<(), String> {
+        match self {
+            Reply::Error { code, .. } if *code == ReturnCode::OK => refuse_failed_success("an error reply"),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -248,6 +283,56 @@ mod tests {
         assert_eq!(decode::<Message>(&encode(&m)), Ok(m));
         assert!(decode::<Message>(b"\xff\x00garbage").is_err());
         assert!(decode::<Message>(br#"{"v":99,"body":"Ok"}"#).is_err());
+    }
+
+    #[test]
+    fn a_failure_with_return_code_0_is_malformed_in_both_versions() {
+        let id = PnfsId::parse("1").expect("valid");
+        let finished = |rc: i32, error: Option<&str>| Message::CopyFinished {
+            uuid: RequestId(8),
+            pool: "pool1".into(),
+            pnfsid: id,
+            rc: ReturnCode(rc),
+            error: error.map(str::to_string),
+        };
+        let reply = |code: i32| Reply::Error { code: ReturnCode(code), message: "disk full".into() };
+        for version in [WireVersion::Json, WireVersion::Binary] {
+            let refused = decode::<Message>(&encode_as(&finished(0, Some("disk full")), version));
+            assert!(refused.as_ref().is_err_and(|e| e.contains("return code 0")), "{version:?}: {refused:?}");
+            let refused = decode::<Reply>(&encode_as(&reply(0), version));
+            assert!(refused.as_ref().is_err_and(|e| e.contains("return code 0")), "{version:?}: {refused:?}");
+            // What our encoders write is read as it was written.
+            for m in [finished(0, None), finished(666, Some("disk full"))] {
+                assert_eq!(decode::<Message>(&encode_as(&m, version)), Ok(m.clone()));
+            }
+            assert_eq!(decode::<Reply>(&encode_as(&reply(666), version)), Ok(reply(666)));
+        }
+    }
+
+    #[test]
+    fn a_number_is_read_only_in_its_shortest_form() {
+        let reply = Reply::Error { code: ReturnCode(666), message: String::new() };
+        let bytes = encode(&reply);
+        // Magic, version, kind, then 666 zigzag-encoded (1332) as a varint, then the empty text.
+        assert_eq!(&bytes[3..], &[0xB4, 0x0A, 0x00]);
+        assert_eq!(decode::<Reply>(&bytes), Ok(reply));
+        let with_code = |code: &[u8]| [&bytes[..3], code, &[0x00][..]].concat();
+        let over_long = decode::<Reply>(&with_code(&[0xB4, 0x8A, 0x00]));
+        assert!(over_long.as_ref().is_err_and(|e| e.contains("shortest form")), "{over_long:?}");
+        // Ten bytes whose last holds bits beyond the 64th: 1332 plus bits shifted out.
+        let mut beyond = vec![0xB4, 0x8A];
+        beyond.extend([0x80; 7]);
+        beyond.push(0x02);
+        let beyond = decode::<Reply>(&with_code(&beyond));
+        assert!(beyond.as_ref().is_err_and(|e| e.contains("larger than 64 bits")), "{beyond:?}");
+        // The numbers at either end still read: an access time of i64::MIN is u64::MAX once
+        // zigzag-encoded (ten bytes, the last 0x01), and 0 is the single byte 0.
+        for atime in [i64::MIN, i64::MAX, 0] {
+            let Message::Copy(mut request) = examples().remove(0) else { unreachable!("the first is a copy") };
+            request.atime = Some(atime);
+            let message = Message::Copy(request);
+            assert_eq!(decode::<Message>(&encode(&message)), Ok(message));
+        }
     }
 
     #[test]

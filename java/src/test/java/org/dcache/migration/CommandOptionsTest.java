@@ -85,7 +85,7 @@ class CommandOptionsTest
         assertEquals("=wait|limit", option("migration cache", "target-deficit-mode").valueSyntax());
         assertEquals(CommandOption.Type.LIST, option("migration copy", "pnfsid").type());
         assertEquals(CommandOption.Type.INT, option("migration copy", "concurrency").type());
-        assertEquals(CommandOption.Type.LONG, option("migration copy", "refresh").type());
+        assertEquals(CommandOption.Type.INT, option("migration copy", "refresh").type(), "an int, as in dCache");
         assertEquals(List.of(), option("migration copy", "accessed").values());
         assertEquals(CommandOption.Type.FLAG, option("migration info", "json").type());
         // copy, move and cache share their options.

@@ -195,6 +195,61 @@ class TypedMessagesTest
         assertEquals(new PingMessage(UUID_1, "pool1", id(1)), MigrationMessages.decode(ping), "still usable afterwards");
     }
 
+    @Test
+    void aFailureWithReturnCodeZeroIsNotEncoded()
+    {
+        // Its source would count the copy, and a move delete its only good replica.
+        MigrationException e = assertThrows(MigrationException.class, () -> MigrationMessages.encode(
+                new CopyFinishedMessage(UUID_1, "pool1", id(1), 0, "disk full")));
+        assertEquals(MigrationException.INVALID_ARGUMENT, e.code(), e.getMessage());
+        assertTrue(e.getMessage().contains("disk full"), e.getMessage());
+    }
+
+    @Test
+    void aNameWithAnUnpairedSurrogateIsRefusedAndAPairKept()
+    {
+        // String.getBytes would send job "a?" and pool "p?": another job, another pool.
+        assertThrows(IllegalArgumentException.class,
+                     () -> MigrationMessages.encode(new JobCancelMessage("a\uD800", true, "x")));
+        assertThrows(IllegalArgumentException.class,
+                     () -> MigrationMessages.encode(new PingMessage(UUID_1, "p\uDC00", id(1))));
+        JobCancelMessage emoji = new JobCancelMessage("a\uD83D\uDE00", true, "half \uD800 a reason is kept lossily");
+        JobCancelMessage decoded = (JobCancelMessage) roundTrip(emoji);
+        assertEquals("a\uD83D\uDE00", decoded.getJobId());
+        assertEquals("half ? a reason is kept lossily", decoded.getReason());
+    }
+
+    @Test
+    void wellFormedBytesWithAValueNoTypedMessageTakesAreInvalidArgument()
+    {
+        // A sticky record expiring at -2 is well formed on the wire (the target refuses it
+        // with 10015); StickyRecord refuses it, which decode reports as not a message.
+        FileAttributes file = replica(7, ReplicaState.CACHED).attributes();
+        byte[] bytes = MigrationMessages.encode(new CopyReplicaMessage(
+                UUID_1, "pool1", file, ReplicaState.CACHED, List.of(new StickyRecord("zz-owner", -1)),
+                false, false, null, false));
+        byte[] owner = "zz-owner".getBytes(StandardCharsets.UTF_8);
+        int at = indexOf(bytes, owner) + owner.length;
+        assertEquals(1, bytes[at], "expiry -1, zigzag-encoded (docs/wire.md)");
+        bytes[at] = 3; // -2
+        MigrationException e = assertThrows(MigrationException.class, () -> MigrationMessages.decode(bytes));
+        assertEquals(MigrationException.INVALID_ARGUMENT, e.code(), e.getMessage());
+    }
+
+    private static int indexOf(byte[] haystack, byte[] needle)
+    {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        throw new AssertionError("not found");
+    }
+
     // ── The module's own traffic ──────────────────────────────────────────────────────────
 
     @Test

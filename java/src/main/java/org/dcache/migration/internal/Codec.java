@@ -100,6 +100,27 @@ public final class Codec
         }
     }
 
+    /**
+     * A name another pool acts on (a pool, a job id), which must arrive as written: an unpaired
+     * surrogate, which {@link String#getBytes} would turn into {@code ?}, makes two names one
+     * (job {@code a\uD800} and job {@code a?}), so it is refused. Free texts (a reason, an error)
+     * go through {@link #writeString}, where a {@code ?} harms nothing.
+     */
+    private static void writeName(CodecOutput out, String s, String what) throws IOException
+    {
+        if (s != null) {
+            for (int i = 0; i < s.length(); i++) {
+                char c = s.charAt(i);
+                if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                    i++;
+                } else if (Character.isSurrogate(c)) {
+                    throw new IllegalArgumentException(what + " holds an unpaired surrogate at index " + i);
+                }
+            }
+        }
+        writeString(out, s);
+    }
+
     static String readString(CodecInput in) throws IOException
     {
         int n = in.readInt();
@@ -387,7 +408,7 @@ public final class Codec
     {
         out.writeInt(kind);
         writeUuid(out, m.getUUID());
-        writeString(out, m.getPool());
+        writeName(out, m.getPool(), "the pool name");
         if (kind != COPY) {
             writeString(out, m.getPnfsId().toString());
         }
@@ -421,7 +442,7 @@ public final class Codec
             } else if (message instanceof JobCancelMessage) {
                 JobCancelMessage m = (JobCancelMessage) message;
                 out.writeInt(JOB_CANCEL);
-                writeString(out, m.getJobId());
+                writeName(out, m.getJobId(), "the job id");
                 out.writeBoolean(m.isForced());
                 writeString(out, m.getReason());
             } else {

@@ -20,7 +20,15 @@ public final class MigrationMessages
     {
     }
 
-    /** The bytes of {@code message}, as a pool's module sends them. */
+    /**
+     * The bytes of {@code message}, as a pool's module sends them.
+     *
+     * @throws IllegalArgumentException if a pool name or a job id holds an unpaired surrogate
+     *         (it would arrive as another name)
+     * @throws MigrationException with {@link MigrationException#INVALID_ARGUMENT} for a
+     *         message the module would not send: a copy-finished message with return code 0
+     *         (success) and an error text, which its source would count as a copy
+     */
     public static byte[] encode(MigrationMessage message)
     {
         Objects.requireNonNull(message, "message");
@@ -37,7 +45,14 @@ public final class MigrationMessages
     public static MigrationMessage decode(byte[] bytes)
     {
         NativeLibrary.load();
-        return Codec.decodeMessage(Natives.decodeMessage(bytes));
+        byte[] layout = Natives.decodeMessage(bytes);
+        try {
+            return Codec.decodeMessage(layout);
+        } catch (IllegalArgumentException e) {
+            // Well-formed bytes whose values a typed message refuses (a sticky record expiring
+            // before -1, which the target also refuses): not a message either.
+            throw new MigrationException(MigrationException.INVALID_ARGUMENT, "not a valid message: " + e.getMessage());
+        }
     }
 
     /** The bytes of {@code reply}; return code 0 encodes success whatever the text. */
