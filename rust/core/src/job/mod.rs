@@ -17,6 +17,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustc_hash::FxHashMap;
 
@@ -265,6 +266,9 @@ pub struct Job {
     /// the module's lock, so its result can be older than these events; a file that stopped
     /// matching meanwhile is taken out of it ([`Job::scanned`]).
     changed_while_scanning: FxHashMap<PnfsId, bool>,
+    /// Tells the scan in flight that its result is no longer wanted (set on leaving
+    /// INITIALIZING), so that a cancelled job does not wait for a scan of millions of replicas.
+    scan_stop: Arc<AtomicBool>,
     /// An emptied buffer for a task's actions, kept so that feeding a task allocates none.
     spare_actions: Vec<TaskAction>,
 }
@@ -314,6 +318,7 @@ impl Job {
             bandwidth: None,
             plan: None,
             changed_while_scanning: FxHashMap::default(),
+            scan_stop: Arc::default(),
         }
     }
 
@@ -390,6 +395,9 @@ impl Job {
     /// left, with its data.
     fn set_state(&mut self, next: State, now: Millis) -> State {
         let name = next.name();
+        if name != JobState::Initializing {
+            self.scan_stop.store(true, Ordering::Relaxed);
+        }
         // An ended job keeps the pace it had when it ended.
         self.progress.set_idle(matches!(name, JobState::Suspended | JobState::Paused) || name.is_terminal(), now);
         std::mem::replace(&mut self.state, next)
@@ -660,9 +668,15 @@ impl Job {
 
 /// A copy request's id: random, and mixed with the time so that a module restarted with the
 /// same seed (a host may fix it) does not send ids its targets remember as done, which they
-/// would acknowledge without copying. The time stays below the UUID's variant bits.
-fn request_id(rng: &mut crate::random::Rng, now: Millis) -> RequestId {
-    RequestId(u128::from_be_bytes(rng.uuid()) ^ u128::from(now.max(0) as u64))
+/// would acknowledge without copying, and with the pool's name so that two pools given the
+/// same seed do not send one target the same ids (it knows requests by id alone, so one
+/// pool's copy would be taken for the other's duplicate). The time stays below the UUID's
+/// variant bits, the name's hash above its version bits.
+fn request_id(rng: &mut crate::random::Rng, now: Millis, pool: &str) -> RequestId {
+    // FNV-1a: a few instructions a byte, and the same in every process and release.
+    let name = pool.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let salt = u128::from(name >> 16) << 80;
+    RequestId(u128::from_be_bytes(rng.uuid()) ^ u128::from(now.max(0) as u64) ^ salt)
 }
 
 /// Answers `migration cancel` requests of other pools: the job has ended.
@@ -679,11 +693,22 @@ mod tests {
     #[test]
     fn request_ids_differ_across_restarts_with_the_same_seed() {
         let (mut first, mut again) = (crate::random::Rng::seeded(7), crate::random::Rng::seeded(7));
-        let before = request_id(&mut first, 1_700_000_000_000);
-        assert_eq!(request_id(&mut crate::random::Rng::seeded(7), 1_700_000_000_000), before, "replays exactly");
-        let after_restart = request_id(&mut again, 1_700_000_060_000);
+        let before = request_id(&mut first, 1_700_000_000_000, "pool1");
+        let replayed = request_id(&mut crate::random::Rng::seeded(7), 1_700_000_000_000, "pool1");
+        assert_eq!(replayed, before, "replays exactly");
+        let after_restart = request_id(&mut again, 1_700_000_060_000, "pool1");
         assert_ne!(after_restart, before);
         // The variant bits of the UUID (the top two of the low half) are untouched.
         assert_eq!(after_restart.0 >> 62 & 0b11, before.0 >> 62 & 0b11);
+    }
+
+    #[test]
+    fn request_ids_differ_across_pools_with_the_same_seed() {
+        let now = 1_700_000_000_000;
+        let id = |pool: &str| request_id(&mut crate::random::Rng::seeded(7), now, pool).0;
+        let (pool1, pool2) = (id("pool1"), id("pool2"));
+        assert_ne!(pool1, pool2);
+        // The names change only the top 48 bits: the version and variant bits are as drawn.
+        assert_eq!(pool1 & ((1 << 80) - 1), pool2 & ((1 << 80) - 1));
     }
 }

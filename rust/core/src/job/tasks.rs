@@ -72,7 +72,7 @@ impl Job {
         };
         let atime = definition.atime.then_some(entry.last_access);
         let task_id = ctx.next_task_id();
-        let uuid = request_id(ctx.rng, ctx.now);
+        let uuid = request_id(ctx.rng, ctx.now, ctx.pool);
         let task = Task::new(
             task_id,
             uuid,
@@ -190,7 +190,10 @@ impl Job {
             TaskResult::Failed { rc, message, permanent } => {
                 self.stats.failures += 1;
                 let size = self.release(pnfsid, ctx);
-                if !permanent && !self.state().is_terminal() {
+                if permanent {
+                    // It leaves the job: a later event that adds it again starts its count over.
+                    self.quarantine.forget(&pnfsid);
+                } else if !self.state().is_terminal() {
                     if self.quarantine.failed(pnfsid, size, rc, &message, self.max_attempts) {
                         let text = format!("Quarantined after {} failed attempts", self.max_attempts);
                         self.note(ctx, task, Some(pnfsid), text);
@@ -229,6 +232,7 @@ impl Job {
                 self.note(ctx, task, Some(pnfsid), message);
             }
             TaskResult::Cancelled => {
+                self.quarantine.forget(&pnfsid);
                 self.release(pnfsid, ctx);
                 self.schedule(ctx);
             }
