@@ -66,7 +66,7 @@ impl Source {
                         let outcome = Ok(Answer::Pools(pools(&selection)));
                         self.module.handle(self.now, Input::Reply { token, outcome });
                     }
-                    Effect::Scan { job, filter, order, now, queue_seed } => {
+                    Effect::Scan { job, filter, order, now, queue_seed, .. } => {
                         let result =
                             repository_effects::scan_for_queue(&self.repo, &filter, order, now, queue_seed, &|| false);
                         self.module.handle(self.now, Input::scanned(job, result));

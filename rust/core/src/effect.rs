@@ -5,6 +5,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use crate::definition::Order;
 use crate::filter::ReplicaFilter;
@@ -132,6 +133,9 @@ pub enum Effect {
         now: Millis,
         /// The key of the job's queue index, to index the files beside the scan.
         queue_seed: u64,
+        /// Set once the job leaves INITIALIZING (cancelled, say): the scan may stop early,
+        /// its result no longer wanted (§3.2).
+        stop: Arc<AtomicBool>,
     },
     /// Read one entry; answer [`Input::Entry`](crate::input::Input::Entry).
     ReadEntry {

@@ -177,6 +177,62 @@ fn a_quarantined_file_of_a_permanent_job_waits_for_retry_when_its_replica_change
     assert!(entry(&c, "pool2", "A").is_some());
 }
 
+/// A quarantined file whose replica stops matching the job's filter leaves the quarantine,
+/// as it would leave the queue (§4): `migration retry` migrated it anyway.
+#[test]
+fn a_quarantined_file_that_stops_matching_is_not_retried() {
+    use migration_core::host::Repository as _;
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Cached, 10, vec![]);
+    c.faults.fail_p2p = 1.0;
+    ok(&mut c, "pool1", "migration copy -permanent -state=cached -max-attempts=1 pool2");
+    c.run_for(MINUTE);
+    assert!(full_info(&mut c, "pool1", "1").contains("Quarantined: 1 files"));
+
+    c.repository("pool1").set_state(&id("A"), Precious, "rep set precious").expect("precious");
+    flush(&mut c, "pool1");
+    c.run_for(MINUTE);
+    assert!(!full_info(&mut c, "pool1", "1").contains("Quarantined: "), "it left the quarantine");
+    c.faults.fail_p2p = 0.0;
+    assert_eq!(ok(&mut c, "pool1", "migration retry 1"), "[1] 0 quarantined files queued again");
+    c.run_for(MINUTE);
+    assert_eq!(entry(&c, "pool2", "A"), None, "a file the job no longer selects is not copied");
+}
+
+/// A file that leaves a permanent job after failures (here a permanent failure: gone from the
+/// namespace) starts its count over when the job adds it again: its old failures made it
+/// quarantined after one more.
+#[test]
+fn a_file_that_left_after_failures_starts_its_count_over() {
+    use migration_core::host::Repository as _;
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Cached, 10, vec![]);
+    c.faults.fail_p2p = 1.0;
+    ok(&mut c, "pool1", "migration copy -permanent -max-attempts=3 pool2");
+    let run_until_attempts = |c: &mut migration_core::driver::sim::Cluster, n: u64| {
+        for _ in 0..120 {
+            if c.job("pool1", "1").statistics().attempts >= n {
+                break;
+            }
+            c.run_for(1_000);
+        }
+        assert_eq!(c.job("pool1", "1").statistics().attempts, n);
+    };
+    run_until_attempts(&mut c, 2);
+    c.delete_from_namespace(&id("A"));
+    run_until_attempts(&mut c, 3);
+    assert!(notes(&c, "pool1", "1").iter().any(|n| n.contains("File does not exist, skipped")));
+    assert_eq!(c.job("pool1", "1").queued(), 0, "it left the job");
+
+    // Back in the namespace, and made precious: the permanent job adds it again.
+    c.namespace.entry(id("A")).or_default().insert("pool1".to_string());
+    c.repository("pool1").set_state(&id("A"), Precious, "rep set precious").expect("precious");
+    flush(&mut c, "pool1");
+    run_until_attempts(&mut c, 4);
+    c.run_for(1_000);
+    assert!(!full_info(&mut c, "pool1", "1").contains("Quarantined: "), "one failure of three");
+}
+
 #[test]
 fn without_a_limit_files_are_retried_as_dcache_does_and_the_default_is_saved() {
     let mut c = two_pools();
@@ -283,6 +339,43 @@ fn with_a_cap_of_two_and_ten_sources_no_target_ever_serves_more_than_two_copies(
         assert_eq!(state(&c, s, "1"), JobState::Finished);
     }
     assert!(c.pool("t1").module.setup_lines().contains(&"migration set max-incoming 2".to_string()));
+}
+
+/// A permanent job that sleeps because its target is at its cap keeps its 10 s pause when new
+/// files arrive: each new file used to wake it at once, and every wake-up sent a copy request
+/// for each queued file to the busy target (at 100 writes a second, a thousand a second).
+#[test]
+fn a_job_waiting_for_a_busy_target_is_not_woken_by_each_new_file() {
+    let mut c = cluster(5, &["hog", "src", "t1"]);
+    c.bandwidth = 1_000; // bytes a millisecond
+    c.start();
+    ok(&mut c, "t1", "migration set max-incoming 1");
+    // The hog's copy holds t1's only slot for about 1 000 s.
+    put(&mut c, "hog", "FFF", Precious, 1_000_000_000, vec![]);
+    ok(&mut c, "hog", "migration copy t1");
+    c.run_for(5_000);
+    assert_eq!(c.pool("t1").module.server_requests(), 1, "the hog's copy holds the slot");
+    for f in 1..=3 {
+        put(&mut c, "src", &format!("{f:X}"), Precious, 1_000, vec![]);
+    }
+    ok(&mut c, "src", "migration copy -permanent t1");
+    c.run_for(3_000);
+    assert_eq!(state(&c, "src", "1"), JobState::Sleeping, "every target busy");
+    let from_src = |c: &migration_core::driver::sim::Cluster| c.copies.iter().filter(|s| s.job.pool == "src").count();
+    let before = from_src(&c);
+    assert!(before > 0, "src tried t1 and found it busy");
+
+    // Five files written within the pause.
+    for f in 0x10..0x15 {
+        put(&mut c, "src", &format!("{f:X}"), Precious, 1_000, vec![]);
+        c.flush_events();
+        c.run_for(500);
+    }
+    assert_eq!(from_src(&c), before, "no pass before the pause ends");
+    assert_eq!(c.job("src", "1").statistics().total, 8 * 1_000, "the new files are queued");
+    // The pause ends: the job looks again (and finds t1 still busy).
+    c.run_for(10_000);
+    assert!(from_src(&c) > before, "the job went on after its pause");
 }
 
 // ── Bandwidth limit ────────────────────────────────────────────────────────────────────

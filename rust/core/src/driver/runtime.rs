@@ -674,13 +674,13 @@ fn host_call<T>(what: &str, call: impl FnOnce() -> T) -> Result<T, String> {
 fn execute(inner: &Arc<Inner>, effect: Effect) {
     let host = &inner.host;
     match effect {
-        Effect::Scan { job, filter, order, now, queue_seed } => {
+        Effect::Scan { job, filter, order, now, queue_seed, stop } => {
             let repository = Arc::clone(&host.repository);
             let scanning = Arc::clone(inner);
             run_blocking(
                 inner,
                 move || {
-                    let closed = || scanning.closed.load(Ordering::Relaxed);
+                    let closed = || scanning.closed.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed);
                     let result = repository_effects::scan_for_queue(
                         repository.as_ref(),
                         &filter,

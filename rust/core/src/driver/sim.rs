@@ -746,9 +746,10 @@ impl Cluster {
         let repository = Arc::clone(&self.pools[pool].repository);
         let up = self.is_up(pool);
         match effect {
-            Effect::Scan { job, filter, order, now, queue_seed } => {
+            Effect::Scan { job, filter, order, now, queue_seed, stop } => {
+                let stopped = || stop.load(std::sync::atomic::Ordering::Relaxed);
                 let result =
-                    repository_effects::scan_for_queue(repository.as_ref(), &filter, order, now, queue_seed, &|| false);
+                    repository_effects::scan_for_queue(repository.as_ref(), &filter, order, now, queue_seed, &stopped);
                 // Their events reach the job before the scan's result, as they would while a
                 // long scan runs.
                 for (pnfsid, change) in std::mem::take(&mut self.faults.changed_during_scan) {

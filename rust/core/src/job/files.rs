@@ -20,10 +20,12 @@ impl Job {
         }
         self.release_queue_memory(ctx);
         self.stats.total = self.stats.total.saturating_add(size);
-        if self.state() == JobState::Sleeping && self.failures_since_progress == 0 && self.lists_ready() {
-            // An idle permanent job sleeps only because its queue ran dry; dCache lets the new
-            // file wait for the next 10 s wake-up, for nothing. A job sleeping after failures
-            // keeps its pause.
+        let ran_dry = self.queue.len() == 1 && self.running.is_empty();
+        if self.state() == JobState::Sleeping && ran_dry && self.failures_since_progress == 0 && self.lists_ready() {
+            // An idle permanent job whose queue ran dry sleeps for nothing: dCache lets the new
+            // file wait for the next 10 s wake-up. A job sleeping with files queued keeps its
+            // pause: every target was busy, every file locked, or every file failed, and waking
+            // it for each new file would try them all again each time.
             ctx.timers.cancel(TimerKey::Wake(self.key));
             self.enter(State::Running, ctx);
             return;
@@ -86,26 +88,30 @@ impl Job {
                 if *new == ReplicaState::Removed {
                     self.remove(entry.pnfsid, "replica deleted", ctx);
                 } else if !self.filter.matches(entry, ctx.now) {
-                    // dCache does not cancel a running transfer when the replica merely stops
-                    // matching; only deletion does.
-                    if !self.running.contains_key(&entry.pnfsid) {
-                        self.queue.remove(&entry.pnfsid);
-                        self.release_queue_memory(ctx);
-                    }
+                    self.drop_unless_running(entry.pnfsid, ctx);
                 } else if self.is_permanent() {
                     self.add(entry.pnfsid, entry.size, ctx);
                 }
             }
             RepositoryEvent::StickyChanged { old, new } | RepositoryEvent::AccessTimeChanged { old, new } => {
                 if !self.filter.matches(new, ctx.now) {
-                    if !self.running.contains_key(&new.pnfsid) {
-                        self.queue.remove(&new.pnfsid);
-                        self.release_queue_memory(ctx);
-                    }
+                    self.drop_unless_running(new.pnfsid, ctx);
                 } else if self.is_permanent() && !self.filter.matches(old, ctx.now) {
                     self.add(new.pnfsid, new.size, ctx);
                 }
             }
+        }
+    }
+
+    /// A replica that stopped matching the filter leaves the queue, and the quarantine too:
+    /// `migration retry` would otherwise migrate a file the job no longer selects. dCache does
+    /// not cancel a running transfer when the replica merely stops matching; only deletion
+    /// does.
+    fn drop_unless_running(&mut self, pnfsid: PnfsId, ctx: &mut Ctx<'_>) {
+        if !self.running.contains_key(&pnfsid) {
+            self.quarantine.forget(&pnfsid);
+            self.queue.remove(&pnfsid);
+            self.release_queue_memory(ctx);
         }
     }
 

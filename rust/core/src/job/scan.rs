@@ -2,6 +2,7 @@
 //! repository still loading, or the known entries of a hot-file job.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use super::{Job, JobState, LOG_TARGET, State, WAKE_DELAY};
 use crate::context::Ctx;
@@ -28,12 +29,14 @@ impl Job {
         self.set_scan(Scan::InFlight { retry, loaded_meanwhile: false });
         // A new scan reads the repository as it is now: earlier changes are in it.
         self.changed_while_scanning.clear();
+        self.scan_stop = Arc::new(AtomicBool::new(false));
         ctx.effects.push(Effect::Scan {
             job: self.key,
             filter: Arc::clone(&self.filter),
             order: self.definition.order,
             now: ctx.now,
             queue_seed: self.queue.seed(),
+            stop: Arc::clone(&self.scan_stop),
         });
     }
 
@@ -106,6 +109,10 @@ impl Job {
                         ctx.effects.extend(files.release().map(Effect::Release));
                     }
                     self.drop_files_that_left_while_scanning(ctx);
+                } else {
+                    // Not wanted (the job was cancelled while it scanned): freed after the
+                    // module's lock, as every large piece of memory is.
+                    ctx.effects.extend(files.release().map(Effect::Release));
                 }
                 self.scan_finished(ctx);
             }
@@ -166,4 +173,40 @@ pub(super) enum Scan {
     /// The repository was still loading: the job scans again when the host reports it loaded,
     /// or when [`TimerKey::ScanRetry`] fires, in case the host never says so.
     WaitingForLoad,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use crate::context::Config;
+    use crate::effect::Effect;
+    use crate::host::RepositoryError;
+    use crate::input::Input;
+    use crate::job::JobState;
+    use crate::module::Module;
+
+    /// §3.2: "The scan stops early if the state is no longer INITIALIZING (e.g. cancelled)".
+    /// A cancelled job no longer waits for a scan of millions of replicas to end.
+    #[test]
+    fn cancelling_an_initializing_job_tells_its_scan_to_stop() {
+        let mut module = Module::new("pool1", Config::default(), 1);
+        module.handle(0, Input::PoolStarted);
+        module.execute(0, "migration copy pool2").expect("valid");
+        let (job, stop) = module
+            .take_effects()
+            .into_iter()
+            .find_map(|e| match e {
+                Effect::Scan { job, stop, .. } => Some((job, stop)),
+                _ => None,
+            })
+            .expect("the job scans");
+        assert!(!stop.load(Ordering::Relaxed), "wanted while the job initializes");
+
+        module.execute(1, "migration cancel 1").expect("valid");
+        assert!(stop.load(Ordering::Relaxed), "told to stop once cancelled");
+        // The stopped scan's answer ends the cancel.
+        module.handle(2, Input::scanned(job, Err(RepositoryError::Other("stopped".into()))));
+        assert_eq!(module.job("1").map(|j| j.state()), Some(JobState::Cancelled));
+    }
 }
