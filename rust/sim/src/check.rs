@@ -45,6 +45,13 @@ impl fmt::Display for Violation {
     }
 }
 
+/// Whether a record of `old` (not a pin) is gone or shorter in `new`.
+fn shortened(old: &[StickyRecord], new: &[StickyRecord]) -> bool {
+    old.iter().filter(|r| !is_pin(r)).any(|before| {
+        new.iter().find(|r| r.owner == before.owner).is_none_or(|a| lifetime(a.expire) < lifetime(before.expire))
+    })
+}
+
 /// Invariant names.
 pub mod names {
     /// No file loses its last complete replica.
@@ -54,6 +61,9 @@ pub mod names {
     /// A move removes its source only after a pool confirmed the task's copy, and in
     /// `-target-deficit-mode=wait` only after as many pools as `-replicas` asks for did.
     pub const ALL_COPIES_CONFIRMED: &str = "source removed only after -replicas confirmed copies";
+    /// The same for the source mode's other ways of lowering a source: made cached from
+    /// precious, or its sticky records expired (`-smode=cached|removable`).
+    pub const LOWERED_AFTER_COPIES: &str = "source lowered only after -replicas confirmed copies";
     /// Precious never becomes cached except by a job's source mode on its own pool.
     pub const NO_DOWNGRADE: &str = "no replica becomes more volatile (state)";
     /// A job's source mode takes a file's precious replica (deleted or made cached) only while
@@ -321,17 +331,7 @@ impl Checker {
                             let text = "the source mode deleted the source while no other pool held a complete replica";
                             return Err(violation(CONFIRMED_COPY, file, text.to_string()));
                         }
-                        // In limit mode a task may end with fewer copies than asked for, but
-                        // never with none confirmed.
-                        let needed = if spec.wait { spec.replicas } else { 1 };
-                        let task = self.last_task.get(&(job.clone(), file));
-                        let confirmed = task.and_then(|uuid| self.confirmed.get(uuid)).map_or(0, BTreeSet::len);
-                        if confirmed < needed {
-                            let text = format!(
-                                "the source mode deleted the source after {confirmed} confirmed copies (-replicas={}, {} mode)",
-                                spec.replicas,
-                                if spec.wait { "wait" } else { "limit" }
-                            );
+                        if let Err(text) = self.copies_confirmed(job, &file, spec, "deleted the source") {
                             return Err(violation(ALL_COPIES_CONFIRMED, file, text));
                         }
                         if *old == ReplicaState::Precious && !self.precious_elsewhere(&file, pool, cause) {
@@ -387,7 +387,12 @@ impl Checker {
                         if *old == ReplicaState::Precious && *new == ReplicaState::Cached {
                             if matches!(cause, Cause::External) {
                                 self.released.insert(file);
-                            } else if matches!(cause, Cause::SourceMode { .. }) {
+                            } else if let Cause::SourceMode { job } = cause {
+                                if let Some(spec) = self.spec_of(cause)
+                                    && let Err(text) = self.copies_confirmed(job, &file, spec, "made the source cached")
+                                {
+                                    return Err(violation(LOWERED_AFTER_COPIES, file, text));
+                                }
                                 if !self.precious_elsewhere(&file, pool, cause) {
                                     let text =
                                         "the source mode made a precious source cached with no precious copy elsewhere";
@@ -422,6 +427,12 @@ impl Checker {
             RepositoryEvent::StickyChanged { old, new } => {
                 let file = new.pnfsid;
                 self.check_sticky(&old.sticky, &new.sticky, cause).map_err(|(inv, text)| violation(inv, file, text))?;
+                if let (Cause::SourceMode { job }, Some(spec)) = (cause, self.spec_of(cause))
+                    && shortened(&old.sticky, &new.sticky)
+                    && let Err(text) = self.copies_confirmed(job, &file, spec, "shortened the source's sticky records")
+                {
+                    return Err(violation(LOWERED_AFTER_COPIES, file, text));
+                }
                 if let Some(h) = self.model.get_mut(&file).and_then(|m| m.get_mut(pool)) {
                     h.sticky = new.sticky.clone();
                 }
@@ -429,6 +440,24 @@ impl Checker {
             RepositoryEvent::AccessTimeChanged { .. } => {}
         }
         Ok(())
+    }
+
+    /// Whether the source mode's copies were confirmed before it lowered its source: by a
+    /// pool in `-target-deficit-mode=limit` (a task may end with fewer copies than asked for,
+    /// never with none), by as many as `-replicas` asks for in `wait` mode. The text says
+    /// what fell short.
+    fn copies_confirmed(&self, job: &JobRef, file: &PnfsId, spec: &SpecInfo, what: &str) -> Result<(), String> {
+        let needed = if spec.wait { spec.replicas } else { 1 };
+        let task = self.last_task.get(&(job.clone(), *file));
+        let confirmed = task.and_then(|uuid| self.confirmed.get(uuid)).map_or(0, BTreeSet::len);
+        if confirmed >= needed {
+            return Ok(());
+        }
+        Err(format!(
+            "the source mode {what} after {confirmed} confirmed copies (-replicas={}, {} mode)",
+            spec.replicas,
+            if spec.wait { "wait" } else { "limit" }
+        ))
     }
 
     fn check_sticky(
