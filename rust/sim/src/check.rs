@@ -107,6 +107,7 @@ struct SpecInfo {
     smode: SourceMode,
     smode_owners: Vec<String>,
     tmode_cached: bool,
+    move_pins: bool,
     /// When its first run was created.
     first_start: Option<Millis>,
 }
@@ -127,6 +128,7 @@ pub struct Checker {
     /// The request id of the last task of each job on each file.
     last_task: HashMap<(JobRef, PnfsId), RequestId>,
     next_confirmation: usize,
+    next_pin_move: usize,
     /// The pools whose copy-finished message with success for a request reached its source
     /// while the task waited for that pool.
     confirmed: HashMap<RequestId, BTreeSet<String>>,
@@ -177,6 +179,7 @@ impl Checker {
                 smode: s.smode,
                 smode_owners: s.smode_owners.clone(),
                 tmode_cached: s.tmode_cached,
+                move_pins: s.move_pins,
                 first_start: None,
             })
             .collect();
@@ -190,6 +193,7 @@ impl Checker {
             uuid_job: HashMap::new(),
             last_task: HashMap::new(),
             next_confirmation: 0,
+            next_pin_move: 0,
             confirmed: HashMap::new(),
             target: HashMap::new(),
             runs: HashMap::new(),
@@ -230,6 +234,7 @@ impl Checker {
         // the step that removes it. Copies and confirmations are taken in the order they
         // happened, so that each confirmation meets the target its task had then.
         while self.next_confirmation < c.confirmations.len() {
+            self.take_pin_moves(c, self.next_confirmation)?;
             let confirmation = &c.confirmations[self.next_confirmation];
             self.next_confirmation += 1;
             self.take_copies(c, confirmation.copies_sent);
@@ -240,12 +245,45 @@ impl Checker {
                 self.confirmed.entry(confirmation.uuid).or_default().insert(confirmation.from.clone());
             }
         }
+        self.take_pin_moves(c, c.confirmations.len())?;
         self.take_copies(c, c.copies.len());
         while self.next_event < c.history.len() {
             let i = self.next_event;
             self.next_event += 1;
             let (time, pool, event) = &c.history[i];
             self.event(c, *time, pool, event, &c.causes[i])?;
+        }
+        Ok(())
+    }
+
+    /// Judges the pin moves asked before the `confirmations`-th confirmation arrived: a pool
+    /// asks one only for a job of its own that moves pins (`-pins=move`), to a pool that
+    /// confirmed that job's copy of the file (§9.5).
+    fn take_pin_moves(&mut self, c: &Cluster, confirmations: usize) -> Result<(), Violation> {
+        while let Some(asked) = c.pin_moves.get(self.next_pin_move).filter(|m| m.confirmations_seen <= confirmations) {
+            self.next_pin_move += 1;
+            self.take_copies(c, asked.copies_sent);
+            let allowed = self.runs.iter().any(|(job, &spec)| {
+                job.pool == asked.pool
+                    && self.specs[spec].move_pins
+                    && self
+                        .last_task
+                        .get(&(job.clone(), asked.pnfsid))
+                        .and_then(|uuid| self.confirmed.get(uuid))
+                        .is_some_and(|pools| pools.contains(&asked.target))
+            });
+            if !allowed {
+                return Err(Violation {
+                    invariant: PINS,
+                    time: c.now(),
+                    pool: Some(asked.pool.clone()),
+                    file: Some(asked.pnfsid),
+                    detail: format!(
+                        "pins moved to {} with no job of the pool that moves pins and had its copy confirmed there",
+                        asked.target
+                    ),
+                });
+            }
         }
         Ok(())
     }

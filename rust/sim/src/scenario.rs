@@ -76,6 +76,9 @@ pub struct JobSpec {
     pub smode_owners: Vec<String>,
     /// `-tmode=cached`: copies are cached whatever the source's state.
     pub tmode_cached: bool,
+    /// `-pins=move` (the default of `migration move`): the job moves its sources' pins to a
+    /// confirmed copy.
+    pub move_pins: bool,
 }
 
 /// Something that happens at a moment of the fault window.
@@ -458,8 +461,10 @@ fn spec(g: &mut Gen, pool: usize, pools: usize, targets: Option<Vec<usize>>, ver
         }
         line.push_str(&format!(" -tmode={value}"));
     }
+    let mut move_pins = verb == "move";
     if g.chance(0.5) {
-        line.push_str(if g.chance(0.5) { " -pins=move" } else { " -pins=keep" });
+        move_pins = g.chance(0.5);
+        line.push_str(if move_pins { " -pins=move" } else { " -pins=keep" });
     }
     let wait = g.chance(0.7);
     let mut replicas = match g.rng.below(20) {
@@ -497,7 +502,7 @@ fn spec(g: &mut Gen, pool: usize, pools: usize, targets: Option<Vec<usize>>, ver
         line.push(' ');
         line.push_str(&pool_name(*t));
     }
-    JobSpec { pool, line, targets, replicas, wait, eager, permanent, smode, smode_owners, tmode_cached }
+    JobSpec { pool, line, targets, replicas, wait, eager, permanent, smode, smode_owners, tmode_cached, move_pins }
 }
 
 impl fmt::Display for Scenario {

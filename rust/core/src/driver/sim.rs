@@ -172,6 +172,22 @@ pub struct CopyConfirmed {
     pub copies_sent: usize,
 }
 
+/// A pin move a pool's module asked for (§9.5), for a checker to judge which job may ask it.
+#[derive(Debug, Clone)]
+pub struct PinMoveAsked {
+    /// The pool that asked: the source.
+    pub pool: String,
+    /// The file.
+    pub pnfsid: PnfsId,
+    /// The pool the pins go to.
+    pub target: String,
+    /// How many confirmations had arrived when it was asked ([`Cluster::confirmations`]'s
+    /// length), and how many copy requests had been sent ([`Cluster::copies`]'s).
+    pub confirmations_seen: usize,
+    /// See `confirmations_seen`.
+    pub copies_sent: usize,
+}
+
 enum Delivery {
     /// An input for a pool; `network` inputs are dropped while the pool is offline.
     Input {
@@ -240,6 +256,8 @@ pub struct Cluster {
     pub copies: Vec<CopySent>,
     /// Every copy-finished message with success that reached its pool, in order.
     pub confirmations: Vec<CopyConfirmed>,
+    /// Every pin move a module asked of the pin manager, in order.
+    pub pin_moves: Vec<PinMoveAsked>,
     /// Events processed by [`Cluster::step`].
     pub steps: u64,
     /// When set, a readable line for every event, effect and repository change.
@@ -273,6 +291,7 @@ impl Cluster {
             causes: Vec::new(),
             copies: Vec::new(),
             confirmations: Vec::new(),
+            pin_moves: Vec::new(),
             steps: 0,
             trace: None,
         }
@@ -870,6 +889,13 @@ impl Cluster {
                 );
             }
             Effect::MovePins { token, request } => {
+                self.pin_moves.push(PinMoveAsked {
+                    pool: pool.to_string(),
+                    pnfsid: request.pnfsid,
+                    target: request.target.clone(),
+                    confirmations_seen: self.confirmations.len(),
+                    copies_sent: self.copies.len(),
+                });
                 if !up {
                     return self.later(pool, latency, Input::Reply { token, outcome: Err(Failure::NoRoute) });
                 }
