@@ -79,6 +79,8 @@ pub mod names {
     pub const REPLICAS: &str = "reruns never create copies beyond -replicas";
     /// Every job ends once faults stop; none stays in CANCELLING.
     pub const JOBS_END: &str = "every job ends once faults stop";
+    /// A job cancelled while it ran ends CANCELLED, and starts no task after the cancel.
+    pub const CANCELLED_STAYS: &str = "a cancelled job starts nothing and ends cancelled";
     /// Once nothing changes any more, permanent jobs stop starting tasks.
     pub const IDLE: &str = "permanent jobs go idle once nothing changes";
     /// After the end nothing stays locked or registered.

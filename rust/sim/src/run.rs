@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use migration_core::driver::sim::{Cluster, START};
+use migration_core::driver::sim::{Cluster, JobRef, START};
 use migration_core::host::Repository;
 use migration_core::input::Input;
 use migration_core::job::JobState;
@@ -90,6 +90,8 @@ struct Run<'a> {
     /// Per spec: runs created so far, and the id of the current one.
     runs: Vec<u32>,
     current: Vec<Option<String>>,
+    /// Jobs cancelled while they ran, with their attempts once the cancel was taken.
+    cancelled: Vec<(JobRef, u64)>,
     rerun: BTreeSet<usize>,
     refusing: BTreeSet<String>,
     jobs: u64,
@@ -148,6 +150,7 @@ pub fn run_within(s: &Scenario, trace: bool, tail: Option<usize>, budget: Budget
         rng: Rng::seeded(s.seed ^ 0x0ac7_10f5),
         runs: vec![0; s.specs.len()],
         current: vec![None; s.specs.len()],
+        cancelled: Vec::new(),
         rerun: BTreeSet::new(),
         refusing: BTreeSet::new(),
         jobs: 0,
@@ -310,7 +313,7 @@ impl Run<'_> {
                 {
                     let line = format!("migration cancel {}{id}", if force { "-force " } else { "" });
                     // A job that has ended cannot be cancelled; that is fine.
-                    let _ = self.c.execute(&pool, &line);
+                    self.cancel(&pool, &id, &line);
                 }
             }
             Action::Offline(p) => self.c.set_online(&pool_name(p), false),
@@ -594,7 +597,7 @@ impl Run<'_> {
             if let Some(id) = &self.current[spec]
                 && self.c.pool(&pool).module.job(id).is_some_and(|j| !j.state().is_terminal())
             {
-                let _ = self.c.execute(&pool, &format!("migration cancel {id}"));
+                self.cancel(&pool, &id.clone(), &format!("migration cancel {id}"));
             }
         }
         let deadline = self.c.now() + HOUR;
@@ -606,6 +609,7 @@ impl Run<'_> {
         let deadline = self.c.now() + HOUR;
         self.advance_while(deadline, |c| c.next_event_time().is_none())?;
         quiescent(&self.c)?;
+        self.cancelled_stayed()?;
         for job in self.c.pools.values().flat_map(|p| p.module.jobs()) {
             *self.coverage.entry(format!("job ended {}", job.state().name())).or_default() += 1;
             for note in job.notes() {
@@ -621,6 +625,44 @@ impl Run<'_> {
             }
         }
         Ok(self.check.at_end(&self.c)?)
+    }
+
+    /// Runs `line`, a `migration cancel` of job `id`, and remembers the job if the cancel was
+    /// taken while it ran.
+    fn cancel(&mut self, pool: &str, id: &str, line: &str) {
+        let running = self.c.pool(pool).module.job(id).is_some_and(|j| !j.state().is_terminal());
+        if self.c.execute(pool, line).is_ok() && running {
+            if let Some(job) = self.c.job_ref(pool, id) {
+                let attempts = self.c.job(pool, id).statistics().attempts;
+                self.cancelled.push((job, attempts));
+            }
+        }
+    }
+
+    /// Each job cancelled while it ran that is still there (its pool not restarted since, nor
+    /// its id taken by a rerun) ended CANCELLED, with no attempt after the cancel.
+    fn cancelled_stayed(&self) -> Result<(), Violation> {
+        for (job, attempts) in &self.cancelled {
+            let Some(p) = self.c.pools.get(&job.pool).filter(|p| p.incarnation == job.incarnation) else { continue };
+            let Some(j) = p.module.jobs().find(|j| j.key == job.key) else { continue };
+            let (state, now) = (j.state(), j.statistics().attempts);
+            if state != JobState::Cancelled || now != *attempts {
+                let detail = format!(
+                    "job {} of {} ended {} with {now} attempts, {attempts} when it was cancelled",
+                    j.id,
+                    job.pool,
+                    state.name()
+                );
+                return Err(Violation {
+                    invariant: names::CANCELLED_STAYS,
+                    time: self.c.now(),
+                    pool: Some(job.pool.clone()),
+                    file: None,
+                    detail,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn unended(&self, what: &str) -> Violation {
