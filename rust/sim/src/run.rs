@@ -631,11 +631,12 @@ impl Run<'_> {
     /// taken while it ran.
     fn cancel(&mut self, pool: &str, id: &str, line: &str) {
         let running = self.c.pool(pool).module.job(id).is_some_and(|j| !j.state().is_terminal());
-        if self.c.execute(pool, line).is_ok() && running {
-            if let Some(job) = self.c.job_ref(pool, id) {
-                let attempts = self.c.job(pool, id).statistics().attempts;
-                self.cancelled.push((job, attempts));
-            }
+        if self.c.execute(pool, line).is_ok()
+            && running
+            && let Some(job) = self.c.job_ref(pool, id)
+        {
+            let attempts = self.c.job(pool, id).statistics().attempts;
+            self.cancelled.push((job, attempts));
         }
     }
 
