@@ -53,7 +53,10 @@ pub(super) fn decode<T: Wire>(bytes: &[u8], known: &[&PoolName]) -> Result<T, St
     }
     let body = T::read_binary(&mut input)?;
     match input.bytes.len() - input.at {
-        0 => Ok(body),
+        0 => {
+            body.check()?;
+            Ok(body)
+        }
         n => Err(format!("malformed message: {n} bytes after the end")),
     }
 }
@@ -153,16 +156,21 @@ impl<'a> Reader<'a> {
     /// bit, or a last byte of 0 after the first, would let several byte strings mean one
     /// number (and the tenth, shifted out, turn a refused size into 0).
     fn varint(&mut self) -> Result<u64, String> {
-        let mut n = 0u64;
-        for shift in (0..64).step_by(7) {
+        // Most numbers of a message (lengths, kinds, small codes) fit in one byte.
+        let first = self.u8()?;
+        if first & 0x80 == 0 {
+            return Ok(u64::from(first));
+        }
+        let mut n = u64::from(first & 0x7F);
+        for shift in (7..64).step_by(7) {
             let b = self.u8()?;
-            if shift == 63 && b > 1 {
-                return Err(malformed("a number is larger than 64 bits"));
-            }
             n |= u64::from(b & 0x7F) << shift;
             if b & 0x80 == 0 {
-                if b == 0 && shift > 0 {
+                if b == 0 {
                     return Err(malformed("a number is not in its shortest form"));
+                }
+                if shift == 63 && b > 1 {
+                    return Err(malformed("a number is larger than 64 bits"));
                 }
                 return Ok(n);
             }

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Wire;
+
 const VERSION: u32 = 1;
 
 #[derive(Serialize, Deserialize)]
@@ -15,10 +17,11 @@ pub(super) fn encode<T: Serialize>(body: &T) -> Vec<u8> {
     serde_json::to_vec(&Envelope { v: VERSION, body }).expect("messages always serialise")
 }
 
-pub(super) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, String> {
+pub(super) fn decode<T: Wire>(bytes: &[u8]) -> Result<T, String> {
     let envelope: Envelope<T> = serde_json::from_slice(bytes).map_err(|e| format!("malformed message: {e}"))?;
     if envelope.v != VERSION {
         return Err(format!("unsupported message version {}", envelope.v));
     }
+    envelope.body.check()?;
     Ok(envelope.body)
 }
