@@ -229,7 +229,7 @@ impl dcm_message {
                     rc: match (self.return_code, opt_str_arg(self.error_message, "message.error_message")?) {
                         // A failure's text with dCache's success code: encoded as is, its source
                         // would count the copy, and a move delete its only good replica.
-                        (0, Some(text)) => {
+                        (0, Some(text)) if !text.is_empty() => {
                             return Err(invalid(format!(
                                 "message.return_code is 0 (success) but message.error_message is set ({text})"
                             )));
@@ -576,6 +576,10 @@ mod tests {
         unsafe { dcm_error_free(e) };
         m.return_code = 666;
         assert!(unsafe { dcm_message_encode(&m, &mut out, &mut len) }.is_null(), "a failure with its code");
+        unsafe { dcm_bytes_free(out, len) };
+        // An empty text is no error (a host may write a null error object so), as for replies.
+        (m.return_code, m.error_message) = (0, c"".as_ptr());
+        assert!(unsafe { dcm_message_encode(&m, &mut out, &mut len) }.is_null(), "success, empty text");
         unsafe { dcm_bytes_free(out, len) };
 
         let e = unsafe { dcm_reply_encode(0, c"no such request".as_ptr(), &mut out, &mut len) };

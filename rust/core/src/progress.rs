@@ -209,7 +209,8 @@ mod tests {
         assert_eq!(duration(187_000), "3m07s");
         assert_eq!(duration(7_500_000), "2h05m00s");
         assert_eq!(duration(273_600_000), "3d04h00m");
-        // An ETA from a rate of a byte a day saturates instead of overflowing.
+        // An ETA from a rate of a byte a day is as long as a Millis holds, and printing it
+        // saturates instead of overflowing (the second assertion is the one that guards it).
         let eta = eta(Rate { bytes_per_second: 1.0 / 86_400.0, files_per_second: 0.0 }, 1, 300 << 30);
         assert_eq!(eta, Some(Millis::MAX));
         assert_eq!(duration(Millis::MAX), "106751991167d07h12m", "i64::MAX ms");

@@ -22,12 +22,15 @@ pub fn recorder<T: Send + 'static>() -> (Seen<T>, Completion<T>) {
     (seen, Completion::new(move |o| s.lock().push(o)))
 }
 
-/// A repository that misbehaves as a host's may: its scan panics (`scan_panics`), or its
-/// checksum verification does (`verify_panics`). Everything else is `replicas`'.
+/// A repository that misbehaves as a host's may: its scan panics (`scan_panics`) or is slow
+/// (`scan_delay` a replica), or its checksum verification does (`verify_panics`). Everything
+/// else is `replicas`'. `scanned` counts the replicas its scans handed out.
 #[derive(Default)]
 pub struct MisbehavingRepository {
     pub replicas: MemoryRepository,
     pub scan_panics: bool,
+    pub scan_delay: Option<std::time::Duration>,
+    pub scanned: std::sync::atomic::AtomicUsize,
     pub verify_panics: bool,
     pub read_panics: bool,
 }
@@ -35,7 +38,13 @@ pub struct MisbehavingRepository {
 impl Repository for MisbehavingRepository {
     fn for_each(&self, visit: &mut dyn FnMut(&ReplicaEntry) -> bool) -> Result<(), RepositoryError> {
         assert!(!self.scan_panics, "the host's index is corrupt");
-        self.replicas.for_each(visit)
+        self.replicas.for_each(&mut |entry| {
+            if let Some(delay) = self.scan_delay {
+                std::thread::sleep(delay);
+            }
+            self.scanned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            visit(entry)
+        })
     }
     fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
         assert!(!self.read_panics, "the repository's database is gone");

@@ -424,6 +424,11 @@ fn a_dry_run_never_takes_a_jobs_id() {
     assert!(state(&c, "pool1", "x").is_terminal());
     refused(&mut c, "migration copy -dry-run -id=x pool2", "Job id is already in use: x");
     assert!(ok(&mut c, "pool1", "migration ls").contains("[x]"), "still listed");
+    // An ended dry run's name may be planned again.
+    ok(&mut c, "pool1", "migration copy -dry-run -id=plan pool2");
+    c.run_for(HOUR);
+    assert!(state(&c, "pool1", "plan").is_terminal());
+    ok(&mut c, "pool1", "migration copy -dry-run -id=plan pool2");
 }
 
 #[test]

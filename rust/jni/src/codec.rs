@@ -659,7 +659,9 @@ impl<'a> Reader<'a> {
                 let (rc, error) = (self.i32()?, self.opt_str()?);
                 // A failure's text with the success code: sent, its source would count the
                 // copy, and a move delete its only good replica (the C ABI refuses it too).
-                if let (0, Some(text)) = (rc, &error) {
+                if let (0, Some(text)) = (rc, &error)
+                    && !text.is_empty()
+                {
                     return Err(DecodeError(format!("the return code is 0 (success) but an error is set ({text})")));
                 }
                 Message::CopyFinished { uuid, pool, pnfsid, rc: ReturnCode(rc), error }

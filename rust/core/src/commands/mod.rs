@@ -351,8 +351,15 @@ impl Module {
                 format!("dry-run-{n}")
             }
             None => self.next_free_number(),
-            // A dry run changes nothing: it never replaces or renames a job to take its id.
-            Some(id) if dry_run && self.job_key(id).is_some() => {
+            // A dry run changes nothing: it never replaces or renames a job to take its id,
+            // though it may replace an ended dry run of that name (a plan made again).
+            Some(id)
+                if dry_run
+                    && self.job_key(id).is_some_and(|key| {
+                        let job = &self.jobs[&key];
+                        !(job.is_dry_run() && job.state().is_terminal())
+                    }) =>
+            {
                 return Err(Error::syntax(format!("Job id is already in use: {id}")));
             }
             Some(id) => self.claim_id(id)?,

@@ -937,6 +937,41 @@ mod tests {
         runtime.shutdown();
     }
 
+    /// §3.2: a cancelled job's scan stops early (within the 1 024 replicas between two looks
+    /// at whether it is still wanted), instead of reading the whole repository first.
+    #[test]
+    fn cancelling_a_job_stops_its_scan() {
+        use std::sync::atomic::Ordering::Relaxed;
+        const REPLICAS: usize = 20_000;
+        let repository = Arc::new(crate::test_util::MisbehavingRepository {
+            scan_delay: Some(Duration::from_micros(100)),
+            ..Default::default()
+        });
+        for i in 0..REPLICAS {
+            let id = format!("{i:024X}");
+            let entry = crate::driver::sim::replica(&id, crate::replica::ReplicaState::Cached, 1, 0, vec![]);
+            repository.replicas.insert(entry);
+        }
+        let host = Host { repository: Arc::clone(&repository) as Arc<dyn crate::host::Repository>, ..panicky_host() };
+        let runtime = Runtime::start("pool1", Config::default(), host, Options::default()).expect("starts");
+        runtime.pool_started();
+        runtime.execute("migration copy pool2").expect("works");
+        let started = Instant::now();
+        while repository.scanned.load(Relaxed) == 0 && started.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        runtime.execute("migration cancel 1").expect("cancelled");
+        let mut info = runtime.execute("migration info 1").expect("the job");
+        while !info.contains("CANCELLED") && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(10));
+            info = runtime.execute("migration info 1").expect("the job");
+        }
+        assert!(info.contains("State      : CANCELLED"), "{info}");
+        let scanned = repository.scanned.load(Relaxed);
+        assert!(scanned < 3 * 1024, "the scan stopped after {scanned} of {REPLICAS} replicas");
+        runtime.shutdown();
+    }
+
     /// Records the messages a module sends.
     struct Sent(Arc<Mutex<Vec<Vec<u8>>>>);
     impl Transport for Sent {

@@ -20,7 +20,9 @@ impl Job {
         }
         self.release_queue_memory(ctx);
         self.stats.total = self.stats.total.saturating_add(size);
-        let ran_dry = self.queue.len() == 1 && self.running.is_empty();
+        // The queue was empty: tasks may still run (a job sleeps after a busy target while
+        // others copy), but no queued file waits out a pause.
+        let ran_dry = self.queue.len() == 1;
         if self.state() == JobState::Sleeping && ran_dry && self.failures_since_progress == 0 && self.lists_ready() {
             // An idle permanent job whose queue ran dry sleeps for nothing: dCache lets the new
             // file wait for the next 10 s wake-up. A job sleeping with files queued keeps its

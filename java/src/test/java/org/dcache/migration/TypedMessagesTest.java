@@ -213,6 +213,10 @@ class TypedMessagesTest
                      () -> MigrationMessages.encode(new JobCancelMessage("a\uD800", true, "x")));
         assertThrows(IllegalArgumentException.class,
                      () -> MigrationMessages.encode(new PingMessage(UUID_1, "p\uDC00", id(1))));
+        FileAttributes file = replica(7, ReplicaState.CACHED).attributes();
+        assertThrows(IllegalArgumentException.class, () -> MigrationMessages.encode(new CopyReplicaMessage(
+                UUID_1, "pool1", file, ReplicaState.CACHED, List.of(new StickyRecord("own\uD800", -1)),
+                false, false, null, false)));
         JobCancelMessage emoji = new JobCancelMessage("a\uD83D\uDE00", true, "half \uD800 a reason is kept lossily");
         JobCancelMessage decoded = (JobCancelMessage) roundTrip(emoji);
         assertEquals("a\uD83D\uDE00", decoded.getJobId());

@@ -162,6 +162,16 @@ public final class Codec
         }
     }
 
+    /** As {@link #writeSticky}, for a message another pool acts on: owners are names there. */
+    private static void writeStickyNames(CodecOutput out, List<StickyRecord> records) throws IOException
+    {
+        out.writeInt(records.size());
+        for (StickyRecord r : records) {
+            writeName(out, r.owner(), "a sticky record's owner");
+            out.writeLong(r.expire());
+        }
+    }
+
     private static List<StickyRecord> readSticky(CodecInput in) throws IOException
     {
         int n = in.readInt();
@@ -423,7 +433,7 @@ public final class Codec
                 writeRequest(out, COPY, m);
                 writeAttributes(out, m.getFileAttributes());
                 out.writeInt(m.getState().ordinal());
-                writeSticky(out, m.getStickyRecords());
+                writeStickyNames(out, m.getStickyRecords());
                 out.writeBoolean(m.getComputeChecksumOnUpdate());
                 out.writeBoolean(m.isForceSourceMode());
                 out.writeBoolean(m.getAtime() != null);

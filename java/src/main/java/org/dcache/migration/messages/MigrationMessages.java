@@ -23,8 +23,8 @@ public final class MigrationMessages
     /**
      * The bytes of {@code message}, as a pool's module sends them.
      *
-     * @throws IllegalArgumentException if a pool name or a job id holds an unpaired surrogate
-     *         (it would arrive as another name)
+     * @throws IllegalArgumentException if a pool name, a job id or a sticky record's owner
+     *         holds an unpaired surrogate (it would arrive as another name)
      * @throws MigrationException with {@link MigrationException#INVALID_ARGUMENT} for a
      *         message the module would not send: a copy-finished message with return code 0
      *         (success) and an error text, which its source would count as a copy
