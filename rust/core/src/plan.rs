@@ -47,8 +47,8 @@ impl Plan {
     }
 
     /// The report `migration info` prints; `shares` are the targets' selection shares, `rate`
-    /// the pool's recent bytes per second, if any.
-    pub fn report(&self, shares: &[(String, f64)], rate: Option<f64>) -> String {
+    /// the pool's recent bytes per second, if any, and `limit` the job's bandwidth limit.
+    pub fn report(&self, shares: &[(String, f64)], rate: Option<f64>, limit: Option<f64>) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "Dry run    : nothing was copied or changed");
         let _ = writeln!(out, "Matching   : {} files; {} bytes", self.files, self.bytes);
@@ -69,8 +69,10 @@ impl Plan {
             "Spread     : {}",
             if spread.is_empty() { "no usable target".to_string() } else { spread.join(", ") }
         );
-        let (rate, source) = match rate {
-            Some(r) if r > 0.0 => (r, "this pool's recent rate"),
+        let (rate, source) = match (rate, limit) {
+            (Some(r), Some(l)) if r > 0.0 && l < r => (l, "the job's bandwidth limit"),
+            (Some(r), _) if r > 0.0 => (r, "this pool's recent rate"),
+            (_, Some(l)) if l < ASSUMED_RATE => (l, "the job's bandwidth limit"),
             _ => (ASSUMED_RATE, "assumed: no recent transfers"),
         };
         let eta = (self.copy_bytes as f64 / rate * 1000.0).round() as Millis;
@@ -90,10 +92,17 @@ mod tests {
         p.located(50, 2, 2); // enough there
         p.located(30, 1, 2); // one more
         assert_eq!((p.files, p.bytes, p.present, p.copy_files, p.copy_bytes, p.copies), (3, 180, 1, 2, 130, 3));
-        let text = p.report(&[("pool2".into(), 0.5), ("pool3".into(), 0.5), ("full".into(), 0.0)], Some(13.0));
+        let shares = [("pool2".into(), 0.5), ("pool3".into(), 0.5), ("full".into(), 0.0)];
+        let text = p.report(&shares, Some(13.0), None);
         assert!(text.contains("Spread     : pool2 ~2 (50.0%), pool3 ~2 (50.0%)\n"), "{text}");
         assert!(text.contains("Estimate   : 10s at 13 bytes/s (this pool's recent rate)\n"), "{text}");
-        let text = Plan::default().report(&[], None);
+        // A bandwidth limit below the rate is what the job would run at.
+        let text = p.report(&shares, Some(13.0), Some(2.0));
+        assert!(text.contains("Estimate   : 1m05s at 2 bytes/s (the job's bandwidth limit)\n"), "{text}");
+        let text = p.report(&shares, None, Some(2.0));
+        assert!(text.contains("(the job's bandwidth limit)"), "{text}");
+        assert!(p.report(&shares, Some(13.0), Some(100.0)).contains("(this pool's recent rate)"));
+        let text = Plan::default().report(&[], None, None);
         assert!(
             text.contains("Spread     : no usable target\n") && text.contains("(assumed: no recent transfers)"),
             "{text}"

@@ -177,6 +177,25 @@ fn a_quarantined_file_of_a_permanent_job_waits_for_retry_when_its_replica_change
     assert!(entry(&c, "pool2", "A").is_some());
 }
 
+/// Every target full (R8) is not the file's fault, as a busy target is not: the file waits for
+/// room instead of being quarantined after `-max-attempts` passes.
+#[test]
+fn a_file_waiting_for_room_on_full_targets_is_not_quarantined() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Precious, 10, vec![]);
+    c.pool_mut("pool2").capacity = 0;
+    ok(&mut c, "pool1", "migration copy -refresh=1 -max-attempts=2 pool2");
+    c.run_for(MINUTE);
+    let info = full_info(&mut c, "pool1", "1");
+    assert!(!info.contains("Quarantined: "), "{info}");
+    assert_ne!(state(&c, "pool1", "1"), JobState::Finished, "still waiting for room");
+
+    c.pool_mut("pool2").capacity = 1 << 40;
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(c.job("pool1", "1").statistics().completed_files, 1);
+    assert!(entry(&c, "pool2", "A").is_some());
+}
+
 /// A quarantined file whose replica stops matching the job's filter leaves the quarantine,
 /// as it would leave the queue (§4): `migration retry` migrated it anyway.
 #[test]
@@ -554,4 +573,14 @@ fn a_dry_run_changes_nothing_and_predicts_what_the_job_then_does() {
     // Named by the operator, a dry run keeps the name.
     let named = ok(&mut c, "pool1", "migration copy -dry-run -id=plan pool2 pool3");
     assert!(named.starts_with("[plan] "), "{named}");
+
+    // A bandwidth limit does not hold back a plan (it moves nothing) but bounds its estimate:
+    // at 1 kB/s, the second of two files of 1 MB would wait some 17 minutes for the first.
+    put(&mut c, "pool1", "13", Precious, 1_000_000, vec![]);
+    put(&mut c, "pool1", "14", Precious, 1_000_000, vec![]);
+    ok(&mut c, "pool1", "migration copy -dry-run -id=limited -bandwidth=1k pool2 pool3");
+    c.run_for(1_000);
+    let plan = full_info(&mut c, "pool1", "limited");
+    assert!(plan.contains("State      : FINISHED\n"), "{plan}");
+    assert!(plan_value(&plan, "Estimate").ends_with("(the job's bandwidth limit)"), "{plan}");
 }

@@ -49,8 +49,10 @@ impl Job {
         self.plan.is_some()
     }
 
-    /// A dry run's report; `rate` is the pool's recent bytes per second, if known.
+    /// A dry run's report; `rate` is the pool's recent bytes per second, if known. The
+    /// estimate is held to the job's bandwidth limit, as the job would be.
     pub fn plan_report(&self, rate: Option<f64>) -> Option<String> {
-        Some(self.plan.as_ref()?.report(&self.selection_shares(), rate))
+        let limit = self.bandwidth().map(|b| b as f64);
+        Some(self.plan.as_ref()?.report(&self.selection_shares(), rate, limit))
     }
 }

@@ -531,10 +531,10 @@ impl Job {
                 locked += 1;
                 continue;
             }
-            if let Some(Err(wait)) = self.bandwidth.as_mut().map(|b| b.take(size, ctx.now)) {
-                if self.plan.is_none() {
-                    ctx.locks.remove(&pnfsid);
-                }
+            // A dry run moves no bytes, so it is not held to the limit (its estimate is).
+            let bucket = if self.plan.is_none() { self.bandwidth.as_mut() } else { None };
+            if let Some(Err(wait)) = bucket.map(|b| b.take(size, ctx.now)) {
+                ctx.locks.remove(&pnfsid);
                 ctx.timers.set(TimerKey::Throttle(self.key), ctx.now.saturating_add(wait));
                 throttled = true;
                 break;

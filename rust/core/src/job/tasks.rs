@@ -190,11 +190,16 @@ impl Job {
             TaskResult::Failed { rc, message, permanent } => {
                 self.stats.failures += 1;
                 let size = self.release(pnfsid, ctx);
+                // Every target full or offline (R8) is not the file's fault, as a busy target is
+                // not: it waits for room without counting towards quarantine. Targets with room
+                // that all hold a copy already are the file's own dead end, and count.
+                let targets_unusable =
+                    rc == ReturnCode::NO_POOL_ONLINE && !self.selection_shares().iter().any(|(_, share)| *share > 0.0);
                 if permanent {
                     // It leaves the job: a later event that adds it again starts its count over.
                     self.quarantine.forget(&pnfsid);
                 } else if !self.state().is_terminal() {
-                    if self.quarantine.failed(pnfsid, size, rc, &message, self.max_attempts) {
+                    if !targets_unusable && self.quarantine.failed(pnfsid, size, rc, &message, self.max_attempts) {
                         let text = format!("Quarantined after {} failed attempts", self.max_attempts);
                         self.note(ctx, task, Some(pnfsid), text);
                     } else {
