@@ -177,6 +177,34 @@ fn a_quarantined_file_of_a_permanent_job_waits_for_retry_when_its_replica_change
     assert!(entry(&c, "pool2", "A").is_some());
 }
 
+/// `migration retry` of a job that `-stop-when` would stop again at once, with its files
+/// queued, is refused: revived, the job stopped and dropped the files from the quarantine.
+#[test]
+fn retry_is_refused_when_the_stop_condition_would_drop_the_files() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "A", Precious, 10, vec![]);
+    put(&mut c, "pool1", "B", Precious, 10, vec![]);
+    // C is on the target already: its task only updates it, with no transfer to fail.
+    put(&mut c, "pool1", "C", Precious, 1_000, vec![]);
+    put(&mut c, "pool2", "C", Precious, 1_000, vec![]);
+    c.faults.fail_p2p = 1.0;
+    // While the job runs, 1 020 bytes are to go: the condition is false. A and B fail once and
+    // are quarantined, C is done, and the job finishes with its queue empty (false again).
+    let line =
+        "migration copy -concurrency=3 -max-attempts=1 -stop-when=\"queue.files >= 1 and queue.bytes < 100\" pool2";
+    ok(&mut c, "pool1", line);
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
+    let info = full_info(&mut c, "pool1", "1");
+    assert!(info.contains("Quarantined: 2 files"), "{info}");
+
+    // Queued again, A and B make it true: the job would stop at once and drop them.
+    let refused = err(&mut c, "pool1", "migration retry 1");
+    assert!(refused.message.contains("-stop-when"), "{}", refused.message);
+    assert!(full_info(&mut c, "pool1", "1").contains("Quarantined: 2 files"), "the files stay quarantined");
+    assert_eq!(c.job("pool1", "1").queued(), 0);
+}
+
 /// Every target full (R8) is not the file's fault, as a busy target is not: the file waits for
 /// room instead of being quarantined after `-max-attempts` passes.
 #[test]
