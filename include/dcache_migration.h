@@ -1717,8 +1717,8 @@ void dcm_decoded_message_free(struct dcm_decoded_message *message);
  *
  * Errors: `DCM_ERROR_INVALID_ARGUMENT` for NULL pointers, an unknown kind, a malformed UUID,
  * PNFS id or state, invalid UTF-8, a file size above `INT64_MAX`, or a `COPY_FINISHED` with
- * `return_code` 0 (success) and an `error_message`: a failure must carry its code (nothing is
- * written then).
+ * `return_code` 0 (success) and a non-empty `error_message`: a failure must carry its code
+ * (nothing is written then; an empty text is no error).
  *
  * Threads: any.
  *
