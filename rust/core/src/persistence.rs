@@ -66,10 +66,10 @@ impl Module {
                 let id = syntax::escape(&job.id);
                 lines.push(format!("migration set concurrency {id} {end_of_options}{}", job.concurrency));
                 match job.bandwidth() {
-                    Some(rate) => lines.push(format!("migration set bandwidth {} {rate}", syntax::escape(&job.id))),
+                    Some(rate) => lines.push(format!("migration set bandwidth {id} {rate}")),
                     // Removed since: the command line's -bandwidth would bring it back.
                     None if has_option(&job.definition.command_line, "bandwidth") => {
-                        lines.push(format!("migration set bandwidth {} 0", syntax::escape(&job.id)))
+                        lines.push(format!("migration set bandwidth {id} 0"))
                     }
                     None => {}
                 }

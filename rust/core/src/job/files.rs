@@ -109,7 +109,7 @@ impl Job {
     /// `migration retry` would otherwise migrate a file the job no longer selects. dCache does
     /// not cancel a running transfer when the replica merely stops matching; only deletion
     /// does.
-    fn drop_unless_running(&mut self, pnfsid: PnfsId, ctx: &mut Ctx<'_>) {
+    pub(super) fn drop_unless_running(&mut self, pnfsid: PnfsId, ctx: &mut Ctx<'_>) {
         if !self.running.contains_key(&pnfsid) {
             self.quarantine.forget(&pnfsid);
             self.queue.remove(&pnfsid);

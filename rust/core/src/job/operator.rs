@@ -56,23 +56,6 @@ impl Job {
         self.bandwidth.as_ref().map(TokenBucket::rate)
     }
 
-    /// Whether `-stop-when` holds once the quarantined files are queued again (evaluated with
-    /// them queued, since `queue.files` may be what it asks about; they are taken out again).
-    fn stops_with_quarantine_queued(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        if self.definition.stop_when.is_none() {
-            return false;
-        }
-        let files: Vec<(PnfsId, u64)> = self.quarantine.files().map(|(id, q)| (*id, q.size)).collect();
-        let added: Vec<PnfsId> =
-            files.into_iter().filter(|&(id, size)| self.queue.push_back(id, size)).map(|(id, _)| id).collect();
-        let stops = self.evaluate_lifetime(true);
-        for id in &added {
-            self.queue.remove(id);
-        }
-        self.release_queue_memory(ctx);
-        stops
-    }
-
     /// Failed attempts after which a file is quarantined (0: never).
     pub fn max_attempts(&self) -> u32 {
         self.max_attempts
@@ -96,7 +79,9 @@ impl Job {
         match self.state() {
             JobState::Cancelled | JobState::Failed => return Err("Cannot retry files of a cancelled or failed job"),
             JobState::Cancelling | JobState::Stopping => return Err("Cannot retry files of a job that is ending"),
-            JobState::Finished if self.stops_with_quarantine_queued(ctx) => {
+            // Evaluated with the quarantined files counted as queued (a quarantined file is
+            // never queued too), since `queue.files` may be what the condition asks about.
+            JobState::Finished if self.evaluate_lifetime(true, self.quarantine.len()) => {
                 // Revived, it would stop at once and drop the files it took back.
                 return Err("Cannot retry: the job's -stop-when condition would hold with its files queued again");
             }

@@ -146,12 +146,9 @@ impl Job {
     /// lock with its listener registered, so no change slips between its read and its add.
     fn drop_files_that_left_while_scanning(&mut self, ctx: &mut Ctx<'_>) {
         let changed = std::mem::take(&mut self.changed_while_scanning);
-        for (pnfsid, matches) in changed {
-            if !matches && !self.running.contains_key(&pnfsid) {
-                self.queue.remove(&pnfsid);
-            }
+        for (pnfsid, _) in changed.into_iter().filter(|(_, matches)| !matches) {
+            self.drop_unless_running(pnfsid, ctx);
         }
-        self.release_queue_memory(ctx);
     }
 
     pub(super) fn scan_finished(&mut self, ctx: &mut Ctx<'_>) {

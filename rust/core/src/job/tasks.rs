@@ -190,11 +190,13 @@ impl Job {
             TaskResult::Failed { rc, message, permanent } => {
                 self.stats.failures += 1;
                 let size = self.release(pnfsid, ctx);
-                // Every target full or offline (R8) is not the file's fault, as a busy target is
-                // not: it waits for room without counting towards quarantine. Targets with room
-                // that all hold a copy already are the file's own dead end, and count.
-                let targets_unusable =
-                    rc == ReturnCode::NO_POOL_ONLINE && !self.selection_shares().iter().any(|(_, share)| *share > 0.0);
+                // No target (R8): either targets with room all hold a copy already (the file's
+                // own dead end), or every target is full or offline, which is not the file's
+                // fault, as a busy target is not: it waits for room without counting towards
+                // quarantine.
+                let no_target = rc == ReturnCode::NO_POOL_ONLINE;
+                let room_on_targets = no_target && self.selection_shares().iter().any(|(_, share)| *share > 0.0);
+                let targets_unusable = no_target && !room_on_targets;
                 if permanent {
                     // It leaves the job: a later event that adds it again starts its count over.
                     self.quarantine.forget(&pnfsid);
@@ -212,8 +214,7 @@ impl Job {
                 // target that refuses everything) that would spin: the job sleeps 10 s before
                 // the next pass instead. R8 (no usable target) sleeps at once.
                 let whole_pass_failed = self.failures_since_progress >= self.queue.len() + self.running.len();
-                let no_target = rc == ReturnCode::NO_POOL_ONLINE;
-                if no_target && self.selection_shares().iter().any(|(_, share)| *share > 0.0) {
+                if room_on_targets {
                     // Targets exist, so the task left out those that hold a copy already.
                     self.note_once(
                         ctx,

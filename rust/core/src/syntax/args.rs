@@ -264,7 +264,7 @@ pub fn parse(spec: &CommandSpec, words: &[Word]) -> Result<ParsedArgs, CommandLi
                 // adds nothing, but the empty pieces of any other are kept, for what reads
                 // them to judge: `-pnfsid=A,` is refused and `-include=,` matches no pool, as
                 // there, instead of meaning `-pnfsid=A` and no `-include` at all.
-                let elements = value.split(',').filter(|_| !value.is_empty());
+                let elements = (!value.is_empty()).then(|| value.split(',')).into_iter().flatten();
                 match slot {
                     Some(Value::List(list)) => list.extend(elements.map(str::to_string)),
                     _ => *slot = Some(Value::List(elements.map(str::to_string).collect())),
