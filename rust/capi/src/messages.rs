@@ -226,16 +226,7 @@ impl dcm_message {
                     uuid: uuid_arg(self.uuid, "message.uuid")?,
                     pool: str_arg(self.pool, "message.pool")?.into(),
                     pnfsid: pnfsid_arg(self.attributes.pnfsid, "message.attributes.pnfsid")?,
-                    rc: match (self.return_code, opt_str_arg(self.error_message, "message.error_message")?) {
-                        // A failure's text with dCache's success code: encoded as is, its source
-                        // would count the copy, and a move delete its only good replica.
-                        (0, Some(text)) if !text.is_empty() => {
-                            return Err(invalid(format!(
-                                "message.return_code is 0 (success) but message.error_message is set ({text})"
-                            )));
-                        }
-                        (code, _) => ReturnCode(code),
-                    },
+                    rc: ReturnCode(self.return_code),
                     error: opt_str_arg(self.error_message, "message.error_message")?.map(str::to_string),
                 },
                 MessageKind::JobCancel => Message::CancelJob {
@@ -348,6 +339,13 @@ pub unsafe extern "C" fn dcm_message_encode(
         }
         // SAFETY: caller's contract.
         let message = unsafe { (*message).copy_in() }?;
+        // A failure's text with dCache's success code: encoded as is, its source would count
+        // the copy, and a move delete its only good replica.
+        if let Some(text) = message.failure_text_with_success_code() {
+            return Err(invalid(format!(
+                "message.return_code is 0 (success) but message.error_message is set ({text})"
+            )));
+        }
         give_bytes(encode(&message), bytes, len);
         Ok(())
     })

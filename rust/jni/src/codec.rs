@@ -654,18 +654,13 @@ impl<'a> Reader<'a> {
                 pnfsid: self.pnfsid()?,
                 reason: self.opt_str()?,
             },
-            3 => {
-                let (uuid, pool, pnfsid) = (self.uuid()?, self.str()?.into(), self.pnfsid()?);
-                let (rc, error) = (self.i32()?, self.opt_str()?);
-                // A failure's text with the success code: sent, its source would count the
-                // copy, and a move delete its only good replica (the C ABI refuses it too).
-                if let (0, Some(text)) = (rc, &error)
-                    && !text.is_empty()
-                {
-                    return Err(DecodeError(format!("the return code is 0 (success) but an error is set ({text})")));
-                }
-                Message::CopyFinished { uuid, pool, pnfsid, rc: ReturnCode(rc), error }
-            }
+            3 => Message::CopyFinished {
+                uuid: self.uuid()?,
+                pool: self.str()?.into(),
+                pnfsid: self.pnfsid()?,
+                rc: ReturnCode(self.i32()?),
+                error: self.opt_str()?,
+            },
             4 => Message::CancelJob { job: self.str()?, forced: self.bool()?, reason: self.str()? },
             n => return Err(DecodeError(format!("bad message kind {n}"))),
         })

@@ -27,6 +27,12 @@ pub fn message_from_codec(codec: &[u8]) -> NativeResult<Vec<u8>> {
     let mut r = Reader::new(codec);
     let m = r.message()?;
     r.finish()?;
+    // A failure's text with the success code: sent, its source would count the copy, and a
+    // move delete its only good replica (the C ABI refuses it too).
+    if let Some(text) = m.failure_text_with_success_code() {
+        let text = format!("the return code is 0 (success) but an error is set ({text})");
+        return Err(malformed(text).into());
+    }
     Ok(message::encode(&m))
 }
 
