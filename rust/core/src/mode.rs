@@ -6,7 +6,7 @@ use std::fmt;
 
 use crate::Millis;
 use crate::error::ReturnCode;
-use crate::replica::{Durability, NEVER_EXPIRES, ReplicaEntry, ReplicaState, StickyRecord};
+use crate::replica::{Durability, NEVER_EXPIRES, ReplicaState, StickyRecord};
 
 /// The state part of a mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +140,7 @@ fn overwrite(record: &StickyRecord) -> RepositoryChange {
 }
 
 /// What the source mode does to the source replica after a successful task (§9.4), computed
-/// from the entry as read at that moment. Pins are never touched.
+/// from its state and sticky records as read at that moment. Pins are never touched.
 ///
 /// A state the replica already has is not set again: the repository would report a state
 /// change, and a permanent job re-adds a replica on every state change, so a permanent
@@ -151,14 +151,14 @@ fn overwrite(record: &StickyRecord) -> RepositoryChange {
 /// BROKEN while it was copied (a failed read, a checksum found wrong) would be made readable
 /// again, as CACHED or even PRECIOUS and flushed to tape. dCache sets it regardless; a task
 /// refuses to start on a BROKEN replica, and a target to update one, for the same reason.
-pub fn source_mode_changes(mode: &Mode, entry: &ReplicaEntry, pin_manager: &str) -> Vec<RepositoryChange> {
-    let mut changes = mode_changes(mode, entry, pin_manager);
-    let settable = entry.state.is_cached_or_precious();
-    changes.retain(|c| !matches!(c, RepositoryChange::SetState { state, .. } if !settable || *state == entry.state));
+pub fn source_mode_changes(mode: &Mode, source: &Durability, pin_manager: &str) -> Vec<RepositoryChange> {
+    let mut changes = mode_changes(mode, source, pin_manager);
+    let settable = source.state.is_cached_or_precious();
+    changes.retain(|c| !matches!(c, RepositoryChange::SetState { state, .. } if !settable || *state == source.state));
     changes
 }
 
-fn mode_changes(mode: &Mode, entry: &ReplicaEntry, pin_manager: &str) -> Vec<RepositoryChange> {
+fn mode_changes(mode: &Mode, source: &Durability, pin_manager: &str) -> Vec<RepositoryChange> {
     let listed = mode.sticky.iter().map(overwrite);
     match mode.state {
         ModeState::Same => listed.collect(),
@@ -170,14 +170,11 @@ fn mode_changes(mode: &Mode, entry: &ReplicaEntry, pin_manager: &str) -> Vec<Rep
             .chain(listed)
             .collect(),
         // Only if still unpinned when it goes: a pin set after the read keeps the replica.
-        ModeState::Delete if !entry.is_pinned(pin_manager) => {
-            vec![RepositoryChange::Remove {
-                seen: Durability::of(entry),
-                reason: "migration job deleting source".into(),
-            }]
+        ModeState::Delete if !source.is_pinned(pin_manager) => {
+            vec![RepositoryChange::Remove { seen: source.clone(), reason: "migration job deleting source".into() }]
         }
         ModeState::Removable | ModeState::Delete => {
-            let expire_others = entry
+            let expire_others = source
                 .sticky
                 .iter()
                 .filter(|r| !r.is_pin(pin_manager))
@@ -208,12 +205,12 @@ impl Mode {
 ///
 /// `copied` is what the copies were asked to be under `-tmode=same`: the source's state and
 /// (pins aside) sticky records as the task read them, with the mode's own records.
-pub fn outgrown_copies(copied: &Durability, entry: &ReplicaEntry, pin_manager: &str, now: Millis) -> Option<String> {
-    if entry.state == ReplicaState::Precious && copied.state != ReplicaState::Precious {
+pub fn outgrown_copies(copied: &Durability, source: &Durability, pin_manager: &str, now: Millis) -> Option<String> {
+    if source.state == ReplicaState::Precious && copied.state != ReplicaState::Precious {
         return Some("it became precious while it was copied".to_string());
     }
     let uncovered =
-        entry.sticky.iter().filter(|held| !held.is_pin(pin_manager) && held.is_valid_at(now)).find(|held| {
+        source.sticky.iter().filter(|held| !held.is_pin(pin_manager) && held.is_valid_at(now)).find(|held| {
             !copied.sticky.iter().any(|asked| asked.owner == held.owner && asked.until() >= held.until())
         })?;
     Some(format!("its sticky record of {} changed while it was copied", uncovered.owner))
@@ -244,7 +241,6 @@ pub fn existing_replica_changes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pnfsid::PnfsId;
 
     const NOW: Millis = 1_000_000;
 
@@ -270,10 +266,9 @@ mod tests {
         assert_eq!(Mode::parse("same+x(1", NOW), Err("x(1: Syntax error".into()));
     }
 
-    fn pinned_precious() -> ReplicaEntry {
-        let mut e = ReplicaEntry::new(PnfsId::parse("1").expect("valid"), ReplicaState::Precious, 1, 0);
-        e.sticky = vec![StickyRecord::new("foobar", -1), StickyRecord::new("PinManager-1", -1)];
-        e
+    fn pinned_precious() -> Durability {
+        let sticky = vec![StickyRecord::new("foobar", -1), StickyRecord::new("PinManager-1", -1)];
+        Durability { state: ReplicaState::Precious, sticky }
     }
 
     #[test]
@@ -352,14 +347,10 @@ mod tests {
     #[test]
     fn a_source_outgrows_its_copies_by_becoming_precious_or_stickier_than_they_were_asked_to_be() {
         let copied = |state, sticky: Vec<StickyRecord>| Durability { state, sticky };
-        let source = |state, sticky: Vec<StickyRecord>| {
-            let mut entry = ReplicaEntry::new(PnfsId::parse("0000AAAA").expect("valid"), state, 1, 0);
-            entry.sticky = sticky;
-            entry
-        };
+        let source = |state, sticky: Vec<StickyRecord>| Durability { state, sticky };
         let (never, later, sooner) =
             (StickyRecord::new("a", -1), StickyRecord::new("a", NOW + 10), StickyRecord::new("a", NOW + 5));
-        let outgrown = |c: &Durability, e: &ReplicaEntry| outgrown_copies(c, e, "PinManager", NOW);
+        let outgrown = |c: &Durability, s: &Durability| outgrown_copies(c, s, "PinManager", NOW);
         let cached = ReplicaState::Cached;
         let precious = ReplicaState::Precious;
 

@@ -421,6 +421,11 @@ impl Durability {
         Durability { state: entry.state, sticky: entry.sticky.clone() }
     }
 
+    /// Whether a pin is among the records (as [`ReplicaEntry::is_pinned`]).
+    pub fn is_pinned(&self, pin_manager: &str) -> bool {
+        self.sticky.iter().any(|r| r.is_pin(pin_manager))
+    }
+
     /// Whether `entry` still has this: the same state and the same sticky records, in any
     /// order. Each list is looked for in the other, so that a host that lists an owner twice
     /// is not taken for unchanged.

@@ -323,15 +323,45 @@ fn a_cancelled_move_keeps_a_source_made_precious_during_its_copy() {
     assert_eq!(c.job("pool1", "1").statistics().completed_files, 0);
 }
 
+/// A move removes a source that is unchanged since its task read it on that read: the host
+/// removes it only if it is still as read, so the source is read once, to make the task. A
+/// pinned source, and a source mode that changes the source in other ways, are read again
+/// before the change, which the host makes whatever the replica is by then.
+///
+/// Catches: the source read a second time before a removal that is conditional anyway (one
+/// host call a file more), or a removal decided on the task's read for a pinned source.
+#[test]
+fn a_move_removes_an_unchanged_source_without_reading_it_again() {
+    let pin = sticky("PinManager-1", -1);
+    let cases = [
+        ("migration move pool2", vec![sticky("owner", -1)], 1, None),
+        ("migration move -pins=keep pool2", vec![pin.clone()], 2, Some(Cached)),
+        ("migration copy -smode=removable pool2", vec![], 2, Some(Cached)),
+    ];
+    for (command, records, reads, source_after) in cases {
+        let mut c = two_pools();
+        c.trace = Some(Vec::new());
+        put(&mut c, "pool1", "A", Precious, 40, records);
+        ok(&mut c, "pool1", command);
+        assert!(c.run_until_jobs_end(HOUR), "{command}");
+        let trace = c.trace.take().expect("tracing");
+        let read = trace.iter().filter(|l| l.contains("pool1 ⇒ read")).count();
+        assert_eq!(read, reads, "{command}: {trace:#?}");
+        assert_eq!(entry(&c, "pool1", "A").map(|e| e.state), source_after, "{command}");
+        assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Precious), "{command}: the copy");
+        assert_eq!(state(&c, "pool1", "1"), JobState::Finished, "{command}");
+    }
+}
+
 /// `migration move` (with `options`) of `A`, whose source replica gets `changes` right after
 /// the module's looks to apply the source mode, one a look: between a look and the removal.
 fn changed_between_look_and_removal(options: &str, changes: Vec<RepositoryChange>) -> Cluster {
     let mut c = two_pools();
     put(&mut c, "pool1", "A", Cached, 40, vec![]);
-    c.faults.changed_after_source_read.insert(id("A"), changes.into());
+    c.faults.changed_before_source_change.insert(id("A"), changes.into());
     ok(&mut c, "pool1", &format!("migration move {options}pool2"));
     assert!(c.run_until_jobs_end(HOUR));
-    assert!(c.faults.changed_after_source_read.is_empty(), "the change was made");
+    assert!(c.faults.changed_before_source_change.is_empty(), "the change was made");
     assert_eq!(state(&c, "pool1", "1"), JobState::Finished);
     c
 }

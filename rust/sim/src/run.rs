@@ -295,11 +295,11 @@ impl Run<'_> {
         self.s.files[i].id
     }
 
-    /// Arms `change` of file `f`'s replica, which the cluster makes right after the next time
-    /// a job reads it to apply its source mode (drawing nothing).
+    /// Arms `change` of file `f`'s replica, which the cluster makes right before the next time
+    /// a job changes it to apply its source mode, after the job's look at it (drawing nothing).
     fn after_next_look(&mut self, f: usize, change: impl FnOnce(PnfsId) -> RepositoryChange) {
         let id = self.file(f);
-        self.c.faults.changed_after_source_read.entry(id).or_default().push_back(change(id));
+        self.c.faults.changed_before_source_change.entry(id).or_default().push_back(change(id));
     }
 
     fn act(&mut self, action: &Action) -> Result<(), Halt> {

@@ -91,11 +91,11 @@ pub struct Faults {
     /// Pools the pool manager reports offline although they run and answer (right after a
     /// pool start, before the pool manager has heard from them).
     pub unknown_to_pool_manager: BTreeSet<String>,
-    /// Changes made to a file's replica right after its module read it to apply a source
-    /// mode, the first after the next such read, the second after the one after, and so on:
-    /// a pin, a sticky record or a state that comes between the module's look and its change
-    /// of the replica.
-    pub changed_after_source_read: BTreeMap<PnfsId, VecDeque<RepositoryChange>>,
+    /// Changes made to a file's replica right before its module changes it to apply a source
+    /// mode, the first before the next such change, the second before the one after, and so
+    /// on: a pin, a sticky record or a state that comes between the module's look (the read
+    /// that made the task, or one to apply the source mode) and its change of the replica.
+    pub changed_before_source_change: BTreeMap<PnfsId, VecDeque<RepositoryChange>>,
     /// A change made to a file's replica right before the next read that starts a task for
     /// it: a state that comes between the file's queueing and its task (a replica found
     /// BROKEN, say).
@@ -786,16 +786,6 @@ impl Cluster {
                 let fails =
                     matches!(purpose, EntryPurpose::StartTask { .. }) && self.faults.failing_task_reads.remove(&pnfsid);
                 let result = if fails { Err("I/O error".to_string()) } else { repository.entry(&pnfsid) };
-                if let EntryPurpose::SourceMode { .. } = purpose
-                    && let Some(changes) = self.faults.changed_after_source_read.get_mut(&pnfsid)
-                {
-                    if let Some(change) = changes.pop_front() {
-                        let _ = repository_effects::apply_changes(repository.as_ref(), &pnfsid, &[change]);
-                    }
-                    if changes.is_empty() {
-                        self.faults.changed_after_source_read.remove(&pnfsid);
-                    }
-                }
                 self.later(pool, 0, Input::entry(purpose, result));
             }
             Effect::InspectCopy { request, pnfsid } => {
@@ -803,6 +793,16 @@ impl Cluster {
                 self.later(pool, 0, Input::copy_inspected(request, accepts_copies, entry));
             }
             Effect::Change { purpose, pnfsid, changes } => {
+                if let ChangePurpose::SourceMode { .. } = purpose
+                    && let Some(faults) = self.faults.changed_before_source_change.get_mut(&pnfsid)
+                {
+                    if let Some(fault) = faults.pop_front() {
+                        let _ = repository_effects::apply_changes(repository.as_ref(), &pnfsid, &[fault]);
+                    }
+                    if faults.is_empty() {
+                        self.faults.changed_before_source_change.remove(&pnfsid);
+                    }
+                }
                 *self.cause.lock() = match purpose {
                     ChangePurpose::SourceMode { job, .. } => {
                         let incarnation = self.pools[pool].incarnation;

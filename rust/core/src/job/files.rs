@@ -59,7 +59,7 @@ impl Job {
         let Some(running) = self.running.get_mut(&pnfsid) else { return };
         match &mut running.stage {
             Stage::Reading { cancelled } => *cancelled = true,
-            Stage::Task(_) => self.task_event(pnfsid, None, TaskEvent::Cancel(reason.to_string()), ctx),
+            Stage::Task { .. } => self.task_event(pnfsid, None, TaskEvent::Cancel(reason.to_string()), ctx),
             Stage::ApplyingSourceMode { .. } => {}
             Stage::Locating => {
                 // Nothing to undo: the answer, when it comes, finds no file.

@@ -207,8 +207,10 @@ pub struct PoolListState {
 enum Stage {
     /// The entry is being read to create the task; `cancelled` if removed meanwhile.
     Reading { cancelled: bool },
-    /// The task runs.
-    Task(Box<Task>),
+    /// The task runs. `source` is the source replica's state and sticky records (pins
+    /// included) as the entry the task was made from had them: a move removes the source on
+    /// them if they are still its own ([`Job::apply_source_mode`]).
+    Task { task: Box<Task>, source: Durability },
     /// The task succeeded; the source mode is being applied. `copied` is what the copies
     /// were asked to be, kept where the source mode could leave the source more volatile
     /// than them (`-tmode=same`). `changed` counts the removals refused because the replica
@@ -367,7 +369,7 @@ impl Job {
     /// for a request no task waits on is an orphan: its task gave up on it (a timeout, a lost
     /// message) and the target went on.
     pub fn has_task_for_request(&self, uuid: RequestId) -> bool {
-        self.running.values().any(|r| matches!(&r.stage, Stage::Task(t) if t.uuid == uuid))
+        self.running.values().any(|r| matches!(&r.stage, Stage::Task { task, .. } if task.uuid == uuid))
     }
 
     /// The files this job holds locked: those it has running, unless it is a dry run.
@@ -381,7 +383,7 @@ impl Job {
             .running
             .iter()
             .filter_map(|(id, r)| match &r.stage {
-                Stage::Task(t) => Some((t.id, *id, t.state().name(), t.target())),
+                Stage::Task { task, .. } => Some((task.id, *id, task.state().name(), task.target())),
                 _ => None,
             })
             .collect();

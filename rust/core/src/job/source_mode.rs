@@ -1,23 +1,73 @@
-//! The source mode (§9), applied once a task's copies are confirmed. A source is read again
-//! first, and a move removes it only if it is still as that read found it.
+//! The source mode (§9), applied once a task's copies are confirmed. A move removes its source
+//! only if it is still as the read its decision was made on found it: the task's own read,
+//! or a new one when the source changed since or the mode changes it otherwise.
 
 use super::{Job, JobState, Running, Stage, State};
 use crate::context::Ctx;
 use crate::effect::{ChangePurpose, Effect, EntryPurpose};
 use crate::host::RepositoryError;
 use crate::input::EntryResult;
-use crate::mode::{ModeState, outgrown_copies, source_mode_changes};
+use crate::mode::{ModeState, RepositoryChange, outgrown_copies, source_mode_changes};
 use crate::pnfsid::PnfsId;
-use crate::replica::{ReplicaEntry, ReplicaState};
+use crate::replica::{Durability, ReplicaEntry, ReplicaState};
 
 /// Removals of a source refused because it had changed since it was read, after which the
 /// job leaves the source as it is ([`Job::source_mode_applied`]).
 const MAX_CHANGED_REMOVALS: u8 = 3;
 
 impl Job {
+    /// Applies the source mode once a task's copies are confirmed, to the source as the task
+    /// read it (`seen`) when that is safe without reading it again, and otherwise reads it.
+    ///
+    /// Only a removal is safe so: the host makes it only if the replica is still as `seen`
+    /// ([`Repository::remove_if_unchanged`](crate::host::Repository::remove_if_unchanged)),
+    /// so a source unchanged since the task's read is removed on the decision a new read would
+    /// make, and one that changed (pinned, made precious or sticky) is refused, read again and
+    /// decided anew ([`Job::source_mode_applied`]). Every other change is made whatever the
+    /// replica is by then, so it is decided on a new read. A move saves a read of each file.
+    pub(super) fn apply_source_mode(&mut self, pnfsid: PnfsId, seen: Durability, ctx: &mut Ctx<'_>) {
+        let Some(Running { stage: Stage::ApplyingSourceMode { copied, .. }, .. }) = self.running.get(&pnfsid) else {
+            return;
+        };
+        if self.definition.source_mode.state == ModeState::Delete
+            && let Ok(changes) = self.source_mode_decision(&seen, copied.as_ref(), ctx)
+            && let [RepositoryChange::Remove { .. }] = changes.as_slice()
+        {
+            let purpose = ChangePurpose::SourceMode { job: self.key, pnfsid };
+            ctx.effects.push(Effect::Change { purpose, pnfsid, changes });
+        } else {
+            self.read_source(pnfsid, ctx);
+        }
+    }
+
     /// Reads the source replica to apply the source mode to it ([`Job::entry_for_source_mode`]).
-    pub(super) fn read_source(&self, pnfsid: PnfsId, ctx: &mut Ctx<'_>) {
+    fn read_source(&self, pnfsid: PnfsId, ctx: &mut Ctx<'_>) {
         ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::SourceMode { job: self.key, pnfsid }, pnfsid });
+    }
+
+    /// What the source mode does to a source that is as `source`: these changes, or, if the
+    /// source became more durable than its copies while they were made, why it is kept.
+    fn source_mode_decision(
+        &self,
+        source: &Durability,
+        copied: Option<&Durability>,
+        ctx: &Ctx<'_>,
+    ) -> Result<Vec<RepositoryChange>, String> {
+        let outgrown = match copied {
+            Some(copied) => outgrown_copies(copied, source, &ctx.config.pin_manager, ctx.now),
+            // Copied as cached under an explicit `-tmode=cached`, whose copies are not kept
+            // for the check above; but a job told to take no precious replica (`-state=cached`)
+            // that lowered this one could leave the file on cached copies only, before it
+            // reaches tape. It no longer matches the filter, so the job leaves it.
+            None if self.became_precious_outside_filter(source.state) => {
+                Some("it became precious while it was copied".to_string())
+            }
+            None => None,
+        };
+        match outgrown {
+            Some(why) => Err(why),
+            None => Ok(source_mode_changes(&self.definition.source_mode, source, &ctx.config.pin_manager)),
+        }
     }
 
     /// The source entry read to apply the source mode.
@@ -28,31 +78,16 @@ impl Job {
             return;
         };
         let (task, note) = (*task, note.clone());
-        let outgrown = match (&result, copied) {
-            (Ok(Some(entry)), Some(copied)) => outgrown_copies(copied, entry, &ctx.config.pin_manager, ctx.now),
-            // Copied as cached under an explicit `-tmode=cached`, whose copies are not kept
-            // for the check above; but a job told to take no precious replica (`-state=cached`)
-            // that lowered this one could leave the file on cached copies only, before it
-            // reaches tape. It no longer matches the filter, so the job leaves it.
-            (Ok(Some(entry)), None) if self.became_precious_outside_filter(entry) => {
-                Some("it became precious while it was copied".to_string())
-            }
-            _ => None,
-        };
         match result {
-            Ok(Some(entry)) if let Some(why) = outgrown => self.keep_outgrown_source(&entry, task, why, ctx),
-            Ok(Some(entry)) => {
-                let changes = source_mode_changes(&self.definition.source_mode, &entry, &ctx.config.pin_manager);
-                if changes.is_empty() {
-                    self.complete(pnfsid, task, note, ctx);
-                } else {
-                    ctx.effects.push(Effect::Change {
-                        purpose: ChangePurpose::SourceMode { job: self.key, pnfsid },
-                        pnfsid,
-                        changes,
-                    });
-                }
-            }
+            Ok(Some(entry)) => match self.source_mode_decision(&Durability::of(&entry), copied.as_ref(), ctx) {
+                Err(why) => self.keep_outgrown_source(&entry, task, why, ctx),
+                Ok(changes) if changes.is_empty() => self.complete(pnfsid, task, note, ctx),
+                Ok(changes) => ctx.effects.push(Effect::Change {
+                    purpose: ChangePurpose::SourceMode { job: self.key, pnfsid },
+                    pnfsid,
+                    changes,
+                }),
+            },
             // The replica vanished: nothing to change.
             Ok(None) => self.complete(pnfsid, task, note, ctx),
             Err(error) => {
@@ -63,10 +98,11 @@ impl Job {
         }
     }
 
-    /// Whether the source is precious now although the job's `-state` filter takes cached
-    /// replicas only, its copies were asked to be cached, and its source mode could lower it.
-    fn became_precious_outside_filter(&self, entry: &ReplicaEntry) -> bool {
-        entry.state == ReplicaState::Precious
+    /// Whether a source now `state` is precious although the job's `-state` filter takes
+    /// cached replicas only, its copies were asked to be cached, and its source mode could
+    /// lower it.
+    fn became_precious_outside_filter(&self, state: ReplicaState) -> bool {
+        state == ReplicaState::Precious
             && self.filter.state.is_some_and(|wanted| wanted != ReplicaState::Precious)
             && self.definition.target_mode.state == ModeState::Cached
             && self.definition.source_mode.may_lower_source()

@@ -50,7 +50,7 @@ impl Job {
     // Boxed as the input carries it: the task takes the attributes out of the box, which
     // unboxing first would copy whole (measured: ~120 instructions per file).
     #[allow(clippy::boxed_local)]
-    pub(super) fn create_task(&mut self, entry: Box<ReplicaEntry>, ctx: &mut Ctx<'_>) {
+    pub(super) fn create_task(&mut self, mut entry: Box<ReplicaEntry>, ctx: &mut Ctx<'_>) {
         let definition = Arc::clone(&self.definition);
         let pin_manager = ctx.config.pin_manager.as_str();
         let pnfsid = entry.pnfsid;
@@ -71,6 +71,7 @@ impl Job {
             Vec::new()
         };
         let atime = definition.atime.then_some(entry.last_access);
+        let source = Durability { state: source_state, sticky: std::mem::take(&mut entry.sticky) };
         let task_id = ctx.next_task_id();
         let uuid = request_id(ctx.rng, ctx.now, ctx.pool);
         let task = Task::new(
@@ -84,7 +85,7 @@ impl Job {
         );
         self.stats.attempts += 1;
         if let Some(running) = self.running.get_mut(&pnfsid) {
-            running.stage = Stage::Task(Box::new(task));
+            running.stage = Stage::Task { task: Box::new(task), source };
         }
         if !source_state.is_cached_or_precious() {
             // The replica changed state since it was queued (e.g. became BROKEN): dCache
@@ -104,7 +105,7 @@ impl Job {
 
     /// Feeds an event to the running task for `pnfsid` (if `task` is given it must match).
     pub fn task_event(&mut self, pnfsid: PnfsId, task: Option<u64>, event: TaskEvent, ctx: &mut Ctx<'_>) {
-        let Some(Running { stage: Stage::Task(t), .. }) = self.running.get_mut(&pnfsid) else { return };
+        let Some(Running { stage: Stage::Task { task: t, .. }, .. }) = self.running.get_mut(&pnfsid) else { return };
         if task.is_some_and(|id| id != t.id) {
             return;
         }
@@ -141,7 +142,7 @@ impl Job {
         error: Option<String>,
         ctx: &mut Ctx<'_>,
     ) {
-        let matches = matches!(self.running.get(&pnfsid), Some(Running { stage: Stage::Task(t), .. })
+        let matches = matches!(self.running.get(&pnfsid), Some(Running { stage: Stage::Task { task: t, .. }, .. })
             if t.uuid == uuid && t.target() == Some(from));
         if matches {
             self.task_event(pnfsid, None, TaskEvent::Finished { rc, error }, ctx);
@@ -161,17 +162,14 @@ impl Job {
                 // R5 fixed: without a confirmed copy the source is left untouched.
                 if confirmed == 0 || trivial {
                     self.complete(pnfsid, task, note, ctx);
-                } else if let Some(running) = self.running.get_mut(&pnfsid) {
-                    let copied = match &mut running.stage {
-                        Stage::Task(t)
-                            if self.definition.target_mode.state == ModeState::Same && mode.may_lower_source() =>
-                        {
-                            Some(Durability { state: t.copies.state, sticky: std::mem::take(&mut t.copies.sticky) })
-                        }
-                        _ => None,
-                    };
+                } else if let Some(running) = self.running.get_mut(&pnfsid)
+                    && let Stage::Task { task: t, source } = &mut running.stage
+                {
+                    let copied = (self.definition.target_mode.state == ModeState::Same && mode.may_lower_source())
+                        .then(|| Durability { state: t.copies.state, sticky: std::mem::take(&mut t.copies.sticky) });
+                    let source = std::mem::replace(source, Durability { state: source.state, sticky: Vec::new() });
                     running.stage = Stage::ApplyingSourceMode { task, note, copied, changed: 0 };
-                    self.read_source(pnfsid, ctx);
+                    self.apply_source_mode(pnfsid, source, ctx);
                 }
             }
             TaskResult::Failed { rc, message, .. } if rc == ReturnCode::TARGET_BUSY => {
