@@ -353,8 +353,9 @@ fn a_move_removes_an_unchanged_source_without_reading_it_again() {
     }
 }
 
-/// `migration move` (with `options`) of `A`, whose source replica gets `changes` right after
-/// the module's looks to apply the source mode, one a look: between a look and the removal.
+/// `migration move` (with `options`) of `A`, whose source replica gets `changes` right before
+/// the module's changes to apply the source mode, one a change: between the look the change
+/// was decided on (the task's read, or a read to apply the source mode) and the change.
 fn changed_between_look_and_removal(options: &str, changes: Vec<RepositoryChange>) -> Cluster {
     let mut c = two_pools();
     put(&mut c, "pool1", "A", Cached, 40, vec![]);
@@ -400,19 +401,21 @@ fn a_source_made_precious_between_the_look_and_the_removal_is_deleted_only_once_
 }
 
 /// A source that changes under every look (here a new sticky record each time; with
-/// `-tmode=cached` that does not send the file round again) is not looked at for ever: after
-/// three refused removals it is kept, with a note, and its copy stays as an extra one.
+/// `-tmode=cached` that does not send the file round again) is not looked at for ever: the
+/// removal decided on the task's read is refused, and after three reads whose removals were
+/// refused it is kept, with a note, and its copy stays as an extra one.
 #[test]
 fn a_source_that_changes_under_every_look_is_kept_after_three() {
     let record = |owner: &str| RepositoryChange::SetSticky { record: sticky(owner, -1), overwrite: true };
-    let c = changed_between_look_and_removal("-tmode=cached ", vec![record("a"), record("b"), record("c")]);
+    let changes = vec![record("a"), record("b"), record("c"), record("d")];
+    let c = changed_between_look_and_removal("-tmode=cached ", changes);
 
     let source = entry(&c, "pool1", "A").expect("the source kept");
-    assert_eq!(source.sticky.len(), 3, "{source:?}");
+    assert_eq!(source.sticky.len(), 4, "{source:?}");
     assert_eq!(entry(&c, "pool2", "A").map(|e| e.state), Some(Cached), "the copy");
     let notes = notes(&c, "pool1", "1");
     assert!(
-        notes.iter().any(|n| n.ends_with("Source kept: it changed each of the 3 times it was to be deleted")),
+        notes.iter().any(|n| n.ends_with("Source kept: it changed each of the 3 times it was read to be deleted")),
         "{notes:?}"
     );
 }

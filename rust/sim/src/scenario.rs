@@ -112,8 +112,9 @@ pub enum Action {
     Flush(usize),
     /// A cached replica of a file is made precious (an operator's `rep set precious`).
     Precious(usize),
-    /// The next time a job reads a replica of the file to apply its source mode, the replica
-    /// is pinned right after that look, before the job changes it.
+    /// The next time a job changes a replica of the file to apply its source mode, the replica
+    /// is pinned right before, after the job's look at it (the read that made its task, or
+    /// one to apply the source mode).
     PinAfterLook(usize),
     /// The same, the replica made precious (if it is cached).
     PreciousAfterLook(usize),

@@ -213,9 +213,10 @@ enum Stage {
     Task { task: Box<Task>, source: Durability },
     /// The task succeeded; the source mode is being applied. `copied` is what the copies
     /// were asked to be, kept where the source mode could leave the source more volatile
-    /// than them (`-tmode=same`). `changed` counts the removals refused because the replica
-    /// had changed since it was read.
-    ApplyingSourceMode { task: u64, note: Option<String>, copied: Option<Durability>, changed: u8 },
+    /// than them (`-tmode=same`). `reads` counts the source's reads made to apply the mode:
+    /// each removal the host refused, because the replica had changed since it was read, is
+    /// followed by one.
+    ApplyingSourceMode { task: u64, note: Option<String>, copied: Option<Durability>, reads: u8 },
     /// A dry run asks the namespace where the file is; nothing else happens to it.
     Locating,
 }

@@ -11,9 +11,10 @@ use crate::mode::{ModeState, RepositoryChange, outgrown_copies, source_mode_chan
 use crate::pnfsid::PnfsId;
 use crate::replica::{Durability, ReplicaEntry, ReplicaState};
 
-/// Removals of a source refused because it had changed since it was read, after which the
-/// job leaves the source as it is ([`Job::source_mode_applied`]).
-const MAX_CHANGED_REMOVALS: u8 = 3;
+/// Reads of a source to apply the source mode, after which a removal refused because the
+/// source had changed since it was read leaves the source as it is
+/// ([`Job::source_mode_applied`]). A removal decided on the task's own read is not one.
+const MAX_SOURCE_READS: u8 = 3;
 
 impl Job {
     /// Applies the source mode once a task's copies are confirmed, to the source as the task
@@ -41,7 +42,10 @@ impl Job {
     }
 
     /// Reads the source replica to apply the source mode to it ([`Job::entry_for_source_mode`]).
-    fn read_source(&self, pnfsid: PnfsId, ctx: &mut Ctx<'_>) {
+    fn read_source(&mut self, pnfsid: PnfsId, ctx: &mut Ctx<'_>) {
+        if let Some(Running { stage: Stage::ApplyingSourceMode { reads, .. }, .. }) = self.running.get_mut(&pnfsid) {
+            *reads = reads.saturating_add(1);
+        }
         ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::SourceMode { job: self.key, pnfsid }, pnfsid });
     }
 
@@ -135,15 +139,14 @@ impl Job {
 
     /// The source mode was applied (or failed).
     pub fn source_mode_applied(&mut self, pnfsid: PnfsId, result: Result<(), RepositoryError>, ctx: &mut Ctx<'_>) {
-        let Some(Running { stage: Stage::ApplyingSourceMode { task, note, changed, .. }, .. }) =
-            self.running.get_mut(&pnfsid)
+        let Some(Running { stage: Stage::ApplyingSourceMode { task, note, reads, .. }, .. }) =
+            self.running.get(&pnfsid)
         else {
             return;
         };
         let (task, note) = (*task, note.clone());
         if let Err(RepositoryError::Changed) = result {
-            *changed += 1;
-            if *changed < MAX_CHANGED_REMOVALS {
+            if *reads < MAX_SOURCE_READS {
                 // Pinned, made precious or sticky between the read and the removal: the
                 // replica stayed, and what the source mode does to it is decided again on a
                 // new read (which also asks whether it outgrew its copies).
@@ -152,7 +155,8 @@ impl Job {
             }
             // A replica that changes under every look (or a host that refuses every removal)
             // is left as it is rather than looked at for ever; its copies stay as extra ones.
-            let text = format!("Source kept: it changed each of the {MAX_CHANGED_REMOVALS} times it was to be deleted");
+            let text =
+                format!("Source kept: it changed each of the {MAX_SOURCE_READS} times it was read to be deleted");
             self.note(ctx, task, Some(pnfsid), text);
             self.complete(pnfsid, task, note, ctx);
             return;
