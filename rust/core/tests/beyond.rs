@@ -76,6 +76,30 @@ fn the_eta_of_a_steady_job_is_within_ten_percent_of_the_real_remaining_time() {
     assert!(error < 0.10, "ETA {eta} ms, real {real} ms ({:.1} % off)", error * 100.0);
 }
 
+/// The ETA counts the files still to move: a file the job gave up on (here one the namespace
+/// no longer knows, skipped for good) is not waited for.
+///
+/// Catches: the job's total less the bytes moved, which counts the skipped file's terabyte
+/// until the job ends (an ETA of hours for seconds of work).
+#[test]
+fn the_eta_leaves_out_the_files_the_job_gave_up_on() {
+    let mut c = two_pools();
+    put(&mut c, "pool1", "0", Precious, 1_000_000_000_000, vec![]);
+    c.delete_from_namespace(&id("0"));
+    for i in 1..=300 {
+        put(&mut c, "pool1", &format!("{i:X}"), Precious, 50_000_000, vec![]);
+    }
+    ok(&mut c, "pool1", "migration copy pool2");
+    c.run_for(MINUTE);
+    assert!(notes(&c, "pool1", "1").iter().any(|n| n.ends_with("File does not exist, skipped")));
+    let now = c.now();
+    let eta = c.job("pool1", "1").eta(now).expect("a running job with a rate has an ETA");
+    assert!(c.run_until_jobs_end(HOUR));
+    let real = c.now() - now;
+    let error = (eta - real).abs() as f64 / real as f64;
+    assert!(error < 0.10, "ETA {eta} ms, real {real} ms ({:.1} % off)", error * 100.0);
+}
+
 #[test]
 fn info_shows_the_pace_after_dcache_lines_and_json_has_it_too() {
     let mut c = two_pools();

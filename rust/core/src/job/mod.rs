@@ -665,7 +665,10 @@ impl Job {
         if self.state().is_terminal() || remaining_files == 0 {
             return None;
         }
-        let remaining_bytes = self.stats.total.saturating_sub(self.stats.transferred);
+        // The files still to move, not the job's total less what it moved: that would count
+        // the files it gave up on or quarantined for ever.
+        let running_bytes = self.running.values().fold(0u64, |sum, r| sum.saturating_add(r.size));
+        let remaining_bytes = self.queue.bytes().saturating_add(running_bytes);
         progress::eta(self.rate(now)?, remaining_files, remaining_bytes)
     }
 }

@@ -62,6 +62,8 @@ pub struct JobQueue {
     head: usize,
     /// Live slots.
     live: usize,
+    /// The sizes of the live slots, summed (what an ETA has left to move).
+    bytes: u64,
     /// Membership of the live slots below `indexed`.
     index: Index,
     indexed: usize,
@@ -80,6 +82,7 @@ impl Default for JobQueue {
             slots: Slots::default(),
             head: 0,
             live: 0,
+            bytes: 0,
             index: Index::default(),
             indexed: 0,
             recent: FxHashMap::default(),
@@ -119,6 +122,7 @@ impl JobQueue {
         self.slots.push(PackedFile::new(&id, size));
         self.recent.insert(id, slot);
         self.live += 1;
+        self.bytes = self.bytes.saturating_add(size);
         if self.recent.len() >= INDEX_MIN && self.recent.len() > self.indexed / 4 {
             self.rebuild();
         }
@@ -141,6 +145,7 @@ impl JobQueue {
             }
             let _ = self.slot_number();
             self.live += self.slots.len() - first;
+            self.bytes = self.bytes.saturating_add(bytes);
             // Re-indexing kills later duplicates, also of files queued before.
             let killed = self.rebuild_from(first);
             let killed_bytes = killed.iter().fold(0u64, |sum, s| sum.saturating_add(s.1));
@@ -174,6 +179,7 @@ impl JobQueue {
                 slots: scanned.slots,
                 index,
                 live: added,
+                bytes,
                 seed: self.seed,
                 ..JobQueue::default()
             };
@@ -196,6 +202,11 @@ impl JobQueue {
         self.live
     }
 
+    /// The bytes of the queued files.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.live == 0
@@ -210,6 +221,7 @@ impl JobQueue {
             self.recent.remove(&id);
         }
         self.live -= 1;
+        self.bytes = self.bytes.saturating_sub(size);
         if self.live == 0 {
             self.clear();
             return (id, size);
@@ -362,6 +374,7 @@ impl JobQueue {
             }
         }
         self.live -= killed.len();
+        self.bytes = killed.iter().fold(self.bytes, |bytes, (_, size)| bytes.saturating_sub(*size));
         if self.live == 0 {
             self.clear();
         } else {
@@ -403,6 +416,7 @@ mod tests {
         assert_eq!(scanned.len(), 10_000);
         assert_eq!(adopted.extend_scanned(scanned), expected);
         assert_eq!(adopted.len(), 10_000);
+        assert_eq!((adopted.bytes(), by_extend.bytes()), (expected.1, expected.1));
         assert!(adopted.recent.is_empty() && adopted.indexed == 10_001, "adopted whole, with its index");
         assert!(adopted.iter().eq(by_extend.iter()));
         assert!(adopted.contains(&big(9_999)) && !adopted.contains(&big(10_000)));
@@ -417,6 +431,7 @@ mod tests {
         assert!(released >= 10_000 * size_of::<PackedFile>(), "the scan's slots, to be freed after the lock");
         assert_eq!(busy.iter().next(), Some((big(5), 5)), "the file queued first stays first");
         assert_eq!(busy.len(), 10_000);
+        assert_eq!(busy.bytes(), expected.1, "the scan's bytes and the file queued before");
     }
 
     /// A scan collected file by file is the queue a scan packed at once makes, and its chunks
@@ -794,6 +809,7 @@ mod tests {
                 }
             }
             assert_eq!(q.len(), model.len());
+            assert_eq!(q.bytes(), model.iter().map(|(_, size)| size).sum::<u64>(), "round {round}");
         }
         assert_eq!(q.iter().collect::<Vec<_>>(), model);
     }
