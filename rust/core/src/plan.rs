@@ -25,6 +25,13 @@ pub struct Plan {
     pub copy_bytes: u64,
     /// Copies to make (more than `copy_files` with `-replicas`).
     pub copies: u64,
+    /// Files with fewer targets that lack a copy than `-replicas` asks for: given what there
+    /// is room for, or waiting for more targets (`-target-deficit-mode`).
+    pub short: u64,
+    /// Files neither cached nor precious when read: a task would drop them.
+    pub other_state: u64,
+    /// Files a `-meta-only` job skips: too few copies on the targets to update.
+    pub not_updatable: u64,
     /// Files the namespace no longer knows (they would be dropped).
     pub deleted: u64,
     /// Files whose locations could not be asked (the namespace failed).
@@ -32,18 +39,34 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// A matching file with `existing` copies on the job's targets, `replicas` wanted.
-    pub fn located(&mut self, size: u64, existing: usize, replicas: usize) {
+    /// A matching file with `existing` copies on the job's targets and `free_targets`
+    /// targets without one, `replicas` wanted; a `meta_only` job only updates copies.
+    pub fn located(&mut self, size: u64, existing: usize, free_targets: usize, replicas: usize, meta_only: bool) {
         self.files += 1;
         self.bytes += size;
-        let needed = replicas.saturating_sub(existing) as u64;
+        let needed = replicas.saturating_sub(existing);
         if needed == 0 {
             self.present += 1;
+        } else if meta_only {
+            self.not_updatable += 1;
         } else {
-            self.copy_files += 1;
-            self.copy_bytes += size;
-            self.copies += needed;
+            let copies = needed.min(free_targets) as u64;
+            if copies < needed as u64 {
+                self.short += 1;
+            }
+            if copies > 0 {
+                self.copy_files += 1;
+                self.copy_bytes += size;
+                self.copies += copies;
+            }
         }
+    }
+
+    /// A matching file that is neither cached nor precious any more.
+    pub fn in_other_state(&mut self, size: u64) {
+        self.files += 1;
+        self.bytes += size;
+        self.other_state += 1;
     }
 
     /// The report `migration info` prints; `shares` are the targets' selection shares, `rate`
@@ -56,8 +79,22 @@ impl Plan {
             writeln!(out, "On targets : {} files already have their copies there (updated, not copied)", self.present);
         let _ =
             writeln!(out, "To copy    : {} files; {} bytes; {} copies", self.copy_files, self.copy_bytes, self.copies);
-        if self.deleted + self.unknown > 0 {
-            let _ = writeln!(out, "Skipped    : {} deleted, {} not located", self.deleted, self.unknown);
+        if self.short > 0 {
+            let _ = writeln!(
+                out,
+                "Short      : {} files have fewer targets without a copy than -replicas asks",
+                self.short
+            );
+        }
+        if self.deleted + self.unknown + self.other_state + self.not_updatable > 0 {
+            let mut skipped = format!("{} deleted, {} not located", self.deleted, self.unknown);
+            if self.other_state > 0 {
+                let _ = write!(skipped, ", {} neither cached nor precious", self.other_state);
+            }
+            if self.not_updatable > 0 {
+                let _ = write!(skipped, ", {} with too few copies to update (-meta-only)", self.not_updatable);
+            }
+            let _ = writeln!(out, "Skipped    : {skipped}");
         }
         let spread: Vec<String> = shares
             .iter()
@@ -88,9 +125,9 @@ mod tests {
     #[test]
     fn the_report_counts_copies_spread_and_duration() {
         let mut p = Plan::default();
-        p.located(100, 0, 2); // two copies to make
-        p.located(50, 2, 2); // enough there
-        p.located(30, 1, 2); // one more
+        p.located(100, 0, 2, 2, false); // two copies to make
+        p.located(50, 2, 0, 2, false); // enough there
+        p.located(30, 1, 1, 2, false); // one more
         assert_eq!((p.files, p.bytes, p.present, p.copy_files, p.copy_bytes, p.copies), (3, 180, 1, 2, 130, 3));
         let shares = [("pool2".into(), 0.5), ("pool3".into(), 0.5), ("full".into(), 0.0)];
         let text = p.report(&shares, Some(13.0), None);
@@ -102,9 +139,37 @@ mod tests {
         let text = p.report(&shares, None, Some(2.0));
         assert!(text.contains("(the job's bandwidth limit)"), "{text}");
         assert!(p.report(&shares, Some(13.0), Some(100.0)).contains("(this pool's recent rate)"));
+        assert!(!text.contains("Short") && !text.contains("Skipped"), "{text}");
         let text = Plan::default().report(&[], None, None);
         assert!(
             text.contains("Spread     : no usable target\n") && text.contains("(assumed: no recent transfers)"),
+            "{text}"
+        );
+    }
+
+    /// What a task would not copy is not counted as copies: targets too few for `-replicas`
+    /// (as many copies as there are targets without one), a `-meta-only` job's files without
+    /// enough copies to update, and replicas no longer cached or precious.
+    #[test]
+    fn the_plan_counts_only_the_copies_a_task_could_make() {
+        let mut p = Plan::default();
+        p.located(100, 0, 1, 3, false); // one target without a copy: one copy of three
+        p.located(50, 1, 0, 2, false); // none: no copy, and short
+        p.located(40, 0, 2, 1, true); // meta-only, no copy to update
+        p.located(30, 1, 2, 1, true); // meta-only, its copy updated
+        p.in_other_state(20);
+        assert_eq!((p.files, p.bytes, p.present, p.copy_files, p.copy_bytes, p.copies), (5, 240, 1, 1, 100, 1));
+        assert_eq!((p.short, p.not_updatable, p.other_state), (2, 1, 1));
+        let text = p.report(&[("pool2".into(), 1.0)], None, None);
+        assert!(text.contains("To copy    : 1 files; 100 bytes; 1 copies\n"), "{text}");
+        assert!(
+            text.contains("Short      : 2 files have fewer targets without a copy than -replicas asks\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "Skipped    : 0 deleted, 0 not located, 1 neither cached nor precious, 1 with too few copies to update (-meta-only)\n"
+            ),
             "{text}"
         );
     }

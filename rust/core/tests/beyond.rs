@@ -566,6 +566,61 @@ fn plan_value(text: &str, label: &str) -> String {
     line[label.len()..].trim_start_matches([' ', ':']).to_string()
 }
 
+/// A dry run counts the copies its tasks could make, and the real job then makes them: no
+/// more copies of a file than targets without one (`-replicas` beyond the targets), no
+/// copies for a `-meta-only` job, which only updates copies, and no file that is no longer
+/// cached or precious when read (a task drops it).
+///
+/// Catches: the plan counting `-replicas` copies whatever the targets, copies for a meta-only
+/// job, or a BROKEN replica among the files to copy.
+#[test]
+fn a_dry_run_counts_only_the_copies_its_tasks_could_make() {
+    use migration_core::mode::RepositoryChange;
+    use migration_core::replica::ReplicaState::Broken;
+    let setup = |c: &mut migration_core::driver::sim::Cluster| {
+        c.start();
+        for i in 1..=4 {
+            put(c, "pool1", &format!("{i:X}"), Precious, 1000, vec![]);
+        }
+        put(c, "pool2", "1", Cached, 1000, vec![]);
+        let broken = RepositoryChange::SetState { state: Broken, reason: "disk error".into() };
+        c.faults.changed_before_task_read.insert(id("4"), broken);
+    };
+    let copies = |c: &migration_core::driver::sim::Cluster| -> usize {
+        (1..=4).map(|i| creations(c, "pool2", &format!("{i:X}")) + creations(c, "pool3", &format!("{i:X}"))).sum()
+    };
+
+    let mut c = cluster(11, &["pool1", "pool2", "pool3"]);
+    setup(&mut c);
+    ok(&mut c, "pool1", "migration copy -dry-run -replicas=3 -target-deficit-mode=limit pool2 pool3");
+    c.run_for(MINUTE);
+    let plan = full_info(&mut c, "pool1", "dry-run-1");
+    assert_eq!(plan_value(&plan, "Matching"), "4 files; 4000 bytes", "{plan}");
+    // File 1 has a copy on pool2 and one target without; files 2 and 3 have two.
+    assert_eq!(plan_value(&plan, "To copy"), "3 files; 3000 bytes; 5 copies", "{plan}");
+    assert_eq!(plan_value(&plan, "Short"), "3 files have fewer targets without a copy than -replicas asks");
+    assert_eq!(plan_value(&plan, "Skipped"), "0 deleted, 0 not located, 1 neither cached nor precious");
+    ok(&mut c, "pool1", "migration copy -replicas=3 -target-deficit-mode=limit pool2 pool3");
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(copies(&c), 1 + 5, "the copy there before, and the five the plan counted");
+    assert!(entry(&c, "pool2", "4").is_none() && entry(&c, "pool3", "4").is_none(), "the broken replica");
+
+    let mut c = cluster(11, &["pool1", "pool2", "pool3"]);
+    setup(&mut c);
+    ok(&mut c, "pool1", "migration copy -dry-run -meta-only pool2 pool3");
+    c.run_for(MINUTE);
+    let plan = full_info(&mut c, "pool1", "dry-run-1");
+    assert_eq!(plan_value(&plan, "On targets"), "1 files already have their copies there (updated, not copied)");
+    assert_eq!(plan_value(&plan, "To copy"), "0 files; 0 bytes; 0 copies", "{plan}");
+    assert_eq!(
+        plan_value(&plan, "Skipped"),
+        "0 deleted, 0 not located, 1 neither cached nor precious, 2 with too few copies to update (-meta-only)"
+    );
+    ok(&mut c, "pool1", "migration copy -meta-only pool2 pool3");
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(copies(&c), 1, "only the copy there before");
+}
+
 #[test]
 fn a_dry_run_changes_nothing_and_predicts_what_the_job_then_does() {
     let mut c = cluster(11, &["pool1", "pool2", "pool3"]);

@@ -7,10 +7,25 @@ use crate::effect::Effect;
 use crate::error::{Failure, Outcome, ReturnCode};
 use crate::plan::Plan;
 use crate::pnfsid::PnfsId;
+use crate::replica::ReplicaEntry;
 
 impl Job {
+    /// A dry run's file, read as a task would read it: one no longer cached or precious is
+    /// counted as a task would drop it, any other is located.
+    pub(super) fn plan_file(&mut self, entry: &ReplicaEntry, ctx: &mut Ctx<'_>) {
+        if entry.state.is_cached_or_precious() {
+            return self.locate(entry.pnfsid, ctx);
+        }
+        let size = self.running.get(&entry.pnfsid).map_or(entry.size, |r| r.size);
+        if let Some(plan) = self.plan.as_mut() {
+            plan.in_other_state(size);
+        }
+        self.release(entry.pnfsid, ctx);
+        self.schedule(ctx);
+    }
+
     /// A dry run asks where the file is, as a task would first, and stops there.
-    pub(super) fn locate(&mut self, pnfsid: PnfsId, ctx: &mut Ctx<'_>) {
+    fn locate(&mut self, pnfsid: PnfsId, ctx: &mut Ctx<'_>) {
         if let Some(running) = self.running.get_mut(&pnfsid) {
             running.stage = Stage::Locating;
         }
@@ -27,10 +42,16 @@ impl Job {
         let counted = |pool: &String| {
             self.selectable.iter().any(|p| *p.name == **pool) || (!self.definition.eager && self.offline.contains(pool))
         };
-        let replicas = self.params.replicas;
+        // New copies go only to selectable targets that hold none (§5.5's candidates).
+        let free =
+            |locations: &[String]| self.selectable.iter().filter(|p| !locations.iter().any(|l| **l == *p.name)).count();
+        let (replicas, meta_only) = (self.params.replicas, self.params.meta_only);
         if let Some(plan) = self.plan.as_mut() {
             match outcome {
-                Ok(locations) => plan.located(size, locations.iter().filter(|l| counted(l)).count(), replicas),
+                Ok(locations) => {
+                    let existing = locations.iter().filter(|l| counted(l)).count();
+                    plan.located(size, existing, free(&locations), replicas, meta_only);
+                }
                 Err(Failure::Error { code: ReturnCode::FILE_NOT_FOUND, .. }) => plan.deleted += 1,
                 Err(_) => plan.unknown += 1,
             }

@@ -32,7 +32,7 @@ impl Job {
             return;
         }
         match result {
-            Ok(Some(_)) if !cancelled && self.plan.is_some() => self.locate(pnfsid, ctx),
+            Ok(Some(entry)) if !cancelled && self.plan.is_some() => self.plan_file(&entry, ctx),
             Ok(Some(entry)) if !cancelled => self.create_task(entry, ctx),
             Ok(_) => {
                 // Deleted meanwhile: the file silently leaves the job.
