@@ -11,6 +11,10 @@ use crate::Millis;
 /// How much active time the rate looks back over.
 pub const WINDOW: Millis = 60_000;
 
+/// How long after its last completed file a job's rate still counts as the pool's recent pace
+/// (for a dry run's estimate): a job that ended days ago says little of the pool today.
+pub const RECENT: Millis = 60 * 60_000;
+
 /// Below this much active time there is no meaningful rate yet.
 const MIN_SPAN: Millis = 1_000;
 
@@ -35,6 +39,8 @@ pub struct Progress {
     idle_total: Millis,
     /// The first sample is the baseline just before the window; the rest lie inside it.
     samples: VecDeque<Sample>,
+    /// When the last file completed (wall time).
+    last_completed: Option<Millis>,
 }
 
 /// Files and bytes per second.
@@ -84,6 +90,7 @@ impl Progress {
         if self.started.is_none() {
             return;
         }
+        self.last_completed = Some(now);
         let active = self.active(now);
         let sample = Sample { active, files, bytes };
         let n = self.samples.len();
@@ -97,6 +104,11 @@ impl Progress {
         while self.samples.len() > 2 && self.samples[1].active <= active - WINDOW {
             self.samples.pop_front();
         }
+    }
+
+    /// Whether a file completed within [`RECENT`] of `now`.
+    pub fn completed_recently(&self, now: Millis) -> bool {
+        self.last_completed.is_some_and(|at| now.saturating_sub(at) <= RECENT)
     }
 
     /// The rate over the window ending now; `None` before a second of active time.

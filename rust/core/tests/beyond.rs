@@ -690,4 +690,12 @@ fn a_dry_run_changes_nothing_and_predicts_what_the_job_then_does() {
     let plan = full_info(&mut c, "pool1", "limited");
     assert!(plan.contains("State      : FINISHED\n"), "{plan}");
     assert!(plan_value(&plan, "Estimate").ends_with("(the job's bandwidth limit)"), "{plan}");
+
+    // The pace of a job that completed its last file over an hour ago is not the pool's
+    // recent one: the estimate says it assumed a rate.
+    c.run_for(HOUR + MINUTE);
+    ok(&mut c, "pool1", "migration copy -dry-run -id=later pool2 pool3");
+    c.run_for(1_000);
+    let plan = full_info(&mut c, "pool1", "later");
+    assert!(plan_value(&plan, "Estimate").ends_with("(assumed: no recent transfers)"), "{plan}");
 }

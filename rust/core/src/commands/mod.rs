@@ -170,8 +170,10 @@ impl Module {
                 }
                 let mut text = crate::status::info(job, now, &clock, &timestamp);
                 if job.state() == JobState::Finished {
-                    // The pool's recent pace: the fastest of its jobs over their last minute.
-                    let rate = self.jobs().filter_map(|j| j.rate(now)).map(|r| r.bytes_per_second).reduce(f64::max);
+                    // The pool's recent pace: the fastest of its jobs over their last minute,
+                    // among those that completed a file within the hour.
+                    let rate =
+                        self.jobs().filter_map(|j| j.recent_rate(now)).map(|r| r.bytes_per_second).reduce(f64::max);
                     text.push_str(&job.plan_report(rate).unwrap_or_default());
                 }
                 Ok(text)

@@ -653,6 +653,12 @@ impl Job {
         self.progress.started()
     }
 
+    /// The job's rate if it completed a file within the last hour ([`progress::RECENT`]): the
+    /// pool's recent pace, which a dry run's estimate goes by.
+    pub fn recent_rate(&self, now: Millis) -> Option<progress::Rate> {
+        if self.progress.completed_recently(now) { self.rate(now) } else { None }
+    }
+
     /// Files and bytes per second over the last minute of active time (beyond dCache).
     pub fn rate(&self, now: Millis) -> Option<progress::Rate> {
         self.progress.rate(now, self.stats.completed_files, self.stats.transferred)
