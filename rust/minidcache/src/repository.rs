@@ -93,6 +93,9 @@ pub struct DiskRepository {
     index: RwLock<Index>,
     /// Taken after the index lock where both are held.
     deleting: Deleting,
+    /// Replicas with a state or sticky change in the index whose row is not committed yet,
+    /// with how many ([`Self::settled`]). Taken after the index lock where both are held.
+    uncommitted: Mutex<HashMap<PnfsId, u32>>,
     listener: Mutex<Option<Listener>>,
     /// The pool's mode as the migration server asks it: disabled for p2p-client.
     refuses_copies: std::sync::atomic::AtomicBool,
@@ -367,6 +370,7 @@ impl DiskRepository {
             store,
             index: RwLock::new(index),
             deleting: Deleting::default(),
+            uncommitted: Mutex::new(HashMap::new()),
             listener: Mutex::new(None),
             refuses_copies: Default::default(),
             metadata_failed: Default::default(),
@@ -527,11 +531,33 @@ impl DiskRepository {
     /// bring it back); its commit is waited for outside the lock, as dCache's repository waits.
     /// A row that cannot be written fails the change (see [`Self::metadata_failed`]).
     fn write_row_and_notify(&self, index: RwLockWriteGuard<'_, Index>, change: Change) -> Result<(), RepositoryError> {
+        let pnfsid = changed_entry(&change.event).pnfsid;
         let written = self.store.queue(row_write(&change));
+        *self.uncommitted.lock().entry(pnfsid).or_default() += 1;
         drop(index);
         let result = written.wait().map_err(|e| self.metadata_failed(&e));
+        {
+            let mut uncommitted = self.uncommitted.lock();
+            if let Some(count) = uncommitted.get_mut(&pnfsid) {
+                *count -= 1;
+                if *count == 0 {
+                    uncommitted.remove(&pnfsid);
+                }
+            }
+        }
         self.notify(change.event);
         result
+    }
+
+    /// Returns once the changes of `pnfsid` seen in the index are committed. Another thread's
+    /// change is in the index before its row is (it waits for the commit after letting the
+    /// lock go), and a look that decides on it must not run ahead of it: a target that found
+    /// a replica made precious by an operator's command still being committed would confirm
+    /// a move's copy with nothing to change, the source would delete its replica, and a crash
+    /// then would leave the copy cached. Called after the look, so that a change it saw is
+    /// counted here unless already committed.
+    fn settled(&self, pnfsid: &PnfsId) -> Result<(), String> {
+        if self.uncommitted.lock().contains_key(pnfsid) { self.store.flush() } else { Ok(()) }
     }
 
     /// A row could not be written: the change lives in memory only (it is reported as made,
@@ -717,12 +743,18 @@ impl Repository for DiskRepository {
     }
 
     fn entry(&self, pnfsid: &PnfsId) -> Result<Option<ReplicaEntry>, String> {
-        Ok(self.index.read().replicas.get(pnfsid).cloned())
+        let entry = self.index.read().replicas.get(pnfsid).cloned();
+        self.settled(pnfsid)?;
+        Ok(entry)
     }
 
     fn set_state(&self, pnfsid: &PnfsId, state: ReplicaState, _reason: &str) -> Result<(), RepositoryError> {
         let mut index = self.index.write();
-        let Some(change) = index.replicas.set_state(pnfsid, state)? else { return Ok(()) };
+        let Some(change) = index.replicas.set_state(pnfsid, state)? else {
+            // Already so, perhaps by a change not committed yet: the caller may decide on it.
+            drop(index);
+            return self.settled(pnfsid).map_err(|e| self.metadata_failed(&e));
+        };
         if state == ReplicaState::Removed {
             self.finish_removal(pnfsid, index, change);
             return Ok(());
@@ -742,7 +774,10 @@ impl Repository for DiskRepository {
 
     fn set_sticky(&self, pnfsid: &PnfsId, record: &StickyRecord, overwrite: bool) -> Result<(), RepositoryError> {
         let mut index = self.index.write();
-        let Some(change) = index.replicas.set_sticky(pnfsid, record, overwrite)? else { return Ok(()) };
+        let Some(change) = index.replicas.set_sticky(pnfsid, record, overwrite)? else {
+            drop(index);
+            return self.settled(pnfsid).map_err(|e| self.metadata_failed(&e));
+        };
         self.write_row_and_notify(index, change)
     }
 
@@ -1075,6 +1110,55 @@ mod tests {
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
+    /// A look at a replica whose change another thread is still committing waits for that
+    /// commit: a target must not confirm a copy on a state a crash would take back.
+    ///
+    /// Catches: `entry` answering from the index alone (it returns the precious state while
+    /// the database still holds the cached one), and `set_state` to a state the replica
+    /// already has in the index returning before that state is committed.
+    #[test]
+    fn a_look_at_a_replica_waits_for_the_commit_of_the_change_it_sees() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = fresh_dir("look-waits");
+        let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
+        store(&repository, 1, b"one");
+        repository.set_state(&id(1), ReplicaState::Cached, "flushed").expect("cached");
+        // Nothing queued behind the held transaction is committed until it is released.
+        let held = repository.store.hold();
+        let released = Arc::new(AtomicBool::new(false));
+        let operator = {
+            let repository = Arc::clone(&repository);
+            std::thread::spawn(move || repository.set_state(&id(1), ReplicaState::Precious, "rep set precious"))
+        };
+        while repository.index.read().replicas.get(&id(1)).is_some_and(|e| e.state != ReplicaState::Precious) {
+            std::thread::yield_now();
+        }
+        let looks: Vec<_> = [false, true]
+            .into_iter()
+            .map(|by_change| {
+                let (repository, released) = (Arc::clone(&repository), Arc::clone(&released));
+                std::thread::spawn(move || {
+                    if by_change {
+                        repository.set_state(&id(1), ReplicaState::Precious, "a target's update").expect("set");
+                    } else {
+                        let state = repository.entry(&id(1)).expect("entry").map(|e| e.state);
+                        assert_eq!(state, Some(ReplicaState::Precious));
+                    }
+                    released.load(Ordering::SeqCst)
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        released.store(true, Ordering::SeqCst);
+        drop(held);
+        operator.join().expect("no panic").expect("made precious");
+        for (look, what) in looks.into_iter().zip(["entry", "set_state"]) {
+            assert!(look.join().expect("no panic"), "{what} returned before the change it saw was committed");
+        }
+        repository.close();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
     #[test]
     fn a_change_is_queued_before_its_lock_is_let_go_so_a_removal_cannot_overtake_it() {
         let dir = fresh_dir("change-order");
@@ -1091,7 +1175,8 @@ mod tests {
         // follow the deletion and bring the removed replica's row back. That window is too
         // narrow for this test to hit: with the write queued after the lock, it passed four
         // runs in a row. It checks that the order holds, not that its loss would be caught.)
-        while repository.entry(&id(1)).expect("entry").is_some_and(|e| e.sticky.is_empty()) {
+        // (The index itself, as `entry` would wait for the held commit.)
+        while repository.index.read().replicas.get(&id(1)).is_some_and(|e| e.sticky.is_empty()) {
             std::thread::yield_now();
         }
         assert_eq!(repository.store.queued(), 1, "the sticky change's row is queued");
