@@ -176,6 +176,9 @@ pub fn remove_if_unchanged_in_two_steps<R: Repository + ?Sized>(
 ) -> Result<(), RepositoryError> {
     match repository.entry(pnfsid).map_err(RepositoryError::Other)? {
         None => Err(RepositoryError::NotFound),
+        Some(entry) if entry.pnfsid != *pnfsid => {
+            Err(RepositoryError::Other(crate::input::another_file(&entry.pnfsid, pnfsid)))
+        }
         Some(entry) if !seen.matches(&entry) => Err(RepositoryError::Changed),
         Some(_) => repository.set_state(pnfsid, ReplicaState::Removed, reason),
     }

@@ -8,6 +8,7 @@ use crate::error::{Error, ErrorKind, Failure, Outcome};
 use crate::host::PoolList;
 use crate::host::RepositoryError;
 use crate::message::RequestId;
+use crate::pnfsid::PnfsId;
 use crate::queue::ScannedFiles;
 use crate::replica::{ReplicaEntry, ReplicaState};
 
@@ -131,6 +132,23 @@ fn same_file(before: &ReplicaEntry, after: &ReplicaEntry) -> Result<(), Error> {
 /// input several times and an entry alone is twice the size of any other input.
 pub type EntryResult = Result<Option<Box<ReplicaEntry>>, String>;
 
+/// A read of `asked`, refused if the repository answered another file's entry (a stale cache,
+/// an id mixed up in a binding): acted on, a target would confirm a copy of `asked` on another
+/// replica, and the move that asked would then delete `asked`'s source. The module checks
+/// every read it is given; [`remove_if_unchanged_in_two_steps`](crate::host::remove_if_unchanged_in_two_steps)
+/// checks its own.
+pub fn entry_of(asked: &PnfsId, result: EntryResult) -> EntryResult {
+    match result {
+        Ok(Some(entry)) if entry.pnfsid != *asked => Err(another_file(&entry.pnfsid, asked)),
+        other => other,
+    }
+}
+
+/// The error of a read of `asked` answered with the entry of `answered`.
+pub fn another_file(answered: &PnfsId, asked: &PnfsId) -> String {
+    format!("the repository's entry answered {answered} for {asked}")
+}
+
 /// Something that happened, fed to the module by its driver.
 ///
 /// Kept small (large payloads are boxed): drivers queue and move inputs by value, and a
@@ -236,7 +254,6 @@ mod tests {
     use crate::context::TaskReply;
     use crate::error::ReturnCode;
     use crate::job::task_reply_event;
-    use crate::pnfsid::PnfsId;
     use crate::task::TaskEvent;
 
     fn entry(id: &str, state: ReplicaState) -> ReplicaEntry {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 pub use crate::context::{Config, Ctx, ListSlot, Route, Shared, TaskReply};
 use crate::effect::{ChangePurpose, Effect, EntryPurpose, Inbound, JobKey, Token};
 use crate::error::{Failure, Outcome};
-use crate::input::{Answer, Input};
+use crate::input::{Answer, Input, entry_of};
 use crate::job::{Job, task_reply_event};
 use crate::message::{Message, Reply, WireVersion, decode_naming, version_of};
 use crate::replica::ReplicaEntry;
@@ -295,16 +295,16 @@ impl Module {
             Input::Entry { purpose, result } => match purpose {
                 EntryPurpose::StartTask { job, pnfsid } => {
                     if let Some(job) = self.jobs.get_mut(&job) {
-                        job.entry_for_task(pnfsid, result, &mut ctx);
+                        job.entry_for_task(pnfsid, entry_of(&pnfsid, result), &mut ctx);
                     }
                 }
                 EntryPurpose::SourceMode { job, pnfsid } => {
                     if let Some(job) = self.jobs.get_mut(&job) {
-                        job.entry_for_source_mode(pnfsid, result, &mut ctx);
+                        job.entry_for_source_mode(pnfsid, entry_of(&pnfsid, result), &mut ctx);
                     }
                 }
                 EntryPurpose::HotFile { pnfsid } => {
-                    self.hot_file_entry(now, pnfsid, result.map(|entry| entry.map(|e| *e)))
+                    self.hot_file_entry(now, pnfsid, entry_of(&pnfsid, result).map(|entry| entry.map(|e| *e)))
                 }
             },
             Input::Changed { purpose, result } => match purpose {

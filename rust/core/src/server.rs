@@ -9,7 +9,7 @@ use crate::context::{Ctx, Route};
 use crate::effect::{ChangePurpose, Effect, Inbound};
 use crate::error::{Failure, Outcome, ReturnCode};
 use crate::host::{P2pRequest, RepositoryError};
-use crate::input::EntryResult;
+use crate::input::{EntryResult, entry_of};
 use crate::message::{CopyRequest, Message, Reply, RequestId, WireVersion};
 use crate::mode::existing_replica_changes;
 use crate::replica::{ReplicaEntry, ReplicaState, check_sticky};
@@ -208,6 +208,7 @@ impl Server {
     /// The pool's mode and local entry for a copy request: refuse, transfer or update.
     pub fn inspected(&mut self, uuid: RequestId, accepts_copies: bool, result: EntryResult, ctx: &mut Ctx<'_>) {
         let Some(reg) = self.requests.get_mut(&uuid) else { return };
+        let result = entry_of(&reg.request.attributes.pnfsid, result);
         match reg.phase {
             Phase::Inspecting => {}
             Phase::Rechecking => return self.rechecked(uuid, accepts_copies, result, ctx),

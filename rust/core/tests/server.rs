@@ -657,3 +657,68 @@ fn a_copy_finished_message_delivered_with_a_reply_slot_is_answered() {
     let effects = send(&mut m, &finished, 7);
     assert_eq!(reply_to(&effects, 7), Some(Reply::Ok));
 }
+
+/// A repository that answers a copy request's look with the entry of another file (a stale
+/// cache, ids mixed up in a binding) fails the request: acted on, the target would find that
+/// other replica precious, have nothing to change, confirm the copy, and a move would delete
+/// its source with no copy anywhere. The same holds for the two-step removal's look.
+///
+/// Catches: only the C binding checking the id of the entry it was given.
+#[test]
+fn an_entry_of_another_file_fails_the_request_instead_of_confirming_it() {
+    let mut m = Module::new("pool2", Config::default(), 1);
+    let effects = send(&mut m, &Message::Copy(copy_request(9, Cached, false)), 1);
+    let other = replica("B", Precious, 40, NOW, vec![]);
+    let effects = answer_entry(&mut m, &effects, Some(other));
+    let text = format!("the repository's entry answered {} for {}", pid("B"), pid("A"));
+    assert_eq!(reply_to(&effects, 1), Some(error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, &text)));
+    assert!(!starts_transfer(&effects), "{effects:?}");
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Send { .. } | Effect::Change { .. })), "{effects:?}");
+
+    // The removal a host without its own `remove_if_unchanged` makes in two calls.
+    struct Confused(migration_core::driver::memory::MemoryRepository);
+    impl migration_core::host::Repository for Confused {
+        fn for_each(
+            &self,
+            visit: &mut dyn FnMut(&migration_core::replica::ReplicaEntry) -> bool,
+        ) -> Result<(), RepositoryError> {
+            self.0.for_each(visit)
+        }
+        fn entry(&self, _: &migration_core::PnfsId) -> Result<Option<migration_core::replica::ReplicaEntry>, String> {
+            self.0.entry(&id("B"))
+        }
+        fn set_state(
+            &self,
+            pnfsid: &migration_core::PnfsId,
+            state: ReplicaState,
+            reason: &str,
+        ) -> Result<(), RepositoryError> {
+            self.0.set_state(pnfsid, state, reason)
+        }
+        fn set_sticky(
+            &self,
+            pnfsid: &migration_core::PnfsId,
+            record: &migration_core::replica::StickyRecord,
+            overwrite: bool,
+        ) -> Result<(), RepositoryError> {
+            self.0.set_sticky(pnfsid, record, overwrite)
+        }
+        fn verifies_checksums(&self) -> bool {
+            false
+        }
+        fn verify_checksum(&self, _: &migration_core::PnfsId) -> Result<(), migration_core::error::Failure> {
+            unreachable!("not asked")
+        }
+        fn accepts_copies(&self) -> bool {
+            true
+        }
+    }
+    let repository = Confused(migration_core::driver::memory::MemoryRepository::default());
+    for name in ["A", "B"] {
+        repository.0.insert(replica(name, Precious, 40, NOW, vec![]));
+    }
+    let seen = migration_core::replica::Durability { state: Precious, sticky: vec![] };
+    let removed = migration_core::host::remove_if_unchanged_in_two_steps(&repository, &id("A"), &seen, "test");
+    assert_eq!(removed, Err(RepositoryError::Other(text)));
+    assert!(migration_core::host::Repository::entry(&repository.0, &id("A")).expect("read").is_some(), "A kept");
+}
