@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use migration_core::driver::pending::{Pending, PendingKind};
-use migration_core::driver::runtime::{Options, Runtime};
+use migration_core::driver::runtime::{MAX_WORKER_THREADS, Options, Runtime};
 use migration_core::error::Failure;
 use migration_core::host::{self, Completion, Host, PoolList};
 use migration_core::hotfile::ProtocolInfo;
@@ -155,8 +155,9 @@ unsafe fn settings(config: *const dcm_config) -> Result<(Config, u32, Option<u64
     }
     // SAFETY: caller's contract.
     let c = unsafe { &*config };
-    if c.worker_threads == 0 || c.worker_threads > 256 {
-        return Err(invalid(format!("config.worker_threads must be 1 to 256, not {}", c.worker_threads)));
+    if c.worker_threads == 0 || c.worker_threads as usize > MAX_WORKER_THREADS {
+        let text = format!("config.worker_threads must be 1 to {MAX_WORKER_THREADS}, not {}", c.worker_threads);
+        return Err(invalid(text));
     }
     // SAFETY: caller's contract.
     let pin_manager = unsafe { opt_str_arg(c.pin_manager, "config.pin_manager") }?.unwrap_or("PinManager");
@@ -269,7 +270,15 @@ pub unsafe extern "C" fn dcm_module_free(module: *mut dcm_module) -> *mut dcm_er
                 "dcm_module_free called from inside one of the module's own callbacks",
             ));
         }
-        let removed = MODULES.lock().remove(&(module as usize));
+        // Only the module looked up above: if another thread freed it meanwhile and a new
+        // module took its address, that one is not this call's to free.
+        let removed = {
+            let mut modules = MODULES.lock();
+            match modules.get(&(module as usize)) {
+                Some(current) if Arc::ptr_eq(current, &state) => modules.remove(&(module as usize)),
+                _ => None,
+            }
+        };
         if removed.is_none() {
             return Err(Error::new(ErrorKind::Closed, "the module was freed (or is not a module handle)"));
         }

@@ -30,9 +30,7 @@ fn string(env: &Env<'_>, s: &JString<'_>, what: &str) -> NativeResult<String> {
         return Err(invalid(format!("{what} must not be null")));
     }
     let chars = s.mutf8_chars(env)?;
-    if has_unpaired_surrogate(chars.to_bytes()) {
-        return Err(invalid(format!("{what} is not valid Unicode (it holds an unpaired surrogate)")));
-    }
+    whole_characters(chars.to_bytes(), what)?;
     Ok(chars.to_str().into_owned())
 }
 
@@ -49,6 +47,15 @@ fn text(env: &Env<'_>, s: &JString<'_>, what: &str) -> NativeResult<String> {
 /// Whether modified UTF-8 `bytes` encode a UTF-16 surrogate without its other half. A surrogate
 /// is three bytes, `ED A0..AF xx` for the high half and `ED B0..BF xx` for the low; `ED` only
 /// ever leads a character, so each is found by looking for it.
+/// Refuses a name holding half of a surrogate pair (in its modified UTF-8 form, `bytes`):
+/// taken lossily it would be U+FFFD, the same name as any other such half.
+fn whole_characters(bytes: &[u8], what: &str) -> NativeResult<()> {
+    if has_unpaired_surrogate(bytes) {
+        return Err(invalid(format!("{what} is not valid Unicode (it holds an unpaired surrogate)")));
+    }
+    Ok(())
+}
+
 fn has_unpaired_surrogate(bytes: &[u8]) -> bool {
     let half = |at: usize, range: std::ops::RangeInclusive<u8>| {
         bytes.get(at) == Some(&0xED) && bytes.get(at + 1).is_some_and(|b| range.contains(b))
@@ -76,13 +83,21 @@ fn bytes(env: &Env<'_>, b: &JByteArray<'_>, what: &str) -> NativeResult<Vec<u8>>
     Ok(env.convert_byte_array(b)?)
 }
 
-/// [`string`] on the raw env, for the natives on a file's path.
+/// The longest name [`raw_string`] takes: a cell address is a few dozen characters.
+const MAX_NAME_CHARS: usize = 65_536;
+
+/// [`string`] on the raw env, for the natives on a file's path: a name, refused if it holds
+/// an unpaired surrogate (as [`string`] refuses it) or is longer than [`MAX_NAME_CHARS`].
 fn raw_string(jni: &Jni, s: &JString<'_>, what: &str) -> NativeResult<String> {
     if s.is_null() {
         return Err(invalid(format!("{what} must not be null")));
     }
     // SAFETY: a non-null `String` argument of the native call.
-    Ok(unsafe { jni.read_string(s.as_raw()) })
+    let Some(bytes) = (unsafe { jni.string_bytes(s.as_raw(), MAX_NAME_CHARS) }) else {
+        return Err(invalid(format!("{what} is longer than {MAX_NAME_CHARS} characters")));
+    };
+    whole_characters(&bytes, what)?;
+    Ok(crate::raw::mutf8_to_string(bytes))
 }
 
 /// [`bytes`] on the raw env, for the natives on a file's path.
@@ -166,7 +181,8 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_create<'local>
         let config = reader.config()?;
         reader.finish()?;
         let bridge = env.new_global_ref(&bridge)?;
-        let workers = usize::try_from(workers).unwrap_or(1);
+        // Out of range (a negative count too) is refused by the runtime, with its text.
+        let workers = usize::try_from(workers).unwrap_or(0);
         let id = registry::open(&pool, config, bridge, workers, seeded.then_some(seed as u64))?;
         Ok(id as jlong)
     })

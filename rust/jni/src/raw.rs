@@ -239,31 +239,29 @@ impl Jni {
         }
     }
 
-    /// The text of a Java string, read into a buffer of ours (`GetStringUTFChars` would have
-    /// the JVM allocate one).
+    /// The modified UTF-8 form of a Java string, read into a buffer of ours
+    /// (`GetStringUTFChars` would have the JVM allocate one); `None` if the string is longer
+    /// than `max_chars`: the length of that form is a `jint`, which a string of some 700
+    /// million characters overflows, and the buffer would be sized from it.
     ///
     /// # Safety
     /// `string` must be a live, non-null reference to a `String`.
-    pub unsafe fn read_string(&self, string: jobject) -> String {
-        // SAFETY: the region is the whole string; its modified UTF-8 form is `bytes` long, and
-        // the buffer has room for it and a terminating NUL, written here whether or not the
-        // JVM writes one.
-        let mut buffer = unsafe {
+    pub unsafe fn string_bytes(&self, string: jobject, max_chars: usize) -> Option<Vec<u8>> {
+        // SAFETY: the region is the whole string; its modified UTF-8 form is `bytes` long (no
+        // overflow at this length), and the buffer has room for it and a terminating NUL,
+        // written here whether or not the JVM writes one.
+        unsafe {
             let chars = (self.fns().GetStringLength)(self.env, string).max(0);
+            if chars as usize > max_chars {
+                return None;
+            }
             let bytes = (self.fns().GetStringUTFLength)(self.env, string).max(0) as usize;
             let mut buffer = Vec::<u8>::with_capacity(bytes + 1);
             (self.fns().GetStringUTFRegion)(self.env, string, 0, chars, buffer.as_mut_ptr().cast());
             buffer.as_mut_ptr().add(bytes).write(0);
             buffer.set_len(bytes);
-            buffer
-        };
-        if buffer.is_ascii() {
-            // ASCII is the same in modified UTF-8 and UTF-8.
-            return String::from_utf8(buffer).unwrap_or_default();
+            Some(buffer)
         }
-        buffer.push(0);
-        // SAFETY: NUL-terminated modified UTF-8, as the JVM wrote it.
-        unsafe { JNIStr::from_ptr(buffer.as_ptr().cast()) }.to_str().into_owned()
     }
 
     /// A global reference to `obj`.
@@ -421,4 +419,16 @@ pub fn attached<T>(f: impl FnOnce(&Jni) -> Called<T>) -> Called<T> {
 pub fn bridge_class(cache: &Cache) -> jobject {
     use jni::refs::Reference;
     cache.bridge.as_raw()
+}
+
+/// Modified UTF-8, as [`Jni::string_bytes`] reads it, as a Rust string (a surrogate pair,
+/// written half by half, becomes its character).
+pub fn mutf8_to_string(mut buffer: Vec<u8>) -> String {
+    if buffer.is_ascii() {
+        // ASCII is the same in modified UTF-8 and UTF-8.
+        return String::from_utf8(buffer).unwrap_or_default();
+    }
+    buffer.push(0);
+    // SAFETY: NUL-terminated modified UTF-8, as the JVM wrote it.
+    unsafe { JNIStr::from_ptr(buffer.as_ptr().cast()) }.to_str().into_owned()
 }

@@ -43,7 +43,7 @@ pub fn open(
     let host = JavaHost::new(id, bridge).into_host();
     let (on_start, on_stop) = (Arc::clone(&threads), Arc::clone(&threads));
     let options = Options {
-        worker_threads: worker_threads.max(1),
+        worker_threads,
         seed,
         // The OS keeps 15 bytes of a thread name; the JVM shows the full `migration-<pool>-<n>`.
         thread_name: "migration-rt".to_string(),

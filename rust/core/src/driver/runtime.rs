@@ -50,10 +50,15 @@ pub fn system_clock() -> Millis {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
 }
 
+/// The most worker threads a runtime takes ([`Options::worker_threads`]): far more than a pool
+/// needs, and few enough that a mistaken count (`Integer.MAX_VALUE` from Java) is refused
+/// instead of aborting the process in tokio's allocations.
+pub const MAX_WORKER_THREADS: usize = 256;
+
 /// How to build a [`Runtime`].
 #[derive(Clone)]
 pub struct Options {
-    /// Worker threads of the tokio runtime.
+    /// Worker threads of the tokio runtime: 1 to [`MAX_WORKER_THREADS`].
     pub worker_threads: usize,
     /// Seed of the module's randomness (`None`: from entropy).
     pub seed: Option<u64>,
@@ -202,8 +207,12 @@ impl Runtime {
     /// has started ([`Runtime::pool_started`]) before jobs run.
     pub fn start(pool: &str, config: Config, host: Host, options: Options) -> Result<Runtime, Error> {
         config.validate()?;
+        if !(1..=MAX_WORKER_THREADS).contains(&options.worker_threads) {
+            let text = format!("worker threads must be 1 to {MAX_WORKER_THREADS}, not {}", options.worker_threads);
+            return Err(Error::new(ErrorKind::InvalidArgument, text));
+        }
         let mut builder = tokio::runtime::Builder::new_multi_thread();
-        builder.worker_threads(options.worker_threads.max(1)).thread_name(options.thread_name.clone()).enable_time();
+        builder.worker_threads(options.worker_threads).thread_name(options.thread_name.clone()).enable_time();
         let threads = Arc::new(Threads {
             id: NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed),
             live: Mutex::new(0),
@@ -809,6 +818,20 @@ mod tests {
             p2p: Arc::new(Panicky),
             pin_manager: Arc::new(Panicky),
         }
+    }
+
+    /// A thread count out of range is refused before any thread starts: tokio would abort the
+    /// process allocating for `Integer.MAX_VALUE` of them (a Java builder's mistake).
+    #[test]
+    fn a_worker_count_out_of_range_is_refused() {
+        for workers in [0, MAX_WORKER_THREADS + 1, i32::MAX as usize] {
+            let options = Options { worker_threads: workers, ..Options::default() };
+            let e = Runtime::start("pool1", Config::default(), panicky_host(), options).err().expect("refused");
+            assert_eq!(e.kind, ErrorKind::InvalidArgument, "{workers}: {e:?}");
+            assert_eq!(e.message, format!("worker threads must be 1 to 256, not {workers}"));
+        }
+        let options = Options { worker_threads: MAX_WORKER_THREADS, ..Options::default() };
+        Runtime::start("pool1", Config::default(), panicky_host(), options).expect("256 start").shutdown();
     }
 
     #[test]

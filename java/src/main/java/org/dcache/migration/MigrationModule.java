@@ -438,7 +438,10 @@ public final class MigrationModule implements AutoCloseable
             return this;
         }
 
-        /** Threads of the module's runtime (default 2). */
+        /**
+         * Threads of the module's runtime, 1 to 256 (default 2); {@link #start()} refuses
+         * others with {@link MigrationException#INVALID_ARGUMENT}.
+         */
         public Builder workerThreads(int threads)
         {
             this.workerThreads = threads;

@@ -526,6 +526,23 @@ class MigrationModuleTest
         assertTrue(created.contains("\uD83D\uDE00"), created);
     }
 
+    /**
+     * A message whose sender holds half of a surrogate pair is refused, as a command's name
+     * is: taken lossily, the senders U+D800 and U+DBFF would be one, and a copy's
+     * copy-finished message goes to its sender.
+     */
+    @Test
+    void aMessageFromASenderWithAnUnpairedSurrogateIsRefused()
+    {
+        Cell pool1 = cluster.pool("pool1").with(replica(1, ReplicaState.CACHED));
+        cluster.start();
+
+        MigrationException e = assertThrows(MigrationException.class,
+                () -> pool1.module.deliver("pool\uD800", new byte[] { 1 }, null));
+        assertEquals(MigrationException.INVALID_ARGUMENT, e.code());
+        assertTrue(e.getMessage().contains("from is not valid Unicode"), e.getMessage());
+    }
+
     @Test
     void anEventAboutTwoFilesIsRefusedAsAnInvalidArgument()
     {
