@@ -153,8 +153,12 @@ impl Home {
             return Err(forbidden());
         }
         let relative = target.strip_prefix(&self.root).map_err(|_| forbidden())?;
+        // A pool's directory, of this run or of an earlier one with other pools (its
+        // database tells), is the pool's.
         if let Some(Component::Normal(first)) = relative.components().next()
-            && (pools.iter().any(|p| first == p.as_str()) || RESERVED.iter().any(|r| first == *r && *r != "io"))
+            && (pools.iter().any(|p| first == p.as_str())
+                || RESERVED.iter().any(|r| first == *r && *r != "io")
+                || self.root.join(first).join("meta.db").exists())
         {
             return Err(forbidden());
         }

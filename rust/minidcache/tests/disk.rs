@@ -370,6 +370,8 @@ fn bad_ids_and_paths_are_refused_and_nothing_leaves_the_home() {
     std::os::unix::fs::symlink(outside.path().join("secret"), home.join("io/link")).expect("symlink");
     std::os::unix::fs::symlink(outside.path(), home.join("io/dir")).expect("symlink to a directory");
     let secret = outside.path().join("secret").display().to_string();
+    std::fs::create_dir_all(home.join("old/data")).expect("an earlier run's pool");
+    std::fs::write(home.join("old/meta.db"), b"its database").expect("its database");
     let cases: Vec<(String, String)> = vec![
         ("get nothex out".into(), "Syntax error: nothex: Illegal pnfsid character: n".into()),
         ("rep rm 12345G".into(), "Syntax error: 12345G: Illegal pnfsid character: G".into()),
@@ -388,6 +390,13 @@ fn bad_ids_and_paths_are_refused_and_nothing_leaves_the_home() {
             "Not allowed to write ../pool1/data/000100000000000000000001: minidcache's own state".into(),
         ),
         ("get 000100000000000000000001 ../minidcache.db".into(), "minidcache's own state".into()),
+        // A pool of an earlier run that this one did not start: its directory is still its own.
+        ("get 000100000000000000000001 ../old/meta.db".into(), "minidcache's own state".into()),
+        ("get 000100000000000000000001 ../old/data/x".into(), "minidcache's own state".into()),
+        // Refused before a plan is made for them: it would not fit in memory.
+        ("populate -files=2147483647 -size=0".into(), "Invalid number of files: 2147483647 (0 to 100000000)".into()),
+        ("populate -files=100000000 -size=1000000000000".into(), "Pool pool1 is full".into()),
+        ("wait 1 -timeout=9223372036854775807".into(), "Invalid timeout: 9223372036854775807".into()),
     ];
     for (line, expected) in &cases {
         let out = run(&mut sh, line);

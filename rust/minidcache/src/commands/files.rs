@@ -123,13 +123,20 @@ pub(super) fn check_stores(node: &PoolNode) -> Result<(), Error> {
     }
 }
 
+/// The most files one `populate` makes: its plan (16 bytes a file) is made in memory first.
+const MAX_POPULATE: i32 = 100_000_000;
+
 pub(super) fn populate(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
     check_stores(node)?;
     let files = args.int("files").ok_or_else(|| Error::syntax("Option -files is required"))?;
-    if files < 0 {
-        return Err(Error::syntax(format!("Invalid number of files: {files}")));
+    if !(0..=MAX_POPULATE).contains(&files) {
+        return Err(Error::syntax(format!("Invalid number of files: {files} (0 to {MAX_POPULATE})")));
     }
     let (min, max) = parse_size(args.string("size").ok_or_else(|| Error::syntax("Option -size is required"))?)?;
+    // Before the plan is made: a plan for billions of files would not fit in memory.
+    if node.repository.used().saturating_add((files as u64).saturating_mul(min)) > node.capacity() {
+        return Err(Error::new(ErrorKind::State, format!("Pool {} is full", node.name)));
+    }
     let template = FileTemplate::parse(cluster, args)?;
     // Sizes and contents come from the seeded generator, so a script always creates the
     // same files.

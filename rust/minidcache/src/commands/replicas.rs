@@ -1,8 +1,8 @@
 //! A pool's `rep …` commands: listing its replicas and their sticky records, removing a
 //! replica, and setting its state or a sticky record.
 
-use migration_core::host::Repository as _;
-use migration_core::replica::{NEVER_EXPIRES, ReplicaEntry, ReplicaState, StickyRecord};
+use migration_core::host::{Repository as _, RepositoryError};
+use migration_core::replica::{Durability, NEVER_EXPIRES, ReplicaEntry, ReplicaState, StickyRecord};
 use migration_core::syntax::ParsedArgs;
 use migration_core::{Error, ErrorKind, Millis};
 
@@ -65,6 +65,16 @@ pub(super) fn rep_rm(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> R
         if let Some(why) = why {
             return Err(Error::new(ErrorKind::State, format!("Replica {pnfsid} is {why}; use -force to remove it")));
         }
+        // Removed only if still as looked at: a replica made precious or pinned meanwhile (a
+        // move's update, its pin move) may be the file's last copy.
+        return match node.repository.remove_if_unchanged(&pnfsid, &Durability::of(&entry), "rep rm") {
+            Ok(()) => Ok(format!("Removed {pnfsid}")),
+            Err(RepositoryError::Changed) => Err(Error::new(
+                ErrorKind::State,
+                format!("Replica {pnfsid} changed while it was to be removed; nothing was removed"),
+            )),
+            Err(e) => Err(Error::new(ErrorKind::State, e.to_string())),
+        };
     }
     node.repository
         .set_state(&pnfsid, ReplicaState::Removed, "rep rm")

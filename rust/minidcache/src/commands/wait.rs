@@ -33,7 +33,9 @@ pub(super) fn wait(
     };
     let runtime = pool_runtime(cluster, pool)?;
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(timeout as u64);
+    let deadline = started
+        .checked_add(Duration::from_secs(timeout as u64))
+        .ok_or_else(|| Error::syntax(format!("Invalid timeout: {timeout}")))?;
     let mut shown = started;
     // The rate is measured from the first progress line on.
     let mut base: Option<(Instant, u64)> = None;
