@@ -107,6 +107,11 @@ pub struct DiskRepository {
     /// so long); such a straggler must neither create nor delete files under names that now
     /// belong to the new one.
     closed: std::sync::atomic::AtomicBool,
+    /// Held (shared) across each creation or deletion of a data file together with its look
+    /// at `closed`, and (alone) by [`Self::close`] to set it: after a close, no file of the
+    /// directory, which a new start of the pool may own by then, is created, truncated or
+    /// deleted. Never taken while the index lock is held.
+    file_ops: RwLock<()>,
     /// Drops sticky records as they expire, once started ([`Self::start_expiring`]).
     expirer: Expirer,
 }
@@ -139,8 +144,11 @@ impl Drop for Reservation {
         // a new start's, and the file is left to that start's sweep.
         if let Some(file) = self.file.take() {
             drop(file);
-            if !self.repository.is_closed() {
-                let _ = std::fs::remove_file(self.repository.data_path(&self.pnfsid));
+            {
+                let _files = self.repository.file_ops.read();
+                if !self.repository.is_closed() {
+                    let _ = std::fs::remove_file(self.repository.data_path(&self.pnfsid));
+                }
             }
             self.repository.index.write().reserved.remove(&self.pnfsid);
         }
@@ -375,6 +383,7 @@ impl DiskRepository {
             refuses_copies: Default::default(),
             metadata_failed: Default::default(),
             closed: Default::default(),
+            file_ops: RwLock::new(()),
             expirer: Expirer::default(),
         };
         Ok((Arc::new(repository), report))
@@ -425,6 +434,8 @@ impl DiskRepository {
     /// Reserves `pnfsid` for a new replica of `size` bytes if there is room for it within
     /// `capacity`.
     pub fn reserve(self: &Arc<Self>, pnfsid: PnfsId, size: u64, capacity: u64) -> Result<Reservation, ReserveError> {
+        // Until the file is created: a close waits, or is seen here.
+        let _files = self.file_ops.read();
         if self.is_closed() {
             return Err(ReserveError::Io(format!("the repository of {} is closed", self.pool)));
         }
@@ -580,11 +591,19 @@ impl DiskRepository {
         // row's deletion is committed ([`Deleting`]).
         self.deleting.lock().insert(*pnfsid);
         drop(index);
+        let files = self.file_ops.read();
+        if self.is_closed() {
+            // Stopped meanwhile: the file may be a new start's replica by now. The removal
+            // stays in this instance's memory; the replica is still there for the next one.
+            tracing::warn!(target: "minidcache", pool = %self.pool, %pnfsid, "not deleted: the pool was stopped");
+            return;
+        }
         if let Err(e) = std::fs::remove_file(self.data_path(pnfsid))
             && e.kind() != io::ErrorKind::NotFound
         {
             tracing::error!(target: "minidcache", pool = %self.pool, %pnfsid, "cannot delete data: {e}");
         }
+        drop(files);
         let (id, deleting, pool) = (*pnfsid, Arc::clone(&self.deleting), Arc::clone(&self.pool));
         self.store.submit_then(
             move |c| delete_row(c, &id),
@@ -663,7 +682,11 @@ impl DiskRepository {
     /// stays on disk for the next start's sweep.
     pub fn close(&self) {
         self.expirer.stop();
-        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        {
+            // Waits for the file operations under way; later ones see `closed`.
+            let _files = self.file_ops.write();
+            self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         self.store.close();
     }
 
@@ -1204,6 +1227,12 @@ mod tests {
         drop(straggler);
         assert!(matches!(old.reserve(id(1), 4, u64::MAX), Err(ReserveError::Io(_))));
         assert_eq!(std::fs::read(new.data_path(&id(1))).expect("the new replica's data"), b"new!");
+        // A move's removal of the old instance's replica of another file, late: the file is
+        // the new start's now.
+        store(&new, 2, b"two");
+        old.index.write().replicas.insert_at(9, new.entry(&id(2)).expect("read").expect("there"));
+        old.set_state(&id(2), ReplicaState::Removed, "a straggling move").expect("removed from the old index");
+        assert_eq!(std::fs::read(new.data_path(&id(2))).expect("the new replica's data"), b"two");
         new.close();
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
