@@ -176,12 +176,16 @@ pub fn remove_if_unchanged_in_two_steps<R: Repository + ?Sized>(
 ) -> Result<(), RepositoryError> {
     match repository.entry(pnfsid).map_err(RepositoryError::Other)? {
         None => Err(RepositoryError::NotFound),
-        Some(entry) if entry.pnfsid != *pnfsid => {
-            Err(RepositoryError::Other(crate::input::another_file(&entry.pnfsid, pnfsid)))
-        }
+        Some(entry) if entry.pnfsid != *pnfsid => Err(RepositoryError::Other(another_file(&entry.pnfsid, pnfsid))),
         Some(entry) if !seen.matches(&entry) => Err(RepositoryError::Changed),
         Some(_) => repository.set_state(pnfsid, ReplicaState::Removed, reason),
     }
+}
+
+/// The error of a read of `asked` that the repository answered with the entry of `answered`
+/// ([`entry_of`](crate::input::entry_of)).
+pub fn another_file(answered: &PnfsId, asked: &PnfsId) -> String {
+    format!("the repository's entry answered {answered} for {asked}")
 }
 
 /// [`Repository::inspect_copy`] as its two questions, one after the other: the default, and

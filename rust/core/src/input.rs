@@ -139,14 +139,9 @@ pub type EntryResult = Result<Option<Box<ReplicaEntry>>, String>;
 /// checks its own.
 pub fn entry_of(asked: &PnfsId, result: EntryResult) -> EntryResult {
     match result {
-        Ok(Some(entry)) if entry.pnfsid != *asked => Err(another_file(&entry.pnfsid, asked)),
+        Ok(Some(entry)) if entry.pnfsid != *asked => Err(crate::host::another_file(&entry.pnfsid, asked)),
         other => other,
     }
-}
-
-/// The error of a read of `asked` answered with the entry of `answered`.
-pub fn another_file(answered: &PnfsId, asked: &PnfsId) -> String {
-    format!("the repository's entry answered {answered} for {asked}")
 }
 
 /// Something that happened, fed to the module by its driver.
