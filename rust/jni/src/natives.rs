@@ -12,6 +12,7 @@ use jni::objects::{JByteArray, JClass, JLongArray, JObject, JString};
 use jni::sys::{jboolean, jint, jlong};
 use jni::{Env, EnvUnowned};
 use migration_core::commands::{self, COMMANDS};
+use migration_core::driver::runtime::MAX_WORKER_THREADS;
 use migration_core::hotfile::ProtocolInfo;
 use migration_core::status::JobStatus;
 use migration_core::{ErrorKind, PnfsId};
@@ -44,9 +45,6 @@ fn text(env: &Env<'_>, s: &JString<'_>, what: &str) -> NativeResult<String> {
     Ok(s.try_to_string(env)?)
 }
 
-/// Whether modified UTF-8 `bytes` encode a UTF-16 surrogate without its other half. A surrogate
-/// is three bytes, `ED A0..AF xx` for the high half and `ED B0..BF xx` for the low; `ED` only
-/// ever leads a character, so each is found by looking for it.
 /// Refuses a name holding half of a surrogate pair (in its modified UTF-8 form, `bytes`):
 /// taken lossily it would be U+FFFD, the same name as any other such half.
 fn whole_characters(bytes: &[u8], what: &str) -> NativeResult<()> {
@@ -56,6 +54,9 @@ fn whole_characters(bytes: &[u8], what: &str) -> NativeResult<()> {
     Ok(())
 }
 
+/// Whether modified UTF-8 `bytes` encode a UTF-16 surrogate without its other half. A surrogate
+/// is three bytes, `ED A0..AF xx` for the high half and `ED B0..BF xx` for the low; `ED` only
+/// ever leads a character, so each is found by looking for it.
 fn has_unpaired_surrogate(bytes: &[u8]) -> bool {
     let half = |at: usize, range: std::ops::RangeInclusive<u8>| {
         bytes.get(at) == Some(&0xED) && bytes.get(at + 1).is_some_and(|b| range.contains(b))
@@ -181,8 +182,9 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_create<'local>
         let config = reader.config()?;
         reader.finish()?;
         let bridge = env.new_global_ref(&bridge)?;
-        // Out of range (a negative count too) is refused by the runtime, with its text.
-        let workers = usize::try_from(workers).unwrap_or(0);
+        // Out of range is refused by the runtime, with its text; a negative count here.
+        let workers = usize::try_from(workers)
+            .map_err(|_| invalid(format!("worker threads must be 1 to {MAX_WORKER_THREADS}, not {workers}")))?;
         let id = registry::open(&pool, config, bridge, workers, seeded.then_some(seed as u64))?;
         Ok(id as jlong)
     })

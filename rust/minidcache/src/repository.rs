@@ -93,8 +93,11 @@ pub struct DiskRepository {
     index: RwLock<Index>,
     /// Taken after the index lock where both are held.
     deleting: Deleting,
-    /// Replicas with a state or sticky change in the index whose row is not committed yet,
-    /// with how many ([`Self::settled`]). Taken after the index lock where both are held.
+    /// Replicas with a state or sticky change asked of the repository (through
+    /// `write_row_and_notify`) that is in the index and whose row is not committed yet, with
+    /// how many ([`Self::settled`]). An expiry of sticky records is not counted: it only ever
+    /// leaves the index less durable than the database. Taken after the index lock where both
+    /// are held.
     uncommitted: Mutex<HashMap<PnfsId, u32>>,
     listener: Mutex<Option<Listener>>,
     /// The pool's mode as the migration server asks it: disabled for p2p-client.

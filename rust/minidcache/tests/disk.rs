@@ -394,8 +394,8 @@ fn bad_ids_and_paths_are_refused_and_nothing_leaves_the_home() {
         ("get 000100000000000000000001 ../old/meta.db".into(), "minidcache's own state".into()),
         ("get 000100000000000000000001 ../old/data/x".into(), "minidcache's own state".into()),
         // Refused before a plan is made for them: it would not fit in memory.
-        ("populate -files=2147483647 -size=0".into(), "Invalid number of files: 2147483647 (0 to 100000000)".into()),
-        ("populate -files=100000000 -size=1000000000000".into(), "Pool pool1 is full".into()),
+        ("populate -files=2147483647 -size=0".into(), "Invalid number of files: 2147483647 (0 to 10000000)".into()),
+        ("populate -files=10000000 -size=1000000000000".into(), "Pool pool1 is full".into()),
         ("wait 1 -timeout=9223372036854775807".into(), "Invalid timeout: 9223372036854775807".into()),
     ];
     for (line, expected) in &cases {

@@ -123,8 +123,9 @@ pub(super) fn check_stores(node: &PoolNode) -> Result<(), Error> {
     }
 }
 
-/// The most files one `populate` makes: its plan (16 bytes a file) is made in memory first.
-const MAX_POPULATE: i32 = 100_000_000;
+/// The most files one `populate` makes: its plan, ids and entries are made in memory first
+/// (some 300 bytes a file in all).
+const MAX_POPULATE: i32 = 10_000_000;
 
 pub(super) fn populate(cluster: &Cluster, node: &PoolNode, args: &ParsedArgs) -> Result<String, Error> {
     check_stores(node)?;
