@@ -823,6 +823,17 @@ impl Repository for DiskRepository {
                 format!("Entry not in repository : {pnfsid}"),
             ));
         };
+        // dCache's checksum module refuses to verify a file with no checksum to compare with
+        // ("file has no checksums"): a verification that compared nothing would let a move
+        // delete its source on a copy no one checked. minidcache computes ADLER32 only.
+        if adler32_of(&entry.checksums).is_none() {
+            let text = if entry.checksums.is_empty() {
+                "file has no checksums".to_string()
+            } else {
+                "file has no ADLER32 checksum, the only type this pool computes".to_string()
+            };
+            return Err(Failure::error(ReturnCode::DEFAULT_ERROR_CODE, text));
+        }
         let (actual, len) = checksum_file(&self.data_path(pnfsid)).map_err(|e| {
             Failure::error(ReturnCode::ERROR_IO_DISK, format!("I/O error during checksum calculation: {e}"))
         })?;
@@ -866,6 +877,34 @@ mod tests {
         entry.storage_class = Some("a:b@osm".to_string());
         entry.checksums = vec![Checksum { kind: "ADLER32".into(), value: crate::adler32::Adler32::new().hex() }];
         repository.commit(vec![(reservation, entry)]).expect("committed");
+    }
+
+    /// A replica with no ADLER32 cannot be verified, as dCache's checksum module refuses a
+    /// file with no checksums: `-verify` would otherwise confirm a copy no one checked, and a
+    /// move delete its source on it.
+    ///
+    /// Catches: a verification that compares the size only when no checksum is known.
+    #[test]
+    fn a_replica_without_a_checksum_is_not_taken_as_verified() {
+        let dir = fresh_dir("no-checksum");
+        let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
+        for (n, checksums) in [(1, vec![]), (2, vec![Checksum { kind: "MD5".into(), value: "00".into() }])] {
+            let reservation = repository.reserve(id(n), 3, u64::MAX).expect("reserved");
+            reservation.file().write_all(b"abc").expect("written");
+            let mut entry = ReplicaEntry::new(id(n), ReplicaState::Cached, 3, 7);
+            entry.checksums = checksums;
+            repository.commit(vec![(reservation, entry)]).expect("committed");
+        }
+        let refused = |n| match repository.verify_checksum(&id(n)) {
+            Err(Failure::Error { code, cause }) => (code, cause),
+            other => panic!("{n}: {other:?}"),
+        };
+        assert_eq!(refused(1), (ReturnCode::DEFAULT_ERROR_CODE, "file has no checksums".to_string()));
+        assert_eq!(refused(2).1, "file has no ADLER32 checksum, the only type this pool computes");
+        store(&repository, 3, b"");
+        assert_eq!(repository.verify_checksum(&id(3)), Ok(()), "the empty file's ADLER32 matches");
+        repository.close();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
     #[test]
