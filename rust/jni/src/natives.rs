@@ -12,7 +12,7 @@ use jni::objects::{JByteArray, JClass, JLongArray, JObject, JString};
 use jni::sys::{jboolean, jint, jlong};
 use jni::{Env, EnvUnowned};
 use migration_core::commands::{self, COMMANDS};
-use migration_core::driver::runtime::MAX_WORKER_THREADS;
+use migration_core::driver::runtime::worker_threads;
 use migration_core::hotfile::ProtocolInfo;
 use migration_core::status::JobStatus;
 use migration_core::{ErrorKind, PnfsId};
@@ -182,9 +182,7 @@ pub extern "system" fn Java_org_dcache_migration_internal_Natives_create<'local>
         let config = reader.config()?;
         reader.finish()?;
         let bridge = env.new_global_ref(&bridge)?;
-        // Out of range is refused by the runtime, with its text; a negative count here.
-        let workers = usize::try_from(workers)
-            .map_err(|_| invalid(format!("worker threads must be 1 to {MAX_WORKER_THREADS}, not {workers}")))?;
+        let workers = worker_threads(i128::from(workers))?;
         let id = registry::open(&pool, config, bridge, workers, seeded.then_some(seed as u64))?;
         Ok(id as jlong)
     })

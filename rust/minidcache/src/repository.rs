@@ -826,14 +826,14 @@ impl Repository for DiskRepository {
         // dCache's checksum module refuses to verify a file with no checksum to compare with
         // ("file has no checksums"): a verification that compared nothing would let a move
         // delete its source on a copy no one checked. minidcache computes ADLER32 only.
-        if adler32_of(&entry.checksums).is_none() {
+        let Some(expected) = adler32_of(&entry.checksums) else {
             let text = if entry.checksums.is_empty() {
-                "file has no checksums".to_string()
+                "file has no checksums"
             } else {
-                "file has no ADLER32 checksum, the only type this pool computes".to_string()
+                "file has no ADLER32 checksum, the only type this pool computes"
             };
             return Err(Failure::error(ReturnCode::DEFAULT_ERROR_CODE, text));
-        }
+        };
         let (actual, len) = checksum_file(&self.data_path(pnfsid)).map_err(|e| {
             Failure::error(ReturnCode::ERROR_IO_DISK, format!("I/O error during checksum calculation: {e}"))
         })?;
@@ -843,13 +843,13 @@ impl Repository for DiskRepository {
                 format!("Size mismatch: {len} bytes on disk, {} expected", entry.size),
             ));
         }
-        match adler32_of(&entry.checksums) {
-            Some(expected) if !expected.eq_ignore_ascii_case(&actual) => Err(Failure::error(
+        if !expected.eq_ignore_ascii_case(&actual) {
+            return Err(Failure::error(
                 ReturnCode::FILE_CORRUPTED,
                 format!("Checksum mismatch (expected ADLER32:{expected}, actual ADLER32:{actual})"),
-            )),
-            _ => Ok(()),
+            ));
         }
+        Ok(())
     }
 }
 

@@ -55,6 +55,18 @@ pub fn system_clock() -> Millis {
 /// instead of aborting the process in tokio's allocations.
 pub const MAX_WORKER_THREADS: usize = 256;
 
+/// `n` as a count of worker threads, if it is one: 1 to [`MAX_WORKER_THREADS`]. Wide enough
+/// for any binding's integer, so that a negative count is refused with the count given.
+pub fn worker_threads(n: i128) -> Result<usize, Error> {
+    match usize::try_from(n) {
+        Ok(count) if (1..=MAX_WORKER_THREADS).contains(&count) => Ok(count),
+        _ => {
+            let text = format!("worker threads must be 1 to {MAX_WORKER_THREADS}, not {n}");
+            Err(Error::new(ErrorKind::InvalidArgument, text))
+        }
+    }
+}
+
 /// How to build a [`Runtime`].
 #[derive(Clone)]
 pub struct Options {
@@ -207,12 +219,9 @@ impl Runtime {
     /// has started ([`Runtime::pool_started`]) before jobs run.
     pub fn start(pool: &str, config: Config, host: Host, options: Options) -> Result<Runtime, Error> {
         config.validate()?;
-        if !(1..=MAX_WORKER_THREADS).contains(&options.worker_threads) {
-            let text = format!("worker threads must be 1 to {MAX_WORKER_THREADS}, not {}", options.worker_threads);
-            return Err(Error::new(ErrorKind::InvalidArgument, text));
-        }
+        let workers = worker_threads(options.worker_threads as i128)?;
         let mut builder = tokio::runtime::Builder::new_multi_thread();
-        builder.worker_threads(options.worker_threads).thread_name(options.thread_name.clone()).enable_time();
+        builder.worker_threads(workers).thread_name(options.thread_name.clone()).enable_time();
         let threads = Arc::new(Threads {
             id: NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed),
             live: Mutex::new(0),
@@ -830,6 +839,9 @@ mod tests {
             assert_eq!(e.kind, ErrorKind::InvalidArgument, "{workers}: {e:?}");
             assert_eq!(e.message, format!("worker threads must be 1 to 256, not {workers}"));
         }
+        // A binding's negative count is refused with the count it gave.
+        let negative = worker_threads(-5).expect_err("refused");
+        assert_eq!(negative.message, "worker threads must be 1 to 256, not -5");
         let options = Options { worker_threads: MAX_WORKER_THREADS, ..Options::default() };
         Runtime::start("pool1", Config::default(), panicky_host(), options).expect("256 start").shutdown();
     }

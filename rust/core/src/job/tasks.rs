@@ -167,7 +167,7 @@ impl Job {
                 {
                     let copied = (self.definition.target_mode.state == ModeState::Same && mode.may_lower_source())
                         .then(|| Durability { state: t.copies.state, sticky: std::mem::take(&mut t.copies.sticky) });
-                    let source = std::mem::replace(source, Durability { state: source.state, sticky: Vec::new() });
+                    let source = Durability { state: source.state, sticky: std::mem::take(&mut source.sticky) };
                     running.stage = Stage::ApplyingSourceMode { task, note, copied, reads: 0 };
                     self.apply_source_mode(pnfsid, source, ctx);
                 }

@@ -135,29 +135,23 @@ impl JobQueue {
     pub fn extend(&mut self, files: impl IntoIterator<Item = (PnfsId, u64)>) -> (usize, u64) {
         let files = files.into_iter();
         let first = self.slots.len();
-        let before = self.live;
+        let (live, bytes) = (self.live, self.bytes);
         let (lower, _) = files.size_hint();
         if lower >= INDEX_MIN {
-            let mut bytes: u64 = 0;
             for (id, size) in files {
                 self.slots.push(PackedFile::new(&id, size));
-                bytes = bytes.saturating_add(size);
+                self.bytes = self.bytes.saturating_add(size);
             }
             let _ = self.slot_number();
             self.live += self.slots.len() - first;
-            self.bytes = self.bytes.saturating_add(bytes);
             // Re-indexing kills later duplicates, also of files queued before.
-            let killed = self.rebuild_from(first);
-            let killed_bytes = killed.iter().fold(0u64, |sum, s| sum.saturating_add(s.1));
-            return (self.live - before, bytes.saturating_sub(killed_bytes));
-        }
-        let mut bytes: u64 = 0;
-        for (id, size) in files {
-            if self.push_back(id, size) {
-                bytes = bytes.saturating_add(size);
+            self.rebuild_from(first);
+        } else {
+            for (id, size) in files {
+                self.push_back(id, size);
             }
         }
-        (self.live - before, bytes)
+        (self.live - live, self.bytes.saturating_sub(bytes))
     }
 
     /// The key of this queue's index, for [`ScannedFiles::new`].
@@ -325,8 +319,8 @@ impl JobQueue {
 
     /// Compacts the slots and indexes them (or, when few, maps them); slots from `fresh` on
     /// were appended without a membership check, so later duplicates among them and of older
-    /// files are killed. Returns the files killed so.
-    fn rebuild_from(&mut self, fresh: usize) -> Vec<(PnfsId, u64)> {
+    /// files are killed.
+    fn rebuild_from(&mut self, fresh: usize) {
         // A purge under way is overtaken: the compaction drops every dead slot.
         if let Some(purge) = self.purge.take() {
             let bytes = purge.bytes();
@@ -353,28 +347,29 @@ impl JobQueue {
         let old = (std::mem::take(&mut self.recent), std::mem::take(&mut self.index));
         let bytes = map_bytes(&old.0) + old.1.bytes();
         self.release(old, bytes);
-        let mut killed = Vec::new();
-        if self.slots.len() >= INDEX_MIN {
+        // The slots of the duplicates killed.
+        let killed = if self.slots.len() >= INDEX_MIN {
             let (index, dead) = Index::build(&mut self.slots, self.seed);
             self.index = index;
             self.indexed = self.slots.len();
-            killed.extend(dead.into_iter().map(|n| (self.slots.get(n).pnfsid(), self.slots.get(n).size())));
+            dead
         } else {
             self.index = Index::default();
             self.indexed = 0;
+            let mut dead = Vec::new();
             for n in 0..self.slots.len() {
                 let id = self.slots.get(n).pnfsid();
-                let duplicate = n >= fresh && self.recent.contains_key(&id);
-                if duplicate {
+                if n >= fresh && self.recent.contains_key(&id) {
                     self.slots.get_mut(n).kill();
-                    killed.push((id, self.slots.get(n).size()));
+                    dead.push(n);
                 } else {
                     self.recent.insert(id, n as u32);
                 }
             }
-        }
+            dead
+        };
         self.live -= killed.len();
-        self.bytes = killed.iter().fold(self.bytes, |bytes, (_, size)| bytes.saturating_sub(*size));
+        self.bytes = killed.iter().fold(self.bytes, |bytes, &n| bytes.saturating_sub(self.slots.get(n).size()));
         if self.live == 0 {
             self.clear();
         } else {
@@ -382,7 +377,6 @@ impl JobQueue {
                 self.head += 1;
             }
         }
-        killed
     }
 }
 
