@@ -8,6 +8,7 @@ use std::fmt;
 use migration_core::Millis;
 use migration_core::PnfsId;
 use migration_core::driver::sim::{Cause, Cluster, JobRef, START};
+use migration_core::host::Repository;
 use migration_core::input::RepositoryEvent;
 use migration_core::message::RequestId;
 use migration_core::replica::{ReplicaState, StickyRecord};
@@ -75,6 +76,11 @@ pub mod names {
     /// Pins are never removed, shortened or copied by a migration job; a pinned source is
     /// never deleted; no pin vanishes.
     pub const PINS: &str = "pins are never lost or moved by a migration job";
+    /// A job with `-verify` lowers its source only on copies whose data was checked: no pool
+    /// that confirmed the task's copy holds a corrupt replica.
+    pub const VERIFIED: &str = "a verifying job lowers its source only on checked copies";
+    /// A `-meta-only` job creates no replica.
+    pub const META_ONLY: &str = "a -meta-only job creates no replica";
     /// Copies on a job's targets never exceed `-replicas` (pre-existing ones counted).
     pub const REPLICAS: &str = "reruns never create copies beyond -replicas";
     /// Every job ends once faults stop; none stays in CANCELLING.
@@ -110,6 +116,8 @@ struct SpecInfo {
     smode_owners: Vec<String>,
     tmode_cached: bool,
     move_pins: bool,
+    verify: bool,
+    meta_only: bool,
     /// When its first run was created.
     first_start: Option<Millis>,
 }
@@ -182,6 +190,8 @@ impl Checker {
                 smode_owners: s.smode_owners.clone(),
                 tmode_cached: s.tmode_cached,
                 move_pins: s.move_pins,
+                verify: s.verify,
+                meta_only: s.meta_only,
                 first_start: None,
             })
             .collect();
@@ -346,7 +356,9 @@ impl Checker {
             RepositoryEvent::StateChanged { old, new: ReplicaState::Removed, entry } => {
                 let file = entry.pnfsid;
                 let held = self.model.get_mut(&file).and_then(|m| m.remove(pool));
-                if held.is_none() && !old.is_cached_or_precious() {
+                // Nothing of the file goes with an incomplete replica that nobody modelled, nor
+                // with a broken one that the operator removes.
+                if !old.is_cached_or_precious() && (held.is_none() || matches!(cause, Cause::External)) {
                     return Ok(());
                 }
                 let others = self.complete_elsewhere(&file, pool);
@@ -374,6 +386,9 @@ impl Checker {
                         if let Err(text) = self.copies_confirmed(job, &file, spec, "deleted the source") {
                             return Err(violation(ALL_COPIES_CONFIRMED, file, text));
                         }
+                        if let Err(text) = self.copies_verified(c, job, &file, spec, "deleted the source") {
+                            return Err(violation(VERIFIED, file, text));
+                        }
                         if *old == ReplicaState::Precious && !self.precious_elsewhere(&file, pool, cause) {
                             let text = "the source mode deleted a precious source with no precious copy elsewhere";
                             return Err(violation(PRECIOUS_KEPT, file, text.to_string()));
@@ -397,6 +412,13 @@ impl Checker {
                 match existing {
                     None => {
                         // A new replica.
+                        if let Cause::Transfer { request } = cause
+                            && let Some(&spec) = self.uuid_spec.get(request)
+                            && self.specs[spec].meta_only
+                        {
+                            let text = format!("job spec {spec} (-meta-only) created a replica");
+                            return Err(violation(META_ONLY, file, text));
+                        }
                         let born_by = match cause {
                             Cause::Transfer { request } if self.orphan(c, *request) => {
                                 self.orphans += 1;
@@ -432,6 +454,12 @@ impl Checker {
                                     && let Err(text) = self.copies_confirmed(job, &file, spec, "made the source cached")
                                 {
                                     return Err(violation(LOWERED_AFTER_COPIES, file, text));
+                                }
+                                if let Some(spec) = self.spec_of(cause)
+                                    && let Err(text) =
+                                        self.copies_verified(c, job, &file, spec, "made the source cached")
+                                {
+                                    return Err(violation(VERIFIED, file, text));
                                 }
                                 if !self.precious_elsewhere(&file, pool, cause) {
                                     let text =
@@ -498,6 +526,34 @@ impl Checker {
             spec.replicas,
             if spec.wait { "wait" } else { "limit" }
         ))
+    }
+
+    /// With `-verify`, whether every pool that confirmed the task's copy holds data that
+    /// matches its checksum: a corrupt replica must fail a verifying update, never confirm it.
+    fn copies_verified(
+        &self,
+        c: &Cluster,
+        job: &JobRef,
+        file: &PnfsId,
+        spec: &SpecInfo,
+        what: &str,
+    ) -> Result<(), String> {
+        if !spec.verify {
+            return Ok(());
+        }
+        let task = self.last_task.get(&(job.clone(), *file));
+        let mut pools = task.and_then(|uuid| self.confirmed.get(uuid)).into_iter().flatten();
+        let corrupt = |pool: &&String| {
+            c.pools
+                .get(*pool)
+                .is_some_and(|p| p.repository.is_corrupt(file) && matches!(p.repository.entry(file), Ok(Some(_))))
+        };
+        match pools.find(corrupt) {
+            Some(pool) => {
+                Err(format!("the source mode {what} on the word of {pool}, whose replica is corrupt (-verify)"))
+            }
+            None => Ok(()),
+        }
     }
 
     fn check_sticky(

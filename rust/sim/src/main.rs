@@ -220,10 +220,24 @@ mod tests {
     fn seeds_that_once_failed_pass() {
         for (seed, mask, what) in FOUND {
             let only = Only::parse(mask).expect("a valid mask");
-            let scenario = Scenario::generate(seed).restrict(&only);
+            let scenario = before_damage(Scenario::generate(seed).restrict(&only));
             let outcome = run::run(&scenario, false, None);
             assert!(outcome.result.is_ok(), "seed {seed} ({what}): {:?}", outcome.result.err().map(|v| v.to_string()));
         }
+    }
+
+    /// The scenario as its seed gave it before the thirtieth round drew damaged replicas,
+    /// `-verify` and `-meta-only` (they are drawn last, so nothing else differs).
+    fn before_damage(mut s: Scenario) -> Scenario {
+        s.damaged.clear();
+        for spec in &mut s.specs {
+            for flag in [" -meta-only", " -verify=false", " -verify"] {
+                spec.line = spec.line.replacen(flag, "", 1);
+            }
+            spec.verify = spec.line.starts_with("migration move");
+            spec.meta_only = false;
+        }
+        s
     }
 
     #[test]
@@ -231,7 +245,7 @@ mod tests {
         // Seed 185496: pool5 goes offline while its copy request to pool3 runs; the answer and
         // the cancel are undeliverable, the task's next try copies to pool1, and pool3's copy
         // completes later. Counted, that orphan made two copies of a `-replicas=1` job.
-        let outcome = run::run(&Scenario::generate(185496), false, None);
+        let outcome = run::run(&before_damage(Scenario::generate(185496)), false, None);
         let stats = outcome.result.unwrap_or_else(|v| panic!("seed 185496: {v}"));
         let orphans = stats.coverage.get("copies of orphan requests (not counted against -replicas)");
         assert!(orphans.is_some_and(|&n| n >= 1), "{:?}", stats.coverage);
@@ -256,7 +270,7 @@ mod tests {
 
     #[test]
     fn a_runaway_is_a_violation_unless_permanent_jobs_feed_each_other_and_complete_tasks() {
-        // Seed 1 has no permanent job and takes 3 717 steps.
+        // Seed 1 has no permanent job and takes about 4 000 steps.
         let scenario = Scenario::generate(1);
         assert!(!scenario.permanent_feedback());
         let outcome = run::run_within(&scenario, false, None, run::Budget { steps: 1_000, window: 500 });
@@ -272,6 +286,84 @@ mod tests {
             violation.detail,
             "more than 1000 steps, and no task completed in the last 2000 of them: a loop without progress"
         );
+    }
+
+    /// One file on pool1, a `migration <line>` job on pool1 to pool2 whose spec (what the
+    /// checker expects) says `verify` and `meta_only`, and pool2 holding the damaged replica
+    /// `damaged` if any.
+    fn one_file(line: &str, verify: bool, meta_only: bool, damaged: Option<scenario::Damage>) -> Scenario {
+        let id = migration_core::PnfsId::parse("A000").expect("an id");
+        let file = scenario::FileSpec {
+            id,
+            size: 1_000,
+            replicas: vec![(0, migration_core::replica::ReplicaState::Cached, vec![])],
+        };
+        let spec = scenario::JobSpec {
+            pool: 0,
+            line: format!("migration {line} -concurrency=1 -refresh=30 pool2"),
+            targets: vec![1],
+            replicas: 1,
+            wait: true,
+            eager: false,
+            permanent: false,
+            smode: if line.starts_with("move") { scenario::SourceMode::Delete } else { scenario::SourceMode::Same },
+            smode_owners: vec![],
+            tmode_cached: false,
+            move_pins: false,
+            verify,
+            meta_only,
+        };
+        Scenario {
+            seed: 1,
+            pools: 2,
+            bandwidth: 100_000,
+            max_incoming: vec![],
+            files: vec![file],
+            specs: vec![spec],
+            faults: scenario::FaultPlan::default(),
+            actions: vec![(START, scenario::Action::Start(0)), (START + scenario::MINUTE, scenario::Action::EndFaults)],
+            damaged: damaged.map(|d| (0, 1, d)).into_iter().collect(),
+        }
+    }
+
+    #[test]
+    fn a_move_that_skips_the_verification_it_was_given_is_caught() {
+        // The job runs without verifying; the checker was told it verifies. The target's
+        // corrupt replica confirms the copy, and the move deletes its only good replica.
+        let damaged = Some(scenario::Damage::Corrupt);
+        let outcome = run::run(&one_file("move -verify=false -pins=keep", true, false, damaged), false, None);
+        let violation = outcome.result.expect_err("a source deleted on a corrupt copy");
+        assert_eq!(violation.invariant, check::names::VERIFIED, "{violation}");
+
+        // Verifying, the same move fails the file, keeps its source and passes.
+        let outcome = run::run(&one_file("move -pins=keep", true, false, damaged), false, None);
+        let stats = outcome.result.unwrap_or_else(|v| panic!("{v}"));
+        let corrupt = "note Transfer to [pool] failed (Checksum mismatch); will not be retried";
+        assert_eq!(stats.coverage.get(corrupt), Some(&1), "{:?}", stats.coverage);
+    }
+
+    #[test]
+    fn a_copy_made_by_a_job_told_to_only_update_is_caught() {
+        let outcome = run::run(&one_file("copy", false, true, None), false, None);
+        let violation = outcome.result.expect_err("a replica created");
+        assert_eq!(violation.invariant, check::names::META_ONLY, "{violation}");
+
+        let outcome = run::run(&one_file("copy -meta-only", false, true, None), false, None);
+        let stats = outcome.result.unwrap_or_else(|v| panic!("{v}"));
+        let skipped = "note File skipped because it has no existing replicas";
+        assert_eq!(stats.coverage.get(skipped), Some(&1), "{:?}", stats.coverage);
+    }
+
+    #[test]
+    fn a_broken_replica_on_the_target_holds_the_file_until_the_operator_removes_it() {
+        // The target cannot update its broken replica, so the move retries until the end of
+        // the faults removes it, then copies the file anew and deletes its source.
+        let damaged = Some(scenario::Damage::Broken);
+        let outcome = run::run(&one_file("move -pins=keep", true, false, damaged), false, None);
+        let stats = outcome.result.unwrap_or_else(|v| panic!("{v}"));
+        let broken = "note Transfer to [pool] failed (Cannot update file in state BROKEN)";
+        assert!(stats.coverage.get(broken).is_some_and(|&n| n >= 1), "{:?}", stats.coverage);
+        assert_eq!(stats.coverage.get("job ended FINISHED"), Some(&1), "{:?}", stats.coverage);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};
 use migration_core::{Config, Millis, PnfsId};
 
 use crate::check::{Checker, ReplicasBound, Violation, names, quiescent};
-use crate::scenario::{Action, HOUR, MINUTE, Scenario, pool_name};
+use crate::scenario::{Action, Damage, HOUR, MINUTE, Scenario, pool_name};
 
 /// A pool's normal capacity.
 const CAPACITY: u64 = 1_000_000_000_000;
@@ -224,6 +224,19 @@ impl Run<'_> {
                 for pin in sticky.iter().filter(|r| r.is_pin("PinManager")) {
                     self.check.pinned(file.id, &pin.owner, true);
                 }
+            }
+        }
+        for &(f, pool, damage) in &self.s.damaged {
+            let file = &self.s.files[f];
+            let state = match damage {
+                Damage::Broken => ReplicaState::Broken,
+                Damage::Corrupt => ReplicaState::Cached,
+            };
+            let mut entry = ReplicaEntry::new(file.id, state, file.size, START - HOUR);
+            entry.storage_class = Some("atlas:default@osm".to_string());
+            self.c.add_replica(&pool_name(pool), entry);
+            if damage == Damage::Corrupt {
+                self.c.repository(&pool_name(pool)).corrupt(file.id);
             }
         }
         let f = &self.s.faults;
@@ -448,6 +461,22 @@ impl Run<'_> {
                 }
                 self.refusing.clear();
                 self.c.faults = Default::default();
+                // The operator removes the broken replicas (`rep rm`): a target cannot update
+                // one, so a job would retry its file for ever, as dCache's does.
+                for &(f, pool, damage) in &self.s.damaged {
+                    let (id, name) = (self.file(f), pool_name(pool));
+                    let broken = self
+                        .c
+                        .repository(&name)
+                        .entry(&id)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|e| e.state == ReplicaState::Broken);
+                    if damage == Damage::Broken && broken {
+                        let _ = self.c.repository(&name).set_state(&id, ReplicaState::Removed, "rep rm");
+                    }
+                }
+                self.c.flush_events();
             }
         }
         Ok(())

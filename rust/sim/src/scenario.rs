@@ -79,6 +79,21 @@ pub struct JobSpec {
     /// `-pins=move` (the default of `migration move`): the job moves its sources' pins to a
     /// confirmed copy.
     pub move_pins: bool,
+    /// `-verify` (the default of `migration move`): a target checks the checksum of the replica
+    /// it already holds before it confirms the copy.
+    pub verify: bool,
+    /// `-meta-only`: the job only updates replicas that targets already hold.
+    pub meta_only: bool,
+}
+
+/// How a replica that a scenario places beside a file's good ones is damaged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Damage {
+    /// In state BROKEN: a target cannot update it, and the operator removes it once the faults
+    /// stop (as `rep rm` would), so that the files it held up can move.
+    Broken,
+    /// CACHED, but its data no longer matches the checksum: only a verifying update finds out.
+    Corrupt,
 }
 
 /// Something that happens at a moment of the fault window.
@@ -163,6 +178,9 @@ pub struct Scenario {
     pub faults: FaultPlan,
     /// The timeline (absolute simulated times), sorted.
     pub actions: Vec<(Millis, Action)>,
+    /// Damaged replicas at the start, `(file index, pool index, damage)`, each on a pool that
+    /// holds no other replica of the file.
+    pub damaged: Vec<(usize, usize, Damage)>,
 }
 
 /// The name of pool `i`.
@@ -383,7 +401,43 @@ impl Scenario {
                 }
             }
         }
-        Scenario { seed, pools, bandwidth, max_incoming, files, specs, faults, actions }
+        // After those, for the same reason: damaged replicas beside the good ones, and jobs
+        // that verify or only update.
+        let mut damaged = Vec::new();
+        if g.chance(0.3) {
+            for _ in 0..g.between(1, 4) {
+                let f = g.rng.below(n_files);
+                let pool = g.rng.below(pools);
+                let taken = files[f].replicas.iter().any(|(p, _, _)| *p == pool)
+                    || damaged.iter().any(|&(d, p, _)| (d, p) == (f, pool));
+                let damage = if g.chance(0.5) { Damage::Broken } else { Damage::Corrupt };
+                if !taken {
+                    damaged.push((f, pool, damage));
+                }
+            }
+        }
+        for spec in &mut specs {
+            if g.chance(0.3) {
+                spec.set_flag("verify", !spec.verify);
+            }
+            if g.chance(0.15) {
+                spec.set_flag("meta-only", true);
+            }
+        }
+        Scenario { seed, pools, bandwidth, max_incoming, files, specs, faults, actions, damaged }
+    }
+}
+
+impl JobSpec {
+    /// Sets `-verify` or `-meta-only` on the command line, before its other options.
+    fn set_flag(&mut self, name: &str, value: bool) {
+        let option = if value { format!(" -{name}") } else { format!(" -{name}=false") };
+        let at = self.line.find(" -concurrency=").expect("every spec's line has a concurrency");
+        self.line.insert_str(at, &option);
+        match name {
+            "verify" => self.verify = value,
+            _ => self.meta_only = value,
+        }
     }
 }
 
@@ -503,7 +557,21 @@ fn spec(g: &mut Gen, pool: usize, pools: usize, targets: Option<Vec<usize>>, ver
         line.push(' ');
         line.push_str(&pool_name(*t));
     }
-    JobSpec { pool, line, targets, replicas, wait, eager, permanent, smode, smode_owners, tmode_cached, move_pins }
+    JobSpec {
+        pool,
+        line,
+        targets,
+        replicas,
+        wait,
+        eager,
+        permanent,
+        smode,
+        smode_owners,
+        tmode_cached,
+        move_pins,
+        verify: verb == "move",
+        meta_only: false,
+    }
 }
 
 impl fmt::Display for Scenario {
@@ -533,6 +601,9 @@ impl fmt::Display for Scenario {
                 })
                 .collect();
             writeln!(f, "  file {} {} B on {}", file.id, file.size, replicas.join(" "))?;
+        }
+        for (file, pool, damage) in &self.damaged {
+            writeln!(f, "  file {} also on {}: {damage:?}", self.files[*file].id, pool_name(*pool))?;
         }
         for (t, a) in &self.actions {
             let t = t - START;
@@ -647,6 +718,7 @@ impl Scenario {
                 actions.push((*t, a));
             }
         }
+        let damaged = self.damaged.iter().filter_map(|&(f, p, d)| file_index(f).map(|f| (f, p, d))).collect();
         Scenario {
             seed: self.seed,
             pools: self.pools,
@@ -656,6 +728,7 @@ impl Scenario {
             specs,
             faults,
             actions,
+            damaged,
         }
     }
 }

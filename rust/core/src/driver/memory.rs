@@ -49,8 +49,10 @@ impl MemoryRepository {
         }
     }
 
-    /// Adds (or replaces) a replica; reported as a state change from `NEW`.
+    /// Adds (or replaces) a replica; reported as a state change from `NEW`. Its data is new,
+    /// so a corrupt mark of the replica it replaces goes.
     pub fn insert(&self, entry: ReplicaEntry) {
+        self.corrupted.lock().remove(&entry.pnfsid);
         let old = self.entries.write().upsert(entry.clone());
         self.notify(RepositoryEvent::StateChanged { old, new: entry.state, entry });
     }

@@ -977,7 +977,9 @@ impl Cluster {
         if self.faults.fail_p2p > 0.0 && self.rng.next_f64() < self.faults.fail_p2p {
             return Err(Failure::error(ReturnCode::ERROR_IO_DISK, "I/O error"));
         }
-        if self.faults.corrupt_transfers.contains(&pnfsid) {
+        // A corrupt source replica fails the target's check of the data against the file's
+        // checksum, as a corrupted transfer does.
+        if self.faults.corrupt_transfers.contains(&pnfsid) || source.repository.is_corrupt(&pnfsid) {
             return Err(Failure::error(ReturnCode::FILE_CORRUPTED, "Checksum mismatch"));
         }
         let target = &self.pools[pool];
