@@ -1,7 +1,9 @@
 //! A job's bandwidth limit (beyond dCache, issue #13): a token bucket charged with each file's
-//! size when its task starts. A file may overdraw the bucket, so files larger than a second's
-//! worth still go; the next one waits until the debt is paid. Over any stretch longer than a
-//! few files the job moves at most `rate` bytes per second.
+//! size when its task starts, charged again for each further transfer of the file (a second
+//! copy of `-replicas=2`, a retry on another target), and refunded when no transfer of it began
+//! (its targets only updated the replicas they held). A file may overdraw the bucket, so files
+//! larger than a second's worth still go; the next one waits until the debt is paid. Over any
+//! stretch longer than a few files the job moves at most `rate` bytes per second.
 
 use crate::Millis;
 
@@ -56,6 +58,20 @@ impl TokenBucket {
         self.tokens -= bytes as f64;
         Ok(())
     }
+
+    /// Charges `bytes` whatever the bucket holds: a transfer that has begun is not held back;
+    /// the next file waits for the debt instead.
+    pub fn charge(&mut self, bytes: u64, now: Millis) {
+        self.refill(now);
+        self.tokens -= bytes as f64;
+    }
+
+    /// Gives back `bytes` charged for a transfer that never began (no more than the bucket
+    /// holds when full).
+    pub fn refund(&mut self, bytes: u64, now: Millis) {
+        self.refill(now);
+        self.tokens = (self.tokens + bytes as f64).min(self.capacity());
+    }
 }
 
 /// Parses `10M`, `512k`, `1G`, `2000` (bytes per second; K, M, G are powers of 1024).
@@ -107,6 +123,19 @@ mod tests {
         }
         // 60 s at 1000 B/s plus the initial second of burst and one file of overdraft.
         assert!((60_000..=61_300).contains(&sent), "{sent}");
+    }
+
+    #[test]
+    fn a_charge_overdraws_and_a_refund_pays_the_debt_back_up_to_a_full_bucket() {
+        let mut b = TokenBucket::new(1000, 0);
+        assert_eq!(b.take(1000, 0), Ok(()));
+        b.charge(3000, 0);
+        assert_eq!(b.take(1, 0), Err(3000));
+        b.refund(3000, 0);
+        assert_eq!(b.take(1000, 0), Ok(()), "the debt is paid back");
+        b.refund(1_000_000, 0);
+        assert_eq!(b.take(1001, 0), Ok(()));
+        assert_eq!(b.take(1, 0), Err(1), "a refund fills the bucket no further than one second's worth");
     }
 
     #[test]

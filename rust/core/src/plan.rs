@@ -25,6 +25,9 @@ pub struct Plan {
     pub copy_bytes: u64,
     /// Copies to make (more than `copy_files` with `-replicas`).
     pub copies: u64,
+    /// The bytes those copies move: each file's size once per copy, what a bandwidth limit
+    /// is charged.
+    pub copies_bytes: u64,
     /// Files with fewer targets that lack a copy than `-replicas` asks for: given what there
     /// is room for, or waiting for more targets (`-target-deficit-mode`).
     pub short: u64,
@@ -58,6 +61,7 @@ impl Plan {
                 self.copy_files += 1;
                 self.copy_bytes += size;
                 self.copies += copies;
+                self.copies_bytes = self.copies_bytes.saturating_add(size.saturating_mul(copies));
             }
         }
     }
@@ -106,13 +110,18 @@ impl Plan {
             "Spread     : {}",
             if spread.is_empty() { "no usable target".to_string() } else { spread.join(", ") }
         );
-        let (rate, source) = match (rate, limit) {
-            (Some(r), Some(l)) if r > 0.0 && l < r => (l, "the job's bandwidth limit"),
-            (Some(r), _) if r > 0.0 => (r, "this pool's recent rate"),
-            (_, Some(l)) if l < ASSUMED_RATE => (l, "the job's bandwidth limit"),
-            _ => (ASSUMED_RATE, "assumed: no recent transfers"),
+        // The pool's rate is of files moved; the limit is of bytes moved, each copy's. The
+        // estimate is the slower of the two.
+        let by_pace = match rate {
+            Some(r) if r > 0.0 => (self.copy_bytes as f64 / r, r, "this pool's recent rate"),
+            _ => (self.copy_bytes as f64 / ASSUMED_RATE, ASSUMED_RATE, "assumed: no recent transfers"),
         };
-        let eta = (self.copy_bytes as f64 / rate * 1000.0).round() as Millis;
+        let by_limit = limit.map(|l| (self.copies_bytes as f64 / l, l, "the job's bandwidth limit"));
+        let (seconds, rate, source) = match by_limit {
+            Some(held) if held.0 > by_pace.0 => held,
+            _ => by_pace,
+        };
+        let eta = (seconds * 1000.0).round() as Millis;
         let _ = writeln!(out, "Estimate   : {} at {rate:.0} bytes/s ({source})", progress::duration(eta));
         out
     }
@@ -133,9 +142,11 @@ mod tests {
         let text = p.report(&shares, Some(13.0), None);
         assert!(text.contains("Spread     : pool2 ~2 (50.0%), pool3 ~2 (50.0%)\n"), "{text}");
         assert!(text.contains("Estimate   : 10s at 13 bytes/s (this pool's recent rate)\n"), "{text}");
-        // A bandwidth limit below the rate is what the job would run at.
+        // A bandwidth limit below the rate is what the job would run at, and it is charged
+        // every copy's bytes: 100 twice and 30 once.
+        assert_eq!(p.copies_bytes, 230);
         let text = p.report(&shares, Some(13.0), Some(2.0));
-        assert!(text.contains("Estimate   : 1m05s at 2 bytes/s (the job's bandwidth limit)\n"), "{text}");
+        assert!(text.contains("Estimate   : 1m55s at 2 bytes/s (the job's bandwidth limit)\n"), "{text}");
         let text = p.report(&shares, None, Some(2.0));
         assert!(text.contains("(the job's bandwidth limit)"), "{text}");
         assert!(p.report(&shares, Some(13.0), Some(100.0)).contains("(this pool's recent rate)"));

@@ -488,6 +488,48 @@ fn a_ten_megabyte_limit_holds_within_ten_percent_over_a_minute() {
     );
 }
 
+/// Bytes the replicas of `pools` hold.
+fn held(c: &migration_core::driver::sim::Cluster, pools: &[&str]) -> u64 {
+    pools.iter().map(|p| c.repository(p).used()).sum()
+}
+
+#[test]
+fn the_limit_holds_for_every_copy_a_file_needs() {
+    // `-replicas=2`: each file crosses the network twice, and the job moves 10 MiB/s in all.
+    // Charged once a file, it moved twice the limit.
+    let mut c = cluster(1, &["pool1", "pool2", "pool3"]);
+    c.start();
+    for i in 1..=2000 {
+        put(&mut c, "pool1", &format!("{i:X}"), Precious, 1 << 20, vec![]);
+    }
+    ok(&mut c, "pool1", "migration copy -concurrency=16 -replicas=2 -bandwidth=10M pool2 pool3");
+    c.run_for(10_000); // past the first second's burst
+    let targets = ["pool2", "pool3"];
+    let (t0, b0) = (c.now(), held(&c, &targets));
+    c.run_for(MINUTE);
+    let rate = (held(&c, &targets) - b0) as f64 / ((c.now() - t0) as f64 / 1000.0);
+    let limit = (10u64 << 20) as f64;
+    assert!((rate - limit).abs() / limit < 0.10, "{rate:.0} B/s copied against a limit of {limit:.0}");
+}
+
+#[test]
+fn files_that_move_no_bytes_are_not_held_to_the_limit() {
+    // Every target holds the file already: the tasks only update its replicas (made precious
+    // here), and no byte crosses the network. Charged by size, 200 MiB at 1 MiB/s took 200 s.
+    let mut c = two_pools();
+    for i in 1..=200 {
+        put(&mut c, "pool1", &format!("{i:X}"), Precious, 1 << 20, vec![]);
+        put(&mut c, "pool2", &format!("{i:X}"), Cached, 1 << 20, vec![]);
+    }
+    ok(&mut c, "pool1", "migration copy -concurrency=4 -bandwidth=1M pool2");
+    let t0 = c.now();
+    assert!(c.run_until_jobs_end(HOUR));
+    assert_eq!(c.job("pool1", "1").statistics().completed_files, 200);
+    assert!(c.repository("pool2").entries().iter().all(|e| e.state == Precious), "every replica was updated");
+    let took = c.now() - t0;
+    assert!(took < 20_000, "updates of 200 MiB held to 1 MiB/s: {took} ms");
+}
+
 #[test]
 fn a_permanent_job_keeps_its_bandwidth_across_a_restart() {
     let mut c = two_pools();

@@ -35,7 +35,7 @@ impl Job {
 
     /// Where a dry run's file is: counted as already on the targets or to be copied.
     pub fn located(&mut self, pnfsid: PnfsId, outcome: Outcome<Vec<String>>, ctx: &mut Ctx<'_>) {
-        let Some(Running { stage: Stage::Locating, size }) = self.running.get(&pnfsid) else { return };
+        let Some(Running { stage: Stage::Locating, size, .. }) = self.running.get(&pnfsid) else { return };
         let size = *size;
         // The copies a task would count (§5.5): on the selectable targets, and for a job that
         // is not eager also on offline targets that pass the name filters.

@@ -128,6 +128,29 @@ impl Job {
         if self.plan.is_none() {
             ctx.locks.remove(&pnfsid);
         }
-        self.running.remove(&pnfsid).map_or(0, |r| r.size)
+        let Some(running) = self.running.remove(&pnfsid) else { return 0 };
+        // No byte of it crossed the network (targets updated a replica they held, or the task
+        // ended before a transfer): the limit is for bytes moved, so its charge goes back.
+        if running.transfers == 0
+            && running.charged > 0
+            && let Some(bucket) = self.bandwidth.as_mut()
+        {
+            bucket.refund(running.charged, ctx.now);
+        }
+        running.size
+    }
+
+    /// A target took the task's request for a new replica: a transfer began. The first was
+    /// paid for when the task started; each later one (`-replicas` above 1, a retry on another
+    /// target) is charged now, so that the limit holds for the bytes the job moves.
+    pub(super) fn transfer_began(&mut self, pnfsid: PnfsId, ctx: &Ctx<'_>) {
+        let Some(running) = self.running.get_mut(&pnfsid) else { return };
+        running.transfers += 1;
+        if running.transfers > 1
+            && let Some(bucket) = self.bandwidth.as_mut()
+        {
+            bucket.charge(running.size, ctx.now);
+            running.charged = running.charged.saturating_add(running.size);
+        }
     }
 }

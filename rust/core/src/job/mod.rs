@@ -225,6 +225,11 @@ enum Stage {
 struct Running {
     size: u64,
     stage: Stage,
+    /// Bytes charged to the job's bandwidth limit for the file: its size when its task started,
+    /// and again for each transfer after the first. Handed back if no transfer began.
+    charged: u64,
+    /// Transfers that began: requests for a new replica that a target took.
+    transfers: u32,
 }
 
 /// One migration job.
@@ -536,15 +541,20 @@ impl Job {
             }
             // A dry run moves no bytes, so it is not held to the limit (its estimate is).
             let bucket = if self.plan.is_none() { self.bandwidth.as_mut() } else { None };
-            if let Some(Err(wait)) = bucket.map(|b| b.take(size, ctx.now)) {
-                ctx.locks.remove(&pnfsid);
-                ctx.timers.set(TimerKey::Throttle(self.key), ctx.now.saturating_add(wait));
-                throttled = true;
-                break;
-            }
+            let charged = match bucket.map(|b| b.take(size, ctx.now)) {
+                Some(Err(wait)) => {
+                    ctx.locks.remove(&pnfsid);
+                    ctx.timers.set(TimerKey::Throttle(self.key), ctx.now.saturating_add(wait));
+                    throttled = true;
+                    break;
+                }
+                Some(Ok(())) => size,
+                None => 0,
+            };
             let (pnfsid, size) = self.queue.take_nth(0).expect("the file was just seen in the queue");
             self.release_queue_memory(ctx);
-            self.running.insert(pnfsid, Running { size, stage: Stage::Reading { cancelled: false } });
+            let stage = Stage::Reading { cancelled: false };
+            self.running.insert(pnfsid, Running { size, stage, charged, transfers: 0 });
             ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::StartTask { job: self.key, pnfsid }, pnfsid });
         }
         // A job held back by its bandwidth limit keeps running: its timer calls it back.

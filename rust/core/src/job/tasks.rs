@@ -14,7 +14,7 @@ use crate::message::{CopyRequest, Message, Reply, RequestId};
 use crate::mode::ModeState;
 use crate::pnfsid::PnfsId;
 use crate::replica::{Durability, ReplicaEntry, ReplicaState};
-use crate::task::{Targets, Task, TaskAction, TaskEvent, TaskResult};
+use crate::task::{Targets, Task, TaskAction, TaskEvent, TaskResult, TaskState};
 use crate::timers::TimerKey;
 
 /// The most a job whose file was locked on its target sleeps beyond [`WAKE_DELAY`].
@@ -110,6 +110,7 @@ impl Job {
             return;
         }
         let task_id = t.id;
+        let begins_transfer = t.state() == TaskState::InitiatingCopy && matches!(event, TaskEvent::CopyReply(Ok(())));
         let mut actions = std::mem::take(&mut self.spare_actions);
         let targets = Targets { online: &self.selectable, offline: &self.offline };
         t.handle(event, targets, ctx.rng, &mut actions);
@@ -123,6 +124,9 @@ impl Job {
         }
         // Given back before the task's end is handled, which may feed the next task.
         self.spare_actions = actions;
+        if begins_transfer {
+            self.transfer_began(pnfsid, ctx);
+        }
         if let Some(result) = ended {
             ctx.timers.cancel(TimerKey::Task { job: self.key, pnfsid, task: task_id });
             self.task_ended(pnfsid, task_id, result, ctx);
