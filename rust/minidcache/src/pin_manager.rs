@@ -152,10 +152,12 @@ impl PinManager {
         if let Err(e) = deleted {
             tracing::error!(target: "minidcache", "cannot delete pins: {e}");
         }
-        // A stopped pool keeps the record until it starts again (`pool_started`).
+        // A stopped pool keeps the record until it starts again (`pool_started`). A record
+        // whose row cannot be removed (here and below) comes back at the pool's next start: a
+        // pin kept, not lost, and the pool refuses copies until then.
         for pin in &removed {
             if let Some(node) = self.registry.running(&pin.pool) {
-                node.repository.remove_sticky(pnfsid, &pin.owner());
+                let _ = node.repository.remove_sticky(pnfsid, &pin.owner());
             }
         }
         removed.len()
@@ -179,7 +181,7 @@ impl PinManager {
         };
         // Never call a repository with the table locked: its listener drives a pool's module.
         for (pnfsid, owner) in stale {
-            node.repository.remove_sticky(&pnfsid, &owner);
+            let _ = node.repository.remove_sticky(&pnfsid, &owner);
         }
     }
 
@@ -212,7 +214,7 @@ impl PinManager {
         let id = pin_id(owner);
         let on_source = |p: &Pin| Some(p.id) == id && p.pnfsid == *pnfsid && p.pool == request.source;
         if !self.table.lock().pins.iter().any(on_source) {
-            source.repository.remove_sticky(pnfsid, owner);
+            let _ = source.repository.remove_sticky(pnfsid, owner);
             return Ok(());
         }
         // Never call a repository with the table locked: its listener drives a pool's module.
@@ -237,17 +239,17 @@ impl PinManager {
         };
         match moved {
             Some(Ok(())) => {
-                source.repository.remove_sticky(pnfsid, owner);
+                let _ = source.repository.remove_sticky(pnfsid, owner);
                 Ok(())
             }
             Some(Err(e)) => {
-                target.repository.remove_sticky(pnfsid, owner);
+                let _ = target.repository.remove_sticky(pnfsid, owner);
                 Err(Failure::error(ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e.message))
             }
             None => {
                 // Released while its record was set on the target.
-                target.repository.remove_sticky(pnfsid, owner);
-                source.repository.remove_sticky(pnfsid, owner);
+                let _ = target.repository.remove_sticky(pnfsid, owner);
+                let _ = source.repository.remove_sticky(pnfsid, owner);
                 Ok(())
             }
         }

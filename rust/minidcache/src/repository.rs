@@ -510,13 +510,13 @@ impl DiskRepository {
         Ok(())
     }
 
-    /// Removes a sticky record outright (the pin manager moving or releasing a pin).
-    pub fn remove_sticky(&self, pnfsid: &PnfsId, owner: &str) -> bool {
+    /// Removes a sticky record outright (the pin manager moving or releasing a pin, `rep set
+    /// sticky … off`); returns whether there was one. If its row cannot be written, the record
+    /// is gone until the next start brings it back (a pin kept, not lost), and the error says so.
+    pub fn remove_sticky(&self, pnfsid: &PnfsId, owner: &str) -> Result<bool, RepositoryError> {
         let mut index = self.index.write();
-        let Some(change) = index.replicas.remove_sticky(pnfsid, owner) else { return false };
-        // A row not written brings the record back at the next start: a pin kept, not lost.
-        let _ = self.write_row_and_notify(index, change);
-        true
+        let Some(change) = index.replicas.remove_sticky(pnfsid, owner) else { return Ok(false) };
+        self.write_row_and_notify(index, change).map(|()| true)
     }
 
     /// Drops sticky records as they expire, on a thread of the pool's ([`crate::expirer`])
@@ -1336,6 +1336,7 @@ mod tests {
         let dir = fresh_dir("failed-row");
         let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
         store(&repository, 1, b"one");
+        repository.set_sticky(&id(1), &StickyRecord::new("kept", -1), true).expect("a record");
         assert!(repository.accepts_copies());
         // Without the table every row's write (which rewrites its sticky records) fails.
         repository.store.write(|c| c.execute_batch("DROP TABLE sticky")).expect("dropped");
@@ -1347,6 +1348,10 @@ mod tests {
         );
         let pin = repository.set_sticky(&id(1), &StickyRecord::new("PinManager-1", -1), true);
         assert!(pin.is_err(), "a pin that a restart would take back is refused: {pin:?}");
+        // `rep set sticky … off`: the operator hears that a restart brings the record back.
+        let off = repository.remove_sticky(&id(1), "kept");
+        assert!(matches!(&off, Err(RepositoryError::Other(e)) if e.starts_with("cannot write metadata")), "{off:?}");
+        assert_eq!(repository.remove_sticky(&id(1), "kept"), Ok(false), "gone until the next start");
         assert!(!repository.accepts_copies(), "the pool refuses copies from now on");
         repository.set_accepts_copies(true); // `pool enable`
         assert!(!repository.accepts_copies(), "also once enabled again");

@@ -115,7 +115,7 @@ pub(super) fn rep_set_sticky(cluster: &Cluster, node: &PoolNode, args: &ParsedAr
             .set_sticky(&pnfsid, &StickyRecord::new(owner, expire), true)
             .map_err(|e| Error::new(ErrorKind::State, e.to_string()))?;
     } else {
-        node.repository.remove_sticky(&pnfsid, owner);
+        node.repository.remove_sticky(&pnfsid, owner).map_err(|e| Error::new(ErrorKind::State, e.to_string()))?;
     }
     Ok(String::new())
 }
