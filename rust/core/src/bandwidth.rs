@@ -1,9 +1,10 @@
 //! A job's bandwidth limit (beyond dCache, issue #13): a token bucket charged with each file's
-//! size when its task starts, charged again for each further transfer of the file (a second
-//! copy of `-replicas=2`, a retry on another target), and refunded when no transfer of it began
-//! (its targets only updated the replicas they held). A file may overdraw the bucket, so files
-//! larger than a second's worth still go; the next one waits until the debt is paid. Over any
-//! stretch longer than a few files the job moves at most `rate` bytes per second.
+//! size when its task starts, charged again for each further request for a new replica that
+//! no target refused (the second copy of `-replicas=2`), and refunded when the file leaves with
+//! no such request (its targets only updated the replicas they held). A file may overdraw the
+//! bucket, so files larger than a second's worth still go; the next one waits until the debt
+//! is paid. Over any stretch longer than a few files the job moves at most `rate` bytes per
+//! second.
 
 use crate::Millis;
 
@@ -66,8 +67,8 @@ impl TokenBucket {
         self.tokens -= bytes as f64;
     }
 
-    /// Gives back `bytes` charged for a transfer that never began (no more than the bucket
-    /// holds when full).
+    /// Gives back `bytes` charged for a copy no target took (no more than the bucket holds when
+    /// full).
     pub fn refund(&mut self, bytes: u64, now: Millis) {
         self.refill(now);
         self.tokens = (self.tokens + bytes as f64).min(self.capacity());

@@ -513,6 +513,26 @@ fn the_limit_holds_for_every_copy_a_file_needs() {
 }
 
 #[test]
+fn the_limit_holds_when_answers_come_late_or_out_of_order() {
+    // Deliveries delayed up to 1 s at random: a target's word that its copy finished can
+    // overtake its answer to the copy request, which can also come after the task stopped
+    // waiting for it. Every such copy still moved the file's bytes and is charged.
+    let mut c = two_pools();
+    for i in 1..=3000 {
+        put(&mut c, "pool1", &format!("{i:X}"), Precious, 1 << 20, vec![]);
+    }
+    c.faults.max_extra_delay = 1_000;
+    ok(&mut c, "pool1", "migration copy -concurrency=64 -bandwidth=10M pool2");
+    c.run_for(10_000);
+    let (t0, b0) = (c.now(), held(&c, &["pool2"]));
+    c.run_for(MINUTE);
+    let rate = (held(&c, &["pool2"]) - b0) as f64 / ((c.now() - t0) as f64 / 1000.0);
+    let limit = (10u64 << 20) as f64;
+    assert!(rate < 1.10 * limit, "{rate:.0} B/s copied against a limit of {limit:.0}");
+    assert!(rate > 0.80 * limit, "{rate:.0} B/s: the job kept going");
+}
+
+#[test]
 fn files_that_move_no_bytes_are_not_held_to_the_limit() {
     // Every target holds the file already: the tasks only update its replicas (made precious
     // here), and no byte crosses the network. Charged by size, 200 MiB at 1 MiB/s took 200 s.

@@ -497,9 +497,14 @@ impl Checker {
                 self.check_sticky(&old.sticky, &new.sticky, cause).map_err(|(inv, text)| violation(inv, file, text))?;
                 if let (Cause::SourceMode { job }, Some(spec)) = (cause, self.spec_of(cause))
                     && shortened(&old.sticky, &new.sticky)
-                    && let Err(text) = self.copies_confirmed(job, &file, spec, "shortened the source's sticky records")
                 {
-                    return Err(violation(LOWERED_AFTER_COPIES, file, text));
+                    let what = "shortened the source's sticky records";
+                    if let Err(text) = self.copies_confirmed(job, &file, spec, what) {
+                        return Err(violation(LOWERED_AFTER_COPIES, file, text));
+                    }
+                    if let Err(text) = self.copies_verified(c, job, &file, spec, what) {
+                        return Err(violation(VERIFIED, file, text));
+                    }
                 }
                 if let Some(h) = self.model.get_mut(&file).and_then(|m| m.get_mut(pool)) {
                     h.sticky = new.sticky.clone();

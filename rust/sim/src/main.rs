@@ -364,6 +364,7 @@ mod tests {
         let broken = "note Transfer to [pool] failed (Cannot update file in state BROKEN)";
         assert!(stats.coverage.get(broken).is_some_and(|&n| n >= 1), "{:?}", stats.coverage);
         assert_eq!(stats.coverage.get("job ended FINISHED"), Some(&1), "{:?}", stats.coverage);
+        assert_eq!(stats.coverage.get("files completed by jobs"), Some(&1), "moved: {:?}", stats.coverage);
     }
 
     #[test]

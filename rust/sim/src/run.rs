@@ -641,6 +641,8 @@ impl Run<'_> {
         self.cancelled_stayed()?;
         for job in self.c.pools.values().flat_map(|p| p.module.jobs()) {
             *self.coverage.entry(format!("job ended {}", job.state().name())).or_default() += 1;
+            *self.coverage.entry("files completed by jobs".to_string()).or_default() +=
+                job.statistics().completed_files;
             for note in job.notes() {
                 // Pool names and numbers vary; the kind of note is what matters.
                 let kind: String = note

@@ -129,9 +129,9 @@ impl Job {
             ctx.locks.remove(&pnfsid);
         }
         let Some(running) = self.running.remove(&pnfsid) else { return 0 };
-        // No byte of it crossed the network (targets updated a replica they held, or the task
-        // ended before a transfer): the limit is for bytes moved, so its charge goes back.
-        if running.transfers == 0
+        // No target took a request for a new replica of it (they updated the replicas they
+        // held, or the task ended first): the limit is for bytes moved, so its charge goes back.
+        if running.copies_asked == 0
             && running.charged > 0
             && let Some(bucket) = self.bandwidth.as_mut()
         {
@@ -140,17 +140,20 @@ impl Job {
         running.size
     }
 
-    /// A target took the task's request for a new replica: a transfer began. The first was
-    /// paid for when the task started; each later one (`-replicas` above 1, a retry on another
-    /// target) is charged now, so that the limit holds for the bytes the job moves.
-    pub(super) fn transfer_began(&mut self, pnfsid: PnfsId, ctx: &Ctx<'_>) {
+    /// The task sent `sent` requests for new replicas, and one was `refused`. Each request
+    /// not refused may move the file's bytes (a target that meanwhile found a replica of its
+    /// own only updates it: charged all the same, the safe side), so the file is charged its
+    /// size once for each, and at least once while it runs (taken when its task started).
+    pub(super) fn copies_asked(&mut self, pnfsid: PnfsId, sent: u32, refused: bool, ctx: &Ctx<'_>) {
         let Some(running) = self.running.get_mut(&pnfsid) else { return };
-        running.transfers += 1;
-        if running.transfers > 1
-            && let Some(bucket) = self.bandwidth.as_mut()
-        {
-            bucket.charge(running.size, ctx.now);
-            running.charged = running.charged.saturating_add(running.size);
+        running.copies_asked = (running.copies_asked + sent).saturating_sub(u32::from(refused));
+        let Some(bucket) = self.bandwidth.as_mut() else { return };
+        let owed = running.size.saturating_mul(u64::from(running.copies_asked.max(1)));
+        match owed.cmp(&running.charged) {
+            std::cmp::Ordering::Greater => bucket.charge(owed - running.charged, ctx.now),
+            std::cmp::Ordering::Less => bucket.refund(running.charged - owed, ctx.now),
+            std::cmp::Ordering::Equal => {}
         }
+        running.charged = owed;
     }
 }

@@ -226,10 +226,10 @@ struct Running {
     size: u64,
     stage: Stage,
     /// Bytes charged to the job's bandwidth limit for the file: its size when its task started,
-    /// and again for each transfer after the first. Handed back if no transfer began.
+    /// and again for each further request for a new replica. Handed back if none was taken.
     charged: u64,
-    /// Transfers that began: requests for a new replica that a target took.
-    transfers: u32,
+    /// Requests for a new replica sent and not refused: each may move the file's bytes.
+    copies_asked: u32,
 }
 
 /// One migration job.
@@ -554,7 +554,7 @@ impl Job {
             let (pnfsid, size) = self.queue.take_nth(0).expect("the file was just seen in the queue");
             self.release_queue_memory(ctx);
             let stage = Stage::Reading { cancelled: false };
-            self.running.insert(pnfsid, Running { size, stage, charged, transfers: 0 });
+            self.running.insert(pnfsid, Running { size, stage, charged, copies_asked: 0 });
             ctx.effects.push(Effect::ReadEntry { purpose: EntryPurpose::StartTask { job: self.key, pnfsid }, pnfsid });
         }
         // A job held back by its bandwidth limit keeps running: its timer calls it back.

@@ -110,22 +110,29 @@ impl Job {
             return;
         }
         let task_id = t.id;
-        let begins_transfer = t.state() == TaskState::InitiatingCopy && matches!(event, TaskEvent::CopyReply(Ok(())));
+        // A request for a new replica that its target refused (an error, or no route to it)
+        // moved nothing; one that timed out may have.
+        let refused = t.state() == TaskState::InitiatingCopy
+            && matches!(event, TaskEvent::CopyReply(Err(Failure::Error { .. } | Failure::NoRoute)));
         let mut actions = std::mem::take(&mut self.spare_actions);
         let targets = Targets { online: &self.selectable, offline: &self.offline };
         t.handle(event, targets, ctx.rng, &mut actions);
         let t: &Task = t;
         let mut ended = None;
+        let mut asked = 0;
         for action in actions.drain(..) {
             match action {
                 TaskAction::Report(result) => ended = Some(result),
-                action => perform(self.key, t, action, ctx),
+                action => {
+                    asked += u32::from(matches!(action, TaskAction::SendCopy { update_only: false, .. }));
+                    perform(self.key, t, action, ctx);
+                }
             }
         }
         // Given back before the task's end is handled, which may feed the next task.
         self.spare_actions = actions;
-        if begins_transfer {
-            self.transfer_began(pnfsid, ctx);
+        if asked > 0 || refused {
+            self.copies_asked(pnfsid, asked, refused, ctx);
         }
         if let Some(result) = ended {
             ctx.timers.cancel(TimerKey::Task { job: self.key, pnfsid, task: task_id });
