@@ -326,32 +326,35 @@ mod tests {
         }
     }
 
+    /// The invariant the run of `s` breaks.
+    fn broken_by(s: &Scenario) -> &'static str {
+        run::run(s, false, None).result.expect_err("a violation").invariant
+    }
+
+    /// What the run of `s` covered; it must pass.
+    fn covered(s: &Scenario) -> std::collections::BTreeMap<String, u64> {
+        run::run(s, false, None).result.unwrap_or_else(|v| panic!("{v}")).coverage
+    }
+
     #[test]
     fn a_move_that_skips_the_verification_it_was_given_is_caught() {
         // The job runs without verifying; the checker was told it verifies. The target's
         // corrupt replica confirms the copy, and the move deletes its only good replica.
         let damaged = Some(scenario::Damage::Corrupt);
-        let outcome = run::run(&one_file("move -verify=false -pins=keep", true, false, damaged), false, None);
-        let violation = outcome.result.expect_err("a source deleted on a corrupt copy");
-        assert_eq!(violation.invariant, check::names::VERIFIED, "{violation}");
-
+        let unverified = one_file("move -verify=false -pins=keep", true, false, damaged);
+        assert_eq!(broken_by(&unverified), check::names::VERIFIED);
         // Verifying, the same move fails the file, keeps its source and passes.
-        let outcome = run::run(&one_file("move -pins=keep", true, false, damaged), false, None);
-        let stats = outcome.result.unwrap_or_else(|v| panic!("{v}"));
+        let coverage = covered(&one_file("move -pins=keep", true, false, damaged));
         let corrupt = "note Transfer to [pool] failed (Checksum mismatch); will not be retried";
-        assert_eq!(stats.coverage.get(corrupt), Some(&1), "{:?}", stats.coverage);
+        assert_eq!(coverage.get(corrupt), Some(&1), "{coverage:?}");
     }
 
     #[test]
     fn a_copy_made_by_a_job_told_to_only_update_is_caught() {
-        let outcome = run::run(&one_file("copy", false, true, None), false, None);
-        let violation = outcome.result.expect_err("a replica created");
-        assert_eq!(violation.invariant, check::names::META_ONLY, "{violation}");
-
-        let outcome = run::run(&one_file("copy -meta-only", false, true, None), false, None);
-        let stats = outcome.result.unwrap_or_else(|v| panic!("{v}"));
+        assert_eq!(broken_by(&one_file("copy", false, true, None)), check::names::META_ONLY);
+        let coverage = covered(&one_file("copy -meta-only", false, true, None));
         let skipped = "note File skipped because it has no existing replicas";
-        assert_eq!(stats.coverage.get(skipped), Some(&1), "{:?}", stats.coverage);
+        assert_eq!(coverage.get(skipped), Some(&1), "{coverage:?}");
     }
 
     #[test]
@@ -359,12 +362,11 @@ mod tests {
         // The target cannot update its broken replica, so the move retries until the end of
         // the faults removes it, then copies the file anew and deletes its source.
         let damaged = Some(scenario::Damage::Broken);
-        let outcome = run::run(&one_file("move -pins=keep", true, false, damaged), false, None);
-        let stats = outcome.result.unwrap_or_else(|v| panic!("{v}"));
+        let coverage = covered(&one_file("move -pins=keep", true, false, damaged));
         let broken = "note Transfer to [pool] failed (Cannot update file in state BROKEN)";
-        assert!(stats.coverage.get(broken).is_some_and(|&n| n >= 1), "{:?}", stats.coverage);
-        assert_eq!(stats.coverage.get("job ended FINISHED"), Some(&1), "{:?}", stats.coverage);
-        assert_eq!(stats.coverage.get("files completed by jobs"), Some(&1), "moved: {:?}", stats.coverage);
+        assert!(coverage.get(broken).is_some_and(|&n| n >= 1), "{coverage:?}");
+        assert_eq!(coverage.get("job ended FINISHED"), Some(&1), "{coverage:?}");
+        assert_eq!(coverage.get("files completed by jobs"), Some(&1), "moved: {coverage:?}");
     }
 
     #[test]
