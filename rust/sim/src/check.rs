@@ -2,14 +2,16 @@
 //! each change, into its own model of every replica, and judges each change at the moment it
 //! happened (after every simulation step); the end of a run adds whole-cluster checks.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use migration_core::Millis;
 use migration_core::PnfsId;
 use migration_core::driver::sim::{Cause, Cluster, JobRef, START};
+use migration_core::effect::JobKey;
 use migration_core::host::Repository;
 use migration_core::input::RepositoryEvent;
+use migration_core::job::JobState;
 use migration_core::message::RequestId;
 use migration_core::replica::{ReplicaState, StickyRecord};
 
@@ -81,6 +83,10 @@ pub mod names {
     pub const VERIFIED: &str = "a verifying job lowers its source only on checked copies";
     /// A `-meta-only` job creates no replica.
     pub const META_ONLY: &str = "a -meta-only job creates no replica";
+    /// A `move` that ended FINISHED left on its pool no replica it found there (cached or
+    /// precious from the job's creation to its end) without a note naming the file; a pinned
+    /// one it keeps by design (made removable, §1.4).
+    pub const ACCOUNTED: &str = "a finished move accounts for every file it left behind";
     /// Copies on a job's targets never exceed `-replicas` (pre-existing ones counted).
     pub const REPLICAS: &str = "reruns never create copies beyond -replicas";
     /// Every job ends once faults stop; none stays in CANCELLING.
@@ -106,6 +112,18 @@ struct Held {
     born_by: Option<usize>,
 }
 
+/// What the checker has read of a job's notes, as they came.
+#[derive(Default)]
+struct Ledger {
+    /// `Job::notes_written` when last read.
+    read: u64,
+    /// More notes came in one step than a job keeps: some were never read, so what the job
+    /// said of its files is not known and the job is not judged.
+    missed: bool,
+    /// The job was judged when it finished.
+    judged: bool,
+}
+
 /// What the checker knows of a job spec.
 struct SpecInfo {
     targets: BTreeSet<String>,
@@ -118,6 +136,7 @@ struct SpecInfo {
     move_pins: bool,
     verify: bool,
     meta_only: bool,
+    permanent: bool,
     /// When its first run was created.
     first_start: Option<Millis>,
 }
@@ -152,6 +171,14 @@ pub struct Checker {
     pub orphans: u64,
     /// Pins the scenario holds: `(file, owner)` → still pinned.
     pins: BTreeMap<(PnfsId, String), bool>,
+    /// When each job was created (or re-created by a restart).
+    created: HashMap<JobRef, Millis>,
+    /// Per pool, per (incarnation, job): its notes read so far.
+    ledgers: BTreeMap<String, HashMap<(u32, JobKey), Ledger>>,
+    /// The files each job named in a note.
+    noted: HashSet<(JobRef, PnfsId)>,
+    /// When each replica was last seen pinned (a pin set, held or removed at that time).
+    last_pinned: HashMap<(String, PnfsId), Millis>,
 }
 
 fn is_pin(r: &StickyRecord) -> bool {
@@ -192,6 +219,7 @@ impl Checker {
                 move_pins: s.move_pins,
                 verify: s.verify,
                 meta_only: s.meta_only,
+                permanent: s.permanent,
                 first_start: None,
             })
             .collect();
@@ -213,11 +241,16 @@ impl Checker {
             replicas_bound,
             orphans: 0,
             pins: BTreeMap::new(),
+            created: HashMap::new(),
+            ledgers: BTreeMap::new(),
+            noted: HashSet::new(),
+            last_pinned: HashMap::new(),
         }
     }
 
     /// A job of `spec` was created (or re-created by a restart) at `now`.
     pub fn register(&mut self, job: JobRef, spec: usize, now: Millis) {
+        self.created.insert(job.clone(), now);
         self.runs.insert(job, spec);
         let info = &mut self.specs[spec];
         if info.first_start.is_none() {
@@ -264,6 +297,77 @@ impl Checker {
             self.next_event += 1;
             let (time, pool, event) = &c.history[i];
             self.event(c, *time, pool, event, &c.causes[i])?;
+        }
+        self.read_notes_and_judge_finished_moves(c)
+    }
+
+    /// Reads the notes every job wrote in this step, and judges each `move` that finished in
+    /// it ([`names::ACCOUNTED`]).
+    fn read_notes_and_judge_finished_moves(&mut self, c: &Cluster) -> Result<(), Violation> {
+        for (name, pool) in &c.pools {
+            if !self.ledgers.contains_key(name) {
+                self.ledgers.insert(name.clone(), HashMap::new());
+            }
+            for job in pool.module.jobs() {
+                let ledgers = self.ledgers.get_mut(name).expect("inserted above");
+                let ledger = ledgers.entry((pool.incarnation, job.key)).or_default();
+                let written = job.notes_written();
+                let finished = job.state() == JobState::Finished && !ledger.judged;
+                if written == ledger.read && !finished {
+                    continue;
+                }
+                let kept = job.notes().count() as u64;
+                let new = written - ledger.read;
+                ledger.read = written;
+                ledger.missed |= new > kept;
+                ledger.judged |= finished;
+                let missed = ledger.missed;
+                let job_ref = JobRef { pool: name.clone(), incarnation: pool.incarnation, key: job.key };
+                for note in job.notes().skip((kept - new.min(kept)) as usize) {
+                    if let Some(file) = note.pnfsid {
+                        self.noted.insert((job_ref.clone(), file));
+                    }
+                }
+                if finished && !missed {
+                    self.judge_finished_move(c, &job_ref)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A job that has just ended FINISHED: if it is a non-permanent `move`, every replica on its
+    /// pool that was cached or precious from the job's creation until now, of a file not
+    /// deleted, must be named in one of its notes, unless it was pinned meanwhile (a move keeps
+    /// a pinned source, made removable, without a word, as dCache's does).
+    fn judge_finished_move(&self, c: &Cluster, job: &JobRef) -> Result<(), Violation> {
+        let Some(&spec) = self.runs.get(job) else { return Ok(()) };
+        let info = &self.specs[spec];
+        let Some(&created) = self.created.get(job) else { return Ok(()) };
+        if info.smode != SourceMode::Delete || info.permanent {
+            return Ok(());
+        }
+        for (file, held) in &self.model {
+            let Some(h) = held.get(&job.pool) else { continue };
+            let found_and_kept = h.state.is_cached_or_precious() && h.born <= created;
+            if !found_and_kept
+                || self.deleted.contains(file)
+                || h.sticky.iter().any(is_pin)
+                || self.last_pinned.get(&(job.pool.clone(), *file)).is_some_and(|&at| at >= created)
+                || self.noted.contains(&(job.clone(), *file))
+            {
+                continue;
+            }
+            return Err(Violation {
+                invariant: ACCOUNTED,
+                time: c.now(),
+                pool: Some(job.pool.clone()),
+                file: Some(*file),
+                detail: format!(
+                    "job {:?} (spec {spec}) finished and left the {} replica it found without a note",
+                    job.key, h.state
+                ),
+            });
         }
         Ok(())
     }
@@ -352,6 +456,16 @@ impl Checker {
             file: Some(file),
             detail,
         };
+        let pinned = match event {
+            RepositoryEvent::StateChanged { entry, .. } => entry.sticky.iter().any(is_pin).then_some(entry.pnfsid),
+            RepositoryEvent::StickyChanged { old, new } => {
+                (old.sticky.iter().any(is_pin) || new.sticky.iter().any(is_pin)).then_some(new.pnfsid)
+            }
+            RepositoryEvent::AccessTimeChanged { .. } => None,
+        };
+        if let Some(file) = pinned {
+            self.last_pinned.insert((pool.to_string(), file), time);
+        }
         match event {
             RepositoryEvent::StateChanged { old, new: ReplicaState::Removed, entry } => {
                 let file = entry.pnfsid;

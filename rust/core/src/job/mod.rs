@@ -252,6 +252,8 @@ pub struct Job {
     running: FxHashMap<PnfsId, Running>,
     stats: Statistics,
     notes: VecDeque<Note>,
+    /// Notes written since the job was created, including those no longer kept.
+    notes_written: u64,
     source_list: PoolListState,
     target_list: PoolListState,
     /// Online targets that pass include/exclude, recomputed when a list is replaced.
@@ -314,6 +316,7 @@ impl Job {
             running: FxHashMap::default(),
             stats: Statistics::default(),
             notes: VecDeque::new(),
+            notes_written: 0,
             source_list: PoolListState::default(),
             target_list: PoolListState::default(),
             selectable: Vec::new(),
@@ -353,6 +356,12 @@ impl Job {
     /// The notes, oldest first.
     pub fn notes(&self) -> impl Iterator<Item = &Note> {
         self.notes.iter()
+    }
+
+    /// How many notes the job has written, including those no longer kept: whoever reads the
+    /// notes as they come (the simulator's checks) can tell whether it missed one.
+    pub fn notes_written(&self) -> u64 {
+        self.notes_written
     }
 
     /// The selectable online targets.
@@ -610,6 +619,7 @@ impl Job {
             self.notes.pop_front();
         }
         self.notes.push_back(Note { time: ctx.now, task, pnfsid, text });
+        self.notes_written += 1;
     }
 
     // ── Timers ─────────────────────────────────────────────────────────────────────────

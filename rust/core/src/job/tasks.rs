@@ -131,7 +131,8 @@ impl Job {
         }
         // Given back before the task's end is handled, which may feed the next task.
         self.spare_actions = actions;
-        if asked > 0 || refused {
+        // Counted for the bandwidth limit only: a job without one spares the lookup.
+        if (asked > 0 || refused) && self.bandwidth.is_some() {
             self.copies_asked(pnfsid, asked, refused, ctx);
         }
         if let Some(result) = ended {
