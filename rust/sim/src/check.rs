@@ -110,6 +110,8 @@ struct Held {
     born: Millis,
     /// The spec whose copy request created it.
     born_by: Option<usize>,
+    /// When it was last seen pinned (a pin set, held or released then).
+    last_pinned: Option<Millis>,
 }
 
 /// What the checker has read of a job's notes, as they came.
@@ -122,6 +124,11 @@ struct Ledger {
     missed: bool,
     /// The job was judged when it finished.
     judged: bool,
+    /// For a job to judge (a non-permanent one that deletes its sources): its pool and when
+    /// it was created.
+    judge: Option<(String, Millis)>,
+    /// The files it named in a note, if it is to be judged.
+    noted: HashSet<PnfsId>,
 }
 
 /// What the checker knows of a job spec.
@@ -175,10 +182,11 @@ pub struct Checker {
     created: HashMap<JobRef, Millis>,
     /// Per pool, per (incarnation, job): its notes read so far.
     ledgers: BTreeMap<String, HashMap<(u32, JobKey), Ledger>>,
-    /// The files each job named in a note.
-    noted: HashSet<(JobRef, PnfsId)>,
-    /// When each replica was last seen pinned (a pin set, held or removed at that time).
-    last_pinned: HashMap<(String, PnfsId), Millis>,
+    /// Finished moves judged for the files they left behind, and those not judged because
+    /// more notes came in one step than they keep.
+    pub moves_judged: u64,
+    /// See `moves_judged`.
+    pub moves_not_judged: u64,
 }
 
 fn is_pin(r: &StickyRecord) -> bool {
@@ -243,8 +251,8 @@ impl Checker {
             pins: BTreeMap::new(),
             created: HashMap::new(),
             ledgers: BTreeMap::new(),
-            noted: HashSet::new(),
-            last_pinned: HashMap::new(),
+            moves_judged: 0,
+            moves_not_judged: 0,
         }
     }
 
@@ -310,10 +318,17 @@ impl Checker {
             }
             for job in pool.module.jobs() {
                 let ledgers = self.ledgers.get_mut(name).expect("inserted above");
-                let ledger = ledgers.entry((pool.incarnation, job.key)).or_default();
+                let ledger = ledgers.entry((pool.incarnation, job.key)).or_insert_with(|| {
+                    // Decided once: registered with the command that created it, before any step.
+                    let job = JobRef { pool: name.clone(), incarnation: pool.incarnation, key: job.key };
+                    let spec = self.runs.get(&job).map(|&spec| &self.specs[spec]);
+                    let deletes = spec.is_some_and(|s| s.smode == SourceMode::Delete && !s.permanent);
+                    let judge = self.created.get(&job).filter(|_| deletes).map(|&at| (name.clone(), at));
+                    Ledger { judge, ..Ledger::default() }
+                });
                 let written = job.notes_written();
                 let finished = job.state() == JobState::Finished && !ledger.judged;
-                if written == ledger.read && !finished {
+                if ledger.judge.is_none() || (written == ledger.read && !finished) {
                     continue;
                 }
                 let kept = job.notes().count() as u64;
@@ -321,53 +336,16 @@ impl Checker {
                 ledger.read = written;
                 ledger.missed |= new > kept;
                 ledger.judged |= finished;
-                let missed = ledger.missed;
-                let job_ref = JobRef { pool: name.clone(), incarnation: pool.incarnation, key: job.key };
-                for note in job.notes().skip((kept - new.min(kept)) as usize) {
-                    if let Some(file) = note.pnfsid {
-                        self.noted.insert((job_ref.clone(), file));
+                ledger.noted.extend(job.notes().skip((kept - new.min(kept)) as usize).filter_map(|n| n.pnfsid));
+                if finished {
+                    if ledger.missed {
+                        self.moves_not_judged += 1;
+                    } else {
+                        self.moves_judged += 1;
+                        judge_finished_move(&self.model, &self.deleted, ledger, job.key, c.now())?;
                     }
                 }
-                if finished && !missed {
-                    self.judge_finished_move(c, &job_ref)?;
-                }
             }
-        }
-        Ok(())
-    }
-
-    /// A job that has just ended FINISHED: if it is a non-permanent `move`, every replica on its
-    /// pool that was cached or precious from the job's creation until now, of a file not
-    /// deleted, must be named in one of its notes, unless it was pinned meanwhile (a move keeps
-    /// a pinned source, made removable, without a word, as dCache's does).
-    fn judge_finished_move(&self, c: &Cluster, job: &JobRef) -> Result<(), Violation> {
-        let Some(&spec) = self.runs.get(job) else { return Ok(()) };
-        let info = &self.specs[spec];
-        let Some(&created) = self.created.get(job) else { return Ok(()) };
-        if info.smode != SourceMode::Delete || info.permanent {
-            return Ok(());
-        }
-        for (file, held) in &self.model {
-            let Some(h) = held.get(&job.pool) else { continue };
-            let found_and_kept = h.state.is_cached_or_precious() && h.born <= created;
-            if !found_and_kept
-                || self.deleted.contains(file)
-                || h.sticky.iter().any(is_pin)
-                || self.last_pinned.get(&(job.pool.clone(), *file)).is_some_and(|&at| at >= created)
-                || self.noted.contains(&(job.clone(), *file))
-            {
-                continue;
-            }
-            return Err(Violation {
-                invariant: ACCOUNTED,
-                time: c.now(),
-                pool: Some(job.pool.clone()),
-                file: Some(*file),
-                detail: format!(
-                    "job {:?} (spec {spec}) finished and left the {} replica it found without a note",
-                    job.key, h.state
-                ),
-            });
         }
         Ok(())
     }
@@ -449,13 +427,6 @@ impl Checker {
         event: &RepositoryEvent,
         cause: &Cause,
     ) -> Result<(), Violation> {
-        let violation = |invariant, file: PnfsId, detail: String| Violation {
-            invariant,
-            time,
-            pool: Some(pool.to_string()),
-            file: Some(file),
-            detail,
-        };
         let pinned = match event {
             RepositoryEvent::StateChanged { entry, .. } => entry.sticky.iter().any(is_pin).then_some(entry.pnfsid),
             RepositoryEvent::StickyChanged { old, new } => {
@@ -463,9 +434,29 @@ impl Checker {
             }
             RepositoryEvent::AccessTimeChanged { .. } => None,
         };
-        if let Some(file) = pinned {
-            self.last_pinned.insert((pool.to_string(), file), time);
+        self.replica_event(c, time, pool, event, cause)?;
+        if let Some(h) = pinned.and_then(|file| self.model.get_mut(&file)).and_then(|m| m.get_mut(pool)) {
+            h.last_pinned = Some(time);
         }
+        Ok(())
+    }
+
+    /// Judges one repository change and applies it to the model.
+    fn replica_event(
+        &mut self,
+        c: &Cluster,
+        time: Millis,
+        pool: &str,
+        event: &RepositoryEvent,
+        cause: &Cause,
+    ) -> Result<(), Violation> {
+        let violation = |invariant, file: PnfsId, detail: String| Violation {
+            invariant,
+            time,
+            pool: Some(pool.to_string()),
+            file: Some(file),
+            detail,
+        };
         match event {
             RepositoryEvent::StateChanged { old, new: ReplicaState::Removed, entry } => {
                 let file = entry.pnfsid;
@@ -553,7 +544,8 @@ impl Checker {
                             );
                             return Err(violation(PINS, file, text));
                         }
-                        let held = Held { state: *new, sticky: entry.sticky.clone(), born: time, born_by };
+                        let held =
+                            Held { state: *new, sticky: entry.sticky.clone(), born: time, born_by, last_pinned: None };
                         self.model.entry(file).or_default().insert(pool.to_string(), held);
                         if let Some(spec) = born_by {
                             self.check_replicas(time, pool, file, spec)?;
@@ -815,6 +807,38 @@ impl Checker {
         }
         Ok(())
     }
+}
+
+/// A non-permanent job deleting its sources (a `move`) that has just ended FINISHED: every
+/// replica on its pool that was there, cached or precious, when the job scanned the pool (at its
+/// creation, `born` no later) and is still there, of a file not deleted, must be named in one of
+/// its notes, unless it was pinned since (a move keeps a pinned source, made removable, without
+/// a word, as dCache's does). The simulator draws no filters and no `-stop-when`, so every
+/// such replica is one the job took on.
+fn judge_finished_move(
+    model: &HashMap<PnfsId, BTreeMap<String, Held>>,
+    deleted: &BTreeSet<PnfsId>,
+    ledger: &Ledger,
+    key: JobKey,
+    now: Millis,
+) -> Result<(), Violation> {
+    let Some((pool, created)) = &ledger.judge else { return Ok(()) };
+    for (file, held) in model {
+        let Some(h) = held.get(pool) else { continue };
+        let found_and_kept = h.state.is_cached_or_precious() && h.born <= *created;
+        let pinned_since = h.sticky.iter().any(is_pin) || h.last_pinned.is_some_and(|at| at >= *created);
+        if !found_and_kept || pinned_since || deleted.contains(file) || ledger.noted.contains(file) {
+            continue;
+        }
+        return Err(Violation {
+            invariant: ACCOUNTED,
+            time: now,
+            pool: Some(pool.clone()),
+            file: Some(*file),
+            detail: format!("job {key:?} finished and left the {} replica it found without a note", h.state),
+        });
+    }
+    Ok(())
 }
 
 /// Checks that nothing is left locked or registered on any pool.

@@ -168,6 +168,12 @@ pub fn run_within(s: &Scenario, trace: bool, tail: Option<usize>, budget: Budget
         ReplicasBound::Off => "not checked (refusing targets)",
     };
     *run.coverage.entry(format!("runs with the -replicas bound {bound}")).or_default() += 1;
+    for (count, what) in [(run.check.moves_judged, "judged"), (run.check.moves_not_judged, "not judged (notes missed)")]
+    {
+        if count > 0 {
+            *run.coverage.entry(format!("finished moves {what} for files left behind")).or_default() += count;
+        }
+    }
     if run.check.orphans > 0 {
         *run.coverage.entry("copies of orphan requests (not counted against -replicas)".into()).or_default() +=
             run.check.orphans;

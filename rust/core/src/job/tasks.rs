@@ -131,8 +131,7 @@ impl Job {
         }
         // Given back before the task's end is handled, which may feed the next task.
         self.spare_actions = actions;
-        // Counted for the bandwidth limit only: a job without one spares the lookup.
-        if (asked > 0 || refused) && self.bandwidth.is_some() {
+        if asked > 0 || refused {
             self.copies_asked(pnfsid, asked, refused, ctx);
         }
         if let Some(result) = ended {
