@@ -427,29 +427,6 @@ impl Checker {
         event: &RepositoryEvent,
         cause: &Cause,
     ) -> Result<(), Violation> {
-        let pinned = match event {
-            RepositoryEvent::StateChanged { entry, .. } => entry.sticky.iter().any(is_pin).then_some(entry.pnfsid),
-            RepositoryEvent::StickyChanged { old, new } => {
-                (old.sticky.iter().any(is_pin) || new.sticky.iter().any(is_pin)).then_some(new.pnfsid)
-            }
-            RepositoryEvent::AccessTimeChanged { .. } => None,
-        };
-        self.replica_event(c, time, pool, event, cause)?;
-        if let Some(h) = pinned.and_then(|file| self.model.get_mut(&file)).and_then(|m| m.get_mut(pool)) {
-            h.last_pinned = Some(time);
-        }
-        Ok(())
-    }
-
-    /// Judges one repository change and applies it to the model.
-    fn replica_event(
-        &mut self,
-        c: &Cluster,
-        time: Millis,
-        pool: &str,
-        event: &RepositoryEvent,
-        cause: &Cause,
-    ) -> Result<(), Violation> {
         let violation = |invariant, file: PnfsId, detail: String| Violation {
             invariant,
             time,
@@ -617,6 +594,17 @@ impl Checker {
                 }
             }
             RepositoryEvent::AccessTimeChanged { .. } => {}
+        }
+        // A pin set, held or released now: the replica was pinned at this time.
+        let pinned = match event {
+            RepositoryEvent::StateChanged { entry, .. } => entry.sticky.iter().any(is_pin).then_some(entry.pnfsid),
+            RepositoryEvent::StickyChanged { old, new } => {
+                (old.sticky.iter().any(is_pin) || new.sticky.iter().any(is_pin)).then_some(new.pnfsid)
+            }
+            RepositoryEvent::AccessTimeChanged { .. } => None,
+        };
+        if let Some(h) = pinned.and_then(|file| self.model.get_mut(&file)).and_then(|m| m.get_mut(pool)) {
+            h.last_pinned = Some(time);
         }
         Ok(())
     }
