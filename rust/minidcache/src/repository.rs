@@ -1188,6 +1188,7 @@ mod tests {
         let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
         store(&repository, 1, b"one");
         repository.set_state(&id(1), ReplicaState::Cached, "flushed").expect("cached");
+        repository.set_sticky(&id(1), &StickyRecord::new("keep", -1), true).expect("a record");
         // Nothing queued behind the held transaction is committed until it is released.
         let held = repository.store.hold();
         let released = Arc::new(AtomicBool::new(false));
@@ -1204,7 +1205,8 @@ mod tests {
                 let (repository, released) = (Arc::clone(&repository), Arc::clone(&released));
                 std::thread::spawn(move || {
                     if by_change {
-                        repository.set_state(&id(1), ReplicaState::Precious, "a target's update").expect("set");
+                        // A target's update that finds the record it asks for: nothing to change.
+                        repository.set_sticky(&id(1), &StickyRecord::new("keep", -1), false).expect("set");
                     } else {
                         let state = repository.entry(&id(1)).expect("entry").map(|e| e.state);
                         assert_eq!(state, Some(ReplicaState::Precious));
@@ -1213,11 +1215,15 @@ mod tests {
                 })
             })
             .collect();
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        // Released once both looks wait, their flushes queued behind the operator's change,
+        // or once one has returned without waiting: no sleep that a slow machine outlasts.
+        while repository.store.queued() < 3 && !looks.iter().any(std::thread::JoinHandle::is_finished) {
+            std::thread::yield_now();
+        }
         released.store(true, Ordering::SeqCst);
         drop(held);
         operator.join().expect("no panic").expect("made precious");
-        for (look, what) in looks.into_iter().zip(["entry", "set_state"]) {
+        for (look, what) in looks.into_iter().zip(["entry", "set_sticky"]) {
             assert!(look.join().expect("no panic"), "{what} returned before the change it saw was committed");
         }
         repository.close();
