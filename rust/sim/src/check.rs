@@ -2,7 +2,7 @@
 //! each change, into its own model of every replica, and judges each change at the moment it
 //! happened (after every simulation step); the end of a run adds whole-cluster checks.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use migration_core::Millis;
@@ -127,8 +127,34 @@ struct Ledger {
     /// For a job to judge (a non-permanent one that deletes its sources): its pool and when
     /// it was created.
     judge: Option<(String, Millis)>,
-    /// The files it named in a note, if it is to be judged.
-    noted: HashSet<PnfsId>,
+    /// The files it named in a note, with the time of the last such note, if it is to be judged.
+    noted: HashMap<PnfsId, Millis>,
+    /// When it last started a task for each file, if it is to be judged.
+    started: HashMap<PnfsId, Millis>,
+}
+
+/// The ledger of job `key` of `pool`'s `incarnation`, made on first use: only a non-permanent
+/// job that deletes its sources is judged, and that is decided once (it was registered with the
+/// command that created it, before any step).
+fn ledger_of<'a>(
+    ledgers: &'a mut BTreeMap<String, HashMap<(u32, JobKey), Ledger>>,
+    checker: (&HashMap<JobRef, usize>, &[SpecInfo], &HashMap<JobRef, Millis>),
+    pool: &str,
+    incarnation: u32,
+    key: JobKey,
+) -> &'a mut Ledger {
+    if !ledgers.contains_key(pool) {
+        ledgers.insert(pool.to_string(), HashMap::new());
+    }
+    let ledgers = ledgers.get_mut(pool).expect("inserted above");
+    ledgers.entry((incarnation, key)).or_insert_with(|| {
+        let (runs, specs, created) = checker;
+        let job = JobRef { pool: pool.to_string(), incarnation, key };
+        let spec = runs.get(&job).map(|&spec| &specs[spec]);
+        let deletes = spec.is_some_and(|s| s.smode == SourceMode::Delete && !s.permanent);
+        let judge = created.get(&job).filter(|_| deletes).map(|&at| (pool.to_string(), at));
+        Ledger { judge, ..Ledger::default() }
+    })
 }
 
 /// What the checker knows of a job spec.
@@ -182,6 +208,7 @@ pub struct Checker {
     created: HashMap<JobRef, Millis>,
     /// Per pool, per (incarnation, job): its notes read so far.
     ledgers: BTreeMap<String, HashMap<(u32, JobKey), Ledger>>,
+    next_task_start: usize,
     /// Finished moves judged for the files they left behind, and those not judged because
     /// more notes came in one step than they keep.
     pub moves_judged: u64,
@@ -253,6 +280,7 @@ impl Checker {
             ledgers: BTreeMap::new(),
             moves_judged: 0,
             moves_not_judged: 0,
+            next_task_start: 0,
         }
     }
 
@@ -309,23 +337,21 @@ impl Checker {
         self.read_notes_and_judge_finished_moves(c)
     }
 
-    /// Reads the notes every job wrote in this step, and judges each `move` that finished in
-    /// it ([`names::ACCOUNTED`]).
+    /// Reads the notes every job wrote in this step and the tasks it started, and judges each
+    /// `move` that finished in it ([`names::ACCOUNTED`]).
     fn read_notes_and_judge_finished_moves(&mut self, c: &Cluster) -> Result<(), Violation> {
-        for (name, pool) in &c.pools {
-            if !self.ledgers.contains_key(name) {
-                self.ledgers.insert(name.clone(), HashMap::new());
+        let checker = (&self.runs, self.specs.as_slice(), &self.created);
+        for start in &c.task_starts[self.next_task_start..] {
+            let job = &start.job;
+            let ledger = ledger_of(&mut self.ledgers, checker, &job.pool, job.incarnation, job.key);
+            if ledger.judge.is_some() {
+                ledger.started.insert(start.pnfsid, start.at);
             }
+        }
+        self.next_task_start = c.task_starts.len();
+        for (name, pool) in &c.pools {
             for job in pool.module.jobs() {
-                let ledgers = self.ledgers.get_mut(name).expect("inserted above");
-                let ledger = ledgers.entry((pool.incarnation, job.key)).or_insert_with(|| {
-                    // Decided once: registered with the command that created it, before any step.
-                    let job = JobRef { pool: name.clone(), incarnation: pool.incarnation, key: job.key };
-                    let spec = self.runs.get(&job).map(|&spec| &self.specs[spec]);
-                    let deletes = spec.is_some_and(|s| s.smode == SourceMode::Delete && !s.permanent);
-                    let judge = self.created.get(&job).filter(|_| deletes).map(|&at| (name.clone(), at));
-                    Ledger { judge, ..Ledger::default() }
-                });
+                let ledger = ledger_of(&mut self.ledgers, checker, name, pool.incarnation, job.key);
                 let written = job.notes_written();
                 let finished = job.state() == JobState::Finished && !ledger.judged;
                 if ledger.judge.is_none() || (written == ledger.read && !finished) {
@@ -336,7 +362,11 @@ impl Checker {
                 ledger.read = written;
                 ledger.missed |= new > kept;
                 ledger.judged |= finished;
-                ledger.noted.extend(job.notes().skip((kept - new.min(kept)) as usize).filter_map(|n| n.pnfsid));
+                for note in job.notes().skip((kept - new.min(kept)) as usize) {
+                    if let Some(file) = note.pnfsid {
+                        ledger.noted.insert(file, note.time);
+                    }
+                }
                 if finished {
                     if ledger.missed {
                         self.moves_not_judged += 1;
@@ -800,9 +830,10 @@ impl Checker {
 /// A non-permanent job deleting its sources (a `move`) that has just ended FINISHED: every
 /// replica on its pool that was there, cached or precious, when the job scanned the pool (at its
 /// creation, `born` no later) and is still there, of a file not deleted, must be named in one of
-/// its notes, unless it was pinned since (a move keeps a pinned source, made removable, without
-/// a word, as dCache's does). The simulator draws no filters and no `-stop-when`, so every
-/// such replica is one the job took on.
+/// its notes written since the job last started a task for the file, unless it was pinned since
+/// the scan (a move keeps a pinned source, made removable, without a word, as dCache's does).
+/// The simulator draws no filters and no `-stop-when`, so every such replica is one the job
+/// took on.
 fn judge_finished_move(
     model: &HashMap<PnfsId, BTreeMap<String, Held>>,
     deleted: &BTreeSet<PnfsId>,
@@ -815,7 +846,9 @@ fn judge_finished_move(
         let Some(h) = held.get(pool) else { continue };
         let found_and_kept = h.state.is_cached_or_precious() && h.born <= *created;
         let pinned_since = h.sticky.iter().any(is_pin) || h.last_pinned.is_some_and(|at| at >= *created);
-        if !found_and_kept || pinned_since || deleted.contains(file) || ledger.noted.contains(file) {
+        let last_started = ledger.started.get(file).copied().unwrap_or(Millis::MIN);
+        let said_since = ledger.noted.get(file).is_some_and(|&at| at >= last_started);
+        if !found_and_kept || pinned_since || deleted.contains(file) || said_since {
             continue;
         }
         return Err(Violation {

@@ -159,6 +159,17 @@ pub struct CopySent {
     pub wire: WireVersion,
 }
 
+/// A task started: its job read the file's entry to make it (recorded for invariant checks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskStarted {
+    /// When the entry was read.
+    pub at: Millis,
+    /// The job.
+    pub job: JobRef,
+    /// The file.
+    pub pnfsid: PnfsId,
+}
+
 /// A copy-finished message reporting success that reached the pool it was sent to (recorded
 /// for invariant checks): what lets a task count a copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,6 +265,8 @@ pub struct Cluster {
     pub causes: Vec<Cause>,
     /// Every copy request a task sent, in order.
     pub copies: Vec<CopySent>,
+    /// Every task start, in order.
+    pub task_starts: Vec<TaskStarted>,
     /// Every copy-finished message with success that reached its pool, in order.
     pub confirmations: Vec<CopyConfirmed>,
     /// Every pin move a module asked of the pin manager, in order.
@@ -290,6 +303,7 @@ impl Cluster {
             history: Vec::new(),
             causes: Vec::new(),
             copies: Vec::new(),
+            task_starts: Vec::new(),
             confirmations: Vec::new(),
             pin_moves: Vec::new(),
             steps: 0,
@@ -778,6 +792,10 @@ impl Cluster {
                 self.later(pool, 0, Input::scanned(job, result));
             }
             Effect::ReadEntry { purpose, pnfsid } => {
+                if let EntryPurpose::StartTask { job, .. } = purpose {
+                    let job = JobRef { pool: pool.to_string(), incarnation: self.pools[pool].incarnation, key: job };
+                    self.task_starts.push(TaskStarted { at: self.now, job, pnfsid });
+                }
                 if let EntryPurpose::StartTask { .. } = purpose
                     && let Some(change) = self.faults.changed_before_task_read.remove(&pnfsid)
                 {
