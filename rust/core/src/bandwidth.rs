@@ -60,8 +60,8 @@ impl TokenBucket {
         Ok(())
     }
 
-    /// Charges `bytes` whatever the bucket holds: a transfer that has begun is not held back;
-    /// the next file waits for the debt instead.
+    /// Charges `bytes` whatever the bucket holds: a copy request already sent is not held
+    /// back; the next file waits for the debt instead.
     pub fn charge(&mut self, bytes: u64, now: Millis) {
         self.refill(now);
         self.tokens -= bytes as f64;
