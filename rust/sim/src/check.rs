@@ -138,7 +138,7 @@ struct Ledger {
 /// command that created it, before any step).
 fn ledger_of<'a>(
     ledgers: &'a mut BTreeMap<String, HashMap<(u32, JobKey), Ledger>>,
-    checker: (&HashMap<JobRef, usize>, &[SpecInfo], &HashMap<JobRef, Millis>),
+    (runs, specs): (&HashMap<JobRef, Run>, &[SpecInfo]),
     pool: &str,
     incarnation: u32,
     key: JobKey,
@@ -148,13 +148,17 @@ fn ledger_of<'a>(
     }
     let ledgers = ledgers.get_mut(pool).expect("inserted above");
     ledgers.entry((incarnation, key)).or_insert_with(|| {
-        let (runs, specs, created) = checker;
         let job = JobRef { pool: pool.to_string(), incarnation, key };
-        let spec = runs.get(&job).map(|&spec| &specs[spec]);
-        let deletes = spec.is_some_and(|s| s.smode == SourceMode::Delete && !s.permanent);
-        let judge = created.get(&job).filter(|_| deletes).map(|&at| (pool.to_string(), at));
+        let deletes = |run: &&Run| specs[run.spec].smode == SourceMode::Delete && !specs[run.spec].permanent;
+        let judge = runs.get(&job).filter(deletes).map(|run| (pool.to_string(), run.created));
         Ledger { judge, ..Ledger::default() }
     })
+}
+
+/// A job the scenario created: its spec, and when.
+struct Run {
+    spec: usize,
+    created: Millis,
 }
 
 /// What the checker knows of a job spec.
@@ -196,7 +200,8 @@ pub struct Checker {
     confirmed: HashMap<RequestId, BTreeSet<String>>,
     /// The pool each request id's last copy request went to: the task's current target.
     target: HashMap<RequestId, String>,
-    runs: HashMap<JobRef, usize>,
+    /// Every job the scenario created (or a restart re-created).
+    runs: HashMap<JobRef, Run>,
     specs: Vec<SpecInfo>,
     /// How the `-replicas` bound is checked in this run.
     replicas_bound: ReplicasBound,
@@ -204,8 +209,6 @@ pub struct Checker {
     pub orphans: u64,
     /// Pins the scenario holds: `(file, owner)` → still pinned.
     pins: BTreeMap<(PnfsId, String), bool>,
-    /// When each job was created (or re-created by a restart).
-    created: HashMap<JobRef, Millis>,
     /// Per pool, per (incarnation, job): its notes read so far.
     ledgers: BTreeMap<String, HashMap<(u32, JobKey), Ledger>>,
     next_task_start: usize,
@@ -276,7 +279,6 @@ impl Checker {
             replicas_bound,
             orphans: 0,
             pins: BTreeMap::new(),
-            created: HashMap::new(),
             ledgers: BTreeMap::new(),
             moves_judged: 0,
             moves_not_judged: 0,
@@ -286,8 +288,7 @@ impl Checker {
 
     /// A job of `spec` was created (or re-created by a restart) at `now`.
     pub fn register(&mut self, job: JobRef, spec: usize, now: Millis) {
-        self.created.insert(job.clone(), now);
-        self.runs.insert(job, spec);
+        self.runs.insert(job, Run { spec, created: now });
         let info = &mut self.specs[spec];
         if info.first_start.is_none() {
             info.first_start = Some(now);
@@ -340,7 +341,7 @@ impl Checker {
     /// Reads the notes every job wrote in this step and the tasks it started, and judges each
     /// `move` that finished in it ([`names::ACCOUNTED`]).
     fn read_notes_and_judge_finished_moves(&mut self, c: &Cluster) -> Result<(), Violation> {
-        let checker = (&self.runs, self.specs.as_slice(), &self.created);
+        let checker = (&self.runs, self.specs.as_slice());
         for start in &c.task_starts[self.next_task_start..] {
             let job = &start.job;
             let ledger = ledger_of(&mut self.ledgers, checker, &job.pool, job.incarnation, job.key);
@@ -387,9 +388,9 @@ impl Checker {
         while let Some(asked) = c.pin_moves.get(self.next_pin_move).filter(|m| m.confirmations_seen <= confirmations) {
             self.next_pin_move += 1;
             self.take_copies(c, asked.copies_sent);
-            let allowed = self.runs.iter().any(|(job, &spec)| {
+            let allowed = self.runs.iter().any(|(job, run)| {
                 job.pool == asked.pool
-                    && self.specs[spec].move_pins
+                    && self.specs[run.spec].move_pins
                     && self
                         .last_task
                         .get(&(job.clone(), asked.pnfsid))
@@ -417,8 +418,8 @@ impl Checker {
         while self.next_copy < upto {
             let copy = &c.copies[self.next_copy];
             self.next_copy += 1;
-            if let Some(&spec) = self.runs.get(&copy.job) {
-                self.uuid_spec.insert(copy.uuid, spec);
+            if let Some(run) = self.runs.get(&copy.job) {
+                self.uuid_spec.insert(copy.uuid, run.spec);
                 self.uuid_job.insert(copy.uuid, copy.job.clone());
             }
             self.last_task.insert((copy.job.clone(), copy.pnfsid), copy.uuid);
@@ -444,7 +445,7 @@ impl Checker {
 
     fn spec_of(&self, cause: &Cause) -> Option<&SpecInfo> {
         match cause {
-            Cause::SourceMode { job } => self.runs.get(job).map(|&s| &self.specs[s]),
+            Cause::SourceMode { job } => self.runs.get(job).map(|run| &self.specs[run.spec]),
             _ => None,
         }
     }
