@@ -526,7 +526,7 @@ impl Job {
             if locked > 0 && locked >= self.queue.len() {
                 break; // every file left is locked by another job
             }
-            let Some((pnfsid, size)) = self.queue.iter().next() else { break };
+            let Some((pnfsid, size)) = self.queue.front() else { break };
             if self.definition.stop_when.is_some() && self.evaluate_lifetime(true, 0) {
                 self.stop(ctx);
                 break;
@@ -542,7 +542,7 @@ impl Job {
                 // file taken after it would leave a dead slot behind it for each later walk to
                 // step over, quadratic in a large queue while the file stays locked.
                 self.note(ctx, 0, Some(pnfsid), "File is locked".to_string());
-                let (pnfsid, size) = self.queue.take_nth(0).expect("the file was just seen in the queue");
+                let (pnfsid, size) = self.queue.pop_front().expect("the file was just seen in the queue");
                 self.queue.push_back(pnfsid, size);
                 self.release_queue_memory(ctx);
                 locked += 1;
@@ -560,7 +560,7 @@ impl Job {
                 Some(Ok(())) => size,
                 None => 0,
             };
-            let (pnfsid, size) = self.queue.take_nth(0).expect("the file was just seen in the queue");
+            let (pnfsid, size) = self.queue.pop_front().expect("the file was just seen in the queue");
             self.release_queue_memory(ctx);
             let stage = Stage::Reading { cancelled: false };
             self.running.insert(pnfsid, Running { size, stage, charged, copies_asked: 0 });

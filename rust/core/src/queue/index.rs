@@ -35,8 +35,7 @@ impl Index {
         let mut keys: Vec<u64> = Vec::with_capacity(slots.len());
         for (c, chunk) in slots.chunks().iter().enumerate() {
             let first = c * CHUNK;
-            let live = chunk.iter().enumerate().filter(|(_, s)| s.is_live());
-            keys.extend(live.map(|(i, s)| u64::from(s.hash(seed)) << 32 | (first + i) as u64));
+            keys.extend(chunk.live().map(|(i, s)| u64::from(s.hash(seed)) << 32 | (first + i) as u64));
         }
         // About 16–32 ids per bucket: a 4-byte directory entry per bucket costs < 0.25 byte
         // per id, and a lookup binary-searches 4–5 of them.
@@ -91,7 +90,7 @@ impl Index {
             .iter()
             .take_while(|&&p| hash_at(p) == h)
             .map(|&p| p as usize)
-            .find(|&p| slots.get(p).is_live() && slots.get(p).holds(id))
+            .find(|&p| slots.is_live(p) && slots.get(p).holds(id))
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -207,11 +206,11 @@ fn kill_duplicates(keys: &[u64], slots: &mut Slots, killed: &mut Vec<usize>) {
             let slot = (keys[later] & 0xFFFF_FFFF) as usize;
             let file = *slots.get(slot);
             let seen = (run..later).any(|k| {
-                let earlier = slots.get((keys[k] & 0xFFFF_FFFF) as usize);
-                earlier.is_live() && earlier.same_id(&file)
+                let earlier = (keys[k] & 0xFFFF_FFFF) as usize;
+                slots.is_live(earlier) && slots.get(earlier).same_id(&file)
             });
             if seen {
-                slots.get_mut(slot).kill();
+                slots.kill(slot);
                 killed.push(slot);
             }
         }

@@ -25,7 +25,9 @@ pub struct ScannedFiles {
 impl ScannedFiles {
     /// Packs `files` (in queue order) and indexes them for a queue keyed by `seed`.
     pub fn new(files: Vec<(PnfsId, u64)>, seed: u64) -> ScannedFiles {
-        ScannedFiles::index(Slots::pack(&files), files.iter().map(|f| f.1).sum(), seed)
+        let slots = Slots::pack(&files);
+        let bytes = slots.live_from(0).map(PackedFile::size).sum();
+        ScannedFiles::index(slots, bytes, seed)
     }
 
     /// Indexes packed files of `bytes` in all.
@@ -52,7 +54,7 @@ impl ScannedFiles {
 
     /// The files, in queue order.
     pub fn files(&self) -> impl ExactSizeIterator<Item = (PnfsId, u64)> + '_ {
-        let live = self.slots.iter_from(0).filter(|s| s.is_live()).map(|s| (s.pnfsid(), s.size()));
+        let live = self.slots.live_from(0).map(|s| (s.pnfsid(), s.size()));
         Exactly { files: live, left: self.live }
     }
 

@@ -11,7 +11,7 @@ use super::ScanCollector;
 use super::slots::PackedFile;
 use crate::pnfsid::PnfsId;
 
-/// A file and its sort key, little-endian: 35 bytes with no padding, where the
+/// A file and its sort key, little-endian: 34 bytes with no padding, where the
 /// `(PnfsId, size, last access)` the scan gathered before took 40.
 #[derive(Clone, Copy)]
 struct Keyed {
