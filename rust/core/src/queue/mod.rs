@@ -265,8 +265,8 @@ impl JobQueue {
         (self.live > 0).then(|| self.take_slot(self.head))
     }
 
-    /// Removes and returns the `skip`-th queued file from the head (0 = head); used to take
-    /// the first file that is not locked.
+    /// Removes and returns the `skip`-th queued file from the head (0 = head, which
+    /// [`JobQueue::pop_front`] takes more directly).
     pub fn take_nth(&mut self, skip: usize) -> Option<(PnfsId, u64)> {
         let n = (self.head..self.slots.len()).filter(|&n| self.slots.is_live(n)).nth(skip)?;
         Some(self.take_slot(n))
@@ -578,6 +578,7 @@ mod tests {
                 assert_eq!(q.extend(files.clone()), (12_000, 12_000));
                 model.extend(files);
                 fresh += 12_000;
+                assert_eq!(q.front(), model.front().copied(), "round {round}: the head after a refill");
                 continue;
             }
             if purging {
@@ -624,7 +625,6 @@ mod tests {
                 7 if pick & 64 == 0 => assert_eq!(q.take_nth(0), model.pop_front()),
                 _ => assert_eq!(q.pop_front(), model.pop_front()),
             }
-            assert_eq!(q.front(), model.front().copied());
             if purging && q.purge.is_none() {
                 purges_ended += 1;
                 // The last file was added one at a time: its slot number was renumbered.
@@ -632,6 +632,7 @@ mod tests {
                 assert_eq!(q.remove(&id), Some(size), "round {round}: {id} after the purge");
             }
             assert_eq!(q.len(), model.len());
+            assert_eq!(q.front(), model.front().copied(), "round {round}: the head");
             if let (Some(first), Some(last)) = (model.front(), model.back()) {
                 assert!(q.contains(&first.0) && q.contains(&last.0));
                 assert!(q.contains(&model[(next() % model.len() as u64) as usize].0));
@@ -643,6 +644,27 @@ mod tests {
         }
         assert!(purges_ended >= 8, "{purges_ended} purges ended");
         assert!(operations_during_purges >= 80, "{operations_during_purges} operations during purges");
+    }
+
+    /// A size above the largest a file can have is queued as that, and the queue's bytes stay
+    /// the sum of what it gives back: they return to 0 once it is empty.
+    #[test]
+    fn an_oversized_file_is_queued_at_the_largest_size_and_its_bytes_balance() {
+        use crate::replica::MAX_FILE_SIZE;
+        let mut q = JobQueue::new();
+        assert!(q.push_back(long(1), u64::MAX));
+        assert!(q.push_back(id(2), 5));
+        assert_eq!(q.bytes(), MAX_FILE_SIZE + 5);
+        assert_eq!(q.front(), Some((long(1), MAX_FILE_SIZE)));
+        assert_eq!(q.remove(&long(1)), Some(MAX_FILE_SIZE));
+        assert_eq!(q.bytes(), 5);
+        let files: Vec<(PnfsId, u64)> = (0..INDEX_MIN as u32).map(|n| (long(n + 10), MAX_FILE_SIZE / 2)).collect();
+        assert_eq!(q.extend(files).0, INDEX_MIN);
+        assert_eq!(q.bytes(), u64::MAX, "saturated");
+        assert_eq!(q.pop_front(), Some((id(2), 5)));
+        assert_eq!(q.pop_front(), Some((long(10), MAX_FILE_SIZE / 2)));
+        while q.pop_front().is_some() {}
+        assert_eq!(q.bytes(), 0);
     }
 
     #[test]

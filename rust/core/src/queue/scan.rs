@@ -26,7 +26,7 @@ impl ScannedFiles {
     /// Packs `files` (in queue order) and indexes them for a queue keyed by `seed`.
     pub fn new(files: Vec<(PnfsId, u64)>, seed: u64) -> ScannedFiles {
         let slots = Slots::pack(&files);
-        let bytes = slots.live_from(0).map(PackedFile::size).sum();
+        let bytes = slots.live_from(0).fold(0, |bytes: u64, file| bytes.saturating_add(file.size()));
         ScannedFiles::index(slots, bytes, seed)
     }
 
@@ -36,7 +36,7 @@ impl ScannedFiles {
         let index = (slots.len() >= INDEX_MIN && u32::try_from(slots.len()).is_ok()).then(|| {
             let (index, killed) = Index::build(&mut slots, seed);
             live -= killed.len();
-            bytes -= killed.iter().map(|&n| slots.get(n).size()).sum::<u64>();
+            bytes = killed.iter().fold(bytes, |bytes, &n| bytes.saturating_sub(slots.get(n).size()));
             index
         });
         ScannedFiles { slots, index, seed, live, bytes }
@@ -85,7 +85,7 @@ impl ScanCollector {
 
     /// Appends a packed file, in queue order.
     pub(super) fn push_packed(&mut self, file: PackedFile) {
-        self.bytes += file.size();
+        self.bytes = self.bytes.saturating_add(file.size());
         self.slots.push_into_whole_chunk(file);
     }
 

@@ -25,12 +25,12 @@ impl Keyed {
     }
 }
 
-/// Files per chunk: 105 KB, under the size from which glibc maps a block of its own (128 KiB
+/// Files per chunk: 102 KB, under the size from which glibc maps a block of its own (128 KiB
 /// at first), so that a chunk freed goes back to the heap, where the next one allocated
 /// takes it.
 const CHUNK: usize = 3000;
 
-/// The files of a part, about, where they are many: 140 KiB of them, which with the sort's
+/// The files of a part, about, where they are many: 136 KiB of them, which with the sort's
 /// working copy fits a core's cache, and enough that the radix sort's fixed costs are small.
 const PART: usize = 4096;
 
