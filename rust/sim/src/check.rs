@@ -83,9 +83,11 @@ pub mod names {
     pub const VERIFIED: &str = "a verifying job lowers its source only on checked copies";
     /// A `-meta-only` job creates no replica.
     pub const META_ONLY: &str = "a -meta-only job creates no replica";
-    /// A `move` that ended FINISHED left on its pool no replica it found there (cached or
-    /// precious from the job's creation to its end) without a note naming the file; a pinned
-    /// one it keeps by design (made removable, §1.4).
+    /// A job with a `-size` or `-pnfsid` filter starts tasks only for the files it selects.
+    pub const FILTERED: &str = "a job starts tasks only for files its filter selects";
+    /// A `move` that ended FINISHED left on its pool no replica it found there and selected
+    /// (cached or precious from the job's creation to its end) without a note naming the file;
+    /// a pinned one it keeps by design (made removable, §1.4).
     pub const ACCOUNTED: &str = "a finished move accounts for every file it left behind";
     /// Copies on a job's targets never exceed `-replicas` (pre-existing ones counted).
     pub const REPLICAS: &str = "reruns never create copies beyond -replicas";
@@ -124,9 +126,9 @@ struct Ledger {
     missed: bool,
     /// The job was judged when it finished.
     judged: bool,
-    /// For a job to judge (a non-permanent one that deletes its sources): its pool and when
-    /// it was created.
-    judge: Option<(String, Millis)>,
+    /// For a job to judge (a non-permanent one that deletes its sources): its pool, when it
+    /// was created and its spec.
+    judge: Option<Judge>,
     /// The files it named in a note, with the time of the last such note, if it is to be judged.
     noted: HashMap<PnfsId, Millis>,
     /// When it last started a task for each file, if it is to be judged.
@@ -150,9 +152,20 @@ fn ledger_of<'a>(
     ledgers.entry((incarnation, key)).or_insert_with(|| {
         let job = JobRef { pool: pool.to_string(), incarnation, key };
         let deletes = |run: &&Run| specs[run.spec].smode == SourceMode::Delete && !specs[run.spec].permanent;
-        let judge = runs.get(&job).filter(deletes).map(|run| (pool.to_string(), run.created));
+        let judge = runs.get(&job).filter(deletes).map(|run| Judge {
+            pool: pool.to_string(),
+            created: run.created,
+            spec: run.spec,
+        });
         Ledger { judge, ..Ledger::default() }
     })
+}
+
+/// What judging a finished move needs to know of it beside its notes.
+struct Judge {
+    pool: String,
+    created: Millis,
+    spec: usize,
 }
 
 /// A job the scenario created: its spec, and when.
@@ -174,6 +187,8 @@ struct SpecInfo {
     verify: bool,
     meta_only: bool,
     permanent: bool,
+    /// The files its filter selects (`-size`, `-pnfsid`); `None`: every file.
+    selects: Option<BTreeSet<PnfsId>>,
     /// When its first run was created.
     first_start: Option<Millis>,
 }
@@ -217,6 +232,8 @@ pub struct Checker {
     pub moves_judged: u64,
     /// See `moves_judged`.
     pub moves_not_judged: u64,
+    /// Tasks started by jobs with a `-size` or `-pnfsid` filter.
+    pub filtered_tasks: u64,
 }
 
 fn is_pin(r: &StickyRecord) -> bool {
@@ -258,6 +275,7 @@ impl Checker {
                 verify: s.verify,
                 meta_only: s.meta_only,
                 permanent: s.permanent,
+                selects: s.selects.clone(),
                 first_start: None,
             })
             .collect();
@@ -282,6 +300,7 @@ impl Checker {
             ledgers: BTreeMap::new(),
             moves_judged: 0,
             moves_not_judged: 0,
+            filtered_tasks: 0,
             next_task_start: 0,
         }
     }
@@ -338,12 +357,25 @@ impl Checker {
         self.read_notes_and_judge_finished_moves(c)
     }
 
-    /// Reads the notes every job wrote in this step and the tasks it started, and judges each
-    /// `move` that finished in it ([`names::ACCOUNTED`]).
+    /// Reads the notes every job wrote in this step and the tasks it started, checks that each
+    /// task is for a file the job's filter selects ([`names::FILTERED`]), and judges each `move`
+    /// that finished in it ([`names::ACCOUNTED`]).
     fn read_notes_and_judge_finished_moves(&mut self, c: &Cluster) -> Result<(), Violation> {
         let checker = (&self.runs, self.specs.as_slice());
         for start in &c.task_starts[self.next_task_start..] {
             let job = &start.job;
+            if let Some(selects) = self.runs.get(job).and_then(|run| self.specs[run.spec].selects.as_ref()) {
+                self.filtered_tasks += 1;
+                if !selects.contains(&start.pnfsid) {
+                    return Err(Violation {
+                        invariant: FILTERED,
+                        time: start.at,
+                        pool: Some(job.pool.clone()),
+                        file: Some(start.pnfsid),
+                        detail: format!("job {:?} started a task for a file its filter does not select", job.key),
+                    });
+                }
+            }
             let ledger = ledger_of(&mut self.ledgers, checker, &job.pool, job.incarnation, job.key);
             if ledger.judge.is_some() {
                 ledger.started.insert(start.pnfsid, start.at);
@@ -373,7 +405,7 @@ impl Checker {
                         self.moves_not_judged += 1;
                     } else {
                         self.moves_judged += 1;
-                        judge_finished_move(&self.model, &self.deleted, ledger, job.key, c.now())?;
+                        judge_finished_move(&self.model, &self.deleted, &self.specs, ledger, job.key, c.now())?;
                     }
                 }
             }
@@ -833,18 +865,24 @@ impl Checker {
 /// creation, `born` no later) and is still there, of a file not deleted, must be named in one of
 /// its notes written since the job last started a task for the file, unless it was pinned since
 /// the scan (a move keeps a pinned source, made removable, without a word, as dCache's does).
-/// The simulator draws no filters and no `-stop-when`, so every such replica is one the job
-/// took on.
+/// Only files its filter selects are judged; the simulator draws filters only on a file's size
+/// and id (never on what changes, such as its state or sticky records) and no `-stop-when`, so
+/// every such replica is one the job took on.
 fn judge_finished_move(
     model: &HashMap<PnfsId, BTreeMap<String, Held>>,
     deleted: &BTreeSet<PnfsId>,
+    specs: &[SpecInfo],
     ledger: &Ledger,
     key: JobKey,
     now: Millis,
 ) -> Result<(), Violation> {
-    let Some((pool, created)) = &ledger.judge else { return Ok(()) };
+    let Some(Judge { pool, created, spec }) = &ledger.judge else { return Ok(()) };
+    let selects = specs[*spec].selects.as_ref();
     for (file, held) in model {
         let Some(h) = held.get(pool) else { continue };
+        if selects.is_some_and(|files| !files.contains(file)) {
+            continue;
+        }
         let found_and_kept = h.state.is_cached_or_precious() && h.born <= *created;
         let pinned_since = h.sticky.iter().any(is_pin) || h.last_pinned.is_some_and(|at| at >= *created);
         let last_started = ledger.started.get(file).copied().unwrap_or(Millis::MIN);

@@ -226,9 +226,10 @@ mod tests {
         }
     }
 
-    /// The scenario as its seed gave it before the thirtieth round drew damaged replicas,
-    /// `-verify` and `-meta-only` (they are drawn last, so nothing else differs).
-    fn before_damage(mut s: Scenario) -> Scenario {
+    /// The scenario as its seed gave it before damaged replicas, `-verify` and `-meta-only` were
+    /// drawn, and filters after them (they are drawn last, so nothing else differs).
+    fn before_damage(s: Scenario) -> Scenario {
+        let mut s = before_filters(s);
         s.damaged.clear();
         for spec in &mut s.specs {
             for flag in [" -meta-only", " -verify=false", " -verify"] {
@@ -236,6 +237,20 @@ mod tests {
             }
             spec.verify = spec.line.starts_with("migration move");
             spec.meta_only = false;
+        }
+        s
+    }
+
+    /// The scenario as its seed gave it before filters on a file's size or id were drawn.
+    fn before_filters(mut s: Scenario) -> Scenario {
+        for spec in &mut s.specs {
+            for option in [" -size=", " -pnfsid="] {
+                if let Some(at) = spec.line.find(option) {
+                    let end = spec.line[at + 1..].find(' ').map_or(spec.line.len(), |e| at + 1 + e);
+                    spec.line.replace_range(at..end, "");
+                }
+            }
+            spec.selects = None;
         }
         s
     }
@@ -259,7 +274,7 @@ mod tests {
 
     #[test]
     fn a_configuration_loop_stops_at_the_budget_without_a_violation() {
-        let scenario = Scenario::generate(LOOPING_SEED);
+        let scenario = before_filters(Scenario::generate(LOOPING_SEED));
         assert!(scenario.permanent_feedback());
         let budget = run::Budget { steps: 400_000, window: 100_000 };
         let outcome = run::run_within(&scenario, false, None, budget);
@@ -271,7 +286,7 @@ mod tests {
     #[test]
     fn a_runaway_is_a_violation_unless_permanent_jobs_feed_each_other_and_complete_tasks() {
         // Seed 1 has no permanent job and takes about 4 000 steps.
-        let scenario = Scenario::generate(1);
+        let scenario = before_filters(Scenario::generate(1));
         assert!(!scenario.permanent_feedback());
         let outcome = run::run_within(&scenario, false, None, run::Budget { steps: 1_000, window: 500 });
         let violation = outcome.result.expect_err("a runaway");
@@ -279,7 +294,7 @@ mod tests {
 
         // A loop of permanent jobs, stopped before a whole window of steps was measured: no
         // completed task is seen, so it is reported as a loop without progress.
-        let scenario = Scenario::generate(LOOPING_SEED);
+        let scenario = before_filters(Scenario::generate(LOOPING_SEED));
         let outcome = run::run_within(&scenario, false, None, run::Budget { steps: 1_000, window: 2_000 });
         let violation = outcome.result.expect_err("a runaway");
         assert_eq!(
@@ -312,6 +327,7 @@ mod tests {
             move_pins: false,
             verify,
             meta_only,
+            selects: None,
         };
         Scenario {
             seed: 1,
@@ -380,13 +396,52 @@ mod tests {
         // dCache does without a word, and a copy on the same pool with -pins=move then moved
         // the pin away before the move finished. Judged by the pins the file held at the end,
         // that was taken for a silent drop.
-        let scenario = Scenario::generate(1896);
+        let scenario = before_filters(Scenario::generate(1896));
         let keeps_pins = |s: &scenario::JobSpec| s.smode == scenario::SourceMode::Delete && !s.move_pins;
         let moves_pins = |s: &scenario::JobSpec| s.smode != scenario::SourceMode::Delete && s.move_pins;
         assert!(scenario.specs.iter().any(keeps_pins) && scenario.specs.iter().any(moves_pins), "{scenario}");
         let stats = run::run(&scenario, false, None).result.unwrap_or_else(|v| panic!("seed 1896: {v}"));
         let judged = stats.coverage.get("finished moves judged for files left behind");
         assert!(judged.is_some_and(|&n| n >= 1), "{:?}", stats.coverage);
+    }
+
+    /// `one_file`'s scenario with a second file, of 2 000 bytes, beside the first (1 000).
+    fn two_files(line: &str) -> Scenario {
+        let mut s = one_file(line, line.starts_with("move"), false, None);
+        let mut second = s.files[0].clone();
+        second.id = migration_core::PnfsId::parse("A001").expect("an id");
+        second.size = 2_000;
+        s.files.push(second);
+        s
+    }
+
+    #[test]
+    fn a_job_that_starts_a_task_for_a_file_its_filter_does_not_select_is_caught() {
+        // The checker was told the job selects only the first file; it selects both.
+        let first = migration_core::PnfsId::parse("A000").expect("an id");
+        let mut unfiltered = two_files("copy");
+        unfiltered.specs[0].selects = Some([first].into());
+        assert_eq!(broken_by(&unfiltered), check::names::FILTERED);
+        // Filtered by id or by size, the job copies the first file only and passes.
+        for filter in ["-pnfsid=A000", "-size=..1000"] {
+            let mut filtered = two_files(&format!("copy {filter}"));
+            filtered.specs[0].selects = Some([first].into());
+            let coverage = covered(&filtered);
+            assert_eq!(coverage.get("files completed by jobs"), Some(&1), "{filter}: {coverage:?}");
+            assert_eq!(coverage.get("tasks of jobs with a -size or -pnfsid filter"), Some(&1), "{filter}");
+        }
+    }
+
+    #[test]
+    fn a_finished_move_is_judged_only_on_the_files_its_filter_selects() {
+        // The move selects the larger file and leaves the smaller one without a word: right
+        // for its filter, and a silent drop for a checker that takes it to select both.
+        let mut told_all = two_files("move -pins=keep -size=1500..");
+        assert_eq!(broken_by(&told_all), check::names::ACCOUNTED);
+        told_all.specs[0].selects = Some([migration_core::PnfsId::parse("A001").expect("an id")].into());
+        let coverage = covered(&told_all);
+        assert_eq!(coverage.get("finished moves judged for files left behind"), Some(&1), "{coverage:?}");
+        assert_eq!(coverage.get("files completed by jobs"), Some(&1), "{coverage:?}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! records and pins, migration jobs with random options, a fault plan and a timeline of
 //! operator and environment actions during a fault window.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use migration_core::Millis;
@@ -84,6 +85,9 @@ pub struct JobSpec {
     pub verify: bool,
     /// `-meta-only`: the job only updates replicas that targets already hold.
     pub meta_only: bool,
+    /// With `-size` or `-pnfsid`, the files the job's filter selects; `None`: every file.
+    /// Both filters are on what no action changes, so the set holds for the whole run.
+    pub selects: Option<BTreeSet<PnfsId>>,
 }
 
 /// How a replica that a scenario places beside a file's good ones is damaged.
@@ -424,6 +428,25 @@ impl Scenario {
                 spec.set_flag("meta-only", true);
             }
         }
+        // After those, for the same reason: filters on a file's size or id.
+        for spec in &mut specs {
+            if g.chance(0.15) {
+                let (option, selects) = if g.chance(0.5) {
+                    let pivot = files[g.rng.below(n_files)].size;
+                    let below = g.chance(0.5);
+                    let selected = |f: &&FileSpec| if below { f.size <= pivot } else { f.size >= pivot };
+                    let option = if below { format!("-size=..{pivot}") } else { format!("-size={pivot}..") };
+                    (option, files.iter().filter(selected).map(|f| f.id).collect())
+                } else {
+                    let chosen: BTreeSet<PnfsId> =
+                        (0..g.between(1, 8)).map(|_| files[g.rng.below(n_files)].id).collect();
+                    let ids: Vec<String> = chosen.iter().map(PnfsId::to_string).collect();
+                    (format!("-pnfsid={}", ids.join(",")), chosen)
+                };
+                spec.insert_option(&option);
+                spec.selects = Some(selects);
+            }
+        }
         Scenario { seed, pools, bandwidth, max_incoming, files, specs, faults, actions, damaged }
     }
 }
@@ -431,13 +454,17 @@ impl Scenario {
 impl JobSpec {
     /// Sets `-verify` or `-meta-only` on the command line, before its other options.
     fn set_flag(&mut self, name: &str, value: bool) {
-        let option = if value { format!(" -{name}") } else { format!(" -{name}=false") };
-        let at = self.line.find(" -concurrency=").expect("every spec's line has a concurrency");
-        self.line.insert_str(at, &option);
+        self.insert_option(&if value { format!("-{name}") } else { format!("-{name}=false") });
         match name {
             "verify" => self.verify = value,
             _ => self.meta_only = value,
         }
+    }
+
+    /// Puts `option` on the command line, before its other options.
+    fn insert_option(&mut self, option: &str) {
+        let at = self.line.find(" -concurrency=").expect("every spec's line has a concurrency");
+        self.line.insert_str(at, &format!(" {option}"));
     }
 }
 
@@ -571,6 +598,7 @@ fn spec(g: &mut Gen, pool: usize, pools: usize, targets: Option<Vec<usize>>, ver
         move_pins,
         verify: verb == "move",
         meta_only: false,
+        selects: None,
     }
 }
 
