@@ -432,6 +432,36 @@ mod tests {
         }
     }
 
+    /// The files a drawn filter selects are those the module's own reading of the option
+    /// selects: its range, bounds included, or its list of ids.
+    #[test]
+    fn a_drawn_filter_selects_what_the_module_reads_in_it() {
+        let (mut sizes, mut ids) = (0, 0);
+        for seed in 0..2_000 {
+            let scenario = Scenario::generate(seed);
+            for spec in &scenario.specs {
+                let Some(selects) = &spec.selects else { continue };
+                let option = |name: &str| {
+                    let at = spec.line.find(name)? + name.len();
+                    Some(spec.line[at..].split(' ').next().expect("a value").to_string())
+                };
+                let expected: std::collections::BTreeSet<migration_core::PnfsId> =
+                    if let Some(range) = option(" -size=") {
+                        sizes += 1;
+                        let range = migration_core::filter::Range::parse(&range).expect("a valid range");
+                        let selected = |f: &&scenario::FileSpec| range.contains(i64::try_from(f.size).expect("small"));
+                        scenario.files.iter().filter(selected).map(|f| f.id).collect()
+                    } else {
+                        ids += 1;
+                        let list = option(" -pnfsid=").expect("a -size or -pnfsid filter");
+                        list.split(',').map(|id| migration_core::PnfsId::parse(id).expect("a valid id")).collect()
+                    };
+                assert_eq!(selects, &expected, "seed {seed}: {}", spec.line);
+            }
+        }
+        assert!(sizes >= 50 && ids >= 50, "{sizes} size filters, {ids} id filters");
+    }
+
     #[test]
     fn a_finished_move_is_judged_only_on_the_files_its_filter_selects() {
         // The move selects the larger file and leaves the smaller one without a word: right
