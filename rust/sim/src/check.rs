@@ -83,7 +83,8 @@ pub mod names {
     pub const VERIFIED: &str = "a verifying job lowers its source only on checked copies";
     /// A `-meta-only` job creates no replica.
     pub const META_ONLY: &str = "a -meta-only job creates no replica";
-    /// A job with a `-size` or `-pnfsid` filter starts tasks only for the files it selects.
+    /// A job with a `-size` or `-pnfsid` filter starts tasks only for the files it selects; one
+    /// with `-state` only for a replica that has been in that state since the job was created.
     pub const FILTERED: &str = "a job starts tasks only for files its filter selects";
     /// A `move` that ended FINISHED left on its pool no replica it found there and selected
     /// (cached or precious from the job's creation to its end) without a note naming the file;
@@ -114,6 +115,46 @@ struct Held {
     born_by: Option<usize>,
     /// When it was last seen pinned (a pin set, held or released then).
     last_pinned: Option<Millis>,
+    /// When it entered its state.
+    since: Millis,
+    /// When it last left each state a filter selects: `[cached, precious]`.
+    left: [Option<Millis>; 2],
+}
+
+impl Held {
+    fn new(state: ReplicaState, sticky: Vec<StickyRecord>, born: Millis, born_by: Option<usize>) -> Held {
+        Held { state, sticky, born, born_by, last_pinned: None, since: born, left: [None, None] }
+    }
+
+    fn slot(state: ReplicaState) -> Option<usize> {
+        match state {
+            ReplicaState::Cached => Some(0),
+            ReplicaState::Precious => Some(1),
+            _ => None,
+        }
+    }
+
+    /// Moves it to `state` at `time`, noting when it left the state it was in.
+    fn enter(&mut self, state: ReplicaState, time: Millis) {
+        if self.state == state {
+            return;
+        }
+        if let Some(slot) = Held::slot(self.state) {
+            self.left[slot] = Some(time);
+        }
+        self.state = state;
+        self.since = time;
+    }
+
+    /// Whether it has been in `state` at some moment since `time`.
+    fn in_state_since(&self, state: ReplicaState, time: Millis) -> bool {
+        self.state == state || Held::slot(state).and_then(|s| self.left[s]).is_some_and(|left| left >= time)
+    }
+
+    /// Whether it has been in `state` from `time` on without a break.
+    fn in_state_throughout(&self, state: ReplicaState, time: Millis) -> bool {
+        self.state == state && self.since <= time
+    }
 }
 
 /// What the checker has read of a job's notes, as they came.
@@ -189,6 +230,8 @@ struct SpecInfo {
     permanent: bool,
     /// The files its filter selects (`-size`, `-pnfsid`); `None`: every file.
     selects: Option<BTreeSet<PnfsId>>,
+    /// The state its filter selects (`-state`); `None`: cached or precious.
+    state_filter: Option<ReplicaState>,
     /// When its first run was created.
     first_start: Option<Millis>,
 }
@@ -234,6 +277,8 @@ pub struct Checker {
     pub moves_not_judged: u64,
     /// Tasks started by jobs with a `-size` or `-pnfsid` filter.
     pub filtered_tasks: u64,
+    /// Tasks started by jobs with a `-state` filter.
+    pub state_filtered_tasks: u64,
 }
 
 fn is_pin(r: &StickyRecord) -> bool {
@@ -276,6 +321,7 @@ impl Checker {
                 meta_only: s.meta_only,
                 permanent: s.permanent,
                 selects: s.selects.clone(),
+                state_filter: s.state_filter,
                 first_start: None,
             })
             .collect();
@@ -301,6 +347,7 @@ impl Checker {
             moves_judged: 0,
             moves_not_judged: 0,
             filtered_tasks: 0,
+            state_filtered_tasks: 0,
             next_task_start: 0,
         }
     }
@@ -373,6 +420,25 @@ impl Checker {
                         pool: Some(job.pool.clone()),
                         file: Some(start.pnfsid),
                         detail: format!("job {:?} started a task for a file its filter does not select", job.key),
+                    });
+                }
+            }
+            if let Some(run) = self.runs.get(job)
+                && let Some(state) = self.specs[run.spec].state_filter
+            {
+                self.state_filtered_tasks += 1;
+                // A replica removed meanwhile is not judged: the task finds nothing to move.
+                let held = self.model.get(&start.pnfsid).and_then(|m| m.get(&job.pool));
+                if let Some(h) = held.filter(|h| !h.in_state_since(state, run.created)) {
+                    return Err(Violation {
+                        invariant: FILTERED,
+                        time: start.at,
+                        pool: Some(job.pool.clone()),
+                        file: Some(start.pnfsid),
+                        detail: format!(
+                            "job {:?} (-state={state}) started a task for a replica {} since the job began",
+                            job.key, h.state
+                        ),
                     });
                 }
             }
@@ -584,8 +650,7 @@ impl Checker {
                             );
                             return Err(violation(PINS, file, text));
                         }
-                        let held =
-                            Held { state: *new, sticky: entry.sticky.clone(), born: time, born_by, last_pinned: None };
+                        let held = Held::new(*new, entry.sticky.clone(), time, born_by);
                         self.model.entry(file).or_default().insert(pool.to_string(), held);
                         if let Some(spec) = born_by {
                             self.check_replicas(time, pool, file, spec)?;
@@ -632,7 +697,7 @@ impl Checker {
                             }
                         }
                         if let Some(h) = self.model.get_mut(&file).and_then(|m| m.get_mut(pool)) {
-                            h.state = *new;
+                            h.enter(*new, time);
                             h.sticky = entry.sticky.clone();
                         }
                     }
@@ -865,9 +930,10 @@ impl Checker {
 /// creation, `born` no later) and is still there, of a file not deleted, must be named in one of
 /// its notes written since the job last started a task for the file, unless it was pinned since
 /// the scan (a move keeps a pinned source, made removable, without a word, as dCache's does).
-/// Only files its filter selects are judged; the simulator draws filters only on a file's size
-/// and id (never on what changes, such as its state or sticky records) and no `-stop-when`, so
-/// every such replica is one the job took on.
+/// Only files its filter selects are judged: by size and id, and by state only replicas in that
+/// state from the scan on (one that left it was dropped without a note, as dCache drops it). The
+/// simulator draws no other filters and no `-stop-when`, so every such replica is one the job
+/// took on.
 fn judge_finished_move(
     model: &HashMap<PnfsId, BTreeMap<String, Held>>,
     deleted: &BTreeSet<PnfsId>,
@@ -877,10 +943,15 @@ fn judge_finished_move(
     now: Millis,
 ) -> Result<(), Violation> {
     let Some(Judge { pool, created, spec }) = &ledger.judge else { return Ok(()) };
-    let selects = specs[*spec].selects.as_ref();
+    let (selects, state) = (specs[*spec].selects.as_ref(), specs[*spec].state_filter);
     for (file, held) in model {
         let Some(h) = held.get(pool) else { continue };
         if selects.is_some_and(|files| !files.contains(file)) {
+            continue;
+        }
+        // A replica that left the selected state while queued leaves the job without a word,
+        // as dCache's does; only one selected throughout is judged.
+        if state.is_some_and(|state| !h.in_state_throughout(state, *created)) {
             continue;
         }
         let found_and_kept = h.state.is_cached_or_precious() && h.born <= *created;

@@ -241,16 +241,17 @@ mod tests {
         s
     }
 
-    /// The scenario as its seed gave it before filters on a file's size or id were drawn.
+    /// The scenario as its seed gave it before filters (size, id, state) were drawn.
     fn before_filters(mut s: Scenario) -> Scenario {
         for spec in &mut s.specs {
-            for option in [" -size=", " -pnfsid="] {
+            for option in [" -size=", " -pnfsid=", " -state="] {
                 if let Some(at) = spec.line.find(option) {
                     let end = spec.line[at + 1..].find(' ').map_or(spec.line.len(), |e| at + 1 + e);
                     spec.line.replace_range(at..end, "");
                 }
             }
             spec.selects = None;
+            spec.state_filter = None;
         }
         s
     }
@@ -328,6 +329,7 @@ mod tests {
             verify,
             meta_only,
             selects: None,
+            state_filter: None,
         };
         Scenario {
             seed: 1,
@@ -472,6 +474,41 @@ mod tests {
         let coverage = covered(&told_all);
         assert_eq!(coverage.get("finished moves judged for files left behind"), Some(&1), "{coverage:?}");
         assert_eq!(coverage.get("files completed by jobs"), Some(&1), "{coverage:?}");
+    }
+
+    #[test]
+    fn a_job_that_starts_a_task_for_a_replica_not_in_its_filter_state_is_caught() {
+        use migration_core::replica::ReplicaState;
+        // The checker was told the job selects precious replicas; it copies the cached one.
+        let mut unfiltered = one_file("copy", false, false, None);
+        unfiltered.specs[0].state_filter = Some(ReplicaState::Precious);
+        assert_eq!(broken_by(&unfiltered), check::names::FILTERED);
+        // With `-state=precious` it starts no task, and with `-state=cached` it copies the file.
+        for (state, option, completed) in
+            [(ReplicaState::Precious, "precious", Some(&0)), (ReplicaState::Cached, "cached", Some(&1))]
+        {
+            let mut filtered = one_file(&format!("copy -state={option}"), false, false, None);
+            filtered.specs[0].state_filter = Some(state);
+            let coverage = covered(&filtered);
+            assert_eq!(coverage.get("files completed by jobs"), completed, "{option}: {coverage:?}");
+            let tasks = coverage.get("tasks of jobs with a -state filter");
+            assert_eq!(tasks, completed.filter(|&&n| n > 0), "{option}: {coverage:?}");
+        }
+    }
+
+    #[test]
+    fn a_finished_move_is_judged_only_on_the_replicas_in_its_filter_state() {
+        use migration_core::replica::ReplicaState;
+        // Of a cached and a precious file, the move takes the precious one and leaves the
+        // cached one without a word: right for `-state=precious`, a silent drop otherwise.
+        let mut s = two_files("move -pins=keep -state=precious");
+        s.files[1].replicas[0].1 = ReplicaState::Precious;
+        assert_eq!(broken_by(&s), check::names::ACCOUNTED);
+        s.specs[0].state_filter = Some(ReplicaState::Precious);
+        let coverage = covered(&s);
+        assert_eq!(coverage.get("finished moves judged for files left behind"), Some(&1), "{coverage:?}");
+        assert_eq!(coverage.get("files completed by jobs"), Some(&1), "{coverage:?}");
+        assert_eq!(coverage.get("tasks of jobs with a -state filter"), Some(&1), "{coverage:?}");
     }
 
     #[test]

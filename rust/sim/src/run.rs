@@ -174,6 +174,9 @@ pub fn run_within(s: &Scenario, trace: bool, tail: Option<usize>, budget: Budget
             *run.coverage.entry(format!("finished moves {what} for files left behind")).or_default() += count;
         }
     }
+    if run.check.state_filtered_tasks > 0 {
+        *run.coverage.entry("tasks of jobs with a -state filter".into()).or_default() += run.check.state_filtered_tasks;
+    }
     if run.check.filtered_tasks > 0 {
         *run.coverage.entry("tasks of jobs with a -size or -pnfsid filter".into()).or_default() +=
             run.check.filtered_tasks;

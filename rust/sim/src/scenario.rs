@@ -88,6 +88,8 @@ pub struct JobSpec {
     /// With `-size` or `-pnfsid`, the files the job's filter selects; `None`: every file.
     /// Both filters are on what no action changes, so the set holds for the whole run.
     pub selects: Option<BTreeSet<PnfsId>>,
+    /// `-state=cached|precious`: the state the job's filter selects, which actions change.
+    pub state_filter: Option<ReplicaState>,
 }
 
 /// How a replica that a scenario places beside a file's good ones is damaged.
@@ -447,6 +449,17 @@ impl Scenario {
                 spec.selects = Some(selects);
             }
         }
+        // After those, for the same reason: filters on a replica's state.
+        for spec in &mut specs {
+            if g.chance(0.1) {
+                let state = if g.chance(0.5) { ReplicaState::Cached } else { ReplicaState::Precious };
+                spec.insert_option(&format!(
+                    "-state={}",
+                    if state == ReplicaState::Cached { "cached" } else { "precious" }
+                ));
+                spec.state_filter = Some(state);
+            }
+        }
         Scenario { seed, pools, bandwidth, max_incoming, files, specs, faults, actions, damaged }
     }
 }
@@ -599,6 +612,7 @@ fn spec(g: &mut Gen, pool: usize, pools: usize, targets: Option<Vec<usize>>, ver
         verify: verb == "move",
         meta_only: false,
         selects: None,
+        state_filter: None,
     }
 }
 
