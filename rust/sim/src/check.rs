@@ -84,7 +84,8 @@ pub mod names {
     /// A `-meta-only` job creates no replica.
     pub const META_ONLY: &str = "a -meta-only job creates no replica";
     /// A job with a `-size` or `-pnfsid` filter starts tasks only for the files it selects; one
-    /// with `-state` only for a replica that has been in that state since the job was created.
+    /// with `-state` only for a replica that was in that state at some moment since the job
+    /// was created.
     pub const FILTERED: &str = "a job starts tasks only for files its filter selects";
     /// A `move` that ended FINISHED left on its pool no replica it found there and selected
     /// (cached or precious from the job's creation to its end) without a note naming the file;
@@ -115,15 +116,16 @@ struct Held {
     born_by: Option<usize>,
     /// When it was last seen pinned (a pin set, held or released then).
     last_pinned: Option<Millis>,
-    /// When it entered its state.
-    since: Millis,
+    /// The index in the cluster's history of the event that put it in its state: an order
+    /// finer than time, since a job's scan and a state change can fall in one millisecond.
+    since_event: usize,
     /// When it last left each state a filter selects: `[cached, precious]`.
     left: [Option<Millis>; 2],
 }
 
 impl Held {
-    fn new(state: ReplicaState, sticky: Vec<StickyRecord>, born: Millis, born_by: Option<usize>) -> Held {
-        Held { state, sticky, born, born_by, last_pinned: None, since: born, left: [None, None] }
+    fn new(state: ReplicaState, sticky: Vec<StickyRecord>, born: Millis, born_by: Option<usize>, event: usize) -> Held {
+        Held { state, sticky, born, born_by, last_pinned: None, since_event: event, left: [None, None] }
     }
 
     fn slot(state: ReplicaState) -> Option<usize> {
@@ -134,8 +136,9 @@ impl Held {
         }
     }
 
-    /// Moves it to `state` at `time`, noting when it left the state it was in.
-    fn enter(&mut self, state: ReplicaState, time: Millis) {
+    /// Moves it to `state` at `time`, by the history's `event`, noting when it left the state
+    /// it was in.
+    fn enter(&mut self, state: ReplicaState, time: Millis, event: usize) {
         if self.state == state {
             return;
         }
@@ -143,7 +146,7 @@ impl Held {
             self.left[slot] = Some(time);
         }
         self.state = state;
-        self.since = time;
+        self.since_event = event;
     }
 
     /// Whether it has been in `state` at some moment since `time`.
@@ -151,9 +154,9 @@ impl Held {
         self.state == state || Held::slot(state).and_then(|s| self.left[s]).is_some_and(|left| left >= time)
     }
 
-    /// Whether it has been in `state` from `time` on without a break.
-    fn in_state_throughout(&self, state: ReplicaState, time: Millis) -> bool {
-        self.state == state && self.since <= time
+    /// Whether it has been in `state` without a break since before the history's `event`.
+    fn in_state_throughout(&self, state: ReplicaState, event: usize) -> bool {
+        self.state == state && self.since_event < event
     }
 }
 
@@ -196,6 +199,7 @@ fn ledger_of<'a>(
         let judge = runs.get(&job).filter(deletes).map(|run| Judge {
             pool: pool.to_string(),
             created: run.created,
+            created_event: run.created_event,
             spec: run.spec,
         });
         Ledger { judge, ..Ledger::default() }
@@ -206,13 +210,16 @@ fn ledger_of<'a>(
 struct Judge {
     pool: String,
     created: Millis,
+    created_event: usize,
     spec: usize,
 }
 
-/// A job the scenario created: its spec, and when.
+/// A job the scenario created: its spec, and when (also as the length of the cluster's
+/// history then).
 struct Run {
     spec: usize,
     created: Millis,
+    created_event: usize,
 }
 
 /// What the checker knows of a job spec.
@@ -353,8 +360,9 @@ impl Checker {
     }
 
     /// A job of `spec` was created (or re-created by a restart) at `now`.
-    pub fn register(&mut self, job: JobRef, spec: usize, now: Millis) {
-        self.runs.insert(job, Run { spec, created: now });
+    /// `events` is the length of the cluster's history then.
+    pub fn register(&mut self, job: JobRef, spec: usize, now: Millis, events: usize) {
+        self.runs.insert(job, Run { spec, created: now, created_event: events });
         let info = &mut self.specs[spec];
         if info.first_start.is_none() {
             info.first_start = Some(now);
@@ -399,7 +407,7 @@ impl Checker {
             let i = self.next_event;
             self.next_event += 1;
             let (time, pool, event) = &c.history[i];
-            self.event(c, *time, pool, event, &c.causes[i])?;
+            self.event(c, (i, *time), pool, event, &c.causes[i])?;
         }
         self.read_notes_and_judge_finished_moves(c)
     }
@@ -436,7 +444,7 @@ impl Checker {
                         pool: Some(job.pool.clone()),
                         file: Some(start.pnfsid),
                         detail: format!(
-                            "job {:?} (-state={state}) started a task for a replica {} since the job began",
+                            "job {:?} (-state={state}) started a task for a replica not {state} at any moment since the job began (now {})",
                             job.key, h.state
                         ),
                     });
@@ -548,10 +556,11 @@ impl Checker {
         }
     }
 
+    /// Judges the history's event `index`, at `time`.
     fn event(
         &mut self,
         c: &Cluster,
-        time: Millis,
+        (index, time): (usize, Millis),
         pool: &str,
         event: &RepositoryEvent,
         cause: &Cause,
@@ -650,7 +659,7 @@ impl Checker {
                             );
                             return Err(violation(PINS, file, text));
                         }
-                        let held = Held::new(*new, entry.sticky.clone(), time, born_by);
+                        let held = Held::new(*new, entry.sticky.clone(), time, born_by, index);
                         self.model.entry(file).or_default().insert(pool.to_string(), held);
                         if let Some(spec) = born_by {
                             self.check_replicas(time, pool, file, spec)?;
@@ -697,7 +706,7 @@ impl Checker {
                             }
                         }
                         if let Some(h) = self.model.get_mut(&file).and_then(|m| m.get_mut(pool)) {
-                            h.enter(*new, time);
+                            h.enter(*new, time, index);
                             h.sticky = entry.sticky.clone();
                         }
                     }
@@ -931,9 +940,10 @@ impl Checker {
 /// its notes written since the job last started a task for the file, unless it was pinned since
 /// the scan (a move keeps a pinned source, made removable, without a word, as dCache's does).
 /// Only files its filter selects are judged: by size and id, and by state only replicas in that
-/// state from the scan on (one that left it was dropped without a note, as dCache drops it). The
-/// simulator draws no other filters and no `-stop-when`, so every such replica is one the job
-/// took on.
+/// state from the scan on (one that left it while queued was dropped without a note, as dCache
+/// drops it; one that left it while its task ran is not judged either, though the job keeps
+/// it: a gap). The simulator draws no other filters and no `-stop-when`, so every such replica
+/// is one the job took on.
 fn judge_finished_move(
     model: &HashMap<PnfsId, BTreeMap<String, Held>>,
     deleted: &BTreeSet<PnfsId>,
@@ -942,7 +952,7 @@ fn judge_finished_move(
     key: JobKey,
     now: Millis,
 ) -> Result<(), Violation> {
-    let Some(Judge { pool, created, spec }) = &ledger.judge else { return Ok(()) };
+    let Some(Judge { pool, created, created_event, spec }) = &ledger.judge else { return Ok(()) };
     let (selects, state) = (specs[*spec].selects.as_ref(), specs[*spec].state_filter);
     for (file, held) in model {
         let Some(h) = held.get(pool) else { continue };
@@ -951,7 +961,7 @@ fn judge_finished_move(
         }
         // A replica that left the selected state while queued leaves the job without a word,
         // as dCache's does; only one selected throughout is judged.
-        if state.is_some_and(|state| !h.in_state_throughout(state, *created)) {
+        if state.is_some_and(|state| !h.in_state_throughout(state, *created_event)) {
             continue;
         }
         let found_and_kept = h.state.is_cached_or_precious() && h.born <= *created;

@@ -509,6 +509,29 @@ mod tests {
         assert_eq!(coverage.get("finished moves judged for files left behind"), Some(&1), "{coverage:?}");
         assert_eq!(coverage.get("files completed by jobs"), Some(&1), "{coverage:?}");
         assert_eq!(coverage.get("tasks of jobs with a -state filter"), Some(&1), "{coverage:?}");
+        // Seed 2222: a `move -state=precious` on pool3 finds a file's replica there cached, and
+        // another job's copy makes it precious at 3.7 s. Judged by its state at the end, that
+        // replica was taken for one the move had found precious and dropped.
+        let scenario = Scenario::generate(2222);
+        let line = &scenario.specs[0].line;
+        assert!(line.starts_with("migration move") && line.contains(" -state=precious"), "{line}");
+        let stats = run::run(&scenario, false, None).result.unwrap_or_else(|v| panic!("seed 2222: {v}"));
+        let judged = stats.coverage.get("finished moves judged for files left behind");
+        assert!(judged.is_some_and(|&n| n >= 1), "{:?}", stats.coverage);
+    }
+
+    #[test]
+    fn a_file_retried_after_it_left_the_filter_state_is_not_taken_for_one_never_selected() {
+        // Seed 1830: `copy -state=precious` on pool1 starts a task for a precious replica at
+        // 293 s; it is flushed to tape (made cached) at 413 s while the task runs, and the task,
+        // failing, puts the file back in the queue, as dCache's does, so that it starts again at
+        // 611 s on a cached replica. Judged by the replica's state at that start, the second
+        // task was taken for one the filter never selected.
+        let scenario = Scenario::generate(1830);
+        let line = &scenario.specs[0].line;
+        assert!(line.starts_with("migration copy") && line.contains(" -state=precious"), "{line}");
+        let stats = run::run(&scenario, false, None).result.unwrap_or_else(|v| panic!("seed 1830: {v}"));
+        assert!(stats.coverage.get("tasks of jobs with a -state filter").is_some_and(|&n| n >= 2));
     }
 
     #[test]

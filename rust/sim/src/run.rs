@@ -522,7 +522,7 @@ impl Run<'_> {
             return Err(internal(&self.c, format!("`{line}` was refused: {e:?}")).into());
         }
         let job = self.c.job_ref(&pool, &id).expect("the job was just created");
-        self.check.register(job, spec, self.c.now());
+        self.check.register(job, spec, self.c.now(), self.c.history.len());
         self.current[spec] = Some(id);
         self.jobs += 1;
         Ok(())
@@ -575,7 +575,7 @@ impl Run<'_> {
                 && let Some(id) = &self.current[spec]
                 && let Some(job) = self.c.job_ref(&name, id)
             {
-                self.check.register(job, spec, self.c.now());
+                self.check.register(job, spec, self.c.now(), self.c.history.len());
             }
         }
         if self.refusing.contains(&name) {
