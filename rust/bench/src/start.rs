@@ -10,7 +10,7 @@ use std::process::Command;
 
 use crate::sansio::{Reads, Source};
 use crate::table::{Row, Target};
-use crate::{Options, child, java, rss_bytes};
+use crate::{Options, child, java, rss_anon_bytes, rss_bytes};
 
 /// One job start measured in a child.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +23,8 @@ pub struct Started {
     pub queued: u64,
     /// Resident set growth, bytes.
     pub rss_growth: u64,
+    /// Its anonymous part: the rest is the program's code that the start paged in.
+    pub anon_growth: u64,
 }
 
 /// `--child start N ORDER`: runs in the child.
@@ -31,10 +33,11 @@ pub fn child_main(args: &[String]) {
     let by_size = args[1] == "size";
     let mut source = Source::new(n);
     // Touch the repository and the module once so that what follows is the job's own.
-    let before = rss_bytes();
+    let (before, anon_before) = (rss_bytes(), rss_anon_bytes());
     let elapsed = source.start_job(by_size, 1, Reads::Hold);
-    let after = rss_bytes();
-    println!("{} {} {}", elapsed.as_secs_f64(), source.queued(), after.saturating_sub(before));
+    let (after, anon_after) = (rss_bytes(), rss_anon_bytes());
+    let growth = (after.saturating_sub(before), anon_after.saturating_sub(anon_before));
+    println!("{} {} {} {}", elapsed.as_secs_f64(), source.queued(), growth.0, growth.1);
 }
 
 fn measure(n: u64, by_size: bool) -> Started {
@@ -45,6 +48,7 @@ fn measure(n: u64, by_size: bool) -> Started {
         seconds: fields[0].parse().expect("seconds"),
         queued: fields[1].parse().expect("queued"),
         rss_growth: fields[2].parse().expect("bytes"),
+        anon_growth: fields[3].parse().expect("bytes"),
     }
 }
 
@@ -101,7 +105,11 @@ pub fn memory(options: &Options, rows: &mut Vec<Row>, started: &[Started]) {
             None => measure(n, false),
         };
         let per = s.rss_growth as f64 / s.queued as f64;
-        println!("  {:>12} queued: {:>14} bytes resident growth, {:.1} bytes/replica", s.queued, s.rss_growth, per);
+        let anon = s.anon_growth as f64 / s.queued as f64;
+        println!(
+            "  {:>12} queued: {:>14} bytes resident growth, {per:.1} bytes/replica ({anon:.1} of it anonymous memory, the rest the program's code paged in)",
+            s.queued, s.rss_growth
+        );
         rows.push(Row::new(
             "memory",
             format!("Rust queue, {} queued", crate::short(n)),

@@ -119,13 +119,14 @@ struct Held {
     /// The index in the cluster's history of the event that put it in its state: an order
     /// finer than time, since a job's scan and a state change can fall in one millisecond.
     since_event: usize,
-    /// When it last left each state a filter selects: `[cached, precious]`.
-    left: [Option<Millis>; 2],
+    /// The index in the cluster's history of the event by which it last left each state a
+    /// filter selects: `[cached, precious]`.
+    left_event: [Option<usize>; 2],
 }
 
 impl Held {
     fn new(state: ReplicaState, sticky: Vec<StickyRecord>, born: Millis, born_by: Option<usize>, event: usize) -> Held {
-        Held { state, sticky, born, born_by, last_pinned: None, since_event: event, left: [None, None] }
+        Held { state, sticky, born, born_by, last_pinned: None, since_event: event, left_event: [None, None] }
     }
 
     fn slot(state: ReplicaState) -> Option<usize> {
@@ -136,22 +137,21 @@ impl Held {
         }
     }
 
-    /// Moves it to `state` at `time`, by the history's `event`, noting when it left the state
-    /// it was in.
-    fn enter(&mut self, state: ReplicaState, time: Millis, event: usize) {
+    /// Moves it to `state` by the history's `event`, noting that it left the state it was in.
+    fn enter(&mut self, state: ReplicaState, event: usize) {
         if self.state == state {
             return;
         }
         if let Some(slot) = Held::slot(self.state) {
-            self.left[slot] = Some(time);
+            self.left_event[slot] = Some(event);
         }
         self.state = state;
         self.since_event = event;
     }
 
-    /// Whether it has been in `state` at some moment since `time`.
-    fn in_state_since(&self, state: ReplicaState, time: Millis) -> bool {
-        self.state == state || Held::slot(state).and_then(|s| self.left[s]).is_some_and(|left| left >= time)
+    /// Whether it has been in `state` at some moment since the history's `event`.
+    fn in_state_since(&self, state: ReplicaState, event: usize) -> bool {
+        self.state == state || Held::slot(state).and_then(|s| self.left_event[s]).is_some_and(|left| left >= event)
     }
 
     /// Whether it has been in `state` without a break since before the history's `event`.
@@ -196,12 +196,7 @@ fn ledger_of<'a>(
     ledgers.entry((incarnation, key)).or_insert_with(|| {
         let job = JobRef { pool: pool.to_string(), incarnation, key };
         let deletes = |run: &&Run| specs[run.spec].smode == SourceMode::Delete && !specs[run.spec].permanent;
-        let judge = runs.get(&job).filter(deletes).map(|run| Judge {
-            pool: pool.to_string(),
-            created: run.created,
-            created_event: run.created_event,
-            spec: run.spec,
-        });
+        let judge = runs.get(&job).filter(deletes).map(|&run| Judge { pool: pool.to_string(), run });
         Ledger { judge, ..Ledger::default() }
     })
 }
@@ -209,13 +204,12 @@ fn ledger_of<'a>(
 /// What judging a finished move needs to know of it beside its notes.
 struct Judge {
     pool: String,
-    created: Millis,
-    created_event: usize,
-    spec: usize,
+    run: Run,
 }
 
 /// A job the scenario created: its spec, and when (also as the length of the cluster's
 /// history then).
+#[derive(Clone, Copy)]
 struct Run {
     spec: usize,
     created: Millis,
@@ -419,35 +413,29 @@ impl Checker {
         let checker = (&self.runs, self.specs.as_slice());
         for start in &c.task_starts[self.next_task_start..] {
             let job = &start.job;
-            if let Some(selects) = self.runs.get(job).and_then(|run| self.specs[run.spec].selects.as_ref()) {
-                self.filtered_tasks += 1;
-                if !selects.contains(&start.pnfsid) {
-                    return Err(Violation {
-                        invariant: FILTERED,
-                        time: start.at,
-                        pool: Some(job.pool.clone()),
-                        file: Some(start.pnfsid),
-                        detail: format!("job {:?} started a task for a file its filter does not select", job.key),
-                    });
+            let filtered = |detail: String| Violation {
+                invariant: FILTERED,
+                time: start.at,
+                pool: Some(job.pool.clone()),
+                file: Some(start.pnfsid),
+                detail: format!("job {:?} started a task for {detail}", job.key),
+            };
+            if let Some(run) = self.runs.get(job) {
+                let spec = &self.specs[run.spec];
+                if let Some(selects) = &spec.selects {
+                    self.filtered_tasks += 1;
+                    if !selects.contains(&start.pnfsid) {
+                        return Err(filtered("a file its filter does not select".to_string()));
+                    }
                 }
-            }
-            if let Some(run) = self.runs.get(job)
-                && let Some(state) = self.specs[run.spec].state_filter
-            {
-                self.state_filtered_tasks += 1;
-                // A replica removed meanwhile is not judged: the task finds nothing to move.
-                let held = self.model.get(&start.pnfsid).and_then(|m| m.get(&job.pool));
-                if let Some(h) = held.filter(|h| !h.in_state_since(state, run.created)) {
-                    return Err(Violation {
-                        invariant: FILTERED,
-                        time: start.at,
-                        pool: Some(job.pool.clone()),
-                        file: Some(start.pnfsid),
-                        detail: format!(
-                            "job {:?} (-state={state}) started a task for a replica not {state} at any moment since the job began (now {})",
-                            job.key, h.state
-                        ),
-                    });
+                if let Some(state) = spec.state_filter {
+                    self.state_filtered_tasks += 1;
+                    // A replica removed meanwhile is not judged: the task finds nothing to move.
+                    let held = self.model.get(&start.pnfsid).and_then(|m| m.get(&job.pool));
+                    if let Some(h) = held.filter(|h| !h.in_state_since(state, run.created_event)) {
+                        let text = format!("a replica not {state} at any moment since the job began (now {})", h.state);
+                        return Err(filtered(text));
+                    }
                 }
             }
             let ledger = ledger_of(&mut self.ledgers, checker, &job.pool, job.incarnation, job.key);
@@ -706,7 +694,7 @@ impl Checker {
                             }
                         }
                         if let Some(h) = self.model.get_mut(&file).and_then(|m| m.get_mut(pool)) {
-                            h.enter(*new, time, index);
+                            h.enter(*new, index);
                             h.sticky = entry.sticky.clone();
                         }
                     }
@@ -952,8 +940,8 @@ fn judge_finished_move(
     key: JobKey,
     now: Millis,
 ) -> Result<(), Violation> {
-    let Some(Judge { pool, created, created_event, spec }) = &ledger.judge else { return Ok(()) };
-    let (selects, state) = (specs[*spec].selects.as_ref(), specs[*spec].state_filter);
+    let Some(Judge { pool, run }) = &ledger.judge else { return Ok(()) };
+    let (selects, state) = (specs[run.spec].selects.as_ref(), specs[run.spec].state_filter);
     for (file, held) in model {
         let Some(h) = held.get(pool) else { continue };
         if selects.is_some_and(|files| !files.contains(file)) {
@@ -961,11 +949,11 @@ fn judge_finished_move(
         }
         // A replica that left the selected state while queued leaves the job without a word,
         // as dCache's does; only one selected throughout is judged.
-        if state.is_some_and(|state| !h.in_state_throughout(state, *created_event)) {
+        if state.is_some_and(|state| !h.in_state_throughout(state, run.created_event)) {
             continue;
         }
-        let found_and_kept = h.state.is_cached_or_precious() && h.born <= *created;
-        let pinned_since = h.sticky.iter().any(is_pin) || h.last_pinned.is_some_and(|at| at >= *created);
+        let found_and_kept = h.state.is_cached_or_precious() && h.born <= run.created;
+        let pinned_since = h.sticky.iter().any(is_pin) || h.last_pinned.is_some_and(|at| at >= run.created);
         let last_started = ledger.started.get(file).copied().unwrap_or(Millis::MIN);
         let said_since = ledger.noted.get(file).is_some_and(|&at| at >= last_started);
         if !found_and_kept || pinned_since || deleted.contains(file) || said_since {

@@ -168,22 +168,16 @@ pub fn run_within(s: &Scenario, trace: bool, tail: Option<usize>, budget: Budget
         ReplicasBound::Off => "not checked (refusing targets)",
     };
     *run.coverage.entry(format!("runs with the -replicas bound {bound}")).or_default() += 1;
-    for (count, what) in [(run.check.moves_judged, "judged"), (run.check.moves_not_judged, "not judged (notes missed)")]
-    {
-        if count > 0 {
-            *run.coverage.entry(format!("finished moves {what} for files left behind")).or_default() += count;
-        }
-    }
-    if run.check.state_filtered_tasks > 0 {
-        *run.coverage.entry("tasks of jobs with a -state filter".into()).or_default() += run.check.state_filtered_tasks;
-    }
-    if run.check.filtered_tasks > 0 {
-        *run.coverage.entry("tasks of jobs with a -size or -pnfsid filter".into()).or_default() +=
-            run.check.filtered_tasks;
-    }
-    if run.check.orphans > 0 {
-        *run.coverage.entry("copies of orphan requests (not counted against -replicas)".into()).or_default() +=
-            run.check.orphans;
+    let check = &run.check;
+    let counts = [
+        (check.moves_judged, "finished moves judged for files left behind"),
+        (check.moves_not_judged, "finished moves not judged (notes missed) for files left behind"),
+        (check.state_filtered_tasks, "tasks of jobs with a -state filter"),
+        (check.filtered_tasks, "tasks of jobs with a -size or -pnfsid filter"),
+        (check.orphans, "copies of orphan requests (not counted against -replicas)"),
+    ];
+    for (count, what) in counts.into_iter().filter(|&(count, _)| count > 0) {
+        *run.coverage.entry(what.to_string()).or_default() += count;
     }
     let mut trace = run.c.trace.take();
     if let (Some(tail), Some(trace)) = (tail, trace.as_mut())
