@@ -30,6 +30,11 @@
  * Enumerations cross as integers (the DCM_* constants); an unknown value is
  * DCM_ERROR_INVALID_ARGUMENT. Check dcm_abi_version() == DCM_ABI_VERSION at start-up.
  *
+ * Version 4: struct dcm_repository ends with set_state_if_unchanged (after
+ * remove_if_unchanged; an initializer of version 3 still compiles, with a warning under
+ * -Wextra, and leaves it NULL): a target's update of a replica it holds is conditional on
+ * the state it read. dcm_host's layout changed with it.
+ *
  * Version 3: struct dcm_repository ends with remove_if_unchanged (after free, so that an
  * initializer of version 2 still compiles, and leaves it NULL), with the status
  * DCM_REPOSITORY_CHANGED; dcm_host's layout changed with it.
@@ -54,7 +59,7 @@
  * The version of this ABI. A host checks `dcm_abi_version() == DCM_ABI_VERSION` at
  * start-up: a library with another version has incompatible structs or functions.
  */
-#define DCM_ABI_VERSION 3
+#define DCM_ABI_VERSION 4
 
 /**
  * Error code: a malformed command line or invalid option value; nothing changed.
@@ -227,8 +232,8 @@
 #define DCM_REPOSITORY_NOT_LOADED 4
 
 /**
- * Repository status, from `remove_if_unchanged` only: the replica is not as the module saw
- * it, and nothing changed.
+ * Repository status, from `remove_if_unchanged` and `set_state_if_unchanged` only: the
+ * replica is not as the module saw it, and nothing changed.
  */
 #define DCM_REPOSITORY_CHANGED 5
 
@@ -623,6 +628,24 @@ typedef struct dcm_repository {
                                    const char *reason,
                                    char *errbuf,
                                    size_t errbuf_size);
+    /**
+     * Changes the replica's state to `state` only if it is still in state `seen`
+     * (`DCM_STATE_*`), and returns `DCM_REPOSITORY_OK`; returns `DCM_REPOSITORY_CHANGED`,
+     * changing nothing, if it is not. With `state == seen` it only checks. A target updating
+     * a replica it already holds makes its last change this way, and confirms the copy only
+     * if it succeeds: a replica marked broken since the module read it is then neither made
+     * precious nor confirmed (and a move does not delete its source for it). Look and change
+     * in one step, under the lock that guards the replica's changes; report a change as
+     * `set_state` does. NULL: the module calls `entry` and then, if the state is to change,
+     * `set_state`, and a change between the two calls is missed. (Version 4.)
+     */
+    int32_t (*set_state_if_unchanged)(void *ctx,
+                                      const char *pnfsid,
+                                      int32_t seen,
+                                      int32_t state,
+                                      const char *reason,
+                                      char *errbuf,
+                                      size_t errbuf_size);
 } dcm_repository;
 
 /**

@@ -80,6 +80,7 @@ typedef struct pool {
     char stuck[ID_LEN];     /* set_state of this file is an illegal transition */
     char broken[ID_LEN];    /* set_state of this file fails with DCM_REPOSITORY_OTHER */
     char pin_at_removal[ID_LEN]; /* remove_if_unchanged pins this file first, once */
+    char break_at_update[ID_LEN]; /* set_state_if_unchanged marks this file BROKEN first, once */
     atomic_int disabled;    /* the pool's mode: refuses copies (answered by accepts_copies) */
     atomic_int loading;     /* the repository is still loading: for_each cannot list it */
 } pool;
@@ -420,6 +421,46 @@ static int32_t repo_remove_if_unchanged(void *ctx, const char *pnfsid, int32_t s
         return DCM_REPOSITORY_CHANGED;
     }
     remove_and_unlock(p, i, pnfsid);
+    return DCM_REPOSITORY_OK;
+}
+
+/* The look and the state change under one hold of the pool's lock. */
+static int32_t repo_set_state_if_unchanged(void *ctx, const char *pnfsid, int32_t seen, int32_t state,
+                                           const char *reason, char *errbuf, size_t size) {
+    pool *p = ctx;
+    (void)reason;
+    int32_t injected = injected_failure(p, pnfsid, errbuf, size);
+    if (injected != DCM_REPOSITORY_OK) return injected;
+    pthread_mutex_lock(&p->lock);
+    long i = find(p, pnfsid);
+    if (i < 0) {
+        pthread_mutex_unlock(&p->lock);
+        snprintf(errbuf, size, "no replica of %s", pnfsid);
+        return DCM_REPOSITORY_NOT_FOUND;
+    }
+    replica *r = &p->replicas[i];
+    replica before = *r;
+    int broken = strcmp(pnfsid, p->break_at_update) == 0;
+    if (broken) {
+        /* A checksum scan, after the module's look and before its change. */
+        r->state = DCM_STATE_BROKEN;
+        p->break_at_update[0] = '\0';
+    }
+    if (r->state != seen || !complete_state(state)) {
+        int changed = r->state != seen;
+        replica after = *r;
+        pthread_mutex_unlock(&p->lock);
+        before.data = after.data = NULL;
+        if (broken) report(p, DCM_EVENT_STATE_CHANGED, &before, &after);
+        if (changed) return DCM_REPOSITORY_CHANGED;
+        snprintf(errbuf, size, "Illegal state transition %d -> %d", seen, state);
+        return DCM_REPOSITORY_ILLEGAL_TRANSITION;
+    }
+    r->state = state;
+    replica after = *r;
+    pthread_mutex_unlock(&p->lock);
+    before.data = after.data = NULL;
+    if (state != seen) report(p, DCM_EVENT_STATE_CHANGED, &before, &after);
     return DCM_REPOSITORY_OK;
 }
 
@@ -832,8 +873,9 @@ static dcm_host host_of(pool *p) {
                                      repo_verify_checksum,
                                      repo_accepts_copies,
                                      free_repository,
-                                     /* pool3 leaves it NULL: entry, then set_state */
-                                     p->index == 2 ? NULL : repo_remove_if_unchanged};
+                                     /* pool3 leaves both NULL: entry, then set_state */
+                                     p->index == 2 ? NULL : repo_remove_if_unchanged,
+                                     p->index == 2 ? NULL : repo_set_state_if_unchanged};
     h.pool_manager = (dcm_pool_manager){p, pm_pools, pm_groups_of, free_pool_manager};
     h.pnfs_manager = (dcm_pnfs_manager){p, ns_cache_locations, free_namespace};
     h.transport = (dcm_transport){p, tp_send, tp_reply, free_transport};
@@ -1167,6 +1209,43 @@ static void safety(cluster *c, unsigned nfiles) {
     pthread_mutex_lock(&p2->lock);
     CHECK(find(p2, id) >= 0, "pool2 has %s once enabled", id);
     pthread_mutex_unlock(&p2->lock);
+
+    /* pool2 holds a cached copy of a precious file, and a checksum scan marks it BROKEN
+     * between the target's look and its update: the update (precious, if still cached) is
+     * refused, the target reads the replica again and fails the copy, and the move keeps its
+     * source. dCache confirmed such a copy, and the move deleted the only good replica. */
+    unsigned b = nfiles + 11; /* ids up to nfiles + 10 are taken */
+    while (b % 3 != 0 || b % 10 == 0) b++; /* populated precious (3), not pinned (10) */
+    char doomed[ID_LEN];
+    make_id(doomed, b);
+    populate(c, p1, b, 0);
+    pthread_mutex_lock(&p1->lock);
+    replica copy = p1->replicas[find(p1, doomed)];
+    copy.data = malloc(copy.size);
+    memcpy(copy.data, p1->replicas[find(p1, doomed)].data, copy.size);
+    pthread_mutex_unlock(&p1->lock);
+    CHECK(copy.state == DCM_STATE_PRECIOUS, "%s populated precious", doomed);
+    copy.state = DCM_STATE_CACHED;
+    CHECK(repo_insert(p2, &copy) == 0, "a cached copy of %s on pool2", doomed);
+    copy_text(p2->break_at_update, sizeof p2->break_at_update, doomed);
+    snprintf(line, sizeof line, "migration move -pnfsid=%s pool2", doomed);
+    if (!start_job(p1, line, job)) return;
+    CHECK(wait_info(p1, job, "Cannot update file in state BROKEN"), "the broken copy was not confirmed");
+    CHECK(p2->break_at_update[0] == '\0', "the update of %s was asked", doomed);
+    pthread_mutex_lock(&p1->lock);
+    long source = find(p1, doomed);
+    CHECK(source >= 0 && p1->replicas[source].state == DCM_STATE_PRECIOUS, "pool1 keeps %s precious", doomed);
+    pthread_mutex_unlock(&p1->lock);
+    pthread_mutex_lock(&p2->lock);
+    long target = find(p2, doomed);
+    CHECK(target >= 0 && p2->replicas[target].state == DCM_STATE_BROKEN, "pool2's copy of %s stays BROKEN", doomed);
+    pthread_mutex_unlock(&p2->lock);
+    snprintf(line, sizeof line, "migration cancel %s", job);
+    dcm_string_free(run(p1, line));
+    char *cancelled = NULL;
+    const char *ended = wait_job(p1, job, &cancelled);
+    CHECK(ended != NULL && strcmp(ended, "CANCELLED") == 0, "the move ended %s", ended ? ended : "(not)");
+    dcm_string_free(cancelled);
 
     /* validate: reports bad lines and changes nothing. */
     ok(dcm_module_validate(p1->module, "migration set concurrency-default 7\nmigration copy -permanent -id=v pool2\n"),

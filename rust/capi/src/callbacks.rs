@@ -141,6 +141,26 @@ pub struct dcm_repository {
             errbuf_size: usize,
         ) -> i32,
     >,
+    /// Changes the replica's state to `state` only if it is still in state `seen`
+    /// (`DCM_STATE_*`), and returns `DCM_REPOSITORY_OK`; returns `DCM_REPOSITORY_CHANGED`,
+    /// changing nothing, if it is not. With `state == seen` it only checks. A target updating
+    /// a replica it already holds makes its last change this way, and confirms the copy only
+    /// if it succeeds: a replica marked broken since the module read it is then neither made
+    /// precious nor confirmed (and a move does not delete its source for it). Look and change
+    /// in one step, under the lock that guards the replica's changes; report a change as
+    /// `set_state` does. NULL: the module calls `entry` and then, if the state is to change,
+    /// `set_state`, and a change between the two calls is missed. (Version 4.)
+    pub set_state_if_unchanged: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            pnfsid: *const c_char,
+            seen: i32,
+            state: i32,
+            reason: *const c_char,
+            errbuf: *mut c_char,
+            errbuf_size: usize,
+        ) -> i32,
+    >,
 }
 
 /// The pool manager. Both calls are asynchronous: answer `token` with
@@ -334,8 +354,8 @@ macro_rules! table {
     };
 }
 
-// `verify_checksum`, `accepts_copies` and `remove_if_unchanged` may be NULL: each NULL has a
-// documented meaning.
+// `verify_checksum`, `accepts_copies`, `remove_if_unchanged` and `set_state_if_unchanged` may
+// be NULL: each NULL has a documented meaning.
 table!(dcm_repository, "repository", [for_each, entry, set_state, set_sticky]);
 table!(dcm_pool_manager, "pool_manager", [pools, groups_of]);
 table!(dcm_pnfs_manager, "pnfs_manager", [cache_locations]);
@@ -645,8 +665,8 @@ fn repository_error(status: i32, buf: &ErrBuf, what: &str) -> RepositoryError {
         Ok(RepositoryStatus::NotLoaded) => {
             RepositoryError::Other(format!("{what} answered DCM_REPOSITORY_NOT_LOADED: {}", message()))
         }
-        // Only `remove_if_unchanged` answers it, and maps it itself: from another call it is no
-        // answer that call can give.
+        // Only the conditional changes answer it, and map it themselves: from another call it
+        // is no answer that call can give.
         Ok(RepositoryStatus::Changed) => {
             RepositoryError::Other(format!("{what} answered DCM_REPOSITORY_CHANGED: {}", message()))
         }
@@ -765,6 +785,36 @@ impl Repository for CHost {
             0 => Ok(()),
             crate::constants::DCM_REPOSITORY_CHANGED => Err(RepositoryError::Changed),
             _ => Err(repository_error(status, &buf, "remove_if_unchanged")),
+        }
+    }
+
+    fn set_state_if_unchanged(
+        &self,
+        pnfsid: &PnfsId,
+        seen: ReplicaState,
+        state: ReplicaState,
+        reason: &str,
+    ) -> std::result::Result<(), RepositoryError> {
+        let id = CPnfsId::new(pnfsid);
+        let reason_text = cstring(reason);
+        let mut buf = ErrBuf::new();
+        let called = self
+            .repository
+            .call(self.module, |t| {
+                let f = t.set_state_if_unchanged?;
+                let (seen, state) = (State::from(seen).code(), State::from(state).code());
+                // SAFETY: the host's callback with strings that outlive the call.
+                Some(unsafe { f(t.ctx, id.as_ptr(), seen, state, reason_text.as_ptr(), buf.ptr(), buf.size()) })
+            })
+            .ok_or_else(|| RepositoryError::Other(closed_text("repository.set_state_if_unchanged")))?;
+        // NULL: the two calls of a host that cannot look and change at once.
+        let Some(status) = called else {
+            return host::set_state_if_unchanged_in_two_steps(self, pnfsid, seen, state, reason);
+        };
+        match status {
+            0 => Ok(()),
+            crate::constants::DCM_REPOSITORY_CHANGED => Err(RepositoryError::Changed),
+            _ => Err(repository_error(status, &buf, "set_state_if_unchanged")),
         }
     }
 

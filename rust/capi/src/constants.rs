@@ -8,7 +8,7 @@ use crate::error::invalid;
 
 /// The version of this ABI. A host checks `dcm_abi_version() == DCM_ABI_VERSION` at
 /// start-up: a library with another version has incompatible structs or functions.
-pub const DCM_ABI_VERSION: u32 = 3;
+pub const DCM_ABI_VERSION: u32 = 4;
 
 /// Error code: a malformed command line or invalid option value; nothing changed.
 pub const DCM_ERROR_SYNTAX: u32 = 1;
@@ -86,8 +86,8 @@ pub const DCM_REPOSITORY_OTHER: i32 = 3;
 /// report each replica as a state change while loading, then call
 /// `dcm_module_repository_loaded`.
 pub const DCM_REPOSITORY_NOT_LOADED: i32 = 4;
-/// Repository status, from `remove_if_unchanged` only: the replica is not as the module saw
-/// it, and nothing changed.
+/// Repository status, from `remove_if_unchanged` and `set_state_if_unchanged` only: the
+/// replica is not as the module saw it, and nothing changed.
 pub const DCM_REPOSITORY_CHANGED: i32 = 5;
 
 /// Message kind: create or update a replica (dCache's `PoolMigrationCopyReplicaMessage`).

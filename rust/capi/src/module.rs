@@ -917,6 +917,7 @@ mod tests {
                 accepts_copies: None,
                 free: Some(free),
                 remove_if_unchanged: None,
+                set_state_if_unchanged: None,
             },
             pool_manager: dcm_pool_manager { ctx, pools: Some(pools), groups_of: Some(groups_of), free: Some(free) },
             pnfs_manager: dcm_pnfs_manager { ctx, cache_locations: Some(locations), free: Some(free) },

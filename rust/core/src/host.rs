@@ -93,7 +93,7 @@ pub enum RepositoryError {
     /// The state change is not allowed from the replica's state.
     IllegalTransition(String),
     /// The replica changed after the module read it, so a change decided on that read was
-    /// not made ([`Repository::remove_if_unchanged`]).
+    /// not made ([`Repository::remove_if_unchanged`], [`Repository::set_state_if_unchanged`]).
     Changed,
     /// Anything else (I/O error, …).
     Other(String),
@@ -163,6 +163,46 @@ pub trait Repository: Send + Sync {
     /// both should override it, as minidcache's and the in-memory repository do.
     fn remove_if_unchanged(&self, pnfsid: &PnfsId, seen: &Durability, reason: &str) -> Result<(), RepositoryError> {
         remove_if_unchanged_in_two_steps(self, pnfsid, seen, reason)
+    }
+
+    /// Changes a replica's state to `state` only if it is still in state `seen`, the state
+    /// the module read and decided on; [`RepositoryError::Changed`] if it is not, and then
+    /// nothing changes. With `state == seen` it changes nothing and only checks.
+    ///
+    /// A target confirms an existing replica this way (§6.3): its last change is conditional
+    /// on the state it read, so that a replica marked BROKEN (or changed otherwise) since the
+    /// read is neither made precious nor confirmed, and a move does not delete its source for
+    /// a copy that is not readable: the module reads the entry again and decides anew.
+    ///
+    /// As for [`Repository::remove_if_unchanged`], the look and the change must be one step
+    /// under the repository's lock; the default ([`set_state_if_unchanged_in_two_steps`]) is
+    /// a read and then a change, and a change between the two is still missed.
+    fn set_state_if_unchanged(
+        &self,
+        pnfsid: &PnfsId,
+        seen: ReplicaState,
+        state: ReplicaState,
+        reason: &str,
+    ) -> Result<(), RepositoryError> {
+        set_state_if_unchanged_in_two_steps(self, pnfsid, seen, state, reason)
+    }
+}
+
+/// [`Repository::set_state_if_unchanged`] as a read and then a change: the default for a host
+/// that cannot do both at once.
+pub fn set_state_if_unchanged_in_two_steps<R: Repository + ?Sized>(
+    repository: &R,
+    pnfsid: &PnfsId,
+    seen: ReplicaState,
+    state: ReplicaState,
+    reason: &str,
+) -> Result<(), RepositoryError> {
+    match repository.entry(pnfsid).map_err(RepositoryError::Other)? {
+        None => Err(RepositoryError::NotFound),
+        Some(entry) if entry.pnfsid != *pnfsid => Err(RepositoryError::Other(another_file(&entry.pnfsid, pnfsid))),
+        Some(entry) if entry.state != seen => Err(RepositoryError::Changed),
+        Some(_) if state == seen => Ok(()),
+        Some(_) => repository.set_state(pnfsid, state, reason),
     }
 }
 

@@ -122,6 +122,17 @@ pub enum RepositoryChange {
         /// Why, as for [`RepositoryChange::SetState`].
         reason: Cow<'static, str>,
     },
+    /// Change the replica's state to `state` if it is still in state `seen`, the state the
+    /// decision was made on; with `state == seen`, only check that it is
+    /// ([`Repository::set_state_if_unchanged`](crate::host::Repository::set_state_if_unchanged)).
+    SetStateIfUnchanged {
+        /// The state read.
+        seen: ReplicaState,
+        /// The new state.
+        state: ReplicaState,
+        /// Why, as for [`RepositoryChange::SetState`].
+        reason: Cow<'static, str>,
+    },
     /// Set a sticky record with dCache's `overwrite` semantics (§1.4).
     SetSticky {
         /// The record.
@@ -218,23 +229,38 @@ pub fn outgrown_copies(copied: &Durability, source: &Durability, pin_manager: &s
 
 /// What the target does to a replica it already has (§6.3): only upgrade cached to precious
 /// and only extend sticky records, so the replica never becomes more volatile.
+///
+/// The sticky records come first and the state last, conditional on the state `current` was
+/// read in, whether it changes or not (`SetStateIfUnchanged`): the target confirms the copy
+/// once the changes are made, and a move then deletes its source, so the last step checks
+/// that the replica is still as it was read. One marked BROKEN since (a checksum scan, a
+/// failed read) is then neither made precious nor confirmed. dCache applies its changes
+/// without that check. With nothing to change there is nothing to apply: the read itself was
+/// the check.
 pub fn existing_replica_changes(
     current: ReplicaState,
     requested: ReplicaState,
     sticky: &[StickyRecord],
     source: &str,
 ) -> Result<Vec<RepositoryChange>, (ReturnCode, String)> {
-    let mut changes = Vec::new();
-    match current {
-        ReplicaState::Cached if requested == ReplicaState::Precious => {
-            changes.push(set_state(ReplicaState::Precious, format!("migration request from {source}")));
-        }
-        ReplicaState::Cached | ReplicaState::Precious => {}
+    let state = match current {
+        ReplicaState::Cached if requested == ReplicaState::Precious => ReplicaState::Precious,
+        ReplicaState::Cached | ReplicaState::Precious => current,
         other => {
             return Err((ReturnCode::DEFAULT_ERROR_CODE, format!("Cannot update file in state {other}")));
         }
+    };
+    if state == current && sticky.is_empty() {
+        return Ok(Vec::new());
     }
-    changes.extend(sticky.iter().map(|r| RepositoryChange::SetSticky { record: r.clone(), overwrite: false }));
+    let mut changes: Vec<RepositoryChange> =
+        sticky.iter().map(|r| RepositoryChange::SetSticky { record: r.clone(), overwrite: false }).collect();
+    let reason = if state == current {
+        Cow::Borrowed("migration request: replica still as read")
+    } else {
+        Cow::Owned(format!("migration request from {source}"))
+    };
+    changes.push(RepositoryChange::SetStateIfUnchanged { seen: current, state, reason });
     Ok(changes)
 }
 
@@ -327,13 +353,34 @@ mod tests {
             "pool1",
         )
         .expect("ok");
-        assert_eq!(changes, vec![RepositoryChange::SetSticky { record: StickyRecord::new("a", 5), overwrite: false }]);
+        assert_eq!(
+            changes,
+            vec![
+                RepositoryChange::SetSticky { record: StickyRecord::new("a", 5), overwrite: false },
+                RepositoryChange::SetStateIfUnchanged {
+                    seen: ReplicaState::Precious,
+                    state: ReplicaState::Precious,
+                    reason: "migration request: replica still as read".into(),
+                },
+            ]
+        );
     }
 
     #[test]
-    fn existing_cached_replica_is_upgraded_to_precious() {
+    fn existing_cached_replica_is_upgraded_to_precious_if_still_cached() {
         let changes = existing_replica_changes(ReplicaState::Cached, ReplicaState::Precious, &[], "pool1").expect("ok");
-        assert_eq!(changes, vec![set_state(ReplicaState::Precious, "migration request from pool1")]);
+        let reason = "migration request from pool1".into();
+        let upgrade =
+            RepositoryChange::SetStateIfUnchanged { seen: ReplicaState::Cached, state: ReplicaState::Precious, reason };
+        assert_eq!(changes, vec![upgrade]);
+    }
+
+    #[test]
+    fn existing_replica_with_nothing_to_change_is_not_changed() {
+        for state in [ReplicaState::Cached, ReplicaState::Precious] {
+            let changes = existing_replica_changes(state, ReplicaState::Cached, &[], "pool1").expect("ok");
+            assert_eq!(changes, vec![], "{state}");
+        }
     }
 
     #[test]

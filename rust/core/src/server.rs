@@ -23,7 +23,8 @@ enum Phase {
     Transferring,
     /// Verifying the checksum of the replica found (still interruptible).
     Verifying,
-    /// Reading the local entry again after its checksum was verified (still interruptible).
+    /// Reading the local entry again after its checksum was verified, or after an update was
+    /// refused because the replica had changed since it was read (still interruptible).
     Rechecking,
     /// Changing the replica found (no longer interruptible); its state before, for the
     /// "Cannot update" text.
@@ -39,7 +40,16 @@ struct Registered {
     /// The version the request came in, for the copy-finished message.
     wire: WireVersion,
     phase: Phase,
+    /// How many times an update of the replica found was refused because the replica had
+    /// changed since it was read ([`REREADS`]).
+    rereads: u8,
 }
+
+/// How many times a target reads a replica again, after its update was refused because the
+/// replica changed between the read and the update, before it fails the request. A replica
+/// made precious by someone else meanwhile is confirmed on the next read; one that keeps
+/// changing fails the request, and the source tries again later.
+const REREADS: u8 = 3;
 
 /// What the pool admits at the moment: whether it accepts copies at all (its pool mode), and
 /// how many it serves at once (`migration set max-incoming`, 0: no limit).
@@ -201,7 +211,8 @@ impl Server {
             let text = format!("Target is busy: {max_incoming} incoming copies at once");
             return self.refuse((uuid, meta_only), inbound, error(ReturnCode::TARGET_BUSY, text), ctx);
         }
-        self.requests.insert(uuid, Registered { request, reply_to: from, inbound, wire, phase: Phase::Inspecting });
+        self.requests
+            .insert(uuid, Registered { request, reply_to: from, inbound, wire, phase: Phase::Inspecting, rereads: 0 });
         ctx.effects.push(Effect::InspectCopy { request: uuid, pnfsid });
     }
 
@@ -297,8 +308,8 @@ impl Server {
         }
     }
 
-    /// The local entry, read again after its checksum was verified: the replica as it is now
-    /// is upgraded and confirmed, or the request fails.
+    /// The local entry, read again after its checksum was verified or after a refused update:
+    /// the replica as it is now is upgraded and confirmed, or the request fails.
     fn rechecked(&mut self, uuid: RequestId, accepts_copies: bool, result: EntryResult, ctx: &mut Ctx<'_>) {
         let Some(reg) = self.requests.get(&uuid) else { return };
         let pnfsid = reg.request.attributes.pnfsid;
@@ -308,7 +319,11 @@ impl Server {
             }
             Err(e) => self.finish(uuid, Err((ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e)), ctx),
             Ok(None) => {
-                let text = format!("{pnfsid} was removed while its checksum was verified");
+                let text = if reg.rereads > 0 {
+                    format!("{pnfsid} was removed before it could be updated")
+                } else {
+                    format!("{pnfsid} was removed while its checksum was verified")
+                };
                 self.finish(uuid, Err((ReturnCode::FILE_NOT_IN_REPOSITORY, text)), ctx);
             }
             Ok(Some(entry)) => self.update(uuid, &entry, ctx),
@@ -335,18 +350,29 @@ impl Server {
 
     /// The existing replica was changed.
     pub fn updated(&mut self, uuid: RequestId, result: Result<(), RepositoryError>, ctx: &mut Ctx<'_>) {
-        let Some(reg) = self.requests.get(&uuid) else { return };
+        let Some(reg) = self.requests.get_mut(&uuid) else { return };
         let state = match reg.phase {
             Phase::Updating { found } => found,
             _ => ReplicaState::New,
         };
+        let pnfsid = reg.request.attributes.pnfsid;
+        if result == Err(RepositoryError::Changed) && reg.rereads < REREADS {
+            // The replica is no longer in the state the update was decided on: read it again
+            // and decide anew (a replica marked BROKEN meanwhile is then refused).
+            reg.rereads += 1;
+            reg.phase = Phase::Rechecking;
+            ctx.effects.push(Effect::InspectCopy { request: uuid, pnfsid });
+            return;
+        }
         let outcome = match result {
             Ok(()) => Ok(()),
+            Err(RepositoryError::Changed) => {
+                Err((ReturnCode::DEFAULT_ERROR_CODE, format!("{pnfsid} kept changing while it was updated")))
+            }
             Err(RepositoryError::Other(e)) => Err((ReturnCode::UNEXPECTED_SYSTEM_EXCEPTION, e)),
             // Gone since it was read: what dCache's repository answers then (its setSticky
             // throws FileNotInCacheException), not a state it no longer has.
             Err(RepositoryError::NotFound) => {
-                let pnfsid = reg.request.attributes.pnfsid;
                 Err((ReturnCode::FILE_NOT_IN_REPOSITORY, format!("{pnfsid} was removed before it could be updated")))
             }
             Err(_) => Err((ReturnCode::DEFAULT_ERROR_CODE, format!("Cannot update file in state {state}"))),

@@ -64,6 +64,15 @@ impl Repository for MisbehavingRepository {
     ) -> Result<(), RepositoryError> {
         self.replicas.remove_if_unchanged(pnfsid, seen, reason)
     }
+    fn set_state_if_unchanged(
+        &self,
+        pnfsid: &PnfsId,
+        seen: ReplicaState,
+        state: ReplicaState,
+        reason: &str,
+    ) -> Result<(), RepositoryError> {
+        self.replicas.set_state_if_unchanged(pnfsid, seen, state, reason)
+    }
     fn verifies_checksums(&self) -> bool {
         self.replicas.verifies_checksums()
     }

@@ -10,6 +10,7 @@ use migration_core::host::RepositoryError;
 use migration_core::input::Input;
 use migration_core::job::JobState;
 use migration_core::message::{CopyRequest, Message, Reply, RequestId, decode, encode};
+use migration_core::mode::RepositoryChange;
 use migration_core::replica::ReplicaState::{self, Cached, FromPool, Precious};
 use migration_core::{Config, Module, ReturnCode};
 
@@ -433,6 +434,72 @@ fn update_of_a_replica_removed_meanwhile_fails_with_not_in_repository() {
         other => panic!("expected a copy-finished message, got {other:?}"),
     }
     assert_eq!(m.server_requests(), 0);
+}
+
+/// The change a target asked of its repository to update the replica it found.
+fn update_asked(effects: &[Effect]) -> (migration_core::effect::ChangePurpose, Vec<RepositoryChange>) {
+    effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Change { purpose, changes, .. } => Some((*purpose, changes.clone())),
+            _ => None,
+        })
+        .expect("the target updates the replica it found")
+}
+
+/// §6.3, beyond dCache: a target's update is conditional on the state it read, as its last
+/// step. Refused because the replica changed (marked BROKEN by a checksum scan, or made
+/// precious by someone else), the target reads the replica again and decides anew: a broken
+/// one fails the copy (the source keeps its replica), a precious one is confirmed; one that
+/// keeps changing fails after three reads. dCache changed and confirmed the replica as it had
+/// read it.
+#[test]
+fn an_update_refused_because_the_replica_changed_is_decided_again_on_a_new_read() {
+    use ReplicaState::Broken;
+    let sticky = || vec![migration_core::replica::StickyRecord::new("lhcb", -1)];
+    let failed = |text: String| Some((ReturnCode::DEFAULT_ERROR_CODE, Some(text)));
+    // What each new read finds, how the last update asked is answered (none when the read
+    // itself ends the request), and how the request ends.
+    type LastAnswer = Option<Result<(), RepositoryError>>;
+    let cases: [(&[ReplicaState], LastAnswer, _); 3] = [
+        (&[Broken], None, failed("Cannot update file in state BROKEN".into())),
+        (&[Precious], Some(Ok(())), Some((ReturnCode::OK, None))),
+        (
+            &[Cached, Cached, Cached],
+            Some(Err(RepositoryError::Changed)),
+            failed(format!("{} kept changing while it was updated", id("A"))),
+        ),
+    ];
+    for (rereads, last_answer, expected) in cases {
+        let mut m = Module::new("pool2", Config::default(), 1);
+        let request = CopyRequest { sticky: sticky(), ..copy_request(5, Precious, false) };
+        let effects = send(&mut m, &Message::Copy(request), 1);
+        let mut effects = answer_entry(&mut m, &effects, Some(replica("A", Cached, 40, NOW, vec![])));
+        let mut found = Cached;
+        for &state in rereads {
+            let (purpose, changes) = update_asked(&effects);
+            // The sticky record first, then the state, on condition that it is still as read.
+            assert!(matches!(changes[0], RepositoryChange::SetSticky { overwrite: false, .. }), "{changes:?}");
+            let last = changes.last().cloned();
+            assert!(
+                matches!(last, Some(RepositoryChange::SetStateIfUnchanged { seen, state: Precious, .. }) if seen == found),
+                "{changes:?}"
+            );
+            m.handle(NOW, Input::Changed { purpose, result: Err(RepositoryError::Changed) });
+            let asked = m.take_effects();
+            assert_eq!(copy_finished(&asked), None, "not confirmed on a refused update");
+            effects = answer_entry(&mut m, &asked, Some(replica("A", state, 40, NOW, sticky())));
+            found = state;
+        }
+        if let Some(answer) = last_answer {
+            let (purpose, _) = update_asked(&effects);
+            assert_eq!(copy_finished(&effects), None, "not confirmed before the update");
+            m.handle(NOW, Input::Changed { purpose, result: answer });
+            effects = m.take_effects();
+        }
+        assert_eq!(copy_finished(&effects), expected, "after reads {rereads:?}");
+        assert_eq!(m.server_requests(), 0);
+    }
 }
 
 /// §6.3: an existing cached replica is upgraded to precious when precious is requested.

@@ -46,6 +46,8 @@ pub struct BridgeMethods {
     pub set_state: JMethodID,
     /// `boolean removeIfUnchanged(<id>, int state, byte[] sticky, String reason)`.
     pub remove_if_unchanged: JMethodID,
+    /// `boolean setStateIfUnchanged(<id>, int seen, int state, String reason)`.
+    pub set_state_if_unchanged: JMethodID,
     /// `void setSticky(<id>, String owner, long expire, boolean overwrite)`.
     pub set_sticky: JMethodID,
     /// `boolean verifiesChecksums()`.
@@ -110,6 +112,11 @@ pub fn init(env: &mut Env<'_>, natives: &JClass<'_>) -> Result<()> {
             b,
             jni_str!("removeIfUnchanged"),
             jni_sig!("(JJII[BLjava/lang/String;)Z"),
+        )?,
+        set_state_if_unchanged: env.get_method_id(
+            b,
+            jni_str!("setStateIfUnchanged"),
+            jni_sig!("(JJIIILjava/lang/String;)Z"),
         )?,
         set_sticky: env.get_method_id(b, jni_str!("setSticky"), jni_sig!("(JJILjava/lang/String;JZ)V"))?,
         verifies_checksums: env.get_method_id(b, jni_str!("verifiesChecksums"), jni_sig!("()Z"))?,

@@ -314,6 +314,27 @@ impl Repository for JavaHost {
         if removed { Ok(()) } else { Err(RepositoryError::Changed) }
     }
 
+    /// One crossing: Java looks and changes under its own lock.
+    fn set_state_if_unchanged(
+        &self,
+        pnfsid: &PnfsId,
+        seen: ReplicaState,
+        state: ReplicaState,
+        reason: &str,
+    ) -> Result<(), RepositoryError> {
+        let changed = with_java("Repository.setStateIfUnchanged", |jni, cache| {
+            let why = jni.interned(reason)?;
+            // setStateIfUnchanged: (JJIIILjava/lang/String;)Z
+            let [high, low, tail] = pnfsid_args(pnfsid);
+            let (seen, state) = (jvalue { i: state_ordinal(seen) }, jvalue { i: state_ordinal(state) });
+            let args = [high, low, tail, seen, state, why.arg()];
+            let returned = unsafe { jni.call(self.bridge(cache.m.set_state_if_unchanged), Returns::Boolean, &args)? };
+            Ok(matches!(returned, Returned::Boolean(true)))
+        })
+        .map_err(|e| e.repository())?;
+        if changed { Ok(()) } else { Err(RepositoryError::Changed) }
+    }
+
     fn set_sticky(&self, pnfsid: &PnfsId, record: &StickyRecord, overwrite: bool) -> Result<(), RepositoryError> {
         with_java("Repository.setSticky", |jni, cache| {
             let owner = jni.string(&record.owner)?;

@@ -798,6 +798,29 @@ impl Repository for DiskRepository {
         Ok(())
     }
 
+    fn set_state_if_unchanged(
+        &self,
+        pnfsid: &PnfsId,
+        seen: ReplicaState,
+        state: ReplicaState,
+        _reason: &str,
+    ) -> Result<(), RepositoryError> {
+        // The look and the change under one hold of the index's lock, as for a removal: a
+        // replica marked BROKEN in between is not made precious, nor taken as still readable.
+        let mut index = self.index.write();
+        let Some(change) = index.replicas.set_state_if_unchanged(pnfsid, seen, state)? else {
+            // In the state seen, perhaps by a change not committed yet: the module confirms
+            // the copy on it, so it waits for that commit, as a look does.
+            drop(index);
+            return self.settled(pnfsid).map_err(|e| self.metadata_failed(&e));
+        };
+        if state == ReplicaState::Removed {
+            self.finish_removal(pnfsid, index, change);
+            return Ok(());
+        }
+        self.write_row_and_notify(index, change)
+    }
+
     fn set_sticky(&self, pnfsid: &PnfsId, record: &StickyRecord, overwrite: bool) -> Result<(), RepositoryError> {
         let mut index = self.index.write();
         let Some(change) = index.replicas.set_sticky(pnfsid, record, overwrite)? else {
@@ -996,6 +1019,34 @@ mod tests {
         assert_eq!(report.replicas, 1);
         let kept = repository.entry(&id(1)).expect("entry").expect("kept");
         assert!(kept.is_pinned("PinManager"), "{kept:?}");
+        repository.close();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    /// A target's update, conditional on the state it read: a replica marked BROKEN since
+    /// stays BROKEN (after a restart too); one still cached is made precious.
+    #[test]
+    fn a_state_changes_only_from_the_state_seen() {
+        let dir = fresh_dir("set-state-if-unchanged");
+        {
+            let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
+            store(&repository, 1, b"one");
+            store(&repository, 2, b"two");
+            for n in [1, 2] {
+                repository.set_state(&id(n), ReplicaState::Cached, "test").expect("cached");
+            }
+            repository.set_state(&id(1), ReplicaState::Broken, "a checksum scan").expect("broken");
+            let (cached, precious) = (ReplicaState::Cached, ReplicaState::Precious);
+            assert_eq!(repository.set_state_if_unchanged(&id(1), cached, precious, "t"), Err(RepositoryError::Changed));
+            assert_eq!(repository.set_state_if_unchanged(&id(1), cached, cached, "t"), Err(RepositoryError::Changed));
+            assert_eq!(repository.set_state_if_unchanged(&id(2), cached, precious, "t"), Ok(()));
+            assert_eq!(repository.set_state_if_unchanged(&id(2), precious, precious, "t"), Ok(()));
+            assert_eq!(repository.set_state_if_unchanged(&id(3), cached, cached, "t"), Err(RepositoryError::NotFound));
+            repository.close();
+        }
+        let (repository, _) = DiskRepository::open("p", &dir, false).expect("reopens");
+        let state = |n| repository.entry(&id(n)).expect("entry").expect("there").state;
+        assert_eq!((state(1), state(2)), (ReplicaState::Broken, ReplicaState::Precious));
         repository.close();
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }

@@ -93,6 +93,9 @@ pub mod names {
     pub const ACCOUNTED: &str = "a finished move accounts for every file it left behind";
     /// Copies on a job's targets never exceed `-replicas` (pre-existing ones counted).
     pub const REPLICAS: &str = "reruns never create copies beyond -replicas";
+    /// A target that updates a replica it holds never makes a BROKEN one readable (cached or
+    /// precious): its data failed a check, and a move would delete its source for it.
+    pub const BROKEN_STAYS: &str = "a target never makes a BROKEN replica readable";
     /// Every job ends once faults stop; none stays in CANCELLING.
     pub const JOBS_END: &str = "every job ends once faults stop";
     /// A job cancelled while it ran ends CANCELLED, and starts no task after the cancel.
@@ -654,6 +657,13 @@ impl Checker {
                         }
                     }
                     Some(_) => {
+                        if *old == ReplicaState::Broken
+                            && new.is_cached_or_precious()
+                            && let Cause::TargetUpdate { request } = cause
+                        {
+                            let text = format!("a target's update (request {request}) made a BROKEN replica {new}");
+                            return Err(violation(BROKEN_STAYS, file, text));
+                        }
                         if *old == ReplicaState::Precious && *new == ReplicaState::Cached {
                             if matches!(cause, Cause::External) {
                                 self.released.insert(file);

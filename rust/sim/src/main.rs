@@ -241,8 +241,17 @@ mod tests {
         s
     }
 
-    /// The scenario as its seed gave it before filters (size, id, state) were drawn.
-    fn before_filters(mut s: Scenario) -> Scenario {
+    /// The scenario as its seed gave it before the replicas marked BROKEN before an update
+    /// were drawn (the last draw).
+    fn before_breaks(mut s: Scenario) -> Scenario {
+        s.broken_before_update.clear();
+        s
+    }
+
+    /// The scenario as its seed gave it before filters (size, id, state) were drawn, and the
+    /// replicas marked BROKEN before an update after them.
+    fn before_filters(s: Scenario) -> Scenario {
+        let mut s = before_breaks(s);
         for spec in &mut s.specs {
             for option in [" -size=", " -pnfsid=", " -state="] {
                 if let Some(at) = spec.line.find(option) {
@@ -341,6 +350,7 @@ mod tests {
             faults: scenario::FaultPlan::default(),
             actions: vec![(START, scenario::Action::Start(0)), (START + scenario::MINUTE, scenario::Action::EndFaults)],
             damaged: damaged.map(|d| (0, 1, d)).into_iter().collect(),
+            broken_before_update: vec![],
         }
     }
 
@@ -381,6 +391,28 @@ mod tests {
         // the faults removes it, then copies the file anew and deletes its source.
         let damaged = Some(scenario::Damage::Broken);
         let coverage = covered(&one_file("move -pins=keep", true, false, damaged));
+        let broken = "note Transfer to [pool] failed (Cannot update file in state BROKEN)";
+        assert!(coverage.get(broken).is_some_and(|&n| n >= 1), "{coverage:?}");
+        assert_eq!(coverage.get("job ended FINISHED"), Some(&1), "{coverage:?}");
+        assert_eq!(coverage.get("files completed by jobs"), Some(&1), "moved: {coverage:?}");
+    }
+
+    #[test]
+    fn a_replica_marked_broken_while_a_target_updates_it_is_not_confirmed() {
+        // pool2 holds a cached copy of pool1's precious file; a checksum scan marks it BROKEN
+        // after pool2's look and before its update. The conditional update is refused, pool2
+        // reads the replica again and fails the copy; the move keeps its source until the
+        // operator removes the broken replica, then copies the file anew. With the update made
+        // regardless (dCache's way), the BROKEN replica is made precious (BROKEN_STAYS).
+        let mut s = one_file("move -pins=keep", true, false, None);
+        s.files[0].replicas = vec![
+            (0, migration_core::replica::ReplicaState::Precious, vec![]),
+            (1, migration_core::replica::ReplicaState::Cached, vec![]),
+        ];
+        s.broken_before_update = vec![0];
+        let coverage = covered(&s);
+        let marked = "replicas marked BROKEN between a target's look and its update";
+        assert_eq!(coverage.get(marked), Some(&1), "{coverage:?}");
         let broken = "note Transfer to [pool] failed (Cannot update file in state BROKEN)";
         assert!(coverage.get(broken).is_some_and(|&n| n >= 1), "{coverage:?}");
         assert_eq!(coverage.get("job ended FINISHED"), Some(&1), "{coverage:?}");
@@ -512,7 +544,7 @@ mod tests {
         // Seed 2222: a `move -state=precious` on pool3 finds a file's replica there cached, and
         // another job's copy makes it precious at 3.7 s. Judged by its state at the end, that
         // replica was taken for one the move had found precious and dropped.
-        let scenario = Scenario::generate(2222);
+        let scenario = before_breaks(Scenario::generate(2222));
         let line = &scenario.specs[0].line;
         assert!(line.starts_with("migration move") && line.contains(" -state=precious"), "{line}");
         let stats = run::run(&scenario, false, None).result.unwrap_or_else(|v| panic!("seed 2222: {v}"));
@@ -527,7 +559,7 @@ mod tests {
         // failing, puts the file back in the queue, as dCache's does, so that it starts again at
         // 611 s on a cached replica. Judged by the replica's state at that start, the second
         // task was taken for one the filter never selected.
-        let scenario = Scenario::generate(1830);
+        let scenario = before_breaks(Scenario::generate(1830));
         let line = &scenario.specs[0].line;
         assert!(line.starts_with("migration copy") && line.contains(" -state=precious"), "{line}");
         let stats = run::run(&scenario, false, None).result.unwrap_or_else(|v| panic!("seed 1830: {v}"));

@@ -175,6 +175,7 @@ pub fn run_within(s: &Scenario, trace: bool, tail: Option<usize>, budget: Budget
         (check.state_filtered_tasks, "tasks of jobs with a -state filter"),
         (check.filtered_tasks, "tasks of jobs with a -size or -pnfsid filter"),
         (check.orphans, "copies of orphan requests (not counted against -replicas)"),
+        (run.c.broken_before_updates, "replicas marked BROKEN between a target's look and its update"),
     ];
     for (count, what) in counts.into_iter().filter(|&(count, _)| count > 0) {
         *run.coverage.entry(what.to_string()).or_default() += count;
@@ -252,6 +253,7 @@ impl Run<'_> {
         self.c.faults.max_extra_delay = f.delay;
         self.c.faults.fail_p2p = f.fail_p2p;
         self.c.faults.corrupt_transfers = f.corrupt.iter().map(|&i| self.s.files[i].id).collect();
+        self.c.faults.broken_before_update = self.s.broken_before_update.iter().map(|&i| self.s.files[i].id).collect();
         self.c.start();
         Ok(self.check.after_step(&self.c)?)
     }
@@ -481,6 +483,21 @@ impl Run<'_> {
                         .is_some_and(|e| e.state == ReplicaState::Broken);
                     if damage == Damage::Broken && broken {
                         let _ = self.c.repository(&name).set_state(&id, ReplicaState::Removed, "rep rm");
+                    }
+                }
+                // So are the replicas marked BROKEN while a target updated them (`rep rm
+                // -force`: one may hold a pin, which goes with it unless another replica
+                // holds it too, as the pin manager then learns).
+                for &f in &self.s.broken_before_update {
+                    let id = self.file(f);
+                    for name in self.holders(id, |e| e.state == ReplicaState::Broken) {
+                        let entry = self.c.repository(&name).entry(&id).ok().flatten();
+                        let _ = self.c.repository(&name).set_state(&id, ReplicaState::Removed, "rep rm -force");
+                        for pin in entry.iter().flat_map(|e| &e.sticky).filter(|r| r.is_pin("PinManager")) {
+                            if self.holders(id, |e| e.sticky.iter().any(|r| r.owner == pin.owner)).is_empty() {
+                                self.check.pinned(id, &pin.owner, false);
+                            }
+                        }
                     }
                 }
                 self.c.flush_events();

@@ -187,6 +187,10 @@ pub struct Scenario {
     /// Damaged replicas at the start, `(file index, pool index, damage)`, each on a pool that
     /// holds no other replica of the file.
     pub damaged: Vec<(usize, usize, Damage)>,
+    /// Files (indices) whose replica on a target is marked BROKEN between the target's look
+    /// at it and its update for a copy request, the first time that happens in the fault
+    /// window (`Faults::broken_before_update`).
+    pub broken_before_update: Vec<usize>,
 }
 
 /// The name of pool `i`.
@@ -460,7 +464,19 @@ impl Scenario {
                 spec.state_filter = Some(state);
             }
         }
-        Scenario { seed, pools, bandwidth, max_incoming, files, specs, faults, actions, damaged }
+        // After those, for the same reason: replicas a checksum scan marks BROKEN while a
+        // target updates them. Files held by more than one pool at the start are the likelier
+        // to be updated, but any file may be, once a job has copied it.
+        let mut broken_before_update = Vec::new();
+        if g.chance(0.3) {
+            for _ in 0..g.between(1, 3) {
+                let f = g.rng.below(n_files);
+                if !broken_before_update.contains(&f) {
+                    broken_before_update.push(f);
+                }
+            }
+        }
+        Scenario { seed, pools, bandwidth, max_incoming, files, specs, faults, actions, damaged, broken_before_update }
     }
 }
 
@@ -647,6 +663,9 @@ impl fmt::Display for Scenario {
         for (file, pool, damage) in &self.damaged {
             writeln!(f, "  file {} also on {}: {damage:?}", self.files[*file].id, pool_name(*pool))?;
         }
+        for file in &self.broken_before_update {
+            writeln!(f, "  file {}: a target's replica turns BROKEN before its update", self.files[*file].id)?;
+        }
         for (t, a) in &self.actions {
             let t = t - START;
             writeln!(f, "  at {:>5}.{:03}s {a:?}", t / 1000, t % 1000)?;
@@ -761,6 +780,7 @@ impl Scenario {
             }
         }
         let damaged = self.damaged.iter().filter_map(|&(f, p, d)| file_index(f).map(|f| (f, p, d))).collect();
+        let broken_before_update = self.broken_before_update.iter().filter_map(|&f| file_index(f)).collect();
         Scenario {
             seed: self.seed,
             pools: self.pools,
@@ -771,6 +791,7 @@ impl Scenario {
             faults,
             actions,
             damaged,
+            broken_before_update,
         }
     }
 }

@@ -139,6 +139,17 @@ public final class JniBench
         }
 
         @Override
+        public boolean setStateIfUnchanged(PnfsId id, ReplicaState seen, ReplicaState state, String reason)
+        {
+            // Every replica here is precious, and nothing but a removal changes one.
+            if (seen != ReplicaState.PRECIOUS) {
+                return false;
+            }
+            setState(id, state, reason);
+            return true;
+        }
+
+        @Override
         public void setState(PnfsId id, ReplicaState state, String reason)
         {
             long i = index(id);

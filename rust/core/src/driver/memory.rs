@@ -162,6 +162,20 @@ impl Repository for MemoryRepository {
         Ok(())
     }
 
+    fn set_state_if_unchanged(
+        &self,
+        pnfsid: &PnfsId,
+        seen: ReplicaState,
+        state: ReplicaState,
+        _reason: &str,
+    ) -> Result<(), RepositoryError> {
+        let change = self.entries.write().set_state_if_unchanged(pnfsid, seen, state)?;
+        if let Some(change) = change {
+            self.notify(change.event);
+        }
+        Ok(())
+    }
+
     fn set_sticky(&self, pnfsid: &PnfsId, record: &StickyRecord, overwrite: bool) -> Result<(), RepositoryError> {
         let change = self.entries.write().set_sticky(pnfsid, record, overwrite)?;
         if let Some(change) = change {
@@ -189,7 +203,7 @@ impl Repository for MemoryRepository {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::remove_if_unchanged_in_two_steps;
+    use crate::host::{remove_if_unchanged_in_two_steps, set_state_if_unchanged_in_two_steps};
 
     /// The in-memory repository's removal in one step, and the default of hosts that cannot
     /// hold a lock across a look and a change, answer alike.
@@ -213,6 +227,35 @@ mod tests {
             assert_eq!(remove(&repository, &id, &pinned), Ok(()));
             assert_eq!(repository.entry(&id), Ok(None), "removed as seen");
             assert_eq!(remove(&repository, &id, &pinned), Err(RepositoryError::NotFound));
+        }
+    }
+
+    /// The in-memory repository's conditional state change in one step, and the default of
+    /// hosts that cannot hold a lock across a look and a change, answer alike: the state
+    /// changes only from the state seen, and a change to the state seen is only a check.
+    #[test]
+    fn a_state_changes_only_from_the_state_seen() {
+        use ReplicaState::{Broken, Cached, Precious};
+        type SetIf = fn(&MemoryRepository, &PnfsId, ReplicaState, ReplicaState) -> Result<(), RepositoryError>;
+        let in_one_step: SetIf = |r, id, seen, state| r.set_state_if_unchanged(id, seen, state, "test");
+        let in_two_steps: SetIf = |r, id, seen, state| set_state_if_unchanged_in_two_steps(r, id, seen, state, "test");
+        for set_if in [in_one_step, in_two_steps] {
+            let repository = MemoryRepository::new();
+            let id = PnfsId::from_bytes(&[1; 12]).expect("an id");
+            repository.insert(ReplicaEntry::new(id, Cached, 10, 0));
+            let state = || repository.entry(&id).expect("read").map(|e| e.state);
+
+            assert_eq!(set_if(&repository, &id, Cached, Cached), Ok(()), "a check of the state it is in");
+            repository.set_state(&id, Broken, "a checksum scan").expect("marked broken");
+            assert_eq!(set_if(&repository, &id, Cached, Precious), Err(RepositoryError::Changed));
+            assert_eq!(set_if(&repository, &id, Cached, Cached), Err(RepositoryError::Changed));
+            assert_eq!(state(), Some(Broken), "a broken replica is not made readable");
+
+            repository.set_state(&id, Cached, "repaired").expect("cached again");
+            assert_eq!(set_if(&repository, &id, Cached, Precious), Ok(()));
+            assert_eq!(state(), Some(Precious));
+            repository.set_state(&id, ReplicaState::Removed, "rep rm").expect("removed");
+            assert_eq!(set_if(&repository, &id, Precious, Precious), Err(RepositoryError::NotFound));
         }
     }
 }

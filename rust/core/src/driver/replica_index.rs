@@ -198,6 +198,21 @@ impl ReplicaIndex {
         }
     }
 
+    /// Changes a replica's state if it is still in state `seen` (see
+    /// [`Repository::set_state_if_unchanged`](crate::host::Repository::set_state_if_unchanged)).
+    pub fn set_state_if_unchanged(
+        &mut self,
+        pnfsid: &PnfsId,
+        seen: ReplicaState,
+        state: ReplicaState,
+    ) -> Result<Option<Change>, RepositoryError> {
+        match self.by_id.get(pnfsid) {
+            None => Err(RepositoryError::NotFound),
+            Some((_, entry)) if entry.state != seen => Err(RepositoryError::Changed),
+            Some(_) => self.set_state(pnfsid, state),
+        }
+    }
+
     /// Sets a sticky record with dCache's rules (see [`replica::set_sticky`]); `None`: nothing
     /// changed.
     pub fn set_sticky(

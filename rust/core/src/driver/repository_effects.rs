@@ -96,6 +96,9 @@ pub fn apply_changes(
     for change in changes {
         match change {
             RepositoryChange::SetState { state, reason } => repository.set_state(pnfsid, *state, reason)?,
+            RepositoryChange::SetStateIfUnchanged { seen, state, reason } => {
+                repository.set_state_if_unchanged(pnfsid, *seen, *state, reason)?
+            }
             RepositoryChange::Remove { seen, reason } => repository.remove_if_unchanged(pnfsid, seen, reason)?,
             RepositoryChange::SetSticky { record, overwrite } => repository.set_sticky(pnfsid, record, *overwrite)?,
         }

@@ -96,6 +96,10 @@ pub struct Faults {
     /// on: a pin, a sticky record or a state that comes between the module's look (the read
     /// that made the task, or one to apply the source mode) and its change of the replica.
     pub changed_before_source_change: BTreeMap<PnfsId, VecDeque<RepositoryChange>>,
+    /// Files whose replica a checksum scan marks BROKEN right before the next time a target
+    /// changes it to update it for a copy request (§6.3): after the target's look at it, which
+    /// found it readable, and before its change.
+    pub broken_before_update: BTreeSet<PnfsId>,
     /// A change made to a file's replica right before the next read that starts a task for
     /// it: a state that comes between the file's queueing and its task (a replica found
     /// BROKEN, say).
@@ -273,6 +277,9 @@ pub struct Cluster {
     pub pin_moves: Vec<PinMoveAsked>,
     /// Events processed by [`Cluster::step`].
     pub steps: u64,
+    /// Replicas marked BROKEN between a target's look and its update
+    /// ([`Faults::broken_before_update`]).
+    pub broken_before_updates: u64,
     /// When set, a readable line for every event, effect and repository change.
     pub trace: Option<Vec<String>>,
 }
@@ -307,6 +314,7 @@ impl Cluster {
             confirmations: Vec::new(),
             pin_moves: Vec::new(),
             steps: 0,
+            broken_before_updates: 0,
             trace: None,
         }
     }
@@ -819,6 +827,15 @@ impl Cluster {
                     }
                     if faults.is_empty() {
                         self.faults.changed_before_source_change.remove(&pnfsid);
+                    }
+                }
+                if let ChangePurpose::ServerUpdate { .. } = purpose
+                    && self.faults.broken_before_update.remove(&pnfsid)
+                {
+                    let scan =
+                        RepositoryChange::SetState { state: ReplicaState::Broken, reason: "checksum scan".into() };
+                    if repository_effects::apply_changes(repository.as_ref(), &pnfsid, &[scan]).is_ok() {
+                        self.broken_before_updates += 1;
                     }
                 }
                 *self.cause.lock() = match purpose {

@@ -50,6 +50,20 @@ public interface Repository
             throws RepositoryException;
 
     /**
+     * Changes a replica's state to {@code state} only if it is still in state {@code seen},
+     * and returns true; returns false, and changes nothing, if it is not. With
+     * {@code state == seen} it changes nothing and only checks. A target updating a replica it
+     * already holds makes its last change this way and confirms the copy only on true, so
+     * that a replica marked {@code BROKEN} since the module read it is neither made precious
+     * nor confirmed (a move would delete its source for it): on false the module reads it
+     * again and decides anew. The look and the change must be one step, under the lock that
+     * guards the replica's changes. A replica that is gone throws {@code NOT_FOUND}, as
+     * {@link #setState} does.
+     */
+    boolean setStateIfUnchanged(PnfsId id, ReplicaState seen, ReplicaState state, String reason)
+            throws RepositoryException;
+
+    /**
      * Sets a sticky record with dCache's semantics: with {@code overwrite} the record of that
      * owner is replaced, without it an existing record is only extended.
      */

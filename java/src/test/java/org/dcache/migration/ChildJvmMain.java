@@ -76,6 +76,12 @@ public final class ChildJvmMain
             }
 
             @Override
+            public boolean setStateIfUnchanged(PnfsId id, ReplicaState seen, ReplicaState state, String reason)
+            {
+                return false;
+            }
+
+            @Override
             public void setSticky(PnfsId id, String owner, long expire, boolean overwrite)
             {
             }

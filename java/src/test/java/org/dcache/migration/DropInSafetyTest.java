@@ -325,6 +325,40 @@ class DropInSafetyTest
         assertTrue(info.contains("java.lang.IllegalStateException: Repository not loaded"), info);
     }
 
+    // ── A target's update of a replica it holds ───────────────────────────────────────────
+
+    /**
+     * A checksum scan marks the target's cached copy BROKEN after the target read it and
+     * before it is made precious: the conditional change is refused, the target reads the
+     * replica again and fails the copy, and the move keeps its source. dCache confirmed such
+     * a copy, and the move deleted the only readable replica.
+     */
+    @Test
+    void aCopyMarkedBrokenBetweenTheTargetsLookAndItsUpdateIsNotConfirmed()
+    {
+        Cell pool1 = cluster.pool("pool1").with(replica(1, ReplicaState.PRECIOUS));
+        Cell pool2 = cluster.pool("pool2").with(replica(1, ReplicaState.CACHED));
+        pool2.repository.beforeConditionalStateChange = () -> {
+            try {
+                pool2.repository.setState(id(1), ReplicaState.BROKEN, "checksum scan");
+            } catch (RepositoryException e) {
+                throw new AssertionError(e);
+            }
+        };
+        cluster.start();
+
+        pool1.module.execute("migration move pool2");
+        String info = awaitInfo(pool1, "1", "Cannot update file in state BROKEN");
+        assertNull(pool2.repository.beforeConditionalStateChange, "the scan came between look and update");
+        assertEquals(ReplicaState.BROKEN, pool2.repository.getEntry(id(1)).state(), "not made precious");
+        assertNotNull(pool1.repository.getEntry(id(1)), "the source is kept");
+        assertEquals(ReplicaState.PRECIOUS, pool1.repository.getEntry(id(1)).state());
+        assertFalse(inState(info, "FINISHED"), info);
+        pool1.module.execute("migration cancel 1");
+        awaitJob(pool1, "1", "CANCELLED");
+        assertEquals(ReplicaState.PRECIOUS, pool1.repository.getEntry(id(1)).state(), "still kept");
+    }
+
     // ── The pool's mode ───────────────────────────────────────────────────────────────────
 
     @Test

@@ -33,6 +33,9 @@ final class MemoryRepository implements Repository
     /** When set, {@link #removeIfUnchanged} runs it first, once: a change that comes after
      * the module's look at a replica and before its removal. */
     volatile Runnable beforeConditionalRemoval;
+    /** When set, {@link #setStateIfUnchanged} runs it first, once: a change that comes after
+     * a target's look at a replica and before its update. */
+    volatile Runnable beforeConditionalStateChange;
     /** Times {@link #acceptsCopies()} was asked. */
     final java.util.concurrent.atomic.AtomicInteger acceptsAsked = new java.util.concurrent.atomic.AtomicInteger();
     /** Still loading at pool start: {@link #entries()} throws {@link RepositoryNotLoadedException}. */
@@ -264,6 +267,39 @@ final class MemoryRepository implements Repository
             }
             entries.remove(id);
             event = RepositoryEvent.stateChanged(state, ReplicaState.REMOVED, entry.withState(ReplicaState.REMOVED));
+        }
+        listener.accept(event);
+        return true;
+    }
+
+    @Override
+    public boolean setStateIfUnchanged(PnfsId id, ReplicaState seen, ReplicaState state, String reason)
+            throws RepositoryException
+    {
+        Runnable meanwhile = beforeConditionalStateChange;
+        if (meanwhile != null) {
+            beforeConditionalStateChange = null;
+            meanwhile.run();
+        }
+        RepositoryEvent event;
+        synchronized (this) {
+            ReplicaEntry entry = entries.get(id);
+            if (entry == null) {
+                throw new RepositoryException(RepositoryException.Reason.NOT_FOUND, "replica not found: " + id);
+            }
+            if (entry.state() != seen) {
+                return false;
+            }
+            if (state == seen) {
+                return true;
+            }
+            if (!complete(seen) || !complete(state)) {
+                throw new RepositoryException(RepositoryException.Reason.ILLEGAL_TRANSITION,
+                                              "Illegal state transition " + seen + " -> " + state);
+            }
+            ReplicaEntry after = entry.withState(state);
+            entries.put(id, after);
+            event = RepositoryEvent.stateChanged(seen, state, after);
         }
         listener.accept(event);
         return true;

@@ -383,6 +383,13 @@ final class ReferencePoolCell implements CellLifeCycleAware, CellSetupProvider, 
         }
 
         @Override
+        public boolean setStateIfUnchanged(PnfsId id, ReplicaState seen, ReplicaState state, String reason)
+                throws RepositoryException
+        {
+            return repository.setStateIfUnchanged(id, seen, state, reason);
+        }
+
+        @Override
         public void setSticky(PnfsId id, String owner, long expire, boolean overwrite) throws RepositoryException
         {
             repository.setSticky(id, owner, expire, overwrite);

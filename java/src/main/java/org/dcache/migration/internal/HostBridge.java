@@ -124,6 +124,13 @@ public final class HostBridge
         return repository.removeIfUnchanged(pnfsId(high, low, tail), ReplicaState.values()[state], records, reason);
     }
 
+    boolean setStateIfUnchanged(long high, long low, int tail, int seen, int state, String reason)
+            throws RepositoryException
+    {
+        ReplicaState[] states = ReplicaState.values();
+        return repository.setStateIfUnchanged(pnfsId(high, low, tail), states[seen], states[state], reason);
+    }
+
     void setSticky(long high, long low, int tail, String owner, long expire, boolean overwrite)
             throws RepositoryException
     {
