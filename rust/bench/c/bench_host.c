@@ -246,7 +246,7 @@ static dcm_module *start(pool *p) {
     dcm_host h;
     memset(&h, 0, sizeof h);
     h.repository = (dcm_repository){p,           repo_for_each, repo_entry, repo_set_state, repo_set_sticky, repo_verify,
-                                     NULL,        NULL,          repo_remove_if_unchanged};
+                                     NULL,        NULL,          repo_remove_if_unchanged, NULL};
     h.pool_manager = (dcm_pool_manager){p, pm_pools, pm_groups, NULL};
     h.pnfs_manager = (dcm_pnfs_manager){p, ns_locations, NULL};
     h.transport = (dcm_transport){p, tp_send, tp_reply, NULL};

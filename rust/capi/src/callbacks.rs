@@ -990,7 +990,7 @@ mod tests {
     #[test]
     fn not_loaded_from_a_change_is_an_error() {
         let buf = ErrBuf::new();
-        for what in ["set_state", "set_sticky", "remove_if_unchanged"] {
+        for what in ["set_state", "set_sticky", "remove_if_unchanged", "set_state_if_unchanged"] {
             match repository_error(4, &buf, what) {
                 RepositoryError::Other(text) => assert!(text.contains("DCM_REPOSITORY_NOT_LOADED"), "{text}"),
                 other => panic!("{what}: {other:?}"),

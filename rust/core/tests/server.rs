@@ -502,6 +502,38 @@ fn an_update_refused_because_the_replica_changed_is_decided_again_on_a_new_read(
     }
 }
 
+/// A replica removed after an update was refused (the replica changed), or a request
+/// cancelled while the target reads its replica again: neither is confirmed, and an answer
+/// that comes after the cancel is not taken for the request's.
+#[test]
+fn a_replica_removed_or_a_request_cancelled_after_a_refused_update_is_not_confirmed() {
+    let refused = |m: &mut Module| {
+        let effects = send(m, &Message::Copy(copy_request(5, Precious, false)), 1);
+        let effects = answer_entry(m, &effects, Some(replica("A", Cached, 40, NOW, vec![])));
+        let (purpose, _) = update_asked(&effects);
+        m.handle(NOW, Input::Changed { purpose, result: Err(RepositoryError::Changed) });
+        m.take_effects()
+    };
+    // Removed: answered as a removal before the update, not as one during a verification.
+    let mut m = Module::new("pool2", Config::default(), 1);
+    let asked = refused(&mut m);
+    let effects = answer_entry(&mut m, &asked, None);
+    let removed = format!("{} was removed before it could be updated", id("A"));
+    assert_eq!(copy_finished(&effects), Some((ReturnCode::FILE_NOT_IN_REPOSITORY, Some(removed))));
+    assert_eq!(m.server_requests(), 0);
+    // Cancelled while read again.
+    let mut m = Module::new("pool2", Config::default(), 1);
+    let asked = refused(&mut m);
+    let cancel = Message::Cancel { uuid: RequestId(5), source: "pool1".into(), pnfsid: id("A"), reason: None };
+    let effects = send(&mut m, &cancel, 2);
+    assert_eq!(reply_to(&effects, 2), Some(Reply::Ok), "still interruptible while read again");
+    let cancelled = Some((ReturnCode::DEFAULT_ERROR_CODE, Some("Task was cancelled".to_string())));
+    assert_eq!(copy_finished(&effects), cancelled);
+    assert_eq!(m.server_requests(), 0);
+    let late = answer_entry(&mut m, &asked, Some(replica("A", Precious, 40, NOW, vec![])));
+    assert!(late.is_empty(), "the late read changes and confirms nothing: {late:?}");
+}
+
 /// §6.3: an existing cached replica is upgraded to precious when precious is requested.
 #[test]
 fn existing_cached_target_is_upgraded_to_precious() {

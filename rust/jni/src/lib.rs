@@ -38,4 +38,4 @@ pub mod threads;
 /// The version of the contract between this library and the Java facade: the natives'
 /// signatures, the bridge's methods and the codec. The facade refuses a library whose
 /// `abiVersion()` differs from its own constant (`NativeLibrary.ABI_VERSION`).
-pub const ABI_VERSION: i32 = 6;
+pub const ABI_VERSION: i32 = 7;

@@ -1037,10 +1037,16 @@ mod tests {
             }
             repository.set_state(&id(1), ReplicaState::Broken, "a checksum scan").expect("broken");
             let (cached, precious) = (ReplicaState::Cached, ReplicaState::Precious);
+            let events = Arc::new(Mutex::new(Vec::new()));
+            let heard = Arc::clone(&events);
+            repository.set_listener(move |event| heard.lock().push(event));
             assert_eq!(repository.set_state_if_unchanged(&id(1), cached, precious, "t"), Err(RepositoryError::Changed));
             assert_eq!(repository.set_state_if_unchanged(&id(1), cached, cached, "t"), Err(RepositoryError::Changed));
             assert_eq!(repository.set_state_if_unchanged(&id(2), cached, precious, "t"), Ok(()));
+            assert_eq!(events.lock().len(), 1, "the change reported");
+            // A check reports nothing: a permanent job would take the file up again.
             assert_eq!(repository.set_state_if_unchanged(&id(2), precious, precious, "t"), Ok(()));
+            assert_eq!(events.lock().len(), 1, "a check reported a change: {:?}", events.lock());
             assert_eq!(repository.set_state_if_unchanged(&id(3), cached, cached, "t"), Err(RepositoryError::NotFound));
             repository.close();
         }

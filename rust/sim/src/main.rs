@@ -420,6 +420,20 @@ mod tests {
     }
 
     #[test]
+    fn a_targets_check_of_a_replica_it_leaves_unchanged_reports_no_state_change() {
+        // Seed 28553: pool5's permanent copy and pool2's permanent move send each other files
+        // whose replicas the targets hold already (sticky records to add, the state to keep).
+        // The first version of the conditional update checked the state by setting it to
+        // itself, which the repository reports as a state change; each such report took the
+        // file up again on the other side, and the two jobs went on for ever. Without it the
+        // seed ends after about 4 400 steps.
+        let scenario = Scenario::generate(28553);
+        assert!(scenario.permanent_feedback(), "the two permanent jobs feed each other by configuration");
+        let stats = run::run(&scenario, false, None).result.unwrap_or_else(|v| panic!("seed 28553: {v}"));
+        assert_eq!(stats.looped_at, None, "seed 28553 ran into its step budget ({} steps)", stats.steps);
+    }
+
+    #[test]
     fn a_finished_move_that_leaves_a_file_behind_without_a_word_is_caught() {
         // The checker was told the job moves; it copies, so it leaves its source behind and
         // says nothing, as a move that dropped a file silently would.

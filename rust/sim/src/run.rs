@@ -175,7 +175,7 @@ pub fn run_within(s: &Scenario, trace: bool, tail: Option<usize>, budget: Budget
         (check.state_filtered_tasks, "tasks of jobs with a -state filter"),
         (check.filtered_tasks, "tasks of jobs with a -size or -pnfsid filter"),
         (check.orphans, "copies of orphan requests (not counted against -replicas)"),
-        (run.c.broken_before_updates, "replicas marked BROKEN between a target's look and its update"),
+        (run.c.broken_before_updates.len() as u64, "replicas marked BROKEN between a target's look and its update"),
     ];
     for (count, what) in counts.into_iter().filter(|&(count, _)| count > 0) {
         *run.coverage.entry(what.to_string()).or_default() += count;
@@ -485,18 +485,16 @@ impl Run<'_> {
                         let _ = self.c.repository(&name).set_state(&id, ReplicaState::Removed, "rep rm");
                     }
                 }
-                // So are the replicas marked BROKEN while a target updated them (`rep rm
-                // -force`: one may hold a pin, which goes with it unless another replica
-                // holds it too, as the pin manager then learns).
-                for &f in &self.s.broken_before_update {
-                    let id = self.file(f);
-                    for name in self.holders(id, |e| e.state == ReplicaState::Broken) {
-                        let entry = self.c.repository(&name).entry(&id).ok().flatten();
-                        let _ = self.c.repository(&name).set_state(&id, ReplicaState::Removed, "rep rm -force");
-                        for pin in entry.iter().flat_map(|e| &e.sticky).filter(|r| r.is_pin("PinManager")) {
-                            if self.holders(id, |e| e.sticky.iter().any(|r| r.owner == pin.owner)).is_empty() {
-                                self.check.pinned(id, &pin.owner, false);
-                            }
+                // So are the replicas marked BROKEN while a target updated them, if still so
+                // (`rep rm -force`: one may hold a pin, which goes with it unless another
+                // replica holds it too, as the pin manager then learns).
+                for (name, id) in self.c.broken_before_updates.clone() {
+                    let entry = self.c.repository(&name).entry(&id).ok().flatten();
+                    let Some(entry) = entry.filter(|e| e.state == ReplicaState::Broken) else { continue };
+                    let _ = self.c.repository(&name).set_state(&id, ReplicaState::Removed, "rep rm -force");
+                    for pin in entry.sticky.iter().filter(|r| r.is_pin("PinManager")) {
+                        if self.holders(id, |e| e.sticky.iter().any(|r| r.owner == pin.owner)).is_empty() {
+                            self.check.pinned(id, &pin.owner, false);
                         }
                     }
                 }

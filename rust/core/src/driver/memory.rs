@@ -244,16 +244,25 @@ mod tests {
             let id = PnfsId::from_bytes(&[1; 12]).expect("an id");
             repository.insert(ReplicaEntry::new(id, Cached, 10, 0));
             let state = || repository.entry(&id).expect("read").map(|e| e.state);
+            let reported = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let counter = Arc::clone(&reported);
+            repository.set_listener(move |_| {
+                counter.fetch_add(1, Ordering::SeqCst);
+            });
 
+            // A check reports no change: a permanent job would take the file up again.
             assert_eq!(set_if(&repository, &id, Cached, Cached), Ok(()), "a check of the state it is in");
+            assert_eq!(reported.load(Ordering::SeqCst), 0, "a check reports nothing");
             repository.set_state(&id, Broken, "a checksum scan").expect("marked broken");
             assert_eq!(set_if(&repository, &id, Cached, Precious), Err(RepositoryError::Changed));
             assert_eq!(set_if(&repository, &id, Cached, Cached), Err(RepositoryError::Changed));
             assert_eq!(state(), Some(Broken), "a broken replica is not made readable");
 
             repository.set_state(&id, Cached, "repaired").expect("cached again");
+            let before = reported.load(Ordering::SeqCst);
             assert_eq!(set_if(&repository, &id, Cached, Precious), Ok(()));
             assert_eq!(state(), Some(Precious));
+            assert_eq!(reported.load(Ordering::SeqCst), before + 1, "a change is reported once");
             repository.set_state(&id, ReplicaState::Removed, "rep rm").expect("removed");
             assert_eq!(set_if(&repository, &id, Precious, Precious), Err(RepositoryError::NotFound));
         }

@@ -277,9 +277,9 @@ pub struct Cluster {
     pub pin_moves: Vec<PinMoveAsked>,
     /// Events processed by [`Cluster::step`].
     pub steps: u64,
-    /// Replicas marked BROKEN between a target's look and its update
+    /// Replicas marked BROKEN between a target's look and its update, by pool
     /// ([`Faults::broken_before_update`]).
-    pub broken_before_updates: u64,
+    pub broken_before_updates: Vec<(String, PnfsId)>,
     /// When set, a readable line for every event, effect and repository change.
     pub trace: Option<Vec<String>>,
 }
@@ -314,7 +314,7 @@ impl Cluster {
             confirmations: Vec::new(),
             pin_moves: Vec::new(),
             steps: 0,
-            broken_before_updates: 0,
+            broken_before_updates: Vec::new(),
             trace: None,
         }
     }
@@ -835,7 +835,7 @@ impl Cluster {
                     let scan =
                         RepositoryChange::SetState { state: ReplicaState::Broken, reason: "checksum scan".into() };
                     if repository_effects::apply_changes(repository.as_ref(), &pnfsid, &[scan]).is_ok() {
-                        self.broken_before_updates += 1;
+                        self.broken_before_updates.push((pool.to_string(), pnfsid));
                     }
                 }
                 *self.cause.lock() = match purpose {

@@ -25,7 +25,7 @@ import java.util.Locale;
 public final class NativeLibrary
 {
     /** The contract version this facade expects; the library's {@code abiVersion()} must match. */
-    public static final int ABI_VERSION = 6;
+    public static final int ABI_VERSION = 7;
 
     /** The system property naming the library file. */
     public static final String PROPERTY = "dcache.migration.library";
