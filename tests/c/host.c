@@ -390,20 +390,29 @@ static int as_seen(const replica *r, int32_t state, const dcm_sticky_record *see
     return 1;
 }
 
+/* The start of a conditional change: the injected failure, if any, or the pool's lock taken
+ * and the replica's index in *i (DCM_REPOSITORY_OK), or DCM_REPOSITORY_NOT_FOUND unlocked. */
+static int32_t lock_replica(pool *p, const char *pnfsid, long *i, char *errbuf, size_t size) {
+    int32_t injected = injected_failure(p, pnfsid, errbuf, size);
+    if (injected != DCM_REPOSITORY_OK) return injected;
+    pthread_mutex_lock(&p->lock);
+    *i = find(p, pnfsid);
+    if (*i < 0) {
+        pthread_mutex_unlock(&p->lock);
+        snprintf(errbuf, size, "no replica of %s", pnfsid);
+        return DCM_REPOSITORY_NOT_FOUND;
+    }
+    return DCM_REPOSITORY_OK;
+}
+
 /* The look and the removal under one hold of the pool's lock. */
 static int32_t repo_remove_if_unchanged(void *ctx, const char *pnfsid, int32_t state, const dcm_sticky_record *seen,
                                         size_t seen_count, const char *reason, char *errbuf, size_t size) {
     pool *p = ctx;
     (void)reason;
-    int32_t injected = injected_failure(p, pnfsid, errbuf, size);
-    if (injected != DCM_REPOSITORY_OK) return injected;
-    pthread_mutex_lock(&p->lock);
-    long i = find(p, pnfsid);
-    if (i < 0) {
-        pthread_mutex_unlock(&p->lock);
-        snprintf(errbuf, size, "no replica of %s", pnfsid);
-        return DCM_REPOSITORY_NOT_FOUND;
-    }
+    long i;
+    int32_t status = lock_replica(p, pnfsid, &i, errbuf, size);
+    if (status != DCM_REPOSITORY_OK) return status;
     replica *r = &p->replicas[i];
     replica before = *r;
     int pinned = strcmp(pnfsid, p->pin_at_removal) == 0 && r->nsticky < MAX_STICKY;
@@ -429,15 +438,9 @@ static int32_t repo_set_state_if_unchanged(void *ctx, const char *pnfsid, int32_
                                            const char *reason, char *errbuf, size_t size) {
     pool *p = ctx;
     (void)reason;
-    int32_t injected = injected_failure(p, pnfsid, errbuf, size);
-    if (injected != DCM_REPOSITORY_OK) return injected;
-    pthread_mutex_lock(&p->lock);
-    long i = find(p, pnfsid);
-    if (i < 0) {
-        pthread_mutex_unlock(&p->lock);
-        snprintf(errbuf, size, "no replica of %s", pnfsid);
-        return DCM_REPOSITORY_NOT_FOUND;
-    }
+    long i;
+    int32_t status = lock_replica(p, pnfsid, &i, errbuf, size);
+    if (status != DCM_REPOSITORY_OK) return status;
     replica *r = &p->replicas[i];
     replica before = *r;
     int broken = strcmp(pnfsid, p->break_at_update) == 0;

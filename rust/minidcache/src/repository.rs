@@ -588,6 +588,28 @@ impl DiskRepository {
     }
 
     /// Finishes a removal the index has made (`change`): deletes the data and the row.
+    /// Finishes a change of a replica's state to `state` that the index made (`Some`) or
+    /// found already made (`None`), with the index's lock still held.
+    fn finish_state_change(
+        &self,
+        pnfsid: &PnfsId,
+        state: ReplicaState,
+        index: RwLockWriteGuard<'_, Index>,
+        change: Option<Change>,
+    ) -> Result<(), RepositoryError> {
+        let Some(change) = change else {
+            // Already so, perhaps by a change not committed yet: the caller may decide on it
+            // (a target confirms a copy on it), so it waits for that commit, as a look does.
+            drop(index);
+            return self.settled(pnfsid).map_err(|e| self.metadata_failed(&e));
+        };
+        if state == ReplicaState::Removed {
+            self.finish_removal(pnfsid, index, change);
+            return Ok(());
+        }
+        self.write_row_and_notify(index, change)
+    }
+
     fn finish_removal(&self, pnfsid: &PnfsId, index: RwLockWriteGuard<'_, Index>, change: Change) {
         // The unlink is the removal's commit point (a row without data is dropped on
         // start). The id stays out of reach of `reserve` until the file is gone and the
@@ -776,16 +798,8 @@ impl Repository for DiskRepository {
 
     fn set_state(&self, pnfsid: &PnfsId, state: ReplicaState, _reason: &str) -> Result<(), RepositoryError> {
         let mut index = self.index.write();
-        let Some(change) = index.replicas.set_state(pnfsid, state)? else {
-            // Already so, perhaps by a change not committed yet: the caller may decide on it.
-            drop(index);
-            return self.settled(pnfsid).map_err(|e| self.metadata_failed(&e));
-        };
-        if state == ReplicaState::Removed {
-            self.finish_removal(pnfsid, index, change);
-            return Ok(());
-        }
-        self.write_row_and_notify(index, change)
+        let change = index.replicas.set_state(pnfsid, state)?;
+        self.finish_state_change(pnfsid, state, index, change)
     }
 
     fn remove_if_unchanged(&self, pnfsid: &PnfsId, seen: &Durability, _reason: &str) -> Result<(), RepositoryError> {
@@ -808,17 +822,8 @@ impl Repository for DiskRepository {
         // The look and the change under one hold of the index's lock, as for a removal: a
         // replica marked BROKEN in between is not made precious, nor taken as still readable.
         let mut index = self.index.write();
-        let Some(change) = index.replicas.set_state_if_unchanged(pnfsid, seen, state)? else {
-            // In the state seen, perhaps by a change not committed yet: the module confirms
-            // the copy on it, so it waits for that commit, as a look does.
-            drop(index);
-            return self.settled(pnfsid).map_err(|e| self.metadata_failed(&e));
-        };
-        if state == ReplicaState::Removed {
-            self.finish_removal(pnfsid, index, change);
-            return Ok(());
-        }
-        self.write_row_and_notify(index, change)
+        let change = index.replicas.set_state_if_unchanged(pnfsid, seen, state)?;
+        self.finish_state_change(pnfsid, state, index, change)
     }
 
     fn set_sticky(&self, pnfsid: &PnfsId, record: &StickyRecord, overwrite: bool) -> Result<(), RepositoryError> {
