@@ -99,6 +99,13 @@ pub struct DiskRepository {
     /// leaves the index less durable than the database. Taken after the index lock where both
     /// are held.
     uncommitted: Mutex<HashMap<PnfsId, u32>>,
+    /// Replicas whose last change is in the index but whose row could not be written
+    /// ([`Self::metadata_failed`]): a restart takes the change back. A change the index finds
+    /// already made is then not answered as done ([`Self::already_made`]): an operator who
+    /// repeats `rep set sticky … off` after its failure must not hear that the record is
+    /// gone. A later row of the replica that is written clears it (a row holds the whole
+    /// entry). Taken after the index lock where both are held.
+    unwritten: Mutex<HashSet<PnfsId>>,
     listener: Mutex<Option<Listener>>,
     /// The pool's mode as the migration server asks it: disabled for p2p-client.
     refuses_copies: std::sync::atomic::AtomicBool,
@@ -382,6 +389,7 @@ impl DiskRepository {
             index: RwLock::new(index),
             deleting: Deleting::default(),
             uncommitted: Mutex::new(HashMap::new()),
+            unwritten: Mutex::new(HashSet::new()),
             listener: Mutex::new(None),
             refuses_copies: Default::default(),
             metadata_failed: Default::default(),
@@ -498,9 +506,13 @@ impl DiskRepository {
         let files: Vec<Option<File>> = reservations.into_iter().map(|mut r| r.file.take()).collect();
         {
             let mut index = self.index.write();
+            let mut unwritten = self.unwritten.lock();
             for (entry, seq) in entries.iter().zip(seqs) {
                 index.reserved.remove(&entry.pnfsid);
                 index.replicas.insert_at(seq, entry.clone());
+                // A replica of the id removed after a change that was not written: its row is
+                // this one now.
+                unwritten.remove(&entry.pnfsid);
             }
         }
         drop(files);
@@ -515,7 +527,10 @@ impl DiskRepository {
     /// is gone until the next start brings it back (a pin kept, not lost), and the error says so.
     pub fn remove_sticky(&self, pnfsid: &PnfsId, owner: &str) -> Result<bool, RepositoryError> {
         let mut index = self.index.write();
-        let Some(change) = index.replicas.remove_sticky(pnfsid, owner) else { return Ok(false) };
+        let Some(change) = index.replicas.remove_sticky(pnfsid, owner) else {
+            drop(index);
+            return self.already_made(pnfsid).map(|()| false);
+        };
         self.write_row_and_notify(index, change).map(|()| true)
     }
 
@@ -550,6 +565,11 @@ impl DiskRepository {
         *self.uncommitted.lock().entry(pnfsid).or_default() += 1;
         drop(index);
         let result = written.wait().map_err(|e| self.metadata_failed(&e));
+        if result.is_ok() {
+            self.unwritten.lock().remove(&pnfsid);
+        } else {
+            self.unwritten.lock().insert(pnfsid);
+        }
         {
             let mut uncommitted = self.uncommitted.lock();
             if let Some(count) = uncommitted.get_mut(&pnfsid) {
@@ -574,6 +594,18 @@ impl DiskRepository {
         if self.uncommitted.lock().contains_key(pnfsid) { self.store.flush() } else { Ok(()) }
     }
 
+    /// A change the index found already made, which the caller may decide on: once its row
+    /// is committed ([`Self::settled`]), and never if an earlier change of the replica could
+    /// not be written ([`Self::unwritten`]), since a restart would take it back.
+    fn already_made(&self, pnfsid: &PnfsId) -> Result<(), RepositoryError> {
+        if self.unwritten.lock().contains(pnfsid) {
+            return Err(RepositoryError::Other(format!(
+                "cannot write metadata: an earlier change of {pnfsid} was not written, and a restart takes it back"
+            )));
+        }
+        self.settled(pnfsid).map_err(|e| self.metadata_failed(&e))
+    }
+
     /// A row could not be written: the change lives in memory only (it is reported as made,
     /// and a restart takes it back). The caller is told, so that nothing is decided on it (a
     /// target whose upgrade to precious was not written must not confirm a move, whose source
@@ -587,7 +619,6 @@ impl DiskRepository {
         RepositoryError::Other(format!("cannot write metadata: {error}"))
     }
 
-    /// Finishes a removal the index has made (`change`): deletes the data and the row.
     /// Finishes a change of a replica's state to `state` that the index made (`Some`) or
     /// found already made (`None`), with the index's lock still held.
     fn finish_state_change(
@@ -599,9 +630,9 @@ impl DiskRepository {
     ) -> Result<(), RepositoryError> {
         let Some(change) = change else {
             // Already so, perhaps by a change not committed yet: the caller may decide on it
-            // (a target confirms a copy on it), so it waits for that commit, as a look does.
+            // (a target confirms a copy on it).
             drop(index);
-            return self.settled(pnfsid).map_err(|e| self.metadata_failed(&e));
+            return self.already_made(pnfsid);
         };
         if state == ReplicaState::Removed {
             self.finish_removal(pnfsid, index, change);
@@ -610,6 +641,7 @@ impl DiskRepository {
         self.write_row_and_notify(index, change)
     }
 
+    /// Finishes a removal the index has made (`change`): deletes the data and the row.
     fn finish_removal(&self, pnfsid: &PnfsId, index: RwLockWriteGuard<'_, Index>, change: Change) {
         // The unlink is the removal's commit point (a row without data is dropped on
         // start). The id stays out of reach of `reserve` until the file is gone and the
@@ -830,7 +862,7 @@ impl Repository for DiskRepository {
         let mut index = self.index.write();
         let Some(change) = index.replicas.set_sticky(pnfsid, record, overwrite)? else {
             drop(index);
-            return self.settled(pnfsid).map_err(|e| self.metadata_failed(&e));
+            return self.already_made(pnfsid);
         };
         self.write_row_and_notify(index, change)
     }
@@ -1419,7 +1451,12 @@ mod tests {
         // `rep set sticky … off`: the operator hears that a restart brings the record back.
         let off = repository.remove_sticky(&id(1), "kept");
         assert!(matches!(&off, Err(RepositoryError::Other(e)) if e.starts_with("cannot write metadata")), "{off:?}");
-        assert_eq!(repository.remove_sticky(&id(1), "kept"), Ok(false), "gone until the next start");
+        // Repeated, it is not answered as done: the record is gone from the index only, and a
+        // restart brings it back.
+        let again = repository.remove_sticky(&id(1), "kept");
+        assert!(matches!(&again, Err(RepositoryError::Other(e)) if e.contains("was not written")), "{again:?}");
+        let upgrade_again = repository.set_state(&id(1), ReplicaState::Precious, "test");
+        assert!(upgrade_again.is_err(), "nor is a state the index holds only: {upgrade_again:?}");
         assert!(!repository.accepts_copies(), "the pool refuses copies from now on");
         repository.set_accepts_copies(true); // `pool enable`
         assert!(!repository.accepts_copies(), "also once enabled again");
