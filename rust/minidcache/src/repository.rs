@@ -103,8 +103,13 @@ pub struct DiskRepository {
     /// ([`Self::metadata_failed`]): a restart takes the change back. A change the index finds
     /// already made is then not answered as done ([`Self::already_made`]): an operator who
     /// repeats `rep set sticky … off` after its failure must not hear that the record is
-    /// gone. A later row of the replica that is written clears it (a row holds the whole
-    /// entry). Taken after the index lock where both are held.
+    /// gone. A later change of the replica whose row is written clears it (a row holds the
+    /// whole entry), as do its removal and a new replica of the id; an access time's row,
+    /// written in the background, does not, so the error says a restart *may* take the change
+    /// back. Two changes at once are not ordered here: a look that finds another thread's
+    /// change still being written waits for the commit ([`Self::settled`]), but learns of
+    /// that row's failure only if the other thread has recorded it by then. Taken after the
+    /// index lock where both are held.
     unwritten: Mutex<HashSet<PnfsId>>,
     listener: Mutex<Option<Listener>>,
     /// The pool's mode as the migration server asks it: disabled for p2p-client.
@@ -600,7 +605,7 @@ impl DiskRepository {
     fn already_made(&self, pnfsid: &PnfsId) -> Result<(), RepositoryError> {
         if self.unwritten.lock().contains(pnfsid) {
             return Err(RepositoryError::Other(format!(
-                "cannot write metadata: an earlier change of {pnfsid} was not written, and a restart takes it back"
+                "cannot write metadata: an earlier change of {pnfsid} was not written, and a restart may take it back"
             )));
         }
         self.settled(pnfsid).map_err(|e| self.metadata_failed(&e))
@@ -655,10 +660,14 @@ impl DiskRepository {
             tracing::warn!(target: "minidcache", pool = %self.pool, %pnfsid, "not deleted: the pool was stopped");
             return;
         }
-        if let Err(e) = std::fs::remove_file(self.data_path(pnfsid))
-            && e.kind() != io::ErrorKind::NotFound
-        {
-            tracing::error!(target: "minidcache", pool = %self.pool, %pnfsid, "cannot delete data: {e}");
+        match std::fs::remove_file(self.data_path(pnfsid)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                tracing::error!(target: "minidcache", pool = %self.pool, %pnfsid, "cannot delete data: {e}");
+            }
+            // Removed (the unlink is the commit point): no change of it is pending any more.
+            _ => {
+                self.unwritten.lock().remove(pnfsid);
+            }
         }
         drop(files);
         let (id, deleting, pool) = (*pnfsid, Arc::clone(&self.deleting), Arc::clone(&self.pool));
@@ -769,11 +778,18 @@ impl Expiring for DiskRepository {
         // Queued under the lock, as every row write is, so that they keep its order.
         let written: Vec<_> = changes.iter().map(|change| self.store.queue(row_write(change))).collect();
         drop(index);
-        for pending in written {
-            if let Err(e) = pending.wait() {
-                // The record comes back at the next start, to expire again.
-                self.metadata_failed(&e);
-            }
+        for (pending, change) in written.into_iter().zip(&changes) {
+            let pnfsid = changed_entry(&change.event).pnfsid;
+            // A row holds the whole entry: written, it makes an earlier change that was not
+            // durable too; not written, the record comes back at the next start, to expire
+            // again.
+            match pending.wait() {
+                Ok(()) => self.unwritten.lock().remove(&pnfsid),
+                Err(e) => {
+                    self.metadata_failed(&e);
+                    self.unwritten.lock().insert(pnfsid)
+                }
+            };
         }
         for change in changes {
             self.notify(change.event);
@@ -1455,8 +1471,20 @@ mod tests {
         // restart brings it back.
         let again = repository.remove_sticky(&id(1), "kept");
         assert!(matches!(&again, Err(RepositoryError::Other(e)) if e.contains("was not written")), "{again:?}");
-        let upgrade_again = repository.set_state(&id(1), ReplicaState::Precious, "test");
-        assert!(upgrade_again.is_err(), "nor is a state the index holds only: {upgrade_again:?}");
+        // Nor is a target's check of the state the index holds only (precious, whose row failed).
+        let (precious, why) = (ReplicaState::Precious, "test");
+        let check = repository.set_state_if_unchanged(&id(1), precious, precious, why);
+        assert!(matches!(&check, Err(RepositoryError::Other(e)) if e.contains("was not written")), "{check:?}");
+        // Once a change of the replica is written again, the check passes; a removal clears
+        // the mark too.
+        repository.store.write(|c| c.execute_batch(SCHEMA)).expect("the table is back");
+        repository.set_sticky(&id(1), &StickyRecord::new("new", -1), true).expect("written");
+        assert_eq!(repository.set_state_if_unchanged(&id(1), precious, precious, why), Ok(()));
+        repository.store.write(|c| c.execute_batch("DROP TABLE sticky")).expect("dropped again");
+        assert!(repository.remove_sticky(&id(1), "new").is_err(), "not written");
+        repository.store.write(|c| c.execute_batch(SCHEMA)).expect("the table is back");
+        assert_eq!(repository.set_state(&id(1), ReplicaState::Removed, why), Ok(()));
+        assert_eq!(repository.set_state(&id(1), ReplicaState::Removed, why), Ok(()), "removed, nothing is pending");
         assert!(!repository.accepts_copies(), "the pool refuses copies from now on");
         repository.set_accepts_copies(true); // `pool enable`
         assert!(!repository.accepts_copies(), "also once enabled again");
