@@ -1250,6 +1250,32 @@ static void safety(cluster *c, unsigned nfiles) {
     CHECK(ended != NULL && strcmp(ended, "CANCELLED") == 0, "the move ended %s", ended ? ended : "(not)");
     dcm_string_free(cancelled);
 
+    /* pool3 leaves set_state_if_unchanged NULL: holding a cached copy of a precious file, it
+     * upgrades it through `entry`, then `set_state`, as a host of ABI version 3 did. */
+    pool *p3 = &c->pools[2];
+    unsigned u = b + 3; /* the next multiple of 3 */
+    while (u % 3 != 0 || u % 10 == 0) u++;
+    char upgraded[ID_LEN];
+    make_id(upgraded, u);
+    populate(c, p1, u, 0);
+    pthread_mutex_lock(&p1->lock);
+    replica cached = p1->replicas[find(p1, upgraded)];
+    cached.data = malloc(cached.size);
+    memcpy(cached.data, p1->replicas[find(p1, upgraded)].data, cached.size);
+    pthread_mutex_unlock(&p1->lock);
+    cached.state = DCM_STATE_CACHED;
+    CHECK(repo_insert(p3, &cached) == 0, "a cached copy of %s on pool3", upgraded);
+    snprintf(line, sizeof line, "migration copy -pnfsid=%s pool3", upgraded);
+    if (!start_job(p1, line, job)) return;
+    char *copied = NULL;
+    ended = wait_job(p1, job, &copied);
+    CHECK(ended != NULL && strcmp(ended, "FINISHED") == 0, "the copy to pool3 ended %s", ended ? ended : "(not)");
+    dcm_string_free(copied);
+    pthread_mutex_lock(&p3->lock);
+    long held = find(p3, upgraded);
+    CHECK(held >= 0 && p3->replicas[held].state == DCM_STATE_PRECIOUS, "pool3's copy of %s made precious", upgraded);
+    pthread_mutex_unlock(&p3->lock);
+
     /* validate: reports bad lines and changes nothing. */
     ok(dcm_module_validate(p1->module, "migration set concurrency-default 7\nmigration copy -permanent -id=v pool2\n"),
        "dcm_module_validate of good lines");
