@@ -1187,6 +1187,25 @@ static int wait_info(pool *p, const char *job, const char *text) {
     return 0;
 }
 
+/* Populates pool1 with the first file from `from` on that is precious and not pinned, puts a
+ * cached copy of it on `to`, and returns its number (its id in id[ID_LEN]). */
+static unsigned precious_with_cached_copy(cluster *c, unsigned from, pool *to, char *id) {
+    pool *p1 = &c->pools[0];
+    unsigned n = from;
+    while (n % 3 != 0 || n % 10 == 0) n++; /* populated precious (3), not pinned (10) */
+    make_id(id, n);
+    populate(c, p1, n, 0);
+    pthread_mutex_lock(&p1->lock);
+    replica copy = p1->replicas[find(p1, id)];
+    copy.data = malloc(copy.size);
+    memcpy(copy.data, p1->replicas[find(p1, id)].data, copy.size);
+    pthread_mutex_unlock(&p1->lock);
+    CHECK(copy.state == DCM_STATE_PRECIOUS, "%s populated precious", id);
+    copy.state = DCM_STATE_CACHED;
+    CHECK(repo_insert(to, &copy) == 0, "a cached copy of %s on %s", id, to->name);
+    return n;
+}
+
 /* The drop-in safety rules of the C ABI: the pool mode asked per copy request, a NULL
  * verify callback refusing -verify, a repository that is still loading, and validation. */
 static void safety(cluster *c, unsigned nfiles) {
@@ -1217,19 +1236,8 @@ static void safety(cluster *c, unsigned nfiles) {
      * between the target's look and its update: the update (precious, if still cached) is
      * refused, the target reads the replica again and fails the copy, and the move keeps its
      * source. dCache confirmed such a copy, and the move deleted the only good replica. */
-    unsigned b = nfiles + 11; /* ids up to nfiles + 10 are taken */
-    while (b % 3 != 0 || b % 10 == 0) b++; /* populated precious (3), not pinned (10) */
     char doomed[ID_LEN];
-    make_id(doomed, b);
-    populate(c, p1, b, 0);
-    pthread_mutex_lock(&p1->lock);
-    replica copy = p1->replicas[find(p1, doomed)];
-    copy.data = malloc(copy.size);
-    memcpy(copy.data, p1->replicas[find(p1, doomed)].data, copy.size);
-    pthread_mutex_unlock(&p1->lock);
-    CHECK(copy.state == DCM_STATE_PRECIOUS, "%s populated precious", doomed);
-    copy.state = DCM_STATE_CACHED;
-    CHECK(repo_insert(p2, &copy) == 0, "a cached copy of %s on pool2", doomed);
+    unsigned b = precious_with_cached_copy(c, nfiles + 11, p2, doomed); /* ids to nfiles + 10 are taken */
     copy_text(p2->break_at_update, sizeof p2->break_at_update, doomed);
     snprintf(line, sizeof line, "migration move -pnfsid=%s pool2", doomed);
     if (!start_job(p1, line, job)) return;
@@ -1253,18 +1261,8 @@ static void safety(cluster *c, unsigned nfiles) {
     /* pool3 leaves set_state_if_unchanged NULL: holding a cached copy of a precious file, it
      * upgrades it through `entry`, then `set_state`, as a host of ABI version 3 did. */
     pool *p3 = &c->pools[2];
-    unsigned u = b + 3; /* the next multiple of 3 */
-    while (u % 3 != 0 || u % 10 == 0) u++;
     char upgraded[ID_LEN];
-    make_id(upgraded, u);
-    populate(c, p1, u, 0);
-    pthread_mutex_lock(&p1->lock);
-    replica cached = p1->replicas[find(p1, upgraded)];
-    cached.data = malloc(cached.size);
-    memcpy(cached.data, p1->replicas[find(p1, upgraded)].data, cached.size);
-    pthread_mutex_unlock(&p1->lock);
-    cached.state = DCM_STATE_CACHED;
-    CHECK(repo_insert(p3, &cached) == 0, "a cached copy of %s on pool3", upgraded);
+    precious_with_cached_copy(c, b + 1, p3, upgraded);
     snprintf(line, sizeof line, "migration copy -pnfsid=%s pool3", upgraded);
     if (!start_job(p1, line, job)) return;
     char *copied = NULL;

@@ -47,7 +47,6 @@ const BENCHES: &[&str] =
 
 const USAGE: &str = "usage: migration-bench [--quick] [--only start|memory|commands|throughput|latency|scaling|disk|copy|million] [--repeat N]";
 
-/// Resident set of this process, bytes.
 /// Resident anonymous memory of this process, bytes (`RssAnon`: the heap and stacks, not
 /// the program's code paged in from its file).
 pub fn rss_anon_bytes() -> u64 {
@@ -59,6 +58,7 @@ pub fn rss_anon_bytes() -> u64 {
     kb.unwrap_or(0u64) * 1024
 }
 
+/// Resident set of this process, bytes.
 pub fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);

@@ -529,7 +529,8 @@ impl DiskRepository {
 
     /// Removes a sticky record outright (the pin manager moving or releasing a pin, `rep set
     /// sticky … off`); returns whether there was one. If its row cannot be written, the record
-    /// is gone until the next start brings it back (a pin kept, not lost), and the error says so.
+    /// is gone until the next start brings it back (a pin kept, not lost), and the error says so,
+    /// again when it is asked again ([`Self::already_made`]).
     pub fn remove_sticky(&self, pnfsid: &PnfsId, owner: &str) -> Result<bool, RepositoryError> {
         let mut index = self.index.write();
         let Some(change) = index.replicas.remove_sticky(pnfsid, owner) else {
@@ -570,11 +571,7 @@ impl DiskRepository {
         *self.uncommitted.lock().entry(pnfsid).or_default() += 1;
         drop(index);
         let result = written.wait().map_err(|e| self.metadata_failed(&e));
-        if result.is_ok() {
-            self.unwritten.lock().remove(&pnfsid);
-        } else {
-            self.unwritten.lock().insert(pnfsid);
-        }
+        self.row_written(pnfsid, result.is_ok());
         {
             let mut uncommitted = self.uncommitted.lock();
             if let Some(count) = uncommitted.get_mut(&pnfsid) {
@@ -597,6 +594,17 @@ impl DiskRepository {
     /// counted here unless already committed.
     fn settled(&self, pnfsid: &PnfsId) -> Result<(), String> {
         if self.uncommitted.lock().contains_key(pnfsid) { self.store.flush() } else { Ok(()) }
+    }
+
+    /// Notes whether the row of a change of `pnfsid` was written ([`Self::unwritten`]): a row
+    /// holds the whole entry, so a written one makes every earlier change of it durable too.
+    fn row_written(&self, pnfsid: PnfsId, written: bool) {
+        let mut unwritten = self.unwritten.lock();
+        if written {
+            unwritten.remove(&pnfsid);
+        } else {
+            unwritten.insert(pnfsid);
+        }
     }
 
     /// A change the index found already made, which the caller may decide on: once its row
@@ -780,16 +788,9 @@ impl Expiring for DiskRepository {
         drop(index);
         for (pending, change) in written.into_iter().zip(&changes) {
             let pnfsid = changed_entry(&change.event).pnfsid;
-            // A row holds the whole entry: written, it makes an earlier change that was not
-            // durable too; not written, the record comes back at the next start, to expire
-            // again.
-            match pending.wait() {
-                Ok(()) => self.unwritten.lock().remove(&pnfsid),
-                Err(e) => {
-                    self.metadata_failed(&e);
-                    self.unwritten.lock().insert(pnfsid)
-                }
-            };
+            // Not written, the record comes back at the next start, to expire again.
+            let written = pending.wait().map_err(|e| self.metadata_failed(&e));
+            self.row_written(pnfsid, written.is_ok());
         }
         for change in changes {
             self.notify(change.event);

@@ -470,38 +470,33 @@ impl Run<'_> {
                 }
                 self.refusing.clear();
                 self.c.faults = Default::default();
-                // The operator removes the broken replicas (`rep rm`): a target cannot update
-                // one, so a job would retry its file for ever, as dCache's does.
-                for &(f, pool, damage) in &self.s.damaged {
-                    let (id, name) = (self.file(f), pool_name(pool));
-                    let broken = self
-                        .c
-                        .repository(&name)
-                        .entry(&id)
-                        .ok()
-                        .flatten()
-                        .is_some_and(|e| e.state == ReplicaState::Broken);
-                    if damage == Damage::Broken && broken {
-                        let _ = self.c.repository(&name).set_state(&id, ReplicaState::Removed, "rep rm");
-                    }
-                }
-                // So are the replicas marked BROKEN while a target updated them, if still so
-                // (`rep rm -force`: one may hold a pin, which goes with it unless another
-                // replica holds it too, as the pin manager then learns).
-                for (name, id) in self.c.broken_before_updates.clone() {
-                    let entry = self.c.repository(&name).entry(&id).ok().flatten();
-                    let Some(entry) = entry.filter(|e| e.state == ReplicaState::Broken) else { continue };
-                    let _ = self.c.repository(&name).set_state(&id, ReplicaState::Removed, "rep rm -force");
-                    for pin in entry.sticky.iter().filter(|r| r.is_pin("PinManager")) {
-                        if self.holders(id, |e| e.sticky.iter().any(|r| r.owner == pin.owner)).is_empty() {
-                            self.check.pinned(id, &pin.owner, false);
-                        }
-                    }
+                // The operator removes the broken replicas: those placed broken, and those
+                // marked BROKEN while a target updated them. A target cannot update one, so a
+                // job would retry its file for ever, as dCache's does.
+                let placed: Vec<(String, PnfsId)> = (self.s.damaged.iter())
+                    .filter(|&&(_, _, damage)| damage == Damage::Broken)
+                    .map(|&(f, pool, _)| (pool_name(pool), self.file(f)))
+                    .collect();
+                for (name, id) in placed.into_iter().chain(self.c.broken_before_updates.clone()) {
+                    self.remove_if_broken(&name, id);
                 }
                 self.c.flush_events();
             }
         }
         Ok(())
+    }
+
+    /// `rep rm -force` of the replica on `pool` if it is BROKEN. A pin on it goes with it
+    /// unless another replica holds it too, as the pin manager then learns.
+    fn remove_if_broken(&mut self, pool: &str, id: PnfsId) {
+        let entry = self.c.repository(pool).entry(&id).ok().flatten();
+        let Some(entry) = entry.filter(|e| e.state == ReplicaState::Broken) else { return };
+        let _ = self.c.repository(pool).set_state(&id, ReplicaState::Removed, "rep rm -force");
+        for pin in entry.sticky.iter().filter(|r| r.is_pin("PinManager")) {
+            if self.holders(id, |e| e.sticky.iter().any(|r| r.owner == pin.owner)).is_empty() {
+                self.check.pinned(id, &pin.owner, false);
+            }
+        }
     }
 
     fn holders(&self, id: PnfsId, wanted: impl Fn(&ReplicaEntry) -> bool) -> Vec<String> {

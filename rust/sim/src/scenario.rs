@@ -465,8 +465,8 @@ impl Scenario {
             }
         }
         // After those, for the same reason: replicas a checksum scan marks BROKEN while a
-        // target updates them. Files held by more than one pool at the start are the likelier
-        // to be updated, but any file may be, once a job has copied it.
+        // target updates them. The fault fires only if a target updates a replica of the
+        // file it holds (one it held at the start, or a copy a job made).
         let mut broken_before_update = Vec::new();
         if g.chance(0.3) {
             for _ in 0..g.between(1, 3) {

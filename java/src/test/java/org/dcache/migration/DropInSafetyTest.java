@@ -338,18 +338,18 @@ class DropInSafetyTest
     {
         Cell pool1 = cluster.pool("pool1").with(replica(1, ReplicaState.PRECIOUS));
         Cell pool2 = cluster.pool("pool2").with(replica(1, ReplicaState.CACHED));
-        pool2.repository.beforeConditionalStateChange = () -> {
+        pool2.repository.beforeConditionalStateChange.set(() -> {
             try {
                 pool2.repository.setState(id(1), ReplicaState.BROKEN, "checksum scan");
             } catch (RepositoryException e) {
                 throw new AssertionError(e);
             }
-        };
+        });
         cluster.start();
 
         pool1.module.execute("migration move pool2");
         String info = awaitInfo(pool1, "1", "Cannot update file in state BROKEN");
-        assertNull(pool2.repository.beforeConditionalStateChange, "the scan came between look and update");
+        assertNull(pool2.repository.beforeConditionalStateChange.get(), "the scan came between look and update");
         assertEquals(ReplicaState.BROKEN, pool2.repository.getEntry(id(1)).state(), "not made precious");
         assertNotNull(pool1.repository.getEntry(id(1)), "the source is kept");
         assertEquals(ReplicaState.PRECIOUS, pool1.repository.getEntry(id(1)).state());

@@ -5,6 +5,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
@@ -32,10 +33,10 @@ final class MemoryRepository implements Repository
 
     /** When set, {@link #removeIfUnchanged} runs it first, once: a change that comes after
      * the module's look at a replica and before its removal. */
-    volatile Runnable beforeConditionalRemoval;
+    final AtomicReference<Runnable> beforeConditionalRemoval = new AtomicReference<>();
     /** When set, {@link #setStateIfUnchanged} runs it first, once: a change that comes after
      * a target's look at a replica and before its update. */
-    volatile Runnable beforeConditionalStateChange;
+    final AtomicReference<Runnable> beforeConditionalStateChange = new AtomicReference<>();
     /** Times {@link #acceptsCopies()} was asked. */
     final java.util.concurrent.atomic.AtomicInteger acceptsAsked = new java.util.concurrent.atomic.AtomicInteger();
     /** Still loading at pool start: {@link #entries()} throws {@link RepositoryNotLoadedException}. */
@@ -210,6 +211,25 @@ final class MemoryRepository implements Repository
         return entries.get(id);
     }
 
+    /** Runs the change a test set to come between a look and a conditional change, once. */
+    private static void runOnce(AtomicReference<Runnable> hook)
+    {
+        Runnable meanwhile = hook.getAndSet(null);
+        if (meanwhile != null) {
+            meanwhile.run();
+        }
+    }
+
+    /** The replica's entry; the caller holds this repository's lock. */
+    private ReplicaEntry existing(PnfsId id) throws RepositoryException
+    {
+        ReplicaEntry entry = entries.get(id);
+        if (entry == null) {
+            throw new RepositoryException(RepositoryException.Reason.NOT_FOUND, "replica not found: " + id);
+        }
+        return entry;
+    }
+
     private static boolean complete(ReplicaState s)
     {
         return s == ReplicaState.CACHED || s == ReplicaState.PRECIOUS || s == ReplicaState.BROKEN;
@@ -250,17 +270,10 @@ final class MemoryRepository implements Repository
     public boolean removeIfUnchanged(PnfsId id, ReplicaState state, List<StickyRecord> sticky, String reason)
             throws RepositoryException
     {
-        Runnable meanwhile = beforeConditionalRemoval;
-        if (meanwhile != null) {
-            beforeConditionalRemoval = null;
-            meanwhile.run();
-        }
+        runOnce(beforeConditionalRemoval);
         RepositoryEvent event;
         synchronized (this) {
-            ReplicaEntry entry = entries.get(id);
-            if (entry == null) {
-                throw new RepositoryException(RepositoryException.Reason.NOT_FOUND, "replica not found: " + id);
-            }
+            ReplicaEntry entry = existing(id);
             List<StickyRecord> held = entry.stickyRecords();
             if (entry.state() != state || held.size() != sticky.size() || !held.containsAll(sticky)) {
                 return false;
@@ -276,17 +289,10 @@ final class MemoryRepository implements Repository
     public boolean setStateIfUnchanged(PnfsId id, ReplicaState seen, ReplicaState state, String reason)
             throws RepositoryException
     {
-        Runnable meanwhile = beforeConditionalStateChange;
-        if (meanwhile != null) {
-            beforeConditionalStateChange = null;
-            meanwhile.run();
-        }
+        runOnce(beforeConditionalStateChange);
         RepositoryEvent event;
         synchronized (this) {
-            ReplicaEntry entry = entries.get(id);
-            if (entry == null) {
-                throw new RepositoryException(RepositoryException.Reason.NOT_FOUND, "replica not found: " + id);
-            }
+            ReplicaEntry entry = existing(id);
             if (entry.state() != seen) {
                 return false;
             }
@@ -310,10 +316,7 @@ final class MemoryRepository implements Repository
     {
         RepositoryEvent event;
         synchronized (this) {
-            ReplicaEntry entry = entries.get(id);
-            if (entry == null) {
-                throw new RepositoryException(RepositoryException.Reason.NOT_FOUND, "replica not found: " + id);
-            }
+            ReplicaEntry entry = existing(id);
             if (!complete(entry.state())) {
                 throw new RepositoryException(RepositoryException.Reason.ILLEGAL_TRANSITION, "File is incomplete");
             }

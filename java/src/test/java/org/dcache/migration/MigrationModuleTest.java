@@ -248,18 +248,18 @@ class MigrationModuleTest
         Cell pool1 = cluster.pool("pool1").with(replica(1, ReplicaState.CACHED, FOO));
         Cell pool2 = cluster.pool("pool2");
         cluster.start();
-        pool1.repository.beforeConditionalRemoval = () -> {
+        pool1.repository.beforeConditionalRemoval.set(() -> {
             try {
                 pool1.repository.setSticky(id(1), PIN, StickyRecord.NEVER_EXPIRES, true);
             } catch (RepositoryException e) {
                 throw new AssertionError(e);
             }
-        };
+        });
 
         pool1.module.execute("migration move pool2");
         awaitJob(pool1, "1", "FINISHED");
 
-        assertNull(pool1.repository.beforeConditionalRemoval, "the pin came between look and removal");
+        assertNull(pool1.repository.beforeConditionalRemoval.get(), "the pin came between look and removal");
         ReplicaEntry source = pool1.repository.getEntry(id(1));
         assertNotNull(source, "a source pinned after the module's look is not deleted");
         assertEquals(Set.of(PINNED, new StickyRecord("foo", 0)), sticky(source), "made removable, the pin kept");
