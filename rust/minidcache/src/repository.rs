@@ -530,7 +530,7 @@ impl DiskRepository {
     /// Removes a sticky record outright (the pin manager moving or releasing a pin, `rep set
     /// sticky … off`); returns whether there was one. If its row cannot be written, the record
     /// is gone until the next start brings it back (a pin kept, not lost), and the error says so,
-    /// again when it is asked again ([`Self::already_made`]).
+    /// again when it is asked again.
     pub fn remove_sticky(&self, pnfsid: &PnfsId, owner: &str) -> Result<bool, RepositoryError> {
         let mut index = self.index.write();
         let Some(change) = index.replicas.remove_sticky(pnfsid, owner) else {
