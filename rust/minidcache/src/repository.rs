@@ -106,11 +106,13 @@ pub struct DiskRepository {
     /// gone. A later change of the replica whose row is written clears it (a row holds the
     /// whole entry), as do its removal and a new replica of the id; an access time's row,
     /// written in the background, does not, so the error says a restart *may* take the change
-    /// back. Two changes at once are not ordered here: a look that finds another thread's
-    /// change still being written waits for the commit ([`Self::settled`]), but learns of
-    /// that row's failure only if the other thread has recorded it by then. Taken after the
-    /// index lock where both are held.
-    unwritten: Mutex<HashSet<PnfsId>>,
+    /// back. A row's outcome is noted on the committing thread before anyone hears of the
+    /// commit ([`Store::queue_noted`]), in the order the rows were queued: a look that finds
+    /// another thread's change still being written and waits for its commit
+    /// ([`Self::settled`]) then finds its failure noted, and the mark is that of the last
+    /// row committed. Taken after the index lock where both are held; nothing is locked while
+    /// it is held.
+    unwritten: Arc<Mutex<HashSet<PnfsId>>>,
     listener: Mutex<Option<Listener>>,
     /// The pool's mode as the migration server asks it: disabled for p2p-client.
     refuses_copies: std::sync::atomic::AtomicBool,
@@ -394,7 +396,7 @@ impl DiskRepository {
             index: RwLock::new(index),
             deleting: Deleting::default(),
             uncommitted: Mutex::new(HashMap::new()),
-            unwritten: Mutex::new(HashSet::new()),
+            unwritten: Arc::new(Mutex::new(HashSet::new())),
             listener: Mutex::new(None),
             refuses_copies: Default::default(),
             metadata_failed: Default::default(),
@@ -567,11 +569,10 @@ impl DiskRepository {
     /// A row that cannot be written fails the change (see [`Self::metadata_failed`]).
     fn write_row_and_notify(&self, index: RwLockWriteGuard<'_, Index>, change: Change) -> Result<(), RepositoryError> {
         let pnfsid = changed_entry(&change.event).pnfsid;
-        let written = self.store.queue(row_write(&change));
+        let written = self.queue_row(&change);
         *self.uncommitted.lock().entry(pnfsid).or_default() += 1;
         drop(index);
         let result = written.wait().map_err(|e| self.metadata_failed(&e));
-        self.row_written(pnfsid, result.is_ok());
         {
             let mut uncommitted = self.uncommitted.lock();
             if let Some(count) = uncommitted.get_mut(&pnfsid) {
@@ -596,27 +597,33 @@ impl DiskRepository {
         if self.uncommitted.lock().contains_key(pnfsid) { self.store.flush() } else { Ok(()) }
     }
 
-    /// Notes whether the row of a change of `pnfsid` was written ([`Self::unwritten`]): a row
-    /// holds the whole entry, so a written one makes every earlier change of it durable too.
-    fn row_written(&self, pnfsid: PnfsId, written: bool) {
-        let mut unwritten = self.unwritten.lock();
-        if written {
-            unwritten.remove(&pnfsid);
-        } else {
-            unwritten.insert(pnfsid);
-        }
+    /// Queues the row of a change, to be waited for outside the index lock. Whether it was
+    /// written is noted in [`Self::unwritten`] as it is committed: a row holds the whole
+    /// entry, so a written one makes every earlier change of the replica durable too.
+    fn queue_row(&self, change: &Change) -> store::Pending<'_> {
+        let (pnfsid, unwritten) = (changed_entry(&change.event).pnfsid, Arc::clone(&self.unwritten));
+        self.store.queue_noted(row_write(change), move |outcome| {
+            let mut unwritten = unwritten.lock();
+            if outcome.is_ok() {
+                unwritten.remove(&pnfsid);
+            } else {
+                unwritten.insert(pnfsid);
+            }
+        })
     }
 
     /// A change the index found already made, which the caller may decide on: once its row
     /// is committed ([`Self::settled`]), and never if an earlier change of the replica could
-    /// not be written ([`Self::unwritten`]), since a restart would take it back.
+    /// not be written ([`Self::unwritten`]), since a restart would take it back. The mark is
+    /// read after the wait, which may be for the very row that failed.
     fn already_made(&self, pnfsid: &PnfsId) -> Result<(), RepositoryError> {
+        self.settled(pnfsid).map_err(|e| self.metadata_failed(&e))?;
         if self.unwritten.lock().contains(pnfsid) {
             return Err(RepositoryError::Other(format!(
                 "cannot write metadata: an earlier change of {pnfsid} was not written, and a restart may take it back"
             )));
         }
-        self.settled(pnfsid).map_err(|e| self.metadata_failed(&e))
+        Ok(())
     }
 
     /// A row could not be written: the change lives in memory only (it is reported as made,
@@ -784,13 +791,13 @@ impl Expiring for DiskRepository {
         let changes = index.replicas.expire_sticky(now, EXPIRY_BATCH);
         let more = index.replicas.next_sticky_expiry().is_some_and(|next| next <= now);
         // Queued under the lock, as every row write is, so that they keep its order.
-        let written: Vec<_> = changes.iter().map(|change| self.store.queue(row_write(change))).collect();
+        let written: Vec<_> = changes.iter().map(|change| self.queue_row(change)).collect();
         drop(index);
-        for (pending, change) in written.into_iter().zip(&changes) {
-            let pnfsid = changed_entry(&change.event).pnfsid;
+        for pending in written {
             // Not written, the record comes back at the next start, to expire again.
-            let written = pending.wait().map_err(|e| self.metadata_failed(&e));
-            self.row_written(pnfsid, written.is_ok());
+            if let Err(e) = pending.wait() {
+                self.metadata_failed(&e);
+            }
         }
         for change in changes {
             self.notify(change.event);
@@ -1489,6 +1496,41 @@ mod tests {
         assert!(!repository.accepts_copies(), "the pool refuses copies from now on");
         repository.set_accepts_copies(true); // `pool enable`
         assert!(!repository.accepts_copies(), "also once enabled again");
+        repository.close();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    /// A target's check that finds the state it expects while another thread's change to it is
+    /// still being written waits for that row, and must then hear that it failed: confirmed on
+    /// it, a move would delete its source for a copy that a restart takes back to cached.
+    #[test]
+    fn a_look_that_waits_for_another_changes_row_hears_that_it_failed() {
+        let dir = fresh_dir("failed-row-meanwhile");
+        let (repository, _) = DiskRepository::open("p", &dir, false).expect("opens");
+        store(&repository, 1, b"one");
+        let (precious, why) = (ReplicaState::Precious, "test");
+        repository.set_state(&id(1), ReplicaState::Cached, why).expect("cached");
+        repository.store.write(|c| c.execute_batch("DROP TABLE sticky")).expect("dropped");
+        let until_queued = |n: usize| {
+            while repository.store.queued() < n {
+                std::thread::yield_now();
+            }
+        };
+        let held = repository.store.hold();
+        std::thread::scope(|s| {
+            // An operator's `rep set precious`, whose row cannot be written.
+            let upgrade = s.spawn(|| repository.set_state(&id(1), precious, why));
+            until_queued(1);
+            // A target's check, which finds the replica precious already and waits for the
+            // row, queued behind it.
+            let check = s.spawn(|| repository.set_state_if_unchanged(&id(1), precious, precious, why));
+            until_queued(2);
+            drop(held);
+            let upgrade = upgrade.join().expect("no panic");
+            assert!(matches!(&upgrade, Err(RepositoryError::Other(e)) if e.starts_with("cannot write metadata")));
+            let check = check.join().expect("no panic");
+            assert!(matches!(&check, Err(RepositoryError::Other(e)) if e.contains("was not written")), "{check:?}");
+        });
         repository.close();
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }

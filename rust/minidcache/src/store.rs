@@ -53,6 +53,10 @@ type Slot = Arc<Mutex<Option<Result<(), String>>>>;
 /// What to run once a change is committed (or has failed), on the committing thread.
 pub type Then = Box<dyn FnOnce(Result<(), String>) + Send>;
 
+/// What to note of a waited-for change's outcome on the committing thread, before its writer
+/// hears of it ([`Store::queue_noted`]).
+pub type Note = Box<dyn FnOnce(&Result<(), String>) + Send>;
+
 struct Op {
     work: Work,
     done: Done,
@@ -65,8 +69,8 @@ struct Op {
 enum Done {
     /// Nobody: written behind.
     Nobody,
-    /// A writer waiting for it.
-    Waiting(Slot),
+    /// A writer waiting for it, told after the note (if any) was taken.
+    Waiting(Slot, Option<Note>),
     /// A closure.
     Then(Then),
 }
@@ -126,20 +130,21 @@ pub fn open(path: &Path, fsync: bool) -> rusqlite::Result<Connection> {
 }
 
 impl Shared {
-    fn push(&self, op: Op) -> bool {
+    /// Queues `op`, or gives it back if the store is closed.
+    fn push(&self, op: Op) -> Result<(), Op> {
         let mut queue = self.queue.lock();
         if queue.closed {
-            return false;
+            return Err(op);
         }
         // A writer who waits commits its change itself; only changes nobody waits for need the
         // background committer, and waking it for the others would cost a wake-up (of the
         // other core, often) for a thread that then finds nothing to do.
-        let wake = !matches!(op.done, Done::Waiting(_));
+        let wake = !matches!(op.done, Done::Waiting(..));
         queue.ops.push_back(op);
         if wake {
             self.pending.notify_one();
         }
-        true
+        Ok(())
     }
 
     /// Commits what is queued, batch by batch, while holding the connection.
@@ -190,15 +195,23 @@ fn commit(connection: &Connection, before_commit: Option<&(dyn Fn() -> Result<()
     // closures run.
     for (op, result) in batch.into_iter().zip(results) {
         match op.done {
-            Done::Waiting(slot) => *slot.lock() = Some(result),
-            // A closure that panics must not keep the outcomes after it from their writers.
-            Done::Then(then) => {
-                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| then(result))) {
-                    tracing::error!(target: "minidcache", "a closure run after a commit panicked: {}", panic_message(&*panic).unwrap_or("no message"));
+            Done::Waiting(slot, note) => {
+                if let Some(note) = note {
+                    run_caught(|| note(&result));
                 }
+                *slot.lock() = Some(result);
             }
+            Done::Then(then) => run_caught(|| then(result)),
             Done::Nobody => {}
         }
+    }
+}
+
+/// Runs a closure given with a change: one that panics must not keep the outcomes after it
+/// from their writers.
+fn run_caught(closure: impl FnOnce()) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(closure)) {
+        tracing::error!(target: "minidcache", "a closure run after a commit panicked: {}", panic_message(&*panic).unwrap_or("no message"));
     }
 }
 
@@ -359,7 +372,7 @@ impl Store {
 
     /// Queues a change nobody waits for; if the store is closed, says so in the log.
     fn push_unwaited(&self, op: Op) {
-        if !self.shared.push(op) {
+        if self.shared.push(op).is_err() {
             tracing::error!(target: "minidcache", store = %self.name, "database closed: a change was dropped");
         }
     }
@@ -373,7 +386,19 @@ impl Store {
     /// Queues `work`, to be waited for with [`Pending::wait`]: queued under a caller's lock,
     /// the change keeps its place among that lock's changes, and the wait happens outside it.
     pub fn queue(&self, work: impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static) -> Pending<'_> {
-        self.queue_op(work, false)
+        self.queue_op(work, false, None)
+    }
+
+    /// [`Store::queue`], with `note` run with the outcome on the committing thread before the
+    /// writer is told, so before anyone who waits for a later change (a [`Store::flush`]) is:
+    /// whoever finds the change committed finds what the note records of it too. If the store
+    /// is closed, `note` runs at once with that error.
+    pub fn queue_noted(
+        &self,
+        work: impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static,
+        note: impl FnOnce(&Result<(), String>) + Send + 'static,
+    ) -> Pending<'_> {
+        self.queue_op(work, false, Some(Box::new(note)))
     }
 
     /// [`Store::write`] for rows that name files just written: with a [`BeforeCommit`], they
@@ -382,17 +407,30 @@ impl Store {
         &self,
         work: impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static,
     ) -> Result<(), String> {
-        self.queue_op(work, true).wait()
+        self.queue_op(work, true, None).wait()
     }
 
     fn queue_op(
         &self,
         work: impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static,
         names_files: bool,
+        note: Option<Note>,
     ) -> Pending<'_> {
         let slot: Slot = Arc::new(Mutex::new(None));
-        let queued = self.shared.push(Op { work: Box::new(work), done: Done::Waiting(Arc::clone(&slot)), names_files });
-        Pending { store: self, slot: queued.then_some(slot) }
+        let done = Done::Waiting(Arc::clone(&slot), note);
+        match self.shared.push(Op { work: Box::new(work), done, names_files }) {
+            Ok(()) => Pending { store: self, slot: Some(slot) },
+            Err(op) => {
+                if let Done::Waiting(_, Some(note)) = op.done {
+                    note(&Err(self.closed_error()));
+                }
+                Pending { store: self, slot: None }
+            }
+        }
+    }
+
+    fn closed_error(&self) -> String {
+        format!("the database of {} is closed", self.name)
     }
 
     /// Waits until everything queued so far is committed.
@@ -446,7 +484,7 @@ pub struct Pending<'a> {
 impl Pending<'_> {
     /// Returns once the change is committed or has failed.
     pub fn wait(self) -> Result<(), String> {
-        let closed = || Err(format!("the database of {} is closed", self.store.name));
+        let closed = || Err(self.store.closed_error());
         let Some(slot) = self.slot else { return closed() };
         loop {
             if let Some(result) = slot.lock().take() {
@@ -555,6 +593,37 @@ mod tests {
             check.query_row("SELECT COUNT(*), MAX(n) FROM t", [], |r| Ok((r.get(0)?, r.get(1)?))).expect("query");
         assert_eq!((count, max), (102, 101));
         drop(check);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    /// A waited-for change's note is taken before anyone waiting for a later change hears of
+    /// the commit, even if its own writer has not woken yet; on a closed store it is taken at
+    /// once.
+    #[test]
+    fn a_note_is_taken_before_a_later_flush_returns_and_at_once_when_closed() {
+        let (dir, _, store) = table_store("noted");
+        let noted = Arc::new(Mutex::new(Vec::new()));
+        let note = |noted: &Arc<Mutex<Vec<Result<(), String>>>>| {
+            let noted = Arc::clone(noted);
+            move |outcome: &Result<(), String>| noted.lock().push(outcome.clone())
+        };
+        let held = store.hold();
+        let failing = store.queue_noted(|c| c.execute("INSERT INTO nowhere VALUES (1)", []).map(|_| ()), note(&noted));
+        let written = store.queue_noted(|c| c.execute("INSERT INTO t VALUES (1)", []).map(|_| ()), note(&noted));
+        drop(held);
+        store.flush().expect("flushed");
+        {
+            let noted = noted.lock();
+            assert_eq!(noted.len(), 2, "both notes were taken before the flush returned: {noted:?}");
+            assert!(matches!(&noted[0], Err(e) if e.contains("nowhere")), "in queue order: {noted:?}");
+            assert_eq!(noted[1], Ok(()));
+        }
+        assert!(failing.wait().is_err(), "the writer hears the outcome it noted");
+        assert_eq!(written.wait(), Ok(()));
+        store.close();
+        let dropped = store.queue_noted(|_| Ok(()), note(&noted));
+        assert!(matches!(noted.lock().last(), Some(Err(e)) if e.contains("closed")), "{:?}", noted.lock());
+        assert!(dropped.wait().is_err());
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
