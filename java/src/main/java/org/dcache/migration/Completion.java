@@ -14,7 +14,12 @@ package org.dcache.migration;
  */
 public interface Completion<T>
 {
-    /** Success. */
+    /**
+     * Success. On a module's completion, an answer that cannot be encoded or taken (a null pool
+     * name in a list) fails the request with 10011 first, and is then thrown: the exception the
+     * encoding threw, or a {@link MigrationException} with {@link
+     * MigrationException#INVALID_ARGUMENT}.
+     */
     void complete(T value);
 
     /**

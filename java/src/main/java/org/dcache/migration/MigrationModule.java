@@ -95,7 +95,28 @@ public final class MigrationModule implements AutoCloseable
      */
     public void deliver(String from, byte[] message, Completion<byte[]> reply)
     {
-        Natives.deliver(handle(), from, message, reply);
+        try {
+            Natives.deliver(handle(), from, message, reply);
+        } catch (RuntimeException e) {
+            throw refused(reply, e);
+        }
+    }
+
+    /**
+     * A message refused before the module took it (a closed module, a null or invalid argument)
+     * still answers its sender, with the refusal: the sender would otherwise wait out its own
+     * timeout, where a module that is closing answers at once. Returns {@code e} to throw.
+     */
+    private static RuntimeException refused(Completion<?> reply, RuntimeException e)
+    {
+        if (reply != null) {
+            try {
+                reply.fail(ServiceException.UNEXPECTED_SYSTEM_EXCEPTION, "message refused: " + e.getMessage());
+            } catch (RuntimeException failed) {
+                e.addSuppressed(failed);
+            }
+        }
+        return e;
     }
 
     /**
@@ -109,9 +130,13 @@ public final class MigrationModule implements AutoCloseable
      */
     public void deliver(String from, MigrationMessage message, Completion<MessageReply> reply)
     {
-        long h = handle();
-        byte[] bytes = MigrationMessages.encode(message);
-        Natives.deliver(h, from, bytes, reply == null ? null : new TypedReply(reply));
+        try {
+            long h = handle();
+            byte[] bytes = MigrationMessages.encode(message);
+            Natives.deliver(h, from, bytes, reply == null ? null : new TypedReply(reply));
+        } catch (RuntimeException e) {
+            throw refused(reply, e);
+        }
     }
 
     /** Hands the module's reply bytes to a typed completion. */
@@ -294,7 +319,7 @@ public final class MigrationModule implements AutoCloseable
             } finally {
                 closed.countDown();
             }
-        } else if (!Thread.currentThread().getName().startsWith("migration-" + pool + "-")) {
+        } else if (!isModuleThread(Thread.currentThread().getName(), pool)) {
             // Another thread's close is under way: returning now would let the caller tear down
             // what the module's threads still call (a pool's repository, its endpoint). A
             // thread of the module itself must not wait: the close waits for it.
@@ -304,6 +329,27 @@ public final class MigrationModule implements AutoCloseable
                 Thread.currentThread().interrupt();
             }
         }
+    }
+
+    /**
+     * Whether a thread of this name is one of pool {@code pool}'s module threads, named {@code
+     * migration-<pool>-<n>} by the library. A prefix alone would also take the threads of a pool
+     * whose name extends this one's ({@code migration-p-1-ssd-2} for pool {@code p-1}), whose
+     * {@code close()} would then not wait.
+     */
+    static boolean isModuleThread(String threadName, String pool)
+    {
+        String prefix = "migration-" + pool + "-";
+        if (!threadName.startsWith(prefix) || threadName.length() == prefix.length()) {
+            return false;
+        }
+        for (int i = prefix.length(); i < threadName.length(); i++) {
+            char c = threadName.charAt(i);
+            if (c < '0' || c > '9') {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Counted down once the close that took the handle has returned. */

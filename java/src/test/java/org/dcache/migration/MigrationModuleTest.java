@@ -6,6 +6,7 @@ import static org.dcache.migration.TestCluster.awaitJob;
 import static org.dcache.migration.TestCluster.id;
 import static org.dcache.migration.TestCluster.replica;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -59,7 +60,7 @@ class MigrationModuleTest
     {
         List<String> names = new ArrayList<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t.getName().startsWith("migration-" + pool + "-")) {
+            if (MigrationModule.isModuleThread(t.getName(), pool)) {
                 names.add(t.getName());
             }
         }
@@ -493,6 +494,20 @@ class MigrationModuleTest
         assertEquals(MigrationException.CLOSED, e.code());
         assertEquals(MigrationException.CLOSED,
                      assertThrows(MigrationException.class, () -> module.deliver("pool2", new byte[0], null)).code());
+        // A refused message with a reply still answers its sender.
+        List<String> answers = new ArrayList<>();
+        Completion<byte[]> reply = new Completion<byte[]>()
+        {
+            @Override public void complete(byte[] value) { answers.add("complete"); }
+            @Override public void fail(int rc, String message) { answers.add(rc + " " + message); }
+            @Override public void timeout() { answers.add("timeout"); }
+            @Override public void noRoute() { answers.add("noRoute"); }
+        };
+        assertEquals(MigrationException.CLOSED,
+                     assertThrows(MigrationException.class, () -> module.deliver("pool2", new byte[0], reply)).code());
+        assertEquals(1, answers.size(), answers.toString());
+        assertTrue(answers.get(0).startsWith(ServiceException.UNEXPECTED_SYSTEM_EXCEPTION + " message refused: "),
+                   answers.toString());
         assertThrows(MigrationException.class, module::status);
         assertThrows(MigrationException.class, module::setupLines);
         assertThrows(MigrationException.class, module::poolStarted);
@@ -504,6 +519,18 @@ class MigrationModuleTest
                      assertThrows(MigrationException.class, () -> Natives.help(null)).code());
         // The other pool is unaffected.
         assertEquals("", cluster.cells.get("pool2").module.execute("migration ls"));
+    }
+
+    /** close() waits on any thread but the module's own, told apart by their exact names. */
+    @Test
+    void onlyThePoolsOwnRuntimeThreadsCountAsTheModules()
+    {
+        assertTrue(MigrationModule.isModuleThread("migration-p-1-2", "p-1"));
+        assertTrue(MigrationModule.isModuleThread("migration-pool1-17", "pool1"));
+        assertFalse(MigrationModule.isModuleThread("migration-p-1-ssd-2", "p-1"), "another pool's");
+        assertFalse(MigrationModule.isModuleThread("migration-p-1-", "p-1"));
+        assertFalse(MigrationModule.isModuleThread("migration-p-1-2x", "p-1"));
+        assertFalse(MigrationModule.isModuleThread("main", "p-1"));
     }
 
     /**
