@@ -9,6 +9,7 @@ use migration_core::Millis;
 use migration_core::PnfsId;
 use migration_core::driver::sim::{Cause, Cluster, JobRef, START};
 use migration_core::effect::JobKey;
+use migration_core::filter::StickyFilter;
 use migration_core::host::Repository;
 use migration_core::input::RepositoryEvent;
 use migration_core::job::JobState;
@@ -85,7 +86,8 @@ pub mod names {
     pub const META_ONLY: &str = "a -meta-only job creates no replica";
     /// A job with a `-size` or `-pnfsid` filter starts tasks only for the files it selects; one
     /// with `-state` only for a replica that was in that state at some moment since the job
-    /// was created.
+    /// was created, and one with `-sticky` only for a replica whose sticky records passed it at
+    /// some such moment.
     pub const FILTERED: &str = "a job starts tasks only for files its filter selects";
     /// A `move` that ended FINISHED left on its pool no replica it found there and selected
     /// (cached or precious from the job's creation to its end) without a note naming the file;
@@ -125,11 +127,50 @@ struct Held {
     /// The index in the cluster's history of the event by which it last left each state a
     /// filter selects: `[cached, precious]`.
     left_event: [Option<usize>; 2],
+    /// The index in the cluster's history of the event that gave it its sticky records' owners.
+    owners_since_event: usize,
+    /// The owners it had before, each list with the index of the event that replaced it.
+    past_owners: Vec<(usize, Vec<String>)>,
 }
 
 impl Held {
     fn new(state: ReplicaState, sticky: Vec<StickyRecord>, born: Millis, born_by: Option<usize>, event: usize) -> Held {
-        Held { state, sticky, born, born_by, last_pinned: None, since_event: event, left_event: [None, None] }
+        Held {
+            state,
+            sticky,
+            born,
+            born_by,
+            last_pinned: None,
+            since_event: event,
+            left_event: [None, None],
+            owners_since_event: event,
+            past_owners: Vec::new(),
+        }
+    }
+
+    /// Gives it `sticky` by the history's `event`, noting the owners it had if they change.
+    fn set_sticky(&mut self, sticky: &[StickyRecord], event: usize) {
+        if self.sticky == sticky {
+            return;
+        }
+        let old = owners(&self.sticky);
+        if old != owners(sticky) {
+            self.past_owners.push((event, old));
+            self.owners_since_event = event;
+        }
+        self.sticky = sticky.to_vec();
+    }
+
+    /// Whether its sticky records passed `filter` at some moment since the history's `event`.
+    fn sticky_selected_since(&self, filter: &StickyFilter, event: usize) -> bool {
+        sticky_selects(filter, &owners(&self.sticky))
+            || self.past_owners.iter().any(|(left, owners)| *left >= event && sticky_selects(filter, owners))
+    }
+
+    /// Whether its sticky records have passed `filter` without a break since before the
+    /// history's `event`.
+    fn sticky_selected_throughout(&self, filter: &StickyFilter, event: usize) -> bool {
+        sticky_selects(filter, &owners(&self.sticky)) && self.owners_since_event < event
     }
 
     fn slot(state: ReplicaState) -> Option<usize> {
@@ -160,6 +201,24 @@ impl Held {
     /// Whether it has been in `state` without a break since before the history's `event`.
     fn in_state_throughout(&self, state: ReplicaState, event: usize) -> bool {
         self.state == state && self.since_event < event
+    }
+}
+
+/// The owners of sticky records, sorted, each once.
+fn owners(sticky: &[StickyRecord]) -> Vec<String> {
+    let owners: BTreeSet<&str> = sticky.iter().map(|r| r.owner.as_str()).collect();
+    owners.into_iter().map(str::to_string).collect()
+}
+
+/// Whether a replica whose sticky records have these owners passes a `-sticky` filter, as the
+/// spec words it (§7): bare, any record at all; with owners, a record of each plain one and
+/// none of any negated one. Written here apart from the module's own reading of it.
+fn sticky_selects(filter: &StickyFilter, owners: &[String]) -> bool {
+    match filter {
+        StickyFilter::Any => !owners.is_empty(),
+        StickyFilter::Owners { required, forbidden } => {
+            required.iter().all(|o| owners.contains(o)) && !forbidden.iter().any(|o| owners.contains(o))
+        }
     }
 }
 
@@ -236,6 +295,8 @@ struct SpecInfo {
     selects: Option<BTreeSet<PnfsId>>,
     /// The state its filter selects (`-state`); `None`: cached or precious.
     state_filter: Option<ReplicaState>,
+    /// The sticky records its filter asks for (`-sticky`).
+    sticky_filter: Option<StickyFilter>,
     /// When its first run was created.
     first_start: Option<Millis>,
 }
@@ -283,6 +344,8 @@ pub struct Checker {
     pub filtered_tasks: u64,
     /// Tasks started by jobs with a `-state` filter.
     pub state_filtered_tasks: u64,
+    /// Tasks started by jobs with a `-sticky` filter.
+    pub sticky_filtered_tasks: u64,
 }
 
 fn is_pin(r: &StickyRecord) -> bool {
@@ -326,6 +389,7 @@ impl Checker {
                 permanent: s.permanent,
                 selects: s.selects.clone(),
                 state_filter: s.state_filter,
+                sticky_filter: s.sticky_filter.clone(),
                 first_start: None,
             })
             .collect();
@@ -352,6 +416,7 @@ impl Checker {
             moves_not_judged: 0,
             filtered_tasks: 0,
             state_filtered_tasks: 0,
+            sticky_filtered_tasks: 0,
             next_task_start: 0,
         }
     }
@@ -431,12 +496,22 @@ impl Checker {
                         return Err(filtered("a file its filter does not select".to_string()));
                     }
                 }
+                // A replica removed meanwhile is not judged: the task finds nothing to move.
+                let held = self.model.get(&start.pnfsid).and_then(|m| m.get(&job.pool));
                 if let Some(state) = spec.state_filter {
                     self.state_filtered_tasks += 1;
-                    // A replica removed meanwhile is not judged: the task finds nothing to move.
-                    let held = self.model.get(&start.pnfsid).and_then(|m| m.get(&job.pool));
                     if let Some(h) = held.filter(|h| !h.in_state_since(state, run.created_event)) {
                         let text = format!("a replica not {state} at any moment since the job began (now {})", h.state);
+                        return Err(filtered(text));
+                    }
+                }
+                if let Some(filter) = &spec.sticky_filter {
+                    self.sticky_filtered_tasks += 1;
+                    if let Some(h) = held.filter(|h| !h.sticky_selected_since(filter, run.created_event)) {
+                        let text = format!(
+                            "a replica whose sticky records never passed its filter since the job began (now {:?})",
+                            owners(&h.sticky)
+                        );
                         return Err(filtered(text));
                     }
                 }
@@ -705,7 +780,7 @@ impl Checker {
                         }
                         if let Some(h) = self.model.get_mut(&file).and_then(|m| m.get_mut(pool)) {
                             h.enter(*new, index);
-                            h.sticky = entry.sticky.clone();
+                            h.set_sticky(&entry.sticky, index);
                         }
                     }
                 }
@@ -725,7 +800,7 @@ impl Checker {
                     }
                 }
                 if let Some(h) = self.model.get_mut(&file).and_then(|m| m.get_mut(pool)) {
-                    h.sticky = new.sticky.clone();
+                    h.set_sticky(&new.sticky, index);
                 }
             }
             RepositoryEvent::AccessTimeChanged { .. } => {}
@@ -937,11 +1012,11 @@ impl Checker {
 /// creation, `born` no later) and is still there, of a file not deleted, must be named in one of
 /// its notes written since the job last started a task for the file, unless it was pinned since
 /// the scan (a move keeps a pinned source, made removable, without a word, as dCache's does).
-/// Only files its filter selects are judged: by size and id, and by state only replicas in that
-/// state from the scan on (one that left it while queued was dropped without a note, as dCache
-/// drops it; one that left it while its task ran is not judged either, though the job keeps
-/// it: a gap). The simulator draws no other filters and no `-stop-when`, so every such replica
-/// is one the job took on.
+/// Only files its filter selects are judged: by size and id, and by state or sticky records only
+/// replicas that passed from the scan on (one that left the filter while queued was dropped
+/// without a note, as dCache drops it; one that left it while its task ran is not judged either,
+/// though the job keeps it: a gap). The simulator draws no other filters and no `-stop-when`, so
+/// every such replica is one the job took on.
 fn judge_finished_move(
     model: &HashMap<PnfsId, BTreeMap<String, Held>>,
     deleted: &BTreeSet<PnfsId>,
@@ -951,7 +1026,8 @@ fn judge_finished_move(
     now: Millis,
 ) -> Result<(), Violation> {
     let Some(Judge { pool, run }) = &ledger.judge else { return Ok(()) };
-    let (selects, state) = (specs[run.spec].selects.as_ref(), specs[run.spec].state_filter);
+    let spec = &specs[run.spec];
+    let (selects, state, sticky) = (spec.selects.as_ref(), spec.state_filter, spec.sticky_filter.as_ref());
     for (file, held) in model {
         let Some(h) = held.get(pool) else { continue };
         if selects.is_some_and(|files| !files.contains(file)) {
@@ -960,6 +1036,10 @@ fn judge_finished_move(
         // A replica that left the selected state while queued leaves the job without a word,
         // as dCache's does; only one selected throughout is judged.
         if state.is_some_and(|state| !h.in_state_throughout(state, run.created_event)) {
+            continue;
+        }
+        // Likewise a replica whose sticky records left the filter's while it was queued.
+        if sticky.is_some_and(|filter| !h.sticky_selected_throughout(filter, run.created_event)) {
             continue;
         }
         let found_and_kept = h.state.is_cached_or_precious() && h.born <= run.created;

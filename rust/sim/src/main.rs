@@ -242,9 +242,22 @@ mod tests {
     }
 
     /// The scenario as its seed gave it before the replicas marked BROKEN before an update
-    /// were drawn (the last draw).
-    fn before_breaks(mut s: Scenario) -> Scenario {
+    /// were drawn, and the sticky filters after them.
+    fn before_breaks(s: Scenario) -> Scenario {
+        let mut s = before_sticky_filters(s);
         s.broken_before_update.clear();
+        s
+    }
+
+    /// The scenario as its seed gave it before the sticky filters were drawn (the last draw).
+    fn before_sticky_filters(mut s: Scenario) -> Scenario {
+        for spec in &mut s.specs {
+            if let Some(at) = spec.line.find(" -sticky") {
+                let end = spec.line[at + 1..].find(' ').map_or(spec.line.len(), |e| at + 1 + e);
+                spec.line.replace_range(at..end, "");
+            }
+            spec.sticky_filter = None;
+        }
         s
     }
 
@@ -339,6 +352,7 @@ mod tests {
             meta_only,
             selects: None,
             state_filter: None,
+            sticky_filter: None,
         };
         Scenario {
             seed: 1,
@@ -427,7 +441,7 @@ mod tests {
         // itself, which the repository reports as a state change; each such report took the
         // file up again on the other side, and the two jobs went on for ever. Without it the
         // seed ends after about 4 400 steps.
-        let scenario = Scenario::generate(28553);
+        let scenario = before_sticky_filters(Scenario::generate(28553));
         assert!(scenario.permanent_feedback(), "the two permanent jobs feed each other by configuration");
         let stats = run::run(&scenario, false, None).result.unwrap_or_else(|v| panic!("seed 28553: {v}"));
         assert_eq!(stats.looped_at, None, "seed 28553 ran into its step budget ({} steps)", stats.steps);
@@ -540,6 +554,58 @@ mod tests {
             let tasks = coverage.get("tasks of jobs with a -state filter");
             assert_eq!(tasks, completed.filter(|&&n| n > 0), "{option}: {coverage:?}");
         }
+    }
+
+    #[test]
+    fn a_job_that_starts_a_task_for_a_replica_its_sticky_filter_does_not_select_is_caught() {
+        use migration_core::filter::StickyFilter;
+        use migration_core::replica::StickyRecord;
+        let owners = |required: &[&str], forbidden: &[&str]| StickyFilter::Owners {
+            required: required.iter().map(|o| o.to_string()).collect(),
+            forbidden: forbidden.iter().map(|o| o.to_string()).collect(),
+        };
+        // The checker was told the job selects replicas with a record of `foo`; the file's has
+        // none, and the job, unfiltered, copies it.
+        let mut unfiltered = one_file("copy", false, false, None);
+        unfiltered.specs[0].sticky_filter = Some(owners(&["foo"], &[]));
+        assert_eq!(broken_by(&unfiltered), check::names::FILTERED);
+        // Filtered, a job copies the file only if its record of `foo` passes.
+        let tasks = "tasks of jobs with a -sticky filter";
+        for (option, filter, completed) in [
+            ("-sticky", StickyFilter::Any, Some(&1)),
+            ("-sticky=foo", owners(&["foo"], &[]), Some(&1)),
+            ("-sticky=bar", owners(&["bar"], &[]), Some(&0)),
+            ("-sticky=-foo", owners(&[], &["foo"]), Some(&0)),
+            ("-sticky=-bar", owners(&[], &["bar"]), Some(&1)),
+        ] {
+            let mut filtered = one_file(&format!("copy {option}"), false, false, None);
+            filtered.files[0].replicas[0].2 = vec![StickyRecord::new("foo", -1)];
+            filtered.specs[0].sticky_filter = Some(filter);
+            let coverage = covered(&filtered);
+            assert_eq!(coverage.get("files completed by jobs"), completed, "{option}: {coverage:?}");
+            assert_eq!(coverage.get(tasks), completed.filter(|&&n| n > 0), "{option}: {coverage:?}");
+        }
+        // A replica without records passes a filter that only forbids owners.
+        let mut forbidding = one_file("copy -sticky=-foo", false, false, None);
+        forbidding.specs[0].sticky_filter = Some(owners(&[], &["foo"]));
+        assert_eq!(covered(&forbidding).get(tasks), Some(&1));
+    }
+
+    #[test]
+    fn a_finished_move_is_judged_only_on_the_replicas_its_sticky_filter_selects() {
+        use migration_core::filter::StickyFilter;
+        use migration_core::replica::StickyRecord;
+        // Of two files, only the first has a record of `foo`: the move takes it and leaves the
+        // other without a word, right for `-sticky=foo`, a silent drop for a checker that does
+        // not know the filter.
+        let mut s = two_files("move -pins=keep -sticky=foo");
+        s.files[0].replicas[0].2 = vec![StickyRecord::new("foo", -1)];
+        assert_eq!(broken_by(&s), check::names::ACCOUNTED);
+        s.specs[0].sticky_filter = Some(StickyFilter::Owners { required: vec!["foo".into()], forbidden: vec![] });
+        let coverage = covered(&s);
+        assert_eq!(coverage.get("finished moves judged for files left behind"), Some(&1), "{coverage:?}");
+        assert_eq!(coverage.get("files completed by jobs"), Some(&1), "{coverage:?}");
+        assert_eq!(coverage.get("tasks of jobs with a -sticky filter"), Some(&1), "{coverage:?}");
     }
 
     #[test]

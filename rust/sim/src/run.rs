@@ -173,6 +173,7 @@ pub fn run_within(s: &Scenario, trace: bool, tail: Option<usize>, budget: Budget
         (check.moves_judged, "finished moves judged for files left behind"),
         (check.moves_not_judged, "finished moves not judged (notes missed) for files left behind"),
         (check.state_filtered_tasks, "tasks of jobs with a -state filter"),
+        (check.sticky_filtered_tasks, "tasks of jobs with a -sticky filter"),
         (check.filtered_tasks, "tasks of jobs with a -size or -pnfsid filter"),
         (check.orphans, "copies of orphan requests (not counted against -replicas)"),
         (run.c.broken_before_updates.len() as u64, "replicas marked BROKEN between a target's look and its update"),

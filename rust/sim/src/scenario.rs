@@ -8,6 +8,7 @@ use std::fmt;
 use migration_core::Millis;
 use migration_core::PnfsId;
 use migration_core::driver::sim::START;
+use migration_core::filter::StickyFilter;
 use migration_core::random::Rng;
 use migration_core::replica::{ReplicaState, StickyRecord};
 
@@ -90,6 +91,9 @@ pub struct JobSpec {
     pub selects: Option<BTreeSet<PnfsId>>,
     /// `-state=cached|precious`: the state the job's filter selects, which actions change.
     pub state_filter: Option<ReplicaState>,
+    /// `-sticky`, `-sticky=<owner>` or `-sticky=-<owner>`: the sticky records the job's filter
+    /// asks for, which actions and jobs change.
+    pub sticky_filter: Option<StickyFilter>,
 }
 
 /// How a replica that a scenario places beside a file's good ones is damaged.
@@ -476,6 +480,24 @@ impl Scenario {
                 }
             }
         }
+        // After those, for the same reason: filters on a replica's sticky records. The owners
+        // are those the scenario's files, its actions (`scn`) and its jobs' modes give.
+        for spec in &mut specs {
+            if g.chance(0.12) {
+                let owner = g.pick(&["foo", "bar", "tape", "scn", "keep", "hold"]).to_string();
+                let (option, filter) = match g.rng.below(3) {
+                    0 => ("-sticky".to_string(), StickyFilter::Any),
+                    1 => {
+                        (format!("-sticky={owner}"), StickyFilter::Owners { required: vec![owner], forbidden: vec![] })
+                    }
+                    _ => {
+                        (format!("-sticky=-{owner}"), StickyFilter::Owners { required: vec![], forbidden: vec![owner] })
+                    }
+                };
+                spec.insert_option(&option);
+                spec.sticky_filter = Some(filter);
+            }
+        }
         Scenario { seed, pools, bandwidth, max_incoming, files, specs, faults, actions, damaged, broken_before_update }
     }
 }
@@ -629,6 +651,7 @@ fn spec(g: &mut Gen, pool: usize, pools: usize, targets: Option<Vec<usize>>, ver
         meta_only: false,
         selects: None,
         state_filter: None,
+        sticky_filter: None,
     }
 }
 
