@@ -98,6 +98,9 @@ pub mod names {
     /// A target that updates a replica it holds never makes a BROKEN one readable (cached or
     /// precious): its data failed a check, and a move would delete its source for it.
     pub const BROKEN_STAYS: &str = "a target never makes a BROKEN replica readable";
+    /// Nothing but the pool's own restore completes a replica being restored: a copy request
+    /// meeting it fails, and no transfer overwrites it.
+    pub const INCOMPLETE_STAYS: &str = "no copy completes a replica still being written";
     /// Every job ends once faults stop; none stays in CANCELLING.
     pub const JOBS_END: &str = "every job ends once faults stop";
     /// A job cancelled while it ran ends CANCELLED, and starts no task after the cancel.
@@ -127,6 +130,9 @@ struct Held {
     /// The index in the cluster's history of the event by which it last left each state a
     /// filter selects: `[cached, precious]`.
     left_event: [Option<usize>; 2],
+    /// The index in the cluster's history of the event that made it complete (cached or
+    /// precious), and its time; `None` while it is being restored.
+    complete_since: Option<(usize, Millis)>,
     /// The index in the cluster's history of the event that gave it its sticky records' owners.
     owners_since_event: usize,
     /// The owners it had before, each list with the index of the event that replaced it.
@@ -143,6 +149,7 @@ impl Held {
             last_pinned: None,
             since_event: event,
             left_event: [None, None],
+            complete_since: state.is_cached_or_precious().then_some((event, born)),
             owners_since_event: event,
             past_owners: Vec::new(),
         }
@@ -181,13 +188,17 @@ impl Held {
         }
     }
 
-    /// Moves it to `state` by the history's `event`, noting that it left the state it was in.
-    fn enter(&mut self, state: ReplicaState, event: usize) {
+    /// Moves it to `state` by the history's `event` at `time`, noting that it left the state it
+    /// was in.
+    fn enter(&mut self, state: ReplicaState, event: usize, time: Millis) {
         if self.state == state {
             return;
         }
         if let Some(slot) = Held::slot(self.state) {
             self.left_event[slot] = Some(event);
+        }
+        if state.is_cached_or_precious() && self.complete_since.is_none() {
+            self.complete_since = Some((event, time));
         }
         self.state = state;
         self.since_event = event;
@@ -198,10 +209,21 @@ impl Held {
         self.state == state || Held::slot(state).and_then(|s| self.left_event[s]).is_some_and(|left| left >= event)
     }
 
+    /// Whether it is still being written (restored from tape, here).
+    fn incomplete(&self) -> bool {
+        is_incomplete(self.state)
+    }
+
     /// Whether it has been in `state` without a break since before the history's `event`.
     fn in_state_throughout(&self, state: ReplicaState, event: usize) -> bool {
         self.state == state && self.since_event < event
     }
+}
+
+/// Whether a replica in `state` is still being written: by a client, another pool or a
+/// restore from tape.
+fn is_incomplete(state: ReplicaState) -> bool {
+    matches!(state, ReplicaState::FromClient | ReplicaState::FromPool | ReplicaState::FromStore)
 }
 
 /// The owners of sticky records, sorted, each once.
@@ -436,6 +458,11 @@ impl Checker {
         self.deleted.insert(file);
     }
 
+    /// Whether the scenario deleted a file.
+    pub fn was_deleted(&self, file: &PnfsId) -> bool {
+        self.deleted.contains(file)
+    }
+
     /// The scenario pinned (`true`) or unpinned a file.
     pub fn pinned(&mut self, file: PnfsId, owner: &str, pinned: bool) {
         self.pins.insert((file, owner.to_string()), pinned);
@@ -498,6 +525,11 @@ impl Checker {
                 }
                 // A replica removed meanwhile is not judged: the task finds nothing to move.
                 let held = self.model.get(&start.pnfsid).and_then(|m| m.get(&job.pool));
+                // Every filter selects complete replicas only, and a replica never returns to
+                // being written once complete.
+                if let Some(h) = held.filter(|h| h.incomplete()) {
+                    return Err(filtered(format!("a replica still being written ({})", h.state)));
+                }
                 if let Some(state) = spec.state_filter {
                     self.state_filtered_tasks += 1;
                     if let Some(h) = held.filter(|h| !h.in_state_since(state, run.created_event)) {
@@ -732,6 +764,10 @@ impl Checker {
                         }
                     }
                     Some(_) => {
+                        if is_incomplete(*old) && new.is_cached_or_precious() && !matches!(cause, Cause::External) {
+                            let text = format!("{cause:?} made a replica in state {old} {new}");
+                            return Err(violation(INCOMPLETE_STAYS, file, text));
+                        }
                         if *old == ReplicaState::Broken
                             && new.is_cached_or_precious()
                             && let Cause::TargetUpdate { request } = cause
@@ -779,7 +815,7 @@ impl Checker {
                             }
                         }
                         if let Some(h) = self.model.get_mut(&file).and_then(|m| m.get_mut(pool)) {
-                            h.enter(*new, index);
+                            h.enter(*new, index, time);
                             h.set_sticky(&entry.sticky, index);
                         }
                     }
@@ -936,7 +972,9 @@ impl Checker {
         for (p, h) in on_targets {
             if h.born_by == Some(spec) {
                 made.push(p.clone());
-            } else if h.born <= first {
+            } else if h.complete_since.is_some_and(|(_, at)| at <= first) {
+                // Complete by the job's first start: a replica restored since was not there
+                // to count when the job chose its targets.
                 pre.push(p.clone());
             }
         }
@@ -1042,7 +1080,9 @@ fn judge_finished_move(
         if sticky.is_some_and(|filter| !h.sticky_selected_throughout(filter, run.created_event)) {
             continue;
         }
-        let found_and_kept = h.state.is_cached_or_precious() && h.born <= run.created;
+        // A replica restored after the scan was not found by it.
+        let complete_at_scan = h.complete_since.is_some_and(|(at, _)| at < run.created_event);
+        let found_and_kept = h.state.is_cached_or_precious() && h.born <= run.created && complete_at_scan;
         let pinned_since = h.sticky.iter().any(is_pin) || h.last_pinned.is_some_and(|at| at >= run.created);
         let last_started = ledger.started.get(file).copied().unwrap_or(Millis::MIN);
         let said_since = ledger.noted.get(file).is_some_and(|&at| at >= last_started);

@@ -249,8 +249,10 @@ mod tests {
         s
     }
 
-    /// The scenario as its seed gave it before the sticky filters were drawn (the last draw).
-    fn before_sticky_filters(mut s: Scenario) -> Scenario {
+    /// The scenario as its seed gave it before the sticky filters were drawn, and the restores
+    /// after them.
+    fn before_sticky_filters(s: Scenario) -> Scenario {
+        let mut s = before_restores(s);
         for spec in &mut s.specs {
             if let Some(at) = spec.line.find(" -sticky") {
                 let end = spec.line[at + 1..].find(' ').map_or(spec.line.len(), |e| at + 1 + e);
@@ -258,6 +260,14 @@ mod tests {
             }
             spec.sticky_filter = None;
         }
+        s
+    }
+
+    /// The scenario as its seed gave it before the restores from tape were drawn (the last
+    /// draw).
+    fn before_restores(mut s: Scenario) -> Scenario {
+        s.restoring.clear();
+        s.actions.retain(|(_, a)| !matches!(a, scenario::Action::Restored(..)));
         s
     }
 
@@ -365,6 +375,7 @@ mod tests {
             actions: vec![(START, scenario::Action::Start(0)), (START + scenario::MINUTE, scenario::Action::EndFaults)],
             damaged: damaged.map(|d| (0, 1, d)).into_iter().collect(),
             broken_before_update: vec![],
+            restoring: vec![],
         }
     }
 
@@ -606,6 +617,44 @@ mod tests {
         assert_eq!(coverage.get("finished moves judged for files left behind"), Some(&1), "{coverage:?}");
         assert_eq!(coverage.get("files completed by jobs"), Some(&1), "{coverage:?}");
         assert_eq!(coverage.get("tasks of jobs with a -sticky filter"), Some(&1), "{coverage:?}");
+    }
+
+    /// A move from pool1 to pool2, where the file is being restored from tape until 30 s.
+    fn restoring_on_the_target(line: &str) -> Scenario {
+        let mut s = one_file(line, false, false, None);
+        s.restoring = vec![(0, 1)];
+        s.actions.insert(1, (START + 30_000, scenario::Action::Restored(0, 1)));
+        s
+    }
+
+    #[test]
+    fn a_copy_to_a_replica_being_restored_waits_for_the_restore() {
+        // The namespace does not list pool2 until the restore ends, so the task asks it for a
+        // copy, which it refuses while its replica is FROM_STORE; once restored and cached,
+        // the task's retry finds it, upgrades it and is confirmed.
+        let coverage = covered(&restoring_on_the_target("move -pins=keep"));
+        let refused = "note Transfer to [pool] failed (Cannot update file in state FROM_STORE)";
+        assert!(coverage.get(refused).is_some_and(|&n| n >= 1), "{coverage:?}");
+        assert_eq!(coverage.get("files completed by jobs"), Some(&1), "{coverage:?}");
+    }
+
+    #[test]
+    fn a_replica_being_restored_on_a_jobs_pool_is_neither_taken_nor_judged() {
+        // A move on pool2 to pool1. Its scan finds A000 being restored (complete on pool1) and
+        // A001 cached, a 3 GB file that takes 30 s to copy; A000's restore ends at 5 s. The
+        // move leaves A000 alone, rightly: it was no replica of the scan's. Judged by its
+        // state at the end, it was taken for one the move found and dropped.
+        let mut s = two_files("move -pins=keep");
+        s.specs[0].pool = 1;
+        s.specs[0].targets = vec![0];
+        s.specs[0].line = s.specs[0].line.replace(" pool2", " pool1");
+        s.files[1].replicas = vec![(1, migration_core::replica::ReplicaState::Cached, vec![])];
+        s.files[1].size = 3_000_000_000;
+        s.restoring = vec![(0, 1)];
+        s.actions.insert(1, (START + 5_000, scenario::Action::Restored(0, 1)));
+        let coverage = covered(&s);
+        assert_eq!(coverage.get("files completed by jobs"), Some(&1), "{coverage:?}");
+        assert_eq!(coverage.get("finished moves judged for files left behind"), Some(&1), "{coverage:?}");
     }
 
     #[test]

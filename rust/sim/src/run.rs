@@ -248,6 +248,14 @@ impl Run<'_> {
                 self.c.repository(&pool_name(pool)).corrupt(file.id);
             }
         }
+        // Restores under way: in the repository, not yet in the namespace.
+        for &(f, pool) in &self.s.restoring {
+            let file = &self.s.files[f];
+            let mut entry = ReplicaEntry::new(file.id, ReplicaState::FromStore, file.size, START);
+            entry.storage_class = Some("atlas:default@osm".to_string());
+            self.c.repository(&pool_name(pool)).insert(entry);
+            self.c.flush_events();
+        }
         let f = &self.s.faults;
         self.c.faults.lose_messages = f.lose;
         self.c.faults.duplicate_messages = f.duplicate;
@@ -373,6 +381,19 @@ impl Run<'_> {
                 let id = self.file(f);
                 self.check.deleted(id);
                 self.c.delete_file(&id);
+            }
+            Action::Restored(f, p) => {
+                let (id, pool) = (self.file(f), pool_name(p));
+                let restoring = self.c.repository(&pool).entry(&id).ok().flatten();
+                // A file deleted meanwhile keeps its incomplete replica, as a failed restore
+                // would leave it to the pool's cleaner.
+                if let Some(mut entry) = restoring.filter(|e| e.state == ReplicaState::FromStore)
+                    && !self.check.was_deleted(&id)
+                {
+                    entry.state = ReplicaState::Cached;
+                    entry.last_access = self.c.now();
+                    self.c.add_replica(&pool, entry);
+                }
             }
             Action::Flush(f) => {
                 let id = self.file(f);

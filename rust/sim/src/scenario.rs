@@ -151,6 +151,9 @@ pub enum Action {
     Unpin(usize),
     /// All faults stop: pools back, restarted and online, services answer.
     EndFaults,
+    /// A restore from tape of a file onto a pool ends ([`Scenario::restoring`]): its
+    /// `FROM_STORE` replica becomes cached, and the namespace learns of it.
+    Restored(usize, usize),
 }
 
 /// The fault knobs that hold for the whole fault window.
@@ -195,6 +198,11 @@ pub struct Scenario {
     /// at it and its update for a copy request, the first time that happens in the fault
     /// window (`Faults::broken_before_update`).
     pub broken_before_update: Vec<usize>,
+    /// Replicas being restored from tape at the start, `(file index, pool index)`: in state
+    /// `FROM_STORE`, each on a pool that holds no other replica of the file, unknown to the
+    /// namespace until its [`Action::Restored`] (a moment of the fault window). Incomplete,
+    /// no job may take it as a source nor a target confirm a copy on it.
+    pub restoring: Vec<(usize, usize)>,
 }
 
 /// The name of pool `i`.
@@ -498,7 +506,36 @@ impl Scenario {
                 spec.sticky_filter = Some(filter);
             }
         }
-        Scenario { seed, pools, bandwidth, max_incoming, files, specs, faults, actions, damaged, broken_before_update }
+        // After those, for the same reason: replicas being restored from tape, each ending at
+        // a moment of the fault window.
+        let mut restoring = Vec::new();
+        if g.chance(0.25) {
+            for _ in 0..g.between(1, 4) {
+                let (f, pool) = (g.rng.below(n_files), g.rng.below(pools));
+                let t = at(&mut g);
+                let taken = files[f].replicas.iter().any(|(p, _, _)| *p == pool)
+                    || damaged.iter().any(|&(d, p, _)| (d, p) == (f, pool))
+                    || restoring.contains(&(f, pool));
+                if !taken {
+                    restoring.push((f, pool));
+                    actions.push((t, Action::Restored(f, pool)));
+                }
+            }
+            actions.sort_by_key(|(t, _)| *t);
+        }
+        Scenario {
+            seed,
+            pools,
+            bandwidth,
+            max_incoming,
+            files,
+            specs,
+            faults,
+            actions,
+            damaged,
+            broken_before_update,
+            restoring,
+        }
     }
 }
 
@@ -689,6 +726,9 @@ impl fmt::Display for Scenario {
         for file in &self.broken_before_update {
             writeln!(f, "  file {}: a target's replica turns BROKEN before its update", self.files[*file].id)?;
         }
+        for (file, pool) in &self.restoring {
+            writeln!(f, "  file {}: being restored from tape on {}", self.files[*file].id, pool_name(*pool))?;
+        }
         for (t, a) in &self.actions {
             let t = t - START;
             writeln!(f, "  at {:>5}.{:03}s {a:?}", t / 1000, t % 1000)?;
@@ -796,6 +836,7 @@ impl Scenario {
                 Action::Sticky(f) => file_index(*f).map(Action::Sticky),
                 Action::Pin(f) => file_index(*f).map(Action::Pin),
                 Action::Unpin(f) => file_index(*f).map(Action::Unpin),
+                Action::Restored(f, p) => file_index(*f).map(|f| Action::Restored(f, *p)),
                 other => Some(other.clone()),
             };
             if let Some(a) = mapped {
@@ -804,6 +845,7 @@ impl Scenario {
         }
         let damaged = self.damaged.iter().filter_map(|&(f, p, d)| file_index(f).map(|f| (f, p, d))).collect();
         let broken_before_update = self.broken_before_update.iter().filter_map(|&f| file_index(f)).collect();
+        let restoring = self.restoring.iter().filter_map(|&(f, p)| file_index(f).map(|f| (f, p))).collect();
         Scenario {
             seed: self.seed,
             pools: self.pools,
@@ -815,6 +857,7 @@ impl Scenario {
             actions,
             damaged,
             broken_before_update,
+            restoring,
         }
     }
 }
