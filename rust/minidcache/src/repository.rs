@@ -1511,8 +1511,11 @@ mod tests {
         let (precious, why) = (ReplicaState::Precious, "test");
         repository.set_state(&id(1), ReplicaState::Cached, why).expect("cached");
         repository.store.write(|c| c.execute_batch("DROP TABLE sticky")).expect("dropped");
-        let until_queued = |n: usize| {
+        // Waits for `n` changes in the queue; one that cannot come (its thread answered
+        // without queueing it) fails the test rather than hang it.
+        let until_queued = |n: usize, thread: &std::thread::ScopedJoinHandle<'_, _>| {
             while repository.store.queued() < n {
+                assert!(!thread.is_finished(), "answered without waiting for the queued row");
                 std::thread::yield_now();
             }
         };
@@ -1520,11 +1523,11 @@ mod tests {
         std::thread::scope(|s| {
             // An operator's `rep set precious`, whose row cannot be written.
             let upgrade = s.spawn(|| repository.set_state(&id(1), precious, why));
-            until_queued(1);
+            until_queued(1, &upgrade);
             // A target's check, which finds the replica precious already and waits for the
             // row, queued behind it.
             let check = s.spawn(|| repository.set_state_if_unchanged(&id(1), precious, precious, why));
-            until_queued(2);
+            until_queued(2, &check);
             drop(held);
             let upgrade = upgrade.join().expect("no panic");
             assert!(matches!(&upgrade, Err(RepositoryError::Other(e)) if e.starts_with("cannot write metadata")));

@@ -98,9 +98,9 @@ pub mod names {
     /// A target that updates a replica it holds never makes a BROKEN one readable (cached or
     /// precious): its data failed a check, and a move would delete its source for it.
     pub const BROKEN_STAYS: &str = "a target never makes a BROKEN replica readable";
-    /// Nothing but the pool's own restore completes a replica being restored: a copy request
-    /// meeting it fails, and no transfer overwrites it.
-    pub const INCOMPLETE_STAYS: &str = "no copy completes a replica still being written";
+    /// A target never confirms a copy on a replica still being written (restored from tape):
+    /// a copy request meeting one fails until it is complete.
+    pub const INCOMPLETE_STAYS: &str = "no copy is confirmed on a replica still being written";
     /// Every job ends once faults stop; none stays in CANCELLING.
     pub const JOBS_END: &str = "every job ends once faults stop";
     /// A job cancelled while it ran ends CANCELLED, and starts no task after the cancel.
@@ -174,8 +174,9 @@ impl Held {
             || self.past_owners.iter().any(|(left, owners)| *left >= event && sticky_selects(filter, owners))
     }
 
-    /// Whether its sticky records have passed `filter` without a break since before the
-    /// history's `event`.
+    /// Whether its sticky records have passed `filter`, with the same owners, since before
+    /// the history's `event` (stricter than passing without a break: an owner added to a
+    /// passing set leaves the replica unjudged, never wrongly judged).
     fn sticky_selected_throughout(&self, filter: &StickyFilter, event: usize) -> bool {
         sticky_selects(filter, &owners(&self.sticky)) && self.owners_since_event < event
     }
@@ -336,6 +337,8 @@ pub struct Checker {
     uuid_spec: HashMap<RequestId, usize>,
     /// The job whose task sent each copy request.
     uuid_job: HashMap<RequestId, JobRef>,
+    /// The file of each copy request.
+    uuid_file: HashMap<RequestId, PnfsId>,
     /// The request id of the last task of each job on each file.
     last_task: HashMap<(JobRef, PnfsId), RequestId>,
     next_confirmation: usize,
@@ -423,6 +426,7 @@ impl Checker {
             released: BTreeSet::new(),
             uuid_spec: HashMap::new(),
             uuid_job: HashMap::new(),
+            uuid_file: HashMap::new(),
             last_task: HashMap::new(),
             next_confirmation: 0,
             next_pin_move: 0,
@@ -488,6 +492,20 @@ impl Checker {
             // for a copy the task never had confirmed.
             if self.target.get(&confirmation.uuid) == Some(&confirmation.from) {
                 self.confirmed.entry(confirmation.uuid).or_default().insert(confirmation.from.clone());
+            }
+            // The model may lag the target's decision by this step's events, but a replica
+            // never returns to being written once complete: one found incomplete now was so
+            // when the target confirmed.
+            let file = self.uuid_file.get(&confirmation.uuid);
+            let held = file.and_then(|f| self.model.get(f)).and_then(|m| m.get(&confirmation.from));
+            if let (Some(&file), Some(h)) = (file, held.filter(|h| h.incomplete())) {
+                return Err(Violation {
+                    invariant: INCOMPLETE_STAYS,
+                    time: c.now(),
+                    pool: Some(confirmation.from.clone()),
+                    file: Some(file),
+                    detail: format!("{} confirmed a copy on its replica in state {}", confirmation.from, h.state),
+                });
             }
         }
         self.take_pin_moves(c, c.confirmations.len())?;
@@ -627,6 +645,7 @@ impl Checker {
                 self.uuid_job.insert(copy.uuid, copy.job.clone());
             }
             self.last_task.insert((copy.job.clone(), copy.pnfsid), copy.uuid);
+            self.uuid_file.insert(copy.uuid, copy.pnfsid);
             self.target.insert(copy.uuid, copy.to.clone());
         }
     }
@@ -764,10 +783,6 @@ impl Checker {
                         }
                     }
                     Some(_) => {
-                        if is_incomplete(*old) && new.is_cached_or_precious() && !matches!(cause, Cause::External) {
-                            let text = format!("{cause:?} made a replica in state {old} {new}");
-                            return Err(violation(INCOMPLETE_STAYS, file, text));
-                        }
                         if *old == ReplicaState::Broken
                             && new.is_cached_or_precious()
                             && let Cause::TargetUpdate { request } = cause

@@ -267,7 +267,6 @@ mod tests {
     /// draw).
     fn before_restores(mut s: Scenario) -> Scenario {
         s.restoring.clear();
-        s.actions.retain(|(_, a)| !matches!(a, scenario::Action::Restored(..)));
         s
     }
 
@@ -622,8 +621,7 @@ mod tests {
     /// A move from pool1 to pool2, where the file is being restored from tape until 30 s.
     fn restoring_on_the_target(line: &str) -> Scenario {
         let mut s = one_file(line, false, false, None);
-        s.restoring = vec![(0, 1)];
-        s.actions.insert(1, (START + 30_000, scenario::Action::Restored(0, 1)));
+        s.restoring = vec![(0, 1, START + 30_000)];
         s
     }
 
@@ -650,8 +648,7 @@ mod tests {
         s.specs[0].line = s.specs[0].line.replace(" pool2", " pool1");
         s.files[1].replicas = vec![(1, migration_core::replica::ReplicaState::Cached, vec![])];
         s.files[1].size = 3_000_000_000;
-        s.restoring = vec![(0, 1)];
-        s.actions.insert(1, (START + 5_000, scenario::Action::Restored(0, 1)));
+        s.restoring = vec![(0, 1, START + 5_000)];
         let coverage = covered(&s);
         assert_eq!(coverage.get("files completed by jobs"), Some(&1), "{coverage:?}");
         assert_eq!(coverage.get("finished moves judged for files left behind"), Some(&1), "{coverage:?}");

@@ -207,8 +207,7 @@ fn internal(c: &Cluster, detail: String) -> Violation {
 impl Run<'_> {
     fn all(&mut self) -> Result<(), Halt> {
         self.setup()?;
-        let actions = self.s.actions.clone();
-        for (at, action) in actions {
+        for (at, action) in self.s.timeline() {
             self.advance(at)?;
             self.c.note(|| format!("scenario: {action:?}"));
             let tasks: usize =
@@ -249,7 +248,7 @@ impl Run<'_> {
             }
         }
         // Restores under way: in the repository, not yet in the namespace.
-        for &(f, pool) in &self.s.restoring {
+        for &(f, pool, _) in &self.s.restoring {
             let file = &self.s.files[f];
             let mut entry = ReplicaEntry::new(file.id, ReplicaState::FromStore, file.size, START);
             entry.storage_class = Some("atlas:default@osm".to_string());

@@ -151,8 +151,10 @@ pub enum Action {
     Unpin(usize),
     /// All faults stop: pools back, restarted and online, services answer.
     EndFaults,
-    /// A restore from tape of a file onto a pool ends ([`Scenario::restoring`]): its
-    /// `FROM_STORE` replica becomes cached, and the namespace learns of it.
+    /// A restore from tape of a file onto a pool ends: its `FROM_STORE` replica becomes
+    /// cached, and the namespace learns of it. Never in [`Scenario::actions`]: the runner
+    /// puts [`Scenario::restoring`]'s ends into the timeline, so that the actions keep the
+    /// indices they had before restores were drawn (a `--only` mask names actions by index).
     Restored(usize, usize),
 }
 
@@ -198,11 +200,12 @@ pub struct Scenario {
     /// at it and its update for a copy request, the first time that happens in the fault
     /// window (`Faults::broken_before_update`).
     pub broken_before_update: Vec<usize>,
-    /// Replicas being restored from tape at the start, `(file index, pool index)`: in state
-    /// `FROM_STORE`, each on a pool that holds no other replica of the file, unknown to the
-    /// namespace until its [`Action::Restored`] (a moment of the fault window). Incomplete,
-    /// no job may take it as a source nor a target confirm a copy on it.
-    pub restoring: Vec<(usize, usize)>,
+    /// Replicas being restored from tape at the start, `(file index, pool index, when the
+    /// restore ends)`: in state `FROM_STORE`, each on a pool that holds no other replica of
+    /// the file, unknown to the namespace until it ends (a moment of the fault window, as an
+    /// [`Action::Restored`]). Incomplete, no job may take it as a source nor a target confirm a
+    /// copy on it.
+    pub restoring: Vec<(usize, usize, Millis)>,
 }
 
 /// The name of pool `i`.
@@ -515,13 +518,11 @@ impl Scenario {
                 let t = at(&mut g);
                 let taken = files[f].replicas.iter().any(|(p, _, _)| *p == pool)
                     || damaged.iter().any(|&(d, p, _)| (d, p) == (f, pool))
-                    || restoring.contains(&(f, pool));
+                    || restoring.iter().any(|&(r, p, _)| (r, p) == (f, pool));
                 if !taken {
-                    restoring.push((f, pool));
-                    actions.push((t, Action::Restored(f, pool)));
+                    restoring.push((f, pool, t));
                 }
             }
-            actions.sort_by_key(|(t, _)| *t);
         }
         Scenario {
             seed,
@@ -726,8 +727,15 @@ impl fmt::Display for Scenario {
         for file in &self.broken_before_update {
             writeln!(f, "  file {}: a target's replica turns BROKEN before its update", self.files[*file].id)?;
         }
-        for (file, pool) in &self.restoring {
-            writeln!(f, "  file {}: being restored from tape on {}", self.files[*file].id, pool_name(*pool))?;
+        for (file, pool, t) in &self.restoring {
+            let (id, t) = (self.files[*file].id, t - START);
+            writeln!(
+                f,
+                "  file {id}: being restored from tape on {} until {}.{:03}s",
+                pool_name(*pool),
+                t / 1000,
+                t % 1000
+            )?;
         }
         for (t, a) in &self.actions {
             let t = t - START;
@@ -801,6 +809,15 @@ impl fmt::Display for Only {
 }
 
 impl Scenario {
+    /// The timeline: the actions, and the restores' ends among them (after the actions of
+    /// the same moment).
+    pub fn timeline(&self) -> Vec<(Millis, Action)> {
+        let mut timeline = self.actions.clone();
+        timeline.extend(self.restoring.iter().map(|&(f, p, t)| (t, Action::Restored(f, p))));
+        timeline.sort_by_key(|(t, _)| *t);
+        timeline
+    }
+
     /// The scenario restricted to `only`: dropped files, specs and actions vanish, and
     /// actions about a dropped file or spec with them.
     pub fn restrict(&self, only: &Only) -> Scenario {
@@ -845,7 +862,7 @@ impl Scenario {
         }
         let damaged = self.damaged.iter().filter_map(|&(f, p, d)| file_index(f).map(|f| (f, p, d))).collect();
         let broken_before_update = self.broken_before_update.iter().filter_map(|&f| file_index(f)).collect();
-        let restoring = self.restoring.iter().filter_map(|&(f, p)| file_index(f).map(|f| (f, p))).collect();
+        let restoring = self.restoring.iter().filter_map(|&(f, p, t)| file_index(f).map(|f| (f, p, t))).collect();
         Scenario {
             seed: self.seed,
             pools: self.pools,

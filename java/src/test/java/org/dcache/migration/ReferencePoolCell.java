@@ -221,7 +221,12 @@ final class ReferencePoolCell implements CellLifeCycleAware, CellSetupProvider, 
         // The cell name, not the whole address: it names the peer pool to the module, and it
         // is where the module sends what follows (a CopyFinishedMessage to a QoS requester).
         String from = envelope.getSourceAddress().getCellName();
-        module.deliver(from, message, envelope.expectsReply() ? new ReplyTo(envelope) : null);
+        try {
+            module.deliver(from, message, envelope.expectsReply() ? new ReplyTo(envelope) : null);
+        } catch (MigrationException e) {
+            // Refused (the cell is stopping): deliver has failed the reply already, and a
+            // second answer must not follow. docs/java.md logs it here.
+        }
     }
 
     // ── CellInfoProvider, PoolDataBeanProvider ────────────────────────────────────────────

@@ -355,9 +355,7 @@ final class TestCluster implements AutoCloseable
                             target.module.deliver(name, message, reply);
                         }
                     } catch (MigrationException e) {
-                        if (reply != null) {
-                            reply.noRoute(); // the target pool is shutting down
-                        }
+                        // The target pool is shutting down: deliver failed the reply itself.
                     }
                 });
             }
