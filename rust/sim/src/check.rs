@@ -133,8 +133,6 @@ struct Held {
     /// The index in the cluster's history of the event that made it complete (cached or
     /// precious), and its time; `None` while it is being restored.
     complete_since: Option<(usize, Millis)>,
-    /// The index in the cluster's history of the event that gave it its sticky records' owners.
-    owners_since_event: usize,
     /// The owners it had before, each list with the index of the event that replaced it.
     past_owners: Vec<(usize, Vec<String>)>,
 }
@@ -150,7 +148,6 @@ impl Held {
             since_event: event,
             left_event: [None, None],
             complete_since: state.is_cached_or_precious().then_some((event, born)),
-            owners_since_event: event,
             past_owners: Vec::new(),
         }
     }
@@ -163,7 +160,6 @@ impl Held {
         let old = owners(&self.sticky);
         if old != owners(sticky) {
             self.past_owners.push((event, old));
-            self.owners_since_event = event;
         }
         self.sticky = sticky.to_vec();
     }
@@ -174,11 +170,17 @@ impl Held {
             || self.past_owners.iter().any(|(left, owners)| *left >= event && sticky_selects(filter, owners))
     }
 
-    /// Whether its sticky records have passed `filter`, with the same owners, since before
-    /// the history's `event` (stricter than passing without a break: an owner added to a
-    /// passing set leaves the replica unjudged, never wrongly judged).
+    /// Whether its sticky records have passed `filter` without a break since the history's
+    /// `event`: the owners it has now, and every set of owners it had since. An owner added
+    /// to a passing set keeps the replica in the job's queue (§7: only one that stops passing
+    /// is dropped), so the job still owes a word on it.
     fn sticky_selected_throughout(&self, filter: &StickyFilter, event: usize) -> bool {
-        sticky_selects(filter, &owners(&self.sticky)) && self.owners_since_event < event
+        sticky_selects(filter, &owners(&self.sticky))
+            && self
+                .past_owners
+                .iter()
+                .filter(|(left, _)| *left >= event)
+                .all(|(_, owners)| sticky_selects(filter, owners))
     }
 
     fn slot(state: ReplicaState) -> Option<usize> {
