@@ -118,8 +118,6 @@ use names::*;
 struct Held {
     state: ReplicaState,
     sticky: Vec<StickyRecord>,
-    /// When this replica was created (the initial ones at the start).
-    born: Millis,
     /// The spec whose copy request created it.
     born_by: Option<usize>,
     /// When it was last seen pinned (a pin set, held or released then).
@@ -131,7 +129,8 @@ struct Held {
     /// filter selects: `[cached, precious]`.
     left_event: [Option<usize>; 2],
     /// The index in the cluster's history of the event that made it complete (cached or
-    /// precious), and its time; `None` while it is being restored.
+    /// precious), and its time: its creation's for one created complete; `None` while it is
+    /// being restored.
     complete_since: Option<(usize, Millis)>,
     /// The owners it had before, each list with the index of the event that replaced it.
     past_owners: Vec<(usize, Vec<String>)>,
@@ -142,7 +141,6 @@ impl Held {
         Held {
             state,
             sticky,
-            born,
             born_by,
             last_pinned: None,
             since_event: event,
@@ -212,21 +210,16 @@ impl Held {
         self.state == state || Held::slot(state).and_then(|s| self.left_event[s]).is_some_and(|left| left >= event)
     }
 
-    /// Whether it is still being written (restored from tape, here).
+    /// Whether it is still being written: by a client, another pool or a restore from tape
+    /// (the simulator places only the last).
     fn incomplete(&self) -> bool {
-        is_incomplete(self.state)
+        matches!(self.state, ReplicaState::FromClient | ReplicaState::FromPool | ReplicaState::FromStore)
     }
 
     /// Whether it has been in `state` without a break since before the history's `event`.
     fn in_state_throughout(&self, state: ReplicaState, event: usize) -> bool {
         self.state == state && self.since_event < event
     }
-}
-
-/// Whether a replica in `state` is still being written: by a client, another pool or a
-/// restore from tape.
-fn is_incomplete(state: ReplicaState) -> bool {
-    matches!(state, ReplicaState::FromClient | ReplicaState::FromPool | ReplicaState::FromStore)
 }
 
 /// The owners of sticky records, sorted, each once.
@@ -1064,7 +1057,7 @@ impl Checker {
 
 /// A non-permanent job deleting its sources (a `move`) that has just ended FINISHED: every
 /// replica on its pool that was there, cached or precious, when the job scanned the pool (at its
-/// creation, `born` no later) and is still there, of a file not deleted, must be named in one of
+/// creation, complete by then) and is still there, of a file not deleted, must be named in one of
 /// its notes written since the job last started a task for the file, unless it was pinned since
 /// the scan (a move keeps a pinned source, made removable, without a word, as dCache's does).
 /// Only files its filter selects are judged: by size and id, and by state or sticky records only
@@ -1093,13 +1086,14 @@ fn judge_finished_move(
         if state.is_some_and(|state| !h.in_state_throughout(state, run.created_event)) {
             continue;
         }
-        // Likewise a replica whose sticky records left the filter's while it was queued.
+        // Likewise a replica whose sticky records stopped passing the filter while queued.
         if sticky.is_some_and(|filter| !h.sticky_selected_throughout(filter, run.created_event)) {
             continue;
         }
-        // A replica restored after the scan was not found by it.
+        // Complete when the job scanned (so there by then): a replica restored since, or
+        // created since, was not found by the scan.
         let complete_at_scan = h.complete_since.is_some_and(|(at, _)| at < run.created_event);
-        let found_and_kept = h.state.is_cached_or_precious() && h.born <= run.created && complete_at_scan;
+        let found_and_kept = h.state.is_cached_or_precious() && complete_at_scan;
         let pinned_since = h.sticky.iter().any(is_pin) || h.last_pinned.is_some_and(|at| at >= run.created);
         let last_started = ledger.started.get(file).copied().unwrap_or(Millis::MIN);
         let said_since = ledger.noted.get(file).is_some_and(|&at| at >= last_started);

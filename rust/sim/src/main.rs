@@ -618,19 +618,15 @@ mod tests {
         assert_eq!(coverage.get("tasks of jobs with a -sticky filter"), Some(&1), "{coverage:?}");
     }
 
-    /// A move from pool1 to pool2, where the file is being restored from tape until 30 s.
-    fn restoring_on_the_target(line: &str) -> Scenario {
-        let mut s = one_file(line, false, false, None);
-        s.restoring = vec![(0, 1, START + 30_000)];
-        s
-    }
-
     #[test]
     fn a_copy_to_a_replica_being_restored_waits_for_the_restore() {
         // The namespace does not list pool2 until the restore ends, so the task asks it for a
         // copy, which it refuses while its replica is FROM_STORE; once restored and cached,
         // the task's retry finds it, upgrades it and is confirmed.
-        let coverage = covered(&restoring_on_the_target("move -pins=keep"));
+        // pool2 restores the file from tape until 30 s.
+        let mut s = one_file("move -pins=keep", false, false, None);
+        s.restoring = vec![(0, 1, START + 30_000)];
+        let coverage = covered(&s);
         let refused = "note Transfer to [pool] failed (Cannot update file in state FROM_STORE)";
         assert!(coverage.get(refused).is_some_and(|&n| n >= 1), "{coverage:?}");
         assert_eq!(coverage.get("files completed by jobs"), Some(&1), "{coverage:?}");

@@ -13,7 +13,7 @@ use migration_core::replica::{ReplicaEntry, ReplicaState, StickyRecord};
 use migration_core::{Config, Millis, PnfsId};
 
 use crate::check::{Checker, ReplicasBound, Violation, names, quiescent};
-use crate::scenario::{Action, Damage, HOUR, MINUTE, Scenario, pool_name};
+use crate::scenario::{Action, Damage, FileSpec, HOUR, MINUTE, Scenario, pool_name};
 
 /// A pool's normal capacity.
 const CAPACITY: u64 = 1_000_000_000_000;
@@ -200,6 +200,13 @@ pub fn run_within(s: &Scenario, trace: bool, tail: Option<usize>, budget: Budget
     Outcome { result, trace }
 }
 
+/// A replica of `file` that the scenario places, in `state`, last accessed at `at`.
+fn placed(file: &FileSpec, state: ReplicaState, at: Millis) -> ReplicaEntry {
+    let mut entry = ReplicaEntry::new(file.id, state, file.size, at);
+    entry.storage_class = Some("atlas:default@osm".to_string());
+    entry
+}
+
 fn internal(c: &Cluster, detail: String) -> Violation {
     Violation { invariant: "scenario runs as generated", time: c.now(), pool: None, file: None, detail }
 }
@@ -225,9 +232,8 @@ impl Run<'_> {
     fn setup(&mut self) -> Result<(), Halt> {
         for file in &self.s.files {
             for (pool, state, sticky) in &file.replicas {
-                let mut entry = ReplicaEntry::new(file.id, *state, file.size, START - HOUR);
+                let mut entry = placed(file, *state, START - HOUR);
                 entry.sticky = sticky.clone();
-                entry.storage_class = Some("atlas:default@osm".to_string());
                 self.c.add_replica(&pool_name(*pool), entry);
                 for pin in sticky.iter().filter(|r| r.is_pin("PinManager")) {
                     self.check.pinned(file.id, &pin.owner, true);
@@ -240,18 +246,14 @@ impl Run<'_> {
                 Damage::Broken => ReplicaState::Broken,
                 Damage::Corrupt => ReplicaState::Cached,
             };
-            let mut entry = ReplicaEntry::new(file.id, state, file.size, START - HOUR);
-            entry.storage_class = Some("atlas:default@osm".to_string());
-            self.c.add_replica(&pool_name(pool), entry);
+            self.c.add_replica(&pool_name(pool), placed(file, state, START - HOUR));
             if damage == Damage::Corrupt {
                 self.c.repository(&pool_name(pool)).corrupt(file.id);
             }
         }
         // Restores under way: in the repository, not yet in the namespace.
         for &(f, pool, _) in &self.s.restoring {
-            let file = &self.s.files[f];
-            let mut entry = ReplicaEntry::new(file.id, ReplicaState::FromStore, file.size, START);
-            entry.storage_class = Some("atlas:default@osm".to_string());
+            let entry = placed(&self.s.files[f], ReplicaState::FromStore, START);
             self.c.repository(&pool_name(pool)).insert(entry);
             self.c.flush_events();
         }

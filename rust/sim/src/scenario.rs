@@ -208,6 +208,11 @@ pub struct Scenario {
     pub restoring: Vec<(usize, usize, Millis)>,
 }
 
+/// Whether `file` has a replica on pool `pool` at the start.
+fn holds(file: &FileSpec, pool: usize) -> bool {
+    file.replicas.iter().any(|(p, _, _)| *p == pool)
+}
+
 /// The name of pool `i`.
 pub fn pool_name(i: usize) -> String {
     format!("pool{}", i + 1)
@@ -433,8 +438,7 @@ impl Scenario {
             for _ in 0..g.between(1, 4) {
                 let f = g.rng.below(n_files);
                 let pool = g.rng.below(pools);
-                let taken = files[f].replicas.iter().any(|(p, _, _)| *p == pool)
-                    || damaged.iter().any(|&(d, p, _)| (d, p) == (f, pool));
+                let taken = holds(&files[f], pool) || damaged.iter().any(|&(d, p, _)| (d, p) == (f, pool));
                 let damage = if g.chance(0.5) { Damage::Broken } else { Damage::Corrupt };
                 if !taken {
                     damaged.push((f, pool, damage));
@@ -516,7 +520,7 @@ impl Scenario {
             for _ in 0..g.between(1, 4) {
                 let (f, pool) = (g.rng.below(n_files), g.rng.below(pools));
                 let t = at(&mut g);
-                let taken = files[f].replicas.iter().any(|(p, _, _)| *p == pool)
+                let taken = holds(&files[f], pool)
                     || damaged.iter().any(|&(d, p, _)| (d, p) == (f, pool))
                     || restoring.iter().any(|&(r, p, _)| (r, p) == (f, pool));
                 if !taken {
@@ -853,7 +857,6 @@ impl Scenario {
                 Action::Sticky(f) => file_index(*f).map(Action::Sticky),
                 Action::Pin(f) => file_index(*f).map(Action::Pin),
                 Action::Unpin(f) => file_index(*f).map(Action::Unpin),
-                Action::Restored(f, p) => file_index(*f).map(|f| Action::Restored(f, *p)),
                 other => Some(other.clone()),
             };
             if let Some(a) = mapped {

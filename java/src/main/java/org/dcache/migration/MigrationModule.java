@@ -340,16 +340,8 @@ public final class MigrationModule implements AutoCloseable
     static boolean isModuleThread(String threadName, String pool)
     {
         String prefix = "migration-" + pool + "-";
-        if (!threadName.startsWith(prefix) || threadName.length() == prefix.length()) {
-            return false;
-        }
-        for (int i = prefix.length(); i < threadName.length(); i++) {
-            char c = threadName.charAt(i);
-            if (c < '0' || c > '9') {
-                return false;
-            }
-        }
-        return true;
+        String number = threadName.startsWith(prefix) ? threadName.substring(prefix.length()) : "";
+        return !number.isEmpty() && number.chars().allMatch(c -> c >= '0' && c <= '9');
     }
 
     /** Counted down once the close that took the handle has returned. */
